@@ -1,0 +1,62 @@
+// The pqguard command-line dispatcher: maps a subcommand to its module, loaded on demand, and owns exit codes.
+import process from "node:process";
+import { EXIT_USAGE, UsageError, type Command, type CommandIO } from "./commands/io.js";
+
+interface CommandEntry {
+  readonly summary: string;
+  readonly load: () => Promise<{ run: Command }>;
+}
+
+const COMMANDS: Record<string, CommandEntry> = {
+  check: { summary: "check FILE... [--manifest M.json] [--format text|json]", load: () => import("./commands/check.js") },
+  compile: { summary: "compile FILE...|DIR --out DIR [--js]", load: () => import("./commands/compile.js") },
+  eval: { summary: "eval POLICY --request R.json [--manifest M.json] [--interpret]", load: () => import("./commands/eval.js") },
+  fmt: { summary: "fmt FILE... [--check]", load: () => import("./commands/fmt.js") },
+  keygen: { summary: "keygen [--alg ML-DSA-65] --out NAME", load: () => import("./commands/keygen.js") },
+  manifest: { summary: "manifest sign|verify ...", load: () => import("./commands/manifest.js") },
+  audit: { summary: "audit verify LOG", load: () => import("./commands/audit.js") },
+  proxy: { summary: "proxy --policy P.policy --upstream \"CMD ARGS\" [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key]", load: () => import("./commands/proxy.js") },
+  demo: { summary: "demo   (what `npm start` runs)", load: () => import("./commands/demo.js") },
+};
+
+function usage(): string {
+  return ["usage: pqguard <command> [options]", "", ...Object.values(COMMANDS).map((c) => `  pqguard ${c.summary}`), ""].join("\n");
+}
+
+export async function main(argv: readonly string[], io: Omit<CommandIO, "argv">): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.out(usage());
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (entry === undefined) {
+    io.err(`error PQG0001: unknown command \`${name}\`\n${usage()}`);
+    return EXIT_USAGE;
+  }
+  try {
+    const command = await entry.load();
+    return await command.run({ ...io, argv: rest });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`error ${error.code}: ${error.message}\nusage: pqguard ${entry.summary}\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && /[\\/]bin[\\/](pqguard\.js|cli\.ts)$/.test(process.argv[1]);
+if (isEntry) {
+  const code = await main(process.argv.slice(2), {
+    cwd: process.cwd(),
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+  }).catch((error: unknown) => {
+    // Last line of defence: an unexpected failure is reported as one line with a code, never a stack trace.
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`error PQG0002: internal error: ${message}\n`);
+    return 70;
+  });
+  process.exitCode = code;
+}

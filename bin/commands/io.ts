@@ -1,0 +1,25 @@
+// What every CLI command receives and returns: arguments, output streams and a working directory, so tests can run
+// commands in-process and read what they print.
+
+export interface CommandIO {
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+/** Exit codes shared by every command: 0 success (warnings allowed), 1 errors in the input, 2 usage errors. */
+export const EXIT_OK = 0;
+export const EXIT_ERRORS = 1;
+export const EXIT_USAGE = 2;
+
+export type Command = (io: CommandIO) => Promise<number>;
+
+/** A usage error: the command line itself is wrong. The dispatcher prints it with the command's usage and exits 2. */
+export class UsageError extends Error {
+  readonly code = "PQG0001";
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
