@@ -71,6 +71,8 @@ export interface CheckedPolicy {
   /** SHA3-256 (hex) of the policy source, UTF-8 with LF newlines. */
   readonly digest: string;
   readonly ast: PolicyFile;
+  /** The policy text; explanations quote conditions as written, sliced from it by span. */
+  readonly source: string;
   /** Every tool the manifests define, sorted by name. */
   readonly tools: readonly ToolInfo[];
   readonly requirements: readonly CheckedRequirement[];

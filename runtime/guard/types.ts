@@ -60,11 +60,6 @@ export interface SessionFacts {
   readonly calls: number;
 }
 
-/** Tool facts from the (signed) manifest the guard was compiled against. */
-export interface ToolFacts {
-  readonly annotations?: Readonly<Record<string, unknown>> | undefined;
-}
-
 export type LimitScope = "global" | "client" | "session";
 
 /**
@@ -86,8 +81,6 @@ export interface GuardContext {
   /** The decision time, epoch milliseconds; injected so that tests control the clock. */
   readonly now: number;
   readonly history: CallHistory;
-  /** Facts about the called tool from the manifest, when the caller has them; otherwise the compiled-in ones apply. */
-  readonly tool?: ToolFacts | undefined;
 }
 
 /** The shape every compiled guard module exports, and the interpreter mirrors. */
