@@ -1,8 +1,8 @@
 // The crypto provider contracts: what session, manifest and identity code may ask of an algorithm.
 // Algorithms are looked up by name in the registry; no code outside runtime/crypto/ names a primitive or a key length.
 
-/** NIST post-quantum security category (1, 3, 5); 0 for a classical-only algorithm. */
-export type SecurityLevel = 0 | 1 | 3 | 5;
+/** NIST post-quantum security category (1 to 5; ML-DSA-44 and hashes are category 2); 0 for a classical-only algorithm. */
+export type SecurityLevel = 0 | 1 | 2 | 3 | 5;
 
 export interface AlgorithmInfo {
   /** Registry name, e.g. `X25519MLKEM768`, `ML-DSA-65`, `AES-256-GCM`. */

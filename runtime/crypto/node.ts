@@ -1,0 +1,257 @@
+// The node:crypto provider for classical and symmetric primitives: X25519, P-384 ECDH, AES-256-GCM,
+// ChaCha20-Poly1305, HMAC/HKDF (SHA-256, SHA3-256) and hashes. All of it is OpenSSL underneath.
+import {
+  createCipheriv,
+  createDecipheriv,
+  createECDH,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+} from "node:crypto";
+import { expand as nobleExpand } from "@noble/hashes/hkdf.js";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import type { CHash } from "@noble/hashes/utils.js";
+import { sha3_256 as nobleSha3_256 } from "@noble/hashes/sha3.js";
+import { expectBytes, expectLength, toBytes } from "./bytes.js";
+import { algorithmIdentifier, pkcs8, spki, tlv, DER_OCTET_STRING } from "./der.js";
+import { defineAead } from "./define.js";
+import { CryptoError, CryptoErrorCode } from "./errors.js";
+import type { Aead, Hash, Kdf, SecurityLevel } from "./types.js";
+
+export const NODE_PROVIDER = "node:crypto";
+
+// ---- X25519 (RFC 7748) ----
+
+export const X25519_KEY_LENGTH = 32;
+const X25519_ALGORITHM = algorithmIdentifier(Uint8Array.of(0x2b, 0x65, 0x6e)); // 1.3.101.110
+
+function x25519PrivateKeyObject(secretKey: Uint8Array): KeyObject {
+  expectLength(secretKey, X25519_KEY_LENGTH, "X25519 secret key");
+  return createPrivateKey({ key: Buffer.from(pkcs8(X25519_ALGORITHM, tlv(DER_OCTET_STRING, secretKey))), format: "der", type: "pkcs8" });
+}
+
+function x25519PublicKeyObject(publicKey: Uint8Array): KeyObject {
+  expectLength(publicKey, X25519_KEY_LENGTH, "X25519 public key");
+  return createPublicKey({ key: Buffer.from(spki(X25519_ALGORITHM, publicKey)), format: "der", type: "spki" });
+}
+
+/** A key pair from `secretKey` (any 32 bytes; clamping is X25519's own), or a fresh one. */
+export function x25519Keygen(secretKey?: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  if (secretKey === undefined) {
+    const pair = generateKeyPairSync("x25519");
+    const jwk = pair.privateKey.export({ format: "jwk" });
+    return { publicKey: base64url(jwk.x, "X25519 public key"), secretKey: base64url(jwk.d, "X25519 secret key") };
+  }
+  const jwk = createPublicKey(x25519PrivateKeyObject(secretKey)).export({ format: "jwk" });
+  return { publicKey: base64url(jwk.x, "X25519 public key"), secretKey: Uint8Array.from(secretKey) };
+}
+
+/**
+ * X25519(secretKey, publicKey). An all-zero result (the peer sent a low-order point) is refused with a typed error:
+ * it would make the shared secret independent of our key (RFC 7748 §6.1).
+ */
+export function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  const privateKey = x25519PrivateKeyObject(secretKey);
+  const peer = x25519PublicKeyObject(publicKey);
+  let shared: Uint8Array;
+  try {
+    shared = toBytes(diffieHellman({ privateKey, publicKey: peer }));
+  } catch {
+    // OpenSSL refuses the all-zero output itself; either way the cause is the peer's point.
+    throw new CryptoError(CryptoErrorCode.KeyAgreementFailed, "X25519 key agreement produced the all-zero value (low-order public key)");
+  }
+  if (shared.every((byte) => byte === 0)) {
+    throw new CryptoError(CryptoErrorCode.KeyAgreementFailed, "X25519 key agreement produced the all-zero value (low-order public key)");
+  }
+  return shared;
+}
+
+// ---- ECDH over P-384 (secp384r1) ----
+
+export const P384_SECRET_KEY_LENGTH = 48;
+/** Uncompressed SEC1 point: 0x04 || x || y. */
+export const P384_PUBLIC_KEY_LENGTH = 97;
+export const P384_SHARED_SECRET_LENGTH = 48;
+
+function leftPad(bytes: Uint8Array, length: number): Uint8Array {
+  if (bytes.length === length) return bytes;
+  const out = new Uint8Array(length);
+  out.set(bytes, length - bytes.length);
+  return out;
+}
+
+export function p384Keygen(secretKey?: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
+  const ecdh = createECDH("secp384r1");
+  if (secretKey === undefined) {
+    ecdh.generateKeys();
+  } else {
+    expectLength(secretKey, P384_SECRET_KEY_LENGTH, "P-384 secret key");
+    try {
+      ecdh.setPrivateKey(secretKey);
+    } catch {
+      throw new CryptoError(CryptoErrorCode.InvalidSecretKey, "P-384 secret key is out of range");
+    }
+  }
+  // getPrivateKey() drops leading zero bytes; the key format is fixed-width.
+  return { publicKey: toBytes(ecdh.getPublicKey()), secretKey: leftPad(toBytes(ecdh.getPrivateKey()), P384_SECRET_KEY_LENGTH) };
+}
+
+/** ECDH over P-384; the peer point is validated by OpenSSL (on the curve, not infinity). */
+export function p384(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  expectLength(secretKey, P384_SECRET_KEY_LENGTH, "P-384 secret key");
+  expectLength(publicKey, P384_PUBLIC_KEY_LENGTH, "P-384 public key");
+  const ecdh = createECDH("secp384r1");
+  try {
+    ecdh.setPrivateKey(secretKey);
+  } catch {
+    throw new CryptoError(CryptoErrorCode.InvalidSecretKey, "P-384 secret key is out of range");
+  }
+  try {
+    return leftPad(toBytes(ecdh.computeSecret(publicKey)), P384_SHARED_SECRET_LENGTH);
+  } catch {
+    throw new CryptoError(CryptoErrorCode.InvalidPublicKey, "P-384 public key is not a point on the curve");
+  }
+}
+
+function base64url(value: string | undefined, what: string): Uint8Array {
+  if (value === undefined) throw new CryptoError(CryptoErrorCode.InvalidParameter, `${what} was not exported by ${NODE_PROVIDER}`);
+  return toBytes(Buffer.from(value, "base64url"));
+}
+
+// ---- AEAD ----
+
+const AEAD_KEY_LENGTH = 32;
+const AEAD_NONCE_LENGTH = 12;
+const AEAD_TAG_LENGTH = 16;
+
+type NodeAeadCipher = "aes-256-gcm" | "chacha20-poly1305";
+
+function nodeAead(name: string, cipher: NodeAeadCipher): Aead {
+  return defineAead(
+    { name, provider: NODE_PROVIDER, keyLength: AEAD_KEY_LENGTH, nonceLength: AEAD_NONCE_LENGTH, tagLength: AEAD_TAG_LENGTH },
+    {
+      seal(key, nonce, plaintext, aad) {
+        const c =
+          cipher === "aes-256-gcm"
+            ? createCipheriv(cipher, key, nonce, { authTagLength: AEAD_TAG_LENGTH })
+            : createCipheriv(cipher, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
+        c.setAAD(aad, { plaintextLength: plaintext.length });
+        const head = c.update(plaintext);
+        const tail = c.final();
+        const tag = c.getAuthTag();
+        const out = new Uint8Array(head.length + tail.length + tag.length);
+        out.set(head, 0);
+        out.set(tail, head.length);
+        out.set(tag, head.length + tail.length);
+        return out;
+      },
+      open(key, nonce, sealed, aad) {
+        const bodyLength = sealed.length - AEAD_TAG_LENGTH;
+        const d =
+          cipher === "aes-256-gcm"
+            ? createDecipheriv(cipher, key, nonce, { authTagLength: AEAD_TAG_LENGTH })
+            : createDecipheriv(cipher, key, nonce, { authTagLength: AEAD_TAG_LENGTH });
+        d.setAuthTag(sealed.subarray(bodyLength));
+        d.setAAD(aad, { plaintextLength: bodyLength });
+        const head = d.update(sealed.subarray(0, bodyLength));
+        try {
+          const tail = d.final();
+          return tail.length === 0 ? toBytes(head) : toBytes(Buffer.concat([head, tail]));
+        } catch {
+          // Authentication failed: the decrypted bytes in `head` are dropped unseen.
+          head.fill(0);
+          return undefined;
+        }
+      },
+    },
+  );
+}
+
+export const nodeAes256Gcm = (): Aead => nodeAead("AES-256-GCM", "aes-256-gcm");
+export const nodeChaCha20Poly1305 = (): Aead => nodeAead("ChaCha20-Poly1305", "chacha20-poly1305");
+
+// ---- Hashes, HMAC, HKDF ----
+
+interface HashSpec {
+  readonly name: string;
+  readonly nodeName: "sha256" | "sha3-256";
+  readonly noble: CHash;
+  readonly outputLength: number;
+  readonly level: SecurityLevel;
+}
+
+// Category 2 is defined by NIST as SHA-256 collision search; SHA3-256 has the same collision bound.
+const HASHES: Record<string, HashSpec> = {
+  "SHA-256": { name: "SHA-256", nodeName: "sha256", noble: nobleSha256, outputLength: 32, level: 2 },
+  "SHA3-256": { name: "SHA3-256", nodeName: "sha3-256", noble: nobleSha3_256, outputLength: 32, level: 2 },
+};
+
+export const HASH_NAMES = Object.keys(HASHES);
+export const KDF_NAMES = ["HKDF-SHA256", "HKDF-SHA3-256"];
+
+function hashSpec(name: string): HashSpec {
+  const spec = Object.hasOwn(HASHES, name) ? HASHES[name] : undefined;
+  if (spec === undefined) throw new CryptoError(CryptoErrorCode.UnknownAlgorithm, `unknown hash \`${name}\``);
+  return spec;
+}
+
+export function nodeHash(name: string): Hash {
+  const spec = hashSpec(name);
+  return Object.freeze({
+    kind: "hash" as const,
+    name: spec.name,
+    level: spec.level,
+    provider: NODE_PROVIDER,
+    outputLength: spec.outputLength,
+    digest(data: Uint8Array): Uint8Array {
+      expectBytes(data, `${spec.name} input`);
+      return toBytes(createHash(spec.nodeName).update(data).digest());
+    },
+  });
+}
+
+/** HKDF (RFC 5869) over SHA-256 or SHA3-256: node's hkdfSync and HMAC, with @noble/hashes for Expand alone. */
+export function nodeHkdf(name: string): Kdf {
+  const hashName = name === "HKDF-SHA256" ? "SHA-256" : name === "HKDF-SHA3-256" ? "SHA3-256" : undefined;
+  if (hashName === undefined) throw new CryptoError(CryptoErrorCode.UnknownAlgorithm, `unknown key derivation function \`${name}\``);
+  const spec = hashSpec(hashName);
+  const maxOutput = 255 * spec.outputLength;
+  const checkLength = (length: number) => {
+    if (!Number.isSafeInteger(length) || length < 1 || length > maxOutput) {
+      throw new CryptoError(CryptoErrorCode.InvalidParameter, `${name} output length must be between 1 and ${maxOutput} bytes, got ${length}`);
+    }
+  };
+  const hmac = (key: Uint8Array, data: Uint8Array): Uint8Array => toBytes(createHmac(spec.nodeName, key).update(data).digest());
+  return Object.freeze({
+    kind: "kdf" as const,
+    name,
+    // A PRF keyed with 256 bits: key search is as hard as for AES-256.
+    level: 5 as SecurityLevel,
+    provider: NODE_PROVIDER,
+    hashLength: spec.outputLength,
+    // HMAC pads a short key with zeros, so an empty salt is the RFC's "string of HashLen zeros".
+    extract: (salt: Uint8Array, ikm: Uint8Array) => hmac(expectBytes(salt, `${name} salt`), expectBytes(ikm, `${name} input key material`)),
+    expand(prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+      expectBytes(prk, `${name} pseudorandom key`);
+      expectBytes(info, `${name} info`);
+      checkLength(length);
+      if (prk.length < spec.outputLength) {
+        throw new CryptoError(CryptoErrorCode.WrongLength, `${name} pseudorandom key must be at least ${spec.outputLength} bytes, got ${prk.length}`);
+      }
+      return toBytes(nobleExpand(spec.noble, prk, info, length));
+    },
+    hkdf(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+      expectBytes(ikm, `${name} input key material`);
+      expectBytes(salt, `${name} salt`);
+      expectBytes(info, `${name} info`);
+      checkLength(length);
+      return toBytes(hkdfSync(spec.nodeName, ikm, salt, info, length));
+    },
+    hmac: (key: Uint8Array, data: Uint8Array) => hmac(expectBytes(key, `${name} key`), expectBytes(data, `${name} data`)),
+  });
+}
