@@ -3,6 +3,7 @@
 import { type ProviderKem, type ProviderSignatureScheme } from "./define.js";
 import { CryptoConfigError, CryptoErrorCode } from "./errors.js";
 import { secP384r1MlKem1024, x25519Kem, x25519MlKem768 } from "./hybrid.js";
+import { nativeCapabilities, nativeMlDsa, nativeMlKem } from "./native.js";
 import { HASH_NAMES, KDF_NAMES, nodeAes256Gcm, nodeChaCha20Poly1305, nodeHash, nodeHkdf } from "./node.js";
 import { nobleMlDsa, nobleMlKem, nobleXWing, type MlDsaName, type MlKemName } from "./noble.js";
 import type { Aead, Hash, Kdf, Kem, SignatureScheme } from "./types.js";
@@ -111,13 +112,20 @@ export function aeadProviderMode(env: NodeJS.ProcessEnv = process.env): AeadProv
 }
 
 function pqProvider(mode: PqProviderMode): PqProvider {
-  if (mode === "native") {
+  if (mode === "noble") return NOBLE;
+  const caps = nativeCapabilities();
+  if (mode === "native" && !(caps.mlKem && caps.mlDsa)) {
     throw new CryptoConfigError(
       CryptoErrorCode.ProviderUnavailable,
       `PQGUARD_PROVIDER is \`native\` but node:crypto in Node ${process.versions.node} has no ML-KEM/ML-DSA`,
     );
   }
-  return NOBLE;
+  // Each family independently: a Node with ML-KEM but without ML-DSA contexts still gets native ML-KEM.
+  return {
+    name: caps.mlKem && caps.mlDsa ? "node:crypto" : caps.mlKem || caps.mlDsa ? "node:crypto+@noble/post-quantum" : NOBLE.name,
+    mlKem: caps.mlKem ? nativeMlKem : nobleMlKem,
+    mlDsa: caps.mlDsa ? nativeMlDsa : nobleMlDsa,
+  };
 }
 
 // Instances are stateless apart from key caches, so one per (provider, name) serves every caller.

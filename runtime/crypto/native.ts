@@ -1,0 +1,193 @@
+// node:crypto's own ML-KEM and ML-DSA (OpenSSL 3.5, Node >= 24.7), probed at first use. Keys cross the boundary in the
+// same raw FIPS formats the noble provider uses (expanded dk / sk), so the two providers interoperate byte for byte.
+import * as nodeCrypto from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { toBytes } from "./bytes.js";
+import { DER_CONTEXT_0, DER_OCTET_STRING, algorithmIdentifier, pkcs8, spki, tlv } from "./der.js";
+import { defineKem, defineSignature, type ProviderKem, type ProviderSignatureScheme } from "./define.js";
+import { CryptoError, CryptoErrorCode } from "./errors.js";
+import type { MlDsaName, MlKemName } from "./noble.js";
+
+export const NATIVE_PROVIDER = "node:crypto";
+
+/**
+ * The parts of node:crypto this file uses that @types/node 20 does not declare (they exist from Node 24.7).
+ * Declared here, narrowly, instead of using `any`; they are only called after the capability probe succeeds.
+ */
+interface NativePqCrypto {
+  encapsulate(key: KeyObject): { sharedKey: Buffer; ciphertext: Buffer };
+  decapsulate(key: KeyObject, ciphertext: Uint8Array): Buffer;
+  generateKeyPairSync(type: string): { publicKey: KeyObject; privateKey: KeyObject };
+  sign(algorithm: null, data: Uint8Array, key: { key: KeyObject; context?: Uint8Array }): Buffer;
+  verify(algorithm: null, data: Uint8Array, key: { key: KeyObject; context?: Uint8Array }, signature: Uint8Array): boolean;
+}
+const native = nodeCrypto as unknown as NativePqCrypto;
+
+interface Parameters {
+  readonly nodeType: string;
+  /** The last arc of the NIST OID 2.16.840.1.101.3.4.{4|3}.x. */
+  readonly oid: Uint8Array;
+  readonly publicKeyLength: number;
+  readonly secretKeyLength: number;
+  readonly seedLength: number;
+}
+
+const nistOid = (family: number, arc: number) => Uint8Array.of(0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, family, arc);
+
+const ML_KEM: Record<MlKemName, Parameters & { readonly ciphertextLength: number }> = {
+  "ML-KEM-512": { nodeType: "ml-kem-512", oid: nistOid(4, 1), publicKeyLength: 800, secretKeyLength: 1632, ciphertextLength: 768, seedLength: 64 },
+  "ML-KEM-768": { nodeType: "ml-kem-768", oid: nistOid(4, 2), publicKeyLength: 1184, secretKeyLength: 2400, ciphertextLength: 1088, seedLength: 64 },
+  "ML-KEM-1024": { nodeType: "ml-kem-1024", oid: nistOid(4, 3), publicKeyLength: 1568, secretKeyLength: 3168, ciphertextLength: 1568, seedLength: 64 },
+};
+
+const ML_DSA: Record<MlDsaName, Parameters & { readonly signatureLength: number }> = {
+  "ML-DSA-44": { nodeType: "ml-dsa-44", oid: nistOid(3, 17), publicKeyLength: 1312, secretKeyLength: 2560, signatureLength: 2420, seedLength: 32 },
+  "ML-DSA-65": { nodeType: "ml-dsa-65", oid: nistOid(3, 18), publicKeyLength: 1952, secretKeyLength: 4032, signatureLength: 3309, seedLength: 32 },
+  "ML-DSA-87": { nodeType: "ml-dsa-87", oid: nistOid(3, 19), publicKeyLength: 2592, secretKeyLength: 4896, signatureLength: 4627, seedLength: 32 },
+};
+
+export interface NativeCapabilities {
+  readonly mlKem: boolean;
+  readonly mlDsa: boolean;
+}
+
+let capabilities: NativeCapabilities | undefined;
+
+/** Whether this Node's node:crypto has ML-KEM (encapsulate/decapsulate) and ML-DSA (sign with a context). */
+export function nativeCapabilities(): NativeCapabilities {
+  if (capabilities !== undefined) return capabilities;
+  const probe = (run: () => boolean): boolean => {
+    try {
+      return run();
+    } catch {
+      return false;
+    }
+  };
+  const mlKem = probe(() => {
+    if (typeof native.encapsulate !== "function" || typeof native.decapsulate !== "function") return false;
+    const pair = native.generateKeyPairSync("ml-kem-768");
+    const { sharedKey, ciphertext } = native.encapsulate(pair.publicKey);
+    return native.decapsulate(pair.privateKey, ciphertext).equals(sharedKey);
+  });
+  const mlDsa = probe(() => {
+    const pair = native.generateKeyPairSync("ml-dsa-44");
+    const data = Uint8Array.of(1);
+    const context = Uint8Array.of(2);
+    const sig = native.sign(null, data, { key: pair.privateKey, context });
+    // A signature made under one context must fail under another: proves the context is honoured, not ignored.
+    return native.verify(null, data, { key: pair.publicKey, context }, sig) && !native.verify(null, data, { key: pair.publicKey }, sig);
+  });
+  capabilities = Object.freeze({ mlKem, mlDsa });
+  return capabilities;
+}
+
+/**
+ * Imported KeyObjects, keyed by the caller's byte array, so a long-term key is parsed and validated once.
+ * The cached copy is compared on each hit, so a caller that reuses and rewrites an array never gets a stale key.
+ */
+class KeyObjectCache {
+  private readonly entries = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
+  get(bytes: Uint8Array, load: (bytes: Uint8Array) => KeyObject): KeyObject {
+    const hit = this.entries.get(bytes);
+    if (hit !== undefined && Buffer.from(hit.bytes.buffer, hit.bytes.byteOffset, hit.bytes.byteLength).equals(bytes)) return hit.key;
+    const key = load(bytes);
+    this.entries.set(bytes, { bytes: Uint8Array.from(bytes), key });
+    return key;
+  }
+}
+
+function importPublic(params: Parameters, publicKey: Uint8Array, what: string): KeyObject {
+  try {
+    return nodeCrypto.createPublicKey({ key: Buffer.from(spki(algorithmIdentifier(params.oid), publicKey)), format: "der", type: "spki" });
+  } catch {
+    throw new CryptoError(CryptoErrorCode.InvalidPublicKey, `${what} public key is not valid`);
+  }
+}
+
+/** The expanded-key choice of the draft-ietf-lamps ML-KEM/ML-DSA private key: `expandedKey OCTET STRING`. */
+function importExpandedPrivate(params: Parameters, secretKey: Uint8Array, what: string): KeyObject {
+  try {
+    const der = pkcs8(algorithmIdentifier(params.oid), tlv(DER_OCTET_STRING, secretKey));
+    return nodeCrypto.createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+  } catch {
+    throw new CryptoError(CryptoErrorCode.InvalidSecretKey, `${what} secret key failed its integrity check`);
+  }
+}
+
+function importSeedPrivate(params: Parameters, seed: Uint8Array): KeyObject {
+  const der = pkcs8(algorithmIdentifier(params.oid), tlv(DER_CONTEXT_0, seed));
+  return nodeCrypto.createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+}
+
+/**
+ * Raw key bytes from node's exports. Node writes the private key in the "both" form (seed, then expanded key) and the
+ * public key as a SubjectPublicKeyInfo; in each the raw key is the final field, so we take the tail and check the
+ * DER header that must precede it.
+ */
+function exportKeyPair(params: Parameters, privateKey: KeyObject, publicKey: KeyObject, what: string) {
+  const pkcs8Der = toBytes(privateKey.export({ format: "der", type: "pkcs8" }));
+  const spkiDer = toBytes(publicKey.export({ format: "der", type: "spki" }));
+  const skHeader = tlv(DER_OCTET_STRING, new Uint8Array(params.secretKeyLength)).subarray(0, -params.secretKeyLength);
+  const skStart = pkcs8Der.length - params.secretKeyLength;
+  const headerOk = Buffer.from(pkcs8Der.subarray(skStart - skHeader.length, skStart)).equals(skHeader);
+  if (!headerOk || spkiDer.length < params.publicKeyLength) {
+    throw new CryptoError(CryptoErrorCode.InvalidParameter, `${what} key export from ${NATIVE_PROVIDER} has an unexpected layout`);
+  }
+  return { publicKey: Uint8Array.from(spkiDer.subarray(-params.publicKeyLength)), secretKey: Uint8Array.from(pkcs8Der.subarray(skStart)) };
+}
+
+function keygen(params: Parameters, seed: Uint8Array | undefined, what: string) {
+  if (seed === undefined) {
+    const pair = native.generateKeyPairSync(params.nodeType);
+    return exportKeyPair(params, pair.privateKey, pair.publicKey, what);
+  }
+  const privateKey = importSeedPrivate(params, seed);
+  return exportKeyPair(params, privateKey, nodeCrypto.createPublicKey(privateKey), what);
+}
+
+export function nativeMlKem(name: MlKemName): ProviderKem {
+  const params = ML_KEM[name];
+  const publicKeys = new KeyObjectCache();
+  const secretKeys = new KeyObjectCache();
+  return defineKem(
+    { name, provider: NATIVE_PROVIDER, hybrid: false, sharedSecretLength: 32, ...params },
+    {
+      keygen: (seed) => keygen(params, seed, name),
+      encapsulate(publicKey) {
+        const key = publicKeys.get(publicKey, (bytes) => importPublic(params, bytes, name));
+        const { sharedKey, ciphertext } = native.encapsulate(key);
+        return { ciphertext: toBytes(ciphertext), sharedSecret: toBytes(sharedKey) };
+      },
+      // OpenSSL implements FIPS 203 implicit rejection: a tampered ciphertext yields a pseudo-random secret.
+      decapsulate(ciphertext, secretKey) {
+        const key = secretKeys.get(secretKey, (bytes) => importExpandedPrivate(params, bytes, name));
+        return toBytes(native.decapsulate(key, ciphertext));
+      },
+    },
+  );
+}
+
+export function nativeMlDsa(name: MlDsaName): ProviderSignatureScheme {
+  const params = ML_DSA[name];
+  const publicKeys = new KeyObjectCache();
+  const secretKeys = new KeyObjectCache();
+  return defineSignature(
+    { name, provider: NATIVE_PROVIDER, ...params },
+    {
+      keygen: (seed) => keygen(params, seed, name),
+      // OpenSSL signs hedged (fresh randomness), as FIPS 204 recommends.
+      sign(message, secretKey, context) {
+        const key = secretKeys.get(secretKey, (bytes) => importExpandedPrivate(params, bytes, name));
+        return toBytes(native.sign(null, message, { key, context }));
+      },
+      verify(signature, message, publicKey, context) {
+        const key = publicKeys.get(publicKey, (bytes) => importPublic(params, bytes, name));
+        try {
+          return native.verify(null, message, { key, context }, signature);
+        } catch {
+          return false;
+        }
+      },
+    },
+  );
+}
