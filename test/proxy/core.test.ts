@@ -1,0 +1,139 @@
+// The proxy core with a real upstream process: forwarding, guarding, pinning, crash and hang recovery.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { PassThrough } from "node:stream";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { CONTROL_FILE_ENV } from "../../policies/example-server.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { RPC_CALL_DENIED, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, TolerantStdioTransport, type Proxy } from "../../runtime/proxy/index.js";
+import { connectClient, FLAKY_SERVER, flakyProxy, rpcError } from "./harness.js";
+
+function text(result: unknown): Record<string, unknown> {
+  const content = (result as { content: { text: string }[] }).content;
+  return JSON.parse(content[0]!.text) as Record<string, unknown>;
+}
+
+async function refusal(promise: Promise<unknown>): Promise<ReturnType<typeof rpcError>> {
+  try {
+    await promise;
+  } catch (error) {
+    return rpcError(error);
+  }
+  assert.fail("the call was not refused");
+}
+
+describe("proxy core", function () {
+  this.timeout(30_000);
+  let proxy: Proxy;
+  let client: Client;
+
+  beforeEach(async () => {
+    proxy = flakyProxy({ callTimeoutMs: 1_500 });
+    await proxy.start();
+    client = await connectClient(proxy);
+  });
+
+  afterEach(async () => {
+    await client.close();
+    await proxy.close();
+  });
+
+  it("forwards an allowed call and refuses a denied one with the rule and reason, without reaching the server", async () => {
+    assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "hi" } })).text, "hi");
+    const denied = await refusal(client.callTool({ name: "echo", arguments: { text: "deny-me" } }));
+    assert.equal(denied.code, RPC_CALL_DENIED);
+    assert.deepEqual(denied.data?.rules, ["flaky.policy:3"]);
+    assert.equal(denied.data?.code, "PQG7301");
+    assert.match(denied.message, /texts starting with `deny-` are refused/);
+  });
+
+  it("lists exactly the reviewed tools", async () => {
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools.map((t) => t.name).sort(), ["crash", "echo", "hang", "junk", "secret", "slow"]);
+  });
+
+  it("denies an `ask` when no approver is available, and asks the approver when there is one", async () => {
+    const denied = await refusal(client.callTool({ name: "slow", arguments: { ms: 2_000 } }));
+    assert.equal(denied.data?.code, "PQG8102");
+    await proxy.close();
+    const asked: string[] = [];
+    proxy = flakyProxy({ approver: async (request) => (asked.push(request.tool), true) });
+    await proxy.start();
+    client = await connectClient(proxy);
+    assert.deepEqual(text(await client.callTool({ name: "slow", arguments: { ms: 1_001 } })), { slept: 1_001 });
+    assert.deepEqual(asked, ["slow"]);
+  });
+
+  it("withholds and refuses a tool whose description changed after review (rug pull)", async () => {
+    await client.close();
+    await proxy.close();
+    const dir = mkdtempSync(join(tmpdir(), "pqguard-proxy-"));
+    const control = join(dir, "control");
+    writeFileSync(control, "");
+    proxy = flakyProxy({
+      upstream: { command: process.execPath, args: ["--import", "tsx", FLAKY_SERVER], stderr: "ignore", env: { ...process.env, [CONTROL_FILE_ENV]: control } },
+    });
+    await proxy.start();
+    client = await connectClient(proxy);
+    assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "before" } })).text, "before");
+    const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+    writeFileSync(control, "rug-pull");
+    await changed;
+    const { tools } = await client.listTools();
+    assert.ok(!tools.some((t) => t.name === "echo"));
+    const refused = await refusal(client.callTool({ name: "echo", arguments: { text: "after" } }));
+    assert.equal(refused.code, RPC_CALL_DENIED);
+    assert.equal(refused.data?.code, "PQG8101");
+    assert.match(refused.message, /definition of tool `echo` changed/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("answers the calls in flight when the upstream crashes, restarts it, and serves the next call", async () => {
+    const before = text(await client.callTool({ name: "echo", arguments: { text: "a" } })).pid;
+    const crashed = await refusal(client.callTool({ name: "crash", arguments: {} }));
+    assert.equal(crashed.code, RPC_UPSTREAM_UNAVAILABLE);
+    const after = text(await client.callTool({ name: "echo", arguments: { text: "b" } }));
+    assert.equal(after.text, "b");
+    assert.notEqual(after.pid, before);
+    assert.equal(proxy.upstream.restarts, 1);
+  });
+
+  it("times out a call to a hung upstream, kills it, and serves the next call from a restarted one", async () => {
+    const hung = await refusal(client.callTool({ name: "hang", arguments: {} }));
+    assert.equal(hung.code, RPC_UPSTREAM_TIMEOUT);
+    const after = text(await client.callTool({ name: "echo", arguments: { text: "alive" } }));
+    assert.equal(after.text, "alive");
+    assert.equal(proxy.upstream.restarts, 1);
+  });
+
+  it("survives junk from the upstream and keeps serving", async () => {
+    assert.deepEqual(text(await client.callTool({ name: "junk", arguments: {} })), { wrote: "junk" });
+    assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "still" } })).text, "still");
+    assert.equal(proxy.upstream.restarts, 0);
+  });
+
+  it("answers junk on a stdio downstream with JSON-RPC errors and keeps serving that connection", async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    const replies: Record<string, unknown>[] = [];
+    let buffered = "";
+    output.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString("utf8");
+      const lines = buffered.split("\n");
+      buffered = lines.pop()!;
+      for (const line of lines) replies.push(JSON.parse(line) as Record<string, unknown>);
+    });
+    await proxy.core.attach(new TolerantStdioTransport(input, output), () => ({ kind: "plain", connectionId: "stdio", connectedAt: Date.now() }));
+    input.write("garbage\n\u0000\u00ff binary\n[1,2]\n{\"jsonrpc\":\"2.0\",\"id\":7}\n");
+    input.write(`${JSON.stringify({ jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "echo", arguments: { text: "ok" } } })}\n`);
+    while (replies.length < 5) await new Promise((resolve) => setTimeout(resolve, 10));
+    const codes = replies.slice(0, 4).map((r) => (r.error as { code: number }).code);
+    assert.deepEqual(codes, [-32700, -32700, -32600, -32600]);
+    assert.equal(replies[3]!.id, 7);
+    assert.equal(replies[4]!.id, 8);
+    assert.ok(replies[4]!.result);
+  });
+});
