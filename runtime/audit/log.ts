@@ -1,0 +1,188 @@
+// The audit log writer: appends one hash-chained JSON line per decision. Lines are chained synchronously (so their
+// order is the decision order) and written in batches off the hot path; `close()` writes every buffered line.
+import { open, stat, type FileHandle } from "node:fs/promises";
+import type { Logger } from "pino";
+import { AUDIT_FORMAT, GENESIS, buildLine, lineHash, type AuditDecision, type AuditLine } from "./record.js";
+
+/** Buffered text above this is written at once instead of waiting for the next turn of the event loop. */
+export const FLUSH_THRESHOLD_BYTES = 64 * 1024;
+/** How far back from the end of an existing log we look for its last line; a longer line is refused. */
+export const MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+export type AuditErrorCode =
+  /** The log file cannot be opened, read or written. */
+  | "PQG7101"
+  /** An existing log ends in a line that is not a valid audit line, so the chain cannot be continued. */
+  | "PQG7102";
+
+export class AuditError extends Error {
+  constructor(
+    readonly code: AuditErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "AuditError";
+  }
+}
+
+export interface AuditLogOptions {
+  /** Write the raw arguments into each line (off by default: they may hold personal data or secrets). */
+  readonly includeArguments?: boolean;
+  /** Operational messages (write failures); never receives arguments. */
+  readonly logger?: Logger;
+}
+
+/** The sink enforcement writes to; `AuditLog` is the file-backed one. */
+export interface AuditSink {
+  append(decision: AuditDecision): AuditLine;
+  /** Set once a write failed: from then on enforcement denies every call, because it can no longer record them. */
+  readonly failure: AuditError | undefined;
+}
+
+export class AuditLog implements AuditSink {
+  private buffer: string[] = [];
+  private bufferedBytes = 0;
+  private writing: Promise<void> = Promise.resolve();
+  private scheduled = false;
+  private closed = false;
+  private failed: AuditError | undefined;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: FileHandle,
+    private seq: number,
+    private prev: string,
+    private readonly options: AuditLogOptions,
+  ) {}
+
+  /** Opens (or creates, mode 0600) the log at `path` and continues its chain from its last line. */
+  static async open(path: string, options: AuditLogOptions = {}): Promise<AuditLog> {
+    let tail: { seq: number; hash: string } | undefined;
+    try {
+      tail = await readLastLine(path);
+    } catch (error) {
+      if (error instanceof AuditError) throw error;
+      throw new AuditError("PQG7101", `cannot read audit log \`${path}\`: ${describe(error)}`);
+    }
+    let handle: FileHandle;
+    try {
+      handle = await open(path, "a", 0o600);
+    } catch (error) {
+      throw new AuditError("PQG7101", `cannot open audit log \`${path}\`: ${describe(error)}`);
+    }
+    return new AuditLog(path, handle, tail === undefined ? 0 : tail.seq + 1, tail?.hash ?? GENESIS, options);
+  }
+
+  get failure(): AuditError | undefined {
+    return this.failed;
+  }
+
+  /** The hash of the last line appended: an operator can anchor it elsewhere to detect truncation. */
+  get head(): string {
+    return this.prev;
+  }
+
+  append(decision: AuditDecision): AuditLine {
+    if (this.closed) throw new AuditError("PQG7101", `audit log \`${this.path}\` is closed`);
+    const line = buildLine(decision, this.seq, this.prev, this.options.includeArguments === true);
+    this.seq++;
+    this.prev = line.hash;
+    const text = JSON.stringify(line) + "\n";
+    this.buffer.push(text);
+    this.bufferedBytes += text.length;
+    if (this.bufferedBytes >= FLUSH_THRESHOLD_BYTES) void this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.flush();
+      });
+    }
+    return line;
+  }
+
+  /** Writes every line appended so far; resolves once they reached the file (or rejects with the write error). */
+  flush(): Promise<void> {
+    if (this.buffer.length > 0) {
+      const chunk = this.buffer.join("");
+      this.buffer = [];
+      this.bufferedBytes = 0;
+      this.writing = this.writing.then(() => this.write(chunk));
+    }
+    return this.writing.then(() => {
+      if (this.failed !== undefined) throw this.failed;
+    });
+  }
+
+  /** Flushes, syncs to disk and closes. Appending afterwards throws. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.flush();
+      await this.handle.sync();
+    } finally {
+      await this.handle.close();
+    }
+  }
+
+  private async write(chunk: string): Promise<void> {
+    if (this.failed !== undefined) return;
+    try {
+      await this.handle.write(chunk);
+    } catch (error) {
+      this.failed = new AuditError("PQG7101", `cannot write audit log \`${this.path}\`: ${describe(error)}`);
+      this.options.logger?.error({ path: this.path, code: this.failed.code }, this.failed.message);
+    }
+  }
+}
+
+/** The seq and hash of the last line of an existing log, or undefined for a missing or empty file. */
+async function readLastLine(path: string): Promise<{ seq: number; hash: string } | undefined> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  if (size === 0) return undefined;
+  const length = Math.min(size, MAX_LINE_BYTES);
+  const handle = await open(path, "r");
+  let text: string;
+  try {
+    const bytes = Buffer.alloc(length);
+    await handle.read(bytes, 0, length, size - length);
+    text = bytes.toString("utf8");
+  } finally {
+    await handle.close();
+  }
+  if (!text.endsWith("\n")) {
+    throw new AuditError("PQG7102", `audit log \`${path}\` ends in an unfinished line; verify it before appending`);
+  }
+  const lines = text.slice(0, -1).split("\n");
+  const last = lines[lines.length - 1]!;
+  if (lines.length === 1 && length < size) {
+    throw new AuditError("PQG7102", `the last line of audit log \`${path}\` is longer than ${MAX_LINE_BYTES} bytes`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(last);
+  } catch {
+    throw new AuditError("PQG7102", `the last line of audit log \`${path}\` is not JSON; verify it before appending`);
+  }
+  const line = parsed as Partial<AuditLine> & Record<string, unknown>;
+  if (
+    line.format !== AUDIT_FORMAT ||
+    typeof line.seq !== "number" ||
+    typeof line.hash !== "string" ||
+    lineHash(line) !== line.hash
+  ) {
+    throw new AuditError("PQG7102", `the last line of audit log \`${path}\` does not verify; verify the log before appending`);
+  }
+  return { seq: line.seq, hash: line.hash };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,113 @@
+// The audit line: what one decision records, and how a line is hashed into the chain.
+// A line's `hash` is SHA3-256 over the RFC 8785 canonical JSON of the line without `hash`; `prev` is the previous
+// line's hash, or GENESIS for the first line, so removing, altering or reordering a line breaks the chain.
+import { createHash } from "node:crypto";
+import type { DecisionKind } from "../guard/types.js";
+import { canonicalJson } from "../manifest/digest.js";
+
+export const AUDIT_FORMAT = "pqguard-audit/1";
+/** The `prev` of the first line: a fixed value, so a log with its first lines cut off does not verify. */
+export const GENESIS = createHash("sha3-256").update(`${AUDIT_FORMAT} genesis`, "utf8").digest("hex");
+
+export interface AuditSuite {
+  readonly kem: string | null;
+  readonly signature: string | null;
+  readonly aead: string | null;
+  readonly hybrid: boolean;
+  readonly level: number;
+}
+
+/** What the enforcement layer reports for one decision. */
+export interface AuditDecision {
+  /** Epoch ms of the decision. */
+  readonly time: number;
+  /** Which end decided: the enforcing server (or proxy), or a guarded client. */
+  readonly side: "server" | "client";
+  readonly tool: string;
+  /** What the guard decided, or `deny` when the call was refused before the guard ran. */
+  readonly decision: DecisionKind;
+  /** What happened to the call in the end (an `ask` becomes one of these after approval). */
+  readonly outcome: "allowed" | "denied";
+  readonly approval?: "approved" | "refused" | "timeout" | "unavailable" | undefined;
+  /** The PQG code of a refusal, e.g. `PQG7301` (policy deny) or `PQG7302` (no session). */
+  readonly code?: string | undefined;
+  readonly rules: readonly string[];
+  readonly reason: string;
+  readonly sessionId?: string | undefined;
+  readonly peerFingerprint?: string | undefined;
+  readonly clientFingerprint?: string | undefined;
+  readonly suite?: AuditSuite | undefined;
+  /** Digest of the signed manifest (or of the guard's tool digests when no signed manifest is in use). */
+  readonly manifestDigest?: string | undefined;
+  readonly policyDigest?: string | undefined;
+  readonly args: unknown;
+}
+
+/** One line of the log, as written. */
+export interface AuditLine {
+  readonly format: typeof AUDIT_FORMAT;
+  /** 0 for the first line, then one more per line: tells a removed line from a reordered one. */
+  readonly seq: number;
+  readonly time: string;
+  readonly side: "server" | "client";
+  readonly tool: string;
+  readonly decision: DecisionKind;
+  readonly outcome: "allowed" | "denied";
+  readonly approval: string | null;
+  readonly code: string | null;
+  readonly rules: readonly string[];
+  readonly reason: string;
+  readonly session: string | null;
+  readonly peer: string | null;
+  readonly client: string | null;
+  readonly suite: AuditSuite | null;
+  readonly manifest: string | null;
+  readonly policy: string | null;
+  /** SHA3-256 (hex) of the canonical JSON of the arguments. */
+  readonly argsDigest: string;
+  /** The arguments themselves, only when the operator turned that on. */
+  readonly args?: unknown;
+  readonly prev: string;
+  readonly hash: string;
+}
+
+export function sha3Hex(text: string): string {
+  return createHash("sha3-256").update(text, "utf8").digest("hex");
+}
+
+/** SHA3-256 of the canonical JSON of the arguments; `{}` stands for absent arguments. */
+export function argumentsDigest(args: unknown): string {
+  return sha3Hex(canonicalJson(args ?? {}));
+}
+
+/** The hash a line must carry: over its canonical JSON with `hash` left out. */
+export function lineHash(line: Readonly<Record<string, unknown>>): string {
+  const { hash: _ignored, ...rest } = line;
+  return sha3Hex(canonicalJson(rest));
+}
+
+export function buildLine(decision: AuditDecision, seq: number, prev: string, includeArguments: boolean): AuditLine {
+  const body = {
+    format: AUDIT_FORMAT,
+    seq,
+    time: new Date(decision.time).toISOString(),
+    side: decision.side,
+    tool: decision.tool,
+    decision: decision.decision,
+    outcome: decision.outcome,
+    approval: decision.approval ?? null,
+    code: decision.code ?? null,
+    rules: [...decision.rules],
+    reason: decision.reason,
+    session: decision.sessionId ?? null,
+    peer: decision.peerFingerprint ?? null,
+    client: decision.clientFingerprint ?? null,
+    suite: decision.suite ?? null,
+    manifest: decision.manifestDigest ?? null,
+    policy: decision.policyDigest ?? null,
+    argsDigest: argumentsDigest(decision.args),
+    ...(includeArguments ? { args: decision.args ?? {} } : {}),
+    prev,
+  } as const;
+  return { ...body, hash: lineHash(body) };
+}

@@ -1,0 +1,94 @@
+// Builds the guard's view of a call from the live session: identity and suite from the post-quantum handshake
+// (SessionInfo), or an explicitly allowed unsealed session that guards see as unauthenticated and classical.
+import { randomUUID } from "node:crypto";
+import type { AuditSuite } from "../audit/record.js";
+import type { GuardContext } from "../guard/types.js";
+import type { SessionInfo } from "../session/facts.js";
+import type { HistoryKey, HistorySnapshot } from "../state/store.js";
+
+/** The facts one call is decided on, whether they come from a sealed session or an allowed plain one. */
+export interface SessionView {
+  readonly sessionId: string;
+  readonly establishedAt: number;
+  readonly sealed: boolean;
+  readonly info: SessionInfo | undefined;
+}
+
+/** Where an enforcement point reads the session from, at each call. */
+export type SessionSource = () => SessionInfo | undefined;
+
+/** All unauthenticated callers share one `per client` bucket: they cannot be told apart. */
+export const UNAUTHENTICATED_CLIENT_ID = "unauthenticated";
+
+/** Reads `sessionInfo` from a transport that has one (the PQC transports); undefined for any other transport. */
+export function transportSessionInfo(transport: unknown): SessionInfo | undefined {
+  if (typeof transport !== "object" || transport === null || !("sessionInfo" in transport)) return undefined;
+  const info = (transport as { sessionInfo: unknown }).sessionInfo;
+  return isSessionInfo(info) ? info : undefined;
+}
+
+function isSessionInfo(value: unknown): value is SessionInfo {
+  if (typeof value !== "object" || value === null) return false;
+  const info = value as Partial<SessionInfo>;
+  return typeof info.sessionId === "string" && typeof info.establishedAt === "number" && typeof info.suite === "object" && info.suite !== null;
+}
+
+/**
+ * Resolves the session for a call: the sealed one when established; else, only when the operator allowed plain
+ * connections, one unsealed session per enforcement point; else undefined (the call is then refused).
+ */
+export class SessionResolver {
+  private unsealed: SessionView | undefined;
+
+  constructor(
+    private readonly source: SessionSource,
+    private readonly allowUnsealed: boolean,
+    private readonly now: () => number,
+  ) {}
+
+  current(): SessionView | undefined {
+    const info = this.source();
+    if (info !== undefined) return { sessionId: info.sessionId, establishedAt: info.establishedAt, sealed: true, info };
+    if (!this.allowUnsealed) return undefined;
+    this.unsealed ??= { sessionId: `unsealed-${randomUUID()}`, establishedAt: this.now(), sealed: false, info: undefined };
+    return this.unsealed;
+  }
+}
+
+export function clientIdOf(session: SessionView): string {
+  return session.info?.client?.fingerprint ?? UNAUTHENTICATED_CLIENT_ID;
+}
+
+export function historyKeyOf(session: SessionView): HistoryKey {
+  return { sessionId: session.sessionId, clientId: clientIdOf(session) };
+}
+
+export function guardContextOf(session: SessionView, snapshot: HistorySnapshot, now: number): GuardContext {
+  const info = session.info;
+  const claims = info?.client?.claims;
+  const id = claims?.id;
+  const role = claims?.role;
+  return {
+    client: {
+      id: typeof id === "string" ? id : undefined,
+      role: typeof role === "string" ? role : undefined,
+      authenticated: info?.client !== undefined,
+      fingerprint: info?.client?.fingerprint,
+      claims,
+    },
+    peer: { fingerprint: info?.peerFingerprint, label: info?.peerLabel },
+    transport:
+      info === undefined
+        ? { hybrid: false, level: 0 }
+        : { kem: info.suite.kem, signature: info.suite.signature, aead: info.suite.aead, hybrid: info.suite.hybrid, level: info.suite.level },
+    session: { id: session.sessionId, ageMs: Math.max(0, now - session.establishedAt), calls: snapshot.sessionCalls },
+    now,
+    history: snapshot.history,
+  };
+}
+
+export function auditSuiteOf(session: SessionView | undefined): AuditSuite | undefined {
+  const suite = session?.info?.suite;
+  if (suite === undefined) return session === undefined ? undefined : { kem: null, signature: null, aead: null, hybrid: false, level: 0 };
+  return { kem: suite.kem, signature: suite.signature, aead: suite.aead, hybrid: suite.hybrid, level: suite.level };
+}

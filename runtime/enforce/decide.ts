@@ -1,0 +1,249 @@
+// The decision pipeline shared by server and client enforcement: arguments, session, audit health and tool pinning
+// first, then history snapshot → guard → record under one lock per store, approval for `ask`, and one audit line.
+// Anything that goes wrong on the way denies, and the refusal says what went wrong.
+import type { Logger } from "pino";
+import type { AuditSink } from "../audit/log.js";
+import type { AuditDecision } from "../audit/record.js";
+import { canonicalJson } from "../manifest/digest.js";
+import type { Decision, GuardContext, GuardModule } from "../guard/types.js";
+import { MemoryStateStore } from "../state/memory.js";
+import { StateError, type StateStore } from "../state/store.js";
+import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
+import { EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
+
+/** Arguments larger than this (canonical JSON) are refused before any rule reads them. */
+export const DEFAULT_MAX_ARGUMENT_BYTES = 1024 * 1024;
+/** A human approving a call has this long; then the call is denied. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 60_000;
+
+export interface ApprovalRequest {
+  readonly tool: string;
+  readonly args: Readonly<Record<string, unknown>>;
+  /** The guard's `ask` decision: its reason and rule ids are what the approver should see. */
+  readonly decision: Decision;
+  readonly context: GuardContext;
+  /** Aborted when the approval timed out; an approver should stop asking then. */
+  readonly signal: AbortSignal;
+}
+
+/** Resolves true to let the call through; false, a rejection or the timeout deny it. */
+export type ApprovalCallback = (request: ApprovalRequest) => Promise<boolean>;
+
+/** Options shared by `enforce` and `guardClient`. */
+export interface DecisionOptions {
+  /** Call history; defaults to a fresh MemoryStateStore (pass one store to share limits across connections). */
+  readonly store?: StateStore;
+  /** Where each decision is recorded; no audit line is written when absent. */
+  readonly audit?: AuditSink;
+  /** The clock, epoch ms. */
+  readonly now?: () => number;
+  readonly logger?: Logger;
+  readonly approvalTimeoutMs?: number;
+  readonly maxArgumentBytes?: number;
+}
+
+/** Whether the tool's definition is the one the policy and the manifest pinned; computed by the caller. */
+export type PinVerdict = { readonly ok: true } | { readonly ok: false; readonly code: RefusalData["code"]; readonly reason: string };
+
+export type Verdict =
+  | { readonly allowed: true; readonly decision: Decision }
+  | { readonly allowed: false; readonly refusal: RefusalData; readonly error: ReturnType<typeof refusalError> };
+
+export interface CallToDecide {
+  readonly tool: string;
+  readonly args: unknown;
+  readonly session: SessionView | undefined;
+  readonly pin: () => PinVerdict | Promise<PinVerdict>;
+  readonly approve: ApprovalCallback | undefined;
+}
+
+/** One lock per store: rate limits stay exact when connections sharing a store decide at the same time. */
+const storeLocks = new WeakMap<StateStore, Promise<unknown>>();
+
+function withStoreLock<T>(store: StateStore, task: () => Promise<T>): Promise<T> {
+  const previous = storeLocks.get(store) ?? Promise.resolve();
+  const run = previous.then(task, task);
+  storeLocks.set(
+    store,
+    run.catch(() => undefined),
+  );
+  return run;
+}
+
+export class DecisionPoint {
+  readonly store: StateStore;
+  readonly now: () => number;
+  private readonly manifestDigest: string;
+
+  constructor(
+    readonly guard: GuardModule,
+    private readonly side: "server" | "client",
+    private readonly options: DecisionOptions,
+    manifestDigest: string,
+  ) {
+    this.store = options.store ?? new MemoryStateStore();
+    this.now = options.now ?? Date.now;
+    this.manifestDigest = manifestDigest;
+  }
+
+  async decide(call: CallToDecide): Promise<Verdict> {
+    const now = this.now();
+    const refuse = (code: RefusalData["code"], reason: string, rules: readonly string[] = [], extra: Partial<AuditDecision> = {}): Verdict => {
+      const refusal: RefusalData = { code, decision: "deny", tool: call.tool, reason, rules };
+      this.record(call, now, { decision: "deny", outcome: "denied", code, rules, reason, ...extra });
+      return { allowed: false, refusal, error: refusalError(refusal) };
+    };
+
+    const args = this.checkArguments(call.tool, call.args);
+    if (typeof args === "string") return refuse(EnforceErrorCode.BadArguments, args);
+    const session = call.session;
+    if (session === undefined) {
+      return refuse(EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide");
+    }
+    const auditFailure = this.options.audit?.failure;
+    if (auditFailure !== undefined) return refuse(EnforceErrorCode.AuditFailed, `the audit log cannot be written (${auditFailure.message})`);
+    let pin: PinVerdict;
+    try {
+      pin = await call.pin();
+    } catch (error) {
+      return refuse(EnforceErrorCode.ToolUnknown, `the tool definitions could not be read to pin \`${call.tool}\`: ${describe(error)}`);
+    }
+    if (!pin.ok) return refuse(pin.code, pin.reason);
+
+    let decided: { decision: Decision; context: GuardContext };
+    try {
+      decided = await withStoreLock(this.store, async () => {
+        const snapshot = await this.store.snapshot(historyKeyOf(session), now);
+        const context = guardContextOf(session, snapshot, now);
+        const decision = this.guard.guard({ tool: call.tool, args }, context);
+        if (!isDecision(decision)) throw new TypeError("the guard returned something that is not a decision");
+        if (decision.decision === "allow") await this.store.record({ tool: call.tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) });
+        return { decision, context };
+      });
+    } catch (error) {
+      if (error instanceof StateError) {
+        return refuse(EnforceErrorCode.StateFailed, `the call history is unavailable, so the call is refused: ${error.message} (${error.code})`);
+      }
+      return refuse(EnforceErrorCode.GuardFailed, `the guard failed while deciding, so the call is refused: ${describe(error)}`);
+    }
+    const { decision, context } = decided;
+    if (decision.decision === "deny") {
+      return refuse(EnforceErrorCode.PolicyDenied, decision.reason, decision.determining);
+    }
+    if (decision.decision === "ask") {
+      const approval = await this.askApproval(call, args, decision, context);
+      if (approval !== "approved") {
+        const why = approval === "timeout" ? "approval timed out" : approval === "unavailable" ? "no approver is available" : "approval was refused";
+        return refuse(EnforceErrorCode.ApprovalRefused, `${decision.reason} (${why})`, decision.determining, { decision: "ask", approval });
+      }
+      try {
+        await withStoreLock(this.store, () => this.store.record({ tool: call.tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }));
+      } catch (error) {
+        return refuse(EnforceErrorCode.StateFailed, `the call could not be recorded in the call history, so it is refused: ${describe(error)}`, decision.determining, {
+          decision: "ask",
+          approval,
+        });
+      }
+      return this.allow(call, now, decision, "approved");
+    }
+    return this.allow(call, now, decision, undefined);
+  }
+
+  private allow(call: CallToDecide, now: number, decision: Decision, approval: "approved" | undefined): Verdict {
+    try {
+      this.record(call, now, { decision: decision.decision, outcome: "allowed", rules: decision.determining, reason: decision.reason, approval }, true);
+    } catch (error) {
+      const refusal: RefusalData = {
+        code: EnforceErrorCode.AuditFailed,
+        decision: "deny",
+        tool: call.tool,
+        reason: `the decision could not be recorded in the audit log, so the call is refused: ${describe(error)}`,
+        rules: [],
+      };
+      return { allowed: false, refusal, error: refusalError(refusal) };
+    }
+    return { allowed: true, decision };
+  }
+
+  /** Appends the audit line. A refusal is recorded best effort; an allowed call whose line fails is refused. */
+  private record(call: CallToDecide, now: number, outcome: Omit<AuditDecision, "time" | "side" | "tool" | "args">, mustSucceed = false): void {
+    const audit = this.options.audit;
+    if (audit === undefined) return;
+    const info = call.session?.info;
+    const line: AuditDecision = {
+      time: now,
+      side: this.side,
+      tool: call.tool,
+      args: call.args,
+      sessionId: call.session?.sessionId,
+      peerFingerprint: info?.peerFingerprint,
+      clientFingerprint: info?.client?.fingerprint,
+      suite: auditSuiteOf(call.session),
+      manifestDigest: this.manifestDigest,
+      policyDigest: this.guard.policyDigest,
+      ...outcome,
+    };
+    try {
+      audit.append(line);
+    } catch (error) {
+      this.options.logger?.error({ tool: call.tool, code: EnforceErrorCode.AuditFailed }, `audit line could not be appended: ${describe(error)}`);
+      if (mustSucceed) throw error;
+    }
+  }
+
+  private checkArguments(tool: string, args: unknown): Readonly<Record<string, unknown>> | string {
+    if (args === undefined) return {};
+    if (typeof args !== "object" || args === null || Array.isArray(args)) return `arguments of \`${tool}\` must be a JSON object`;
+    const limit = this.options.maxArgumentBytes ?? DEFAULT_MAX_ARGUMENT_BYTES;
+    let size: number;
+    try {
+      size = Buffer.byteLength(canonicalJson(args), "utf8");
+    } catch {
+      return `arguments of \`${tool}\` are not JSON`;
+    }
+    if (size > limit) return `arguments of \`${tool}\` are ${size} bytes, more than the limit of ${limit}`;
+    return args as Readonly<Record<string, unknown>>;
+  }
+
+  private async askApproval(
+    call: CallToDecide,
+    args: Readonly<Record<string, unknown>>,
+    decision: Decision,
+    context: GuardContext,
+  ): Promise<"approved" | "refused" | "timeout" | "unavailable"> {
+    if (call.approve === undefined) return "unavailable";
+    const timeoutMs = this.options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    const asked = call
+      .approve({ tool: call.tool, args, decision, context, signal: controller.signal })
+      .then((ok): "approved" | "refused" => (ok === true ? "approved" : "refused"))
+      .catch((error: unknown): "refused" => {
+        this.options.logger?.warn({ tool: call.tool }, `approval failed: ${describe(error)}`);
+        return "refused";
+      });
+    try {
+      const result = await Promise.race([asked, timeout]);
+      if (result === "timeout") {
+        controller.abort();
+        this.options.logger?.warn({ tool: call.tool, timeoutMs }, "approval timed out; the call is denied");
+      }
+      return result;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function isDecision(value: unknown): value is Decision {
+  if (typeof value !== "object" || value === null) return false;
+  const d = value as Partial<Decision>;
+  return (d.decision === "allow" || d.decision === "deny" || d.decision === "ask") && Array.isArray(d.determining) && typeof d.reason === "string";
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,63 @@
+// How enforcement refuses a call: one JSON-RPC error code for every refusal, and a stable PQG73xx code, the reason
+// and the determining rule ids in its `data`, so that a client (or a model) can tell why and an operator can grep.
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+
+/** The JSON-RPC error code of every refused `tools/call` (implementation-defined server error range). */
+export const GUARD_REFUSAL_ERROR = -32010;
+
+export const EnforceErrorCode = {
+  /** The policy denied the call (a forbid, an exceeded limit, or no permit). */
+  PolicyDenied: "PQG7301",
+  /** No established post-quantum session: the guard refuses to decide. */
+  NoSession: "PQG7302",
+  /** The tool's live definition differs from the one the policy or the signed manifest pinned (a rug pull). */
+  ToolChanged: "PQG7303",
+  /** The tool is not in the signed manifest or the policy's tool list, or the server does not offer it. */
+  ToolUnknown: "PQG7304",
+  /** The policy asked for approval and it was refused, timed out, or could not be asked. */
+  ApprovalRefused: "PQG7305",
+  /** The guard threw while deciding. */
+  GuardFailed: "PQG7306",
+  /** The call history could not be read or written. */
+  StateFailed: "PQG7307",
+  /** The arguments are not a JSON object or are larger than the limit. */
+  BadArguments: "PQG7308",
+  /** The audit log cannot be written, so no call can be recorded. */
+  AuditFailed: "PQG7309",
+  /** The SDK object handed to `enforce`/`guardClient` lacks the seam enforcement needs. */
+  UnsupportedSdk: "PQG7310",
+} as const;
+
+export type EnforceErrorCode = (typeof EnforceErrorCode)[keyof typeof EnforceErrorCode];
+
+/** What a refused call's JSON-RPC error carries in `data`. */
+export interface RefusalData {
+  readonly code: EnforceErrorCode;
+  readonly decision: "deny";
+  readonly tool: string;
+  readonly reason: string;
+  /** Ids of the determining rules (`payments.policy:27`); empty when no rule decided. */
+  readonly rules: readonly string[];
+}
+
+export function refusalError(data: RefusalData): McpError {
+  return new McpError(GUARD_REFUSAL_ERROR, `call to \`${data.tool}\` refused: ${data.reason}`, data);
+}
+
+/** Reads the refusal data back from an error a client received; undefined when the error is not a refusal. */
+export function refusalOf(error: unknown): RefusalData | undefined {
+  if (!(error instanceof McpError) || error.code !== GUARD_REFUSAL_ERROR) return undefined;
+  const data = error.data as Partial<RefusalData> | undefined;
+  return typeof data?.code === "string" && typeof data.reason === "string" ? (data as RefusalData) : undefined;
+}
+
+/** Thrown by `enforce`/`guardClient` at set-up when they cannot attach. */
+export class EnforceError extends Error {
+  constructor(
+    readonly code: EnforceErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "EnforceError";
+  }
+}

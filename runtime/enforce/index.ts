@@ -1,0 +1,6 @@
+// Enforcement: where a tools/call meets a guard, on the server (`enforce`) and on the client (`guardClient`).
+export * from "./errors.js";
+export * from "./context.js";
+export * from "./decide.js";
+export * from "./pin.js";
+export * from "./server.js";

@@ -1,0 +1,268 @@
+// Server-side enforcement: wraps the `tools/call` and `tools/list` request handlers of an SDK Server (or the Server
+// inside an McpServer) so that every call meets the guard before its handler runs and a listing shows only tools the
+// session could be allowed to call. The seam is the Server's handler table; see docs/enforcement.md for why.
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { McpError, ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+import type { GuardContext, GuardModule } from "../guard/types.js";
+import { toolDigest } from "../manifest/digest.js";
+import type { VerifiedManifest } from "../manifest/signed.js";
+import { guardContextOf, historyKeyOf, SessionResolver, transportSessionInfo, type SessionSource, type SessionView } from "./context.js";
+import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
+import { EnforceError, EnforceErrorCode } from "./errors.js";
+import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
+
+/** Pages of a paginated tools/list followed when pinning live definitions; more means a misbehaving handler. */
+export const MAX_TOOL_LIST_PAGES = 100;
+
+export interface EnforceOptions extends DecisionOptions {
+  /** The session of each call; defaults to the `sessionInfo` of the server's connected transport. */
+  readonly session?: SessionSource;
+  /**
+   * Serve plain (unsealed) connections as one unauthenticated, classical session each, so that identity and
+   * transport requirements deny them; off by default: without a session every call is refused.
+   */
+  readonly allowUnsealed?: boolean;
+  /** The signed manifest the live tools must also match. */
+  readonly manifest?: VerifiedManifest;
+  /** Approver for `ask`; defaults to MCP elicitation when the client declared it, else every `ask` is denied. */
+  readonly approve?: ApprovalCallback;
+  /** Which tools a session could be allowed to call; defaults to the guard's `reachableTools`, else a probe. */
+  readonly reachable?: (tool: string, context: GuardContext) => boolean;
+}
+
+export interface Enforcement {
+  readonly decisions: DecisionPoint;
+  /** Forget the pinned live tool definitions (they are re-read at the next call); `sendToolListChanged` does this too. */
+  invalidateTools(): void;
+}
+
+/** What a guard module may export beyond GuardModule to answer listings exactly. */
+export interface ReachabilityHint {
+  reachableTools?(context: GuardContext): readonly string[];
+}
+
+type RawHandler = (request: { method: string; params?: Record<string, unknown> }, extra: unknown) => Promise<Record<string, unknown>>;
+type HandlerTable = Map<string, RawHandler>;
+
+const CALL = "tools/call";
+const LIST = "tools/list";
+
+export function enforce(server: McpServer | Server, guard: GuardModule, options: EnforceOptions = {}): Enforcement {
+  const inner: Server = server instanceof Server ? server : server.server;
+  const table = handlerTable(inner);
+  const now = options.now ?? Date.now;
+  const resolver = new SessionResolver(options.session ?? (() => transportSessionInfo(inner.transport)), options.allowUnsealed === true, now);
+  const decisions = new DecisionPoint(guard, "server", options, options.manifest?.digest ?? guardTableDigest(guard));
+  const live = new LiveTools();
+  const seenSessions = new Set<string>();
+  const reachable = options.reachable ?? defaultReachability(guard);
+
+  const approverFor = (): ApprovalCallback | undefined => {
+    if (options.approve !== undefined) return options.approve;
+    if (inner.getClientCapabilities()?.elicitation?.form === undefined) return undefined;
+    return async (request) => {
+      const result = await inner.elicitInput(
+        {
+          mode: "form",
+          message: `Allow the call to \`${request.tool}\`? ${request.decision.reason} (${request.decision.determining.join(", ")})`,
+          requestedSchema: { type: "object", properties: { approve: { type: "boolean", title: "Approve this call" } }, required: ["approve"] },
+        },
+        { signal: request.signal, timeout: options.approvalTimeoutMs },
+      );
+      return result.action === "accept" && result.content?.approve === true;
+    };
+  };
+
+  const wrapCall = (original: RawHandler): RawHandler => async (request, extra) => {
+    const params = request.params ?? {};
+    const tool = params.name;
+    if (typeof tool !== "string") throw new McpError(ErrorCode.InvalidParams, "tools/call needs a `name` string");
+    const session = resolver.current();
+    if (session !== undefined) seenSessions.add(session.sessionId);
+    const pin = async (): Promise<PinVerdict> => {
+      const policy = pinAgainstPolicy(guard, options.manifest, tool);
+      if (!policy.ok) return policy;
+      const digests = await live.get((page) => listPage(originalList, page, extra));
+      return pinLive(guard, tool, digests);
+    };
+    const verdict = await decisions.decide({ tool, args: params.arguments, session, pin, approve: approverFor() });
+    if (!verdict.allowed) throw verdict.error;
+    return original(request, extra);
+  };
+
+  // The unfiltered list handler: live definitions are pinned from what the server really offers.
+  let originalList: RawHandler | undefined;
+  const wrapList = (original: RawHandler): RawHandler => {
+    originalList = original;
+    return (request, extra) => filteredList(original, request, extra);
+  };
+  const filteredList: (original: RawHandler, ...call: Parameters<RawHandler>) => ReturnType<RawHandler> = async (original, request, extra) => {
+    const result = await original(request, extra);
+    const tools = Array.isArray(result.tools) ? (result.tools as Record<string, unknown>[]) : [];
+    if (request.params?.cursor === undefined && result.nextCursor === undefined) live.set(digestsOf(tools));
+    const session = resolver.current();
+    const visible = session === undefined ? [] : await visibleTools(tools, session);
+    return { ...result, tools: visible };
+  };
+
+  const visibleTools = async (tools: Record<string, unknown>[], session: SessionView): Promise<Record<string, unknown>[]> => {
+    let context: GuardContext;
+    try {
+      const snapshot = await decisions.store.snapshot(historyKeyOf(session), now());
+      context = guardContextOf(session, snapshot, now());
+    } catch (error) {
+      options.logger?.warn({ code: EnforceErrorCode.StateFailed }, `tools/list shows no tools: the call history is unavailable: ${String(error)}`);
+      return [];
+    }
+    return tools.filter((tool) => {
+      const name = typeof tool.name === "string" ? tool.name : "";
+      if (!pinAgainstPolicy(guard, options.manifest, name).ok || toolDigest(tool) !== guard.toolDigests[name]) return false;
+      try {
+        return reachable(name, context);
+      } catch {
+        return false;
+      }
+    });
+  };
+
+  install(inner, table, CALL, wrapCall);
+  install(inner, table, LIST, wrapList);
+
+  const sendToolListChanged = inner.sendToolListChanged.bind(inner);
+  inner.sendToolListChanged = () => {
+    live.invalidate();
+    return sendToolListChanged();
+  };
+  const onclose = inner.onclose;
+  inner.onclose = () => {
+    onclose?.();
+    for (const id of seenSessions) void decisions.store.endSession(id).catch(() => undefined);
+    seenSessions.clear();
+  };
+  return { decisions, invalidateTools: () => live.invalidate() };
+}
+
+/** The Server's handler table. It is not public API, so its shape is checked here and at every SDK upgrade by the tests. */
+function handlerTable(inner: Server): HandlerTable {
+  const table = (inner as unknown as { _requestHandlers?: unknown })._requestHandlers;
+  if (!(table instanceof Map)) {
+    throw new EnforceError(EnforceErrorCode.UnsupportedSdk, "this MCP SDK version keeps no request handler table that enforcement can wrap");
+  }
+  return table as HandlerTable;
+}
+
+/**
+ * Wraps the handler for `method` now, if one is installed, and every handler installed later: McpServer installs
+ * its tool handlers only when the first tool is registered, possibly after `enforce` ran.
+ */
+function install(inner: Server, table: HandlerTable, method: string, wrap: (original: RawHandler) => RawHandler): void {
+  const wrapped = new WeakSet<RawHandler>();
+  const rewrap = (): void => {
+    const current = table.get(method);
+    if (current === undefined || wrapped.has(current)) return;
+    const guarded = wrap(current);
+    wrapped.add(guarded);
+    table.set(method, guarded);
+  };
+  rewrap();
+  const setRequestHandler = inner.setRequestHandler.bind(inner) as (...args: unknown[]) => void;
+  (inner as unknown as { setRequestHandler: (...args: unknown[]) => void }).setRequestHandler = (...args: unknown[]) => {
+    setRequestHandler(...args);
+    rewrap();
+  };
+}
+
+async function listPage(handler: RawHandler | undefined, cursor: string | undefined, extra: unknown): Promise<Record<string, unknown>> {
+  if (handler === undefined) return { tools: [] };
+  return handler({ method: LIST, params: cursor === undefined ? {} : { cursor } }, extra);
+}
+
+/** Live tool name → digest; a name listed twice maps to undefined (ambiguous, so never pinned). */
+type LiveDigests = ReadonlyMap<string, string | undefined>;
+
+function digestsOf(tools: readonly Record<string, unknown>[]): LiveDigests {
+  const digests = new Map<string, string | undefined>();
+  for (const tool of tools) {
+    if (typeof tool.name !== "string") continue;
+    digests.set(tool.name, digests.has(tool.name) ? undefined : toolDigest(tool));
+  }
+  return digests;
+}
+
+/** The server's own tool definitions, read through its (unfiltered) list handler and kept until they change. */
+class LiveTools {
+  private digests: LiveDigests | undefined;
+  private loading: Promise<LiveDigests> | undefined;
+  private generation = 0;
+
+  set(digests: LiveDigests): void {
+    this.generation++;
+    this.digests = digests;
+    this.loading = undefined;
+  }
+
+  invalidate(): void {
+    this.generation++;
+    this.digests = undefined;
+    this.loading = undefined;
+  }
+
+  get(fetchPage: (cursor: string | undefined) => Promise<Record<string, unknown>>): Promise<LiveDigests> {
+    if (this.digests !== undefined) return Promise.resolve(this.digests);
+    if (this.loading !== undefined) return this.loading;
+    const generation = this.generation;
+    const loading = (async () => {
+      const tools: Record<string, unknown>[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
+        const result = await fetchPage(cursor);
+        if (Array.isArray(result.tools)) tools.push(...(result.tools as Record<string, unknown>[]));
+        cursor = typeof result.nextCursor === "string" ? result.nextCursor : undefined;
+        if (cursor === undefined) break;
+      }
+      const digests = digestsOf(tools);
+      if (generation === this.generation) this.digests = digests;
+      return digests;
+    })();
+    this.loading = loading;
+    loading.catch(() => {
+      if (this.loading === loading) this.loading = undefined;
+    });
+    return loading;
+  }
+}
+
+function pinLive(guard: GuardModule, tool: string, digests: LiveDigests): PinVerdict {
+  if (!digests.has(tool)) return { ok: false, code: EnforceErrorCode.ToolUnknown, reason: `the server does not list \`${tool}\`` };
+  const live = digests.get(tool);
+  if (live === undefined) return { ok: false, code: EnforceErrorCode.ToolChanged, reason: `the server lists \`${tool}\` more than once` };
+  if (live !== guard.toolDigests[tool]) {
+    return { ok: false, code: EnforceErrorCode.ToolChanged, reason: `the definition of \`${tool}\` changed after the policy was compiled against it` };
+  }
+  return { ok: true };
+}
+
+/**
+ * Whether some rule could permit `tool` in this session, without the arguments. A guard module may answer exactly
+ * with `reachableTools(context)`; otherwise the guard is probed with empty arguments and its explanation is read:
+ * a failed session requirement hides every tool, an unconditional forbid hides the tool, and a tool is shown only
+ * when a permit or ask rule targets it (every considered rule appears in the explanation).
+ */
+export function defaultReachability(guard: GuardModule): (tool: string, context: GuardContext) => boolean {
+  const hint = guard as GuardModule & ReachabilityHint;
+  if (typeof hint.reachableTools === "function") {
+    const reachableTools = hint.reachableTools.bind(guard);
+    return (tool, context) => reachableTools(context).includes(tool);
+  }
+  return (tool, context) => {
+    const decision = guard.guard({ tool, args: {} }, context);
+    if (decision.decision !== "deny") return true;
+    if (decision.explain.some((e) => e.effect === "require" && e.matched)) return false;
+    const unconditional = decision.explain.some(
+      (e) => e.effect === "forbid" && e.matched && e.detail === "no conditions" && decision.determining.includes(e.rule),
+    );
+    if (unconditional) return false;
+    return decision.explain.some((e) => e.effect === "permit" || e.effect === "ask");
+  };
+}

@@ -1,0 +1,229 @@
+// The default StateStore: call history in process memory, bounded in entries, sessions and age, failing closed
+// (a `StateError`) wherever a bound would otherwise make a count silently too low.
+import type { CallHistory, LimitScope } from "../guard/types.js";
+import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore } from "./store.js";
+
+/** Entries older than this are expired; it must cover the longest window a policy uses (`per 1d` fits). */
+export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
+/** Per key (global, one client, one session): a client calling faster than this per retention period is refused. */
+export const DEFAULT_MAX_ENTRIES_PER_KEY = 100_000;
+/** Over all keys: about 50 MB of history at most before new calls are refused. */
+export const DEFAULT_MAX_ENTRIES = 1_000_000;
+/** Sessions with `called()` facts kept at once; a session idle longer than the retention period is forgotten. */
+export const DEFAULT_MAX_SESSIONS = 100_000;
+/** Distinct tools one session may have called; far above any manifest, so reaching it means abuse. */
+export const MAX_CALLED_TOOLS_PER_SESSION = 4096;
+
+export interface MemoryStateStoreOptions {
+  readonly retentionMs?: number;
+  readonly maxEntriesPerKey?: number;
+  readonly maxEntries?: number;
+  readonly maxSessions?: number;
+}
+
+interface Entry {
+  readonly tool: string;
+  readonly at: number;
+  readonly seq: number;
+}
+
+/** One time-ordered run of entries; `start` skips expired ones so that expiring is not an O(n) shift each time. */
+class EntryLog {
+  entries: Entry[] = [];
+  start = 0;
+  /** Entries at or before this time were dropped by the per-key bound, so counts reaching back that far are wrong. */
+  incompleteThrough = -Infinity;
+  dropped = false;
+  lastAt = -Infinity;
+  /** Every entry ever appended, expired or not: `session.calls`. */
+  appended = 0;
+
+  get size(): number {
+    return this.entries.length - this.start;
+  }
+
+  /** Drops expired entries; returns how many. */
+  expire(before: number): number {
+    let dropped = 0;
+    while (this.start < this.entries.length && this.entries[this.start]!.at < before) {
+      this.start++;
+      dropped++;
+    }
+    if (this.start > 1024 && this.start * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.start);
+      this.start = 0;
+    }
+    return dropped;
+  }
+
+  dropOldest(): void {
+    const oldest = this.entries[this.start]!;
+    this.incompleteThrough = Math.max(this.incompleteThrough, oldest.at);
+    this.dropped = true;
+    this.start++;
+  }
+
+  /** Calls to `tools` at or after `since` with a sequence number below `seqLimit`; scans back from the newest. */
+  count(tools: readonly string[] | "*", since: number, seqLimit: number, name: string): number {
+    if (this.dropped && since <= this.incompleteThrough) {
+      throw new StateError("PQG7202", `call history of ${name} is incomplete for the requested window, so a limit cannot be checked`);
+    }
+    let n = 0;
+    for (let i = this.entries.length - 1; i >= this.start; i--) {
+      const entry = this.entries[i]!;
+      if (entry.at < since) break;
+      if (entry.seq >= seqLimit) continue;
+      if (tools === "*" || tools.includes(entry.tool)) n++;
+    }
+    return n;
+  }
+}
+
+interface SessionState {
+  readonly log: EntryLog;
+  /** Tool → sequence number of the first call, so a snapshot sees only calls made before it. */
+  readonly called: Map<string, number>;
+  lastActive: number;
+}
+
+const EMPTY_LOG = new EntryLog();
+
+export class MemoryStateStore implements StateStore {
+  private readonly retentionMs: number;
+  private readonly maxEntriesPerKey: number;
+  private readonly maxEntries: number;
+  private readonly maxSessions: number;
+  private readonly global = new EntryLog();
+  private readonly clients = new Map<string, EntryLog>();
+  private readonly sessions = new Map<string, SessionState>();
+  private seq = 0;
+  private total = 0;
+  private lastExpiry = -Infinity;
+
+  constructor(options: MemoryStateStoreOptions = {}) {
+    this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.maxEntriesPerKey = options.maxEntriesPerKey ?? DEFAULT_MAX_ENTRIES_PER_KEY;
+    this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  }
+
+  /** Entries currently held over all keys (each call is held once per key: global, client, session). */
+  get size(): number {
+    return this.total;
+  }
+
+  async record(call: CallRecord): Promise<void> {
+    this.recordNow(call);
+  }
+
+  async snapshot(key: HistoryKey, now: number): Promise<HistorySnapshot> {
+    return this.snapshotNow(key, now);
+  }
+
+  async endSession(sessionId: string): Promise<void> {
+    const session = this.sessions.get(sessionId);
+    if (session === undefined) return;
+    this.total -= session.log.size;
+    this.sessions.delete(sessionId);
+  }
+
+  private recordNow(call: CallRecord): void {
+    this.expireIfDue(call.at);
+    let session = this.sessions.get(call.sessionId);
+    if (session === undefined && this.sessions.size >= this.maxSessions) {
+      this.expire(call.at);
+      if (this.sessions.size >= this.maxSessions) {
+        throw new StateError("PQG7201", `state store holds ${this.maxSessions} sessions, its limit; the call is refused`);
+      }
+    }
+    if (this.total + 3 > this.maxEntries) {
+      this.expire(call.at);
+      if (this.total + 3 > this.maxEntries) {
+        throw new StateError("PQG7201", `state store holds ${this.total} entries, its limit; the call is refused`);
+      }
+    }
+    if (session === undefined) {
+      session = { log: new EntryLog(), called: new Map(), lastActive: call.at };
+      this.sessions.set(call.sessionId, session);
+    }
+    if (!session.called.has(call.tool) && session.called.size >= MAX_CALLED_TOOLS_PER_SESSION) {
+      throw new StateError("PQG7201", `session called ${MAX_CALLED_TOOLS_PER_SESSION} distinct tools, the limit; the call is refused`);
+    }
+    let client = this.clients.get(call.clientId);
+    if (client === undefined) {
+      client = new EntryLog();
+      this.clients.set(call.clientId, client);
+    }
+    const seq = this.seq++;
+    if (!session.called.has(call.tool)) session.called.set(call.tool, seq);
+    session.lastActive = Math.max(session.lastActive, call.at);
+    for (const log of [this.global, client, session.log]) this.append(log, call.tool, call.at, seq);
+  }
+
+  private append(log: EntryLog, tool: string, at: number, seq: number): void {
+    // A clock that steps back is clamped, so every log stays sorted and counts can stop at the window's start.
+    const clamped = Math.max(at, log.lastAt);
+    log.lastAt = clamped;
+    if (log.size >= this.maxEntriesPerKey) {
+      log.dropOldest();
+      this.total--;
+    }
+    log.entries.push({ tool, at: clamped, seq });
+    log.appended++;
+    this.total++;
+  }
+
+  private snapshotNow(key: HistoryKey, now: number): HistorySnapshot {
+    this.expireIfDue(now);
+    const seqLimit = this.seq;
+    const session = this.sessions.get(key.sessionId);
+    const sessionLog = session?.log ?? EMPTY_LOG;
+    const clientLog = this.clients.get(key.clientId) ?? EMPTY_LOG;
+    const global = this.global;
+    const sessionCalls = sessionLog.appended;
+    const history: CallHistory = {
+      count(tools: readonly string[] | "*", since: number, scope: LimitScope): number {
+        switch (scope) {
+          case "session":
+            return sessionLog.count(tools, since, seqLimit, `session \`${key.sessionId}\``);
+          case "client":
+            return clientLog.count(tools, since, seqLimit, `client \`${key.clientId}\``);
+          case "global":
+            return global.count(tools, since, seqLimit, "all clients");
+        }
+      },
+      called(tool: string): boolean {
+        if (session === undefined) return false;
+        if (tool === "*") {
+          for (const seq of session.called.values()) if (seq < seqLimit) return true;
+          return false;
+        }
+        const first = session.called.get(tool);
+        return first !== undefined && first < seqLimit;
+      },
+    };
+    return { history, sessionCalls };
+  }
+
+  /** Expiry runs at most once a second of decision time, so that the hot path does not walk every key per call. */
+  private expireIfDue(now: number): void {
+    if (now - this.lastExpiry >= 1000) this.expire(now);
+  }
+
+  private expire(now: number): void {
+    this.lastExpiry = now;
+    const before = now - this.retentionMs;
+    this.total -= this.global.expire(before);
+    for (const [id, log] of this.clients) {
+      this.total -= log.expire(before);
+      if (log.size === 0 && (!log.dropped || log.incompleteThrough < before)) this.clients.delete(id);
+    }
+    for (const [id, session] of this.sessions) {
+      this.total -= session.log.expire(before);
+      if (session.lastActive < before) {
+        this.total -= session.log.size;
+        this.sessions.delete(id);
+      }
+    }
+  }
+}

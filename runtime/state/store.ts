@@ -1,0 +1,55 @@
+// The call-history store behind rate limits, `calls()` and `called()`: an async interface, so that a shared store
+// (a database, a cache) can stand behind it, answered as a synchronous `CallHistory` snapshot for the guard.
+import type { CallHistory } from "../guard/types.js";
+
+/** One call that was let through: recorded after the decision allowed it, before its handler runs. */
+export interface CallRecord {
+  readonly tool: string;
+  /** Epoch ms of the decision. */
+  readonly at: number;
+  readonly sessionId: string;
+  /** The client the `per client` scope counts by: its fingerprint when authenticated. */
+  readonly clientId: string;
+}
+
+/** Whose history a guard reads: the session and the client of the call being decided. */
+export interface HistoryKey {
+  readonly sessionId: string;
+  readonly clientId: string;
+}
+
+/** A history snapshot: what the guard reads, and the session's call count for `session.calls`. */
+export interface HistorySnapshot {
+  readonly history: CallHistory;
+  readonly sessionCalls: number;
+}
+
+export interface StateStore {
+  /** Records an allowed call. Rejects with a `StateError` when it cannot: the call is then denied. */
+  record(call: CallRecord): Promise<void>;
+  /**
+   * The history as of now, for one session and client. Counting on the returned history may throw a `StateError`
+   * (for example when the window asked for reaches past what the store still holds): the guard then fails closed.
+   */
+  snapshot(key: HistoryKey, now: number): Promise<HistorySnapshot>;
+  /** Forgets a session that has ended (its `called()` facts); its calls still count for the client and globally. */
+  endSession(sessionId: string): Promise<void>;
+}
+
+export type StateErrorCode =
+  /** The store holds as many entries as it may, even after expiring old ones. */
+  | "PQG7201"
+  /** Entries inside the asked window were dropped, so a count would be too low. */
+  | "PQG7202"
+  /** Any other failure of a store (I/O, a remote store). */
+  | "PQG7203";
+
+export class StateError extends Error {
+  constructor(
+    readonly code: StateErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "StateError";
+  }
+}
