@@ -1,0 +1,61 @@
+// `pqguard check FILE... [--manifest M.json] [--format text|json]`: checks policies and prints their diagnostics.
+// Exit 0 when clean or only warnings, 1 when any file has an error, 2 for a wrong command line.
+import { isAbsolute, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { checkPolicyFile } from "../../compiler/load.js";
+import { renderDiagnostics, type DiagnosticFormat } from "../../compiler/render.js";
+import type { Diagnostic } from "../../compiler/diagnostics.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO } from "./io.js";
+
+function parse(argv: readonly string[]): { files: string[]; manifests: string[]; format: DiagnosticFormat } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        manifest: { type: "string", multiple: true },
+        format: { type: "string", default: "text" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? lowerFirst(error.message) : "invalid arguments");
+  }
+  const format = parsed.values.format;
+  if (format !== "text" && format !== "json") throw new UsageError(`unknown format \`${format}\`; use \`text\` or \`json\``);
+  if (parsed.positionals.length === 0) throw new UsageError("no policy file given");
+  return { files: parsed.positionals, manifests: parsed.values.manifest ?? [], format };
+}
+
+function lowerFirst(text: string): string {
+  return text.length === 0 ? text : text[0]!.toLowerCase() + text.slice(1);
+}
+
+export async function run(io: CommandIO): Promise<number> {
+  const { files, manifests, format } = parse(io.argv);
+  const inCwd = (p: string): string => (isAbsolute(p) ? p : resolve(io.cwd, p));
+  const diagnostics: Diagnostic[] = [];
+  const sources: Record<string, string> = {};
+  for (const file of files) {
+    const outcome = await checkPolicyFile(inCwd(file), { manifests: manifests.map(inCwd) });
+    // Diagnostics name the file as the user typed it, not the absolute path it was read from.
+    const absolute = inCwd(file);
+    for (const d of outcome.diagnostics) diagnostics.push(d.file === absolute ? { ...d, file } : d);
+    sources[file] = outcome.source;
+  }
+  const errors = diagnostics.filter((d) => d.severity === "error").length;
+  const warnings = diagnostics.length - errors;
+  if (format === "json") io.out(renderDiagnostics(diagnostics, sources, "json"));
+  else {
+    // Diagnostics are the command's output, so they go to stdout like a compiler's; a pipe to a pager keeps them.
+    if (diagnostics.length > 0) io.out(renderDiagnostics(diagnostics, sources, "text"));
+    const summary = errors === 0 && warnings === 0 ? "no problems" : `${plural(errors, "error")}, ${plural(warnings, "warning")}`;
+    io.out(`checked ${plural(files.length, "file")}: ${summary}\n`);
+  }
+  return errors > 0 ? EXIT_ERRORS : EXIT_OK;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
