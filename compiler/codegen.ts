@@ -1,0 +1,673 @@
+// The code generator: turns a checked policy into a `<name>.guard.ts` module of straight-line TypeScript (a switch on
+// the tool name, conditions inlined, constants hoisted) with the same decisions as the reference interpreter.
+import ts from "typescript";
+import type { Expr, Path } from "../grammar/ast.js";
+import { algorithmFacts } from "../runtime/guard/algorithms.js";
+import { generateArgumentTypes } from "./codegen-types.js";
+import {
+  ANNOTATION_DEFAULTS,
+  exprText,
+  outline,
+  pathText,
+  targets,
+  typeOf,
+  type CheckOutline,
+  type LimitOutline,
+  type RuleOutline,
+} from "./interpreter.js";
+import type { CheckedPolicy, Type } from "./ir.js";
+
+export interface CodegenOptions {
+  /** The specifier generated modules import runtime/guard/ through: `pqguard/guard`, or a relative path in tests. */
+  readonly runtimeImport: string;
+}
+
+/** The kind of JavaScript value a generated expression produces. */
+type Kind = "boolean" | "number" | "string" | "list" | "object" | "facts" | "regex" | "unknown";
+
+interface Code {
+  readonly code: string;
+  readonly kind: Kind;
+}
+
+const q = (text: string): string => JSON.stringify(text);
+
+/** Text safe inside a `//` comment: tool names come from manifests and must not be able to end the comment. */
+const commentText = (text: string): string => text.replace(/[\r\n\u2028\u2029]/g, " ");
+
+/** Field names that would read `Object.prototype` when absent, so they are read with `own()`. */
+const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
+
+function isIdentifier(name: string): boolean {
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) && !INHERITED.has(name);
+}
+
+/** Collects hoisted constants and the runtime helpers a module uses, so nothing unused is emitted. */
+class ModuleWriter {
+  readonly helpers = new Set<string>();
+  readonly types = new Set<string>(["Decision", "Explanation", "GuardContext", "GuardModule", "GuardRequest"]);
+  readonly constants: string[] = [];
+  private readonly interned = new Map<string, string>();
+
+  use(helper: string): string {
+    this.helpers.add(helper);
+    return helper;
+  }
+
+  /** A module-level constant, shared when the same initialiser is requested twice. */
+  hoist(prefix: string, type: string, init: string): string {
+    const key = `${type}=${init}`;
+    const existing = this.interned.get(key);
+    if (existing !== undefined) return existing;
+    const name = `${prefix}${this.interned.size}`;
+    this.interned.set(key, name);
+    this.constants.push(`const ${name}: ${type} = ${init};`);
+    return name;
+  }
+
+  explanation(rule: string, effect: string, matched: boolean, detail: string): string {
+    return this.hoist(
+      "X",
+      "Explanation",
+      `Object.freeze({ rule: ${q(rule)}, effect: ${q(effect)}, matched: ${matched}, detail: ${q(detail)} })`,
+    );
+  }
+}
+
+// Explanation sentences, worded exactly as runtime/guard/helpers.ts `explainText` words them at run time.
+const sentence = {
+  held: (c: string) => `\`${c}\` held`,
+  wasFalse: (c: string) => `\`${c}\` was false`,
+  unlessHeld: (c: string) => `unless \`${c}\` held`,
+  forbidden: (id: string) => `forbidden by rule \`${id}\``,
+  approval: (id: string) => `approval required by rule \`${id}\``,
+  permitted: (id: string) => `permitted by rule \`${id}\``,
+  rateLimit: (count: number, window: string, scope: string) =>
+    `rate limit of ${count} calls per ${window}${scope === "global" ? "" : ` per ${scope}`} exceeded`,
+};
+
+/** Compiles expressions of one policy to TypeScript expressions over `a` (arguments), `request` and `context`. */
+class ExprCompiler {
+  constructor(
+    private readonly policy: CheckedPolicy,
+    private readonly w: ModuleWriter,
+  ) {}
+
+  private type(expr: Expr): Type {
+    return typeOf(this.policy, expr);
+  }
+
+  private text(expr: Expr): string {
+    return exprText(this.policy, expr);
+  }
+
+  /** An expression guaranteed to produce a value of `kind`, or to throw an evaluation failure. */
+  as(expr: Expr, kind: "boolean" | "number" | "string" | "list"): string {
+    const c = this.emit(expr);
+    if (c.kind === kind) return c.code;
+    const check = { boolean: "bool", number: "num", string: "str", list: "list" }[kind];
+    return `${this.w.use(check)}(${c.code}, ${q(this.text(expr))})`;
+  }
+
+  private isAlgorithm(expr: Expr): boolean {
+    const t = this.type(expr);
+    return t.kind === "algorithm" || (t.kind === "list" && t.element.kind === "algorithm");
+  }
+
+  private isTimestamp(expr: Expr): boolean {
+    return this.type(expr).kind === "timestamp";
+  }
+
+  private literal(expr: Expr): Expr {
+    return expr.kind === "Paren" ? this.literal(expr.inner) : expr;
+  }
+
+  /** An algorithm's facts property (`canonical` or `level`), folded at compile time for literals. */
+  private algorithmPart(expr: Expr, part: "canonical" | "level"): string {
+    const lit = this.literal(expr);
+    if (lit.kind === "StringLiteral") {
+      const facts = algorithmFacts(lit.value);
+      if (facts === undefined) return `${this.w.use("fail")}(${q(`\`${lit.value}\` is not a known algorithm`)})`;
+      return part === "canonical" ? q(facts.canonical) : String(facts.level);
+    }
+    const c = this.emit(expr);
+    if (c.kind === "facts") return `${c.code}.${part}`;
+    return `${this.w.use("algorithmOf")}(${c.code}).${part}`;
+  }
+
+  private timestamp(expr: Expr): string {
+    const lit = this.literal(expr);
+    if (lit.kind === "StringLiteral") {
+      const ms = Date.parse(lit.value);
+      return Number.isNaN(ms) ? `${this.w.use("fail")}(${q(`\`${this.text(expr)}\` is not a timestamp`)})` : String(ms);
+    }
+    const c = this.emit(expr);
+    return c.kind === "number" ? c.code : `${this.w.use("timestampOf")}(${c.code}, ${q(this.text(expr))})`;
+  }
+
+  emit(expr: Expr): Code {
+    switch (expr.kind) {
+      case "NumberLiteral":
+        return { code: numberCode(expr.value), kind: "number" };
+      case "StringLiteral":
+        return { code: q(expr.value), kind: "string" };
+      case "BooleanLiteral":
+        return { code: String(expr.value), kind: "boolean" };
+      case "DurationLiteral":
+        return { code: numberCode(expr.ms), kind: "number" };
+      case "RegexLiteral":
+        return { code: this.w.hoist("RE", "RegExp", `new RegExp(${q(expr.pattern)}, ${q(expr.flags)})`), kind: "regex" };
+      case "ListLiteral":
+        return { code: this.listLiteral(expr.elements), kind: "list" };
+      case "Name":
+        return { code: q(expr.name), kind: "string" };
+      case "Paren": {
+        const inner = this.emit(expr.inner);
+        return { code: `(${inner.code})`, kind: inner.kind };
+      }
+      case "Path":
+        return this.path(expr);
+      case "Has":
+        return { code: this.has(expr.path), kind: "boolean" };
+      case "Unary":
+        return expr.op === "not"
+          ? { code: `!(${this.as(expr.operand, "boolean")})`, kind: "boolean" }
+          : { code: `(-${this.as(expr.operand, "number")})`, kind: "number" };
+      case "Binary":
+        return this.binary(expr);
+      case "Call":
+        return this.call(expr);
+      case "Missing":
+        return { code: `${this.w.use("fail")}("the policy has a syntax error here")`, kind: "unknown" };
+    }
+  }
+
+  private listLiteral(elements: readonly Expr[]): string {
+    const lits = elements.map((e) => this.literal(e));
+    const constant = lits.every((e) => ["NumberLiteral", "StringLiteral", "BooleanLiteral", "DurationLiteral"].includes(e.kind));
+    const items = elements.map((e) => this.emit(e).code);
+    if (!constant) return `[${items.join(", ")}]`;
+    return this.w.hoist("L", "readonly unknown[]", `Object.freeze([${items.join(", ")}])`);
+  }
+
+  private binary(expr: Expr & { kind: "Binary" }): Code {
+    const { op, left, right } = expr;
+    const bool = (code: string): Code => ({ code, kind: "boolean" });
+    const num = (code: string): Code => ({ code, kind: "number" });
+    switch (op) {
+      case "and":
+        return bool(`(${this.as(left, "boolean")} && ${this.as(right, "boolean")})`);
+      case "or":
+        return bool(`(${this.as(left, "boolean")} || ${this.as(right, "boolean")})`);
+      case "==":
+        return bool(this.equal(left, right));
+      case "!=":
+        return bool(`!${this.equal(left, right)}`);
+      case "<":
+      case "<=":
+      case ">":
+      case ">=": {
+        if (this.isAlgorithm(left) || this.isAlgorithm(right)) {
+          return bool(`(${this.algorithmPart(left, "level")} ${op} ${this.algorithmPart(right, "level")})`);
+        }
+        if (this.isTimestamp(left) || this.isTimestamp(right)) {
+          return bool(`(${this.timestamp(left)} ${op} ${this.timestamp(right)})`);
+        }
+        return bool(`(${this.as(left, "number")} ${op} ${this.as(right, "number")})`);
+      }
+      case "in":
+        return bool(this.member(left, right));
+      case "not in":
+        return bool(`!${this.member(left, right)}`);
+      case "matches": {
+        const re = this.emit(right);
+        return bool(`${re.code}.test(${this.as(left, "string")})`);
+      }
+      case "contains":
+        return bool(this.contains(left, right));
+      case "startsWith":
+      case "endsWith":
+        return bool(`${this.as(left, "string")}.${op}(${this.as(right, "string")})`);
+      case "+":
+      case "-":
+      case "*":
+        return num(`(${this.as(left, "number")} ${op} ${this.as(right, "number")})`);
+      case "/":
+        return num(`${this.w.use("div")}(${this.as(left, "number")}, ${this.as(right, "number")})`);
+      case "%":
+        return num(`${this.w.use("mod")}(${this.as(left, "number")}, ${this.as(right, "number")})`);
+    }
+  }
+
+  private equal(left: Expr, right: Expr): string {
+    if (this.isAlgorithm(left) || this.isAlgorithm(right)) {
+      return `(${this.algorithmPart(left, "canonical")} === ${this.algorithmPart(right, "canonical")})`;
+    }
+    if (this.isTimestamp(left) || this.isTimestamp(right)) return `(${this.timestamp(left)} === ${this.timestamp(right)})`;
+    const a = this.emit(left);
+    const b = this.emit(right);
+    const primitive = (k: Kind): boolean => k === "number" || k === "string" || k === "boolean";
+    if (primitive(a.kind) && primitive(b.kind)) return `(${a.code} === ${b.code})`;
+    return `${this.w.use("jsonEqual")}(${a.code}, ${b.code})`;
+  }
+
+  private member(left: Expr, right: Expr): string {
+    const list = this.literal(right);
+    if (this.isAlgorithm(left) || this.isAlgorithm(right)) {
+      const canonical = this.algorithmPart(left, "canonical");
+      if (list.kind === "ListLiteral") {
+        const names = list.elements.map((e) => this.literal(e));
+        const known = names.every((e) => e.kind === "StringLiteral" && algorithmFacts(e.value) !== undefined);
+        if (known) {
+          const canon = [...new Set(names.map((e) => algorithmFacts((e as Expr & { kind: "StringLiteral" }).value)!.canonical))];
+          const set = this.w.hoist("S", "ReadonlySet<string>", `new Set(${JSON.stringify(canon)})`);
+          return `${set}.has(${canonical})`;
+        }
+      }
+      return `${this.w.use("algorithmIn")}(${canonical}, ${this.as(right, "list")})`;
+    }
+    const item = this.emit(left);
+    if (list.kind === "ListLiteral" && list.elements.every((e) => this.literal(e).kind === "StringLiteral")) {
+      const values = [...new Set(list.elements.map((e) => (this.literal(e) as Expr & { kind: "StringLiteral" }).value))];
+      const set = this.w.hoist("S", "ReadonlySet<unknown>", `new Set(${JSON.stringify(values)})`);
+      return `${set}.has(${item.code})`;
+    }
+    return `${this.w.use("memberOf")}(${item.code}, ${this.as(right, "list")})`;
+  }
+
+  private contains(left: Expr, right: Expr): string {
+    const container = this.emit(left);
+    if (this.isAlgorithm(left) || this.isAlgorithm(right)) {
+      return `${this.w.use("algorithmContains")}(${this.as(left, "list")}, ${this.algorithmPart(right, "canonical")})`;
+    }
+    if (container.kind === "string") return `${container.code}.includes(${this.as(right, "string")})`;
+    if (container.kind === "list") return `${this.w.use("listContains")}(${container.code}, ${this.emit(right).code})`;
+    const checked = `${this.w.use("containerOf")}(${container.code}, ${q(this.text(left))})`;
+    return `${this.w.use("containsValue")}(${checked}, ${this.emit(right).code}, ${q(this.text(right))})`;
+  }
+
+  private toolRef(expr: Expr | undefined): string {
+    if (expr?.kind === "Name") return expr.name;
+    if (expr?.kind === "StringLiteral") return expr.value;
+    return "*";
+  }
+
+  private call(expr: Expr & { kind: "Call" }): Code {
+    const [first, second] = expr.args;
+    switch (expr.callee) {
+      case "calls": {
+        const tool = this.toolRef(first);
+        const tools = tool === "*" ? q("*") : this.w.hoist("T", "readonly string[]", `Object.freeze([${q(tool)}])`);
+        return { code: `context.history.count(${tools}, context.now - ${this.as(second!, "number")}, "session")`, kind: "number" };
+      }
+      case "called":
+        return { code: `context.history.called(${q(this.toolRef(first))})`, kind: "boolean" };
+      case "len": {
+        const c = this.emit(first!);
+        if (c.kind === "string" || c.kind === "list") return { code: `${c.code}.length`, kind: "number" };
+        return { code: `${this.w.use("lengthOf")}(${c.code}, ${q(this.text(first!))})`, kind: "number" };
+      }
+      case "lower":
+        return { code: `${this.as(first!, "string")}.toLowerCase()`, kind: "string" };
+      case "upper":
+        return { code: `${this.as(first!, "string")}.toUpperCase()`, kind: "string" };
+      default:
+        return { code: `${this.w.use("fail")}(${q(`\`${expr.callee}\` is not a function`)})`, kind: "unknown" };
+    }
+  }
+
+  /** The final run-time check of a path's value against its static type. */
+  private finish(raw: string, type: Type, text: string): Code {
+    switch (type.kind) {
+      case "number":
+      case "duration":
+        return { code: `${this.w.use("num")}(${raw}, ${q(text)})`, kind: "number" };
+      case "string":
+        return { code: `${this.w.use("str")}(${raw}, ${q(text)})`, kind: "string" };
+      case "boolean":
+        return { code: `${this.w.use("bool")}(${raw}, ${q(text)})`, kind: "boolean" };
+      case "list":
+        return { code: `${this.w.use("list")}(${raw}, ${q(text)})`, kind: "list" };
+      case "object":
+        return { code: `${this.w.use("obj")}(${raw}, ${q(text)})`, kind: "object" };
+      default:
+        return { code: `${this.w.use("present")}(${raw}, ${q(text)})`, kind: "unknown" };
+    }
+  }
+
+  /**
+   * Reads `segments` below `start`; every step but the value itself is checked to be an object or a list.
+   * `startIsObject`: the start is known to be an object, so a first field step needs no check.
+   */
+  private descend(start: string, rootText: string, segments: Path["segments"], startIsObject: boolean): string {
+    let code = start;
+    let text = rootText;
+    segments.forEach((segment, i) => {
+      if (i > 0 || !startIsObject || segment.kind === "Index") {
+        const check = segment.kind === "Index" ? "list" : "obj";
+        code = `${this.w.use(check)}(${code}, ${q(text)})`;
+      }
+      if (segment.kind === "Index") code = `${code}[${segment.index}]`;
+      else code = isIdentifier(segment.name) ? `${code}.${segment.name}` : `${this.w.use("own")}(${code}, ${q(segment.name)})`;
+      text = pathText(text, [segment]);
+    });
+    return code;
+  }
+
+  private path(expr: Path): Code {
+    const type = this.type(expr);
+    const full = pathText(expr.root, expr.segments);
+    const fields = expr.segments.map((s) => (s.kind === "Field" ? s.name : String(s.index)));
+    if (expr.root === "args") {
+      // `a` is always an object (the guard replaces non-object arguments by `{}`), so the first step needs no check.
+      return this.finish(this.descend("a", "args", expr.segments, true), type, full);
+    }
+    if (expr.root === "client" && fields[0] === "claims" && expr.segments.length > 1) {
+      return this.finish(this.descend("context.client.claims", "client.claims", expr.segments.slice(1), false), type, full);
+    }
+    const name = `${expr.root}.${fields.join(".")}`;
+    const ctx = "context";
+    switch (name) {
+      case "tool.name":
+        return this.finish("request.tool", type, name);
+      case "client.id":
+      case "client.role":
+      case "client.fingerprint":
+      case "client.claims":
+        return this.finish(`${ctx}.${name}`, type, name);
+      case "client.authenticated":
+        return { code: `(${ctx}.client.authenticated === true)`, kind: "boolean" };
+      case "peer.fingerprint":
+      case "peer.label":
+        return this.finish(`${ctx}.${name}`, type, name);
+      case "transport.kem":
+      case "transport.signature":
+      case "transport.aead":
+        return { code: `${this.w.use("alg")}(${ctx}.${name}, ${q(fields[0]!)}, ${q(name)})`, kind: "facts" };
+      case "transport.hybrid":
+        return { code: `(${ctx}.transport.hybrid === true)`, kind: "boolean" };
+      case "transport.level":
+        return this.finish(`${ctx}.transport.level`, type, name);
+      case "session.id":
+        return this.finish(`${ctx}.session.id`, type, name);
+      case "session.age":
+        return this.finish(`${ctx}.session.ageMs`, type, name);
+      case "session.calls":
+        return this.finish(`${ctx}.session.calls`, type, name);
+      case "time.now":
+        return { code: `${ctx}.now`, kind: "number" };
+      case "time.hour":
+      case "time.minute":
+      case "time.weekday": {
+        this.w.use("zonedClock");
+        const clock = this.w.hoist("CLOCK", "(now: number) => ZonedTime", `zonedClock(${q(this.policy.timezone)})`);
+        this.w.types.add("ZonedTime");
+        return { code: `${clock}(${ctx}.now).${fields[0]}`, kind: fields[0] === "weekday" ? "string" : "number" };
+      }
+      default:
+        if (expr.root === "tool" && fields[0] === "annotations" && fields.length === 2) {
+          const table = this.annotationTable();
+          return this.finish(`${this.w.use("toolAnnotation")}(${table}, request.tool, ${q(fields[1]!)})`, type, name);
+        }
+        return { code: `${this.w.use("fail")}(${q(`\`${name}\` is not a known fact`)})`, kind: "unknown" };
+    }
+  }
+
+  private annotationTable(): string {
+    const table: Record<string, Record<string, unknown>> = {};
+    for (const tool of this.policy.tools) table[tool.name] = { ...ANNOTATION_DEFAULTS, ...withoutUndefined(tool.annotations) };
+    return this.w.hoist(
+      "ANNOTATIONS",
+      "ReadonlyMap<string, Readonly<Record<string, unknown>>>",
+      `new Map<string, Readonly<Record<string, unknown>>>(${JSON.stringify(Object.entries(table))})`,
+    );
+  }
+
+  private has(path: Path): string {
+    const steps = JSON.stringify(path.segments.map((s) => (s.kind === "Index" ? s.index : s.name)));
+    const fields = path.segments.map((s) => (s.kind === "Field" ? s.name : ""));
+    if (path.root === "args") return `${this.w.use("hasPath")}(a, ${steps})`;
+    if (path.root === "client" && fields[0] === "claims") {
+      const rest = JSON.stringify(path.segments.slice(1).map((s) => (s.kind === "Index" ? s.index : s.name)));
+      return `${this.w.use("hasPath")}(context.client.claims, ${rest})`;
+    }
+    return `${this.w.use("hasFact")}(() => ${this.path(path).code})`;
+  }
+}
+
+function withoutUndefined(record: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
+}
+
+function numberCode(value: number): string {
+  return Number.isFinite(value) ? String(value) : value > 0 ? "Infinity" : "-Infinity";
+}
+
+/** Generates the function that decides whether one call rule applies, pushing its explanation. */
+function ruleFunction(name: string, item: RuleOutline, w: ModuleWriter, ex: ExprCompiler): string {
+  const { rule } = item;
+  const failClosed = rule.effect === "forbid";
+  const sig = `function ${name}(a: Readonly<Record<string, unknown>>, request: GuardRequest, context: GuardContext, explain: Explanation[]): boolean {`;
+  if (item.when.length === 0 && item.unless === undefined) {
+    return [sig, `  explain.push(${w.explanation(rule.id, rule.effect, true, "no conditions")});`, "  return true;", "}"].join("\n");
+  }
+  const texts = [...item.when.map((c) => c.text), ...(item.unless === undefined ? [] : [item.unless.text])];
+  const textsConst = w.hoist("CLAUSES", "readonly string[]", `Object.freeze(${JSON.stringify(texts)})`);
+  const lines = [sig, "  let clause = 0;", "  try {"];
+  item.when.forEach((clause, i) => {
+    if (i > 0) lines.push(`    clause = ${i};`);
+    lines.push(`    if (!(${ex.as(clause.expr, "boolean")})) {`);
+    lines.push(`      explain.push(${w.explanation(rule.id, rule.effect, false, sentence.wasFalse(clause.text))});`);
+    lines.push("      return false;", "    }");
+  });
+  if (item.unless !== undefined) {
+    if (item.when.length > 0) lines.push(`    clause = ${item.when.length};`);
+    lines.push(`    if (${ex.as(item.unless.expr, "boolean")}) {`);
+    lines.push(`      explain.push(${w.explanation(rule.id, rule.effect, false, sentence.unlessHeld(item.unless.text))});`);
+    lines.push("      return false;", "    }");
+  }
+  lines.push(`    explain.push(${w.explanation(rule.id, rule.effect, true, "all conditions held")});`, "    return true;");
+  w.use("failureDetail");
+  w.use("explainText");
+  lines.push("  } catch (error) {");
+  lines.push(`    const detail = explainText.notEvaluated(${textsConst}[clause]!, failureDetail(error));`);
+  lines.push(`    explain.push({ rule: ${q(rule.id)}, effect: ${q(rule.effect)}, matched: ${failClosed}, detail });`);
+  lines.push(`    return ${failClosed};`, "  }", "}");
+  return lines.join("\n");
+}
+
+function requirementsFunction(policy: CheckedPolicy, w: ModuleWriter, ex: ExprCompiler): string {
+  const sig = "function requirements(request: GuardRequest, context: GuardContext, a: Readonly<Record<string, unknown>>, explain: Explanation[]): Decision | undefined {";
+  if (policy.requirements.length === 0) return [sig, "  return undefined;", "}"].join("\n");
+  w.use("failureDetail");
+  w.use("explainText");
+  const meta = w.hoist(
+    "REQUIREMENTS",
+    "readonly { readonly id: string; readonly dimension: string; readonly text: string }[]",
+    `Object.freeze(${JSON.stringify(policy.requirements.map((r) => ({ id: r.id, dimension: r.dimension, text: r.text })))})`,
+  );
+  const lines = [sig, "  let index = 0;", "  try {"];
+  policy.requirements.forEach((req, i) => {
+    if (i > 0) lines.push(`    index = ${i};`);
+    lines.push(`    if (!(${ex.as(req.condition, "boolean")})) {`);
+    lines.push(`      explain.push(${w.explanation(req.id, "require", true, sentence.wasFalse(req.text))});`);
+    const reason = `${req.dimension} requirement \`${req.text}\` failed`;
+    lines.push(`      return { decision: "deny", determining: [${q(req.id)}], reason: ${q(reason)}, explain };`, "    }");
+    lines.push(`    explain.push(${w.explanation(req.id, "require", false, sentence.held(req.text))});`);
+  });
+  lines.push("  } catch (error) {");
+  lines.push(`    const req = ${meta}[index]!;`);
+  lines.push("    const detail = failureDetail(error);");
+  lines.push('    explain.push({ rule: req.id, effect: "require", matched: true, detail: explainText.notEvaluated(req.text, detail) });');
+  lines.push('    return { decision: "deny", determining: [req.id], reason: explainText.requirementNotEvaluated(req.dimension, req.text, detail), explain };');
+  lines.push("  }", "  return undefined;", "}");
+  return lines.join("\n");
+}
+
+/** The decision procedure for one tool (or, for `tool` undefined, for every tool no rule names). */
+function toolFunction(
+  name: string,
+  tool: string | undefined,
+  items: readonly CheckOutline[],
+  ruleNames: ReadonlyMap<CheckOutline, string>,
+  w: ModuleWriter,
+): string {
+  const applicable = items.filter((i) => tool === undefined ? (i.kind === "rule" ? i.rule.tools : i.limit.tools) === "*" : targets(i.kind === "rule" ? i.rule.tools : i.limit.tools, tool));
+  const lines = [
+    `function ${name}(request: GuardRequest, context: GuardContext, a: Readonly<Record<string, unknown>>, explain: Explanation[]): Decision {`,
+  ];
+  const phases: { effect: "deny" | "ask" | "allow"; members: CheckOutline[] }[] = [
+    { effect: "deny", members: applicable.filter((i) => i.kind === "limit" || i.rule.effect === "forbid") },
+    { effect: "ask", members: applicable.filter((i) => i.kind === "rule" && i.rule.effect === "ask") },
+    { effect: "allow", members: applicable.filter((i) => i.kind === "rule" && i.rule.effect === "permit") },
+  ];
+  const used = phases.filter((p) => p.members.length > 0);
+  if (used.length > 0) lines.push("  let determining: string[] | undefined;", '  let reason = "";');
+  const record = (id: string, reasonCode: string, indent: string): string[] =>
+    [
+      "if (determining === undefined) {",
+      `  determining = [${q(id)}];`,
+      `  reason = ${reasonCode};`,
+      `} else determining.push(${q(id)});`,
+    ].map((l) => indent + l);
+  for (const phase of used) {
+    for (const item of phase.members) {
+      if (item.kind === "limit") lines.push(...limitCode(item, w, record));
+      else {
+        const { rule } = item;
+        const reason =
+          rule.because ?? (rule.effect === "forbid" ? sentence.forbidden(rule.id) : rule.effect === "ask" ? sentence.approval(rule.id) : sentence.permitted(rule.id));
+        lines.push(`  if (${ruleNames.get(item)!}(a, request, context, explain)) {`);
+        lines.push(...record(rule.id, q(reason), "    "));
+        lines.push("  }");
+      }
+    }
+    lines.push(`  if (determining !== undefined) return { decision: ${q(phase.effect)}, determining, reason, explain };`);
+  }
+  w.use("explainText");
+  lines.push("  const noPermit = explainText.noPermit(request.tool);");
+  lines.push('  explain.push({ rule: "default", effect: "forbid", matched: true, detail: noPermit });');
+  lines.push('  return { decision: "deny", determining: [], reason: noPermit, explain };', "}");
+  return lines.join("\n");
+}
+
+function limitCode(item: LimitOutline, w: ModuleWriter, record: (id: string, reason: string, indent: string) => string[]): string[] {
+  const { limit } = item;
+  const tools = limit.tools === "*" ? q("*") : w.hoist("T", "readonly string[]", `Object.freeze(${JSON.stringify(limit.tools)})`);
+  w.use("explainText");
+  return [
+    "  {",
+    `    const count = context.history.count(${tools}, context.now - ${limit.windowMs}, ${q(limit.scope)});`,
+    `    const exceeded = count >= ${limit.count};`,
+    `    explain.push({ rule: ${q(limit.id)}, effect: "limit", matched: exceeded, detail: explainText.limitCount(count, ${q(item.windowText)}, ${limit.count}) });`,
+    "    if (exceeded) {",
+    ...record(limit.id, q(sentence.rateLimit(limit.count, item.windowText, limit.scope)), "      "),
+    "    }",
+    "  }",
+  ];
+}
+
+/** The body of the guard module: everything after the argument interfaces. */
+export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions, argumentTypes: string): string {
+  const w = new ModuleWriter();
+  const ex = new ExprCompiler(policy, w);
+  const items = outline(policy);
+
+  const ruleNames = new Map<CheckOutline, string>();
+  const ruleFunctions: string[] = [];
+  items.forEach((item, i) => {
+    if (item.kind !== "rule") return;
+    const name = `rule${i}`;
+    ruleNames.set(item, name);
+    const target = item.rule.tools === "*" ? "*" : item.rule.tools.join(", ");
+    ruleFunctions.push(`// ${commentText(`${item.rule.id}: ${item.rule.effect} tool ${target}`)}\n${ruleFunction(name, item, w, ex)}`);
+  });
+  const requirements = requirementsFunction(policy, w, ex);
+
+  const named = new Set<string>();
+  for (const item of items) {
+    const tools = item.kind === "rule" ? item.rule.tools : item.limit.tools;
+    if (tools !== "*") for (const t of tools) named.add(t);
+  }
+  const toolNames = [...named].sort();
+  const toolFunctions = toolNames.map((tool, i) => `// ${commentText(tool)}\n${toolFunction(`tool${i}`, tool, items, ruleNames, w)}`);
+  toolFunctions.push(`// every tool no rule names\n${toolFunction("otherTool", undefined, items, ruleNames, w)}`);
+
+  w.use("isJsonObject");
+  const emptyArgs = w.hoist("EMPTY", "Readonly<Record<string, unknown>>", "Object.freeze({})");
+  const cases = toolNames.map((tool, i) => `    case ${q(tool)}:\n      return tool${i}(request, context, a, explain);`);
+  const guard = [
+    "/** Decides one tool call; the explanation lists every requirement, rule and limit considered, in order. */",
+    "export function guard(request: GuardRequest, context: GuardContext): Decision {",
+    "  const explain: Explanation[] = [];",
+    `  const a = isJsonObject(request.args) ? request.args : ${emptyArgs};`,
+    "  const failed = requirements(request, context, a, explain);",
+    "  if (failed !== undefined) return failed;",
+    "  switch (request.tool) {",
+    ...cases,
+    "    default:",
+    "      return otherTool(request, context, a, explain);",
+    "  }",
+    "}",
+  ].join("\n");
+
+  const digests = Object.fromEntries(policy.tools.map((t) => [t.name, t.digest]));
+  const header = [
+    commentText(`// Guard module for policy \`${policy.name}\` (${policy.fileName}), generated by \`pqguard compile\`. Do not edit: recompile.`),
+    "// It decides tool calls exactly as the reference interpreter does; see docs/language.md for the decision procedure.",
+    `import type { ${[...w.types].sort().join(", ")} } from ${q(options.runtimeImport)};`,
+    `import { ${[...w.helpers].sort().join(", ")} } from ${q(options.runtimeImport)};`,
+  ];
+  return [
+    ...header,
+    "",
+    argumentTypes.trim(),
+    "",
+    `export const policyName: string = ${q(policy.name)};`,
+    `export const policyDigest: string = ${q(policy.digest)};`,
+    `export const toolDigests: Readonly<Record<string, string>> = Object.freeze(${JSON.stringify(digests, null, 2)});`,
+    "",
+    ...w.constants,
+    "",
+    requirements,
+    "",
+    ruleFunctions.join("\n\n"),
+    "",
+    toolFunctions.join("\n\n"),
+    "",
+    guard,
+    "",
+    "const guardModule: GuardModule = { policyName, policyDigest, toolDigests, guard };",
+    "export default guardModule;",
+    "",
+  ]
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n");
+}
+
+/** `<name>.guard.ts`: argument interfaces for every tool, the digests, and `guard(request, context)`. */
+export async function generateGuardModule(policy: CheckedPolicy, options: CodegenOptions): Promise<string> {
+  const types = await generateArgumentTypes(policy.tools);
+  return generateGuardCode(policy, options, types);
+}
+
+export interface EmittedJs {
+  /** `<name>.guard.js`: the module with its types erased. */
+  readonly js: string;
+  /** `<name>.guard.d.ts`: the interfaces and the declarations of the exports. */
+  readonly dts: string;
+}
+
+/** Plain JavaScript and declarations of a generated module, for projects that do not run tsc. */
+export function emitJs(source: string, fileName = "guard.ts"): EmittedJs {
+  const compilerOptions: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.ESNext,
+    verbatimModuleSyntax: true,
+    declaration: true,
+    isolatedDeclarations: true,
+  };
+  const js = ts.transpileModule(source, { compilerOptions, fileName, reportDiagnostics: false }).outputText;
+  const dts = ts.transpileDeclaration(source, { compilerOptions, fileName, reportDiagnostics: false }).outputText;
+  return { js, dts };
+}

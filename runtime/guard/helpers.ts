@@ -1,0 +1,266 @@
+// The small run-time pieces compiled guards and the reference interpreter share: evaluation failures that fail
+// closed, typed reads of JSON values, JSON equality, zoned wall-clock time, and the explanation sentences.
+import { algorithmFacts, type AlgorithmFacts, type AlgorithmFamily } from "./algorithms.js";
+import type { Explanation } from "./types.js";
+
+/**
+ * Thrown when an expression cannot be evaluated (missing argument, wrong JSON type, division by zero, ...).
+ * Deliberately not an Error: it is control flow caught by the rule that evaluates the condition, so building a
+ * stack trace on every failed condition would only cost time. It never escapes a guard.
+ */
+export class EvaluationFailure {
+  constructor(readonly detail: string) {}
+}
+
+export function fail(detail: string): never {
+  throw new EvaluationFailure(detail);
+}
+
+function describeBad(value: unknown, text: string, what: string): never {
+  throw new EvaluationFailure(value === undefined ? `\`${text}\` is missing` : `\`${text}\` is ${what}`);
+}
+
+export function num(value: unknown, text: string): number {
+  return typeof value === "number" ? value : describeBad(value, text, "not a number");
+}
+
+export function str(value: unknown, text: string): string {
+  return typeof value === "string" ? value : describeBad(value, text, "not a string");
+}
+
+export function bool(value: unknown, text: string): boolean {
+  return typeof value === "boolean" ? value : describeBad(value, text, "not a boolean");
+}
+
+export function list(value: unknown, text: string): readonly unknown[] {
+  return Array.isArray(value) ? value : describeBad(value, text, "not a list");
+}
+
+export function isJsonObject(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function obj(value: unknown, text: string): Readonly<Record<string, unknown>> {
+  return isJsonObject(value) ? value : describeBad(value, text, "not an object");
+}
+
+/** Any value that is present; `unknown`-typed paths only need to exist. */
+export function present(value: unknown, text: string): unknown {
+  return value === undefined ? describeBad(value, text, "missing") : value;
+}
+
+/** An own property, so that `args.constructor` reads the argument, never `Object.prototype`. */
+export function own(object: Readonly<Record<string, unknown>>, key: string): unknown {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
+}
+
+/** Whether a path of field names and indexes leads to a present value (`has args.a.b`). */
+export function hasPath(root: unknown, steps: readonly (string | number)[]): boolean {
+  let value = root;
+  for (const step of steps) {
+    if (typeof step === "number") {
+      if (!Array.isArray(value)) return false;
+      value = value[step];
+    } else {
+      if (!isJsonObject(value)) return false;
+      value = own(value, step);
+    }
+    if (value === undefined) return false;
+  }
+  return true;
+}
+
+/** Structural equality of JSON values; numbers compare with `===`. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const key of ka) {
+    if (!Object.hasOwn(b, key)) return false;
+    if (!jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
+/** `x in list` / `list contains x` for lists whose elements are not all constant strings. */
+export function memberOf(value: unknown, items: readonly unknown[]): boolean {
+  for (const item of items) if (jsonEqual(item, value)) return true;
+  return false;
+}
+
+export function div(a: number, b: number): number {
+  return b === 0 ? fail("division by zero") : a / b;
+}
+
+export function mod(a: number, b: number): number {
+  return b === 0 ? fail("division by zero") : a % b;
+}
+
+/** Facts of a negotiated algorithm; absent or unknown names cannot be evaluated. */
+export function alg(name: string | undefined, family: AlgorithmFamily, text: string): AlgorithmFacts {
+  if (name === undefined) fail(`\`${text}\` is missing`);
+  const facts = typeof name === "string" ? algorithmFacts(name) : undefined;
+  if (facts === undefined || facts.family !== family) fail(`\`${String(name)}\` is not a known algorithm`);
+  return facts;
+}
+
+/** Facts of an algorithm name of any family; `==` and `in` compare the canonical names. */
+export function algorithmOf(name: unknown): AlgorithmFacts {
+  const facts = typeof name === "string" ? algorithmFacts(name) : undefined;
+  return facts ?? fail(`\`${String(name)}\` is not a known algorithm`);
+}
+
+/** `transport.kem in LIST` for a list that is not all known literals. */
+export function algorithmIn(canonical: string, items: readonly unknown[]): boolean {
+  for (const item of items) if (algorithmOf(item).canonical === canonical) return true;
+  return false;
+}
+
+export function algorithmContains(items: readonly unknown[], canonical: string): boolean {
+  return algorithmIn(canonical, items);
+}
+
+export function listContains(items: readonly unknown[], value: unknown): boolean {
+  return memberOf(value, items);
+}
+
+/** The left side of `contains` when its static type is open: a string or a list. */
+export function containerOf(value: unknown, text: string): string | readonly unknown[] {
+  if (typeof value === "string" || Array.isArray(value)) return value;
+  return describeBad(value, text, "not a list");
+}
+
+export function containsValue(container: string | readonly unknown[], item: unknown, itemText: string): boolean {
+  if (typeof container === "string") return container.includes(str(item, itemText));
+  return memberOf(item, container);
+}
+
+export function lengthOf(value: unknown, text: string): number {
+  if (typeof value === "string" || Array.isArray(value)) return value.length;
+  return describeBad(value, text, "not a string or a list");
+}
+
+/** An ISO-8601 text or epoch milliseconds, as compared with `time.now`. */
+export function timestampOf(value: unknown, text: string): number {
+  const ms = typeof value === "number" ? value : typeof value === "string" ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(ms) ? fail(`\`${text}\` is not a timestamp`) : ms;
+}
+
+/** A tool's annotation hint, MCP defaults already merged into `table` at compile time. */
+export function toolAnnotation(
+  table: ReadonlyMap<string, Readonly<Record<string, unknown>>>,
+  tool: string,
+  hint: string,
+): unknown {
+  const annotations = table.get(tool);
+  if (annotations === undefined) fail(`tool \`${tool}\` is not in the manifests`);
+  return own(annotations, hint);
+}
+
+/** `has` on a fact path: whether it can be read. */
+export function hasFact(read: () => unknown): boolean {
+  try {
+    return read() !== undefined;
+  } catch (error) {
+    if (error instanceof EvaluationFailure) return false;
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Zoned time
+
+export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
+
+export interface ZonedTime {
+  readonly hour: number;
+  readonly minute: number;
+  readonly weekday: Weekday;
+}
+
+const WEEKDAYS: Readonly<Record<string, Weekday>> = {
+  Mon: "mon",
+  Tue: "tue",
+  Wed: "wed",
+  Thu: "thu",
+  Fri: "fri",
+  Sat: "sat",
+  Sun: "sun",
+};
+
+const MINUTE_MS = 60_000;
+
+/** Wall-clock fields of an instant in a zone, straight from Intl (no caching). */
+export function zonedTimeOf(format: Intl.DateTimeFormat, instant: number): ZonedTime {
+  let hour = 0;
+  let minute = 0;
+  let weekday: Weekday = "mon";
+  for (const part of format.formatToParts(instant)) {
+    if (part.type === "hour") hour = Number(part.value);
+    else if (part.type === "minute") minute = Number(part.value);
+    else if (part.type === "weekday") weekday = WEEKDAYS[part.value] ?? weekday;
+  }
+  return { hour, minute, weekday };
+}
+
+export function zoneFormat(timeZone: string): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", weekday: "short", hour: "2-digit", minute: "2-digit" });
+}
+
+/**
+ * A reader of `time.hour`, `time.minute` and `time.weekday` in one zone. Intl formatting costs microseconds, far more
+ * than a whole decision, so the fields are cached per UTC minute: every zone in use today has whole-minute offsets.
+ */
+export function zonedClock(timeZone: string): (now: number) => ZonedTime {
+  const format = zoneFormat(timeZone);
+  let cachedMinute = Number.NaN;
+  let cached: ZonedTime = { hour: 0, minute: 0, weekday: "mon" };
+  return (now: number): ZonedTime => {
+    const minute = Math.floor(now / MINUTE_MS);
+    if (minute !== cachedMinute) {
+      if (!Number.isFinite(now)) fail("`time.now` is not a valid time");
+      cached = zonedTimeOf(format, minute * MINUTE_MS);
+      cachedMinute = minute;
+    }
+    return cached;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Explanation sentences: one place, so that the interpreter and compiled guards word them identically.
+
+export function failureDetail(error: unknown): string {
+  if (error instanceof EvaluationFailure) return error.detail;
+  throw error;
+}
+
+export const explainText = {
+  held: (clause: string) => `\`${clause}\` held`,
+  wasFalse: (clause: string) => `\`${clause}\` was false`,
+  notEvaluated: (clause: string, detail: string) => `\`${clause}\` could not be evaluated: ${detail}`,
+  unlessHeld: (clause: string) => `unless \`${clause}\` held`,
+  allHeld: "all conditions held",
+  noConditions: "no conditions",
+  limitCount: (count: number, window: string, limit: number) => `${count} calls in the last ${window} (limit ${limit})`,
+  requirementFailed: (dimension: string, text: string) => `${dimension} requirement \`${text}\` failed`,
+  requirementNotEvaluated: (dimension: string, text: string, detail: string) =>
+    `${dimension} requirement \`${text}\` could not be evaluated: ${detail}`,
+  forbidden: (id: string) => `forbidden by rule \`${id}\``,
+  approval: (id: string) => `approval required by rule \`${id}\``,
+  permitted: (id: string) => `permitted by rule \`${id}\``,
+  noPermit: (tool: string) => `no rule permits \`${tool}\``,
+  rateLimit: (count: number, window: string, scope: string) =>
+    `rate limit of ${count} calls per ${window}${scope === "global" ? "" : ` per ${scope}`} exceeded`,
+} as const;
+
+export function explanation(rule: string, effect: Explanation["effect"], matched: boolean, detail: string): Explanation {
+  return { rule, effect, matched, detail };
+}
