@@ -40,6 +40,12 @@ export interface PolicyHeader extends NodeBase {
   readonly version: NumberLiteral | undefined;
 }
 
+/** A name written in the source, such as the policy name after `policy`. */
+export interface Identifier extends NodeBase {
+  readonly kind: "Identifier";
+  readonly name: string;
+}
+
 export type Statement = TimezoneDecl | ManifestDecl | RequireBlock | CallRule | LimitRule;
 
 export interface TimezoneDecl extends NodeBase {
