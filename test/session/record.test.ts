@@ -1,0 +1,134 @@
+// The record layer alone: in-order delivery across rekeys, and each refusal (tamper at every byte, replay, reorder,
+// truncation, oversize) with its own code, after which the direction refuses everything.
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { aead, kdf, randomBytes } from "../../runtime/crypto/registry.js";
+import { PROTOCOL_KDF } from "../../runtime/session/constants.js";
+import { SessionError, SessionErrorCode } from "../../runtime/session/errors.js";
+import { FRAME_HEADER_BYTES, FrameType, RecordOpener, RecordSealer } from "../../runtime/session/record.js";
+import type { RecordLimits } from "../../runtime/session/record.js";
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+const read = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+function pair(limits: RecordLimits = {}, aeadName = "AES-256-GCM"): { sealer: RecordSealer; opener: RecordOpener } {
+  const secret = randomBytes(32);
+  const suite = aead(aeadName);
+  const hkdf = kdf(PROTOCOL_KDF);
+  return { sealer: new RecordSealer(suite, hkdf, new Uint8Array(secret), limits), opener: new RecordOpener(suite, hkdf, new Uint8Array(secret), limits) };
+}
+
+function expectCode(action: () => unknown, code: string): void {
+  assert.throws(action, (error: unknown) => error instanceof SessionError && error.code === code);
+}
+
+const toBytes = (frame: string): Uint8Array => new Uint8Array(Buffer.from(frame, "base64url"));
+const toFrame = (bytes: Uint8Array): string => Buffer.from(bytes).toString("base64url");
+
+describe("record layer", () => {
+  for (const name of ["AES-256-GCM", "ChaCha20-Poly1305"]) {
+    it(`delivers frames in order and follows the sender's rekeys (${name})`, () => {
+      fc.assert(
+        fc.property(fc.array(fc.tuple(fc.string(), fc.boolean()), { maxLength: 40 }), (steps) => {
+          const { sealer, opener } = pair({}, name);
+          for (const [message, rekey] of steps) {
+            if (rekey) assert.equal(opener.open(sealer.sealRekey()).type, FrameType.rekey);
+            const frame = opener.open(sealer.sealData(text(message)));
+            assert.equal(frame.type, FrameType.data);
+            assert.equal(read(frame.plaintext), message);
+          }
+          assert.equal(opener.rekeys, sealer.rekeys);
+        }),
+        { numRuns: 50 },
+      );
+    });
+  }
+
+  it("asks for a rekey after the configured number of messages and time", () => {
+    let now = 0;
+    const { sealer } = pair({ rekeyAfterMessages: 3, rekeyAfterMs: 1000, now: () => now });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(sealer.rekeyDue(), false);
+      sealer.sealData(text("x"));
+    }
+    assert.equal(sealer.rekeyDue(), true);
+    sealer.sealRekey();
+    assert.equal(sealer.rekeyDue(), false);
+    now = 1000;
+    assert.equal(sealer.rekeyDue(), true);
+  });
+
+  it("uses a different key after a rekey: an old-key frame does not open", () => {
+    const a = pair();
+    const frame0 = a.sealer.sealData(text("before"));
+    a.opener.open(frame0);
+    a.opener.open(a.sealer.sealRekey());
+    const after = toBytes(a.sealer.sealData(text("after")));
+    assert.equal(read(a.opener.open(toFrame(after)).plaintext), "after");
+  });
+
+  it("refuses a sealed frame altered at any byte (full sweep), and everything after it", () => {
+    const probe = pair();
+    const message = text(JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "echo", arguments: { text: "hi" } } }));
+    const length = toBytes(probe.sealer.sealData(message)).length;
+    for (let position = 0; position < length; position++) {
+      const { sealer, opener } = pair();
+      const frame = toBytes(sealer.sealData(message));
+      frame[position]! ^= 0x80;
+      assert.throws(
+        () => opener.open(toFrame(frame)),
+        (error: unknown) => error instanceof SessionError && [SessionErrorCode.BadRecordMac, SessionErrorCode.Replay, SessionErrorCode.Reorder].includes(error.code as never),
+      );
+      expectCode(() => opener.open(sealer.sealData(message)), SessionErrorCode.Closed);
+    }
+  });
+
+  it("reports an altered ciphertext or tag as a bad MAC", () => {
+    const { sealer, opener } = pair();
+    const frame = toBytes(sealer.sealData(text("hello")));
+    frame[FRAME_HEADER_BYTES]! ^= 1;
+    expectCode(() => opener.open(toFrame(frame)), SessionErrorCode.BadRecordMac);
+  });
+
+  it("refuses a replayed frame", () => {
+    const { sealer, opener } = pair();
+    const frame = sealer.sealData(text("once"));
+    opener.open(frame);
+    expectCode(() => opener.open(frame), SessionErrorCode.Replay);
+  });
+
+  it("refuses frames out of order (a dropped or delayed frame)", () => {
+    const { sealer, opener } = pair();
+    sealer.sealData(text("first"));
+    const second = sealer.sealData(text("second"));
+    expectCode(() => opener.open(second), SessionErrorCode.Reorder);
+  });
+
+  it("refuses a truncated frame", () => {
+    const { sealer, opener } = pair();
+    const frame = toBytes(sealer.sealData(text("hello")));
+    expectCode(() => opener.open(toFrame(frame.subarray(0, FRAME_HEADER_BYTES + 3))), SessionErrorCode.TruncatedFrame);
+    const again = pair();
+    const whole = toBytes(again.sealer.sealData(text("hello")));
+    expectCode(() => again.opener.open(toFrame(whole.subarray(0, whole.length - 1))), SessionErrorCode.BadRecordMac);
+  });
+
+  it("refuses frames above the size limit on both sides", () => {
+    const { sealer, opener } = pair({ maxFrameBytes: 64 });
+    expectCode(() => sealer.sealData(new Uint8Array(64)), SessionErrorCode.FrameTooLarge);
+    const big = pair({ maxFrameBytes: 1024 });
+    expectCode(() => opener.open(big.sealer.sealData(new Uint8Array(200))), SessionErrorCode.FrameTooLarge);
+  });
+
+  it("refuses a rekey or close marker that carries bytes", () => {
+    const secret = randomBytes(32);
+    const suite = aead("AES-256-GCM");
+    const hkdf = kdf(PROTOCOL_KDF);
+    const sealer = new RecordSealer(suite, hkdf, new Uint8Array(secret));
+    const opener = new RecordOpener(suite, hkdf, new Uint8Array(secret));
+    const frame = toBytes(sealer.sealData(text("x")));
+    // Re-seal a data body under the rekey type: the header is the AAD, so this only fails authentication.
+    frame[0] = FrameType.rekey;
+    expectCode(() => opener.open(toFrame(frame)), SessionErrorCode.BadRecordMac);
+  });
+});
