@@ -13,7 +13,9 @@ export type AuditErrorCode =
   /** The log file cannot be opened, read or written. */
   | "PQG7101"
   /** An existing log ends in a line that is not a valid audit line, so the chain cannot be continued. */
-  | "PQG7102";
+  | "PQG7102"
+  /** `pqguard audit verify` found the chain broken (the verifier names the line). */
+  | "PQG7103";
 
 export class AuditError extends Error {
   constructor(

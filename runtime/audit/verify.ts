@@ -35,7 +35,7 @@ export async function verifyAuditLog(path: string, options: VerifyAuditOptions =
   let expectedSeq = 0;
   let prev = GENESIS;
   let failure: Failure | undefined;
-  let movedTo: number | undefined;
+  let movedTo: { line: number; seq: number } | undefined;
   try {
     const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
     for await (const text of lines) {
@@ -44,7 +44,7 @@ export async function verifyAuditLog(path: string, options: VerifyAuditOptions =
         // Keep reading only to find where the missing lines went.
         const seq = seqOf(text);
         if (failure.missing !== undefined && seq !== undefined && seq >= failure.missing.from && seq < failure.missing.to) {
-          movedTo = lineNo;
+          movedTo = { line: lineNo, seq };
           break;
         }
         continue;
@@ -68,7 +68,7 @@ export async function verifyAuditLog(path: string, options: VerifyAuditOptions =
         ok: false,
         line: failure.line,
         problem: "reordered",
-        message: `line ${failure.line} is out of order: line ${movedTo} holds seq ${failure.missing.from}, which belongs before it`,
+        message: `line ${failure.line} is out of order: line ${movedTo.line} holds seq ${movedTo.seq}, which belongs before it`,
       };
     }
     return { ok: false, line: failure.line, problem: failure.problem, message: failure.message };

@@ -4,3 +4,4 @@ export * from "./context.js";
 export * from "./decide.js";
 export * from "./pin.js";
 export * from "./server.js";
+export * from "./client.js";

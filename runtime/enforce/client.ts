@@ -1,0 +1,203 @@
+// Client-side enforcement: checks each tools/call against the guard before it leaves, and pins every tools/list
+// result (re-read on notifications/tools/list_changed) to the signed manifest: a changed tool is withheld and every
+// call to it refused; a tool the manifest does not list is hidden unless the options allow it.
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { ListToolsResultSchema } from "@modelcontextprotocol/sdk/types.js";
+import type { GuardModule } from "../guard/types.js";
+import { compareToolList, type ToolStatus } from "../manifest/compare.js";
+import type { VerifiedManifest } from "../manifest/signed.js";
+import { SessionResolver, transportSessionInfo, type SessionSource } from "./context.js";
+import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
+import { EnforceError, EnforceErrorCode } from "./errors.js";
+import { pinAgainstPolicy } from "./pin.js";
+import { MAX_TOOL_LIST_PAGES } from "./server.js";
+
+export interface GuardClientOptions extends DecisionOptions {
+  /** The verified signed manifest every listed tool is pinned to. */
+  readonly manifest: VerifiedManifest;
+  /** The session of each call; defaults to the `sessionInfo` of the client's connected transport. */
+  readonly session?: SessionSource;
+  /** Decide calls on a plain connection as an unauthenticated, classical session; off by default. */
+  readonly allowUnsealed?: boolean;
+  /** Show tools the manifest does not list (their calls still meet the guard); off by default. */
+  readonly allowUnlisted?: boolean;
+  /** Approver for `ask`; without one every `ask` is denied. */
+  readonly approve?: ApprovalCallback;
+}
+
+export interface GuardedClient {
+  readonly decisions: DecisionPoint;
+  /** The pin status of each tool the server listed last, and of signed tools it no longer lists. */
+  status(): ReadonlyMap<string, ToolStatus>;
+  /** Re-reads the server's tool list now. */
+  refresh(): Promise<void>;
+}
+
+type RequestFn = Client["request"];
+type Notification = { method: string; params?: unknown };
+type NotificationHandler = (notification: Notification) => Promise<void>;
+
+const CALL = "tools/call";
+const LIST = "tools/list";
+const LIST_CHANGED = "notifications/tools/list_changed";
+
+export function guardClient(client: Client, guard: GuardModule, options: GuardClientOptions): GuardedClient {
+  const manifest = options.manifest;
+  const now = options.now ?? Date.now;
+  const resolver = new SessionResolver(options.session ?? (() => transportSessionInfo(client.transport)), options.allowUnsealed === true, now);
+  const decisions = new DecisionPoint(guard, "client", options, manifest.digest);
+  const request: RequestFn = client.request.bind(client);
+  let status: Map<string, ToolStatus> | undefined;
+  let refreshing: Promise<Map<string, ToolStatus>> | undefined;
+  let generation = 0;
+
+  const statusOf = (tools: readonly Record<string, unknown>[]): Map<string, ToolStatus> => {
+    const map = new Map<string, ToolStatus>();
+    for (const entry of compareToolList(tools, manifest)) {
+      // A name listed twice keeps its worst status.
+      const before = map.get(entry.name);
+      map.set(entry.name, before === "changed" || before === "new" ? before : entry.status);
+    }
+    return map;
+  };
+
+  /** The whole live list, every page, read without this wrapper. */
+  const fetchStatus = (): Promise<Map<string, ToolStatus>> => {
+    if (refreshing !== undefined) return refreshing;
+    const started = generation;
+    const run = (async () => {
+      const tools: Record<string, unknown>[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
+        const result = await request({ method: LIST, params: cursor === undefined ? {} : { cursor } }, ListToolsResultSchema);
+        tools.push(...(result.tools as Record<string, unknown>[]));
+        cursor = result.nextCursor;
+        if (cursor === undefined) break;
+      }
+      const fresh = statusOf(tools);
+      if (started === generation) status = fresh;
+      return fresh;
+    })();
+    refreshing = run;
+    const clear = (): void => {
+      if (refreshing === run) refreshing = undefined;
+    };
+    run.then(clear, clear);
+    return run;
+  };
+
+  const listed = (name: string, state: ReadonlyMap<string, ToolStatus>): boolean => {
+    const s = state.get(name);
+    if (s === "ok") return pinAgainstPolicy(guard, manifest, name).ok;
+    return s === "new" && options.allowUnlisted === true;
+  };
+
+  const pinFor = (tool: string) => async (): Promise<PinVerdict> => {
+    const state = status ?? (await fetchStatus());
+    const s = state.get(tool);
+    if (s === "changed") {
+      return { ok: false, code: EnforceErrorCode.ToolChanged, reason: `the server's definition of \`${tool}\` differs from the signed manifest` };
+    }
+    if (s === "new" && options.allowUnlisted !== true) {
+      return { ok: false, code: EnforceErrorCode.ToolUnknown, reason: `\`${tool}\` is not in the signed manifest` };
+    }
+    if (s === undefined || s === "missing") return { ok: false, code: EnforceErrorCode.ToolUnknown, reason: `the server does not list \`${tool}\`` };
+    return s === "new" ? { ok: true } : pinAgainstPolicy(guard, manifest, tool);
+  };
+
+  const check = async (params: { name?: unknown; arguments?: unknown } | undefined): Promise<void> => {
+    const tool = params?.name;
+    if (typeof tool !== "string") return;
+    const verdict = await decisions.decide({ tool, args: params?.arguments, session: resolver.current(), pin: pinFor(tool), approve: options.approve });
+    if (!verdict.allowed) throw verdict.error;
+  };
+
+  const guardedRequest = (async (req: Parameters<RequestFn>[0], schema: Parameters<RequestFn>[1], opts?: Parameters<RequestFn>[2]) => {
+    if (req.method === CALL) {
+      await check(req.params as { name?: unknown; arguments?: unknown } | undefined);
+      return request(req, schema, opts);
+    }
+    if (req.method === LIST) {
+      const result = await request(req, schema, opts);
+      const tools = (result as { tools?: unknown }).tools;
+      if (!Array.isArray(tools)) return result;
+      const page = statusOf(tools as Record<string, unknown>[]);
+      const whole = (req.params as { cursor?: unknown } | undefined)?.cursor === undefined && (result as { nextCursor?: unknown }).nextCursor === undefined;
+      if (whole) {
+        generation++;
+        status = page;
+      }
+      return { ...result, tools: (tools as Record<string, unknown>[]).filter((t) => listed(String(t.name), page)) };
+    }
+    return request(req, schema, opts);
+  }) as RequestFn;
+  client.request = guardedRequest;
+
+  // Streamed calls (tasks) take another path out; they meet the same check.
+  // `requestStream` is protected in the SDK's types but is what `experimental.tasks.callToolStream` sends through.
+  const streaming = client as unknown as { requestStream: (...args: unknown[]) => AsyncGenerator<unknown> };
+  const requestStream = streaming.requestStream.bind(client);
+  streaming.requestStream = async function* (...args: unknown[]) {
+    const req = args[0] as { method: string; params?: { name?: unknown; arguments?: unknown } };
+    if (req.method === CALL) {
+      try {
+        await check(req.params);
+      } catch (error) {
+        yield { type: "error", error };
+        return;
+      }
+    }
+    yield* requestStream(...args);
+  };
+
+  installListChanged(client, async () => {
+    generation++;
+    status = undefined;
+    try {
+      await fetchStatus();
+    } catch (error) {
+      options.logger?.warn({ code: EnforceErrorCode.ToolUnknown }, `tool list could not be re-read after list_changed: ${String(error)}`);
+    }
+    const changed = [...(status ?? new Map<string, ToolStatus>())].filter(([, s]) => s === "changed").map(([n]) => n);
+    if (changed.length > 0) options.logger?.warn({ tools: changed }, "server changed signed tool definitions; they are withheld");
+  });
+
+  return {
+    decisions,
+    status: () => new Map(status ?? []),
+    refresh: async () => {
+      generation++;
+      status = undefined;
+      await fetchStatus();
+    },
+  };
+}
+
+/**
+ * Runs `refresh` on every tools/list_changed before the application's own handler (set before or after this),
+ * so a changed tool is withheld by the time the application re-lists.
+ */
+function installListChanged(client: Client, refresh: () => Promise<void>): void {
+  const table = (client as unknown as { _notificationHandlers?: unknown })._notificationHandlers;
+  if (!(table instanceof Map)) {
+    throw new EnforceError(EnforceErrorCode.UnsupportedSdk, "this MCP SDK version keeps no notification handler table that enforcement can wrap");
+  }
+  const handlers = table as Map<string, NotificationHandler>;
+  const wrapped = new WeakSet<NotificationHandler>();
+  const rewrap = (): void => {
+    const app = handlers.get(LIST_CHANGED);
+    if (app !== undefined && wrapped.has(app)) return;
+    const ours: NotificationHandler = async (notification) => {
+      await refresh();
+      if (app !== undefined) await app(notification);
+    };
+    wrapped.add(ours);
+    handlers.set(LIST_CHANGED, ours);
+  };
+  rewrap();
+  const setNotificationHandler = client.setNotificationHandler.bind(client) as (...args: unknown[]) => void;
+  (client as unknown as { setNotificationHandler: (...args: unknown[]) => void }).setNotificationHandler = (...args: unknown[]) => {
+    setNotificationHandler(...args);
+    rewrap();
+  };
+}

@@ -1,0 +1,121 @@
+// The in-memory StateStore: counts by scope and window, snapshot isolation, bounds that fail closed, and expiry.
+import { strict as assert } from "node:assert";
+import fc from "fast-check";
+import { MemoryStateStore, StateError } from "../../runtime/state/index.js";
+
+const A = { sessionId: "s-a", clientId: "client-1" };
+const B = { sessionId: "s-b", clientId: "client-1" };
+const C = { sessionId: "s-c", clientId: "client-2" };
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<StateError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof StateError);
+    assert.equal(error.code, code);
+    return error;
+  }
+  assert.fail("expected a StateError");
+}
+
+describe("MemoryStateStore", () => {
+  it("counts calls by session, client and globally, within a window, and answers called()", async () => {
+    const store = new MemoryStateStore();
+    await store.record({ tool: "refund", at: 1000, ...A });
+    await store.record({ tool: "refund", at: 2000, ...B });
+    await store.record({ tool: "balance", at: 3000, ...C });
+    const { history, sessionCalls } = await store.snapshot(A, 4000);
+    assert.equal(sessionCalls, 1);
+    assert.equal(history.count(["refund"], 0, "session"), 1);
+    assert.equal(history.count(["refund"], 0, "client"), 2);
+    assert.equal(history.count("*", 0, "global"), 3);
+    assert.equal(history.count(["refund", "balance"], 1500, "global"), 2);
+    assert.equal(history.count(["refund"], 2001, "client"), 0);
+    assert.ok(history.called("refund"));
+    assert.ok(history.called("*"));
+    assert.ok(!history.called("balance"));
+  });
+
+  it("never counts calls recorded after the snapshot was taken", async () => {
+    const store = new MemoryStateStore();
+    await store.record({ tool: "refund", at: 1000, ...A });
+    const { history } = await store.snapshot(A, 1500);
+    await store.record({ tool: "refund", at: 1600, ...A });
+    await store.record({ tool: "other", at: 1700, ...A });
+    assert.equal(history.count("*", 0, "session"), 1);
+    assert.ok(!history.called("other"));
+  });
+
+  it("clamps a clock that steps back, so counts stay exact", async () => {
+    const store = new MemoryStateStore();
+    await store.record({ tool: "t", at: 5000, ...A });
+    await store.record({ tool: "t", at: 4000, ...A });
+    const { history } = await store.snapshot(A, 6000);
+    assert.equal(history.count("*", 4500, "session"), 2);
+  });
+
+  it("expires entries older than the retention period", async () => {
+    const store = new MemoryStateStore({ retentionMs: 10_000 });
+    await store.record({ tool: "t", at: 0, ...A });
+    await store.record({ tool: "t", at: 5_000, ...C });
+    assert.equal(store.size, 6);
+    await store.record({ tool: "t", at: 12_000, ...C });
+    assert.equal(store.size, 6, "the call at 0 expired from all three keys");
+    const { history } = await store.snapshot(C, 12_000);
+    assert.equal(history.count("*", 0, "global"), 2);
+  });
+
+  it("refuses a count whose window reaches past entries dropped by the per-key bound", async () => {
+    const store = new MemoryStateStore({ maxEntriesPerKey: 3 });
+    for (let i = 0; i < 5; i++) await store.record({ tool: "t", at: i * 1000, ...A });
+    const { history } = await store.snapshot(A, 5000);
+    assert.equal(history.count("*", 2000, "session"), 3, "a window inside what is held still counts");
+    assert.throws(() => history.count("*", 0, "session"), (e: unknown) => e instanceof StateError && e.code === "PQG7202");
+  });
+
+  it("refuses to record once full, and records again after old entries expired", async () => {
+    const store = new MemoryStateStore({ maxEntries: 6, retentionMs: 10_000 });
+    await store.record({ tool: "t", at: 0, ...A });
+    await store.record({ tool: "t", at: 1, ...B });
+    const error = await rejectsWith(store.record({ tool: "t", at: 2, ...C }), "PQG7201");
+    assert.match(error.message, /state store holds 6 entries/);
+    await store.record({ tool: "t", at: 20_000, ...C });
+  });
+
+  it("bounds the number of sessions and forgets an ended session's called() facts", async () => {
+    const store = new MemoryStateStore({ maxSessions: 1 });
+    await store.record({ tool: "t", at: 0, ...A });
+    await rejectsWith(store.record({ tool: "t", at: 1, ...B }), "PQG7201");
+    await store.endSession(A.sessionId);
+    assert.ok(!(await store.snapshot(A, 2)).history.called("t"));
+    await store.record({ tool: "t", at: 3, ...B });
+    assert.equal((await store.snapshot(B, 4)).history.count("*", 0, "client"), 2, "the client still counts the ended session's call");
+  });
+
+  it("agrees with a naive model of the history", () => {
+    const call = fc.record({
+      tool: fc.constantFrom("a", "b", "c"),
+      dt: fc.integer({ min: 0, max: 5000 }),
+      key: fc.constantFrom(A, B, C),
+    });
+    return fc.assert(
+      fc.asyncProperty(fc.array(call, { maxLength: 40 }), fc.integer({ min: 0, max: 100_000 }), fc.constantFrom("session", "client", "global" as const), async (calls, sinceAgo, scope) => {
+        const store = new MemoryStateStore();
+        let at = 0;
+        const made: { tool: string; at: number; sessionId: string; clientId: string }[] = [];
+        for (const c of calls) {
+          at += c.dt;
+          const record = { tool: c.tool, at, ...c.key };
+          made.push(record);
+          await store.record(record);
+        }
+        const since = at - sinceAgo;
+        const { history } = await store.snapshot(A, at);
+        const inScope = made.filter((m) => (scope === "global" ? true : scope === "client" ? m.clientId === A.clientId : m.sessionId === A.sessionId));
+        assert.equal(history.count(["a", "b"], since, scope), inScope.filter((m) => m.at >= since && m.tool !== "c").length);
+        assert.equal(history.called("a"), made.some((m) => m.sessionId === A.sessionId && m.tool === "a"));
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
