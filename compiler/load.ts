@@ -21,6 +21,8 @@ export interface CheckFileOptions {
   /** Manifest files that replace the ones the policy names (matched by base name, or the only one). */
   readonly manifests?: readonly string[] | undefined;
   readonly verify?: ManifestVerifier | undefined;
+  /** The name diagnostics carry, when it should differ from `path` (the CLI shows paths as the user typed them). */
+  readonly displayName?: string | undefined;
 }
 
 export interface CheckSourceOptions {
@@ -65,21 +67,22 @@ export function checkPolicySource(source: string, options: CheckSourceOptions): 
 
 /** Reads and checks a policy file; manifests it names are read relative to it unless `options.manifests` overrides them. */
 export async function checkPolicyFile(path: string, options: CheckFileOptions = {}): Promise<CheckOutcome> {
+  const name = options.displayName ?? path;
   let source: string;
   try {
     source = await readFile(path, "utf8");
   } catch (error) {
-    const d = diagnostic("unreadablePolicy", START, path, { path, detail: readErrorDetail(error) });
-    return { policy: undefined, diagnostics: [d], source: "", fileName: path };
+    const d = diagnostic("unreadablePolicy", START, name, { path: name, detail: readErrorDetail(error) });
+    return { policy: undefined, diagnostics: [d], source: "", fileName: name };
   }
   const parsed = parsePolicy(source);
   const declared = manifestDecls(parsed.ast).map((d) => d.path.value);
   const { files, unused } = assignManifests(declared, options.manifests ?? [], dirname(path));
   const loaded = new Map<string, ManifestSource>();
   for (const [written, file] of files) loaded.set(written, await readManifest(file));
-  const extra = unused.map((m) => diagnostic("unusedManifestOverride", START, path, { path: m }));
+  const extra = unused.map((m) => diagnostic("unusedManifestOverride", START, name, { path: m }));
   const lookup = (written: string): ManifestSource => loaded.get(written) ?? { kind: "unreadable", detail: "no such file" };
-  return run(source, parsed, path, lookup, options.verify, extra);
+  return run(source, parsed, name, lookup, options.verify, extra);
 }
 
 /**

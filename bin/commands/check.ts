@@ -38,10 +38,9 @@ export async function run(io: CommandIO): Promise<number> {
   const diagnostics: Diagnostic[] = [];
   const sources: Record<string, string> = {};
   for (const file of files) {
-    const outcome = await checkPolicyFile(inCwd(file), { manifests: manifests.map(inCwd) });
     // Diagnostics name the file as the user typed it, not the absolute path it was read from.
-    const absolute = inCwd(file);
-    for (const d of outcome.diagnostics) diagnostics.push(d.file === absolute ? { ...d, file } : d);
+    const outcome = await checkPolicyFile(inCwd(file), { manifests: manifests.map(inCwd), displayName: file });
+    diagnostics.push(...outcome.diagnostics);
     sources[file] = outcome.source;
   }
   const errors = diagnostics.filter((d) => d.severity === "error").length;
