@@ -11,9 +11,20 @@ import {
   type RequestId,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import { ProxyError, RPC_CALL_DENIED } from "./errors.js";
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import {
+  defaultReachability,
+  guardContextOf,
+  historyKeyOf,
+  SessionResolver,
+  transportSessionInfo,
+  type ApprovalCallback,
+  type DecisionPoint,
+  type SessionView,
+  type Verdict,
+} from "../enforce/index.js";
+import { ProxyError } from "./errors.js";
 import { errorReply } from "./framing.js";
-import type { Approver, DownstreamFacts, GateVerdict, GuardGate } from "./gate.js";
 import type { PinReport, ToolPin } from "./pin.js";
 import type { UpstreamSupervisor } from "./upstream.js";
 
@@ -25,14 +36,18 @@ export const ELICITATION_TIMEOUT_MS = 55_000;
 
 export interface ProxyCoreOptions {
   readonly upstream: UpstreamSupervisor;
-  readonly gate: GuardGate;
+  /** The enforcement module's decision pipeline: guard, history, approval and audit. */
+  readonly decisions: DecisionPoint;
   readonly pin: ToolPin;
   readonly logger: Logger;
   /** Overrides asking the downstream client (MCP elicitation) for approval of `ask` decisions. */
-  readonly approver?: Approver | undefined;
-  /** Called with each decision, e.g. to print it; never affects the outcome. */
-  readonly onDecision?: ((tool: string, verdict: GateVerdict) => void) | undefined;
+  readonly approver?: ApprovalCallback | undefined;
+  /** Called with each decision, e.g. to log it; never affects the outcome. */
+  readonly onDecision?: ((tool: string, verdict: Verdict) => void) | undefined;
 }
+
+/** Where a connection's session facts come from at each call. */
+export type SessionSourceOf = () => SessionView | undefined;
 
 type Params = Record<string, unknown> | undefined;
 
@@ -44,12 +59,30 @@ export class ProxyCore {
   readonly #options: ProxyCoreOptions;
   readonly #log: Logger;
   readonly #connections = new Set<ProxyConnection>();
+  readonly #reachable: (tool: string, context: Parameters<ReturnType<typeof defaultReachability>>[1]) => boolean;
   #refreshing: Promise<PinReport> | undefined;
   #nextConnection = 0;
 
   constructor(options: ProxyCoreOptions) {
     this.#options = options;
     this.#log = options.logger.child({ component: "proxy" });
+    this.#reachable = defaultReachability(options.decisions.guard);
+  }
+
+  /** The tools a session may see: pinned ones that some rule could permit it to call. */
+  async visibleTools(session: SessionView | undefined): Promise<Tool[]> {
+    const pin = await this.verifiedPin();
+    if (session === undefined) return [];
+    const decisions = this.#options.decisions;
+    const now = decisions.now();
+    const context = guardContextOf(session, await decisions.store.snapshot(historyKeyOf(session), now), now);
+    return pin.visibleTools().filter((tool) => {
+      try {
+        return this.#reachable(tool.name, context);
+      } catch {
+        return false; // a guard that cannot decide hides the tool, as it would refuse the call
+      }
+    });
   }
 
   get options(): ProxyCoreOptions {
@@ -117,9 +150,21 @@ export class ProxyCore {
     return this.#options.pin;
   }
 
+  /** Serves a post-quantum sealed connection: calls are decided on the session its handshake established. */
+  attachSealed(transport: Transport): Promise<ProxyConnection> {
+    const resolver = new SessionResolver(() => transportSessionInfo(transport), false, this.#options.decisions.now);
+    return this.attach(transport, () => resolver.current());
+  }
+
+  /** Serves a plain connection: guards see an unauthenticated client on a classical transport. */
+  attachPlain(transport: Transport): Promise<ProxyConnection> {
+    const resolver = new SessionResolver(() => undefined, true, this.#options.decisions.now);
+    return this.attach(transport, () => resolver.current());
+  }
+
   /** Serves one downstream connection until its transport closes. */
-  async attach(transport: Transport, facts: () => DownstreamFacts): Promise<ProxyConnection> {
-    const connection = new ProxyConnection(this, transport, facts, ++this.#nextConnection);
+  async attach(transport: Transport, session: SessionSourceOf): Promise<ProxyConnection> {
+    const connection = new ProxyConnection(this, transport, session, ++this.#nextConnection);
     this.#connections.add(connection);
     transport.onclose = () => {
       this.#connections.delete(connection);
@@ -141,7 +186,7 @@ export class ProxyCore {
 export class ProxyConnection {
   readonly #core: ProxyCore;
   readonly transport: Transport;
-  readonly #facts: () => DownstreamFacts;
+  readonly #session: SessionSourceOf;
   readonly id: number;
   /** Downstream request id → upstream id, for cancellations. */
   readonly #inFlight = new Map<RequestId, number>();
@@ -153,10 +198,10 @@ export class ProxyConnection {
   #nextOwnId = 0;
   #open = true;
 
-  constructor(core: ProxyCore, transport: Transport, facts: () => DownstreamFacts, id: number) {
+  constructor(core: ProxyCore, transport: Transport, session: SessionSourceOf, id: number) {
     this.#core = core;
     this.transport = transport;
-    this.#facts = facts;
+    this.#session = session;
     this.id = id;
     transport.onmessage = (message: JSONRPCMessage) => this.#onMessage(message);
     transport.onerror = (error: Error) => core.logger.debug({ connection: id, err: error.message }, "downstream transport error");
@@ -218,6 +263,7 @@ export class ProxyConnection {
       this.#send({ jsonrpc: "2.0", id, result: result as Record<string, unknown> });
     } catch (error) {
       if (error instanceof ProxyError) this.#send(errorReply(id, error.rpcCode, error.message, error.data));
+      else if (error instanceof Refusal) this.#send(errorReply(id, error.rpcCode, error.text, error.data));
       else {
         this.#core.logger.error({ err: String(error), method }, "request failed inside the proxy");
         this.#send(errorReply(id, -32603, "internal error in the proxy"));
@@ -233,7 +279,7 @@ export class ProxyConnection {
       case "ping":
         return {};
       case "tools/list":
-        return { tools: (await this.#core.verifiedPin()).visibleTools() };
+        return { tools: await this.#core.visibleTools(this.#session()) };
       case "tools/call":
         return this.#callTool(id, params);
       default:
@@ -258,24 +304,15 @@ export class ProxyConnection {
       throw new ProxyError("PQG8006", "invalid params: `tools/call` needs a tool `name` and an `arguments` object", JSONRPC_INVALID_PARAMS);
     }
     const tool = params.name;
-    const args = (params.arguments ?? {}) as Record<string, unknown>;
-    const pin = await this.#core.verifiedPin();
-    const verdict = await this.#core.options.gate.decide({
+    const verdict = await this.#core.options.decisions.decide({
       tool,
-      args,
-      facts: this.#facts(),
-      pinRefusal: pin.refusal(tool),
-      approver: this.#core.options.approver ?? (this.#clientCapabilities.elicitation !== undefined ? this.#elicit : undefined),
+      args: params.arguments,
+      session: this.#session(),
+      pin: async () => (await this.#core.verifiedPin()).verdict(tool),
+      approve: this.#core.options.approver ?? (this.#clientCapabilities.elicitation !== undefined ? this.#elicit : undefined),
     });
     this.#core.options.onDecision?.(tool, verdict);
-    if (!verdict.allowed) {
-      throw new ProxyError("PQG8007", verdict.reason, RPC_CALL_DENIED, {
-        code: verdict.code,
-        decision: verdict.decision.decision,
-        rules: verdict.decision.determining,
-        reason: verdict.reason,
-      });
-    }
+    if (!verdict.allowed) throw new Refusal(verdict.error);
     return this.#forward(id, "tools/call", params, this.#core.options.upstream);
   }
 
@@ -300,14 +337,14 @@ export class ProxyConnection {
   }
 
   /** Asks the human behind the downstream client, through MCP elicitation, to approve one call. */
-  readonly #elicit: Approver = (request, signal) =>
+  readonly #elicit: ApprovalCallback = (request) =>
     new Promise<boolean>((resolve, reject) => {
       const id = `pqguard-approval-${++this.#nextOwnId}`;
       const timer = setTimeout(() => {
         this.#asked.delete(id);
         resolve(false);
       }, ELICITATION_TIMEOUT_MS);
-      signal.addEventListener("abort", () => {
+      request.signal.addEventListener("abort", () => {
         clearTimeout(timer);
         this.#asked.delete(id);
         resolve(false);
@@ -335,4 +372,18 @@ export class ProxyConnection {
         },
       });
     });
+}
+
+/** A refusal from the decision pipeline, sent downstream as its JSON-RPC error without the SDK's message prefix. */
+class Refusal extends Error {
+  readonly rpcCode: number;
+  readonly data: unknown;
+  constructor(
+    error: McpError,
+    readonly text = `call to \`${String((error.data as { tool?: unknown }).tool)}\` refused: ${String((error.data as { reason?: unknown }).reason)}`,
+  ) {
+    super(text);
+    this.rpcCode = error.code;
+    this.data = error.data;
+  }
 }

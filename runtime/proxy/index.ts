@@ -2,17 +2,17 @@
 // The guard is injected (a compiled module or the interpreter), so this layer never depends on the compiler.
 import type { Logger } from "pino";
 import type { AuditSink } from "../audit/index.js";
+import { DecisionPoint, guardTableDigest, type ApprovalCallback, type Verdict } from "../enforce/index.js";
 import type { GuardModule } from "../guard/types.js";
+import type { VerifiedManifest } from "../manifest/signed.js";
 import { MemoryStateStore, type StateStore } from "../state/index.js";
 import { ProxyCore } from "./core.js";
-import { GuardGate, type Approver, type GateVerdict } from "./gate.js";
 import { ToolPin } from "./pin.js";
 import { UpstreamSupervisor, type UpstreamCommand } from "./upstream.js";
 
 export * from "./core.js";
 export * from "./errors.js";
 export * from "./framing.js";
-export * from "./gate.js";
 export * from "./pin.js";
 export * from "./stdio.js";
 export * from "./upstream.js";
@@ -20,53 +20,61 @@ export * from "./upstream.js";
 export interface ProxyOptions {
   readonly upstream: UpstreamCommand;
   readonly guard: GuardModule;
-  /** Tool name → reviewed digest; the signed manifest's digests, else the guard's own `toolDigests`. */
-  readonly reviewedDigests?: Readonly<Record<string, string>> | undefined;
-  readonly manifestDigest?: string | undefined;
+  /** The verified signed manifest; without one, tools are pinned to the definitions the guard was compiled against. */
+  readonly manifest?: VerifiedManifest | undefined;
   readonly logger: Logger;
+  /** Call history shared by every connection; a fresh in-memory store by default. */
   readonly state?: StateStore | undefined;
   readonly audit?: AuditSink | undefined;
-  /** Epoch ms; defaults to the system clock. */
+  /** Epoch ms; the system clock by default. */
   readonly clock?: (() => number) | undefined;
-  readonly approver?: Approver | undefined;
+  /** Overrides MCP elicitation to the downstream client as the way `ask` decisions are put to a human. */
+  readonly approver?: ApprovalCallback | undefined;
   readonly approvalTimeoutMs?: number | undefined;
   readonly callTimeoutMs?: number | undefined;
-  readonly onDecision?: ((tool: string, verdict: GateVerdict) => void) | undefined;
+  readonly healthPingTimeoutMs?: number | undefined;
+  readonly onDecision?: ((tool: string, verdict: Verdict) => void) | undefined;
 }
 
 export interface Proxy {
   readonly core: ProxyCore;
   readonly upstream: UpstreamSupervisor;
   readonly pin: ToolPin;
+  readonly decisions: DecisionPoint;
   /** Starts the upstream and pins its tool list; rejects (PQG8001) when the upstream cannot start. */
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
 export function createProxy(options: ProxyOptions): Proxy {
-  const pin = new ToolPin(options.reviewedDigests ?? options.guard.toolDigests);
-  const gate = new GuardGate({
-    guard: options.guard,
-    state: options.state ?? new MemoryStateStore(),
-    audit: options.audit,
-    clock: options.clock ?? Date.now,
-    logger: options.logger,
-    approvalTimeoutMs: options.approvalTimeoutMs,
-    manifestDigest: options.manifestDigest,
-  });
+  const pin = new ToolPin(options.guard, options.manifest);
+  const decisions = new DecisionPoint(
+    options.guard,
+    "server",
+    {
+      store: options.state ?? new MemoryStateStore(),
+      ...(options.audit === undefined ? {} : { audit: options.audit }),
+      now: options.clock ?? Date.now,
+      logger: options.logger,
+      ...(options.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: options.approvalTimeoutMs }),
+    },
+    options.manifest?.digest ?? guardTableDigest(options.guard),
+  );
   let core: ProxyCore | undefined;
   const upstream = new UpstreamSupervisor(options.upstream, {
     logger: options.logger,
     callTimeoutMs: options.callTimeoutMs,
+    healthPingTimeoutMs: options.healthPingTimeoutMs,
     onReady: () => core?.upstreamReady(),
     onNotification: (notification) => core?.upstreamNotification(notification),
   });
-  core = new ProxyCore({ upstream, gate, pin, logger: options.logger, approver: options.approver, onDecision: options.onDecision });
-  const started = core;
+  const started = new ProxyCore({ upstream, decisions, pin, logger: options.logger, approver: options.approver, onDecision: options.onDecision });
+  core = started;
   return {
     core: started,
     upstream,
     pin,
+    decisions,
     async start() {
       await upstream.start();
       await started.refreshTools();

@@ -1,7 +1,10 @@
 // Pins the upstream's tool list to the reviewed digests (a signed manifest, or the guard's compiled-in digests):
 // a tool whose definition changed is withheld and refused; a tool nobody reviewed is hidden and refused.
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
-import { toolDigest } from "../manifest/digest.js";
+import { EnforceErrorCode, pinAgainstPolicy, type PinVerdict } from "../enforce/index.js";
+import type { GuardModule } from "../guard/types.js";
+import type { VerifiedManifest } from "../manifest/signed.js";
+import { compareToolList } from "../manifest/compare.js";
 
 export type PinStatus = "pinned" | "changed" | "unreviewed" | "missing";
 
@@ -18,12 +21,16 @@ export interface PinReport {
 
 export class ToolPin {
   readonly #reviewed: ReadonlyMap<string, string>;
+  readonly #guard: GuardModule;
+  readonly #manifest: VerifiedManifest | undefined;
   #listed = new Map<string, { readonly definition: Tool; readonly status: PinStatus }>();
   #verified = false;
 
-  /** `reviewed`: tool name → SHA3-256 hex of its reviewed definition. */
-  constructor(reviewed: Readonly<Record<string, string>>) {
-    this.#reviewed = new Map(Object.entries(reviewed));
+  /** Reviewed definitions: the signed manifest's when there is one, else those the guard was compiled against. */
+  constructor(guard: GuardModule, manifest?: VerifiedManifest) {
+    this.#guard = guard;
+    this.#manifest = manifest;
+    this.#reviewed = new Map(Object.entries(manifest?.digests ?? guard.toolDigests));
   }
 
   /** Whether a tool list has been compared since the upstream (re)started. */
@@ -39,12 +46,13 @@ export class ToolPin {
   /** Compares a full tool list with the reviewed digests and remembers the outcome. */
   update(tools: readonly Tool[]): PinReport {
     const listed = new Map<string, { definition: Tool; status: PinStatus }>();
-    for (const tool of tools) {
-      const reviewed = this.#reviewed.get(tool.name);
-      const status: PinStatus =
-        reviewed === undefined ? "unreviewed" : toolDigest(tool as unknown as Record<string, unknown>) === reviewed ? "pinned" : "changed";
-      listed.set(tool.name, { definition: tool, status });
-    }
+    const comparison = compareToolList(tools as unknown as Record<string, unknown>[], { digests: Object.fromEntries(this.#reviewed) });
+    tools.forEach((tool, index) => {
+      const status = comparison[index]!.status;
+      // A name listed twice stays "changed" whichever copy comes last: a client could use either.
+      const previous = listed.get(tool.name)?.status;
+      listed.set(tool.name, { definition: tool, status: previous === undefined ? (status === "ok" ? "pinned" : status === "new" ? "unreviewed" : "changed") : "changed" });
+    });
     this.#listed = listed;
     this.#verified = true;
     const names = (status: PinStatus): string[] => [...listed].filter(([, t]) => t.status === status).map(([name]) => name).sort();
@@ -65,17 +73,19 @@ export class ToolPin {
     return this.#listed.get(tool)?.status ?? (this.#reviewed.has(tool) ? "missing" : "unreviewed");
   }
 
-  /** Why a call to `tool` must be refused, or undefined when its definition is the reviewed one. */
-  refusal(tool: string): string | undefined {
+  /** Whether a call to `tool` may go ahead as far as its definition is concerned, and why not. */
+  verdict(tool: string): PinVerdict {
+    const policy = pinAgainstPolicy(this.#guard, this.#manifest, tool);
+    if (!policy.ok) return policy;
     switch (this.status(tool)) {
       case "pinned":
-        return undefined;
+        return { ok: true };
       case "changed":
-        return `the definition of tool \`${tool}\` changed since it was reviewed; it is withheld`;
+        return { ok: false, code: EnforceErrorCode.ToolChanged, reason: `the definition of tool \`${tool}\` changed since it was reviewed, so it is withheld` };
       case "unreviewed":
-        return `tool \`${tool}\` is not in the reviewed manifest`;
+        return { ok: false, code: EnforceErrorCode.ToolUnknown, reason: `tool \`${tool}\` is not in the reviewed manifest` };
       case "missing":
-        return `tool \`${tool}\` is not offered by the upstream server`;
+        return { ok: false, code: EnforceErrorCode.ToolUnknown, reason: `tool \`${tool}\` is not offered by the upstream server` };
     }
   }
 }

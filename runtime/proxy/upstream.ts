@@ -40,6 +40,7 @@ export interface UpstreamCommand {
 export interface UpstreamOptions {
   readonly logger: Logger;
   readonly callTimeoutMs?: number | undefined;
+  readonly healthPingTimeoutMs?: number | undefined;
   /** Called after every successful (re)start, once the server is initialized. */
   readonly onReady?: ((generation: number) => void) | undefined;
   /** Notifications the server sends (progress, logging, `list_changed`, ...). */
@@ -178,7 +179,8 @@ export class UpstreamSupervisor {
       const timer = setTimeout(() => this.#timedOut(id), timeoutMs);
       const call: PendingCall = { id, method, params, resolve, reject, timer, early, sentTo: undefined };
       this.#pending.set(id, call);
-      if (early || this.#state === "ready") this.#send(call);
+      // While a health check runs, new calls wait: a wedged server would only swallow them.
+      if (early || (this.#state === "ready" && !this.#checkingHealth)) this.#send(call);
     });
   }
 
@@ -224,15 +226,23 @@ export class UpstreamSupervisor {
     this.#checkingHealth = true;
     const generation = this.#generation;
     try {
-      await this.#enqueue("ping", undefined, HEALTH_PING_TIMEOUT_MS, true);
+      await this.#enqueue("ping", undefined, this.#options.healthPingTimeoutMs ?? HEALTH_PING_TIMEOUT_MS, true);
+      this.#checkingHealth = false;
+      this.#flushQueued();
     } catch (error) {
       if (error instanceof ProxyError && error.code === "PQG8003" && generation === this.#generation) {
         this.#log.error({ pid: this.#child?.pid }, "upstream server is not answering; killing it for a restart");
+        this.#state = "down"; // nothing more is written to it; its exit starts the restart
         this.#child?.kill("SIGKILL");
       }
     } finally {
       this.#checkingHealth = false;
     }
+  }
+
+  #flushQueued(): void {
+    if (this.#state !== "ready" || this.#checkingHealth) return;
+    for (const call of [...this.#pending.values()]) if (call.sentTo === undefined) this.#send(call);
   }
 
   #launch(): void {
@@ -295,7 +305,7 @@ export class UpstreamSupervisor {
         this.#write({ jsonrpc: "2.0", method: "notifications/initialized" });
         this.#state = "ready";
         this.#readySince = Date.now();
-        for (const call of [...this.#pending.values()]) if (call.sentTo === undefined) this.#send(call);
+        this.#flushQueued();
         this.#firstStart?.resolve();
         this.#firstStart = undefined;
         this.#options.onReady?.(generation);

@@ -9,7 +9,7 @@ import { silentLogger } from "../../runtime/audit/index.js";
 import type { AuditSink } from "../../runtime/audit/index.js";
 import type { Decision, GuardModule } from "../../runtime/guard/types.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
-import { createProxy, type DownstreamFacts, type Proxy, type ProxyOptions } from "../../runtime/proxy/index.js";
+import { createProxy, type Proxy, type ProxyOptions } from "../../runtime/proxy/index.js";
 
 export const FLAKY_SERVER = fileURLToPath(new URL("./fixtures/flaky-server.ts", import.meta.url));
 const FLAKY_TOOLS = JSON.parse(readFileSync(new URL("./fixtures/flaky.tools.json", import.meta.url), "utf8")) as {
@@ -58,13 +58,10 @@ export function flakyProxy(overrides: Partial<ProxyOptions> = {}, audit?: AuditS
   });
 }
 
-let plainConnections = 0;
-
 /** A real SDK client connected to the proxy core; the connection counts as plain (unauthenticated, classical). */
-export async function connectClient(proxy: Proxy, facts?: DownstreamFacts): Promise<Client> {
+export async function connectClient(proxy: Proxy): Promise<Client> {
   const [clientEnd, proxyEnd] = InMemoryTransport.createLinkedPair();
-  const connectionFacts: DownstreamFacts = facts ?? { kind: "plain", connectionId: `plain-${++plainConnections}`, connectedAt: Date.now() };
-  await proxy.core.attach(proxyEnd, () => connectionFacts);
+  await proxy.core.attachPlain(proxyEnd);
   const client = new Client({ name: "proxy-test", version: "1.0.0" });
   await client.connect(clientEnd);
   return client;
