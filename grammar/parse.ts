@@ -5,7 +5,7 @@ import type { Comment, Expr, PolicyFile, Span, Statement } from "./ast.js";
 import { buildAst } from "./build-ast.js";
 import { decodeDuration, decodeNumber, decodeRegex, decodeString, type LiteralProblem } from "./literals.js";
 import { HELP_SEPARATOR, ParseErrorLimitReached, policyParser } from "./parser.js";
-import { endOfSource, spanWithin, START_OF_SOURCE, tokenSpan } from "./span.js";
+import { endOfSource, pointAfter, spanWithin, START_OF_SOURCE, tokenSpan } from "./span.js";
 import { quoteUserText, syntaxProblem, type SyntaxProblem } from "./syntax-codes.js";
 import * as T from "./tokens.js";
 
@@ -253,7 +253,9 @@ function recognitionProblems(errors: readonly IRecognitionException[], source: s
   const seen = new Set<string>();
   const problems: SyntaxProblem[] = [];
   for (const error of errors) {
-    const span = tokenSpan(error.token) ?? endOfSource(source);
+    // At end of file, point just after the last token read: that is where something is missing.
+    const previous = tokenSpan((error as { previousToken?: IToken }).previousToken);
+    const span = tokenSpan(error.token) ?? (previous === undefined ? endOfSource(source) : pointAfter(previous));
     const [message, help] = error.message.split(HELP_SEPARATOR);
     const key = `${span.start}:${message}`;
     if (seen.has(key)) continue;
