@@ -86,7 +86,7 @@ export const DIAGNOSTICS: Readonly<Record<string, DiagnosticEntry>> = Object.fre
 
 /** The syntax catalogue has no titles; its template up to the first `;` reads as one. */
 function syntaxTitle(template: string): string {
-  return template.split(";")[0]!.replace(/\{(\w+)\}/g, "$1");
+  return template.split(";")[0]!.replace(/\{(\w+)\}/g, "…");
 }
 
 /** The checker's entries by name, for code that creates diagnostics. */

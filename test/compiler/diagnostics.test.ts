@@ -82,6 +82,12 @@ describe("golden diagnostics", () => {
     assert.deepEqual(missing, [], `codes without a golden fixture: ${missing.join(", ")}`);
   });
 
+  it("documents every diagnostic code in docs/language.md", () => {
+    const docs = readFileSync(new URL("../../docs/language.md", import.meta.url), "utf8");
+    const undocumented = Object.keys(DIAGNOSTICS).filter((code) => !docs.includes(`| ${code} |`));
+    assert.deepEqual(undocumented, [], `codes missing from the table in docs/language.md: ${undocumented.join(", ")}`);
+  });
+
   it("names each fixture after a code it produces", () => {
     for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith(".expected"))) {
       const code = /^(PQG\d{4})-/.exec(file)?.[1];
