@@ -82,7 +82,33 @@ export async function checkPolicyFile(path: string, options: CheckFileOptions = 
   for (const [written, file] of files) loaded.set(written, await readManifest(file));
   const extra = unused.map((m) => diagnostic("unusedManifestOverride", START, name, { path: m }));
   const lookup = (written: string): ManifestSource => loaded.get(written) ?? { kind: "unreadable", detail: "no such file" };
-  return run(source, parsed, name, lookup, options.verify, extra);
+  const verify = options.verify ?? (declaredSigned(parsed.ast) ? await signedManifestVerifier() : undefined);
+  return run(source, parsed, name, lookup, verify, extra);
+}
+
+function declaredSigned(ast: PolicyFile): boolean {
+  return manifestDecls(ast).some((d) => d.signedBy !== undefined);
+}
+
+/**
+ * The verifier of runtime/manifest/signed.ts, loaded only when a policy asks for a signature. Should that module not
+ * load, the checker's default verifier refuses every signed manifest: a signature that cannot be checked fails.
+ */
+export async function signedManifestVerifier(): Promise<ManifestVerifier | undefined> {
+  let verifySignedManifest: (doc: unknown, options: { signer?: string }) => unknown;
+  try {
+    ({ verifySignedManifest } = await import("../runtime/manifest/signed.js"));
+  } catch {
+    return undefined;
+  }
+  return (doc, fingerprint) => {
+    try {
+      verifySignedManifest(doc, { signer: fingerprint });
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, detail: error instanceof Error ? error.message : "it does not verify" };
+    }
+  };
 }
 
 /**
