@@ -523,14 +523,17 @@ function toolFunction(
   ];
   const used = phases.filter((p) => p.members.length > 0);
   if (used.length > 0) lines.push("  let determining: string[] | undefined;", '  let reason = "";');
-  const record = (id: string, reasonCode: string, indent: string): string[] =>
-    [
-      "if (determining === undefined) {",
-      `  determining = [${q(id)}];`,
-      `  reason = ${reasonCode};`,
-      `} else determining.push(${q(id)});`,
-    ].map((l) => indent + l);
+  // The first member of a phase always starts the list: TypeScript would narrow `determining` to undefined there.
+  let first = true;
+  const record = (id: string, reasonCode: string, indent: string): string[] => {
+    const lines = first
+      ? [`determining = [${q(id)}];`, `reason = ${reasonCode};`]
+      : ["if (determining === undefined) {", `  determining = [${q(id)}];`, `  reason = ${reasonCode};`, `} else determining.push(${q(id)});`];
+    first = false;
+    return lines.map((l) => indent + l);
+  };
   for (const phase of used) {
+    first = true;
     for (const item of phase.members) {
       if (item.kind === "limit") lines.push(...limitCode(item, w, record));
       else {

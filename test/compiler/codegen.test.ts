@@ -1,0 +1,88 @@
+// The generated guard modules are real TypeScript: they pass `tsc --strict --noEmit` with the project's options,
+// import only runtime/guard/, have no eval, and their `--js` form runs as plain JavaScript with the same decisions.
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import fc from "fast-check";
+import { emitJs, generateGuardModule } from "../../compiler/codegen.js";
+import { argumentTypeName } from "../../compiler/codegen-types.js";
+import { interpret } from "../../compiler/interpreter.js";
+import type { CheckedPolicy } from "../../compiler/ir.js";
+import { requestFromJson } from "../../compiler/request.js";
+import type { GuardModule } from "../../runtime/guard/types.js";
+import { callArb, policyArb } from "../support/arbitraries.js";
+import { checked, OUT_DIR, REPO_ROOT, runtimeImportFrom, typeCheck, writeGuard, writeText } from "../support/guards.js";
+
+function example(name: string): CheckedPolicy {
+  const dir = join(REPO_ROOT, "policies", name);
+  const manifest: unknown = JSON.parse(readFileSync(join(dir, `${name}.tools.json`), "utf8"));
+  return checked(readFileSync(join(dir, `${name}.policy`), "utf8"), { [`${name}.tools.json`]: manifest }, `${name}.policy`);
+}
+
+describe("generated guard modules", function () {
+  this.timeout(120_000);
+  const examples = ["payments", "healthcare", "filesystem"].map(example);
+  const shapes = fc.sample(policyArb, { numRuns: 12, seed: 4242 });
+  const generated = shapes.map((shape) => checked(shape.source, shape.manifests, "generated.policy"));
+
+  it("pass tsc --strict --noEmit with the project's options (examples and random policies)", async () => {
+    const files = [
+      ...(await Promise.all(examples.map((p) => writeGuard(p, "typecheck")))),
+      ...(await Promise.all(generated.map((p, i) => writeGuard(p, "typecheck", `generated${i}`)))),
+    ];
+    assert.deepEqual(typeCheck(files), []);
+  });
+
+  it("import only the runtime guard entry and never evaluate code", async () => {
+    for (const policy of [...examples, ...generated]) {
+      const source = await generateGuardModule(policy, { runtimeImport: "pqguard/guard" });
+      const imports = [...source.matchAll(/^import .* from "([^"]+)";$/gm)].map((m) => m[1]);
+      assert.deepEqual([...new Set(imports)], ["pqguard/guard"]);
+      assert.doesNotMatch(source, /\beval\(|new Function\b/);
+    }
+  });
+
+  it("export one argument interface per tool", async () => {
+    const source = await generateGuardModule(examples[0]!, { runtimeImport: "pqguard/guard" });
+    for (const tool of examples[0]!.tools) assert.match(source, new RegExp(`export interface ${argumentTypeName(tool.name)} \\{`));
+    assert.equal(argumentTypeName("github.create-issue"), "GithubCreateIssueArgs");
+    assert.equal(argumentTypeName("2fa"), "Tool2faArgs");
+  });
+
+  it("emit plain JavaScript and declarations that decide like the interpreter", async () => {
+    const dir = join(OUT_DIR, "js");
+    const cases = [
+      { policy: examples[0]!, tools: examples[0]!.tools.map((t) => ({ name: t.name, fields: {}, annotations: t.annotations })) },
+      ...generated.slice(0, 4).map((policy, i) => ({ policy, tools: shapes[i]!.tools })),
+    ];
+    for (const { policy, tools } of cases) {
+      const source = await generateGuardModule(policy, { runtimeImport: runtimeImportFrom(dir) });
+      const { js, dts } = emitJs(source, `${policy.name}.guard.ts`);
+      assert.doesNotMatch(js, /: GuardRequest|interface /);
+      assert.match(dts, /export declare function guard\(request: GuardRequest, context: GuardContext\): Decision;/);
+      assert.match(dts, /export declare const policyDigest: string;/);
+      const file = join(dir, `${policy.name}-${policy.digest.slice(0, 8)}.guard.js`);
+      writeText(file, js);
+      writeFileSync(file.replace(/\.js$/, ".d.ts"), dts);
+      const compiled = ((await import(pathToFileURL(file).href)) as { default: GuardModule }).default;
+      const oracle = interpret(policy);
+      for (const call of fc.sample(callArb(tools), { numRuns: 200, seed: 1 })) {
+        assert.deepEqual(compiled.guard(call.request, call.context), oracle.guard(call.request, call.context));
+      }
+    }
+  });
+
+  it("keeps hostile tool names inside strings and comments", async () => {
+    const name = "evil\n}); process.exit(1); //";
+    const manifest = {
+      tools: [{ name, description: "x */ y", inputSchema: { type: "object", properties: { "a\"b": { type: "string", description: "*/ oops" } } } }],
+    };
+    const policy = checked(`policy hostile\nmanifest "m.json"\npermit tool ${JSON.stringify(name)}\n`, { "m.json": manifest }, "hostile.policy");
+    const file = await writeGuard(policy, "hostile");
+    assert.deepEqual(typeCheck([file]), []);
+    const guard = ((await import(pathToFileURL(file).href)) as { default: GuardModule }).default;
+    const { request, context } = requestFromJson({ tool: name, client: { authenticated: true } }, 0);
+    assert.equal(guard.guard(request, context).decision, "allow");
+  });
+});

@@ -1,0 +1,366 @@
+// fast-check arbitraries shared by the back-end tests: random well-typed policies over random tool lists, and random
+// requests with contexts for them. Values come from small pools so that conditions are true, false and unevaluable
+// (missing arguments, wrong JSON types, division by zero, unknown algorithms) about equally often.
+import fc from "fast-check";
+import { historyOf, type HistoryEntry } from "../../compiler/request.js";
+import { ALGORITHMS } from "../../runtime/guard/algorithms.js";
+import type { GuardContext, GuardRequest } from "../../runtime/guard/types.js";
+
+// ---------------------------------------------------------------------------------------------------------
+// Tools
+
+export type FieldKind = "number" | "integer" | "string" | "enum" | "boolean" | "tags" | "meta";
+
+/** The argument fields tools draw from; a field has the same type in every tool, so rules on several tools can use it. */
+export const FIELDS: Readonly<Record<string, FieldKind>> = {
+  amount: "number",
+  count: "integer",
+  divisor: "integer",
+  note: "string",
+  mode: "enum",
+  flag: "boolean",
+  tags: "tags",
+  meta: "meta",
+  "content-type": "string",
+};
+
+const MODES = ["fast", "slow", "safe"] as const;
+
+export interface GeneratedTool {
+  readonly name: string;
+  readonly fields: Readonly<Record<string, { readonly kind: FieldKind; readonly required: boolean }>>;
+  readonly annotations: Readonly<Record<string, unknown>>;
+}
+
+function schemaOf(kind: FieldKind): Record<string, unknown> {
+  switch (kind) {
+    case "number":
+      return { type: "number" };
+    case "integer":
+      return { type: "integer" };
+    case "string":
+      return { type: "string" };
+    case "enum":
+      return { type: "string", enum: [...MODES] };
+    case "boolean":
+      return { type: "boolean" };
+    case "tags":
+      return { type: "array", items: { type: "string" } };
+    case "meta":
+      return {
+        type: "object",
+        properties: { owner: { type: "string" }, level: { type: "integer" } },
+        required: ["owner"],
+      };
+  }
+}
+
+export function toolDefinition(tool: GeneratedTool): Record<string, unknown> {
+  const entries = Object.entries(tool.fields);
+  return {
+    name: tool.name,
+    description: `Generated tool ${tool.name}.`,
+    inputSchema: {
+      type: "object",
+      properties: Object.fromEntries(entries.map(([name, f]) => [name, schemaOf(f.kind)])),
+      required: entries.filter(([, f]) => f.required).map(([name]) => name),
+    },
+    annotations: tool.annotations,
+  };
+}
+
+const TOOL_NAMES = ["alpha", "beta_tool", "gamma", "delta-x", "epsilon.v2", "zeta"] as const;
+
+const annotationsArb: fc.Arbitrary<Record<string, unknown>> = fc.record(
+  {
+    title: fc.constantFrom("Alpha", "Other"),
+    readOnlyHint: fc.boolean(),
+    destructiveHint: fc.boolean(),
+    idempotentHint: fc.boolean(),
+    openWorldHint: fc.boolean(),
+  },
+  { requiredKeys: [] },
+);
+
+const fieldsArb = fc
+  .subarray(Object.keys(FIELDS), { minLength: 1 })
+  .chain((names) => fc.tuple(fc.constant(names), fc.array(fc.boolean(), { minLength: names.length, maxLength: names.length })))
+  .map(([names, required]) => Object.fromEntries(names.map((n, i) => [n, { kind: FIELDS[n]!, required: required[i]! }])));
+
+export const toolsArb: fc.Arbitrary<GeneratedTool[]> = fc
+  .uniqueArray(fc.constantFrom(...TOOL_NAMES), { minLength: 1, maxLength: 4 })
+  .chain((names) =>
+    fc.tuple(...names.map((name) => fc.record({ name: fc.constant(name), fields: fieldsArb, annotations: annotationsArb }))),
+  )
+  .map((tools) => [...tools]);
+
+// ---------------------------------------------------------------------------------------------------------
+// Policies
+
+/** How a tool is named in policy text: bare when it is an identifier, else quoted. */
+export function toolRef(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : JSON.stringify(name);
+}
+
+function argRef(field: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(field) ? `args.${field}` : `args[${JSON.stringify(field)}]`;
+}
+
+const pick = <T>(...items: T[]): fc.Arbitrary<T> => fc.constantFrom(...items);
+const small = pick(0, 1, 2, 3, 5, 10, 100, 2.5);
+
+function fieldAtoms(field: string, kind: FieldKind): fc.Arbitrary<string>[] {
+  const a = argRef(field);
+  switch (kind) {
+    case "number":
+    case "integer":
+      return [
+        fc.tuple(pick("<", "<=", ">", ">=", "==", "!="), small).map(([op, n]) => `${a} ${op} ${n}`),
+        fc.tuple(pick("+", "-", "*", "%", "/"), small, pick(">", "<=")).map(([op, n, cmp]) => `${a} ${op} ${n} ${cmp} 4`),
+        fc.constant(`-${a} < 0`),
+      ];
+    case "string":
+      return [
+        pick(`${a} == "abc"`, `${a} != "x"`, `${a} startsWith "a"`, `${a} endsWith "z"`, `${a} contains "b"`),
+        pick(`${a} matches /^a[a-z]*$/i`, `len(${a}) > 3`, `lower(${a}) == "abc"`, `upper(${a}) == "ABC"`, `${a} in ["abc", "xyz"]`),
+        pick(`${a} not in ["x"]`),
+      ];
+    case "enum":
+      return [pick(`${a} == "fast"`, `${a} != "slow"`, `${a} in ["fast", "safe"]`, `${a} not in ["safe"]`)];
+    case "boolean":
+      return [pick(a, `not ${a}`, `${a} == true`, `${a} != false`)];
+    case "tags":
+      return [pick(`${a} contains "x"`, `len(${a}) >= 2`, `"x" in ${a}`, `${a}[0] == "x"`, `${a}[1] startsWith "y"`)];
+    case "meta":
+      return [pick(`${a}.owner == "me"`, `${a}.level >= 2`, `has ${a}.level`, `${a}.level % 2 == 0`)];
+  }
+}
+
+const FACT_ATOMS: readonly string[] = [
+  "client.authenticated",
+  'client.role == "admin"',
+  'client.role in ["admin", "dev"]',
+  'client.id startsWith "a"',
+  'client.fingerprint == "fp-1"',
+  'peer.label == "server"',
+  'peer.fingerprint != "fp-0"',
+  'transport.kem >= "ML-KEM-768"',
+  'transport.kem == "ML-KEM-1024"',
+  'transport.kem in ["ML-KEM-768", "ML-KEM-1024"]',
+  'transport.signature >= "ML-DSA-65"',
+  'transport.aead in ["AES-256-GCM", "ChaCha20-Poly1305"]',
+  "transport.hybrid",
+  "transport.level >= 3",
+  "session.age < 1h",
+  "session.age + 30m > 1h",
+  "session.calls < 5",
+  'session.id == "s-1"',
+  "time.hour >= 8",
+  "time.hour < 18",
+  "time.minute < 30",
+  'time.weekday in ["sat", "sun"]',
+  'time.weekday == "mon"',
+  'time.now < "2026-06-01T00:00:00Z"',
+];
+
+const REQUIREMENT_ATOMS = FACT_ATOMS.filter((a) => /^(client|transport|session)\./.test(a));
+
+export interface PolicyShape {
+  readonly tools: readonly GeneratedTool[];
+  readonly source: string;
+  readonly manifests: Readonly<Record<string, unknown>>;
+}
+
+/** Fields every one of `tools` has, with the same type. */
+function commonFields(tools: readonly GeneratedTool[]): [string, FieldKind][] {
+  const [first, ...rest] = tools;
+  if (first === undefined) return [];
+  return Object.entries(first.fields)
+    .filter(([name, f]) => rest.every((t) => t.fields[name]?.kind === f.kind))
+    .map(([name, f]) => [name, f.kind]);
+}
+
+function conditionArb(atoms: readonly fc.Arbitrary<string>[], depth: number): fc.Arbitrary<string> {
+  const atom = fc.oneof(...atoms);
+  if (depth === 0) return atom;
+  const sub = conditionArb(atoms, depth - 1);
+  return fc.oneof(
+    { arbitrary: atom, weight: 4 },
+    { arbitrary: fc.tuple(sub, sub).map(([l, r]) => `${l} and ${r}`), weight: 2 },
+    { arbitrary: fc.tuple(sub, sub).map(([l, r]) => `(${l} or ${r})`), weight: 1 },
+    { arbitrary: sub.map((s) => `not (${s})`), weight: 1 },
+  );
+}
+
+function ruleArb(tools: readonly GeneratedTool[]): fc.Arbitrary<string> {
+  const targetArb = fc.oneof(
+    { arbitrary: fc.constant<GeneratedTool[] | "*">("*"), weight: 1 },
+    { arbitrary: fc.subarray([...tools], { minLength: 1 }), weight: 4 },
+  );
+  return targetArb.chain((target) => {
+    const targeted = target === "*" ? tools : target;
+    const callAtoms = [
+      ...tools.map((t) => toolRef(t.name)),
+      "*",
+    ].flatMap((ref) => [`calls(${ref}, 10m) >= 2`, `called(${ref})`]);
+    const atoms: fc.Arbitrary<string>[] = [
+      fc.constantFrom(...FACT_ATOMS),
+      fc.constantFrom(...callAtoms),
+      fc.constantFrom('tool.annotations.readOnlyHint', "tool.annotations.destructiveHint", 'tool.annotations.title == "Alpha"', `tool.name == ${JSON.stringify(targeted[0]!.name)}`),
+      ...commonFields(targeted).flatMap(([name, kind]) => fieldAtoms(name, kind)),
+    ];
+    const optional = commonFields(targeted).filter(([name]) => targeted.some((t) => t.fields[name]?.required === false));
+    if (optional.length > 0) atoms.push(fc.constantFrom(...optional.map(([name]) => `has ${argRef(name)}`)));
+    const common = commonFields(targeted);
+    const numbers = common.filter(([, k]) => k === "number" || k === "integer");
+    if (numbers.length > 0 && common.some(([n]) => n === "divisor")) {
+      // Divisors are often 0 in generated calls: division by zero must fail closed the same way in both back ends.
+      atoms.push(fc.constantFrom(...numbers.map(([name]) => `${argRef(name)} / args.divisor > 1`)));
+    }
+    const targetText = target === "*" ? "*" : target.map((t) => toolRef(t.name)).join(", ");
+    return fc
+      .record({
+        effect: pick("permit", "permit", "forbid", "ask"),
+        when: fc.option(conditionArb(atoms, 2), { nil: undefined, freq: 3 }),
+        unless: fc.option(conditionArb(atoms, 1), { nil: undefined, freq: 1 }),
+        because: fc.option(pick("reason one", "reason two"), { nil: undefined }),
+      })
+      .map(({ effect, when, unless, because }) =>
+        [
+          `${effect} tool ${targetText}`,
+          when === undefined ? "" : `\n  when ${when}`,
+          unless === undefined ? "" : `\n  unless ${unless}`,
+          because === undefined ? "" : `\n  because ${JSON.stringify(because)}`,
+        ].join(""),
+      );
+  });
+}
+
+function limitArb(tools: readonly GeneratedTool[]): fc.Arbitrary<string> {
+  const target = fc.oneof(fc.constant("*"), fc.subarray([...tools], { minLength: 1 }).map((ts) => ts.map((t) => toolRef(t.name)).join(", ")));
+  return fc
+    .tuple(target, pick(1, 2, 3, 5), pick("10m", "1h", "90s"), pick("", " per client", " per session"))
+    .map(([t, n, window, scope]) => `limit tool ${t} to ${n} per ${window}${scope}`);
+}
+
+export const policyArb: fc.Arbitrary<PolicyShape> = toolsArb.chain((tools) =>
+  fc
+    .record({
+      timezone: fc.option(pick("UTC", "Europe/Berlin", "America/New_York", "Australia/Adelaide"), { nil: undefined }),
+      // Requirements are rare: a failed one decides every call, and the rules are where most of the logic is.
+      identity: fc.oneof(
+        { arbitrary: fc.constant<string[]>([]), weight: 4 },
+        { arbitrary: fc.array(conditionArb([fc.constantFrom(...REQUIREMENT_ATOMS)], 1), { minLength: 1, maxLength: 2 }), weight: 1 },
+      ),
+      transport: fc.oneof(
+        { arbitrary: fc.constant<string[]>([]), weight: 4 },
+        { arbitrary: fc.array(conditionArb([fc.constantFrom(...REQUIREMENT_ATOMS)], 0), { minLength: 1, maxLength: 2 }), weight: 1 },
+      ),
+      rules: fc.array(ruleArb(tools), { minLength: 1, maxLength: 10 }),
+      limits: fc.array(limitArb(tools), { maxLength: 2 }),
+      order: fc.array(fc.nat(), { maxLength: 12 }),
+    })
+    .map(({ timezone, identity, transport, rules, limits, order }) => {
+      // Limits are placed among the rules, so that source order mixes forbids and limits.
+      const statements = [...rules];
+      limits.forEach((limit, i) => statements.splice((order[i] ?? 0) % (statements.length + 1), 0, limit));
+      const lines = [
+        "policy generated version 1",
+        timezone === undefined ? "" : `timezone ${JSON.stringify(timezone)}`,
+        'manifest "gen.tools.json"',
+        "",
+        identity.length === 0 ? "" : `identity {\n${identity.map((c) => `  require ${c}`).join("\n")}\n}`,
+        transport.length === 0 ? "" : `transport {\n${transport.map((c) => `  require ${c}`).join("\n")}\n}`,
+        "",
+        statements.join("\n\n"),
+        "",
+      ];
+      return {
+        tools,
+        source: lines.join("\n"),
+        manifests: { "gen.tools.json": { tools: tools.map(toolDefinition) } },
+      };
+    }),
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// Requests
+
+function valueArb(kind: FieldKind): fc.Arbitrary<unknown> {
+  const right: Record<FieldKind, fc.Arbitrary<unknown>> = {
+    number: pick(0, 1, 2.5, 4, 5, 10, 99, 100, 101, -3),
+    integer: pick(0, 1, 2, 3, 4, 5, 10, 100),
+    string: pick("abc", "ABC", "x", "abz", "xyz", "", "bbb", "aqz"),
+    enum: pick("fast", "slow", "safe"),
+    boolean: fc.boolean(),
+    tags: fc.array(pick("x", "y", "yz", "z"), { maxLength: 3 }),
+    meta: fc.record({ owner: pick("me", "you"), level: pick(0, 1, 2, 3) }, { requiredKeys: ["owner"] }),
+  };
+  const wrong: fc.Arbitrary<unknown> = pick<unknown>("5", 7, true, null, ["x"], { owner: 1 });
+  return fc.oneof({ arbitrary: right[kind], weight: 8 }, { arbitrary: wrong, weight: 1 });
+}
+
+export interface GeneratedCall {
+  readonly request: GuardRequest;
+  readonly context: GuardContext;
+  /** The same call as plain JSON, for failure messages. */
+  readonly json: unknown;
+}
+
+const BASE = Date.parse("2026-03-01T00:00:00Z");
+const ALGORITHM_NAMES = [...Object.keys(ALGORITHMS), "BOGUS-KEM"];
+
+export function callArb(tools: readonly GeneratedTool[]): fc.Arbitrary<GeneratedCall> {
+  const toolArb = fc.oneof(
+    { arbitrary: fc.constantFrom(...tools), weight: 6 },
+    { arbitrary: fc.constant<GeneratedTool>({ name: "unlisted", fields: { amount: { kind: "number", required: false } }, annotations: {} }), weight: 1 },
+  );
+  const optional = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined, freq: 4 });
+  return toolArb.chain((tool) =>
+    fc
+      .record({
+        args: fc.tuple(
+          ...Object.entries(tool.fields).map(([name, f]) =>
+            fc.option(valueArb(f.kind).map((v) => [name, v] as const), { nil: undefined, freq: f.required ? 8 : 2 }),
+          ),
+        ),
+        role: optional(pick("admin", "dev", "guest")),
+        id: optional(pick("a1", "b2")),
+        authenticated: fc.boolean(),
+        fingerprint: optional(pick("fp-1", "fp-2")),
+        peerLabel: optional(pick("server", "other")),
+        peerFingerprint: optional(pick("fp-0", "fp-9")),
+        kem: optional(fc.constantFrom(...ALGORITHM_NAMES)),
+        signature: optional(fc.constantFrom(...ALGORITHM_NAMES)),
+        aead: optional(fc.constantFrom(...ALGORITHM_NAMES)),
+        hybrid: fc.boolean(),
+        level: pick(0, 1, 3, 5),
+        sessionId: optional(pick("s-1", "s-2")),
+        ageMs: pick(0, 60_000, 3_000_000, 3_600_000, 7_200_000),
+        calls: pick(0, 3, 5, 9),
+        now: fc.integer({ min: 0, max: 400 * 86_400_000 }).map((offset) => BASE + offset),
+        history: fc.array(
+          fc.record({
+            tool: fc.constantFrom(...tools.map((t) => t.name), "unlisted"),
+            ago: pick(0, 30_000, 300_000, 599_999, 600_000, 1_800_000, 3_600_000, 7_200_000),
+            client: optional(pick("a1", "b2")),
+            session: optional(pick("s-1", "s-2")),
+          }),
+          { maxLength: 8 },
+        ),
+      })
+      .map((r): GeneratedCall => {
+        const args = Object.fromEntries(r.args.filter((e) => e !== undefined));
+        const entries: HistoryEntry[] = r.history.map((h) => ({ tool: h.tool, at: r.now - h.ago, client: h.client, session: h.session }));
+        const context: GuardContext = {
+          client: { id: r.id, role: r.role, authenticated: r.authenticated, fingerprint: r.fingerprint },
+          peer: { label: r.peerLabel, fingerprint: r.peerFingerprint },
+          transport: { kem: r.kem, signature: r.signature, aead: r.aead, hybrid: r.hybrid, level: r.level },
+          session: { id: r.sessionId, ageMs: r.ageMs, calls: r.calls },
+          now: r.now,
+          history: historyOf(entries, { client: r.id, session: r.sessionId, now: r.now }),
+        };
+        return { request: { tool: tool.name, args }, context, json: { ...r, tool: tool.name, args, history: entries } };
+      }),
+  );
+}
