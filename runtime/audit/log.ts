@@ -4,8 +4,9 @@ import { open, stat, type FileHandle } from "node:fs/promises";
 import type { Logger } from "pino";
 import { AUDIT_FORMAT, GENESIS, buildLine, lineHash, type AuditDecision, type AuditLine } from "./record.js";
 
-/** Buffered text above this is written at once instead of waiting for the next turn of the event loop. */
-export const FLUSH_THRESHOLD_BYTES = 64 * 1024;
+
+/** Decisions queued above this are chained and written at once instead of waiting for the next turn of the loop. */
+export const FLUSH_THRESHOLD_LINES = 256;
 /** How far back from the end of an existing log we look for its last line; a longer line is refused. */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
@@ -36,14 +37,14 @@ export interface AuditLogOptions {
 
 /** The sink enforcement writes to; `AuditLog` is the file-backed one. */
 export interface AuditSink {
-  append(decision: AuditDecision): AuditLine;
+  append(decision: AuditDecision): void;
   /** Set once a write failed: from then on enforcement denies every call, because it can no longer record them. */
   readonly failure: AuditError | undefined;
 }
 
 export class AuditLog implements AuditSink {
-  private buffer: string[] = [];
-  private bufferedBytes = 0;
+  /** Decisions not yet chained: hashing waits for the flush so that it stays off the decision's critical path. */
+  private pending: AuditDecision[] = [];
   private writing: Promise<void> = Promise.resolve();
   private scheduled = false;
   private closed = false;
@@ -81,34 +82,59 @@ export class AuditLog implements AuditSink {
 
   /** The hash of the last line appended: an operator can anchor it elsewhere to detect truncation. */
   get head(): string {
+    if (this.pending.length > 0) this.buffered.push(this.chain());
     return this.prev;
   }
 
-  append(decision: AuditDecision): AuditLine {
+  private buffered: string[] = [];
+
+  /**
+   * Queues one decision; its place in the chain is fixed now. With raw arguments the line is built at once, since
+   * the handler that runs next may change the arguments object.
+   */
+  append(decision: AuditDecision): void {
     if (this.closed) throw new AuditError("PQG7101", `audit log \`${this.path}\` is closed`);
-    const line = buildLine(decision, this.seq, this.prev, this.options.includeArguments === true);
-    this.seq++;
-    this.prev = line.hash;
-    const text = JSON.stringify(line) + "\n";
-    this.buffer.push(text);
-    this.bufferedBytes += text.length;
-    if (this.bufferedBytes >= FLUSH_THRESHOLD_BYTES) void this.flush();
-    else if (!this.scheduled) {
+    this.pending.push(decision);
+    if (this.options.includeArguments === true || this.pending.length >= FLUSH_THRESHOLD_LINES) {
+      this.buffered.push(this.chain());
+      if (this.buffered.length >= FLUSH_THRESHOLD_LINES) void this.flush().catch(() => undefined);
+    }
+    if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => {
         this.scheduled = false;
-        void this.flush();
+        void this.flush().catch(() => undefined);
       });
     }
-    return line;
+  }
+
+  /** Builds the text of every pending decision, in order, extending the chain. */
+  private chain(): string {
+    let text = "";
+    const pending = this.pending;
+    this.pending = [];
+    for (const decision of pending) {
+      try {
+        const { line, text: lineText } = buildLine(decision, this.seq, this.prev, this.options.includeArguments === true);
+        this.seq++;
+        this.prev = line.hash;
+        text += lineText + "\n";
+      } catch (error) {
+        // A line that cannot be built would leave a gap: stop, so that enforcement denies from now on.
+        this.failed ??= new AuditError("PQG7101", `cannot build an audit line for \`${decision.tool}\`: ${describe(error)}`);
+        this.options.logger?.error({ path: this.path, code: this.failed.code }, this.failed.message);
+        break;
+      }
+    }
+    return text;
   }
 
   /** Writes every line appended so far; resolves once they reached the file (or rejects with the write error). */
   flush(): Promise<void> {
-    if (this.buffer.length > 0) {
-      const chunk = this.buffer.join("");
-      this.buffer = [];
-      this.bufferedBytes = 0;
+    if (this.pending.length > 0) this.buffered.push(this.chain());
+    if (this.buffered.length > 0) {
+      const chunk = this.buffered.join("");
+      this.buffered = [];
       this.writing = this.writing.then(() => this.write(chunk));
     }
     return this.writing.then(() => {

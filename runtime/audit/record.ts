@@ -41,6 +41,8 @@ export interface AuditDecision {
   readonly manifestDigest?: string | undefined;
   readonly policyDigest?: string | undefined;
   readonly args: unknown;
+  /** SHA3-256 of the canonical arguments, when the caller already computed it. */
+  readonly argsDigest?: string | undefined;
 }
 
 /** One line of the log, as written. */
@@ -77,7 +79,14 @@ export function sha3Hex(text: string): string {
 
 /** SHA3-256 of the canonical JSON of the arguments; `{}` stands for absent arguments. */
 export function argumentsDigest(args: unknown): string {
-  return sha3Hex(canonicalJson(args ?? {}));
+  let text: string;
+  try {
+    text = canonicalJson(args ?? {});
+  } catch {
+    // Arguments without a JSON form were refused before any rule read them; the line still records that they came.
+    text = "null";
+  }
+  return sha3Hex(text);
 }
 
 /** The hash a line must carry: over its canonical JSON with `hash` left out. */
@@ -86,28 +95,36 @@ export function lineHash(line: Readonly<Record<string, unknown>>): string {
   return sha3Hex(canonicalJson(rest));
 }
 
-export function buildLine(decision: AuditDecision, seq: number, prev: string, includeArguments: boolean): AuditLine {
+/**
+ * Builds a line and its text. Without raw arguments every key is inserted in RFC 8785 order and every value is a
+ * string, integer, boolean, null or such an object, so JSON.stringify already yields the canonical text: the hot
+ * path skips the general canonicaliser (the verifier still uses it, and the tests hold the two equal).
+ */
+export function buildLine(decision: AuditDecision, seq: number, prev: string, includeArguments: boolean): { line: AuditLine; text: string } {
+  const suite = decision.suite;
   const body = {
-    format: AUDIT_FORMAT,
-    seq,
-    time: new Date(decision.time).toISOString(),
-    side: decision.side,
-    tool: decision.tool,
-    decision: decision.decision,
-    outcome: decision.outcome,
     approval: decision.approval ?? null,
-    code: decision.code ?? null,
-    rules: [...decision.rules],
-    reason: decision.reason,
-    session: decision.sessionId ?? null,
-    peer: decision.peerFingerprint ?? null,
-    client: decision.clientFingerprint ?? null,
-    suite: decision.suite ?? null,
-    manifest: decision.manifestDigest ?? null,
-    policy: decision.policyDigest ?? null,
-    argsDigest: argumentsDigest(decision.args),
     ...(includeArguments ? { args: decision.args ?? {} } : {}),
+    argsDigest: decision.argsDigest ?? argumentsDigest(decision.args),
+    client: decision.clientFingerprint ?? null,
+    code: decision.code ?? null,
+    decision: decision.decision,
+    format: AUDIT_FORMAT,
+    manifest: decision.manifestDigest ?? null,
+    outcome: decision.outcome,
+    peer: decision.peerFingerprint ?? null,
+    policy: decision.policyDigest ?? null,
     prev,
+    reason: decision.reason,
+    rules: [...decision.rules],
+    seq,
+    session: decision.sessionId ?? null,
+    side: decision.side,
+    suite: suite === undefined ? null : { aead: suite.aead, hybrid: suite.hybrid, kem: suite.kem, level: suite.level, signature: suite.signature },
+    time: new Date(decision.time).toISOString(),
+    tool: decision.tool,
   } as const;
-  return { ...body, hash: lineHash(body) };
+  const canonical = includeArguments ? canonicalJson(body) : JSON.stringify(body);
+  const line = { ...body, hash: sha3Hex(canonical) };
+  return { line, text: JSON.stringify(line) };
 }

@@ -3,7 +3,7 @@
 // Anything that goes wrong on the way denies, and the refusal says what went wrong.
 import type { Logger } from "pino";
 import type { AuditSink } from "../audit/log.js";
-import type { AuditDecision } from "../audit/record.js";
+import { sha3Hex, type AuditDecision } from "../audit/record.js";
 import { canonicalJson } from "../manifest/digest.js";
 import type { Decision, GuardContext, GuardModule } from "../guard/types.js";
 import { MemoryStateStore } from "../state/memory.js";
@@ -88,14 +88,17 @@ export class DecisionPoint {
 
   async decide(call: CallToDecide): Promise<Verdict> {
     const now = this.now();
+    let argsDigest: string | undefined;
     const refuse = (code: RefusalData["code"], reason: string, rules: readonly string[] = [], extra: Partial<AuditDecision> = {}): Verdict => {
       const refusal: RefusalData = { code, decision: "deny", tool: call.tool, reason, rules };
-      this.record(call, now, { decision: "deny", outcome: "denied", code, rules, reason, ...extra });
+      this.record(call, now, { decision: "deny", outcome: "denied", code, rules, reason, argsDigest, ...extra });
       return { allowed: false, refusal, error: refusalError(refusal) };
     };
 
-    const args = this.checkArguments(call.tool, call.args);
-    if (typeof args === "string") return refuse(EnforceErrorCode.BadArguments, args);
+    const checked = this.checkArguments(call.tool, call.args);
+    if (typeof checked === "string") return refuse(EnforceErrorCode.BadArguments, checked);
+    const { args } = checked;
+    argsDigest = checked.digest;
     const session = call.session;
     if (session === undefined) {
       return refuse(EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide");
@@ -144,14 +147,15 @@ export class DecisionPoint {
           approval,
         });
       }
-      return this.allow(call, now, decision, "approved");
+      return this.allow(call, now, decision, "approved", argsDigest);
     }
-    return this.allow(call, now, decision, undefined);
+    return this.allow(call, now, decision, undefined, argsDigest);
   }
 
-  private allow(call: CallToDecide, now: number, decision: Decision, approval: "approved" | undefined): Verdict {
+  private allow(call: CallToDecide, now: number, decision: Decision, approval: "approved" | undefined, argsDigest: string): Verdict {
     try {
-      this.record(call, now, { decision: decision.decision, outcome: "allowed", rules: decision.determining, reason: decision.reason, approval }, true);
+      const outcome = { decision: decision.decision, outcome: "allowed", rules: decision.determining, reason: decision.reason, approval, argsDigest } as const;
+      this.record(call, now, outcome, true);
     } catch (error) {
       const refusal: RefusalData = {
         code: EnforceErrorCode.AuditFailed,
@@ -191,18 +195,20 @@ export class DecisionPoint {
     }
   }
 
-  private checkArguments(tool: string, args: unknown): Readonly<Record<string, unknown>> | string {
-    if (args === undefined) return {};
+  /** The arguments as an object with the SHA3-256 of their canonical JSON, or why they are refused. */
+  private checkArguments(tool: string, raw: unknown): { args: Readonly<Record<string, unknown>>; digest: string } | string {
+    const args = raw ?? {};
     if (typeof args !== "object" || args === null || Array.isArray(args)) return `arguments of \`${tool}\` must be a JSON object`;
     const limit = this.options.maxArgumentBytes ?? DEFAULT_MAX_ARGUMENT_BYTES;
-    let size: number;
+    let text: string;
     try {
-      size = Buffer.byteLength(canonicalJson(args), "utf8");
+      text = canonicalJson(args);
     } catch {
       return `arguments of \`${tool}\` are not JSON`;
     }
+    const size = Buffer.byteLength(text, "utf8");
     if (size > limit) return `arguments of \`${tool}\` are ${size} bytes, more than the limit of ${limit}`;
-    return args as Readonly<Record<string, unknown>>;
+    return { args: args as Readonly<Record<string, unknown>>, digest: sha3Hex(text) };
   }
 
   private async askApproval(

@@ -27,22 +27,20 @@ interface Entry {
   readonly seq: number;
 }
 
-/** One time-ordered run of entries; `start` skips expired ones so that expiring is not an O(n) shift each time. */
-class EntryLog {
+/** Time-ordered entries; `start` skips expired ones so that expiring is not an O(n) shift each time. */
+class Run {
   entries: Entry[] = [];
   start = 0;
-  /** Entries at or before this time were dropped by the per-key bound, so counts reaching back that far are wrong. */
-  incompleteThrough = -Infinity;
-  dropped = false;
-  lastAt = -Infinity;
-  /** Every entry ever appended, expired or not: `session.calls`. */
-  appended = 0;
 
   get size(): number {
     return this.entries.length - this.start;
   }
 
-  /** Drops expired entries; returns how many. */
+  push(entry: Entry): void {
+    this.entries.push(entry);
+  }
+
+  /** Drops entries before `before`; returns how many. */
   expire(before: number): number {
     let dropped = 0;
     while (this.start < this.entries.length && this.entries[this.start]!.at < before) {
@@ -56,25 +54,78 @@ class EntryLog {
     return dropped;
   }
 
-  dropOldest(): void {
-    const oldest = this.entries[this.start]!;
-    this.incompleteThrough = Math.max(this.incompleteThrough, oldest.at);
-    this.dropped = true;
-    this.start++;
+  shift(): Entry {
+    return this.entries[this.start++]!;
   }
 
-  /** Calls to `tools` at or after `since` with a sequence number below `seqLimit`; scans back from the newest. */
+  /** Entries at or after `since` with a sequence number below `seqLimit`: a binary search, then the unseen tail. */
+  countSince(since: number, seqLimit: number): number {
+    let lo = this.start;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.entries[mid]!.at < since) lo = mid + 1;
+      else hi = mid;
+    }
+    let end = this.entries.length;
+    while (end > lo && this.entries[end - 1]!.seq >= seqLimit) end--;
+    return end - lo;
+  }
+}
+
+/** The history of one key (global, a client, a session): all calls, and the same calls by tool for fast counts. */
+class EntryLog {
+  readonly all = new Run();
+  readonly byTool = new Map<string, Run>();
+  /** Entries at or before this time were dropped by the per-key bound, so counts reaching back that far are wrong. */
+  incompleteThrough = -Infinity;
+  dropped = false;
+  lastAt = -Infinity;
+  /** Every entry ever appended, expired or not: `session.calls`. */
+  appended = 0;
+
+  get size(): number {
+    return this.all.size;
+  }
+
+  push(entry: Entry): void {
+    this.all.push(entry);
+    let run = this.byTool.get(entry.tool);
+    if (run === undefined) {
+      run = new Run();
+      this.byTool.set(entry.tool, run);
+    }
+    run.push(entry);
+    this.appended++;
+  }
+
+  /** Drops expired entries; returns how many. */
+  expire(before: number): number {
+    const dropped = this.all.expire(before);
+    if (dropped > 0) {
+      for (const [tool, run] of this.byTool) {
+        run.expire(before);
+        if (run.size === 0) this.byTool.delete(tool);
+      }
+    }
+    return dropped;
+  }
+
+  dropOldest(): void {
+    const oldest = this.all.shift();
+    this.byTool.get(oldest.tool)?.shift();
+    this.incompleteThrough = Math.max(this.incompleteThrough, oldest.at);
+    this.dropped = true;
+  }
+
+  /** Calls to `tools` at or after `since` with a sequence number below `seqLimit`. */
   count(tools: readonly string[] | "*", since: number, seqLimit: number, name: string): number {
     if (this.dropped && since <= this.incompleteThrough) {
       throw new StateError("PQG7202", `call history of ${name} is incomplete for the requested window, so a limit cannot be checked`);
     }
+    if (tools === "*") return this.all.countSince(since, seqLimit);
     let n = 0;
-    for (let i = this.entries.length - 1; i >= this.start; i--) {
-      const entry = this.entries[i]!;
-      if (entry.at < since) break;
-      if (entry.seq >= seqLimit) continue;
-      if (tools === "*" || tools.includes(entry.tool)) n++;
-    }
+    for (const tool of new Set(tools)) n += this.byTool.get(tool)?.countSince(since, seqLimit) ?? 0;
     return n;
   }
 }
@@ -168,8 +219,7 @@ export class MemoryStateStore implements StateStore {
       log.dropOldest();
       this.total--;
     }
-    log.entries.push({ tool, at: clamped, seq });
-    log.appended++;
+    log.push({ tool, at: clamped, seq });
     this.total++;
   }
 
