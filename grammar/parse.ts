@@ -253,9 +253,14 @@ function recognitionProblems(errors: readonly IRecognitionException[], source: s
   const seen = new Set<string>();
   const problems: SyntaxProblem[] = [];
   for (const error of errors) {
-    // At end of file, point just after the last token read: that is where something is missing.
+    // When the offending token is on a later line (or is the end of file), something is missing at the end of the
+    // previous line: point just after the last token read, not at the start of the next statement. Between
+    // statements (the top rule) nothing is missing: the found token itself is what does not belong.
     const previous = tokenSpan((error as { previousToken?: IToken }).previousToken);
-    const span = tokenSpan(error.token) ?? (previous === undefined ? endOfSource(source) : pointAfter(previous));
+    const found = tokenSpan(error.token);
+    const betweenStatements = error.context.ruleStack.length <= 1;
+    const missingBefore = previous !== undefined && !betweenStatements && (found === undefined || found.line > previous.endLine);
+    const span = missingBefore ? pointAfter(previous) : (found ?? endOfSource(source));
     const [message, help] = error.message.split(HELP_SEPARATOR);
     const key = `${span.start}:${message}`;
     if (seen.has(key)) continue;

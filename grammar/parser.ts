@@ -54,12 +54,12 @@ function describeExpected(ruleName: string, paths: readonly (readonly TokenType[
   return joinAlternatives(paths.map((path) => (path[0] === undefined ? "end of file" : tokenLabel(path[0]))));
 }
 
-/** Extra advice for the common slip of naming a tool with a keyword. */
-function keywordHelp(ruleName: string, actual: IToken): string {
+/** Advice for common slips: a keyword as a tool name, a chained comparison. */
+function helpFor(ruleName: string, actual: IToken): string {
   if ((ruleName === "toolTarget" || ruleName === "toolName") && T.KEYWORD_WORDS.has(actual.image)) {
     return `${HELP_SEPARATOR}\`${actual.image}\` is a keyword; write the tool name as a string: \`"${actual.image}"\``;
   }
-  if (ruleName === "comparison" && actual.tokenType.CATEGORIES?.includes(T.RelationalOperator)) {
+  if (actual.tokenType.CATEGORIES?.includes(T.RelationalOperator) === true) {
     return `${HELP_SEPARATOR}comparisons do not chain; combine them with \`and\``;
   }
   return "";
@@ -69,7 +69,7 @@ const errorMessageProvider: IParserErrorMessageProvider = {
   buildMismatchTokenMessage({ expected, actual, ruleName }) {
     // Expecting EOF means the top-level loop hit something that cannot start a statement.
     const wanted = expected === EOF ? RULE_DESCRIPTIONS["statement"] : tokenLabel(expected);
-    return `expected ${wanted}, found ${describeFound(actual)}${keywordHelp(ruleName, actual)}`;
+    return `expected ${wanted}, found ${describeFound(actual)}${helpFor(ruleName, actual)}`;
   },
   buildNotAllInputParsedMessage({ firstRedundant }) {
     return `expected ${RULE_DESCRIPTIONS["statement"]}, found ${describeFound(firstRedundant)}`;
@@ -77,11 +77,11 @@ const errorMessageProvider: IParserErrorMessageProvider = {
   buildNoViableAltMessage({ expectedPathsPerAlt, actual, ruleName }) {
     const found = actual[0]!;
     const expected = describeExpected(ruleName, expectedPathsPerAlt.flat());
-    return `expected ${expected}, found ${describeFound(found)}${keywordHelp(ruleName, found)}`;
+    return `expected ${expected}, found ${describeFound(found)}${helpFor(ruleName, found)}`;
   },
   buildEarlyExitMessage({ expectedIterationPaths, actual, ruleName }) {
     const found = actual[0]!;
-    return `expected ${describeExpected(ruleName, expectedIterationPaths)}, found ${describeFound(found)}${keywordHelp(ruleName, found)}`;
+    return `expected ${describeExpected(ruleName, expectedIterationPaths)}, found ${describeFound(found)}${helpFor(ruleName, found)}`;
   },
 };
 

@@ -259,7 +259,8 @@ export function formatPolicy(ast: PolicyFile): string {
     lines.push(trailing === "" ? { text: p.text } : { text: p.text, trailing });
   }
   if (orphans.length > 0) {
-    const lastLine = pieces.at(-1)?.endLine;
+    const last = pieces.at(-1);
+    const lastLine = last === undefined ? undefined : Math.max(last.endLine, ...last.trailing.map((c) => c.span.endLine));
     if (lastLine !== undefined && orphans[0]!.span.line > lastLine + 1) lines.push({ text: "" });
     emitComments(orphans, "", Number.MAX_SAFE_INTEGER, true);
     while (lines.at(-1)?.text === "") lines.pop();
