@@ -166,8 +166,13 @@ export function parseJsonText(text: string): { ok: true; value: unknown } | { ok
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (error) {
-    const why = error instanceof SyntaxError ? error.message.replace(/^JSON\.parse: /, "") : "not JSON";
-    return { ok: false, detail: `invalid JSON (${lowerFirst(why)})` };
+    // Node's own wording differs between versions; only the position is kept, as line and column.
+    const position = error instanceof SyntaxError ? /position (\d+)/.exec(error.message)?.[1] : undefined;
+    if (position === undefined) return { ok: false, detail: /end of JSON/.test(String(error)) ? "invalid JSON: it ends too early" : "invalid JSON" };
+    const before = text.slice(0, Number(position));
+    const line = before.split("\n").length;
+    const column = Number(position) - before.lastIndexOf("\n");
+    return { ok: false, detail: `invalid JSON at line ${line}, column ${column}` };
   }
 }
 
@@ -185,8 +190,4 @@ export function readErrorDetail(error: unknown): string {
     default:
       return code === "" ? "read failed" : `read failed (${code})`;
   }
-}
-
-function lowerFirst(text: string): string {
-  return text.length === 0 ? text : text[0]!.toLowerCase() + text.slice(1);
 }

@@ -325,7 +325,7 @@ describe("checker", () => {
         const text = designExample.slice(0, from) + insert + designExample.slice(Math.min(to, from + 12));
         checkPolicySource(text, { fileName: "payments.policy", manifests: { "payments.tools.json": paymentsTools } });
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   });
 });
