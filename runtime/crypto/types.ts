@@ -24,6 +24,8 @@ export interface Kem extends AlgorithmInfo {
   readonly secretKeyLength: number;
   readonly ciphertextLength: number;
   readonly sharedSecretLength: number;
+  /** Length of the seed `keygen(seed)` takes (every registered KEM has one). */
+  readonly seedLength?: number;
   /** Deterministic from `seed` when given (for known-answer tests); otherwise from the CSPRNG. */
   keygen(seed?: Uint8Array): KemKeyPair;
   encapsulate(publicKey: Uint8Array): { ciphertext: Uint8Array; sharedSecret: Uint8Array };
@@ -41,6 +43,8 @@ export interface SignatureScheme extends AlgorithmInfo {
   readonly publicKeyLength: number;
   readonly secretKeyLength: number;
   readonly signatureLength: number;
+  /** Length of the seed `keygen(seed)` takes (every registered scheme has one). */
+  readonly seedLength?: number;
   keygen(seed?: Uint8Array): SignatureKeyPair;
   /** `context` is the FIPS 204 domain-separation context string (at most 255 bytes). */
   sign(message: Uint8Array, secretKey: Uint8Array, context: Uint8Array): Uint8Array;
