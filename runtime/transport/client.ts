@@ -1,0 +1,76 @@
+// PqcClientTransport: the SDK Transport a Client connects with; it runs the client side of the session handshake
+// over any inner transport and then seals every JSON-RPC message.
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { resolveSuiteConfig } from "../crypto/registry.js";
+import type { SuiteConfig } from "../crypto/registry.js";
+import type { SigningIdentity } from "../session/certificate.js";
+import { SessionError, SessionErrorCode } from "../session/errors.js";
+import { ClientHandshake } from "../session/handshake.js";
+import type { EstablishedSession } from "../session/handshake.js";
+import { HandshakeType } from "../session/messages.js";
+import { handshakeEnvelope } from "./envelope.js";
+import { SessionTransport } from "./session-transport.js";
+import type { SessionTransportOptions } from "./session-transport.js";
+
+export interface PqcClientTransportOptions extends SessionTransportOptions {
+  /** Server identity fingerprints (`mldsa65:...`) this client accepts. */
+  readonly trust: { readonly serverFingerprints: readonly string[] };
+  /** Algorithms to offer, in preference order; unset lists come from PQGUARD_* variables, then defaults. */
+  readonly suites?: Partial<SuiteConfig>;
+  /** For mutual authentication: the client's signing identity and a certificate for it. */
+  readonly clientIdentity?: SigningIdentity;
+  readonly clientCertificate?: Uint8Array;
+}
+
+/**
+ * `start()` sends the ClientHello and resolves once the ClientFinished is sent: one round trip, after which sends
+ * are sealed at once. Inbound frames are accepted only after the server's Finished confirms its key.
+ * Sends made before then are queued (bounded) and flushed in order.
+ */
+export class PqcClientTransport extends SessionTransport {
+  private readonly handshake: ClientHandshake;
+  private session: EstablishedSession | undefined;
+
+  constructor(inner: Transport, options: PqcClientTransportOptions) {
+    super(inner, options);
+    if ((options.clientIdentity === undefined) !== (options.clientCertificate === undefined)) {
+      throw new SessionError(SessionErrorCode.InvalidConfiguration, "client authentication needs both `clientIdentity` and `clientCertificate`");
+    }
+    this.handshake = new ClientHandshake({
+      suites: resolveSuiteConfig(options.suites),
+      trustedServers: options.trust.serverFingerprints,
+      clientAuth: options.clientIdentity ? { identity: options.clientIdentity, certificate: options.clientCertificate! } : undefined,
+      now: this.now,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.startInner();
+    this.armHandshakeTimer("the handshake with the server");
+    const ready = this.waitForHandshake();
+    try {
+      await this.inner.send(handshakeEnvelope(this.handshake.hello()));
+    } catch (error) {
+      this.fail(error instanceof SessionError ? error : new SessionError(SessionErrorCode.PeerClosedDuringHandshake, "the client hello could not be sent", { cause: error }));
+    }
+    await ready;
+  }
+
+  protected receiveHandshake(bytes: Uint8Array): void {
+    if (bytes[0] === HandshakeType.serverHello && this.session === undefined) {
+      const { clientFinished, session } = this.handshake.receiveServerHello(bytes);
+      this.session = session;
+      this.inner.send(handshakeEnvelope(clientFinished)).catch((error: unknown) => {
+        this.fail(new SessionError(SessionErrorCode.PeerClosedDuringHandshake, "the client finished could not be sent", { cause: error }));
+      });
+      this.enableSending(session);
+      this.releaseWaiter();
+      return;
+    }
+    if (bytes[0] === HandshakeType.serverFinished && this.session !== undefined && this.opener === undefined) {
+      this.enableReceiving(this.handshake.receiveServerFinished(bytes));
+      return;
+    }
+    throw new SessionError(SessionErrorCode.UnexpectedMessage, `unexpected handshake message of type ${bytes[0] ?? "none"}`);
+  }
+}

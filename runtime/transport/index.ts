@@ -1,0 +1,16 @@
+// The sealed MCP transports: wrap any SDK Transport (stdio, Streamable HTTP, in-memory) in a post-quantum session.
+export { PqcClientTransport } from "./client.js";
+export type { PqcClientTransportOptions } from "./client.js";
+export { PqcServerTransport } from "./server.js";
+export type { PqcServerTransportOptions } from "./server.js";
+export type { SessionTransportOptions } from "./session-transport.js";
+export { HANDSHAKE_METHOD, SEALED_METHOD } from "./envelope.js";
+export { SessionError, SessionErrorCode } from "../session/errors.js";
+export type { SessionInfo, AuthenticatedClient, NegotiatedSuite } from "../session/facts.js";
+export {
+  ServerCredentials,
+  issueServerCertificate,
+  issueClientCertificate,
+  verifyServerCertificate,
+} from "../session/certificate.js";
+export type { ClientTrust, ServerCredential, SigningIdentity } from "../session/certificate.js";

@@ -1,0 +1,91 @@
+// PqcServerTransport: the SDK Transport a Server connects with; it answers the session handshake over any inner
+// transport, authenticates itself with a KEM certificate and, when configured, the client by its certificate.
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { resolveSuiteConfig } from "../crypto/registry.js";
+import type { SuiteConfig } from "../crypto/registry.js";
+import { ServerCredentials } from "../session/certificate.js";
+import type { ClientTrust, SigningIdentity } from "../session/certificate.js";
+import { SessionError, SessionErrorCode } from "../session/errors.js";
+import { ServerHandshake } from "../session/handshake.js";
+import { HandshakeType } from "../session/messages.js";
+import { handshakeEnvelope } from "./envelope.js";
+import { SessionTransport } from "./session-transport.js";
+import type { SessionTransportOptions } from "./session-transport.js";
+
+export interface PqcServerTransportOptions extends SessionTransportOptions {
+  /** Certificates and their rotation; share one instance across connections. */
+  readonly credentials?: ServerCredentials;
+  /** Or the identity alone: credentials are then kept per identity for the whole process. */
+  readonly identity?: SigningIdentity;
+  /** Human label put in certificates issued from `identity`. */
+  readonly label?: string;
+  /** Algorithms to accept, in the server's preference order (the server chooses among the client's offer). */
+  readonly suites?: Partial<SuiteConfig>;
+  /** Which client certificates to believe; without it, clients that present one are refused. */
+  readonly clientTrust?: ClientTrust;
+}
+
+// One ServerCredentials per identity, so connections made with `identity` share certificates (one signature per rotation).
+const credentialsByIdentity = new WeakMap<Uint8Array, ServerCredentials>();
+
+function credentialsFor(options: PqcServerTransportOptions, now: () => number): ServerCredentials {
+  if (options.credentials !== undefined) return options.credentials;
+  const identity = options.identity;
+  if (identity === undefined) {
+    throw new SessionError(SessionErrorCode.InvalidConfiguration, "a server transport needs `credentials` or `identity`");
+  }
+  let credentials = credentialsByIdentity.get(identity.secretKey);
+  if (credentials === undefined) {
+    credentials = new ServerCredentials({ identity, now, ...(options.label !== undefined ? { label: options.label } : {}) });
+    credentialsByIdentity.set(identity.secretKey, credentials);
+  }
+  return credentials;
+}
+
+/**
+ * `start()` starts the inner transport and resolves when a client has completed the handshake (or rejects on
+ * timeout): connect the server and the client concurrently, as with any in-memory pair. Sends before that are
+ * queued (bounded) and flushed in order.
+ */
+export class PqcServerTransport extends SessionTransport {
+  private readonly handshake: ServerHandshake;
+  private helloAnswered = false;
+
+  constructor(inner: Transport, options: PqcServerTransportOptions) {
+    super(inner, options);
+    this.handshake = new ServerHandshake({
+      suites: resolveSuiteConfig(options.suites),
+      credentials: credentialsFor(options, this.now),
+      clientTrust: options.clientTrust,
+      now: this.now,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.startInner();
+    this.armHandshakeTimer("waiting for a client handshake");
+    await this.waitForHandshake();
+  }
+
+  protected receiveHandshake(bytes: Uint8Array): void {
+    if (bytes[0] === HandshakeType.clientHello && !this.helloAnswered) {
+      this.helloAnswered = true;
+      this.sendHandshake(this.handshake.receiveClientHello(bytes));
+      return;
+    }
+    if (bytes[0] === HandshakeType.clientFinished && this.helloAnswered && this.opener === undefined) {
+      const { serverFinished, session } = this.handshake.receiveClientFinished(bytes);
+      this.sendHandshake(serverFinished);
+      this.enableSending(session);
+      this.enableReceiving(session);
+      return;
+    }
+    throw new SessionError(SessionErrorCode.UnexpectedMessage, `unexpected handshake message of type ${bytes[0] ?? "none"}`);
+  }
+
+  private sendHandshake(bytes: Uint8Array): void {
+    this.inner.send(handshakeEnvelope(bytes)).catch((error: unknown) => {
+      this.fail(new SessionError(SessionErrorCode.PeerClosedDuringHandshake, "a handshake message could not be sent", { cause: error }));
+    });
+  }
+}

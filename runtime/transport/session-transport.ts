@@ -1,0 +1,277 @@
+// What client and server transports share: sealing and opening JSON-RPC messages, the pre-establishment send queue,
+// failure (typed error, close, nothing delivered), idempotent close with a sealed close frame, and the session facts.
+import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
+import { HANDSHAKE_TIMEOUT_MS, MAX_PENDING_SENDS } from "../session/constants.js";
+import { SessionError, SessionErrorCode, asSessionError } from "../session/errors.js";
+import type { SessionInfo } from "../session/facts.js";
+import type { EstablishedSession } from "../session/handshake.js";
+import { FrameType, RecordOpener, RecordSealer } from "../session/record.js";
+import type { RecordLimits } from "../session/record.js";
+import { openEnvelope, sealedEnvelope } from "./envelope.js";
+
+/** Options both ends share. */
+export interface SessionTransportOptions {
+  /** Rekey after this many frames under one key (default 2^20). */
+  readonly rekeyAfterMessages?: number;
+  /** Rekey after this long under one key (default 120 s, as WireGuard). */
+  readonly rekeyAfterMs?: number;
+  /** Whole-handshake timeout (default 10 s). */
+  readonly handshakeTimeoutMs?: number;
+  /** Largest decoded frame (default 8 MiB). */
+  readonly maxFrameBytes?: number;
+  /** Clock, epoch ms; injected so tests control certificate validity and rekey timing. */
+  readonly now?: () => number;
+}
+
+interface PendingSend {
+  readonly message: JSONRPCMessage;
+  readonly options: TransportSendOptions | undefined;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+type Phase = "new" | "handshaking" | "established" | "closed";
+
+export abstract class SessionTransport implements Transport {
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
+  /** Called once, when the handshake is complete and confirmed on this end. */
+  onestablished?: ((info: SessionInfo) => void) | undefined;
+
+  protected phase: Phase = "new";
+  protected sealer: RecordSealer | undefined;
+  protected opener: RecordOpener | undefined;
+  protected readonly now: () => number;
+  private info: SessionInfo | undefined;
+  private pending: PendingSend[] = [];
+  private peerClosed = false;
+  private closeEmitted = false;
+  private closing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
+
+  constructor(
+    protected readonly inner: Transport,
+    private readonly options: SessionTransportOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The negotiated facts, once the handshake is confirmed on this end; undefined before and after failure. */
+  get sessionInfo(): SessionInfo | undefined {
+    const info = this.info;
+    if (info === undefined) return undefined;
+    return { ...info, rekeys: (this.sealer?.rekeys ?? 0) + (this.opener?.rekeys ?? 0) };
+  }
+
+  /** The inner transport's session id (Streamable HTTP); the cryptographic session id is `sessionInfo.sessionId`. */
+  get sessionId(): string | undefined {
+    return this.inner.sessionId;
+  }
+
+  setProtocolVersion(version: string): void {
+    this.inner.setProtocolVersion?.(version);
+  }
+
+  protected get handshakeTimeoutMs(): number {
+    return this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  }
+
+  protected get recordLimits(): RecordLimits {
+    return {
+      rekeyAfterMessages: this.options.rekeyAfterMessages,
+      rekeyAfterMs: this.options.rekeyAfterMs,
+      maxFrameBytes: this.options.maxFrameBytes,
+      now: this.now,
+    };
+  }
+
+  abstract start(): Promise<void>;
+
+  /** Handles a handshake message in whatever state the subclass is in; throws SessionError to fail the session. */
+  protected abstract receiveHandshake(bytes: Uint8Array): void;
+
+  /** Hooks the inner transport and starts it; callers then run their side of the handshake. */
+  protected async startInner(): Promise<void> {
+    if (this.phase !== "new") {
+      throw new SessionError(SessionErrorCode.UnexpectedMessage, "this transport was already started; create a new one per connection");
+    }
+    this.phase = "handshaking";
+    this.inner.onmessage = (message, extra) => this.receive(message, extra);
+    this.inner.onclose = () => this.innerClosed();
+    this.inner.onerror = (error) => this.onerror?.(error);
+    await this.inner.start();
+  }
+
+  /** Arms the whole-handshake timer: expiry fails the session with a Timeout error. */
+  protected armHandshakeTimer(what: string): void {
+    this.timer = setTimeout(() => {
+      this.fail(new SessionError(SessionErrorCode.Timeout, `${what} did not complete within ${this.handshakeTimeoutMs} ms`));
+    }, this.handshakeTimeoutMs);
+    this.timer.unref?.();
+  }
+
+  /** A promise released by releaseWaiter(), or rejected by failure, timeout or close. */
+  protected waitForHandshake(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.phase === "closed") return reject(new SessionError(SessionErrorCode.Closed, "the session is closed"));
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  protected stopTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  protected releaseWaiter(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.resolve();
+  }
+
+  /** Sending becomes possible: flush what was queued, in order, before any later send. */
+  protected enableSending(session: EstablishedSession): void {
+    this.sealer = new RecordSealer(session.aead, session.kdf, session.sendSecret, this.recordLimits);
+    const queued = this.pending;
+    this.pending = [];
+    for (const item of queued) this.sealAndSend(item.message, item.options).then(item.resolve, item.reject);
+  }
+
+  /** Receiving becomes possible: the peer is confirmed, the facts are final. */
+  protected enableReceiving(session: EstablishedSession): void {
+    this.opener = new RecordOpener(session.aead, session.kdf, session.receiveSecret, this.recordLimits);
+    this.info = session.info;
+    this.phase = "established";
+    this.stopTimer();
+    this.releaseWaiter();
+    this.onestablished?.(this.sessionInfo!);
+  }
+
+  /**
+   * Seals and sends once the session can send. Before that, sends are queued (at most MAX_PENDING_SENDS) and
+   * resolve when flushed; after close or failure they reject with a SessionError.
+   */
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (this.phase === "closed") throw new SessionError(SessionErrorCode.Closed, "the session is closed");
+    if (this.sealer !== undefined) return this.sealAndSend(message, options);
+    if (this.pending.length >= MAX_PENDING_SENDS) {
+      throw new SessionError(SessionErrorCode.BufferFull, `more than ${MAX_PENDING_SENDS} messages queued before the handshake completed`);
+    }
+    return new Promise<void>((resolve, reject) => this.pending.push({ message, options, resolve, reject }));
+  }
+
+  private sealAndSend(message: JSONRPCMessage, options: TransportSendOptions | undefined): Promise<void> {
+    const sealer = this.sealer!;
+    const plaintext = Buffer.from(JSON.stringify(message), "utf8");
+    if (sealer.rekeyDue()) {
+      const marker = this.inner.send(sealedEnvelope(sealer.sealRekey()));
+      const data = this.inner.send(sealedEnvelope(sealer.sealData(plaintext)), options);
+      return Promise.all([marker, data]).then(() => undefined);
+    }
+    return this.inner.send(sealedEnvelope(sealer.sealData(plaintext)), options);
+  }
+
+  private receive(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
+    if (this.phase === "closed") return;
+    let delivered: JSONRPCMessage;
+    try {
+      const envelope = openEnvelope(message);
+      if (envelope.kind === "handshake") return this.receiveHandshake(envelope.bytes);
+      if (envelope.kind === "plain") {
+        throw new SessionError(SessionErrorCode.UnexpectedMessage, "a plaintext JSON-RPC message arrived on a sealed session");
+      }
+      if (this.opener === undefined) {
+        throw new SessionError(SessionErrorCode.UnexpectedMessage, "a sealed frame arrived before the handshake completed");
+      }
+      const frame = this.opener.open(envelope.frame);
+      if (frame.type === FrameType.rekey) return;
+      if (frame.type === FrameType.close) {
+        this.peerClosed = true;
+        void this.close();
+        return;
+      }
+      delivered = parseRecord(frame.plaintext);
+    } catch (error) {
+      this.fail(asSessionError(error, SessionErrorCode.UnexpectedMessage, "a message could not be processed"));
+      return;
+    }
+    this.onmessage?.(delivered, extra);
+  }
+
+  private innerClosed(): void {
+    if (this.phase === "closed") return this.emitClose();
+    if (this.opener !== undefined && !this.peerClosed) {
+      return this.fail(new SessionError(SessionErrorCode.StreamTruncated, "the connection closed without the peer's sealed close: the stream may have been truncated"));
+    }
+    if (this.phase === "handshaking") {
+      return this.fail(new SessionError(SessionErrorCode.PeerClosedDuringHandshake, "the connection closed before the handshake completed"));
+    }
+    this.phase = "closed";
+    this.emitClose();
+  }
+
+  /** Fails closed: report the typed error, refuse everything after, reject what waits, close the inner transport. */
+  protected fail(error: SessionError): void {
+    if (this.phase === "closed") return;
+    this.info = undefined;
+    this.shutDown(error);
+    this.onerror?.(error);
+    this.closing = this.inner.close().catch(() => undefined);
+    this.emitClose();
+  }
+
+  /** Idempotent: sends the sealed close (when established), closes the inner transport, rejects queued sends. */
+  async close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    if (this.phase === "closed") return;
+    const notify = this.sealer !== undefined && this.opener !== undefined && !this.peerClosed;
+    const closeFrame = notify ? sealedEnvelope(this.sealer!.sealClose()) : undefined;
+    this.shutDown(new SessionError(SessionErrorCode.Closed, "the session was closed"));
+    this.closing = (async () => {
+      if (closeFrame !== undefined) await this.inner.send(closeFrame).catch(() => undefined);
+      await this.inner.close().catch(() => undefined);
+      this.emitClose();
+    })();
+    return this.closing;
+  }
+
+  private shutDown(reason: SessionError): void {
+    this.phase = "closed";
+    this.stopTimer();
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.reject(reason);
+    const queued = this.pending;
+    this.pending = [];
+    for (const item of queued) item.reject(reason);
+    this.wipeKeys();
+  }
+
+  private wipeKeys(): void {
+    this.sealer?.wipe();
+    this.opener?.wipe();
+  }
+
+  private emitClose(): void {
+    if (this.closeEmitted) return;
+    this.closeEmitted = true;
+    this.onclose?.();
+  }
+}
+
+/** Decrypted bytes to a JSON-RPC message; anything else means the peer is broken, and the session closes. */
+function parseRecord(plaintext: Uint8Array): JSONRPCMessage {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength).toString("utf8"));
+  } catch {
+    throw new SessionError(SessionErrorCode.MalformedRecord, "a sealed frame does not hold JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || (parsed as { jsonrpc?: unknown }).jsonrpc !== "2.0") {
+    throw new SessionError(SessionErrorCode.MalformedRecord, "a sealed frame does not hold a JSON-RPC 2.0 message");
+  }
+  return parsed as JSONRPCMessage;
+}

@@ -1,0 +1,271 @@
+// The sealed MCP transports with the real SDK Client and McpServer over InMemoryTransport: calls work, facts are
+// exposed, 1,000 concurrent calls survive a rekey, and every attack on the wire closes the session with its code.
+import assert from "node:assert/strict";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { SessionError, SessionErrorCode } from "../../runtime/session/errors.js";
+import { decodeClientHello, encodeClientHello } from "../../runtime/session/messages.js";
+import { HANDSHAKE_METHOD } from "../../runtime/transport/index.js";
+import { T0, clientFixture, newIdentity } from "../session/fixtures.js";
+import { connect, echoServer, isSealed, transports } from "./harness.js";
+import type { Connected } from "./harness.js";
+
+const call = (c: Connected, text: string) => c.client.callTool({ name: "echo", arguments: { text } });
+
+function codeOf(error: unknown): string | undefined {
+  return error instanceof SessionError ? error.code : undefined;
+}
+
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+function editFrame(message: JSONRPCMessage, change: (bytes: Buffer) => void): JSONRPCMessage {
+  const params = (message as unknown as { params: { f: string } }).params;
+  const bytes = Buffer.from(params.f, "base64url");
+  change(bytes);
+  return { ...message, params: { f: bytes.toString("base64url") } } as JSONRPCMessage;
+}
+
+describe("sealed MCP transport", () => {
+  it("carries tools/call through the real SDK and exposes the same session facts on both ends", async () => {
+    const c = await connect();
+    const result = await call(c, "hello");
+    assert.deepEqual(result.content, [{ type: "text", text: "hello" }]);
+    const client = c.clientTransport.sessionInfo!;
+    const server = c.serverTransport.sessionInfo!;
+    assert.equal(client.sessionId, server.sessionId);
+    assert.deepEqual(client.suite, { kem: "X25519MLKEM768", signature: "ML-DSA-65", aead: "AES-256-GCM", hybrid: true, level: 3 });
+    assert.equal(client.peerFingerprint, server.peerFingerprint);
+    assert.equal(server.client, undefined);
+    assert.equal(server.establishedAt, T0 + 1000);
+    await c.client.close();
+  });
+
+  it("sends nothing in plaintext after the handshake", async () => {
+    const seen: JSONRPCMessage[] = [];
+    const parts = await connect();
+    parts.setEdit((message) => (seen.push(message), [message]));
+    await call(parts, "secret text");
+    assert.ok(seen.length >= 2);
+    assert.ok(seen.every(isSealed));
+    assert.ok(!JSON.stringify(seen).includes("secret text"));
+    await parts.client.close();
+  });
+
+  it("gives the server the client's verified identity and claims (mutual authentication)", async () => {
+    const { issuer, client, certificate } = clientFixture();
+    let established: unknown;
+    const parts = transports({ clientIdentity: client, clientCertificate: certificate }, { clientTrust: { issuers: [issuer.fingerprint], required: true } });
+    parts.serverTransport.onestablished = (info) => (established = info.client);
+    const handled: string[] = [];
+    const server = echoServer(handled);
+    const mcp = new Client({ name: "c", version: "1" });
+    await Promise.all([server.connect(parts.serverTransport), mcp.connect(parts.clientTransport)]);
+    assert.deepEqual(established, { fingerprint: client.fingerprint, claims: { id: "agent-7", role: "billing-agent" } });
+    assert.deepEqual(parts.serverTransport.sessionInfo?.client, established);
+    await mcp.close();
+  });
+
+  it("answers 1,000 concurrent tools/call requests intact across rekeys", async () => {
+    const c = await connect({ rekeyAfterMessages: 97 }, { rekeyAfterMessages: 89 });
+    const texts = Array.from({ length: 1000 }, (_, i) => `request ${i} ${"x".repeat(i % 50)}`);
+    const results = await Promise.all(texts.map((text) => call(c, text)));
+    results.forEach((result, i) => assert.deepEqual(result.content, [{ type: "text", text: texts[i] }]));
+    assert.equal(c.handled.length, 1000);
+    assert.ok(c.clientTransport.sessionInfo!.rekeys >= 20, `rekeys: ${c.clientTransport.sessionInfo!.rekeys}`);
+    assert.equal(c.clientTransport.sessionInfo!.rekeys, c.serverTransport.sessionInfo!.rekeys);
+    assert.deepEqual(c.errors, { client: [], server: [] });
+    await c.client.close();
+  });
+
+  it("rekeys after the configured time", async () => {
+    let now = T0 + 1000;
+    const c = await connect({ now: () => now, rekeyAfterMs: 60_000 }, { now: () => now, rekeyAfterMs: 60_000 });
+    await call(c, "a");
+    assert.equal(c.clientTransport.sessionInfo!.rekeys, 0);
+    now += 60_000;
+    await call(c, "b");
+    assert.equal(c.clientTransport.sessionInfo!.rekeys, 2);
+    await c.client.close();
+  });
+
+  describe("attacks on sealed frames", () => {
+    /** `genuine`: the attack passes the real frame on first (a replay), so that one call is handled exactly once. */
+    async function attacked(edit: (message: JSONRPCMessage) => JSONRPCMessage[], expected: string, genuine = 0): Promise<void> {
+      const c = await connect();
+      await call(c, "warm up");
+      const serverErrors: unknown[] = [];
+      c.serverTransport.onerror = (error) => serverErrors.push(error);
+      let armed = true;
+      c.setEdit((message, direction) => {
+        if (!armed || direction !== "toServer" || !isSealed(message)) return [message];
+        armed = false;
+        return edit(message);
+      });
+      const before = c.handled.length;
+      const outcome = await Promise.race([
+        call(c, "attacked").then(() => "answered", (error: unknown) => `rejected: ${String(error)}`),
+        new Promise((resolve) => setTimeout(() => resolve("pending"), 200)),
+      ]);
+      if (genuine === 0) assert.notEqual(outcome, "answered");
+      assert.equal(c.handled.length, before + genuine, "no plaintext from the bad frame reached the handler");
+      assert.equal(codeOf(serverErrors[0]), expected, String(serverErrors[0]));
+      assert.equal(c.serverTransport.sessionInfo, undefined);
+      await assert.rejects(c.serverTransport.send({ jsonrpc: "2.0", method: "x" }), (error: unknown) => codeOf(error) === SessionErrorCode.Closed);
+      await c.client.close();
+    }
+
+    it("closes on a frame altered in transit (header, body and tag positions)", async () => {
+      for (const position of [0, 4, 8, 9, 20, -16, -1]) {
+        // The sequence number bytes (1 to 8) are checked before the MAC: a raised sequence number reads as a gap.
+        const expected = position >= 1 && position <= 8 ? SessionErrorCode.Reorder : SessionErrorCode.BadRecordMac;
+        await attacked((m) => [editFrame(m, (b) => (b[position < 0 ? b.length + position : position]! ^= 0x40))], expected);
+      }
+    });
+
+    it("closes on a replayed frame", async () => {
+      await attacked((m) => [m, m], SessionErrorCode.Replay, 1);
+    });
+
+    it("closes on a dropped frame (the next one arrives out of order)", async () => {
+      const c = await connect();
+      const errors: unknown[] = [];
+      c.serverTransport.onerror = (error) => errors.push(error);
+      let dropped = false;
+      c.setEdit((message, direction) => {
+        if (direction === "toServer" && isSealed(message) && !dropped) return (dropped = true), [];
+        return [message];
+      });
+      void call(c, "lost").catch(() => undefined);
+      await call(c, "next").catch(() => undefined);
+      assert.equal(codeOf(errors[0]), SessionErrorCode.Reorder);
+      assert.deepEqual(c.handled, []);
+      await c.client.close();
+    });
+
+    it("closes on a truncated frame", async () => {
+      const cut = (m: JSONRPCMessage): JSONRPCMessage => ({ ...m, params: { f: (m as unknown as { params: { f: string } }).params.f.slice(0, 20) } }) as JSONRPCMessage;
+      await attacked((m) => [cut(m)], SessionErrorCode.TruncatedFrame);
+    });
+
+    it("closes on a plaintext message injected into an established session", async () => {
+      await attacked(() => [{ jsonrpc: "2.0", id: 999, method: "tools/call", params: { name: "echo", arguments: { text: "injected" } } }], SessionErrorCode.UnexpectedMessage);
+    });
+
+    it("reports a connection cut without the sealed close as truncation", async () => {
+      const c = await connect();
+      const errors: unknown[] = [];
+      c.serverTransport.onerror = (error) => errors.push(error);
+      await c.clientWire.close();
+      await settle();
+      assert.equal(codeOf(errors[0]), SessionErrorCode.StreamTruncated);
+    });
+
+    it("closes cleanly, without error, when the peer sends its sealed close", async () => {
+      const c = await connect();
+      const errors: unknown[] = [];
+      let closed = 0;
+      c.serverTransport.onerror = (error) => errors.push(error);
+      const previous = c.serverTransport.onclose;
+      c.serverTransport.onclose = () => (closed++, previous?.());
+      await c.client.close();
+      await settle();
+      assert.deepEqual(errors, []);
+      assert.equal(closed, 1);
+    });
+  });
+
+  describe("handshake refusals through the transports", () => {
+    async function refused(parts: ReturnType<typeof transports>, expected: string): Promise<void> {
+      const server = echoServer([]);
+      const client = new Client({ name: "c", version: "1" });
+      const results = await Promise.allSettled([server.connect(parts.serverTransport), client.connect(parts.clientTransport)]);
+      const codes = results.flatMap((r) => (r.status === "rejected" ? [codeOf(r.reason)] : []));
+      assert.ok(codes.includes(expected as never), `codes: ${codes.join(", ")}`);
+      assert.equal(parts.clientTransport.sessionInfo, undefined);
+      assert.equal(parts.serverTransport.sessionInfo, undefined);
+    }
+
+    it("refuses a server key the client does not trust", async () => {
+      await refused(transports({ trust: { serverFingerprints: [newIdentity().fingerprint] } }), SessionErrorCode.UntrustedServerKey);
+    });
+
+    it("refuses an expired server certificate", async () => {
+      await refused(transports({ now: () => T0 + 2 * 24 * 3600_000 }), SessionErrorCode.CertificateExpired);
+    });
+
+    it("refuses a downgrade by a man in the middle who edits the offer", async () => {
+      const offer = { kem: ["X25519MLKEM768", "ML-KEM-768"], signature: ["ML-DSA-65"], aead: ["AES-256-GCM"] };
+      const parts = transports({ suites: offer }, { suites: offer });
+      parts.setEdit((message, direction) => {
+        if (direction !== "toServer" || !("method" in message) || message.method !== HANDSHAKE_METHOD) return [message];
+        const bytes = new Uint8Array(Buffer.from((message.params as { m: string }).m, "base64url"));
+        if (bytes[0] !== 1) return [message];
+        const hello = decodeClientHello(bytes);
+        const stripped = encodeClientHello({ nonce: hello.nonce, offer: { ...hello.offer, kem: ["ML-KEM-768"] }, shares: [hello.shares[1]!] });
+        return [{ ...message, params: { m: Buffer.from(stripped).toString("base64url") } }];
+      });
+      await refused(parts, SessionErrorCode.Downgrade);
+    });
+
+    it("refuses handshake messages altered in transit", async () => {
+      for (const [type, position] of [[1, 40], [2, 100], [3, 500], [4, 5]] as const) {
+        const parts = transports({ handshakeTimeoutMs: 2000 }, { handshakeTimeoutMs: 2000 });
+        parts.setEdit((message) => {
+          if (!("method" in message) || message.method !== HANDSHAKE_METHOD) return [message];
+          const bytes = Buffer.from((message.params as { m: string }).m, "base64url");
+          if (bytes[0] === type) bytes[position]! ^= 1;
+          return [{ ...message, params: { m: bytes.toString("base64url") } }];
+        });
+        const server = echoServer([]);
+        const client = new Client({ name: "c", version: "1" });
+        const results = await Promise.allSettled([server.connect(parts.serverTransport), client.connect(parts.clientTransport)]);
+        assert.ok(results.some((r) => r.status === "rejected"), `message type ${type} altered at ${position} was accepted`);
+        assert.equal(parts.serverTransport.sessionInfo, undefined);
+      }
+    });
+
+    it("times out when the server never answers", async () => {
+      const parts = transports({ handshakeTimeoutMs: 50 });
+      parts.setEdit((message, direction) => (direction === "toServer" ? [] : [message]));
+      await assert.rejects(parts.clientTransport.start(), (error: unknown) => codeOf(error) === SessionErrorCode.Timeout);
+    });
+
+    it("times out on the server when no client arrives", async () => {
+      const parts = transports({}, { handshakeTimeoutMs: 50 });
+      await assert.rejects(parts.serverTransport.start(), (error: unknown) => codeOf(error) === SessionErrorCode.Timeout);
+    });
+  });
+
+  describe("lifecycle", () => {
+    it("queues sends made before establishment and flushes them in order", async () => {
+      const parts = transports();
+      const received: JSONRPCMessage[] = [];
+      parts.serverTransport.onmessage = (message) => received.push(message);
+      const early = [1, 2, 3].map((id) => parts.clientTransport.send({ jsonrpc: "2.0", id, method: "ping" }));
+      await Promise.all([parts.serverTransport.start(), parts.clientTransport.start(), ...early]);
+      await settle();
+      assert.deepEqual(received.map((m) => (m as { id: number }).id), [1, 2, 3]);
+      await parts.clientTransport.close();
+    });
+
+    it("rejects queued sends when closed, and closes only once", async () => {
+      const parts = transports();
+      let closes = 0;
+      parts.clientTransport.onclose = () => closes++;
+      const queued = parts.clientTransport.send({ jsonrpc: "2.0", id: 1, method: "ping" });
+      await Promise.all([parts.clientTransport.close(), parts.clientTransport.close()]);
+      await assert.rejects(queued, (error: unknown) => codeOf(error) === SessionErrorCode.Closed);
+      await assert.rejects(parts.clientTransport.send({ jsonrpc: "2.0", id: 2, method: "ping" }), (error: unknown) => codeOf(error) === SessionErrorCode.Closed);
+      await parts.clientTransport.close();
+      assert.equal(closes, 1);
+    });
+
+    it("refuses to be started twice", async () => {
+      const c = await connect();
+      await assert.rejects(c.clientTransport.start(), (error: unknown) => codeOf(error) === SessionErrorCode.UnexpectedMessage);
+      await c.client.close();
+    });
+  });
+});
