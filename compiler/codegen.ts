@@ -1,6 +1,5 @@
 // The code generator: turns a checked policy into a `<name>.guard.ts` module of straight-line TypeScript (a switch on
 // the tool name, conditions inlined, constants hoisted) with the same decisions as the reference interpreter.
-import ts from "typescript";
 import type { Expr, Path } from "../grammar/ast.js";
 import { algorithmFacts } from "../runtime/guard/algorithms.js";
 import { generateArgumentTypes } from "./codegen-types.js";
@@ -652,25 +651,4 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
 export async function generateGuardModule(policy: CheckedPolicy, options: CodegenOptions): Promise<string> {
   const types = await generateArgumentTypes(policy.tools);
   return generateGuardCode(policy, options, types);
-}
-
-export interface EmittedJs {
-  /** `<name>.guard.js`: the module with its types erased. */
-  readonly js: string;
-  /** `<name>.guard.d.ts`: the interfaces and the declarations of the exports. */
-  readonly dts: string;
-}
-
-/** Plain JavaScript and declarations of a generated module, for projects that do not run tsc. */
-export function emitJs(source: string, fileName = "guard.ts"): EmittedJs {
-  const compilerOptions: ts.CompilerOptions = {
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.ESNext,
-    verbatimModuleSyntax: true,
-    declaration: true,
-    isolatedDeclarations: true,
-  };
-  const js = ts.transpileModule(source, { compilerOptions, fileName, reportDiagnostics: false }).outputText;
-  const dts = ts.transpileDeclaration(source, { compilerOptions, fileName, reportDiagnostics: false }).outputText;
-  return { js, dts };
 }
