@@ -275,6 +275,8 @@ export class ProxyConnection {
     const upstream = this.#core.options.upstream;
     switch (method) {
       case "initialize":
+        // A client may connect while the upstream is still starting; its capabilities are what we answer with.
+        await upstream.whenStarted();
         return this.#initialize(params);
       case "ping":
         return {};

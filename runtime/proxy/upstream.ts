@@ -85,11 +85,20 @@ export class UpstreamSupervisor {
   #initializeResult: InitializeResult | undefined;
   #firstStart: { resolve: () => void; reject: (error: ProxyError) => void } | undefined;
   #exited: Promise<void> = Promise.resolve();
+  readonly #started: Promise<void>;
+  #startedSettle: { resolve: () => void; reject: (error: ProxyError) => void } | undefined;
 
   constructor(command: UpstreamCommand, options: UpstreamOptions) {
     this.#command = command;
     this.#options = options;
     this.#log = options.logger.child({ component: "upstream" });
+    this.#started = new Promise((resolve, reject) => (this.#startedSettle = { resolve, reject }));
+    this.#started.catch(() => undefined); // observed through `whenStarted`; unobserved otherwise
+  }
+
+  /** Resolves once the server first finished initializing; rejects when its first start failed. */
+  whenStarted(): Promise<void> {
+    return this.#started;
   }
 
   /** The server's `initialize` result from its latest start. */
@@ -308,6 +317,7 @@ export class UpstreamSupervisor {
         this.#flushQueued();
         this.#firstStart?.resolve();
         this.#firstStart = undefined;
+        this.#startedSettle?.resolve();
         this.#options.onReady?.(generation);
       },
       (error: unknown) => {
@@ -362,7 +372,9 @@ export class UpstreamSupervisor {
     if (this.#state === "closed") return;
     const how = spawnError ?? (signal !== null ? `signal ${signal}` : `exit code ${String(code)}`);
     if (this.#firstStart !== undefined) {
-      this.#firstStart.reject(new ProxyError("PQG8001", `the upstream server \`${this.#command.command}\` did not start: ${how}`, RPC_UPSTREAM_UNAVAILABLE));
+      const error = new ProxyError("PQG8001", `the upstream server \`${this.#command.command}\` did not start: ${how}`, RPC_UPSTREAM_UNAVAILABLE);
+      this.#firstStart.reject(error);
+      this.#startedSettle?.reject(error);
       this.#firstStart = undefined;
       this.#state = "closed";
       return;

@@ -1,0 +1,208 @@
+// `pqguard proxy`: puts an unmodified stdio MCP server behind the post-quantum transport and a policy guard.
+// It checks and compiles the policy at start (compiled guard, imported from a temporary directory), then serves.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, isAbsolute, join, resolve } from "node:path";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { checkPolicyFile } from "../../compiler/load.js";
+import { generateGuardModule } from "../../compiler/codegen.js";
+import { renderDiagnostics } from "../../compiler/render.js";
+import { AuditLog, operationalLogger, type Logger } from "../../runtime/audit/index.js";
+import type { GuardModule } from "../../runtime/guard/types.js";
+import { loadSecretKey } from "../../runtime/identity/index.js";
+import { loadSignedManifest, splitCommandLine } from "../../runtime/manifest/files.js";
+import type { VerifiedManifest } from "../../runtime/manifest/signed.js";
+import { createProxy, TolerantStdioTransport, type Proxy } from "../../runtime/proxy/index.js";
+import { PqcServerTransport, type ClientTrust } from "../../runtime/transport/index.js";
+import { EXIT_ERRORS, UsageError, type CommandIO } from "./io.js";
+
+/**
+ * Environment variable with a fixed start time (ISO 8601) for the decision clock, as `--now` sets it. For demos and
+ * tests of time rules only: the clock then starts at that instant and advances in real time.
+ */
+export const NOW_ENV = "PQGUARD_NOW";
+
+const RUNTIME_GUARD = new URL("../../runtime/guard/index.ts", import.meta.url).href;
+
+interface ProxyArgs {
+  readonly policy: string;
+  readonly upstream: string;
+  readonly listen: string;
+  readonly key: string | undefined;
+  readonly trustIssuers: readonly string[];
+  readonly manifest: string | undefined;
+  readonly signer: string | undefined;
+  readonly audit: string | undefined;
+  readonly auditArgs: boolean;
+  readonly now: string | undefined;
+  readonly callTimeoutMs: number | undefined;
+  readonly logLevel: string;
+}
+
+function parse(io: CommandIO): ProxyArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...io.argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        policy: { type: "string" },
+        upstream: { type: "string" },
+        "upstream-url": { type: "string" },
+        listen: { type: "string", default: "stdio" },
+        key: { type: "string" },
+        "trust-issuer": { type: "string", multiple: true },
+        manifest: { type: "string" },
+        signer: { type: "string" },
+        audit: { type: "string" },
+        "audit-args": { type: "boolean", default: false },
+        now: { type: "string" },
+        "call-timeout": { type: "string" },
+        "log-level": { type: "string", default: "info" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message.replace(/^./, (c) => c.toLowerCase()) : "invalid arguments");
+  }
+  const v = parsed.values;
+  if (v.policy === undefined) throw new UsageError("`--policy P.policy` is required");
+  if (v["upstream-url"] !== undefined) throw new UsageError("`--upstream-url` (a Streamable HTTP upstream) is not supported yet; use `--upstream \"CMD ARGS\"`");
+  if (v.upstream === undefined) throw new UsageError("`--upstream \"CMD ARGS\"` is required");
+  if (v.listen !== "stdio") throw new UsageError(`\`--listen ${v.listen}\` is not supported yet; only \`stdio\` is`);
+  let callTimeoutMs: number | undefined;
+  if (v["call-timeout"] !== undefined) {
+    callTimeoutMs = Number(v["call-timeout"]);
+    if (!Number.isInteger(callTimeoutMs) || callTimeoutMs <= 0) throw new UsageError("`--call-timeout` must be a positive number of milliseconds");
+  }
+  const now = v.now ?? process.env[NOW_ENV];
+  if (now !== undefined && Number.isNaN(Date.parse(now))) throw new UsageError(`\`${now}\` is not an ISO 8601 time for \`--now\``);
+  return {
+    policy: v.policy,
+    upstream: v.upstream,
+    listen: v.listen!,
+    key: v.key,
+    trustIssuers: v["trust-issuer"] ?? [],
+    manifest: v.manifest,
+    signer: v.signer,
+    audit: v.audit,
+    auditArgs: v["audit-args"] === true,
+    now,
+    callTimeoutMs,
+    logLevel: v["log-level"]!,
+  };
+}
+
+/** A clock that starts at `start` and advances in real time; the system clock when no start is given. */
+export function demoClock(start: string | undefined): () => number {
+  if (start === undefined) return Date.now;
+  const offset = Date.parse(start) - Date.now();
+  return () => Date.now() + offset;
+}
+
+/** Checks a policy and compiles it to a guard module, imported from a temporary directory that is removed after. */
+export async function compileGuard(policyPath: string, manifests: readonly string[] = []): Promise<{ guard: GuardModule } | { errors: string }> {
+  const checked = await checkPolicyFile(policyPath, { manifests });
+  if (checked.policy === undefined) {
+    return { errors: renderDiagnostics(checked.diagnostics, { [checked.fileName]: checked.source }, "text") };
+  }
+  const source = await generateGuardModule(checked.policy, { runtimeImport: RUNTIME_GUARD });
+  const dir = await mkdtemp(join(tmpdir(), "pqguard-guard-"));
+  try {
+    // The temporary directory is outside this package, so it needs its own marker for ES module syntax.
+    await writeFile(join(dir, "package.json"), '{ "type": "module" }\n');
+    const file = join(dir, `${basename(policyPath).replace(/\.policy$/, "")}.guard.ts`);
+    await writeFile(file, source);
+    const module = (await import(pathToFileURL(file).href)) as GuardModule & { default?: GuardModule };
+    return { guard: module.default ?? module };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(io: CommandIO): Promise<number> {
+  const args = parse(io);
+  const inCwd = (p: string): string => (isAbsolute(p) ? p : resolve(io.cwd, p));
+  const logger: Logger = operationalLogger(args.logLevel);
+
+  const compiled = await compileGuard(inCwd(args.policy));
+  if ("errors" in compiled) {
+    io.err(compiled.errors);
+    return EXIT_ERRORS;
+  }
+  const clock = demoClock(args.now);
+  if (args.now !== undefined) logger.warn({ now: args.now }, "decision clock fixed for a demo or test (`--now`); do not use in production");
+
+  let manifest: VerifiedManifest | undefined;
+  let identity: Awaited<ReturnType<typeof loadSecretKey>> | undefined;
+  let audit: AuditLog | undefined;
+  try {
+    manifest = args.manifest === undefined ? undefined : await loadSignedManifest(inCwd(args.manifest), args.signer === undefined ? {} : { signer: args.signer });
+    identity = args.key === undefined ? undefined : await loadSecretKey(inCwd(args.key));
+    audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), { includeArguments: args.auditArgs, logger });
+  } catch (error) {
+    const coded = error as { code?: unknown; message?: unknown };
+    io.err(`error ${typeof coded.code === "string" ? coded.code : "PQG8006"}: ${String(coded.message ?? error)}\n`);
+    return EXIT_ERRORS;
+  }
+
+  const [command, ...commandArgs] = splitCommandLine(args.upstream);
+  if (command === undefined) throw new UsageError("`--upstream` names no command");
+  const proxy: Proxy = createProxy({
+    upstream: { command, args: commandArgs, cwd: io.cwd },
+    guard: compiled.guard,
+    manifest,
+    logger,
+    audit,
+    clock,
+    callTimeoutMs: args.callTimeoutMs,
+    onDecision: (tool, verdict) =>
+      logger.info(
+        verdict.allowed
+          ? { tool, decision: verdict.decision.decision, rules: verdict.decision.determining }
+          : { tool, decision: "deny", code: verdict.refusal.code, rules: verdict.refusal.rules, reason: verdict.refusal.reason },
+        "decision",
+      ),
+  });
+  const stdio = new TolerantStdioTransport(process.stdin, process.stdout);
+  const closed = new Promise<void>((resolveClosed) => {
+    const trust: ClientTrust | undefined = args.trustIssuers.length === 0 ? undefined : { issuers: args.trustIssuers };
+    const downstream =
+      identity === undefined
+        ? stdio
+        : new PqcServerTransport(stdio, { identity, ...(trust === undefined ? {} : { clientTrust: trust }), label: `pqguard proxy for ${basename(args.policy)}` });
+    if (identity === undefined) logger.warn("no `--key`: serving plain stdio; guards see an unauthenticated client on a classical transport");
+    const attached = identity === undefined ? proxy.core.attachPlain(downstream) : proxy.core.attachSealed(downstream);
+    attached.then(
+      (connection) => {
+        const previous = connection.transport.onclose;
+        connection.transport.onclose = () => {
+          previous?.();
+          resolveClosed();
+        };
+      },
+      (error: unknown) => {
+        logger.error({ err: error instanceof Error ? error.message : String(error) }, "downstream session failed");
+        resolveClosed();
+      },
+    );
+    process.once("SIGTERM", () => resolveClosed());
+    process.once("SIGINT", () => resolveClosed());
+  });
+  // The upstream starts while the client's handshake runs: both take a while, and the client's handshake has a timeout.
+  try {
+    await proxy.start();
+  } catch (error) {
+    const coded = error as { code?: unknown; message?: unknown };
+    io.err(`error ${String(coded.code ?? "PQG8001")}: ${String(coded.message ?? error)}\n`);
+    await proxy.close();
+    await audit?.close();
+    return EXIT_ERRORS;
+  }
+  await closed;
+  await proxy.close();
+  await audit?.close();
+  return 0;
+}
