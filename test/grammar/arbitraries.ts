@@ -172,12 +172,12 @@ export const policyAstArb: fc.Arbitrary<PolicyFile> = fc
 /** Canonical text of a generated policy. */
 export const policyTextArb: fc.Arbitrary<string> = policyAstArb.map(formatPolicy);
 
-/** The same policies laid out differently: every line break becomes some other run of whitespace. */
-export const relaidPolicyTextArb: fc.Arbitrary<string> = fc
+/** A canonical policy text and the same policy laid out differently: line breaks become other runs of whitespace. */
+export const relaidPolicyTextArb: fc.Arbitrary<{ canonical: string; relaid: string }> = fc
   .tuple(policyTextArb, fc.array(fc.constantFrom(" ", "\n", "\t", "\r\n", "\n\n    ", "  "), { minLength: 1, maxLength: 8 }))
   .map(([text, separators]) => {
     let i = 0;
-    return text.replace(/\n\s*/g, () => separators[i++ % separators.length]!);
+    return { canonical: text, relaid: text.replace(/\n\s*/g, () => separators[i++ % separators.length]!) };
   });
 
 const commentArb = fc.oneof(

@@ -117,9 +117,8 @@ describe("grammar: fmt round trip", () => {
 
   it("formats any layout of a policy to the same text", () => {
     fc.assert(
-      fc.property(relaidPolicyTextArb, (relaid) => {
-        const canonical = formatPolicy(parseClean(relaid));
-        assert.equal(formatPolicy(parseClean(canonical)), canonical);
+      fc.property(relaidPolicyTextArb, ({ canonical, relaid }) => {
+        assert.equal(formatPolicy(parseClean(relaid)), canonical);
         assert.deepEqual(shape(parseClean(relaid)), shape(parseClean(canonical)));
       }),
       { numRuns: 150 },
