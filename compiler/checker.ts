@@ -169,6 +169,8 @@ class Checker {
   readonly types = new Map<Expr, Type>();
   readonly tools = new Map<string, ToolEntry>();
   private timezone: { zone: string; line: number } | undefined;
+  /** A manifest could not be used (already reported): unknown tool names are then expected and not reported again. */
+  private manifestFailed = false;
 
   constructor(private readonly input: CheckInput) {}
 
@@ -258,13 +260,12 @@ class Checker {
       return;
     }
     seen.set(path, decl.path.span.line);
-    const found = this.input.manifest(path);
-    if (found.kind === "unreadable") return this.report("manifestNotFound", decl.path, { path, detail: found.detail });
-    if (found.kind === "invalid") return this.report("invalidManifest", decl.path, { path, detail: found.detail });
-    const parsed = parseManifest(found.value);
-    if (!parsed.ok) return this.report("invalidManifest", decl.path, { path, detail: parsed.detail });
-    if (decl.signedBy !== undefined && !this.signatureHolds(decl, parsed.manifest)) return;
-    for (const tool of parsed.manifest.tools) {
+    const manifest = this.loadManifest(decl);
+    if (manifest === undefined) {
+      this.manifestFailed = true;
+      return;
+    }
+    for (const tool of manifest.tools) {
       const other = this.tools.get(tool.name);
       if (other !== undefined) {
         this.report("duplicateToolDefinition", decl.path, { tool: tool.name, first: other.manifest, second: path });
@@ -272,6 +273,17 @@ class Checker {
       }
       this.tools.set(tool.name, { tool, manifest: path });
     }
+  }
+
+  private loadManifest(decl: ManifestDecl): Manifest | undefined {
+    const path = decl.path.value;
+    const found = this.input.manifest(path);
+    if (found.kind === "unreadable") return void this.report("manifestNotFound", decl.path, { path, detail: found.detail });
+    if (found.kind === "invalid") return void this.report("invalidManifest", decl.path, { path, detail: found.detail });
+    const parsed = parseManifest(found.value);
+    if (!parsed.ok) return void this.report("invalidManifest", decl.path, { path, detail: parsed.detail });
+    if (decl.signedBy !== undefined && !this.signatureHolds(decl, parsed.manifest)) return undefined;
+    return parsed.manifest;
   }
 
   private signatureHolds(decl: ManifestDecl, manifest: Manifest): boolean {
@@ -350,7 +362,10 @@ class Checker {
 
   private resolveTool(name: string, at: { readonly span: Span }): ManifestTool | undefined {
     const entry = this.tools.get(name);
-    if (entry === undefined) this.report("unknownTool", at, { tool: name }, didYouMean(name, this.tools.keys()));
+    if (entry === undefined && !this.manifestFailed) {
+      const help = this.tools.size === 0 ? "tools come from the policy's `manifest` statements, which define none" : didYouMean(name, this.tools.keys());
+      this.report("unknownTool", at, { tool: name }, help);
+    }
     return entry?.tool;
   }
 
