@@ -1,8 +1,7 @@
 // `pqguard keygen [--alg ML-DSA-65] --out NAME [--force]`: writes NAME.key (mode 0600) and NAME.pub, prints the fingerprint.
 import path from "node:path";
 import { CryptoError } from "../../runtime/crypto/errors.js";
-import { algorithmNames } from "../../runtime/crypto/registry.js";
-import { DEFAULT_IDENTITY_ALGORITHM, generateIdentity, writeIdentity } from "../../runtime/identity/keys.js";
+import { DEFAULT_IDENTITY_ALGORITHM, generateIdentity, identityAlgorithms, writeIdentity } from "../../runtime/identity/keys.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO } from "./io.js";
 
 interface KeygenOptions {
@@ -39,12 +38,18 @@ function parseArguments(argv: readonly string[]): KeygenOptions {
     }
   }
   if (out === undefined) throw new UsageError("missing `--out NAME` (the key files are written to NAME.key and NAME.pub)");
-  const known = [...algorithmNames("signature"), ...algorithmNames("kem")];
+  const known = identityAlgorithms();
   if (!known.includes(algorithm)) {
     throw new UsageError(`unknown key algorithm \`${algorithm}\`; valid names are ${known.map((n) => `\`${n}\``).join(", ")}`);
   }
   // A name given with the extension would produce NAME.key.key; take it as the base name the user meant.
   return { algorithm, out: out.replace(/\.(key|pub)$/, ""), force };
+}
+
+/** A path as the user would write it: relative when under the working directory, absolute otherwise. */
+function display(cwd: string, file: string): string {
+  const relative = path.relative(cwd, file);
+  return relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
 }
 
 export async function run(io: CommandIO): Promise<number> {
@@ -54,7 +59,7 @@ export async function run(io: CommandIO): Promise<number> {
     const identity = generateIdentity(options.algorithm);
     const files = await writeIdentity(identity, base, { force: options.force });
     io.out(`${identity.keyId}\n`);
-    io.err(`wrote ${path.relative(io.cwd, files.secretKeyPath) || files.secretKeyPath} (secret, mode 0600) and ${path.relative(io.cwd, files.publicKeyPath) || files.publicKeyPath}\n`);
+    io.err(`wrote ${display(io.cwd, files.secretKeyPath)} (secret, mode 0600) and ${display(io.cwd, files.publicKeyPath)}\n`);
     return EXIT_OK;
   } catch (error) {
     if (error instanceof CryptoError) {

@@ -4,6 +4,7 @@ export {
   DEFAULT_IDENTITY_ALGORITHM,
   KEY_FILE_FORMAT,
   generateIdentity,
+  identityAlgorithms,
   loadPublicKey,
   loadSecretKey,
   writeIdentity,

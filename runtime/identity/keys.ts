@@ -3,6 +3,7 @@
 import { chmod, readFile, stat, unlink, writeFile } from "node:fs/promises";
 import { CryptoError, CryptoErrorCode } from "../crypto/errors.js";
 import { algorithmNames, kem, randomBytes, signature } from "../crypto/registry.js";
+import { levelOf } from "../crypto/define.js";
 import { fingerprint } from "./fingerprint.js";
 
 export const KEY_FILE_FORMAT = "pqguard-key/1";
@@ -35,9 +36,16 @@ interface KeyMaterial {
   keygen(seed: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array };
 }
 
-/** Identities are signature keys (ML-DSA) or KEM keys (e.g. a server's certified ML-KEM key). */
+/**
+ * Algorithms an identity may use: the post-quantum signature schemes (ML-DSA) and KEMs (e.g. a server's certified
+ * ML-KEM key). The classical-only X25519 is left out: it exists to be refused, not to be someone's identity.
+ */
+export function identityAlgorithms(): string[] {
+  return [...algorithmNames("signature"), ...algorithmNames("kem")].filter((name) => levelOf(name) > 0);
+}
+
 function keyMaterial(algorithm: string): KeyMaterial {
-  const known = [...algorithmNames("signature"), ...algorithmNames("kem")];
+  const known = identityAlgorithms();
   if (!known.includes(algorithm)) {
     throw new CryptoError(
       CryptoErrorCode.UnknownAlgorithm,

@@ -14,6 +14,7 @@ import {
   resolveSuiteConfig,
   signature,
 } from "../../runtime/crypto/registry.js";
+import { nativeCapabilities } from "../../runtime/crypto/native.js";
 
 describe("crypto registry", () => {
   it("names only algorithms the policy table knows, with the same level", () => {
@@ -161,5 +162,60 @@ describe("suite configuration", () => {
       if (saved === undefined) delete process.env.PQGUARD_PROVIDER;
       else process.env.PQGUARD_PROVIDER = saved;
     }
+  });
+});
+
+describe("provider choice", () => {
+  function withEnv(name: string, value: string, run: () => void): void {
+    const saved = process.env[name];
+    process.env[name] = value;
+    try {
+      run();
+    } finally {
+      if (saved === undefined) delete process.env[name];
+      else process.env[name] = saved;
+    }
+  }
+
+  const hasNative = nativeCapabilities().mlKem && nativeCapabilities().mlDsa;
+
+  it("uses node:crypto's ML-KEM and ML-DSA when this Node has them, noble otherwise", () => {
+    const expected = hasNative ? "node:crypto" : "@noble/post-quantum";
+    assert.equal(kem("ML-KEM-768").provider, expected);
+    assert.equal(signature("ML-DSA-65").provider, expected);
+    assert.equal(kem("X25519MLKEM768").provider, hasNative ? "node:crypto" : "@noble/post-quantum+node:crypto");
+  });
+
+  it("PQGUARD_PROVIDER=noble forces the pure JavaScript provider", () => {
+    withEnv("PQGUARD_PROVIDER", "noble", () => {
+      assert.equal(kem("ML-KEM-1024").provider, "@noble/post-quantum");
+      assert.equal(signature("ML-DSA-87").provider, "@noble/post-quantum");
+    });
+  });
+
+  it("PQGUARD_PROVIDER=native is refused where node:crypto lacks ML-KEM/ML-DSA, and honoured where it has them", () => {
+    withEnv("PQGUARD_PROVIDER", "native", () => {
+      if (hasNative) assert.equal(kem("ML-KEM-768").provider, "node:crypto");
+      else assert.throws(() => kem("ML-KEM-768"), { code: "PQG5003", message: /has no ML-KEM\/ML-DSA/ });
+    });
+  });
+
+  it("serves ChaCha20-Poly1305 from libsodium by default (measured faster) and from node:crypto on request", () => {
+    assert.equal(aead("ChaCha20-Poly1305").provider, "libsodium-wrappers");
+    assert.equal(aead("AES-256-GCM").provider, "node:crypto");
+    withEnv("PQGUARD_AEAD_PROVIDER", "node", () => assert.equal(aead("ChaCha20-Poly1305").provider, "node:crypto"));
+    withEnv("PQGUARD_AEAD_PROVIDER", "libsodium", () => assert.throws(() => aead("AES-256-GCM"), { code: "PQG5003" }));
+  });
+
+  it("lets the two ChaCha20-Poly1305 providers open each other's records", () => {
+    const sodium = aead("ChaCha20-Poly1305");
+    let node = sodium;
+    withEnv("PQGUARD_AEAD_PROVIDER", "node", () => (node = aead("ChaCha20-Poly1305")));
+    assert.notEqual(node.provider, sodium.provider);
+    const key = randomBytes(32);
+    const nonce = randomBytes(12);
+    const message = randomBytes(130);
+    assert.deepEqual(node.open(key, nonce, sodium.seal(key, nonce, message, nonce), nonce), message);
+    assert.deepEqual(sodium.open(key, nonce, node.seal(key, nonce, message, nonce), nonce), message);
   });
 });

@@ -138,5 +138,6 @@ describe("identities and key files", () => {
     await writeIdentity(kemIdentity, base);
     assert.deepEqual((await loadSecretKey(`${base}.key`)).secretKey, kemIdentity.secretKey);
     assert.throws(() => generateIdentity("Ed25519"), { code: "PQG5001" });
+    assert.throws(() => generateIdentity("X25519"), { code: "PQG5001", message: /unknown key algorithm `X25519`/ });
   });
 });
