@@ -21,8 +21,15 @@ export function collapse(text: string): string {
   return text.replace(/\s+/g, " ").trim();
 }
 
+const texts = new WeakMap<Expr, string>();
+
 export function exprText(policy: CheckedPolicy, expr: Expr): string {
-  return collapse(policy.source.slice(expr.span.start, expr.span.end));
+  let text = texts.get(expr);
+  if (text === undefined) {
+    text = collapse(policy.source.slice(expr.span.start, expr.span.end));
+    texts.set(expr, text);
+  }
+  return text;
 }
 
 /** The top-level `and` conjuncts of a condition, looking through parentheses. */
@@ -68,8 +75,19 @@ function formatWindow(ms: number): string {
   return `${ms}ms`;
 }
 
+const outlines = new WeakMap<CheckedPolicy, readonly CheckOutline[]>();
+
 /** Call rules and limits merged in source order (the order of determining ids and explanations). */
-export function outline(policy: CheckedPolicy): CheckOutline[] {
+export function outline(policy: CheckedPolicy): readonly CheckOutline[] {
+  let items = outlines.get(policy);
+  if (items === undefined) {
+    items = buildOutline(policy);
+    outlines.set(policy, items);
+  }
+  return items;
+}
+
+function buildOutline(policy: CheckedPolicy): CheckOutline[] {
   const astRules = policy.ast.statements.filter((s) => s.kind === "CallRule");
   const astLimits = policy.ast.statements.filter((s) => s.kind === "LimitRule");
   const rulesAligned = astRules.length === policy.rules.length;

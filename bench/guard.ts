@@ -1,0 +1,268 @@
+// Guard decision benchmark: on one generated 100-rule policy over 20 tools, the median time per decision of the
+// compiled guard, the reference interpreter, a hand-written closure of the same logic and cedar-wasm on the equivalent
+// Cedar policy; plus the time `pqguard compile` needs (check + code generation) for a 1,000-rule policy.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
+import { generateGuardModule } from "../compiler/codegen.js";
+import { interpret } from "../compiler/interpreter.js";
+import type { CheckedPolicy } from "../compiler/ir.js";
+import { checkPolicySource } from "../compiler/load.js";
+import { historyOf } from "../compiler/request.js";
+import type { Decision, GuardContext, GuardModule, GuardRequest } from "../runtime/guard/types.js";
+
+const TOOLS = 20;
+/** Rules per tool in the decision benchmark (5 × 20 = 100) and in the compile benchmark (50 × 20 = 1,000). */
+const RULES_PER_TOOL = 5;
+const COMPILE_RULES_PER_TOOL = 50;
+/** Timed batches per measurement; the median batch is reported, so a stray GC pause or a busy core does not count. */
+const BATCHES = 41;
+
+const toolName = (k: number): string => `tool_${String(k).padStart(2, "0")}`;
+
+// ---------------------------------------------------------------------------------------------------------
+// The policy, in pqguard and in Cedar
+
+function manifest(): unknown {
+  return {
+    tools: Array.from({ length: TOOLS }, (_, k) => ({
+      name: toolName(k),
+      description: `Benchmark tool ${k}.`,
+      inputSchema: {
+        type: "object",
+        properties: { amount: { type: "integer" }, region: { type: "string" } },
+        required: ["amount", "region"],
+      },
+    })),
+  };
+}
+
+/** The admin limit of tool k, so that the rules of different tools are not identical. */
+const adminLimit = (k: number, i = 0): number => 10_000 + 500 * k + i;
+
+function policySource(rulesPerTool: number): string {
+  const lines = [
+    "policy bench version 1",
+    'manifest "bench.tools.json"',
+    "identity {\n  require client.authenticated\n}",
+    'transport {\n  require transport.kem >= "ML-KEM-768"\n}',
+  ];
+  for (let k = 0; k < TOOLS; k++) {
+    const t = toolName(k);
+    lines.push(
+      `permit tool ${t}\n  when client.role == "agent" and args.amount <= 1000`,
+      `ask tool ${t}\n  when args.amount > 1000 and args.amount <= 5000\n  because "needs approval"`,
+      `forbid tool ${t}\n  when args.amount > 5000\n  because "too large"`,
+      `forbid tool ${t}\n  when args.region in ["xx", "yy"]\n  because "embargoed region"`,
+    );
+    for (let i = 4; i < rulesPerTool; i++) lines.push(`permit tool ${t}\n  when client.role == "admin" and args.amount <= ${adminLimit(k, i - 4)}`);
+  }
+  return `${lines.join("\n\n")}\n`;
+}
+
+function check(source: string): CheckedPolicy {
+  const outcome = checkPolicySource(source, { fileName: "bench.policy", manifests: { "bench.tools.json": manifest() } });
+  if (outcome.policy === undefined) throw new Error(`benchmark policy did not check: ${outcome.diagnostics.map((d) => d.message).join("; ")}`);
+  return outcome.policy;
+}
+
+/** The same 100 rules in Cedar; `ask` rules are permits whose ids start with `ask-`. */
+function cedarPolicies(): Record<string, string> {
+  const policies: Record<string, string> = {
+    "require-auth": "forbid(principal, action, resource) unless { context.authenticated };",
+    "require-kem": "forbid(principal, action, resource) unless { context.kemLevel >= 3 };",
+  };
+  for (let k = 0; k < TOOLS; k++) {
+    const scope = `principal, action == Action::"${toolName(k)}", resource`;
+    policies[`permit-agent-${k}`] = `permit(${scope}) when { context.role == "agent" && context.args.amount <= 1000 };`;
+    policies[`ask-${k}`] = `permit(${scope}) when { context.args.amount > 1000 && context.args.amount <= 5000 };`;
+    policies[`forbid-large-${k}`] = `forbid(${scope}) when { context.args.amount > 5000 };`;
+    policies[`forbid-region-${k}`] = `forbid(${scope}) when { ["xx", "yy"].contains(context.args.region) };`;
+    policies[`permit-admin-${k}`] = `permit(${scope}) when { context.role == "admin" && context.args.amount <= ${adminLimit(k)} };`;
+  }
+  return policies;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The hand-written closure: what a careful engineer would write for this policy without a policy language
+
+const TOOL_INDEX = new Map(Array.from({ length: TOOLS }, (_, k) => [toolName(k), k]));
+const EMBARGOED = new Set(["xx", "yy"]);
+
+function handWritten(request: GuardRequest, context: GuardContext): Decision {
+  if (context.client.authenticated !== true) return { decision: "deny", determining: ["bench.policy:3"], reason: "unauthenticated", explain: [] };
+  const kem = context.transport.kem;
+  if (kem !== "X25519MLKEM768" && kem !== "ML-KEM-768" && kem !== "ML-KEM-1024") {
+    return { decision: "deny", determining: ["bench.policy:7"], reason: "weak key exchange", explain: [] };
+  }
+  const k = TOOL_INDEX.get(request.tool);
+  if (k === undefined) return { decision: "deny", determining: [], reason: `no rule permits \`${request.tool}\``, explain: [] };
+  const { amount, region } = request.args;
+  // Fail closed like the policy: a forbid whose condition cannot be evaluated applies.
+  const large = typeof amount !== "number" || amount > 5000;
+  const embargoed = typeof region !== "string" || EMBARGOED.has(region);
+  if (large || embargoed) {
+    const determining = [...(large ? [`large-${k}`] : []), ...(embargoed ? [`region-${k}`] : [])];
+    return { decision: "deny", determining, reason: large ? "too large" : "embargoed region", explain: [] };
+  }
+  const n = amount as number;
+  if (n > 1000) return { decision: "ask", determining: [`ask-${k}`], reason: "needs approval", explain: [] };
+  const role = context.client.role;
+  const determining = [...(role === "agent" ? [`agent-${k}`] : []), ...(role === "admin" && n <= adminLimit(k) ? [`admin-${k}`] : [])];
+  if (determining.length > 0) return { decision: "allow", determining, reason: "permitted", explain: [] };
+  return { decision: "deny", determining: [], reason: `no rule permits \`${request.tool}\``, explain: [] };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Workload
+
+interface Call {
+  readonly request: GuardRequest;
+  readonly context: GuardContext;
+  readonly cedar: cedar.StatefulAuthorizationCall;
+}
+
+const NOW = Date.parse("2026-11-23T10:15:00Z");
+const NO_HISTORY = historyOf([], { client: "agent-7", session: "s-1", now: NOW });
+
+function workload(): Call[] {
+  const amounts = [50, 800, 1000, 2500, 4999, 6000, 20_000];
+  const regions = ["eu", "us", "xx", "apac"];
+  const roles = ["agent", "admin", "viewer"];
+  const calls: Call[] = [];
+  for (let i = 0; i < 256; i++) {
+    const tool = toolName((i * 7) % TOOLS);
+    const args = { amount: amounts[i % amounts.length]!, region: regions[(i >> 1) % regions.length]! };
+    const role = roles[(i >> 2) % roles.length]!;
+    const kem = i % 31 === 0 ? "X25519" : "X25519MLKEM768";
+    const context: GuardContext = {
+      client: { id: "agent-7", role, authenticated: i % 53 !== 0 },
+      peer: {},
+      transport: { kem, signature: "ML-DSA-65", aead: "AES-256-GCM", hybrid: kem !== "X25519", level: kem === "X25519" ? 0 : 3 },
+      session: { id: "s-1", ageMs: 300_000, calls: 0 },
+      now: NOW,
+      history: NO_HISTORY,
+    };
+    calls.push({
+      request: { tool, args },
+      context,
+      cedar: {
+        principal: { type: "Agent", id: "agent-7" },
+        action: { type: "Action", id: tool },
+        resource: { type: "Server", id: "payments" },
+        context: { authenticated: context.client.authenticated, kemLevel: context.transport.level, role, args },
+        preparsedPolicySetId: "bench",
+        entities: [],
+      },
+    });
+  }
+  return calls;
+}
+
+function cedarDecide(call: cedar.StatefulAuthorizationCall): string {
+  const answer = cedar.statefulIsAuthorized(call);
+  if (answer.type !== "success") throw new Error(`cedar failed: ${answer.errors.map((e) => e.message).join("; ")}`);
+  const { decision, diagnostics } = answer.response;
+  if (decision === "deny") return "deny";
+  return diagnostics.reason.some((id) => id.startsWith("ask-")) ? "ask" : "allow";
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Measurement
+
+/** Median nanoseconds per call of `decide` over the workload, in batches of `perBatch` calls. */
+function measure<T>(calls: readonly T[], perBatch: number, decide: (call: T) => unknown): number {
+  let sink = 0;
+  const run = (n: number, offset: number): void => {
+    for (let i = 0; i < n; i++) if (decide(calls[(offset + i) % calls.length]!) !== undefined) sink++;
+  };
+  run(Math.max(perBatch * 5, 2000), 0); // warm-up: let the JIT optimise before timing
+  const samples: number[] = [];
+  for (let b = 0; b < BATCHES; b++) {
+    const start = process.hrtime.bigint();
+    run(perBatch, b * perBatch);
+    samples.push(Number(process.hrtime.bigint() - start) / perBatch);
+  }
+  if (sink === 0) throw new Error("no decisions were made");
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)]!;
+}
+
+async function compiledModule(policy: CheckedPolicy): Promise<GuardModule> {
+  const dir = await mkdtemp(join(tmpdir(), "pqguard-bench-"));
+  try {
+    const file = join(dir, "bench.guard.mts");
+    const runtime = new URL("../runtime/guard/index.ts", import.meta.url).href;
+    await writeFile(file, await generateGuardModule(policy, { runtimeImport: runtime }));
+    return ((await import(pathToFileURL(file).href)) as { default: GuardModule }).default;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function compileMs(source: string): Promise<{ cold: number; median: number }> {
+  const once = async (): Promise<number> => {
+    const start = process.hrtime.bigint();
+    await generateGuardModule(check(source), { runtimeImport: "pqguard/guard" });
+    return Number(process.hrtime.bigint() - start) / 1e6;
+  };
+  const cold = await once();
+  const runs = [await once(), await once(), await once()].sort((a, b) => a - b);
+  return { cold, median: runs[1]! };
+}
+
+export async function run({ json }: { json: boolean }): Promise<void> {
+  const policy = check(policySource(RULES_PER_TOOL));
+  const compiled = await compiledModule(policy);
+  const interpreter = interpret(policy);
+  const calls = workload();
+
+  // The four must agree on the decision before their speed means anything.
+  const preparsed = cedar.preparsePolicySet("bench", { staticPolicies: cedarPolicies() });
+  if (preparsed.type !== "success") throw new Error(`cedar policies did not parse: ${preparsed.errors.map((e) => e.message).join("; ")}`);
+  for (const call of calls) {
+    const expected = interpreter.guard(call.request, call.context).decision;
+    const got = [compiled.guard(call.request, call.context).decision, handWritten(call.request, call.context).decision, cedarDecide(call.cedar)];
+    if (got.some((d) => d !== expected)) throw new Error(`back ends disagree on ${JSON.stringify(call.request)}: ${expected} vs ${got.join(", ")}`);
+  }
+
+  const compiledNs = measure(calls, 20_000, (c) => compiled.guard(c.request, c.context));
+  const interpretedNs = measure(calls, 2_000, (c) => interpreter.guard(c.request, c.context));
+  const closureNs = measure(calls, 20_000, (c) => handWritten(c.request, c.context));
+  const cedarNs = measure(calls, 100, (c) => cedarDecide(c.cedar));
+  const compile = await compileMs(policySource(COMPILE_RULES_PER_TOOL));
+
+  const result = {
+    rules: TOOLS * RULES_PER_TOOL,
+    tools: TOOLS,
+    compiled_ns: Math.round(compiledNs),
+    interpreted_ns: Math.round(interpretedNs),
+    closure_ns: Math.round(closureNs),
+    cedar_ns: Math.round(cedarNs),
+    compiled_vs_closure: +(compiledNs / closureNs).toFixed(2),
+    cedar_vs_compiled: +(cedarNs / compiledNs).toFixed(1),
+    interpreted_vs_compiled: +(interpretedNs / compiledNs).toFixed(1),
+    compile_1000_rules_ms: Math.round(compile.median),
+    compile_1000_rules_cold_ms: Math.round(compile.cold),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? "unknown",
+  };
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const row = (name: string, ns: number, note: string): string => `  ${name.padEnd(26)}${`${(ns / 1000).toFixed(3)} µs`.padStart(12)}   ${note}\n`;
+  process.stdout.write(
+    [
+      `guard: ${result.rules} rules over ${result.tools} tools, median per decision (${result.node}, ${result.cpu})\n`,
+      row("compiled guard", compiledNs, `${result.compiled_vs_closure}× the hand-written closure`),
+      row("reference interpreter", interpretedNs, `${result.interpreted_vs_compiled}× the compiled guard`),
+      row("hand-written closure", closureNs, "baseline"),
+      row("cedar-wasm (preparsed)", cedarNs, `${result.cedar_vs_compiled}× the compiled guard`),
+      `  pqguard compile, 1,000 rules: ${result.compile_1000_rules_ms} ms (check + codegen; first run ${result.compile_1000_rules_cold_ms} ms)\n`,
+    ].join(""),
+  );
+}
