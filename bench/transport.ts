@@ -6,9 +6,10 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { z } from "zod";
-import { aead, resolveSuiteConfig, signature } from "../runtime/crypto/registry.js";
+import { aead, algorithmNames, resolveSuiteConfig, signature } from "../runtime/crypto/registry.js";
 import { fingerprint } from "../runtime/identity/index.js";
 import { ServerCredentials } from "../runtime/session/certificate.js";
+import { transportSuites } from "../runtime/transport/defaults.js";
 import { PqcClientTransport, PqcServerTransport } from "../runtime/transport/index.js";
 
 const ROUNDS = 10;
@@ -52,7 +53,9 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     new PqcServerTransport(s, { credentials, suites: { ...suites, aead: [aeadName] } }),
   ];
 
-  const aeads = [...new Set([suites.aead[0]!, "AES-256-GCM", "ChaCha20-Poly1305"])];
+  // The AEAD the transports use when nothing is configured, then every other registry AEAD for comparison.
+  const transportDefault = resolveSuiteConfig(transportSuites(undefined)).aead[0]!;
+  const aeads = [...new Set([transportDefault, ...algorithmNames("aead")])];
   const plain = await connected();
   const sealed = new Map<string, Client>();
   for (const name of aeads) sealed.set(name, await connected(sealedWith(name)));
@@ -75,12 +78,12 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       return [name, { sealed_us: round(us), ratio: round(us / plainUs), provider: aead(name).provider }];
     }),
   );
-  const chosen = byAead[suites.aead[0]!]!;
+  const chosen = byAead[transportDefault]!;
   const result = {
     sealed_us: chosen.sealed_us,
     plain_us: round(plainUs),
     ratio: chosen.ratio,
-    aead: suites.aead[0],
+    aead: transportDefault,
     aead_provider: chosen.provider,
     by_aead: byAead,
     node: process.version,

@@ -8,6 +8,7 @@ import { SessionError, SessionErrorCode } from "../session/errors.js";
 import { ClientHandshake } from "../session/handshake.js";
 import type { EstablishedSession } from "../session/handshake.js";
 import { HandshakeType } from "../session/messages.js";
+import { transportSuites } from "./defaults.js";
 import { handshakeEnvelope } from "./envelope.js";
 import { SessionTransport } from "./session-transport.js";
 import type { SessionTransportOptions } from "./session-transport.js";
@@ -37,7 +38,7 @@ export class PqcClientTransport extends SessionTransport {
       throw new SessionError(SessionErrorCode.InvalidConfiguration, "client authentication needs both `clientIdentity` and `clientCertificate`");
     }
     this.handshake = new ClientHandshake({
-      suites: resolveSuiteConfig(options.suites),
+      suites: resolveSuiteConfig(transportSuites(options.suites)),
       trustedServers: options.trust.serverFingerprints,
       clientAuth: options.clientIdentity ? { identity: options.clientIdentity, certificate: options.clientCertificate! } : undefined,
       now: this.now,

@@ -8,6 +8,7 @@ import type { ClientTrust, SigningIdentity } from "../session/certificate.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
 import { ServerHandshake } from "../session/handshake.js";
 import { HandshakeType } from "../session/messages.js";
+import { transportSuites } from "./defaults.js";
 import { handshakeEnvelope } from "./envelope.js";
 import { SessionTransport } from "./session-transport.js";
 import type { SessionTransportOptions } from "./session-transport.js";
@@ -54,7 +55,7 @@ export class PqcServerTransport extends SessionTransport {
   constructor(inner: Transport, options: PqcServerTransportOptions) {
     super(inner, options);
     this.handshake = new ServerHandshake({
-      suites: resolveSuiteConfig(options.suites),
+      suites: resolveSuiteConfig(transportSuites(options.suites)),
       credentials: credentialsFor(options, this.now),
       clientTrust: options.clientTrust,
       now: this.now,

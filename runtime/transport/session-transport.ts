@@ -137,7 +137,7 @@ export abstract class SessionTransport implements Transport {
     this.sealer = new RecordSealer(session.aead, session.kdf, session.sendSecret, this.recordLimits);
     const queued = this.pending;
     this.pending = [];
-    for (const item of queued) this.sealAndSend(item.message, item.options).then(item.resolve, item.reject);
+    for (const item of queued) this.send(item.message, item.options).then(item.resolve, item.reject);
   }
 
   /** Receiving becomes possible: the peer is confirmed, the facts are final. */
@@ -154,11 +154,18 @@ export abstract class SessionTransport implements Transport {
    * Seals and sends once the session can send. Before that, sends are queued (at most MAX_PENDING_SENDS) and
    * resolve when flushed; after close or failure they reject with a SessionError.
    */
-  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    if (this.phase === "closed") throw new SessionError(SessionErrorCode.Closed, "the session is closed");
-    if (this.sealer !== undefined) return this.sealAndSend(message, options);
+  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    // Not `async`: the sealed path returns the inner send's promise as is, one promise fewer per message.
+    if (this.sealer !== undefined && this.phase !== "closed") {
+      try {
+        return this.sealAndSend(message, options);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    if (this.phase === "closed") return Promise.reject(new SessionError(SessionErrorCode.Closed, "the session is closed"));
     if (this.pending.length >= MAX_PENDING_SENDS) {
-      throw new SessionError(SessionErrorCode.BufferFull, `more than ${MAX_PENDING_SENDS} messages queued before the handshake completed`);
+      return Promise.reject(new SessionError(SessionErrorCode.BufferFull, `more than ${MAX_PENDING_SENDS} messages queued before the handshake completed`));
     }
     return new Promise<void>((resolve, reject) => this.pending.push({ message, options, resolve, reject }));
   }

@@ -35,7 +35,8 @@ describe("sealed MCP transport", () => {
     const client = c.clientTransport.sessionInfo!;
     const server = c.serverTransport.sessionInfo!;
     assert.equal(client.sessionId, server.sessionId);
-    assert.deepEqual(client.suite, { kem: "X25519MLKEM768", signature: "ML-DSA-65", aead: "AES-256-GCM", hybrid: true, level: 3 });
+    // Without an AEAD choice the transports offer the faster record AEAD first (runtime/transport/defaults.ts).
+    assert.deepEqual(client.suite, { kem: "X25519MLKEM768", signature: "ML-DSA-65", aead: "ChaCha20-Poly1305", hybrid: true, level: 3 });
     assert.equal(client.peerFingerprint, server.peerFingerprint);
     assert.equal(server.client, undefined);
     assert.equal(server.establishedAt, T0 + 1000);
@@ -76,6 +77,14 @@ describe("sealed MCP transport", () => {
     assert.ok(c.clientTransport.sessionInfo!.rekeys >= 20, `rekeys: ${c.clientTransport.sessionInfo!.rekeys}`);
     assert.equal(c.clientTransport.sessionInfo!.rekeys, c.serverTransport.sessionInfo!.rekeys);
     assert.deepEqual(c.errors, { client: [], server: [] });
+    await c.client.close();
+  });
+
+  it("uses the configured AEAD when one is chosen", async () => {
+    const suites = { aead: ["AES-256-GCM"] };
+    const c = await connect({ suites }, { suites });
+    await call(c, "x");
+    assert.equal(c.serverTransport.sessionInfo!.suite.aead, "AES-256-GCM");
     await c.client.close();
   });
 
