@@ -9,9 +9,11 @@ import {
   P384_SECRET_KEY_LENGTH,
   P384_SHARED_SECRET_LENGTH,
   X25519_KEY_LENGTH,
+  X25519_SECRET_KEY_LENGTH,
   p384,
   p384Keygen,
-  x25519,
+  x25519Agree,
+  x25519Ephemeral,
   x25519Keygen,
 } from "./node.js";
 
@@ -26,8 +28,10 @@ interface KemComponent extends KemOps {
 }
 
 interface DhFunctions {
-  readonly keygen: (secretKey?: Uint8Array) => { publicKey: Uint8Array; secretKey: Uint8Array };
+  readonly keygen: (seed?: Uint8Array) => { publicKey: Uint8Array; secretKey: Uint8Array };
   readonly agree: (secretKey: Uint8Array, publicKey: Uint8Array) => Uint8Array;
+  /** Fresh ephemeral key agreeing with `publicKey`: the ephemeral public key is the ciphertext. */
+  readonly ephemeral: (publicKey: Uint8Array) => { ciphertext: Uint8Array; sharedSecret: Uint8Array };
 }
 
 /**
@@ -35,19 +39,19 @@ interface DhFunctions {
  * Decapsulating a bad point returns a random secret instead of throwing, mirroring ML-KEM's implicit rejection:
  * the secret then matches nothing, and key confirmation refuses the session.
  */
-function dhComponent(lengths: { publicKey: number; secretKey: number; sharedSecret: number }, dh: DhFunctions): KemComponent {
+function dhComponent(
+  lengths: { publicKey: number; secretKey: number; sharedSecret: number; seed: number },
+  dh: DhFunctions,
+): KemComponent {
   return {
     provider: NODE_PROVIDER,
     publicKeyLength: lengths.publicKey,
     secretKeyLength: lengths.secretKey,
     ciphertextLength: lengths.publicKey,
     sharedSecretLength: lengths.sharedSecret,
-    seedLength: lengths.secretKey,
+    seedLength: lengths.seed,
     keygen: (seed) => dh.keygen(seed),
-    encapsulate(publicKey) {
-      const ephemeral = dh.keygen();
-      return { ciphertext: ephemeral.publicKey, sharedSecret: dh.agree(ephemeral.secretKey, publicKey) };
-    },
+    encapsulate: (publicKey) => dh.ephemeral(publicKey),
     decapsulate(ciphertext, secretKey) {
       try {
         return dh.agree(secretKey, ciphertext);
@@ -63,12 +67,22 @@ function dhComponent(lengths: { publicKey: number; secretKey: number; sharedSecr
 }
 
 const x25519Component = (): KemComponent =>
-  dhComponent({ publicKey: X25519_KEY_LENGTH, secretKey: X25519_KEY_LENGTH, sharedSecret: X25519_KEY_LENGTH }, { keygen: x25519Keygen, agree: x25519 });
+  dhComponent(
+    { publicKey: X25519_KEY_LENGTH, secretKey: X25519_SECRET_KEY_LENGTH, sharedSecret: X25519_KEY_LENGTH, seed: X25519_KEY_LENGTH },
+    { keygen: x25519Keygen, agree: x25519Agree, ephemeral: x25519Ephemeral },
+  );
 
 const p384Component = (): KemComponent =>
   dhComponent(
-    { publicKey: P384_PUBLIC_KEY_LENGTH, secretKey: P384_SECRET_KEY_LENGTH, sharedSecret: P384_SHARED_SECRET_LENGTH },
-    { keygen: p384Keygen, agree: p384 },
+    { publicKey: P384_PUBLIC_KEY_LENGTH, secretKey: P384_SECRET_KEY_LENGTH, sharedSecret: P384_SHARED_SECRET_LENGTH, seed: P384_SECRET_KEY_LENGTH },
+    {
+      keygen: p384Keygen,
+      agree: p384,
+      ephemeral(publicKey) {
+        const ephemeral = p384Keygen();
+        return { ciphertext: ephemeral.publicKey, sharedSecret: p384(ephemeral.secretKey, publicKey) };
+      },
+    },
   );
 
 function asComponent(kem: ProviderKem): KemComponent {
