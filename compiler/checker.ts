@@ -970,7 +970,7 @@ function contradicts(a: Fact, b: Fact): boolean {
 }
 
 function verifyUnavailable(): { ok: false; detail: string } {
-  return { ok: false, detail: "signature verification is not available in this build" };
+  return { ok: false, detail: "no signature verifier is available" };
 }
 
 /** SHA3-256 of the policy text as UTF-8 with LF newlines, so a checkout with CRLF digests the same. */

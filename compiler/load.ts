@@ -30,6 +30,10 @@ export interface CheckSourceOptions {
   readonly fileName: string;
   /** Parsed manifest JSON keyed by the path as written in the policy. */
   readonly manifests: Readonly<Record<string, unknown>>;
+  /**
+   * Checks `signed by`; pass `await signedManifestVerifier()` for the real one. Without it every signed-by
+   * manifest is refused, since this synchronous entry point cannot load the signature code on demand.
+   */
   readonly verify?: ManifestVerifier | undefined;
 }
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkPolicyFile } from "../../compiler/load.js";
+import { checkPolicyFile, checkPolicySource, signedManifestVerifier } from "../../compiler/load.js";
 import { generateIdentity } from "../../runtime/identity/index.js";
 import { signManifest } from "../../runtime/manifest/signed.js";
 
@@ -43,5 +43,19 @@ describe("signed manifests", () => {
   it("refuses a plain tool list where a signature is required", async () => {
     const outcome = await checkWith({ tools }, signer.keyId);
     assert.deepEqual(outcome.diagnostics.map((d) => d.code), ["PQG2016"]);
+  });
+});
+
+describe("signed manifests in memory", () => {
+  it("verify with the verifier the caller loads, and are refused without one", async () => {
+    const signer = generateIdentity("ML-DSA-65");
+    const signed = signManifest(tools, { algorithm: signer.algorithm, publicKey: signer.publicKey, secretKey: signer.secretKey });
+    const source = `policy p\nmanifest "m.json" signed by "${signer.keyId}"\npermit tool get_balance\n`;
+    const verify = await signedManifestVerifier();
+    assert.ok(verify);
+    const verified = checkPolicySource(source, { fileName: "p.policy", manifests: { "m.json": signed }, verify });
+    assert.deepEqual(verified.diagnostics, []);
+    const refused = checkPolicySource(source, { fileName: "p.policy", manifests: { "m.json": signed } });
+    assert.deepEqual(refused.diagnostics.map((d) => d.code), ["PQG2017"]);
   });
 });
