@@ -7,6 +7,8 @@ import { AUDIT_FORMAT, GENESIS, buildLine, lineHash, type AuditDecision, type Au
 
 /** Decisions queued above this are chained and written at once instead of waiting for the next turn of the loop. */
 export const FLUSH_THRESHOLD_LINES = 256;
+/** At most this long between a decision and its line reaching the file (a crash loses at most this much). */
+export const FLUSH_INTERVAL_MS = 10;
 /** How far back from the end of an existing log we look for its last line; a longer line is refused. */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
@@ -101,10 +103,12 @@ export class AuditLog implements AuditSink {
     }
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => {
+      // Group commit: lines appended within one interval are chained and written together; unref'd, because
+      // close() writes whatever is left and the timer must not keep a finished process alive.
+      setTimeout(() => {
         this.scheduled = false;
         void this.flush().catch(() => undefined);
-      });
+      }, FLUSH_INTERVAL_MS).unref();
     }
   }
 

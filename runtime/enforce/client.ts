@@ -92,8 +92,10 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     return s === "new" && options.allowUnlisted === true;
   };
 
-  const pinFor = (tool: string) => async (): Promise<PinVerdict> => {
-    const state = status ?? (await fetchStatus());
+  const pinFor = (tool: string) => (): PinVerdict | Promise<PinVerdict> =>
+    status !== undefined ? verdictFor(tool, status) : fetchStatus().then((fresh) => verdictFor(tool, fresh));
+
+  const verdictFor = (tool: string, state: ReadonlyMap<string, ToolStatus>): PinVerdict => {
     const s = state.get(tool);
     if (s === "changed") {
       return { ok: false, code: EnforceErrorCode.ToolChanged, reason: `the server's definition of \`${tool}\` differs from the signed manifest` };

@@ -3,11 +3,10 @@
 // Anything that goes wrong on the way denies, and the refusal says what went wrong.
 import type { Logger } from "pino";
 import type { AuditSink } from "../audit/log.js";
-import { sha3Hex, type AuditDecision } from "../audit/record.js";
-import { canonicalJson } from "../manifest/digest.js";
+import { argumentsDigest, type AuditDecision } from "../audit/record.js";
 import type { Decision, GuardContext, GuardModule } from "../guard/types.js";
 import { MemoryStateStore } from "../state/memory.js";
-import { StateError, type StateStore } from "../state/store.js";
+import { StateError, type StateStore, type SyncStateOperations } from "../state/store.js";
 import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
 import { EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
 
@@ -107,7 +106,8 @@ export class DecisionPoint {
     if (auditFailure !== undefined) return refuse(EnforceErrorCode.AuditFailed, `the audit log cannot be written (${auditFailure.message})`);
     let pin: PinVerdict;
     try {
-      pin = await call.pin();
+      const pinned = call.pin();
+      pin = pinned instanceof Promise ? await pinned : pinned;
     } catch (error) {
       return refuse(EnforceErrorCode.ToolUnknown, `the tool definitions could not be read to pin \`${call.tool}\`: ${describe(error)}`);
     }
@@ -115,14 +115,8 @@ export class DecisionPoint {
 
     let decided: { decision: Decision; context: GuardContext };
     try {
-      decided = await withStoreLock(this.store, async () => {
-        const snapshot = await this.store.snapshot(historyKeyOf(session), now);
-        const context = guardContextOf(session, snapshot, now);
-        const decision = this.guard.guard({ tool: call.tool, args }, context);
-        if (!isDecision(decision)) throw new TypeError("the guard returned something that is not a decision");
-        if (decision.decision === "allow") await this.store.record({ tool: call.tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) });
-        return { decision, context };
-      });
+      const sync = this.store.sync;
+      decided = sync !== undefined ? this.decideWith(sync, call.tool, args, session, now) : await withStoreLock(this.store, async () => this.decideAsync(call.tool, args, session, now));
     } catch (error) {
       if (error instanceof StateError) {
         return refuse(EnforceErrorCode.StateFailed, `the call history is unavailable, so the call is refused: ${error.message} (${error.code})`);
@@ -140,7 +134,9 @@ export class DecisionPoint {
         return refuse(EnforceErrorCode.ApprovalRefused, `${decision.reason} (${why})`, decision.determining, { decision: "ask", approval });
       }
       try {
-        await withStoreLock(this.store, () => this.store.record({ tool: call.tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }));
+        const record = { tool: call.tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) };
+        if (this.store.sync !== undefined) this.store.sync.record(record);
+        else await withStoreLock(this.store, () => this.store.record(record));
       } catch (error) {
         return refuse(EnforceErrorCode.StateFailed, `the call could not be recorded in the call history, so it is refused: ${describe(error)}`, decision.determining, {
           decision: "ask",
@@ -152,7 +148,28 @@ export class DecisionPoint {
     return this.allow(call, now, decision, undefined, argsDigest);
   }
 
-  private allow(call: CallToDecide, now: number, decision: Decision, approval: "approved" | undefined, argsDigest: string): Verdict {
+  /** Snapshot → guard → record without yielding: nothing else can decide in between. */
+  private decideWith(sync: SyncStateOperations, tool: string, args: Readonly<Record<string, unknown>>, session: SessionView, now: number) {
+    const context = guardContextOf(session, sync.snapshot(historyKeyOf(session), now), now);
+    const decision = this.runGuard(tool, args, context);
+    if (decision.decision === "allow") sync.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) });
+    return { decision, context };
+  }
+
+  private async decideAsync(tool: string, args: Readonly<Record<string, unknown>>, session: SessionView, now: number) {
+    const context = guardContextOf(session, await this.store.snapshot(historyKeyOf(session), now), now);
+    const decision = this.runGuard(tool, args, context);
+    if (decision.decision === "allow") await this.store.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) });
+    return { decision, context };
+  }
+
+  private runGuard(tool: string, args: Readonly<Record<string, unknown>>, context: GuardContext): Decision {
+    const decision = this.guard.guard({ tool, args }, context);
+    if (!isDecision(decision)) throw new TypeError("the guard returned something that is not a decision");
+    return decision;
+  }
+
+  private allow(call: CallToDecide, now: number, decision: Decision, approval: "approved" | undefined, argsDigest: string | undefined): Verdict {
     try {
       const outcome = { decision: decision.decision, outcome: "allowed", rules: decision.determining, reason: decision.reason, approval, argsDigest } as const;
       this.record(call, now, outcome, true);
@@ -195,21 +212,27 @@ export class DecisionPoint {
     }
   }
 
-  /** The arguments as an object with the SHA3-256 of their canonical JSON, or why they are refused. */
-  private checkArguments(tool: string, raw: unknown): { args: Readonly<Record<string, unknown>>; digest: string } | string {
+  /**
+   * The arguments as an object, with the SHA3-256 of their canonical JSON when an audit log will cite it, or why
+   * they are refused. Canonical and plain JSON text have the same length, so the size check needs no canonicaliser.
+   */
+  private checkArguments(tool: string, raw: unknown): { args: Readonly<Record<string, unknown>>; digest: string | undefined } | string {
     const args = raw ?? {};
     if (typeof args !== "object" || args === null || Array.isArray(args)) return `arguments of \`${tool}\` must be a JSON object`;
     const limit = this.options.maxArgumentBytes ?? DEFAULT_MAX_ARGUMENT_BYTES;
-    let text: string;
+    let text: string | undefined;
     try {
-      text = canonicalJson(args);
+      text = JSON.stringify(args);
     } catch {
-      return `arguments of \`${tool}\` are not JSON`;
+      text = undefined;
     }
+    if (text === undefined) return `arguments of \`${tool}\` are not JSON`;
     const size = Buffer.byteLength(text, "utf8");
     if (size > limit) return `arguments of \`${tool}\` are ${size} bytes, more than the limit of ${limit}`;
-    return { args: args as Readonly<Record<string, unknown>>, digest: sha3Hex(text) };
+    const digest = this.options.audit === undefined ? undefined : argumentsDigest(args);
+    return { args: args as Readonly<Record<string, unknown>>, digest };
   }
+
 
   private async askApproval(
     call: CallToDecide,

@@ -80,11 +80,12 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
     if (typeof tool !== "string") throw new McpError(ErrorCode.InvalidParams, "tools/call needs a `name` string");
     const session = resolver.current();
     if (session !== undefined) seenSessions.add(session.sessionId);
-    const pin = async (): Promise<PinVerdict> => {
+    const pin = (): PinVerdict | Promise<PinVerdict> => {
       const policy = pinAgainstPolicy(guard, options.manifest, tool);
       if (!policy.ok) return policy;
-      const digests = await live.get((page) => listPage(originalList, page, extra));
-      return pinLive(guard, tool, digests);
+      const cached = live.peek();
+      if (cached !== undefined) return pinLive(guard, tool, cached);
+      return live.get((page) => listPage(originalList, page, extra)).then((digests) => pinLive(guard, tool, digests));
     };
     const verdict = await decisions.decide({ tool, args: params.arguments, session, pin, approve: approverFor() });
     if (!verdict.allowed) throw verdict.error;
@@ -206,6 +207,10 @@ class LiveTools {
     this.generation++;
     this.digests = undefined;
     this.loading = undefined;
+  }
+
+  peek(): LiveDigests | undefined {
+    return this.digests;
   }
 
   get(fetchPage: (cursor: string | undefined) => Promise<Record<string, unknown>>): Promise<LiveDigests> {

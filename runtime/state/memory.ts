@@ -1,7 +1,7 @@
 // The default StateStore: call history in process memory, bounded in entries, sessions and age, failing closed
 // (a `StateError`) wherever a bound would otherwise make a count silently too low.
 import type { CallHistory, LimitScope } from "../guard/types.js";
-import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore } from "./store.js";
+import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore, type SyncStateOperations } from "./store.js";
 
 /** Entries older than this are expired; it must cover the longest window a policy uses (`per 1d` fits). */
 export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -157,6 +157,11 @@ export class MemoryStateStore implements StateStore {
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
   }
+
+  readonly sync: SyncStateOperations = {
+    record: (call) => this.recordNow(call),
+    snapshot: (key, now) => this.snapshotNow(key, now),
+  };
 
   /** Entries currently held over all keys (each call is held once per key: global, client, session). */
   get size(): number {

@@ -24,7 +24,18 @@ export interface HistorySnapshot {
   readonly sessionCalls: number;
 }
 
+/** The same operations, synchronous: a store in process memory offers them so that deciding needs no lock. */
+export interface SyncStateOperations {
+  record(call: CallRecord): void;
+  snapshot(key: HistoryKey, now: number): HistorySnapshot;
+}
+
 export interface StateStore {
+  /**
+   * Present when the store can answer synchronously: snapshot → guard → record then run without yielding, which is
+   * atomic in one process and saves the lock that an asynchronous store needs to keep limits exact.
+   */
+  readonly sync?: SyncStateOperations;
   /** Records an allowed call. Rejects with a `StateError` when it cannot: the call is then denied. */
   record(call: CallRecord): Promise<void>;
   /**
