@@ -18,8 +18,8 @@ const TOOLS = 20;
 /** Rules per tool in the decision benchmark (5 × 20 = 100) and in the compile benchmark (50 × 20 = 1,000). */
 const RULES_PER_TOOL = 5;
 const COMPILE_RULES_PER_TOOL = 50;
-/** Timed batches per measurement; the median batch is reported, so a stray GC pause or a busy core does not count. */
-const BATCHES = 41;
+/** Timed rounds; the median batch is reported, so a stray GC pause or a busy core does not count. */
+const ROUNDS = 301;
 
 const toolName = (k: number): string => `tool_${String(k).padStart(2, "0")}`;
 
@@ -173,22 +173,42 @@ function cedarDecide(call: cedar.StatefulAuthorizationCall): string {
 // ---------------------------------------------------------------------------------------------------------
 // Measurement
 
-/** Median nanoseconds per call of `decide` over the workload, in batches of `perBatch` calls. */
-function measure<T>(calls: readonly T[], perBatch: number, decide: (call: T) => unknown): number {
+interface Contender {
+  readonly name: string;
+  readonly decide: (call: Call) => unknown;
+}
+
+/** Time per batch: short enough that a batch is rarely preempted on a busy machine, long enough to dwarf the timer. */
+const BATCH_NS = 300_000;
+
+/**
+ * Median nanoseconds per call of each contender. Batches of the contenders are interleaved round by round, so a
+ * change in machine load between measurements shifts all of them alike and the ratios stay fair.
+ */
+function measure(calls: readonly Call[], contenders: readonly Contender[]): number[] {
   let sink = 0;
-  const run = (n: number, offset: number): void => {
-    for (let i = 0; i < n; i++) if (decide(calls[(offset + i) % calls.length]!) !== undefined) sink++;
+  const run = (c: Contender, n: number, offset: number): void => {
+    for (let i = 0; i < n; i++) if (c.decide(calls[(offset + i) % calls.length]!) !== undefined) sink++;
   };
-  run(Math.max(perBatch * 5, 2000), 0); // warm-up: let the JIT optimise before timing
-  const samples: number[] = [];
-  for (let b = 0; b < BATCHES; b++) {
+  const sizes = contenders.map((c) => {
+    run(c, 50, 0);
     const start = process.hrtime.bigint();
-    run(perBatch, b * perBatch);
-    samples.push(Number(process.hrtime.bigint() - start) / perBatch);
+    run(c, 200, 0);
+    const estimate = Number(process.hrtime.bigint() - start) / 200;
+    const size = Math.max(1, Math.min(100_000, Math.round(BATCH_NS / estimate)));
+    run(c, size * 20, 0); // warm-up: let the JIT optimise before timing
+    return size;
+  });
+  const samples: number[][] = contenders.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    contenders.forEach((c, i) => {
+      const start = process.hrtime.bigint();
+      run(c, sizes[i]!, round * sizes[i]!);
+      samples[i]!.push(Number(process.hrtime.bigint() - start) / sizes[i]!);
+    });
   }
   if (sink === 0) throw new Error("no decisions were made");
-  samples.sort((a, b) => a - b);
-  return samples[Math.floor(samples.length / 2)]!;
+  return samples.map((s) => s.sort((a, b) => a - b)[Math.floor(s.length / 2)]!);
 }
 
 async function compiledModule(policy: CheckedPolicy): Promise<GuardModule> {
@@ -229,10 +249,15 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     if (got.some((d) => d !== expected)) throw new Error(`back ends disagree on ${JSON.stringify(call.request)}: ${expected} vs ${got.join(", ")}`);
   }
 
-  const compiledNs = measure(calls, 20_000, (c) => compiled.guard(c.request, c.context));
-  const interpretedNs = measure(calls, 2_000, (c) => interpreter.guard(c.request, c.context));
-  const closureNs = measure(calls, 20_000, (c) => handWritten(c.request, c.context));
-  const cedarNs = measure(calls, 100, (c) => cedarDecide(c.cedar));
+  // Two groups: the sub-microsecond guards would otherwise be timed amid the garbage the slow ones leave behind.
+  const [compiledNs, closureNs] = measure(calls, [
+    { name: "compiled", decide: (c) => compiled.guard(c.request, c.context) },
+    { name: "closure", decide: (c) => handWritten(c.request, c.context) },
+  ]) as [number, number];
+  const [interpretedNs, cedarNs] = measure(calls, [
+    { name: "interpreted", decide: (c) => interpreter.guard(c.request, c.context) },
+    { name: "cedar", decide: (c) => cedarDecide(c.cedar) },
+  ]) as [number, number];
   const compile = await compileMs(policySource(COMPILE_RULES_PER_TOOL));
 
   const result = {
