@@ -26,7 +26,9 @@ describe("fingerprints", () => {
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
         const text = base32(bytes);
         assert.deepEqual(decodeBase32(text), bytes);
-        assert.equal(decodeBase32(text.toUpperCase() + (text === "" ? "A" : "")), undefined);
+        // Uppercase is another spelling of the same bytes; only the lowercase one is accepted (digits have no case).
+        if (/[a-z]/.test(text)) assert.equal(decodeBase32(text.toUpperCase()), undefined);
+        assert.equal(decodeBase32(`${text}=`), undefined);
       }),
       { numRuns: 200 },
     );
