@@ -526,6 +526,31 @@ function applyRule(ev: Evaluator, item: RuleOutline): { applies: boolean; detail
   return { applies: true, detail: explainText.allHeld };
 }
 
+/**
+ * Manifest tools that some `permit` or `ask` targets and no unconditional `forbid` does: the most a session whose
+ * requirements hold could call. Conditions are not looked at, so this can list a tool whose calls are all denied,
+ * never hide one that a call could reach.
+ */
+export function callableTools(policy: CheckedPolicy): string[] {
+  const unconditional = (r: CheckedRule): boolean => r.effect === "forbid" && r.when === undefined && r.unless === undefined;
+  return policy.tools
+    .map((t) => t.name)
+    .filter(
+      (name) =>
+        policy.rules.some((r) => r.effect !== "forbid" && targets(r.tools, name)) &&
+        !policy.rules.some((r) => unconditional(r) && targets(r.tools, name)),
+    );
+}
+
+/** Whether every session requirement holds for this context; an evaluation error counts as failed. */
+function requirementsHold(policy: CheckedPolicy, ctx: GuardContext, format: Intl.DateTimeFormat): boolean {
+  const ev = new Evaluator(policy, format, { tool: "", args: {} }, ctx, undefined);
+  return policy.requirements.every((req) => {
+    const outcome = attempt(() => ev.truth(req.condition));
+    return outcome.ok && outcome.value;
+  });
+}
+
 /** Evaluates one call against a policy, exactly as docs/language.md's decision procedure says. */
 export function evaluate(
   policy: CheckedPolicy,
@@ -596,10 +621,12 @@ export function evaluate(
 /** The interpreter as a guard module, interchangeable with a compiled one. */
 export function interpret(policy: CheckedPolicy): GuardModule {
   const format = zoneFormat(policy.timezone);
+  const callable = Object.freeze(callableTools(policy));
   return {
     policyName: policy.name,
     policyDigest: policy.digest,
     toolDigests: Object.fromEntries(policy.tools.map((t) => [t.name, t.digest])),
     guard: (request, context) => evaluate(policy, request, context, format),
+    reachableTools: (context) => (requirementsHold(policy, context, format) ? callable : []),
   };
 }

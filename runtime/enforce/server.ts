@@ -37,11 +37,6 @@ export interface Enforcement {
   invalidateTools(): void;
 }
 
-/** What a guard module may export beyond GuardModule to answer listings exactly. */
-export interface ReachabilityHint {
-  reachableTools?(context: GuardContext): readonly string[];
-}
-
 type RawHandler = (request: { method: string; params?: Record<string, unknown> }, extra: unknown) => Promise<Record<string, unknown>>;
 type HandlerTable = Map<string, RawHandler>;
 
@@ -249,25 +244,18 @@ function pinLive(guard: GuardModule, tool: string, digests: LiveDigests): PinVer
 }
 
 /**
- * Whether some rule could permit `tool` in this session, without the arguments. A guard module may answer exactly
- * with `reachableTools(context)`; otherwise the guard is probed with empty arguments and its explanation is read:
- * a failed session requirement hides every tool, an unconditional forbid hides the tool, and a tool is shown only
- * when a permit or ask rule targets it (every considered rule appears in the explanation).
+ * Whether some rule could permit `tool` in this session, without the arguments. Compiled guards and the interpreter
+ * answer exactly with `reachableTools(context)`. A hand-written guard without it is probed with empty arguments, and
+ * only a failed session requirement hides its tools: reading conditions from a probe would hide tools that a real
+ * call can reach (a forbid on a missing argument fails closed for the probe), and listing a tool decides nothing.
  */
 export function defaultReachability(guard: GuardModule): (tool: string, context: GuardContext) => boolean {
-  const hint = guard as GuardModule & ReachabilityHint;
-  if (typeof hint.reachableTools === "function") {
-    const reachableTools = hint.reachableTools.bind(guard);
+  if (typeof guard.reachableTools === "function") {
+    const reachableTools = guard.reachableTools.bind(guard);
     return (tool, context) => reachableTools(context).includes(tool);
   }
   return (tool, context) => {
     const decision = guard.guard({ tool, args: {} }, context);
-    if (decision.decision !== "deny") return true;
-    if (decision.explain.some((e) => e.effect === "require" && e.matched)) return false;
-    const unconditional = decision.explain.some(
-      (e) => e.effect === "forbid" && e.matched && e.detail === "no conditions" && decision.determining.includes(e.rule),
-    );
-    if (unconditional) return false;
-    return decision.explain.some((e) => e.effect === "permit" || e.effect === "ask");
+    return !decision.explain.some((e) => e.effect === "require" && e.matched);
   };
 }

@@ -91,4 +91,9 @@ export interface GuardModule {
   /** Tool name → SHA3-256 (hex) of the canonical JSON of the tool definition the policy was compiled against. */
   readonly toolDigests: Readonly<Record<string, string>>;
   guard(request: GuardRequest, context: GuardContext): Decision;
+  /**
+   * The tools this session could ever be allowed to call: none when a session requirement fails, else every
+   * manifest tool that some `permit` or `ask` targets and no unconditional `forbid` does. `tools/list` shows only these.
+   */
+  reachableTools?(context: GuardContext): readonly string[];
 }

@@ -13,9 +13,15 @@ import { checked, compiledGuard, REPO_ROOT } from "../support/guards.js";
 const CALLS_PER_POLICY = 150;
 
 function agree(policy: CheckedPolicy, compiled: GuardModule, call: GeneratedCall): void {
-  const oracle = interpret(policy).guard(call.request, call.context);
-  const actual = compiled.guard(call.request, call.context);
-  assert.deepEqual(actual, oracle, `call: ${JSON.stringify(call.json)}`);
+  const oracle = interpret(policy);
+  assert.deepEqual(compiled.guard(call.request, call.context), oracle.guard(call.request, call.context), `call: ${JSON.stringify(call.json)}`);
+  const reachable = compiled.reachableTools?.(call.context);
+  assert.deepEqual(reachable, oracle.reachableTools?.(call.context), `reachable tools, call: ${JSON.stringify(call.json)}`);
+  // A tool the guard allows or sends for approval is never one that tools/list hides.
+  const decision = oracle.guard(call.request, call.context).decision;
+  if (decision !== "deny" && policy.tools.some((t) => t.name === call.request.tool)) {
+    assert.ok(reachable?.includes(call.request.tool), `\`${call.request.tool}\` was ${decision} but not reachable`);
+  }
 }
 
 describe("compiled guards agree with the interpreter", function () {

@@ -151,6 +151,10 @@ export function paymentsGuard(toolDigests: Record<string, string>): GuardModule 
           return decision("deny", [], `no rule permits \`${request.tool}\``, []);
       }
     },
+    // As compiled guards do: nothing when a session requirement fails, else the tools some rule could permit.
+    reachableTools(context: GuardContext): readonly string[] {
+      return context.client.authenticated && context.transport.level >= 3 ? ["get_balance", "process_refund"] : [];
+    },
   };
 }
 

@@ -129,6 +129,17 @@ describe("enforce (server side)", () => {
     await t.close();
   });
 
+  it("lists every tool of a guard without reachableTools unless a session requirement fails", async () => {
+    const { reachableTools: _exact, ...probed } = paymentsGuard(digests);
+    const open = await setup({ guard: probed });
+    // A probe with empty arguments trips the refund forbid (missing amount fails closed); the tool stays listed.
+    assert.deepEqual((await open.client.listTools()).tools.map((tool) => tool.name).sort(), ["delete_everything", "get_balance", "process_refund"]);
+    await open.close();
+    const anonymous = await setup({ guard: probed, info: sessionInfo({ client: undefined }) });
+    assert.deepEqual((await anonymous.client.listTools()).tools, []);
+    await anonymous.close();
+  });
+
   it("counts allowed calls per client across sessions sharing a store, and denies past the limit", async () => {
     const store = new MemoryStateStore();
     const a = await setup({ store, info: sessionInfo({ sessionId: "s-a" }) });
