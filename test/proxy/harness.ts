@@ -46,6 +46,8 @@ export const testGuard: GuardModule = {
         return decided("allow", "flaky.policy:9", "permitted by rule `flaky.policy:9`");
     }
   },
+  // As a compiled guard would answer: `secret` has an unconditional forbid, so no call to it can be allowed.
+  reachableTools: () => Object.keys(flakyDigests).filter((tool) => tool !== "secret"),
 };
 
 export function flakyProxy(overrides: Partial<ProxyOptions> = {}, audit?: AuditSink): Proxy {
