@@ -2,7 +2,10 @@
 // has an error.
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
 import { main } from "../../bin/cli.js";
 import { OUT_DIR, REPO_ROOT } from "../support/guards.js";
 
@@ -43,6 +46,25 @@ describe("pqguard compile", function () {
     assert.deepEqual(readdirSync(out).sort(), ["payments.guard.d.ts", "payments.guard.js"]);
     assert.match(readFileSync(join(out, "payments.guard.js"), "utf8"), /from "@acme\/pqguard\/guard";/);
     assert.match(readFileSync(join(out, "payments.guard.d.ts"), "utf8"), /export interface ProcessRefundArgs/);
+  });
+
+  it("emits --js modules that plain Node runs against the package's `pqguard/guard` export", async () => {
+    // OUT_DIR lies inside the package, so `pqguard/guard` resolves by self-reference to dist/guard (built by `prepare`).
+    const out = fresh("plain");
+    const { code, err } = await pqguard("compile", join("policies", "payments", "payments.policy"), "--out", out, "--js");
+    assert.equal(code, 0, err);
+    const script = [
+      `import { guard, reachableTools } from ${JSON.stringify(pathToFileURL(join(out, "payments.guard.js")).href)};`,
+      "const history = { count: () => 0, called: () => false };",
+      'const context = { client: { authenticated: true, role: "billing-agent" }, peer: {}, history, now: Date.parse("2026-11-24T10:00:00Z"),',
+      '  transport: { kem: "X25519MLKEM768", hybrid: true, level: 3 }, session: { ageMs: 60000, calls: 0 } };',
+      'const d = guard({ tool: "process_refund", args: { amount: 250, customer_id: "c-1" } }, context);',
+      "console.log(JSON.stringify([d.decision, d.determining, reachableTools(context)]));",
+    ].join("\n");
+    // No tsx here: the plain runtime must load on its own.
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { cwd: REPO_ROOT, encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), ["allow", ["payments.policy:18"], ["get_balance", "list_transactions", "process_refund"]]);
   });
 
   it("writes nothing when any policy has an error", async () => {
