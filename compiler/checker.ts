@@ -140,6 +140,20 @@ function knownTimeZones(): Set<string> {
   return timeZones;
 }
 
+/**
+ * Whether the running ICU accepts an IANA zone. `supportedValuesOf` lists one canonical name per zone (this ICU says
+ * `Asia/Calcutta`, not `Asia/Kolkata`), so aliases are checked by constructing a formatter, as the guards will.
+ */
+function isTimeZone(zone: string): boolean {
+  if (knownTimeZones().has(zone)) return true;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
 /** A timestamp literal the back ends read with `Date.parse`: a date, or a date and time with a zone. */
@@ -248,8 +262,7 @@ class Checker {
       return;
     }
     this.timezone = { zone: zone.value, line: zone.span.line };
-    const zones = knownTimeZones();
-    if (!zones.has(zone.value)) this.report("unknownTimeZone", zone, { zone: zone.value }, didYouMean(zone.value, zones));
+    if (!isTimeZone(zone.value)) this.report("unknownTimeZone", zone, { zone: zone.value }, didYouMean(zone.value, knownTimeZones()));
   }
 
   private manifestDecl(decl: ManifestDecl, seen: Map<string, number>): void {
