@@ -12,7 +12,6 @@ import {
   targets,
   typeOf,
   type CheckOutline,
-  type LimitOutline,
   type RuleOutline,
 } from "./interpreter.js";
 import type { CheckedPolicy, Type } from "./ir.js";
@@ -443,42 +442,66 @@ function numberCode(value: number): string {
   return Number.isFinite(value) ? String(value) : value > 0 ? "Infinity" : "-Infinity";
 }
 
-/** Generates the function that decides whether one call rule applies, pushing its explanation. */
-function ruleFunction(name: string, item: RuleOutline, w: ModuleWriter, ex: ExprCompiler): string {
+interface RuleCode {
+  readonly name: string;
+  /** The hoisted DecisionStep constant of the rule. */
+  readonly step: string;
+  /** How many outcome codes the rule has (0 applies, one per clause that can fail). */
+  readonly radix: number;
+  readonly failClosed: boolean;
+}
+
+/**
+ * Generates the function that evaluates one call rule to an outcome code (see DecisionStep in runtime/guard/helpers.ts):
+ * 0 when it applies, k > 0 for the k-th way it can fail, -1 when it could not be evaluated, with the explanation left
+ * in `failure`. Codes rather than explanations, so that a path taken before can return its cached Decision.
+ */
+function ruleFunction(name: string, item: RuleOutline, w: ModuleWriter, ex: ExprCompiler): { code: string; rule: RuleCode } {
   const { rule } = item;
   const failClosed = rule.effect === "forbid";
-  const sig = `function ${name}(a: Readonly<Record<string, unknown>>, request: GuardRequest, context: GuardContext, explain: Explanation[]): boolean {`;
+  const reason =
+    rule.because ?? (rule.effect === "forbid" ? sentence.forbidden(rule.id) : rule.effect === "ask" ? sentence.approval(rule.id) : sentence.permitted(rule.id));
+  const sig = `function ${name}(a: Readonly<Record<string, unknown>>, request: GuardRequest, context: GuardContext): number {`;
+  const stepConst = (outcomes: string[]): string =>
+    w.hoist(
+      "STEP",
+      "DecisionStep",
+      `Object.freeze({ id: ${q(rule.id)}, reason: ${q(reason)}, failClosed: ${failClosed}, limit: false, outcomes: Object.freeze([${outcomes.join(", ")}]) })`,
+    );
   if (item.when.length === 0 && item.unless === undefined) {
-    return [sig, `  explain.push(${w.explanation(rule.id, rule.effect, true, "no conditions")});`, "  return true;", "}"].join("\n");
+    const step = stepConst([w.explanation(rule.id, rule.effect, true, "no conditions")]);
+    return { code: [sig, "  return 0;", "}"].join("\n"), rule: { name, step, radix: 1, failClosed } };
   }
   const texts = [...item.when.map((c) => c.text), ...(item.unless === undefined ? [] : [item.unless.text])];
   const textsConst = w.hoist("CLAUSES", "readonly string[]", `Object.freeze(${JSON.stringify(texts)})`);
+  const outcomes = [w.explanation(rule.id, rule.effect, true, "all conditions held")];
   const lines = [sig, "  let clause = 0;", "  try {"];
   item.when.forEach((clause, i) => {
     if (i > 0) lines.push(`    clause = ${i};`);
-    lines.push(`    if (!(${ex.as(clause.expr, "boolean")})) {`);
-    lines.push(`      explain.push(${w.explanation(rule.id, rule.effect, false, sentence.wasFalse(clause.text))});`);
-    lines.push("      return false;", "    }");
+    outcomes.push(w.explanation(rule.id, rule.effect, false, sentence.wasFalse(clause.text)));
+    lines.push(`    if (!(${ex.as(clause.expr, "boolean")})) return ${outcomes.length - 1};`);
   });
   if (item.unless !== undefined) {
     if (item.when.length > 0) lines.push(`    clause = ${item.when.length};`);
-    lines.push(`    if (${ex.as(item.unless.expr, "boolean")}) {`);
-    lines.push(`      explain.push(${w.explanation(rule.id, rule.effect, false, sentence.unlessHeld(item.unless.text))});`);
-    lines.push("      return false;", "    }");
+    outcomes.push(w.explanation(rule.id, rule.effect, false, sentence.unlessHeld(item.unless.text)));
+    lines.push(`    if (${ex.as(item.unless.expr, "boolean")}) return ${outcomes.length - 1};`);
   }
-  lines.push(`    explain.push(${w.explanation(rule.id, rule.effect, true, "all conditions held")});`, "    return true;");
+  lines.push("    return 0;");
   w.use("failureDetail");
   w.use("explainText");
   lines.push("  } catch (error) {");
   lines.push(`    const detail = explainText.notEvaluated(${textsConst}[clause]!, failureDetail(error));`);
-  lines.push(`    explain.push({ rule: ${q(rule.id)}, effect: ${q(rule.effect)}, matched: ${failClosed}, detail });`);
-  lines.push(`    return ${failClosed};`, "  }", "}");
-  return lines.join("\n");
+  lines.push(`    failure = { rule: ${q(rule.id)}, effect: ${q(rule.effect)}, matched: ${failClosed}, detail };`);
+  lines.push("    return -1;", "  }", "}");
+  return { code: lines.join("\n"), rule: { name, step: stepConst(outcomes), radix: outcomes.length, failClosed } };
 }
 
-function requirementsFunction(policy: CheckedPolicy, w: ModuleWriter, ex: ExprCompiler): string {
-  const sig = "function requirements(request: GuardRequest, context: GuardContext, a: Readonly<Record<string, unknown>>, explain: Explanation[]): Decision | undefined {";
-  if (policy.requirements.length === 0) return [sig, "  return undefined;", "}"].join("\n");
+/** Requirements fail with constant decisions, hoisted; only a requirement that cannot be evaluated builds one. */
+function requirementsFunction(policy: CheckedPolicy, w: ModuleWriter, ex: ExprCompiler): { code: string; prefix: string } {
+  const sig = "function requirements(request: GuardRequest, context: GuardContext, a: Readonly<Record<string, unknown>>): Decision | undefined {";
+  if (policy.requirements.length === 0) {
+    return { code: [sig, "  return undefined;", "}"].join("\n"), prefix: w.hoist("NOEXPLAIN", "readonly Explanation[]", "Object.freeze([])") };
+  }
   w.use("failureDetail");
   w.use("explainText");
   const meta = w.hoist(
@@ -486,88 +509,132 @@ function requirementsFunction(policy: CheckedPolicy, w: ModuleWriter, ex: ExprCo
     "readonly { readonly id: string; readonly dimension: string; readonly text: string }[]",
     `Object.freeze(${JSON.stringify(policy.requirements.map((r) => ({ id: r.id, dimension: r.dimension, text: r.text })))})`,
   );
+  const held: string[] = [];
   const lines = [sig, "  let index = 0;", "  try {"];
   policy.requirements.forEach((req, i) => {
     if (i > 0) lines.push(`    index = ${i};`);
-    lines.push(`    if (!(${ex.as(req.condition, "boolean")})) {`);
-    lines.push(`      explain.push(${w.explanation(req.id, "require", true, sentence.wasFalse(req.text))});`);
+    const failed = w.explanation(req.id, "require", true, sentence.wasFalse(req.text));
     const reason = `${req.dimension} requirement \`${req.text}\` failed`;
-    lines.push(`      return { decision: "deny", determining: [${q(req.id)}], reason: ${q(reason)}, explain };`, "    }");
-    lines.push(`    explain.push(${w.explanation(req.id, "require", false, sentence.held(req.text))});`);
+    const decision = w.hoist(
+      "DENY",
+      "Decision",
+      `Object.freeze({ decision: "deny", determining: Object.freeze([${q(req.id)}]), reason: ${q(reason)}, explain: Object.freeze([${[...held, failed].join(", ")}]) })`,
+    );
+    lines.push(`    if (!(${ex.as(req.condition, "boolean")})) return ${decision};`);
+    held.push(w.explanation(req.id, "require", false, sentence.held(req.text)));
   });
+  const prefix = w.hoist("HELD", "readonly Explanation[]", `Object.freeze([${held.join(", ")}])`);
   lines.push("  } catch (error) {");
   lines.push(`    const req = ${meta}[index]!;`);
   lines.push("    const detail = failureDetail(error);");
+  lines.push(`    const explain = ${prefix}.slice(0, index);`);
   lines.push('    explain.push({ rule: req.id, effect: "require", matched: true, detail: explainText.notEvaluated(req.text, detail) });');
   lines.push('    return { decision: "deny", determining: [req.id], reason: explainText.requirementNotEvaluated(req.dimension, req.text, detail), explain };');
   lines.push("  }", "  return undefined;", "}");
-  return lines.join("\n");
+  return { code: lines.join("\n"), prefix };
 }
 
-/** The decision procedure for one tool (or, for `tool` undefined, for every tool no rule names). */
+/**
+ * The decision procedure for one tool (or, for `tool` undefined, for every tool no rule names): outcome codes per
+ * step, then the Decision for them, cached by a mixed-radix key of the codes when nothing in it is call-specific.
+ */
 function toolFunction(
   name: string,
   tool: string | undefined,
   items: readonly CheckOutline[],
-  ruleNames: ReadonlyMap<CheckOutline, string>,
+  rules: ReadonlyMap<CheckOutline, RuleCode>,
+  prefix: string,
   w: ModuleWriter,
 ): string {
   const applicable = items.filter((i) => tool === undefined ? (i.kind === "rule" ? i.rule.tools : i.limit.tools) === "*" : targets(i.kind === "rule" ? i.rule.tools : i.limit.tools, tool));
-  const lines = [
-    `function ${name}(request: GuardRequest, context: GuardContext, a: Readonly<Record<string, unknown>>, explain: Explanation[]): Decision {`,
-  ];
   const phases: { effect: "deny" | "ask" | "allow"; members: CheckOutline[] }[] = [
     { effect: "deny", members: applicable.filter((i) => i.kind === "limit" || i.rule.effect === "forbid") },
     { effect: "ask", members: applicable.filter((i) => i.kind === "rule" && i.rule.effect === "ask") },
     { effect: "allow", members: applicable.filter((i) => i.kind === "rule" && i.rule.effect === "permit") },
   ];
   const used = phases.filter((p) => p.members.length > 0);
-  if (used.length > 0) lines.push("  let determining: string[] | undefined;", '  let reason = "";');
-  // The first member of a phase always starts the list: TypeScript would narrow `determining` to undefined there.
-  let first = true;
-  const record = (id: string, reasonCode: string, indent: string): string[] => {
-    const lines = first
-      ? [`determining = [${q(id)}];`, `reason = ${reasonCode};`]
-      : ["if (determining === undefined) {", `  determining = [${q(id)}];`, `  reason = ${reasonCode};`, `} else determining.push(${q(id)});`];
-    first = false;
-    return lines.map((l) => indent + l);
-  };
+  const steps: string[] = [];
+  const radixes: number[] = [];
+  const body: string[] = [];
+  let hasLimit = false;
   for (const phase of used) {
-    first = true;
     for (const item of phase.members) {
-      if (item.kind === "limit") lines.push(...limitCode(item, w, record));
-      else {
-        const { rule } = item;
-        const reason =
-          rule.because ?? (rule.effect === "forbid" ? sentence.forbidden(rule.id) : rule.effect === "ask" ? sentence.approval(rule.id) : sentence.permitted(rule.id));
-        lines.push(`  if (${ruleNames.get(item)!}(a, request, context, explain)) {`);
-        lines.push(...record(rule.id, q(reason), "    "));
-        lines.push("  }");
+      const c = `c${steps.length}`;
+      const index = steps.length;
+      if (item.kind === "limit") {
+        hasLimit = true;
+        const { limit } = item;
+        const tools = limit.tools === "*" ? q("*") : w.hoist("T", "readonly string[]", `Object.freeze(${JSON.stringify(limit.tools)})`);
+        const reason = sentence.rateLimit(limit.count, item.windowText, limit.scope);
+        steps.push(
+          w.hoist(
+            "STEP",
+            "DecisionStep",
+            `Object.freeze({ id: ${q(limit.id)}, reason: ${q(reason)}, failClosed: true, limit: true, outcomes: Object.freeze([]) })`,
+          ),
+        );
+        radixes.push(2);
+        w.use("explainText");
+        body.push(
+          "    {",
+          `      const count = context.history.count(${tools}, context.now - ${limit.windowMs}, ${q(limit.scope)});`,
+          `      if (count >= ${limit.count}) {`,
+          `        ${c} = 1;`,
+          "        hit = true;",
+          "      }",
+          `      (dynamic ??= [])[${index}] = { rule: ${q(limit.id)}, effect: "limit", matched: ${c} === 1, detail: explainText.limitCount(count, ${q(item.windowText)}, ${limit.count}) };`,
+          "    }",
+        );
+      } else {
+        const rule = rules.get(item)!;
+        steps.push(rule.step);
+        radixes.push(rule.radix);
+        body.push(`    ${c} = ${rule.name}(a, request, context);`);
+        body.push(`    if (${c} < 0) (dynamic ??= [])[${index}] = failure;`);
+        body.push(`    if (${c} === 0${rule.failClosed ? ` || ${c} < 0` : ""}) hit = true;`);
       }
     }
-    lines.push(`  if (determining !== undefined) return { decision: ${q(phase.effect)}, determining, reason, explain };`);
+    body.push("    if (hit) break phases;");
   }
-  w.use("explainText");
-  lines.push("  const noPermit = explainText.noPermit(request.tool);");
-  lines.push('  explain.push({ rule: "default", effect: "forbid", matched: true, detail: noPermit });');
-  lines.push('  return { decision: "deny", determining: [], reason: noPermit, explain };', "}");
+  const plan = w.hoist(
+    "PLAN",
+    "DecisionPlan",
+    `Object.freeze({ steps: Object.freeze([${steps.join(", ")}]), phases: Object.freeze([${(() => {
+      let end = 0;
+      return used.map((p) => `{ decision: ${q(p.effect)} as const, end: ${(end += p.members.length)} }`).join(", ");
+    })()}]) })`,
+  );
+  w.use("decide");
+  w.types.add("DecisionPlan");
+  w.types.add("DecisionStep");
+  const codes = `[${steps.map((_, i) => `c${i}`).join(", ")}]`;
+  const lines = [`function ${name}(request: GuardRequest, context: GuardContext, a: Readonly<Record<string, unknown>>): Decision {`];
+  if (steps.length > 0) {
+    lines.push(`  let ${steps.map((_, i) => `c${i} = 0`).join(", ")};`);
+    lines.push("  let dynamic: (Explanation | undefined)[] | undefined;", "  let hit = false;", "  phases: {", ...body, "  }");
+  }
+  // Only named tools are cached: the default deny of other tools names the tool. The key must stay an exact integer.
+  const space = radixes.reduce((p, r) => p * r, 1);
+  const cacheable = tool !== undefined && !hasLimit && space <= Number.MAX_SAFE_INTEGER;
+  if (cacheable) {
+    w.use("remember");
+    const cache = `CACHE_${name}`;
+    w.constants.push(`const ${cache}: Map<number, Decision> = new Map<number, Decision>();`);
+    let weight = 1;
+    const terms = radixes.map((r, i) => {
+      const term = weight === 1 ? `c${i}` : `${weight} * c${i}`;
+      weight *= r;
+      return term;
+    });
+    const key = terms.length === 0 ? "0" : terms.join(" + ");
+    if (steps.length > 0) lines.push("  if (dynamic !== undefined) return decide(" + `${plan}, ${prefix}, request.tool, ${codes}, dynamic);`);
+    lines.push(`  const key = ${key};`);
+    lines.push(`  return ${cache}.get(key) ?? remember(${cache}, key, decide(${plan}, ${prefix}, request.tool, ${codes}, undefined));`);
+  } else {
+    lines.push(`  return decide(${plan}, ${prefix}, request.tool, ${codes}, ${steps.length > 0 ? "dynamic" : "undefined"});`);
+  }
+  lines.push("}");
   return lines.join("\n");
-}
-
-function limitCode(item: LimitOutline, w: ModuleWriter, record: (id: string, reason: string, indent: string) => string[]): string[] {
-  const { limit } = item;
-  const tools = limit.tools === "*" ? q("*") : w.hoist("T", "readonly string[]", `Object.freeze(${JSON.stringify(limit.tools)})`);
-  w.use("explainText");
-  return [
-    "  {",
-    `    const count = context.history.count(${tools}, context.now - ${limit.windowMs}, ${q(limit.scope)});`,
-    `    const exceeded = count >= ${limit.count};`,
-    `    explain.push({ rule: ${q(limit.id)}, effect: "limit", matched: exceeded, detail: explainText.limitCount(count, ${q(item.windowText)}, ${limit.count}) });`,
-    "    if (exceeded) {",
-    ...record(limit.id, q(sentence.rateLimit(limit.count, item.windowText, limit.scope)), "      "),
-    "    }",
-    "  }",
-  ];
 }
 
 /** The body of the guard module: everything after the argument interfaces. */
@@ -576,14 +643,14 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
   const ex = new ExprCompiler(policy, w);
   const items = outline(policy);
 
-  const ruleNames = new Map<CheckOutline, string>();
+  const rules = new Map<CheckOutline, RuleCode>();
   const ruleFunctions: string[] = [];
   items.forEach((item, i) => {
     if (item.kind !== "rule") return;
-    const name = `rule${i}`;
-    ruleNames.set(item, name);
+    const { code, rule } = ruleFunction(`rule${i}`, item, w, ex);
+    rules.set(item, rule);
     const target = item.rule.tools === "*" ? "*" : item.rule.tools.join(", ");
-    ruleFunctions.push(`// ${commentText(`${item.rule.id}: ${item.rule.effect} tool ${target}`)}\n${ruleFunction(name, item, w, ex)}`);
+    ruleFunctions.push(`// ${commentText(`${item.rule.id}: ${item.rule.effect} tool ${target}`)}\n${code}`);
   });
   const requirements = requirementsFunction(policy, w, ex);
 
@@ -593,23 +660,24 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
     if (tools !== "*") for (const t of tools) named.add(t);
   }
   const toolNames = [...named].sort();
-  const toolFunctions = toolNames.map((tool, i) => `// ${commentText(tool)}\n${toolFunction(`tool${i}`, tool, items, ruleNames, w)}`);
-  toolFunctions.push(`// every tool no rule names\n${toolFunction("otherTool", undefined, items, ruleNames, w)}`);
+  const toolFunctions = toolNames.map(
+    (tool, i) => `// ${commentText(tool)}\n${toolFunction(`tool${i}`, tool, items, rules, requirements.prefix, w)}`,
+  );
+  toolFunctions.push(`// every tool no rule names\n${toolFunction("otherTool", undefined, items, rules, requirements.prefix, w)}`);
 
   w.use("isJsonObject");
   const emptyArgs = w.hoist("EMPTY", "Readonly<Record<string, unknown>>", "Object.freeze({})");
-  const cases = toolNames.map((tool, i) => `    case ${q(tool)}:\n      return tool${i}(request, context, a, explain);`);
+  const cases = toolNames.map((tool, i) => `    case ${q(tool)}:\n      return tool${i}(request, context, a);`);
   const guard = [
     "/** Decides one tool call; the explanation lists every requirement, rule and limit considered, in order. */",
     "export function guard(request: GuardRequest, context: GuardContext): Decision {",
-    "  const explain: Explanation[] = [];",
     `  const a = isJsonObject(request.args) ? request.args : ${emptyArgs};`,
-    "  const failed = requirements(request, context, a, explain);",
+    "  const failed = requirements(request, context, a);",
     "  if (failed !== undefined) return failed;",
     "  switch (request.tool) {",
     ...cases,
     "    default:",
-    "      return otherTool(request, context, a, explain);",
+    "      return otherTool(request, context, a);",
     "  }",
     "}",
   ].join("\n");
@@ -618,7 +686,7 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
   const reachable = [
     "/** The tools this session could ever be allowed to call; `tools/list` shows only these. */",
     "export function reachableTools(context: GuardContext): readonly string[] {",
-    `  const failed = requirements({ tool: "", args: ${emptyArgs} }, context, ${emptyArgs}, []);`,
+    `  const failed = requirements({ tool: "", args: ${emptyArgs} }, context, ${emptyArgs});`,
     `  return failed === undefined ? ${callable} : [];`,
     "}",
   ].join("\n");
@@ -641,7 +709,10 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
     "",
     ...w.constants,
     "",
-    requirements,
+    "/** The explanation of the rule that last failed to evaluate; read right after the rule returns -1. */",
+    "let failure: Explanation | undefined;",
+    "",
+    requirements.code,
     "",
     ruleFunctions.join("\n\n"),
     "",

@@ -1,7 +1,7 @@
 // The small run-time pieces compiled guards and the reference interpreter share: evaluation failures that fail
 // closed, typed reads of JSON values, JSON equality, zoned wall-clock time, and the explanation sentences.
 import { algorithmFacts, type AlgorithmFacts, type AlgorithmFamily } from "./algorithms.js";
-import type { Explanation } from "./types.js";
+import type { Decision, DecisionKind, Explanation } from "./types.js";
 
 /**
  * Thrown when an expression cannot be evaluated (missing argument, wrong JSON type, division by zero, ...).
@@ -263,4 +263,74 @@ export const explainText = {
 
 export function explanation(rule: string, effect: Explanation["effect"], matched: boolean, detail: string): Explanation {
   return { rule, effect, matched, detail };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Decisions from rule outcomes. A compiled guard evaluates each rule to an outcome code and only then builds the
+// Decision, so that a path taken before can return the same (frozen) Decision instead of building it again.
+
+/**
+ * One step of a tool's decision procedure. Rule outcome codes: 0 the rule applies, k > 0 the explanation
+ * `outcomes[k]` (a failed clause), -1 could not be evaluated. Limit codes: 1 exceeded, 0 not.
+ */
+export interface DecisionStep {
+  readonly id: string;
+  readonly reason: string;
+  /** Whether a rule that could not be evaluated applies (forbid rules fail closed). */
+  readonly failClosed: boolean;
+  readonly limit: boolean;
+  /** The constant explanation of each rule outcome code; empty for limits, whose explanation is always dynamic. */
+  readonly outcomes: readonly Explanation[];
+}
+
+/** A tool's steps in evaluation order, and where each phase (deny, ask, allow) ends. */
+export interface DecisionPlan {
+  readonly steps: readonly DecisionStep[];
+  readonly phases: readonly { readonly decision: DecisionKind; readonly end: number }[];
+}
+
+/** The most decisions cached per tool; past it, decisions are built afresh, so memory stays bounded. */
+export const DECISION_CACHE_LIMIT = 4096;
+
+/**
+ * The Decision for the outcome codes of a plan's steps; `dynamic[i]` replaces the explanation of step i where it
+ * depends on the call (an evaluation failure, a limit count). `prefix` is the explanation of the requirements.
+ */
+export function decide(
+  plan: DecisionPlan,
+  prefix: readonly Explanation[],
+  tool: string,
+  codes: readonly number[],
+  dynamic: readonly (Explanation | undefined)[] | undefined,
+): Decision {
+  const explain = prefix.slice();
+  let i = 0;
+  for (const phase of plan.phases) {
+    let determining: string[] | undefined;
+    let reason = "";
+    for (; i < phase.end; i++) {
+      const step = plan.steps[i]!;
+      const code = codes[i]!;
+      explain.push(dynamic?.[i] ?? step.outcomes[code]!);
+      const applies = step.limit ? code === 1 : code === 0 || (code < 0 && step.failClosed);
+      if (!applies) continue;
+      if (determining === undefined) {
+        determining = [step.id];
+        reason = step.reason;
+      } else determining.push(step.id);
+    }
+    if (determining !== undefined) return { decision: phase.decision, determining, reason, explain };
+  }
+  const noPermit = explainText.noPermit(tool);
+  explain.push({ rule: "default", effect: "forbid", matched: true, detail: noPermit });
+  return { decision: "deny", determining: [], reason: noPermit, explain };
+}
+
+/** Freezes `decision` (it is shared from now on) and caches it under `key` while the cache has room. */
+export function remember(cache: Map<number, Decision>, key: number, decision: Decision): Decision {
+  Object.freeze(decision.determining);
+  Object.freeze(decision.explain);
+  Object.freeze(decision);
+  if (cache.size < DECISION_CACHE_LIMIT) cache.set(key, decision);
+  return decision;
 }
