@@ -4,24 +4,24 @@ import type { Aead, Hash, Kdf } from "../crypto/types.js";
 import { concat, toHex, utf8 } from "./codec.js";
 import { LABEL, SESSION_ID_BYTES } from "./constants.js";
 
-/** Transcript hash over length-prefixed handshake messages, so message boundaries are unambiguous. */
+/**
+ * Transcript hash: H(H(m1) ‖ … ‖ H(mk)). Each message is hashed once (the certificate-bearing ServerHello is
+ * the bulk of the transcript, and the schedule needs five transcript values); fixed-length digests keep the
+ * boundaries unambiguous.
+ */
 export class Transcript {
-  private readonly parts: Uint8Array[] = [];
+  private readonly digests: Uint8Array[] = [];
   constructor(private readonly hash: Hash) {}
 
   add(message: Uint8Array): this {
-    const length = new Uint8Array(4);
-    new DataView(length.buffer).setUint32(0, message.length);
-    this.parts.push(length, message);
+    this.digests.push(this.hash.digest(message));
     return this;
   }
 
   /** Digest of everything added so far, plus `extra` (a message being built) without keeping it. */
   digest(extra?: Uint8Array): Uint8Array {
-    if (extra === undefined) return this.hash.digest(concat(...this.parts));
-    const length = new Uint8Array(4);
-    new DataView(length.buffer).setUint32(0, extra.length);
-    return this.hash.digest(concat(...this.parts, length, extra));
+    if (extra === undefined) return this.hash.digest(concat(...this.digests));
+    return this.hash.digest(concat(...this.digests, this.hash.digest(extra)));
   }
 }
 
