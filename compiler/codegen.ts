@@ -443,25 +443,29 @@ function numberCode(value: number): string {
 }
 
 interface RuleCode {
-  readonly name: string;
   /** The hoisted DecisionStep constant of the rule. */
   readonly step: string;
   /** How many outcome codes the rule has (0 applies, one per clause that can fail). */
   readonly radix: number;
   readonly failClosed: boolean;
+  /**
+   * Statements that leave the rule's outcome code in `c` (which starts at 0), and on an evaluation failure its
+   * explanation in `dynamic[index]`. Inlined into each tool's function: one function per tool rather than per rule
+   * tiers up in the JIT after far fewer calls.
+   */
+  inline(c: string, index: number, comment: string): string[];
 }
 
 /**
- * Generates the function that evaluates one call rule to an outcome code (see DecisionStep in runtime/guard/helpers.ts):
- * 0 when it applies, k > 0 for the k-th way it can fail, -1 when it could not be evaluated, with the explanation left
- * in `failure`. Codes rather than explanations, so that a path taken before can return its cached Decision.
+ * Compiles one call rule to outcome codes (see DecisionStep in runtime/guard/helpers.ts): 0 when it applies, k > 0 for
+ * the k-th way it can fail, -1 when it could not be evaluated. Codes rather than explanations, so that a path taken
+ * before can return its cached Decision.
  */
-function ruleFunction(name: string, item: RuleOutline, w: ModuleWriter, ex: ExprCompiler): { code: string; rule: RuleCode } {
+function ruleCode(item: RuleOutline, w: ModuleWriter, ex: ExprCompiler): RuleCode {
   const { rule } = item;
   const failClosed = rule.effect === "forbid";
   const reason =
     rule.because ?? (rule.effect === "forbid" ? sentence.forbidden(rule.id) : rule.effect === "ask" ? sentence.approval(rule.id) : sentence.permitted(rule.id));
-  const sig = `function ${name}(a: Readonly<Record<string, unknown>>, request: GuardRequest, context: GuardContext): number {`;
   const stepConst = (outcomes: string[]): string =>
     w.hoist(
       "STEP",
@@ -470,30 +474,38 @@ function ruleFunction(name: string, item: RuleOutline, w: ModuleWriter, ex: Expr
     );
   if (item.when.length === 0 && item.unless === undefined) {
     const step = stepConst([w.explanation(rule.id, rule.effect, true, "no conditions")]);
-    return { code: [sig, "  return 0;", "}"].join("\n"), rule: { name, step, radix: 1, failClosed } };
+    return { step, radix: 1, failClosed, inline: (_c, _i, comment) => [`    // ${comment}: no conditions`] };
   }
   const texts = [...item.when.map((c) => c.text), ...(item.unless === undefined ? [] : [item.unless.text])];
   const textsConst = w.hoist("CLAUSES", "readonly string[]", `Object.freeze(${JSON.stringify(texts)})`);
   const outcomes = [w.explanation(rule.id, rule.effect, true, "all conditions held")];
-  const lines = [sig, "  let clause = 0;", "  try {"];
-  item.when.forEach((clause, i) => {
-    if (i > 0) lines.push(`    clause = ${i};`);
+  // [condition code, whether the clause fails when the condition is true (unless), outcome code]
+  const clauses: [string, boolean, number][] = [];
+  for (const clause of item.when) {
     outcomes.push(w.explanation(rule.id, rule.effect, false, sentence.wasFalse(clause.text)));
-    lines.push(`    if (!(${ex.as(clause.expr, "boolean")})) return ${outcomes.length - 1};`);
-  });
-  if (item.unless !== undefined) {
-    if (item.when.length > 0) lines.push(`    clause = ${item.when.length};`);
-    outcomes.push(w.explanation(rule.id, rule.effect, false, sentence.unlessHeld(item.unless.text)));
-    lines.push(`    if (${ex.as(item.unless.expr, "boolean")}) return ${outcomes.length - 1};`);
+    clauses.push([ex.as(clause.expr, "boolean"), false, outcomes.length - 1]);
   }
-  lines.push("    return 0;");
+  if (item.unless !== undefined) {
+    outcomes.push(w.explanation(rule.id, rule.effect, false, sentence.unlessHeld(item.unless.text)));
+    clauses.push([ex.as(item.unless.expr, "boolean"), true, outcomes.length - 1]);
+  }
   w.use("failureDetail");
   w.use("explainText");
-  lines.push("  } catch (error) {");
-  lines.push(`    const detail = explainText.notEvaluated(${textsConst}[clause]!, failureDetail(error));`);
-  lines.push(`    failure = { rule: ${q(rule.id)}, effect: ${q(rule.effect)}, matched: ${failClosed}, detail };`);
-  lines.push("    return -1;", "  }", "}");
-  return { code: lines.join("\n"), rule: { name, step: stepConst(outcomes), radix: outcomes.length, failClosed } };
+  const inline = (c: string, index: number, comment: string): string[] => {
+    const label = `rule_${c}`;
+    const lines = [`    // ${comment}`, "    {", "      let clause = 0;", `      ${label}: try {`];
+    clauses.forEach(([code, unless, outcome], i) => {
+      if (i > 0) lines.push(`        clause = ${i};`);
+      lines.push(`        if (${unless ? code : `!(${code})`}) {`, `          ${c} = ${outcome};`, `          break ${label};`, "        }");
+    });
+    lines.push("      } catch (error) {");
+    lines.push(`        ${c} = -1;`);
+    lines.push(`        const detail = explainText.notEvaluated(${textsConst}[clause]!, failureDetail(error));`);
+    lines.push(`        (dynamic ??= [])[${index}] = { rule: ${q(rule.id)}, effect: ${q(rule.effect)}, matched: ${failClosed}, detail };`);
+    lines.push("      }", "    }");
+    return lines;
+  };
+  return { step: stepConst(outcomes), radix: outcomes.length, failClosed, inline };
 }
 
 /** Requirements fail with constant decisions, hoisted; only a requirement that cannot be evaluated builds one. */
@@ -589,8 +601,8 @@ function toolFunction(
         const rule = rules.get(item)!;
         steps.push(rule.step);
         radixes.push(rule.radix);
-        body.push(`    ${c} = ${rule.name}(a, request, context);`);
-        body.push(`    if (${c} < 0) (dynamic ??= [])[${index}] = failure;`);
+        const target = item.rule.tools === "*" ? "*" : item.rule.tools.join(", ");
+        body.push(...rule.inline(c, index, commentText(`${item.rule.id}: ${item.rule.effect} tool ${target}`)));
         body.push(`    if (${c} === 0${rule.failClosed ? ` || ${c} < 0` : ""}) hit = true;`);
       }
     }
@@ -644,13 +656,8 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
   const items = outline(policy);
 
   const rules = new Map<CheckOutline, RuleCode>();
-  const ruleFunctions: string[] = [];
-  items.forEach((item, i) => {
-    if (item.kind !== "rule") return;
-    const { code, rule } = ruleFunction(`rule${i}`, item, w, ex);
-    rules.set(item, rule);
-    const target = item.rule.tools === "*" ? "*" : item.rule.tools.join(", ");
-    ruleFunctions.push(`// ${commentText(`${item.rule.id}: ${item.rule.effect} tool ${target}`)}\n${code}`);
+  items.forEach((item) => {
+    if (item.kind === "rule") rules.set(item, ruleCode(item, w, ex));
   });
   const requirements = requirementsFunction(policy, w, ex);
 
@@ -709,12 +716,7 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
     "",
     ...w.constants,
     "",
-    "/** The explanation of the rule that last failed to evaluate; read right after the rule returns -1. */",
-    "let failure: Explanation | undefined;",
-    "",
     requirements.code,
-    "",
-    ruleFunctions.join("\n\n"),
     "",
     toolFunctions.join("\n\n"),
     "",
