@@ -5,11 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { z } from "zod";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { AuditLog, silentLogger } from "../runtime/audit/index.js";
 import { resolveSuiteConfig, signature } from "../runtime/crypto/registry.js";
 import { enforce, type EnforceOptions } from "../runtime/enforce/index.js";
@@ -20,25 +16,12 @@ import { ServerCredentials } from "../runtime/session/certificate.js";
 import type { SessionInfo } from "../runtime/session/facts.js";
 import { MemoryStateStore } from "../runtime/state/index.js";
 import { PqcClientTransport, PqcServerTransport } from "../runtime/transport/index.js";
+import { connectClient, echoServer, median, sample, type TransportWrap } from "./echo.js";
 
 const ROUNDS = 10;
 const CALLS_PER_ROUND = 500;
 const WARMUP_CALLS = 1000;
 const TARGET_RATIO = 1.6;
-
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function echoServer(): McpServer {
-  const server = new McpServer({ name: "bench", version: "1.0.0" });
-  server.registerTool("echo", { description: "echoes its text", inputSchema: { text: z.string() } }, async ({ text }) => ({
-    content: [{ type: "text", text }],
-  }));
-  return server;
-}
 
 /**
  * What the compiler emits for `identity { require client.authenticated }`, `transport { require transport.level >= 3 }`,
@@ -76,24 +59,10 @@ const FAKE_SESSION: SessionInfo = {
   rekeys: 0,
 };
 
-async function connected(
-  options: { guard?: GuardModule; enforce?: EnforceOptions; wrap?: (c: Transport, s: Transport) => [Transport, Transport] } = {},
-): Promise<Client> {
+function connected(options: { guard?: GuardModule; enforce?: EnforceOptions; wrap?: TransportWrap } = {}): Promise<Client> {
   const server = echoServer();
   if (options.guard !== undefined) enforce(server, options.guard, options.enforce ?? {});
-  const client = new Client({ name: "bench", version: "1.0.0" });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  const [clientTransport, serverTransport] = options.wrap ? options.wrap(a, b) : [a, b];
-  await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
-  return client;
-}
-
-async function sample(client: Client, calls: number, into: number[]): Promise<void> {
-  for (let i = 0; i < calls; i++) {
-    const start = performance.now();
-    await client.callTool({ name: "echo", arguments: { text: "hello from the benchmark" } });
-    into.push((performance.now() - start) * 1000);
-  }
+  return connectClient(server, options.wrap);
 }
 
 export async function run({ json }: { json: boolean }): Promise<void> {
@@ -116,7 +85,7 @@ async function measure(json: boolean, dir: string): Promise<void> {
   const serverPair = scheme.keygen();
   const credentials = new ServerCredentials({ identity: { algorithm: scheme.name, publicKey: serverPair.publicKey, secretKey: serverPair.secretKey } });
   const trust = { serverFingerprints: [fingerprint(scheme.name, serverPair.publicKey)] };
-  const sealed = (c: Transport, s: Transport): [Transport, Transport] => [
+  const sealed: TransportWrap = (c, s) => [
     new PqcClientTransport(c, { trust, suites }),
     new PqcServerTransport(s, { credentials, suites }),
   ];

@@ -1,45 +1,20 @@
 // Transport benchmark: a sealed tools/call round trip through the real SDK Client and McpServer against the plain
 // SDK over InMemoryTransport, measured in the same run, interleaved in rounds so both see the same machine state.
 import process from "node:process";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { z } from "zod";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { aead, algorithmNames, resolveSuiteConfig, signature } from "../runtime/crypto/registry.js";
 import { fingerprint } from "../runtime/identity/index.js";
 import { ServerCredentials } from "../runtime/session/certificate.js";
 import { transportSuites } from "../runtime/transport/defaults.js";
 import { PqcClientTransport, PqcServerTransport } from "../runtime/transport/index.js";
+import { connectClient, echoServer, median, sample, type TransportWrap } from "./echo.js";
 
 const ROUNDS = 10;
 const CALLS_PER_ROUND = 600;
 const WARMUP_CALLS = 1000;
 
-function median(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-async function connected(wrap?: (client: Transport, server: Transport) => [Transport, Transport]): Promise<Client> {
-  const server = new McpServer({ name: "bench", version: "1.0.0" });
-  server.registerTool("echo", { description: "echoes its text", inputSchema: { text: z.string() } }, async ({ text }) => ({
-    content: [{ type: "text", text }],
-  }));
-  const client = new Client({ name: "bench", version: "1.0.0" });
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  const [clientTransport, serverTransport] = wrap ? wrap(a, b) : [a, b];
-  await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
-  return client;
-}
-
-async function sample(client: Client, calls: number, into: number[]): Promise<void> {
-  for (let i = 0; i < calls; i++) {
-    const start = performance.now();
-    await client.callTool({ name: "echo", arguments: { text: "hello from the benchmark" } });
-    into.push((performance.now() - start) * 1000);
-  }
+function connected(wrap?: TransportWrap): Promise<Client> {
+  return connectClient(echoServer(), wrap);
 }
 
 export async function run({ json }: { json: boolean }): Promise<void> {
@@ -48,7 +23,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   const pair = scheme.keygen();
   const credentials = new ServerCredentials({ identity: { algorithm: scheme.name, publicKey: pair.publicKey, secretKey: pair.secretKey } });
   const trust = { serverFingerprints: [fingerprint(scheme.name, pair.publicKey)] };
-  const sealedWith = (aeadName: string) => (c: Transport, s: Transport): [Transport, Transport] => [
+  const sealedWith = (aeadName: string): TransportWrap => (c, s) => [
     new PqcClientTransport(c, { trust, suites: { ...suites, aead: [aeadName] } }),
     new PqcServerTransport(s, { credentials, suites: { ...suites, aead: [aeadName] } }),
   ];
