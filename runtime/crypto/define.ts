@@ -181,9 +181,31 @@ export interface AeadSpec {
 export interface AeadOps {
   seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
+  /** Optional fused forms (see Aead.sealRecord/openRecord); built from seal and open when absent. */
+  sealRecord?(key: Uint8Array, nonce: Uint8Array, header: Uint8Array, text: string): string;
+  openRecord?(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, header: Uint8Array): string | undefined;
 }
 
+const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
 export function defineAead(spec: AeadSpec, ops: AeadOps): Aead {
+  const checkKeyAndNonce = (key: Uint8Array, nonce: Uint8Array): void => {
+    expectLength(key, spec.keyLength, `${spec.name} key`);
+    expectLength(nonce, spec.nonceLength, `${spec.name} nonce`);
+  };
+  const sealRecord =
+    ops.sealRecord ??
+    ((key: Uint8Array, nonce: Uint8Array, header: Uint8Array, text: string): string => {
+      const plaintext = Buffer.from(text, "utf8");
+      const sealed = expectLength(ops.seal(key, nonce, plaintext, header), plaintext.length + spec.tagLength, `${spec.name} sealed output`);
+      return Buffer.concat([header, sealed]).toString("base64url");
+    });
+  const openRecord =
+    ops.openRecord ??
+    ((key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, header: Uint8Array): string | undefined => {
+      const plaintext = ops.open(key, nonce, sealed, header);
+      return plaintext === undefined ? undefined : asBuffer(plaintext).toString("utf8");
+    });
   return Object.freeze({
     kind: "aead" as const,
     name: spec.name,
@@ -193,20 +215,30 @@ export function defineAead(spec: AeadSpec, ops: AeadOps): Aead {
     nonceLength: spec.nonceLength,
     tagLength: spec.tagLength,
     seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
-      expectLength(key, spec.keyLength, `${spec.name} key`);
-      expectLength(nonce, spec.nonceLength, `${spec.name} nonce`);
+      checkKeyAndNonce(key, nonce);
       expectBytes(plaintext, `${spec.name} plaintext`);
       expectBytes(aad, `${spec.name} associated data`);
       return expectLength(ops.seal(key, nonce, plaintext, aad), plaintext.length + spec.tagLength, `${spec.name} sealed output`);
     },
     open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
-      expectLength(key, spec.keyLength, `${spec.name} key`);
-      expectLength(nonce, spec.nonceLength, `${spec.name} nonce`);
+      checkKeyAndNonce(key, nonce);
       expectBytes(sealed, `${spec.name} sealed input`);
       expectBytes(aad, `${spec.name} associated data`);
       // Too short to hold a tag: unauthenticated by definition.
       if (sealed.length < spec.tagLength) return undefined;
       return ops.open(key, nonce, sealed, aad);
+    },
+    sealRecord(key: Uint8Array, nonce: Uint8Array, header: Uint8Array, text: string): string {
+      checkKeyAndNonce(key, nonce);
+      expectBytes(header, `${spec.name} record header`);
+      return sealRecord(key, nonce, header, text);
+    },
+    openRecord(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, header: Uint8Array): string | undefined {
+      checkKeyAndNonce(key, nonce);
+      expectBytes(sealed, `${spec.name} sealed input`);
+      expectBytes(header, `${spec.name} record header`);
+      if (sealed.length < spec.tagLength) return undefined;
+      return openRecord(key, nonce, sealed, header);
     },
   });
 }

@@ -60,6 +60,13 @@ export interface Aead extends AlgorithmInfo {
   seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   /** Returns the plaintext, or undefined when authentication fails. Never returns unauthenticated bytes. */
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
+  /**
+   * The record layer's form of `seal`: seals the UTF-8 encoding of `text` with `header` as associated data and returns
+   * base64url(header ‖ ciphertext ‖ tag). Same bytes as `seal`; providers may do it without intermediate copies.
+   */
+  sealRecord(key: Uint8Array, nonce: Uint8Array, header: Uint8Array, text: string): string;
+  /** The record layer's form of `open`: the plaintext decoded as UTF-8, or undefined when authentication fails. */
+  openRecord(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, header: Uint8Array): string | undefined;
 }
 
 export interface Kdf extends AlgorithmInfo {

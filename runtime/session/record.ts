@@ -1,5 +1,6 @@
 // The record layer: per-direction AEAD keys, counter nonces (IV xor sequence number, as TLS 1.3), strict in-order
-// delivery, and the in-band rekey ratchet. Frames travel as base64url text; the 9-byte header is the AAD.
+// delivery, and the in-band rekey ratchet. Frames travel as base64url text; the 9-byte header is the AAD. Payloads are
+// text (serialised JSON-RPC), so the AEAD's record form seals from and opens to strings without intermediate copies.
 import type { Aead, Kdf } from "../crypto/types.js";
 import { MAX_FRAME_BYTES, REJECT_AFTER_MESSAGES, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME_MS } from "./constants.js";
 import { SessionError, SessionErrorCode } from "./errors.js";
@@ -15,7 +16,7 @@ export const FrameType = {
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
-/** type (1 byte) ‖ sequence number (8 bytes, big-endian). A multiple of 3, so its base64url joins the body's without padding. */
+/** type (1 byte) ‖ sequence number (8 bytes, big-endian). */
 export const FRAME_HEADER_BYTES = 9;
 const SEQUENCE_BYTES = 8;
 
@@ -92,7 +93,6 @@ export class RecordSealer extends Direction {
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
   private readonly rekeyAfterMessages: number;
   private readonly rekeyAfterMs: number;
-  private static readonly empty = new Uint8Array(0);
 
   constructor(aead: Aead, kdf: Kdf, secret: Uint8Array, limits: RecordLimits = {}) {
     super(aead, kdf, secret, limits);
@@ -111,40 +111,46 @@ export class RecordSealer extends Direction {
     return this.epochFrames >= this.rekeyAfterMessages || this.now() - this.epochStart >= this.rekeyAfterMs;
   }
 
-  /** Seals a data frame; throws FrameTooLarge (sending nothing) when it would exceed the limit. */
-  sealData(plaintext: Uint8Array): string {
-    if (plaintext.length + FRAME_HEADER_BYTES + this.aead.tagLength > this.maxFrameBytes) {
-      throw new SessionError(SessionErrorCode.FrameTooLarge, `a message of ${plaintext.length} bytes exceeds the ${this.maxFrameBytes}-byte frame limit`);
+  /** Seals a data frame holding `text` as UTF-8; throws FrameTooLarge (sending nothing) when it would exceed the limit. */
+  sealData(text: string): string {
+    const overhead = FRAME_HEADER_BYTES + this.aead.tagLength;
+    // UTF-8 takes one to three bytes per UTF-16 code unit: count exactly only when the bounds disagree.
+    if (text.length * 3 + overhead > this.maxFrameBytes) {
+      const bytes = Buffer.byteLength(text, "utf8");
+      if (bytes + overhead > this.maxFrameBytes) {
+        throw new SessionError(SessionErrorCode.FrameTooLarge, `a message of ${bytes} bytes exceeds the ${this.maxFrameBytes}-byte frame limit`);
+      }
     }
-    return this.seal(FrameType.data, plaintext);
+    return this.seal(FrameType.data, text);
   }
 
   /** Seals the rekey marker under the current key, then ratchets: later frames use the next key. */
   sealRekey(): string {
-    const frame = this.seal(FrameType.rekey, RecordSealer.empty);
+    const frame = this.seal(FrameType.rekey, "");
     this.ratchet();
     return frame;
   }
 
   sealClose(): string {
-    return this.seal(FrameType.close, RecordSealer.empty);
+    return this.seal(FrameType.close, "");
   }
 
-  private seal(type: FrameType, plaintext: Uint8Array): string {
+  private seal(type: FrameType, text: string): string {
     const sequence = this.sequence++;
     const header = this.header;
     header[0] = type;
     header.writeUInt32BE(Math.floor(sequence / 2 ** 32), 1);
     header.writeUInt32BE(sequence >>> 0, 5);
-    const sealed = this.aead.seal(this.key, this.nonceFor(sequence), plaintext, header);
+    const frame = this.aead.sealRecord(this.key, this.nonceFor(sequence), header, text);
     this.epochFrames += 1;
-    return header.toString("base64url") + Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength).toString("base64url");
+    return frame;
   }
 }
 
 export interface OpenedFrame {
   readonly type: FrameType;
-  readonly plaintext: Uint8Array;
+  /** The payload as text; empty for rekey and close frames. */
+  readonly text: string;
 }
 
 export class RecordOpener extends Direction {
@@ -186,15 +192,15 @@ export class RecordOpener extends Direction {
     if (this.epochFrames >= REJECT_AFTER_MESSAGES) {
       throw new SessionError(SessionErrorCode.KeyExhausted, `the peer sent ${REJECT_AFTER_MESSAGES} frames without rekeying`);
     }
-    const plaintext = this.aead.open(this.key, this.nonceFor(sequence), bytes.subarray(FRAME_HEADER_BYTES), bytes.subarray(0, FRAME_HEADER_BYTES));
-    if (plaintext === undefined) throw new SessionError(SessionErrorCode.BadRecordMac, `frame ${sequence} fails authentication`);
+    const text = this.aead.openRecord(this.key, this.nonceFor(sequence), bytes.subarray(FRAME_HEADER_BYTES), bytes.subarray(0, FRAME_HEADER_BYTES));
+    if (text === undefined) throw new SessionError(SessionErrorCode.BadRecordMac, `frame ${sequence} fails authentication`);
     this.sequence += 1;
     this.epochFrames += 1;
     const type = bytes[0]!;
-    if (type === FrameType.data) return { type, plaintext };
-    if ((type === FrameType.rekey || type === FrameType.close) && plaintext.length === 0) {
+    if (type === FrameType.data) return { type, text };
+    if ((type === FrameType.rekey || type === FrameType.close) && text.length === 0) {
       if (type === FrameType.rekey) this.ratchet();
-      return { type, plaintext };
+      return { type, text };
     }
     throw new SessionError(SessionErrorCode.UnexpectedMessage, `frame ${sequence} has unknown type ${type}`);
   }

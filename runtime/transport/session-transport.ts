@@ -172,13 +172,13 @@ export abstract class SessionTransport implements Transport {
 
   private sealAndSend(message: JSONRPCMessage, options: TransportSendOptions | undefined): Promise<void> {
     const sealer = this.sealer!;
-    const plaintext = Buffer.from(JSON.stringify(message), "utf8");
+    const text = JSON.stringify(message);
     if (sealer.rekeyDue()) {
       const marker = this.inner.send(sealedEnvelope(sealer.sealRekey()));
-      const data = this.inner.send(sealedEnvelope(sealer.sealData(plaintext)), options);
+      const data = this.inner.send(sealedEnvelope(sealer.sealData(text)), options);
       return Promise.all([marker, data]).then(() => undefined);
     }
-    return this.inner.send(sealedEnvelope(sealer.sealData(plaintext)), options);
+    return this.inner.send(sealedEnvelope(sealer.sealData(text)), options);
   }
 
   private receive(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
@@ -200,7 +200,7 @@ export abstract class SessionTransport implements Transport {
         void this.close();
         return;
       }
-      delivered = parseRecord(frame.plaintext);
+      delivered = parseRecord(frame.text);
     } catch (error) {
       this.fail(asSessionError(error, SessionErrorCode.UnexpectedMessage, "a message could not be processed"));
       return;
@@ -269,11 +269,11 @@ export abstract class SessionTransport implements Transport {
   }
 }
 
-/** Decrypted bytes to a JSON-RPC message; anything else means the peer is broken, and the session closes. */
-function parseRecord(plaintext: Uint8Array): JSONRPCMessage {
+/** Decrypted text to a JSON-RPC message; anything else means the peer is broken, and the session closes. */
+function parseRecord(text: string): JSONRPCMessage {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength).toString("utf8"));
+    parsed = JSON.parse(text);
   } catch {
     throw new SessionError(SessionErrorCode.MalformedRecord, "a sealed frame does not hold JSON");
   }

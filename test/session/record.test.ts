@@ -3,13 +3,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { aead, kdf, randomBytes } from "../../runtime/crypto/registry.js";
+import { nodeChaCha20Poly1305 } from "../../runtime/crypto/node.js";
+import { sodiumChaCha20Poly1305 } from "../../runtime/crypto/sodium.js";
 import { PROTOCOL_KDF } from "../../runtime/session/constants.js";
 import { SessionError, SessionErrorCode } from "../../runtime/session/errors.js";
 import { FRAME_HEADER_BYTES, FrameType, RecordOpener, RecordSealer } from "../../runtime/session/record.js";
 import type { RecordLimits } from "../../runtime/session/record.js";
 
-const text = (s: string): Uint8Array => new TextEncoder().encode(s);
-const read = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 function pair(limits: RecordLimits = {}, aeadName = "AES-256-GCM"): { sealer: RecordSealer; opener: RecordOpener } {
   const secret = randomBytes(32);
@@ -29,13 +29,13 @@ describe("record layer", () => {
   for (const name of ["AES-256-GCM", "ChaCha20-Poly1305"]) {
     it(`delivers frames in order and follows the sender's rekeys (${name})`, () => {
       fc.assert(
-        fc.property(fc.array(fc.tuple(fc.string(), fc.boolean()), { maxLength: 40 }), (steps) => {
+        fc.property(fc.array(fc.tuple(fc.string({ unit: "grapheme" }), fc.boolean()), { maxLength: 40 }), (steps) => {
           const { sealer, opener } = pair({}, name);
           for (const [message, rekey] of steps) {
             if (rekey) assert.equal(opener.open(sealer.sealRekey()).type, FrameType.rekey);
-            const frame = opener.open(sealer.sealData(text(message)));
+            const frame = opener.open(sealer.sealData(message));
             assert.equal(frame.type, FrameType.data);
-            assert.equal(read(frame.plaintext), message);
+            assert.equal(frame.text, message);
           }
           assert.equal(opener.rekeys, sealer.rekeys);
         }),
@@ -49,7 +49,7 @@ describe("record layer", () => {
     const { sealer } = pair({ rekeyAfterMessages: 3, rekeyAfterMs: 1000, now: () => now });
     for (let i = 0; i < 3; i++) {
       assert.equal(sealer.rekeyDue(), false);
-      sealer.sealData(text("x"));
+      sealer.sealData("x");
     }
     assert.equal(sealer.rekeyDue(), true);
     sealer.sealRekey();
@@ -60,16 +60,16 @@ describe("record layer", () => {
 
   it("uses a different key after a rekey: an old-key frame does not open", () => {
     const a = pair();
-    const frame0 = a.sealer.sealData(text("before"));
+    const frame0 = a.sealer.sealData("before");
     a.opener.open(frame0);
     a.opener.open(a.sealer.sealRekey());
-    const after = toBytes(a.sealer.sealData(text("after")));
-    assert.equal(read(a.opener.open(toFrame(after)).plaintext), "after");
+    const after = toBytes(a.sealer.sealData("after"));
+    assert.equal(a.opener.open(toFrame(after)).text, "after");
   });
 
   it("refuses a sealed frame altered at any byte (full sweep), and everything after it", () => {
     const probe = pair();
-    const message = text(JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "echo", arguments: { text: "hi" } } }));
+    const message = (JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "echo", arguments: { text: "hi" } } }));
     const length = toBytes(probe.sealer.sealData(message)).length;
     for (let position = 0; position < length; position++) {
       const { sealer, opener } = pair();
@@ -85,39 +85,68 @@ describe("record layer", () => {
 
   it("reports an altered ciphertext or tag as a bad MAC", () => {
     const { sealer, opener } = pair();
-    const frame = toBytes(sealer.sealData(text("hello")));
+    const frame = toBytes(sealer.sealData("hello"));
     frame[FRAME_HEADER_BYTES]! ^= 1;
     expectCode(() => opener.open(toFrame(frame)), SessionErrorCode.BadRecordMac);
   });
 
   it("refuses a replayed frame", () => {
     const { sealer, opener } = pair();
-    const frame = sealer.sealData(text("once"));
+    const frame = sealer.sealData("once");
     opener.open(frame);
     expectCode(() => opener.open(frame), SessionErrorCode.Replay);
   });
 
   it("refuses frames out of order (a dropped or delayed frame)", () => {
     const { sealer, opener } = pair();
-    sealer.sealData(text("first"));
-    const second = sealer.sealData(text("second"));
+    sealer.sealData("first");
+    const second = sealer.sealData("second");
     expectCode(() => opener.open(second), SessionErrorCode.Reorder);
   });
 
   it("refuses a truncated frame", () => {
     const { sealer, opener } = pair();
-    const frame = toBytes(sealer.sealData(text("hello")));
+    const frame = toBytes(sealer.sealData("hello"));
     expectCode(() => opener.open(toFrame(frame.subarray(0, FRAME_HEADER_BYTES + 3))), SessionErrorCode.TruncatedFrame);
     const again = pair();
-    const whole = toBytes(again.sealer.sealData(text("hello")));
+    const whole = toBytes(again.sealer.sealData("hello"));
     expectCode(() => again.opener.open(toFrame(whole.subarray(0, whole.length - 1))), SessionErrorCode.BadRecordMac);
   });
 
   it("refuses frames above the size limit on both sides", () => {
     const { sealer, opener } = pair({ maxFrameBytes: 64 });
-    expectCode(() => sealer.sealData(new Uint8Array(64)), SessionErrorCode.FrameTooLarge);
+    expectCode(() => sealer.sealData("x".repeat(64)), SessionErrorCode.FrameTooLarge);
+    // Counted in UTF-8 bytes: 20 two-byte characters are 40 bytes, and with header and tag exceed 64.
+    expectCode(() => sealer.sealData("é".repeat(20)), SessionErrorCode.FrameTooLarge);
+    assert.equal(opener.open(sealer.sealData("x".repeat(64 - FRAME_HEADER_BYTES - 16))).text.length, 64 - FRAME_HEADER_BYTES - 16);
     const big = pair({ maxFrameBytes: 1024 });
-    expectCode(() => opener.open(big.sealer.sealData(new Uint8Array(200))), SessionErrorCode.FrameTooLarge);
+    expectCode(() => opener.open(big.sealer.sealData("x".repeat(200))), SessionErrorCode.FrameTooLarge);
+  });
+
+  it("seals records with libsodium's fused path byte for byte as node:crypto's ChaCha20-Poly1305 does", () => {
+    const sodium = sodiumChaCha20Poly1305();
+    const node = nodeChaCha20Poly1305();
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 12, maxLength: 12 }), fc.uint8Array({ maxLength: 16 }), fc.string({ unit: "grapheme", maxLength: 300 }), (key, nonce, header, message) => {
+          const frame = sodium.sealRecord(key, nonce, header, message);
+          assert.equal(frame, node.sealRecord(key, nonce, header, message));
+          const sealed = new Uint8Array(Buffer.from(frame, "base64url")).subarray(header.length);
+          assert.equal(node.openRecord(key, nonce, sealed, header), message);
+          assert.equal(sodium.openRecord(key, nonce, sealed, header), message);
+          const tampered = new Uint8Array(sealed);
+          tampered[tampered.length - 1]! ^= 1;
+          assert.equal(sodium.openRecord(key, nonce, tampered, header), undefined);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it("seals and opens a frame larger than libsodium's initial scratch region", () => {
+    const { sealer, opener } = pair({}, "ChaCha20-Poly1305");
+    const message = "ü".repeat(300_000);
+    assert.equal(opener.open(sealer.sealData(message)).text, message);
+    assert.equal(opener.open(sealer.sealData("small again")).text, "small again");
   });
 
   it("refuses a rekey or close marker that carries bytes", () => {
@@ -126,7 +155,7 @@ describe("record layer", () => {
     const hkdf = kdf(PROTOCOL_KDF);
     const sealer = new RecordSealer(suite, hkdf, new Uint8Array(secret));
     const opener = new RecordOpener(suite, hkdf, new Uint8Array(secret));
-    const frame = toBytes(sealer.sealData(text("x")));
+    const frame = toBytes(sealer.sealData("x"));
     // Re-seal a data body under the rekey type: the header is the AAD, so this only fails authentication.
     frame[0] = FrameType.rekey;
     expectCode(() => opener.open(toFrame(frame)), SessionErrorCode.BadRecordMac);
