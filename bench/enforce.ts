@@ -1,26 +1,24 @@
 // Enforcement benchmark: a guarded tools/call round trip (guard, call history, hash-chained audit line to a temp file)
 // against the plain SDK over InMemoryTransport, plus the sealed+guarded variant over the post-quantum transport,
-// all measured in the same run and interleaved in rounds so that every variant sees the same machine state.
+// all measured in the same run, each in its own process, interleaved in rounds so every variant sees the same machine state.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { AuditLog, silentLogger } from "../runtime/audit/index.js";
-import { resolveSuiteConfig, signature } from "../runtime/crypto/registry.js";
-import { enforce, type EnforceOptions } from "../runtime/enforce/index.js";
+import { resolveSuiteConfig } from "../runtime/crypto/registry.js";
+import { enforce } from "../runtime/enforce/index.js";
 import type { Decision, GuardContext, GuardModule, GuardRequest } from "../runtime/guard/types.js";
-import { fingerprint } from "../runtime/identity/index.js";
 import { toolDigest } from "../runtime/manifest/digest.js";
-import { ServerCredentials } from "../runtime/session/certificate.js";
 import type { SessionInfo } from "../runtime/session/facts.js";
 import { MemoryStateStore } from "../runtime/state/index.js";
-import { PqcClientTransport, PqcServerTransport } from "../runtime/transport/index.js";
-import { connectClient, echoServer, median, sample, type TransportWrap } from "./echo.js";
+import { transportSuites } from "../runtime/transport/defaults.js";
+import { connectClient, echoServer, median } from "./echo.js";
+import { measureIsolated } from "./isolated.js";
+import { sealedWrap } from "./transport.js";
 
-const ROUNDS = 10;
-const CALLS_PER_ROUND = 500;
-const WARMUP_CALLS = 1000;
+const SCHEDULE = { warmupCalls: 3000, rounds: 10, callsPerRound: 1000 };
 const TARGET_RATIO = 1.6;
 
 /**
@@ -59,10 +57,25 @@ const FAKE_SESSION: SessionInfo = {
   rekeys: 0,
 };
 
-function connected(options: { guard?: GuardModule; enforce?: EnforceOptions; wrap?: TransportWrap } = {}): Promise<Client> {
+type EnforceVariant = "plain" | "guarded" | "sealed" | "sealed_guarded";
+
+/** A connected echo client for one variant; runs inside a benchmark process (bench/isolated.ts). */
+export async function enforceClient(options: { variant: EnforceVariant; dir: string }): Promise<Client> {
+  const { variant, dir } = options;
   const server = echoServer();
-  if (options.guard !== undefined) enforce(server, options.guard, options.enforce ?? {});
-  return connectClient(server, options.wrap);
+  const wrap = variant === "sealed" || variant === "sealed_guarded" ? sealedWrap() : undefined;
+  if (variant === "guarded" || variant === "sealed_guarded") {
+    const probe = await connectClient(echoServer());
+    const { tools } = await probe.listTools();
+    await probe.close();
+    const guard = benchGuard(Object.fromEntries(tools.map((t) => [t.name, toolDigest(t as Record<string, unknown>)])));
+    const audit = await AuditLog.open(join(dir, `${variant}.jsonl`));
+    const common = { logger: silentLogger(), store: new MemoryStateStore(), audit };
+    if (variant === "guarded") enforce(server, guard, { ...common, session: () => FAKE_SESSION });
+    // Server-authenticated only: the bench client has no certificate, so this variant skips the identity rule.
+    else enforce(server, { ...guard, guard: (r, c) => guard.guard(r, { ...c, client: { ...c.client, authenticated: true } }) }, common);
+  }
+  return connectClient(server, wrap);
 }
 
 export async function run({ json }: { json: boolean }): Promise<void> {
@@ -75,48 +88,17 @@ export async function run({ json }: { json: boolean }): Promise<void> {
 }
 
 async function measure(json: boolean, dir: string): Promise<void> {
-  const probe = await connected();
-  const { tools } = await probe.listTools();
-  await probe.close();
-  const guard = benchGuard(Object.fromEntries(tools.map((t) => [t.name, toolDigest(t as Record<string, unknown>)])));
-
-  const suites = resolveSuiteConfig();
-  const scheme = signature(suites.signature[0]!);
-  const serverPair = scheme.keygen();
-  const credentials = new ServerCredentials({ identity: { algorithm: scheme.name, publicKey: serverPair.publicKey, secretKey: serverPair.secretKey } });
-  const trust = { serverFingerprints: [fingerprint(scheme.name, serverPair.publicKey)] };
-  const sealed: TransportWrap = (c, s) => [
-    new PqcClientTransport(c, { trust, suites }),
-    new PqcServerTransport(s, { credentials, suites }),
-  ];
-
-  const guardedAudit = await AuditLog.open(join(dir, "guarded.jsonl"));
-  const sealedAudit = await AuditLog.open(join(dir, "sealed-guarded.jsonl"));
-  const common = { logger: silentLogger(), store: new MemoryStateStore() };
-  const variants = {
-    plain: await connected(),
-    guarded: await connected({ guard, enforce: { ...common, audit: guardedAudit, session: () => FAKE_SESSION } }),
-    sealed: await connected({ wrap: sealed }),
-    // Server-authenticated only: the bench client has no certificate, so this guard variant skips the identity rule.
-    sealed_guarded: await connected({
-      guard: { ...guard, guard: (r, c) => guard.guard(r, { ...c, client: { ...c.client, authenticated: true } }) },
-      enforce: { ...common, store: new MemoryStateStore(), audit: sealedAudit },
-      wrap: sealed,
-    }),
-  };
-  const samples = Object.fromEntries(Object.keys(variants).map((k) => [k, [] as number[]])) as Record<keyof typeof variants, number[]>;
-  for (const client of Object.values(variants)) await sample(client, WARMUP_CALLS, []);
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, client] of Object.entries(variants)) await sample(client, CALLS_PER_ROUND, samples[name as keyof typeof variants]);
-  }
-  for (const client of Object.values(variants)) await client.close();
-  await guardedAudit.close();
-  await sealedAudit.close();
-
-  const plainUs = median(samples.plain);
-  const guardedUs = median(samples.guarded);
-  const sealedUs = median(samples.sealed);
-  const sealedGuardedUs = median(samples.sealed_guarded);
+  const names: EnforceVariant[] = ["plain", "guarded", "sealed", "sealed_guarded"];
+  const samples = await measureIsolated(
+    names.map((variant) => ({ name: variant, module: import.meta.url, factory: "enforceClient", options: { variant, dir } })),
+    SCHEDULE,
+  );
+  const us = (name: EnforceVariant): number => median(samples.get(name)!);
+  const plainUs = us("plain");
+  const guardedUs = us("guarded");
+  const sealedUs = us("sealed");
+  const sealedGuardedUs = us("sealed_guarded");
+  const aeadName = resolveSuiteConfig(transportSuites(undefined)).aead[0]!;
   const result = {
     guarded_us: round(guardedUs),
     plain_us: round(plainUs),
@@ -126,16 +108,16 @@ async function measure(json: boolean, dir: string): Promise<void> {
     sealed_guarded_ratio: round(sealedGuardedUs / plainUs),
     guard_overhead_us: round(guardedUs - plainUs),
     target_ratio: TARGET_RATIO,
-    aead: suites.aead[0],
+    aead: aeadName,
     node: process.version,
-    calls: ROUNDS * CALLS_PER_ROUND,
+    calls: SCHEDULE.rounds * SCHEDULE.callsPerRound,
   };
   if (json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
   const lines = [
-    `enforce: tools/call round trip over InMemoryTransport, median of ${result.calls} calls per variant (Node ${result.node})`,
+    `enforce: tools/call round trip over InMemoryTransport, median of ${result.calls} calls per variant, each in its own process (Node ${result.node})`,
     `  plain SDK                 ${result.plain_us.toFixed(1)} µs`,
     `  guarded + audit           ${result.guarded_us.toFixed(1)} µs  (${result.ratio}x plain; target ≤ ${TARGET_RATIO}x)`,
     `  sealed (${result.aead})   ${result.sealed_us.toFixed(1)} µs  (${round(sealedUs / plainUs)}x plain)`,

@@ -1,5 +1,7 @@
 // Transport benchmark: a sealed tools/call round trip through the real SDK Client and McpServer against the plain
 // SDK over InMemoryTransport, measured in the same run, interleaved in rounds so both see the same machine state.
+// A second pair of variants runs both over a stdio-framed in-memory link, where the plain SDK pays for
+// serialisation too, as it does over any real transport.
 import process from "node:process";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { aead, algorithmNames, resolveSuiteConfig, signature } from "../runtime/crypto/registry.js";
@@ -7,53 +9,59 @@ import { fingerprint } from "../runtime/identity/index.js";
 import { ServerCredentials } from "../runtime/session/certificate.js";
 import { transportSuites } from "../runtime/transport/defaults.js";
 import { PqcClientTransport, PqcServerTransport } from "../runtime/transport/index.js";
-import { connectClient, echoServer, median, sample, type TransportWrap } from "./echo.js";
+import { connectClient, echoServer, median, type Link, type TransportWrap } from "./echo.js";
+import { measureIsolated, type Variant } from "./isolated.js";
 
-const ROUNDS = 10;
-const CALLS_PER_ROUND = 600;
-const WARMUP_CALLS = 1000;
+const SCHEDULE = { warmupCalls: 3000, rounds: 10, callsPerRound: 1000 };
 
-function connected(wrap?: TransportWrap): Promise<Client> {
-  return connectClient(echoServer(), wrap);
+export interface TransportVariantOptions {
+  readonly link: Link;
+  /** Seal with this AEAD; plain when absent. */
+  readonly aead?: string;
 }
 
-export async function run({ json }: { json: boolean }): Promise<void> {
+/** A connected echo client for one variant; runs inside a benchmark worker (bench/isolated.ts). */
+export async function transportClient(options: TransportVariantOptions): Promise<Client> {
+  return connectClient(echoServer(), options.aead === undefined ? undefined : sealedWrap(options.aead), options.link);
+}
+
+/** Client and server transports sealed with `aeadName`, the server authenticated by a fresh ML-DSA identity. */
+export function sealedWrap(aeadName?: string): TransportWrap {
   const suites = resolveSuiteConfig();
   const scheme = signature(suites.signature[0]!);
   const pair = scheme.keygen();
   const credentials = new ServerCredentials({ identity: { algorithm: scheme.name, publicKey: pair.publicKey, secretKey: pair.secretKey } });
   const trust = { serverFingerprints: [fingerprint(scheme.name, pair.publicKey)] };
-  const sealedWith = (aeadName: string): TransportWrap => (c, s) => [
-    new PqcClientTransport(c, { trust, suites: { ...suites, aead: [aeadName] } }),
-    new PqcServerTransport(s, { credentials, suites: { ...suites, aead: [aeadName] } }),
-  ];
+  const chosen = aeadName === undefined ? {} : { suites: { aead: [aeadName] } };
+  return (c, s) => [new PqcClientTransport(c, { trust, ...chosen }), new PqcServerTransport(s, { credentials, ...chosen })];
+}
 
+export async function run({ json }: { json: boolean }): Promise<void> {
   // The AEAD the transports use when nothing is configured, then every other registry AEAD for comparison.
   const transportDefault = resolveSuiteConfig(transportSuites(undefined)).aead[0]!;
   const aeads = [...new Set([transportDefault, ...algorithmNames("aead")])];
-  const plain = await connected();
-  const sealed = new Map<string, Client>();
-  for (const name of aeads) sealed.set(name, await connected(sealedWith(name)));
+  const variant = (name: string, options: TransportVariantOptions): Variant => ({ name, module: import.meta.url, factory: "transportClient", options });
+  const samples = await measureIsolated(
+    [
+      variant("plain", { link: "memory" }),
+      ...aeads.map((name) => variant(`sealed ${name}`, { link: "memory", aead: name })),
+      variant("plain stdio-framed", { link: "stdio-framed" }),
+      variant("sealed stdio-framed", { link: "stdio-framed", aead: transportDefault }),
+    ],
+    SCHEDULE,
+  );
 
-  await sample(plain, WARMUP_CALLS, []);
-  for (const client of sealed.values()) await sample(client, WARMUP_CALLS, []);
-  const plainSamples: number[] = [];
-  const sealedSamples = new Map<string, number[]>(aeads.map((name) => [name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    await sample(plain, CALLS_PER_ROUND, plainSamples);
-    for (const [name, client] of sealed) await sample(client, CALLS_PER_ROUND, sealedSamples.get(name)!);
-  }
-  await plain.close();
-  for (const client of sealed.values()) await client.close();
-
-  const plainUs = median(plainSamples);
+  const us = (name: string): number => median(samples.get(name)!);
+  const plainUs = us("plain");
   const byAead = Object.fromEntries(
     aeads.map((name) => {
-      const us = median(sealedSamples.get(name)!);
-      return [name, { sealed_us: round(us), ratio: round(us / plainUs), provider: aead(name).provider }];
+      const sealed = us(`sealed ${name}`);
+      return [name, { sealed_us: round(sealed), ratio: round(sealed / plainUs), provider: aead(name).provider }];
     }),
   );
   const chosen = byAead[transportDefault]!;
+  const framedPlain = us("plain stdio-framed");
+  const framedSealed = us("sealed stdio-framed");
   const result = {
     sealed_us: chosen.sealed_us,
     plain_us: round(plainUs),
@@ -61,18 +69,25 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     aead: transportDefault,
     aead_provider: chosen.provider,
     by_aead: byAead,
+    stdio_framed: { plain_us: round(framedPlain), sealed_us: round(framedSealed), ratio: round(framedSealed / framedPlain) },
     node: process.version,
-    calls: ROUNDS * CALLS_PER_ROUND,
+    calls: SCHEDULE.rounds * SCHEDULE.callsPerRound,
   };
   if (json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return;
   }
-  const lines = [`transport: tools/call round trip over InMemoryTransport, median of ${result.calls} calls (Node ${result.node})`];
-  lines.push(`  plain SDK                         ${result.plain_us.toFixed(1)} µs`);
-  for (const [name, entry] of Object.entries(byAead)) {
-    lines.push(`  sealed, ${`${name} (${entry.provider})`.padEnd(36)}${entry.sealed_us.toFixed(1)} µs  (${entry.ratio}x plain)`);
-  }
+  const row = (label: string, value: number, ratio?: number) =>
+    `  ${label.padEnd(50)}${value.toFixed(1).padStart(6)} µs${ratio === undefined ? "" : `  (${ratio}x plain)`}`;
+  const lines = [
+    `transport: tools/call round trip, median of ${result.calls} calls, each variant in its own worker (Node ${result.node})`,
+    "  over InMemoryTransport (no serialisation):",
+    row("plain SDK", result.plain_us),
+    ...Object.entries(byAead).map(([name, entry]) => row(`sealed, ${name} (${entry.provider})`, entry.sealed_us, entry.ratio)),
+    "  over a stdio-framed in-memory link (the SDK's stdio serialisation, no pipe):",
+    row("plain SDK", result.stdio_framed.plain_us),
+    row(`sealed, ${transportDefault}`, result.stdio_framed.sealed_us, result.stdio_framed.ratio),
+  ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
