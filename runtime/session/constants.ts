@@ -42,6 +42,16 @@ export const MAX_HANDSHAKE_MESSAGE_BYTES = 64 * 1024;
 /** At most this many names per offered list: a hello cannot make the server loop over a long list. */
 export const MAX_OFFERED_ALGORITHMS = 8;
 
+/**
+ * Unordered delivery (Streamable HTTP, where each message rides its own request): how far behind the highest
+ * sequence number seen a frame may still arrive, as IPsec's and WireGuard's anti-replay windows. Larger than the
+ * number of messages a client keeps in flight at once.
+ */
+export const REPLAY_WINDOW = 8192;
+
+/** Unordered delivery: sealed frames that may arrive before the handshake has completed on this end, held until it has. */
+export const MAX_EARLY_FRAMES = 256;
+
 /** Sends queued before establishment; beyond this the sender is misbehaving, so sends are refused. */
 export const MAX_PENDING_SENDS = 1024;
 

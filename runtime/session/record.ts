@@ -1,8 +1,9 @@
-// The record layer: per-direction AEAD keys, counter nonces (IV xor sequence number, as TLS 1.3), strict in-order
-// delivery, and the in-band rekey ratchet. Frames travel as base64url text; the 9-byte header is the AAD. Payloads are
-// text (serialised JSON-RPC), so the AEAD's record form seals from and opens to strings without intermediate copies.
+// The record layer: per-direction AEAD keys, counter nonces (IV xor sequence number, as TLS 1.3), the in-band rekey
+// ratchet, and two delivery disciplines: strictly in order (stdio, in-memory) or unordered within an anti-replay window
+// (Streamable HTTP). Frames travel as base64url text; the 13-byte header is the AAD. Payloads are text (serialised
+// JSON-RPC), so the AEAD's record form seals from and opens to strings without intermediate copies.
 import type { Aead, Kdf } from "../crypto/types.js";
-import { MAX_FRAME_BYTES, REJECT_AFTER_MESSAGES, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME_MS } from "./constants.js";
+import { MAX_FRAME_BYTES, REJECT_AFTER_MESSAGES, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME_MS, REPLAY_WINDOW } from "./constants.js";
 import { SessionError, SessionErrorCode } from "./errors.js";
 import { nextSecret, recordKey } from "./keys.js";
 
@@ -16,9 +17,18 @@ export const FrameType = {
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
-/** type (1 byte) ‖ sequence number (8 bytes, big-endian). */
-export const FRAME_HEADER_BYTES = 9;
+/** type (1 byte) ‖ key epoch (4 bytes, big-endian) ‖ sequence number (8 bytes, big-endian). */
+export const FRAME_HEADER_BYTES = 13;
 const SEQUENCE_BYTES = 8;
+const EPOCH_AT = 1;
+const SEQUENCE_AT = 5;
+
+/**
+ * `ordered`: every frame must be the next one (a stream transport: any gap or swap is an attack or a loss).
+ * `unordered`: frames may arrive in any order within REPLAY_WINDOW, each at most once; frames of the previous and
+ * the next key epoch are accepted, so a rekey never strands a frame that overtook, or was overtaken by, the marker.
+ */
+export type Delivery = "ordered" | "unordered";
 
 export interface RecordLimits {
   /** Rekey after this many frames under one key (sender side). */
@@ -27,6 +37,8 @@ export interface RecordLimits {
   readonly rekeyAfterMs?: number | undefined;
   /** Largest decoded frame in bytes, both directions. */
   readonly maxFrameBytes?: number | undefined;
+  /** Receiver side: how frames may arrive (default `ordered`). */
+  readonly delivery?: Delivery | undefined;
   readonly now?: (() => number) | undefined;
 }
 
@@ -36,6 +48,8 @@ class Direction {
   protected iv: Uint8Array;
   protected readonly nonce: Uint8Array;
   protected sequence = 0;
+  /** Key epoch: how many times this direction has ratcheted. */
+  protected epoch = 0;
   protected epochFrames = 0;
   protected epochStart: number;
   rekeys = 0;
@@ -59,9 +73,9 @@ class Direction {
   }
 
   /** Writes IV xor sequence into the reusable nonce buffer; the AEAD consumes it before the next frame. */
-  protected nonceFor(sequence: number): Uint8Array {
+  protected nonceFor(sequence: number, iv: Uint8Array = this.iv): Uint8Array {
     const nonce = this.nonce;
-    nonce.set(this.iv);
+    nonce.set(iv);
     const offset = nonce.length - SEQUENCE_BYTES;
     let high = Math.floor(sequence / 2 ** 32);
     let low = sequence >>> 0;
@@ -70,13 +84,20 @@ class Direction {
     return nonce;
   }
 
+  /** The epoch after the one `from` is the secret of (default: the current one), derived without moving to it. */
+  protected nextEpoch(from: Uint8Array = this.secret): { secret: Uint8Array; key: Uint8Array; iv: Uint8Array } {
+    const secret = nextSecret(this.kdf, from);
+    return { secret, ...recordKey(this.kdf, this.aead, secret) };
+  }
+
   /** Moves to the next epoch's key and forgets the old one (forward secrecy within the session). */
-  protected ratchet(): void {
-    const next = nextSecret(this.kdf, this.secret);
+  protected ratchet(next = this.nextEpoch()): void {
     this.secret.fill(0);
     this.key.fill(0);
-    this.secret = next;
-    ({ key: this.key, iv: this.iv } = recordKey(this.kdf, this.aead, next));
+    this.secret = next.secret;
+    this.key = next.key;
+    this.iv = next.iv;
+    this.epoch += 1;
     this.epochFrames = 0;
     this.epochStart = this.now();
     this.rekeys += 1;
@@ -139,8 +160,9 @@ export class RecordSealer extends Direction {
     const sequence = this.sequence++;
     const header = this.header;
     header[0] = type;
-    header.writeUInt32BE(Math.floor(sequence / 2 ** 32), 1);
-    header.writeUInt32BE(sequence >>> 0, 5);
+    header.writeUInt32BE(this.epoch >>> 0, EPOCH_AT);
+    header.writeUInt32BE(Math.floor(sequence / 2 ** 32), SEQUENCE_AT);
+    header.writeUInt32BE(sequence >>> 0, SEQUENCE_AT + 4);
     const frame = this.aead.sealRecord(this.key, this.nonceFor(sequence), header, text);
     this.epochFrames += 1;
     return frame;
@@ -153,13 +175,33 @@ export interface OpenedFrame {
   readonly text: string;
 }
 
+/**
+ * Unordered delivery keeps at most this many earlier epochs' keys, for frames that a rekey overtook, and follows a
+ * sender at most this many epochs ahead (its markers overtaken by later frames).
+ */
+const MAX_EPOCH_SPAN = 8;
+
+/** An earlier epoch's key, kept in unordered delivery for frames sealed before a rekey that arrive after it. */
+interface PreviousKey {
+  readonly key: Uint8Array;
+  readonly iv: Uint8Array;
+  /** Every frame of the previous epoch has a sequence number below this. */
+  readonly below: number;
+}
+
 export class RecordOpener extends Direction {
   private failed = false;
   private readonly maxEncoded: number;
+  private readonly unordered: boolean;
+  /** Unordered delivery: highest sequence number accepted, and which of the last REPLAY_WINDOW were seen. */
+  private highest = -1;
+  private readonly seen = new Uint8Array(REPLAY_WINDOW);
+  private readonly previous = new Map<number, PreviousKey>();
 
   constructor(aead: Aead, kdf: Kdf, secret: Uint8Array, limits: RecordLimits = {}) {
     super(aead, kdf, secret, limits);
     this.maxEncoded = Math.ceil(this.maxFrameBytes / 3) * 4;
+    this.unordered = limits.delivery === "unordered";
   }
 
   /**
@@ -177,6 +219,11 @@ export class RecordOpener extends Direction {
     }
   }
 
+  override wipe(): void {
+    super.wipe();
+    this.dropPrevious();
+  }
+
   private openFrame(frame: string): OpenedFrame {
     if (typeof frame !== "string") throw new SessionError(SessionErrorCode.TruncatedFrame, "a sealed frame is not base64url text");
     if (frame.length > this.maxEncoded) {
@@ -186,17 +233,113 @@ export class RecordOpener extends Direction {
     if (bytes.length < FRAME_HEADER_BYTES + this.aead.tagLength) {
       throw new SessionError(SessionErrorCode.TruncatedFrame, `a sealed frame of ${bytes.length} bytes is shorter than its header and tag`);
     }
-    const sequence = bytes.readUInt32BE(1) * 2 ** 32 + bytes.readUInt32BE(5);
+    const epoch = bytes.readUInt32BE(EPOCH_AT);
+    const sequence = bytes.readUInt32BE(SEQUENCE_AT) * 2 ** 32 + bytes.readUInt32BE(SEQUENCE_AT + 4);
+    const sealed = bytes.subarray(FRAME_HEADER_BYTES);
+    const header = bytes.subarray(0, FRAME_HEADER_BYTES);
+    const type = bytes[0]!;
+    return this.unordered ? this.openUnordered(type, epoch, sequence, sealed, header) : this.openOrdered(type, epoch, sequence, sealed, header);
+  }
+
+  private openOrdered(type: number, epoch: number, sequence: number, sealed: Uint8Array, header: Uint8Array): OpenedFrame {
     if (sequence < this.sequence) throw new SessionError(SessionErrorCode.Replay, `frame ${sequence} was already received (next expected ${this.sequence})`);
     if (sequence > this.sequence) throw new SessionError(SessionErrorCode.Reorder, `frame ${sequence} arrived where frame ${this.sequence} was expected`);
+    if (epoch !== this.epoch >>> 0) throw new SessionError(SessionErrorCode.Reorder, `frame ${sequence} is from key epoch ${epoch}, expected ${this.epoch}`);
+    this.checkExhausted();
+    const text = this.decrypt(this.key, this.iv, sequence, sealed, header);
+    this.sequence += 1;
+    this.epochFrames += 1;
+    return this.typed(type, sequence, text);
+  }
+
+  private openUnordered(type: number, epoch: number, sequence: number, sealed: Uint8Array, header: Uint8Array): OpenedFrame {
+    if (sequence + REPLAY_WINDOW <= this.highest) {
+      throw new SessionError(SessionErrorCode.Replay, `frame ${sequence} is older than the replay window (highest seen ${this.highest})`);
+    }
+    if (sequence <= this.highest && this.seen[sequence % REPLAY_WINDOW] === 1) {
+      throw new SessionError(SessionErrorCode.Replay, `frame ${sequence} was already received`);
+    }
+    let text: string;
+    if (epoch === this.epoch) {
+      this.checkExhausted();
+      text = this.decrypt(this.key, this.iv, sequence, sealed, header);
+      this.epochFrames += 1;
+    } else if (epoch > this.epoch && epoch - this.epoch <= MAX_EPOCH_SPAN) {
+      // The sender rekeyed and this frame overtook the marker(s): derive the keys up to its epoch, keep them only if
+      // the frame opens with the last.
+      const chain = [this.nextEpoch()];
+      while (chain.length < epoch - this.epoch) chain.push(this.nextEpoch(chain[chain.length - 1]!.secret));
+      const target = chain[chain.length - 1]!;
+      try {
+        text = this.decrypt(target.key, target.iv, sequence, sealed, header);
+      } catch (error) {
+        for (const next of chain) [next.secret, next.key, next.iv].forEach((bytes) => bytes.fill(0));
+        throw error;
+      }
+      // Every frame of the epochs being left was sealed before this one.
+      for (const next of chain) this.advance(next, sequence);
+      this.epochFrames += 1;
+    } else {
+      const earlier = this.previous.get(epoch);
+      if (earlier === undefined || sequence >= earlier.below) {
+        throw new SessionError(SessionErrorCode.Reorder, `frame ${sequence} is from key epoch ${epoch}, which this end no longer or not yet holds (current ${this.epoch})`);
+      }
+      text = this.decrypt(earlier.key, earlier.iv, sequence, sealed, header);
+    }
+    this.markSeen(sequence);
+    if (type === FrameType.rekey && text.length === 0) {
+      // The marker ending the epoch this end is in: frames after it use the next key. A marker of an epoch already
+      // left (a data frame overtook it) changes nothing.
+      if (epoch === this.epoch) this.advance(this.nextEpoch(), sequence + 1);
+      return { type, text };
+    }
+    return this.typed(type, sequence, text);
+  }
+
+  /** Unordered delivery: ratchets to `next`, keeping the current key for frames numbered below `below`. */
+  private advance(next: { secret: Uint8Array; key: Uint8Array; iv: Uint8Array }, below: number): void {
+    this.previous.set(this.epoch, { key: new Uint8Array(this.key), iv: new Uint8Array(this.iv), below });
+    if (this.previous.size > MAX_EPOCH_SPAN) this.forget(this.previous.keys().next().value!);
+    this.ratchet(next);
+  }
+
+  private markSeen(sequence: number): void {
+    if (sequence > this.highest) {
+      // Slots between the old and the new highest now stand for new sequence numbers: clear them.
+      const from = Math.max(this.highest + 1, sequence - REPLAY_WINDOW + 1);
+      for (let s = from; s < sequence; s++) this.seen[s % REPLAY_WINDOW] = 0;
+      this.highest = sequence;
+    }
+    this.seen[sequence % REPLAY_WINDOW] = 1;
+    // Once the window has moved past every frame of an earlier epoch, its key can go.
+    for (const [epoch, earlier] of this.previous) if (this.highest - REPLAY_WINDOW + 1 >= earlier.below) this.forget(epoch);
+  }
+
+  private forget(epoch: number): void {
+    const earlier = this.previous.get(epoch);
+    earlier?.key.fill(0);
+    earlier?.iv.fill(0);
+    this.previous.delete(epoch);
+  }
+
+  private dropPrevious(): void {
+    for (const epoch of [...this.previous.keys()]) this.forget(epoch);
+  }
+
+  private checkExhausted(): void {
     if (this.epochFrames >= REJECT_AFTER_MESSAGES) {
       throw new SessionError(SessionErrorCode.KeyExhausted, `the peer sent ${REJECT_AFTER_MESSAGES} frames without rekeying`);
     }
-    const text = this.aead.openRecord(this.key, this.nonceFor(sequence), bytes.subarray(FRAME_HEADER_BYTES), bytes.subarray(0, FRAME_HEADER_BYTES));
+  }
+
+  private decrypt(key: Uint8Array, iv: Uint8Array, sequence: number, sealed: Uint8Array, header: Uint8Array): string {
+    const text = this.aead.openRecord(key, this.nonceFor(sequence, iv), sealed, header);
     if (text === undefined) throw new SessionError(SessionErrorCode.BadRecordMac, `frame ${sequence} fails authentication`);
-    this.sequence += 1;
-    this.epochFrames += 1;
-    const type = bytes[0]!;
+    return text;
+  }
+
+  /** An authenticated frame's meaning; in ordered delivery a rekey marker ratchets here. */
+  private typed(type: number, sequence: number, text: string): OpenedFrame {
     if (type === FrameType.data) return { type, text };
     if ((type === FrameType.rekey || type === FrameType.close) && text.length === 0) {
       if (type === FrameType.rekey) this.ratchet();

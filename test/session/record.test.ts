@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { aead, kdf, randomBytes } from "../../runtime/crypto/registry.js";
 import { nodeChaCha20Poly1305 } from "../../runtime/crypto/node.js";
 import { sodiumChaCha20Poly1305 } from "../../runtime/crypto/sodium.js";
-import { PROTOCOL_KDF } from "../../runtime/session/constants.js";
+import { PROTOCOL_KDF, REPLAY_WINDOW } from "../../runtime/session/constants.js";
 import { SessionError, SessionErrorCode } from "../../runtime/session/errors.js";
 import { FRAME_HEADER_BYTES, FrameType, RecordOpener, RecordSealer } from "../../runtime/session/record.js";
 import type { RecordLimits } from "../../runtime/session/record.js";
@@ -159,5 +159,78 @@ describe("record layer", () => {
     // Re-seal a data body under the rekey type: the header is the AAD, so this only fails authentication.
     frame[0] = FrameType.rekey;
     expectCode(() => opener.open(toFrame(frame)), SessionErrorCode.BadRecordMac);
+  });
+
+  describe("unordered delivery (Streamable HTTP)", () => {
+    const unordered = (limits: RecordLimits = {}) => pair({ ...limits, delivery: "unordered" }, "ChaCha20-Poly1305");
+
+    it("delivers every frame exactly once whatever the arrival order, across rekeys that frames overtake", () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(fc.string({ maxLength: 8 }), fc.boolean()), { minLength: 1, maxLength: 60 }),
+          fc.array(fc.nat(), { maxLength: 60 }),
+          (steps, swaps) => {
+            const { sealer, opener } = unordered();
+            const frames: { frame: string; text: string | undefined }[] = [];
+            steps.forEach(([message, rekey], i) => {
+              if (rekey) frames.push({ frame: sealer.sealRekey(), text: undefined });
+              frames.push({ frame: sealer.sealData(`${i}:${message}`), text: `${i}:${message}` });
+            });
+            // Shuffle with bounded displacement, as concurrent HTTP requests do.
+            for (const [k, swap] of swaps.entries()) {
+              const a = k % frames.length;
+              const b = Math.min(frames.length - 1, a + (swap % 6));
+              [frames[a], frames[b]] = [frames[b]!, frames[a]!];
+            }
+            const delivered = frames.flatMap(({ frame }) => {
+              const opened = opener.open(frame);
+              return opened.type === FrameType.data ? [opened.text] : [];
+            });
+            assert.deepEqual([...delivered].sort(), frames.flatMap((f) => (f.text === undefined ? [] : [f.text])).sort());
+            assert.equal(opener.rekeys, sealer.rekeys);
+          },
+        ),
+        { numRuns: 100 },
+      );
+    });
+
+    it("refuses a replayed frame, even out of order", () => {
+      const { sealer, opener } = unordered();
+      const first = sealer.sealData("first");
+      const second = sealer.sealData("second");
+      opener.open(second);
+      opener.open(first);
+      expectCode(() => opener.open(first), SessionErrorCode.Replay);
+    });
+
+    it("refuses a frame older than the replay window", () => {
+      const { sealer, opener } = unordered();
+      const old = sealer.sealData("old");
+      let last = "";
+      for (let i = 0; i < REPLAY_WINDOW; i++) last = sealer.sealData("x");
+      opener.open(last);
+      expectCode(() => opener.open(old), SessionErrorCode.Replay);
+    });
+
+    it("refuses an altered frame and everything after it", () => {
+      const { sealer, opener } = unordered();
+      const frame = toBytes(sealer.sealData("hello"));
+      frame[FRAME_HEADER_BYTES + 1]! ^= 1;
+      expectCode(() => opener.open(toFrame(frame)), SessionErrorCode.BadRecordMac);
+      expectCode(() => opener.open(sealer.sealData("later")), SessionErrorCode.Closed);
+    });
+
+    it("refuses a frame whose epoch was moved forward (the next key does not open it)", () => {
+      const { sealer, opener } = unordered();
+      const frame = toBytes(sealer.sealData("hello"));
+      frame[4]! += 1;
+      expectCode(() => opener.open(toFrame(frame)), SessionErrorCode.BadRecordMac);
+    });
+
+    it("refuses a frame from an epoch more rekeys ahead than it follows", () => {
+      const { sealer, opener } = unordered();
+      for (let i = 0; i < 9; i++) sealer.sealRekey();
+      expectCode(() => opener.open(sealer.sealData("far ahead")), SessionErrorCode.Reorder);
+    });
   });
 });
