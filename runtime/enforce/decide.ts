@@ -1,5 +1,6 @@
 // The decision pipeline shared by server and client enforcement: arguments, session, audit health and tool pinning
-// first, then history snapshot → guard → record under one lock per store, approval for `ask`, and one audit line.
+// first, then history snapshot → guard → record under one lock per store, approval for `ask` (after which all of it
+// runs again on the current state and clock), and one audit line.
 // Anything that goes wrong on the way denies, and the refusal says what went wrong.
 import type { Logger } from "pino";
 import type { AuditSink } from "../audit/log.js";
@@ -88,78 +89,129 @@ export class DecisionPoint {
   async decide(call: CallToDecide): Promise<Verdict> {
     const now = this.now();
     let argsDigest: string | undefined;
-    const refuse = (code: RefusalData["code"], reason: string, rules: readonly string[] = [], extra: Partial<AuditDecision> = {}): Verdict => {
+    const refuse = (at: number, code: RefusalData["code"], reason: string, rules: readonly string[] = [], extra: Partial<AuditDecision> = {}): Verdict => {
       const refusal: RefusalData = { code, decision: "deny", tool: call.tool, reason, rules };
-      this.record(call, now, { decision: "deny", outcome: "denied", code, rules, reason, argsDigest, ...extra });
+      this.record(call, at, { decision: "deny", outcome: "denied", code, rules, reason, argsDigest, ...extra });
       return { allowed: false, refusal, error: refusalError(refusal) };
     };
 
     const checked = this.checkArguments(call.tool, call.args);
-    if (typeof checked === "string") return refuse(EnforceErrorCode.BadArguments, checked);
+    if (typeof checked === "string") return refuse(now, EnforceErrorCode.BadArguments, checked);
     const { args } = checked;
     argsDigest = checked.digest;
     const session = call.session;
     if (session === undefined) {
-      return refuse(EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide");
+      return refuse(now, EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide");
     }
+    const unfit = await this.preconditions(call);
+    if (unfit !== undefined) return refuse(now, unfit.code, unfit.reason);
+
+    let decided: { decision: Decision; context: GuardContext };
+    try {
+      decided = await this.judge(call.tool, args, session, now, (d) => d.decision === "allow");
+    } catch (error) {
+      const failed = judgeFailure(error);
+      return refuse(now, failed.code, failed.reason);
+    }
+    const { decision, context } = decided;
+    if (decision.decision === "deny") {
+      return refuse(now, EnforceErrorCode.PolicyDenied, decision.reason, decision.determining);
+    }
+    if (decision.decision === "allow") return this.allow(call, now, decision, undefined, argsDigest);
+
+    const approval = await this.askApproval(call, args, decision, context);
+    if (approval !== "approved") {
+      const why = approval === "timeout" ? "approval timed out" : approval === "unavailable" ? "no approver is available" : "approval was refused";
+      return refuse(now, EnforceErrorCode.ApprovalRefused, `${decision.reason} (${why})`, decision.determining, { decision: "ask", approval });
+    }
+
+    // Time passed while the human decided: other calls may have used the quota, a time window may have closed, the
+    // tool may have changed. The whole decision runs again on the current state and clock before the call proceeds.
+    const later = this.now();
+    const approved = { decision: "ask", approval: "approved" } as const;
+    const again = " (checked again after the approval)";
+    const unfitNow = await this.preconditions(call);
+    if (unfitNow !== undefined) return refuse(later, unfitNow.code, `${unfitNow.reason}${again}`, [], approved);
+    // The approval covers the rules it was asked for; a call that now needs other rules' approval is not covered.
+    const covered = (d: Decision): boolean =>
+      d.decision === "allow" || (d.decision === "ask" && d.determining.every((rule) => decision.determining.includes(rule)));
+    let redecided: Decision;
+    try {
+      redecided = (await this.judge(call.tool, args, session, later, covered)).decision;
+    } catch (error) {
+      const failed = judgeFailure(error);
+      return refuse(later, failed.code, `${failed.reason}${again}`, decision.determining, approved);
+    }
+    if (redecided.decision === "deny") {
+      return refuse(later, EnforceErrorCode.PolicyDenied, `${redecided.reason}${again}`, redecided.determining, approved);
+    }
+    if (!covered(redecided)) {
+      return refuse(later, EnforceErrorCode.ApprovalRefused, `the call now needs another approval: ${redecided.reason}${again}`, redecided.determining, approved);
+    }
+    return this.allow(call, later, decision, "approved", argsDigest);
+  }
+
+  /** Audit health and the tool pin: checked before the guard, and again after an approval. */
+  private async preconditions(call: CallToDecide): Promise<{ code: RefusalData["code"]; reason: string } | undefined> {
     const auditFailure = this.options.audit?.failure;
-    if (auditFailure !== undefined) return refuse(EnforceErrorCode.AuditFailed, `the audit log cannot be written (${auditFailure.message})`);
+    if (auditFailure !== undefined) return { code: EnforceErrorCode.AuditFailed, reason: `the audit log cannot be written (${auditFailure.message})` };
     let pin: PinVerdict;
     try {
       const pinned = call.pin();
       pin = pinned instanceof Promise ? await pinned : pinned;
     } catch (error) {
-      return refuse(EnforceErrorCode.ToolUnknown, `the tool definitions could not be read to pin \`${call.tool}\`: ${describe(error)}`);
+      return { code: EnforceErrorCode.ToolUnknown, reason: `the tool definitions could not be read to pin \`${call.tool}\`: ${describe(error)}` };
     }
-    if (!pin.ok) return refuse(pin.code, pin.reason);
+    return pin.ok ? undefined : { code: pin.code, reason: pin.reason };
+  }
 
-    let decided: { decision: Decision; context: GuardContext };
-    try {
-      const sync = this.store.sync;
-      decided = sync !== undefined ? this.decideWith(sync, call.tool, args, session, now) : await withStoreLock(this.store, async () => this.decideAsync(call.tool, args, session, now));
-    } catch (error) {
-      if (error instanceof StateError) {
-        return refuse(EnforceErrorCode.StateFailed, `the call history is unavailable, so the call is refused: ${error.message} (${error.code})`);
-      }
-      return refuse(EnforceErrorCode.GuardFailed, `the guard failed while deciding, so the call is refused: ${describe(error)}`);
-    }
-    const { decision, context } = decided;
-    if (decision.decision === "deny") {
-      return refuse(EnforceErrorCode.PolicyDenied, decision.reason, decision.determining);
-    }
-    if (decision.decision === "ask") {
-      const approval = await this.askApproval(call, args, decision, context);
-      if (approval !== "approved") {
-        const why = approval === "timeout" ? "approval timed out" : approval === "unavailable" ? "no approver is available" : "approval was refused";
-        return refuse(EnforceErrorCode.ApprovalRefused, `${decision.reason} (${why})`, decision.determining, { decision: "ask", approval });
-      }
+  /**
+   * Snapshot → guard → record (when `recordIf` says the call goes ahead), atomically: without yielding for an
+   * in-memory store, under the store's lock otherwise, so that concurrent calls cannot both slip under a limit.
+   */
+  private judge(
+    tool: string,
+    args: Readonly<Record<string, unknown>>,
+    session: SessionView,
+    now: number,
+    recordIf: (decision: Decision) => boolean,
+  ): Promise<{ decision: Decision; context: GuardContext }> {
+    const sync = this.store.sync;
+    if (sync !== undefined) {
       try {
-        const record = { tool: call.tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) };
-        if (this.store.sync !== undefined) this.store.sync.record(record);
-        else await withStoreLock(this.store, () => this.store.record(record));
+        return Promise.resolve(this.decideWith(sync, tool, args, session, now, recordIf));
       } catch (error) {
-        return refuse(EnforceErrorCode.StateFailed, `the call could not be recorded in the call history, so it is refused: ${describe(error)}`, decision.determining, {
-          decision: "ask",
-          approval,
-        });
+        return Promise.reject(error);
       }
-      return this.allow(call, now, decision, "approved", argsDigest);
     }
-    return this.allow(call, now, decision, undefined, argsDigest);
+    return withStoreLock(this.store, async () => this.decideAsync(tool, args, session, now, recordIf));
   }
 
   /** Snapshot → guard → record without yielding: nothing else can decide in between. */
-  private decideWith(sync: SyncStateOperations, tool: string, args: Readonly<Record<string, unknown>>, session: SessionView, now: number) {
-    const context = guardContextOf(session, sync.snapshot(historyKeyOf(session), now), now);
+  private decideWith(
+    sync: SyncStateOperations,
+    tool: string,
+    args: Readonly<Record<string, unknown>>,
+    session: SessionView,
+    now: number,
+    recordIf: (decision: Decision) => boolean,
+  ) {
+    const context = guardContextOf(session, storeStep(() => sync.snapshot(historyKeyOf(session), now)), now);
     const decision = this.runGuard(tool, args, context);
-    if (decision.decision === "allow") sync.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) });
+    if (recordIf(decision)) storeStep(() => sync.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }));
     return { decision, context };
   }
 
-  private async decideAsync(tool: string, args: Readonly<Record<string, unknown>>, session: SessionView, now: number) {
-    const context = guardContextOf(session, await this.store.snapshot(historyKeyOf(session), now), now);
+  private async decideAsync(
+    tool: string,
+    args: Readonly<Record<string, unknown>>,
+    session: SessionView,
+    now: number,
+    recordIf: (decision: Decision) => boolean,
+  ) {
+    const context = guardContextOf(session, await storeStep(() => this.store.snapshot(historyKeyOf(session), now)), now);
     const decision = this.runGuard(tool, args, context);
-    if (decision.decision === "allow") await this.store.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) });
+    if (recordIf(decision)) await storeStep(() => this.store.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }));
     return { decision, context };
   }
 
@@ -271,6 +323,26 @@ function isDecision(value: unknown): value is Decision {
   if (typeof value !== "object" || value === null) return false;
   const d = value as Partial<Decision>;
   return (d.decision === "allow" || d.decision === "deny" || d.decision === "ask") && Array.isArray(d.determining) && typeof d.reason === "string";
+}
+
+/** Runs one operation of the state store; whatever it throws or rejects with is a StateError, not a guard failure. */
+function storeStep<T>(step: () => T): T {
+  const asStateError = (error: unknown): StateError => (error instanceof StateError ? error : new StateError("PQG7203", describe(error)));
+  let result: T;
+  try {
+    result = step();
+  } catch (error) {
+    throw asStateError(error);
+  }
+  return result instanceof Promise ? (result.catch((error: unknown) => Promise.reject(asStateError(error))) as T) : result;
+}
+
+/** Why judging failed: the call history (a StateError) or the guard itself. */
+function judgeFailure(error: unknown): { code: RefusalData["code"]; reason: string } {
+  if (error instanceof StateError) {
+    return { code: EnforceErrorCode.StateFailed, reason: `the call history is unavailable, so the call is refused: ${error.message} (${error.code})` };
+  }
+  return { code: EnforceErrorCode.GuardFailed, reason: `the guard failed while deciding, so the call is refused: ${describe(error)}` };
 }
 
 function describe(error: unknown): string {

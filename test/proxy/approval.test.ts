@@ -1,0 +1,73 @@
+// Approval through the proxy: an approved `ask` is decided again on the current call history before it is forwarded.
+import assert from "node:assert/strict";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
+import type { GuardModule } from "../../runtime/guard/types.js";
+import type { Proxy } from "../../runtime/proxy/index.js";
+import { connectClient, flakyProxy, rpcError, testGuard } from "./harness.js";
+
+/** The test policy plus: `echo` of "ask" needs approval, and `echo` is limited to 2 calls per minute per client. */
+const limitedGuard: GuardModule = {
+  ...testGuard,
+  guard(request, context) {
+    if (request.tool === "echo") {
+      if (context.history.count(["echo"], context.now - 60_000, "client") >= 2) {
+        return { decision: "deny", determining: ["flaky.policy:11"], reason: "echo is limited to 2 calls per minute", explain: [] };
+      }
+      if (request.args.text === "ask") return { decision: "ask", determining: ["flaky.policy:12"], reason: "asking echoes need a human", explain: [] };
+    }
+    return testGuard.guard(request, context);
+  },
+};
+
+describe("proxy approval", function () {
+  this.timeout(30_000);
+  let proxy: Proxy;
+  let clients: Client[] = [];
+
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    clients = [];
+    await proxy.close();
+  });
+
+  it("decides an approved call again before forwarding it: calls made while the human decided used the quota", async () => {
+    let other: Client | undefined;
+    const meanwhile: unknown[] = [];
+    proxy = flakyProxy({
+      guard: limitedGuard,
+      approver: async () => {
+        meanwhile.push(await other!.callTool({ name: "echo", arguments: { text: "one" } }));
+        meanwhile.push(await other!.callTool({ name: "echo", arguments: { text: "two" } }));
+        return true;
+      },
+    });
+    await proxy.start();
+    const asking = await connectClient(proxy);
+    other = await connectClient(proxy);
+    clients = [asking, other];
+    let refused: ReturnType<typeof rpcError> | undefined;
+    try {
+      await asking.callTool({ name: "echo", arguments: { text: "ask" } });
+    } catch (error) {
+      refused = rpcError(error);
+    }
+    assert.equal(meanwhile.length, 2, "both calls made during the approval went through");
+    assert.ok(refused !== undefined, "the approved call was refused on the second decision");
+    assert.equal(refused.code, GUARD_REFUSAL_ERROR);
+    assert.equal(refused.data?.code, "PQG7301");
+    assert.deepEqual(refused.data?.rules, ["flaky.policy:11"]);
+    assert.equal(refused.data?.reason, "echo is limited to 2 calls per minute (checked again after the approval)");
+  });
+
+  it("forwards an approved call when the limit still holds, counting it once", async () => {
+    proxy = flakyProxy({ guard: limitedGuard, approver: async () => true });
+    await proxy.start();
+    const client = await connectClient(proxy);
+    clients = [client];
+    const result = (await client.callTool({ name: "echo", arguments: { text: "ask" } })) as { structuredContent: { text: string } };
+    assert.equal(result.structuredContent.text, "ask");
+    await client.callTool({ name: "echo", arguments: { text: "second" } });
+    await assert.rejects(client.callTool({ name: "echo", arguments: { text: "third" } }), (error) => rpcError(error).data?.code === "PQG7301");
+  });
+});
