@@ -9,7 +9,7 @@ import { ClientHandshake } from "../session/handshake.js";
 import type { EstablishedSession } from "../session/handshake.js";
 import { HandshakeType } from "../session/messages.js";
 import { transportSuites } from "./defaults.js";
-import { handshakeEnvelope } from "./envelope.js";
+import { HandshakeStep, handshakeRequest } from "./envelope.js";
 import { SessionTransport } from "./session-transport.js";
 import type { SessionTransportOptions } from "./session-transport.js";
 
@@ -50,25 +50,25 @@ export class PqcClientTransport extends SessionTransport {
     this.armHandshakeTimer("the handshake with the server");
     const ready = this.waitForHandshake();
     try {
-      await this.inner.send(handshakeEnvelope(this.handshake.hello()));
+      await this.inner.send(handshakeRequest(HandshakeStep.hello, this.handshake.hello()));
     } catch (error) {
       this.fail(error instanceof SessionError ? error : new SessionError(SessionErrorCode.PeerClosedDuringHandshake, "the client hello could not be sent", { cause: error }));
     }
     await ready;
   }
 
-  protected receiveHandshake(bytes: Uint8Array): void {
-    if (bytes[0] === HandshakeType.serverHello && this.session === undefined) {
+  protected receiveHandshake(bytes: Uint8Array, id: unknown): void {
+    if (bytes[0] === HandshakeType.serverHello && this.session === undefined && id === HandshakeStep.hello) {
       const { clientFinished, session } = this.handshake.receiveServerHello(bytes);
       this.session = session;
-      this.inner.send(handshakeEnvelope(clientFinished)).catch((error: unknown) => {
+      this.inner.send(handshakeRequest(HandshakeStep.finished, clientFinished)).catch((error: unknown) => {
         this.fail(new SessionError(SessionErrorCode.PeerClosedDuringHandshake, "the client finished could not be sent", { cause: error }));
       });
       this.enableSending(session);
       this.releaseWaiter();
       return;
     }
-    if (bytes[0] === HandshakeType.serverFinished && this.session !== undefined && this.opener === undefined) {
+    if (bytes[0] === HandshakeType.serverFinished && this.session !== undefined && this.opener === undefined && id === HandshakeStep.finished) {
       this.enableReceiving(this.handshake.receiveServerFinished(bytes));
       return;
     }

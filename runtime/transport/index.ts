@@ -4,7 +4,7 @@ export type { PqcClientTransportOptions } from "./client.js";
 export { PqcServerTransport } from "./server.js";
 export type { PqcServerTransportOptions } from "./server.js";
 export type { SessionTransportOptions } from "./session-transport.js";
-export { HANDSHAKE_METHOD, SEALED_METHOD } from "./envelope.js";
+export { HANDSHAKE_METHOD, HandshakeStep, SEALED_METHOD, envelopePayload, openEnvelope, withEnvelopePayload } from "./envelope.js";
 export { SessionError, SessionErrorCode } from "../session/errors.js";
 export type { SessionInfo, AuthenticatedClient, NegotiatedSuite } from "../session/facts.js";
 export {

@@ -9,7 +9,7 @@ import { SessionError, SessionErrorCode } from "../session/errors.js";
 import { ServerHandshake } from "../session/handshake.js";
 import { HandshakeType } from "../session/messages.js";
 import { transportSuites } from "./defaults.js";
-import { handshakeEnvelope } from "./envelope.js";
+import { HandshakeStep, handshakeResponse } from "./envelope.js";
 import { SessionTransport } from "./session-transport.js";
 import type { SessionTransportOptions } from "./session-transport.js";
 
@@ -68,15 +68,15 @@ export class PqcServerTransport extends SessionTransport {
     await this.waitForHandshake();
   }
 
-  protected receiveHandshake(bytes: Uint8Array): void {
-    if (bytes[0] === HandshakeType.clientHello && !this.helloAnswered) {
+  protected receiveHandshake(bytes: Uint8Array, id: unknown): void {
+    if (bytes[0] === HandshakeType.clientHello && !this.helloAnswered && id === HandshakeStep.hello) {
       this.helloAnswered = true;
-      this.sendHandshake(this.handshake.receiveClientHello(bytes));
+      this.sendHandshake(HandshakeStep.hello, this.handshake.receiveClientHello(bytes));
       return;
     }
-    if (bytes[0] === HandshakeType.clientFinished && this.helloAnswered && this.opener === undefined) {
+    if (bytes[0] === HandshakeType.clientFinished && this.helloAnswered && this.opener === undefined && id === HandshakeStep.finished) {
       const { serverFinished, session } = this.handshake.receiveClientFinished(bytes);
-      this.sendHandshake(serverFinished);
+      this.sendHandshake(HandshakeStep.finished, serverFinished);
       this.enableSending(session);
       this.enableReceiving(session);
       return;
@@ -84,8 +84,8 @@ export class PqcServerTransport extends SessionTransport {
     throw new SessionError(SessionErrorCode.UnexpectedMessage, `unexpected handshake message of type ${bytes[0] ?? "none"}`);
   }
 
-  private sendHandshake(bytes: Uint8Array): void {
-    this.inner.send(handshakeEnvelope(bytes)).catch((error: unknown) => {
+  private sendHandshake(step: HandshakeStep, bytes: Uint8Array): void {
+    this.inner.send(handshakeResponse(step, bytes)).catch((error: unknown) => {
       this.fail(new SessionError(SessionErrorCode.PeerClosedDuringHandshake, "a handshake message could not be sent", { cause: error }));
     });
   }

@@ -2,13 +2,14 @@
 // failure (typed error, close, nothing delivered), idempotent close with a sealed close frame, and the session facts.
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
-import { HANDSHAKE_TIMEOUT_MS, MAX_PENDING_SENDS } from "../session/constants.js";
+import { HANDSHAKE_TIMEOUT_MS, MAX_EARLY_FRAMES, MAX_PENDING_SENDS } from "../session/constants.js";
 import { SessionError, SessionErrorCode, asSessionError } from "../session/errors.js";
 import type { SessionInfo } from "../session/facts.js";
 import type { EstablishedSession } from "../session/handshake.js";
 import { FrameType, RecordOpener, RecordSealer } from "../session/record.js";
-import type { RecordLimits } from "../session/record.js";
-import { openEnvelope, sealedEnvelope } from "./envelope.js";
+import type { Delivery, RecordLimits } from "../session/record.js";
+import { HandshakeStep, matchesRoute, openEnvelope, sealedEnvelope } from "./envelope.js";
+import type { Envelope } from "./envelope.js";
 
 /** Options both ends share. */
 export interface SessionTransportOptions {
@@ -20,8 +21,20 @@ export interface SessionTransportOptions {
   readonly handshakeTimeoutMs?: number;
   /** Largest decoded frame (default 8 MiB). */
   readonly maxFrameBytes?: number;
+  /**
+   * How sealed frames may arrive. `ordered` (stdio, in-memory): any gap, swap or repeat closes the session.
+   * `unordered`: any order within an anti-replay window, each frame once — for transports that carry each message
+   * in its own HTTP request. Default: `unordered` for the SDK's Streamable HTTP transports, else `ordered`.
+   */
+  readonly delivery?: Delivery;
   /** Clock, epoch ms; injected so tests control certificate validity and rekey timing. */
   readonly now?: () => number;
+}
+
+/** Whether `inner` is one of the SDK's Streamable HTTP transports (server: `handleRequest`; client: `terminateSession`). */
+function deliversOverHttp(inner: Transport): boolean {
+  const candidate = inner as Partial<Record<"handleRequest" | "terminateSession", unknown>>;
+  return typeof candidate.handleRequest === "function" || typeof candidate.terminateSession === "function";
 }
 
 interface PendingSend {
@@ -50,6 +63,10 @@ export abstract class SessionTransport implements Transport {
   private closeEmitted = false;
   private closing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Unordered delivery: sealed frames that arrived before this end could open them. */
+  private early: Extract<Envelope, { kind: "sealed" }>[] = [];
+  private readonly delivery: Delivery;
+  private closedListeners: (() => void)[] = [];
   private waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
 
   constructor(
@@ -57,6 +74,13 @@ export abstract class SessionTransport implements Transport {
     private readonly options: SessionTransportOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.delivery = options.delivery ?? (deliversOverHttp(inner) ? "unordered" : "ordered");
+  }
+
+  /** Resolves once this transport has closed, for whatever reason (for owners that track sessions, such as HTTP front ends). */
+  get closed(): Promise<void> {
+    if (this.closeEmitted) return Promise.resolve();
+    return new Promise((resolve) => this.closedListeners.push(resolve));
   }
 
   /** The negotiated facts, once the handshake is confirmed on this end; undefined before and after failure. */
@@ -84,14 +108,15 @@ export abstract class SessionTransport implements Transport {
       rekeyAfterMessages: this.options.rekeyAfterMessages,
       rekeyAfterMs: this.options.rekeyAfterMs,
       maxFrameBytes: this.options.maxFrameBytes,
+      delivery: this.delivery,
       now: this.now,
     };
   }
 
   abstract start(): Promise<void>;
 
-  /** Handles a handshake message in whatever state the subclass is in; throws SessionError to fail the session. */
-  protected abstract receiveHandshake(bytes: Uint8Array): void;
+  /** Handles a handshake message (with its envelope's id) in whatever state the subclass is in; throws SessionError to fail the session. */
+  protected abstract receiveHandshake(bytes: Uint8Array, id: unknown): void;
 
   /** Hooks the inner transport and starts it; callers then run their side of the handshake. */
   protected async startInner(): Promise<void> {
@@ -148,6 +173,9 @@ export abstract class SessionTransport implements Transport {
     this.stopTimer();
     this.releaseWaiter();
     this.onestablished?.(this.sessionInfo!);
+    const early = this.early;
+    this.early = [];
+    for (const envelope of early) if (this.phase === "established") this.receiveSealed(envelope, undefined);
   }
 
   /**
@@ -174,26 +202,39 @@ export abstract class SessionTransport implements Transport {
     const sealer = this.sealer!;
     const text = JSON.stringify(message);
     if (sealer.rekeyDue()) {
-      const marker = this.inner.send(sealedEnvelope(sealer.sealRekey()));
-      const data = this.inner.send(sealedEnvelope(sealer.sealData(text)), options);
+      const marker = this.inner.send(sealedEnvelope(sealer.sealRekey()), options);
+      const data = this.inner.send(sealedEnvelope(sealer.sealData(text), message), options);
       return Promise.all([marker, data]).then(() => undefined);
     }
-    return this.inner.send(sealedEnvelope(sealer.sealData(text)), options);
+    return this.inner.send(sealedEnvelope(sealer.sealData(text), message), options);
   }
 
   private receive(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
     if (this.phase === "closed") return;
+    let envelope: Envelope;
+    try {
+      envelope = openEnvelope(message);
+      if (envelope.kind === "handshake") return this.receiveHandshake(envelope.bytes, envelope.id);
+      if (envelope.kind === "plain") return this.refusePlaintext(message);
+    } catch (error) {
+      return this.fail(asSessionError(error, SessionErrorCode.UnexpectedMessage, "a message could not be processed"));
+    }
+    if (this.opener === undefined) {
+      // Over HTTP a frame can overtake the handshake's last message; over a stream that is an attack.
+      if (this.delivery === "unordered" && this.early.length < MAX_EARLY_FRAMES) {
+        this.early.push(envelope);
+        return;
+      }
+      const reason = this.delivery === "unordered" ? `more than ${MAX_EARLY_FRAMES} sealed frames arrived before the handshake completed` : "a sealed frame arrived before the handshake completed";
+      return this.fail(new SessionError(this.delivery === "unordered" ? SessionErrorCode.BufferFull : SessionErrorCode.UnexpectedMessage, reason));
+    }
+    this.receiveSealed(envelope, extra);
+  }
+
+  private receiveSealed(envelope: Extract<Envelope, { kind: "sealed" }>, extra: MessageExtraInfo | undefined): void {
     let delivered: JSONRPCMessage;
     try {
-      const envelope = openEnvelope(message);
-      if (envelope.kind === "handshake") return this.receiveHandshake(envelope.bytes);
-      if (envelope.kind === "plain") {
-        throw new SessionError(SessionErrorCode.UnexpectedMessage, "a plaintext JSON-RPC message arrived on a sealed session");
-      }
-      if (this.opener === undefined) {
-        throw new SessionError(SessionErrorCode.UnexpectedMessage, "a sealed frame arrived before the handshake completed");
-      }
-      const frame = this.opener.open(envelope.frame);
+      const frame = this.opener!.open(envelope.frame);
       if (frame.type === FrameType.rekey) return;
       if (frame.type === FrameType.close) {
         this.peerClosed = true;
@@ -201,11 +242,31 @@ export abstract class SessionTransport implements Transport {
         return;
       }
       delivered = parseRecord(frame.text);
+      if (!matchesRoute(envelope.route, delivered)) {
+        throw new SessionError(SessionErrorCode.UnexpectedMessage, "a sealed message does not match the id or method its envelope showed: the envelope was rewritten");
+      }
     } catch (error) {
       this.fail(asSessionError(error, SessionErrorCode.UnexpectedMessage, "a message could not be processed"));
       return;
     }
     this.onmessage?.(delivered, extra);
+  }
+
+  /**
+   * A session never accepts plaintext. A plain MCP client's `initialize` is answered with an error that says why,
+   * and a plain server's answer to the hello is named as such; anything else is an attack. Either way the session fails.
+   */
+  private refusePlaintext(message: JSONRPCMessage): void {
+    const id = (message as { id?: unknown }).id;
+    if ("method" in message && message.method === "initialize" && (typeof id === "string" || typeof id === "number")) {
+      const error = { code: -32600, message: "this endpoint requires the pqguard post-quantum session: connect with PqcClientTransport" };
+      void this.inner.send({ jsonrpc: "2.0", id, error }).catch(() => undefined);
+      return this.fail(new SessionError(SessionErrorCode.UnexpectedMessage, "a plain MCP client tried to initialize without the post-quantum session"));
+    }
+    if (id === HandshakeStep.hello && !("method" in message)) {
+      return this.fail(new SessionError(SessionErrorCode.UnexpectedMessage, "the server answered the session hello as a plain MCP server: it does not run the pqguard session"));
+    }
+    this.fail(new SessionError(SessionErrorCode.UnexpectedMessage, "a plaintext JSON-RPC message arrived on a sealed session"));
   }
 
   private innerClosed(): void {
@@ -226,7 +287,8 @@ export abstract class SessionTransport implements Transport {
     this.info = undefined;
     this.shutDown(error);
     this.onerror?.(error);
-    this.closing = this.inner.close().catch(() => undefined);
+    // Let a reply already handed to the inner transport (the plain client's error) go out before it closes.
+    this.closing = Promise.resolve().then(() => this.inner.close()).catch(() => undefined);
     this.emitClose();
   }
 
@@ -254,6 +316,7 @@ export abstract class SessionTransport implements Transport {
     const queued = this.pending;
     this.pending = [];
     for (const item of queued) item.reject(reason);
+    this.early = [];
     this.wipeKeys();
   }
 
@@ -266,6 +329,9 @@ export abstract class SessionTransport implements Transport {
     if (this.closeEmitted) return;
     this.closeEmitted = true;
     this.onclose?.();
+    const listeners = this.closedListeners;
+    this.closedListeners = [];
+    for (const listener of listeners) listener();
   }
 }
 

@@ -6,7 +6,7 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { PqcClientTransport, PqcServerTransport } from "../../runtime/transport/index.js";
+import { PqcClientTransport, PqcServerTransport, openEnvelope } from "../../runtime/transport/index.js";
 import type { PqcClientTransportOptions, PqcServerTransportOptions } from "../../runtime/transport/index.js";
 import { T0, serverFixture } from "../session/fixtures.js";
 
@@ -104,5 +104,5 @@ export async function connect(
 }
 
 export function isSealed(message: JSONRPCMessage): boolean {
-  return "method" in message && message.method === "pqguard/sealed";
+  return openEnvelope(message).kind === "sealed";
 }

@@ -5,7 +5,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { SessionError, SessionErrorCode } from "../../runtime/session/errors.js";
 import { decodeClientHello, encodeClientHello } from "../../runtime/session/messages.js";
-import { HANDSHAKE_METHOD } from "../../runtime/transport/index.js";
+import { envelopePayload, openEnvelope, withEnvelopePayload } from "../../runtime/transport/index.js";
 import { T0, clientFixture, newIdentity } from "../session/fixtures.js";
 import { connect, echoServer, isSealed, transports } from "./harness.js";
 import type { Connected } from "./harness.js";
@@ -21,11 +21,12 @@ async function settle(): Promise<void> {
 }
 
 function editFrame(message: JSONRPCMessage, change: (bytes: Buffer) => void): JSONRPCMessage {
-  const params = (message as unknown as { params: { f: string } }).params;
-  const bytes = Buffer.from(params.f, "base64url");
+  const bytes = Buffer.from(envelopePayload(message)!, "base64url");
   change(bytes);
-  return { ...message, params: { f: bytes.toString("base64url") } } as JSONRPCMessage;
+  return withEnvelopePayload(message, bytes.toString("base64url"));
 }
+
+const isHandshake = (message: JSONRPCMessage): boolean => openEnvelope(message).kind === "handshake";
 
 describe("sealed MCP transport", () => {
   it("carries tools/call through the real SDK and exposes the same session facts on both ends", async () => {
@@ -126,9 +127,9 @@ describe("sealed MCP transport", () => {
     }
 
     it("closes on a frame altered in transit (header, body and tag positions)", async () => {
-      for (const position of [0, 4, 8, 9, 20, -16, -1]) {
-        // The sequence number bytes (1 to 8) are checked before the MAC: a raised sequence number reads as a gap.
-        const expected = position >= 1 && position <= 8 ? SessionErrorCode.Reorder : SessionErrorCode.BadRecordMac;
+      for (const position of [0, 2, 4, 8, 12, 13, 20, -16, -1]) {
+        // The epoch and sequence number bytes (1 to 12) are checked before the MAC: a raised one reads as out of order.
+        const expected = position >= 1 && position <= 12 ? SessionErrorCode.Reorder : SessionErrorCode.BadRecordMac;
         await attacked((m) => [editFrame(m, (b) => (b[position < 0 ? b.length + position : position]! ^= 0x40))], expected);
       }
     });
@@ -154,7 +155,7 @@ describe("sealed MCP transport", () => {
     });
 
     it("closes on a truncated frame", async () => {
-      const cut = (m: JSONRPCMessage): JSONRPCMessage => ({ ...m, params: { f: (m as unknown as { params: { f: string } }).params.f.slice(0, 20) } }) as JSONRPCMessage;
+      const cut = (m: JSONRPCMessage): JSONRPCMessage => withEnvelopePayload(m, envelopePayload(m)!.slice(0, 20));
       await attacked((m) => [cut(m)], SessionErrorCode.TruncatedFrame);
     });
 
@@ -208,12 +209,12 @@ describe("sealed MCP transport", () => {
       const offer = { kem: ["X25519MLKEM768", "ML-KEM-768"], signature: ["ML-DSA-65"], aead: ["AES-256-GCM"] };
       const parts = transports({ suites: offer }, { suites: offer });
       parts.setEdit((message, direction) => {
-        if (direction !== "toServer" || !("method" in message) || message.method !== HANDSHAKE_METHOD) return [message];
-        const bytes = new Uint8Array(Buffer.from((message.params as { m: string }).m, "base64url"));
+        if (direction !== "toServer" || !isHandshake(message)) return [message];
+        const bytes = new Uint8Array(Buffer.from(envelopePayload(message)!, "base64url"));
         if (bytes[0] !== 1) return [message];
         const hello = decodeClientHello(bytes);
         const stripped = encodeClientHello({ nonce: hello.nonce, offer: { ...hello.offer, kem: ["ML-KEM-768"] }, shares: [hello.shares[1]!] });
-        return [{ ...message, params: { m: Buffer.from(stripped).toString("base64url") } }];
+        return [withEnvelopePayload(message, Buffer.from(stripped).toString("base64url"))];
       });
       await refused(parts, SessionErrorCode.Downgrade);
     });
@@ -222,10 +223,10 @@ describe("sealed MCP transport", () => {
       for (const [type, position] of [[1, 40], [2, 100], [3, 500], [4, 5]] as const) {
         const parts = transports({ handshakeTimeoutMs: 2000 }, { handshakeTimeoutMs: 2000 });
         parts.setEdit((message) => {
-          if (!("method" in message) || message.method !== HANDSHAKE_METHOD) return [message];
-          const bytes = Buffer.from((message.params as { m: string }).m, "base64url");
+          if (!isHandshake(message)) return [message];
+          const bytes = Buffer.from(envelopePayload(message)!, "base64url");
           if (bytes[0] === type) bytes[position]! ^= 1;
-          return [{ ...message, params: { m: bytes.toString("base64url") } }];
+          return [withEnvelopePayload(message, bytes.toString("base64url"))];
         });
         const server = echoServer([]);
         const client = new Client({ name: "c", version: "1" });
