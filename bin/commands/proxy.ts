@@ -1,4 +1,5 @@
-// `pqguard proxy`: puts an unmodified stdio MCP server behind the post-quantum transport and a policy guard.
+// `pqguard proxy`: puts an unmodified MCP server (a stdio command or a Streamable HTTP URL) behind the post-quantum
+// transport and a policy guard.
 // It checks and compiles the policy at start (compiled guard, imported from a temporary directory), then serves.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,7 +15,7 @@ import type { GuardModule } from "../../runtime/guard/types.js";
 import { loadSecretKey } from "../../runtime/identity/index.js";
 import { loadSignedManifest, splitCommandLine } from "../../runtime/manifest/files.js";
 import type { VerifiedManifest } from "../../runtime/manifest/signed.js";
-import { createProxy, TolerantStdioTransport, type Proxy } from "../../runtime/proxy/index.js";
+import { createProxy, ProxyError, TolerantStdioTransport, upstreamUrlOf, type Proxy, type UpstreamTarget } from "../../runtime/proxy/index.js";
 import { PqcServerTransport, type ClientTrust } from "../../runtime/transport/index.js";
 import { EXIT_ERRORS, UsageError, type CommandIO } from "./io.js";
 
@@ -28,7 +29,8 @@ const RUNTIME_GUARD = new URL("../../runtime/guard/index.ts", import.meta.url).h
 
 interface ProxyArgs {
   readonly policy: string;
-  readonly upstream: string;
+  /** `--upstream "CMD ARGS"` (split later, against the working directory) or `--upstream-url URL`. */
+  readonly upstream: { readonly commandLine: string } | { readonly url: URL };
   readonly listen: string;
   readonly key: string | undefined;
   readonly trustIssuers: readonly string[];
@@ -69,8 +71,7 @@ function parse(io: CommandIO): ProxyArgs {
   }
   const v = parsed.values;
   if (v.policy === undefined) throw new UsageError("`--policy P.policy` is required");
-  if (v["upstream-url"] !== undefined) throw new UsageError("`--upstream-url` (a Streamable HTTP upstream) is not supported yet; use `--upstream \"CMD ARGS\"`");
-  if (v.upstream === undefined) throw new UsageError("`--upstream \"CMD ARGS\"` is required");
+  const upstream = upstreamOf(v.upstream, v["upstream-url"]);
   if (v.listen !== "stdio") throw new UsageError(`\`--listen ${v.listen}\` is not supported yet; only \`stdio\` is`);
   let callTimeoutMs: number | undefined;
   if (v["call-timeout"] !== undefined) {
@@ -81,7 +82,7 @@ function parse(io: CommandIO): ProxyArgs {
   if (now !== undefined && Number.isNaN(Date.parse(now))) throw new UsageError(`\`${now}\` is not an ISO 8601 time for \`--now\``);
   return {
     policy: v.policy,
-    upstream: v.upstream,
+    upstream,
     listen: v.listen!,
     key: v.key,
     trustIssuers: v["trust-issuer"] ?? [],
@@ -93,6 +94,22 @@ function parse(io: CommandIO): ProxyArgs {
     callTimeoutMs,
     logLevel: v["log-level"]!,
   };
+}
+
+/** Exactly one upstream: a command line, or an http(s) URL. */
+function upstreamOf(commandLine: string | undefined, url: string | undefined): ProxyArgs["upstream"] {
+  if (commandLine !== undefined && url !== undefined) {
+    throw new UsageError("`--upstream` and `--upstream-url` exclude each other: give the one upstream server");
+  }
+  if (url !== undefined) {
+    try {
+      return { url: upstreamUrlOf(url) };
+    } catch (error) {
+      throw new UsageError(`\`--upstream-url\`: ${error instanceof ProxyError ? error.message : String(error)}`);
+    }
+  }
+  if (commandLine === undefined) throw new UsageError("an upstream is required: `--upstream \"CMD ARGS\"` (stdio) or `--upstream-url URL` (Streamable HTTP)");
+  return { commandLine };
 }
 
 /** A clock that starts at `start` and advances in real time; the system clock when no start is given. */
@@ -148,10 +165,15 @@ export async function run(io: CommandIO): Promise<number> {
     return EXIT_ERRORS;
   }
 
-  const [command, ...commandArgs] = splitCommandLine(args.upstream);
-  if (command === undefined) throw new UsageError("`--upstream` names no command");
+  let upstream: UpstreamTarget;
+  if ("url" in args.upstream) upstream = { url: args.upstream.url };
+  else {
+    const [command, ...commandArgs] = splitCommandLine(args.upstream.commandLine);
+    if (command === undefined) throw new UsageError("`--upstream` names no command");
+    upstream = { command, args: commandArgs, cwd: io.cwd };
+  }
   const proxy: Proxy = createProxy({
-    upstream: { command, args: commandArgs, cwd: io.cwd },
+    upstream,
     guard: compiled.guard,
     manifest,
     logger,

@@ -1,4 +1,5 @@
-// `pqguard proxy` as a library: put an unmodified stdio MCP server behind a guard, with its tool list pinned.
+// `pqguard proxy` as a library: put an unmodified MCP server (stdio command or Streamable HTTP URL) behind a guard,
+// with its tool list pinned.
 // The guard is injected (a compiled module or the interpreter), so this layer never depends on the compiler.
 import type { Logger } from "pino";
 import type { AuditSink } from "../audit/index.js";
@@ -8,7 +9,7 @@ import type { VerifiedManifest } from "../manifest/signed.js";
 import { MemoryStateStore, type StateStore } from "../state/index.js";
 import { ProxyCore } from "./core.js";
 import { ToolPin } from "./pin.js";
-import { UpstreamSupervisor, type UpstreamCommand } from "./upstream.js";
+import { UpstreamSupervisor, type UpstreamTarget } from "./upstream.js";
 
 export * from "./core.js";
 export * from "./errors.js";
@@ -18,7 +19,8 @@ export * from "./stdio.js";
 export * from "./upstream.js";
 
 export interface ProxyOptions {
-  readonly upstream: UpstreamCommand;
+  /** The server to put behind the guard: a command run over stdio, or the URL of a Streamable HTTP server. */
+  readonly upstream: UpstreamTarget;
   readonly guard: GuardModule;
   /** The verified signed manifest; without one, tools are pinned to the definitions the guard was compiled against. */
   readonly manifest?: VerifiedManifest | undefined;
@@ -41,7 +43,7 @@ export interface Proxy {
   readonly upstream: UpstreamSupervisor;
   readonly pin: ToolPin;
   readonly decisions: DecisionPoint;
-  /** Starts the upstream and pins its tool list; rejects (PQG8001) when the upstream cannot start. */
+  /** Starts (or connects to) the upstream and pins its tool list; rejects (PQG8001) when that fails. */
   start(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,16 +1,19 @@
-// The upstream supervisor: runs an unmodified MCP server as a child process over stdio, owns its MCP session,
-// forwards requests with its own ids, times calls out, and restarts the server with back-off when it dies or hangs.
-import { spawn, type ChildProcess } from "node:child_process";
+// The upstream supervisor: reaches an unmodified MCP server (a child process over stdio, or a Streamable HTTP URL),
+// owns its MCP session, forwards requests with its own ids, times calls out, and restarts or reconnects with back-off
+// when the server dies, hangs or cannot be reached.
 import type { Logger } from "pino";
 import {
   LATEST_PROTOCOL_VERSION,
   type InitializeResult,
   type JSONRPCMessage,
   type JSONRPCNotification,
+  type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
-import { classifyLine, errorReply, JSONRPC_METHOD_NOT_FOUND, LineSplitter, serializeLine, JSONRPC_INVALID_REQUEST } from "./framing.js";
-import type { JsonRpcErrorReply } from "./framing.js";
+import { errorReply, JSONRPC_METHOD_NOT_FOUND, type JsonRpcErrorReply } from "./framing.js";
 import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, UpstreamRpcError } from "./errors.js";
+import { isUpstreamUrl, openLink, upstreamUrlOf, type UpstreamLink, type UpstreamTarget } from "./upstream-link.js";
+
+export { isUpstreamUrl, KILL_GRACE_MS, upstreamUrlOf, type UpstreamCommand, type UpstreamTarget, type UpstreamUrl } from "./upstream-link.js";
 
 /** A tool call that takes longer than this is treated as hung; generous because tools do real work. */
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
@@ -25,23 +28,11 @@ export const RESTART_BACKOFF_FACTOR = 2;
 export const RESTART_BACKOFF_MAX_MS = 10_000;
 /** A server that stayed up this long counts as healthy again: the next crash restarts at the initial delay. */
 export const STABLE_UPTIME_MS = 30_000;
-/** Between SIGTERM and SIGKILL when shutting a server down: time to flush, not to linger. */
-export const KILL_GRACE_MS = 1_000;
-
-export interface UpstreamCommand {
-  readonly command: string;
-  readonly args: readonly string[];
-  readonly cwd?: string | undefined;
-  readonly env?: NodeJS.ProcessEnv | undefined;
-  /** Where the server's stderr goes: inherited by default. */
-  readonly stderr?: "inherit" | "ignore" | undefined;
-}
-
 export interface UpstreamOptions {
   readonly logger: Logger;
   readonly callTimeoutMs?: number | undefined;
   readonly healthPingTimeoutMs?: number | undefined;
-  /** Called after every successful (re)start, once the server is initialized. */
+  /** Called after every successful (re)start or reconnection, once the server is initialized. */
   readonly onReady?: ((generation: number) => void) | undefined;
   /** Notifications the server sends (progress, logging, `list_changed`, ...). */
   readonly onNotification?: ((notification: JSONRPCNotification) => void) | undefined;
@@ -62,18 +53,18 @@ interface PendingCall {
   readonly timer: NodeJS.Timeout;
   /** Sent before the server finished initializing (only `initialize` and health pings are). */
   readonly early: boolean;
-  /** Generation of the process it was written to; undefined while queued for a restarting server. */
+  /** Generation of the link (process or HTTP session) it was written to; undefined while queued for a restart. */
   sentTo: number | undefined;
 }
 
 type State = "idle" | "starting" | "ready" | "down" | "closed";
 
 export class UpstreamSupervisor {
-  readonly #command: UpstreamCommand;
+  readonly #target: UpstreamTarget;
   readonly #options: UpstreamOptions;
   readonly #log: Logger;
   readonly #pending = new Map<number, PendingCall>();
-  #child: ChildProcess | undefined;
+  #link: UpstreamLink | undefined;
   #state: State = "idle";
   #generation = 0;
   #nextId = 0;
@@ -84,12 +75,13 @@ export class UpstreamSupervisor {
   #restartTimer: NodeJS.Timeout | undefined;
   #initializeResult: InitializeResult | undefined;
   #firstStart: { resolve: () => void; reject: (error: ProxyError) => void } | undefined;
-  #exited: Promise<void> = Promise.resolve();
   readonly #started: Promise<void>;
   #startedSettle: { resolve: () => void; reject: (error: ProxyError) => void } | undefined;
 
-  constructor(command: UpstreamCommand, options: UpstreamOptions) {
-    this.#command = command;
+  /** Throws PQG8006 when `target` is a URL that is not http(s). */
+  constructor(target: UpstreamTarget, options: UpstreamOptions) {
+    if (isUpstreamUrl(target)) upstreamUrlOf(target.url);
+    this.#target = target;
     this.#options = options;
     this.#log = options.logger.child({ component: "upstream" });
     this.#started = new Promise((resolve, reject) => (this.#startedSettle = { resolve, reject }));
@@ -110,15 +102,16 @@ export class UpstreamSupervisor {
     return this.#restarts;
   }
 
+  /** The server process's id; undefined for an HTTP upstream. */
   get pid(): number | undefined {
-    return this.#child?.pid;
+    return this.#link?.pid;
   }
 
   get ready(): boolean {
     return this.#state === "ready";
   }
 
-  /** Starts the server and resolves once it is initialized; rejects (PQG8001) if the first start fails. */
+  /** Starts (or connects to) the server and resolves once it is initialized; rejects (PQG8001) if that fails. */
   start(): Promise<void> {
     if (this.#state !== "idle") return Promise.reject(new ProxyError("PQG8006", "the upstream was already started", RPC_UPSTREAM_UNAVAILABLE));
     return new Promise((resolve, reject) => {
@@ -159,7 +152,7 @@ export class UpstreamSupervisor {
     call.reject(new ProxyError("PQG8005", "the request was cancelled", RPC_UPSTREAM_UNAVAILABLE));
   }
 
-  /** Stops the server (SIGTERM, then SIGKILL after a grace period) and fails every pending call. */
+  /** Stops the server (SIGTERM, then SIGKILL after a grace period; or ends the HTTP session) and fails every pending call. */
   async close(): Promise<void> {
     if (this.#state === "closed") return;
     this.#state = "closed";
@@ -168,14 +161,7 @@ export class UpstreamSupervisor {
       this.#settle(call);
       call.reject(new ProxyError("PQG8004", "the proxy is shutting down", RPC_UPSTREAM_UNAVAILABLE));
     }
-    const child = this.#child;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      child.stdin?.end();
-      child.kill("SIGTERM");
-      const force = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
-      await this.#exited;
-      clearTimeout(force);
-    }
+    await this.#link?.stop();
   }
 
   #enqueue(method: string, params: Record<string, unknown> | undefined, timeoutMs: number, early: boolean): Promise<unknown> {
@@ -203,9 +189,7 @@ export class UpstreamSupervisor {
   }
 
   #write(message: JSONRPCMessage | JsonRpcErrorReply): void {
-    const stdin = this.#child?.stdin;
-    if (stdin === undefined || stdin === null || stdin.destroyed) return;
-    stdin.write(serializeLine(message));
+    this.#link?.write(message);
   }
 
   #settle(call: PendingCall): void {
@@ -229,7 +213,10 @@ export class UpstreamSupervisor {
     if (!call.early) void this.#checkHealth();
   }
 
-  /** A timed-out call may be a slow tool or a wedged server; a quick ping tells them apart. */
+  /**
+   * A timed-out call may be a slow tool or a wedged server, a failed HTTP request a blip or a server that went away;
+   * a quick ping tells them apart. A server that does not answer it is dropped: killed, or its session abandoned.
+   */
   async #checkHealth(): Promise<void> {
     if (this.#checkingHealth || this.#state !== "ready") return;
     this.#checkingHealth = true;
@@ -239,10 +226,13 @@ export class UpstreamSupervisor {
       this.#checkingHealth = false;
       this.#flushQueued();
     } catch (error) {
-      if (error instanceof ProxyError && error.code === "PQG8003" && generation === this.#generation) {
-        this.#log.error({ pid: this.#child?.pid }, "upstream server is not answering; killing it for a restart");
-        this.#state = "down"; // nothing more is written to it; its exit starts the restart
-        this.#child?.kill("SIGKILL");
+      // PQG8003: no answer in time; PQG8002: the ping could not be delivered. An error reply means it is alive.
+      const unhealthy = error instanceof ProxyError && (error.code === "PQG8003" || error.code === "PQG8002");
+      if (unhealthy && generation === this.#generation && this.#state === "ready") {
+        const link = this.#link;
+        this.#log.error({ pid: link?.pid, reason: error.message }, link?.kind === "http" ? "upstream server is not answering; reconnecting" : "upstream server is not answering; killing it for a restart");
+        this.#state = "down"; // nothing more is written to it; the link's end starts the restart
+        link?.kill();
       }
     } finally {
       this.#checkingHealth = false;
@@ -258,49 +248,22 @@ export class UpstreamSupervisor {
     if (this.#state === "closed") return;
     const generation = ++this.#generation;
     this.#state = "starting";
-    const command = this.#command;
-    let child: ChildProcess;
-    let exited!: () => void;
-    this.#exited = new Promise((resolve) => (exited = resolve));
-    try {
-      child = spawn(command.command, [...command.args], {
-        cwd: command.cwd,
-        env: command.env ?? process.env,
-        stdio: ["pipe", "pipe", command.stderr ?? "inherit"],
-        windowsHide: true,
-      });
-    } catch (error) {
-      exited();
-      this.#onExit(generation, null, null, error instanceof Error ? error.message : String(error));
-      return;
-    }
-    this.#child = child;
-    const splitter = new LineSplitter();
-    child.stdout!.on("data", (chunk: Buffer) =>
-      splitter.push(
-        chunk,
-        (line) => this.#onLine(generation, line),
-        () => {
-          this.#log.warn("upstream sent an oversized message; dropped");
-          this.#write(errorReply(null, JSONRPC_INVALID_REQUEST, "invalid request: message too large"));
-        },
-      ),
-    );
-    // EPIPE when the server dies mid-write is reported through `exit`; nothing more to do here.
-    child.stdin!.on("error", (error) => this.#log.debug({ err: error.message }, "upstream stdin error"));
-    let spawnError: string | undefined;
-    child.on("error", (error) => {
-      spawnError = error.message;
-      if (child.pid === undefined) {
-        exited();
-        this.#onExit(generation, null, null, spawnError);
-      }
+    const current = (): boolean => generation === this.#generation;
+    const link = openLink(this.#target, this.#log, {
+      message: (message) => {
+        if (current()) this.#onMessage(message as Record<string, unknown>);
+      },
+      undelivered: (id, detail) => {
+        if (current()) this.#undelivered(id, detail);
+      },
+      trouble: () => {
+        if (current()) void this.#checkHealth();
+      },
+      gone: (how) => this.#onGone(generation, how),
     });
-    child.on("exit", (code, signal) => {
-      exited();
-      this.#onExit(generation, code, signal, spawnError);
-    });
-    this.#log.info({ pid: child.pid, generation, command: command.command }, "upstream server started");
+    this.#link = link;
+    if (link.kind === "http") this.#log.info({ generation, url: link.name }, "connecting to the upstream server");
+    else this.#log.info({ pid: link.pid, generation, command: link.name }, "upstream server started");
 
     this.#enqueue(
       "initialize",
@@ -311,6 +274,7 @@ export class UpstreamSupervisor {
       (result) => {
         if (generation !== this.#generation || this.#state !== "starting") return;
         this.#initializeResult = result as InitializeResult;
+        link.initialized(this.#initializeResult);
         this.#write({ jsonrpc: "2.0", method: "notifications/initialized" });
         this.#state = "ready";
         this.#readySince = Date.now();
@@ -323,20 +287,21 @@ export class UpstreamSupervisor {
       (error: unknown) => {
         if (generation !== this.#generation) return;
         this.#log.error({ err: error instanceof Error ? error.message : String(error) }, "upstream server failed to initialize");
-        child.kill("SIGKILL");
+        link.kill();
       },
     );
   }
 
-  #onLine(generation: number, line: string): void {
-    if (generation !== this.#generation) return;
-    const framed = classifyLine(line);
-    if (framed.kind === "malformed") {
-      this.#log.warn({ detail: framed.detail }, "malformed message from upstream");
-      this.#write(framed.reply);
-      return;
-    }
-    const message = framed.message as Record<string, unknown>;
+  /** A request the link could not deliver fails now; the server may have gone away, so its health is checked. */
+  #undelivered(id: RequestId, detail: string): void {
+    const call = typeof id === "number" ? this.#pending.get(id) : undefined;
+    if (call === undefined) return;
+    this.#settle(call);
+    call.reject(new ProxyError("PQG8002", `the upstream server could not be reached: ${detail}`, RPC_UPSTREAM_UNAVAILABLE));
+    if (!call.early) void this.#checkHealth();
+  }
+
+  #onMessage(message: Record<string, unknown>): void {
     if ("method" in message) {
       if ("id" in message) {
         const id = message.id as string | number;
@@ -345,7 +310,7 @@ export class UpstreamSupervisor {
         else this.#write(errorReply(id, JSONRPC_METHOD_NOT_FOUND, `method \`${String(message.method)}\` is not offered by the proxy`));
         return;
       }
-      this.#options.onNotification?.(framed.message as JSONRPCNotification);
+      this.#options.onNotification?.(message as JSONRPCNotification);
       return;
     }
     const id = message.id;
@@ -359,20 +324,22 @@ export class UpstreamSupervisor {
     else call.resolve(message.result);
   }
 
-  #onExit(generation: number, code: number | null, signal: NodeJS.Signals | null, spawnError: string | undefined): void {
+  #onGone(generation: number, how: string): void {
     if (generation !== this.#generation) return;
-    this.#child = undefined;
+    this.#link = undefined;
     const wasReady = this.#state === "ready";
     if (this.#state !== "closed") this.#state = "down";
     for (const call of [...this.#pending.values()]) {
       if (call.sentTo !== generation) continue;
       this.#settle(call);
-      call.reject(new ProxyError("PQG8002", "the upstream server exited while the call was in flight", RPC_UPSTREAM_UNAVAILABLE));
+      call.reject(new ProxyError("PQG8002", "the upstream server went away while the call was in flight", RPC_UPSTREAM_UNAVAILABLE));
     }
     if (this.#state === "closed") return;
-    const how = spawnError ?? (signal !== null ? `signal ${signal}` : `exit code ${String(code)}`);
+    const http = isUpstreamUrl(this.#target);
     if (this.#firstStart !== undefined) {
-      const error = new ProxyError("PQG8001", `the upstream server \`${this.#command.command}\` did not start: ${how}`, RPC_UPSTREAM_UNAVAILABLE);
+      const error = http
+        ? new ProxyError("PQG8001", `the upstream server at ${this.#target.url.toString().split("?")[0]} could not be reached: ${how}`, RPC_UPSTREAM_UNAVAILABLE)
+        : new ProxyError("PQG8001", `the upstream server \`${(this.#target as { command: string }).command}\` did not start: ${how}`, RPC_UPSTREAM_UNAVAILABLE);
       this.#firstStart.reject(error);
       this.#startedSettle?.reject(error);
       this.#firstStart = undefined;
@@ -383,7 +350,7 @@ export class UpstreamSupervisor {
     const delayMs = this.#backoffMs;
     this.#backoffMs = Math.min(this.#backoffMs * RESTART_BACKOFF_FACTOR, RESTART_BACKOFF_MAX_MS);
     this.#restarts += 1;
-    this.#log.warn({ how, delayMs, restarts: this.#restarts }, "upstream server went away; restarting");
+    this.#log.warn({ how, delayMs, restarts: this.#restarts }, http ? "upstream server went away; reconnecting" : "upstream server went away; restarting");
     this.#restartTimer = setTimeout(() => this.#launch(), delayMs);
   }
 }

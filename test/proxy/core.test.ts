@@ -10,20 +10,11 @@ import { CONTROL_FILE_ENV } from "../../policies/example-server.js";
 import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, TolerantStdioTransport, type Proxy } from "../../runtime/proxy/index.js";
-import { connectClient, FLAKY_SERVER, flakyProxy, rpcError } from "./harness.js";
+import { connectClient, failureOf, FLAKY_SERVER, flakyProxy } from "./harness.js";
 
 function text(result: unknown): Record<string, unknown> {
   const content = (result as { content: { text: string }[] }).content;
   return JSON.parse(content[0]!.text) as Record<string, unknown>;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<ReturnType<typeof rpcError>> {
-  try {
-    await promise;
-  } catch (error) {
-    return rpcError(error);
-  }
-  assert.fail("the call was not refused");
 }
 
 describe("proxy core", function () {
@@ -44,7 +35,7 @@ describe("proxy core", function () {
 
   it("forwards an allowed call and refuses a denied one with the rule and reason, without reaching the server", async () => {
     assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "hi" } })).text, "hi");
-    const denied = await refusal(client.callTool({ name: "echo", arguments: { text: "deny-me" } }));
+    const denied = await failureOf(client.callTool({ name: "echo", arguments: { text: "deny-me" } }));
     assert.equal(denied.code, GUARD_REFUSAL_ERROR);
     assert.deepEqual(denied.data?.rules, ["flaky.policy:3"]);
     assert.equal(denied.data?.code, "PQG7301");
@@ -57,7 +48,7 @@ describe("proxy core", function () {
   });
 
   it("denies an `ask` when no approver is available, and asks the approver when there is one", async () => {
-    const denied = await refusal(client.callTool({ name: "slow", arguments: { ms: 2_000 } }));
+    const denied = await failureOf(client.callTool({ name: "slow", arguments: { ms: 2_000 } }));
     assert.equal(denied.data?.code, "PQG7305");
     await proxy.close();
     const asked: string[] = [];
@@ -85,7 +76,7 @@ describe("proxy core", function () {
     await changed;
     const { tools } = await client.listTools();
     assert.ok(!tools.some((t) => t.name === "echo"));
-    const refused = await refusal(client.callTool({ name: "echo", arguments: { text: "after" } }));
+    const refused = await failureOf(client.callTool({ name: "echo", arguments: { text: "after" } }));
     assert.equal(refused.code, GUARD_REFUSAL_ERROR);
     assert.equal(refused.data?.code, "PQG7303");
     assert.match(refused.message, /definition of tool `echo` changed/);
@@ -94,7 +85,7 @@ describe("proxy core", function () {
 
   it("answers the calls in flight when the upstream crashes, restarts it, and serves the next call", async () => {
     const before = text(await client.callTool({ name: "echo", arguments: { text: "a" } })).pid;
-    const crashed = await refusal(client.callTool({ name: "crash", arguments: {} }));
+    const crashed = await failureOf(client.callTool({ name: "crash", arguments: {} }));
     assert.equal(crashed.code, RPC_UPSTREAM_UNAVAILABLE);
     const after = text(await client.callTool({ name: "echo", arguments: { text: "b" } }));
     assert.equal(after.text, "b");
@@ -108,7 +99,7 @@ describe("proxy core", function () {
     proxy = flakyProxy({ callTimeoutMs: 3_000, healthPingTimeoutMs: 300 });
     await proxy.start();
     client = await connectClient(proxy);
-    const hung = await refusal(client.callTool({ name: "hang", arguments: {} }));
+    const hung = await failureOf(client.callTool({ name: "hang", arguments: {} }));
     assert.equal(hung.code, RPC_UPSTREAM_TIMEOUT);
     const after = text(await client.callTool({ name: "echo", arguments: { text: "alive" } }));
     assert.equal(after.text, "alive");

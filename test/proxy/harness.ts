@@ -1,5 +1,6 @@
 // Shared set-up for the proxy tests: the flaky fixture server behind an in-process proxy with a hand-written guard,
 // and real SDK clients connected to it over in-memory transports.
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -67,6 +68,16 @@ export async function connectClient(proxy: Proxy): Promise<Client> {
   const client = new Client({ name: "proxy-test", version: "1.0.0" });
   await client.connect(clientEnd);
   return client;
+}
+
+/** The JSON-RPC error of a request that must fail; the test fails if it does not. */
+export async function failureOf(promise: Promise<unknown>): Promise<ReturnType<typeof rpcError>> {
+  try {
+    await promise;
+  } catch (error) {
+    return rpcError(error);
+  }
+  throw new assert.AssertionError({ message: "the request did not fail" });
 }
 
 /** The JSON-RPC error a rejected SDK request carries: its code and data. */

@@ -1,41 +1,56 @@
-// `pqguard proxy` and `pqguard demo` as real processes: junk on the proxy's stdin, a plain session's denials,
-// and the end-to-end payments demo over the post-quantum transport.
+// `pqguard proxy` and `pqguard demo` as real processes: junk on the proxy's stdin, a plain session's denials, a
+// Streamable HTTP upstream, and the end-to-end payments demo over the post-quantum transport.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
+import { UsageError } from "../../bin/commands/io.js";
+import { run as runProxy } from "../../bin/commands/proxy.js";
+import { startHttpUpstream } from "./fixtures/http-server.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PQGUARD = fileURLToPath(new URL("../../bin/pqguard.js", import.meta.url));
+
+/** `pqguard proxy ARGS` as a child process, spoken to as a plain stdio MCP client, line by line. */
+function proxyProcess(args: readonly string[]) {
+  const child = spawn(process.execPath, [PQGUARD, "proxy", ...args, "--log-level", "error"], { cwd: ROOT, stdio: ["pipe", "pipe", "ignore"] });
+  const replies: Record<string, unknown>[] = [];
+  let buffered = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString("utf8");
+    const lines = buffered.split("\n");
+    buffered = lines.pop()!;
+    for (const line of lines) replies.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  const send = (value: unknown): boolean => child.stdin.write(`${typeof value === "string" ? value : JSON.stringify(value)}\n`);
+  return {
+    send,
+    initialize(id: number): void {
+      send({ jsonrpc: "2.0", id, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+      send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    },
+    /** Waits for `count` replies (at most 60 s), closes stdin and waits for the proxy to exit. */
+    async finish(count: number): Promise<Record<string, unknown>[]> {
+      const deadline = Date.now() + 60_000;
+      while (replies.length < count && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
+      child.stdin.end();
+      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+      return replies;
+    },
+  };
+}
 
 describe("pqguard proxy as a process", function () {
   this.timeout(90_000);
 
   it("answers junk on stdin with JSON-RPC errors, and denies a plain (unauthenticated, classical) session by its identity rules", async () => {
-    const child = spawn(
-      process.execPath,
-      [PQGUARD, "proxy", "--policy", "policies/payments/payments.policy", "--upstream", `${process.execPath} --import tsx policies/payments/server.ts`, "--log-level", "error"],
-      { cwd: ROOT, stdio: ["pipe", "pipe", "ignore"] },
-    );
-    const replies: Record<string, unknown>[] = [];
-    let buffered = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString("utf8");
-      const lines = buffered.split("\n");
-      buffered = lines.pop()!;
-      for (const line of lines) replies.push(JSON.parse(line) as Record<string, unknown>);
-    });
-    const send = (value: unknown): boolean => child.stdin.write(`${typeof value === "string" ? value : JSON.stringify(value)}\n`);
-    send("\u0001\u0002 not json at all");
-    send('{"jsonrpc":"2.0","id":1,"method":');
-    send({ jsonrpc: "1.0", id: 2, method: "ping" });
-    send({ jsonrpc: "2.0", id: 3, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
-    send({ jsonrpc: "2.0", method: "notifications/initialized" });
-    send({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "get_balance", arguments: {} } });
-    const deadline = Date.now() + 60_000;
-    while (replies.length < 5 && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
-    child.stdin.end();
-    await new Promise((resolve) => child.once("exit", resolve));
+    const proxy = proxyProcess(["--policy", "policies/payments/payments.policy", "--upstream", `${process.execPath} --import tsx policies/payments/server.ts`]);
+    proxy.send("\u0001\u0002 not json at all");
+    proxy.send('{"jsonrpc":"2.0","id":1,"method":');
+    proxy.send({ jsonrpc: "1.0", id: 2, method: "ping" });
+    proxy.initialize(3);
+    proxy.send({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "get_balance", arguments: {} } });
+    const replies = await proxy.finish(5);
     const byId = (id: unknown): Record<string, unknown> | undefined => replies.find((r) => r.id === id);
     const errorCodes = replies.filter((r) => r.id === null).map((r) => (r.error as { code: number }).code);
     assert.deepEqual(errorCodes, [-32700, -32700]);
@@ -45,6 +60,43 @@ describe("pqguard proxy as a process", function () {
     assert.equal(refused.data.code, "PQG7301");
     assert.deepEqual(refused.data.rules, ["payments.policy:6"]);
     assert.match(refused.data.reason, /identity requirement `client.authenticated` failed/);
+  });
+
+  it("serves a Streamable HTTP upstream given with --upstream-url: allowed calls reach it, denied ones do not", async () => {
+    const upstream = await startHttpUpstream();
+    try {
+      const proxy = proxyProcess(["--policy", "test/proxy/fixtures/flaky.policy", "--upstream-url", upstream.url]);
+      proxy.initialize(1);
+      proxy.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "over http" } } });
+      proxy.send({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "echo", arguments: { text: "deny-me" } } });
+      proxy.send({ jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "secret", arguments: {} } });
+      const replies = await proxy.finish(4);
+      const byId = (id: unknown): Record<string, unknown> | undefined => replies.find((r) => r.id === id);
+      assert.equal((byId(1)?.result as { serverInfo: { name: string } }).serverInfo.name, "flaky-http");
+      assert.deepEqual((byId(2)?.result as { structuredContent: unknown }).structuredContent, { text: "over http", via: "http" });
+      assert.equal((byId(3)?.error as { data: { code: string } }).data.code, "PQG7301");
+      assert.match((byId(4)?.error as { data: { reason: string } }).data.reason, /secrets never leave/);
+      assert.deepEqual(upstream.calls, [{ tool: "echo", args: { text: "over http" } }]);
+    } finally {
+      await upstream.stop();
+    }
+  });
+
+  it("needs exactly one upstream, and an http(s) URL for --upstream-url (usage errors)", async () => {
+    const usage = async (...args: string[]): Promise<string> => {
+      const io = { argv: ["--policy", "test/proxy/fixtures/flaky.policy", ...args], cwd: ROOT, out: () => undefined, err: () => undefined };
+      try {
+        await runProxy(io);
+      } catch (error) {
+        assert.ok(error instanceof UsageError, String(error));
+        return error.message;
+      }
+      assert.fail("no usage error");
+    };
+    assert.match(await usage(), /an upstream is required/);
+    assert.match(await usage("--upstream", "node s.js", "--upstream-url", "http://127.0.0.1:1/mcp"), /exclude each other/);
+    assert.match(await usage("--upstream-url", "file:///etc/passwd"), /must be http: or https:/);
+    assert.match(await usage("--upstream-url", "http://user:pw@127.0.0.1:1/mcp"), /must not carry credentials/);
   });
 
   it("runs the payments demo end to end (npm start)", async () => {

@@ -1,0 +1,251 @@
+// How the upstream supervisor reaches its MCP server: a child process over newline-delimited stdio, or a Streamable
+// HTTP endpoint through the SDK's client transport. Either way the supervisor sees messages in, writes out, and one
+// `gone` when the link is over, so that supervision, timeouts and restarts are the same for both.
+import { spawn, type ChildProcess } from "node:child_process";
+import type { Logger } from "pino";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { InitializeResult, JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
+import { classifyLine, errorReply, JSONRPC_INVALID_REQUEST, LineSplitter, serializeLine, type JsonRpcErrorReply } from "./framing.js";
+
+/** Between SIGTERM and SIGKILL (stdio), or for the session's DELETE (HTTP), when shutting down: time to flush, not to linger. */
+export const KILL_GRACE_MS = 1_000;
+
+/** An upstream MCP server run as a child process, spoken to over its stdin and stdout. */
+export interface UpstreamCommand {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd?: string | undefined;
+  readonly env?: NodeJS.ProcessEnv | undefined;
+  /** Where the server's stderr goes: inherited by default. */
+  readonly stderr?: "inherit" | "ignore" | undefined;
+}
+
+/** An upstream MCP server that is already running, reached over Streamable HTTP at `url`. */
+export interface UpstreamUrl {
+  /** `http:` or `https:`, e.g. `http://127.0.0.1:8080/mcp`. */
+  readonly url: string | URL;
+  /** Sent with every HTTP request (an `Authorization` header, say); never logged. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+}
+
+export type UpstreamTarget = UpstreamCommand | UpstreamUrl;
+
+export function isUpstreamUrl(target: UpstreamTarget): target is UpstreamUrl {
+  return "url" in target;
+}
+
+/** Parses and checks an upstream URL; PQG8006 when it is not an http(s) URL without credentials. */
+export function upstreamUrlOf(value: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ProxyError("PQG8006", `\`${String(value)}\` is not a URL`, RPC_UPSTREAM_UNAVAILABLE);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ProxyError("PQG8006", `the upstream URL must be http: or https:, not \`${url.protocol}\``, RPC_UPSTREAM_UNAVAILABLE);
+  }
+  if (url.username !== "" || url.password !== "") {
+    throw new ProxyError("PQG8006", "the upstream URL must not carry credentials; pass them as headers", RPC_UPSTREAM_UNAVAILABLE);
+  }
+  return url;
+}
+
+/** What the supervisor hears from a link. Nothing is reported after `gone`. */
+export interface LinkEvents {
+  /** A well-formed JSON-RPC message from the server. */
+  message(message: JSONRPCMessage): void;
+  /** A request that could not be delivered (HTTP): its caller should hear now, not at its timeout. */
+  undelivered(id: RequestId, detail: string): void;
+  /** Trouble that may mean the server went away (a dropped stream, a failed write): worth a health check. */
+  trouble(detail: string): void;
+  /** The link is over: the process exited, or the connection was dropped. Reported once, never synchronously. */
+  gone(how: string): void;
+}
+
+export interface UpstreamLink {
+  readonly kind: "stdio" | "http";
+  /** How logs and errors name the server: its command, or its URL without query or credentials. */
+  readonly name: string;
+  readonly pid: number | undefined;
+  write(message: JSONRPCMessage | JsonRpcErrorReply): void;
+  /** Called once `initialize` was answered. */
+  initialized(result: InitializeResult): void;
+  /** Drops the server at once (SIGKILL, or every HTTP request aborted); `gone` follows. */
+  kill(): void;
+  /** Stops politely (SIGTERM then SIGKILL, or the session's DELETE then close); resolves once gone. */
+  stop(): Promise<void>;
+}
+
+export function openLink(target: UpstreamTarget, log: Logger, events: LinkEvents): UpstreamLink {
+  return isUpstreamUrl(target) ? new HttpLink(target, log, events) : new StdioLink(target, log, events);
+}
+
+/** A fetch failure's message with its cause (`fetch failed (connect ECONNREFUSED 127.0.0.1:8080)`). */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error && cause.message !== "" ? `${error.message} (${cause.message})` : error.message;
+}
+
+class StdioLink implements UpstreamLink {
+  readonly kind = "stdio";
+  readonly name: string;
+  readonly #child: ChildProcess | undefined;
+  readonly #log: Logger;
+  readonly #exited: Promise<void>;
+
+  constructor(command: UpstreamCommand, log: Logger, events: LinkEvents) {
+    this.name = command.command;
+    this.#log = log;
+    let ended = false;
+    let markExited!: () => void;
+    this.#exited = new Promise((resolve) => (markExited = resolve));
+    const end = (how: string): void => {
+      if (ended) return;
+      ended = true;
+      markExited();
+      setImmediate(() => events.gone(how));
+    };
+    let child: ChildProcess;
+    try {
+      child = spawn(command.command, [...command.args], {
+        cwd: command.cwd,
+        env: command.env ?? process.env,
+        stdio: ["pipe", "pipe", command.stderr ?? "inherit"],
+        windowsHide: true,
+      });
+    } catch (error) {
+      this.#child = undefined;
+      end(describeError(error));
+      return;
+    }
+    this.#child = child;
+    const splitter = new LineSplitter();
+    child.stdout!.on("data", (chunk: Buffer) => {
+      if (ended) return;
+      splitter.push(
+        chunk,
+        (line) => {
+          const framed = classifyLine(line);
+          if (framed.kind === "message") {
+            events.message(framed.message);
+            return;
+          }
+          this.#log.warn({ detail: framed.detail }, "malformed message from upstream");
+          this.write(framed.reply);
+        },
+        () => {
+          this.#log.warn("upstream sent an oversized message; dropped");
+          this.write(errorReply(null, JSONRPC_INVALID_REQUEST, "invalid request: message too large"));
+        },
+      );
+    });
+    // EPIPE when the server dies mid-write is reported through `exit`; nothing more to do here.
+    child.stdin!.on("error", (error) => this.#log.debug({ err: error.message }, "upstream stdin error"));
+    let spawnError: string | undefined;
+    child.on("error", (error) => {
+      spawnError = error.message;
+      if (child.pid === undefined) end(spawnError);
+    });
+    child.on("exit", (code, signal) => end(spawnError ?? (signal !== null ? `signal ${signal}` : `exit code ${String(code)}`)));
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  write(message: JSONRPCMessage | JsonRpcErrorReply): void {
+    const stdin = this.#child?.stdin;
+    if (stdin === undefined || stdin === null || stdin.destroyed) return;
+    stdin.write(serializeLine(message));
+  }
+
+  initialized(): void {}
+
+  kill(): void {
+    this.#child?.kill("SIGKILL");
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    child.stdin?.end();
+    child.kill("SIGTERM");
+    const force = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
+    await this.#exited;
+    clearTimeout(force);
+  }
+}
+
+class HttpLink implements UpstreamLink {
+  readonly kind = "http";
+  readonly name: string;
+  readonly pid = undefined;
+  readonly #transport: StreamableHTTPClientTransport;
+  readonly #events: LinkEvents;
+  readonly #log: Logger;
+  #ended = false;
+  /** The last failure seen: what `gone` reports when the supervisor drops the link because of it. */
+  #lastFailure: string | undefined;
+
+  constructor(target: UpstreamUrl, log: Logger, events: LinkEvents) {
+    const url = upstreamUrlOf(target.url);
+    this.name = `${url.protocol}//${url.host}${url.pathname}`;
+    this.#events = events;
+    this.#log = log;
+    this.#transport = new StreamableHTTPClientTransport(url, target.headers === undefined ? {} : { requestInit: { headers: { ...target.headers } } });
+    this.#transport.onmessage = (message) => {
+      if (!this.#ended) events.message(message);
+    };
+    this.#transport.onerror = (error) => {
+      if (this.#ended) return;
+      this.#lastFailure = describeError(error);
+      this.#log.debug({ err: this.#lastFailure }, "upstream HTTP transport error");
+      events.trouble(this.#lastFailure);
+    };
+    this.#transport.onclose = () => this.#end(this.#lastFailure ?? "the connection was closed");
+    // The transport only marks itself started; requests are independent POSTs from here on.
+    this.#transport.start().catch((error: unknown) => this.#end(describeError(error)));
+  }
+
+  #end(how: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    setImmediate(() => this.#events.gone(how));
+  }
+
+  write(message: JSONRPCMessage | JsonRpcErrorReply): void {
+    if (this.#ended) return;
+    // The transport's message type has no `id: null`; only the stdio side answers unreadable input that way.
+    this.#transport.send(message as JSONRPCMessage).catch((error: unknown) => {
+      if (this.#ended) return;
+      const detail = describeError(error);
+      this.#lastFailure = detail;
+      const raw = message as { method?: unknown; id?: unknown };
+      if (typeof raw.method === "string" && (typeof raw.id === "number" || typeof raw.id === "string")) this.#events.undelivered(raw.id, detail);
+      // The transport reported the failure through `onerror` too, which asked for a health check.
+    });
+  }
+
+  initialized(result: InitializeResult): void {
+    // Later requests carry the negotiated version, as the Streamable HTTP transport requires.
+    this.#transport.setProtocolVersion(result.protocolVersion);
+  }
+
+  kill(): void {
+    this.#lastFailure ??= "dropped by the proxy";
+    void this.#transport.close();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true; // nothing more is reported: the proxy is closing
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, KILL_GRACE_MS)));
+    await Promise.race([this.#transport.terminateSession().catch(() => undefined), grace]);
+    clearTimeout(timer);
+    await this.#transport.close();
+  }
+}

@@ -1,0 +1,116 @@
+// The proxy in front of a Streamable HTTP upstream (a real SDK server on node:http): forwarding, guarding, pinning,
+// and what happens when that server stops, hangs and comes back.
+import assert from "node:assert/strict";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { silentLogger } from "../../runtime/audit/index.js";
+import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
+import type { GuardModule } from "../../runtime/guard/types.js";
+import { createProxy, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, type Proxy, type ProxyOptions } from "../../runtime/proxy/index.js";
+import { httpDigests, startHttpUpstream, type HttpUpstream } from "./fixtures/http-server.js";
+import { connectClient, failureOf, testGuard } from "./harness.js";
+
+/** The flaky test policy, pinned to the HTTP server's reviewed tools. */
+export const httpGuard: GuardModule = { ...testGuard, toolDigests: httpDigests, reachableTools: () => Object.keys(httpDigests).filter((t) => t !== "secret") };
+
+function structured(result: unknown): Record<string, unknown> {
+  return (result as { structuredContent: Record<string, unknown> }).structuredContent;
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe("proxy with a Streamable HTTP upstream", function () {
+  this.timeout(30_000);
+  let upstream: HttpUpstream;
+  let proxy: Proxy;
+  let client: Client;
+
+  async function open(overrides: Partial<ProxyOptions> = {}): Promise<void> {
+    proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), callTimeoutMs: 1_500, healthPingTimeoutMs: 300, ...overrides });
+    await proxy.start();
+    client = await connectClient(proxy);
+  }
+
+  beforeEach(async () => {
+    upstream = await startHttpUpstream();
+  });
+
+  afterEach(async () => {
+    await client?.close();
+    await proxy?.close();
+    await upstream.stop();
+  });
+
+  it("forwards an allowed call to the HTTP server and refuses denied ones, which never reach it", async () => {
+    await open();
+    assert.equal(proxy.upstream.pid, undefined);
+    assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "hi" } })), { text: "hi", via: "http" });
+    const denied = await failureOf(client.callTool({ name: "echo", arguments: { text: "deny-me" } }));
+    assert.equal(denied.code, GUARD_REFUSAL_ERROR);
+    assert.equal(denied.data?.code, "PQG7301");
+    assert.equal((await failureOf(client.callTool({ name: "secret", arguments: {} }))).data?.code, "PQG7301");
+    assert.deepEqual(upstream.calls, [{ tool: "echo", args: { text: "hi" } }]);
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools.map((t) => t.name).sort(), ["ask_name", "echo", "hang", "list_roots", "slow"]);
+  });
+
+  it("refuses to start when nothing answers at the URL", async () => {
+    await upstream.stop();
+    proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger() });
+    await assert.rejects(proxy.start(), (error: { code?: string; message: string }) => error.code === "PQG8001" && /could not be reached/.test(error.message));
+  });
+
+  it("answers pending and new calls with errors while the server is down, stays up, and serves again once it is back", async () => {
+    await open();
+    const pending = client.callTool({ name: "hang", arguments: {} });
+    await until(() => upstream.calls.some((c) => c.tool === "hang"), 5_000, "the call to reach the server");
+    const stoppedAt = Date.now();
+    await upstream.stop();
+    const lost = await failureOf(pending);
+    assert.equal(lost.code, RPC_UPSTREAM_UNAVAILABLE);
+    assert.ok(Date.now() - stoppedAt < 1_500, "the pending call failed before its timeout");
+    const refused = await failureOf(client.callTool({ name: "echo", arguments: { text: "while down" } }));
+    assert.equal(refused.code, RPC_UPSTREAM_UNAVAILABLE);
+    await client.ping(); // the proxy itself still answers
+    await upstream.start();
+    await until(() => proxy.upstream.ready, 10_000, "the proxy to reconnect");
+    assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "back" } })), { text: "back", via: "http" });
+    assert.ok(proxy.upstream.restarts >= 1);
+    assert.ok(!upstream.calls.some((c) => c.args.text === "while down"));
+  });
+
+  it("starts a new session when the server restarted and forgot the old one", async () => {
+    await open();
+    const before = proxy.upstream.restarts;
+    await upstream.stop();
+    await upstream.start(); // at once: the proxy may find the server up again, answering 404 to the old session
+    await until(() => proxy.upstream.restarts > before && proxy.upstream.ready, 10_000, "the proxy to start a new session");
+    assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "new session" } })), { text: "new session", via: "http" });
+  });
+
+  it("times out a call the HTTP server never answers, and keeps serving when the server still answers pings", async () => {
+    await open();
+    const hung = await failureOf(client.callTool({ name: "hang", arguments: {} }));
+    assert.equal(hung.code, RPC_UPSTREAM_TIMEOUT);
+    assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "alive" } })), { text: "alive", via: "http" });
+    assert.equal(proxy.upstream.restarts, 0);
+  });
+
+  it("withholds and refuses a tool whose description changed when the server announces list_changed (rug pull)", async () => {
+    await open();
+    await until(() => upstream.streams > 0, 5_000, "the notification stream");
+    const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+    upstream.rugPull();
+    await changed;
+    assert.ok(!(await client.listTools()).tools.some((t) => t.name === "echo"));
+    const refused = await failureOf(client.callTool({ name: "echo", arguments: { text: "after" } }));
+    assert.equal(refused.data?.code, "PQG7303");
+    assert.equal(upstream.calls.length, 0);
+  });
+});
