@@ -1,5 +1,6 @@
 // The proxy core: serves any number of downstream MCP connections from one supervised upstream server, answering
-// `initialize` and `tools/list` itself (from the pinned tool list), gating every `tools/call`, and forwarding the rest.
+// `initialize` and `tools/list` itself (from the pinned tool list), gating every `tools/call`, forwarding the rest,
+// and routing the upstream's own requests (elicitation, sampling, roots) to the client they are for.
 import type { Logger } from "pino";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
@@ -23,8 +24,8 @@ import {
   type SessionView,
   type Verdict,
 } from "../enforce/index.js";
-import { ProxyError } from "./errors.js";
-import { errorReply } from "./framing.js";
+import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
+import { errorReply, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
 import type { PinReport, ToolPin } from "./pin.js";
 import type { UpstreamSupervisor } from "./upstream.js";
 
@@ -33,6 +34,40 @@ const JSONRPC_INVALID_PARAMS = -32602;
 const MAX_TOOL_LIST_PAGES = 100;
 /** How long an approval question to the downstream client may take before the call is denied. */
 export const ELICITATION_TIMEOUT_MS = 55_000;
+/** How long a client may take to answer a request forwarded from the upstream: a human may be answering it. */
+export const CLIENT_REQUEST_TIMEOUT_MS = 55_000;
+
+/**
+ * What the proxy declares to the upstream as its client: what it can forward. Whether a request is then forwarded
+ * depends on the downstream client it is for; one that did not declare the capability gets a clear error instead.
+ */
+export const FORWARDED_CLIENT_CAPABILITIES: ClientCapabilities = { elicitation: { form: {}, url: {} }, sampling: {}, roots: {} };
+
+/** The client capability a request from the upstream needs; undefined for methods the proxy does not forward. */
+function neededCapability(method: string, params: Params): { readonly name: string; declared(capabilities: ClientCapabilities): boolean } | undefined {
+  switch (method) {
+    case "elicitation/create": {
+      const url = params?.mode === "url";
+      return {
+        name: url ? "elicitation.url" : "elicitation.form",
+        // An empty `elicitation` object means form mode, as before modes existed.
+        declared: (c) => c.elicitation !== undefined && (url ? c.elicitation.url !== undefined : c.elicitation.form !== undefined || Object.keys(c.elicitation).length === 0),
+      };
+    }
+    case "sampling/createMessage": {
+      const tools = params?.tools !== undefined || params?.toolChoice !== undefined;
+      return { name: tools ? "sampling.tools" : "sampling", declared: (c) => c.sampling !== undefined && (!tools || c.sampling.tools !== undefined) };
+    }
+    case "roots/list":
+      return { name: "roots", declared: (c) => c.roots !== undefined };
+    default:
+      return undefined;
+  }
+}
+
+function notForwarded(message: string, rpcCode: number): ProxyError {
+  return new ProxyError("PQG8008", message, rpcCode, { code: "PQG8008" });
+}
 
 export interface ProxyCoreOptions {
   readonly upstream: UpstreamSupervisor;
@@ -44,6 +79,8 @@ export interface ProxyCoreOptions {
   readonly approver?: ApprovalCallback | undefined;
   /** Called with each decision, e.g. to log it; never affects the outcome. */
   readonly onDecision?: ((tool: string, verdict: Verdict) => void) | undefined;
+  /** How long a client may take to answer a request forwarded from the upstream; CLIENT_REQUEST_TIMEOUT_MS by default. */
+  readonly clientRequestTimeoutMs?: number | undefined;
 }
 
 /** Where a connection's session facts come from at each call. */
@@ -114,6 +151,31 @@ export class ProxyCore {
       return;
     }
     this.#broadcast(notification);
+  }
+
+  /**
+   * A request the upstream sent to its client (elicitation, sampling, roots): forwarded to the one downstream client
+   * it can be for, when that client declared the capability it needs, and its answer relayed back. The client is the
+   * one with calls in flight upstream (the request is made while serving one of them), else the only one connected;
+   * with several candidates the proxy refuses rather than ask the wrong human.
+   */
+  async upstreamRequest(method: string, params: Params, signal: AbortSignal): Promise<unknown> {
+    const needed = neededCapability(method, params);
+    if (needed === undefined) throw notForwarded(`method \`${method}\` is not offered by the proxy`, JSONRPC_METHOD_NOT_FOUND);
+    const open = [...this.#connections];
+    const busy = open.filter((connection) => connection.busy);
+    const candidates = busy.length > 0 ? busy : open;
+    if (candidates.length === 0) throw notForwarded(`no client is connected to the proxy to answer \`${method}\``, RPC_UPSTREAM_UNAVAILABLE);
+    if (candidates.length > 1) {
+      const which = busy.length > 0 ? "have calls in flight" : "are connected";
+      throw notForwarded(`${candidates.length} clients ${which}, so the proxy cannot tell which one \`${method}\` is for`, RPC_UPSTREAM_UNAVAILABLE);
+    }
+    const connection = candidates[0]!;
+    if (!needed.declared(connection.capabilities)) {
+      throw notForwarded(`the client did not declare the \`${needed.name}\` capability, so \`${method}\` cannot be forwarded to it`, JSONRPC_METHOD_NOT_FOUND);
+    }
+    this.#log.info({ connection: connection.id, method }, "forwarding a request from the upstream to its client");
+    return connection.request(method, params, this.#options.clientRequestTimeoutMs ?? CLIENT_REQUEST_TIMEOUT_MS, signal);
   }
 
   #broadcast(notification: JSONRPCNotification): void {
@@ -192,8 +254,8 @@ export class ProxyConnection {
   readonly #inFlight = new Map<RequestId, number>();
   /** Proxy-assigned progress token → the client's own token. */
   readonly #progress = new Map<string, string | number>();
-  /** Requests the proxy sent to the client (elicitation), by the id it gave them. */
-  readonly #asked = new Map<string, (message: Record<string, unknown>) => void>();
+  /** Requests the proxy sent to the client, by the id it gave them: called with the reply, or undefined on disconnect. */
+  readonly #asked = new Map<string, (reply: Record<string, unknown> | undefined) => void>();
   #clientCapabilities: ClientCapabilities = {};
   #nextOwnId = 0;
   #open = true;
@@ -209,8 +271,58 @@ export class ProxyConnection {
 
   closed(): void {
     this.#open = false;
-    for (const resolve of this.#asked.values()) resolve({ error: { code: -32000, message: "connection closed" } });
+    for (const settle of [...this.#asked.values()]) settle(undefined);
     this.#asked.clear();
+  }
+
+  /** The capabilities the client declared in its `initialize`. */
+  get capabilities(): ClientCapabilities {
+    return this.#clientCapabilities;
+  }
+
+  /** Whether calls of this client are in flight upstream. */
+  get busy(): boolean {
+    return this.#inFlight.size > 0;
+  }
+
+  /**
+   * Sends a request to this client and resolves with its result. Rejects with a ProxyError: PQG8009 carrying the
+   * client's own error, or PQG8008 when it does not answer in time, disconnects, or `signal` aborts; the client is
+   * told (`notifications/cancelled`) when the proxy stops waiting.
+   */
+  request(method: string, params: Params, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (!this.#open || signal?.aborted === true) {
+        reject(notForwarded(`the client could not be asked \`${method}\`: it is gone or the request was withdrawn`, RPC_UPSTREAM_UNAVAILABLE));
+        return;
+      }
+      const id = `pqguard-${++this.#nextOwnId}`;
+      const stop = (reason: string, error: ProxyError): void => {
+        finish();
+        this.#send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason } });
+        reject(error);
+      };
+      const onAbort = (): void => stop("withdrawn by the server", notForwarded(`\`${method}\` was withdrawn before the client answered`, RPC_UPSTREAM_UNAVAILABLE));
+      const timer = setTimeout(
+        () => stop("timed out in the proxy", notForwarded(`the client did not answer \`${method}\` within ${timeoutMs} ms`, RPC_UPSTREAM_TIMEOUT)),
+        timeoutMs,
+      );
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#asked.delete(id);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#asked.set(id, (reply) => {
+        finish();
+        if (reply === undefined) reject(notForwarded(`the client disconnected before it answered \`${method}\``, RPC_UPSTREAM_UNAVAILABLE));
+        else if (isObject(reply.error)) {
+          const error = reply.error;
+          reject(new ProxyError("PQG8009", String(error.message), typeof error.code === "number" ? error.code : -32603, error.data));
+        } else resolve(reply.result);
+      });
+      this.#send(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params });
+    });
   }
 
   #send(message: JSONRPCMessage | ReturnType<typeof errorReply>): void {
@@ -311,7 +423,7 @@ export class ProxyConnection {
       args: params.arguments,
       session: this.#session(),
       pin: async () => (await this.#core.verifiedPin()).verdict(tool),
-      approve: this.#core.options.approver ?? (this.#clientCapabilities.elicitation !== undefined ? this.#elicit : undefined),
+      approve: this.#core.options.approver ?? (neededCapability("elicitation/create", undefined)!.declared(this.#clientCapabilities) ? this.#elicit : undefined),
     });
     this.#core.options.onDecision?.(tool, verdict);
     if (!verdict.allowed) throw new Refusal(verdict.error);
@@ -339,41 +451,25 @@ export class ProxyConnection {
   }
 
   /** Asks the human behind the downstream client, through MCP elicitation, to approve one call. */
-  readonly #elicit: ApprovalCallback = (request) =>
-    new Promise<boolean>((resolve, reject) => {
-      const id = `pqguard-approval-${++this.#nextOwnId}`;
-      const timer = setTimeout(() => {
-        this.#asked.delete(id);
-        resolve(false);
-      }, ELICITATION_TIMEOUT_MS);
-      request.signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        this.#asked.delete(id);
-        resolve(false);
-      });
-      this.#asked.set(id, (reply) => {
-        clearTimeout(timer);
-        if (isObject(reply.error)) {
-          reject(new Error(String(reply.error.message)));
-          return;
-        }
-        const result = reply.result as { action?: string; content?: { approve?: unknown } } | undefined;
-        resolve(result?.action === "accept" && result.content?.approve === true);
-      });
-      this.#send({
-        jsonrpc: "2.0",
-        id,
-        method: "elicitation/create",
-        params: {
-          message: `Approve the call to \`${request.tool}\` with ${JSON.stringify(request.args)}? ${request.decision.reason}`,
-          requestedSchema: {
-            type: "object",
-            properties: { approve: { type: "boolean", title: "Approve", description: request.decision.reason } },
-            required: ["approve"],
-          },
-        },
-      });
-    });
+  readonly #elicit: ApprovalCallback = async (request) => {
+    const params = {
+      message: `Approve the call to \`${request.tool}\` with ${JSON.stringify(request.args)}? ${request.decision.reason}`,
+      requestedSchema: {
+        type: "object",
+        properties: { approve: { type: "boolean", title: "Approve", description: request.decision.reason } },
+        required: ["approve"],
+      },
+    };
+    try {
+      const result = (await this.request("elicitation/create", params, ELICITATION_TIMEOUT_MS, request.signal)) as { action?: string; content?: { approve?: unknown } } | undefined;
+      return result?.action === "accept" && result.content?.approve === true;
+    } catch (error) {
+      // Stopped waiting (the decision timed out) or no answer in time: not approved. An error reply is a refusal too,
+      // which the decision point logs.
+      if (request.signal.aborted || (error instanceof ProxyError && error.code === "PQG8008")) return false;
+      throw error;
+    }
+  };
 }
 
 /** A refusal from the decision pipeline, sent downstream as its JSON-RPC error without the SDK's message prefix. */

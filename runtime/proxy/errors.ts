@@ -8,12 +8,14 @@ export const RPC_CALL_DENIED = -32003;
 
 export type ProxyErrorCode =
   | "PQG8001" // upstream did not start
-  | "PQG8002" // upstream exited or restarting while a call was in flight
+  | "PQG8002" // upstream exited, could not be reached, or was restarting while a call was in flight
   | "PQG8003" // upstream did not answer in time
   | "PQG8004" // the proxy is closed
   | "PQG8005" // the upstream answered with an error
   | "PQG8006" // bad proxy configuration or request
-  | "PQG8007"; // the call was refused (guard, pin, approval); details in the error data
+  | "PQG8007" // the call was refused (guard, pin, approval); details in the error data
+  | "PQG8008" // a request from the upstream could not be forwarded to a client (none, several, capability, timeout)
+  | "PQG8009"; // the client answered a request forwarded from the upstream with an error; relayed unchanged
 
 export class ProxyError extends Error {
   constructor(

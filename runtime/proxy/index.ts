@@ -7,7 +7,9 @@ import { DecisionPoint, guardTableDigest, type ApprovalCallback, type Verdict } 
 import type { GuardModule } from "../guard/types.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
 import { MemoryStateStore, type StateStore } from "../state/index.js";
-import { ProxyCore } from "./core.js";
+import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import { FORWARDED_CLIENT_CAPABILITIES, ProxyCore } from "./core.js";
+import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
 import { ToolPin } from "./pin.js";
 import { UpstreamSupervisor, type UpstreamTarget } from "./upstream.js";
 
@@ -36,6 +38,10 @@ export interface ProxyOptions {
   readonly callTimeoutMs?: number | undefined;
   readonly healthPingTimeoutMs?: number | undefined;
   readonly onDecision?: ((tool: string, verdict: Verdict) => void) | undefined;
+  /** How long a client may take to answer an elicitation, sampling or roots request forwarded from the upstream. */
+  readonly clientRequestTimeoutMs?: number | undefined;
+  /** The client capabilities declared to the upstream; FORWARDED_CLIENT_CAPABILITIES (elicitation, sampling, roots) by default. */
+  readonly upstreamCapabilities?: ClientCapabilities | undefined;
 }
 
 export interface Proxy {
@@ -69,8 +75,21 @@ export function createProxy(options: ProxyOptions): Proxy {
     healthPingTimeoutMs: options.healthPingTimeoutMs,
     onReady: () => core?.upstreamReady(),
     onNotification: (notification) => core?.upstreamNotification(notification),
+    onRequest: async (request, signal): Promise<unknown> => {
+      if (core === undefined) throw new ProxyError("PQG8008", "the proxy is not serving clients yet", RPC_UPSTREAM_UNAVAILABLE);
+      return core.upstreamRequest(request.method, request.params, signal);
+    },
+    capabilities: options.upstreamCapabilities ?? FORWARDED_CLIENT_CAPABILITIES,
   });
-  const started = new ProxyCore({ upstream, decisions, pin, logger: options.logger, approver: options.approver, onDecision: options.onDecision });
+  const started = new ProxyCore({
+    upstream,
+    decisions,
+    pin,
+    logger: options.logger,
+    approver: options.approver,
+    onDecision: options.onDecision,
+    clientRequestTimeoutMs: options.clientRequestTimeoutMs,
+  });
   core = started;
   return {
     core: started,

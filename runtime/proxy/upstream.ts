@@ -6,6 +6,7 @@ import {
   LATEST_PROTOCOL_VERSION,
   type InitializeResult,
   type JSONRPCMessage,
+  type ClientCapabilities,
   type JSONRPCNotification,
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
@@ -34,8 +35,22 @@ export interface UpstreamOptions {
   readonly healthPingTimeoutMs?: number | undefined;
   /** Called after every successful (re)start or reconnection, once the server is initialized. */
   readonly onReady?: ((generation: number) => void) | undefined;
-  /** Notifications the server sends (progress, logging, `list_changed`, ...). */
+  /** Notifications the server sends (progress, logging, `list_changed`, ...), except cancellations of its requests. */
   readonly onNotification?: ((notification: JSONRPCNotification) => void) | undefined;
+  /**
+   * Answers the server's own requests (elicitation, sampling, roots) other than `ping`: resolves with the result, or
+   * rejects with a ProxyError whose code and message go back as the JSON-RPC error. `signal` aborts when the server
+   * cancels the request or goes away. Without it, such requests are answered "method not found".
+   */
+  readonly onRequest?: ((request: UpstreamRequest, signal: AbortSignal) => Promise<unknown>) | undefined;
+  /** The client capabilities the proxy declares in its `initialize`; none by default. */
+  readonly capabilities?: ClientCapabilities | undefined;
+}
+
+/** A request the upstream server sent to the proxy, as its client. */
+export interface UpstreamRequest {
+  readonly method: string;
+  readonly params: Record<string, unknown> | undefined;
 }
 
 export interface UpstreamCall {
@@ -64,6 +79,8 @@ export class UpstreamSupervisor {
   readonly #options: UpstreamOptions;
   readonly #log: Logger;
   readonly #pending = new Map<number, PendingCall>();
+  /** The server's requests being answered, by their id as JSON (so `1` and `"1"` stay apart). */
+  readonly #incoming = new Map<string, AbortController>();
   #link: UpstreamLink | undefined;
   #state: State = "idle";
   #generation = 0;
@@ -161,6 +178,7 @@ export class UpstreamSupervisor {
       this.#settle(call);
       call.reject(new ProxyError("PQG8004", "the proxy is shutting down", RPC_UPSTREAM_UNAVAILABLE));
     }
+    this.#abandonIncoming("the proxy is shutting down");
     await this.#link?.stop();
   }
 
@@ -267,7 +285,7 @@ export class UpstreamSupervisor {
 
     this.#enqueue(
       "initialize",
-      { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "pqguard-proxy", version: "0.1.0" } },
+      { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: this.#options.capabilities ?? {}, clientInfo: { name: "pqguard-proxy", version: "0.1.0" } },
       INITIALIZE_TIMEOUT_MS,
       true,
     ).then(
@@ -304,10 +322,20 @@ export class UpstreamSupervisor {
   #onMessage(message: Record<string, unknown>): void {
     if ("method" in message) {
       if ("id" in message) {
-        const id = message.id as string | number;
-        // The proxy owns the upstream session and offers no client features, so only `ping` is answered.
-        if (message.method === "ping") this.#write({ jsonrpc: "2.0", id, result: {} });
-        else this.#write(errorReply(id, JSONRPC_METHOD_NOT_FOUND, `method \`${String(message.method)}\` is not offered by the proxy`));
+        const id = message.id as RequestId;
+        const method = String(message.method);
+        const handler = this.#options.onRequest;
+        if (method === "ping") this.#write({ jsonrpc: "2.0", id, result: {} });
+        else if (handler === undefined) this.#write(errorReply(id, JSONRPC_METHOD_NOT_FOUND, `method \`${method}\` is not offered by the proxy`));
+        else this.#answer(id, { method, params: message.params as Record<string, unknown> | undefined }, handler);
+        return;
+      }
+      if (message.method === "notifications/cancelled") {
+        // The server withdraws one of its own requests; its ids mean nothing to the downstream clients.
+        const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
+        const key = JSON.stringify(requestId ?? null);
+        this.#incoming.get(key)?.abort();
+        this.#incoming.delete(key);
         return;
       }
       this.#options.onNotification?.(message as JSONRPCNotification);
@@ -324,9 +352,40 @@ export class UpstreamSupervisor {
     else call.resolve(message.result);
   }
 
+  /** Answers one of the server's requests through `onRequest`, unless it was cancelled or its server is gone by then. */
+  #answer(id: RequestId, request: UpstreamRequest, handler: NonNullable<UpstreamOptions["onRequest"]>): void {
+    const generation = this.#generation;
+    const key = JSON.stringify(id);
+    const controller = new AbortController();
+    this.#incoming.get(key)?.abort(); // a reused id: the server no longer waits for the earlier answer
+    this.#incoming.set(key, controller);
+    Promise.resolve()
+      .then(() => handler(request, controller.signal))
+      .then(
+        (result) => ({ jsonrpc: "2.0" as const, id, result: result as Record<string, unknown> }),
+        (error: unknown) => {
+          if (error instanceof ProxyError) return errorReply(id, error.rpcCode, error.message, error.data);
+          this.#log.error({ method: request.method, err: String(error) }, "a request from the upstream failed inside the proxy");
+          return errorReply(id, -32603, "internal error in the proxy");
+        },
+      )
+      .then((reply) => {
+        if (this.#incoming.get(key) === controller) this.#incoming.delete(key);
+        if (controller.signal.aborted || generation !== this.#generation || this.#state === "closed") return;
+        this.#write(reply);
+      })
+      .catch((error: unknown) => this.#log.debug({ err: String(error) }, "an answer to the upstream could not be written"));
+  }
+
+  #abandonIncoming(reason: string): void {
+    for (const controller of this.#incoming.values()) controller.abort(new Error(reason));
+    this.#incoming.clear();
+  }
+
   #onGone(generation: number, how: string): void {
     if (generation !== this.#generation) return;
     this.#link = undefined;
+    this.#abandonIncoming("the upstream server went away");
     const wasReady = this.#state === "ready";
     if (this.#state !== "closed") this.#state = "down";
     for (const call of [...this.#pending.values()]) {

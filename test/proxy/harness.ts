@@ -6,11 +6,13 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import { silentLogger } from "../../runtime/audit/index.js";
 import type { AuditSink } from "../../runtime/audit/index.js";
 import type { Decision, GuardModule } from "../../runtime/guard/types.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
 import { createProxy, type Proxy, type ProxyOptions } from "../../runtime/proxy/index.js";
+import { httpDigests } from "./fixtures/http-server.js";
 
 export const FLAKY_SERVER = fileURLToPath(new URL("./fixtures/flaky-server.ts", import.meta.url));
 const FLAKY_TOOLS = JSON.parse(readFileSync(new URL("./fixtures/flaky.tools.json", import.meta.url), "utf8")) as {
@@ -51,6 +53,9 @@ export const testGuard: GuardModule = {
   reachableTools: () => Object.keys(flakyDigests).filter((tool) => tool !== "secret"),
 };
 
+/** The same policy for the Streamable HTTP fixture server, pinned to its reviewed tools. */
+export const httpGuard: GuardModule = { ...testGuard, toolDigests: httpDigests, reachableTools: () => Object.keys(httpDigests).filter((t) => t !== "secret") };
+
 export function flakyProxy(overrides: Partial<ProxyOptions> = {}, audit?: AuditSink): Proxy {
   return createProxy({
     upstream: { command: process.execPath, args: ["--import", "tsx", FLAKY_SERVER], stderr: "ignore" },
@@ -62,12 +67,21 @@ export function flakyProxy(overrides: Partial<ProxyOptions> = {}, audit?: AuditS
 }
 
 /** A real SDK client connected to the proxy core; the connection counts as plain (unauthenticated, classical). */
-export async function connectClient(proxy: Proxy): Promise<Client> {
+export async function connectClient(proxy: Proxy, capabilities: ClientCapabilities = {}): Promise<Client> {
   const [clientEnd, proxyEnd] = InMemoryTransport.createLinkedPair();
   await proxy.core.attachPlain(proxyEnd);
-  const client = new Client({ name: "proxy-test", version: "1.0.0" });
+  const client = new Client({ name: "proxy-test", version: "1.0.0" }, { capabilities });
   await client.connect(clientEnd);
   return client;
+}
+
+/** Polls `condition` every 20 ms; fails the test after `timeoutMs`. */
+export async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new assert.AssertionError({ message: `timed out waiting for ${what}` });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** The JSON-RPC error of a request that must fail; the test fails if it does not. */

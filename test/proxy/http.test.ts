@@ -5,24 +5,12 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { silentLogger } from "../../runtime/audit/index.js";
 import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
-import type { GuardModule } from "../../runtime/guard/types.js";
 import { createProxy, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, type Proxy, type ProxyOptions } from "../../runtime/proxy/index.js";
-import { httpDigests, startHttpUpstream, type HttpUpstream } from "./fixtures/http-server.js";
-import { connectClient, failureOf, testGuard } from "./harness.js";
-
-/** The flaky test policy, pinned to the HTTP server's reviewed tools. */
-export const httpGuard: GuardModule = { ...testGuard, toolDigests: httpDigests, reachableTools: () => Object.keys(httpDigests).filter((t) => t !== "secret") };
+import { startHttpUpstream, type HttpUpstream } from "./fixtures/http-server.js";
+import { connectClient, failureOf, httpGuard, until } from "./harness.js";
 
 function structured(result: unknown): Record<string, unknown> {
   return (result as { structuredContent: Record<string, unknown> }).structuredContent;
-}
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe("proxy with a Streamable HTTP upstream", function () {
