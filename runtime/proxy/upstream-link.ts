@@ -52,6 +52,11 @@ export function upstreamUrlOf(value: string | URL): URL {
   return url;
 }
 
+/** How logs and errors name an upstream URL: without query or fragment, which may carry tokens. */
+export function displayUrl(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
 /** What the supervisor hears from a link. Nothing is reported after `gone`. */
 export interface LinkEvents {
   /** A well-formed JSON-RPC message from the server. */
@@ -192,7 +197,7 @@ class HttpLink implements UpstreamLink {
 
   constructor(target: UpstreamUrl, log: Logger, events: LinkEvents) {
     const url = upstreamUrlOf(target.url);
-    this.name = `${url.protocol}//${url.host}${url.pathname}`;
+    this.name = displayUrl(url);
     this.#events = events;
     this.#log = log;
     this.#transport = new StreamableHTTPClientTransport(url, target.headers === undefined ? {} : { requestInit: { headers: { ...target.headers } } });

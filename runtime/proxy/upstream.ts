@@ -12,7 +12,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { errorReply, JSONRPC_METHOD_NOT_FOUND, type JsonRpcErrorReply } from "./framing.js";
 import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, UpstreamRpcError } from "./errors.js";
-import { isUpstreamUrl, openLink, upstreamUrlOf, type UpstreamLink, type UpstreamTarget } from "./upstream-link.js";
+import { displayUrl, isUpstreamUrl, openLink, upstreamUrlOf, type UpstreamLink, type UpstreamTarget } from "./upstream-link.js";
 
 export { isUpstreamUrl, KILL_GRACE_MS, upstreamUrlOf, type UpstreamCommand, type UpstreamTarget, type UpstreamUrl } from "./upstream-link.js";
 
@@ -397,7 +397,7 @@ export class UpstreamSupervisor {
     const http = isUpstreamUrl(this.#target);
     if (this.#firstStart !== undefined) {
       const error = http
-        ? new ProxyError("PQG8001", `the upstream server at ${this.#target.url.toString().split("?")[0]} could not be reached: ${how}`, RPC_UPSTREAM_UNAVAILABLE)
+        ? new ProxyError("PQG8001", `the upstream server at ${displayUrl(upstreamUrlOf(this.#target.url))} could not be reached: ${how}`, RPC_UPSTREAM_UNAVAILABLE)
         : new ProxyError("PQG8001", `the upstream server \`${(this.#target as { command: string }).command}\` did not start: ${how}`, RPC_UPSTREAM_UNAVAILABLE);
       this.#firstStart.reject(error);
       this.#startedSettle?.reject(error);
