@@ -45,6 +45,15 @@ export class PqcClientTransport extends SessionTransport {
     });
   }
 
+  /**
+   * Always undefined: the SDK Client skips `initialize` on a transport that reports a session id (it takes it for a
+   * resumed session), and a sealed session is never resumed, so the HTTP session id the inner transport learns from
+   * the hello must not surface here. The cryptographic session id is `sessionInfo.sessionId`.
+   */
+  override get sessionId(): string | undefined {
+    return undefined;
+  }
+
   async start(): Promise<void> {
     await this.startInner();
     this.armHandshakeTimer("the handshake with the server");

@@ -4,6 +4,8 @@ export type { PqcClientTransportOptions } from "./client.js";
 export { PqcServerTransport } from "./server.js";
 export type { PqcServerTransportOptions } from "./server.js";
 export type { SessionTransportOptions } from "./session-transport.js";
+export { SealedHttpEndpoint, MAX_HTTP_SESSIONS, HTTP_SESSION_IDLE_MS } from "./http.js";
+export type { SealedHttpEndpointOptions } from "./http.js";
 export { HANDSHAKE_METHOD, HandshakeStep, SEALED_METHOD, envelopePayload, openEnvelope, withEnvelopePayload } from "./envelope.js";
 export { SessionError, SessionErrorCode } from "../session/errors.js";
 export type { SessionInfo, AuthenticatedClient, NegotiatedSuite } from "../session/facts.js";

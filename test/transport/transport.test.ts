@@ -5,8 +5,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { SessionError, SessionErrorCode } from "../../runtime/session/errors.js";
 import { decodeClientHello, encodeClientHello } from "../../runtime/session/messages.js";
-import { envelopePayload, openEnvelope, withEnvelopePayload } from "../../runtime/transport/index.js";
-import { T0, clientFixture, newIdentity } from "../session/fixtures.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { PqcClientTransport, PqcServerTransport, envelopePayload, openEnvelope, withEnvelopePayload } from "../../runtime/transport/index.js";
+import { T0, clientFixture, newIdentity, serverFixture } from "../session/fixtures.js";
 import { connect, echoServer, isSealed, transports } from "./harness.js";
 import type { Connected } from "./harness.js";
 
@@ -159,6 +160,10 @@ describe("sealed MCP transport", () => {
       await attacked((m) => [cut(m)], SessionErrorCode.TruncatedFrame);
     });
 
+    it("closes on a sealed request whose envelope id was rewritten (the routing must match what is sealed)", async () => {
+      await attacked((m) => ["id" in m ? ({ ...m, id: 424242 } as JSONRPCMessage) : m], SessionErrorCode.UnexpectedMessage);
+    });
+
     it("closes on a plaintext message injected into an established session", async () => {
       await attacked(() => [{ jsonrpc: "2.0", id: 999, method: "tools/call", params: { name: "echo", arguments: { text: "injected" } } }], SessionErrorCode.UnexpectedMessage);
     });
@@ -183,6 +188,29 @@ describe("sealed MCP transport", () => {
       await settle();
       assert.deepEqual(errors, []);
       assert.equal(closed, 1);
+    });
+  });
+
+  describe("talking to peers without the session", () => {
+    it("answers a plain MCP client's initialize with an error that says what is required", async () => {
+      const [a, b] = InMemoryTransport.createLinkedPair();
+      const sealed = transports();
+      const server = new PqcServerTransport(b, { credentials: serverFixture().credentials, now: () => T0 + 1000 });
+      const errors: unknown[] = [];
+      server.onerror = (error) => errors.push(error);
+      void echoServer([]).connect(server).catch(() => undefined);
+      const plain = new Client({ name: "plain", version: "1" });
+      await assert.rejects(plain.connect(a), /requires the pqguard post-quantum session/);
+      assert.equal(codeOf(errors[0]), SessionErrorCode.UnexpectedMessage);
+      assert.equal(server.sessionInfo, undefined);
+      await sealed.clientTransport.close();
+    });
+
+    it("names a plain MCP server that answers the hello as such", async () => {
+      const [a, b] = InMemoryTransport.createLinkedPair();
+      void echoServer([]).connect(b);
+      const client = new PqcClientTransport(a, { trust: { serverFingerprints: [serverFixture().server.fingerprint] }, now: () => T0 + 1000 });
+      await assert.rejects(new Client({ name: "c", version: "1" }).connect(client), /does not run the pqguard session/);
     });
   });
 

@@ -1,0 +1,173 @@
+// SealedHttpEndpoint: serves MCP over Streamable HTTP with the post-quantum session. Each session is one SDK
+// StreamableHTTPServerTransport wrapped in PqcServerTransport (unordered delivery), opened by the session hello and
+// found again by the Mcp-Session-Id header the inner transport issues; plain MCP clients are told why they are refused.
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { MAX_FRAME_BYTES } from "../session/constants.js";
+import { openEnvelope } from "./envelope.js";
+import { PqcServerTransport, type PqcServerTransportOptions } from "./server.js";
+
+/** At most this many sessions at once (default); a new hello beyond it gets 503. */
+export const MAX_HTTP_SESSIONS = 256;
+/** A session with no HTTP request for this long is closed (default). */
+export const HTTP_SESSION_IDLE_MS = 30 * 60_000;
+
+export interface SealedHttpEndpointOptions extends PqcServerTransportOptions {
+  /** Connects a server to each new session, e.g. `(t) => newMcpServer().connect(t)`; resolves once connected. */
+  readonly connect: (transport: PqcServerTransport) => Promise<void>;
+  readonly maxSessions?: number;
+  readonly idleTimeoutMs?: number;
+  /** Largest request body; default fits the largest sealed frame as base64url plus its envelope. */
+  readonly maxBodyBytes?: number;
+  /** Host header values to accept (DNS rebinding protection for a local listener); any host when unset. */
+  readonly allowedHosts?: readonly string[];
+  /** Failures of a session's setup or handshake (already closed and forgotten when reported). */
+  readonly onSessionError?: (error: Error) => void;
+}
+
+interface Session {
+  readonly inner: StreamableHTTPServerTransport;
+  readonly transport: PqcServerTransport;
+  idle: NodeJS.Timeout | undefined;
+}
+
+class HttpRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: number,
+    message: string,
+    readonly id: unknown = null,
+  ) {
+    super(message);
+  }
+}
+
+export class SealedHttpEndpoint {
+  private readonly sessions = new Map<string, Session>();
+  private readonly maxSessions: number;
+  private readonly idleTimeoutMs: number;
+  private readonly maxBodyBytes: number;
+  /** Sessions whose hello is being answered: not yet reachable by id. */
+  private readonly opening = new Set<Session>();
+  private closed = false;
+
+  constructor(private readonly options: SealedHttpEndpointOptions) {
+    this.maxSessions = options.maxSessions ?? MAX_HTTP_SESSIONS;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? HTTP_SESSION_IDLE_MS;
+    this.maxBodyBytes = options.maxBodyBytes ?? Math.ceil(((options.maxFrameBytes ?? MAX_FRAME_BYTES) * 4) / 3) + 64 * 1024;
+  }
+
+  /** Sessions currently open (handshake done or in progress). */
+  get size(): number {
+    return this.sessions.size + this.opening.size;
+  }
+
+  /** Handles one HTTP request (POST, GET or DELETE) for the MCP endpoint; never throws. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      if (this.closed) throw new HttpRefusal(503, -32000, "the endpoint is shutting down");
+      this.checkHost(req);
+      const sessionId = req.headers["mcp-session-id"];
+      if (typeof sessionId === "string") return await this.existing(sessionId, req, res);
+      if (req.method !== "POST") throw new HttpRefusal(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+      await this.open(await this.readBody(req), req, res);
+    } catch (error) {
+      const refusal = error instanceof HttpRefusal ? error : new HttpRefusal(500, -32603, "the request could not be handled");
+      if (!res.headersSent) {
+        res.writeHead(refusal.status, { "content-type": "application/json" });
+        res.end(JSON.stringify({ jsonrpc: "2.0", id: refusal.id, error: { code: refusal.code, message: refusal.message } }));
+      } else {
+        res.end();
+      }
+    }
+  }
+
+  /** Closes every session (each with its sealed close) and refuses new ones. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.sessions.values(), ...this.opening].map((session) => session.transport.close()));
+  }
+
+  private async existing(sessionId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const session = this.sessions.get(sessionId);
+    if (session === undefined) throw new HttpRefusal(404, -32001, "Session not found");
+    this.touch(sessionId, session);
+    if (req.method === "DELETE") {
+      await session.transport.close();
+      res.writeHead(200).end();
+      return;
+    }
+    const body = req.method === "POST" ? await this.readBody(req) : undefined;
+    await session.inner.handleRequest(req, res, body);
+  }
+
+  private async open(body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const message = body as JSONRPCMessage;
+    const hello = typeof body === "object" && body !== null && !Array.isArray(body) && openEnvelope(message).kind === "handshake";
+    if (!hello) {
+      const id = (body as { id?: unknown } | null)?.id ?? null;
+      if ((body as { method?: unknown } | null)?.method === "initialize") {
+        throw new HttpRefusal(400, -32600, "this endpoint requires the pqguard post-quantum session: connect with PqcClientTransport", id);
+      }
+      throw new HttpRefusal(400, -32000, "Bad Request: no session; a session starts with the pqguard session hello", id);
+    }
+    if (this.size >= this.maxSessions) throw new HttpRefusal(503, -32000, `the endpoint already serves ${this.maxSessions} sessions`);
+    const { connect: _connect, maxSessions: _max, idleTimeoutMs: _idle, maxBodyBytes: _body, allowedHosts: _hosts, onSessionError: _report, ...transportOptions } =
+      this.options;
+    const inner = new StreamableHTTPServerTransport({
+      sessionIdGenerator: randomUUID,
+      onsessioninitialized: (id) => {
+        this.opening.delete(session);
+        this.sessions.set(id, session);
+        this.touch(id, session);
+      },
+    });
+    const transport = new PqcServerTransport(inner, { ...transportOptions, delivery: "unordered" });
+    const session: Session = { inner, transport, idle: undefined };
+    this.opening.add(session);
+    void transport.closed.then(() => {
+      clearTimeout(session.idle);
+      this.opening.delete(session);
+      const id = inner.sessionId;
+      if (id !== undefined && this.sessions.get(id) === session) this.sessions.delete(id);
+    });
+    // The SDK's connect() waits for the handshake, which this very request starts: do not await it first.
+    this.options.connect(transport).catch((error: unknown) => {
+      void transport.close();
+      this.options.onSessionError?.(error instanceof Error ? error : new Error(String(error)));
+    });
+    await inner.handleRequest(req, res, body);
+  }
+
+  private touch(id: string, session: Session): void {
+    clearTimeout(session.idle);
+    session.idle = setTimeout(() => {
+      if (this.sessions.get(id) === session) void session.transport.close();
+    }, this.idleTimeoutMs);
+    session.idle.unref?.();
+  }
+
+  private checkHost(req: IncomingMessage): void {
+    const allowed = this.options.allowedHosts;
+    if (allowed === undefined || allowed.length === 0) return;
+    const host = req.headers.host;
+    if (host === undefined || !allowed.includes(host)) throw new HttpRefusal(403, -32000, `Invalid Host header: ${host ?? "(none)"}`);
+  }
+
+  private async readBody(req: IncomingMessage): Promise<unknown> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > this.maxBodyBytes) throw new HttpRefusal(413, -32000, `the request body exceeds ${this.maxBodyBytes} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch {
+      throw new HttpRefusal(400, -32700, "Parse error: the request body is not JSON");
+    }
+  }
+}

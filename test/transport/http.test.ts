@@ -1,0 +1,185 @@
+// The sealed transports over real Streamable HTTP (node:http, the SDK's HTTP transports): calls, concurrency across
+// rekeys with frames arriving out of order, several sessions, server notifications, and plain clients refused.
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { z } from "zod";
+import { PqcClientTransport, SealedHttpEndpoint, type PqcClientTransportOptions, type SealedHttpEndpointOptions } from "../../runtime/transport/index.js";
+import { T0, serverFixture } from "../session/fixtures.js";
+import { echoServer } from "./harness.js";
+
+const now = (): number => T0 + 1000;
+
+interface Served {
+  readonly url: URL;
+  readonly endpoint: SealedHttpEndpoint;
+  readonly servers: McpServer[];
+  readonly handled: string[];
+  close(): Promise<void>;
+}
+
+async function serve(options: Partial<SealedHttpEndpointOptions> = {}): Promise<Served> {
+  const { credentials } = serverFixture();
+  const servers: McpServer[] = [];
+  const handled: string[] = [];
+  const endpoint = new SealedHttpEndpoint({
+    credentials,
+    now,
+    connect: (transport) => {
+      const server = echoServer(handled);
+      servers.push(server);
+      return server.connect(transport);
+    },
+    ...options,
+  });
+  const http: Server = createServer((req, res) => void endpoint.handle(req, res));
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const { port } = http.address() as AddressInfo;
+  return {
+    url: new URL(`http://127.0.0.1:${port}/mcp`),
+    endpoint,
+    servers,
+    handled,
+    async close() {
+      await endpoint.close();
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+    },
+  };
+}
+
+async function sealedClient(url: URL, options: Partial<PqcClientTransportOptions> = {}): Promise<{ client: Client; transport: PqcClientTransport }> {
+  const { server } = serverFixture();
+  const transport = new PqcClientTransport(new StreamableHTTPClientTransport(url), { trust: { serverFingerprints: [server.fingerprint] }, now, ...options });
+  const client = new Client({ name: "http-test", version: "1.0.0" });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+const text = (result: unknown): string => ((result as { content: { text: string }[] }).content[0]!).text;
+
+describe("sealed transport over Streamable HTTP", function () {
+  this.timeout(30_000);
+
+  it("carries tools/call and exposes the same session facts on both ends", async () => {
+    const served = await serve();
+    try {
+      const { client, transport } = await sealedClient(served.url);
+      assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "over http" } })), "over http");
+      assert.deepEqual(served.handled, ["over http"]);
+      assert.equal(served.endpoint.size, 1);
+      assert.equal(transport.sessionInfo?.suite.hybrid, true);
+      await client.close();
+    } finally {
+      await served.close();
+    }
+  });
+
+  it("answers 300 concurrent calls, each over its own HTTP request, across rekeys", async () => {
+    const served = await serve({ rekeyAfterMessages: 16 });
+    try {
+      const { client, transport } = await sealedClient(served.url, { rekeyAfterMessages: 16 });
+      const texts = Array.from({ length: 300 }, (_, i) => `call ${i}`);
+      const results = await Promise.all(texts.map((t) => client.callTool({ name: "echo", arguments: { text: t } })));
+      assert.deepEqual(results.map(text), texts);
+      assert.deepEqual([...served.handled].sort(), [...texts].sort());
+      assert.ok((transport.sessionInfo?.rekeys ?? 0) >= 2 * Math.floor(300 / 16) - 2, `rekeys: ${transport.sessionInfo?.rekeys}`);
+      await client.close();
+    } finally {
+      await served.close();
+    }
+  });
+
+  it("keeps concurrent clients in separate sessions, each with its own keys", async () => {
+    const served = await serve();
+    try {
+      const clients = await Promise.all([sealedClient(served.url), sealedClient(served.url), sealedClient(served.url)]);
+      const answers = await Promise.all(clients.map(({ client }, i) => client.callTool({ name: "echo", arguments: { text: `client ${i}` } })));
+      assert.deepEqual(answers.map(text), ["client 0", "client 1", "client 2"]);
+      const ids = new Set(clients.map(({ transport }) => transport.sessionInfo!.sessionId));
+      assert.equal(ids.size, 3);
+      assert.equal(served.endpoint.size, 3);
+      await Promise.all(clients.map(({ client }) => client.close()));
+    } finally {
+      await served.close();
+    }
+  });
+
+  it("delivers a server's list_changed notification on the client's event stream", async () => {
+    const served = await serve();
+    try {
+      const { client } = await sealedClient(served.url);
+      const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+      // Give the client's GET event stream time to open after `notifications/initialized`.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      served.servers[0]!.registerTool("late", { description: "added later", inputSchema: { n: z.number() } }, async () => ({ content: [] }));
+      await changed;
+      const { tools } = await client.listTools();
+      assert.deepEqual(tools.map((t) => t.name).sort(), ["echo", "late"]);
+      await client.close();
+    } finally {
+      await served.close();
+    }
+  });
+
+  it("forgets a session when its client closes", async () => {
+    const served = await serve();
+    try {
+      const { client } = await sealedClient(served.url);
+      assert.equal(served.endpoint.size, 1);
+      await client.close();
+      for (let i = 0; i < 50 && served.endpoint.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(served.endpoint.size, 0);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it("tells a plain MCP client that the endpoint needs the post-quantum session", async () => {
+    const served = await serve();
+    try {
+      const client = new Client({ name: "plain", version: "1.0.0" });
+      await assert.rejects(client.connect(new StreamableHTTPClientTransport(served.url)), /requires the pqguard post-quantum session/);
+      assert.equal(served.endpoint.size, 0);
+      assert.deepEqual(served.handled, []);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it("answers an unknown session id with 404, a missing one with 400, and junk with a parse error", async () => {
+    const served = await serve();
+    try {
+      const post = (body: string, headers: Record<string, string> = {}) =>
+        fetch(served.url, { method: "POST", body, headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers } });
+      const unknown = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }), { "mcp-session-id": "no-such-session" });
+      assert.equal(unknown.status, 404);
+      const missing = await post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }));
+      assert.equal(missing.status, 400);
+      const junk = await post("{not json");
+      assert.equal(junk.status, 400);
+      assert.equal(((await junk.json()) as { error: { code: number } }).error.code, -32700);
+      const get = await fetch(served.url, { method: "GET", headers: { accept: "text/event-stream" } });
+      assert.equal(get.status, 400);
+      assert.equal(served.endpoint.size, 0);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it("refuses a new session beyond the limit with 503, and a client that does not trust the server", async () => {
+    const served = await serve({ maxSessions: 1 });
+    try {
+      const first = await sealedClient(served.url);
+      const second = new PqcClientTransport(new StreamableHTTPClientTransport(served.url), { trust: { serverFingerprints: [serverFixture().server.fingerprint] }, now });
+      await assert.rejects(new Client({ name: "second", version: "1" }).connect(second));
+      await first.client.close();
+    } finally {
+      await served.close();
+    }
+  });
+});
