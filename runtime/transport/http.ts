@@ -1,10 +1,11 @@
-// SealedHttpEndpoint: serves MCP over Streamable HTTP with the post-quantum session. Each session is one SDK
-// StreamableHTTPServerTransport wrapped in PqcServerTransport (unordered delivery), opened by the session hello and
-// found again by the Mcp-Session-Id header the inner transport issues; plain MCP clients are told why they are refused.
+// MCP over Streamable HTTP, one SDK StreamableHTTPServerTransport per session, found again by the Mcp-Session-Id
+// header it issues. SealedHttpEndpoint wraps each in PqcServerTransport (unordered delivery), opened by the session
+// hello, and tells plain MCP clients why they are refused; PlainHttpEndpoint serves plain MCP sessions.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
 import { MAX_FRAME_BYTES } from "../session/constants.js";
 import { openEnvelope } from "./envelope.js";
 import { PqcServerTransport, type PqcServerTransportOptions } from "./server.js";
@@ -14,22 +15,31 @@ export const MAX_HTTP_SESSIONS = 256;
 /** A session with no HTTP request for this long is closed (default). */
 export const HTTP_SESSION_IDLE_MS = 30 * 60_000;
 
-export interface SealedHttpEndpointOptions extends PqcServerTransportOptions {
+/** What both endpoints take. */
+export interface HttpEndpointOptions<T extends Transport> {
   /** Connects a server to each new session, e.g. `(t) => newMcpServer().connect(t)`; resolves once connected. */
-  readonly connect: (transport: PqcServerTransport) => Promise<void>;
+  readonly connect: (transport: T) => Promise<unknown>;
   readonly maxSessions?: number;
   readonly idleTimeoutMs?: number;
   /** Largest request body; default fits the largest sealed frame as base64url plus its envelope. */
   readonly maxBodyBytes?: number;
+  readonly maxFrameBytes?: number;
   /** Host header values to accept (DNS rebinding protection for a local listener); any host when unset. */
   readonly allowedHosts?: readonly string[];
   /** Failures of a session's setup or handshake (already closed and forgotten when reported). */
   readonly onSessionError?: (error: Error) => void;
 }
 
+export type SealedHttpEndpointOptions = HttpEndpointOptions<PqcServerTransport> & PqcServerTransportOptions;
+
+/** A session's transport as the endpoint tracks it: closable, and telling when it has closed. */
+interface TrackedTransport extends Transport {
+  readonly closed: Promise<void>;
+}
+
 interface Session {
   readonly inner: StreamableHTTPServerTransport;
-  readonly transport: PqcServerTransport;
+  readonly transport: TrackedTransport;
   idle: NodeJS.Timeout | undefined;
 }
 
@@ -44,7 +54,7 @@ class HttpRefusal extends Error {
   }
 }
 
-export class SealedHttpEndpoint {
+abstract class HttpEndpoint<T extends TrackedTransport> {
   private readonly sessions = new Map<string, Session>();
   private readonly maxSessions: number;
   private readonly idleTimeoutMs: number;
@@ -53,7 +63,7 @@ export class SealedHttpEndpoint {
   private readonly opening = new Set<Session>();
   private closed = false;
 
-  constructor(private readonly options: SealedHttpEndpointOptions) {
+  constructor(private readonly options: HttpEndpointOptions<T>) {
     this.maxSessions = options.maxSessions ?? MAX_HTTP_SESSIONS;
     this.idleTimeoutMs = options.idleTimeoutMs ?? HTTP_SESSION_IDLE_MS;
     this.maxBodyBytes = options.maxBodyBytes ?? Math.ceil(((options.maxFrameBytes ?? MAX_FRAME_BYTES) * 4) / 3) + 64 * 1024;
@@ -103,19 +113,15 @@ export class SealedHttpEndpoint {
     await session.inner.handleRequest(req, res, body);
   }
 
+  /** Throws an HttpRefusal unless `body` (a POST without a session id) may open a session. */
+  protected abstract admit(body: unknown): void;
+
+  /** The session transport around a new inner HTTP transport. */
+  protected abstract wrap(inner: StreamableHTTPServerTransport): T;
+
   private async open(body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const message = body as JSONRPCMessage;
-    const hello = typeof body === "object" && body !== null && !Array.isArray(body) && openEnvelope(message).kind === "handshake";
-    if (!hello) {
-      const id = (body as { id?: unknown } | null)?.id ?? null;
-      if ((body as { method?: unknown } | null)?.method === "initialize") {
-        throw new HttpRefusal(400, -32600, "this endpoint requires the pqguard post-quantum session: connect with PqcClientTransport", id);
-      }
-      throw new HttpRefusal(400, -32000, "Bad Request: no session; a session starts with the pqguard session hello", id);
-    }
+    this.admit(body);
     if (this.size >= this.maxSessions) throw new HttpRefusal(503, -32000, `the endpoint already serves ${this.maxSessions} sessions`);
-    const { connect: _connect, maxSessions: _max, idleTimeoutMs: _idle, maxBodyBytes: _body, allowedHosts: _hosts, onSessionError: _report, ...transportOptions } =
-      this.options;
     const inner = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
       onsessioninitialized: (id) => {
@@ -124,7 +130,7 @@ export class SealedHttpEndpoint {
         this.touch(id, session);
       },
     });
-    const transport = new PqcServerTransport(inner, { ...transportOptions, delivery: "unordered" });
+    const transport = this.wrap(inner);
     const session: Session = { inner, transport, idle: undefined };
     this.opening.add(session);
     void transport.closed.then(() => {
@@ -169,5 +175,80 @@ export class SealedHttpEndpoint {
     } catch {
       throw new HttpRefusal(400, -32700, "Parse error: the request body is not JSON");
     }
+  }
+}
+
+const idOf = (body: unknown): unknown => (body as { id?: unknown } | null)?.id ?? null;
+const isInitialize = (body: unknown): boolean => (body as { method?: unknown } | null)?.method === "initialize";
+
+/** Serves MCP over Streamable HTTP with the post-quantum session: every session starts with the session hello. */
+export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
+  private readonly transportOptions: PqcServerTransportOptions;
+
+  constructor(options: SealedHttpEndpointOptions) {
+    super(options);
+    const { connect: _connect, maxSessions: _max, idleTimeoutMs: _idle, maxBodyBytes: _body, allowedHosts: _hosts, onSessionError: _report, ...transportOptions } = options;
+    this.transportOptions = transportOptions;
+  }
+
+  protected admit(body: unknown): void {
+    const hello = typeof body === "object" && body !== null && !Array.isArray(body) && openEnvelope(body as JSONRPCMessage).kind === "handshake";
+    if (hello) return;
+    if (isInitialize(body)) throw new HttpRefusal(400, -32600, "this endpoint requires the pqguard post-quantum session: connect with PqcClientTransport", idOf(body));
+    throw new HttpRefusal(400, -32000, "Bad Request: no session; a session starts with the pqguard session hello", idOf(body));
+  }
+
+  protected wrap(inner: StreamableHTTPServerTransport): PqcServerTransport {
+    return new PqcServerTransport(inner, { ...this.transportOptions, delivery: "unordered" });
+  }
+}
+
+/** Serves plain MCP over Streamable HTTP (no post-quantum session): every session starts with `initialize`. */
+export class PlainHttpEndpoint extends HttpEndpoint<ObservedTransport> {
+  protected admit(body: unknown): void {
+    if (!isInitialize(body)) throw new HttpRefusal(400, -32000, "Bad Request: no session; a session starts with `initialize`", idOf(body));
+  }
+
+  protected wrap(inner: StreamableHTTPServerTransport): ObservedTransport {
+    return new ObservedTransport(inner);
+  }
+}
+
+/** Passes everything through to the inner transport and resolves `closed` when it closes. */
+export class ObservedTransport implements TrackedTransport {
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  onmessage?: (<M extends JSONRPCMessage>(message: M, extra?: MessageExtraInfo) => void) | undefined;
+  readonly closed: Promise<void>;
+
+  constructor(private readonly inner: Transport) {
+    let closed!: () => void;
+    this.closed = new Promise((resolve) => (closed = resolve));
+    inner.onclose = () => {
+      closed();
+      this.onclose?.();
+    };
+    inner.onerror = (error) => this.onerror?.(error);
+    inner.onmessage = (message, extra) => this.onmessage?.(message, extra);
+  }
+
+  get sessionId(): string | undefined {
+    return this.inner.sessionId;
+  }
+
+  setProtocolVersion(version: string): void {
+    this.inner.setProtocolVersion?.(version);
+  }
+
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+
+  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    return this.inner.send(message, options);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
   }
 }

@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { PqcClientTransport, SealedHttpEndpoint, type PqcClientTransportOptions, type SealedHttpEndpointOptions } from "../../runtime/transport/index.js";
+import { PlainHttpEndpoint, PqcClientTransport, SealedHttpEndpoint, type PqcClientTransportOptions, type SealedHttpEndpointOptions } from "../../runtime/transport/index.js";
 import { T0, serverFixture } from "../session/fixtures.js";
 import { echoServer } from "./harness.js";
 
@@ -180,6 +180,29 @@ describe("sealed transport over Streamable HTTP", function () {
       await first.client.close();
     } finally {
       await served.close();
+    }
+  });
+
+  it("serves plain MCP sessions from PlainHttpEndpoint, and forgets them on close", async () => {
+    const handled: string[] = [];
+    const endpoint = new PlainHttpEndpoint({ connect: (transport) => echoServer(handled).connect(transport) });
+    const http = createServer((req, res) => void endpoint.handle(req, res));
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const url = new URL(`http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`);
+    try {
+      const clients = [new Client({ name: "a", version: "1" }), new Client({ name: "b", version: "1" })];
+      const transports = clients.map(() => new StreamableHTTPClientTransport(url));
+      await Promise.all(clients.map((client, i) => client.connect(transports[i]!)));
+      const answers = await Promise.all(clients.map((client, i) => client.callTool({ name: "echo", arguments: { text: `plain ${i}` } })));
+      assert.deepEqual(answers.map(text), ["plain 0", "plain 1"]);
+      assert.equal(endpoint.size, 2);
+      await transports[0]!.terminateSession();
+      assert.equal(endpoint.size, 1);
+      await Promise.all(clients.map((client) => client.close()));
+    } finally {
+      await endpoint.close();
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
     }
   });
 });
