@@ -15,8 +15,8 @@ import type { GuardModule } from "../../runtime/guard/types.js";
 import { loadSecretKey } from "../../runtime/identity/index.js";
 import { loadSignedManifest, splitCommandLine } from "../../runtime/manifest/files.js";
 import type { VerifiedManifest } from "../../runtime/manifest/signed.js";
-import { createProxy, ProxyError, TolerantStdioTransport, upstreamUrlOf, type Proxy, type UpstreamTarget } from "../../runtime/proxy/index.js";
-import { PqcServerTransport, type ClientTrust } from "../../runtime/transport/index.js";
+import { createProxy, listenHttp, listenUrlOf, ProxyError, TolerantStdioTransport, upstreamUrlOf, type HttpListener, type Proxy, type UpstreamTarget } from "../../runtime/proxy/index.js";
+import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
 import { EXIT_ERRORS, UsageError, type CommandIO } from "./io.js";
 
 /**
@@ -31,7 +31,7 @@ interface ProxyArgs {
   readonly policy: string;
   /** `--upstream "CMD ARGS"` (split later, against the working directory) or `--upstream-url URL`. */
   readonly upstream: { readonly commandLine: string } | { readonly url: URL };
-  readonly listen: string;
+  readonly listen: URL | "stdio";
   readonly key: string | undefined;
   readonly trustIssuers: readonly string[];
   readonly manifest: string | undefined;
@@ -72,7 +72,14 @@ function parse(io: CommandIO): ProxyArgs {
   const v = parsed.values;
   if (v.policy === undefined) throw new UsageError("`--policy P.policy` is required");
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);
-  if (v.listen !== "stdio") throw new UsageError(`\`--listen ${v.listen}\` is not supported yet; only \`stdio\` is`);
+  let listen: URL | "stdio" = "stdio";
+  if (v.listen !== "stdio") {
+    try {
+      listen = listenUrlOf(v.listen!, v.key !== undefined);
+    } catch (error) {
+      throw new UsageError(`\`--listen\`: ${error instanceof ProxyError ? error.message : String(error)}`);
+    }
+  }
   let callTimeoutMs: number | undefined;
   if (v["call-timeout"] !== undefined) {
     callTimeoutMs = Number(v["call-timeout"]);
@@ -83,7 +90,7 @@ function parse(io: CommandIO): ProxyArgs {
   return {
     policy: v.policy,
     upstream,
-    listen: v.listen!,
+    listen,
     key: v.key,
     trustIssuers: v["trust-issuer"] ?? [],
     manifest: v.manifest,
@@ -188,14 +195,53 @@ export async function run(io: CommandIO): Promise<number> {
         "decision",
       ),
   });
-  const stdio = new TolerantStdioTransport(process.stdin, process.stdout);
-  const closed = new Promise<void>((resolveClosed) => {
-    const trust: ClientTrust | undefined = args.trustIssuers.length === 0 ? undefined : { issuers: args.trustIssuers };
+  const trust: ClientTrust | undefined = args.trustIssuers.length === 0 ? undefined : { issuers: args.trustIssuers };
+  const label = `pqguard proxy for ${basename(args.policy)}`;
+  if (identity === undefined) logger.warn("no `--key`: serving plain MCP; guards see an unauthenticated client on a classical transport");
+  let listener: HttpListener | undefined;
+  const closed =
+    args.listen === "stdio"
+      ? serveStdio(proxy, identity, trust, label, logger)
+      : new Promise<void>((resolveClosed) => {
+          process.once("SIGTERM", () => resolveClosed());
+          process.once("SIGINT", () => resolveClosed());
+        });
+  if (args.listen !== "stdio") {
+    try {
+      listener = await listenHttp({ url: args.listen, core: proxy.core, identity, clientTrust: trust, label, logger });
+      // stdout is free when clients come over HTTP: say where, for people and for scripts (port 0 picks one).
+      io.out(`listening on ${listener.url.href}${identity === undefined ? " (plain MCP)" : " (post-quantum session)"}\n`);
+    } catch (error) {
+      io.err(`error PQG8006: ${error instanceof Error ? error.message : String(error)}\n`);
+      await proxy.close();
+      await audit?.close();
+      return EXIT_ERRORS;
+    }
+  }
+  // The upstream starts while the client's handshake runs: both take a while, and the client's handshake has a timeout.
+  try {
+    await proxy.start();
+  } catch (error) {
+    const coded = error as { code?: unknown; message?: unknown };
+    io.err(`error ${String(coded.code ?? "PQG8001")}: ${String(coded.message ?? error)}\n`);
+    await listener?.close();
+    await proxy.close();
+    await audit?.close();
+    return EXIT_ERRORS;
+  }
+  await closed;
+  await listener?.close();
+  await proxy.close();
+  await audit?.close();
+  return 0;
+}
+
+/** Serves one downstream connection on this process's stdin and stdout; resolves when it ends or on a signal. */
+function serveStdio(proxy: Proxy, identity: SigningIdentity | undefined, trust: ClientTrust | undefined, label: string, logger: Logger): Promise<void> {
+  return new Promise<void>((resolveClosed) => {
+    const stdio = new TolerantStdioTransport(process.stdin, process.stdout);
     const downstream =
-      identity === undefined
-        ? stdio
-        : new PqcServerTransport(stdio, { identity, ...(trust === undefined ? {} : { clientTrust: trust }), label: `pqguard proxy for ${basename(args.policy)}` });
-    if (identity === undefined) logger.warn("no `--key`: serving plain stdio; guards see an unauthenticated client on a classical transport");
+      identity === undefined ? stdio : new PqcServerTransport(stdio, { identity, ...(trust === undefined ? {} : { clientTrust: trust }), label });
     const attached = identity === undefined ? proxy.core.attachPlain(downstream) : proxy.core.attachSealed(downstream);
     attached.then(
       (connection) => {
@@ -213,18 +259,4 @@ export async function run(io: CommandIO): Promise<number> {
     process.once("SIGTERM", () => resolveClosed());
     process.once("SIGINT", () => resolveClosed());
   });
-  // The upstream starts while the client's handshake runs: both take a while, and the client's handshake has a timeout.
-  try {
-    await proxy.start();
-  } catch (error) {
-    const coded = error as { code?: unknown; message?: unknown };
-    io.err(`error ${String(coded.code ?? "PQG8001")}: ${String(coded.message ?? error)}\n`);
-    await proxy.close();
-    await audit?.close();
-    return EXIT_ERRORS;
-  }
-  await closed;
-  await proxy.close();
-  await audit?.close();
-  return 0;
 }

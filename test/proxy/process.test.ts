@@ -6,7 +6,15 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { UsageError } from "../../bin/commands/io.js";
 import { run as runProxy } from "../../bin/commands/proxy.js";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { generateIdentity, writeIdentity } from "../../runtime/identity/index.js";
+import { PqcClientTransport } from "../../runtime/transport/index.js";
 import { startHttpUpstream } from "./fixtures/http-server.js";
+import { FLAKY_SERVER } from "./harness.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PQGUARD = fileURLToPath(new URL("../../bin/pqguard.js", import.meta.url));
@@ -82,6 +90,45 @@ describe("pqguard proxy as a process", function () {
     }
   });
 
+  it("serves sealed sessions over Streamable HTTP with --listen http://: decisions as on stdio, plain clients refused", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pqguard-listen-"));
+    const identity = generateIdentity();
+    await writeIdentity(identity, join(dir, "proxy"));
+    const child = spawn(
+      process.execPath,
+      [PQGUARD, "proxy", "--policy", "test/proxy/fixtures/flaky.policy", "--upstream", `${process.execPath} --import tsx ${FLAKY_SERVER}`, "--listen", "http://127.0.0.1:0", "--key", join(dir, "proxy.key"), "--log-level", "error"],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    try {
+      const url = await new Promise<URL>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString("utf8");
+          const match = /listening on (\S+) \(post-quantum session\)/.exec(out);
+          if (match !== null) resolve(new URL(match[1]!));
+        });
+        child.once("exit", (code) => reject(new Error(`the proxy exited (${code}) before listening`)));
+      });
+      const sealed = new PqcClientTransport(new StreamableHTTPClientTransport(url), { trust: { serverFingerprints: [identity.keyId] } });
+      const client = new Client({ name: "http-client", version: "1.0.0" });
+      await client.connect(sealed);
+      const { tools } = await client.listTools();
+      assert.ok(tools.some((t) => t.name === "echo") && !tools.some((t) => t.name === "secret"));
+      const allowed = await client.callTool({ name: "echo", arguments: { text: "sealed over http" } });
+      assert.match(JSON.stringify(allowed.content), /sealed over http/);
+      await assert.rejects(client.callTool({ name: "echo", arguments: { text: "deny-me" } }), /refused: no rule permits `echo`/);
+      await assert.rejects(client.callTool({ name: "secret", arguments: {} }), /secrets never leave/);
+      assert.equal(sealed.sessionInfo?.peerFingerprint, identity.keyId);
+      await client.close();
+      const plain = new Client({ name: "plain", version: "1.0.0" });
+      await assert.rejects(plain.connect(new StreamableHTTPClientTransport(url)), /requires the pqguard post-quantum session/);
+    } finally {
+      child.kill("SIGTERM");
+      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("needs exactly one upstream, and an http(s) URL for --upstream-url (usage errors)", async () => {
     const usage = async (...args: string[]): Promise<string> => {
       const io = { argv: ["--policy", "test/proxy/fixtures/flaky.policy", ...args], cwd: ROOT, out: () => undefined, err: () => undefined };
@@ -97,6 +144,9 @@ describe("pqguard proxy as a process", function () {
     assert.match(await usage("--upstream", "node s.js", "--upstream-url", "http://127.0.0.1:1/mcp"), /exclude each other/);
     assert.match(await usage("--upstream-url", "file:///etc/passwd"), /must be http: or https:/);
     assert.match(await usage("--upstream-url", "http://user:pw@127.0.0.1:1/mcp"), /must not carry credentials/);
+    assert.match(await usage("--upstream", "node s.js", "--listen", "https://127.0.0.1:8808"), /listeners are not supported/);
+    assert.match(await usage("--upstream", "node s.js", "--listen", "http://127.0.0.1"), /needs a port/);
+    assert.match(await usage("--upstream", "node s.js", "--listen", "http://0.0.0.0:8808"), /plain MCP on `0.0.0.0` would expose/);
   });
 
   it("runs the payments demo end to end (npm start)", async () => {

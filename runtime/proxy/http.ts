@@ -1,0 +1,107 @@
+// `pqguard proxy --listen http://HOST:PORT[/PATH]`: the proxy's downstream over Streamable HTTP. Each HTTP session is
+// one connection of the proxy core: sealed (the post-quantum session) when the proxy has an identity, plain otherwise.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import type { ClientTrust, SigningIdentity } from "../session/certificate.js";
+import { PlainHttpEndpoint, SealedHttpEndpoint } from "../transport/http.js";
+import type { ProxyCore } from "./core.js";
+import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
+
+/** A listener configuration error (PQG8006). */
+const badListen = (message: string): ProxyError => new ProxyError("PQG8006", message, RPC_UPSTREAM_UNAVAILABLE);
+
+/** The MCP endpoint's path when the listen URL names none. */
+export const DEFAULT_MCP_PATH = "/mcp";
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+
+export interface HttpListenOptions {
+  /** `http://HOST:PORT[/PATH]`; port 0 picks a free port. */
+  readonly url: URL;
+  readonly core: ProxyCore;
+  /** The proxy's ML-DSA identity: with it every session is sealed; without it sessions are plain MCP. */
+  readonly identity?: SigningIdentity | undefined;
+  readonly clientTrust?: ClientTrust | undefined;
+  readonly label?: string | undefined;
+  readonly logger: Logger;
+}
+
+export interface HttpListener {
+  /** Where clients connect, with the port actually bound. */
+  readonly url: URL;
+  /** Open sessions. */
+  readonly sessions: number;
+  close(): Promise<void>;
+}
+
+/** Checks a `--listen` URL: http, a host, a port; a plain (keyless) listener only on a loopback address. */
+export function listenUrlOf(text: string, sealed: boolean): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw badListen(`\`${text}\` is not a URL; use \`stdio\` or \`http://127.0.0.1:PORT\``);
+  }
+  if (url.protocol !== "http:") throw badListen(`\`${url.protocol}\` listeners are not supported; use \`http://HOST:PORT\` (the sealed session encrypts it)`);
+  if (url.port === "") throw badListen("the listen URL needs a port, e.g. `http://127.0.0.1:8808`");
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    throw badListen("the listen URL takes a host, a port and a path only");
+  }
+  if (!sealed && !LOOPBACK.has(url.hostname)) {
+    throw badListen(`serving plain MCP on \`${url.hostname}\` would expose the upstream to the network unauthenticated: listen on 127.0.0.1, or give \`--key\``);
+  }
+  if (url.pathname === "/") url.pathname = DEFAULT_MCP_PATH;
+  return url;
+}
+
+export async function listenHttp(options: HttpListenOptions): Promise<HttpListener> {
+  const { core, logger } = options;
+  const log = logger.child({ component: "http" });
+  const onSessionError = (error: Error) => log.warn({ err: error.message }, "session setup failed");
+  const path = options.url.pathname;
+  let endpoint: PlainHttpEndpoint | SealedHttpEndpoint | undefined;
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const requested = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (requested !== path || endpoint === undefined) {
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `no MCP endpoint at ${requested}; it is at ${path}` } }));
+      return;
+    }
+    void endpoint.handle(req, res);
+  });
+  const host = options.url.hostname.replace(/^\[(.*)\]$/, "$1");
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error) => reject(badListen(`cannot listen on ${options.url.host}: ${error.message}`)));
+    server.listen(Number(options.url.port), host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = new URL(options.url.href);
+  url.port = String(port);
+  // DNS rebinding protection: on a loopback address, accept only loopback Host headers.
+  const allowedHosts = LOOPBACK.has(url.hostname) ? ["127.0.0.1", "localhost", "[::1]"].map((name) => `${name}:${port}`) : undefined;
+  const common = { onSessionError, ...(allowedHosts === undefined ? {} : { allowedHosts }) };
+  endpoint =
+    options.identity === undefined
+      ? new PlainHttpEndpoint({ ...common, connect: (transport) => core.attachPlain(transport) })
+      : new SealedHttpEndpoint({
+          ...common,
+          identity: options.identity,
+          ...(options.clientTrust === undefined ? {} : { clientTrust: options.clientTrust }),
+          ...(options.label === undefined ? {} : { label: options.label }),
+          connect: (transport) => core.attachSealed(transport),
+        });
+  const served = endpoint;
+  log.info({ url: url.href, sealed: options.identity !== undefined }, "listening");
+  return {
+    url,
+    get sessions() {
+      return served.size;
+    },
+    async close() {
+      await served.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
