@@ -68,8 +68,9 @@ class Scratch {
     return this.view!;
   }
 
-  wipe(base: number, used: number): void {
-    this.heap().fill(0, base, base + used);
+  /** Zeroes what an operation used. Nothing allocates during an operation, so its `heap` is still the live view. */
+  static wipe(heap: Buffer, base: number, used: number): void {
+    heap.fill(0, base, base + used);
   }
 }
 
@@ -112,19 +113,19 @@ export function sodiumChaCha20Poly1305(): Aead {
         heap.set(plaintext, base + inputAt);
         try {
           encrypt(base, base + outputAt, base + inputAt, plaintext.length, base + AAD_AT, aad.length);
-          return new Uint8Array(scratch.heap().subarray(base + outputAt, base + outputAt + outputBytes));
+          return new Uint8Array(heap.subarray(base + outputAt, base + outputAt + outputBytes));
         } finally {
-          scratch.wipe(base, outputAt + outputBytes);
+          Scratch.wipe(heap, base, outputAt + outputBytes);
         }
       },
       open(key, nonce, sealed, aad) {
-        const { base, input, output, used } = loadForOpen(key, nonce, sealed, aad);
+        const { base, heap, input, output, used } = loadForOpen(key, nonce, sealed, aad);
         const plaintextBytes = sealed.length - TAG_BYTES;
         try {
           if (!decrypt(base, output, input, sealed.length, base + AAD_AT, aad.length)) return undefined;
-          return new Uint8Array(scratch.heap().subarray(output, output + plaintextBytes));
+          return new Uint8Array(heap.subarray(output, output + plaintextBytes));
         } finally {
-          scratch.wipe(base, used);
+          Scratch.wipe(heap, base, used);
         }
       },
       sealRecord(key, nonce, header, text) {
@@ -142,18 +143,18 @@ export function sodiumChaCha20Poly1305(): Aead {
         const plaintextBytes = heap.write(text, base + inputAt, maxPlaintext, "utf8");
         try {
           encrypt(base, base + sealedAt, base + inputAt, plaintextBytes, base + frameAt, header.length);
-          return scratch.heap().toString("base64url", base + frameAt, base + sealedAt + plaintextBytes + TAG_BYTES);
+          return heap.toString("base64url", base + frameAt, base + sealedAt + plaintextBytes + TAG_BYTES);
         } finally {
-          scratch.wipe(base, inputAt + plaintextBytes);
+          Scratch.wipe(heap, base, inputAt + plaintextBytes);
         }
       },
       openRecord(key, nonce, sealed, header) {
-        const { base, input, output, used } = loadForOpen(key, nonce, sealed, header);
+        const { base, heap, input, output, used } = loadForOpen(key, nonce, sealed, header);
         try {
           if (!decrypt(base, output, input, sealed.length, base + AAD_AT, header.length)) return undefined;
-          return scratch.heap().toString("utf8", output, output + sealed.length - TAG_BYTES);
+          return heap.toString("utf8", output, output + sealed.length - TAG_BYTES);
         } finally {
-          scratch.wipe(base, used);
+          Scratch.wipe(heap, base, used);
         }
       },
     },
