@@ -99,15 +99,18 @@ async function measure(json: boolean, dir: string): Promise<void> {
   const sealedUs = us("sealed");
   const sealedGuardedUs = us("sealed_guarded");
   const aeadName = resolveSuiteConfig(transportSuites(undefined)).aead[0]!;
+  // `guarded_us` is what the issue defines: a sealed and guarded round trip with audit logging. The unsealed guarded
+  // variant isolates what enforcement costs; the sealed one what the session costs.
   const result = {
-    guarded_us: round(guardedUs),
+    guarded_us: round(sealedGuardedUs),
     plain_us: round(plainUs),
-    ratio: round(guardedUs / plainUs),
-    sealed_us: round(sealedUs),
-    sealed_guarded_us: round(sealedGuardedUs),
-    sealed_guarded_ratio: round(sealedGuardedUs / plainUs),
-    guard_overhead_us: round(guardedUs - plainUs),
+    ratio: round(sealedGuardedUs / plainUs),
     target_ratio: TARGET_RATIO,
+    sealed_us: round(sealedUs),
+    sealed_ratio: round(sealedUs / plainUs),
+    unsealed_guarded_us: round(guardedUs),
+    unsealed_guarded_ratio: round(guardedUs / plainUs),
+    guard_overhead_us: round(guardedUs - plainUs),
     aead: aeadName,
     node: process.version,
     calls: SCHEDULE.rounds * SCHEDULE.callsPerRound,
@@ -118,10 +121,10 @@ async function measure(json: boolean, dir: string): Promise<void> {
   }
   const lines = [
     `enforce: tools/call round trip over InMemoryTransport, median of ${result.calls} calls per variant, each in its own process (Node ${result.node})`,
-    `  plain SDK                 ${result.plain_us.toFixed(1)} µs`,
-    `  guarded + audit           ${result.guarded_us.toFixed(1)} µs  (${result.ratio}x plain; target ≤ ${TARGET_RATIO}x)`,
-    `  sealed (${result.aead})   ${result.sealed_us.toFixed(1)} µs  (${round(sealedUs / plainUs)}x plain)`,
-    `  sealed + guarded + audit  ${result.sealed_guarded_us.toFixed(1)} µs  (${result.sealed_guarded_ratio}x plain)`,
+    `  plain SDK                          ${result.plain_us.toFixed(1)} µs`,
+    `  guarded + audit (not sealed)       ${result.unsealed_guarded_us.toFixed(1)} µs  (${result.unsealed_guarded_ratio}x plain)`,
+    `  sealed, ${result.aead.padEnd(26)} ${result.sealed_us.toFixed(1)} µs  (${result.sealed_ratio}x plain)`,
+    `  sealed + guarded + audit           ${result.guarded_us.toFixed(1)} µs  (${result.ratio}x plain; target ≤ ${TARGET_RATIO}x)`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
 }
