@@ -3,6 +3,7 @@
 import { concatBytes, randomBytes, splitBytes } from "./bytes.js";
 import { defineKem, type KemOps, type ProviderKem } from "./define.js";
 import { CryptoError, CryptoErrorCode } from "./errors.js";
+import { moveKeyObject } from "./keyobjects.js";
 import {
   NODE_PROVIDER,
   P384_PUBLIC_KEY_LENGTH,
@@ -105,13 +106,29 @@ export function x25519Kem(): ProviderKem {
   return defineKem({ name: "X25519", hybrid: false, ...c }, c);
 }
 
-/** Joins two KEMs: every value is `first || second`; the seed likewise. Neither component can be skipped. */
+/**
+ * Joins two KEMs: every value is `first || second`; the seed likewise. Neither component can be skipped.
+ *
+ * A joined key array always yields the same component views (kept weakly per array, sharing its memory), so the
+ * components' per-array KeyObject caches (keyobjects.ts) see one array per key: a server's static secret key or a
+ * certificate's public key is imported once, not per handshake. Key generation moves each component's cached
+ * KeyObject onto the view of the joined secret key and wipes the component's own copy.
+ */
 function concatenate(name: string, first: KemComponent, second: KemComponent): ProviderKem {
   const pk = [first.publicKeyLength, second.publicKeyLength];
   const sk = [first.secretKeyLength, second.secretKeyLength];
   const ct = [first.ciphertextLength, second.ciphertextLength];
   const seed = [first.seedLength, second.seedLength];
   const providers = first.provider === second.provider ? first.provider : `${first.provider}+${second.provider}`;
+  const views = new WeakMap<Uint8Array, Uint8Array[]>();
+  const parts = (key: Uint8Array, lengths: readonly number[]): Uint8Array[] => {
+    let found = views.get(key);
+    if (found === undefined) {
+      found = splitBytes(key, lengths);
+      views.set(key, found);
+    }
+    return found;
+  };
   return defineKem(
     {
       name,
@@ -128,17 +145,24 @@ function concatenate(name: string, first: KemComponent, second: KemComponent): P
         const [seedA, seedB] = seedBytes === undefined ? [undefined, undefined] : splitBytes(seedBytes, seed);
         const a = first.keygen(seedA);
         const b = second.keygen(seedB);
-        return { publicKey: concatBytes(a.publicKey, b.publicKey), secretKey: concatBytes(a.secretKey, b.secretKey) };
+        const publicKey = concatBytes(a.publicKey, b.publicKey);
+        const secretKey = concatBytes(a.secretKey, b.secretKey);
+        const [skA, skB] = parts(secretKey, sk);
+        moveKeyObject(a.secretKey, skA!);
+        moveKeyObject(b.secretKey, skB!);
+        a.secretKey.fill(0);
+        b.secretKey.fill(0);
+        return { publicKey, secretKey };
       },
       encapsulate(publicKey) {
-        const [pkA, pkB] = splitBytes(publicKey, pk);
+        const [pkA, pkB] = parts(publicKey, pk);
         const a = first.encapsulate(pkA!);
         const b = second.encapsulate(pkB!);
         return { ciphertext: concatBytes(a.ciphertext, b.ciphertext), sharedSecret: concatBytes(a.sharedSecret, b.sharedSecret) };
       },
       decapsulate(ciphertext, secretKey) {
         const [ctA, ctB] = splitBytes(ciphertext, ct);
-        const [skA, skB] = splitBytes(secretKey, sk);
+        const [skA, skB] = parts(secretKey, sk);
         return concatBytes(first.decapsulate(ctA!, skA!), second.decapsulate(ctB!, skB!));
       },
     },

@@ -4,6 +4,7 @@ import * as nodeCrypto from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { toBytes } from "./bytes.js";
 import { DER_CONTEXT_0, DER_OCTET_STRING, algorithmIdentifier, pkcs8, spki, tlv } from "./der.js";
+import { cachedKeyObject, pem, rememberKeyObject } from "./keyobjects.js";
 import { defineKem, defineSignature, type ProviderKem, type ProviderSignatureScheme } from "./define.js";
 import { CryptoError, CryptoErrorCode } from "./errors.js";
 import type { MlDsaName, MlKemName } from "./noble.js";
@@ -22,6 +23,11 @@ interface NativePqCrypto {
   verify(algorithm: null, data: Uint8Array, key: { key: KeyObject; context?: Uint8Array }, signature: Uint8Array): boolean;
 }
 const native = nodeCrypto as unknown as NativePqCrypto;
+
+/** KeyObject.export's `raw-public` format (Node 24.x), likewise missing from @types/node 20. */
+interface RawPublicExport {
+  export(options: { format: "raw-public" }): Buffer;
+}
 
 interface Parameters {
   readonly nodeType: string;
@@ -82,23 +88,12 @@ export function nativeCapabilities(): NativeCapabilities {
 }
 
 /**
- * Imported KeyObjects, keyed by the caller's byte array, so a long-term key is parsed and validated once.
- * The cached copy is compared on each hit, so a caller that reuses and rewrites an array never gets a stale key.
+ * Public keys are imported from PEM text: a string is the one key input node:crypto 24 parses without first probing it
+ * for a KeyObject or CryptoKey, which costs about as much as the import itself (docs/performance.md, "Handshake").
  */
-class KeyObjectCache {
-  private readonly entries = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
-  get(bytes: Uint8Array, load: (bytes: Uint8Array) => KeyObject): KeyObject {
-    const hit = this.entries.get(bytes);
-    if (hit !== undefined && Buffer.from(hit.bytes.buffer, hit.bytes.byteOffset, hit.bytes.byteLength).equals(bytes)) return hit.key;
-    const key = load(bytes);
-    this.entries.set(bytes, { bytes: Uint8Array.from(bytes), key });
-    return key;
-  }
-}
-
 function importPublic(params: Parameters, publicKey: Uint8Array, what: string): KeyObject {
   try {
-    return nodeCrypto.createPublicKey({ key: Buffer.from(spki(algorithmIdentifier(params.oid), publicKey)), format: "der", type: "spki" });
+    return nodeCrypto.createPublicKey(pem("PUBLIC KEY", spki(algorithmIdentifier(params.oid), publicKey)));
   } catch {
     throw new CryptoError(CryptoErrorCode.InvalidPublicKey, `${what} public key is not valid`);
   }
@@ -106,34 +101,64 @@ function importPublic(params: Parameters, publicKey: Uint8Array, what: string): 
 
 /** The expanded-key choice of the draft-ietf-lamps ML-KEM/ML-DSA private key: `expandedKey OCTET STRING`. */
 function importExpandedPrivate(params: Parameters, secretKey: Uint8Array, what: string): KeyObject {
+  const der = Buffer.from(pkcs8(algorithmIdentifier(params.oid), tlv(DER_OCTET_STRING, secretKey)));
   try {
-    const der = pkcs8(algorithmIdentifier(params.oid), tlv(DER_OCTET_STRING, secretKey));
-    return nodeCrypto.createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+    return nodeCrypto.createPrivateKey({ key: der, format: "der", type: "pkcs8" });
   } catch {
     throw new CryptoError(CryptoErrorCode.InvalidSecretKey, `${what} secret key failed its integrity check`);
+  } finally {
+    der.fill(0);
   }
 }
 
 function importSeedPrivate(params: Parameters, seed: Uint8Array): KeyObject {
-  const der = pkcs8(algorithmIdentifier(params.oid), tlv(DER_CONTEXT_0, seed));
-  return nodeCrypto.createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
+  const der = Buffer.from(pkcs8(algorithmIdentifier(params.oid), tlv(DER_CONTEXT_0, seed)));
+  try {
+    return nodeCrypto.createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+  } finally {
+    der.fill(0);
+  }
+}
+
+const publicKind = (params: Parameters) => `${params.nodeType} public`;
+const privateKind = (params: Parameters) => `${params.nodeType} private`;
+
+/** Whether node's `raw-public` export (Node 24.x) served; after one failure the SubjectPublicKeyInfo path serves. */
+let rawPublicExport = true;
+
+/** The raw public key: node's `raw-public` export where it has one, else the tail of the SubjectPublicKeyInfo. */
+function exportPublic(params: Parameters, publicKey: KeyObject): Uint8Array | undefined {
+  if (rawPublicExport) {
+    try {
+      const raw = toBytes((publicKey as unknown as RawPublicExport).export({ format: "raw-public" }));
+      if (raw.length === params.publicKeyLength) return Uint8Array.from(raw);
+    } catch {
+      // Not in this Node: fall through, and use the SubjectPublicKeyInfo from now on.
+    }
+    rawPublicExport = false;
+  }
+  const spkiDer = toBytes(publicKey.export({ format: "der", type: "spki" }));
+  return spkiDer.length < params.publicKeyLength ? undefined : Uint8Array.from(spkiDer.subarray(-params.publicKeyLength));
 }
 
 /**
- * Raw key bytes from node's exports. Node writes the private key in the "both" form (seed, then expanded key) and the
- * public key as a SubjectPublicKeyInfo; in each the raw key is the final field, so we take the tail and check the
- * DER header that must precede it.
+ * Raw key bytes from node's exports. Node writes the private key in the "both" form (seed, then expanded key); the raw
+ * key is its final field, so we take the tail and check the DER header that must precede it. The private KeyObject is
+ * remembered for the exported bytes, so a later decapsulation or signature with them does not import it again.
  */
 function exportKeyPair(params: Parameters, privateKey: KeyObject, publicKey: KeyObject, what: string) {
   const pkcs8Der = toBytes(privateKey.export({ format: "der", type: "pkcs8" }));
-  const spkiDer = toBytes(publicKey.export({ format: "der", type: "spki" }));
   const skHeader = tlv(DER_OCTET_STRING, new Uint8Array(params.secretKeyLength)).subarray(0, -params.secretKeyLength);
   const skStart = pkcs8Der.length - params.secretKeyLength;
   const headerOk = Buffer.from(pkcs8Der.subarray(skStart - skHeader.length, skStart)).equals(skHeader);
-  if (!headerOk || spkiDer.length < params.publicKeyLength) {
+  const exportedPublic = exportPublic(params, publicKey);
+  const secretKey = headerOk ? Uint8Array.from(pkcs8Der.subarray(skStart)) : undefined;
+  pkcs8Der.fill(0);
+  if (secretKey === undefined || exportedPublic === undefined) {
     throw new CryptoError(CryptoErrorCode.InvalidParameter, `${what} key export from ${NATIVE_PROVIDER} has an unexpected layout`);
   }
-  return { publicKey: Uint8Array.from(spkiDer.subarray(-params.publicKeyLength)), secretKey: Uint8Array.from(pkcs8Der.subarray(skStart)) };
+  rememberKeyObject(privateKind(params), secretKey, privateKey);
+  return { publicKey: exportedPublic, secretKey };
 }
 
 function keygen(params: Parameters, seed: Uint8Array | undefined, what: string) {
@@ -147,20 +172,18 @@ function keygen(params: Parameters, seed: Uint8Array | undefined, what: string) 
 
 export function nativeMlKem(name: MlKemName): ProviderKem {
   const params = ML_KEM[name];
-  const publicKeys = new KeyObjectCache();
-  const secretKeys = new KeyObjectCache();
   return defineKem(
     { name, provider: NATIVE_PROVIDER, hybrid: false, sharedSecretLength: 32, ...params },
     {
       keygen: (seed) => keygen(params, seed, name),
       encapsulate(publicKey) {
-        const key = publicKeys.get(publicKey, (bytes) => importPublic(params, bytes, name));
+        const key = cachedKeyObject(publicKind(params), publicKey, (bytes) => importPublic(params, bytes, name));
         const { sharedKey, ciphertext } = native.encapsulate(key);
         return { ciphertext: toBytes(ciphertext), sharedSecret: toBytes(sharedKey) };
       },
       // OpenSSL implements FIPS 203 implicit rejection: a tampered ciphertext yields a pseudo-random secret.
       decapsulate(ciphertext, secretKey) {
-        const key = secretKeys.get(secretKey, (bytes) => importExpandedPrivate(params, bytes, name));
+        const key = cachedKeyObject(privateKind(params), secretKey, (bytes) => importExpandedPrivate(params, bytes, name));
         return toBytes(native.decapsulate(key, ciphertext));
       },
     },
@@ -169,19 +192,17 @@ export function nativeMlKem(name: MlKemName): ProviderKem {
 
 export function nativeMlDsa(name: MlDsaName): ProviderSignatureScheme {
   const params = ML_DSA[name];
-  const publicKeys = new KeyObjectCache();
-  const secretKeys = new KeyObjectCache();
   return defineSignature(
     { name, provider: NATIVE_PROVIDER, ...params },
     {
       keygen: (seed) => keygen(params, seed, name),
       // OpenSSL signs hedged (fresh randomness), as FIPS 204 recommends.
       sign(message, secretKey, context) {
-        const key = secretKeys.get(secretKey, (bytes) => importExpandedPrivate(params, bytes, name));
+        const key = cachedKeyObject(privateKind(params), secretKey, (bytes) => importExpandedPrivate(params, bytes, name));
         return toBytes(native.sign(null, message, { key, context }));
       },
       verify(signature, message, publicKey, context) {
-        const key = publicKeys.get(publicKey, (bytes) => importPublic(params, bytes, name));
+        const key = cachedKeyObject(publicKind(params), publicKey, (bytes) => importPublic(params, bytes, name));
         try {
           return native.verify(null, message, { key, context }, signature);
         } catch {

@@ -8,6 +8,7 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
+  createSecretKey,
   diffieHellman,
   generateKeyPairSync,
   hkdfSync,
@@ -18,9 +19,10 @@ import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import type { CHash } from "@noble/hashes/utils.js";
 import { sha3_256 as nobleSha3_256 } from "@noble/hashes/sha3.js";
 import { concatBytes, expectBytes, expectLength, toBytes } from "./bytes.js";
-import { algorithmIdentifier, pkcs8, tlv, DER_OCTET_STRING } from "./der.js";
+import { algorithmIdentifier, pkcs8, spki, tlv, DER_OCTET_STRING } from "./der.js";
 import { defineAead } from "./define.js";
 import { CryptoError, CryptoErrorCode } from "./errors.js";
+import { cachedKeyObject, pem, rememberKeyObject } from "./keyobjects.js";
 import type { Aead, Hash, Kdf, SecurityLevel } from "./types.js";
 
 export const NODE_PROVIDER = "node:crypto";
@@ -37,43 +39,58 @@ const X25519_ALGORITHM = algorithmIdentifier(Uint8Array.of(0x2b, 0x65, 0x6e)); /
 
 const b64u = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64url");
 
+/**
+ * How a public key is imported, measured per Node line (docs/performance.md, "Handshake"). Node 24 probes any key
+ * given as an object for a KeyObject and a CryptoKey brand by catching two thrown errors, which costs more than the
+ * import itself, so a PEM string (never probed) is fastest there. Node 20 probes cheaply, but its OpenSSL 3.0 decodes
+ * SubjectPublicKeyInfo about 10x slower than a JWK.
+ */
+const PUBLIC_KEY_FROM_PEM = Number(process.versions.node.split(".")[0]) >= 24;
+
 function x25519PublicKeyObject(publicKey: Uint8Array): KeyObject {
   expectLength(publicKey, X25519_KEY_LENGTH, "X25519 public key");
-  return createPublicKey({ key: { kty: "OKP", crv: "X25519", x: b64u(publicKey) }, format: "jwk" });
+  try {
+    if (PUBLIC_KEY_FROM_PEM) return createPublicKey(pem("PUBLIC KEY", spki(X25519_ALGORITHM, publicKey)));
+    return createPublicKey({ key: { kty: "OKP", crv: "X25519", x: b64u(publicKey) }, format: "jwk" });
+  } catch {
+    throw new CryptoError(CryptoErrorCode.InvalidPublicKey, "X25519 public key was refused by node:crypto");
+  }
 }
 
 /** The slow but general import of a bare scalar; used for seeded key generation and the raw function below. */
 function x25519ScalarKeyObject(scalar: Uint8Array): KeyObject {
   expectLength(scalar, X25519_KEY_LENGTH, "X25519 secret scalar");
-  return createPrivateKey({ key: Buffer.from(pkcs8(X25519_ALGORITHM, tlv(DER_OCTET_STRING, scalar))), format: "der", type: "pkcs8" });
+  const der = Buffer.from(pkcs8(X25519_ALGORITHM, tlv(DER_OCTET_STRING, scalar)));
+  try {
+    return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+  } finally {
+    der.fill(0);
+  }
 }
 
-const x25519SecretKeys = new WeakMap<Uint8Array, { bytes: Uint8Array; key: KeyObject }>();
+const X25519_PRIVATE = "x25519 private";
+const X25519_PUBLIC = "x25519 public";
 
-/** A KeyObject for a 64-byte d || x secret key, cached per array so a long-term key is imported once. */
+/** A KeyObject for a 64-byte d || x secret key, cached per array so a key is imported at most once. */
 function x25519SecretKeyObject(secretKey: Uint8Array): KeyObject {
   expectLength(secretKey, X25519_SECRET_KEY_LENGTH, "X25519 secret key");
-  const hit = x25519SecretKeys.get(secretKey);
-  if (hit !== undefined && Buffer.from(hit.bytes).equals(secretKey)) return hit.key;
-  let key: KeyObject;
-  try {
-    key = createPrivateKey({
-      key: { kty: "OKP", crv: "X25519", d: b64u(secretKey.subarray(0, 32)), x: b64u(secretKey.subarray(32)) },
-      format: "jwk",
-    });
-  } catch {
-    throw new CryptoError(CryptoErrorCode.InvalidSecretKey, "X25519 secret key is not a valid scalar and public key pair");
-  }
-  x25519SecretKeys.set(secretKey, { bytes: Uint8Array.from(secretKey), key });
-  return key;
+  return cachedKeyObject(X25519_PRIVATE, secretKey, (bytes) => {
+    try {
+      return createPrivateKey({
+        key: { kty: "OKP", crv: "X25519", d: b64u(bytes.subarray(0, 32)), x: b64u(bytes.subarray(32)) },
+        format: "jwk",
+      });
+    } catch {
+      throw new CryptoError(CryptoErrorCode.InvalidSecretKey, "X25519 secret key is not a valid scalar and public key pair");
+    }
+  });
 }
 
 function publicBytes(key: KeyObject): Uint8Array {
   return base64url(createPublicKey(key).export({ format: "jwk" }).x, "X25519 public key");
 }
 
-function agree(privateKey: KeyObject, peer: Uint8Array): Uint8Array {
-  const publicKey = x25519PublicKeyObject(peer);
+function agree(privateKey: KeyObject, publicKey: KeyObject): Uint8Array {
   let shared: Uint8Array;
   try {
     shared = toBytes(diffieHellman({ privateKey, publicKey }));
@@ -88,32 +105,43 @@ function agree(privateKey: KeyObject, peer: Uint8Array): Uint8Array {
   return shared;
 }
 
-/** A key pair with a 64-byte d || x secret key: from a 32-byte scalar `seed` (clamped by X25519 itself), or fresh. */
+/**
+ * A key pair with a 64-byte d || x secret key: from a 32-byte scalar `seed` (clamped by X25519 itself), or fresh.
+ * A fresh key's KeyObject is remembered for the returned secret key, so agreeing with it later imports nothing.
+ */
 export function x25519Keygen(seed?: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
   if (seed === undefined) {
-    const jwk = generateKeyPairSync("x25519").privateKey.export({ format: "jwk" });
+    const { privateKey } = generateKeyPairSync("x25519");
+    const jwk = privateKey.export({ format: "jwk" });
     const publicKey = base64url(jwk.x, "X25519 public key");
-    return { publicKey, secretKey: concatBytes(base64url(jwk.d, "X25519 secret key"), publicKey) };
+    const secretKey = concatBytes(base64url(jwk.d, "X25519 secret key"), publicKey);
+    rememberKeyObject(X25519_PRIVATE, secretKey, privateKey);
+    return { publicKey, secretKey };
   }
   const publicKey = publicBytes(x25519ScalarKeyObject(seed));
   return { publicKey, secretKey: concatBytes(seed, publicKey) };
 }
 
-/** KEM-style encapsulation: a fresh ephemeral key agrees with `peer`; its public key is the ciphertext. */
+/**
+ * KEM-style encapsulation: a fresh ephemeral key agrees with `peer`; its public key is the ciphertext. `peer` is a
+ * recipient's public key, often long-lived (a server's certified key), so its KeyObject is cached per array.
+ */
 export function x25519Ephemeral(peer: Uint8Array): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
+  expectLength(peer, X25519_KEY_LENGTH, "X25519 public key");
+  const peerKey = cachedKeyObject(X25519_PUBLIC, peer, x25519PublicKeyObject);
   const { privateKey, publicKey } = generateKeyPairSync("x25519");
-  const sharedSecret = agree(privateKey, peer);
+  const sharedSecret = agree(privateKey, peerKey);
   return { ciphertext: base64url(publicKey.export({ format: "jwk" }).x, "X25519 public key"), sharedSecret };
 }
 
-/** X25519 with a 64-byte d || x secret key (the KEM's format). */
+/** X25519 with a 64-byte d || x secret key (the KEM's format); `peer` is a one-off ciphertext, so it is not cached. */
 export function x25519Agree(secretKey: Uint8Array, peer: Uint8Array): Uint8Array {
-  return agree(x25519SecretKeyObject(secretKey), peer);
+  return agree(x25519SecretKeyObject(secretKey), x25519PublicKeyObject(peer));
 }
 
 /** X25519(scalar, peer) on a bare 32-byte scalar, as RFC 7748 and the Wycheproof vectors state it. */
 export function x25519(scalar: Uint8Array, peer: Uint8Array): Uint8Array {
-  return agree(x25519ScalarKeyObject(scalar), peer);
+  return agree(x25519ScalarKeyObject(scalar), x25519PublicKeyObject(peer));
 }
 
 // ---- ECDH over P-384 (secp384r1) ----
@@ -271,7 +299,10 @@ export function nodeHkdf(name: string): Kdf {
       throw new CryptoError(CryptoErrorCode.InvalidParameter, `${name} output length must be between 1 and ${maxOutput} bytes, got ${length}`);
     }
   };
-  const hmac = (key: Uint8Array, data: Uint8Array): Uint8Array => toBytes(createHmac(spec.nodeName, key).update(data).digest());
+  // The key goes in as a KeyObject: node:crypto 24 probes a key given as bytes for a KeyObject and a CryptoKey brand by
+  // catching two thrown errors, which costs three times the HMAC of a short message (docs/performance.md, "Handshake").
+  const hmac = (key: Uint8Array, data: Uint8Array): Uint8Array =>
+    toBytes(createHmac(spec.nodeName, createSecretKey(key)).update(data).digest());
   return Object.freeze({
     kind: "kdf" as const,
     name,

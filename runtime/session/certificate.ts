@@ -1,6 +1,6 @@
 // Certificates of the session protocol: a server's static KEM key certified once by its ML-DSA identity (KEMTLS-style),
 // and a client's identity with claims certified by an issuer. Issuance signs; handshakes only verify (and cache that).
-import { hash, kem as kemByName, signature as signatureByName } from "../crypto/registry.js";
+import { constantTimeEqual, hash, kem as kemByName, signature as signatureByName } from "../crypto/registry.js";
 import { fingerprint } from "../identity/index.js";
 import { ByteReader, ByteWriter, toHex, utf8 } from "./codec.js";
 import {
@@ -114,17 +114,22 @@ export function parseServerCertificate(bytes: Uint8Array): Parsed<ServerCertific
 
 /**
  * Checks a server certificate as a client must: pinned identity, signature, validity window.
- * Trust is checked first (cheap, and the most telling error); the signature result is cached by certificate digest.
+ * Trust is checked first (cheap, and the most telling error); the signature result is cached by certificate digest,
+ * together with the parsed certificate, so a repeat contact gets the same certificate object (and with it the KEM
+ * public key whose imported key the crypto layer has cached).
  */
 export function verifyServerCertificate(bytes: Uint8Array, trustedFingerprints: readonly string[], now: number): ServerCertificate {
-  const { certificate, tbs, signature } = parseServerCertificate(bytes);
-  if (!trustedFingerprints.includes(certificate.fingerprint)) {
-    throw new SessionError(
-      SessionErrorCode.UntrustedServerKey,
-      `server identity \`${certificate.fingerprint}\` is not among the trusted server fingerprints`,
-    );
-  }
-  verifySignatureCached(bytes, certificate.signature, tbs, signature, certificate.identityPublicKey, contextBytes.server, "server certificate");
+  const certificate = verifiedCertificate("server certificate", bytes, parseServerCertificate, {
+    trust(parsed) {
+      if (!trustedFingerprints.includes(parsed.fingerprint)) {
+        throw new SessionError(
+          SessionErrorCode.UntrustedServerKey,
+          `server identity \`${parsed.fingerprint}\` is not among the trusted server fingerprints`,
+        );
+      }
+    },
+    signer: (parsed) => ({ algorithm: parsed.signature, publicKey: parsed.identityPublicKey }),
+  });
   checkValidity(certificate.notBefore, certificate.notAfter, now, "server certificate");
   return certificate;
 }
@@ -219,17 +224,20 @@ export interface ClientTrust {
 }
 
 export function verifyClientCertificate(bytes: Uint8Array, trust: ClientTrust, now: number): ClientCertificate {
-  const { certificate, tbs, signature } = parseClientCertificate(bytes);
-  const byIssuer = trust.issuers?.includes(certificate.issuerFingerprint) ?? false;
-  const selfIssued = certificate.issuerFingerprint === certificate.fingerprint;
-  const pinned = selfIssued && (trust.clientFingerprints?.includes(certificate.fingerprint) ?? false);
-  if (!byIssuer && !pinned) {
-    throw new SessionError(
-      SessionErrorCode.ClientAuthFailed,
-      `client \`${certificate.fingerprint}\` is neither pinned nor certified by a trusted issuer`,
-    );
-  }
-  verifySignatureCached(bytes, certificate.issuerAlgorithm, tbs, signature, certificate.issuerPublicKey, contextBytes.client, "client certificate");
+  const certificate = verifiedCertificate("client certificate", bytes, parseClientCertificate, {
+    trust(parsed) {
+      const byIssuer = trust.issuers?.includes(parsed.issuerFingerprint) ?? false;
+      const selfIssued = parsed.issuerFingerprint === parsed.fingerprint;
+      const pinned = selfIssued && (trust.clientFingerprints?.includes(parsed.fingerprint) ?? false);
+      if (!byIssuer && !pinned) {
+        throw new SessionError(
+          SessionErrorCode.ClientAuthFailed,
+          `client \`${parsed.fingerprint}\` is neither pinned nor certified by a trusted issuer`,
+        );
+      }
+    },
+    signer: (parsed) => ({ algorithm: parsed.issuerAlgorithm, publicKey: parsed.issuerPublicKey }),
+  });
   checkValidity(certificate.notBefore, certificate.notAfter, now, "client certificate");
   return certificate;
 }
@@ -312,33 +320,59 @@ function checkValidity(notBefore: number, notAfter: number, now: number, what: s
   }
 }
 
-const verifiedCache = new Map<string, true>();
+type CertificateKind = "server certificate" | "client certificate";
 
-/** Verifies a signature, remembering successes by digest of the whole certificate (which includes the signer's key). */
-function verifySignatureCached(
-  whole: Uint8Array,
-  algorithm: string,
-  tbs: Uint8Array,
-  signature: Uint8Array,
-  publicKey: Uint8Array,
-  context: Uint8Array,
-  what: string,
-): void {
-  const key = toHex(hash(TRANSCRIPT_HASH).digest(whole));
-  if (verifiedCache.has(key)) return;
+/** A certificate whose signature verified: a private copy of its bytes and what was parsed from that copy. */
+interface Verified<T> {
+  readonly kind: CertificateKind;
+  readonly bytes: Uint8Array;
+  readonly certificate: T;
+}
+
+const verifiedCache = new Map<string, Verified<ServerCertificate> | Verified<ClientCertificate>>();
+
+interface CertificateChecks<T> {
+  /** Whether the verifier trusts the certificate's signer: checked before the signature, and on every cache hit. */
+  trust(certificate: T): void;
+  signer(certificate: T): { algorithm: string; publicKey: Uint8Array };
+}
+
+/**
+ * The certificate in `bytes`, trusted and its signature verified; validity is left to the caller. Successes are
+ * remembered by digest of the whole certificate (which includes the signer's key). A hit returns the same parsed
+ * object as before, as long as its private copy of the bytes still equals `bytes`; a miss parses a fresh copy, so
+ * the cached certificate shares no memory with the caller's message.
+ */
+function verifiedCertificate<T>(
+  kind: CertificateKind,
+  bytes: Uint8Array,
+  parse: (bytes: Uint8Array) => Parsed<T>,
+  checks: CertificateChecks<T>,
+): T {
+  const key = toHex(hash(TRANSCRIPT_HASH).digest(bytes));
+  const known = verifiedCache.get(key) as Verified<T> | undefined;
+  if (known !== undefined && known.kind === kind && constantTimeEqual(known.bytes, bytes)) {
+    checks.trust(known.certificate);
+    return known.certificate;
+  }
+  const own = Uint8Array.from(bytes);
+  const { certificate, tbs, signature } = parse(own);
+  Object.freeze(certificate);
+  checks.trust(certificate);
+  const { algorithm, publicKey } = checks.signer(certificate);
+  const context = kind === "client certificate" ? contextBytes.client : contextBytes.server;
+  const code = kind === "client certificate" ? SessionErrorCode.ClientAuthFailed : SessionErrorCode.BadCertificate;
   let ok = false;
   try {
     ok = signatureByName(algorithm).verify(signature, tbs, publicKey, context);
   } catch (error) {
-    const code = what === "client certificate" ? SessionErrorCode.ClientAuthFailed : SessionErrorCode.BadCertificate;
-    throw asSessionError(error, code, `${what} signature could not be checked with \`${algorithm}\``);
+    throw asSessionError(error, code, `${kind} signature could not be checked with \`${algorithm}\``);
   }
-  if (!ok) {
-    const code = what === "client certificate" ? SessionErrorCode.ClientAuthFailed : SessionErrorCode.BadCertificate;
-    throw new SessionError(code, `${what} signature does not verify`);
-  }
-  verifiedCache.set(key, true);
+  if (!ok) throw new SessionError(code, `${kind} signature does not verify`);
+  verifiedCache.delete(key);
+  verifiedCache.set(key, { kind, bytes: own, certificate } as Verified<ServerCertificate> | Verified<ClientCertificate>);
   if (verifiedCache.size > VERIFIED_CERTIFICATE_CACHE_ENTRIES) verifiedCache.delete(verifiedCache.keys().next().value!);
+  return certificate;
 }
 
 /** Test hook: forget cached verifications so a test can measure or exercise the cold path. */

@@ -1,0 +1,55 @@
+// node:crypto KeyObjects cached per key byte array, so that a key is parsed and validated once in its lifetime
+// (a server's static key, a certificate's public key, an ephemeral key from generation to decapsulation), not per use.
+import type { KeyObject } from "node:crypto";
+
+interface Entry {
+  /** What the KeyObject is (algorithm and public or private), so one array is never read as another kind of key. */
+  readonly kind: string;
+  /** The bytes the KeyObject was made from: a hit requires the array to still hold exactly these. */
+  readonly bytes: Uint8Array;
+  readonly key: KeyObject;
+}
+
+/**
+ * Weakly keyed by the caller's own array, so an entry (its KeyObject and its copy of the bytes) lives no longer than
+ * that array. An entry is used only while the array still holds the bytes it was made from: a caller that rewrites
+ * or wipes an array gets a fresh import, never a stale key.
+ */
+const entries = new WeakMap<Uint8Array, Entry>();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+/** The KeyObject of `kind` for the key in `bytes`: the cached one while `bytes` is unchanged, else `load(bytes)`. */
+export function cachedKeyObject(kind: string, bytes: Uint8Array, load: (bytes: Uint8Array) => KeyObject): KeyObject {
+  const hit = entries.get(bytes);
+  if (hit !== undefined && hit.kind === kind && sameBytes(hit.bytes, bytes)) return hit.key;
+  const key = load(bytes);
+  entries.set(bytes, { kind, bytes: Uint8Array.from(bytes), key });
+  return key;
+}
+
+/** Records that `key` (just generated, so never imported) is the KeyObject for the key exported as `bytes`. */
+export function rememberKeyObject(kind: string, bytes: Uint8Array, key: KeyObject): void {
+  entries.set(bytes, { kind, bytes: Uint8Array.from(bytes), key });
+}
+
+/**
+ * The key held in `from` now lives in `to` (a hybrid KEM joins its components' keys into one array): the entry moves
+ * with it, provided `to` holds the same bytes. `from` loses its entry, so the caller may wipe it.
+ */
+export function moveKeyObject(from: Uint8Array, to: Uint8Array): void {
+  const hit = entries.get(from);
+  if (hit === undefined) return;
+  entries.delete(from);
+  if (sameBytes(hit.bytes, to)) entries.set(to, hit);
+}
+
+/** PEM text (RFC 7468: base64 in lines of 64 characters) around DER bytes; only ever used for public keys. */
+export function pem(label: "PUBLIC KEY", der: Uint8Array): string {
+  const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString("base64");
+  let body = "";
+  for (let offset = 0; offset < base64.length; offset += 64) body += `${base64.slice(offset, offset + 64)}\n`;
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
+}

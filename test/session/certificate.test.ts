@@ -1,0 +1,57 @@
+// The verified-certificate cache: a repeat contact gets the certificate parsed the first time (so its KEM public key's
+// imported key is reused), another certificate is never taken for a cached one, and trust and validity are still
+// checked on every verification.
+import assert from "node:assert/strict";
+import { kem } from "../../runtime/crypto/registry.js";
+import { ServerCredentials, clearVerifiedCertificateCache, parseServerCertificate, verifyServerCertificate } from "../../runtime/session/certificate.js";
+import { SessionErrorCode } from "../../runtime/session/errors.js";
+import { T0, newIdentity, serverFixture } from "./fixtures.js";
+
+const KEM = "X25519MLKEM768";
+const HOUR = 3_600_000;
+
+describe("verified server certificates", () => {
+  beforeEach(() => clearVerifiedCertificateCache());
+
+  it("returns the certificate parsed the first time for the same bytes, in any array", () => {
+    const { server, credentials } = serverFixture();
+    const bytes = credentials.forKem(KEM)!.certificate;
+    const first = verifyServerCertificate(bytes, [server.fingerprint], T0);
+    assert.equal(verifyServerCertificate(bytes, [server.fingerprint], T0 + HOUR), first);
+    assert.equal(verifyServerCertificate(Uint8Array.from(bytes), [server.fingerprint], T0), first);
+    assert.deepEqual(first, parseServerCertificate(bytes).certificate);
+    assert.ok(Object.isFrozen(first));
+  });
+
+  it("does not take another certificate for a cached one", () => {
+    const { server, credentials } = serverFixture();
+    const cached = verifyServerCertificate(credentials.forKem(KEM)!.certificate, [server.fingerprint], T0);
+    const other = new ServerCredentials({ identity: server, now: () => T0 }).forKem(KEM)!;
+    const verified = verifyServerCertificate(other.certificate, [server.fingerprint], T0);
+    assert.notEqual(verified, cached);
+    assert.notDeepEqual(verified.kemPublicKey, cached.kemPublicKey);
+    // Encapsulating to each certificate's key reaches that certificate's holder only.
+    const scheme = kem(KEM);
+    const toOther = scheme.encapsulate(verified.kemPublicKey);
+    assert.deepEqual(scheme.decapsulate(toOther.ciphertext, other.kemSecretKey), toOther.sharedSecret);
+  });
+
+  it("parses and verifies again when a cached certificate was changed in memory", () => {
+    const { server, credentials } = serverFixture();
+    const bytes = credentials.forKem(KEM)!.certificate;
+    const first = verifyServerCertificate(bytes, [server.fingerprint], T0);
+    const original = Uint8Array.from(first.kemPublicKey);
+    first.kemPublicKey[0]! ^= 1;
+    const again = verifyServerCertificate(bytes, [server.fingerprint], T0);
+    assert.notEqual(again, first);
+    assert.deepEqual(again.kemPublicKey, original);
+  });
+
+  it("checks trust and validity on every verification, cached or not", () => {
+    const { server, credentials } = serverFixture();
+    const bytes = credentials.forKem(KEM)!.certificate;
+    const parsed = verifyServerCertificate(bytes, [server.fingerprint], T0);
+    assert.throws(() => verifyServerCertificate(bytes, [newIdentity().fingerprint], T0), { code: SessionErrorCode.UntrustedServerKey });
+    assert.throws(() => verifyServerCertificate(bytes, [server.fingerprint], parsed.notAfter), { code: SessionErrorCode.CertificateExpired });
+  });
+});
