@@ -181,6 +181,8 @@ export interface AeadSpec {
 export interface AeadOps {
   seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined;
+  /** Drops anything the provider keeps for `key` (see Aead.forget). */
+  forget?(key: Uint8Array): void;
   /** Optional fused forms (see Aead.sealRecord/openRecord); built from seal and open when absent. */
   sealRecord?(key: Uint8Array, nonce: Uint8Array, header: Uint8Array, text: string): string;
   openRecord?(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, header: Uint8Array): string | undefined;
@@ -227,6 +229,9 @@ export function defineAead(spec: AeadSpec, ops: AeadOps): Aead {
       // Too short to hold a tag: unauthenticated by definition.
       if (sealed.length < spec.tagLength) return undefined;
       return ops.open(key, nonce, sealed, aad);
+    },
+    forget(key: Uint8Array): void {
+      ops.forget?.(key);
     },
     sealRecord(key: Uint8Array, nonce: Uint8Array, header: Uint8Array, text: string): string {
       checkKeyAndNonce(key, nonce);

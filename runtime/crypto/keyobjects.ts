@@ -30,6 +30,12 @@ export function cachedKeyObject(kind: string, bytes: Uint8Array, load: (bytes: U
   return key;
 }
 
+/** Drops the entry for `bytes` and zeroes its copy of them (the KeyObject itself goes with the next collection). */
+export function forgetKeyObject(bytes: Uint8Array): void {
+  entries.get(bytes)?.bytes.fill(0);
+  entries.delete(bytes);
+}
+
 /** Records that `key` (just generated, so never imported) is the KeyObject for the key exported as `bytes`. */
 export function rememberKeyObject(kind: string, bytes: Uint8Array, key: KeyObject): void {
   entries.set(bytes, { kind, bytes: Uint8Array.from(bytes), key });

@@ -65,6 +65,11 @@ export interface Aead extends AlgorithmInfo {
    * base64url(header ‖ ciphertext ‖ tag). Same bytes as `seal`; providers may do it without intermediate copies.
    */
   sealRecord(key: Uint8Array, nonce: Uint8Array, header: Uint8Array, text: string): string;
+  /**
+   * The caller is done with `key` (it is about to zero it): the provider drops whatever it derived from it, such as
+   * an imported key object, so no copy outlives the caller's own.
+   */
+  forget(key: Uint8Array): void;
   /** The record layer's form of `open`: the plaintext decoded as UTF-8, or undefined when authentication fails. */
   openRecord(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, header: Uint8Array): string | undefined;
 }

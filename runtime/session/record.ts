@@ -93,6 +93,7 @@ class Direction {
   /** Moves to the next epoch's key and forgets the old one (forward secrecy within the session). */
   protected ratchet(next = this.nextEpoch()): void {
     this.secret.fill(0);
+    this.aead.forget(this.key);
     this.key.fill(0);
     this.secret = next.secret;
     this.key = next.key;
@@ -105,6 +106,7 @@ class Direction {
 
   wipe(): void {
     this.secret.fill(0);
+    this.aead.forget(this.key);
     this.key.fill(0);
     this.iv.fill(0);
   }
@@ -273,7 +275,10 @@ export class RecordOpener extends Direction {
       try {
         text = this.decrypt(target.key, target.iv, sequence, sealed, header);
       } catch (error) {
-        for (const next of chain) [next.secret, next.key, next.iv].forEach((bytes) => bytes.fill(0));
+        for (const next of chain) {
+          this.aead.forget(next.key);
+          [next.secret, next.key, next.iv].forEach((bytes) => bytes.fill(0));
+        }
         throw error;
       }
       // Every frame of the epochs being left was sealed before this one.
@@ -317,6 +322,7 @@ export class RecordOpener extends Direction {
 
   private forget(epoch: number): void {
     const earlier = this.previous.get(epoch);
+    if (earlier !== undefined) this.aead.forget(earlier.key);
     earlier?.key.fill(0);
     earlier?.iv.fill(0);
     this.previous.delete(epoch);

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { concatBytes } from "../../runtime/crypto/bytes.js";
-import { cachedKeyObject, moveKeyObject, rememberKeyObject } from "../../runtime/crypto/keyobjects.js";
+import { cachedKeyObject, forgetKeyObject, moveKeyObject, rememberKeyObject } from "../../runtime/crypto/keyobjects.js";
 import { nativeMlKem } from "../../runtime/crypto/native.js";
 import { kem } from "../../runtime/crypto/registry.js";
 import { requireNative, toHex } from "./vectors.js";
@@ -28,6 +28,15 @@ function counting(): { load: (bytes: Uint8Array) => KeyObject; readonly calls: n
 const exported = (key: KeyObject) => key.export({ format: "jwk" }).x;
 
 describe("KeyObject cache", () => {
+  it("imports again after a key is forgotten (as the record layer does before zeroing a key)", () => {
+    const importer = counting();
+    const bytes = x25519Public();
+    cachedKeyObject("x25519 public", bytes, importer.load);
+    forgetKeyObject(bytes);
+    cachedKeyObject("x25519 public", bytes, importer.load);
+    assert.equal(importer.calls, 2);
+  });
+
   it("imports a key once per array, and again when the array's bytes change", () => {
     const importer = counting();
     const bytes = x25519Public();
