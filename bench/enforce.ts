@@ -14,11 +14,11 @@ import { toolDigest } from "../runtime/manifest/digest.js";
 import type { SessionInfo } from "../runtime/session/facts.js";
 import { MemoryStateStore } from "../runtime/state/index.js";
 import { transportSuites } from "../runtime/transport/defaults.js";
-import { connectClient, echoServer, median } from "./echo.js";
-import { measureIsolated } from "./isolated.js";
+import { connectClient, echoServer } from "./echo.js";
+import { measureIsolated, overallMedian, pairedRatio } from "./isolated.js";
 import { sealedWrap } from "./transport.js";
 
-const SCHEDULE = { warmupCalls: 3000, rounds: 10, callsPerRound: 1000 };
+const SCHEDULE = { warmupCalls: 3000, rounds: 40, callsPerRound: 250 };
 const TARGET_RATIO = 1.6;
 
 /**
@@ -93,7 +93,8 @@ async function measure(json: boolean, dir: string): Promise<void> {
     names.map((variant) => ({ name: variant, module: import.meta.url, factory: "enforceClient", options: { variant, dir } })),
     SCHEDULE,
   );
-  const us = (name: EnforceVariant): number => median(samples.get(name)!);
+  const us = (name: EnforceVariant): number => overallMedian(samples.get(name)!);
+  const ratioOf = (name: EnforceVariant): number => round(pairedRatio(samples.get(name)!, samples.get("plain")!));
   const plainUs = us("plain");
   const guardedUs = us("guarded");
   const sealedUs = us("sealed");
@@ -104,12 +105,12 @@ async function measure(json: boolean, dir: string): Promise<void> {
   const result = {
     guarded_us: round(sealedGuardedUs),
     plain_us: round(plainUs),
-    ratio: round(sealedGuardedUs / plainUs),
+    ratio: ratioOf("sealed_guarded"),
     target_ratio: TARGET_RATIO,
     sealed_us: round(sealedUs),
-    sealed_ratio: round(sealedUs / plainUs),
+    sealed_ratio: ratioOf("sealed"),
     unsealed_guarded_us: round(guardedUs),
-    unsealed_guarded_ratio: round(guardedUs / plainUs),
+    unsealed_guarded_ratio: ratioOf("guarded"),
     guard_overhead_us: round(guardedUs - plainUs),
     aead: aeadName,
     node: process.version,
@@ -120,7 +121,8 @@ async function measure(json: boolean, dir: string): Promise<void> {
     return;
   }
   const lines = [
-    `enforce: tools/call round trip over InMemoryTransport, median of ${result.calls} calls per variant, each in its own process (Node ${result.node})`,
+    `enforce: tools/call round trip over InMemoryTransport, median of ${result.calls} calls per variant, each in its own process (Node ${result.node});`,
+    "  ratios are medians of per-round ratios to the plain variant run just before",
     `  plain SDK                          ${result.plain_us.toFixed(1)} µs`,
     `  guarded + audit (not sealed)       ${result.unsealed_guarded_us.toFixed(1)} µs  (${result.unsealed_guarded_ratio}x plain)`,
     `  sealed, ${result.aead.padEnd(26)} ${result.sealed_us.toFixed(1)} µs  (${result.sealed_ratio}x plain)`,

@@ -3,6 +3,7 @@
 // are interleaved (one variant at a time, never two in parallel) so every variant sees the same machine state.
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { median } from "./echo.js";
 
 export interface Variant {
   readonly name: string;
@@ -20,20 +21,34 @@ export interface Schedule {
   readonly callsPerRound: number;
 }
 
-/** Round-trip samples in microseconds per variant name. */
-export async function measureIsolated(variants: readonly Variant[], schedule: Schedule): Promise<Map<string, number[]>> {
+/** Round-trip samples in microseconds per variant name, one array per round (rounds ran interleaved, in order). */
+export async function measureIsolated(variants: readonly Variant[], schedule: Schedule): Promise<Map<string, number[][]>> {
   const children = new Map<string, VariantProcess>();
   try {
     for (const variant of variants) children.set(variant.name, await VariantProcess.start(variant));
     for (const child of children.values()) await child.sample(schedule.warmupCalls);
-    const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
+    const samples = new Map<string, number[][]>(variants.map((v) => [v.name, []]));
     for (let round = 0; round < schedule.rounds; round++) {
-      for (const [name, child] of children) samples.get(name)!.push(...(await child.sample(schedule.callsPerRound)));
+      for (const [name, child] of children) samples.get(name)!.push(await child.sample(schedule.callsPerRound));
     }
     return samples;
   } finally {
     await Promise.all([...children.values()].map((child) => child.stop()));
   }
+}
+
+/** The median of all of a variant's samples. */
+export function overallMedian(rounds: readonly number[][]): number {
+  return median(rounds.flat());
+}
+
+/**
+ * The median over rounds of (variant's round median ÷ baseline's round median). Each round runs the variants back to
+ * back within milliseconds, so the ratio holds even when the machine's speed drifts between rounds (a shared VM's does,
+ * by up to 2x over seconds); the overall medians do not cancel that drift.
+ */
+export function pairedRatio(variant: readonly number[][], baseline: readonly number[][]): number {
+  return median(variant.map((round, i) => median(round) / median(baseline[i]!)));
 }
 
 class VariantProcess {

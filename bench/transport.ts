@@ -9,10 +9,10 @@ import { fingerprint } from "../runtime/identity/index.js";
 import { ServerCredentials } from "../runtime/session/certificate.js";
 import { transportSuites } from "../runtime/transport/defaults.js";
 import { PqcClientTransport, PqcServerTransport } from "../runtime/transport/index.js";
-import { connectClient, echoServer, median, type Link, type TransportWrap } from "./echo.js";
-import { measureIsolated, type Variant } from "./isolated.js";
+import { connectClient, echoServer, type Link, type TransportWrap } from "./echo.js";
+import { measureIsolated, overallMedian, pairedRatio, type Variant } from "./isolated.js";
 
-const SCHEDULE = { warmupCalls: 3000, rounds: 10, callsPerRound: 1000 };
+const SCHEDULE = { warmupCalls: 3000, rounds: 40, callsPerRound: 250 };
 
 export interface TransportVariantOptions {
   readonly link: Link;
@@ -51,12 +51,13 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     SCHEDULE,
   );
 
-  const us = (name: string): number => median(samples.get(name)!);
+  const us = (name: string): number => overallMedian(samples.get(name)!);
+  const ratioOf = (name: string, baseline: string): number => round(pairedRatio(samples.get(name)!, samples.get(baseline)!));
   const plainUs = us("plain");
   const byAead = Object.fromEntries(
     aeads.map((name) => {
       const sealed = us(`sealed ${name}`);
-      return [name, { sealed_us: round(sealed), ratio: round(sealed / plainUs), provider: aead(name).provider }];
+      return [name, { sealed_us: round(sealed), ratio: ratioOf(`sealed ${name}`, "plain"), provider: aead(name).provider }];
     }),
   );
   const chosen = byAead[transportDefault]!;
@@ -69,7 +70,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     aead: transportDefault,
     aead_provider: chosen.provider,
     by_aead: byAead,
-    stdio_framed: { plain_us: round(framedPlain), sealed_us: round(framedSealed), ratio: round(framedSealed / framedPlain) },
+    stdio_framed: { plain_us: round(framedPlain), sealed_us: round(framedSealed), ratio: ratioOf("sealed stdio-framed", "plain stdio-framed") },
     node: process.version,
     calls: SCHEDULE.rounds * SCHEDULE.callsPerRound,
   };
@@ -80,7 +81,8 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   const row = (label: string, value: number, ratio?: number) =>
     `  ${label.padEnd(50)}${value.toFixed(1).padStart(6)} µs${ratio === undefined ? "" : `  (${ratio}x plain)`}`;
   const lines = [
-    `transport: tools/call round trip, median of ${result.calls} calls, each variant in its own worker (Node ${result.node})`,
+    `transport: tools/call round trip, median of ${result.calls} calls, each variant in its own process (Node ${result.node});`,
+    "  ratios are medians of per-round ratios to the plain variant run just before",
     "  over InMemoryTransport (no serialisation):",
     row("plain SDK", result.plain_us),
     ...Object.entries(byAead).map(([name, entry]) => row(`sealed, ${name} (${entry.provider})`, entry.sealed_us, entry.ratio)),
