@@ -1,6 +1,6 @@
 // Runs each benchmark variant in its own child process, as a real client and server would run: each has its own V8
 // heap and JIT feedback, so the SDK's call sites see one transport class instead of every variant's at once. Rounds
-// are interleaved (one variant at a time, never two in parallel) so every variant sees the same machine state.
+// are interleaved (one variant at a time, never two in parallel, alternating the order) so all see the same machine state.
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { median } from "./echo.js";
@@ -28,8 +28,10 @@ export async function measureIsolated(variants: readonly Variant[], schedule: Sc
     for (const variant of variants) children.set(variant.name, await VariantProcess.start(variant));
     for (const child of children.values()) await child.sample(schedule.warmupCalls);
     const samples = new Map<string, number[][]>(variants.map((v) => [v.name, []]));
+    // Odd rounds run the variants in reverse order, so no variant always runs first (or right after another).
+    const order = [...children];
     for (let round = 0; round < schedule.rounds; round++) {
-      for (const [name, child] of children) samples.get(name)!.push(await child.sample(schedule.callsPerRound));
+      for (const [name, child] of round % 2 === 0 ? order : [...order].reverse()) samples.get(name)!.push(await child.sample(schedule.callsPerRound));
     }
     return samples;
   } finally {
