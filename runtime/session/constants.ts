@@ -50,7 +50,16 @@ export const MAX_OFFERED_ALGORITHMS = 8;
 export const REPLAY_WINDOW = 8192;
 
 /** Unordered delivery: sealed frames that may arrive before the handshake has completed on this end, held until it has. */
-export const MAX_EARLY_FRAMES = 256;
+export const MAX_EARLY_FRAMES = 1024;
+
+/** Unordered delivery: and at most this many bytes of them (a client sends little before the server's Finished). */
+export const MAX_EARLY_BYTES = 1024 * 1024;
+
+/** Unordered delivery: an earlier epoch's key is kept this long for frames a rekey overtook, then zeroed. */
+export const EARLIER_EPOCH_KEEP_MS = 30_000;
+
+/** Unordered delivery: how long a close waits for frames sent before it that have not arrived yet. */
+export const CLOSE_GRACE_MS = 2_000;
 
 /** Sends queued before establishment; beyond this the sender is misbehaving, so sends are refused. */
 export const MAX_PENDING_SENDS = 1024;

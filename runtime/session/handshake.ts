@@ -188,6 +188,7 @@ export class ClientHandshake {
     const plaintext = new ByteWriter().bytes(auth.certificate).bytes(proof).finish();
     const key = schedule.clientAuthKey(context);
     const sealed = aead.seal(key, new Uint8Array(aead.nonceLength), plaintext, context);
+    aead.forget(key);
     key.fill(0);
     return sealed;
   }
@@ -363,6 +364,7 @@ export class ServerHandshake {
     const context = this.transcript.digest(ciphertext);
     const key = schedule.clientAuthKey(context);
     const plaintext = aead.open(key, new Uint8Array(aead.nonceLength), sealed, context);
+    aead.forget(key);
     key.fill(0);
     if (plaintext === undefined) throw new SessionError(SessionErrorCode.ClientAuthFailed, "the sealed client authentication does not open");
     const reader = new ByteReader(plaintext, "client authentication", SessionErrorCode.ClientAuthFailed);

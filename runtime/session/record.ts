@@ -3,7 +3,7 @@
 // (Streamable HTTP). Frames travel as base64url text; the 13-byte header is the AAD. Payloads are text (serialised
 // JSON-RPC), so the AEAD's record form seals from and opens to strings without intermediate copies.
 import type { Aead, Kdf } from "../crypto/types.js";
-import { MAX_FRAME_BYTES, REJECT_AFTER_MESSAGES, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME_MS, REPLAY_WINDOW } from "./constants.js";
+import { EARLIER_EPOCH_KEEP_MS, MAX_FRAME_BYTES, REJECT_AFTER_MESSAGES, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME_MS, REPLAY_WINDOW } from "./constants.js";
 import { SessionError, SessionErrorCode } from "./errors.js";
 import { nextSecret, recordKey } from "./keys.js";
 
@@ -37,7 +37,11 @@ export interface RecordLimits {
   readonly rekeyAfterMs?: number | undefined;
   /** Largest decoded frame in bytes, both directions. */
   readonly maxFrameBytes?: number | undefined;
-  /** Receiver side: how frames may arrive (default `ordered`). */
+  /**
+   * How frames may arrive (default `ordered`). Both ends of a session use the same inner transport, so a sealer
+   * assumes its peer receives as it does: over unordered delivery it rekeys without a marker (each frame names its
+   * epoch), since a marker could travel on a stream the peer never reads.
+   */
   readonly delivery?: Delivery | undefined;
   readonly now?: (() => number) | undefined;
 }
@@ -116,9 +120,11 @@ export class RecordSealer extends Direction {
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
   private readonly rekeyAfterMessages: number;
   private readonly rekeyAfterMs: number;
+  private readonly markers: boolean;
 
   constructor(aead: Aead, kdf: Kdf, secret: Uint8Array, limits: RecordLimits = {}) {
     super(aead, kdf, secret, limits);
+    this.markers = limits.delivery !== "unordered";
     this.rekeyAfterMessages = limits.rekeyAfterMessages ?? REKEY_AFTER_MESSAGES;
     this.rekeyAfterMs = limits.rekeyAfterMs ?? REKEY_AFTER_TIME_MS;
     if (!(this.rekeyAfterMessages >= 1 && this.rekeyAfterMessages < REJECT_AFTER_MESSAGES) || !(this.rekeyAfterMs > 0)) {
@@ -152,6 +158,13 @@ export class RecordSealer extends Direction {
     const frame = this.seal(FrameType.rekey, "");
     this.ratchet();
     return frame;
+  }
+
+  /** Rekeys: returns the marker frame to send first (ordered delivery), or undefined (unordered: no marker). */
+  rekey(): string | undefined {
+    if (this.markers) return this.sealRekey();
+    this.ratchet();
+    return undefined;
   }
 
   sealClose(): string {
@@ -189,6 +202,8 @@ interface PreviousKey {
   readonly iv: Uint8Array;
   /** Every frame of the previous epoch has a sequence number below this. */
   readonly below: number;
+  /** When the key is dropped even if the window has not yet moved past its frames (epoch ms). */
+  readonly expires: number;
 }
 
 export class RecordOpener extends Direction {
@@ -197,6 +212,8 @@ export class RecordOpener extends Direction {
   private readonly unordered: boolean;
   /** Unordered delivery: highest sequence number accepted, and which of the last REPLAY_WINDOW were seen. */
   private highest = -1;
+  /** Unordered delivery: how many frames were accepted (all distinct sequence numbers). */
+  private accepted = 0;
   private readonly seen = new Uint8Array(REPLAY_WINDOW);
   private readonly previous = new Map<number, PreviousKey>();
 
@@ -224,6 +241,11 @@ export class RecordOpener extends Direction {
   override wipe(): void {
     super.wipe();
     this.dropPrevious();
+  }
+
+  /** Unordered delivery: frames numbered below the highest accepted that have not arrived (0 for ordered delivery). */
+  get missing(): number {
+    return this.unordered ? this.highest + 1 - this.accepted : 0;
   }
 
   private openFrame(frame: string): OpenedFrame {
@@ -286,7 +308,8 @@ export class RecordOpener extends Direction {
       this.epochFrames += 1;
     } else {
       const earlier = this.previous.get(epoch);
-      if (earlier === undefined || sequence >= earlier.below) {
+      if (earlier !== undefined && this.now() >= earlier.expires) this.forget(epoch);
+      if (earlier === undefined || sequence >= earlier.below || !this.previous.has(epoch)) {
         throw new SessionError(SessionErrorCode.Reorder, `frame ${sequence} is from key epoch ${epoch}, which this end no longer or not yet holds (current ${this.epoch})`);
       }
       text = this.decrypt(earlier.key, earlier.iv, sequence, sealed, header);
@@ -303,7 +326,7 @@ export class RecordOpener extends Direction {
 
   /** Unordered delivery: ratchets to `next`, keeping the current key for frames numbered below `below`. */
   private advance(next: { secret: Uint8Array; key: Uint8Array; iv: Uint8Array }, below: number): void {
-    this.previous.set(this.epoch, { key: new Uint8Array(this.key), iv: new Uint8Array(this.iv), below });
+    this.previous.set(this.epoch, { key: new Uint8Array(this.key), iv: new Uint8Array(this.iv), below, expires: this.now() + EARLIER_EPOCH_KEEP_MS });
     if (this.previous.size > MAX_EPOCH_SPAN) this.forget(this.previous.keys().next().value!);
     this.ratchet(next);
   }
@@ -316,8 +339,12 @@ export class RecordOpener extends Direction {
       this.highest = sequence;
     }
     this.seen[sequence % REPLAY_WINDOW] = 1;
-    // Once the window has moved past every frame of an earlier epoch, its key can go.
-    for (const [epoch, earlier] of this.previous) if (this.highest - REPLAY_WINDOW + 1 >= earlier.below) this.forget(epoch);
+    this.accepted += 1;
+    // Once the window has moved past every frame of an earlier epoch, or its time is up, its key goes.
+    const now = this.now();
+    for (const [epoch, earlier] of this.previous) {
+      if (this.highest - REPLAY_WINDOW + 1 >= earlier.below || now >= earlier.expires) this.forget(epoch);
+    }
   }
 
   private forget(epoch: number): void {

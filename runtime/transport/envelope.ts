@@ -22,8 +22,8 @@ export type Envelope =
   | { readonly kind: "sealed"; readonly frame: string; readonly route: Route }
   | { readonly kind: "plain" };
 
-/** What the outer message showed: the sealed message inside must match it. */
-export type Route = { readonly id: RequestId } | { readonly method: string } | undefined;
+/** What the outer message showed: the sealed message inside must match it (a request or response with this id, a method). */
+export type Route = { readonly id: RequestId; readonly request: boolean } | { readonly method: string } | undefined;
 
 /** A message's id, treating JSON-RPC's `null` id (an error about an unreadable request) as none. */
 const idOf = (message: JSONRPCMessage): RequestId | undefined => {
@@ -72,7 +72,7 @@ export function sealedEnvelope(frame: string, carried?: JSONRPCMessage): JSONRPC
 /** The route a sealed message must match: the outer id (requests, responses) or visible method. */
 function routeOf(message: JSONRPCMessage): Route {
   const id = idOf(message);
-  if (id !== undefined) return { id };
+  if (id !== undefined) return { id, request: "method" in message };
   if ("method" in message && message.method !== SEALED_METHOD) return { method: message.method };
   return undefined;
 }
@@ -103,7 +103,7 @@ export function openEnvelope(message: JSONRPCMessage): Envelope {
 export function matchesRoute(route: Route, message: JSONRPCMessage): boolean {
   const id = idOf(message);
   if (route === undefined) return id === undefined && !("method" in message && message.method === INITIALIZED);
-  if ("id" in route) return id === route.id;
+  if ("id" in route) return id === route.id && "method" in message === route.request;
   return "method" in message && message.method === route.method && id === undefined;
 }
 

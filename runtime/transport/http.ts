@@ -6,20 +6,26 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
-import { MAX_FRAME_BYTES } from "../session/constants.js";
-import { openEnvelope } from "./envelope.js";
+import { MAX_FRAME_BYTES, MAX_HANDSHAKE_MESSAGE_BYTES } from "../session/constants.js";
+import { HandshakeStep, openEnvelope } from "./envelope.js";
 import { PqcServerTransport, type PqcServerTransportOptions } from "./server.js";
 
 /** At most this many sessions at once (default); a new hello beyond it gets 503. */
 export const MAX_HTTP_SESSIONS = 256;
-/** A session with no HTTP request for this long is closed (default). */
+/** A session with no HTTP request for this long, and none open, is closed (default). */
 export const HTTP_SESSION_IDLE_MS = 30 * 60_000;
+/** At most this many sessions still opening (handshake under way); a new one at the limit evicts the oldest (default). */
+export const MAX_OPENING_HTTP_SESSIONS = 32;
+/** Largest body of a request that opens a session: a session hello, or an `initialize`. */
+const MAX_OPENING_BODY_BYTES = Math.ceil((MAX_HANDSHAKE_MESSAGE_BYTES * 4) / 3) + 8 * 1024;
 
 /** What both endpoints take. */
 export interface HttpEndpointOptions<T extends Transport> {
   /** Connects a server to each new session, e.g. `(t) => newMcpServer().connect(t)`; resolves once connected. */
   readonly connect: (transport: T) => Promise<unknown>;
   readonly maxSessions?: number;
+  /** Sessions still opening at once; a new one beyond it evicts the oldest, so junk hellos cannot lock the endpoint. */
+  readonly maxOpeningSessions?: number;
   readonly idleTimeoutMs?: number;
   /** Largest request body; default fits the largest sealed frame as base64url plus its envelope. */
   readonly maxBodyBytes?: number;
@@ -41,6 +47,8 @@ interface Session {
   readonly inner: StreamableHTTPServerTransport;
   readonly transport: TrackedTransport;
   idle: NodeJS.Timeout | undefined;
+  /** HTTP requests of this session still open (calls in progress, the client's event stream). */
+  active: number;
 }
 
 class HttpRefusal extends Error {
@@ -57,6 +65,7 @@ class HttpRefusal extends Error {
 abstract class HttpEndpoint<T extends TrackedTransport> {
   private readonly sessions = new Map<string, Session>();
   private readonly maxSessions: number;
+  private readonly maxOpening: number;
   private readonly idleTimeoutMs: number;
   private readonly maxBodyBytes: number;
   /** Sessions whose hello is being answered: not yet reachable by id. */
@@ -65,6 +74,7 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
 
   constructor(private readonly options: HttpEndpointOptions<T>) {
     this.maxSessions = options.maxSessions ?? MAX_HTTP_SESSIONS;
+    this.maxOpening = options.maxOpeningSessions ?? MAX_OPENING_HTTP_SESSIONS;
     this.idleTimeoutMs = options.idleTimeoutMs ?? HTTP_SESSION_IDLE_MS;
     this.maxBodyBytes = options.maxBodyBytes ?? Math.ceil(((options.maxFrameBytes ?? MAX_FRAME_BYTES) * 4) / 3) + 64 * 1024;
   }
@@ -82,7 +92,7 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
       const sessionId = req.headers["mcp-session-id"];
       if (typeof sessionId === "string") return await this.existing(sessionId, req, res);
       if (req.method !== "POST") throw new HttpRefusal(400, -32000, "Bad Request: Mcp-Session-Id header is required");
-      await this.open(await this.readBody(req), req, res);
+      await this.open(await this.readBody(req, Math.min(this.maxBodyBytes, MAX_OPENING_BODY_BYTES)), req, res);
     } catch (error) {
       const refusal = error instanceof HttpRefusal ? error : new HttpRefusal(500, -32603, "the request could not be handled");
       if (!res.headersSent) {
@@ -109,7 +119,12 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
       res.writeHead(200).end();
       return;
     }
-    const body = req.method === "POST" ? await this.readBody(req) : undefined;
+    session.active += 1;
+    res.once("close", () => {
+      session.active -= 1;
+      this.touch(sessionId, session);
+    });
+    const body = req.method === "POST" ? await this.readBody(req, this.maxBodyBytes) : undefined;
     await session.inner.handleRequest(req, res, body);
   }
 
@@ -119,8 +134,18 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
   /** The session transport around a new inner HTTP transport. */
   protected abstract wrap(inner: StreamableHTTPServerTransport): T;
 
+  /** Whether a session has finished opening (for the limit on sessions still opening). */
+  protected abstract established(transport: T): boolean;
+
   private async open(body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.admit(body);
+    const unfinished = [...this.opening, ...this.sessions.values()].filter((session) => !this.established(session.transport as T));
+    if (unfinished.length >= this.maxOpening) {
+      // Evict the oldest session still opening: a flood of hellos that never finish cannot lock out real clients.
+      const oldest = unfinished[0]!;
+      this.opening.delete(oldest);
+      void oldest.transport.close();
+    }
     if (this.size >= this.maxSessions) throw new HttpRefusal(503, -32000, `the endpoint already serves ${this.maxSessions} sessions`);
     const inner = new StreamableHTTPServerTransport({
       sessionIdGenerator: randomUUID,
@@ -131,7 +156,7 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
       },
     });
     const transport = this.wrap(inner);
-    const session: Session = { inner, transport, idle: undefined };
+    const session: Session = { inner, transport, idle: undefined, active: 0 };
     this.opening.add(session);
     void transport.closed.then(() => {
       clearTimeout(session.idle);
@@ -145,12 +170,20 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
       this.options.onSessionError?.(error instanceof Error ? error : new Error(String(error)));
     });
     await inner.handleRequest(req, res, body);
+    // The inner transport refused the request (bad headers, say) without opening its session: free the slot.
+    if (inner.sessionId === undefined) {
+      this.opening.delete(session);
+      void transport.close();
+    }
   }
 
   private touch(id: string, session: Session): void {
     clearTimeout(session.idle);
     session.idle = setTimeout(() => {
-      if (this.sessions.get(id) === session) void session.transport.close();
+      if (this.sessions.get(id) !== session) return;
+      // A call in progress or an open event stream is not idleness: look again later.
+      if (session.active > 0) this.touch(id, session);
+      else void session.transport.close();
     }, this.idleTimeoutMs);
     session.idle.unref?.();
   }
@@ -162,12 +195,12 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
     if (host === undefined || !allowed.includes(host)) throw new HttpRefusal(403, -32000, `Invalid Host header: ${host ?? "(none)"}`);
   }
 
-  private async readBody(req: IncomingMessage): Promise<unknown> {
+  private async readBody(req: IncomingMessage, limit: number): Promise<unknown> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
-      if (size > this.maxBodyBytes) throw new HttpRefusal(413, -32000, `the request body exceeds ${this.maxBodyBytes} bytes`);
+      if (size > limit) throw new HttpRefusal(413, -32000, `the request body exceeds ${limit} bytes`);
       chunks.push(chunk as Buffer);
     }
     try {
@@ -187,12 +220,19 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
 
   constructor(options: SealedHttpEndpointOptions) {
     super(options);
-    const { connect: _connect, maxSessions: _max, idleTimeoutMs: _idle, maxBodyBytes: _body, allowedHosts: _hosts, onSessionError: _report, ...transportOptions } = options;
+    const { connect: _connect, maxSessions: _max, maxOpeningSessions: _opening, idleTimeoutMs: _idle, maxBodyBytes: _body, allowedHosts: _hosts, onSessionError: _report, ...transportOptions } =
+      options;
     this.transportOptions = transportOptions;
   }
 
   protected admit(body: unknown): void {
-    const hello = typeof body === "object" && body !== null && !Array.isArray(body) && openEnvelope(body as JSONRPCMessage).kind === "handshake";
+    const hello =
+      typeof body === "object" &&
+      body !== null &&
+      !Array.isArray(body) &&
+      isInitialize(body) &&
+      idOf(body) === HandshakeStep.hello &&
+      openEnvelope(body as JSONRPCMessage).kind === "handshake";
     if (hello) return;
     if (isInitialize(body)) throw new HttpRefusal(400, -32600, "this endpoint requires the pqguard post-quantum session: connect with PqcClientTransport", idOf(body));
     throw new HttpRefusal(400, -32000, "Bad Request: no session; a session starts with the pqguard session hello", idOf(body));
@@ -200,6 +240,10 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
 
   protected wrap(inner: StreamableHTTPServerTransport): PqcServerTransport {
     return new PqcServerTransport(inner, { ...this.transportOptions, delivery: "unordered" });
+  }
+
+  protected established(transport: PqcServerTransport): boolean {
+    return transport.sessionInfo !== undefined;
   }
 }
 
@@ -211,6 +255,10 @@ export class PlainHttpEndpoint extends HttpEndpoint<ObservedTransport> {
 
   protected wrap(inner: StreamableHTTPServerTransport): ObservedTransport {
     return new ObservedTransport(inner);
+  }
+
+  protected established(transport: ObservedTransport): boolean {
+    return transport.sessionId !== undefined;
   }
 }
 

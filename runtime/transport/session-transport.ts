@@ -2,7 +2,7 @@
 // failure (typed error, close, nothing delivered), idempotent close with a sealed close frame, and the session facts.
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
-import { HANDSHAKE_TIMEOUT_MS, MAX_EARLY_FRAMES, MAX_PENDING_SENDS } from "../session/constants.js";
+import { CLOSE_GRACE_MS, HANDSHAKE_TIMEOUT_MS, MAX_EARLY_BYTES, MAX_EARLY_FRAMES, MAX_FRAME_BYTES, MAX_PENDING_SENDS } from "../session/constants.js";
 import { SessionError, SessionErrorCode, asSessionError } from "../session/errors.js";
 import type { SessionInfo } from "../session/facts.js";
 import type { EstablishedSession } from "../session/handshake.js";
@@ -65,6 +65,9 @@ export abstract class SessionTransport implements Transport {
   private timer: NodeJS.Timeout | undefined;
   /** Unordered delivery: sealed frames that arrived before this end could open them. */
   private early: Extract<Envelope, { kind: "sealed" }>[] = [];
+  private earlyBytes = 0;
+  /** Unordered delivery: the peer's close arrived before some of its frames; waiting for them, then truncation. */
+  private closeTimer: NodeJS.Timeout | undefined;
   private readonly delivery: Delivery;
   private closedListeners: (() => void)[] = [];
   private waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
@@ -175,6 +178,7 @@ export abstract class SessionTransport implements Transport {
     this.onestablished?.(this.sessionInfo!);
     const early = this.early;
     this.early = [];
+    this.earlyBytes = 0;
     for (const envelope of early) if (this.phase === "established") this.receiveSealed(envelope, undefined);
   }
 
@@ -202,9 +206,12 @@ export abstract class SessionTransport implements Transport {
     const sealer = this.sealer!;
     const text = JSON.stringify(message);
     if (sealer.rekeyDue()) {
-      const marker = this.inner.send(sealedEnvelope(sealer.sealRekey()), options);
-      const data = this.inner.send(sealedEnvelope(sealer.sealData(text), message), options);
-      return Promise.all([marker, data]).then(() => undefined);
+      const marker = sealer.rekey();
+      if (marker !== undefined) {
+        const sent = this.inner.send(sealedEnvelope(marker), options);
+        const data = this.inner.send(sealedEnvelope(sealer.sealData(text), message), options);
+        return Promise.all([sent, data]).then(() => undefined);
+      }
     }
     return this.inner.send(sealedEnvelope(sealer.sealData(text), message), options);
   }
@@ -221,12 +228,16 @@ export abstract class SessionTransport implements Transport {
     }
     if (this.opener === undefined) {
       // Over HTTP a frame can overtake the handshake's last message; over a stream that is an attack.
-      if (this.delivery === "unordered" && this.early.length < MAX_EARLY_FRAMES) {
-        this.early.push(envelope);
-        return;
+      if (this.delivery === "ordered") {
+        return this.fail(new SessionError(SessionErrorCode.UnexpectedMessage, "a sealed frame arrived before the handshake completed"));
       }
-      const reason = this.delivery === "unordered" ? `more than ${MAX_EARLY_FRAMES} sealed frames arrived before the handshake completed` : "a sealed frame arrived before the handshake completed";
-      return this.fail(new SessionError(this.delivery === "unordered" ? SessionErrorCode.BufferFull : SessionErrorCode.UnexpectedMessage, reason));
+      const maxEncoded = Math.ceil((this.options.maxFrameBytes ?? MAX_FRAME_BYTES) / 3) * 4;
+      if (this.early.length >= MAX_EARLY_FRAMES || this.earlyBytes + envelope.frame.length > MAX_EARLY_BYTES || envelope.frame.length > maxEncoded) {
+        return this.fail(new SessionError(SessionErrorCode.BufferFull, `more than ${MAX_EARLY_FRAMES} sealed frames or ${MAX_EARLY_BYTES} bytes arrived before the handshake completed`));
+      }
+      this.early.push(envelope);
+      this.earlyBytes += envelope.frame.length;
+      return;
     }
     this.receiveSealed(envelope, extra);
   }
@@ -234,13 +245,21 @@ export abstract class SessionTransport implements Transport {
   private receiveSealed(envelope: Extract<Envelope, { kind: "sealed" }>, extra: MessageExtraInfo | undefined): void {
     let delivered: JSONRPCMessage;
     try {
-      const frame = this.opener!.open(envelope.frame);
-      if (frame.type === FrameType.rekey) return;
+      const opener = this.opener!;
+      const frame = opener.open(envelope.frame);
       if (frame.type === FrameType.close) {
         this.peerClosed = true;
-        void this.close();
+        if (opener.missing === 0) void this.close();
+        else this.awaitStragglers();
         return;
       }
+      if (this.closeTimer !== undefined && opener.missing === 0) {
+        clearTimeout(this.closeTimer);
+        this.closeTimer = undefined;
+        // After this frame (and what its delivery starts) is handled.
+        setImmediate(() => void this.close());
+      }
+      if (frame.type === FrameType.rekey) return;
       delivered = parseRecord(frame.text);
       if (!matchesRoute(envelope.route, delivered)) {
         throw new SessionError(SessionErrorCode.UnexpectedMessage, "a sealed message does not match the id or method its envelope showed: the envelope was rewritten");
@@ -250,6 +269,16 @@ export abstract class SessionTransport implements Transport {
       return;
     }
     this.onmessage?.(delivered, extra);
+  }
+
+  /** The peer closed while frames it sent before its close are still on their way (unordered delivery): wait a little. */
+  private awaitStragglers(): void {
+    this.closeTimer = setTimeout(() => {
+      this.closeTimer = undefined;
+      const missing = this.opener?.missing ?? 0;
+      this.fail(new SessionError(SessionErrorCode.StreamTruncated, `the peer closed the session, but ${missing} of the frames it sent before its close never arrived`));
+    }, CLOSE_GRACE_MS);
+    this.closeTimer.unref?.();
   }
 
   /**
@@ -271,6 +300,10 @@ export abstract class SessionTransport implements Transport {
 
   private innerClosed(): void {
     if (this.phase === "closed") return this.emitClose();
+    if (this.closeTimer !== undefined) {
+      const missing = this.opener?.missing ?? 0;
+      return this.fail(new SessionError(SessionErrorCode.StreamTruncated, `the connection closed before ${missing} of the frames the peer sent before its close arrived`));
+    }
     if (this.opener !== undefined && !this.peerClosed) {
       return this.fail(new SessionError(SessionErrorCode.StreamTruncated, "the connection closed without the peer's sealed close: the stream may have been truncated"));
     }
@@ -317,6 +350,9 @@ export abstract class SessionTransport implements Transport {
     this.pending = [];
     for (const item of queued) item.reject(reason);
     this.early = [];
+    this.earlyBytes = 0;
+    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.closeTimer = undefined;
     this.wipeKeys();
   }
 

@@ -232,5 +232,38 @@ describe("record layer", () => {
       for (let i = 0; i < 9; i++) sealer.sealRekey();
       expectCode(() => opener.open(sealer.sealData("far ahead")), SessionErrorCode.Reorder);
     });
+
+    it("counts frames still missing below the highest one, for truncation at close", () => {
+      const { sealer, opener } = unordered();
+      const first = sealer.sealData("first");
+      const second = sealer.sealData("second");
+      opener.open(sealer.sealData("third"));
+      assert.equal(opener.missing, 2);
+      opener.open(second);
+      opener.open(first);
+      assert.equal(opener.missing, 0);
+    });
+
+    it("rekeys without a marker, the receiver following each frame's epoch", () => {
+      const { sealer, opener } = unordered({ rekeyAfterMessages: 2 });
+      const texts: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        if (sealer.rekeyDue()) assert.equal(sealer.rekey(), undefined);
+        texts.push(opener.open(sealer.sealData(`m${i}`)).text);
+      }
+      assert.deepEqual(texts, ["m0", "m1", "m2", "m3", "m4", "m5", "m6"]);
+      assert.equal(opener.rekeys, 3);
+      assert.equal(sealer.rekeys, 3);
+    });
+
+    it("drops an earlier epoch's key after its time, refusing a frame that comes later still", () => {
+      let now = 0;
+      const { sealer, opener } = unordered({ now: () => now });
+      const late = sealer.sealData("sealed before the rekey");
+      sealer.rekey();
+      opener.open(sealer.sealData("after the rekey"));
+      now = 31_000;
+      expectCode(() => opener.open(late), SessionErrorCode.Reorder);
+    });
   });
 });

@@ -205,4 +205,86 @@ describe("sealed transport over Streamable HTTP", function () {
       await new Promise((resolve) => http.close(resolve));
     }
   });
+
+  it("frees the slot of a session the HTTP transport refused to open, and of a plain one", async () => {
+    const served = await serve();
+    const plain = new PlainHttpEndpoint({ connect: (transport) => echoServer([]).connect(transport) });
+    const http = createServer((req, res) => void plain.handle(req, res));
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const plainUrl = new URL(`http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`);
+    try {
+      const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } } };
+      // A browser's "simple" cross-origin POST: text/plain, Accept */*. The SDK refuses it with 406.
+      const simple = (url: URL, body: unknown) => fetch(url, { method: "POST", body: JSON.stringify(body), headers: { "content-type": "text/plain", accept: "*/*" } });
+      for (let i = 0; i < 3; i++) assert.equal((await simple(plainUrl, initialize)).status, 406);
+      assert.equal(plain.size, 0);
+      const hello = { ...initialize, id: "pqguard/hello", params: { ...initialize.params, "pqguard/handshake": "AA" } };
+      assert.equal((await simple(served.url, hello)).status, 406);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(served.endpoint.size, 0);
+      // A response-shaped message carrying handshake bytes does not open a session at all.
+      const response = await fetch(served.url, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: "pqguard/hello", result: { "pqguard/handshake": "AA" } }), headers: { "content-type": "application/json", accept: "application/json, text/event-stream" } });
+      assert.equal(response.status, 400);
+      assert.equal(served.endpoint.size, 0);
+    } finally {
+      await plain.close();
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+      await served.close();
+    }
+  });
+
+  it("evicts the oldest unfinished handshake rather than refusing a new client", async () => {
+    const served = await serve({ maxOpeningSessions: 2 });
+    try {
+      // Hellos whose senders never finish the handshake.
+      const stalled: StreamableHTTPClientTransport[] = [];
+      for (let i = 0; i < 3; i++) {
+        const inner = new StreamableHTTPClientTransport(served.url);
+        stalled.push(inner);
+        const transport = new PqcClientTransport(inner, { trust: { serverFingerprints: [serverFixture().server.fingerprint] }, now, handshakeTimeoutMs: 60_000 });
+        inner.onmessage = () => undefined;
+        const hello = new Promise<void>((resolve) => {
+          const send = inner.send.bind(inner);
+          inner.send = async (message, options) => {
+            await send(message, options);
+            resolve();
+          };
+        });
+        void transport.start().catch(() => undefined);
+        await hello;
+        // Stop listening: the client never sends its Finished.
+        inner.onmessage = () => undefined;
+      }
+      assert.ok(served.endpoint.size <= 2, `size ${served.endpoint.size}`);
+      const { client } = await sealedClient(served.url);
+      assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "still served" } })), "still served");
+      await client.close();
+      await Promise.all(stalled.map((inner) => inner.close()));
+    } finally {
+      await served.close();
+    }
+  });
+
+  it("does not expire a session while a call is still running", async () => {
+    const handled: string[] = [];
+    const served = await serve({
+      idleTimeoutMs: 300,
+      connect: (transport) => {
+        const server = echoServer(handled);
+        server.registerTool("slow", { description: "takes its time", inputSchema: { ms: z.number() } }, async ({ ms }) => {
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          return { content: [{ type: "text", text: `slept ${ms}` }] };
+        });
+        return server.connect(transport);
+      },
+    });
+    try {
+      const { client } = await sealedClient(served.url);
+      assert.equal(text(await client.callTool({ name: "slow", arguments: { ms: 900 } })), "slept 900");
+      await client.close();
+    } finally {
+      await served.close();
+    }
+  });
 });

@@ -164,6 +164,10 @@ describe("sealed MCP transport", () => {
       await attacked((m) => ["id" in m ? ({ ...m, id: 424242 } as JSONRPCMessage) : m], SessionErrorCode.UnexpectedMessage);
     });
 
+    it("closes on a sealed request whose envelope was reshaped into a response with the same id", async () => {
+      await attacked((m) => ["id" in m && "method" in m ? ({ jsonrpc: "2.0", id: m.id, result: { "pqguard/sealed": envelopePayload(m)! } } as JSONRPCMessage) : m], SessionErrorCode.UnexpectedMessage);
+    });
+
     it("closes on a plaintext message injected into an established session", async () => {
       await attacked(() => [{ jsonrpc: "2.0", id: 999, method: "tools/call", params: { name: "echo", arguments: { text: "injected" } } }], SessionErrorCode.UnexpectedMessage);
     });
@@ -188,6 +192,55 @@ describe("sealed MCP transport", () => {
       await settle();
       assert.deepEqual(errors, []);
       assert.equal(closed, 1);
+    });
+  });
+
+  describe("unordered delivery (as over Streamable HTTP)", () => {
+    const unordered = { delivery: "unordered" as const };
+
+    it("delivers frames that overtake each other, and a close that overtakes frames waits for them", async () => {
+      const c = await connect(unordered, unordered);
+      const held: JSONRPCMessage[] = [];
+      // Hold back the client's next two sealed frames, then let the client close: its close overtakes them.
+      c.setEdit((message, direction) => (direction === "toServer" && isSealed(message) && held.length < 2 ? (held.push(message), []) : [message]));
+      void call(c, "one").catch(() => undefined);
+      void call(c, "two").catch(() => undefined);
+      await settle();
+      assert.equal(held.length, 2);
+      const errors: unknown[] = [];
+      c.serverTransport.onerror = (error) => errors.push(error);
+      // Over HTTP the client's close does not close the server's end; keep the in-memory link open likewise.
+      c.clientWire.close = async () => undefined;
+      await c.clientTransport.close();
+      await settle();
+      assert.ok(c.serverTransport.sessionInfo !== undefined, "the server waits for the frames sent before the close");
+      let closed = false;
+      void c.serverTransport.closed.then(() => (closed = true));
+      await settle();
+      assert.equal(closed, false);
+      for (const message of held.reverse()) c.serverWire.inject(message);
+      await settle();
+      await settle();
+      assert.deepEqual([...c.handled].sort(), ["one", "two"]);
+      assert.deepEqual(errors, []);
+      assert.equal(closed, true, "the server closes once every frame sent before the close has arrived");
+    });
+
+    it("reports truncation when frames sent before the close never arrive", async function () {
+      this.timeout(10_000);
+      const c = await connect(unordered, unordered);
+      let dropped = false;
+      c.setEdit((message, direction) => (direction === "toServer" && isSealed(message) && !dropped ? ((dropped = true), []) : [message]));
+      void call(c, "lost").catch(() => undefined);
+      await settle();
+      const errors: unknown[] = [];
+      c.serverTransport.onerror = (error) => errors.push(error);
+      c.clientWire.close = async () => undefined;
+      await c.clientTransport.close();
+      for (let i = 0; i < 80 && errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(codeOf(errors[0]), SessionErrorCode.StreamTruncated);
+      assert.match(String(errors[0]), /1 of the frames it sent before its close never arrived/);
+      assert.deepEqual(c.handled, []);
     });
   });
 
