@@ -1,6 +1,6 @@
 // node:crypto KeyObjects cached per key byte array, so that a key is parsed and validated once in its lifetime
 // (a server's static key, a certificate's public key, an ephemeral key from generation to decapsulation), not per use.
-import type { KeyObject } from "node:crypto";
+import { generateKeyPairSync, type KeyObject } from "node:crypto";
 
 interface Entry {
   /** What the KeyObject is (algorithm and public or private), so one array is never read as another kind of key. */
@@ -59,3 +59,24 @@ export function pem(label: "PUBLIC KEY", der: Uint8Array): string {
   for (let offset = 0; offset < base64.length; offset += 64) body += `${base64.slice(offset, offset + 64)}\n`;
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
+
+/** Encodings that make `generateKeyPairSync` return DER bytes instead of KeyObjects. */
+const DER_KEY_PAIR = { publicKeyEncoding: { type: "spki", format: "der" }, privateKeyEncoding: { type: "pkcs8", format: "der" } } as const;
+
+/**
+ * A fresh key pair of node:crypto type `type` (`x25519`, `ml-kem-768`, ...) as DER: SubjectPublicKeyInfo and PKCS #8.
+ * Callers zero `privateKey` when done. (Node's typings list the encodings for some key types only; all accept them.)
+ */
+export function generateDerKeyPair(type: string): { publicKey: Buffer; privateKey: Buffer } {
+  const generate = generateKeyPairSync as unknown as (type: string, options: typeof DER_KEY_PAIR) => { publicKey: Buffer; privateKey: Buffer };
+  return generate(type, DER_KEY_PAIR);
+}
+
+/*
+ * Why fresh keys are generated as DER bytes, never kept as the generated KeyObjects: in Node 20 a KeyObject made by
+ * `generateKeyPairSync` shares its key's mutex with the (garbage) key generation job, and exporting or using it holds
+ * that mutex while allocating; a garbage collection at that moment runs the job's destructor, which takes the same
+ * mutex, and the process deadlocks (seen here in a test run: ExportJWKEdKey → GC → ~KeyGenJob → mutex). Keys imported
+ * with createPrivateKey/createPublicKey belong to no job, so they are safe to cache and reuse.
+ */
+

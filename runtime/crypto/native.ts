@@ -4,7 +4,7 @@ import * as nodeCrypto from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { toBytes } from "./bytes.js";
 import { DER_CONTEXT_0, DER_OCTET_STRING, algorithmIdentifier, pkcs8, spki, tlv } from "./der.js";
-import { cachedKeyObject, pem, rememberKeyObject } from "./keyobjects.js";
+import { cachedKeyObject, generateDerKeyPair, pem, rememberKeyObject } from "./keyobjects.js";
 import { defineKem, defineSignature, type ProviderKem, type ProviderSignatureScheme } from "./define.js";
 import { CryptoError, CryptoErrorCode } from "./errors.js";
 import type { MlDsaName, MlKemName } from "./noble.js";
@@ -69,14 +69,22 @@ export function nativeCapabilities(): NativeCapabilities {
       return false;
     }
   };
+  // Probe keys are imported from DER, never used as generated KeyObjects (see keyobjects.ts).
+  const importedPair = (type: string) => {
+    const der = generateDerKeyPair(type);
+    return {
+      publicKey: nodeCrypto.createPublicKey({ key: der.publicKey, format: "der", type: "spki" }),
+      privateKey: nodeCrypto.createPrivateKey({ key: der.privateKey, format: "der", type: "pkcs8" }),
+    };
+  };
   const mlKem = probe(() => {
     if (typeof native.encapsulate !== "function" || typeof native.decapsulate !== "function") return false;
-    const pair = native.generateKeyPairSync("ml-kem-768");
+    const pair = importedPair("ml-kem-768");
     const { sharedKey, ciphertext } = native.encapsulate(pair.publicKey);
     return native.decapsulate(pair.privateKey, ciphertext).equals(sharedKey);
   });
   const mlDsa = probe(() => {
-    const pair = native.generateKeyPairSync("ml-dsa-44");
+    const pair = importedPair("ml-dsa-44");
     const data = Uint8Array.of(1);
     const context = Uint8Array.of(2);
     const sig = native.sign(null, data, { key: pair.privateKey, context });
@@ -142,32 +150,36 @@ function exportPublic(params: Parameters, publicKey: KeyObject): Uint8Array | un
 }
 
 /**
- * Raw key bytes from node's exports. Node writes the private key in the "both" form (seed, then expanded key); the raw
- * key is its final field, so we take the tail and check the DER header that must precede it. The private KeyObject is
- * remembered for the exported bytes, so a later decapsulation or signature with them does not import it again.
+ * Raw key bytes from node's DER encodings. Node writes the private key in the "both" form (seed, then expanded key);
+ * the raw key is its final field, so we take the tail and check the DER header that must precede it.
  */
-function exportKeyPair(params: Parameters, privateKey: KeyObject, publicKey: KeyObject, what: string) {
-  const pkcs8Der = toBytes(privateKey.export({ format: "der", type: "pkcs8" }));
+function rawKeyPair(params: Parameters, pkcs8Der: Uint8Array, publicKey: Uint8Array | undefined, what: string) {
   const skHeader = tlv(DER_OCTET_STRING, new Uint8Array(params.secretKeyLength)).subarray(0, -params.secretKeyLength);
   const skStart = pkcs8Der.length - params.secretKeyLength;
-  const headerOk = Buffer.from(pkcs8Der.subarray(skStart - skHeader.length, skStart)).equals(skHeader);
-  const exportedPublic = exportPublic(params, publicKey);
+  const headerOk = skStart >= skHeader.length && Buffer.from(pkcs8Der.subarray(skStart - skHeader.length, skStart)).equals(skHeader);
   const secretKey = headerOk ? Uint8Array.from(pkcs8Der.subarray(skStart)) : undefined;
   pkcs8Der.fill(0);
-  if (secretKey === undefined || exportedPublic === undefined) {
+  if (secretKey === undefined || publicKey === undefined) {
     throw new CryptoError(CryptoErrorCode.InvalidParameter, `${what} key export from ${NATIVE_PROVIDER} has an unexpected layout`);
   }
-  rememberKeyObject(privateKind(params), secretKey, privateKey);
-  return { publicKey: exportedPublic, secretKey };
+  return { publicKey, secretKey };
 }
 
+/**
+ * A fresh pair is generated as DER (never kept as the generated KeyObjects: see keyobjects.ts); a seeded one is
+ * imported, and that KeyObject is remembered for the exported bytes, so a later use imports nothing.
+ */
 function keygen(params: Parameters, seed: Uint8Array | undefined, what: string) {
   if (seed === undefined) {
-    const pair = native.generateKeyPairSync(params.nodeType);
-    return exportKeyPair(params, pair.privateKey, pair.publicKey, what);
+    const der = generateDerKeyPair(params.nodeType);
+    const spkiDer = toBytes(der.publicKey);
+    const publicKey = spkiDer.length < params.publicKeyLength ? undefined : Uint8Array.from(spkiDer.subarray(-params.publicKeyLength));
+    return rawKeyPair(params, toBytes(der.privateKey), publicKey, what);
   }
   const privateKey = importSeedPrivate(params, seed);
-  return exportKeyPair(params, privateKey, nodeCrypto.createPublicKey(privateKey), what);
+  const pair = rawKeyPair(params, toBytes(privateKey.export({ format: "der", type: "pkcs8" })), exportPublic(params, nodeCrypto.createPublicKey(privateKey)), what);
+  rememberKeyObject(privateKind(params), pair.secretKey, privateKey);
+  return pair;
 }
 
 export function nativeMlKem(name: MlKemName): ProviderKem {

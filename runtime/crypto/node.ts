@@ -10,7 +10,6 @@ import {
   createPublicKey,
   createSecretKey,
   diffieHellman,
-  generateKeyPairSync,
   hkdfSync,
   type KeyObject,
 } from "node:crypto";
@@ -22,7 +21,7 @@ import { concatBytes, expectBytes, expectLength, toBytes } from "./bytes.js";
 import { algorithmIdentifier, pkcs8, spki, tlv, DER_OCTET_STRING } from "./der.js";
 import { defineAead } from "./define.js";
 import { CryptoError, CryptoErrorCode } from "./errors.js";
-import { cachedKeyObject, forgetKeyObject, pem, rememberKeyObject } from "./keyobjects.js";
+import { cachedKeyObject, forgetKeyObject, generateDerKeyPair, pem } from "./keyobjects.js";
 import type { Aead, Hash, Kdf, SecurityLevel } from "./types.js";
 
 export const NODE_PROVIDER = "node:crypto";
@@ -105,18 +104,21 @@ function agree(privateKey: KeyObject, publicKey: KeyObject): Uint8Array {
   return shared;
 }
 
-/**
- * A key pair with a 64-byte d || x secret key: from a 32-byte scalar `seed` (clamped by X25519 itself), or fresh.
- * A fresh key's KeyObject is remembered for the returned secret key, so agreeing with it later imports nothing.
- */
+/** A fresh X25519 key pair as raw bytes (see keyobjects.ts for why not as KeyObjects): d and x, the DER tails. */
+function freshX25519(): { d: Uint8Array; x: Uint8Array } {
+  const { privateKey, publicKey } = generateDerKeyPair("x25519");
+  const d = Uint8Array.from(privateKey.subarray(-X25519_KEY_LENGTH));
+  privateKey.fill(0);
+  return { d, x: Uint8Array.from(publicKey.subarray(-X25519_KEY_LENGTH)) };
+}
+
+/** A key pair with a 64-byte d || x secret key: from a 32-byte scalar `seed` (clamped by X25519 itself), or fresh. */
 export function x25519Keygen(seed?: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
   if (seed === undefined) {
-    const { privateKey } = generateKeyPairSync("x25519");
-    const jwk = privateKey.export({ format: "jwk" });
-    const publicKey = base64url(jwk.x, "X25519 public key");
-    const secretKey = concatBytes(base64url(jwk.d, "X25519 secret key"), publicKey);
-    rememberKeyObject(X25519_PRIVATE, secretKey, privateKey);
-    return { publicKey, secretKey };
+    const { d, x } = freshX25519();
+    const secretKey = concatBytes(d, x);
+    d.fill(0);
+    return { publicKey: x, secretKey };
   }
   const publicKey = publicBytes(x25519ScalarKeyObject(seed));
   return { publicKey, secretKey: concatBytes(seed, publicKey) };
@@ -129,9 +131,15 @@ export function x25519Keygen(seed?: Uint8Array): { publicKey: Uint8Array; secret
 export function x25519Ephemeral(peer: Uint8Array): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
   expectLength(peer, X25519_KEY_LENGTH, "X25519 public key");
   const peerKey = cachedKeyObject(X25519_PUBLIC, peer, x25519PublicKeyObject);
-  const { privateKey, publicKey } = generateKeyPairSync("x25519");
-  const sharedSecret = agree(privateKey, peerKey);
-  return { ciphertext: base64url(publicKey.export({ format: "jwk" }).x, "X25519 public key"), sharedSecret };
+  const { d, x } = freshX25519();
+  const secretKey = concatBytes(d, x);
+  d.fill(0);
+  try {
+    return { ciphertext: x, sharedSecret: agree(x25519SecretKeyObject(secretKey), peerKey) };
+  } finally {
+    forgetKeyObject(secretKey);
+    secretKey.fill(0);
+  }
 }
 
 /** X25519 with a 64-byte d || x secret key (the KEM's format); `peer` is a one-off ciphertext, so it is not cached. */
