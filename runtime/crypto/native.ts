@@ -18,7 +18,6 @@ export const NATIVE_PROVIDER = "node:crypto";
 interface NativePqCrypto {
   encapsulate(key: KeyObject): { sharedKey: Buffer; ciphertext: Buffer };
   decapsulate(key: KeyObject, ciphertext: Uint8Array): Buffer;
-  generateKeyPairSync(type: string): { publicKey: KeyObject; privateKey: KeyObject };
   sign(algorithm: null, data: Uint8Array, key: { key: KeyObject; context?: Uint8Array }): Buffer;
   verify(algorithm: null, data: Uint8Array, key: { key: KeyObject; context?: Uint8Array }, signature: Uint8Array): boolean;
 }
