@@ -72,6 +72,19 @@ export function generateDerKeyPair(type: string): { publicKey: Buffer; privateKe
   return generate(type, DER_KEY_PAIR);
 }
 
+/**
+ * An X25519 pair for one agreement: the private key as the generated KeyObject, the public key as SPKI DER encoded by
+ * the generation job itself. Safe only because the private key is never exported, only passed to diffieHellman, which
+ * holds no key lock while it allocates (the job's own encoding runs while the job is alive).
+ */
+export function generateEphemeralX25519(): { privateKey: KeyObject; publicKey: Buffer } {
+  const generate = generateKeyPairSync as unknown as (
+    type: "x25519",
+    options: { publicKeyEncoding: (typeof DER_KEY_PAIR)["publicKeyEncoding"] },
+  ) => { privateKey: KeyObject; publicKey: Buffer };
+  return generate("x25519", { publicKeyEncoding: DER_KEY_PAIR.publicKeyEncoding });
+}
+
 /*
  * Why fresh keys are generated as DER bytes, never kept as the generated KeyObjects: in Node 20 a KeyObject made by
  * `generateKeyPairSync` shares its key's mutex with the (garbage) key generation job, and exporting or using it holds

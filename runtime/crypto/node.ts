@@ -21,7 +21,7 @@ import { concatBytes, expectBytes, expectLength, toBytes } from "./bytes.js";
 import { algorithmIdentifier, pkcs8, spki, tlv, DER_OCTET_STRING } from "./der.js";
 import { defineAead } from "./define.js";
 import { CryptoError, CryptoErrorCode } from "./errors.js";
-import { cachedKeyObject, forgetKeyObject, generateDerKeyPair, pem } from "./keyobjects.js";
+import { cachedKeyObject, forgetKeyObject, generateDerKeyPair, generateEphemeralX25519, pem } from "./keyobjects.js";
 import type { Aead, Hash, Kdf, SecurityLevel } from "./types.js";
 
 export const NODE_PROVIDER = "node:crypto";
@@ -131,15 +131,10 @@ export function x25519Keygen(seed?: Uint8Array): { publicKey: Uint8Array; secret
 export function x25519Ephemeral(peer: Uint8Array): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
   expectLength(peer, X25519_KEY_LENGTH, "X25519 public key");
   const peerKey = cachedKeyObject(X25519_PUBLIC, peer, x25519PublicKeyObject);
-  const { d, x } = freshX25519();
-  const secretKey = concatBytes(d, x);
-  d.fill(0);
-  try {
-    return { ciphertext: x, sharedSecret: agree(x25519SecretKeyObject(secretKey), peerKey) };
-  } finally {
-    forgetKeyObject(secretKey);
-    secretKey.fill(0);
-  }
+  // The generated private KeyObject is only ever passed to diffieHellman, which takes no key lock (see keyobjects.ts);
+  // the job itself encodes the public key, so nothing exports the generated key afterwards.
+  const { privateKey, publicKey } = generateEphemeralX25519();
+  return { ciphertext: Uint8Array.from(publicKey.subarray(-X25519_KEY_LENGTH)), sharedSecret: agree(privateKey, peerKey) };
 }
 
 /** X25519 with a 64-byte d || x secret key (the KEM's format); `peer` is a one-off ciphertext, so it is not cached. */
