@@ -1,14 +1,16 @@
-// The libsodium provider (WebAssembly, via libsodium-wrappers) for ChaCha20-Poly1305-IETF (RFC 8439). Loaded once at
-// import: the registry's lookups are synchronous, so the module waits for libsodium to be ready before anyone calls it.
+// The libsodium provider (WebAssembly, via libsodium-wrappers) for ChaCha20-Poly1305-IETF (RFC 8439) and ML-KEM-768
+// (FIPS 203). Loaded once at import: the registry's lookups are synchronous, so the module waits for libsodium first.
 //
 // The record layer seals and opens one small frame per JSON-RPC message, so per-call overhead matters more than
 // throughput. The wrappers' generic path allocates and frees six wasm buffers and converts every argument per call;
 // this provider calls the same libsodium functions (crypto_aead_chacha20poly1305_ietf_encrypt/decrypt) through the
 // module's exports with one reusable scratch region, and zeroes the region after every call so no key or plaintext
 // stays in wasm memory.
+import { createHash } from "node:crypto";
 import sodium from "libsodium-wrappers";
 import { CryptoError, CryptoErrorCode } from "./errors.js";
-import { defineAead } from "./define.js";
+import { toBytes } from "./bytes.js";
+import { defineAead, defineKem, type ProviderKem } from "./define.js";
 import type { Aead } from "./types.js";
 
 export const SODIUM_PROVIDER = "libsodium-wrappers";
@@ -160,3 +162,64 @@ export function sodiumChaCha20Poly1305(): Aead {
     },
   );
 }
+
+/** The FIPS 203 encapsulation randomness `m`. */
+const ML_KEM_RANDOMNESS_BYTES = 32;
+
+/** FIPS 203 dk = dkPKE (384k bytes) ‖ ek ‖ H(ek) ‖ z, for k = 3. */
+const ML_KEM_768_DK_PKE_BYTES = 1152;
+
+/**
+ * ML-KEM-768 from libsodium (keys in the FIPS 203 formats: 1,184-byte ek, 2,400-byte expanded dk, 64-byte seed d ‖ z).
+ * libsodium refuses an encapsulation key that fails the FIPS 203 modulus check, and a tampered ciphertext yields the
+ * implicit-rejection secret. It does not check the decapsulation key's embedded H(ek), so this provider does
+ * (SHA3-256 from node:crypto), as the other providers' decapsulation does: an altered dk is refused, not used.
+ */
+export function sodiumMlKem768(): ProviderKem {
+  const name = "ML-KEM-768";
+  const call = <T>(code: CryptoErrorCode, message: string, run: () => T): T => {
+    try {
+      return run();
+    } catch {
+      throw new CryptoError(code, message);
+    }
+  };
+  const encapsulated = (result: { ciphertext: Uint8Array; sharedSecret: Uint8Array }) => ({
+    ciphertext: toBytes(result.ciphertext),
+    sharedSecret: toBytes(result.sharedSecret),
+  });
+  const invalidKey = `${name} public key is not a valid encapsulation key`;
+  return defineKem(
+    {
+      name,
+      provider: SODIUM_PROVIDER,
+      hybrid: false,
+      publicKeyLength: sodium.crypto_kem_mlkem768_PUBLICKEYBYTES,
+      secretKeyLength: sodium.crypto_kem_mlkem768_SECRETKEYBYTES,
+      ciphertextLength: sodium.crypto_kem_mlkem768_CIPHERTEXTBYTES,
+      sharedSecretLength: sodium.crypto_kem_mlkem768_SHAREDSECRETBYTES,
+      seedLength: sodium.crypto_kem_mlkem768_SEEDBYTES,
+    },
+    {
+      keygen(seed) {
+        const pair = seed === undefined ? sodium.crypto_kem_mlkem768_keypair() : sodium.crypto_kem_mlkem768_seed_keypair(seed);
+        return { publicKey: toBytes(pair.publicKey), secretKey: toBytes(pair.privateKey) };
+      },
+      encapsulate: (publicKey) => encapsulated(call(CryptoErrorCode.InvalidPublicKey, invalidKey, () => sodium.crypto_kem_mlkem768_enc(publicKey))),
+      encapsulateWithRandomness(publicKey, randomness) {
+        if (randomness.length !== ML_KEM_RANDOMNESS_BYTES) {
+          throw new CryptoError(CryptoErrorCode.WrongLength, `${name} encapsulation randomness must be ${ML_KEM_RANDOMNESS_BYTES} bytes, got ${randomness.length}`);
+        }
+        return encapsulated(call(CryptoErrorCode.InvalidPublicKey, invalidKey, () => sodium.crypto_kem_mlkem768_enc_deterministic(publicKey, randomness)));
+      },
+      decapsulate(ciphertext, secretKey) {
+        const failed = `${name} secret key failed its integrity check`;
+        const publicKeyEnd = ML_KEM_768_DK_PKE_BYTES + sodium.crypto_kem_mlkem768_PUBLICKEYBYTES;
+        const hash = createHash("sha3-256").update(secretKey.subarray(ML_KEM_768_DK_PKE_BYTES, publicKeyEnd)).digest();
+        if (!hash.equals(secretKey.subarray(publicKeyEnd, publicKeyEnd + hash.length))) throw new CryptoError(CryptoErrorCode.InvalidSecretKey, failed);
+        return toBytes(call(CryptoErrorCode.InvalidSecretKey, failed, () => sodium.crypto_kem_mlkem768_dec(ciphertext, secretKey)));
+      },
+    },
+  );
+}
+

@@ -179,11 +179,11 @@ describe("provider choice", () => {
 
   const hasNative = nativeCapabilities().mlKem && nativeCapabilities().mlDsa;
 
-  it("uses node:crypto's ML-KEM and ML-DSA when this Node has them, noble otherwise", () => {
-    const expected = hasNative ? "node:crypto" : "@noble/post-quantum";
-    assert.equal(kem("ML-KEM-768").provider, expected);
-    assert.equal(signature("ML-DSA-65").provider, expected);
-    assert.equal(kem("X25519MLKEM768").provider, hasNative ? "node:crypto" : "@noble/post-quantum+node:crypto");
+  it("uses node:crypto's ML-KEM and ML-DSA when this Node has them; otherwise libsodium's ML-KEM-768 and noble for the rest", () => {
+    assert.equal(kem("ML-KEM-768").provider, hasNative ? "node:crypto" : "libsodium-wrappers");
+    assert.equal(kem("ML-KEM-1024").provider, hasNative ? "node:crypto" : "@noble/post-quantum");
+    assert.equal(signature("ML-DSA-65").provider, hasNative ? "node:crypto" : "@noble/post-quantum");
+    assert.equal(kem("X25519MLKEM768").provider, hasNative ? "node:crypto" : "libsodium-wrappers+node:crypto");
   });
 
   it("PQGUARD_PROVIDER=noble forces the pure JavaScript provider", () => {
