@@ -6,40 +6,41 @@ import { ML_DSA_NAMES, ML_KEM_NAMES, nobleMlDsa, nobleMlKem } from "../../runtim
 import { x25519MlKem768 } from "../../runtime/crypto/hybrid.js";
 import { randomBytes } from "../../runtime/crypto/bytes.js";
 import { sodiumMlKem768 } from "../../runtime/crypto/sodium.js";
+import type { ProviderKem } from "../../runtime/crypto/define.js";
 import { requireNative, toHex } from "./vectors.js";
 
-describe("noble and libsodium ML-KEM-768 interoperate", () => {
-  it("noble encapsulates to a libsodium key, libsodium decapsulates, and back; a seed gives the same pair on both", () => {
-    const noble = nobleMlKem("ML-KEM-768");
-    const sodium = sodiumMlKem768();
-    const sodiumPair = sodium.keygen();
-    const toSodium = noble.encapsulate(sodiumPair.publicKey);
-    assert.equal(toHex(sodium.decapsulate(toSodium.ciphertext, sodiumPair.secretKey)), toHex(toSodium.sharedSecret));
-    const noblePair = noble.keygen();
-    const toNoble = sodium.encapsulate(noblePair.publicKey);
-    assert.equal(toHex(noble.decapsulate(toNoble.ciphertext, noblePair.secretKey)), toHex(toNoble.sharedSecret));
-    const seed = randomBytes(noble.seedLength);
-    assert.deepEqual(sodium.keygen(seed), noble.keygen(seed));
-  });
-
-  it("both reject a tampered ciphertext with the same implicit-rejection secret", () => {
-    const noble = nobleMlKem("ML-KEM-768");
-    const sodium = sodiumMlKem768();
-    const pair = noble.keygen();
-    const tampered = Uint8Array.from(sodium.encapsulate(pair.publicKey).ciphertext);
+/** Each provider encapsulates to the other's keys, a seed gives one key pair on both, tampering is rejected alike. */
+function interoperates(a: ProviderKem, b: ProviderKem): void {
+  for (const [sender, receiver] of [[a, b], [b, a]] as const) {
+    const pair = receiver.keygen();
+    const sent = sender.encapsulate(pair.publicKey);
+    assert.equal(toHex(receiver.decapsulate(sent.ciphertext, pair.secretKey)), toHex(sent.sharedSecret), `${sender.provider} → ${receiver.provider}`);
+    const tampered = Uint8Array.from(sent.ciphertext);
     tampered[7]! ^= 0x10;
-    assert.equal(toHex(sodium.decapsulate(tampered, pair.secretKey)), toHex(noble.decapsulate(tampered, pair.secretKey)));
+    assert.equal(toHex(receiver.decapsulate(tampered, pair.secretKey)), toHex(sender.decapsulate(tampered, pair.secretKey)), "implicit rejection");
+  }
+  // The same seed gives the same key pair on both, so either may hold a long-term key.
+  const seed = randomBytes(a.seedLength);
+  assert.deepEqual(a.keygen(seed), b.keygen(seed));
+}
+
+/** The hybrid built on each provider talks to the one built on the other, both ways. */
+function hybridsInteroperate(a: ProviderKem, b: ProviderKem): void {
+  const [onA, onB] = [x25519MlKem768(a), x25519MlKem768(b)];
+  for (const [sender, receiver] of [[onA, onB], [onB, onA]] as const) {
+    const pair = receiver.keygen();
+    const { ciphertext, sharedSecret } = sender.encapsulate(pair.publicKey);
+    assert.equal(toHex(receiver.decapsulate(ciphertext, pair.secretKey)), toHex(sharedSecret));
+  }
+}
+
+describe("noble and libsodium ML-KEM-768 interoperate", () => {
+  it("each encapsulates to the other's keys, a seed gives the same pair, tampering is rejected alike", () => {
+    interoperates(nobleMlKem("ML-KEM-768"), sodiumMlKem768());
   });
 
   it("X25519MLKEM768 built on either provider talks to the other", () => {
-    const onNoble = x25519MlKem768(nobleMlKem("ML-KEM-768"));
-    const onSodium = x25519MlKem768(sodiumMlKem768());
-    const pair = onSodium.keygen();
-    const { ciphertext, sharedSecret } = onNoble.encapsulate(pair.publicKey);
-    assert.equal(toHex(onSodium.decapsulate(ciphertext, pair.secretKey)), toHex(sharedSecret));
-    const noblePair = onNoble.keygen();
-    const back = onSodium.encapsulate(noblePair.publicKey);
-    assert.equal(toHex(onNoble.decapsulate(back.ciphertext, noblePair.secretKey)), toHex(back.sharedSecret));
+    hybridsInteroperate(nobleMlKem("ML-KEM-768"), sodiumMlKem768());
   });
 });
 
@@ -49,36 +50,13 @@ describe("noble and node:crypto ML-KEM interoperate", function () {
   });
 
   for (const name of ML_KEM_NAMES) {
-    it(`${name}: noble encapsulates to a native key, native decapsulates, and back`, () => {
-      const noble = nobleMlKem(name);
-      const native = nativeMlKem(name);
-      const nativePair = native.keygen();
-      const toNative = noble.encapsulate(nativePair.publicKey);
-      assert.equal(toHex(native.decapsulate(toNative.ciphertext, nativePair.secretKey)), toHex(toNative.sharedSecret));
-      const noblePair = noble.keygen();
-      const toNoble = native.encapsulate(noblePair.publicKey);
-      assert.equal(toHex(noble.decapsulate(toNoble.ciphertext, noblePair.secretKey)), toHex(toNoble.sharedSecret));
-      // The same seed gives the same key pair on both, so either may hold a long-term key.
-      const seed = randomBytes(noble.seedLength);
-      assert.deepEqual(native.keygen(seed), noble.keygen(seed));
+    it(`${name}: each encapsulates to the other's keys, a seed gives the same pair, tampering is rejected alike`, () => {
+      interoperates(nobleMlKem(name), nativeMlKem(name));
     });
   }
 
-  it("both reject a tampered ciphertext with the same implicit-rejection secret", () => {
-    const noble = nobleMlKem("ML-KEM-768");
-    const native = nativeMlKem("ML-KEM-768");
-    const pair = noble.keygen();
-    const tampered = Uint8Array.from(native.encapsulate(pair.publicKey).ciphertext);
-    tampered[7]! ^= 0x10;
-    assert.equal(toHex(native.decapsulate(tampered, pair.secretKey)), toHex(noble.decapsulate(tampered, pair.secretKey)));
-  });
-
   it("X25519MLKEM768 built on either provider talks to the other", () => {
-    const onNoble = x25519MlKem768(nobleMlKem("ML-KEM-768"));
-    const onNative = x25519MlKem768(nativeMlKem("ML-KEM-768"));
-    const pair = onNative.keygen();
-    const { ciphertext, sharedSecret } = onNoble.encapsulate(pair.publicKey);
-    assert.equal(toHex(onNative.decapsulate(ciphertext, pair.secretKey)), toHex(sharedSecret));
+    hybridsInteroperate(nobleMlKem("ML-KEM-768"), nativeMlKem("ML-KEM-768"));
   });
 });
 
