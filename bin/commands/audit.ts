@@ -1,19 +1,13 @@
 // `pqguard audit verify LOG [--head HASH] [--json]`: checks an audit log's hash chain and names the first bad line.
 // Exit 0 when the chain holds, 1 when it is broken (or unreadable), 2 for a wrong command line.
 import { isAbsolute, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { verifyAuditLog } from "../../runtime/audit/verify.js";
-import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO } from "./io.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
 export async function run(io: CommandIO): Promise<number> {
   const [sub, ...rest] = io.argv;
   if (sub !== "verify") throw new UsageError(sub === undefined ? "no audit subcommand given" : `unknown audit subcommand \`${sub}\``);
-  let parsed;
-  try {
-    parsed = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { head: { type: "string" }, json: { type: "boolean" } } });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message.replace(/^./, (c) => c.toLowerCase()) : "invalid arguments");
-  }
+  const parsed = parseCommandLine({ args: rest, allowPositionals: true, strict: true, options: { head: { type: "string" }, json: { type: "boolean" } } });
   if (parsed.positionals.length !== 1) throw new UsageError("give exactly one audit log");
   const file = parsed.positionals[0]!;
   const head = parsed.values.head;

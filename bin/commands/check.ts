@@ -1,36 +1,27 @@
 // `pqguard check FILE... [--manifest M.json] [--format text|json]`: checks policies and prints their diagnostics.
 // Exit 0 when clean or only warnings, 1 when any file has an error, 2 for a wrong command line.
 import { isAbsolute, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { checkPolicyFile } from "../../compiler/load.js";
 import { renderDiagnostics, type DiagnosticFormat } from "../../compiler/render.js";
 import type { Diagnostic } from "../../compiler/diagnostics.js";
-import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO } from "./io.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
 function parse(argv: readonly string[]): { files: string[]; manifests: string[]; format: DiagnosticFormat } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        manifest: { type: "string", multiple: true },
-        format: { type: "string", default: "text" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? lowerFirst(error.message) : "invalid arguments");
-  }
+  const parsed = parseCommandLine({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      manifest: { type: "string", multiple: true },
+      format: { type: "string", default: "text" },
+    },
+  });
   const format = parsed.values.format;
   if (format !== "text" && format !== "json") throw new UsageError(`unknown format \`${format}\`; use \`text\` or \`json\``);
   if (parsed.positionals.length === 0) throw new UsageError("no policy file given");
   return { files: parsed.positionals, manifests: parsed.values.manifest ?? [], format };
 }
 
-function lowerFirst(text: string): string {
-  return text.length === 0 ? text : text[0]!.toLowerCase() + text.slice(1);
-}
 
 export async function run(io: CommandIO): Promise<number> {
   const { files, manifests, format } = parse(io.argv);

@@ -2,14 +2,13 @@
 // has an error, writes one guard module per policy (`<name>.guard.ts`, or `.guard.js` + `.guard.d.ts` with --js).
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { generateGuardModule } from "../../compiler/codegen.js";
 import { emitJs } from "../../compiler/codegen-js.js";
 import type { Diagnostic } from "../../compiler/diagnostics.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
 import { checkPolicyFile } from "../../compiler/load.js";
 import { renderDiagnostics } from "../../compiler/render.js";
-import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO } from "./io.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
 /** The specifier generated modules import the guard runtime through, unless `--runtime-import` says otherwise. */
 export const DEFAULT_RUNTIME_IMPORT = "pqguard/guard";
@@ -23,23 +22,17 @@ interface CompileArgs {
 }
 
 function parse(argv: readonly string[]): CompileArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        out: { type: "string" },
-        js: { type: "boolean", default: false },
-        "runtime-import": { type: "string", default: DEFAULT_RUNTIME_IMPORT },
-        manifest: { type: "string", multiple: true },
-      },
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : "invalid arguments";
-    throw new UsageError(message.length === 0 ? message : message[0]!.toLowerCase() + message.slice(1));
-  }
+  const parsed = parseCommandLine({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      out: { type: "string" },
+      js: { type: "boolean", default: false },
+      "runtime-import": { type: "string", default: DEFAULT_RUNTIME_IMPORT },
+      manifest: { type: "string", multiple: true },
+    },
+  });
   const { out, js, manifest } = parsed.values;
   if (parsed.positionals.length === 0) throw new UsageError("no policy file or folder given");
   if (out === undefined) throw new UsageError("`--out DIR` is required");

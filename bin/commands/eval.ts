@@ -4,7 +4,6 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { interpret } from "../../compiler/interpreter.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
@@ -12,7 +11,7 @@ import { checkPolicyFile } from "../../compiler/load.js";
 import { renderDiagnostics } from "../../compiler/render.js";
 import { parseRequest, RequestError } from "../../compiler/request.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
-import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO } from "./io.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
 /** The guard runtime as a file URL: the temporary module cannot resolve `pqguard/guard` from outside the package. */
 const RUNTIME_URL = new URL("../../runtime/guard/index.ts", import.meta.url).href;
@@ -25,22 +24,16 @@ interface EvalArgs {
 }
 
 function parse(argv: readonly string[]): EvalArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        request: { type: "string" },
-        manifest: { type: "string", multiple: true },
-        interpret: { type: "boolean", default: false },
-      },
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : "invalid arguments";
-    throw new UsageError(message.length === 0 ? message : message[0]!.toLowerCase() + message.slice(1));
-  }
+  const parsed = parseCommandLine({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      request: { type: "string" },
+      manifest: { type: "string", multiple: true },
+      interpret: { type: "boolean", default: false },
+    },
+  });
   const [policy, ...extra] = parsed.positionals;
   if (policy === undefined) throw new UsageError("no policy file given");
   if (extra.length > 0) throw new UsageError(`one policy at a time; unexpected \`${extra[0]}\``);

@@ -1,5 +1,6 @@
 // What every CLI command receives and returns: arguments, output streams and a working directory, so tests can run
 // commands in-process and read what they print.
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
 export interface CommandIO {
   readonly argv: readonly string[];
@@ -21,5 +22,14 @@ export class UsageError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "UsageError";
+  }
+}
+
+/** node:util's parseArgs, its errors turned into usage errors (in our style: the sentence starts lower-case). */
+export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message.replace(/^./, (c) => c.toLowerCase()) : "invalid arguments");
   }
 }

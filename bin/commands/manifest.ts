@@ -2,12 +2,11 @@
 // `pqguard manifest verify M.json [--signer FINGERPRINT]`. Exit 0 success, 1 invalid input or manifest, 2 usage.
 import { writeFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { loadSecretKey } from "../../runtime/identity/index.js";
 import { ManifestError } from "../../runtime/manifest/errors.js";
 import { readJsonFile, toolsFromServer } from "../../runtime/manifest/files.js";
 import { signManifest, verifySignedManifest } from "../../runtime/manifest/signed.js";
-import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO } from "./io.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -32,11 +31,7 @@ export async function run(io: CommandIO): Promise<number> {
 type OptionSpec = Record<string, { type: "string" | "boolean" }>;
 
 function options(argv: readonly string[], spec: OptionSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: spec });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message.replace(/^./, (c) => c.toLowerCase()) : "invalid arguments");
-  }
+  return parseCommandLine({ args: [...argv], allowPositionals: true, strict: true, options: spec });
 }
 
 async function sign(io: CommandIO, argv: readonly string[], inCwd: (p: string) => string): Promise<number> {

@@ -6,7 +6,6 @@ import { tmpdir } from "node:os";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
 import { checkPolicyFile } from "../../compiler/load.js";
 import { generateGuardModule } from "../../compiler/codegen.js";
 import { renderDiagnostics } from "../../compiler/render.js";
@@ -17,7 +16,7 @@ import { loadSignedManifest, splitCommandLine } from "../../runtime/manifest/fil
 import type { VerifiedManifest } from "../../runtime/manifest/signed.js";
 import { createProxy, listenHttp, listenUrlOf, ProxyError, TolerantStdioTransport, upstreamUrlOf, type HttpListener, type Proxy, type UpstreamTarget } from "../../runtime/proxy/index.js";
 import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
-import { EXIT_ERRORS, UsageError, type CommandIO } from "./io.js";
+import { EXIT_ERRORS, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
 /**
  * Environment variable with a fixed start time (ISO 8601) for the decision clock, as `--now` sets it. For demos and
@@ -44,31 +43,26 @@ interface ProxyArgs {
 }
 
 function parse(io: CommandIO): ProxyArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...io.argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        policy: { type: "string" },
-        upstream: { type: "string" },
-        "upstream-url": { type: "string" },
-        listen: { type: "string", default: "stdio" },
-        key: { type: "string" },
-        "trust-issuer": { type: "string", multiple: true },
-        manifest: { type: "string" },
-        signer: { type: "string" },
-        audit: { type: "string" },
-        "audit-args": { type: "boolean", default: false },
-        now: { type: "string" },
-        "call-timeout": { type: "string" },
-        "log-level": { type: "string", default: "info" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message.replace(/^./, (c) => c.toLowerCase()) : "invalid arguments");
-  }
+  const parsed = parseCommandLine({
+    args: [...io.argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      policy: { type: "string" },
+      upstream: { type: "string" },
+      "upstream-url": { type: "string" },
+      listen: { type: "string", default: "stdio" },
+      key: { type: "string" },
+      "trust-issuer": { type: "string", multiple: true },
+      manifest: { type: "string" },
+      signer: { type: "string" },
+      audit: { type: "string" },
+      "audit-args": { type: "boolean", default: false },
+      now: { type: "string" },
+      "call-timeout": { type: "string" },
+      "log-level": { type: "string", default: "info" },
+    },
+  });
   const v = parsed.values;
   if (v.policy === undefined) throw new UsageError("`--policy P.policy` is required");
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);

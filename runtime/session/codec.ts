@@ -185,17 +185,8 @@ export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
-export function concat(...parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const part of parts) total += part.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
+/** Byte concatenation, shared with the crypto providers. */
+export { concatBytes as concat } from "../crypto/bytes.js";
 
 export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("hex");
