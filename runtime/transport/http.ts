@@ -43,8 +43,71 @@ interface TrackedTransport extends Transport {
   readonly closed: Promise<void>;
 }
 
+/** At most this many server messages wait for the client's event stream; beyond, sending them fails. */
+const MAX_HELD_MESSAGES = 1024;
+
+/**
+ * Holds the server's messages meant for the client's event stream (no related request, not a response) until the
+ * client has opened that stream: the SDK's transport drops them before, and a sealed session would see the gap in its
+ * sequence numbers as truncation at the close. Everything else passes straight through.
+ */
+class StandaloneHold implements Transport {
+  private held: { message: JSONRPCMessage; options: TransportSendOptions | undefined }[] | undefined = [];
+
+  constructor(private readonly inner: StreamableHTTPServerTransport) {}
+
+  get onclose(): Transport["onclose"] {
+    return this.inner.onclose;
+  }
+  set onclose(handler: Transport["onclose"]) {
+    this.inner.onclose = handler;
+  }
+  get onerror(): Transport["onerror"] {
+    return this.inner.onerror;
+  }
+  set onerror(handler: Transport["onerror"]) {
+    this.inner.onerror = handler;
+  }
+  get onmessage(): Transport["onmessage"] {
+    return this.inner.onmessage;
+  }
+  set onmessage(handler: Transport["onmessage"]) {
+    this.inner.onmessage = handler;
+  }
+  get sessionId(): string | undefined {
+    return this.inner.sessionId;
+  }
+
+  start(): Promise<void> {
+    return this.inner.start();
+  }
+
+  close(): Promise<void> {
+    this.held = undefined;
+    return this.inner.close();
+  }
+
+  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    const standalone = options?.relatedRequestId === undefined && !("result" in message || "error" in message);
+    if (!standalone || this.held === undefined) return this.inner.send(message, options);
+    if (this.held.length >= MAX_HELD_MESSAGES) {
+      return Promise.reject(new Error(`more than ${MAX_HELD_MESSAGES} messages wait for the client's event stream`));
+    }
+    this.held.push({ message, options });
+    return Promise.resolve();
+  }
+
+  /** The client's event stream is open: send what waited for it, in order, and everything later at once. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const { message, options } of held) void this.inner.send(message, options).catch(() => undefined);
+  }
+}
+
 interface Session {
   readonly inner: StreamableHTTPServerTransport;
+  readonly hold: StandaloneHold;
   readonly transport: TrackedTransport;
   idle: NodeJS.Timeout | undefined;
   /** HTTP requests of this session still open (calls in progress, the client's event stream). */
@@ -124,6 +187,15 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
       session.active -= 1;
       this.touch(sessionId, session);
     });
+    if (req.method === "GET") {
+      const handling = session.inner.handleRequest(req, res);
+      // The SDK registers the event stream before it sends the response's headers: release held messages then.
+      afterHeaders(res, () => {
+        if (res.statusCode === 200) session.hold.release();
+      });
+      await handling;
+      return;
+    }
     const body = req.method === "POST" ? await this.readBody(req, this.maxBodyBytes) : undefined;
     await session.inner.handleRequest(req, res, body);
   }
@@ -132,7 +204,7 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
   protected abstract admit(body: unknown): void;
 
   /** The session transport around a new inner HTTP transport. */
-  protected abstract wrap(inner: StreamableHTTPServerTransport): T;
+  protected abstract wrap(inner: Transport): T;
 
   /** Whether a session has finished opening (for the limit on sessions still opening). */
   protected abstract established(transport: T): boolean;
@@ -155,8 +227,9 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
         this.touch(id, session);
       },
     });
-    const transport = this.wrap(inner);
-    const session: Session = { inner, transport, idle: undefined, active: 0 };
+    const hold = new StandaloneHold(inner);
+    const transport = this.wrap(hold);
+    const session: Session = { inner, hold, transport, idle: undefined, active: 0 };
     this.opening.add(session);
     void transport.closed.then(() => {
       clearTimeout(session.idle);
@@ -211,6 +284,12 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
   }
 }
 
+/** Calls `then` once the response's headers are out (polled per turn of the event loop, for at most about a second). */
+function afterHeaders(res: ServerResponse, then: () => void, turns = 1000): void {
+  if (res.headersSent) return then();
+  if (turns > 0 && !res.destroyed) setImmediate(() => afterHeaders(res, then, turns - 1));
+}
+
 const idOf = (body: unknown): unknown => (body as { id?: unknown } | null)?.id ?? null;
 const isInitialize = (body: unknown): boolean => (body as { method?: unknown } | null)?.method === "initialize";
 
@@ -238,7 +317,7 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
     throw new HttpRefusal(400, -32000, "Bad Request: no session; a session starts with the pqguard session hello", idOf(body));
   }
 
-  protected wrap(inner: StreamableHTTPServerTransport): PqcServerTransport {
+  protected wrap(inner: Transport): PqcServerTransport {
     return new PqcServerTransport(inner, { ...this.transportOptions, delivery: "unordered" });
   }
 
@@ -253,7 +332,7 @@ export class PlainHttpEndpoint extends HttpEndpoint<ObservedTransport> {
     if (!isInitialize(body)) throw new HttpRefusal(400, -32000, "Bad Request: no session; a session starts with `initialize`", idOf(body));
   }
 
-  protected wrap(inner: StreamableHTTPServerTransport): ObservedTransport {
+  protected wrap(inner: Transport): ObservedTransport {
     return new ObservedTransport(inner);
   }
 

@@ -109,18 +109,27 @@ describe("sealed transport over Streamable HTTP", function () {
     }
   });
 
-  it("delivers a server's list_changed notification on the client's event stream", async () => {
+  it("delivers a server's list_changed notification sent before the client's event stream opened", async () => {
     const served = await serve();
     try {
-      const { client } = await sealedClient(served.url);
-      const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
-      // Give the client's GET event stream time to open after `notifications/initialized`.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const { client, transport } = await sealedClient(served.url);
+      let changed = 0;
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (changed += 1));
+      // At once, before the client's GET event stream can be open: the endpoint holds the announcement until it is.
       served.servers[0]!.registerTool("late", { description: "added later", inputSchema: { n: z.number() } }, async () => ({ content: [] }));
-      await changed;
+      for (let i = 0; i < 100 && changed === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(changed, 1, "the tools/list_changed notification arrived once");
       const { tools } = await client.listTools();
       assert.deepEqual(tools.map((t) => t.name).sort(), ["echo", "late"]);
-      await client.close();
+      // Closing from the server's side is clean: its close frame and every frame before it reach the client.
+      const clientErrors: unknown[] = [];
+      transport.onerror = (error) => clientErrors.push(error);
+      let clientClosed = false;
+      void transport.closed.then(() => (clientClosed = true));
+      await served.servers[0]!.close();
+      for (let i = 0; i < 100 && !clientClosed; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(clientClosed, true, "the client saw the server's sealed close");
+      assert.deepEqual(clientErrors, []);
     } finally {
       await served.close();
     }
