@@ -129,7 +129,10 @@ export abstract class SessionTransport implements Transport {
     this.phase = "handshaking";
     this.inner.onmessage = (message, extra) => this.receive(message, extra);
     this.inner.onclose = () => this.innerClosed();
-    this.inner.onerror = (error) => this.onerror?.(error);
+    // After the session has closed, the inner transport reports its own teardown (an aborted stream): not an error.
+    this.inner.onerror = (error) => {
+      if (this.phase !== "closed") this.onerror?.(error);
+    };
     await this.inner.start();
   }
 
