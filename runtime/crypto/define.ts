@@ -17,6 +17,19 @@ export function levelOf(name: string): SecurityLevel {
   return facts.level as SecurityLevel;
 }
 
+/** Key generation with every length checked at the boundary: the seed going in, both keys coming out. */
+function checkedKeygen<P extends { publicKey: Uint8Array; secretKey: Uint8Array }>(
+  spec: { readonly name: string; readonly seedLength: number; readonly publicKeyLength: number; readonly secretKeyLength: number },
+  ops: { keygen(seed: Uint8Array | undefined): P },
+  seed: Uint8Array | undefined,
+): P {
+  if (seed !== undefined) expectLength(seed, spec.seedLength, `${spec.name} key generation seed`);
+  const pair = ops.keygen(seed);
+  expectLength(pair.publicKey, spec.publicKeyLength, `${spec.name} public key`);
+  expectLength(pair.secretKey, spec.secretKeyLength, `${spec.name} secret key`);
+  return pair;
+}
+
 export interface KemSpec {
   readonly name: string;
   readonly provider: string;
@@ -64,13 +77,7 @@ export function defineKem(spec: KemSpec, ops: KemOps): ProviderKem {
     ciphertextLength: spec.ciphertextLength,
     sharedSecretLength: spec.sharedSecretLength,
     seedLength: spec.seedLength,
-    keygen(seed?: Uint8Array): KemKeyPair {
-      if (seed !== undefined) expectLength(seed, spec.seedLength, `${spec.name} key generation seed`);
-      const pair = ops.keygen(seed);
-      expectLength(pair.publicKey, spec.publicKeyLength, `${spec.name} public key`);
-      expectLength(pair.secretKey, spec.secretKeyLength, `${spec.name} secret key`);
-      return pair;
-    },
+    keygen: (seed?: Uint8Array): KemKeyPair => checkedKeygen(spec, ops, seed),
     encapsulate(publicKey: Uint8Array) {
       expectLength(publicKey, spec.publicKeyLength, `${spec.name} public key`);
       return checkEncapsulation(ops.encapsulate(publicKey));
@@ -137,13 +144,7 @@ export function defineSignature(spec: SignatureSpec, ops: SignatureOps): Provide
     secretKeyLength: spec.secretKeyLength,
     signatureLength: spec.signatureLength,
     seedLength: spec.seedLength,
-    keygen(seed?: Uint8Array): SignatureKeyPair {
-      if (seed !== undefined) expectLength(seed, spec.seedLength, `${spec.name} key generation seed`);
-      const pair = ops.keygen(seed);
-      expectLength(pair.publicKey, spec.publicKeyLength, `${spec.name} public key`);
-      expectLength(pair.secretKey, spec.secretKeyLength, `${spec.name} secret key`);
-      return pair;
-    },
+    keygen: (seed?: Uint8Array): SignatureKeyPair => checkedKeygen(spec, ops, seed),
     sign(message: Uint8Array, secretKey: Uint8Array, context: Uint8Array): Uint8Array {
       expectBytes(message, `${spec.name} message`);
       expectLength(secretKey, spec.secretKeyLength, `${spec.name} secret key`);
