@@ -119,9 +119,9 @@ export class AuditLog implements AuditSink {
     this.pending = [];
     for (const decision of pending) {
       try {
-        const { line, text: lineText } = buildLine(decision, this.seq, this.prev, this.options.includeArguments === true);
+        const { hash, text: lineText } = buildLine(decision, this.seq, this.prev, this.options.includeArguments === true);
         this.seq++;
-        this.prev = line.hash;
+        this.prev = hash;
         text += lineText + "\n";
       } catch (error) {
         // A line that cannot be built would leave a gap: stop, so that enforcement denies from now on.

@@ -43,6 +43,12 @@ export interface AuditDecision {
   readonly args: unknown;
   /** SHA3-256 of the canonical arguments, when the caller already computed it. */
   readonly argsDigest?: string | undefined;
+  /**
+   * The arguments' JSON text (`JSON.stringify`) as they were when the call was decided. The digest is then computed
+   * from it when the line is built, off the call's path, and a handler that changes the arguments object afterwards
+   * cannot change what the line records.
+   */
+  readonly argsText?: string | undefined;
 }
 
 /** One line of the log, as written. */
@@ -90,6 +96,11 @@ export function argumentsDigest(args: unknown): string {
   return sha3Hex(text);
 }
 
+/** SHA3-256 of the canonical JSON of arguments given as JSON text; the same digest as `argumentsDigest` of their value. */
+export function argumentsTextDigest(text: string): string {
+  return argumentsDigest(JSON.parse(text));
+}
+
 /** The hash a line must carry: over its canonical JSON with `hash` left out. */
 export function lineHash(line: Readonly<Record<string, unknown>>): string {
   const { hash: _ignored, ...rest } = line;
@@ -101,12 +112,12 @@ export function lineHash(line: Readonly<Record<string, unknown>>): string {
  * string, integer, boolean, null or such an object, so JSON.stringify already yields the canonical text: the hot
  * path skips the general canonicaliser (the verifier still uses it, and the tests hold the two equal).
  */
-export function buildLine(decision: AuditDecision, seq: number, prev: string, includeArguments: boolean): { line: AuditLine; text: string } {
+export function buildLine(decision: AuditDecision, seq: number, prev: string, includeArguments: boolean): { hash: string; text: string } {
   const suite = decision.suite;
   const body = {
     approval: decision.approval ?? null,
     ...(includeArguments ? { args: decision.args ?? {} } : {}),
-    argsDigest: decision.argsDigest ?? argumentsDigest(decision.args),
+    argsDigest: decision.argsDigest ?? (decision.argsText === undefined ? argumentsDigest(decision.args) : argumentsTextDigest(decision.argsText)),
     client: decision.clientFingerprint ?? null,
     code: decision.code ?? null,
     decision: decision.decision,
@@ -126,6 +137,7 @@ export function buildLine(decision: AuditDecision, seq: number, prev: string, in
     tool: decision.tool,
   } as const;
   const canonical = includeArguments ? canonicalJson(body) : JSON.stringify(body);
-  const line = { ...body, hash: sha3Hex(canonical) };
-  return { line, text: JSON.stringify(line) };
+  const hash = sha3Hex(canonical);
+  // The written line is the canonical text with `hash` appended last: what JSON.stringify({ ...body, hash }) writes.
+  return { hash, text: `${canonical.slice(0, -1)},"hash":"${hash}"}` };
 }

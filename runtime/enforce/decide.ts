@@ -4,7 +4,7 @@
 // Anything that goes wrong on the way denies, and the refusal says what went wrong.
 import type { Logger } from "pino";
 import type { AuditSink } from "../audit/log.js";
-import { argumentsDigest, type AuditDecision } from "../audit/record.js";
+import type { AuditDecision } from "../audit/record.js";
 import type { Decision, GuardContext, GuardModule } from "../guard/types.js";
 import { MemoryStateStore } from "../state/memory.js";
 import { StateError, type StateStore, type SyncStateOperations } from "../state/store.js";
@@ -88,41 +88,36 @@ export class DecisionPoint {
 
   async decide(call: CallToDecide): Promise<Verdict> {
     const now = this.now();
-    let argsDigest: string | undefined;
-    const refuse = (at: number, code: RefusalData["code"], reason: string, rules: readonly string[] = [], extra: Partial<AuditDecision> = {}): Verdict => {
-      const refusal: RefusalData = { code, decision: "deny", tool: call.tool, reason, rules };
-      this.record(call, at, { decision: "deny", outcome: "denied", code, rules, reason, argsDigest, ...extra });
-      return { allowed: false, refusal, error: refusalError(refusal) };
-    };
-
     const checked = this.checkArguments(call.tool, call.args);
-    if (typeof checked === "string") return refuse(now, EnforceErrorCode.BadArguments, checked);
-    const { args } = checked;
-    argsDigest = checked.digest;
+    if (typeof checked === "string") return this.refuse(call, now, EnforceErrorCode.BadArguments, checked, undefined);
+    const { args, text: argsText } = checked;
     const session = call.session;
     if (session === undefined) {
-      return refuse(now, EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide");
+      return this.refuse(call, now, EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide", argsText);
     }
-    const unfit = await this.preconditions(call);
-    if (unfit !== undefined) return refuse(now, unfit.code, unfit.reason);
+    // The common path (a cached pin, an in-memory store) is synchronous: no promise is awaited unless one is returned.
+    const fit = this.preconditions(call);
+    const unfit = fit instanceof Promise ? await fit : fit;
+    if (unfit !== undefined) return this.refuse(call, now, unfit.code, unfit.reason, argsText);
 
     let decided: { decision: Decision; context: GuardContext };
     try {
-      decided = await this.judge(call.tool, args, session, now, (d) => d.decision === "allow");
+      const judged = this.judge(call.tool, args, session, now, allowedNow);
+      decided = judged instanceof Promise ? await judged : judged;
     } catch (error) {
       const failed = judgeFailure(error);
-      return refuse(now, failed.code, failed.reason);
+      return this.refuse(call, now, failed.code, failed.reason, argsText);
     }
     const { decision, context } = decided;
     if (decision.decision === "deny") {
-      return refuse(now, EnforceErrorCode.PolicyDenied, decision.reason, decision.determining);
+      return this.refuse(call, now, EnforceErrorCode.PolicyDenied, decision.reason, argsText, decision.determining);
     }
-    if (decision.decision === "allow") return this.allow(call, now, decision, undefined, argsDigest);
+    if (decision.decision === "allow") return this.allow(call, now, decision, undefined, argsText);
 
     const approval = await this.askApproval(call, args, decision, context);
     if (approval !== "approved") {
       const why = approval === "timeout" ? "approval timed out" : approval === "unavailable" ? "no approver is available" : "approval was refused";
-      return refuse(now, EnforceErrorCode.ApprovalRefused, `${decision.reason} (${why})`, decision.determining, { decision: "ask", approval });
+      return this.refuse(call, now, EnforceErrorCode.ApprovalRefused, `${decision.reason} (${why})`, argsText, decision.determining, { decision: "ask", approval });
     }
 
     // Time passed while the human decided: other calls may have used the quota, a time window may have closed, the
@@ -131,7 +126,7 @@ export class DecisionPoint {
     const approved = { decision: "ask", approval: "approved" } as const;
     const again = " (checked again after the approval)";
     const unfitNow = await this.preconditions(call);
-    if (unfitNow !== undefined) return refuse(later, unfitNow.code, `${unfitNow.reason}${again}`, [], approved);
+    if (unfitNow !== undefined) return this.refuse(call, later, unfitNow.code, `${unfitNow.reason}${again}`, argsText, [], approved);
     // The approval covers the rules it was asked for; a call that now needs other rules' approval is not covered.
     const covered = (d: Decision): boolean =>
       d.decision === "allow" || (d.decision === "ask" && d.determining.every((rule) => decision.determining.includes(rule)));
@@ -140,29 +135,49 @@ export class DecisionPoint {
       redecided = (await this.judge(call.tool, args, session, later, covered)).decision;
     } catch (error) {
       const failed = judgeFailure(error);
-      return refuse(later, failed.code, `${failed.reason}${again}`, decision.determining, approved);
+      return this.refuse(call, later, failed.code, `${failed.reason}${again}`, argsText, decision.determining, approved);
     }
     if (redecided.decision === "deny") {
-      return refuse(later, EnforceErrorCode.PolicyDenied, `${redecided.reason}${again}`, redecided.determining, approved);
+      return this.refuse(call, later, EnforceErrorCode.PolicyDenied, `${redecided.reason}${again}`, argsText, redecided.determining, approved);
     }
     if (!covered(redecided)) {
-      return refuse(later, EnforceErrorCode.ApprovalRefused, `the call now needs another approval: ${redecided.reason}${again}`, redecided.determining, approved);
+      const reason = `the call now needs another approval: ${redecided.reason}${again}`;
+      return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, redecided.determining, approved);
     }
-    return this.allow(call, later, decision, "approved", argsDigest);
+    return this.allow(call, later, decision, "approved", argsText);
   }
 
-  /** Audit health and the tool pin: checked before the guard, and again after an approval. */
-  private async preconditions(call: CallToDecide): Promise<{ code: RefusalData["code"]; reason: string } | undefined> {
+  /** A refusal: recorded (best effort), and the error the caller answers with. */
+  private refuse(
+    call: CallToDecide,
+    at: number,
+    code: RefusalData["code"],
+    reason: string,
+    argsText: string | undefined,
+    rules: readonly string[] = [],
+    extra: Partial<AuditDecision> = {},
+  ): Verdict {
+    const refusal: RefusalData = { code, decision: "deny", tool: call.tool, reason, rules };
+    this.record(call, at, { decision: "deny", outcome: "denied", code, rules, reason, argsText, ...extra });
+    return { allowed: false, refusal, error: refusalError(refusal) };
+  }
+
+  /** Audit health and the tool pin: checked before the guard, and again after an approval. Synchronous when the pin is. */
+  private preconditions(call: CallToDecide): Unfit | undefined | Promise<Unfit | undefined> {
     const auditFailure = this.options.audit?.failure;
     if (auditFailure !== undefined) return { code: EnforceErrorCode.AuditFailed, reason: `the audit log cannot be written (${auditFailure.message})` };
-    let pin: PinVerdict;
+    const unreadable = (error: unknown): Unfit => ({
+      code: EnforceErrorCode.ToolUnknown,
+      reason: `the tool definitions could not be read to pin \`${call.tool}\`: ${describe(error)}`,
+    });
+    let pinned: PinVerdict | Promise<PinVerdict>;
     try {
-      const pinned = call.pin();
-      pin = pinned instanceof Promise ? await pinned : pinned;
+      pinned = call.pin();
     } catch (error) {
-      return { code: EnforceErrorCode.ToolUnknown, reason: `the tool definitions could not be read to pin \`${call.tool}\`: ${describe(error)}` };
+      return unreadable(error);
     }
-    return pin.ok ? undefined : { code: pin.code, reason: pin.reason };
+    if (pinned instanceof Promise) return pinned.then(unfitOf, unreadable);
+    return unfitOf(pinned);
   }
 
   /**
@@ -175,15 +190,10 @@ export class DecisionPoint {
     session: SessionView,
     now: number,
     recordIf: (decision: Decision) => boolean,
-  ): Promise<{ decision: Decision; context: GuardContext }> {
+  ): Judged | Promise<Judged> {
+    // A synchronous store decides in place (and throws); any other under the store's lock (and rejects).
     const sync = this.store.sync;
-    if (sync !== undefined) {
-      try {
-        return Promise.resolve(this.decideWith(sync, tool, args, session, now, recordIf));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
+    if (sync !== undefined) return this.decideWith(sync, tool, args, session, now, recordIf);
     return withStoreLock(this.store, async () => this.decideAsync(tool, args, session, now, recordIf));
   }
 
@@ -221,9 +231,9 @@ export class DecisionPoint {
     return decision;
   }
 
-  private allow(call: CallToDecide, now: number, decision: Decision, approval: "approved" | undefined, argsDigest: string | undefined): Verdict {
+  private allow(call: CallToDecide, now: number, decision: Decision, approval: "approved" | undefined, argsText: string | undefined): Verdict {
     try {
-      const outcome = { decision: decision.decision, outcome: "allowed", rules: decision.determining, reason: decision.reason, approval, argsDigest } as const;
+      const outcome = { decision: decision.decision, outcome: "allowed", rules: decision.determining, reason: decision.reason, approval, argsText } as const;
       this.record(call, now, outcome, true);
     } catch (error) {
       const refusal: RefusalData = {
@@ -265,10 +275,11 @@ export class DecisionPoint {
   }
 
   /**
-   * The arguments as an object, with the SHA3-256 of their canonical JSON when an audit log will cite it, or why
-   * they are refused. Canonical and plain JSON text have the same length, so the size check needs no canonicaliser.
+   * The arguments as an object, with their JSON text (the audit line's digest is computed from it, at the log's
+   * flush), or why they are refused. Canonical and plain JSON text have the same length, so the size check needs no
+   * canonicaliser.
    */
-  private checkArguments(tool: string, raw: unknown): { args: Readonly<Record<string, unknown>>; digest: string | undefined } | string {
+  private checkArguments(tool: string, raw: unknown): { args: Readonly<Record<string, unknown>>; text: string } | string {
     const args = raw ?? {};
     if (typeof args !== "object" || args === null || Array.isArray(args)) return `arguments of \`${tool}\` must be a JSON object`;
     const limit = this.options.maxArgumentBytes ?? DEFAULT_MAX_ARGUMENT_BYTES;
@@ -281,8 +292,7 @@ export class DecisionPoint {
     if (text === undefined) return `arguments of \`${tool}\` are not JSON`;
     const size = Buffer.byteLength(text, "utf8");
     if (size > limit) return `arguments of \`${tool}\` are ${size} bytes, more than the limit of ${limit}`;
-    const digest = this.options.audit === undefined ? undefined : argumentsDigest(args);
-    return { args: args as Readonly<Record<string, unknown>>, digest };
+    return { args: args as Readonly<Record<string, unknown>>, text };
   }
 
 
@@ -318,6 +328,14 @@ export class DecisionPoint {
     }
   }
 }
+
+type Unfit = { readonly code: RefusalData["code"]; readonly reason: string };
+type Judged = { decision: Decision; context: GuardContext };
+
+const unfitOf = (pin: PinVerdict): Unfit | undefined => (pin.ok ? undefined : { code: pin.code, reason: pin.reason });
+
+/** The first decision records the call only when it is allowed outright; an `ask` records after its approval. */
+const allowedNow = (decision: Decision): boolean => decision.decision === "allow";
 
 function isDecision(value: unknown): value is Decision {
   if (typeof value !== "object" || value === null) return false;
