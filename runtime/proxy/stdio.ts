@@ -1,5 +1,6 @@
 // A stdio `Transport` for the proxy's downstream side that answers malformed input instead of dropping it:
-// junk gets a JSON-RPC parse error (-32700), a non-JSON-RPC value an invalid-request error (-32600).
+// junk gets a JSON-RPC parse error (-32700), a non-JSON-RPC value an invalid-request error (-32600). A client that
+// stops reading (EPIPE) closes the connection instead of crashing the process, and closing stops reading the input.
 import type { Readable, Writable } from "node:stream";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
@@ -33,11 +34,17 @@ export class TolerantStdioTransport implements Transport {
 
   readonly #onEnd = (): void => void this.close();
   readonly #onError = (error: Error): void => this.onerror?.(error);
+  /** The client can no longer read (EPIPE, a closed pipe): nothing more can be answered, so the connection ends. */
+  readonly #onOutputError = (error: Error): void => {
+    this.onerror?.(error);
+    void this.close();
+  };
 
   async start(): Promise<void> {
     this.#input.on("data", this.#onData);
     this.#input.on("end", this.#onEnd);
     this.#input.on("error", this.#onError);
+    this.#output.on("error", this.#onOutputError);
   }
 
   #onLine(line: string): void {
@@ -58,7 +65,16 @@ export class TolerantStdioTransport implements Transport {
     if (this.#closed) return Promise.resolve();
     return new Promise((resolve) => {
       if (this.#output.write(serializeLine(message))) resolve();
-      else this.#output.once("drain", resolve);
+      else {
+        // Settles when the client catches up, or when the connection ends without it.
+        const done = (): void => {
+          this.#output.off("drain", done);
+          this.#output.off("close", done);
+          resolve();
+        };
+        this.#output.once("drain", done);
+        this.#output.once("close", done);
+      }
     });
   }
 
@@ -68,6 +84,14 @@ export class TolerantStdioTransport implements Transport {
     this.#input.off("data", this.#onData);
     this.#input.off("end", this.#onEnd);
     this.#input.off("error", this.#onError);
+    // A flowing input (process.stdin) would keep reading, and the process alive, after the connection ended.
+    this.#input.pause();
+    // Keeps a later EPIPE from a write still queued from becoming an uncaught error.
+    this.#output.off("error", this.#onOutputError);
+    this.#output.on("error", ignoreOutputError);
     this.onclose?.();
   }
 }
+
+/** After the connection ended, a failed write of a reply already queued has nobody left to tell. */
+function ignoreOutputError(): void {}

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { generateIdentity, writeIdentity } from "../../runtime/identity/index.js";
+import { verifyAuditLog } from "../../runtime/audit/index.js";
 import { PqcClientTransport } from "../../runtime/transport/index.js";
 import { startHttpUpstream } from "./fixtures/http-server.js";
 import { FLAKY_SERVER } from "./harness.js";
@@ -48,8 +49,74 @@ function proxyProcess(args: readonly string[]) {
   };
 }
 
+/** Resolves with the exit code and signal, or with `"still running"` after `ms`. */
+function exitWithin(child: ReturnType<typeof spawn>, ms: number): Promise<{ code: number | null; signal: string | null } | "still running"> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve("still running"), ms);
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
+  });
+}
+
+/** `pqguard proxy` in front of the flaky server with an audit log, after `initialize` and `count` allowed calls. */
+async function auditedProxy(audit: string, count: number) {
+  const child = spawn(
+    process.execPath,
+    [PQGUARD, "proxy", "--policy", "test/proxy/fixtures/flaky.policy", "--upstream", `${process.execPath} --import tsx ${FLAKY_SERVER}`, "--audit", audit, "--log-level", "error"],
+    { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+  let out = "";
+  child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+  const send = (value: unknown): boolean => child.stdin.write(`${JSON.stringify(value)}\n`);
+  send({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+  const deadline = Date.now() + 60_000;
+  while (!out.includes('"id":0') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let id = 1; id <= count; id++) send({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo", arguments: { text: `call ${id}` } } });
+  return { child, stderr: () => stderr, replies: () => out.split("\n").filter((line) => line !== "").length - 1 };
+}
+
 describe("pqguard proxy as a process", function () {
   this.timeout(90_000);
+
+  it("exits on SIGTERM, with every decision in the audit log", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pqguard-term-"));
+    try {
+      const proxy = await auditedProxy(join(dir, "audit.log"), 3);
+      const deadline = Date.now() + 30_000;
+      while (proxy.replies() < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      proxy.child.kill("SIGTERM");
+      const exit = await exitWithin(proxy.child, 10_000);
+      if (exit === "still running") proxy.child.kill("SIGKILL");
+      assert.deepEqual(exit, { code: 0, signal: null }, proxy.stderr());
+      const verified = await verifyAuditLog(join(dir, "audit.log"));
+      assert.ok(verified.ok && verified.lines === 3, JSON.stringify(verified));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("survives a client that stops reading its replies (EPIPE): no crash, and every decision in the audit log", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pqguard-epipe-"));
+    try {
+      const proxy = await auditedProxy(join(dir, "audit.log"), 20);
+      proxy.child.stdout.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      proxy.child.stdin.end();
+      const exit = await exitWithin(proxy.child, 10_000);
+      if (exit === "still running") proxy.child.kill("SIGKILL");
+      assert.deepEqual(exit, { code: 0, signal: null }, proxy.stderr());
+      assert.doesNotMatch(proxy.stderr(), /EPIPE|Unhandled/);
+      const verified = await verifyAuditLog(join(dir, "audit.log"));
+      assert.ok(verified.ok && verified.lines === 20, JSON.stringify(verified));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   it("answers junk on stdin with JSON-RPC errors, and denies a plain (unauthenticated, classical) session by its identity rules", async () => {
     const proxy = proxyProcess(["--policy", "policies/payments/payments.policy", "--upstream", `${process.execPath} --import tsx policies/payments/server.ts`]);
