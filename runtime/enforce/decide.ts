@@ -166,17 +166,13 @@ export class DecisionPoint {
   private preconditions(call: CallToDecide): Unfit | undefined | Promise<Unfit | undefined> {
     const auditFailure = this.options.audit?.failure;
     if (auditFailure !== undefined) return { code: EnforceErrorCode.AuditFailed, reason: `the audit log cannot be written (${auditFailure.message})` };
-    const unreadable = (error: unknown): Unfit => ({
-      code: EnforceErrorCode.ToolUnknown,
-      reason: `the tool definitions could not be read to pin \`${call.tool}\`: ${describe(error)}`,
-    });
     let pinned: PinVerdict | Promise<PinVerdict>;
     try {
       pinned = call.pin();
     } catch (error) {
-      return unreadable(error);
+      return unreadablePin(call.tool, error);
     }
-    if (pinned instanceof Promise) return pinned.then(unfitOf, unreadable);
+    if (pinned instanceof Promise) return pinned.then(unfitOf, (error: unknown) => unreadablePin(call.tool, error));
     return unfitOf(pinned);
   }
 
@@ -332,10 +328,18 @@ export class DecisionPoint {
 type Unfit = { readonly code: RefusalData["code"]; readonly reason: string };
 type Judged = { decision: Decision; context: GuardContext };
 
-const unfitOf = (pin: PinVerdict): Unfit | undefined => (pin.ok ? undefined : { code: pin.code, reason: pin.reason });
+function unfitOf(pin: PinVerdict): Unfit | undefined {
+  return pin.ok ? undefined : { code: pin.code, reason: pin.reason };
+}
+
+function unreadablePin(tool: string, error: unknown): Unfit {
+  return { code: EnforceErrorCode.ToolUnknown, reason: `the tool definitions could not be read to pin \`${tool}\`: ${describe(error)}` };
+}
 
 /** The first decision records the call only when it is allowed outright; an `ask` records after its approval. */
-const allowedNow = (decision: Decision): boolean => decision.decision === "allow";
+function allowedNow(decision: Decision): boolean {
+  return decision.decision === "allow";
+}
 
 function isDecision(value: unknown): value is Decision {
   if (typeof value !== "object" || value === null) return false;
@@ -345,7 +349,6 @@ function isDecision(value: unknown): value is Decision {
 
 /** Runs one operation of the state store; whatever it throws or rejects with is a StateError, not a guard failure. */
 function storeStep<T>(step: () => T): T {
-  const asStateError = (error: unknown): StateError => (error instanceof StateError ? error : new StateError("PQG7203", describe(error)));
   let result: T;
   try {
     result = step();
@@ -353,6 +356,10 @@ function storeStep<T>(step: () => T): T {
     throw asStateError(error);
   }
   return result instanceof Promise ? (result.catch((error: unknown) => Promise.reject(asStateError(error))) as T) : result;
+}
+
+function asStateError(error: unknown): StateError {
+  return error instanceof StateError ? error : new StateError("PQG7203", describe(error));
 }
 
 /** Why judging failed: the call history (a StateError) or the guard itself. */

@@ -69,19 +69,22 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
     };
   };
 
+  // Built per call by a factory, not as a named local: the tsx loader would name each new closure (defineProperty).
+  const pinning = (tool: string, extra: unknown): (() => PinVerdict | Promise<PinVerdict>) => () => {
+    const policy = pinAgainstPolicy(guard, options.manifest, tool);
+    if (!policy.ok) return policy;
+    const cached = live.peek();
+    if (cached !== undefined) return pinLive(guard, tool, cached);
+    return live.get((page) => listPage(originalList, page, extra)).then((digests) => pinLive(guard, tool, digests));
+  };
+
   const wrapCall = (original: RawHandler): RawHandler => async (request, extra) => {
     const params = request.params ?? {};
     const tool = params.name;
     if (typeof tool !== "string") throw new McpError(ErrorCode.InvalidParams, "tools/call needs a `name` string");
     const session = resolver.current();
     if (session !== undefined) seenSessions.add(session.sessionId);
-    const pin = (): PinVerdict | Promise<PinVerdict> => {
-      const policy = pinAgainstPolicy(guard, options.manifest, tool);
-      if (!policy.ok) return policy;
-      const cached = live.peek();
-      if (cached !== undefined) return pinLive(guard, tool, cached);
-      return live.get((page) => listPage(originalList, page, extra)).then((digests) => pinLive(guard, tool, digests));
-    };
+    const pin = pinning(tool, extra);
     const verdict = await decisions.decide({ tool, args: params.arguments, session, pin, approve: approverFor() });
     if (!verdict.allowed) throw verdict.error;
     return original(request, extra);
