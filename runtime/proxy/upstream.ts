@@ -241,8 +241,6 @@ export class UpstreamSupervisor {
     const generation = this.#generation;
     try {
       await this.#enqueue("ping", undefined, this.#options.healthPingTimeoutMs ?? HEALTH_PING_TIMEOUT_MS, true);
-      this.#checkingHealth = false;
-      this.#flushQueued();
     } catch (error) {
       // PQG8003: no answer in time; PQG8002: the ping could not be delivered. An error reply means it is alive.
       const unhealthy = error instanceof ProxyError && (error.code === "PQG8003" || error.code === "PQG8002");
@@ -254,6 +252,8 @@ export class UpstreamSupervisor {
       }
     } finally {
       this.#checkingHealth = false;
+      // Calls held back during the check go out now, unless the server was dropped (they then wait for the restart).
+      this.#flushQueued();
     }
   }
 

@@ -1,0 +1,43 @@
+// The upstream supervisor against a hand-written server: calls made while a health check runs are not stranded, and
+// a malformed response is answered at once rather than at the call's timeout.
+import assert from "node:assert/strict";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { silentLogger } from "../../runtime/audit/index.js";
+import { ProxyError, UpstreamSupervisor } from "../../runtime/proxy/index.js";
+
+const SCRIPTED_SERVER = fileURLToPath(new URL("./fixtures/scripted-server.ts", import.meta.url));
+
+function scripted(callTimeoutMs: number): UpstreamSupervisor {
+  return new UpstreamSupervisor(
+    { command: process.execPath, args: ["--import", "tsx", SCRIPTED_SERVER], stderr: "ignore" },
+    { logger: silentLogger(), callTimeoutMs },
+  );
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ProxyError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ProxyError, String(error));
+    return error;
+  }
+  assert.fail("the request did not fail");
+}
+
+describe("upstream supervisor", function () {
+  this.timeout(30_000);
+  let upstream: UpstreamSupervisor;
+  afterEach(async () => upstream.close());
+
+  it("sends the calls held back during a health check once the server answers the ping, even with an error", async () => {
+    upstream = scripted(400);
+    await upstream.start();
+    const timedOut = rejection(upstream.request("tools/call", { name: "slow", arguments: { ms: 2_000 } }));
+    assert.equal((await timedOut).code, "PQG8003");
+    // The ping is out now and is refused after 300 ms: a server that answers is alive, whatever it answers.
+    const held = upstream.request("tools/call", { name: "slow", arguments: { ms: 0 } }, 3_000);
+    assert.deepEqual(await held, { content: [], structuredContent: { slept: 0 } });
+    assert.equal(upstream.restarts, 0);
+  });
+});
