@@ -58,6 +58,8 @@ export abstract class SessionTransport implements Transport {
   protected opener: RecordOpener | undefined;
   protected readonly now: () => number;
   private info: SessionInfo | undefined;
+  /** The last `sessionInfo` handed out, frozen, and the rekey count it shows: one object per key epoch, not per call. */
+  private shown: SessionInfo | undefined;
   private pending: PendingSend[] = [];
   private peerClosed = false;
   private closeEmitted = false;
@@ -90,7 +92,9 @@ export abstract class SessionTransport implements Transport {
   get sessionInfo(): SessionInfo | undefined {
     const info = this.info;
     if (info === undefined) return undefined;
-    return { ...info, rekeys: (this.sealer?.rekeys ?? 0) + (this.opener?.rekeys ?? 0) };
+    const rekeys = (this.sealer?.rekeys ?? 0) + (this.opener?.rekeys ?? 0);
+    if (this.shown?.rekeys !== rekeys) this.shown = Object.freeze({ ...info, rekeys });
+    return this.shown;
   }
 
   /** The inner transport's session id (Streamable HTTP); the cryptographic session id is `sessionInfo.sessionId`. */
@@ -321,6 +325,7 @@ export abstract class SessionTransport implements Transport {
   protected fail(error: SessionError): void {
     if (this.phase === "closed") return;
     this.info = undefined;
+    this.shown = undefined;
     this.shutDown(error);
     this.onerror?.(error);
     // Let a reply already handed to the inner transport (the plain client's error) go out before it closes.
