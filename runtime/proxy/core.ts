@@ -32,6 +32,11 @@ import type { UpstreamSupervisor } from "./upstream.js";
 const JSONRPC_INVALID_PARAMS = -32602;
 /** Upper bound on tool-list pages fetched from the upstream: a server paging forever must not stall the proxy. */
 const MAX_TOOL_LIST_PAGES = 100;
+/**
+ * Reads of the tool list in a row that a change (`list_changed`, a restart) may overtake before the proxy gives up:
+ * a server announcing changes without end must not keep calls waiting for a pin; they are refused instead.
+ */
+const MAX_TOOL_LIST_REREADS = 5;
 /** How long an approval question to the downstream client may take before the call is denied. */
 export const ELICITATION_TIMEOUT_MS = 55_000;
 /** How long a client may take to answer a request forwarded from the upstream: a human may be answering it. */
@@ -63,6 +68,11 @@ function neededCapability(method: string, params: Params): { readonly name: stri
     default:
       return undefined;
   }
+}
+
+/** The tool list could not be read without a change overtaking the read. */
+function unpinnable(): ProxyError {
+  return new ProxyError("PQG8002", `the upstream's tool list changed during each of ${MAX_TOOL_LIST_REREADS} reads, so it could not be pinned`, RPC_UPSTREAM_UNAVAILABLE);
 }
 
 function notForwarded(message: string, rpcCode: number): ProxyError {
@@ -98,6 +108,8 @@ export class ProxyCore {
   readonly #connections = new Set<ProxyConnection>();
   readonly #reachable: (tool: string, context: Parameters<ReturnType<typeof defaultReachability>>[1]) => boolean;
   #refreshing: Promise<PinReport> | undefined;
+  /** Counts the changes announced to the tool list (restarts, `list_changed`): a list read across one is stale. */
+  #toolsEpoch = 0;
   #nextConnection = 0;
 
   constructor(options: ProxyCoreOptions) {
@@ -132,14 +144,14 @@ export class ProxyCore {
 
   /** Called by the upstream supervisor after every (re)start: a restarted server must be pinned again. */
   upstreamReady(): void {
-    this.#options.pin.invalidate();
+    this.#toolsChanged();
     void this.refreshTools().catch((error: unknown) => this.#log.error({ err: String(error) }, "tool list could not be pinned"));
   }
 
   /** Upstream notifications: a tool list change is pinned before clients hear of it; the rest is broadcast. */
   upstreamNotification(notification: JSONRPCNotification): void {
     if (notification.method === "notifications/tools/list_changed") {
-      this.#options.pin.invalidate();
+      this.#toolsChanged();
       void this.refreshTools().then(
         () => this.#broadcast(notification),
         (error: unknown) => this.#log.error({ err: String(error) }, "tool list could not be pinned"),
@@ -182,13 +194,34 @@ export class ProxyCore {
     for (const connection of this.#connections) connection.forwardNotification(notification);
   }
 
-  /** Fetches the full tool list from the upstream and compares it with the reviewed digests. */
+  #toolsChanged(): void {
+    this.#toolsEpoch += 1;
+    this.#options.pin.invalidate();
+  }
+
+  /**
+   * Fetches the full tool list from the upstream and compares it with the reviewed digests. A list that a change
+   * overtook while it was read (the server may have answered just before changing a tool) is read again, never pinned.
+   */
   refreshTools(): Promise<PinReport> {
-    this.#refreshing ??= this.#fetchTools().finally(() => (this.#refreshing = undefined));
+    this.#refreshing ??= this.#pinCurrentList().finally(() => (this.#refreshing = undefined));
     return this.#refreshing;
   }
 
-  async #fetchTools(): Promise<PinReport> {
+  async #pinCurrentList(): Promise<PinReport> {
+    for (let read = 0; read < MAX_TOOL_LIST_REREADS; read++) {
+      const epoch = this.#toolsEpoch;
+      const tools = await this.#fetchTools();
+      if (epoch !== this.#toolsEpoch) continue;
+      const report = this.#options.pin.update(tools);
+      const level = report.changed.length + report.unreviewed.length > 0 ? "warn" : "info";
+      this.#log[level]({ ...report }, "upstream tool list pinned");
+      return report;
+    }
+    throw unpinnable();
+  }
+
+  async #fetchTools(): Promise<Tool[]> {
     const tools: Tool[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
@@ -200,15 +233,18 @@ export class ProxyCore {
       cursor = result.nextCursor;
       if (cursor === undefined) break;
     }
-    const report = this.#options.pin.update(tools);
-    const level = report.changed.length + report.unreviewed.length > 0 ? "warn" : "info";
-    this.#log[level]({ ...report }, "upstream tool list pinned");
-    return report;
+    return tools;
   }
 
   /** A pinned view of the tool list, refreshed if a restart or `list_changed` made it stale. */
   async verifiedPin(): Promise<ToolPin> {
-    if (!this.#options.pin.verified) await this.refreshTools();
+    // A change announced just after a refresh finished makes the pin stale again before this call could use it.
+    for (let read = 0; !this.#options.pin.verified; read++) {
+      if (read === MAX_TOOL_LIST_REREADS) {
+        throw unpinnable();
+      }
+      await this.refreshTools();
+    }
     return this.#options.pin;
   }
 
