@@ -288,6 +288,8 @@ export class ProxyConnection {
   readonly id: number;
   /** Downstream request id → upstream id, for cancellations. */
   readonly #inFlight = new Map<RequestId, number>();
+  /** Calls still being decided (waiting for a pin or an approval), by downstream id: aborted when the client cancels. */
+  readonly #deciding = new Map<RequestId, AbortController>();
   /** Proxy-assigned progress token → the client's own token. */
   readonly #progress = new Map<string, string | number>();
   /** Requests the proxy sent to the client, by the id it gave them: called with the reply, or undefined on disconnect. */
@@ -398,6 +400,7 @@ export class ProxyConnection {
 
   #onNotification(method: string, params: Params): void {
     if (method === "notifications/cancelled" && params !== undefined) {
+      this.#deciding.get(params.requestId as RequestId)?.abort();
       const upstreamId = this.#inFlight.get(params.requestId as RequestId);
       if (upstreamId !== undefined) this.#core.options.upstream.cancel(upstreamId, String(params.reason ?? "cancelled by the client"));
     }
@@ -454,15 +457,25 @@ export class ProxyConnection {
       throw new ProxyError("PQG8006", "invalid params: `tools/call` needs a tool `name` and an `arguments` object", JSONRPC_INVALID_PARAMS);
     }
     const tool = params.name;
-    const verdict = await this.#core.options.decisions.decide({
-      tool,
-      args: params.arguments,
-      session: this.#session(),
-      pin: async () => (await this.#core.verifiedPin()).verdict(tool),
-      approve: this.#core.options.approver ?? (neededCapability("elicitation/create", undefined)!.declared(this.#clientCapabilities) ? this.#elicit : undefined),
-    });
+    const cancelled = new AbortController();
+    this.#deciding.set(id, cancelled);
+    let verdict: Verdict;
+    try {
+      const approver = this.#core.options.approver ?? (neededCapability("elicitation/create", undefined)!.declared(this.#clientCapabilities) ? this.#elicit : undefined);
+      verdict = await this.#core.options.decisions.decide({
+        tool,
+        args: params.arguments,
+        session: this.#session(),
+        pin: async () => (await this.#core.verifiedPin()).verdict(tool),
+        approve: approver === undefined ? undefined : withdrawnOnCancel(approver, cancelled.signal),
+      });
+    } finally {
+      this.#deciding.delete(id);
+    }
     this.#core.options.onDecision?.(tool, verdict);
     if (!verdict.allowed) throw new Refusal(verdict.error);
+    // The client gave up while the call was decided: nobody waits for its result, so it must not run.
+    if (cancelled.signal.aborted) throw new ProxyError("PQG8005", "the request was cancelled", RPC_UPSTREAM_UNAVAILABLE);
     return this.#forward(id, "tools/call", params, this.#core.options.upstream);
   }
 
@@ -505,6 +518,19 @@ export class ProxyConnection {
       if (request.signal.aborted || (error instanceof ProxyError && error.code === "PQG8008")) return false;
       throw error;
     }
+  };
+}
+
+/**
+ * An approver that stops asking, and answers "not approved", once the client cancels the call: an approval that
+ * comes after the client gave up must not send the call upstream.
+ */
+function withdrawnOnCancel(approver: ApprovalCallback, cancelled: AbortSignal): ApprovalCallback {
+  return (request) => {
+    if (cancelled.aborted) return Promise.resolve(false);
+    const signal = AbortSignal.any([request.signal, cancelled]);
+    const withdrawn = new Promise<boolean>((resolve) => cancelled.addEventListener("abort", () => resolve(false), { once: true }));
+    return Promise.race([approver({ ...request, signal }), withdrawn]);
   };
 }
 

@@ -4,7 +4,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
 import type { Proxy } from "../../runtime/proxy/index.js";
-import { connectClient, failureOf, flakyProxy, rpcError, testGuard } from "./harness.js";
+import { connectClient, failureOf, flakyProxy, rpcError, testGuard, until } from "./harness.js";
 
 /** The test policy plus: `echo` of "ask" needs approval, and `echo` is limited to 2 calls per minute per client. */
 const limitedGuard: GuardModule = {
@@ -63,5 +63,39 @@ describe("proxy approval", function () {
     assert.equal(result.structuredContent.text, "ask");
     await client.callTool({ name: "echo", arguments: { text: "second" } });
     await assert.rejects(client.callTool({ name: "echo", arguments: { text: "third" } }), (error) => rpcError(error).data?.code === "PQG7301");
+  });
+
+  it("never forwards a call the client cancelled while it waited for approval, even when the approval comes after", async () => {
+    let asked = false;
+    let answer!: (approved: boolean) => void;
+    const outcomes: boolean[] = [];
+    proxy = flakyProxy({
+      guard: limitedGuard,
+      approver: () => {
+        asked = true;
+        return new Promise((resolve) => (answer = resolve));
+      },
+      onDecision: (_tool, verdict) => outcomes.push(verdict.allowed),
+    });
+    await proxy.start();
+    const forwarded: unknown[] = [];
+    const call = proxy.upstream.call.bind(proxy.upstream);
+    proxy.upstream.call = (method, params, timeoutMs) => {
+      forwarded.push(params?.name);
+      return call(method, params, timeoutMs);
+    };
+    const client = await connectClient(proxy);
+    clients = [client];
+    const cancel = new AbortController();
+    const calling = client.callTool({ name: "echo", arguments: { text: "ask" } }, undefined, { signal: cancel.signal }).catch((error: unknown) => error);
+    await until(() => asked, 5_000, "the approval question");
+    cancel.abort("the agent gave up");
+    await calling;
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the cancellation reaches the proxy
+    answer(true);
+    await until(() => outcomes.length === 1, 5_000, "the decision");
+    assert.deepEqual(outcomes, [false]);
+    await client.callTool({ name: "echo", arguments: { text: "after" } });
+    assert.deepEqual(forwarded, ["echo"], "only the call made after the cancellation reached the upstream");
   });
 });
