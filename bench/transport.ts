@@ -1,7 +1,8 @@
 // Transport benchmark: a sealed tools/call round trip through the real SDK Client and McpServer against the plain
 // SDK over InMemoryTransport, measured in the same run, interleaved in rounds so both see the same machine state.
 // A second pair of variants runs both over a stdio-framed in-memory link, where the plain SDK pays for
-// serialisation too, as it does over any real transport.
+// serialisation too, as it does over any real transport. Three more do the sealed path's work without its
+// cryptography, layer by layer (bench/floor.ts), to show what each costs in the same run.
 import process from "node:process";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { aead, algorithmNames, resolveSuiteConfig, signature } from "../runtime/crypto/registry.js";
@@ -10,6 +11,7 @@ import { ServerCredentials } from "../runtime/session/certificate.js";
 import { transportSuites } from "../runtime/transport/defaults.js";
 import { PqcClientTransport, PqcServerTransport } from "../runtime/transport/index.js";
 import { connectClient, echoServer, type Link, type TransportWrap } from "./echo.js";
+import { floorWrap, type FloorLayer } from "./floor.js";
 import { measureIsolated, overallMedian, pairedRatio, type Variant } from "./isolated.js";
 
 const SCHEDULE = { warmupCalls: 3000, rounds: 40, callsPerRound: 250 };
@@ -18,12 +20,21 @@ export interface TransportVariantOptions {
   readonly link: Link;
   /** Seal with this AEAD; plain when absent. */
   readonly aead?: string;
+  /** Do the sealed path's work up to this layer, without cryptography (ignored when `aead` is set). */
+  readonly floor?: FloorLayer;
 }
 
 /** A connected echo client for one variant; runs inside a benchmark worker (bench/isolated.ts). */
 export async function transportClient(options: TransportVariantOptions): Promise<Client> {
-  return connectClient(echoServer(), options.aead === undefined ? undefined : sealedWrap(options.aead), options.link);
+  const wrap = options.aead !== undefined ? sealedWrap(options.aead) : options.floor !== undefined ? floorWrap(options.floor) : undefined;
+  return connectClient(echoServer(), wrap, options.link);
 }
+
+const FLOOR_LAYERS: readonly { layer: FloorLayer; label: string }[] = [
+  { layer: "json", label: "JSON text out and back" },
+  { layer: "envelope", label: "+ the session's envelopes and route check" },
+  { layer: "base64", label: "+ base64url of the UTF-8 (reused buffer)" },
+];
 
 /** Client and server transports sealed with `aeadName`, the server authenticated by a fresh ML-DSA identity. */
 export function sealedWrap(aeadName?: string): TransportWrap {
@@ -45,6 +56,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     [
       variant("plain", { link: "memory" }),
       ...aeads.map((name) => variant(`sealed ${name}`, { link: "memory", aead: name })),
+      ...FLOOR_LAYERS.map(({ layer }) => variant(`floor ${layer}`, { link: "memory", floor: layer })),
       variant("plain stdio-framed", { link: "stdio-framed" }),
       variant("sealed stdio-framed", { link: "stdio-framed", aead: transportDefault }),
     ],
@@ -70,6 +82,8 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     aead: transportDefault,
     aead_provider: chosen.provider,
     by_aead: byAead,
+    // The sealed path's work without cryptography, per layer: what no record layer could avoid.
+    floor: Object.fromEntries(FLOOR_LAYERS.map(({ layer }) => [layer, { us: round(us(`floor ${layer}`)), ratio: ratioOf(`floor ${layer}`, "plain") }])),
     stdio_framed: { plain_us: round(framedPlain), sealed_us: round(framedSealed), ratio: ratioOf("sealed stdio-framed", "plain stdio-framed") },
     node: process.version,
     calls: SCHEDULE.rounds * SCHEDULE.callsPerRound,
@@ -86,6 +100,8 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     "  over InMemoryTransport (no serialisation):",
     row("plain SDK", result.plain_us),
     ...Object.entries(byAead).map(([name, entry]) => row(`sealed, ${name} (${entry.provider})`, entry.sealed_us, entry.ratio)),
+    "  the sealed path's work without its cryptography (InMemoryTransport):",
+    ...FLOOR_LAYERS.map(({ layer, label }) => row(label, result.floor[layer]!.us, result.floor[layer]!.ratio)),
     "  over a stdio-framed in-memory link (the SDK's stdio serialisation, no pipe):",
     row("plain SDK", result.stdio_framed.plain_us),
     row(`sealed, ${transportDefault}`, result.stdio_framed.sealed_us, result.stdio_framed.ratio),
