@@ -110,6 +110,11 @@ function checkLine(text: string, n: number, expectedSeq: number, prev: string): 
   if (lineHash(line) !== line.hash) {
     return { line: n, problem: "altered", message: `line ${n} was altered: its hash does not match its content` };
   }
+  // The hash covers what JSON.parse reads, which keeps the last of a repeated key; a reader keeping the first would
+  // see other values. The writer emits JSON.stringify's text, so any other text for the same value was edited.
+  if (JSON.stringify(value) !== text) {
+    return { line: n, problem: "altered", message: `line ${n} was altered: its text is not as the log wrote it (a repeated key, or changed spacing or escapes)` };
+  }
   if (line.seq > expectedSeq) {
     const count = line.seq - expectedSeq;
     return {

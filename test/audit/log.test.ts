@@ -104,6 +104,22 @@ describe("audit log", () => {
     assert.deepEqual(result.ok ? undefined : [result.line, result.problem], [3, "altered"]);
   });
 
+  it("names a line altered where the hash cannot see it: a repeated key that readers taking the first one believe", async () => {
+    const path = await writeLog(5);
+    const text = await lines(path);
+    assert.match(text[2]!, /"outcome":"allowed"/);
+    // JSON.parse keeps the last of a repeated key, so the hash still matches; other readers keep the first.
+    text[2] = text[2]!.replace("{", '{"outcome":"denied",');
+    await writeFile(path, text.join("\n") + "\n");
+    const result = await verifyAuditLog(path);
+    assert.deepEqual(result.ok ? undefined : [result.line, result.problem], [3, "altered"]);
+    assert.match(result.ok ? "" : result.message, /line 3 was altered: its text is not as the log wrote it/);
+    text[2] = text[2]!.replace('{"outcome":"denied",', "{").replace('"tool":"process_refund"', '"tool":"process\\u005frefund"');
+    await writeFile(path, text.join("\n") + "\n");
+    const escaped = await verifyAuditLog(path);
+    assert.deepEqual(escaped.ok ? undefined : [escaped.line, escaped.problem], [3, "altered"]);
+  });
+
   it("names a line whose hash was recomputed after altering it: the next line no longer chains", async () => {
     const path = await writeLog(5);
     const text = await lines(path);
