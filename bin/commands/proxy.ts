@@ -208,7 +208,7 @@ export async function run(io: CommandIO): Promise<number> {
     } catch (error) {
       io.err(`error PQG8006: ${error instanceof Error ? error.message : String(error)}\n`);
       await proxy.close();
-      await audit?.close();
+      await closeAudit(audit, io);
       return EXIT_ERRORS;
     }
   }
@@ -220,14 +220,28 @@ export async function run(io: CommandIO): Promise<number> {
     io.err(`error ${String(coded.code ?? "PQG8001")}: ${String(coded.message ?? error)}\n`);
     await listener?.close();
     await proxy.close();
-    await audit?.close();
+    await closeAudit(audit, io);
     return EXIT_ERRORS;
   }
   await closed;
   await listener?.close();
   await proxy.close();
-  await audit?.close();
-  return 0;
+  return (await closeAudit(audit, io)) ? 0 : EXIT_ERRORS;
+}
+
+/**
+ * Writes the audit log's last lines and closes it; false, having said why, when that failed or an earlier write did:
+ * decisions were lost from the log, which is the operator's business, not an internal error.
+ */
+async function closeAudit(audit: AuditLog | undefined, io: CommandIO): Promise<boolean> {
+  try {
+    await audit?.close();
+    return true;
+  } catch (error) {
+    const coded = error as { code?: unknown; message?: unknown };
+    io.err(`error ${typeof coded.code === "string" ? coded.code : "PQG7101"}: ${String(coded.message ?? error)}\n`);
+    return false;
+  }
 }
 
 /** Serves one downstream connection on this process's stdin and stdout; resolves when it ends or on a signal. */

@@ -2,6 +2,7 @@
 // Streamable HTTP upstream, and the end-to-end payments demo over the post-quantum transport.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { UsageError } from "../../bin/commands/io.js";
@@ -98,6 +99,19 @@ describe("pqguard proxy as a process", function () {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("reports a failed audit write as the audit error it is when it exits, with exit code 1", async function () {
+    if (!existsSync("/dev/full")) this.skip(); // a device whose every write fails with ENOSPC
+    const proxy = await auditedProxy("/dev/full", 1);
+    const deadline = Date.now() + 30_000;
+    while (proxy.replies() < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    proxy.child.stdin.end();
+    const exit = await exitWithin(proxy.child, 10_000);
+    if (exit === "still running") proxy.child.kill("SIGKILL");
+    assert.deepEqual(exit, { code: 1, signal: null }, proxy.stderr());
+    assert.match(proxy.stderr(), /error PQG7101: cannot write audit log `\/dev\/full`/);
+    assert.doesNotMatch(proxy.stderr(), /internal error/);
   });
 
   it("survives a client that stops reading its replies (EPIPE): no crash, and every decision in the audit log", async () => {
