@@ -25,7 +25,7 @@ import {
   type Verdict,
 } from "../enforce/index.js";
 import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
-import { errorReply, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
+import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
 import type { PinReport, ToolPin } from "./pin.js";
 import type { UpstreamSupervisor } from "./upstream.js";
 
@@ -356,7 +356,7 @@ export class ProxyConnection {
         if (reply === undefined) reject(notForwarded(`the client disconnected before it answered \`${method}\``, RPC_UPSTREAM_UNAVAILABLE));
         else if (isObject(reply.error)) {
           const error = reply.error;
-          reject(new ProxyError("PQG8009", String(error.message), typeof error.code === "number" ? error.code : -32603, error.data));
+          reject(new ProxyError("PQG8009", String(error.message), typeof error.code === "number" ? error.code : JSONRPC_INTERNAL_ERROR, error.data));
         } else resolve(reply.result);
       });
       this.#send(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params });
@@ -417,7 +417,7 @@ export class ProxyConnection {
       else if (error instanceof Refusal) this.#send(errorReply(id, error.rpcCode, error.text, error.data));
       else {
         this.#core.logger.error({ err: String(error), method }, "request failed inside the proxy");
-        this.#send(errorReply(id, -32603, "internal error in the proxy"));
+        this.#send(errorReply(id, JSONRPC_INTERNAL_ERROR, "internal error in the proxy"));
       }
     }
   }

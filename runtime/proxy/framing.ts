@@ -11,11 +11,21 @@ export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 export const JSONRPC_PARSE_ERROR = -32700;
 export const JSONRPC_INVALID_REQUEST = -32600;
 export const JSONRPC_METHOD_NOT_FOUND = -32601;
+export const JSONRPC_INTERNAL_ERROR = -32603;
 
 /** What a line turned out to be: a message to handle, or an error response to send back to whoever wrote it. */
 export type FramedLine =
   | { readonly kind: "message"; readonly message: JSONRPCMessage }
-  | { readonly kind: "malformed"; readonly reply: JsonRpcErrorReply; readonly detail: string };
+  | {
+      readonly kind: "malformed";
+      readonly reply: JsonRpcErrorReply;
+      readonly detail: string;
+      /**
+       * The id of the request this was meant to answer, when it looks like a response (an id and a result or error, no method). Such a
+       * message is not answered: an error reply would be read as the answer to the peer's own request with that id.
+       */
+      readonly inReplyTo?: RequestId;
+    };
 
 /** A JSON-RPC error response; `id` is null when the request's id could not be read (JSON-RPC 2.0 §5). */
 export interface JsonRpcErrorReply {
@@ -48,10 +58,14 @@ export function classifyLine(line: string): FramedLine {
   }
   const checked = JSONRPCMessageSchema.safeParse(parsed);
   if (!checked.success) {
+    const id = readableId(parsed);
+    const has = (key: string): boolean => Object.hasOwn(parsed as object, key);
+    const response = id !== null && !has("method") && (has("result") || has("error"));
     return {
       kind: "malformed",
-      reply: errorReply(readableId(parsed), JSONRPC_INVALID_REQUEST, "invalid request: the message is not a JSON-RPC 2.0 message"),
-      detail: "not a JSON-RPC 2.0 message",
+      reply: errorReply(id, JSONRPC_INVALID_REQUEST, "invalid request: the message is not a JSON-RPC 2.0 message"),
+      detail: response ? "a response that is not a JSON-RPC 2.0 response" : "not a JSON-RPC 2.0 message",
+      ...(response ? { inReplyTo: id } : {}),
     };
   }
   return { kind: "message", message: checked.data };

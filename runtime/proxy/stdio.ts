@@ -4,6 +4,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { ProxyError } from "./errors.js";
 import { classifyLine, errorReply, JSONRPC_INVALID_REQUEST, LineSplitter, MAX_MESSAGE_BYTES, serializeLine, type JsonRpcErrorReply } from "./framing.js";
 
 export class TolerantStdioTransport implements Transport {
@@ -51,7 +52,8 @@ export class TolerantStdioTransport implements Transport {
     const framed = classifyLine(line);
     if (framed.kind === "malformed") {
       this.malformed += 1;
-      this.#reply(framed.reply);
+      if (framed.inReplyTo === undefined) this.#reply(framed.reply);
+      else this.onerror?.(new ProxyError("PQG8006", `the client answered request \`${String(framed.inReplyTo)}\` with ${framed.detail}`, JSONRPC_INVALID_REQUEST));
       return;
     }
     this.onmessage?.(framed.message);

@@ -61,6 +61,8 @@ export function displayUrl(url: URL): string {
 export interface LinkEvents {
   /** A well-formed JSON-RPC message from the server. */
   message(message: JSONRPCMessage): void;
+  /** A malformed answer to request `id` (stdio): its caller should hear now, not at its timeout. */
+  malformedReply(id: RequestId, detail: string): void;
   /** A request that could not be delivered (HTTP): its caller should hear now, not at its timeout. */
   undelivered(id: RequestId, detail: string): void;
   /** Trouble that may mean the server went away (a dropped stream, a failed write): worth a health check. */
@@ -139,7 +141,8 @@ class StdioLink implements UpstreamLink {
             return;
           }
           this.#log.warn({ detail: framed.detail }, "malformed message from upstream");
-          this.write(framed.reply);
+          if (framed.inReplyTo !== undefined) events.malformedReply(framed.inReplyTo, framed.detail);
+          else this.write(framed.reply);
         },
         () => {
           this.#log.warn("upstream sent an oversized message; dropped");

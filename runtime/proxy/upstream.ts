@@ -10,7 +10,7 @@ import {
   type JSONRPCNotification,
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
-import { errorReply, JSONRPC_METHOD_NOT_FOUND, type JsonRpcErrorReply } from "./framing.js";
+import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_METHOD_NOT_FOUND, type JsonRpcErrorReply } from "./framing.js";
 import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, UpstreamRpcError } from "./errors.js";
 import { displayUrl, isUpstreamUrl, openLink, upstreamUrlOf, type UpstreamLink, type UpstreamTarget } from "./upstream-link.js";
 
@@ -271,6 +271,9 @@ export class UpstreamSupervisor {
       message: (message) => {
         if (current()) this.#onMessage(message as Record<string, unknown>);
       },
+      malformedReply: (id, detail) => {
+        if (current()) this.#malformedReply(id, detail);
+      },
       undelivered: (id, detail) => {
         if (current()) this.#undelivered(id, detail);
       },
@@ -308,6 +311,14 @@ export class UpstreamSupervisor {
         link.kill();
       },
     );
+  }
+
+  /** A call the server answered with a malformed response fails now: no other answer to it will come. */
+  #malformedReply(id: RequestId, detail: string): void {
+    const call = typeof id === "number" ? this.#pending.get(id) : undefined;
+    if (call === undefined) return;
+    this.#settle(call);
+    call.reject(new ProxyError("PQG8005", `the upstream server answered \`${call.method}\` with a malformed response: ${detail}`, JSONRPC_INTERNAL_ERROR));
   }
 
   /** A request the link could not deliver fails now; the server may have gone away, so its health is checked. */
@@ -366,7 +377,7 @@ export class UpstreamSupervisor {
         (error: unknown) => {
           if (error instanceof ProxyError) return errorReply(id, error.rpcCode, error.message, error.data);
           this.#log.error({ method: request.method, err: String(error) }, "a request from the upstream failed inside the proxy");
-          return errorReply(id, -32603, "internal error in the proxy");
+          return errorReply(id, JSONRPC_INTERNAL_ERROR, "internal error in the proxy");
         },
       )
       .then((reply) => {

@@ -124,7 +124,8 @@ describe("proxy core", function () {
       for (const line of lines) replies.push(JSON.parse(line) as Record<string, unknown>);
     });
     await proxy.core.attachPlain(new TolerantStdioTransport(input, output));
-    input.write("garbage\n\u0000\u00ff binary\n[1,2]\n{\"jsonrpc\":\"2.0\",\"id\":7}\n");
+    // A malformed response is not answered: the client would take the error for the answer to its own request 6.
+    input.write("garbage\n\u0000\u00ff binary\n[1,2]\n{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":\"?\"}\n{\"jsonrpc\":\"2.0\",\"id\":7}\n");
     input.write(`${JSON.stringify({ jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "echo", arguments: { text: "ok" } } })}\n`);
     while (replies.length < 5) await new Promise((resolve) => setTimeout(resolve, 10));
     const codes = replies.slice(0, 4).map((r) => (r.error as { code: number }).code);
@@ -132,5 +133,6 @@ describe("proxy core", function () {
     assert.equal(replies[3]!.id, 7);
     assert.equal(replies[4]!.id, 8);
     assert.ok(replies[4]!.result);
+    assert.ok(!replies.some((r) => r.id === 6));
   });
 });

@@ -40,4 +40,15 @@ describe("upstream supervisor", function () {
     assert.deepEqual(await held, { content: [], structuredContent: { slept: 0 } });
     assert.equal(upstream.restarts, 0);
   });
+
+  it("fails a call at once when the server answers it with a malformed response, instead of at its timeout", async () => {
+    upstream = scripted(20_000);
+    await upstream.start();
+    const started = Date.now();
+    const error = await rejection(upstream.request("tools/call", { name: "bad-reply", arguments: {} }));
+    assert.equal(error.code, "PQG8005");
+    assert.match(error.message, /answered `tools\/call` with a malformed response/);
+    assert.ok(Date.now() - started < 5_000, "answered long before the call timeout");
+    assert.deepEqual(await upstream.request("tools/call", { name: "slow", arguments: { ms: 0 } }), { content: [], structuredContent: { slept: 0 } });
+  });
 });
