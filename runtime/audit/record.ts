@@ -116,7 +116,6 @@ export function buildLine(decision: AuditDecision, seq: number, prev: string, in
   const suite = decision.suite;
   const body = {
     approval: decision.approval ?? null,
-    ...(includeArguments ? { args: decision.args ?? {} } : {}),
     argsDigest: decision.argsDigest ?? (decision.argsText === undefined ? argumentsDigest(decision.args) : argumentsTextDigest(decision.argsText)),
     client: decision.clientFingerprint ?? null,
     code: decision.code ?? null,
@@ -128,7 +127,7 @@ export function buildLine(decision: AuditDecision, seq: number, prev: string, in
     policy: decision.policyDigest ?? null,
     prev,
     reason: decision.reason,
-    rules: [...decision.rules],
+    rules: decision.rules,
     seq,
     session: decision.sessionId ?? null,
     side: decision.side,
@@ -136,7 +135,8 @@ export function buildLine(decision: AuditDecision, seq: number, prev: string, in
     time: new Date(decision.time).toISOString(),
     tool: decision.tool,
   } as const;
-  const canonical = includeArguments ? canonicalJson(body) : JSON.stringify(body);
+  // Without raw arguments no spread or copy: both would cost more than the stringify.
+  const canonical = includeArguments ? canonicalJson({ ...body, args: decision.args ?? {} }) : JSON.stringify(body);
   const hash = sha3Hex(canonical);
   // The written line is the canonical text with `hash` appended last: what JSON.stringify({ ...body, hash }) writes.
   return { hash, text: `${canonical.slice(0, -1)},"hash":"${hash}"}` };
