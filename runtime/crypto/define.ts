@@ -192,15 +192,25 @@ export interface AeadOps {
 const asBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 export function defineAead(spec: AeadSpec, ops: AeadOps): Aead {
+  // Named once: the record layer calls these checks on every frame.
+  const what = {
+    key: `${spec.name} key`,
+    nonce: `${spec.name} nonce`,
+    header: `${spec.name} record header`,
+    sealed: `${spec.name} sealed input`,
+    plaintext: `${spec.name} plaintext`,
+    aad: `${spec.name} associated data`,
+    output: `${spec.name} sealed output`,
+  };
   const checkKeyAndNonce = (key: Uint8Array, nonce: Uint8Array): void => {
-    expectLength(key, spec.keyLength, `${spec.name} key`);
-    expectLength(nonce, spec.nonceLength, `${spec.name} nonce`);
+    expectLength(key, spec.keyLength, what.key);
+    expectLength(nonce, spec.nonceLength, what.nonce);
   };
   const sealRecord =
     ops.sealRecord ??
     ((key: Uint8Array, nonce: Uint8Array, header: Uint8Array, text: string): string => {
       const plaintext = Buffer.from(text, "utf8");
-      const sealed = expectLength(ops.seal(key, nonce, plaintext, header), plaintext.length + spec.tagLength, `${spec.name} sealed output`);
+      const sealed = expectLength(ops.seal(key, nonce, plaintext, header), plaintext.length + spec.tagLength, what.output);
       return Buffer.concat([header, sealed]).toString("base64url");
     });
   const openRecord =
@@ -219,14 +229,14 @@ export function defineAead(spec: AeadSpec, ops: AeadOps): Aead {
     tagLength: spec.tagLength,
     seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
       checkKeyAndNonce(key, nonce);
-      expectBytes(plaintext, `${spec.name} plaintext`);
-      expectBytes(aad, `${spec.name} associated data`);
-      return expectLength(ops.seal(key, nonce, plaintext, aad), plaintext.length + spec.tagLength, `${spec.name} sealed output`);
+      expectBytes(plaintext, what.plaintext);
+      expectBytes(aad, what.aad);
+      return expectLength(ops.seal(key, nonce, plaintext, aad), plaintext.length + spec.tagLength, what.output);
     },
     open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array | undefined {
       checkKeyAndNonce(key, nonce);
-      expectBytes(sealed, `${spec.name} sealed input`);
-      expectBytes(aad, `${spec.name} associated data`);
+      expectBytes(sealed, what.sealed);
+      expectBytes(aad, what.aad);
       // Too short to hold a tag: unauthenticated by definition.
       if (sealed.length < spec.tagLength) return undefined;
       return ops.open(key, nonce, sealed, aad);
@@ -236,13 +246,13 @@ export function defineAead(spec: AeadSpec, ops: AeadOps): Aead {
     },
     sealRecord(key: Uint8Array, nonce: Uint8Array, header: Uint8Array, text: string): string {
       checkKeyAndNonce(key, nonce);
-      expectBytes(header, `${spec.name} record header`);
+      expectBytes(header, what.header);
       return sealRecord(key, nonce, header, text);
     },
     openRecord(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, header: Uint8Array): string | undefined {
       checkKeyAndNonce(key, nonce);
-      expectBytes(sealed, `${spec.name} sealed input`);
-      expectBytes(header, `${spec.name} record header`);
+      expectBytes(sealed, what.sealed);
+      expectBytes(header, what.header);
       if (sealed.length < spec.tagLength) return undefined;
       return openRecord(key, nonce, sealed, header);
     },
