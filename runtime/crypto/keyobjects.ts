@@ -1,6 +1,6 @@
 // node:crypto KeyObjects cached per key byte array, so that a key is parsed and validated once in its lifetime
 // (a server's static key, a certificate's public key, an ephemeral key from generation to decapsulation), not per use.
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 
 interface Entry {
   /** What the KeyObject is (algorithm and public or private), so one array is never read as another kind of key. */
@@ -72,17 +72,60 @@ export function generateDerKeyPair(type: string): { publicKey: Buffer; privateKe
   return generate(type, DER_KEY_PAIR);
 }
 
+/** Whether `Error.stackTraceLimit` may be set here (it may not under --frozen-intrinsics). */
+const STACK_LIMIT_WRITABLE = Object.getOwnPropertyDescriptor(Error, "stackTraceLimit")?.writable === true;
+
 /**
- * An X25519 pair for one agreement: the private key as the generated KeyObject, the public key as SPKI DER encoded by
- * the generation job itself. Safe only because the private key is never exported, only passed to diffieHellman, which
- * holds no key lock while it allocates (the job's own encoding runs while the job is alive).
+ * Runs a node:crypto key import with stack traces off. Node 24 checks any key given as an object or as bytes for a
+ * KeyObject and a CryptoKey brand by catching thrown errors (four for `{ key: bytes, format }`), and capturing their
+ * stack traces is most of that cost (≈ 4 → 1 µs per error). The import itself is synchronous, so no other code runs
+ * with the limit lowered; it is restored before any error leaves, and callers replace node's errors with their own.
  */
-export function generateEphemeralX25519(): { privateKey: KeyObject; publicKey: Buffer } {
-  const generate = generateKeyPairSync as unknown as (
-    type: "x25519",
-    options: { publicKeyEncoding: (typeof DER_KEY_PAIR)["publicKeyEncoding"] },
-  ) => { privateKey: KeyObject; publicKey: Buffer };
-  return generate("x25519", { publicKeyEncoding: DER_KEY_PAIR.publicKeyEncoding });
+export function withoutStackTraces<T>(run: () => T): T {
+  if (!STACK_LIMIT_WRITABLE) return run();
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return run();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/** node:crypto's raw key inputs (Node >= 24.15: `raw-public`, `raw-private`), which @types/node 20 does not declare. */
+interface RawKeyInput {
+  key: Uint8Array;
+  format: "raw-public" | "raw-private";
+  asymmetricKeyType: string;
+}
+const createRawPublicKey = createPublicKey as unknown as (input: RawKeyInput) => KeyObject;
+const createRawPrivateKey = createPrivateKey as unknown as (input: RawKeyInput) => KeyObject;
+
+/** The X25519 base point (u = 9): a public key every node:crypto with raw key inputs accepts. */
+const X25519_BASE_POINT = Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 9 : 0));
+
+let rawKeys: boolean | undefined;
+
+/** Whether node:crypto imports keys in its raw formats (Node >= 24.15), probed once. */
+export function hasRawKeyImport(): boolean {
+  if (rawKeys === undefined) {
+    try {
+      createRawPublicKey({ key: X25519_BASE_POINT, format: "raw-public", asymmetricKeyType: "x25519" });
+      rawKeys = true;
+    } catch {
+      rawKeys = false;
+    }
+  }
+  return rawKeys;
+}
+
+/**
+ * A public or private key of node:crypto type `type` from its raw bytes (FIPS encodings for ML-KEM, RFC 7748 for
+ * X25519); only where hasRawKeyImport(). Raw bytes skip the DER or PEM decoding, which costs more than the import.
+ */
+export function importRawKey(kind: "public" | "private", type: string, bytes: Uint8Array): KeyObject {
+  const input: RawKeyInput = { key: bytes, format: kind === "public" ? "raw-public" : "raw-private", asymmetricKeyType: type };
+  return withoutStackTraces(() => (kind === "public" ? createRawPublicKey(input) : createRawPrivateKey(input)));
 }
 
 /*

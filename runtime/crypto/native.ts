@@ -4,7 +4,7 @@ import * as nodeCrypto from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { randomBytes, toBytes } from "./bytes.js";
 import { DER_CONTEXT_0, DER_OCTET_STRING, algorithmIdentifier, pkcs8, spki, tlv } from "./der.js";
-import { cachedKeyObject, generateDerKeyPair, pem, rememberKeyObject } from "./keyobjects.js";
+import { cachedKeyObject, generateDerKeyPair, hasRawKeyImport, importRawKey, pem, rememberKeyObject, withoutStackTraces } from "./keyobjects.js";
 import { defineKem, defineSignature, type ProviderKem, type ProviderSignatureScheme } from "./define.js";
 import { CryptoError, CryptoErrorCode } from "./errors.js";
 import type { MlDsaName, MlKemName } from "./noble.js";
@@ -95,11 +95,13 @@ export function nativeCapabilities(): NativeCapabilities {
 }
 
 /**
- * Public keys are imported from PEM text: a string is the one key input node:crypto 24 parses without first probing it
- * for a KeyObject or CryptoKey, which costs about as much as the import itself (docs/performance.md, "Handshake").
+ * Public keys are imported raw where node:crypto can (no SubjectPublicKeyInfo to build and decode), else from PEM text:
+ * a string is the one key input node:crypto 24 parses without first probing it for a KeyObject or CryptoKey by catching
+ * thrown errors, which costs about as much as the import itself (docs/performance.md, "Handshake").
  */
 function importPublic(params: Parameters, publicKey: Uint8Array, what: string): KeyObject {
   try {
+    if (hasRawKeyImport()) return importRawKey("public", params.nodeType, publicKey);
     return nodeCrypto.createPublicKey(pem("PUBLIC KEY", spki(algorithmIdentifier(params.oid), publicKey)));
   } catch {
     throw new CryptoError(CryptoErrorCode.InvalidPublicKey, `${what} public key is not valid`);
@@ -121,7 +123,7 @@ function importExpandedPrivate(params: Parameters, secretKey: Uint8Array, what: 
 function importSeedPrivate(params: Parameters, seed: Uint8Array): KeyObject {
   const der = Buffer.from(pkcs8(algorithmIdentifier(params.oid), tlv(DER_CONTEXT_0, seed)));
   try {
-    return nodeCrypto.createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+    return withoutStackTraces(() => nodeCrypto.createPrivateKey({ key: der, format: "der", type: "pkcs8" }));
   } finally {
     der.fill(0);
   }

@@ -17,11 +17,11 @@ import { expand as nobleExpand } from "@noble/hashes/hkdf.js";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import type { CHash } from "@noble/hashes/utils.js";
 import { sha3_256 as nobleSha3_256 } from "@noble/hashes/sha3.js";
-import { concatBytes, expectBytes, expectLength, toBytes } from "./bytes.js";
-import { algorithmIdentifier, pkcs8, spki, tlv, DER_OCTET_STRING } from "./der.js";
+import { concatBytes, expectBytes, expectLength, randomBytes, toBytes } from "./bytes.js";
+import { algorithmIdentifier, spki } from "./der.js";
 import { defineAead } from "./define.js";
 import { CryptoError, CryptoErrorCode } from "./errors.js";
-import { cachedKeyObject, forgetKeyObject, generateDerKeyPair, generateEphemeralX25519, pem } from "./keyobjects.js";
+import { cachedKeyObject, forgetKeyObject, hasRawKeyImport, importRawKey, pem, rememberKeyObject } from "./keyobjects.js";
 import type { Aead, Hash, Kdf, SecurityLevel } from "./types.js";
 
 export const NODE_PROVIDER = "node:crypto";
@@ -29,10 +29,7 @@ export const NODE_PROVIDER = "node:crypto";
 // ---- X25519 (RFC 7748) ----
 
 export const X25519_KEY_LENGTH = 32;
-/**
- * The X25519 KEM's secret key is the scalar followed by its public key (d || x, 64 bytes): node:crypto imports a
- * private key fastest as a JWK, and a JWK needs both. Importing the bare scalar as PKCS#8 costs ~20x more on Node 20.
- */
+/** The X25519 KEM's secret key is the scalar followed by its public key (d || x, 64 bytes), as a JWK private key holds them. */
 export const X25519_SECRET_KEY_LENGTH = 64;
 const X25519_ALGORITHM = algorithmIdentifier(Uint8Array.of(0x2b, 0x65, 0x6e)); // 1.3.101.110
 
@@ -40,15 +37,16 @@ const b64u = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, 
 
 /**
  * How a public key is imported, measured per Node line (docs/performance.md, "Handshake"). Node 24 probes any key
- * given as an object for a KeyObject and a CryptoKey brand by catching two thrown errors, which costs more than the
- * import itself, so a PEM string (never probed) is fastest there. Node 20 probes cheaply, but its OpenSSL 3.0 decodes
- * SubjectPublicKeyInfo about 10x slower than a JWK.
+ * given as an object for a KeyObject and a CryptoKey brand by catching thrown errors, which costs more than the import
+ * itself: raw bytes with the probes' stack traces off are fastest there, else a PEM string (never probed). Node 20
+ * probes cheaply, but its OpenSSL 3.0 decodes SubjectPublicKeyInfo about 10x slower than a JWK.
  */
 const PUBLIC_KEY_FROM_PEM = Number(process.versions.node.split(".")[0]) >= 24;
 
 function x25519PublicKeyObject(publicKey: Uint8Array): KeyObject {
   expectLength(publicKey, X25519_KEY_LENGTH, "X25519 public key");
   try {
+    if (hasRawKeyImport()) return importRawKey("public", "x25519", publicKey);
     if (PUBLIC_KEY_FROM_PEM) return createPublicKey(pem("PUBLIC KEY", spki(X25519_ALGORITHM, publicKey)));
     return createPublicKey({ key: { kty: "OKP", crv: "X25519", x: b64u(publicKey) }, format: "jwk" });
   } catch {
@@ -56,14 +54,20 @@ function x25519PublicKeyObject(publicKey: Uint8Array): KeyObject {
   }
 }
 
-/** The slow but general import of a bare scalar; used for seeded key generation and the raw function below. */
+/**
+ * A KeyObject for a bare 32-byte scalar (X25519 clamps it itself; every 32-byte string is a valid key). Imported raw
+ * where node:crypto can, else as a JWK. A JWK must carry `x`, but node:crypto derives the public key from `d` and never
+ * reads `x` of a private key, so an empty `x` stands in: our public key is always read back from the KeyObject. Both
+ * are several times cheaper than PKCS #8 (Node 20's OpenSSL 3.0 decodes DER slowly) or than a key generation job
+ * (docs/performance.md, "Handshake"), and the KeyObject belongs to no job, so it may be exported (keyobjects.ts).
+ */
 function x25519ScalarKeyObject(scalar: Uint8Array): KeyObject {
   expectLength(scalar, X25519_KEY_LENGTH, "X25519 secret scalar");
-  const der = Buffer.from(pkcs8(X25519_ALGORITHM, tlv(DER_OCTET_STRING, scalar)));
   try {
-    return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
-  } finally {
-    der.fill(0);
+    if (hasRawKeyImport()) return importRawKey("private", "x25519", scalar);
+    return createPrivateKey({ key: { kty: "OKP", crv: "X25519", d: b64u(scalar), x: "" }, format: "jwk" });
+  } catch {
+    throw new CryptoError(CryptoErrorCode.InvalidSecretKey, "X25519 secret scalar was refused by node:crypto");
   }
 }
 
@@ -104,24 +108,21 @@ function agree(privateKey: KeyObject, publicKey: KeyObject): Uint8Array {
   return shared;
 }
 
-/** A fresh X25519 key pair as raw bytes (see keyobjects.ts for why not as KeyObjects): d and x, the DER tails. */
-function freshX25519(): { d: Uint8Array; x: Uint8Array } {
-  const { privateKey, publicKey } = generateDerKeyPair("x25519");
-  const d = Uint8Array.from(privateKey.subarray(-X25519_KEY_LENGTH));
-  privateKey.fill(0);
-  return { d, x: Uint8Array.from(publicKey.subarray(-X25519_KEY_LENGTH)) };
-}
-
-/** A key pair with a 64-byte d || x secret key: from a 32-byte scalar `seed` (clamped by X25519 itself), or fresh. */
+/**
+ * A key pair with a 64-byte d || x secret key, from a 32-byte scalar `seed` or a fresh one from the OS CSPRNG (X25519
+ * key generation is exactly that: RFC 7748 §6.1). The scalar is imported, so the KeyObject is kept for the secret key.
+ */
 export function x25519Keygen(seed?: Uint8Array): { publicKey: Uint8Array; secretKey: Uint8Array } {
-  if (seed === undefined) {
-    const { d, x } = freshX25519();
-    const secretKey = concatBytes(d, x);
-    d.fill(0);
-    return { publicKey: x, secretKey };
+  const scalar = seed ?? randomBytes(X25519_KEY_LENGTH);
+  try {
+    const key = x25519ScalarKeyObject(scalar);
+    const publicKey = publicBytes(key);
+    const secretKey = concatBytes(scalar, publicKey);
+    rememberKeyObject(X25519_PRIVATE, secretKey, key);
+    return { publicKey, secretKey };
+  } finally {
+    if (seed === undefined) scalar.fill(0);
   }
-  const publicKey = publicBytes(x25519ScalarKeyObject(seed));
-  return { publicKey, secretKey: concatBytes(seed, publicKey) };
 }
 
 /**
@@ -131,10 +132,13 @@ export function x25519Keygen(seed?: Uint8Array): { publicKey: Uint8Array; secret
 export function x25519Ephemeral(peer: Uint8Array): { ciphertext: Uint8Array; sharedSecret: Uint8Array } {
   expectLength(peer, X25519_KEY_LENGTH, "X25519 public key");
   const peerKey = cachedKeyObject(X25519_PUBLIC, peer, x25519PublicKeyObject);
-  // The generated private KeyObject is only ever passed to diffieHellman, which takes no key lock (see keyobjects.ts);
-  // the job itself encodes the public key, so nothing exports the generated key afterwards.
-  const { privateKey, publicKey } = generateEphemeralX25519();
-  return { ciphertext: Uint8Array.from(publicKey.subarray(-X25519_KEY_LENGTH)), sharedSecret: agree(privateKey, peerKey) };
+  const scalar = randomBytes(X25519_KEY_LENGTH);
+  try {
+    const privateKey = x25519ScalarKeyObject(scalar);
+    return { ciphertext: publicBytes(privateKey), sharedSecret: agree(privateKey, peerKey) };
+  } finally {
+    scalar.fill(0);
+  }
 }
 
 /** X25519 with a 64-byte d || x secret key (the KEM's format); `peer` is a one-off ciphertext, so it is not cached. */

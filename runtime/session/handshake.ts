@@ -123,8 +123,7 @@ export class ClientHandshake {
 
   private processServerHello(bytes: Uint8Array): { clientFinished: Uint8Array; session: EstablishedSession } {
     const hello = decodeServerHello(bytes);
-    const offered = (list: readonly string[], name: string): boolean => list.includes(name);
-    if (!offered(this.offer.kem, hello.kem) || !offered(this.offer.signature, hello.signature) || !offered(this.offer.aead, hello.aead)) {
+    if (!this.offer.kem.includes(hello.kem) || !this.offer.signature.includes(hello.signature) || !this.offer.aead.includes(hello.aead)) {
       throw new SessionError(SessionErrorCode.Downgrade, `the server chose \`${hello.kem}\`, \`${hello.signature}\`, \`${hello.aead}\`, outside the offer`);
     }
     const digest = hashByName(TRANSCRIPT_HASH).digest(encodeOffer(this.offer));
