@@ -58,11 +58,11 @@ export class PqcClientTransport extends SessionTransport {
     await this.startInner();
     this.armHandshakeTimer("the handshake with the server");
     const ready = this.waitForHandshake();
-    try {
-      await this.inner.send(handshakeRequest(HandshakeStep.hello, this.handshake.hello()));
-    } catch (error) {
+    // Not awaited: only the handshake (or its timer) settles start(); a send that never completes must not hold it.
+    const sent = (async () => this.inner.send(handshakeRequest(HandshakeStep.hello, this.handshake.hello())))();
+    sent.catch((error: unknown) => {
       this.fail(error instanceof SessionError ? error : new SessionError(SessionErrorCode.PeerClosedDuringHandshake, "the client hello could not be sent", { cause: error }));
-    }
+    });
     await ready;
   }
 

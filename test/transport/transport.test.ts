@@ -323,6 +323,26 @@ describe("sealed MCP transport", () => {
       await assert.rejects(parts.clientTransport.start(), (error: unknown) => codeOf(error) === SessionErrorCode.Timeout);
     });
 
+    it("times out when the inner transport never finishes sending the hello (start settles, nothing unhandled)", async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): number => unhandled.push(reason);
+      process.on("unhandledRejection", onUnhandled);
+      try {
+        const parts = transports({ handshakeTimeoutMs: 50 });
+        // A peer that accepts the connection and never answers: an HTTP POST or a stdio write that never completes.
+        parts.clientWire.send = () => new Promise<void>(() => undefined);
+        const outcome = await Promise.race([
+          parts.clientTransport.start().then(() => "resolved", (error: unknown) => codeOf(error) ?? String(error)),
+          new Promise((resolve) => setTimeout(() => resolve("still pending"), 1000)),
+        ]);
+        assert.equal(outcome, SessionErrorCode.Timeout);
+        await settle();
+        assert.deepEqual(unhandled, []);
+      } finally {
+        process.off("unhandledRejection", onUnhandled);
+      }
+    });
+
     it("times out on the server when no client arrives", async () => {
       const parts = transports({}, { handshakeTimeoutMs: 50 });
       await assert.rejects(parts.serverTransport.start(), (error: unknown) => codeOf(error) === SessionErrorCode.Timeout);
