@@ -61,6 +61,13 @@ export const EARLIER_EPOCH_KEEP_MS = 30_000;
 /** Unordered delivery: how long a close waits for frames sent before it that have not arrived yet. */
 export const CLOSE_GRACE_MS = 2_000;
 
+/**
+ * How long `close()` waits for the inner transport to take the sealed close frame before closing it anyway: a peer
+ * that stops reading (a full stdio pipe, an HTTP POST never answered) cannot hold a close, or the requests it
+ * rejects, open.
+ */
+export const CLOSE_NOTIFY_TIMEOUT_MS = 2_000;
+
 /** Sends queued before establishment; beyond this the sender is misbehaving, so sends are refused. */
 export const MAX_PENDING_SENDS = 1024;
 

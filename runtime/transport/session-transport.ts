@@ -2,7 +2,7 @@
 // failure (typed error, close, nothing delivered), idempotent close with a sealed close frame, and the session facts.
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
-import { CLOSE_GRACE_MS, HANDSHAKE_TIMEOUT_MS, MAX_EARLY_BYTES, MAX_EARLY_FRAMES, MAX_FRAME_BYTES, MAX_PENDING_SENDS } from "../session/constants.js";
+import { CLOSE_GRACE_MS, CLOSE_NOTIFY_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, MAX_EARLY_BYTES, MAX_EARLY_FRAMES, MAX_FRAME_BYTES, MAX_PENDING_SENDS } from "../session/constants.js";
 import { SessionError, SessionErrorCode, asSessionError } from "../session/errors.js";
 import type { SessionInfo } from "../session/facts.js";
 import type { EstablishedSession } from "../session/handshake.js";
@@ -341,7 +341,7 @@ export abstract class SessionTransport implements Transport {
     const closeFrame = notify ? sealedEnvelope(this.sealer!.sealClose()) : undefined;
     this.shutDown(new SessionError(SessionErrorCode.Closed, "the session was closed"));
     this.closing = (async () => {
-      if (closeFrame !== undefined) await this.inner.send(closeFrame).catch(() => undefined);
+      if (closeFrame !== undefined) await handedOver(this.inner.send(closeFrame), CLOSE_NOTIFY_TIMEOUT_MS);
       await this.inner.close().catch(() => undefined);
       this.emitClose();
     })();
@@ -377,6 +377,16 @@ export abstract class SessionTransport implements Transport {
     this.closedListeners = [];
     for (const listener of listeners) listener();
   }
+}
+
+/** Settles when `sending` does (failure included) or after `ms`, whichever is first; the timer never keeps the process alive. */
+function handedOver(sending: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref?.();
+  });
+  return Promise.race([sending.catch(() => undefined), expiry]).finally(() => clearTimeout(timer));
 }
 
 /** Decrypted text to a JSON-RPC message; anything else means the peer is broken, and the session closes. */

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { CLOSE_NOTIFY_TIMEOUT_MS } from "../../runtime/session/constants.js";
 import { SessionError, SessionErrorCode } from "../../runtime/session/errors.js";
 import { decodeClientHello, encodeClientHello } from "../../runtime/session/messages.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -370,6 +371,22 @@ describe("sealed MCP transport", () => {
       await assert.rejects(queued, (error: unknown) => codeOf(error) === SessionErrorCode.Closed);
       await assert.rejects(parts.clientTransport.send({ jsonrpc: "2.0", id: 2, method: "ping" }), (error: unknown) => codeOf(error) === SessionErrorCode.Closed);
       await parts.clientTransport.close();
+      assert.equal(closes, 1);
+    });
+
+    it("finishes closing, and emits onclose, when the peer never takes the sealed close", async function () {
+      this.timeout(10_000);
+      const c = await connect();
+      let closes = 0;
+      const previous = c.clientTransport.onclose;
+      c.clientTransport.onclose = () => (closes++, previous?.());
+      // The peer stops reading: the close frame's send never completes (a full stdio pipe, an HTTP POST never answered).
+      c.clientWire.send = () => new Promise<void>(() => undefined);
+      const outcome = await Promise.race([
+        c.clientTransport.close().then(() => "closed"),
+        new Promise((resolve) => setTimeout(() => resolve("still pending"), CLOSE_NOTIFY_TIMEOUT_MS + 1000)),
+      ]);
+      assert.equal(outcome, "closed");
       assert.equal(closes, 1);
     });
 
