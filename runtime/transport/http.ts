@@ -252,6 +252,8 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
 
   private touch(id: string, session: Session): void {
     clearTimeout(session.idle);
+    // A request that ends after its session closed must not arm a timer that keeps the closed session in memory.
+    if (this.sessions.get(id) !== session) return;
     session.idle = setTimeout(() => {
       if (this.sessions.get(id) !== session) return;
       // A call in progress or an open event stream is not idleness: look again later.

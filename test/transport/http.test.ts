@@ -148,6 +148,39 @@ describe("sealed transport over Streamable HTTP", function () {
     }
   });
 
+  it("leaves no idle timer holding a session once it has closed", async () => {
+    // Idle timers are unref'd, so a lingering one does not show in the process's active resources: it keeps the closed
+    // session (and its MCP server) in memory until it fires. Watch the timers armed with this endpoint's idle time.
+    const idleMs = 987_654;
+    const armed = new Set<unknown>();
+    const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
+    globalThis.setTimeout = ((callback: () => void, ms?: number) => {
+      const timer = realSet(() => (armed.delete(timer), callback()), ms);
+      if (ms === idleMs) armed.add(timer);
+      return timer;
+    }) as typeof setTimeout;
+    globalThis.clearTimeout = ((timer: NodeJS.Timeout | undefined) => (armed.delete(timer), realClear(timer))) as typeof clearTimeout;
+    try {
+      const served = await serve({ idleTimeoutMs: idleMs });
+      try {
+        for (let i = 0; i < 3; i++) {
+          const { client } = await sealedClient(served.url);
+          await client.callTool({ name: "echo", arguments: { text: `call ${i}` } });
+          await client.close();
+        }
+        for (let i = 0; i < 50 && served.endpoint.size > 0; i++) await new Promise((resolve) => realSet(resolve, 20));
+        await new Promise((resolve) => realSet(resolve, 200));
+        assert.equal(served.endpoint.size, 0);
+        assert.equal(armed.size, 0, `${armed.size} idle timers still armed for closed sessions`);
+      } finally {
+        await served.close();
+      }
+    } finally {
+      globalThis.setTimeout = realSet;
+      globalThis.clearTimeout = realClear;
+    }
+  });
+
   it("tells a plain MCP client that the endpoint needs the post-quantum session", async () => {
     const served = await serve();
     try {
