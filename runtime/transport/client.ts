@@ -54,16 +54,14 @@ export class PqcClientTransport extends SessionTransport {
     return undefined;
   }
 
-  async start(): Promise<void> {
-    await this.startInner();
-    this.armHandshakeTimer("the handshake with the server");
-    const ready = this.waitForHandshake();
-    // Not awaited: only the handshake (or its timer) settles start(); a send that never completes must not hold it.
-    const sent = (async () => this.inner.send(handshakeRequest(HandshakeStep.hello, this.handshake.hello())))();
-    sent.catch((error: unknown) => {
-      this.fail(error instanceof SessionError ? error : new SessionError(SessionErrorCode.PeerClosedDuringHandshake, "the client hello could not be sent", { cause: error }));
+  start(): Promise<void> {
+    return this.startSession("the handshake with the server", () => {
+      // Not awaited: only the handshake (or its timer) settles start(); a send that never completes must not hold it.
+      const sent = (async () => this.inner.send(handshakeRequest(HandshakeStep.hello, this.handshake.hello())))();
+      sent.catch((error: unknown) => {
+        this.fail(error instanceof SessionError ? error : new SessionError(SessionErrorCode.PeerClosedDuringHandshake, "the client hello could not be sent", { cause: error }));
+      });
     });
-    await ready;
   }
 
   protected receiveHandshake(bytes: Uint8Array, id: unknown): void {

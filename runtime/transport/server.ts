@@ -62,10 +62,8 @@ export class PqcServerTransport extends SessionTransport {
     });
   }
 
-  async start(): Promise<void> {
-    await this.startInner();
-    this.armHandshakeTimer("waiting for a client handshake");
-    await this.waitForHandshake();
+  start(): Promise<void> {
+    return this.startSession("waiting for a client handshake");
   }
 
   protected receiveHandshake(bytes: Uint8Array, id: unknown): void {

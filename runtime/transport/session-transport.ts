@@ -125,8 +125,13 @@ export abstract class SessionTransport implements Transport {
   /** Handles a handshake message (with its envelope's id) in whatever state the subclass is in; throws SessionError to fail the session. */
   protected abstract receiveHandshake(bytes: Uint8Array, id: unknown): void;
 
-  /** Hooks the inner transport and starts it; callers then run their side of the handshake. */
-  protected async startInner(): Promise<void> {
+  /**
+   * Hooks the inner transport, arms the handshake timer, starts the inner transport, runs `begin` (the client sends its
+   * hello there) and resolves when the subclass releases the waiter; rejects on failure, timeout or close. The timer
+   * and the waiter exist before the inner transport starts: starting may deliver the whole handshake (an in-memory link
+   * hands over what was queued for it), and a waiter made after that would never be released.
+   */
+  protected async startSession(what: string, begin?: () => void): Promise<void> {
     if (this.phase !== "new") {
       throw new SessionError(SessionErrorCode.UnexpectedMessage, "this transport was already started; create a new one per connection");
     }
@@ -137,11 +142,21 @@ export abstract class SessionTransport implements Transport {
     this.inner.onerror = (error) => {
       if (this.phase !== "closed") this.onerror?.(error);
     };
-    await this.inner.start();
+    this.armHandshakeTimer(what);
+    const ready = this.waitForHandshake();
+    // Awaited below; a failure while the inner transport starts must not be reported as an unhandled rejection first.
+    void ready.catch(() => undefined);
+    try {
+      await this.inner.start();
+    } catch (error) {
+      this.fail(asSessionError(error, SessionErrorCode.PeerClosedDuringHandshake, "the connection could not be started"));
+    }
+    if (this.phase === "handshaking") begin?.();
+    await ready;
   }
 
   /** Arms the whole-handshake timer: expiry fails the session with a Timeout error. */
-  protected armHandshakeTimer(what: string): void {
+  private armHandshakeTimer(what: string): void {
     this.timer = setTimeout(() => {
       this.fail(new SessionError(SessionErrorCode.Timeout, `${what} did not complete within ${this.handshakeTimeoutMs} ms`));
     }, this.handshakeTimeoutMs);
@@ -149,7 +164,7 @@ export abstract class SessionTransport implements Transport {
   }
 
   /** A promise released by releaseWaiter(), or rejected by failure, timeout or close. */
-  protected waitForHandshake(): Promise<void> {
+  private waitForHandshake(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.phase === "closed") return reject(new SessionError(SessionErrorCode.Closed, "the session is closed"));
       this.waiter = { resolve, reject };

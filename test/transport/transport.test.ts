@@ -390,6 +390,33 @@ describe("sealed MCP transport", () => {
       assert.equal(closes, 1);
     });
 
+    for (const order of ["client connected first", "client hello queued before the server starts"] as const) {
+      it(`keeps the session when the handshake completes while the server is still starting (${order})`, async () => {
+        // The SDK's in-memory examples connect the client first; an in-memory link queues what arrives before start().
+        const [a, b] = InMemoryTransport.createLinkedPair();
+        const now = (): number => T0 + 1000;
+        const clientTransport = new PqcClientTransport(a, { trust: { serverFingerprints: [serverFixture().server.fingerprint] }, now });
+        const serverTransport = new PqcServerTransport(b, { credentials: serverFixture().credentials, now, handshakeTimeoutMs: 200 });
+        const errors: unknown[] = [];
+        const handled: string[] = [];
+        const server = echoServer(handled);
+        server.server.onerror = (error) => errors.push(error);
+        const client = new Client({ name: "c", version: "1" });
+        if (order === "client connected first") {
+          await Promise.all([client.connect(clientTransport), server.connect(serverTransport)]);
+        } else {
+          const connecting = client.connect(clientTransport);
+          await settle();
+          await Promise.all([connecting, server.connect(serverTransport)]);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.deepEqual(errors, []);
+        assert.ok(serverTransport.sessionInfo !== undefined, "the server's session outlived its handshake timer");
+        assert.deepEqual((await client.callTool({ name: "echo", arguments: { text: "after" } })).content, [{ type: "text", text: "after" }]);
+        await client.close();
+      });
+    }
+
     it("refuses to be started twice", async () => {
       const c = await connect();
       await assert.rejects(c.clientTransport.start(), (error: unknown) => codeOf(error) === SessionErrorCode.UnexpectedMessage);
