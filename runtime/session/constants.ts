@@ -55,7 +55,7 @@ export const MAX_EARLY_FRAMES = 1024;
 /** Unordered delivery: and at most this many bytes of them (a client sends little before the server's Finished). */
 export const MAX_EARLY_BYTES = 1024 * 1024;
 
-/** Unordered delivery: an earlier epoch's key is kept this long for frames a rekey overtook, then zeroed. */
+/** Unordered delivery: an earlier epoch's key serves frames a rekey overtook for this long, and is zeroed at the next frame accepted after. */
 export const EARLIER_EPOCH_KEEP_MS = 30_000;
 
 /** Unordered delivery: how long a close waits for frames sent before it that have not arrived yet. */
