@@ -65,8 +65,8 @@ export abstract class SessionTransport implements Transport {
   private closeEmitted = false;
   private closing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** Unordered delivery: sealed frames that arrived before this end could open them. */
-  private early: Extract<Envelope, { kind: "sealed" }>[] = [];
+  /** Unordered delivery: sealed frames that arrived before this end could open them, with what their request carried. */
+  private early: { readonly envelope: Extract<Envelope, { kind: "sealed" }>; readonly extra: MessageExtraInfo | undefined }[] = [];
   private earlyBytes = 0;
   /** Unordered delivery: the peer's close arrived before some of its frames; waiting for them, then truncation. */
   private closeTimer: NodeJS.Timeout | undefined;
@@ -201,7 +201,7 @@ export abstract class SessionTransport implements Transport {
     const early = this.early;
     this.early = [];
     this.earlyBytes = 0;
-    for (const envelope of early) if (this.phase === "established") this.receiveSealed(envelope, undefined);
+    for (const { envelope, extra } of early) if (this.phase === "established") this.receiveSealed(envelope, extra);
   }
 
   /**
@@ -257,7 +257,7 @@ export abstract class SessionTransport implements Transport {
       if (this.early.length >= MAX_EARLY_FRAMES || this.earlyBytes + envelope.frame.length > MAX_EARLY_BYTES || envelope.frame.length > maxEncoded) {
         return this.fail(new SessionError(SessionErrorCode.BufferFull, `more than ${MAX_EARLY_FRAMES} sealed frames or ${MAX_EARLY_BYTES} bytes arrived before the handshake completed`));
       }
-      this.early.push(envelope);
+      this.early.push({ envelope, extra });
       this.earlyBytes += envelope.frame.length;
       return;
     }

@@ -4,7 +4,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { PqcClientTransport, PqcServerTransport, openEnvelope } from "../../runtime/transport/index.js";
 import type { PqcClientTransportOptions, PqcServerTransportOptions } from "../../runtime/transport/index.js";
@@ -18,14 +18,14 @@ export type WireEdit = (message: JSONRPCMessage, direction: Direction) => JSONRP
 export class Wire implements Transport {
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
-  onmessage?: ((message: JSONRPCMessage) => void) | undefined;
+  onmessage?: ((message: JSONRPCMessage, extra?: MessageExtraInfo) => void) | undefined;
 
   constructor(
     private readonly inner: InMemoryTransport,
     private readonly direction: Direction,
     private readonly edit: () => WireEdit | undefined,
   ) {
-    inner.onmessage = (message) => this.onmessage?.(message);
+    inner.onmessage = (message, extra) => this.onmessage?.(message, extra);
     inner.onclose = () => this.onclose?.();
     inner.onerror = (error) => this.onerror?.(error);
   }
@@ -45,8 +45,8 @@ export class Wire implements Transport {
   }
 
   /** Delivers a message to this end as if the peer had sent it. */
-  inject(message: JSONRPCMessage): void {
-    this.onmessage?.(message);
+  inject(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+    this.onmessage?.(message, extra);
   }
 }
 

@@ -227,6 +227,25 @@ describe("sealed MCP transport", () => {
       assert.equal(closed, true, "the server closes once every frame sent before the close has arrived");
     });
 
+    it("hands a frame that overtook the handshake's last message to the server with the request info it arrived with", async () => {
+      const parts = transports(unordered, unordered);
+      const held: JSONRPCMessage[] = [];
+      parts.setEdit((message, direction) => (direction === "toServer" && isHandshake(message) && (message as { id?: unknown }).id === "pqguard/finished" ? (held.push(message), []) : [message]));
+      const received: { message: JSONRPCMessage; extra: unknown }[] = [];
+      parts.serverTransport.onmessage = (message, extra) => received.push({ message, extra });
+      const serverStarted = parts.serverTransport.start();
+      await parts.clientTransport.start();
+      const authInfo = { token: "opaque", clientId: "agent-7", scopes: ["tools"] };
+      await parts.clientTransport.send({ jsonrpc: "2.0", id: 1, method: "ping" }, { authInfo } as never);
+      assert.equal(held.length, 1);
+      assert.equal(received.length, 0, "held until the handshake completes");
+      parts.serverWire.inject(held[0]!);
+      await serverStarted;
+      assert.deepEqual(received.map((r) => (r.message as { id?: unknown }).id), [1]);
+      assert.deepEqual((received[0]!.extra as { authInfo?: unknown } | undefined)?.authInfo, authInfo);
+      await parts.clientTransport.close();
+    });
+
     it("reports truncation when frames sent before the close never arrive", async function () {
       this.timeout(10_000);
       const c = await connect(unordered, unordered);
