@@ -214,8 +214,9 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
     const unfinished = [...this.opening, ...this.sessions.values()].filter((session) => !this.established(session.transport as T));
     if (unfinished.length >= this.maxOpening) {
       // Evict the oldest session still opening: a flood of hellos that never finish cannot lock out real clients.
+      // Forgotten now, not when its close settles, so its slot is free for this client.
       const oldest = unfinished[0]!;
-      this.opening.delete(oldest);
+      this.forget(oldest);
       void oldest.transport.close();
     }
     if (this.size >= this.maxSessions) throw new HttpRefusal(503, -32000, `the endpoint already serves ${this.maxSessions} sessions`);
@@ -231,12 +232,7 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
     const transport = this.wrap(hold);
     const session: Session = { inner, hold, transport, idle: undefined, active: 0 };
     this.opening.add(session);
-    void transport.closed.then(() => {
-      clearTimeout(session.idle);
-      this.opening.delete(session);
-      const id = inner.sessionId;
-      if (id !== undefined && this.sessions.get(id) === session) this.sessions.delete(id);
-    });
+    void transport.closed.then(() => this.forget(session));
     // The SDK's connect() waits for the handshake, which this very request starts: do not await it first.
     this.options.connect(transport).catch((error: unknown) => {
       void transport.close();
@@ -248,6 +244,14 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
       this.opening.delete(session);
       void transport.close();
     }
+  }
+
+  /** Drops a session from the endpoint's books (it is closed, or being closed): no slot, no timer. */
+  private forget(session: Session): void {
+    clearTimeout(session.idle);
+    this.opening.delete(session);
+    const id = session.inner.sessionId;
+    if (id !== undefined && this.sessions.get(id) === session) this.sessions.delete(id);
   }
 
   private touch(id: string, session: Session): void {

@@ -60,6 +60,24 @@ async function sealedClient(url: URL, options: Partial<PqcClientTransportOptions
   return { client, transport };
 }
 
+/** Sends a session hello and stops listening once it is answered: a client that never sends its Finished. */
+async function stalledHello(url: URL): Promise<StreamableHTTPClientTransport> {
+  const inner = new StreamableHTTPClientTransport(url);
+  const transport = new PqcClientTransport(inner, { trust: { serverFingerprints: [serverFixture().server.fingerprint] }, now, handshakeTimeoutMs: 60_000 });
+  inner.onmessage = () => undefined;
+  const hello = new Promise<void>((resolve) => {
+    const send = inner.send.bind(inner);
+    inner.send = async (message, options) => {
+      await send(message, options);
+      resolve();
+    };
+  });
+  void transport.start().catch(() => undefined);
+  await hello;
+  inner.onmessage = () => undefined;
+  return inner;
+}
+
 const text = (result: unknown): string => ((result as { content: { text: string }[] }).content[0]!).text;
 
 describe("sealed transport over Streamable HTTP", function () {
@@ -279,28 +297,25 @@ describe("sealed transport over Streamable HTTP", function () {
   it("evicts the oldest unfinished handshake rather than refusing a new client", async () => {
     const served = await serve({ maxOpeningSessions: 2 });
     try {
-      // Hellos whose senders never finish the handshake.
       const stalled: StreamableHTTPClientTransport[] = [];
-      for (let i = 0; i < 3; i++) {
-        const inner = new StreamableHTTPClientTransport(served.url);
-        stalled.push(inner);
-        const transport = new PqcClientTransport(inner, { trust: { serverFingerprints: [serverFixture().server.fingerprint] }, now, handshakeTimeoutMs: 60_000 });
-        inner.onmessage = () => undefined;
-        const hello = new Promise<void>((resolve) => {
-          const send = inner.send.bind(inner);
-          inner.send = async (message, options) => {
-            await send(message, options);
-            resolve();
-          };
-        });
-        void transport.start().catch(() => undefined);
-        await hello;
-        // Stop listening: the client never sends its Finished.
-        inner.onmessage = () => undefined;
-      }
+      for (let i = 0; i < 3; i++) stalled.push(await stalledHello(served.url));
       assert.ok(served.endpoint.size <= 2, `size ${served.endpoint.size}`);
       const { client } = await sealedClient(served.url);
       assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "still served" } })), "still served");
+      await client.close();
+      await Promise.all(stalled.map((inner) => inner.close()));
+    } finally {
+      await served.close();
+    }
+  });
+
+  it("evicts an unfinished handshake for a new client even when the endpoint is full", async () => {
+    const served = await serve({ maxSessions: 2, maxOpeningSessions: 2 });
+    try {
+      const stalled = [await stalledHello(served.url), await stalledHello(served.url)];
+      assert.equal(served.endpoint.size, 2);
+      const { client } = await sealedClient(served.url);
+      assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "let in" } })), "let in");
       await client.close();
       await Promise.all(stalled.map((inner) => inner.close()));
     } finally {
