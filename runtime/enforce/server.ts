@@ -14,6 +14,8 @@ import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
 
 /** Pages of a paginated tools/list followed when pinning live definitions; more means a misbehaving handler. */
 export const MAX_TOOL_LIST_PAGES = 100;
+/** Reads of the tool list in a row that a list_changed overtook before pinning gives up (and calls are refused). */
+export const MAX_STALE_READS = 5;
 
 export interface EnforceOptions extends DecisionOptions {
   /** The session of each call; defaults to the `sessionInfo` of the server's connected transport. */
@@ -97,9 +99,11 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
     return (request, extra) => filteredList(original, request, extra);
   };
   const filteredList: (original: RawHandler, ...call: Parameters<RawHandler>) => ReturnType<RawHandler> = async (original, request, extra) => {
+    // A list_changed while the handler answers makes this answer stale: it is shown, filtered, but not pinned.
+    const generation = live.generation;
     const result = await original(request, extra);
     const tools = Array.isArray(result.tools) ? (result.tools as Record<string, unknown>[]) : [];
-    if (request.params?.cursor === undefined && result.nextCursor === undefined) live.set(digestsOf(tools));
+    if (request.params?.cursor === undefined && result.nextCursor === undefined) live.offer(generation, digestsOf(tools));
     const session = resolver.current();
     const visible = session === undefined ? [] : await visibleTools(tools, session);
     return { ...result, tools: visible };
@@ -193,16 +197,20 @@ function digestsOf(tools: readonly Record<string, unknown>[]): LiveDigests {
 class LiveTools {
   private digests: LiveDigests | undefined;
   private loading: Promise<LiveDigests> | undefined;
-  private generation = 0;
+  /** Moves on every change: definitions read under an earlier generation may be stale. */
+  private changes = 0;
 
-  set(digests: LiveDigests): void {
-    this.generation++;
-    this.digests = digests;
-    this.loading = undefined;
+  get generation(): number {
+    return this.changes;
+  }
+
+  /** Keeps definitions read in full under `generation`, unless they changed since the read began. */
+  offer(generation: number, digests: LiveDigests): void {
+    if (generation === this.changes) this.digests = digests;
   }
 
   invalidate(): void {
-    this.generation++;
+    this.changes++;
     this.digests = undefined;
     this.loading = undefined;
   }
@@ -211,29 +219,43 @@ class LiveTools {
     return this.digests;
   }
 
+  /**
+   * The definitions, read through `fetchPage` when none are kept. A read that a change overtook is stale: it is read
+   * again, and after MAX_STALE_READS such reads in a row the definitions count as unreadable (calls are refused).
+   */
   get(fetchPage: (cursor: string | undefined) => Promise<Record<string, unknown>>): Promise<LiveDigests> {
     if (this.digests !== undefined) return Promise.resolve(this.digests);
     if (this.loading !== undefined) return this.loading;
-    const generation = this.generation;
     const loading = (async () => {
-      const tools: Record<string, unknown>[] = [];
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
-        const result = await fetchPage(cursor);
-        if (Array.isArray(result.tools)) tools.push(...(result.tools as Record<string, unknown>[]));
-        cursor = typeof result.nextCursor === "string" ? result.nextCursor : undefined;
-        if (cursor === undefined) break;
+      for (let read = 0; read < MAX_STALE_READS; read++) {
+        const generation = this.changes;
+        const digests = digestsOf(await readAll(fetchPage));
+        if (generation === this.changes) {
+          this.digests = digests;
+          return digests;
+        }
       }
-      const digests = digestsOf(tools);
-      if (generation === this.generation) this.digests = digests;
-      return digests;
+      throw new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
     })();
     this.loading = loading;
-    loading.catch(() => {
+    loading.catch(() => undefined).finally(() => {
       if (this.loading === loading) this.loading = undefined;
     });
     return loading;
   }
+}
+
+/** Every page of a tool listing, following cursors up to MAX_TOOL_LIST_PAGES. */
+async function readAll(fetchPage: (cursor: string | undefined) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>[]> {
+  const tools: Record<string, unknown>[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
+    const result = await fetchPage(cursor);
+    if (Array.isArray(result.tools)) tools.push(...(result.tools as Record<string, unknown>[]));
+    cursor = typeof result.nextCursor === "string" ? result.nextCursor : undefined;
+    if (cursor === undefined) break;
+  }
+  return tools;
 }
 
 function pinLive(guard: GuardModule, tool: string, digests: LiveDigests): PinVerdict {
