@@ -51,14 +51,22 @@ export class AuditLog implements AuditSink {
   private scheduled = false;
   private closed = false;
   private failed: AuditError | undefined;
+  /** The seq of the next line to reach the file. */
+  private unwrittenFrom: number;
+  /** Decisions appended since the failure (or in the chunk that failed) that no line records. */
+  private lost = 0;
 
   private constructor(
     readonly path: string,
     private readonly handle: FileHandle,
+    /** Bytes in the file that hold whole lines: a failed write is cut back to this. */
+    private size: number,
     private seq: number,
     private prev: string,
     private readonly options: AuditLogOptions,
-  ) {}
+  ) {
+    this.unwrittenFrom = seq;
+  }
 
   /** Opens (or creates, mode 0600) the log at `path` and continues its chain from its last line. */
   static async open(path: string, options: AuditLogOptions = {}): Promise<AuditLog> {
@@ -70,16 +78,23 @@ export class AuditLog implements AuditSink {
       throw new AuditError("PQG7101", `cannot read audit log \`${path}\`: ${describe(error)}`);
     }
     let handle: FileHandle;
+    let size: number;
     try {
       handle = await open(path, "a", 0o600);
+      size = (await handle.stat()).size;
     } catch (error) {
       throw new AuditError("PQG7101", `cannot open audit log \`${path}\`: ${describe(error)}`);
     }
-    return new AuditLog(path, handle, tail === undefined ? 0 : tail.seq + 1, tail?.hash ?? GENESIS, options);
+    return new AuditLog(path, handle, size, tail === undefined ? 0 : tail.seq + 1, tail?.hash ?? GENESIS, options);
   }
 
   get failure(): AuditError | undefined {
     return this.failed;
+  }
+
+  /** How many decisions appended so far no line records, because a write (or building a line) failed. */
+  get unrecorded(): number {
+    return this.lost + (this.failed === undefined ? 0 : this.pending.length);
   }
 
   /** The hash of the last line appended: an operator can anchor it elsewhere to detect truncation. */
@@ -117,7 +132,7 @@ export class AuditLog implements AuditSink {
     let text = "";
     const pending = this.pending;
     this.pending = [];
-    for (const decision of pending) {
+    for (const [index, decision] of pending.entries()) {
       try {
         const { hash, text: lineText } = buildLine(decision, this.seq, this.prev, this.options.includeArguments === true);
         this.seq++;
@@ -127,6 +142,7 @@ export class AuditLog implements AuditSink {
         // A line that cannot be built would leave a gap: stop, so that enforcement denies from now on.
         this.failed ??= new AuditError("PQG7101", `cannot build an audit line for \`${decision.tool}\`: ${describe(error)}`);
         this.options.logger?.error({ path: this.path, code: this.failed.code }, this.failed.message);
+        this.lost += pending.length - index;
         break;
       }
     }
@@ -142,8 +158,16 @@ export class AuditLog implements AuditSink {
       this.writing = this.writing.then(() => this.write(chunk));
     }
     return this.writing.then(() => {
-      if (this.failed !== undefined) throw this.failed;
+      if (this.failed !== undefined) throw this.failureSummary();
     });
+  }
+
+  /** The failure, with how many decisions it has cost so far. */
+  private failureSummary(): AuditError {
+    const failed = this.failed!;
+    const lost = this.unrecorded;
+    if (lost === 0) return failed;
+    return new AuditError(failed.code, `${failed.message}; ${lost} decision${lost === 1 ? " is" : "s are"} not recorded so far`);
   }
 
   /** Flushes, syncs to disk and closes. Appending afterwards throws. */
@@ -159,14 +183,33 @@ export class AuditLog implements AuditSink {
   }
 
   private async write(chunk: string): Promise<void> {
-    if (this.failed !== undefined) return;
+    const lines = countLines(chunk);
+    if (this.failed !== undefined) {
+      this.lost += lines;
+      return;
+    }
+    const bytes = Buffer.from(chunk, "utf8");
+    let done = 0;
     try {
-      await this.handle.write(chunk);
+      // A write may take less than all of it (a full disk, a signal): continue where it stopped.
+      while (done < bytes.length) done += (await this.handle.write(bytes, done, bytes.length - done)).bytesWritten;
+      this.size += bytes.length;
+      this.unwrittenFrom += lines;
     } catch (error) {
-      this.failed = new AuditError("PQG7101", `cannot write audit log \`${this.path}\`: ${describe(error)}`);
-      this.options.logger?.error({ path: this.path, code: this.failed.code }, this.failed.message);
+      this.lost += lines;
+      // Cut a partly written line off, so the log still ends in a whole line and can be verified and continued.
+      const cut = done === 0 || (await this.handle.truncate(this.size).then(() => true, () => false));
+      const tail = cut ? "" : "; its last line is incomplete";
+      this.failed = new AuditError("PQG7101", `cannot write audit log \`${this.path}\` from line ${this.unwrittenFrom} on: ${describe(error)}${tail}`);
+      this.options.logger?.error({ path: this.path, code: this.failed.code, lines }, this.failed.message);
     }
   }
+}
+
+function countLines(chunk: string): number {
+  let lines = 0;
+  for (let at = chunk.indexOf("\n"); at !== -1; at = chunk.indexOf("\n", at + 1)) lines++;
+  return lines;
 }
 
 /** The seq and hash of the last line of an existing log, or undefined for a missing or empty file. */

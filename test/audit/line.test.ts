@@ -1,6 +1,6 @@
-// Building one audit line: the argument digest from the JSON text captured at decision time equals the digest of the
-// arguments' value, a handler that changes the arguments object later cannot change the line, and the written text
-// is the canonical body with its hash appended.
+// Building and writing audit lines: the argument digest from the JSON text captured at decision time equals the digest
+// of the arguments' value, a handler that changes the arguments object later cannot change the line, the written text
+// is the canonical body with its hash appended, and a failed write is cut back to whole lines and counted.
 import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -56,5 +56,68 @@ describe("audit line", () => {
       assert.equal(text, `${canonicalJson(body).slice(0, -1)},"hash":"${hash}"}`);
       assert.equal("args" in line, includeArguments);
     }
+  });
+});
+
+describe("audit log write failures", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "pqguard-audit-fail-"));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Makes the log's file handle fail its next writes after `bytes` bytes of the first, as a full disk does. */
+  function failWrites(log: AuditLog, bytes: number): void {
+    const handle = (log as unknown as { handle: { write: (b: Uint8Array, offset: number, length: number) => Promise<{ bytesWritten: number }> } }).handle;
+    const write = handle.write.bind(handle);
+    let allowed = bytes;
+    handle.write = async (b, offset, length) => {
+      if (allowed > 0) {
+        const part = Math.min(allowed, length);
+        allowed -= part;
+        return write(b, offset, part);
+      }
+      throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    };
+  }
+
+  it("cuts a partly written line off, says from which line on nothing is recorded and counts what is lost", async () => {
+    const path = join(dir, "audit.jsonl");
+    const log = await AuditLog.open(path);
+    for (let i = 0; i < 3; i++) log.append(decided({ i }, JSON.stringify({ i })));
+    await log.flush();
+    const intact = await readFile(path, "utf8");
+    failWrites(log, 100); // part of the next line reaches the file, then the disk is full
+    for (let i = 3; i < 5; i++) log.append(decided({ i }, JSON.stringify({ i })));
+    await assert.rejects(log.flush(), (error: Error & { code?: string }) => {
+      assert.equal(error.code, "PQG7101");
+      assert.match(error.message, /from line 3 on: ENOSPC/);
+      assert.match(error.message, /2 decisions are not recorded so far/);
+      return true;
+    });
+    assert.equal(log.unrecorded, 2);
+    log.append(decided({ i: 5 }, "{}"));
+    assert.equal(log.unrecorded, 3);
+    await assert.rejects(log.close(), /3 decisions are not recorded so far/);
+    assert.equal(await readFile(path, "utf8"), intact, "the partial line was cut off");
+    assert.deepEqual(await verifyAuditLog(path), { ok: true, lines: 3, head: JSON.parse(intact.trim().split("\n")[2]!).hash });
+    const reopened = await AuditLog.open(path);
+    reopened.append(decided({ i: 6 }, "{}"));
+    await reopened.close();
+    assert.equal((await verifyAuditLog(path)).ok, true, "the log can be continued once the disk has room");
+  });
+
+  it("finishes a write that the file system took only in part", async () => {
+    const path = join(dir, "audit.jsonl");
+    const log = await AuditLog.open(path);
+    const handle = (log as unknown as { handle: { write: (b: Uint8Array, offset: number, length: number) => Promise<{ bytesWritten: number }> } }).handle;
+    const write = handle.write.bind(handle);
+    handle.write = (b, offset, length) => write(b, offset, Math.min(length, 7));
+    for (let i = 0; i < 4; i++) log.append(decided({ i }, JSON.stringify({ i })));
+    await log.close();
+    assert.equal((await verifyAuditLog(path)).ok, true);
+    assert.equal((await readFile(path, "utf8")).trim().split("\n").length, 4);
   });
 });
