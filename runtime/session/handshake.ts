@@ -60,10 +60,10 @@ function checkOffer(suites: SuiteConfig): Offer {
   return { kem: [...suites.kem], signature: [...suites.signature], aead: [...suites.aead] };
 }
 
-function negotiatedSuite(kem: Kem, signature: string, aead: string): NegotiatedSuite {
+function negotiatedSuite(kem: Kem, signature: string, aead: Aead): NegotiatedSuite {
   const sig = signatureByName(signature);
   const level = kem.level === 0 || sig.level === 0 ? 0 : Math.min(kem.level, sig.level);
-  return { kem: kem.name, signature: sig.name, aead: aeadByName(aead).name, hybrid: kem.hybrid, level };
+  return { kem: kem.name, signature: sig.name, aead: aead.name, hybrid: kem.hybrid, level };
 }
 
 function kemOperation<T>(what: string, operation: () => T): T {
@@ -168,7 +168,7 @@ export class ClientHandshake {
       receiveSecret: traffic.serverToClient,
       info: {
         sessionId: traffic.sessionId,
-        suite: negotiatedSuite(kem, hello.signature, hello.aead),
+        suite: negotiatedSuite(kem, hello.signature, aead),
         peerFingerprint: certificate.fingerprint,
         peerLabel: certificate.label === "" ? undefined : certificate.label,
         client: this.options.clientAuth ? this.ownClient() : undefined,
@@ -340,7 +340,7 @@ export class ServerHandshake {
       receiveSecret: traffic.clientToServer,
       info: {
         sessionId: traffic.sessionId,
-        suite: negotiatedSuite(chosen.kem, chosen.signature, chosen.aead.name),
+        suite: negotiatedSuite(chosen.kem, chosen.signature, chosen.aead),
         peerFingerprint: this.options.credentials.fingerprint,
         peerLabel: chosen.credential.parsed.label === "" ? undefined : chosen.credential.parsed.label,
         client,
