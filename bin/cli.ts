@@ -14,7 +14,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   fmt: { summary: "fmt FILE... [--check]", load: () => import("./commands/fmt.js") },
   keygen: { summary: "keygen [--alg ML-DSA-65] --out NAME", load: () => import("./commands/keygen.js") },
   manifest: { summary: "manifest sign|verify ...", load: () => import("./commands/manifest.js") },
-  audit: { summary: "audit verify LOG", load: () => import("./commands/audit.js") },
+  audit: { summary: "audit verify LOG [--head HASH] | audit keygen --out FILE | audit digest [--key FILE] ARGS_JSON", load: () => import("./commands/audit.js") },
   proxy: { summary: "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL) [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key]", load: () => import("./commands/proxy.js") },
   demo: { summary: "demo   (what `npm start` runs)", load: () => import("./commands/demo.js") },
 };

@@ -1,5 +1,6 @@
 // The tamper-evident decision log: line format, writer, verifier and the operational logger.
 export * from "./record.js";
 export * from "./log.js";
+export * from "./key.js";
 export * from "./verify.js";
 export * from "./logger.js";

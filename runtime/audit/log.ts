@@ -1,5 +1,6 @@
 // The audit log writer: appends one hash-chained JSON line per decision. Lines are chained synchronously (so their
 // order is the decision order) and written in batches off the hot path; `close()` writes every buffered line.
+import type { KeyObject } from "node:crypto";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import type { Logger } from "pino";
 import { AUDIT_FORMAT, GENESIS, buildLine, lineHash, type AuditDecision, type AuditLine } from "./record.js";
@@ -18,7 +19,9 @@ export type AuditErrorCode =
   /** An existing log ends in a line that is not a valid audit line, so the chain cannot be continued. */
   | "PQG7102"
   /** `pqguard audit verify` found the chain broken (the verifier names the line). */
-  | "PQG7103";
+  | "PQG7103"
+  /** The audit key (file) is missing, unreadable, too short, malformed or readable by others. */
+  | "PQG7104";
 
 export class AuditError extends Error {
   constructor(
@@ -35,6 +38,12 @@ export interface AuditLogOptions {
   readonly includeArguments?: boolean;
   /** Operational messages (write failures); never receives arguments. */
   readonly logger?: Logger;
+  /**
+   * The audit key (`auditKey`, `loadAuditKey`): each line's `argsDigest` is then an HMAC-SHA3-256 under it, written
+   * `hmac-sha3-256:<hex>`, so that guessable arguments cannot be recovered from the log. Without it the digest is
+   * a plain SHA3-256, which anyone can recompute for a guess.
+   */
+  readonly argumentsKey?: KeyObject;
 }
 
 /** The sink enforcement writes to; `AuditLog` is the file-backed one. */
@@ -134,7 +143,7 @@ export class AuditLog implements AuditSink {
     this.pending = [];
     for (const [index, decision] of pending.entries()) {
       try {
-        const { hash, text: lineText } = buildLine(decision, this.seq, this.prev, this.options.includeArguments === true);
+        const { hash, text: lineText } = buildLine(decision, this.seq, this.prev, this.options.includeArguments === true, this.options.argumentsKey);
         this.seq++;
         this.prev = hash;
         text += lineText + "\n";

@@ -1,7 +1,7 @@
 // The audit line: what one decision records, and how a line is hashed into the chain.
 // A line's `hash` is SHA3-256 over the RFC 8785 canonical JSON of the line without `hash`; `prev` is the previous
 // line's hash, or GENESIS for the first line, so removing, altering or reordering a line breaks the chain.
-import { createHash, hash } from "node:crypto";
+import { createHash, createHmac, hash, type KeyObject } from "node:crypto";
 import type { DecisionKind } from "../guard/types.js";
 import { canonicalJson } from "../manifest/digest.js";
 
@@ -71,7 +71,7 @@ export interface AuditLine {
   readonly suite: AuditSuite | null;
   readonly manifest: string | null;
   readonly policy: string | null;
-  /** SHA3-256 (hex) of the canonical JSON of the arguments. */
+  /** SHA3-256 (hex) of the canonical JSON of the arguments, or `hmac-sha3-256:<hex>` under the audit key. */
   readonly argsDigest: string;
   /** The arguments themselves, only when the operator turned that on. */
   readonly args?: unknown;
@@ -84,21 +84,31 @@ export function sha3Hex(text: string): string {
   return hash("sha3-256", text, "hex");
 }
 
-/** SHA3-256 of the canonical JSON of the arguments; `{}` stands for absent arguments. */
-export function argumentsDigest(args: unknown): string {
-  let text: string;
+/** The prefix of a keyed argument digest: HMAC-SHA3-256 under the audit key. */
+export const KEYED_DIGEST_PREFIX = "hmac-sha3-256:";
+
+/** The canonical JSON of arguments; `{}` stands for absent ones, `null` for arguments without a JSON form. */
+function canonicalArguments(args: unknown): string {
   try {
-    text = canonicalJson(args ?? {});
+    return canonicalJson(args ?? {});
   } catch {
     // Arguments without a JSON form were refused before any rule read them; the line still records that they came.
-    text = "null";
+    return "null";
   }
-  return sha3Hex(text);
 }
 
-/** SHA3-256 of the canonical JSON of arguments given as JSON text; the same digest as `argumentsDigest` of their value. */
-export function argumentsTextDigest(text: string): string {
-  return argumentsDigest(JSON.parse(text));
+/**
+ * The `argsDigest` a line records for these arguments: SHA3-256 of their canonical JSON, or with an audit key
+ * `hmac-sha3-256:` and the HMAC-SHA3-256 of it. Who holds the key can look a known call up in a log with it.
+ */
+export function argumentsDigest(args: unknown, key?: KeyObject): string {
+  const text = canonicalArguments(args);
+  return key === undefined ? sha3Hex(text) : KEYED_DIGEST_PREFIX + createHmac("sha3-256", key).update(text, "utf8").digest("hex");
+}
+
+/** The same digest for arguments given as their JSON text (what a decision keeps). */
+export function argumentsTextDigest(text: string, key?: KeyObject): string {
+  return argumentsDigest(JSON.parse(text), key);
 }
 
 /** The hash a line must carry: over its canonical JSON with `hash` left out. */
@@ -112,11 +122,19 @@ export function lineHash(line: Readonly<Record<string, unknown>>): string {
  * string, integer, boolean, null or such an object, so JSON.stringify already yields the canonical text: the hot
  * path skips the general canonicaliser (the verifier still uses it, and the tests hold the two equal).
  */
-export function buildLine(decision: AuditDecision, seq: number, prev: string, includeArguments: boolean): { hash: string; text: string } {
+export function buildLine(
+  decision: AuditDecision,
+  seq: number,
+  prev: string,
+  includeArguments: boolean,
+  argumentsKey?: KeyObject,
+): { hash: string; text: string } {
   const suite = decision.suite;
   const body = {
     approval: decision.approval ?? null,
-    argsDigest: decision.argsDigest ?? (decision.argsText === undefined ? argumentsDigest(decision.args) : argumentsTextDigest(decision.argsText)),
+    argsDigest:
+      decision.argsDigest ??
+      (decision.argsText === undefined ? argumentsDigest(decision.args, argumentsKey) : argumentsTextDigest(decision.argsText, argumentsKey)),
     client: decision.clientFingerprint ?? null,
     code: decision.code ?? null,
     decision: decision.decision,

@@ -110,6 +110,33 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Creates `path` with `text`, mode 0600 from the start (never widened later); fails with EEXIST when it exists.
+ * Shared by every secret file the project writes.
+ */
+export async function writeNewSecretFile(path: string, text: string): Promise<void> {
+  await writeFile(path, text, { mode: SECRET_KEY_FILE_MODE, flag: "wx" });
+  // The umask can only narrow the creation mode, but a chmod states the intent regardless of it.
+  await chmod(path, SECRET_KEY_FILE_MODE);
+}
+
+/** Refuses a secret file that group or others can read: its secrecy is already in doubt. */
+export async function checkSecretFileMode(path: string): Promise<void> {
+  let mode: number;
+  try {
+    mode = (await stat(path)).mode;
+  } catch (error) {
+    throw new CryptoError(CryptoErrorCode.KeyFileUnreadable, `cannot read key file \`${path}\`: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+  }
+  // Windows has no POSIX permission bits: node reports a synthetic mode, so the check would only mislead there.
+  if (process.platform !== "win32" && (mode & GROUP_OR_OTHER_BITS) !== 0) {
+    throw new CryptoError(
+      CryptoErrorCode.KeyFileInsecure,
+      `secret key file \`${path}\` is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); run \`chmod 600 ${path}\``,
+    );
+  }
+}
+
 /** Writes `<base>.key` (mode 0600) and `<base>.pub`. The secret file is created with its mode, never widened later. */
 export async function writeIdentity(identity: Identity, base: string, options: WriteOptions = {}): Promise<WrittenKeyFiles> {
   const secretKeyPath = `${base}.key`;
@@ -124,9 +151,7 @@ export async function writeIdentity(identity: Identity, base: string, options: W
     for (const path of [secretKeyPath, publicKeyPath]) if (await exists(path)) await unlink(path);
   }
   try {
-    await writeFile(secretKeyPath, document("secret", identity, identity.seed), { mode: SECRET_KEY_FILE_MODE, flag: "wx" });
-    // The umask can only narrow the creation mode, but a chmod states the intent regardless of it.
-    await chmod(secretKeyPath, SECRET_KEY_FILE_MODE);
+    await writeNewSecretFile(secretKeyPath, document("secret", identity, identity.seed));
     await writeFile(publicKeyPath, document("public", identity, identity.publicKey), { mode: PUBLIC_KEY_FILE_MODE, flag: "wx" });
   } catch (error) {
     if (error instanceof CryptoError) throw error;
@@ -193,19 +218,7 @@ function algorithmOf(doc: KeyFileDocument, path: string): KeyMaterial {
  * key id does not match the key derived from it, and anything malformed. Errors never contain key bytes.
  */
 export async function loadSecretKey(path: string): Promise<Identity> {
-  let mode: number;
-  try {
-    mode = (await stat(path)).mode;
-  } catch (error) {
-    throw new CryptoError(CryptoErrorCode.KeyFileUnreadable, `cannot read key file \`${path}\`: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
-  }
-  // Windows has no POSIX permission bits: node reports a synthetic mode, so the check would only mislead there.
-  if (process.platform !== "win32" && (mode & GROUP_OR_OTHER_BITS) !== 0) {
-    throw new CryptoError(
-      CryptoErrorCode.KeyFileInsecure,
-      `secret key file \`${path}\` is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); run \`chmod 600 ${path}\``,
-    );
-  }
+  await checkSecretFileMode(path);
   const doc = await readDocument(path, "secret");
   const material = algorithmOf(doc, path);
   const identity = deriveIdentity(doc.algorithm, decodeKey(doc, path, material.seedLength, "key seed"), doc.created);
