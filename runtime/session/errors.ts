@@ -53,6 +53,8 @@ export const SessionErrorCode = {
   KeyExchangeFailed: "PQG6024",
   /** A decrypted frame whose plaintext is not a JSON-RPC message. */
   MalformedRecord: "PQG6025",
+  /** Server messages waiting for a client's Streamable HTTP event stream passed their limit: the client does not open it. */
+  EventStreamBacklog: "PQG6026",
 } as const;
 
 export type SessionErrorCode = (typeof SessionErrorCode)[keyof typeof SessionErrorCode];

@@ -7,6 +7,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
 import { MAX_FRAME_BYTES, MAX_HANDSHAKE_MESSAGE_BYTES } from "../session/constants.js";
+import { SessionError, SessionErrorCode } from "../session/errors.js";
 import { HandshakeStep, openEnvelope } from "./envelope.js";
 import { PqcServerTransport, type PqcServerTransportOptions } from "./server.js";
 
@@ -32,7 +33,7 @@ export interface HttpEndpointOptions<T extends Transport> {
   readonly maxFrameBytes?: number;
   /** Host header values to accept (DNS rebinding protection for a local listener); any host when unset. */
   readonly allowedHosts?: readonly string[];
-  /** Failures of a session's setup or handshake (already closed and forgotten when reported). */
+  /** Failures of a session's setup or handshake, or of its held messages (already closed and forgotten when reported). */
   readonly onSessionError?: (error: Error) => void;
 }
 
@@ -43,18 +44,28 @@ interface TrackedTransport extends Transport {
   readonly closed: Promise<void>;
 }
 
-/** At most this many server messages wait for the client's event stream; beyond, sending them fails. */
+/** At most this many server messages wait for the client's event stream. */
 const MAX_HELD_MESSAGES = 1024;
+/**
+ * And at most this many bytes of them (their JSON text). What waits is notifications and server requests, small as a
+ * rule; without a byte limit a client that never opens its stream could make the server hold 1,024 frames of 8 MiB.
+ */
+const MAX_HELD_BYTES = 4 * 1024 * 1024;
 
 /**
  * Holds the server's messages meant for the client's event stream (no related request, not a response) until the
  * client has opened that stream: the SDK's transport drops them before, and a sealed session would see the gap in its
- * sequence numbers as truncation at the close. Everything else passes straight through.
+ * sequence numbers as truncation at the close. Everything else passes straight through. Past the limits the session
+ * fails: a message cannot be dropped from the middle of a sealed stream, so the send is refused and `overflow` closes it.
  */
 class StandaloneHold implements Transport {
   private held: { message: JSONRPCMessage; options: TransportSendOptions | undefined }[] | undefined = [];
+  private heldBytes = 0;
 
-  constructor(private readonly inner: StreamableHTTPServerTransport) {}
+  constructor(
+    private readonly inner: StreamableHTTPServerTransport,
+    private readonly overflow: (error: SessionError) => void,
+  ) {}
 
   get onclose(): Transport["onclose"] {
     return this.inner.onclose;
@@ -90,10 +101,19 @@ class StandaloneHold implements Transport {
   send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     const standalone = options?.relatedRequestId === undefined && !("result" in message || "error" in message);
     if (!standalone || this.held === undefined) return this.inner.send(message, options);
-    if (this.held.length >= MAX_HELD_MESSAGES) {
-      return Promise.reject(new Error(`more than ${MAX_HELD_MESSAGES} messages wait for the client's event stream`));
+    const bytes = Buffer.byteLength(JSON.stringify(message));
+    if (this.held.length >= MAX_HELD_MESSAGES || this.heldBytes + bytes > MAX_HELD_BYTES) {
+      this.held = undefined;
+      const error = new SessionError(
+        SessionErrorCode.EventStreamBacklog,
+        `more than ${MAX_HELD_MESSAGES} messages or ${MAX_HELD_BYTES} bytes wait for the client's event stream, which it has not opened: the session is closed`,
+      );
+      // Not from inside the send: the session's close must not run while its sender is still sealing.
+      queueMicrotask(() => this.overflow(error));
+      return Promise.reject(error);
     }
     this.held.push({ message, options });
+    this.heldBytes += bytes;
     return Promise.resolve();
   }
 
@@ -228,22 +248,26 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
         this.touch(id, session);
       },
     });
-    const hold = new StandaloneHold(inner);
+    const hold = new StandaloneHold(inner, (error) => this.abandon(session, error));
     const transport = this.wrap(hold);
     const session: Session = { inner, hold, transport, idle: undefined, active: 0 };
     this.opening.add(session);
     void transport.closed.then(() => this.forget(session));
     // The SDK's connect() waits for the handshake, which this very request starts: do not await it first.
-    this.options.connect(transport).catch((error: unknown) => {
-      void transport.close();
-      this.options.onSessionError?.(error instanceof Error ? error : new Error(String(error)));
-    });
+    this.options.connect(transport).catch((error: unknown) => this.abandon(session, error));
     await inner.handleRequest(req, res, body);
     // The inner transport refused the request (bad headers, say) without opening its session: free the slot.
     if (inner.sessionId === undefined) {
       this.opening.delete(session);
       void transport.close();
     }
+  }
+
+  /** A session that cannot go on: forgotten, closed, and its failure reported. */
+  private abandon(session: Session, error: unknown): void {
+    this.forget(session);
+    void session.transport.close();
+    this.options.onSessionError?.(error instanceof Error ? error : new Error(String(error)));
   }
 
   /** Drops a session from the endpoint's books (it is closed, or being closed): no slot, no timer. */

@@ -4,10 +4,11 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StreamableHTTPClientTransport, type StreamableHTTPClientTransportOptions } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { SessionError, SessionErrorCode } from "../../runtime/session/errors.js";
 import { PlainHttpEndpoint, PqcClientTransport, SealedHttpEndpoint, type PqcClientTransportOptions, type SealedHttpEndpointOptions } from "../../runtime/transport/index.js";
 import { T0, serverFixture } from "../session/fixtures.js";
 import { echoServer } from "./harness.js";
@@ -52,9 +53,13 @@ async function serve(options: Partial<SealedHttpEndpointOptions> = {}): Promise<
   };
 }
 
-async function sealedClient(url: URL, options: Partial<PqcClientTransportOptions> = {}): Promise<{ client: Client; transport: PqcClientTransport }> {
+async function sealedClient(
+  url: URL,
+  options: Partial<PqcClientTransportOptions> = {},
+  httpOptions: StreamableHTTPClientTransportOptions = {},
+): Promise<{ client: Client; transport: PqcClientTransport }> {
   const { server } = serverFixture();
-  const transport = new PqcClientTransport(new StreamableHTTPClientTransport(url), { trust: { serverFingerprints: [server.fingerprint] }, now, ...options });
+  const transport = new PqcClientTransport(new StreamableHTTPClientTransport(url, httpOptions), { trust: { serverFingerprints: [server.fingerprint] }, now, ...options });
   const client = new Client({ name: "http-test", version: "1.0.0" });
   await client.connect(transport);
   return { client, transport };
@@ -77,6 +82,9 @@ async function stalledHello(url: URL): Promise<StreamableHTTPClientTransport> {
   inner.onmessage = () => undefined;
   return inner;
 }
+
+/** A client's fetch that never opens the event stream: its GET is answered 405 (no stream) without reaching the server. */
+const withoutEventStream: typeof fetch = (input, init) => (init?.method === "GET" ? Promise.resolve(new Response(null, { status: 405 })) : fetch(input, init));
 
 const text = (result: unknown): string => ((result as { content: { text: string }[] }).content[0]!).text;
 
@@ -148,6 +156,28 @@ describe("sealed transport over Streamable HTTP", function () {
       for (let i = 0; i < 100 && !clientClosed; i++) await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(clientClosed, true, "the client saw the server's sealed close");
       assert.deepEqual(clientErrors, []);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it("fails a session whose client never opens its event stream once the held messages pass their byte limit", async () => {
+    const reported: Error[] = [];
+    const served = await serve({ onSessionError: (error) => reported.push(error) });
+    try {
+      const { client } = await sealedClient(served.url, {}, { fetch: withoutEventStream });
+      const server = served.servers[0]!.server.transport!;
+      // Notifications of 1 MiB each: far below the count limit, they must still not pile up without bound.
+      const big = { jsonrpc: "2.0" as const, method: "notifications/message", params: { level: "info", data: "x".repeat(1024 * 1024) } };
+      const outcomes: unknown[] = [];
+      for (let i = 0; i < 16; i++) outcomes.push(await server.send(big).then(() => "held", (error: unknown) => error));
+      const refused = outcomes.find((outcome) => outcome !== "held");
+      assert.ok(refused instanceof SessionError && refused.code === SessionErrorCode.EventStreamBacklog, `outcomes: ${outcomes.map(String).join(", ")}`);
+      assert.ok(outcomes.indexOf(refused) < 8, `${outcomes.indexOf(refused)} messages of 1 MiB were held`);
+      for (let i = 0; i < 50 && served.endpoint.size > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(served.endpoint.size, 0, "the session was closed and forgotten");
+      assert.ok(reported.some((error) => error instanceof SessionError && error.code === SessionErrorCode.EventStreamBacklog));
+      await client.close();
     } finally {
       await served.close();
     }
