@@ -298,19 +298,30 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
     if (host === undefined || !allowed.includes(host)) throw new HttpRefusal(403, -32000, `Invalid Host header: ${host ?? "(none)"}`);
   }
 
-  private async readBody(req: IncomingMessage, limit: number): Promise<unknown> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > limit) throw new HttpRefusal(413, -32000, `the request body exceeds ${limit} bytes`);
-      chunks.push(chunk as Buffer);
-    }
-    try {
-      return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-    } catch {
-      throw new HttpRefusal(400, -32700, "Parse error: the request body is not JSON");
-    }
+  private readBody(req: IncomingMessage, limit: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const take = (chunk: Buffer): void => {
+        size += chunk.length;
+        if (size <= limit) {
+          chunks.push(chunk);
+          return;
+        }
+        // Not destroyed: that resets the connection, and the client may see the reset instead of the 413. The rest is
+        // read and dropped, as node:http does with a body its handler never reads (its requestTimeout bounds an endless one).
+        req.off("data", take).off("end", end).resume();
+        reject(new HttpRefusal(413, -32000, `the request body exceeds ${limit} bytes`));
+      };
+      const end = (): void => {
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+        } catch {
+          reject(new HttpRefusal(400, -32700, "Parse error: the request body is not JSON"));
+        }
+      };
+      req.on("data", take).once("end", end).once("error", reject);
+    });
   }
 }
 

@@ -261,6 +261,32 @@ describe("sealed transport over Streamable HTTP", function () {
     }
   });
 
+  it("answers a body over the size limit with 413, never a reset connection", async () => {
+    const served = await serve({ maxBodyBytes: 64 * 1024 });
+    try {
+      // Over the limit for opening a session, and for a session's own requests (a sealed call too large to carry).
+      // Destroying the request while its body still arrives reset the connection now and then, or left it hanging.
+      const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+      const statuses: (number | string)[] = [];
+      for (const size of [200_000, 1_000_000]) {
+        for (let i = 0; i < 10; i++) {
+          const response = await fetch(served.url, { method: "POST", body: "x".repeat(size), headers, signal: AbortSignal.timeout(5_000) }).catch(
+            (error: unknown) => `${(error as Error).message}: ${String((error as Error).cause)}`,
+          );
+          statuses.push(typeof response === "string" ? response : (await response.text(), response.status));
+        }
+      }
+      assert.deepEqual(statuses, statuses.map(() => 413));
+      const { client } = await sealedClient(served.url);
+      for (let i = 0; i < 5; i++) {
+        await assert.rejects(client.callTool({ name: "echo", arguments: { text: "x".repeat(256 * 1024) } }), /request body exceeds 65536 bytes/);
+      }
+      await client.close();
+    } finally {
+      await served.close();
+    }
+  });
+
   it("refuses a new session beyond the limit with 503, and a client that does not trust the server", async () => {
     const served = await serve({ maxSessions: 1 });
     try {
