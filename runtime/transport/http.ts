@@ -254,7 +254,15 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
     this.opening.add(session);
     void transport.closed.then(() => this.forget(session));
     // The SDK's connect() waits for the handshake, which this very request starts: do not await it first.
-    this.options.connect(transport).catch((error: unknown) => this.abandon(session, error));
+    let connecting: Promise<unknown>;
+    try {
+      connecting = this.options.connect(transport);
+    } catch (error) {
+      // A factory that throws fails the session as one that rejects; with no server behind it, the request goes no further.
+      this.abandon(session, error);
+      throw new HttpRefusal(500, -32603, "the server for this session could not be started", idOf(body));
+    }
+    connecting.catch((error: unknown) => this.abandon(session, error));
     await inner.handleRequest(req, res, body);
     // The inner transport refused the request (bad headers, say) without opening its session: free the slot.
     if (inner.sessionId === undefined) {

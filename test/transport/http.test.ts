@@ -183,6 +183,24 @@ describe("sealed transport over Streamable HTTP", function () {
     }
   });
 
+  it("fails and forgets a session whose server factory throws instead of rejecting", async () => {
+    const reported: Error[] = [];
+    const broken = new Error("the server factory is broken");
+    const served = await serve({
+      connect: () => {
+        throw broken;
+      },
+      onSessionError: (error) => reported.push(error),
+    });
+    try {
+      await assert.rejects(sealedClient(served.url, { handshakeTimeoutMs: 2_000 }));
+      assert.equal(served.endpoint.size, 0, "the session is not counted as still opening");
+      assert.deepEqual(reported, [broken]);
+    } finally {
+      await served.close();
+    }
+  });
+
   it("forgets a session when its client closes", async () => {
     const served = await serve();
     try {
