@@ -55,6 +55,8 @@ export const SessionErrorCode = {
   MalformedRecord: "PQG6025",
   /** Server messages waiting for a client's Streamable HTTP event stream passed their limit: the client does not open it. */
   EventStreamBacklog: "PQG6026",
+  /** A handler set on a transport threw: from onestablished the session is closed, from onclose it is reported. */
+  CallbackFailed: "PQG6027",
 } as const;
 
 export type SessionErrorCode = (typeof SessionErrorCode)[keyof typeof SessionErrorCode];

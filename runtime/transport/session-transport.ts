@@ -47,10 +47,12 @@ interface PendingSend {
 type Phase = "new" | "handshaking" | "established" | "closed";
 
 export abstract class SessionTransport implements Transport {
+  /** Called once, when the session has closed; should it throw, its error goes to onerror (PQG6027). */
   onclose?: (() => void) | undefined;
+  /** Should it throw while the session fails, the failure still completes and its error is raised on a later turn. */
   onerror?: ((error: Error) => void) | undefined;
   onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
-  /** Called once, when the handshake is complete and confirmed on this end. */
+  /** Called once, when the handshake is complete and confirmed on this end; should it throw, the session fails (PQG6027). */
   onestablished?: ((info: SessionInfo) => void) | undefined;
 
   protected phase: Phase = "new";
@@ -197,7 +199,12 @@ export abstract class SessionTransport implements Transport {
     this.phase = "established";
     this.stopTimer();
     this.releaseWaiter();
-    this.onestablished?.(this.sessionInfo!);
+    try {
+      this.onestablished?.(this.sessionInfo!);
+    } catch (error) {
+      // A handler that throws may be refusing the peer: fail closed.
+      return this.fail(new SessionError(SessionErrorCode.CallbackFailed, "the onestablished handler threw, so the session is closed", { cause: error }));
+    }
     const early = this.early;
     this.early = [];
     this.earlyBytes = 0;
@@ -342,7 +349,7 @@ export abstract class SessionTransport implements Transport {
     this.info = undefined;
     this.shown = undefined;
     this.shutDown(error);
-    this.onerror?.(error);
+    this.report(error);
     // Let a reply already handed to the inner transport (the plain client's error) go out before it closes.
     this.closing = Promise.resolve().then(() => this.inner.close()).catch(() => undefined);
     this.emitClose();
@@ -384,10 +391,28 @@ export abstract class SessionTransport implements Transport {
     this.opener?.wipe();
   }
 
+  /**
+   * Hands an error to onerror. A handler that throws cannot stop the teardown under way; there is no one left to hand
+   * its error to, so it is raised on a later turn (an uncaught exception, as from any callback) rather than swallowed.
+   */
+  private report(error: Error): void {
+    try {
+      this.onerror?.(error);
+    } catch (thrown) {
+      queueMicrotask(() => {
+        throw thrown;
+      });
+    }
+  }
+
   private emitClose(): void {
     if (this.closeEmitted) return;
     this.closeEmitted = true;
-    this.onclose?.();
+    try {
+      this.onclose?.();
+    } catch (error) {
+      this.report(new SessionError(SessionErrorCode.CallbackFailed, "the onclose handler threw; the session is closed all the same", { cause: error }));
+    }
     const listeners = this.closedListeners;
     this.closedListeners = [];
     for (const listener of listeners) listener();

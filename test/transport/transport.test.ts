@@ -30,6 +30,26 @@ function editFrame(message: JSONRPCMessage, change: (bytes: Buffer) => void): JS
 
 const isHandshake = (message: JSONRPCMessage): boolean => openEnvelope(message).kind === "handshake";
 
+/** Runs `run` with uncaught exceptions captured instead of failing the test; returns what was raised. */
+async function raisedWhile(run: () => Promise<void>): Promise<unknown[]> {
+  const raised: unknown[] = [];
+  const capture = (error: unknown): void => void raised.push(error);
+  const others = process.listeners("uncaughtException");
+  process.removeAllListeners("uncaughtException");
+  process.on("uncaughtException", capture);
+  try {
+    await run();
+    await settle();
+  } finally {
+    process.off("uncaughtException", capture);
+    for (const listener of others) process.on("uncaughtException", listener);
+  }
+  return raised;
+}
+
+const within = <T>(promise: Promise<T>, ms: number): Promise<T | "still pending"> =>
+  Promise.race([promise, new Promise<"still pending">((resolve) => setTimeout(() => resolve("still pending"), ms))]);
+
 describe("sealed MCP transport", () => {
   it("carries tools/call through the real SDK and exposes the same session facts on both ends", async () => {
     const c = await connect();
@@ -407,6 +427,66 @@ describe("sealed MCP transport", () => {
       ]);
       assert.equal(outcome, "closed");
       assert.equal(closes, 1);
+    });
+
+    it("closes the inner transport and emits onclose when the onerror handler throws during a failure", async () => {
+      const c = await connect();
+      const bug = new Error("the onerror handler is broken");
+      let innerCloses = 0;
+      const closeInner = c.serverWire.close.bind(c.serverWire);
+      c.serverWire.close = () => (innerCloses++, closeInner());
+      let closes = 0;
+      c.serverTransport.onclose = () => void closes++;
+      c.serverTransport.onerror = () => {
+        throw bug;
+      };
+      let thrownIntoWire: unknown;
+      const raised = await raisedWhile(async () => {
+        try {
+          c.serverWire.inject({ jsonrpc: "2.0", id: 99, method: "tools/list" });
+        } catch (error) {
+          thrownIntoWire = error;
+        }
+        await settle();
+      });
+      assert.equal(thrownIntoWire, undefined, "the handler's error did not reach the transport that delivered the message");
+      assert.equal(innerCloses, 1);
+      assert.equal(closes, 1);
+      assert.equal(await within(c.serverTransport.closed, 1000), undefined);
+      // Nowhere else to report it: raised on a later turn rather than swallowed.
+      assert.deepEqual(raised, [bug]);
+    });
+
+    it("finishes close() and reports the error when the onclose handler throws", async () => {
+      const c = await connect();
+      const bug = new Error("the onclose handler is broken");
+      const errors: unknown[] = [];
+      c.clientTransport.onerror = (error) => errors.push(error);
+      c.clientTransport.onclose = () => {
+        throw bug;
+      };
+      assert.equal(await within(c.clientTransport.close(), 1000), undefined);
+      assert.equal(await within(c.clientTransport.closed, 1000), undefined);
+      assert.equal(errors.length, 1);
+      assert.equal(codeOf(errors[0]), SessionErrorCode.CallbackFailed);
+      assert.equal((errors[0] as Error).cause, bug);
+    });
+
+    it("fails the session closed, with a typed error, when the onestablished handler throws", async () => {
+      const parts = transports();
+      const refusal = new Error("this client is not welcome");
+      const errors: unknown[] = [];
+      parts.serverTransport.onerror = (error) => errors.push(error);
+      parts.serverTransport.onestablished = () => {
+        throw refusal;
+      };
+      await Promise.allSettled([parts.serverTransport.start(), parts.clientTransport.start()]);
+      await settle();
+      assert.equal(codeOf(errors[0]), SessionErrorCode.CallbackFailed);
+      assert.equal((errors[0] as Error).cause, refusal);
+      assert.equal(parts.serverTransport.sessionInfo, undefined);
+      assert.equal(await within(parts.serverTransport.closed, 1000), undefined);
+      await parts.clientTransport.close();
     });
 
     for (const order of ["client connected first", "client hello queued before the server starts"] as const) {
