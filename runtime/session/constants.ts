@@ -68,6 +68,12 @@ export const CLOSE_GRACE_MS = 2_000;
  */
 export const CLOSE_NOTIFY_TIMEOUT_MS = 2_000;
 
+/**
+ * How long `close()` waits for the inner transport's own close to settle, then emits `onclose` and resolves anyway
+ * (after a failure too): an inner transport whose close hangs cannot hold the session's close, or its owner's books, open.
+ */
+export const INNER_CLOSE_TIMEOUT_MS = 2_000;
+
 /** Sends queued before establishment; beyond this the sender is misbehaving, so sends are refused. */
 export const MAX_PENDING_SENDS = 1024;
 

@@ -2,7 +2,7 @@
 // failure (typed error, close, nothing delivered), idempotent close with a sealed close frame, and the session facts.
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
-import { CLOSE_GRACE_MS, CLOSE_NOTIFY_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, MAX_EARLY_BYTES, MAX_EARLY_FRAMES, MAX_FRAME_BYTES, MAX_PENDING_SENDS } from "../session/constants.js";
+import { CLOSE_GRACE_MS, CLOSE_NOTIFY_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, INNER_CLOSE_TIMEOUT_MS, MAX_EARLY_BYTES, MAX_EARLY_FRAMES, MAX_FRAME_BYTES, MAX_PENDING_SENDS } from "../session/constants.js";
 import { SessionError, SessionErrorCode, asSessionError } from "../session/errors.js";
 import type { SessionInfo } from "../session/facts.js";
 import type { EstablishedSession } from "../session/handshake.js";
@@ -351,11 +351,14 @@ export abstract class SessionTransport implements Transport {
     this.shutDown(error);
     this.report(error);
     // Let a reply already handed to the inner transport (the plain client's error) go out before it closes.
-    this.closing = Promise.resolve().then(() => this.inner.close()).catch(() => undefined);
+    this.closing = Promise.resolve().then(() => handedOver(this.inner.close(), INNER_CLOSE_TIMEOUT_MS)).catch(() => undefined);
     this.emitClose();
   }
 
-  /** Idempotent: sends the sealed close (when established), closes the inner transport, rejects queued sends. */
+  /**
+   * Idempotent: sends the sealed close (when established), closes the inner transport, rejects queued sends. Waits at
+   * most CLOSE_NOTIFY_TIMEOUT_MS for the close frame and INNER_CLOSE_TIMEOUT_MS for the inner close, then emits onclose.
+   */
   async close(): Promise<void> {
     if (this.closing !== undefined) return this.closing;
     if (this.phase === "closed") return;
@@ -364,7 +367,7 @@ export abstract class SessionTransport implements Transport {
     this.shutDown(new SessionError(SessionErrorCode.Closed, "the session was closed"));
     this.closing = (async () => {
       if (closeFrame !== undefined) await handedOver(this.inner.send(closeFrame), CLOSE_NOTIFY_TIMEOUT_MS);
-      await this.inner.close().catch(() => undefined);
+      await handedOver(this.inner.close(), INNER_CLOSE_TIMEOUT_MS);
       this.emitClose();
     })();
     return this.closing;
@@ -419,7 +422,7 @@ export abstract class SessionTransport implements Transport {
   }
 }
 
-/** Settles when `sending` does (failure included) or after `ms`, whichever is first; the timer never keeps the process alive. */
+/** Settles when `sending` (or closing) does, failure included, or after `ms`, whichever is first; the timer never keeps the process alive. */
 function handedOver(sending: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const expiry = new Promise<void>((resolve) => {

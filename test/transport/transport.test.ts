@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { CLOSE_NOTIFY_TIMEOUT_MS } from "../../runtime/session/constants.js";
+import { CLOSE_NOTIFY_TIMEOUT_MS, INNER_CLOSE_TIMEOUT_MS } from "../../runtime/session/constants.js";
 import { SessionError, SessionErrorCode } from "../../runtime/session/errors.js";
 import { decodeClientHello, encodeClientHello } from "../../runtime/session/messages.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -427,6 +427,26 @@ describe("sealed MCP transport", () => {
       ]);
       assert.equal(outcome, "closed");
       assert.equal(closes, 1);
+    });
+
+    it("finishes closing, and emits onclose, when the inner transport's own close never settles", async function () {
+      this.timeout(10_000);
+      const never = (): Promise<void> => new Promise<void>(() => undefined);
+      // One session closed by its owner, one failed by an attack; in both the inner close hangs.
+      const [closedByOwner, failed] = await Promise.all([connect(), connect()]);
+      let closes = 0;
+      closedByOwner.clientTransport.onclose = () => void closes++;
+      closedByOwner.clientWire.close = never;
+      failed.serverWire.close = never;
+      failed.serverTransport.onerror = () => undefined;
+      failed.serverWire.inject({ jsonrpc: "2.0", id: 99, method: "tools/list" });
+      const bound = INNER_CLOSE_TIMEOUT_MS + 1000;
+      const [owner, afterFailure] = await Promise.all([within(closedByOwner.clientTransport.close(), bound), within(failed.serverTransport.close(), bound)]);
+      assert.equal(owner, undefined);
+      assert.equal(closes, 1);
+      assert.equal(await within(closedByOwner.clientTransport.closed, 100), undefined);
+      assert.equal(afterFailure, undefined, "close() after a failure settles too");
+      await Promise.all([closedByOwner.serverTransport.close(), failed.clientTransport.close()]);
     });
 
     it("closes the inner transport and emits onclose when the onerror handler throws during a failure", async () => {
