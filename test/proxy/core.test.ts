@@ -10,12 +10,19 @@ import { CONTROL_FILE_ENV } from "../../policies/example-server.js";
 import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, TolerantStdioTransport, type Proxy } from "../../runtime/proxy/index.js";
-import { connectClient, failureOf, FLAKY_SERVER, flakyProxy } from "./harness.js";
+import { connectClient, failureOf, FLAKY_SERVER, flakyProxy, until } from "./harness.js";
 
 function text(result: unknown): Record<string, unknown> {
   const content = (result as { content: { text: string }[] }).content;
   return JSON.parse(content[0]!.text) as Record<string, unknown>;
 }
+
+/**
+ * The call timeout of these tests: a call made while the upstream restarts waits for it within this. A restart is a
+ * new node process loading tsx, about a second on an idle machine and several on a loaded one; the product default
+ * (30 s) is longer still, so this tests the waiting, not how fast a process starts.
+ */
+const RESTART_WAIT_MS = 15_000;
 
 describe("proxy core", function () {
   this.timeout(30_000);
@@ -23,7 +30,7 @@ describe("proxy core", function () {
   let client: Client;
 
   beforeEach(async () => {
-    proxy = flakyProxy({ callTimeoutMs: 1_500 });
+    proxy = flakyProxy({ callTimeoutMs: RESTART_WAIT_MS });
     await proxy.start();
     client = await connectClient(proxy);
   });
@@ -87,6 +94,7 @@ describe("proxy core", function () {
     const before = text(await client.callTool({ name: "echo", arguments: { text: "a" } })).pid;
     const crashed = await failureOf(client.callTool({ name: "crash", arguments: {} }));
     assert.equal(crashed.code, RPC_UPSTREAM_UNAVAILABLE);
+    assert.equal(proxy.upstream.ready, false, "the next call is made while the upstream restarts");
     const after = text(await client.callTool({ name: "echo", arguments: { text: "b" } }));
     assert.equal(after.text, "b");
     assert.notEqual(after.pid, before);
@@ -101,6 +109,9 @@ describe("proxy core", function () {
     client = await connectClient(proxy);
     const hung = await failureOf(client.callTool({ name: "hang", arguments: {} }));
     assert.equal(hung.code, RPC_UPSTREAM_TIMEOUT);
+    // The 3 s call timeout makes the hang quick to see, and is too short to also cover a restart on a loaded machine:
+    // the next call is made once the restart is observed (the crash test covers calls waiting for one).
+    await until(() => proxy.upstream.restarts === 1 && proxy.upstream.ready, RESTART_WAIT_MS, "the hung upstream to be restarted");
     const after = text(await client.callTool({ name: "echo", arguments: { text: "alive" } }));
     assert.equal(after.text, "alive");
     assert.equal(proxy.upstream.restarts, 1);
