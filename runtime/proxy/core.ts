@@ -288,8 +288,8 @@ export class ProxyConnection {
   readonly id: number;
   /** Downstream request id → upstream id, for cancellations. */
   readonly #inFlight = new Map<RequestId, number>();
-  /** Calls still being decided (waiting for a pin or an approval), by downstream id: aborted when the client cancels. */
-  readonly #deciding = new Map<RequestId, AbortController>();
+  /** Requests being served, by downstream id: aborted when the client cancels, which also stops their reply. */
+  readonly #serving = new Map<RequestId, AbortController>();
   /** Proxy-assigned progress token → the client's own token. */
   readonly #progress = new Map<string, string | number>();
   /** Requests the proxy sent to the client, by the id it gave them: called with the reply, or undefined on disconnect. */
@@ -400,7 +400,7 @@ export class ProxyConnection {
 
   #onNotification(method: string, params: Params): void {
     if (method === "notifications/cancelled" && params !== undefined) {
-      this.#deciding.get(params.requestId as RequestId)?.abort();
+      this.#serving.get(params.requestId as RequestId)?.abort();
       const upstreamId = this.#inFlight.get(params.requestId as RequestId);
       if (upstreamId !== undefined) this.#core.options.upstream.cancel(upstreamId, String(params.reason ?? "cancelled by the client"));
     }
@@ -409,20 +409,26 @@ export class ProxyConnection {
   }
 
   async #onRequest(id: RequestId, method: string, params: Params): Promise<void> {
+    const cancelled = new AbortController();
+    this.#serving.set(id, cancelled);
+    let reply: JSONRPCMessage | ReturnType<typeof errorReply>;
     try {
-      const result = await this.#handle(id, method, params);
-      this.#send({ jsonrpc: "2.0", id, result: result as Record<string, unknown> });
+      reply = { jsonrpc: "2.0", id, result: (await this.#handle(id, method, params, cancelled.signal)) as Record<string, unknown> };
     } catch (error) {
-      if (error instanceof ProxyError) this.#send(errorReply(id, error.rpcCode, error.message, error.data));
-      else if (error instanceof Refusal) this.#send(errorReply(id, error.rpcCode, error.text, error.data));
+      if (error instanceof ProxyError) reply = errorReply(id, error.rpcCode, error.message, error.data);
+      else if (error instanceof Refusal) reply = errorReply(id, error.rpcCode, error.text, error.data);
       else {
         this.#core.logger.error({ err: String(error), method }, "request failed inside the proxy");
-        this.#send(errorReply(id, JSONRPC_INTERNAL_ERROR, "internal error in the proxy"));
+        reply = errorReply(id, JSONRPC_INTERNAL_ERROR, "internal error in the proxy");
       }
+    } finally {
+      if (this.#serving.get(id) === cancelled) this.#serving.delete(id);
     }
+    // MCP: a cancelled request gets no response; the client has forgotten its id and would take one for another's.
+    if (!cancelled.signal.aborted) this.#send(reply);
   }
 
-  async #handle(id: RequestId, method: string, params: Params): Promise<unknown> {
+  async #handle(id: RequestId, method: string, params: Params, cancelled: AbortSignal): Promise<unknown> {
     const upstream = this.#core.options.upstream;
     switch (method) {
       case "initialize":
@@ -434,7 +440,7 @@ export class ProxyConnection {
       case "tools/list":
         return { tools: await this.#core.visibleTools(this.#session()) };
       case "tools/call":
-        return this.#callTool(id, params);
+        return this.#callTool(id, params, cancelled);
       default:
         return this.#forward(id, method, params, upstream);
     }
@@ -452,30 +458,23 @@ export class ProxyConnection {
     };
   }
 
-  async #callTool(id: RequestId, params: Params): Promise<unknown> {
+  async #callTool(id: RequestId, params: Params, cancelled: AbortSignal): Promise<unknown> {
     if (typeof params?.name !== "string" || (params.arguments !== undefined && !isObject(params.arguments))) {
       throw new ProxyError("PQG8006", "invalid params: `tools/call` needs a tool `name` and an `arguments` object", JSONRPC_INVALID_PARAMS);
     }
     const tool = params.name;
-    const cancelled = new AbortController();
-    this.#deciding.set(id, cancelled);
-    let verdict: Verdict;
-    try {
-      const approver = this.#core.options.approver ?? (neededCapability("elicitation/create", undefined)!.declared(this.#clientCapabilities) ? this.#elicit : undefined);
-      verdict = await this.#core.options.decisions.decide({
-        tool,
-        args: params.arguments,
-        session: this.#session(),
-        pin: async () => (await this.#core.verifiedPin()).verdict(tool),
-        approve: approver === undefined ? undefined : withdrawnOnCancel(approver, cancelled.signal),
-      });
-    } finally {
-      this.#deciding.delete(id);
-    }
+    const approver = this.#core.options.approver ?? (neededCapability("elicitation/create", undefined)!.declared(this.#clientCapabilities) ? this.#elicit : undefined);
+    const verdict = await this.#core.options.decisions.decide({
+      tool,
+      args: params.arguments,
+      session: this.#session(),
+      pin: async () => (await this.#core.verifiedPin()).verdict(tool),
+      approve: approver === undefined ? undefined : withdrawnOnCancel(approver, cancelled),
+    });
     this.#core.options.onDecision?.(tool, verdict);
     if (!verdict.allowed) throw new Refusal(verdict.error);
     // The client gave up while the call was decided: nobody waits for its result, so it must not run.
-    if (cancelled.signal.aborted) throw new ProxyError("PQG8005", "the request was cancelled", RPC_UPSTREAM_UNAVAILABLE);
+    if (cancelled.aborted) throw new ProxyError("PQG8005", "the request was cancelled", RPC_UPSTREAM_UNAVAILABLE);
     return this.#forward(id, "tools/call", params, this.#core.options.upstream);
   }
 

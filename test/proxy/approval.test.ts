@@ -86,6 +86,8 @@ describe("proxy approval", function () {
     };
     const client = await connectClient(proxy);
     clients = [client];
+    const protocolErrors: Error[] = [];
+    client.onerror = (error) => protocolErrors.push(error);
     const cancel = new AbortController();
     const calling = client.callTool({ name: "echo", arguments: { text: "ask" } }, undefined, { signal: cancel.signal }).catch((error: unknown) => error);
     await until(() => asked, 5_000, "the approval question");
@@ -97,5 +99,7 @@ describe("proxy approval", function () {
     assert.deepEqual(outcomes, [false]);
     await client.callTool({ name: "echo", arguments: { text: "after" } });
     assert.deepEqual(forwarded, ["echo"], "only the call made after the cancellation reached the upstream");
+    // A cancelled request gets no response (MCP): the client would read it as an answer to an id it no longer knows.
+    assert.deepEqual(protocolErrors.map((e) => e.message), []);
   });
 });

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { PassThrough } from "node:stream";
-import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { ToolListChangedNotificationSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { CONTROL_FILE_ENV } from "../../policies/example-server.js";
 import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -115,6 +116,29 @@ describe("proxy core", function () {
     const after = text(await client.callTool({ name: "echo", arguments: { text: "alive" } }));
     assert.equal(after.text, "alive");
     assert.equal(proxy.upstream.restarts, 1);
+  });
+
+  it("sends no reply to a forwarded call the client cancelled, passes the cancellation on and forgets the call", async () => {
+    const [clientEnd, proxyEnd] = InMemoryTransport.createLinkedPair();
+    const replies: JSONRPCMessage[] = [];
+    clientEnd.onmessage = (message) => replies.push(message);
+    await clientEnd.start();
+    const connection = await proxy.core.attachPlain(proxyEnd);
+    const cancelledUpstream: number[] = [];
+    const cancel = proxy.upstream.cancel.bind(proxy.upstream);
+    proxy.upstream.cancel = (id, reason) => {
+      cancelledUpstream.push(id);
+      cancel(id, reason);
+    };
+    await clientEnd.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: { ms: 500 } } });
+    await until(() => connection.busy, 5_000, "the call to be forwarded");
+    await clientEnd.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1, reason: "the agent gave up" } });
+    await clientEnd.send({ jsonrpc: "2.0", id: 2, method: "ping" });
+    await until(() => replies.some((r) => "id" in r && r.id === 2), 5_000, "the ping's answer");
+    await new Promise((resolve) => setTimeout(resolve, 700)); // the slow call would have been answered by now
+    assert.deepEqual(replies.map((r) => ("id" in r ? r.id : undefined)), [2]);
+    assert.equal(cancelledUpstream.length, 1);
+    assert.equal(connection.busy, false);
   });
 
   it("survives junk from the upstream and keeps serving", async () => {
