@@ -14,7 +14,19 @@ import type { GuardModule } from "../../runtime/guard/types.js";
 import { loadSecretKey } from "../../runtime/identity/index.js";
 import { loadSignedManifest, splitCommandLine } from "../../runtime/manifest/files.js";
 import type { VerifiedManifest } from "../../runtime/manifest/signed.js";
-import { createProxy, listenHttp, listenUrlOf, ProxyError, TolerantStdioTransport, upstreamUrlOf, type HttpListener, type Proxy, type UpstreamTarget } from "../../runtime/proxy/index.js";
+import { DEFAULT_REQUEST_TIMEOUT_MSEC } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import {
+  APPROVAL_TIMEOUT_MS,
+  createProxy,
+  listenHttp,
+  listenUrlOf,
+  ProxyError,
+  TolerantStdioTransport,
+  upstreamUrlOf,
+  type HttpListener,
+  type Proxy,
+  type UpstreamTarget,
+} from "../../runtime/proxy/index.js";
 import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
 import { EXIT_ERRORS, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
@@ -149,6 +161,12 @@ export async function run(io: CommandIO): Promise<number> {
   if ("errors" in compiled) {
     io.err(compiled.errors);
     return EXIT_ERRORS;
+  }
+  if (args.callTimeoutMs !== undefined && APPROVAL_TIMEOUT_MS + args.callTimeoutMs > DEFAULT_REQUEST_TIMEOUT_MSEC) {
+    logger.warn(
+      { callTimeoutMs: args.callTimeoutMs, approvalTimeoutMs: APPROVAL_TIMEOUT_MS, clientTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MSEC },
+      "an approval and the upstream call may together take longer than an MCP SDK client waits by default; such clients may give up first",
+    );
   }
   const clock = demoClock(args.now);
   if (args.now !== undefined) logger.warn({ now: args.now }, "decision clock fixed for a demo or test (`--now`); do not use in production");

@@ -37,8 +37,12 @@ const MAX_TOOL_LIST_PAGES = 100;
  * a server announcing changes without end must not keep calls waiting for a pin; they are refused instead.
  */
 const MAX_TOOL_LIST_REREADS = 5;
-/** How long an approval question to the downstream client may take before the call is denied. */
-export const ELICITATION_TIMEOUT_MS = 55_000;
+/**
+ * How long a human may take to approve an `ask` before the call is denied. The upstream then has its own call
+ * timeout (DEFAULT_CALL_TIMEOUT_MS, 30 s), so an approved call is answered within 55 s: before a client with the MCP
+ * SDK's default request timeout (60 s) gives up, with time left for the pin, the decisions and the transport.
+ */
+export const APPROVAL_TIMEOUT_MS = 25_000;
 /** How long a client may take to answer a request forwarded from the upstream: a human may be answering it. */
 export const CLIENT_REQUEST_TIMEOUT_MS = 55_000;
 
@@ -91,6 +95,8 @@ export interface ProxyCoreOptions {
   readonly onDecision?: ((tool: string, verdict: Verdict) => void) | undefined;
   /** How long a client may take to answer a request forwarded from the upstream; CLIENT_REQUEST_TIMEOUT_MS by default. */
   readonly clientRequestTimeoutMs?: number | undefined;
+  /** How long the approval question to the client may take; APPROVAL_TIMEOUT_MS by default. */
+  readonly approvalTimeoutMs?: number | undefined;
 }
 
 /** Where a connection's session facts come from at each call. */
@@ -509,7 +515,7 @@ export class ProxyConnection {
       },
     };
     try {
-      const result = (await this.request("elicitation/create", params, ELICITATION_TIMEOUT_MS, request.signal)) as { action?: string; content?: { approve?: unknown } } | undefined;
+      const result = (await this.request("elicitation/create", params, this.#core.options.approvalTimeoutMs ?? APPROVAL_TIMEOUT_MS, request.signal)) as { action?: string; content?: { approve?: unknown } } | undefined;
       return result?.action === "accept" && result.content?.approve === true;
     } catch (error) {
       // Stopped waiting (the decision timed out) or no answer in time: not approved. An error reply is a refusal too,

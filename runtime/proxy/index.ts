@@ -8,7 +8,7 @@ import type { GuardModule } from "../guard/types.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
 import { MemoryStateStore, type StateStore } from "../state/index.js";
 import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
-import { FORWARDED_CLIENT_CAPABILITIES, ProxyCore } from "./core.js";
+import { APPROVAL_TIMEOUT_MS, FORWARDED_CLIENT_CAPABILITIES, ProxyCore } from "./core.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
 import { ToolPin } from "./pin.js";
 import { UpstreamSupervisor, type UpstreamTarget } from "./upstream.js";
@@ -35,7 +35,9 @@ export interface ProxyOptions {
   readonly clock?: (() => number) | undefined;
   /** Overrides MCP elicitation to the downstream client as the way `ask` decisions are put to a human. */
   readonly approver?: ApprovalCallback | undefined;
+  /** How long a human may take to approve an `ask`; APPROVAL_TIMEOUT_MS (25 s) by default. */
   readonly approvalTimeoutMs?: number | undefined;
+  /** How long the upstream may take to answer a call once it is forwarded; DEFAULT_CALL_TIMEOUT_MS (30 s) by default. */
   readonly callTimeoutMs?: number | undefined;
   readonly healthPingTimeoutMs?: number | undefined;
   readonly onDecision?: ((tool: string, verdict: Verdict) => void) | undefined;
@@ -65,7 +67,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       ...(options.audit === undefined ? {} : { audit: options.audit }),
       now: options.clock ?? Date.now,
       logger: options.logger,
-      ...(options.approvalTimeoutMs === undefined ? {} : { approvalTimeoutMs: options.approvalTimeoutMs }),
+      approvalTimeoutMs: options.approvalTimeoutMs ?? APPROVAL_TIMEOUT_MS,
     },
     options.manifest?.digest ?? guardTableDigest(options.guard),
   );
@@ -90,6 +92,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     approver: options.approver,
     onDecision: options.onDecision,
     clientRequestTimeoutMs: options.clientRequestTimeoutMs,
+    approvalTimeoutMs: options.approvalTimeoutMs,
   });
   core = started;
   return {

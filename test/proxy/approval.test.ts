@@ -1,9 +1,10 @@
 // Approval through the proxy: an approved `ask` is decided again on the current call history before it is forwarded.
 import assert from "node:assert/strict";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { DEFAULT_REQUEST_TIMEOUT_MSEC } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
-import type { Proxy } from "../../runtime/proxy/index.js";
+import { APPROVAL_TIMEOUT_MS, DEFAULT_CALL_TIMEOUT_MS, type Proxy } from "../../runtime/proxy/index.js";
 import { connectClient, failureOf, flakyProxy, rpcError, testGuard, until } from "./harness.js";
 
 /** The test policy plus: `echo` of "ask" needs approval, and `echo` is limited to 2 calls per minute per client. */
@@ -19,6 +20,9 @@ const limitedGuard: GuardModule = {
     return testGuard.guard(request, context);
   },
 };
+
+/** Time a call needs besides the approval and the upstream's answer, generously: pin, decisions, audit, transport. */
+const CALL_OVERHEAD_MS = 5_000;
 
 describe("proxy approval", function () {
   this.timeout(30_000);
@@ -101,5 +105,15 @@ describe("proxy approval", function () {
     assert.deepEqual(forwarded, ["echo"], "only the call made after the cancellation reached the upstream");
     // A cancelled request gets no response (MCP): the client would read it as an answer to an id it no longer knows.
     assert.deepEqual(protocolErrors.map((e) => e.message), []);
+  });
+});
+
+describe("proxy timeouts", () => {
+  it("answers an approved call before an MCP SDK client with its default timeout gives up: approval, then the upstream", () => {
+    // Both waits run one after the other; what is left covers the pin, the decisions and the transport.
+    assert.ok(
+      APPROVAL_TIMEOUT_MS + DEFAULT_CALL_TIMEOUT_MS + CALL_OVERHEAD_MS <= DEFAULT_REQUEST_TIMEOUT_MSEC,
+      `${APPROVAL_TIMEOUT_MS} ms approval + ${DEFAULT_CALL_TIMEOUT_MS} ms upstream is not inside the client's ${DEFAULT_REQUEST_TIMEOUT_MSEC} ms`,
+    );
   });
 });
