@@ -15,6 +15,10 @@ const badListen = (message: string): ProxyError => new ProxyError("PQG8006", mes
 export const DEFAULT_MCP_PATH = "/mcp";
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+/** How clients name a loopback listener in their Host header. */
+const LOOPBACK_HOST_NAMES = ["127.0.0.1", "localhost", "[::1]"];
+/** http's default port: URL parsing drops it from a URL, and clients leave it out of the Host header. */
+const HTTP_DEFAULT_PORT = 80;
 
 export interface HttpListenOptions {
   /** `http://HOST:PORT[/PATH]`; port 0 picks a free port. */
@@ -44,7 +48,7 @@ export function listenUrlOf(text: string, sealed: boolean): URL {
     throw badListen(`\`${text}\` is not a URL; use \`stdio\` or \`http://127.0.0.1:PORT\``);
   }
   if (url.protocol !== "http:") throw badListen(`\`${url.protocol}\` listeners are not supported; use \`http://HOST:PORT\` (the sealed session encrypts it)`);
-  if (url.port === "") throw badListen("the listen URL needs a port, e.g. `http://127.0.0.1:8808`");
+  if (url.port === "" && !namesPort(text)) throw badListen("the listen URL needs a port, e.g. `http://127.0.0.1:8808`");
   if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
     throw badListen("the listen URL takes a host, a port and a path only");
   }
@@ -53,6 +57,28 @@ export function listenUrlOf(text: string, sealed: boolean): URL {
   }
   if (url.pathname === "/") url.pathname = DEFAULT_MCP_PATH;
   return url;
+}
+
+/** Whether a URL's text gives a port (`new URL` forgets an explicit default port, `:80`, so it cannot tell). */
+function namesPort(text: string): boolean {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(text.trim())?.[1] ?? "";
+  return /:\d+$/.test(authority.replace(/^.*@/, ""));
+}
+
+/** The port a URL from `listenUrlOf` listens on: its own, or http's default when parsing dropped an explicit `:80`. */
+export function listenPortOf(url: URL): number {
+  return url.port === "" ? HTTP_DEFAULT_PORT : Number(url.port);
+}
+
+/**
+ * The Host headers a listener bound to `port` accepts: on a loopback address only loopback names with that port
+ * (DNS rebinding protection), and without a port when it is http's default, as clients then send it; any when
+ * listening elsewhere (undefined).
+ */
+export function allowedHostsOf(url: URL, port: number): string[] | undefined {
+  if (!LOOPBACK.has(url.hostname)) return undefined;
+  const withPort = LOOPBACK_HOST_NAMES.map((name) => `${name}:${port}`);
+  return port === HTTP_DEFAULT_PORT ? [...withPort, ...LOOPBACK_HOST_NAMES] : withPort;
 }
 
 export async function listenHttp(options: HttpListenOptions): Promise<HttpListener> {
@@ -73,13 +99,12 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
   const host = options.url.hostname.replace(/^\[(.*)\]$/, "$1");
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error) => reject(badListen(`cannot listen on ${options.url.host}: ${error.message}`)));
-    server.listen(Number(options.url.port), host, resolve);
+    server.listen(listenPortOf(options.url), host, resolve);
   });
   const { port } = server.address() as AddressInfo;
   const url = new URL(options.url.href);
   url.port = String(port);
-  // DNS rebinding protection: on a loopback address, accept only loopback Host headers.
-  const allowedHosts = LOOPBACK.has(url.hostname) ? ["127.0.0.1", "localhost", "[::1]"].map((name) => `${name}:${port}`) : undefined;
+  const allowedHosts = allowedHostsOf(url, port);
   const common = { onSessionError, ...(allowedHosts === undefined ? {} : { allowedHosts }) };
   endpoint =
     options.identity === undefined

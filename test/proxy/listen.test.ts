@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { silentLogger } from "../../runtime/audit/index.js";
-import { listenHttp, listenUrlOf, type HttpListener, type Proxy } from "../../runtime/proxy/index.js";
+import { allowedHostsOf, listenHttp, listenPortOf, listenUrlOf, type HttpListener, type Proxy } from "../../runtime/proxy/index.js";
 import { failureOf, flakyProxy, until } from "./harness.js";
 
 describe("proxy HTTP listener", function () {
@@ -54,5 +54,25 @@ describe("proxy HTTP listener", function () {
     });
     assert.equal(response, 403);
     assert.equal(listener.sessions, 0);
+  });
+});
+
+describe("proxy HTTP listen URL", () => {
+  it("accepts an explicit default port (80), which URL parsing drops, and listens on it, not on a free port", () => {
+    const url = listenUrlOf("http://127.0.0.1:80", false);
+    assert.equal(listenPortOf(url), 80);
+    assert.equal(url.href, "http://127.0.0.1/mcp");
+    assert.equal(listenPortOf(listenUrlOf("http://127.0.0.1:0", false)), 0);
+    assert.equal(listenPortOf(listenUrlOf("http://127.0.0.1:8808/x", false)), 8808);
+    assert.throws(() => listenUrlOf("http://127.0.0.1", false), /needs a port/);
+    assert.throws(() => listenUrlOf("http://127.0.0.1/:80", false), /needs a port/);
+  });
+
+  it("accepts a loopback Host header without a port when listening on port 80, and only then", () => {
+    const on80 = allowedHostsOf(new URL("http://127.0.0.1/mcp"), 80)!;
+    assert.ok(on80.includes("127.0.0.1") && on80.includes("127.0.0.1:80") && on80.includes("localhost") && on80.includes("[::1]"));
+    const on8808 = allowedHostsOf(new URL("http://127.0.0.1:8808/mcp"), 8808)!;
+    assert.ok(on8808.includes("127.0.0.1:8808") && !on8808.includes("127.0.0.1") && !on8808.includes("127.0.0.1:80"));
+    assert.equal(allowedHostsOf(new URL("http://10.0.0.1:8808/mcp"), 8808), undefined);
   });
 });
