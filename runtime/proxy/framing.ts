@@ -38,6 +38,11 @@ export function errorReply(id: RequestId | null, code: number, message: string, 
   return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
 }
 
+/** The answer to a message longer than the side's limit; its id was never read. */
+export function oversizedReply(maxBytes: number): JsonRpcErrorReply {
+  return errorReply(null, JSONRPC_INVALID_REQUEST, `invalid request: message larger than ${maxBytes} bytes`);
+}
+
 function readableId(value: unknown): RequestId | null {
   if (typeof value !== "object" || value === null) return null;
   const id = (value as { id?: unknown }).id;
@@ -80,7 +85,7 @@ export class LineSplitter {
   #size = 0;
   #discarding = false;
 
-  constructor(private readonly maxBytes: number = MAX_MESSAGE_BYTES) {}
+  constructor(readonly maxBytes: number = MAX_MESSAGE_BYTES) {}
 
   /** Feeds a chunk; calls `line` per complete line and `oversized` per dropped one. */
   push(chunk: Buffer, line: (text: string) => void, oversized: () => void): void {

@@ -5,7 +5,7 @@ import type { Readable, Writable } from "node:stream";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { ProxyError } from "./errors.js";
-import { classifyLine, errorReply, JSONRPC_INVALID_REQUEST, LineSplitter, MAX_MESSAGE_BYTES, serializeLine, type JsonRpcErrorReply } from "./framing.js";
+import { classifyLine, JSONRPC_INVALID_REQUEST, LineSplitter, MAX_MESSAGE_BYTES, oversizedReply, serializeLine, type JsonRpcErrorReply } from "./framing.js";
 
 export class TolerantStdioTransport implements Transport {
   onclose?: (() => void) | undefined;
@@ -29,7 +29,7 @@ export class TolerantStdioTransport implements Transport {
     const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
     this.#splitter.push(bytes, (line) => this.#onLine(line), () => {
       this.malformed += 1;
-      this.#reply(errorReply(null, JSONRPC_INVALID_REQUEST, `invalid request: message larger than ${MAX_MESSAGE_BYTES} bytes`));
+      this.#reply(oversizedReply(this.#splitter.maxBytes));
     });
   };
 

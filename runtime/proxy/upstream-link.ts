@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { InitializeResult, JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
-import { classifyLine, errorReply, JSONRPC_INVALID_REQUEST, LineSplitter, serializeLine, type JsonRpcErrorReply } from "./framing.js";
+import { classifyLine, LineSplitter, oversizedReply, serializeLine, type JsonRpcErrorReply } from "./framing.js";
 
 /** Between SIGTERM and SIGKILL (stdio), or for the session's DELETE (HTTP), when shutting down: time to flush, not to linger. */
 export const KILL_GRACE_MS = 1_000;
@@ -146,7 +146,7 @@ class StdioLink implements UpstreamLink {
         },
         () => {
           this.#log.warn("upstream sent an oversized message; dropped");
-          this.write(errorReply(null, JSONRPC_INVALID_REQUEST, "invalid request: message too large"));
+          this.write(oversizedReply(splitter.maxBytes));
         },
       );
     });
