@@ -10,7 +10,7 @@ import { SessionResolver, transportSessionInfo, type SessionSource } from "./con
 import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { pinAgainstPolicy } from "./pin.js";
-import { MAX_TOOL_LIST_PAGES } from "./server.js";
+import { MAX_STALE_READS, MAX_TOOL_LIST_PAGES } from "./server.js";
 
 export interface GuardClientOptions extends DecisionOptions {
   /** The verified signed manifest every listed tool is pinned to. */
@@ -49,6 +49,7 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
   const request: RequestFn = client.request.bind(client);
   let status: Map<string, ToolStatus> | undefined;
   let refreshing: Promise<Map<string, ToolStatus>> | undefined;
+  /** Moves on every change (list_changed, a refresh, a whole listing kept): a list read under an earlier one may be stale. */
   let generation = 0;
 
   const statusOf = (tools: readonly Record<string, unknown>[]): Map<string, ToolStatus> => {
@@ -62,21 +63,34 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
   };
 
   /** The whole live list, every page, read without this wrapper. */
+  const readAll = async (): Promise<Record<string, unknown>[]> => {
+    const tools: Record<string, unknown>[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
+      const result = await request({ method: LIST, params: cursor === undefined ? {} : { cursor } }, ListToolsResultSchema);
+      tools.push(...(result.tools as Record<string, unknown>[]));
+      cursor = result.nextCursor;
+      if (cursor === undefined) break;
+    }
+    return tools;
+  };
+
+  /**
+   * The pin status of the live list. A read that a change overtook is stale and decides nothing: it is read again,
+   * and after MAX_STALE_READS such reads in a row the list counts as unreadable, so calls waiting for it are refused.
+   */
   const fetchStatus = (): Promise<Map<string, ToolStatus>> => {
     if (refreshing !== undefined) return refreshing;
-    const started = generation;
     const run = (async () => {
-      const tools: Record<string, unknown>[] = [];
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
-        const result = await request({ method: LIST, params: cursor === undefined ? {} : { cursor } }, ListToolsResultSchema);
-        tools.push(...(result.tools as Record<string, unknown>[]));
-        cursor = result.nextCursor;
-        if (cursor === undefined) break;
+      for (let read = 0; read < MAX_STALE_READS; read++) {
+        const started = generation;
+        const fresh = statusOf(await readAll());
+        if (started === generation) {
+          status = fresh;
+          return fresh;
+        }
       }
-      const fresh = statusOf(tools);
-      if (started === generation) status = fresh;
-      return fresh;
+      throw new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
     })();
     refreshing = run;
     const clear = (): void => {
@@ -120,12 +134,14 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
       return request(req, schema, opts);
     }
     if (req.method === LIST) {
+      const before = generation;
       const result = await request(req, schema, opts);
       const tools = (result as { tools?: unknown }).tools;
       if (!Array.isArray(tools)) return result;
       const page = statusOf(tools as Record<string, unknown>[]);
       const whole = (req.params as { cursor?: unknown } | undefined)?.cursor === undefined && (result as { nextCursor?: unknown }).nextCursor === undefined;
-      if (whole) {
+      // A listing that a change overtook is shown, filtered, but not kept: the next call reads the list again.
+      if (whole && before === generation) {
         generation++;
         status = page;
       }
