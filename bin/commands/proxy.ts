@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import { checkPolicyFile } from "../../compiler/load.js";
 import { generateGuardModule } from "../../compiler/codegen.js";
 import { renderDiagnostics } from "../../compiler/render.js";
-import { AuditLog, operationalLogger, type Logger } from "../../runtime/audit/index.js";
+import { AuditLog, loadAuditKey, operationalLogger, type Logger } from "../../runtime/audit/index.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
 import { loadSecretKey } from "../../runtime/identity/index.js";
 import { loadSignedManifest, splitCommandLine } from "../../runtime/manifest/files.js";
@@ -49,6 +49,7 @@ interface ProxyArgs {
   readonly signer: string | undefined;
   readonly audit: string | undefined;
   readonly auditArgs: boolean;
+  readonly auditKey: string | undefined;
   readonly now: string | undefined;
   readonly callTimeoutMs: number | undefined;
   readonly logLevel: string;
@@ -70,6 +71,7 @@ function parse(io: CommandIO): ProxyArgs {
       signer: { type: "string" },
       audit: { type: "string" },
       "audit-args": { type: "boolean", default: false },
+      "audit-key": { type: "string" },
       now: { type: "string" },
       "call-timeout": { type: "string" },
       "log-level": { type: "string", default: "info" },
@@ -77,6 +79,9 @@ function parse(io: CommandIO): ProxyArgs {
   });
   const v = parsed.values;
   if (v.policy === undefined) throw new UsageError("`--policy P.policy` is required");
+  if (v.audit === undefined && (v["audit-key"] !== undefined || v["audit-args"] === true)) {
+    throw new UsageError("`--audit-key` and `--audit-args` shape the audit log: give it with `--audit LOG`");
+  }
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);
   let listen: URL | "stdio" = "stdio";
   if (v.listen !== "stdio") {
@@ -103,6 +108,7 @@ function parse(io: CommandIO): ProxyArgs {
     signer: v.signer,
     audit: v.audit,
     auditArgs: v["audit-args"] === true,
+    auditKey: v["audit-key"],
     now,
     callTimeoutMs,
     logLevel: v["log-level"]!,
@@ -177,7 +183,8 @@ export async function run(io: CommandIO): Promise<number> {
   try {
     manifest = args.manifest === undefined ? undefined : await loadSignedManifest(inCwd(args.manifest), args.signer === undefined ? {} : { signer: args.signer });
     identity = args.key === undefined ? undefined : await loadSecretKey(inCwd(args.key));
-    audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), { includeArguments: args.auditArgs, logger });
+    const argumentsKey = args.auditKey === undefined ? undefined : await loadAuditKey(inCwd(args.auditKey));
+    audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), { includeArguments: args.auditArgs, logger, argumentsKey });
   } catch (error) {
     const coded = error as { code?: unknown; message?: unknown };
     io.err(`error ${typeof coded.code === "string" ? coded.code : "PQG8006"}: ${String(coded.message ?? error)}\n`);

@@ -7,13 +7,13 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { UsageError } from "../../bin/commands/io.js";
 import { run as runProxy } from "../../bin/commands/proxy.js";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { generateIdentity, writeIdentity } from "../../runtime/identity/index.js";
-import { verifyAuditLog } from "../../runtime/audit/index.js";
+import { argumentsDigest, loadAuditKey, verifyAuditLog, writeAuditKey } from "../../runtime/audit/index.js";
 import { PqcClientTransport } from "../../runtime/transport/index.js";
 import { startHttpUpstream } from "./fixtures/http-server.js";
 import { FLAKY_SERVER } from "./harness.js";
@@ -63,10 +63,10 @@ function exitWithin(child: ReturnType<typeof spawn>, ms: number): Promise<{ code
 }
 
 /** `pqguard proxy` in front of the flaky server with an audit log, after `initialize` and `count` allowed calls. */
-async function auditedProxy(audit: string, count: number) {
+async function auditedProxy(audit: string, count: number, extra: readonly string[] = []) {
   const child = spawn(
     process.execPath,
-    [PQGUARD, "proxy", "--policy", "test/proxy/fixtures/flaky.policy", "--upstream", `${process.execPath} --import tsx ${FLAKY_SERVER}`, "--audit", audit, "--log-level", "error"],
+    [PQGUARD, "proxy", "--policy", "test/proxy/fixtures/flaky.policy", "--upstream", `${process.execPath} --import tsx ${FLAKY_SERVER}`, "--audit", audit, "--log-level", "error", ...extra],
     { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] },
   );
   let stderr = "";
@@ -84,10 +84,12 @@ async function auditedProxy(audit: string, count: number) {
 describe("pqguard proxy as a process", function () {
   this.timeout(90_000);
 
-  it("exits on SIGTERM, with every decision in the audit log", async () => {
+  it("exits on SIGTERM, with every decision in the audit log, argument digests keyed by --audit-key", async () => {
     const dir = await mkdtemp(join(tmpdir(), "pqguard-term-"));
     try {
-      const proxy = await auditedProxy(join(dir, "audit.log"), 3);
+      const keyFile = join(dir, "audit.key");
+      await writeAuditKey(keyFile);
+      const proxy = await auditedProxy(join(dir, "audit.log"), 3, ["--audit-key", keyFile]);
       const deadline = Date.now() + 30_000;
       while (proxy.replies() < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       proxy.child.kill("SIGTERM");
@@ -96,6 +98,9 @@ describe("pqguard proxy as a process", function () {
       assert.deepEqual(exit, { code: 0, signal: null }, proxy.stderr());
       const verified = await verifyAuditLog(join(dir, "audit.log"));
       assert.ok(verified.ok && verified.lines === 3, JSON.stringify(verified));
+      const key = await loadAuditKey(keyFile);
+      const digests = (await readFile(join(dir, "audit.log"), "utf8")).trim().split("\n").map((line) => (JSON.parse(line) as { argsDigest: string }).argsDigest);
+      assert.deepEqual(new Set(digests), new Set([1, 2, 3].map((id) => argumentsDigest({ text: `call ${id}` }, key))));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
