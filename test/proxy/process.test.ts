@@ -215,7 +215,7 @@ describe("pqguard proxy as a process", function () {
     }
   });
 
-  it("needs exactly one upstream, and an http(s) URL for --upstream-url (usage errors)", async () => {
+  it("needs exactly one upstream, an http(s) URL for --upstream-url, and --audit for the audit options (usage errors)", async () => {
     const usage = async (...args: string[]): Promise<string> => {
       const io = { argv: ["--policy", "test/proxy/fixtures/flaky.policy", ...args], cwd: ROOT, out: () => undefined, err: () => undefined };
       try {
@@ -232,6 +232,7 @@ describe("pqguard proxy as a process", function () {
     assert.match(await usage("--upstream-url", "http://user:pw@127.0.0.1:1/mcp"), /must not carry credentials/);
     assert.match(await usage("--upstream", "node s.js", "--listen", "https://127.0.0.1:8808"), /listeners are not supported/);
     assert.match(await usage("--upstream", "node s.js", "--listen", "http://127.0.0.1"), /needs a port/);
+    assert.match(await usage("--upstream", "node s.js", "--audit-key", "audit.key"), /give it with `--audit LOG`/);
     assert.match(await usage("--upstream", "node s.js", "--listen", "http://0.0.0.0:8808"), /plain MCP on `0.0.0.0` would expose/);
   });
 
