@@ -143,10 +143,13 @@ function lastToken(tokens: IToken[]): IToken | undefined {
   return tokens[tokens.length - 1];
 }
 
-/** A regex literal may only follow `matches`; everywhere else `/` is division. */
+/**
+ * A regex literal may only follow the `matches` operator; everywhere else `/` is division. After a `.`, `matches` is a
+ * member's name (`peer.matches / 2`), not the operator.
+ */
 function afterMatches(sticky: RegExp): CustomPatternMatcherFunc {
   return (text, offset, tokens) => {
-    if (lastToken(tokens)?.tokenType !== Matches) return null;
+    if (lastToken(tokens)?.tokenType !== Matches || tokens[tokens.length - 2]?.tokenType === Dot) return null;
     sticky.lastIndex = offset;
     return sticky.exec(text);
   };

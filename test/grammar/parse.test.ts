@@ -258,6 +258,12 @@ describe("grammar: lexical problems", () => {
     assert.deepEqual([result.problems[0]!.span.line, result.problems[0]!.span.column], [2, 15]);
   });
 
+  it("reads `/` after a member named `matches` as division, and a regex only after the `matches` operator", () => {
+    const ast = parseClean('policy p\npermit tool x when args.matches / 2 > 1 and args["matches"] matches /a\\/b/\n');
+    assert.equal(ast.statements.length, 1);
+    assert.deepEqual(codes(parsePolicy("policy p\npermit tool x when args.p matches / 2\n")), [SYNTAX_CODES.unterminatedRegex.code]);
+  });
+
   it("reports invalid escapes, numbers, durations, regex flags and indexes", () => {
     const cases: readonly [string, string][] = [
       ['manifest "C:\\xyz"', SYNTAX_CODES.invalidEscape.code],
