@@ -37,6 +37,11 @@ function withoutTitles(schema: unknown, root: boolean): unknown {
   return out;
 }
 
+/** Text safe inside a block comment: a tool name comes from a manifest and must not be able to end the comment. */
+function blockCommentText(text: string): string {
+  return text.replace(/\*\//g, "*\\/");
+}
+
 /** The interfaces of every tool's arguments, in tool-name order, as one block of TypeScript. */
 export async function generateArgumentTypes(tools: readonly ToolInfo[]): Promise<string> {
   const taken = new Set<string>();
@@ -58,7 +63,7 @@ export async function generateArgumentTypes(tools: readonly ToolInfo[]): Promise
       // Definitions become `<Tool><Definition>` so that two tools' definitions never clash.
       customName: (_s, definitionKey) => (definitionKey === undefined ? undefined : `${prefix}${argumentTypeName(definitionKey).replace(/Args$/, "")}`),
     });
-    blocks.push(`/** Arguments of \`${tool.name}\`, from its inputSchema. */\n${code.trim()}`);
+    blocks.push(`/** Arguments of \`${blockCommentText(tool.name)}\`, from its inputSchema. */\n${code.trim()}`);
   }
   return blocks.join("\n\n");
 }

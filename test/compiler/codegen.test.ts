@@ -86,4 +86,14 @@ describe("generated guard modules", function () {
     const { request, context } = requestFromJson({ tool: name, client: { authenticated: true } }, 0);
     assert.equal(guard.guard(request, context).decision, "allow");
   });
+
+  it("keeps a tool name holding `*/` inside the doc comment of its argument interface", async () => {
+    const name = "x */ export const injected = 1; /*";
+    const manifest = { tools: [{ name, inputSchema: { type: "object" } }] };
+    const policy = checked(`policy hostile\nmanifest "m.json"\npermit tool ${JSON.stringify(name)}\n`, { "m.json": manifest }, "hostile.policy");
+    const file = await writeGuard(policy, "hostile", "comment");
+    assert.deepEqual(typeCheck([file]), []);
+    const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(module).sort(), ["default", "guard", "policyDigest", "policyName", "reachableTools", "toolDigests"]);
+  });
 });
