@@ -200,7 +200,7 @@ export function parseClientCertificate(bytes: Uint8Array): Parsed<ClientCertific
     certificate: {
       subjectAlgorithm,
       subjectPublicKey,
-      claims: Object.freeze(claims as Record<string, unknown>),
+      claims: deepFreeze(claims as Record<string, unknown>),
       notBefore,
       notAfter,
       issuerAlgorithm,
@@ -309,6 +309,19 @@ export class ServerCredentials {
     this.issued.set(kem, credential);
     return credential;
   }
+}
+
+/**
+ * Freezes parsed claims all the way down: a verified certificate is cached and shared by every session that presents
+ * the same bytes, so no holder may change the claims the next one receives. Iterative: claims may nest deeply.
+ */
+function deepFreeze<T extends object>(root: T): Readonly<T> {
+  const pending: object[] = [root];
+  for (let value = pending.pop(); value !== undefined; value = pending.pop()) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) if (typeof child === "object" && child !== null) pending.push(child as object);
+  }
+  return root;
 }
 
 function checkValidity(notBefore: number, notAfter: number, now: number, what: string): void {

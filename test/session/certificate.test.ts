@@ -3,9 +3,16 @@
 // checked on every verification.
 import assert from "node:assert/strict";
 import { kem } from "../../runtime/crypto/registry.js";
-import { ServerCredentials, clearVerifiedCertificateCache, parseServerCertificate, verifyServerCertificate } from "../../runtime/session/certificate.js";
+import {
+  ServerCredentials,
+  clearVerifiedCertificateCache,
+  issueClientCertificate,
+  parseServerCertificate,
+  verifyClientCertificate,
+  verifyServerCertificate,
+} from "../../runtime/session/certificate.js";
 import { SessionErrorCode } from "../../runtime/session/errors.js";
-import { T0, newIdentity, serverFixture } from "./fixtures.js";
+import { T0, clientFixture, newIdentity, serverFixture } from "./fixtures.js";
 
 const KEM = "X25519MLKEM768";
 const HOUR = 3_600_000;
@@ -54,4 +61,22 @@ describe("verified server certificates", () => {
     assert.throws(() => verifyServerCertificate(bytes, [newIdentity().fingerprint], T0), { code: SessionErrorCode.UntrustedServerKey });
     assert.throws(() => verifyServerCertificate(bytes, [server.fingerprint], parsed.notAfter), { code: SessionErrorCode.CertificateExpired });
   });
+});
+
+describe("verified client certificates", () => {
+  beforeEach(() => clearVerifiedCertificateCache());
+
+  it("returns the signed claims on every verification, even after a caller changed the ones it was given", () => {
+    const { issuer, client } = clientFixture();
+    const claims = { id: "agent-7", roles: ["reader"], limits: { refund: 10 } };
+    const bytes = issueClientCertificate({ issuer, subject: client, claims, lifetimeMs: HOUR, now: T0 });
+    const trust = { issuers: [issuer.fingerprint] };
+    const first = verifyClientCertificate(bytes, trust, T0);
+    assert.throws(() => (first.claims.roles as string[]).push("admin"), TypeError);
+    assert.throws(() => {
+      (first.claims.limits as { refund: number }).refund = 1e9;
+    }, TypeError);
+    assert.deepEqual(verifyClientCertificate(bytes, trust, T0).claims, claims);
+  });
+
 });
