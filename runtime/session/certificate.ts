@@ -66,7 +66,7 @@ export function issueServerCertificate(options: IssueServerCertificateOptions): 
   const scheme = signatureByName(options.identity.algorithm);
   const now = options.now ?? Date.now();
   const lifetime = options.lifetimeMs ?? SERVER_CERTIFICATE_LIFETIME_MS;
-  if (!(lifetime > 0)) throw new SessionError(SessionErrorCode.InvalidConfiguration, "certificate lifetime must be positive");
+  checkLifetime(now, lifetime);
   const keys = kem.keygen();
   const tbs = new ByteWriter()
     .u8(SERVER_CERTIFICATE_KIND)
@@ -82,6 +82,16 @@ export function issueServerCertificate(options: IssueServerCertificateOptions): 
   const sig = scheme.sign(tbs, options.identity.secretKey, contextBytes.server);
   const certificate = new ByteWriter().raw(tbs).bytes(sig).finish();
   return { certificate, kemSecretKey: keys.secretKey, parsed: parseServerCertificate(certificate).certificate };
+}
+
+/** Issuance time and lifetime must give a non-empty window of whole milliseconds that the u64 fields can hold. */
+function checkLifetime(now: number, lifetimeMs: number): void {
+  if (!(lifetimeMs > 0 && Number.isSafeInteger(now) && now >= 0 && Number.isSafeInteger(now + lifetimeMs))) {
+    throw new SessionError(
+      SessionErrorCode.InvalidConfiguration,
+      `certificate lifetime must be a positive whole number of milliseconds from a valid issuance time, got ${lifetimeMs} from ${now}`,
+    );
+  }
 }
 
 interface Parsed<T> {
@@ -160,6 +170,7 @@ export function issueClientCertificate(options: IssueClientCertificateOptions): 
   const issuerScheme = signatureByName(options.issuer.algorithm);
   const subjectScheme = signatureByName(options.subject.algorithm);
   const now = options.now ?? Date.now();
+  checkLifetime(now, options.lifetimeMs);
   const tbs = new ByteWriter()
     .u8(CLIENT_CERTIFICATE_KIND)
     .u8(CERTIFICATE_VERSION)
@@ -325,6 +336,13 @@ function deepFreeze<T extends object>(root: T): Readonly<T> {
 }
 
 function checkValidity(notBefore: number, notAfter: number, now: number, what: string): void {
+  // Every comparison with NaN is false, so an unusable clock would pass the checks below: refuse it instead.
+  if (!Number.isFinite(now)) {
+    throw new SessionError(SessionErrorCode.InvalidConfiguration, `the clock gave \`${now}\`, not a time: the ${what}'s validity cannot be checked`);
+  }
+  if (notAfter <= notBefore) {
+    throw new SessionError(SessionErrorCode.CertificateExpired, `${what} has an empty validity window (it ends before it begins)`);
+  }
   if (now >= notAfter) {
     throw new SessionError(SessionErrorCode.CertificateExpired, `${what} expired at ${new Date(notAfter).toISOString()}`);
   }

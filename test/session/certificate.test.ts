@@ -2,7 +2,10 @@
 // imported key is reused), another certificate is never taken for a cached one, and trust and validity are still
 // checked on every verification.
 import assert from "node:assert/strict";
-import { kem } from "../../runtime/crypto/registry.js";
+import { kem, signature } from "../../runtime/crypto/registry.js";
+import { ByteWriter, utf8 } from "../../runtime/session/codec.js";
+import { CLIENT_CERTIFICATE_CONTEXT } from "../../runtime/session/constants.js";
+import type { SigningIdentity } from "../../runtime/session/certificate.js";
 import {
   ServerCredentials,
   clearVerifiedCertificateCache,
@@ -16,6 +19,23 @@ import { T0, clientFixture, newIdentity, serverFixture } from "./fixtures.js";
 
 const KEM = "X25519MLKEM768";
 const HOUR = 3_600_000;
+
+/** A correctly signed client certificate issued at T0 with any lifetime, even one issuance refuses (the layout of docs/protocol.md). */
+function issueClientCertificateUnchecked(issuer: SigningIdentity, subject: SigningIdentity, lifetimeMs: number): Uint8Array {
+  const tbs = new ByteWriter()
+    .u8(2)
+    .u8(1)
+    .name(subject.algorithm)
+    .bytes(subject.publicKey)
+    .text("{}")
+    .u64(T0)
+    .u64(T0 + lifetimeMs)
+    .name(issuer.algorithm)
+    .bytes(issuer.publicKey)
+    .finish();
+  const sig = signature(issuer.algorithm).sign(tbs, issuer.secretKey, utf8(CLIENT_CERTIFICATE_CONTEXT));
+  return new ByteWriter().raw(tbs).bytes(sig).finish();
+}
 
 describe("verified server certificates", () => {
   beforeEach(() => clearVerifiedCertificateCache());
@@ -61,6 +81,14 @@ describe("verified server certificates", () => {
     assert.throws(() => verifyServerCertificate(bytes, [newIdentity().fingerprint], T0), { code: SessionErrorCode.UntrustedServerKey });
     assert.throws(() => verifyServerCertificate(bytes, [server.fingerprint], parsed.notAfter), { code: SessionErrorCode.CertificateExpired });
   });
+
+  it("refuses to check validity against a clock that gives no time (NaN), cached or not", () => {
+    const { server, credentials } = serverFixture();
+    const bytes = credentials.forKem(KEM)!.certificate;
+    assert.throws(() => verifyServerCertificate(bytes, [server.fingerprint], Number.NaN), { code: SessionErrorCode.InvalidConfiguration });
+    verifyServerCertificate(bytes, [server.fingerprint], T0);
+    assert.throws(() => verifyServerCertificate(bytes, [server.fingerprint], Number.NaN), { code: SessionErrorCode.InvalidConfiguration });
+  });
 });
 
 describe("verified client certificates", () => {
@@ -79,4 +107,20 @@ describe("verified client certificates", () => {
     assert.deepEqual(verifyClientCertificate(bytes, trust, T0).claims, claims);
   });
 
+  it("refuses a certificate whose validity window is empty (not after before not before)", () => {
+    const { issuer, client } = clientFixture();
+    const bytes = issueClientCertificateUnchecked(issuer, client, -60_000);
+    assert.throws(() => verifyClientCertificate(bytes, { issuers: [issuer.fingerprint] }, T0 - 2 * 60_000), {
+      code: SessionErrorCode.CertificateExpired,
+    });
+  });
+
+  it("refuses to issue a client certificate without a positive lifetime", () => {
+    const { issuer, client } = clientFixture();
+    for (const lifetimeMs of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => issueClientCertificate({ issuer, subject: client, claims: {}, lifetimeMs, now: T0 }), {
+        code: SessionErrorCode.InvalidConfiguration,
+      });
+    }
+  });
 });
