@@ -3,7 +3,8 @@
 import { SessionError, SessionErrorCode } from "./errors.js";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the string: stripping it would give two encodings one parse.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export class ByteWriter {
   private buffer = new Uint8Array(256);
