@@ -230,11 +230,11 @@ class ExprCompiler {
       case "+":
       case "-":
       case "*":
-        return num(`(${this.as(left, "number")} ${op} ${this.as(right, "number")})`);
+        return num(`${this.w.use("numberResult")}(${this.as(left, "number")} ${op} ${this.as(right, "number")}, ${q(this.text(expr))})`);
       case "/":
-        return num(`${this.w.use("div")}(${this.as(left, "number")}, ${this.as(right, "number")})`);
+        return num(`${this.w.use("div")}(${this.as(left, "number")}, ${this.as(right, "number")}, ${q(this.text(expr))})`);
       case "%":
-        return num(`${this.w.use("mod")}(${this.as(left, "number")}, ${this.as(right, "number")})`);
+        return num(`${this.w.use("mod")}(${this.as(left, "number")}, ${this.as(right, "number")}, ${q(this.text(expr))})`);
     }
   }
 
@@ -394,7 +394,7 @@ class ExprCompiler {
       case "session.calls":
         return this.finish(`${ctx}.session.calls`, type, name);
       case "time.now":
-        return { code: `${ctx}.now`, kind: "number" };
+        return { code: `${this.w.use("instant")}(${ctx}.now)`, kind: "number" };
       case "time.hour":
       case "time.minute":
       case "time.weekday": {

@@ -5,6 +5,7 @@ import { algorithmFacts, type AlgorithmFacts } from "../runtime/guard/algorithms
 import {
   EvaluationFailure,
   explainText,
+  instant,
   isJsonObject,
   jsonEqual,
   zoneFormat,
@@ -151,8 +152,9 @@ function missing(text: string): never {
 
 function expect(value: unknown, kind: "number" | "string" | "boolean" | "list" | "object", text: string): unknown {
   if (value === undefined) missing(text);
+  // NaN is not a number: every comparison with it is false, so a `forbid` on it would never apply.
   const ok =
-    kind === "list" ? Array.isArray(value) : kind === "object" ? isJsonObject(value) : typeof value === kind;
+    kind === "list" ? Array.isArray(value) : kind === "object" ? isJsonObject(value) : typeof value === kind && value === value;
   if (!ok) throw new EvaluationFailure(`\`${text}\` is ${kind === "list" || kind === "object" ? (kind === "list" ? "not a list" : "not an object") : `not a ${kind}`}`);
   return value;
 }
@@ -281,19 +283,25 @@ class Evaluator {
       case "endsWith":
         return this.string(left).endsWith(this.string(right));
       case "+":
-        return this.number(left) + this.number(right);
+        return this.arithmetic(expr, this.number(left) + this.number(right));
       case "-":
-        return this.number(left) - this.number(right);
+        return this.arithmetic(expr, this.number(left) - this.number(right));
       case "*":
-        return this.number(left) * this.number(right);
+        return this.arithmetic(expr, this.number(left) * this.number(right));
       case "/":
       case "%": {
         const a = this.number(left);
         const b = this.number(right);
         if (b === 0) throw new EvaluationFailure("division by zero");
-        return op === "/" ? a / b : a % b;
+        return this.arithmetic(expr, op === "/" ? a / b : a % b);
       }
     }
+  }
+
+  /** Operands past the double range (`1e400 - 1e400`) can yield NaN, which is not a number. */
+  private arithmetic(expr: Expr, result: number): number {
+    if (Number.isNaN(result)) throw new EvaluationFailure(`\`${exprText(this.policy, expr)}\` is not a number`);
+    return result;
   }
 
   private isAlgorithm(expr: Expr): boolean {
@@ -450,7 +458,7 @@ class Evaluator {
       case "session.calls":
         return ctx.session.calls;
       case "time.now":
-        return ctx.now;
+        return instant(ctx.now);
       case "time.hour":
         return this.clock().hour;
       case "time.minute":
@@ -471,8 +479,7 @@ class Evaluator {
   }
 
   private clock(): { hour: number; minute: number; weekday: string } {
-    if (!Number.isFinite(this.ctx.now)) throw new EvaluationFailure("`time.now` is not a valid time");
-    this.zoned ??= zonedTimeOf(this.format, this.ctx.now);
+    this.zoned ??= zonedTimeOf(this.format, instant(this.ctx.now));
     return this.zoned;
   }
 

@@ -20,8 +20,14 @@ function describeBad(value: unknown, text: string, what: string): never {
   throw new EvaluationFailure(value === undefined ? `\`${text}\` is missing` : `\`${text}\` is ${what}`);
 }
 
+/** A number; NaN is not one, since every comparison with it is false and a `forbid` on it would never apply. */
 export function num(value: unknown, text: string): number {
-  return typeof value === "number" ? value : describeBad(value, text, "not a number");
+  return typeof value === "number" && value === value ? value : describeBad(value, text, "not a number");
+}
+
+/** The result of `+ - * / %`: operands past the double range (`1e400 - 1e400`) can yield NaN, which is no number. */
+export function numberResult(value: number, text: string): number {
+  return value === value ? value : fail(`\`${text}\` is not a number`);
 }
 
 export function str(value: unknown, text: string): string {
@@ -96,12 +102,12 @@ export function memberOf(value: unknown, items: readonly unknown[]): boolean {
   return false;
 }
 
-export function div(a: number, b: number): number {
-  return b === 0 ? fail("division by zero") : a / b;
+export function div(a: number, b: number, text: string): number {
+  return b === 0 ? fail("division by zero") : numberResult(a / b, text);
 }
 
-export function mod(a: number, b: number): number {
-  return b === 0 ? fail("division by zero") : a % b;
+export function mod(a: number, b: number, text: string): number {
+  return b === 0 ? fail("division by zero") : numberResult(a % b, text);
 }
 
 /** Facts of a negotiated algorithm; absent or unknown names cannot be evaluated. */
@@ -198,6 +204,14 @@ const WEEKDAYS: Readonly<Record<string, Weekday>> = {
 
 const MINUTE_MS = 60_000;
 
+/** The largest distance from the epoch a Date can represent (ECMA-262 §21.4.1.1); Intl refuses instants beyond it. */
+const MAX_INSTANT_MS = 8.64e15;
+
+/** `time.now` as the guard reads it: an instant a Date can hold, or an evaluation failure. */
+export function instant(now: number): number {
+  return Math.abs(now) <= MAX_INSTANT_MS ? now : fail("`time.now` is not a valid time");
+}
+
 /** Wall-clock fields of an instant in a zone, straight from Intl (no caching). */
 export function zonedTimeOf(format: Intl.DateTimeFormat, instant: number): ZonedTime {
   let hour = 0;
@@ -224,9 +238,8 @@ export function zonedClock(timeZone: string): (now: number) => ZonedTime {
   let cachedMinute = Number.NaN;
   let cached: ZonedTime = { hour: 0, minute: 0, weekday: "mon" };
   return (now: number): ZonedTime => {
-    const minute = Math.floor(now / MINUTE_MS);
+    const minute = Math.floor(instant(now) / MINUTE_MS);
     if (minute !== cachedMinute) {
-      if (!Number.isFinite(now)) fail("`time.now` is not a valid time");
       cached = zonedTimeOf(format, minute * MINUTE_MS);
       cachedMinute = minute;
     }
