@@ -202,7 +202,7 @@ const WEEKDAYS: Readonly<Record<string, Weekday>> = {
   Sun: "sun",
 };
 
-const MINUTE_MS = 60_000;
+const SECOND_MS = 1000;
 
 /** The largest distance from the epoch a Date can represent (ECMA-262 §21.4.1.1); Intl refuses instants beyond it. */
 const MAX_INSTANT_MS = 8.64e15;
@@ -231,17 +231,19 @@ export function zoneFormat(timeZone: string): Intl.DateTimeFormat {
 
 /**
  * A reader of `time.hour`, `time.minute` and `time.weekday` in one zone. Intl formatting costs microseconds, far more
- * than a whole decision, so the fields are cached per UTC minute: every zone in use today has whole-minute offsets.
+ * than a whole decision, so the fields are cached per UTC second: every offset in the time zone database is a whole
+ * number of seconds (some past ones are not whole minutes: Monrovia was -0:44:30 until 1972), so all instants of one
+ * UTC second share their wall-clock minute.
  */
 export function zonedClock(timeZone: string): (now: number) => ZonedTime {
   const format = zoneFormat(timeZone);
-  let cachedMinute = Number.NaN;
+  let cachedSecond = Number.NaN;
   let cached: ZonedTime = { hour: 0, minute: 0, weekday: "mon" };
   return (now: number): ZonedTime => {
-    const minute = Math.floor(instant(now) / MINUTE_MS);
-    if (minute !== cachedMinute) {
-      cached = zonedTimeOf(format, minute * MINUTE_MS);
-      cachedMinute = minute;
+    const second = Math.floor(instant(now) / SECOND_MS);
+    if (second !== cachedSecond) {
+      cached = zonedTimeOf(format, second * SECOND_MS);
+      cachedSecond = second;
     }
     return cached;
   };
