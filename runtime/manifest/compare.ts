@@ -1,5 +1,6 @@
 // Pins a live tool list to a verified manifest: each tool is ok, changed (a rug pull), new (unlisted) or missing.
 import { toolDigest } from "./digest.js";
+import { ManifestError } from "./errors.js";
 import type { VerifiedManifest } from "./signed.js";
 
 export type ToolStatus = "ok" | "changed" | "new" | "missing";
@@ -9,7 +10,7 @@ export interface ToolComparison {
   readonly status: ToolStatus;
   /** The signed digest (absent for a new tool). */
   readonly expected?: string;
-  /** The live digest (absent for a missing tool). */
+  /** The live digest (absent for a missing tool, and for a live one without canonical JSON, which matches nothing). */
   readonly actual?: string;
 }
 
@@ -22,15 +23,25 @@ export function compareToolList(
   const seen = new Set<string>();
   for (const tool of liveTools) {
     const name = typeof tool.name === "string" ? tool.name : "";
-    const actual = toolDigest(tool);
+    const actual = liveDigest(tool);
     const expected = Object.hasOwn(verified.digests, name) ? verified.digests[name] : undefined;
     // A repeated live name is treated as changed: which of the two a client would use is up to the client.
     const status: ToolStatus = expected === undefined ? "new" : seen.has(name) || expected !== actual ? "changed" : "ok";
     seen.add(name);
-    result.push(expected === undefined ? { name, status, actual } : { name, status, expected, actual });
+    result.push({ name, status, ...(expected === undefined ? {} : { expected }), ...(actual === undefined ? {} : { actual }) });
   }
   for (const [name, expected] of Object.entries(verified.digests)) {
     if (!seen.has(name)) result.push({ name, status: "missing", expected });
   }
   return result;
+}
+
+/** A live tool's digest; undefined for one without canonical JSON: one malformed tool must not hide the others' status. */
+function liveDigest(tool: Readonly<Record<string, unknown>>): string | undefined {
+  try {
+    return toolDigest(tool);
+  } catch (error) {
+    if (error instanceof ManifestError) return undefined;
+    throw error;
+  }
 }

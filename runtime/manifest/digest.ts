@@ -2,6 +2,7 @@
 // The compiler pins these into guard modules and signed manifests carry them, so both must use this one function.
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
+import { ManifestError, ManifestErrorCode } from "./errors.js";
 
 /** The fields of a tool definition that are digested and signed; anything else a server sends is ignored. */
 export const DIGESTED_TOOL_FIELDS = ["name", "title", "description", "inputSchema", "outputSchema", "annotations"] as const;
@@ -15,14 +16,29 @@ export function digestedToolView(tool: Readonly<Record<string, unknown>>): Recor
   return view;
 }
 
-/** RFC 8785 (JCS) canonical JSON text of a JSON value. */
+/**
+ * RFC 8785 (JCS) canonical JSON text of a JSON value. A value without one (a lone surrogate, which JSON text can
+ * spell as `"\ud800"`, a non-finite number, a cycle) is a `ManifestError` (PQG7001), never an untyped error.
+ */
 export function canonicalJson(value: unknown): string {
-  const text = canonicalize(value);
-  if (text === undefined) throw new TypeError("value has no JSON form");
+  let text: string | undefined;
+  try {
+    text = canonicalize(value);
+  } catch (error) {
+    throw new ManifestError(ManifestErrorCode.Malformed, `value has no canonical JSON form: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (text === undefined) throw new ManifestError(ManifestErrorCode.Malformed, "value has no JSON form");
   return text;
 }
 
-/** SHA3-256 (lowercase hex) of the canonical JSON of a tool definition's digested fields. */
+/** SHA3-256 (lowercase hex) of the canonical JSON of a tool definition's digested fields; PQG7001 naming the tool without one. */
 export function toolDigest(tool: Readonly<Record<string, unknown>>): string {
-  return createHash("sha3-256").update(canonicalJson(digestedToolView(tool)), "utf8").digest("hex");
+  let text: string;
+  try {
+    text = canonicalJson(digestedToolView(tool));
+  } catch (error) {
+    const name = typeof tool.name === "string" ? tool.name : "";
+    throw new ManifestError(ManifestErrorCode.Malformed, `tool \`${name}\` ${(error as ManifestError).message.replace(/^value /, "")}`, name);
+  }
+  return createHash("sha3-256").update(text, "utf8").digest("hex");
 }

@@ -4,7 +4,7 @@ import { strict as assert } from "node:assert";
 import fc from "fast-check";
 import { signature } from "../../runtime/crypto/registry.js";
 import { fingerprint } from "../../runtime/identity/index.js";
-import { canonicalJson } from "../../runtime/manifest/digest.js";
+import { canonicalJson, toolDigest } from "../../runtime/manifest/digest.js";
 import { compareToolList } from "../../runtime/manifest/compare.js";
 import { ManifestError } from "../../runtime/manifest/errors.js";
 import { TOOLS } from "./fixtures/tools.js";
@@ -169,5 +169,26 @@ describe("signed manifests", () => {
       ],
     );
     assert.deepEqual(compareToolList(TOOLS, verified).map((c) => c.status), ["ok", "ok"]);
+  });
+
+  it("refuses a tool whose text has no canonical JSON form (a lone surrogate) with a typed error naming it", () => {
+    const bad = JSON.parse('{"name":"get_balance","description":"\\ud800"}') as { name: string };
+    assert.throws(() => toolDigest(bad), (e: unknown) => e instanceof ManifestError && e.code === "PQG7001" && e.tool === "get_balance");
+    const doc = mutable(signed());
+    doc.tools[0] = bad;
+    assert.equal(expectError(doc, "PQG7001").tool, "get_balance");
+    assert.throws(() => signManifest([bad], key, { now: NOW }), (e: unknown) => e instanceof ManifestError && e.code === "PQG7001");
+  });
+
+  it("compares a live list holding a tool without canonical JSON: that tool is changed, the others still compared", () => {
+    const verified = verifySignedManifest(signed(), { now: NOW });
+    const live = [JSON.parse('{"name":"get_balance","description":"\\udc00"}') as { name: string }, TOOLS[1]!];
+    assert.deepEqual(
+      compareToolList(live, verified).map((c) => [c.name, c.status]),
+      [
+        ["get_balance", "changed"],
+        ["process_refund", "ok"],
+      ],
+    );
   });
 });
