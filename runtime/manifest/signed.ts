@@ -102,8 +102,8 @@ export function signManifest(tools: unknown, key: ManifestSigningKey, options: S
   if (!(ttl > 0) || !Number.isFinite(now + ttl)) {
     throw new ManifestError(ManifestErrorCode.Malformed, `manifest lifetime \`${ttl}\` ms must be a positive number`);
   }
-  const digests: Record<string, string> = {};
-  for (const tool of definitions) digests[tool.name] = toolDigest(tool);
+  // fromEntries defines own properties, so a tool named `__proto__` gets its digest (an assignment would set the prototype).
+  const digests: Record<string, string> = Object.fromEntries(definitions.map((tool) => [tool.name, toolDigest(tool)]));
   const body = {
     format: MANIFEST_FORMAT,
     issuer: fingerprint(key.algorithm, key.publicKey),
@@ -125,7 +125,7 @@ export function signManifest(tools: unknown, key: ManifestSigningKey, options: S
 export function verifySignedManifest(doc: unknown, options: VerifyOptions = {}): VerifiedManifest {
   const parsed = parseManifest(doc);
   for (const tool of parsed.tools) {
-    const expected = parsed.digests[tool.name];
+    const expected = Object.hasOwn(parsed.digests, tool.name) ? parsed.digests[tool.name] : undefined;
     if (expected === undefined) {
       throw new ManifestError(ManifestErrorCode.ToolListMismatch, `tool \`${tool.name}\` has no signed digest`, tool.name);
     }
@@ -133,8 +133,9 @@ export function verifySignedManifest(doc: unknown, options: VerifyOptions = {}):
       throw new ManifestError(ManifestErrorCode.ToolTampered, `tool \`${tool.name}\` does not match its signed digest: its definition was changed after signing`, tool.name);
     }
   }
+  const names = new Set(parsed.tools.map((tool) => tool.name));
   for (const name of Object.keys(parsed.digests)) {
-    if (!parsed.tools.some((tool) => tool.name === name)) {
+    if (!names.has(name)) {
       throw new ManifestError(ManifestErrorCode.ToolListMismatch, `tool \`${name}\` has a signed digest but no definition: it was removed after signing`, name);
     }
   }
@@ -163,6 +164,10 @@ export function verifySignedManifest(doc: unknown, options: VerifyOptions = {}):
     throw new ManifestError(ManifestErrorCode.BadSignature, `manifest signature by \`${parsed.issuer}\` does not verify`);
   }
   const now = options.now ?? Date.now();
+  // Every comparison with NaN is false, so an unusable clock would pass both checks below: refuse it instead.
+  if (!Number.isFinite(now)) {
+    throw new ManifestError(ManifestErrorCode.Expired, `the clock gave \`${now}\`, not a time: the manifest's validity cannot be checked`);
+  }
   const issuedAt = Date.parse(parsed.issuedAt);
   const expiresAt = Date.parse(parsed.expiresAt);
   if (now < issuedAt - MANIFEST_CLOCK_SKEW_MS) {
@@ -227,11 +232,15 @@ function parseManifest(doc: unknown): SignedManifest {
     }
   }
   if (!isObject(doc.digests)) throw malformed("manifest `digests` must be an object");
-  const digests: Record<string, string> = {};
-  for (const [name, digest] of Object.entries(doc.digests)) {
-    if (typeof digest !== "string" || !HEX_DIGEST.test(digest)) throw malformed(`digest of tool \`${name}\` must be 64 lowercase hex digits`);
-    digests[name] = digest;
+  const entries = Object.entries(doc.digests);
+  if (entries.length > MAX_MANIFEST_TOOLS) {
+    throw new ManifestError(ManifestErrorCode.TooLarge, `manifest holds ${entries.length} digests, more than the limit of ${MAX_MANIFEST_TOOLS}`);
   }
+  for (const [name, digest] of entries) {
+    if (typeof digest !== "string" || !HEX_DIGEST.test(digest)) throw malformed(`digest of tool \`${name}\` must be 64 lowercase hex digits`);
+  }
+  // Own properties for every name, `__proto__` included: an assigned `__proto__` would vanish from what is verified.
+  const digests = Object.fromEntries(entries) as Record<string, string>;
   return { ...(doc as unknown as SignedManifest), tools, digests };
 }
 

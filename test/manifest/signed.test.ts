@@ -171,6 +171,23 @@ describe("signed manifests", () => {
     assert.deepEqual(compareToolList(TOOLS, verified).map((c) => c.status), ["ok", "ok"]);
   });
 
+  it("refuses a digest entry named __proto__ added to a signed manifest, and signs and verifies a tool of that name", () => {
+    const text = JSON.stringify(signed()).replace('"digests":{', `"digests":{"__proto__":"${"0".repeat(64)}",`);
+    const error = expectError(JSON.parse(text), "PQG7008");
+    assert.equal(error.tool, "__proto__");
+    const tools = [...TOOLS, JSON.parse('{"name":"__proto__","description":"named like the prototype"}') as { name: string }];
+    const verified = verifySignedManifest(JSON.parse(JSON.stringify(signManifest(tools, key, { now: NOW }))), { now: NOW });
+    assert.ok(Object.hasOwn(verified.digests, "__proto__"));
+    assert.equal(verified.digests["__proto__"], toolDigest(tools[2]!));
+  });
+
+  it("names a tool called like an Object.prototype member that has no signed digest", () => {
+    const doc = mutable(signManifest([...TOOLS, { name: "constructor", description: "x" }], key, { now: NOW }));
+    Reflect.deleteProperty(doc.digests, "constructor");
+    const error = expectError(doc, "PQG7008");
+    assert.equal(error.tool, "constructor");
+  });
+
   it("refuses a tool whose text has no canonical JSON form (a lone surrogate) with a typed error naming it", () => {
     const bad = JSON.parse('{"name":"get_balance","description":"\\ud800"}') as { name: string };
     assert.throws(() => toolDigest(bad), (e: unknown) => e instanceof ManifestError && e.code === "PQG7001" && e.tool === "get_balance");
@@ -190,5 +207,10 @@ describe("signed manifests", () => {
         ["process_refund", "ok"],
       ],
     );
+  });
+
+  it("refuses to check validity against a clock that gives no time (NaN)", () => {
+    const error = expectError(signed(), "PQG7005", { now: Number.NaN });
+    assert.match(error.message, /clock/);
   });
 });
