@@ -156,9 +156,21 @@ function isTimeZone(zone: string): boolean {
 
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
-/** A timestamp literal the back ends read with `Date.parse`: a date, or a date and time with a zone. */
+/**
+ * A timestamp literal the back ends read with `Date.parse`: a date, or a date and time with a zone. `Date.parse`
+ * rolls a day past the end of its month over (`2026-02-30` is March 2), so the day is checked against the month.
+ */
 export function isIsoTimestamp(text: string): boolean {
-  return ISO_TIMESTAMP.test(text) && !Number.isNaN(Date.parse(text));
+  if (!ISO_TIMESTAMP.test(text) || Number.isNaN(Date.parse(text))) return false;
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(5, 7));
+  const day = Number(text.slice(8, 10));
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
 /** Expression text for messages: as written, comments dropped, whitespace collapsed, cut when long. */
@@ -710,7 +722,7 @@ class Checker {
       case "calls": {
         const tool = this.toolRef(first, name, scope);
         const window = this.expr(second!, scope);
-        const ok = this.argument(window, ["duration"], 2, name, second!, "a duration");
+        const ok = this.argument(window, ["duration"], 2, name, second!, "a duration") && this.constantWindow(second!);
         return tool && ok ? NUMBER : ERROR;
       }
       case "called":
@@ -725,6 +737,18 @@ class Checker {
         return this.argument(t, ["string"], 1, name, first, "a string") ? STRING : ERROR;
       }
     }
+  }
+
+  /**
+   * A window computed from duration literals alone (`-10m`, `10m - 10m`) must lie in range as a literal must: one of
+   * zero or less counts no call, so a `forbid` on it could never apply.
+   */
+  private constantWindow(window: Expr): boolean {
+    if (unwrap(window).kind === "DurationLiteral") return true;
+    const ms = constantDuration(window);
+    if (ms === undefined || (ms >= MIN_DURATION_MS && ms <= MAX_DURATION_MS)) return true;
+    this.report("durationRange", window, { duration: this.quote(window) });
+    return false;
   }
 
   private argument(t: Type, kinds: readonly Type["kind"][], position: number, name: string, arg: Expr, expected: string): boolean {
@@ -900,6 +924,23 @@ class Checker {
       facts.push({ key: f.key, fact: f.fact, node: c });
     }
   }
+}
+
+/** The milliseconds of an expression made of in-range duration literals, `+`, `-` and parentheses; else undefined. */
+function constantDuration(e: Expr): number | undefined {
+  const x = unwrap(e);
+  if (x.kind === "DurationLiteral") return x.ms >= MIN_DURATION_MS && x.ms <= MAX_DURATION_MS ? x.ms : undefined;
+  if (x.kind === "Unary" && x.op === "-") {
+    const v = constantDuration(x.operand);
+    return v === undefined ? undefined : -v;
+  }
+  if (x.kind === "Binary" && (x.op === "+" || x.op === "-")) {
+    const l = constantDuration(x.left);
+    const r = constantDuration(x.right);
+    if (l === undefined || r === undefined) return undefined;
+    return x.op === "+" ? l + r : l - r;
+  }
+  return undefined;
 }
 
 function covers(forbid: ToolTarget, rule: ToolTarget): boolean {

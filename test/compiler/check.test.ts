@@ -177,6 +177,23 @@ describe("checker", () => {
       assert.deepEqual(codes(check(`limit tool * to 5 per 366d`)), ["PQG3004"]);
       clean(`limit tool * to 5 per 365d per session`);
     });
+
+    it("rejects a calls() window that is a negative or zero constant: it would count no call, so a forbid on it never applies", () => {
+      const negative = check(`forbid tool process_refund when calls(process_refund, -10m) >= 3`);
+      assert.deepEqual(codes(negative), ["PQG3004"]);
+      assert.equal(negative.diagnostics[0]!.message, "duration `-10m` is out of range; durations go from 1ms to 365d");
+      assert.deepEqual(codes(check(`forbid tool process_refund when calls(*, (10m - 10m)) >= 3`)), ["PQG3004"]);
+      assert.deepEqual(codes(check(`forbid tool process_refund when calls(*, 200d + 200d) >= 3`)), ["PQG3004"]);
+      clean(`forbid tool process_refund when calls(*, 1h - 10m) >= 3 or calls(*, session.age) > 9`);
+    });
+
+    it("rejects a timestamp naming a day its month does not have", () => {
+      for (const text of ["2026-02-30", "2026-02-29T10:00:00Z", "2026-04-31", "2026-01-01T24:00:01Z"]) {
+        assert.deepEqual(codes(check(`permit tool get_balance when time.now < "${text}"`)), ["PQG3009"], text);
+      }
+      clean(`permit tool get_balance when time.now < "2028-02-29" and time.now > "2026-12-31T23:59:59.5+01:00" and time.now > "0000-02-29"`);
+      assert.deepEqual(codes(check(`permit tool get_balance when time.now < "2100-02-29"`)), ["PQG3009"]);
+    });
   });
 
   describe("arguments of several tools", () => {
