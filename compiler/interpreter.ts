@@ -4,6 +4,7 @@ import type { Expr, Path, PathSegment } from "../grammar/ast.js";
 import { algorithmFacts, type AlgorithmFacts } from "../runtime/guard/algorithms.js";
 import {
   EvaluationFailure,
+  evaluationDetail,
   explainText,
   instant,
   isJsonObject,
@@ -399,7 +400,7 @@ class Evaluator {
       const value = this.walk(path);
       return value !== undefined;
     } catch (error) {
-      if (error instanceof EvaluationFailure) return false;
+      if (evaluationDetail(error) !== undefined) return false;
       throw error;
     }
   }
@@ -510,7 +511,8 @@ function attempt(run: () => boolean): Outcome {
   try {
     return { ok: true, value: run() };
   } catch (error) {
-    if (error instanceof EvaluationFailure) return { ok: false, detail: error.detail };
+    const detail = evaluationDetail(error);
+    if (detail !== undefined) return { ok: false, detail };
     throw error;
   }
 }

@@ -176,7 +176,7 @@ export function hasFact(read: () => unknown): boolean {
   try {
     return read() !== undefined;
   } catch (error) {
-    if (error instanceof EvaluationFailure) return false;
+    if (evaluationDetail(error) !== undefined) return false;
     throw error;
   }
 }
@@ -252,9 +252,21 @@ export function zonedClock(timeZone: string): (now: number) => ZonedTime {
 // ---------------------------------------------------------------------------------------------------------
 // Explanation sentences: one place, so that the interpreter and compiled guards word them identically.
 
-export function failureDetail(error: unknown): string {
+/**
+ * The detail of an error that means a condition could not be evaluated, or undefined for any other (a bug, thrown on).
+ * Besides evaluation failures these are the engine's own limits: a regex backtracking through a long argument or a
+ * deeply nested value compared can exhaust the stack, and that must fail closed like any other evaluation error.
+ */
+export function evaluationDetail(error: unknown): string | undefined {
   if (error instanceof EvaluationFailure) return error.detail;
-  throw error;
+  if (error instanceof RangeError) return /call stack/i.test(error.message) ? "evaluation ran out of stack" : `evaluation failed: ${error.message}`;
+  return undefined;
+}
+
+export function failureDetail(error: unknown): string {
+  const detail = evaluationDetail(error);
+  if (detail === undefined) throw error;
+  return detail;
 }
 
 export const explainText = {

@@ -82,6 +82,16 @@ describe("guards fail closed", function () {
     assert.equal(decide(transfer({ amount: 1, fee: 0 })).decision, "allow");
   });
 
+  it("a regex that runs out of stack on a long argument cannot be evaluated: the guard decides instead of throwing", async () => {
+    const decide = await backEnds("permit tool transfer when args.memo matches /^(a|b)*$/\nforbid tool transfer when args.memo matches /^(a|b)*c$/", "stack");
+    // 8 MB, the largest message the transports take; backtracking through it exhausts the regex engine's stack.
+    const decision = decide(transfer({ amount: 1, fee: 0, memo: "ab".repeat(4_000_000) }));
+    assert.equal(decision.decision, "deny");
+    assert.deepEqual(decision.determining, ["failclosed.policy:4"]);
+    assert.match(decision.explain[0]!.detail, /could not be evaluated: evaluation ran out of stack$/);
+    assert.equal(decide(transfer({ amount: 1, fee: 0, memo: "abab" })).decision, "allow");
+  });
+
   it("a clock past the range of a Date cannot be read: time rules fail closed instead of throwing", async () => {
     const decide = await backEnds("permit tool transfer when time.hour >= 0\nforbid tool transfer when time.weekday == \"sun\"", "far-future");
     for (const now of [8.64e15 + 1, -8.64e15 - 60_000, Number.POSITIVE_INFINITY]) {
