@@ -67,6 +67,7 @@ export function issueServerCertificate(options: IssueServerCertificateOptions): 
   const now = options.now ?? Date.now();
   const lifetime = options.lifetimeMs ?? SERVER_CERTIFICATE_LIFETIME_MS;
   checkLifetime(now, lifetime);
+  if (utf8(options.label ?? "").length > 0xffff) throw new SessionError(SessionErrorCode.InvalidConfiguration, "server certificate label must fit in 65535 bytes");
   const keys = kem.keygen();
   const tbs = new ByteWriter()
     .u8(SERVER_CERTIFICATE_KIND)
@@ -176,7 +177,7 @@ export function issueClientCertificate(options: IssueClientCertificateOptions): 
     .u8(CERTIFICATE_VERSION)
     .name(subjectScheme.name)
     .bytes(options.subject.publicKey)
-    .text(JSON.stringify(options.claims))
+    .text(claimsText(options.claims))
     .u64(now)
     .u64(now + options.lifetimeMs)
     .name(issuerScheme.name)
@@ -184,6 +185,21 @@ export function issueClientCertificate(options: IssueClientCertificateOptions): 
     .finish();
   const sig = issuerScheme.sign(tbs, options.issuer.secretKey, contextBytes.client);
   return new ByteWriter().raw(tbs).bytes(sig).finish();
+}
+
+/** The claims as the certificate's JSON text: an object that fits the 2-byte length, as parseClientCertificate requires. */
+function claimsText(claims: unknown): string {
+  let text: string | undefined;
+  try {
+    text = typeof claims === "object" && claims !== null && !Array.isArray(claims) ? JSON.stringify(claims) : undefined;
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) throw new SessionError(SessionErrorCode.InvalidConfiguration, "client certificate claims must be a JSON object");
+  if (utf8(text).length > 0xffff) {
+    throw new SessionError(SessionErrorCode.InvalidConfiguration, "client certificate claims must fit in 65535 bytes of JSON");
+  }
+  return text;
 }
 
 export function parseClientCertificate(bytes: Uint8Array): Parsed<ClientCertificate> {

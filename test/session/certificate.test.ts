@@ -10,6 +10,7 @@ import {
   ServerCredentials,
   clearVerifiedCertificateCache,
   issueClientCertificate,
+  issueServerCertificate,
   parseServerCertificate,
   verifyClientCertificate,
   verifyServerCertificate,
@@ -122,5 +123,19 @@ describe("verified client certificates", () => {
         code: SessionErrorCode.InvalidConfiguration,
       });
     }
+  });
+
+  it("refuses to issue a certificate whose claims or label no peer would accept, with a typed error", () => {
+    const { issuer, client } = clientFixture();
+    const cases: unknown[] = [undefined, null, [], "agent-7", { id: "x".repeat(70_000) }, { n: 1n }];
+    for (const claims of cases) {
+      assert.throws(
+        () => issueClientCertificate({ issuer, subject: client, claims: claims as Record<string, unknown>, lifetimeMs: HOUR, now: T0 }),
+        { code: SessionErrorCode.InvalidConfiguration },
+      );
+    }
+    assert.throws(() => issueServerCertificate({ identity: issuer, kem: KEM, label: "x".repeat(70_000), now: T0 }), {
+      code: SessionErrorCode.InvalidConfiguration,
+    });
   });
 });
