@@ -120,7 +120,7 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
     }
     return tools.filter((tool) => {
       const name = typeof tool.name === "string" ? tool.name : "";
-      if (!pinAgainstPolicy(guard, options.manifest, name).ok || toolDigest(tool) !== guard.toolDigests[name]) return false;
+      if (!pinAgainstPolicy(guard, options.manifest, name).ok || liveDigestOf(tool) !== guard.toolDigests[name]) return false;
       try {
         return reachable(name, context);
       } catch {
@@ -181,14 +181,26 @@ async function listPage(handler: RawHandler | undefined, cursor: string | undefi
   return handler({ method: LIST, params: cursor === undefined ? {} : { cursor } }, extra);
 }
 
-/** Live tool name → digest; a name listed twice maps to undefined (ambiguous, so never pinned). */
-type LiveDigests = ReadonlyMap<string, string | undefined>;
+/** A live tool's digest, or why it can never be pinned (listed twice, or a definition without a canonical form). */
+type LiveDigest = string | { readonly unpinnable: string };
+
+/** Live tool name → digest. */
+type LiveDigests = ReadonlyMap<string, LiveDigest>;
+
+/** The digest of a live definition; a definition that has none (say, a lone surrogate in its text) is unpinnable. */
+function liveDigestOf(tool: Record<string, unknown>): LiveDigest {
+  try {
+    return toolDigest(tool);
+  } catch (error) {
+    return { unpinnable: `the definition of \`${String(tool.name)}\` has no canonical form (${error instanceof Error ? error.message : String(error)})` };
+  }
+}
 
 function digestsOf(tools: readonly Record<string, unknown>[]): LiveDigests {
-  const digests = new Map<string, string | undefined>();
+  const digests = new Map<string, LiveDigest>();
   for (const tool of tools) {
     if (typeof tool.name !== "string") continue;
-    digests.set(tool.name, digests.has(tool.name) ? undefined : toolDigest(tool));
+    digests.set(tool.name, digests.has(tool.name) ? { unpinnable: `the server lists \`${tool.name}\` more than once` } : liveDigestOf(tool));
   }
   return digests;
 }
@@ -260,8 +272,8 @@ async function readAll(fetchPage: (cursor: string | undefined) => Promise<Record
 
 function pinLive(guard: GuardModule, tool: string, digests: LiveDigests): PinVerdict {
   if (!digests.has(tool)) return { ok: false, code: EnforceErrorCode.ToolUnknown, reason: `the server does not list \`${tool}\`` };
-  const live = digests.get(tool);
-  if (live === undefined) return { ok: false, code: EnforceErrorCode.ToolChanged, reason: `the server lists \`${tool}\` more than once` };
+  const live = digests.get(tool)!;
+  if (typeof live !== "string") return { ok: false, code: EnforceErrorCode.ToolChanged, reason: live.unpinnable };
   if (live !== guard.toolDigests[tool]) {
     return { ok: false, code: EnforceErrorCode.ToolChanged, reason: `the definition of \`${tool}\` changed after the policy was compiled against it` };
   }

@@ -425,6 +425,18 @@ describe("enforce (server side)", () => {
     });
   });
 
+  it("withholds and refuses a live tool whose definition has no canonical form, and serves the others", async () => {
+    const tools = (await paymentsTools()).map((tool) => (tool.name === "process_refund" ? { ...tool, description: "Refund \ud800" } : tool));
+    const t = await enforcedLowLevel(digests, async () => tools);
+    assert.deepEqual((await t.client.listTools()).tools.map((tool) => tool.name), ["get_balance"]);
+    await t.client.callTool({ name: "get_balance", arguments: { customer_id: "c" } });
+    const data = await refusal(t.client.callTool({ name: "process_refund", arguments: { customer_id: "c", amount: 1 } }));
+    assert.equal(data.code, "PQG7303");
+    assert.match(data.reason, /definition of `process_refund` has no canonical form/);
+    assert.equal(t.counts.ran, 1);
+    await t.close();
+  });
+
   it("guards a low-level Server with its own handlers", async () => {
     const tools = await paymentsTools();
     const t = await enforcedLowLevel(digests, async () => tools);
