@@ -394,6 +394,11 @@ export class ServerHandshake {
   }
 }
 
+/**
+ * Algorithm names for an error message (the codec admits at most 8 per list). The client chose them: a name that is
+ * not a plain registry-style word is quoted as JSON (control characters and line breaks escaped, so it cannot forge a
+ * log line) and cut to 64 characters.
+ */
 function list(names: readonly string[]): string {
-  return names.map((name) => `\`${name}\``).join(", ");
+  return names.map((name) => (/^[A-Za-z0-9._-]{1,64}$/.test(name) ? `\`${name}\`` : JSON.stringify(name.slice(0, 64)))).join(", ");
 }

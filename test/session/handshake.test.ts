@@ -70,6 +70,15 @@ describe("session handshake", () => {
     expectCode(() => p.server.receiveClientHello(p.client.hello()), SessionErrorCode.NoCommonSuite);
   });
 
+  it("names a client's unknown algorithms in its refusal without letting them forge a log line", () => {
+    const p = peers();
+    const hello = decodeClientHello(p.client.hello());
+    const forged = ["ok-name", "X\nlevel=info msg=\"handshake accepted\"", "AEAD-0"];
+    const error = expectCode(() => p.server.receiveClientHello(encodeClientHello({ ...hello, offer: { ...hello.offer, aead: forged } })), SessionErrorCode.NoCommonSuite);
+    assert.ok(!error.message.includes("\n"), error.message);
+    assert.match(error.message, /`ok-name`, "X\\nlevel=info msg=\\"handshake accepted\\"", `AEAD-0`/);
+  });
+
   it("refuses a server whose identity is not pinned (wrong server key)", () => {
     const p = peers({ trusted: [newIdentity().fingerprint] });
     const serverHello = p.server.receiveClientHello(p.client.hello());
