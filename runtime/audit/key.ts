@@ -1,10 +1,10 @@
 // The audit key: a secret that turns each line's argument digest into an HMAC, so that arguments with little entropy
 // (a card number, an amount, a patient id) cannot be recovered from a log by hashing guesses. Its file is a
 // `pqguard-audit-key/1` JSON document, mode 0600, written by `pqguard audit keygen`.
-import { readFile, unlink } from "node:fs/promises";
+import { unlink } from "node:fs/promises";
 import { createSecretKey, type KeyObject } from "node:crypto";
 import { randomBytes } from "../crypto/registry.js";
-import { checkSecretFileMode, writeNewSecretFile } from "../identity/keys.js";
+import { readKeyFile, writeNewSecretFile } from "../identity/keys.js";
 import { AuditError } from "./log.js";
 
 export const AUDIT_KEY_FORMAT = "pqguard-audit-key/1";
@@ -38,16 +38,11 @@ export async function writeAuditKey(path: string, options: { force?: boolean; no
 
 /** Loads an audit key file; refuses one that group or others can read, and anything malformed. Errors never hold key bytes. */
 export async function loadAuditKey(path: string): Promise<KeyObject> {
-  try {
-    await checkSecretFileMode(path);
-  } catch (error) {
-    throw new AuditError("PQG7104", (error as Error).message);
-  }
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readKeyFile(path, true);
   } catch (error) {
-    throw new AuditError("PQG7104", `cannot read audit key file \`${path}\`: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+    throw new AuditError("PQG7104", (error as Error).message);
   }
   const malformed = new AuditError("PQG7104", `audit key file \`${path}\` is not a ${AUDIT_KEY_FORMAT} document with a key of at least ${AUDIT_KEY_BYTES} bytes`);
   let doc: unknown;

@@ -1,9 +1,10 @@
 // Identities and their key files: NAME.key (secret, mode 0600) and NAME.pub, each a self-describing
 // `pqguard-key/1` JSON document naming the algorithm, the key id (its fingerprint) and when it was created.
-import { chmod, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { chmod, stat, unlink, writeFile } from "node:fs/promises";
 import { CryptoError, CryptoErrorCode } from "../crypto/errors.js";
 import { algorithmNames, kem, randomBytes, signature } from "../crypto/registry.js";
 import { levelOf } from "../crypto/define.js";
+import { readBoundedFile } from "./files.js";
 import { fingerprint } from "./fingerprint.js";
 
 export const KEY_FILE_FORMAT = "pqguard-key/1";
@@ -120,14 +121,11 @@ export async function writeNewSecretFile(path: string, text: string): Promise<vo
   await chmod(path, SECRET_KEY_FILE_MODE);
 }
 
+/** Key files are small JSON documents: anything larger is not one, and is not read. */
+export const MAX_KEY_FILE_BYTES = 64 * 1024;
+
 /** Refuses a secret file that group or others can read: its secrecy is already in doubt. */
-export async function checkSecretFileMode(path: string): Promise<void> {
-  let mode: number;
-  try {
-    mode = (await stat(path)).mode;
-  } catch (error) {
-    throw new CryptoError(CryptoErrorCode.KeyFileUnreadable, `cannot read key file \`${path}\`: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
-  }
+function assertPrivateMode(path: string, mode: number): void {
   // Windows has no POSIX permission bits: node reports a synthetic mode, so the check would only mislead there.
   if (process.platform !== "win32" && (mode & GROUP_OR_OTHER_BITS) !== 0) {
     throw new CryptoError(
@@ -135,6 +133,19 @@ export async function checkSecretFileMode(path: string): Promise<void> {
       `secret key file \`${path}\` is readable by group or others (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); run \`chmod 600 ${path}\``,
     );
   }
+}
+
+/**
+ * Reads a key file of at most MAX_KEY_FILE_BYTES through one open handle; a `secret` one is refused, unread, when
+ * group or others can read it (the mode checked is the open file's).
+ */
+export async function readKeyFile(path: string, secret: boolean): Promise<string> {
+  const read = await readBoundedFile(path, MAX_KEY_FILE_BYTES, secret ? (mode) => assertPrivateMode(path, mode) : undefined);
+  if (read.ok) return read.text;
+  if (read.reason === "too-large") {
+    throw new CryptoError(CryptoErrorCode.KeyFileMalformed, `key file \`${path}\` is ${read.size} bytes, more than a key file holds (${MAX_KEY_FILE_BYTES})`);
+  }
+  throw new CryptoError(CryptoErrorCode.KeyFileUnreadable, `cannot read key file \`${path}\`: ${read.code}`);
 }
 
 /** Writes `<base>.key` (mode 0600) and `<base>.pub`. The secret file is created with its mode, never widened later. */
@@ -163,12 +174,7 @@ export async function writeIdentity(identity: Identity, base: string, options: W
 }
 
 async function readDocument(path: string, kind: "secret" | "public"): Promise<KeyFileDocument> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    throw new CryptoError(CryptoErrorCode.KeyFileUnreadable, `cannot read key file \`${path}\`: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
-  }
+  const text = await readKeyFile(path, kind === "secret");
   const malformed = (why: string) => new CryptoError(CryptoErrorCode.KeyFileMalformed, `key file \`${path}\` is not a ${KEY_FILE_FORMAT} document: ${why}`);
   let parsed: unknown;
   try {
@@ -218,7 +224,6 @@ function algorithmOf(doc: KeyFileDocument, path: string): KeyMaterial {
  * key id does not match the key derived from it, and anything malformed. Errors never contain key bytes.
  */
 export async function loadSecretKey(path: string): Promise<Identity> {
-  await checkSecretFileMode(path);
   const doc = await readDocument(path, "secret");
   const material = algorithmOf(doc, path);
   const identity = deriveIdentity(doc.algorithm, decodeKey(doc, path, material.seedLength, "key seed"), doc.created);

@@ -1,26 +1,21 @@
 // Reading manifests and tool lists from files and from live stdio servers, with size limits, for the CLI and proxy.
-import { readFile, stat } from "node:fs/promises";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { readBoundedFile } from "../identity/files.js";
 import { ManifestError, ManifestErrorCode } from "./errors.js";
 import { MAX_MANIFEST_BYTES, MAX_TOOL_LIST_PAGES, verifySignedManifest, type VerifiedManifest, type VerifyOptions } from "./signed.js";
 
 /** How long a server asked with `--from-server` has to start and list its tools. */
 export const FROM_SERVER_TIMEOUT_MS = 30_000;
 
-/** Reads a JSON file of at most MAX_MANIFEST_BYTES. */
+/** Reads a JSON file of at most MAX_MANIFEST_BYTES (size checked on the open file that is read). */
 export async function readJsonFile(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    const { size } = await stat(path);
-    if (size > MAX_MANIFEST_BYTES) {
-      throw new ManifestError(ManifestErrorCode.TooLarge, `\`${path}\` is ${size} bytes, more than the limit of ${MAX_MANIFEST_BYTES}`);
-    }
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if (error instanceof ManifestError) throw error;
-    throw new ManifestError(ManifestErrorCode.Unreadable, `cannot read \`${path}\`: ${error instanceof Error ? error.message : String(error)}`);
+  const read = await readBoundedFile(path, MAX_MANIFEST_BYTES);
+  if (!read.ok && read.reason === "too-large") {
+    throw new ManifestError(ManifestErrorCode.TooLarge, `\`${path}\` is ${read.size} bytes, more than the limit of ${MAX_MANIFEST_BYTES}`);
   }
+  if (!read.ok) throw new ManifestError(ManifestErrorCode.Unreadable, `cannot read \`${path}\`: ${read.code}`);
+  const text = read.text;
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { signature } from "../../runtime/crypto/registry.js";
 import { CryptoError } from "../../runtime/crypto/errors.js";
-import { generateIdentity, loadPublicKey, loadSecretKey, writeIdentity, type Identity } from "../../runtime/identity/keys.js";
+import { generateIdentity, loadPublicKey, loadSecretKey, MAX_KEY_FILE_BYTES, writeIdentity, type Identity } from "../../runtime/identity/keys.js";
 import { parseFingerprint } from "../../runtime/identity/fingerprint.js";
 
 const posix = process.platform !== "win32";
@@ -88,6 +88,14 @@ describe("identities and key files", () => {
         return true;
       });
     }
+  });
+
+  it("refuses an oversized key file, a directory and a missing file without reading them as keys", async () => {
+    const big = path.join(dir, "big.key");
+    await writeFile(big, "x".repeat(MAX_KEY_FILE_BYTES + 1), { mode: 0o600 });
+    await assert.rejects(loadSecretKey(big), (error: CryptoError) => error.code === "PQG5103" && /more than a key file holds/.test(error.message));
+    await assert.rejects(loadPublicKey(dir), (error: CryptoError) => error.code === "PQG5101" && /EISDIR/.test(error.message));
+    await assert.rejects(loadPublicKey(path.join(dir, "absent.pub")), (error: CryptoError) => error.code === "PQG5101" && /ENOENT/.test(error.message));
   });
 
   it("refuses a force-overwrite to leave the secret under an old, wider mode", async function () {
