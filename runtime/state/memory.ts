@@ -47,15 +47,22 @@ class Run {
       this.start++;
       dropped++;
     }
-    if (this.start > 1024 && this.start * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.start);
-      this.start = 0;
-    }
+    this.compact();
     return dropped;
   }
 
   shift(): Entry {
-    return this.entries[this.start++]!;
+    const entry = this.entries[this.start++]!;
+    this.compact();
+    return entry;
+  }
+
+  /** Lets go of skipped entries once they are most of the array: until then the array keeps them from being freed. */
+  private compact(): void {
+    if (this.start > 1024 && this.start * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.start);
+      this.start = 0;
+    }
   }
 
   /** Entries at or after `since` with a sequence number below `seqLimit`: a binary search, then the unseen tail. */
@@ -113,7 +120,11 @@ class EntryLog {
 
   dropOldest(): void {
     const oldest = this.all.shift();
-    this.byTool.get(oldest.tool)?.shift();
+    const run = this.byTool.get(oldest.tool);
+    if (run !== undefined) {
+      run.shift();
+      if (run.size === 0) this.byTool.delete(oldest.tool);
+    }
     this.incompleteThrough = Math.max(this.incompleteThrough, oldest.at);
     this.dropped = true;
   }

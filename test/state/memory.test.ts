@@ -73,6 +73,15 @@ describe("MemoryStateStore", () => {
     assert.throws(() => history.count("*", 0, "session"), (e: unknown) => e instanceof StateError && e.code === "PQG7202");
   });
 
+  it("keeps memory bounded when the per-key bound drops entries faster than they expire", () => {
+    const store = new MemoryStateStore({ maxEntriesPerKey: 100 });
+    for (let i = 0; i < 50_000; i++) store.sync.record({ tool: i % 2 === 0 ? "a" : "b", at: i * 10, ...A });
+    // The runs are private; what they still reference is what the garbage collector cannot free.
+    const global = (store as unknown as { global: { all: { entries: unknown[] }; byTool: Map<string, { entries: unknown[] }> } }).global;
+    const referenced = global.all.entries.length + [...global.byTool.values()].reduce((n, run) => n + run.entries.length, 0);
+    assert.ok(referenced <= 4 * 2048, `${referenced} entries referenced for 200 held`);
+  });
+
   it("refuses to record once full, and records again after old entries expired", async () => {
     const store = new MemoryStateStore({ maxEntries: 6, retentionMs: 10_000 });
     await store.record({ tool: "t", at: 0, ...A });
