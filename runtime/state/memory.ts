@@ -31,6 +31,8 @@ interface Entry {
 class Run {
   entries: Entry[] = [];
   start = 0;
+  /** The time of the latest entry expired from this run. */
+  expiredThrough = -Infinity;
 
   get size(): number {
     return this.entries.length - this.start;
@@ -44,6 +46,7 @@ class Run {
   expire(before: number): number {
     let dropped = 0;
     while (this.start < this.entries.length && this.entries[this.start]!.at < before) {
+      this.expiredThrough = this.entries[this.start]!.at;
       this.start++;
       dropped++;
     }
@@ -161,6 +164,11 @@ export class MemoryStateStore implements StateStore {
   private seq = 0;
   private total = 0;
   private lastExpiry = -Infinity;
+  /**
+   * The time of the latest call expired from any key. A window reaching back that far misses calls (the policy's
+   * window is longer than the retention period, or the clock jumped forward and back), so it is not answered.
+   */
+  private expiredThrough = -Infinity;
 
   constructor(options: MemoryStateStoreOptions = {}) {
     this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
@@ -247,8 +255,12 @@ export class MemoryStateStore implements StateStore {
     const clientLog = this.clients.get(key.clientId) ?? EMPTY_LOG;
     const global = this.global;
     const sessionCalls = sessionLog.appended;
+    const store = this;
     const history: CallHistory = {
       count(tools: readonly string[] | "*", since: number, scope: LimitScope): number {
+        if (since <= store.expiredThrough) {
+          throw new StateError("PQG7202", `the requested window reaches back past calls expired after the retention period of ${store.retentionMs} ms, so a limit cannot be checked`);
+        }
         switch (scope) {
           case "session":
             return sessionLog.count(tools, since, seqLimit, `session \`${key.sessionId}\``);
@@ -279,17 +291,23 @@ export class MemoryStateStore implements StateStore {
   private expire(now: number): void {
     this.lastExpiry = now;
     const before = now - this.retentionMs;
-    this.total -= this.global.expire(before);
+    this.total -= this.expireLog(this.global, before);
     for (const [id, log] of this.clients) {
-      this.total -= log.expire(before);
+      this.total -= this.expireLog(log, before);
       if (log.size === 0 && (!log.dropped || log.incompleteThrough < before)) this.clients.delete(id);
     }
     for (const [id, session] of this.sessions) {
-      this.total -= session.log.expire(before);
+      this.total -= this.expireLog(session.log, before);
       if (session.lastActive < before) {
         this.total -= session.log.size;
         this.sessions.delete(id);
       }
     }
+  }
+
+  private expireLog(log: EntryLog, before: number): number {
+    const dropped = log.expire(before);
+    if (dropped > 0) this.expiredThrough = Math.max(this.expiredThrough, log.all.expiredThrough);
+    return dropped;
   }
 }

@@ -62,7 +62,7 @@ describe("MemoryStateStore", () => {
     await store.record({ tool: "t", at: 12_000, ...C });
     assert.equal(store.size, 6, "the call at 0 expired from all three keys");
     const { history } = await store.snapshot(C, 12_000);
-    assert.equal(history.count("*", 0, "global"), 2);
+    assert.equal(history.count("*", 2_001, "global"), 2);
   });
 
   it("refuses a count whose window reaches past entries dropped by the per-key bound", async () => {
@@ -71,6 +71,27 @@ describe("MemoryStateStore", () => {
     const { history } = await store.snapshot(A, 5000);
     assert.equal(history.count("*", 2000, "session"), 3, "a window inside what is held still counts");
     assert.throws(() => history.count("*", 0, "session"), (e: unknown) => e instanceof StateError && e.code === "PQG7202");
+  });
+
+  it("refuses a count whose window reaches past entries expired by the retention period, rather than under-count", async () => {
+    const store = new MemoryStateStore({ retentionMs: 10_000 });
+    await store.record({ tool: "t", at: 0, ...A });
+    await store.record({ tool: "t", at: 15_000, ...A });
+    const { history } = await store.snapshot(A, 15_000);
+    assert.equal(history.count("*", 5_001, "session"), 1, "a window inside the retention period still counts");
+    for (const scope of ["session", "client", "global"] as const) {
+      assert.throws(() => history.count("*", 0, scope), (e: unknown) => e instanceof StateError && e.code === "PQG7202", scope);
+    }
+    const other = (await store.snapshot(C, 15_000)).history;
+    assert.throws(() => other.count(["t"], 0, "client"), (e: unknown) => e instanceof StateError && e.code === "PQG7202", "a forgotten key is not a key without calls");
+  });
+
+  it("refuses a count reaching past entries a clock jump forward expired, once the clock is back", async () => {
+    const store = new MemoryStateStore({ retentionMs: 10_000 });
+    await store.record({ tool: "t", at: 1_000, ...A });
+    await store.snapshot(A, 1_000_000);
+    const { history } = await store.snapshot(A, 2_000);
+    assert.throws(() => history.count("*", 0, "client"), (e: unknown) => e instanceof StateError && e.code === "PQG7202");
   });
 
   it("keeps memory bounded when the per-key bound drops entries faster than they expire", () => {
