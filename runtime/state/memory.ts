@@ -153,6 +153,11 @@ interface SessionState {
 
 const EMPTY_LOG = new EntryLog();
 
+/** A time that is not finite would stick to every later entry of a log (clamping keeps the latest) and never expire. */
+function finiteTime(at: number): void {
+  if (!Number.isFinite(at)) throw new StateError("PQG7203", `the clock reads \`${at}\`, which is not a time, so the call history cannot be used`);
+}
+
 export class MemoryStateStore implements StateStore {
   private readonly retentionMs: number;
   private readonly maxEntriesPerKey: number;
@@ -203,6 +208,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   private recordNow(call: CallRecord): void {
+    finiteTime(call.at);
     this.expireIfDue(call.at);
     let session = this.sessions.get(call.sessionId);
     if (session === undefined && this.sessions.size >= this.maxSessions) {
@@ -248,6 +254,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   private snapshotNow(key: HistoryKey, now: number): HistorySnapshot {
+    finiteTime(now);
     this.expireIfDue(now);
     const seqLimit = this.seq;
     const session = this.sessions.get(key.sessionId);

@@ -94,6 +94,19 @@ describe("MemoryStateStore", () => {
     assert.throws(() => history.count("*", 0, "client"), (e: unknown) => e instanceof StateError && e.code === "PQG7202");
   });
 
+  it("refuses a clock reading that is not a finite time, and stays usable", async () => {
+    const store = new MemoryStateStore();
+    for (const at of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      await rejectsWith(store.record({ tool: "t", at, ...A }), "PQG7203");
+      await rejectsWith(store.snapshot(A, at), "PQG7203");
+    }
+    await store.record({ tool: "t", at: 1_000, ...A });
+    await store.record({ tool: "t", at: 5_000, ...A });
+    const { history } = await store.snapshot(A, 6_000);
+    assert.equal(history.count("*", 2_000, "session"), 1);
+    assert.equal(store.size, 6);
+  });
+
   it("keeps memory bounded when the per-key bound drops entries faster than they expire", () => {
     const store = new MemoryStateStore({ maxEntriesPerKey: 100 });
     for (let i = 0; i < 50_000; i++) store.sync.record({ tool: i % 2 === 0 ? "a" : "b", at: i * 10, ...A });
