@@ -11,6 +11,7 @@ import type {
   ManifestDecl,
   Path,
   PolicyFile,
+  RegexLiteral,
   Requirement,
   RequireBlock,
   Span,
@@ -18,9 +19,11 @@ import type {
   ToolTarget,
 } from "../grammar/ast.js";
 import { algorithmFacts, algorithmNames, type AlgorithmFamily } from "../runtime/guard/algorithms.js";
+import { MATCH_INPUT_LIMIT } from "../runtime/guard/helpers.js";
 import { diagnostic, didYouMean, type CheckDiagnosticKind, type Diagnostic, type DiagnosticParams } from "./diagnostics.js";
 import type { CheckedLimit, CheckedPolicy, CheckedRequirement, CheckedRule, ToolInfo, Type } from "./ir.js";
 import { parseManifest, type ArgShape, type Manifest, type ManifestTool } from "./manifests.js";
+import { backtrackingVerdict } from "./regex-backtracking.js";
 
 /** How the caller found a manifest named in the policy: its parsed JSON, or why there is none. */
 export type ManifestSource =
@@ -670,6 +673,7 @@ class Checker {
       this.recordParens(e.right, REGEX);
       try {
         new RegExp(right.pattern, right.flags);
+        ok = this.backtracking(right) && ok;
       } catch (error) {
         const detail = error instanceof SyntaxError ? error.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "") : "does not compile";
         this.report("badRegex", right, { regex: `/${right.pattern}/${right.flags}`, detail: detail.toLowerCase() });
@@ -681,6 +685,23 @@ class Checker {
       ok = false;
     }
     return ok && l !== ERROR ? BOOLEAN : ERROR;
+  }
+
+  /**
+   * A regex that can backtrack catastrophically lets whoever controls the string block the guard's thread: an error.
+   * One the analyser cannot decide is only a warning; `matches` still reads at most MATCH_INPUT_LIMIT characters.
+   */
+  private backtracking(regex: RegexLiteral): boolean {
+    const shown = `/${regex.pattern}/${regex.flags}`;
+    const verdict = backtrackingVerdict(regex.pattern, regex.flags);
+    if (verdict.status === "vulnerable") {
+      this.report("regexBacktracking", regex, { regex: shown, complexity: verdict.complexity, attack: verdict.attack });
+      return false;
+    }
+    if (verdict.status === "unknown") {
+      this.report("regexNotProvenSafe", regex, { regex: shown, detail: verdict.reason }, `at run time \`matches\` reads at most ${MATCH_INPUT_LIMIT} characters`);
+    }
+    return true;
   }
 
   private contains(e: Binary, scope: Scope): Type {

@@ -220,7 +220,7 @@ class ExprCompiler {
         return bool(`!${this.member(left, right)}`);
       case "matches": {
         const re = this.emit(right);
-        return bool(`${re.code}.test(${this.as(left, "string")})`);
+        return bool(`${re.code}.test(${this.w.use("matchSubject")}(${this.as(left, "string")}, ${q(this.text(left))}))`);
       }
       case "contains":
         return bool(this.contains(left, right));

@@ -67,11 +67,13 @@ const CHECK_DIAGNOSTICS = {
   badHas: entry("PQG3013", "error", "`has` applies to `args` paths and `client.claims[...]`, not to `{path}`", "`has` on a path whose presence is not in question"),
   mixedList: entry("PQG3014", "error", "list elements must share one type, but `{expr}` is {type} and the first is {first}", "a list literal mixing types"),
   algorithmFamily: entry("PQG3015", "error", "`{name}` is a {actual} algorithm, but `{path}` is a {expected} algorithm", "an algorithm of another family than the one compared"),
+  regexBacktracking: entry("PQG3016", "error", "regular expression `{regex}` can take {complexity} time on inputs like `{attack}`; rewrite it without nested or overlapping repetition", "a regex literal that can backtrack catastrophically (ReDoS)"),
   // Warnings
   shadowedRule: entry("PQG4001", "warning", "rule can never apply: `forbid tool {target}` at line {line} forbids {tools} unconditionally", "a permit or ask whose tools an unconditional forbid covers"),
   contradiction: entry("PQG4002", "warning", "condition can never hold: `{first}` and `{second}` contradict each other", "a condition whose conjuncts contradict each other on their face"),
   notInEnum: entry("PQG4003", "warning", "`{value}` is not one of the values of `{path}` ({values})", "a string literal compared with an enum that does not list it"),
   duplicateTarget: entry("PQG4004", "warning", "tool `{tool}` is listed twice in this target", "the same tool twice in one rule target"),
+  regexNotProvenSafe: entry("PQG4005", "warning", "regular expression `{regex}` could not be proven free of catastrophic backtracking: {detail}", "a regex literal whose backtracking could not be analysed"),
 } as const;
 
 export type CheckDiagnosticKind = keyof typeof CHECK_DIAGNOSTICS;

@@ -9,6 +9,7 @@ import {
   instant,
   isJsonObject,
   jsonEqual,
+  matchSubject,
   zoneFormat,
   zonedTimeOf,
 } from "../runtime/guard/helpers.js";
@@ -262,7 +263,7 @@ class Evaluator {
       case "not in":
         return !this.member(left, right);
       case "matches": {
-        const subject = this.string(left);
+        const subject = matchSubject(this.string(left), exprText(this.policy, left));
         const re = this.value(right) as RegExp;
         return re.test(subject);
       }

@@ -34,6 +34,21 @@ export function str(value: unknown, text: string): string {
   return typeof value === "string" ? value : describeBad(value, text, "not a string");
 }
 
+/**
+ * The longest string `matches` runs a regular expression on, in UTF-16 code units. The guard runs on the proxy's
+ * only thread, so one slow match stalls every session; the checker refuses regexes that can backtrack
+ * catastrophically, but its analysis can time out (a warning only) and is not proof against every engine, so this
+ * bounds what any match can cost. 64 Ki is far above the identifiers, paths and addresses policies match.
+ */
+export const MATCH_INPUT_LIMIT = 65_536;
+
+/** The subject of a `matches`: a string no longer than MATCH_INPUT_LIMIT; a longer one cannot be evaluated. */
+export function matchSubject(value: string, text: string): string {
+  return value.length <= MATCH_INPUT_LIMIT
+    ? value
+    : fail(`\`${text}\` has ${value.length} characters, more than the ${MATCH_INPUT_LIMIT} that \`matches\` reads`);
+}
+
 export function bool(value: unknown, text: string): boolean {
   return typeof value === "boolean" ? value : describeBad(value, text, "not a boolean");
 }

@@ -2,9 +2,10 @@
 // warnings, the CheckedPolicy it builds, and robustness on arbitrary input.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import type { Expr } from "../../grammar/ast.js";
-import { checkPolicySource, type CheckOutcome } from "../../compiler/load.js";
+import { checkPolicyFile, checkPolicySource, type CheckOutcome } from "../../compiler/load.js";
 import type { Type } from "../../compiler/ir.js";
 import { policyDigest } from "../../compiler/checker.js";
 
@@ -283,6 +284,47 @@ describe("checker", () => {
       assert.deepEqual(codes(o), ["PQG4003", "PQG4003"]);
       assert.equal(o.diagnostics[0]!.help, "did you mean `mon`?");
       assert.equal(o.diagnostics[1]!.help, "did you mean `vip`?");
+    });
+  });
+
+  describe("regular expressions that can backtrack catastrophically", () => {
+    it("rejects a regex with nested repetition, naming the complexity and an attack, at the regex's span", () => {
+      const source = `permit tool process_refund when args.note matches /^(a+)+$/`;
+      const o = check(source);
+      assert.deepEqual(codes(o), ["PQG3016"]);
+      const d = o.diagnostics[0]!;
+      assert.equal(d.severity, "error");
+      assert.match(d.message, /^regular expression `\/\^\(a\+\)\+\$\/` can take exponential time on inputs like `a{20,}\\x00`; rewrite it without/);
+      const start = `policy p\nmanifest "t.json"\n${source}`.indexOf("/^(a+)+$/");
+      assert.deepEqual([d.span.start, d.span.end], [start, start + "/^(a+)+$/".length]);
+      assert.equal(o.policy, undefined);
+    });
+
+    it("rejects polynomial backtracking too, and shows a long attack shortened", () => {
+      const o = check(`permit tool process_refund when args.note matches /\\s*#\\s*$/`);
+      assert.deepEqual(codes(o), ["PQG3016"]);
+      assert.match(o.diagnostics[0]!.message, /can take quadratic time on inputs like `(\\t)+.{0,8}`;/);
+      assert.ok(o.diagnostics[0]!.message.length < 200, o.diagnostics[0]!.message);
+    });
+
+    it("accepts regexes that match in linear time", () => {
+      clean(`permit tool process_refund when args.note matches /^[a-z0-9._%+-]+@example\\.com$/i`);
+      clean(`permit tool process_refund when args.note matches /^(a|b)*c$/ or args.customer_id matches /^c-[0-9]{1,6}$/`);
+    });
+
+    it("warns, without failing the check, about a regex the analyser cannot prove safe", () => {
+      const o = check(`permit tool process_refund when args.note matches /^\\p{Script=Kawi}+$/u`);
+      assert.deepEqual(codes(o), ["PQG4005"]);
+      assert.equal(o.diagnostics[0]!.severity, "warning");
+      assert.match(o.diagnostics[0]!.message, /could not be proven free of catastrophic backtracking: .*Script=Kawi/);
+      assert.ok(o.policy);
+    });
+
+    it("proves every regex of the shipped policies safe", async () => {
+      for (const name of ["payments", "healthcare", "filesystem"]) {
+        const outcome = await checkPolicyFile(fileURLToPath(new URL(`../../policies/${name}/${name}.policy`, import.meta.url)));
+        assert.deepEqual(outcome.diagnostics.map((d) => `${d.code} ${d.message}`), [], name);
+      }
     });
   });
 

@@ -1,9 +1,10 @@
 // Errors fail closed: inputs the schema allows but evaluation cannot use (numbers past the double range, facts that
-// are not numbers, instants past the Date range) make a `forbid` apply and a `permit` not, in compiled guards and the
-// interpreter alike, and never make a guard throw.
+// are not numbers, instants past the Date range, strings too long to match a regex against) make a `forbid` apply
+// and a `permit` not, in compiled guards and the interpreter alike, and never make a guard throw.
 import assert from "node:assert/strict";
 import { interpret } from "../../compiler/interpreter.js";
 import { historyOf } from "../../compiler/request.js";
+import { MATCH_INPUT_LIMIT } from "../../runtime/guard/helpers.js";
 import type { Decision, GuardContext, GuardModule, GuardRequest } from "../../runtime/guard/types.js";
 import { checked, compiledGuard } from "../support/guards.js";
 
@@ -13,7 +14,7 @@ const MANIFEST = {
       name: "transfer",
       inputSchema: {
         type: "object",
-        properties: { amount: { type: "number" }, fee: { type: "number" }, memo: { type: "string" }, meta: { type: "object" } },
+        properties: { amount: { type: "number" }, fee: { type: "number" }, memo: { type: "string" }, meta: { type: "object" }, other: { type: "object" } },
         required: ["amount", "fee"],
       },
     },
@@ -82,14 +83,38 @@ describe("guards fail closed", function () {
     assert.equal(decide(transfer({ amount: 1, fee: 0 })).decision, "allow");
   });
 
-  it("a regex that runs out of stack on a long argument cannot be evaluated: the guard decides instead of throwing", async () => {
-    const decide = await backEnds("permit tool transfer when args.memo matches /^(a|b)*$/\nforbid tool transfer when args.memo matches /^(a|b)*c$/", "stack");
-    // 8 MB, the largest message the transports take; backtracking through it exhausts the regex engine's stack.
-    const decision = decide(transfer({ amount: 1, fee: 0, memo: "ab".repeat(4_000_000) }));
+  it("a string longer than `matches` reads cannot be evaluated: a forbid on it applies, a permit does not", async () => {
+    const detail = `\`args.memo\` has ${MATCH_INPUT_LIMIT + 1} characters, more than the ${MATCH_INPUT_LIMIT} that \`matches\` reads`;
+    const long = transfer({ amount: 1, fee: 0, memo: "ab".repeat(MATCH_INPUT_LIMIT / 2) + "a" });
+    const longest = transfer({ amount: 1, fee: 0, memo: "ab".repeat(MATCH_INPUT_LIMIT / 2) });
+
+    const forbidding = await backEnds("permit tool transfer\nforbid tool transfer when args.memo matches /c/", "match-limit-forbid");
+    const denied = forbidding(long);
+    assert.equal(denied.decision, "deny");
+    assert.deepEqual(denied.determining, ["failclosed.policy:4"]);
+    assert.equal(denied.explain[0]!.detail, `\`args.memo matches /c/\` could not be evaluated: ${detail}`);
+    assert.equal(forbidding(longest).decision, "allow");
+
+    const permitting = await backEnds("permit tool transfer when args.memo matches /^(a|b)*$/", "match-limit-permit");
+    const unpermitted = permitting(long);
+    assert.equal(unpermitted.decision, "deny");
+    assert.deepEqual(unpermitted.determining, []);
+    assert.equal(unpermitted.explain[0]!.detail, `\`args.memo matches /^(a|b)*$/\` could not be evaluated: ${detail}`);
+    assert.equal(permitting(longest).decision, "allow");
+  });
+
+  it("a comparison that runs out of stack on a deeply nested value cannot be evaluated: the guard decides instead of throwing", async () => {
+    const decide = await backEnds("permit tool transfer\nforbid tool transfer when args.meta == args.other", "stack");
+    const nested = (): unknown => {
+      let value: unknown = {};
+      for (let i = 0; i < 1_000_000; i++) value = { a: value };
+      return value;
+    };
+    const decision = decide(transfer({ amount: 1, fee: 0, meta: nested(), other: nested() }));
     assert.equal(decision.decision, "deny");
     assert.deepEqual(decision.determining, ["failclosed.policy:4"]);
     assert.match(decision.explain[0]!.detail, /could not be evaluated: evaluation ran out of stack$/);
-    assert.equal(decide(transfer({ amount: 1, fee: 0, memo: "abab" })).decision, "allow");
+    assert.equal(decide(transfer({ amount: 1, fee: 0, meta: { a: 1 }, other: { a: 2 } })).decision, "allow");
   });
 
   it("a clock past the range of a Date cannot be read: time rules fail closed instead of throwing", async () => {
