@@ -267,7 +267,10 @@ export class DecisionPoint {
     } catch (error) {
       this.options.logger?.error({ tool: call.tool, code: EnforceErrorCode.AuditFailed }, `audit line could not be appended: ${describe(error)}`);
       if (mustSucceed) throw error;
+      return;
     }
+    // A sink may take the line and fail to build or write it (a failure it reports, not throws): then no line records it.
+    if (mustSucceed && audit.failure !== undefined) throw audit.failure;
   }
 
   /**

@@ -1,0 +1,78 @@
+// The decision pipeline on its own (DecisionPoint.decide): what it records in the audit log and the call history on
+// the paths that are hard to reach through a whole server — a line that cannot be built, a broken approver, arguments
+// that change while a human decides, a store that yields between its operations.
+import { strict as assert } from "node:assert";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AuditLog, silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
+import { DecisionPoint, type CallToDecide, type DecisionOptions } from "../../runtime/enforce/decide.js";
+import type { SessionView } from "../../runtime/enforce/context.js";
+import { MemoryStateStore, type StateStore } from "../../runtime/state/index.js";
+import { paymentsGuard, REFUND_LIMIT, sessionInfo } from "./fixtures.js";
+
+const SESSION: SessionView = { sessionId: "a1b2c3", establishedAt: 1_000_000, sealed: true, info: sessionInfo() };
+const CLIENT = { sessionId: SESSION.sessionId, clientId: "mldsa65:client7" };
+const NOW = 2_000_000;
+
+/** An audit sink that keeps its lines in memory. */
+function memoryAudit() {
+  const lines: AuditDecision[] = [];
+  return { lines, failure: undefined, append: (line: AuditDecision) => void lines.push(line) };
+}
+
+function decisionPoint(options: DecisionOptions = {}): DecisionPoint {
+  return new DecisionPoint(paymentsGuard({}), "server", { now: () => NOW, logger: silentLogger(), ...options }, "m".repeat(64));
+}
+
+function call(tool: string, args: unknown, approve?: CallToDecide["approve"]): CallToDecide {
+  return { tool, args, session: SESSION, pin: () => ({ ok: true }), approve };
+}
+
+async function refundsRecorded(store: StateStore): Promise<number> {
+  return (await store.snapshot(CLIENT, NOW)).history.count(["process_refund"], 0, "client");
+}
+
+describe("DecisionPoint.decide", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "pqguard-decide-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("refuses an allowed call whose audit line could not be built", async () => {
+    const audit = await AuditLog.open(join(dir, "unbuildable.log"), { includeArguments: true, logger: silentLogger() });
+    try {
+      const verdict = await decisionPoint({ audit }).decide(call("get_balance", { customer_id: "\ud800" }));
+      assert.ok(audit.failure !== undefined, "the line could not be built");
+      assert.ok(!verdict.allowed, "a call no line records is not let through");
+      assert.equal(verdict.refusal.code, "PQG7309");
+    } finally {
+      await audit.close().catch(() => undefined);
+    }
+  });
+
+  it("records an approved call once, and a refused one never", async () => {
+    const store = new MemoryStateStore();
+    const point = decisionPoint({ store });
+    assert.ok((await point.decide(call("process_refund", { customer_id: "c", amount: 2000 }, async () => true))).allowed);
+    assert.ok(!(await point.decide(call("process_refund", { customer_id: "c", amount: 2000 }, async () => false))).allowed);
+    assert.ok(!(await point.decide(call("process_refund", { customer_id: "c", amount: 9000 }))).allowed);
+    assert.equal(await refundsRecorded(store), 1);
+  });
+
+  it("keeps a limit exact when calls race through a store that yields between its operations", async () => {
+    const memory = new MemoryStateStore();
+    const yielding: StateStore = {
+      record: async (c) => (await new Promise((r) => setImmediate(r)), memory.record(c)),
+      snapshot: async (key, now) => (await new Promise((r) => setImmediate(r)), memory.snapshot(key, now)),
+      endSession: (id) => memory.endSession(id),
+    };
+    const point = decisionPoint({ store: yielding });
+    const verdicts = await Promise.all(Array.from({ length: 10 }, () => point.decide(call("process_refund", { customer_id: "c", amount: 5 }))));
+    assert.equal(verdicts.filter((v) => v.allowed).length, REFUND_LIMIT);
+    assert.equal(await refundsRecorded(memory), REFUND_LIMIT);
+  });
+});
