@@ -304,12 +304,18 @@ export class DecisionPoint {
     if (call.approve === undefined) return "unavailable";
     const timeoutMs = this.options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
     const controller = new AbortController();
+    // An approver that throws, or answers without a promise, is treated like one that rejects.
+    let answer: Promise<boolean>;
+    try {
+      answer = Promise.resolve(call.approve({ tool: call.tool, args, decision, context, signal: controller.signal }));
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeoutMs);
     });
-    const asked = call
-      .approve({ tool: call.tool, args, decision, context, signal: controller.signal })
+    const asked = answer
       .then((ok): "approved" | "refused" => (ok === true ? "approved" : "refused"))
       .catch((error: unknown): "refused" => {
         this.options.logger?.warn({ tool: call.tool }, `approval failed: ${describe(error)}`);

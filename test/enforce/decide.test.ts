@@ -54,6 +54,20 @@ describe("DecisionPoint.decide", () => {
     }
   });
 
+  it("refuses, and records the refusal, when the approver throws instead of answering", async () => {
+    const audit = memoryAudit();
+    const store = new MemoryStateStore();
+    const approve = (() => {
+      throw new TypeError("the approval window is gone");
+    }) as unknown as CallToDecide["approve"];
+    const verdict = await decisionPoint({ audit, store }).decide(call("process_refund", { customer_id: "c", amount: 2000 }, approve));
+    assert.ok(!verdict.allowed);
+    assert.equal(verdict.refusal.code, "PQG7305");
+    assert.match(verdict.refusal.reason, /approval was refused/);
+    assert.deepEqual(audit.lines.map((l) => [l.decision, l.outcome, l.approval]), [["ask", "denied", "refused"]]);
+    assert.equal(await refundsRecorded(store), 0);
+  });
+
   it("records an approved call once, and a refused one never", async () => {
     const store = new MemoryStateStore();
     const point = decisionPoint({ store });
