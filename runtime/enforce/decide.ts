@@ -125,6 +125,11 @@ export class DecisionPoint {
     const later = this.now();
     const approved = { decision: "ask", approval: "approved" } as const;
     const again = " (checked again after the approval)";
+    // The approval covers the arguments the human was shown and the audit line records, not what they became since.
+    if (JSON.stringify(args) !== argsText) {
+      const reason = `the arguments changed while the approval was pending, so the approval does not cover them${again}`;
+      return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, decision.determining, approved);
+    }
     const unfitNow = await this.preconditions(call);
     if (unfitNow !== undefined) return this.refuse(call, later, unfitNow.code, `${unfitNow.reason}${again}`, argsText, [], approved);
     // The approval covers the rules it was asked for; a call that now needs other rules' approval is not covered.

@@ -68,6 +68,24 @@ describe("DecisionPoint.decide", () => {
     assert.equal(await refundsRecorded(store), 0);
   });
 
+  it("refuses an approved call whose arguments changed while the human decided", async () => {
+    const audit = memoryAudit();
+    const store = new MemoryStateStore();
+    const args = { customer_id: "c", amount: 2000 };
+    const verdict = await decisionPoint({ audit, store }).decide(
+      call("process_refund", args, async (request) => {
+        (request.args as { amount: number }).amount = 4999;
+        return true;
+      }),
+    );
+    assert.ok(!verdict.allowed, "what was approved and audited is not what would run");
+    assert.equal(verdict.refusal.code, "PQG7305");
+    assert.match(verdict.refusal.reason, /arguments changed/);
+    assert.equal(audit.lines.length, 1);
+    assert.equal(audit.lines[0]!.argsText, '{"customer_id":"c","amount":2000}');
+    assert.equal(await refundsRecorded(store), 0);
+  });
+
   it("records an approved call once, and a refused one never", async () => {
     const store = new MemoryStateStore();
     const point = decisionPoint({ store });
