@@ -209,19 +209,14 @@ export class MemoryStateStore implements StateStore {
 
   private recordNow(call: CallRecord): void {
     finiteTime(call.at);
+    // Expiring walks every key: a full store must not do it for each call it refuses, or refusing becomes the attack.
     this.expireIfDue(call.at);
     let session = this.sessions.get(call.sessionId);
     if (session === undefined && this.sessions.size >= this.maxSessions) {
-      this.expire(call.at);
-      if (this.sessions.size >= this.maxSessions) {
-        throw new StateError("PQG7201", `state store holds ${this.maxSessions} sessions, its limit; the call is refused`);
-      }
+      throw new StateError("PQG7201", `state store holds ${this.maxSessions} sessions, its limit; the call is refused`);
     }
     if (this.total + 3 > this.maxEntries) {
-      this.expire(call.at);
-      if (this.total + 3 > this.maxEntries) {
-        throw new StateError("PQG7201", `state store holds ${this.total} entries, its limit; the call is refused`);
-      }
+      throw new StateError("PQG7201", `state store holds ${this.total} entries, its limit; the call is refused`);
     }
     if (session === undefined) {
       session = { log: new EntryLog(), called: new Map(), lastActive: call.at };

@@ -135,6 +135,19 @@ describe("MemoryStateStore", () => {
     assert.equal((await store.snapshot(B, 4)).history.count("*", 0, "client"), 2, "the client still counts the ended session's call");
   });
 
+  it("walks its keys to expire at most once a second, even while full and refusing every call", () => {
+    const store = new MemoryStateStore({ maxSessions: 10, maxEntries: 30 });
+    for (let i = 0; i < 10; i++) store.sync.record({ tool: "t", at: 1000, sessionId: `s-${i}`, clientId: `c-${i}` });
+    // The walk is private; counting it is the only way to see what each refused call costs.
+    const internals = store as unknown as { expire(now: number): void };
+    const expire = internals.expire.bind(store);
+    let walks = 0;
+    internals.expire = (now) => (walks++, expire(now));
+    for (let i = 0; i < 100; i++) assert.throws(() => store.sync.record({ tool: "t", at: 1500, sessionId: `new-${i}`, clientId: "c-0" }), StateError);
+    for (let i = 0; i < 100; i++) assert.throws(() => store.sync.record({ tool: "t", at: 1600, sessionId: "s-0", clientId: "c-0" }), StateError);
+    assert.ok(walks <= 1, `${walks} walks over every key for 200 refused calls`);
+  });
+
   it("agrees with a naive model of the history", () => {
     const call = fc.record({
       tool: fc.constantFrom("a", "b", "c"),
