@@ -13,6 +13,8 @@ import { EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
 
 /** Arguments larger than this (canonical JSON) are refused before any rule reads them. */
 export const DEFAULT_MAX_ARGUMENT_BYTES = 1024 * 1024;
+/** An asynchronous state store operation that takes longer than this refuses the call (the store's lock is freed). */
+export const DEFAULT_STORE_TIMEOUT_MS = 5_000;
 /** A human approving a call has this long; then the call is denied. */
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 60_000;
 
@@ -40,6 +42,8 @@ export interface DecisionOptions {
   readonly logger?: Logger;
   readonly approvalTimeoutMs?: number;
   readonly maxArgumentBytes?: number;
+  /** How long an asynchronous state store may take per operation before the call is refused (PQG7307). */
+  readonly storeTimeoutMs?: number;
 }
 
 /** Whether the tool's definition is the one the policy and the manifest pinned; computed by the caller. */
@@ -74,6 +78,7 @@ export class DecisionPoint {
   readonly store: StateStore;
   readonly now: () => number;
   private readonly manifestDigest: string;
+  private readonly storeTimeoutMs: number;
 
   constructor(
     readonly guard: GuardModule,
@@ -84,10 +89,16 @@ export class DecisionPoint {
     this.store = options.store ?? new MemoryStateStore();
     this.now = options.now ?? Date.now;
     this.manifestDigest = manifestDigest;
+    this.storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
   }
 
   async decide(call: CallToDecide): Promise<Verdict> {
-    const now = this.now();
+    let now: number;
+    try {
+      now = this.now();
+    } catch (error) {
+      return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read, so the guard refuses to decide: ${describe(error)}`, undefined);
+    }
     const checked = this.checkArguments(call.tool, call.args);
     if (typeof checked === "string") return this.refuse(call, now, EnforceErrorCode.BadArguments, checked, undefined);
     const { args, text: argsText } = checked;
@@ -122,7 +133,12 @@ export class DecisionPoint {
 
     // Time passed while the human decided: other calls may have used the quota, a time window may have closed, the
     // tool may have changed. The whole decision runs again on the current state and clock before the call proceeds.
-    const later = this.now();
+    let later: number;
+    try {
+      later = this.now();
+    } catch (error) {
+      return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read after the approval: ${describe(error)}`, argsText);
+    }
     const approved = { decision: "ask", approval: "approved" } as const;
     const again = " (checked again after the approval)";
     // The approval covers the arguments the human was shown and the audit line records, not what they became since.
@@ -207,9 +223,9 @@ export class DecisionPoint {
     now: number,
     recordIf: (decision: Decision) => boolean,
   ) {
-    const context = guardContextOf(session, storeStep(() => sync.snapshot(historyKeyOf(session), now)), now);
+    const context = guardContextOf(session, storeStep(() => sync.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);
-    if (recordIf(decision)) storeStep(() => sync.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }));
+    if (recordIf(decision)) storeStep(() => sync.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }), this.storeTimeoutMs);
     return { decision, context };
   }
 
@@ -220,9 +236,9 @@ export class DecisionPoint {
     now: number,
     recordIf: (decision: Decision) => boolean,
   ) {
-    const context = guardContextOf(session, await storeStep(() => this.store.snapshot(historyKeyOf(session), now)), now);
+    const context = guardContextOf(session, await storeStep(() => this.store.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);
-    if (recordIf(decision)) await storeStep(() => this.store.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }));
+    if (recordIf(decision)) await storeStep(() => this.store.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }), this.storeTimeoutMs);
     return { decision, context };
   }
 
@@ -362,14 +378,21 @@ function isDecision(value: unknown): value is Decision {
 }
 
 /** Runs one operation of the state store; whatever it throws or rejects with is a StateError, not a guard failure. */
-function storeStep<T>(step: () => T): T {
+function storeStep<T>(step: () => T, timeoutMs: number): T {
   let result: T;
   try {
     result = step();
   } catch (error) {
     throw asStateError(error);
   }
-  return result instanceof Promise ? (result.catch((error: unknown) => Promise.reject(asStateError(error))) as T) : result;
+  if (!(result instanceof Promise)) return result;
+  // An asynchronous store that never answers would hold the store's lock, and every later call, forever.
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new StateError("PQG7203", `the state store did not answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  const answered = result.catch((error: unknown) => Promise.reject(asStateError(error)));
+  return Promise.race([answered, timeout]).finally(() => clearTimeout(timer)) as T;
 }
 
 function asStateError(error: unknown): StateError {

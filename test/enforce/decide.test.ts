@@ -1,6 +1,6 @@
 // The decision pipeline on its own (DecisionPoint.decide): what it records in the audit log and the call history on
-// the paths that are hard to reach through a whole server — a line that cannot be built, a broken approver, arguments
-// that change while a human decides, a store that yields between its operations.
+// the paths that are hard to reach through a whole server: a line that cannot be built, a broken approver, arguments
+// that change while a human decides, a store that yields between its operations or never answers, a failing clock.
 import { strict as assert } from "node:assert";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -106,5 +106,32 @@ describe("DecisionPoint.decide", () => {
     const verdicts = await Promise.all(Array.from({ length: 10 }, () => point.decide(call("process_refund", { customer_id: "c", amount: 5 }))));
     assert.equal(verdicts.filter((v) => v.allowed).length, REFUND_LIMIT);
     assert.equal(await refundsRecorded(memory), REFUND_LIMIT);
+  });
+
+  it("refuses a call whose asynchronous store never answers, and frees the store for the next call", async () => {
+    const memory = new MemoryStateStore();
+    let hang = true;
+    const stuck: StateStore = {
+      record: async (c) => memory.record(c),
+      snapshot: (key, now) => (hang ? new Promise<never>(() => undefined) : memory.snapshot(key, now)),
+      endSession: (id) => memory.endSession(id),
+    };
+    const point = decisionPoint({ store: stuck, storeTimeoutMs: 50 });
+    const first = await point.decide(call("get_balance", { customer_id: "c" }));
+    assert.ok(!first.allowed);
+    assert.equal(first.refusal.code, "PQG7307");
+    assert.match(first.refusal.reason, /did not answer within 50 ms/);
+    hang = false;
+    assert.ok((await point.decide(call("get_balance", { customer_id: "c" }))).allowed, "the lock was released");
+  });
+
+  it("refuses, with a typed refusal, when the clock cannot be read", async () => {
+    const audit = memoryAudit();
+    const point = decisionPoint({ audit, now: () => { throw new Error("clock unavailable"); } });
+    const verdict = await point.decide(call("get_balance", { customer_id: "c" }));
+    assert.ok(!verdict.allowed);
+    assert.equal(verdict.refusal.code, "PQG7306");
+    assert.match(verdict.refusal.reason, /clock could not be read.*clock unavailable/);
+    assert.equal(audit.lines.length, 1);
   });
 });
