@@ -121,18 +121,22 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     return s === "new" ? { ok: true } : pinAgainstPolicy(guard, manifest, tool);
   };
 
-  const check = async (params: { name?: unknown; arguments?: unknown } | undefined): Promise<void> => {
+  /**
+   * Decides a call and returns the request to send: with the arguments as decided (parsed back from the JSON text the
+   * decision read), so that a caller's object that changes, or serialises differently later, cannot send other ones.
+   */
+  const check = async <R extends { params?: unknown }>(req: R): Promise<R> => {
+    const params = req.params as { name?: unknown; arguments?: unknown } | undefined;
     const tool = params?.name;
-    if (typeof tool !== "string") return;
+    if (typeof tool !== "string") return req;
     const verdict = await decisions.decide({ tool, args: params?.arguments, session: resolver.current(), pin: pinFor(tool), approve: options.approve });
     if (!verdict.allowed) throw verdict.error;
+    if (params?.arguments === undefined || verdict.argsText === undefined) return req;
+    return { ...req, params: { ...params, arguments: JSON.parse(verdict.argsText) as unknown } };
   };
 
   const guardedRequest = (async (req: Parameters<RequestFn>[0], schema: Parameters<RequestFn>[1], opts?: Parameters<RequestFn>[2]) => {
-    if (req.method === CALL) {
-      await check(req.params as { name?: unknown; arguments?: unknown } | undefined);
-      return request(req, schema, opts);
-    }
+    if (req.method === CALL) return request(await check(req), schema, opts);
     if (req.method === LIST) {
       const before = generation;
       const result = await request(req, schema, opts);
@@ -159,7 +163,7 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     const req = args[0] as { method: string; params?: { name?: unknown; arguments?: unknown } };
     if (req.method === CALL) {
       try {
-        await check(req.params);
+        args[0] = await check(req);
       } catch (error) {
         yield { type: "error", error };
         return;

@@ -50,7 +50,8 @@ export interface DecisionOptions {
 export type PinVerdict = { readonly ok: true } | { readonly ok: false; readonly code: RefusalData["code"]; readonly reason: string };
 
 export type Verdict =
-  | { readonly allowed: true; readonly decision: Decision }
+  /** `argsText`: the arguments decided on, as JSON text; a client sends these, not its caller's object (see guardClient). */
+  | { readonly allowed: true; readonly decision: Decision; readonly argsText: string | undefined }
   | { readonly allowed: false; readonly refusal: RefusalData; readonly error: ReturnType<typeof refusalError> };
 
 export interface CallToDecide {
@@ -262,7 +263,7 @@ export class DecisionPoint {
       };
       return { allowed: false, refusal, error: refusalError(refusal) };
     }
-    return { allowed: true, decision };
+    return { allowed: true, decision, argsText };
   }
 
   /** Appends the audit line. A refusal is recorded best effort; an allowed call whose line fails is refused. */
@@ -312,6 +313,9 @@ export class DecisionPoint {
     if (text === undefined) return `arguments of \`${tool}\` are not JSON`;
     const size = Buffer.byteLength(text, "utf8");
     if (size > limit) return `arguments of \`${tool}\` are ${size} bytes, more than the limit of ${limit}`;
+    // A server's arguments are plain data parsed from the wire. A client's come from application code and may be any
+    // object (getters, toJSON, later changes): the guard decides on a plain copy of the text, which is also what is sent.
+    if (this.side === "client") return { args: JSON.parse(text) as Readonly<Record<string, unknown>>, text };
     return { args: args as Readonly<Record<string, unknown>>, text };
   }
 

@@ -60,6 +60,16 @@ describe("guardClient (client side)", () => {
     await t.close();
   });
 
+  it("sends the arguments it decided on, not what the caller's object says when the SDK serialises it", async () => {
+    const t = await setup();
+    let reads = 0;
+    // The first reading (the decision) sees a small refund; every later one a refund the policy forbids.
+    const shifty = { customer_id: "c", get amount() { return reads++ === 0 ? 10 : 9000; } };
+    await t.client.callTool({ name: "process_refund", arguments: shifty as unknown as Record<string, unknown> });
+    assert.deepEqual(t.runs.calls.map((c) => c.args), [{ customer_id: "c", amount: 10 }]);
+    await t.close();
+  });
+
   it("refuses a denied call before it leaves the client", async () => {
     const t = await setup();
     const data = await refusal(t.client.callTool({ name: "process_refund", arguments: { customer_id: "c", amount: 9000 } }));
