@@ -10,7 +10,7 @@ import { signature } from "../../runtime/crypto/registry.js";
 import { guardClient, GUARD_REFUSAL_ERROR, refusalOf, type GuardClientOptions, type RefusalData } from "../../runtime/enforce/index.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
 import { signManifest, verifySignedManifest, type VerifiedManifest } from "../../runtime/manifest/signed.js";
-import { connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, RULE, sessionInfo } from "./fixtures.js";
+import { assertRefusedWhileListFlips, connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, RULE, sessionInfo } from "./fixtures.js";
 
 async function refusal(promise: Promise<unknown>): Promise<RefusalData> {
   try {
@@ -200,12 +200,7 @@ describe("guardClient (client side)", () => {
     });
 
     it("refuses the call when the list changes during every read", async () => {
-      const t = await changingServer(() => true);
-      const data = await refusal(t.client.callTool({ name: "get_balance", arguments: { customer_id: "c" } }));
-      assert.equal(data.code, "PQG7304");
-      assert.match(data.reason, /changed during each of 5 reads/);
-      assert.equal(t.counts.ran, 0);
-      await t.close();
+      await assertRefusedWhileListFlips(await changingServer(() => true), refusal);
     });
   });
 });

@@ -1,5 +1,6 @@
 // Shared fixtures for enforcement tests: a payments server on the real SDK, a hand-written guard that follows the
 // decision procedure of docs/language.md for a small payments policy, and session facts as a PQC transport reports them.
+import { strict as assert } from "node:assert";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -226,4 +227,19 @@ export async function flippingToolList(change: (read: number) => boolean) {
       return answer;
     },
   };
+}
+
+/**
+ * Both ends: when the tool list changes during every read, a call is refused (PQG7304, "changed during each of 5
+ * reads") and never runs. `refuse` awaits a refusal and returns its data.
+ */
+export async function assertRefusedWhileListFlips(
+  t: { client: Client; counts: { ran: number }; close(): Promise<unknown> },
+  refuse: (call: Promise<unknown>) => Promise<{ code: string; reason: string }>,
+): Promise<void> {
+  const data = await refuse(t.client.callTool({ name: "get_balance", arguments: { customer_id: "c" } }));
+  assert.equal(data.code, "PQG7304");
+  assert.match(data.reason, /changed during each of 5 reads/);
+  assert.equal(t.counts.ran, 0);
+  await t.close();
 }

@@ -13,7 +13,7 @@ import type { GuardModule } from "../../runtime/guard/types.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
 import type { SessionInfo } from "../../runtime/session/facts.js";
 import { MemoryStateStore, StateError, type StateStore } from "../../runtime/state/index.js";
-import { connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, poisonedRefund, RULE, sessionInfo } from "./fixtures.js";
+import { assertRefusedWhileListFlips, connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, poisonedRefund, RULE, sessionInfo } from "./fixtures.js";
 
 async function refusal(promise: Promise<unknown>): Promise<RefusalData> {
   try {
@@ -416,12 +416,7 @@ describe("enforce (server side)", () => {
     });
 
     it("refuses the call when the list changes during every read", async () => {
-      const t = await changingServer(() => true);
-      const data = await refusal(t.client.callTool({ name: "get_balance", arguments: { customer_id: "c" } }));
-      assert.equal(data.code, "PQG7304");
-      assert.match(data.reason, /changed during each of 5 reads/);
-      assert.equal(t.counts.ran, 0);
-      await t.close();
+      await assertRefusedWhileListFlips(await changingServer(() => true), refusal);
     });
   });
 
