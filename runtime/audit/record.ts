@@ -153,8 +153,10 @@ export function buildLine(
     time: new Date(decision.time).toISOString(),
     tool: decision.tool,
   } as const;
-  // Without raw arguments no spread or copy: both would cost more than the stringify.
-  const canonical = includeArguments ? canonicalJson({ ...body, args: decision.args ?? {} }) : JSON.stringify(body);
+  // Raw arguments as decided: parsed back from their JSON text when the decision kept it (a client's argument object
+  // may read differently now).
+  const args = includeArguments ? (decision.argsText === undefined ? (decision.args ?? {}) : JSON.parse(decision.argsText)) : undefined;
+  const canonical = includeArguments ? canonicalJson({ ...body, args }) : JSON.stringify(body);
   const hash = sha3Hex(canonical);
   // The written line is the canonical text with `hash` appended last: what JSON.stringify({ ...body, hash }) writes.
   return { hash, text: `${canonical.slice(0, -1)},"hash":"${hash}"}` };

@@ -131,8 +131,9 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     if (typeof tool !== "string") return req;
     const verdict = await decisions.decide({ tool, args: params?.arguments, session: resolver.current(), pin: pinFor(tool), approve: options.approve });
     if (!verdict.allowed) throw verdict.error;
-    if (params?.arguments === undefined || verdict.argsText === undefined) return req;
-    return { ...req, params: { ...params, arguments: JSON.parse(verdict.argsText) as unknown } };
+    if (params?.arguments === undefined) return req;
+    // The plain copy the guard decided on (the decision point parses a client's arguments from their JSON text).
+    return { ...req, params: { ...params, arguments: verdict.args } };
   };
 
   const guardedRequest = (async (req: Parameters<RequestFn>[0], schema: Parameters<RequestFn>[1], opts?: Parameters<RequestFn>[2]) => {
@@ -145,10 +146,8 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
       const page = statusOf(tools as Record<string, unknown>[]);
       const whole = (req.params as { cursor?: unknown } | undefined)?.cursor === undefined && (result as { nextCursor?: unknown }).nextCursor === undefined;
       // A listing that a change overtook is shown, filtered, but not kept: the next call reads the list again.
-      if (whole && before === generation) {
-        generation++;
-        status = page;
-      }
+      // The application's own listing is no change: it is kept without making reads in flight stale.
+      if (whole && before === generation) status = page;
       return { ...result, tools: (tools as Record<string, unknown>[]).filter((t) => listed(String(t.name), page)) };
     }
     return request(req, schema, opts);

@@ -51,7 +51,7 @@ export type PinVerdict = { readonly ok: true } | { readonly ok: false; readonly 
 
 export type Verdict =
   /** `argsText`: the arguments decided on, as JSON text; a client sends these, not its caller's object (see guardClient). */
-  | { readonly allowed: true; readonly decision: Decision; readonly argsText: string | undefined }
+  | { readonly allowed: true; readonly decision: Decision; readonly args: Readonly<Record<string, unknown>>; readonly argsText: string | undefined }
   | { readonly allowed: false; readonly refusal: RefusalData; readonly error: ReturnType<typeof refusalError> };
 
 export interface CallToDecide {
@@ -94,11 +94,9 @@ export class DecisionPoint {
   }
 
   async decide(call: CallToDecide): Promise<Verdict> {
-    let now: number;
-    try {
-      now = this.now();
-    } catch (error) {
-      return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read, so the guard refuses to decide: ${describe(error)}`, undefined);
+    const now = this.readClock();
+    if (typeof now === "string") {
+      return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read, so the guard refuses to decide: ${now}`, undefined);
     }
     const checked = this.checkArguments(call.tool, call.args);
     if (typeof checked === "string") return this.refuse(call, now, EnforceErrorCode.BadArguments, checked, undefined);
@@ -124,7 +122,7 @@ export class DecisionPoint {
     if (decision.decision === "deny") {
       return this.refuse(call, now, EnforceErrorCode.PolicyDenied, decision.reason, argsText, decision.determining);
     }
-    if (decision.decision === "allow") return this.allow(call, now, decision, undefined, argsText);
+    if (decision.decision === "allow") return this.allow(call, now, decision, undefined, args, argsText);
 
     const approval = await this.askApproval(call, args, decision, context);
     if (approval !== "approved") {
@@ -134,11 +132,9 @@ export class DecisionPoint {
 
     // Time passed while the human decided: other calls may have used the quota, a time window may have closed, the
     // tool may have changed. The whole decision runs again on the current state and clock before the call proceeds.
-    let later: number;
-    try {
-      later = this.now();
-    } catch (error) {
-      return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read after the approval: ${describe(error)}`, argsText);
+    const later = this.readClock();
+    if (typeof later === "string") {
+      return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read after the approval: ${later}`, argsText);
     }
     const approved = { decision: "ask", approval: "approved" } as const;
     const again = " (checked again after the approval)";
@@ -166,7 +162,18 @@ export class DecisionPoint {
       const reason = `the call now needs another approval: ${redecided.reason}${again}`;
       return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, redecided.determining, approved);
     }
-    return this.allow(call, later, decision, "approved", argsText);
+    return this.allow(call, later, decision, "approved", args, argsText);
+  }
+
+  /** The injected clock's reading, or why it is unusable (it threw, or gave no finite time): then nothing is decided. */
+  private readClock(): number | string {
+    let now: number;
+    try {
+      now = this.now();
+    } catch (error) {
+      return describe(error);
+    }
+    return Number.isFinite(now) ? now : `it read ${String(now)}, not a time`;
   }
 
   /** A refusal: recorded (best effort), and the error the caller answers with. */
@@ -249,7 +256,14 @@ export class DecisionPoint {
     return decision;
   }
 
-  private allow(call: CallToDecide, now: number, decision: Decision, approval: "approved" | undefined, argsText: string | undefined): Verdict {
+  private allow(
+    call: CallToDecide,
+    now: number,
+    decision: Decision,
+    approval: "approved" | undefined,
+    args: Readonly<Record<string, unknown>>,
+    argsText: string | undefined,
+  ): Verdict {
     try {
       const outcome = { decision: decision.decision, outcome: "allowed", rules: decision.determining, reason: decision.reason, approval, argsText } as const;
       this.record(call, now, outcome, true);
@@ -263,7 +277,7 @@ export class DecisionPoint {
       };
       return { allowed: false, refusal, error: refusalError(refusal) };
     }
-    return { allowed: true, decision, argsText };
+    return { allowed: true, decision, args, argsText };
   }
 
   /** Appends the audit line. A refusal is recorded best effort; an allowed call whose line fails is refused. */

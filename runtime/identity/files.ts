@@ -39,7 +39,10 @@ export async function readBoundedFile(path: string, maxBytes: number, checkMode?
       return unreadable(error);
     }
     if (length === buffer.length) return { ok: false, reason: "unreadable", code: "the file changed while it was read" };
-    return { ok: true, text: buffer.toString("utf8", 0, length), mode };
+    const text = buffer.toString("utf8", 0, length);
+    // A file read under a mode check holds a secret: its bytes do not outlive the read (the text is the caller's).
+    if (checkMode !== undefined) buffer.fill(0);
+    return { ok: true, text, mode };
   } finally {
     await handle.close();
   }

@@ -2,7 +2,7 @@
 // the paths that are hard to reach through a whole server: a line that cannot be built, a broken approver, arguments
 // that change while a human decides, a store that yields between its operations or never answers, a failing clock.
 import { strict as assert } from "node:assert";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditLog, silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
@@ -133,5 +133,37 @@ describe("DecisionPoint.decide", () => {
     assert.equal(verdict.refusal.code, "PQG7306");
     assert.match(verdict.refusal.reason, /clock could not be read.*clock unavailable/);
     assert.equal(audit.lines.length, 1);
+  });
+
+  it("refuses on a clock that reads no finite time, and the audit log goes on working", async () => {
+    const audit = await AuditLog.open(join(dir, "nan-clock.log"), { logger: silentLogger() });
+    try {
+      let reading = Number.NaN;
+      const point = decisionPoint({ audit, now: () => reading });
+      const first = await point.decide(call("get_balance", { customer_id: "c" }));
+      assert.ok(!first.allowed);
+      assert.equal(first.refusal.code, "PQG7306");
+      assert.match(first.refusal.reason, /read NaN, not a time/);
+      reading = NOW;
+      assert.ok((await point.decide(call("get_balance", { customer_id: "c" }))).allowed);
+      await audit.flush();
+      assert.equal(audit.failure, undefined, "the refusal's line was written");
+    } finally {
+      await audit.close();
+    }
+  });
+
+  it("records a client's raw arguments as decided, not as its argument object reads later", async () => {
+    const path = join(dir, "client-args.log");
+    const audit = await AuditLog.open(path, { includeArguments: true, logger: silentLogger() });
+    let reads = 0;
+    const shifty = { customer_id: "c", get amount() { return reads++ === 0 ? 10 : 9000; } };
+    const point = new DecisionPoint(paymentsGuard({}), "client", { now: () => NOW, logger: silentLogger(), audit }, "m".repeat(64));
+    const verdict = await point.decide(call("process_refund", shifty));
+    assert.ok(verdict.allowed);
+    assert.deepEqual(verdict.args, { customer_id: "c", amount: 10 });
+    await audit.close();
+    const line = JSON.parse((await readFile(path, "utf8")).trim()) as { args: unknown };
+    assert.deepEqual(line.args, { amount: 10, customer_id: "c" });
   });
 });
