@@ -45,6 +45,8 @@ const MAX_TOOL_LIST_REREADS = 5;
 export const APPROVAL_TIMEOUT_MS = 25_000;
 /** How long a client may take to answer a request forwarded from the upstream: a human may be answering it. */
 export const CLIENT_REQUEST_TIMEOUT_MS = 55_000;
+/** How much longer an approval question may wait than the decision's own deadline, which aborts it first. */
+const APPROVAL_BACKSTOP_MS = 1_000;
 
 /**
  * What the proxy declares to the upstream as its client: what it can forward. Whether a request is then forwarded
@@ -515,7 +517,10 @@ export class ProxyConnection {
       },
     };
     try {
-      const result = (await this.request("elicitation/create", params, this.#core.options.approvalTimeoutMs ?? APPROVAL_TIMEOUT_MS, request.signal)) as { action?: string; content?: { approve?: unknown } } | undefined;
+      // The decision point owns the deadline and aborts `request.signal` when it passes (recorded as a timeout); this
+      // request's own limit is only a backstop a little later, so the two never race.
+      const backstop = (this.#core.options.approvalTimeoutMs ?? APPROVAL_TIMEOUT_MS) + APPROVAL_BACKSTOP_MS;
+      const result = (await this.request("elicitation/create", params, backstop, request.signal)) as { action?: string; content?: { approve?: unknown } } | undefined;
       return result?.action === "accept" && result.content?.approve === true;
     } catch (error) {
       // Stopped waiting (the decision timed out) or no answer in time: not approved. An error reply is a refusal too,

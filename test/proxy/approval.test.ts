@@ -70,13 +70,13 @@ describe("proxy approval", function () {
   });
 
   it("never forwards a call the client cancelled while it waited for approval, even when the approval comes after", async () => {
-    let asked = false;
+    let asked: AbortSignal | undefined;
     let answer!: (approved: boolean) => void;
     const outcomes: boolean[] = [];
     proxy = flakyProxy({
       guard: limitedGuard,
-      approver: () => {
-        asked = true;
+      approver: (request) => {
+        asked = request.signal;
         return new Promise((resolve) => (answer = resolve));
       },
       onDecision: (_tool, verdict) => outcomes.push(verdict.allowed),
@@ -94,10 +94,10 @@ describe("proxy approval", function () {
     client.onerror = (error) => protocolErrors.push(error);
     const cancel = new AbortController();
     const calling = client.callTool({ name: "echo", arguments: { text: "ask" } }, undefined, { signal: cancel.signal }).catch((error: unknown) => error);
-    await until(() => asked, 5_000, "the approval question");
+    await until(() => asked !== undefined, 5_000, "the approval question");
     cancel.abort("the agent gave up");
     await calling;
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the cancellation reaches the proxy
+    await until(() => asked!.aborted, 5_000, "the cancellation to withdraw the approval question");
     answer(true);
     await until(() => outcomes.length === 1, 5_000, "the decision");
     assert.deepEqual(outcomes, [false]);
