@@ -10,7 +10,7 @@ import { SessionResolver, transportSessionInfo, type SessionSource } from "./con
 import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { pinAgainstPolicy } from "./pin.js";
-import { MAX_STALE_READS, MAX_TOOL_LIST_PAGES } from "./server.js";
+import { MAX_STALE_READS, readToolList, readUnchanged } from "../manifest/listing.js";
 
 export interface GuardClientOptions extends DecisionOptions {
   /** The verified signed manifest every listed tool is pinned to. */
@@ -63,17 +63,8 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
   };
 
   /** The whole live list, every page, read without this wrapper. */
-  const readAll = async (): Promise<Record<string, unknown>[]> => {
-    const tools: Record<string, unknown>[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
-      const result = await request({ method: LIST, params: cursor === undefined ? {} : { cursor } }, ListToolsResultSchema);
-      tools.push(...(result.tools as Record<string, unknown>[]));
-      cursor = result.nextCursor;
-      if (cursor === undefined) break;
-    }
-    return tools;
-  };
+  const readAll = (): Promise<Record<string, unknown>[]> =>
+    readToolList((cursor) => request({ method: LIST, params: cursor === undefined ? {} : { cursor } }, ListToolsResultSchema));
 
   /**
    * The pin status of the live list. A read that a change overtook is stale and decides nothing: it is read again,
@@ -82,15 +73,13 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
   const fetchStatus = (): Promise<Map<string, ToolStatus>> => {
     if (refreshing !== undefined) return refreshing;
     const run = (async () => {
-      for (let read = 0; read < MAX_STALE_READS; read++) {
-        const started = generation;
-        const fresh = statusOf(await readAll());
-        if (started === generation) {
-          status = fresh;
-          return fresh;
-        }
-      }
-      throw new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
+      const fresh = await readUnchanged(
+        () => generation,
+        async () => statusOf(await readAll()),
+      );
+      if (fresh === undefined) throw new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
+      status = fresh;
+      return fresh;
     })();
     refreshing = run;
     const clear = (): void => {

@@ -11,11 +11,9 @@ import { guardContextOf, historyKeyOf, SessionResolver, transportSessionInfo, ty
 import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
+import { MAX_STALE_READS, readToolList, readUnchanged } from "../manifest/listing.js";
 
-/** Pages of a paginated tools/list followed when pinning live definitions; more means a misbehaving handler. */
-export const MAX_TOOL_LIST_PAGES = 100;
-/** Reads of the tool list in a row that a list_changed overtook before pinning gives up (and calls are refused). */
-export const MAX_STALE_READS = 5;
+export { MAX_STALE_READS, MAX_TOOL_LIST_PAGES } from "../manifest/listing.js";
 
 export interface EnforceOptions extends DecisionOptions {
   /** The session of each call; defaults to the `sessionInfo` of the server's connected transport. */
@@ -239,15 +237,15 @@ class LiveTools {
     if (this.digests !== undefined) return Promise.resolve(this.digests);
     if (this.loading !== undefined) return this.loading;
     const loading = (async () => {
-      for (let read = 0; read < MAX_STALE_READS; read++) {
-        const generation = this.changes;
-        const digests = digestsOf(await readAll(fetchPage));
-        if (generation === this.changes) {
-          this.digests = digests;
-          return digests;
-        }
+      const digests = await readUnchanged(
+        () => this.changes,
+        async () => digestsOf(await readToolList(fetchPage)),
+      );
+      if (digests === undefined) {
+        throw new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
       }
-      throw new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
+      this.digests = digests;
+      return digests;
     })();
     this.loading = loading;
     loading.catch(() => undefined).finally(() => {
@@ -257,18 +255,6 @@ class LiveTools {
   }
 }
 
-/** Every page of a tool listing, following cursors up to MAX_TOOL_LIST_PAGES. */
-async function readAll(fetchPage: (cursor: string | undefined) => Promise<Record<string, unknown>>): Promise<Record<string, unknown>[]> {
-  const tools: Record<string, unknown>[] = [];
-  let cursor: string | undefined;
-  for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
-    const result = await fetchPage(cursor);
-    if (Array.isArray(result.tools)) tools.push(...(result.tools as Record<string, unknown>[]));
-    cursor = typeof result.nextCursor === "string" ? result.nextCursor : undefined;
-    if (cursor === undefined) break;
-  }
-  return tools;
-}
 
 function pinLive(guard: GuardModule, tool: string, digests: LiveDigests): PinVerdict {
   if (!digests.has(tool)) return { ok: false, code: EnforceErrorCode.ToolUnknown, reason: `the server does not list \`${tool}\`` };

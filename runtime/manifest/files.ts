@@ -3,7 +3,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { readBoundedFile } from "../identity/files.js";
 import { ManifestError, ManifestErrorCode } from "./errors.js";
-import { MAX_MANIFEST_BYTES, MAX_TOOL_LIST_PAGES, verifySignedManifest, type VerifiedManifest, type VerifyOptions } from "./signed.js";
+import { readToolList } from "./listing.js";
+import { MAX_MANIFEST_BYTES, verifySignedManifest, type VerifiedManifest, type VerifyOptions } from "./signed.js";
 
 /** How long a server asked with `--from-server` has to start and list its tools. */
 export const FROM_SERVER_TIMEOUT_MS = 30_000;
@@ -63,15 +64,7 @@ export async function toolsFromServer(commandLine: string, options: { cwd?: stri
   const timeout = options.timeoutMs ?? FROM_SERVER_TIMEOUT_MS;
   try {
     await client.connect(transport, { timeout });
-    const tools: Record<string, unknown>[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
-      const result = await client.listTools(cursor === undefined ? {} : { cursor }, { timeout });
-      tools.push(...(result.tools as Record<string, unknown>[]));
-      cursor = result.nextCursor;
-      if (cursor === undefined) break;
-    }
-    return tools;
+    return await readToolList((cursor) => client.listTools(cursor === undefined ? {} : { cursor }, { timeout }));
   } catch (error) {
     throw new ManifestError(ManifestErrorCode.Unreadable, `cannot list the tools of \`${commandLine}\`: ${error instanceof Error ? error.message : String(error)}`);
   } finally {

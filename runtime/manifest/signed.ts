@@ -18,8 +18,7 @@ export const MANIFEST_CLOCK_SKEW_MS = 5 * 60 * 1000;
 /** Far above any real server; bounds the work an untrusted document can cause. */
 export const MAX_MANIFEST_TOOLS = 10_000;
 export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
-/** Pages of a paginated tools/list read from a live server; more means a misbehaving server. */
-export const MAX_TOOL_LIST_PAGES = 100;
+export { MAX_TOOL_LIST_PAGES } from "./listing.js";
 
 /** A tool definition as signed: only the digested fields (see digest.ts). */
 export type ToolDefinition = Readonly<Record<string, unknown>> & { readonly name: string };

@@ -27,16 +27,10 @@ import {
 import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
 import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
 import type { PinReport, ToolPin } from "./pin.js";
+import { MAX_STALE_READS, readToolList, readUnchanged, type ToolListPage } from "../manifest/listing.js";
 import type { UpstreamSupervisor } from "./upstream.js";
 
 const JSONRPC_INVALID_PARAMS = -32602;
-/** Upper bound on tool-list pages fetched from the upstream: a server paging forever must not stall the proxy. */
-const MAX_TOOL_LIST_PAGES = 100;
-/**
- * Reads of the tool list in a row that a change (`list_changed`, a restart) may overtake before the proxy gives up:
- * a server announcing changes without end must not keep calls waiting for a pin; they are refused instead.
- */
-const MAX_TOOL_LIST_REREADS = 5;
 /**
  * How long a human may take to approve an `ask` before the call is denied. The upstream then has its own call
  * timeout (DEFAULT_CALL_TIMEOUT_MS, 30 s), so an approved call is answered within 55 s: before a client with the MCP
@@ -78,7 +72,7 @@ function neededCapability(method: string, params: Params): { readonly name: stri
 
 /** The tool list could not be read without a change overtaking the read. */
 function unpinnable(): ProxyError {
-  return new ProxyError("PQG8002", `the upstream's tool list changed during each of ${MAX_TOOL_LIST_REREADS} reads, so it could not be pinned`, RPC_UPSTREAM_UNAVAILABLE);
+  return new ProxyError("PQG8002", `the upstream's tool list changed during each of ${MAX_STALE_READS} reads, so it could not be pinned`, RPC_UPSTREAM_UNAVAILABLE);
 }
 
 function notForwarded(message: string, rpcCode: number): ProxyError {
@@ -217,38 +211,22 @@ export class ProxyCore {
   }
 
   async #pinCurrentList(): Promise<PinReport> {
-    for (let read = 0; read < MAX_TOOL_LIST_REREADS; read++) {
-      const epoch = this.#toolsEpoch;
-      const tools = await this.#fetchTools();
-      if (epoch !== this.#toolsEpoch) continue;
-      const report = this.#options.pin.update(tools);
-      const level = report.changed.length + report.unreviewed.length > 0 ? "warn" : "info";
-      this.#log[level]({ ...report }, "upstream tool list pinned");
-      return report;
-    }
-    throw unpinnable();
-  }
-
-  async #fetchTools(): Promise<Tool[]> {
-    const tools: Tool[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < MAX_TOOL_LIST_PAGES; page++) {
-      const result = (await this.#options.upstream.request("tools/list", cursor === undefined ? undefined : { cursor })) as {
-        tools?: Tool[];
-        nextCursor?: string;
-      };
-      tools.push(...(result.tools ?? []));
-      cursor = result.nextCursor;
-      if (cursor === undefined) break;
-    }
-    return tools;
+    const tools = await readUnchanged(
+      () => this.#toolsEpoch,
+      () => readToolList((cursor) => this.#options.upstream.request("tools/list", cursor === undefined ? undefined : { cursor }) as Promise<ToolListPage>),
+    );
+    if (tools === undefined) throw unpinnable();
+    const report = this.#options.pin.update(tools as Tool[]);
+    const level = report.changed.length + report.unreviewed.length > 0 ? "warn" : "info";
+    this.#log[level]({ ...report }, "upstream tool list pinned");
+    return report;
   }
 
   /** A pinned view of the tool list, refreshed if a restart or `list_changed` made it stale. */
   async verifiedPin(): Promise<ToolPin> {
     // A change announced just after a refresh finished makes the pin stale again before this call could use it.
     for (let read = 0; !this.#options.pin.verified; read++) {
-      if (read === MAX_TOOL_LIST_REREADS) {
+      if (read === MAX_STALE_READS) {
         throw unpinnable();
       }
       await this.refreshTools();
