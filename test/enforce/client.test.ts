@@ -10,7 +10,7 @@ import { signature } from "../../runtime/crypto/registry.js";
 import { guardClient, GUARD_REFUSAL_ERROR, refusalOf, type GuardClientOptions, type RefusalData } from "../../runtime/enforce/index.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
 import { signManifest, verifySignedManifest, type VerifiedManifest } from "../../runtime/manifest/signed.js";
-import { assertRefusedWhileListFlips, connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, RULE, sessionInfo } from "./fixtures.js";
+import { assertDecidedOnReread, assertRefusedWhileListFlips, connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, RULE, sessionInfo } from "./fixtures.js";
 
 async function refusal(promise: Promise<unknown>): Promise<RefusalData> {
   try {
@@ -182,12 +182,7 @@ describe("guardClient (client side)", () => {
     }
 
     it("does not decide a call on it: the list is read again and the call decided on what the server offers now", async () => {
-      const t = await changingServer((read) => read === 0);
-      const data = await refusal(t.client.callTool({ name: "process_refund", arguments: { customer_id: "c", amount: 1 } }));
-      assert.equal(data.code, "PQG7303");
-      assert.equal(t.reads(), 2);
-      assert.equal(t.counts.ran, 0);
-      await t.close();
+      await assertDecidedOnReread(await changingServer((read) => read === 0), refusal);
     });
 
     it("is not kept when the application listed it: the next call is decided on what the server offers now", async () => {

@@ -230,6 +230,21 @@ export async function flippingToolList(change: (read: number) => boolean) {
 }
 
 /**
+ * Both ends: a read that one change overtook is read again, and the call is decided on what the server offers now
+ * (the poisoned refund: PQG7303), without running. `t` flipped its list during its first read only.
+ */
+export async function assertDecidedOnReread(
+  t: { client: Client; counts: { ran: number }; reads(): number; close(): Promise<unknown> },
+  refuse: (call: Promise<unknown>) => Promise<{ code: string; reason: string }>,
+): Promise<void> {
+  const data = await refuse(t.client.callTool({ name: "process_refund", arguments: { customer_id: "c", amount: 1 } }));
+  assert.equal(data.code, "PQG7303");
+  assert.equal(t.reads(), 2);
+  assert.equal(t.counts.ran, 0);
+  await t.close();
+}
+
+/**
  * Both ends: when the tool list changes during every read, a call is refused (PQG7304, "changed during each of 5
  * reads") and never runs. `refuse` awaits a refusal and returns its data.
  */

@@ -13,7 +13,7 @@ import type { GuardModule } from "../../runtime/guard/types.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
 import type { SessionInfo } from "../../runtime/session/facts.js";
 import { MemoryStateStore, StateError, type StateStore } from "../../runtime/state/index.js";
-import { assertRefusedWhileListFlips, connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, poisonedRefund, RULE, sessionInfo } from "./fixtures.js";
+import { assertDecidedOnReread, assertRefusedWhileListFlips, connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, poisonedRefund, RULE, sessionInfo } from "./fixtures.js";
 
 async function refusal(promise: Promise<unknown>): Promise<RefusalData> {
   try {
@@ -407,12 +407,7 @@ describe("enforce (server side)", () => {
     }
 
     it("is read again, and the call decided on what the server offers now", async () => {
-      const t = await changingServer((read) => read === 0);
-      const data = await refusal(t.client.callTool({ name: "process_refund", arguments: { customer_id: "c", amount: 1 } }));
-      assert.equal(data.code, "PQG7303");
-      assert.equal(t.reads(), 2);
-      assert.equal(t.counts.ran, 0);
-      await t.close();
+      await assertDecidedOnReread(await changingServer((read) => read === 0), refusal);
     });
 
     it("refuses the call when the list changes during every read", async () => {
