@@ -257,6 +257,13 @@ export class ServerHandshake {
 
   constructor(private readonly options: ServerHandshakeOptions) {
     checkOffer(options.suites);
+    const own = options.credentials.signature;
+    if (!options.suites.signature.includes(own)) {
+      throw new SessionError(
+        SessionErrorCode.InvalidConfiguration,
+        `this server's identity signs with \`${own}\`, which its signature algorithms (${list(options.suites.signature)}) leave out: add it, or use an identity of a listed algorithm`,
+      );
+    }
   }
 
   /** Chooses the suite by server preference among the client's offer and answers with the ServerHello. */
@@ -371,6 +378,15 @@ export class ServerHandshake {
     const proof = reader.bytes(MAX_HANDSHAKE_MESSAGE_BYTES);
     reader.end();
     const certificate = verifyClientCertificate(certificateBytes, trust, this.options.now());
+    const accepted = this.options.suites.signature;
+    for (const algorithm of new Set([certificate.issuerAlgorithm, certificate.subjectAlgorithm])) {
+      if (!accepted.includes(algorithm)) {
+        throw new SessionError(
+          SessionErrorCode.ClientAuthFailed,
+          `client \`${certificate.fingerprint}\` uses \`${algorithm}\`, which this server does not accept (it accepts ${list(accepted)})`,
+        );
+      }
+    }
     let ok = false;
     try {
       ok = signatureByName(certificate.subjectAlgorithm).verify(proof, context, certificate.subjectPublicKey, clientAuthContext);

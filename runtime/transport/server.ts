@@ -8,7 +8,7 @@ import type { ClientTrust, SigningIdentity } from "../session/certificate.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
 import { ServerHandshake } from "../session/handshake.js";
 import { HandshakeType } from "../session/messages.js";
-import { transportSuites } from "./defaults.js";
+import { serverSuites } from "./defaults.js";
 import { HandshakeStep, handshakeResponse } from "./envelope.js";
 import { SessionTransport } from "./session-transport.js";
 import type { SessionTransportOptions } from "./session-transport.js";
@@ -20,7 +20,11 @@ export interface PqcServerTransportOptions extends SessionTransportOptions {
   readonly identity?: SigningIdentity;
   /** Human label put in certificates issued from `identity`. */
   readonly label?: string;
-  /** Algorithms to accept, in the server's preference order (the server chooses among the client's offer). */
+  /**
+   * Algorithms to accept, in the server's preference order (the server chooses among the client's offer). The
+   * signature list names what client certificates may be signed with, and must include the identity's algorithm;
+   * unset (and no PQGUARD_SIGNATURE), it is the identity's algorithm followed by the registry's defaults.
+   */
   readonly suites?: Partial<SuiteConfig>;
   /** Which client certificates to believe; without it, clients that present one are refused. */
   readonly clientTrust?: ClientTrust;
@@ -54,9 +58,10 @@ export class PqcServerTransport extends SessionTransport {
 
   constructor(inner: Transport, options: PqcServerTransportOptions) {
     super(inner, options);
+    const credentials = credentialsFor(options, this.now);
     this.handshake = new ServerHandshake({
-      suites: resolveSuiteConfig(transportSuites(options.suites)),
-      credentials: credentialsFor(options, this.now),
+      suites: resolveSuiteConfig(serverSuites(options.suites, credentials.signature)),
+      credentials,
       clientTrust: options.clientTrust,
       now: this.now,
     });

@@ -79,6 +79,11 @@ describe("session handshake", () => {
     assert.match(error.message, /`ok-name`, "X\\nlevel=info msg=\\"handshake accepted\\"", `AEAD-0`/);
   });
 
+  it("refuses to start a server whose identity's algorithm its own signature list leaves out", () => {
+    const error = expectCode(() => peers({ serverSuites: { ...DEFAULT_SUITES, signature: ["ML-DSA-87"] } }), SessionErrorCode.InvalidConfiguration);
+    assert.match(error.message, /identity signs with `ML-DSA-65`, which its signature algorithms \(`ML-DSA-87`\) leave out/);
+  });
+
   it("refuses a server whose identity is not pinned (wrong server key)", () => {
     const p = peers({ trusted: [newIdentity().fingerprint] });
     const serverHello = p.server.receiveClientHello(p.client.hello());
@@ -184,6 +189,23 @@ describe("session handshake", () => {
       const p = peers({ clientAuth: { identity: newIdentity(), certificate }, clientTrust: { issuers: [issuer.fingerprint] } });
       const { clientFinished } = p.client.receiveServerHello(p.server.receiveClientHello(p.client.hello()));
       expectCode(() => p.server.receiveClientFinished(clientFinished), SessionErrorCode.ClientAuthFailed);
+    });
+
+    it("refuses a client whose certificate uses a signature algorithm the server does not accept", () => {
+      const { issuer } = clientFixture();
+      const client = newIdentity("ML-DSA-44");
+      const certificate = issueClientCertificate({ issuer, subject: client, claims: { id: "weak" }, lifetimeMs: 3600_000, now: T0 });
+      const p = peers({ clientAuth: { identity: client, certificate }, clientTrust: { issuers: [issuer.fingerprint] } });
+      const { clientFinished } = p.client.receiveServerHello(p.server.receiveClientHello(p.client.hello()));
+      const error = expectCode(() => p.server.receiveClientFinished(clientFinished), SessionErrorCode.ClientAuthFailed);
+      assert.match(error.message, /uses `ML-DSA-44`, which this server does not accept \(it accepts `ML-DSA-65`\)/);
+      // Listed, the same certificate is accepted.
+      const accepting = peers({
+        clientAuth: { identity: client, certificate },
+        clientTrust: { issuers: [issuer.fingerprint] },
+        serverSuites: { ...DEFAULT_SUITES, signature: ["ML-DSA-65", "ML-DSA-44"] },
+      });
+      assert.equal(handshake(accepting).server.info.client?.fingerprint, client.fingerprint);
     });
 
     it("refuses an anonymous client when authentication is required", () => {
