@@ -21,7 +21,11 @@ export const SESSION_ID_BYTES = 16;
  */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** Rekey after this much time under one key, as WireGuard's REKEY_AFTER_TIME: bounds what one key compromise exposes. */
+/**
+ * Rekey after this much time under one key, as WireGuard's REKEY_AFTER_TIME: bounds what one key compromise exposes.
+ * Sends check it, and a per-session timer does while the session is idle, so a key that sealed traffic is replaced
+ * on time even if nothing follows it.
+ */
 export const REKEY_AFTER_TIME_MS = 120_000;
 
 /**

@@ -33,7 +33,7 @@ export type Delivery = "ordered" | "unordered";
 export interface RecordLimits {
   /** Rekey after this many frames under one key (sender side). */
   readonly rekeyAfterMessages?: number | undefined;
-  /** Rekey after this long under one key (sender side, checked when sending). */
+  /** Rekey after this long under one key (sender side: checked when sending, and by an idle sender's timer, see idleRekeyDue). */
   readonly rekeyAfterMs?: number | undefined;
   /** Largest decoded frame in bytes, both directions. */
   readonly maxFrameBytes?: number | undefined;
@@ -138,6 +138,25 @@ export class RecordSealer extends Direction {
   /** Whether the next data frame must be preceded by a rekey frame. */
   rekeyDue(): boolean {
     return this.epochFrames >= this.rekeyAfterMessages || this.now() - this.epochStart >= this.rekeyAfterMs;
+  }
+
+  /**
+   * Whether an idle sender should rekey now: its key is past its time and has sealed a frame. A key that sealed
+   * nothing protects no traffic, and replacing it gains nothing (its successor derives from it), so an idle session
+   * ratchets once, not every period: no marker traffic while it stays idle, and over unordered delivery the peer's
+   * next frame is never further ahead than it follows.
+   */
+  idleRekeyDue(): boolean {
+    return this.epochFrames > 0 && this.now() - this.epochStart >= this.rekeyAfterMs;
+  }
+
+  /**
+   * How long until the current key is past its time; a whole period if it already is (it sealed nothing, see
+   * idleRekeyDue), and at most one (a clock set back does not postpone the next look).
+   */
+  msUntilRekey(): number {
+    const left = this.epochStart + this.rekeyAfterMs - this.now();
+    return left > 0 ? Math.min(left, this.rekeyAfterMs) : this.rekeyAfterMs;
   }
 
   /** Seals a data frame holding `text` as UTF-8; throws FrameTooLarge (sending nothing) when it would exceed the limit. */

@@ -1,5 +1,6 @@
 // What client and server transports share: sealing and opening JSON-RPC messages, the pre-establishment send queue,
-// failure (typed error, close, nothing delivered), idempotent close with a sealed close frame, and the session facts.
+// rekeying an idle session on a timer, failure (typed error, close, nothing delivered), idempotent close with a sealed
+// close frame, and the session facts.
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
 import { CLOSE_GRACE_MS, CLOSE_NOTIFY_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, INNER_CLOSE_TIMEOUT_MS, MAX_EARLY_BYTES, MAX_EARLY_FRAMES, MAX_FRAME_BYTES, MAX_PENDING_SENDS } from "../session/constants.js";
@@ -15,7 +16,11 @@ import type { Envelope } from "./envelope.js";
 export interface SessionTransportOptions {
   /** Rekey after this many frames under one key (default 2^20). */
   readonly rekeyAfterMessages?: number;
-  /** Rekey after this long under one key (default 120 s, as WireGuard). */
+  /**
+   * Rekey after this long under one key (default 120 s, as WireGuard). Sends check it; so does one unref'd timer per
+   * session, so that a session that has gone quiet still replaces a key that sealed traffic (at most once per quiet
+   * spell: a key that sealed nothing is kept).
+   */
   readonly rekeyAfterMs?: number;
   /** Whole-handshake timeout (default 10 s). */
   readonly handshakeTimeoutMs?: number;
@@ -30,6 +35,9 @@ export interface SessionTransportOptions {
   /** Clock, epoch ms; injected so tests control certificate validity and rekey timing. */
   readonly now?: () => number;
 }
+
+/** setTimeout's largest delay (2^31 - 1 ms): a longer one fires at once, so an unbounded rekeyAfterMs would spin. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 /** Whether `inner` is one of the SDK's Streamable HTTP transports (server: `handleRequest`; client: `terminateSession`). */
 function deliversOverHttp(inner: Transport): boolean {
@@ -67,6 +75,8 @@ export abstract class SessionTransport implements Transport {
   private closeEmitted = false;
   private closing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Rekeys a session that sends nothing; set once sending is possible and never touched by sends (see rekeyIfIdle). */
+  private rekeyTimer: NodeJS.Timeout | undefined;
   /** Unordered delivery: sealed frames that arrived before this end could open them, with what their request carried. */
   private early: { readonly envelope: Extract<Envelope, { kind: "sealed" }>; readonly extra: MessageExtraInfo | undefined }[] = [];
   private earlyBytes = 0;
@@ -187,6 +197,8 @@ export abstract class SessionTransport implements Transport {
   /** Sending becomes possible: flush what was queued, in order, before any later send. */
   protected enableSending(session: EstablishedSession): void {
     this.sealer = new RecordSealer(session.aead, session.kdf, session.sendSecret, this.recordLimits);
+    // Before the flush: a flush that fails the session synchronously then clears it.
+    this.armRekeyTimer(this.sealer);
     const queued = this.pending;
     this.pending = [];
     for (const item of queued) this.send(item.message, item.options).then(item.resolve, item.reject);
@@ -243,6 +255,35 @@ export abstract class SessionTransport implements Transport {
       }
     }
     return this.inner.send(sealedEnvelope(sealer.sealData(text), message), options);
+  }
+
+  /**
+   * A per-message timer would cost a timer insert and removal on every send, so one timer waits out the current key's
+   * time instead; a send that rekeyed meanwhile only makes the next check find a younger key.
+   */
+  private armRekeyTimer(sealer: RecordSealer): void {
+    this.rekeyTimer = setTimeout(() => this.rekeyIfIdle(sealer), Math.min(sealer.msUntilRekey(), MAX_TIMER_DELAY_MS));
+    this.rekeyTimer.unref?.();
+  }
+
+  /**
+   * Rekeys if the key is past its time, then waits out the new key's. The marker is sealed and handed to the inner
+   * transport in one turn, as sealAndSend does, so no frame is sealed between them and the inner send order stays the
+   * sealing order. Its loss fails the session: the peer could not open any frame after it.
+   */
+  private rekeyIfIdle(sealer: RecordSealer): void {
+    this.rekeyTimer = undefined;
+    if (this.phase === "closed") return;
+    const lost = (error: unknown): void =>
+      this.fail(asSessionError(error, SessionErrorCode.StreamTruncated, "the rekey marker could not be sent, so the peer could not open any later frame"));
+    try {
+      const marker = sealer.idleRekeyDue() ? sealer.rekey() : undefined;
+      // Armed before sending: a send that fails the session synchronously then clears it.
+      this.armRekeyTimer(sealer);
+      if (marker !== undefined) this.inner.send(sealedEnvelope(marker)).catch(lost);
+    } catch (error) {
+      lost(error);
+    }
   }
 
   private receive(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
@@ -376,6 +417,8 @@ export abstract class SessionTransport implements Transport {
   private shutDown(reason: SessionError): void {
     this.phase = "closed";
     this.stopTimer();
+    if (this.rekeyTimer !== undefined) clearTimeout(this.rekeyTimer);
+    this.rekeyTimer = undefined;
     const waiter = this.waiter;
     this.waiter = undefined;
     waiter?.reject(reason);

@@ -1,5 +1,5 @@
-// The record layer alone: in-order delivery across rekeys, and each refusal (tamper at every byte, replay, reorder,
-// truncation, oversize) with its own code, after which the direction refuses everything.
+// The record layer alone: in-order delivery across rekeys (an idle sender's included), and each refusal (tamper at
+// every byte, replay, reorder, truncation, oversize) with its own code, after which the direction refuses everything.
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { aead, kdf, randomBytes } from "../../runtime/crypto/registry.js";
@@ -56,6 +56,27 @@ describe("record layer", () => {
     assert.equal(sealer.rekeyDue(), false);
     now = 1000;
     assert.equal(sealer.rekeyDue(), true);
+  });
+
+  it("tells an idle sender to rekey a key past its time only if it sealed a frame, and when to look again", () => {
+    let now = 0;
+    const { sealer, opener } = pair({ rekeyAfterMs: 1000, now: () => now });
+    now = 5000;
+    assert.equal(sealer.idleRekeyDue(), false, "a key that sealed nothing is kept");
+    assert.equal(sealer.msUntilRekey(), 1000);
+    now = 0;
+    opener.open(sealer.sealData("x"));
+    now = 400;
+    assert.equal(sealer.idleRekeyDue(), false);
+    assert.equal(sealer.msUntilRekey(), 600);
+    now = 1000;
+    assert.equal(sealer.idleRekeyDue(), true);
+    assert.equal(opener.open(sealer.rekey()!).type, FrameType.rekey);
+    assert.equal(sealer.idleRekeyDue(), false);
+    assert.equal(sealer.msUntilRekey(), 1000);
+    now = 9000;
+    assert.equal(sealer.idleRekeyDue(), false, "the new key sealed nothing yet");
+    assert.equal(opener.open(sealer.sealData("after")).text, "after");
   });
 
   it("uses a different key after a rekey: an old-key frame does not open", () => {
@@ -254,6 +275,20 @@ describe("record layer", () => {
       assert.deepEqual(texts, ["m0", "m1", "m2", "m3", "m4", "m5", "m6"]);
       assert.equal(opener.rekeys, 3);
       assert.equal(sealer.rekeys, 3);
+    });
+
+    it("ratchets an idle sender silently, once however long it stays idle, and the receiver follows its next frame", () => {
+      let now = 0;
+      const { sealer, opener } = unordered({ rekeyAfterMs: 1000, now: () => now });
+      opener.open(sealer.sealData("before"));
+      // Twenty idle periods: re-ratcheting each would put the sender further ahead than a receiver follows (8 epochs).
+      for (let period = 1; period <= 20; period++) {
+        now = period * 1000;
+        if (sealer.idleRekeyDue()) assert.equal(sealer.rekey(), undefined);
+      }
+      assert.equal(sealer.rekeys, 1);
+      assert.equal(opener.open(sealer.sealData("after")).text, "after");
+      assert.equal(opener.rekeys, 1);
     });
 
     it("drops an earlier epoch's key after its time, refusing a frame that comes later still", () => {

@@ -1,11 +1,13 @@
 // The sealed MCP transports with the real SDK Client and McpServer over InMemoryTransport: calls work, facts are
-// exposed, 1,000 concurrent calls survive a rekey, and every attack on the wire closes the session with its code.
+// exposed, 1,000 concurrent calls survive a rekey, an idle session rekeys on its timer, and every attack on the wire
+// closes the session with its code.
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { CLOSE_NOTIFY_TIMEOUT_MS, INNER_CLOSE_TIMEOUT_MS } from "../../runtime/session/constants.js";
 import { SessionError, SessionErrorCode } from "../../runtime/session/errors.js";
 import { decodeClientHello, encodeClientHello } from "../../runtime/session/messages.js";
+import { FrameType } from "../../runtime/session/record.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { PqcClientTransport, PqcServerTransport, envelopePayload, openEnvelope, withEnvelopePayload } from "../../runtime/transport/index.js";
 import { T0, clientFixture, newIdentity, serverFixture } from "../session/fixtures.js";
@@ -46,6 +48,17 @@ async function raisedWhile(run: () => Promise<void>): Promise<unknown[]> {
   }
   return raised;
 }
+
+/** Polls `done` until it holds or `ms` pass; returns whether it held. */
+async function eventually(done: () => boolean, ms = 2000): Promise<boolean> {
+  for (const start = Date.now(); !done(); await new Promise((resolve) => setTimeout(resolve, 10))) {
+    if (Date.now() - start > ms) return false;
+  }
+  return true;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const frameType = (message: JSONRPCMessage): number | undefined => Buffer.from(envelopePayload(message)!, "base64url")[0];
 
 const within = <T>(promise: Promise<T>, ms: number): Promise<T | "still pending"> =>
   Promise.race([promise, new Promise<"still pending">((resolve) => setTimeout(() => resolve("still pending"), ms))]);
@@ -120,6 +133,102 @@ describe("sealed MCP transport", () => {
     await call(c, "b");
     assert.equal(c.clientTransport.sessionInfo!.rekeys, 2);
     await c.client.close();
+  });
+
+  describe("idle sessions", () => {
+    /** Rekey timers expire every 50 ms of real time; the age they check is the test's clock, moved by hand. */
+    const REKEY_MS = 50;
+    async function idleSession(options: { delivery?: "unordered" } = {}): Promise<{ c: Connected; clock: { now: number }; wire: JSONRPCMessage[] }> {
+      const clock = { now: T0 + 1000 };
+      const shared = { now: () => clock.now, rekeyAfterMs: REKEY_MS, ...options };
+      const c = await connect(shared, shared);
+      await call(c, "before");
+      const wire: JSONRPCMessage[] = [];
+      c.setEdit((message) => (wire.push(message), [message]));
+      return { c, clock, wire };
+    }
+    const rekeys = (c: Connected): [number | undefined, number | undefined] => [c.clientTransport.sessionInfo?.rekeys, c.serverTransport.sessionInfo?.rekeys];
+
+    it("sends a rekey marker from each end once the key is past its time, and calls still work after", async () => {
+      const { c, clock, wire } = await idleSession();
+      await sleep(3 * REKEY_MS);
+      assert.deepEqual(rekeys(c), [0, 0], "timer expiries before the key is past its time change nothing");
+      clock.now += REKEY_MS;
+      assert.ok(await eventually(() => rekeys(c)[0] === 2 && rekeys(c)[1] === 2), `rekeys: ${rekeys(c)}`);
+      assert.deepEqual(wire.map(frameType), [FrameType.rekey, FrameType.rekey], "one sealed rekey marker each way, nothing else");
+      // Keys that sealed nothing since are kept, however long the session stays idle.
+      clock.now += 10 * REKEY_MS;
+      await sleep(3 * REKEY_MS);
+      assert.deepEqual(rekeys(c), [2, 2]);
+      assert.deepEqual((await call(c, "after")).content, [{ type: "text", text: "after" }]);
+      assert.deepEqual(c.errors, { client: [], server: [] });
+      await c.client.close();
+    });
+
+    it("ratchets silently over unordered delivery, and the peer follows the next frame", async () => {
+      const { c, clock, wire } = await idleSession({ delivery: "unordered" });
+      clock.now += REKEY_MS;
+      assert.ok(await eventually(() => rekeys(c)[0] === 1 && rekeys(c)[1] === 1), `rekeys: ${rekeys(c)}`);
+      assert.deepEqual(wire, [], "no marker on the wire");
+      assert.deepEqual((await call(c, "after")).content, [{ type: "text", text: "after" }]);
+      assert.deepEqual(rekeys(c), [2, 2]);
+      assert.deepEqual(c.errors, { client: [], server: [] });
+      await c.client.close();
+    });
+
+    it("keeps no timer that holds the process open, and stops it at close", async () => {
+      // The timers the sessions arm, told apart by their delay (the tests' own waits use others).
+      const armed: NodeJS.Timeout[] = [];
+      const setTimeoutBefore = globalThis.setTimeout;
+      globalThis.setTimeout = ((handler: () => void, delay?: number, ...rest: unknown[]) => {
+        const timer = (setTimeoutBefore as (...args: unknown[]) => NodeJS.Timeout)(handler, delay, ...rest);
+        if (delay === REKEY_MS) armed.push(timer);
+        return timer;
+      }) as typeof setTimeout;
+      try {
+        const { c, clock, wire } = await idleSession();
+        const errors: unknown[] = [];
+        c.clientTransport.onerror = (error) => errors.push(error);
+        c.serverTransport.onerror = (error) => errors.push(error);
+        assert.ok(await eventually(() => armed.length >= 4), "each end re-arms its timer every period");
+        assert.ok(armed.every((timer) => !timer.hasRef()), "no rekey timer keeps the process alive");
+        await c.client.close();
+        const atClose = armed.length;
+        wire.length = 0;
+        clock.now += 10 * REKEY_MS;
+        await sleep(3 * REKEY_MS);
+        assert.equal(armed.length, atClose, "no timer expired and re-armed after close");
+        assert.deepEqual(rekeys(c), [0, 0]);
+        assert.deepEqual(wire, []);
+        assert.deepEqual(errors, []);
+      } finally {
+        globalThis.setTimeout = setTimeoutBefore;
+      }
+    });
+
+    it("fails the session with a typed error, and nothing unhandled, when the marker cannot be sent", async () => {
+      const { c, clock } = await idleSession();
+      const errors: unknown[] = [];
+      c.clientTransport.onerror = (error) => errors.push(error);
+      c.serverTransport.onerror = () => undefined;
+      const broken = new Error("the pipe is broken");
+      c.clientWire.send = () => Promise.reject(broken);
+      const unhandled: unknown[] = [];
+      const collect = (reason: unknown): void => void unhandled.push(reason);
+      process.on("unhandledRejection", collect);
+      try {
+        clock.now += REKEY_MS;
+        assert.ok(await eventually(() => errors.length > 0));
+        assert.equal(codeOf(errors[0]), SessionErrorCode.StreamTruncated);
+        assert.equal((errors[0] as Error).cause, broken);
+        assert.equal(await within(c.clientTransport.closed, 1000), undefined);
+        await assert.rejects(call(c, "after"));
+        await sleep(3 * REKEY_MS);
+        assert.deepEqual(unhandled, []);
+      } finally {
+        process.off("unhandledRejection", collect);
+      }
+    });
   });
 
   describe("attacks on sealed frames", () => {
