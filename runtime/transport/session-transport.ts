@@ -248,11 +248,7 @@ export abstract class SessionTransport implements Transport {
     const text = JSON.stringify(message);
     if (sealer.rekeyDue()) {
       const marker = sealer.rekey();
-      if (marker !== undefined) {
-        const sent = this.inner.send(sealedEnvelope(marker), options);
-        const data = this.inner.send(sealedEnvelope(sealer.sealData(text), message), options);
-        return Promise.all([sent, data]).then(() => undefined);
-      }
+      if (marker !== undefined) this.sendMarker(marker, options);
     }
     return this.inner.send(sealedEnvelope(sealer.sealData(text), message), options);
   }
@@ -274,16 +270,30 @@ export abstract class SessionTransport implements Transport {
   private rekeyIfIdle(sealer: RecordSealer): void {
     this.rekeyTimer = undefined;
     if (this.phase === "closed") return;
-    const lost = (error: unknown): void =>
-      this.fail(asSessionError(error, SessionErrorCode.StreamTruncated, "the rekey marker could not be sent, so the peer could not open any later frame"));
     try {
       const marker = sealer.idleRekeyDue() ? sealer.rekey() : undefined;
       // Armed before sending: a send that fails the session synchronously then clears it.
       this.armRekeyTimer(sealer);
-      if (marker !== undefined) this.inner.send(sealedEnvelope(marker)).catch(lost);
+      if (marker !== undefined) this.sendMarker(marker);
     } catch (error) {
-      lost(error);
+      this.markerLost(error);
     }
+  }
+
+  /**
+   * Hands a rekey marker to the inner transport. Whoever caused the rekey waits only for its own frame; the marker's
+   * loss fails the session instead, since the peer could not open any frame sealed after it.
+   */
+  private sendMarker(marker: string, options?: TransportSendOptions): void {
+    try {
+      this.inner.send(sealedEnvelope(marker), options).catch((error: unknown) => this.markerLost(error));
+    } catch (error) {
+      this.markerLost(error);
+    }
+  }
+
+  private markerLost(error: unknown): void {
+    this.fail(asSessionError(error, SessionErrorCode.StreamTruncated, "the rekey marker could not be sent, so the peer could not open any later frame"));
   }
 
   private receive(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {

@@ -135,6 +135,33 @@ describe("sealed MCP transport", () => {
     await c.client.close();
   });
 
+  it("fails the session when a send's rekey marker is lost, even if the message itself was refused as too large", async () => {
+    let now = T0 + 1000;
+    const c = await connect({ now: () => now, rekeyAfterMs: 60_000, maxFrameBytes: 4096 }, { now: () => now, rekeyAfterMs: 60_000 });
+    await call(c, "a");
+    const errors: unknown[] = [];
+    c.clientTransport.onerror = (error) => errors.push(error);
+    c.serverTransport.onerror = () => undefined;
+    const broken = new Error("the pipe is broken");
+    c.clientWire.send = () => Promise.reject(broken);
+    const unhandled: unknown[] = [];
+    const collect = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", collect);
+    try {
+      now += 60_000;
+      // The marker's loss closes the session before the SDK hears of the refused frame: either way the call fails.
+      await assert.rejects(call(c, "x".repeat(5000)));
+      assert.ok(await eventually(() => errors.length > 0), "the lost marker is reported");
+      assert.equal(codeOf(errors[0]), SessionErrorCode.StreamTruncated);
+      assert.equal((errors[0] as Error).cause, broken);
+      assert.equal(await within(c.clientTransport.closed, 1000), undefined);
+      await sleep(20);
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", collect);
+    }
+  });
+
   describe("idle sessions", () => {
     /** Rekey timers expire every 50 ms of real time; the age they check is the test's clock, moved by hand. */
     const REKEY_MS = 50;
