@@ -49,6 +49,33 @@ async function raisedWhile(run: () => Promise<void>): Promise<unknown[]> {
   return raised;
 }
 
+/**
+ * Breaks the client's wire (every send rejects), runs `lose` (which makes the client send a rekey marker), then checks
+ * the session failed with StreamTruncated caused by the broken send and closed, and nothing was left unhandled.
+ */
+async function assertMarkerLossFails(c: Connected, lose: () => Promise<void>, settleMs: number): Promise<void> {
+  const errors: unknown[] = [];
+  c.clientTransport.onerror = (error) => errors.push(error);
+  c.serverTransport.onerror = () => undefined;
+  const broken = new Error("the pipe is broken");
+  c.clientWire.send = () => Promise.reject(broken);
+  const unhandled: unknown[] = [];
+  const collect = (reason: unknown): void => void unhandled.push(reason);
+  process.on("unhandledRejection", collect);
+  try {
+    await lose();
+    assert.ok(await eventually(() => errors.length > 0), "the lost marker is reported");
+    assert.equal(codeOf(errors[0]), SessionErrorCode.StreamTruncated);
+    assert.equal((errors[0] as Error).cause, broken);
+    assert.equal(await within(c.clientTransport.closed, 1000), undefined);
+    await assert.rejects(call(c, "after"));
+    await sleep(settleMs);
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off("unhandledRejection", collect);
+  }
+}
+
 /** Polls `done` until it holds or `ms` pass; returns whether it held. */
 async function eventually(done: () => boolean, ms = 2000): Promise<boolean> {
   for (const start = Date.now(); !done(); await new Promise((resolve) => setTimeout(resolve, 10))) {
@@ -139,27 +166,15 @@ describe("sealed MCP transport", () => {
     let now = T0 + 1000;
     const c = await connect({ now: () => now, rekeyAfterMs: 60_000, maxFrameBytes: 4096 }, { now: () => now, rekeyAfterMs: 60_000 });
     await call(c, "a");
-    const errors: unknown[] = [];
-    c.clientTransport.onerror = (error) => errors.push(error);
-    c.serverTransport.onerror = () => undefined;
-    const broken = new Error("the pipe is broken");
-    c.clientWire.send = () => Promise.reject(broken);
-    const unhandled: unknown[] = [];
-    const collect = (reason: unknown): void => void unhandled.push(reason);
-    process.on("unhandledRejection", collect);
-    try {
-      now += 60_000;
-      // The marker's loss closes the session before the SDK hears of the refused frame: either way the call fails.
-      await assert.rejects(call(c, "x".repeat(5000)));
-      assert.ok(await eventually(() => errors.length > 0), "the lost marker is reported");
-      assert.equal(codeOf(errors[0]), SessionErrorCode.StreamTruncated);
-      assert.equal((errors[0] as Error).cause, broken);
-      assert.equal(await within(c.clientTransport.closed, 1000), undefined);
-      await sleep(20);
-      assert.deepEqual(unhandled, []);
-    } finally {
-      process.off("unhandledRejection", collect);
-    }
+    await assertMarkerLossFails(
+      c,
+      async () => {
+        now += 60_000;
+        // The marker's loss closes the session before the SDK hears of the refused frame: either way the call fails.
+        await assert.rejects(call(c, "x".repeat(5000)));
+      },
+      20,
+    );
   });
 
   describe("idle sessions", () => {
@@ -235,26 +250,7 @@ describe("sealed MCP transport", () => {
 
     it("fails the session with a typed error, and nothing unhandled, when the marker cannot be sent", async () => {
       const { c, clock } = await idleSession();
-      const errors: unknown[] = [];
-      c.clientTransport.onerror = (error) => errors.push(error);
-      c.serverTransport.onerror = () => undefined;
-      const broken = new Error("the pipe is broken");
-      c.clientWire.send = () => Promise.reject(broken);
-      const unhandled: unknown[] = [];
-      const collect = (reason: unknown): void => void unhandled.push(reason);
-      process.on("unhandledRejection", collect);
-      try {
-        clock.now += REKEY_MS;
-        assert.ok(await eventually(() => errors.length > 0));
-        assert.equal(codeOf(errors[0]), SessionErrorCode.StreamTruncated);
-        assert.equal((errors[0] as Error).cause, broken);
-        assert.equal(await within(c.clientTransport.closed, 1000), undefined);
-        await assert.rejects(call(c, "after"));
-        await sleep(3 * REKEY_MS);
-        assert.deepEqual(unhandled, []);
-      } finally {
-        process.off("unhandledRejection", collect);
-      }
+      await assertMarkerLossFails(c, async () => void (clock.now += REKEY_MS), 3 * REKEY_MS);
     });
   });
 
