@@ -27,13 +27,17 @@ export async function readToolList(fetchPage: (cursor: string | undefined) => Pr
 
 /**
  * `read()` until one read completes in the same `generation()` it started in (no change overtook it), at most
- * MAX_STALE_READS times; undefined when every read was overtaken (the caller refuses with its own error).
+ * MAX_STALE_READS times; undefined when every read was overtaken (the caller refuses with its own error). `take`, when
+ * given, receives that read's value in the same step as the check: code run after awaiting the result could run
+ * after a change announced meanwhile, and keep a list the change made stale.
  */
-export async function readUnchanged<T>(generation: () => number, read: () => Promise<T>): Promise<T | undefined> {
+export function readUnchanged<T>(generation: () => number, read: () => Promise<T>): Promise<T | undefined>;
+export function readUnchanged<T, R>(generation: () => number, read: () => Promise<T>, take: (value: T) => R): Promise<R | undefined>;
+export async function readUnchanged<T, R>(generation: () => number, read: () => Promise<T>, take?: (value: T) => R): Promise<T | R | undefined> {
   for (let attempt = 0; attempt < MAX_STALE_READS; attempt++) {
     const started = generation();
     const value = await read();
-    if (started === generation()) return value;
+    if (started === generation()) return take === undefined ? value : take(value);
   }
   return undefined;
 }

@@ -70,9 +70,29 @@ function neededCapability(method: string, params: Params): { readonly name: stri
   }
 }
 
-/** The tool list could not be read without a change overtaking the read. */
+/** The tool list could not be read without a change overtaking the read, within the reads a refresh or a call may make. */
 function unpinnable(): ProxyError {
-  return new ProxyError("PQG8002", `the upstream's tool list changed during each of ${MAX_STALE_READS} reads, so it could not be pinned`, RPC_UPSTREAM_UNAVAILABLE);
+  return new ProxyError("PQG8002", `the upstream's tool list kept changing while it was read, so it could not be pinned within ${MAX_STALE_READS} reads`, RPC_UPSTREAM_UNAVAILABLE);
+}
+
+/**
+ * The tool-list reads one call may still wait through, over every check of the pin it makes (before the guard, and
+ * again after an approval) and whichever refreshes they belong to: MAX_STALE_READS in all.
+ */
+export interface ReadBudget {
+  reads: number;
+}
+
+function readBudget(): ReadBudget {
+  return { reads: MAX_STALE_READS };
+}
+
+/** A call waiting for the refresh in flight to pin a list. */
+interface PinWaiter {
+  readonly budget: ReadBudget;
+  /** Called in the same step as a list is pinned, before anything else can run (a change announced, say). */
+  pinned(): void;
+  failed(error: unknown): void;
 }
 
 function notForwarded(message: string, rpcCode: number): ProxyError {
@@ -110,6 +130,8 @@ export class ProxyCore {
   readonly #connections = new Set<ProxyConnection>();
   readonly #reachable: (tool: string, context: Parameters<ReturnType<typeof defaultReachability>>[1]) => boolean;
   #refreshing: Promise<PinReport> | undefined;
+  /** Calls waiting for the refresh in flight: served as it pins a list, refused when it fails or they run out of reads. */
+  #waiting: PinWaiter[] = [];
   /** Counts the changes announced to the tool list (restarts, `list_changed`): a list read across one is stale. */
   #toolsEpoch = 0;
   #nextConnection = 0;
@@ -122,12 +144,13 @@ export class ProxyCore {
 
   /** The tools a session may see: pinned ones that some rule could permit it to call. */
   async visibleTools(session: SessionView | undefined): Promise<Tool[]> {
-    const pin = await this.verifiedPin();
+    // Taken as the pin is current: a change announced while the history is read must not change what is shown.
+    const pinned = await this.withPin((pin) => pin.visibleTools());
     if (session === undefined) return [];
     const decisions = this.#options.decisions;
     const now = decisions.now();
     const context = guardContextOf(session, await decisions.store.snapshot(historyKeyOf(session), now), now);
-    return pin.visibleTools().filter((tool) => {
+    return pinned.filter((tool) => {
       try {
         return this.#reachable(tool.name, context);
       } catch {
@@ -203,35 +226,82 @@ export class ProxyCore {
 
   /**
    * Fetches the full tool list from the upstream and compares it with the reviewed digests. A list that a change
-   * overtook while it was read (the server may have answered just before changing a tool) is read again, never pinned.
+   * overtook while it was read (the server may have answered just before changing a tool) is read again, never pinned,
+   * at most MAX_STALE_READS reads in all; calls and changes that come meanwhile share this refresh.
    */
   refreshTools(): Promise<PinReport> {
-    this.#refreshing ??= this.#pinCurrentList().finally(() => (this.#refreshing = undefined));
+    this.#refreshing ??= this.#pinCurrentList();
     return this.#refreshing;
   }
 
   async #pinCurrentList(): Promise<PinReport> {
-    const tools = await readUnchanged(
-      () => this.#toolsEpoch,
-      () => readToolList((cursor) => this.#options.upstream.request("tools/list", cursor === undefined ? undefined : { cursor }) as Promise<ToolListPage>),
-    );
-    if (tools === undefined) throw unpinnable();
-    const report = this.#options.pin.update(tools as Tool[]);
+    try {
+      const report = await readUnchanged(
+        () => this.#toolsEpoch,
+        () => {
+          this.#chargeWaiting();
+          return readToolList((cursor) => this.#options.upstream.request("tools/list", cursor === undefined ? undefined : { cursor }) as Promise<ToolListPage>);
+        },
+        (tools) => this.#pin(tools as Tool[]),
+      );
+      if (report === undefined) throw unpinnable();
+      return report;
+    } catch (error) {
+      this.#refreshing = undefined;
+      for (const waiter of this.#waiting.splice(0)) waiter.failed(error);
+      throw error;
+    }
+  }
+
+  /**
+   * Pins a list no change overtook and serves the calls waiting for it, in one step: a change announced after it
+   * finds the pin invalidated and starts a new refresh, instead of joining this finished one.
+   */
+  #pin(tools: Tool[]): PinReport {
+    const report = this.#options.pin.update(tools);
+    this.#refreshing = undefined;
+    for (const waiter of this.#waiting.splice(0)) waiter.pinned();
     const level = report.changed.length + report.unreviewed.length > 0 ? "warn" : "info";
     this.#log[level]({ ...report }, "upstream tool list pinned");
     return report;
   }
 
-  /** A pinned view of the tool list, refreshed if a restart or `list_changed` made it stale. */
-  async verifiedPin(): Promise<ToolPin> {
-    // A change announced just after a refresh finished makes the pin stale again before this call could use it.
-    for (let read = 0; !this.#options.pin.verified; read++) {
-      if (read === MAX_STALE_READS) {
-        throw unpinnable();
+  /** A read starts: each waiting call spends one of its reads, and one with none left is refused rather than wait. */
+  #chargeWaiting(): void {
+    this.#waiting = this.#waiting.filter((waiter) => {
+      if (waiter.budget.reads > 0) {
+        waiter.budget.reads -= 1;
+        return true;
       }
-      await this.refreshTools();
-    }
-    return this.#options.pin;
+      waiter.failed(unpinnable());
+      return false;
+    });
+  }
+
+  /**
+   * Runs `use` on the pin at a moment when no change has been announced since its list was read: at once when the pin
+   * is current, else in the same step as a refresh pins a list (the one in flight, or one this starts), so that nothing
+   * can come in between. Calls waiting at once share that refresh; each waits through at most the reads left in its
+   * `budget` (MAX_STALE_READS for a new one) and is refused past them with PQG8002, as when the refresh fails (then
+   * with its error). Throws or rejects with what `use` throws.
+   */
+  withPin<T>(use: (pin: ToolPin) => T, budget: ReadBudget = readBudget()): T | Promise<T> {
+    const pin = this.#options.pin;
+    if (pin.verified) return use(pin);
+    // With no reads left, only a read already in flight may still serve the call; none is started for it.
+    if (budget.reads === 0 && this.#refreshing === undefined) return Promise.reject(unpinnable());
+    return new Promise<T>((resolve, reject) => {
+      const pinned = (): void => {
+        try {
+          resolve(use(pin));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      this.#waiting.push({ budget, pinned, failed: reject });
+      // The refresh's failure reaches this call through `failed`.
+      this.refreshTools().catch(() => undefined);
+    });
   }
 
   /** Serves a post-quantum sealed connection: calls are decided on the session its handshake established. */
@@ -450,11 +520,13 @@ export class ProxyConnection {
     }
     const tool = params.name;
     const approver = this.#core.options.approver ?? (neededCapability("elicitation/create", undefined)!.declared(this.#clientCapabilities) ? this.#elicit : undefined);
+    // One budget for both checks of the pin (before the guard, after an approval): the call's reads stay bounded.
+    const reads = readBudget();
     const verdict = await this.#core.options.decisions.decide({
       tool,
       args: params.arguments,
       session: this.#session(),
-      pin: async () => (await this.#core.verifiedPin()).verdict(tool),
+      pin: () => this.#core.withPin((pin) => pin.verdict(tool), reads),
       approve: approver === undefined ? undefined : withdrawnOnCancel(approver, cancelled),
     });
     this.#core.options.onDecision?.(tool, verdict);
