@@ -175,7 +175,7 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
       const sessionId = req.headers["mcp-session-id"];
       if (typeof sessionId === "string") return await this.existing(sessionId, req, res);
       if (req.method !== "POST") throw new HttpRefusal(400, -32000, "Bad Request: Mcp-Session-Id header is required");
-      await this.open(await this.readBody(req, Math.min(this.maxBodyBytes, MAX_OPENING_BODY_BYTES)), req, res);
+      await this.open(await readBody(req, Math.min(this.maxBodyBytes, MAX_OPENING_BODY_BYTES)), req, res);
     } catch (error) {
       const refusal = error instanceof HttpRefusal ? error : new HttpRefusal(500, -32603, "the request could not be handled");
       if (!res.headersSent) {
@@ -216,7 +216,7 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
       await handling;
       return;
     }
-    const body = req.method === "POST" ? await this.readBody(req, this.maxBodyBytes) : undefined;
+    const body = req.method === "POST" ? await readBody(req, this.maxBodyBytes) : undefined;
     await session.inner.handleRequest(req, res, body);
   }
 
@@ -305,31 +305,54 @@ abstract class HttpEndpoint<T extends TrackedTransport> {
     const host = req.headers.host;
     if (host === undefined || !allowed.includes(host)) throw new HttpRefusal(403, -32000, `Invalid Host header: ${host ?? "(none)"}`);
   }
+}
 
-  private readBody(req: IncomingMessage, limit: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const take = (chunk: Buffer): void => {
-        size += chunk.length;
-        if (size <= limit) {
-          chunks.push(chunk);
-          return;
-        }
-        // Not destroyed: that resets the connection, and the client may see the reset instead of the 413. The rest is
-        // read and dropped, as node:http does with a body its handler never reads (its requestTimeout bounds an endless one).
-        req.off("data", take).off("end", end).resume();
-        reject(new HttpRefusal(413, -32000, `the request body exceeds ${limit} bytes`));
-      };
-      const end = (): void => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-        } catch {
-          reject(new HttpRefusal(400, -32700, "Parse error: the request body is not JSON"));
-        }
-      };
-      req.on("data", take).once("end", end).once("error", reject);
-    });
+/** A request body being read: what came so far, and how its read ends. */
+interface BodyRead {
+  readonly limit: number;
+  readonly chunks: Buffer[];
+  size: number;
+  readonly resolve: (body: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Bodies being read, by request. Their listeners are module functions (the request is their `this`), not closures
+ * made for each POST: under tsx (esbuild keepNames) every named closure is wrapped in a `__name` call as it is made.
+ */
+const bodies = new WeakMap<IncomingMessage, BodyRead>();
+
+/** Reads a request body of at most `limit` bytes as JSON: an HttpRefusal 413 past the limit, 400 when it is not JSON. */
+function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    bodies.set(req, { limit, chunks: [], size: 0, resolve, reject });
+    req.on("data", takeBodyChunk).once("end", endBody).once("error", reject);
+  });
+}
+
+function takeBodyChunk(this: IncomingMessage, chunk: Buffer): void {
+  const read = bodies.get(this);
+  if (read === undefined) return;
+  read.size += chunk.length;
+  if (read.size <= read.limit) {
+    read.chunks.push(chunk);
+    return;
+  }
+  // Not destroyed: that resets the connection, and the client may see the reset instead of the 413. The rest is
+  // read and dropped, as node:http does with a body its handler never reads (its requestTimeout bounds an endless one).
+  this.off("data", takeBodyChunk).off("end", endBody).resume();
+  bodies.delete(this);
+  read.reject(new HttpRefusal(413, -32000, `the request body exceeds ${read.limit} bytes`));
+}
+
+function endBody(this: IncomingMessage): void {
+  const read = bodies.get(this);
+  if (read === undefined) return;
+  bodies.delete(this);
+  try {
+    read.resolve(JSON.parse(Buffer.concat(read.chunks).toString("utf8")));
+  } catch {
+    read.reject(new HttpRefusal(400, -32700, "Parse error: the request body is not JSON"));
   }
 }
 
