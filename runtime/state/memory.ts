@@ -3,7 +3,10 @@
 import type { CallHistory, LimitScope } from "../guard/types.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore, type SyncStateOperations } from "./store.js";
 
-/** Entries older than this are expired; it must cover the longest window a policy uses (`per 1d` fits). */
+/**
+ * Entries older than this are expired; it must cover the longest window a policy uses (`per 1d` fits). `enforce()`
+ * and `guardClient` check that at set-up, and create their default store with the policy's longest window if longer.
+ */
 export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 /** Per key (global, one client, one session): a client calling faster than this per retention period is refused. */
 export const DEFAULT_MAX_ENTRIES_PER_KEY = 100_000;
@@ -83,13 +86,20 @@ class Run {
   }
 }
 
+/** How a log came to miss calls: the refusal says which, so that an operator knows which bound to raise. */
+type Loss = "bound" | "expiry";
+
 /** The history of one key (global, a client, a session): all calls, and the same calls by tool for fast counts. */
 class EntryLog {
   readonly all = new Run();
   readonly byTool = new Map<string, Run>();
-  /** Entries at or before this time were dropped by the per-key bound, so counts reaching back that far are wrong. */
+  /**
+   * Calls at or before this time may be missing: dropped by the per-key bound, expired after the retention period
+   * (or by a clock that jumped forward), or held by a forgotten log of the same key. A count reaching back that far
+   * is refused, never answered too low; this is the store's one record of incomplete history.
+   */
   incompleteThrough = -Infinity;
-  dropped = false;
+  lostBy: Loss = "expiry";
   lastAt = -Infinity;
   /** Every entry ever appended, expired or not: `session.calls`. */
   appended = 0;
@@ -109,10 +119,17 @@ class EntryLog {
     this.appended++;
   }
 
+  markIncomplete(through: number, by: Loss): void {
+    if (through <= this.incompleteThrough) return;
+    this.incompleteThrough = through;
+    this.lostBy = by;
+  }
+
   /** Drops expired entries; returns how many. */
   expire(before: number): number {
     const dropped = this.all.expire(before);
     if (dropped > 0) {
+      this.markIncomplete(this.all.expiredThrough, "expiry");
       for (const [tool, run] of this.byTool) {
         run.expire(before);
         if (run.size === 0) this.byTool.delete(tool);
@@ -128,16 +145,14 @@ class EntryLog {
       run.shift();
       if (run.size === 0) this.byTool.delete(oldest.tool);
     }
-    this.incompleteThrough = Math.max(this.incompleteThrough, oldest.at);
-    this.dropped = true;
+    this.markIncomplete(oldest.at, "bound");
   }
 
-  /** Calls to `tools` at or after `since` with a sequence number below `seqLimit`. */
-  count(tools: readonly string[] | "*", since: number, seqLimit: number, name: string): number {
-    if (this.dropped && since <= this.incompleteThrough) {
-      throw new StateError("PQG7202", `call history of ${name} is incomplete for the requested window, so a limit cannot be checked`);
-    }
+  /** Calls to `tools` at or after `since` with a sequence number below `seqLimit`; the caller checks completeness. */
+  count(tools: readonly string[] | "*", since: number, seqLimit: number): number {
     if (tools === "*") return this.all.countSince(since, seqLimit);
+    // One tool, as `calls(tool, ...)` and most limits ask, needs no set to count it once.
+    if (tools.length === 1) return this.byTool.get(tools[0]!)?.countSince(since, seqLimit) ?? 0;
     let n = 0;
     for (const tool of new Set(tools)) n += this.byTool.get(tool)?.countSince(since, seqLimit) ?? 0;
     return n;
@@ -151,15 +166,13 @@ interface SessionState {
   lastActive: number;
 }
 
-const EMPTY_LOG = new EntryLog();
-
 /** A time that is not finite would stick to every later entry of a log (clamping keeps the latest) and never expire. */
 function finiteTime(at: number): void {
   if (!Number.isFinite(at)) throw new StateError("PQG7203", `the clock reads \`${at}\`, which is not a time, so the call history cannot be used`);
 }
 
 export class MemoryStateStore implements StateStore {
-  private readonly retentionMs: number;
+  readonly retentionMs: number;
   private readonly maxEntriesPerKey: number;
   private readonly maxEntries: number;
   private readonly maxSessions: number;
@@ -170,10 +183,10 @@ export class MemoryStateStore implements StateStore {
   private total = 0;
   private lastExpiry = -Infinity;
   /**
-   * The time of the latest call expired from any key. A window reaching back that far misses calls (the policy's
-   * window is longer than the retention period, or the clock jumped forward and back), so it is not answered.
+   * The log read for a key the store holds none for: empty, and incomplete through the last call of any log forgotten
+   * after it expired, since that key may have been one of them. A new log starts out as incomplete as this one.
    */
-  private expiredThrough = -Infinity;
+  private readonly forgotten = new EntryLog();
 
   constructor(options: MemoryStateStoreOptions = {}) {
     this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
@@ -219,7 +232,7 @@ export class MemoryStateStore implements StateStore {
       throw new StateError("PQG7201", `state store holds ${this.total} entries, its limit; the call is refused`);
     }
     if (session === undefined) {
-      session = { log: new EntryLog(), called: new Map(), lastActive: call.at };
+      session = { log: this.newLog(), called: new Map(), lastActive: call.at };
       this.sessions.set(call.sessionId, session);
     }
     if (!session.called.has(call.tool) && session.called.size >= MAX_CALLED_TOOLS_PER_SESSION) {
@@ -227,7 +240,7 @@ export class MemoryStateStore implements StateStore {
     }
     let client = this.clients.get(call.clientId);
     if (client === undefined) {
-      client = new EntryLog();
+      client = this.newLog();
       this.clients.set(call.clientId, client);
     }
     const seq = this.seq++;
@@ -253,24 +266,16 @@ export class MemoryStateStore implements StateStore {
     this.expireIfDue(now);
     const seqLimit = this.seq;
     const session = this.sessions.get(key.sessionId);
-    const sessionLog = session?.log ?? EMPTY_LOG;
-    const clientLog = this.clients.get(key.clientId) ?? EMPTY_LOG;
+    const sessionLog = session?.log ?? this.forgotten;
+    const clientLog = this.clients.get(key.clientId) ?? this.forgotten;
     const global = this.global;
     const sessionCalls = sessionLog.appended;
     const store = this;
     const history: CallHistory = {
       count(tools: readonly string[] | "*", since: number, scope: LimitScope): number {
-        if (since <= store.expiredThrough) {
-          throw new StateError("PQG7202", `the requested window reaches back past calls expired after the retention period of ${store.retentionMs} ms, so a limit cannot be checked`);
-        }
-        switch (scope) {
-          case "session":
-            return sessionLog.count(tools, since, seqLimit, `session \`${key.sessionId}\``);
-          case "client":
-            return clientLog.count(tools, since, seqLimit, `client \`${key.clientId}\``);
-          case "global":
-            return global.count(tools, since, seqLimit, "all clients");
-        }
+        const log = scope === "session" ? sessionLog : scope === "client" ? clientLog : global;
+        if (since <= log.incompleteThrough) store.refuseIncomplete(log, scope, key);
+        return log.count(tools, since, seqLimit);
       },
       called(tool: string): boolean {
         if (session === undefined) return false;
@@ -285,6 +290,27 @@ export class MemoryStateStore implements StateStore {
     return { history, sessionCalls };
   }
 
+  /** A log for a new key: it may have been forgotten before, so it is as incomplete as a key without a log. */
+  private newLog(): EntryLog {
+    const log = new EntryLog();
+    log.markIncomplete(this.forgotten.incompleteThrough, this.forgotten.lostBy);
+    return log;
+  }
+
+  /** Drops a log whose calls all expired; counts for its key then read `forgotten`, incomplete through its last call. */
+  private forget(log: EntryLog): void {
+    this.forgotten.markIncomplete(log.lastAt, "expiry");
+  }
+
+  private refuseIncomplete(log: EntryLog, scope: LimitScope, key: HistoryKey): never {
+    const who = scope === "session" ? `session \`${key.sessionId}\`` : scope === "client" ? `client \`${key.clientId}\`` : "all clients";
+    const why =
+      log.lostBy === "bound"
+        ? `older calls were dropped at the bound of ${this.maxEntriesPerKey} entries per key`
+        : `calls expired after the retention period of ${this.retentionMs} ms (or when the clock jumped forward)`;
+    throw new StateError("PQG7202", `the call history of ${who} is incomplete for the requested window: ${why}, so a limit cannot be checked`);
+  }
+
   /** Expiry runs at most once a second of decision time, so that the hot path does not walk every key per call. */
   private expireIfDue(now: number): void {
     if (now - this.lastExpiry >= 1000) this.expire(now);
@@ -293,23 +319,21 @@ export class MemoryStateStore implements StateStore {
   private expire(now: number): void {
     this.lastExpiry = now;
     const before = now - this.retentionMs;
-    this.total -= this.expireLog(this.global, before);
+    this.total -= this.global.expire(before);
     for (const [id, log] of this.clients) {
-      this.total -= this.expireLog(log, before);
-      if (log.size === 0 && (!log.dropped || log.incompleteThrough < before)) this.clients.delete(id);
+      this.total -= log.expire(before);
+      if (log.size === 0) {
+        this.forget(log);
+        this.clients.delete(id);
+      }
     }
     for (const [id, session] of this.sessions) {
-      this.total -= this.expireLog(session.log, before);
+      this.total -= session.log.expire(before);
       if (session.lastActive < before) {
         this.total -= session.log.size;
+        this.forget(session.log);
         this.sessions.delete(id);
       }
     }
-  }
-
-  private expireLog(log: EntryLog, before: number): number {
-    const dropped = log.expire(before);
-    if (dropped > 0) this.expiredThrough = Math.max(this.expiredThrough, log.all.expiredThrough);
-    return dropped;
   }
 }

@@ -36,6 +36,11 @@ export interface StateStore {
    * atomic in one process and saves the lock that an asynchronous store needs to keep limits exact.
    */
   readonly sync?: SyncStateOperations;
+  /**
+   * How far back, in ms, the store can answer counts: calls older than this may be gone. Absent when unknown or
+   * unbounded. Enforcement refuses at set-up a store that keeps calls for less than the policy's longest window.
+   */
+  readonly retentionMs?: number;
   /** Records an allowed call. Rejects with a `StateError` when it cannot: the call is then denied. */
   record(call: CallRecord): Promise<void>;
   /**
@@ -50,7 +55,7 @@ export interface StateStore {
 export type StateErrorCode =
   /** The store holds as many entries as it may, even after expiring old ones. */
   | "PQG7201"
-  /** Entries inside the asked window were dropped, so a count would be too low. */
+  /** Entries inside the asked window were dropped (a bound, the retention period, a clock jump): a count would be too low. */
   | "PQG7202"
   /** Any other failure of a store (I/O, a remote store). */
   | "PQG7203";

@@ -1,7 +1,7 @@
 // The in-memory StateStore: counts by scope and window, snapshot isolation, bounds that fail closed, and expiry.
 import { strict as assert } from "node:assert";
 import fc from "fast-check";
-import { MemoryStateStore, StateError } from "../../runtime/state/index.js";
+import { DEFAULT_RETENTION_MS, MemoryStateStore, StateError } from "../../runtime/state/index.js";
 
 const A = { sessionId: "s-a", clientId: "client-1" };
 const B = { sessionId: "s-b", clientId: "client-1" };
@@ -16,6 +16,31 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Sta
     return error;
   }
   assert.fail("expected a StateError");
+}
+
+type Key = typeof A;
+type Made = { tool: string; at: number } & Key;
+
+/** A call to a, b or c by one of three sessions (two share a client), `dt` ms after the one before. */
+const callArb = (maxDt: number) => fc.record({ tool: fc.constantFrom("a", "b", "c"), dt: fc.integer({ min: 0, max: maxDt }), key: fc.constantFrom(A, B, C) });
+const scopeArb = fc.constantFrom("session", "client", "global" as const);
+
+async function recordAll(store: MemoryStateStore, calls: readonly { tool: string; dt: number; key: Key }[]): Promise<{ made: Made[]; at: number }> {
+  let at = 0;
+  const made: Made[] = [];
+  for (const c of calls) {
+    at += c.dt;
+    const record = { tool: c.tool, at, ...c.key };
+    made.push(record);
+    await store.record(record);
+  }
+  return { made, at };
+}
+
+/** What A's history should answer for calls to a or b since `since`: the model every count is checked against. */
+function naiveCount(made: readonly Made[], scope: "session" | "client" | "global", since: number): number {
+  const inScope = made.filter((m) => (scope === "global" ? true : scope === "client" ? m.clientId === A.clientId : m.sessionId === A.sessionId));
+  return inScope.filter((m) => m.at >= since && m.tool !== "c").length;
 }
 
 describe("MemoryStateStore", () => {
@@ -70,7 +95,14 @@ describe("MemoryStateStore", () => {
     for (let i = 0; i < 5; i++) await store.record({ tool: "t", at: i * 1000, ...A });
     const { history } = await store.snapshot(A, 5000);
     assert.equal(history.count("*", 2000, "session"), 3, "a window inside what is held still counts");
-    assert.throws(() => history.count("*", 0, "session"), (e: unknown) => e instanceof StateError && e.code === "PQG7202");
+    assert.throws(() => history.count("*", 0, "session"), (e: unknown) => e instanceof StateError && e.code === "PQG7202" && /dropped at the bound of 3 entries per key/.test(e.message));
+  });
+
+  it("keeps a per-key bound to its key: another client's counts are still answered", async () => {
+    const store = new MemoryStateStore({ maxEntriesPerKey: 3 });
+    await store.record({ tool: "t", at: 0, ...C });
+    for (let i = 1; i <= 5; i++) await store.record({ tool: "t", at: i * 1000, ...A });
+    assert.equal((await store.snapshot(C, 6000)).history.count("*", 0, "client"), 1);
   });
 
   it("refuses a count whose window reaches past entries expired by the retention period, rather than under-count", async () => {
@@ -80,10 +112,37 @@ describe("MemoryStateStore", () => {
     const { history } = await store.snapshot(A, 15_000);
     assert.equal(history.count("*", 5_001, "session"), 1, "a window inside the retention period still counts");
     for (const scope of ["session", "client", "global"] as const) {
-      assert.throws(() => history.count("*", 0, scope), (e: unknown) => e instanceof StateError && e.code === "PQG7202", scope);
+      assert.throws(() => history.count("*", 0, scope), (e: unknown) => e instanceof StateError && e.code === "PQG7202" && /retention period of 10000 ms/.test(e.message), scope);
     }
     const other = (await store.snapshot(C, 15_000)).history;
     assert.throws(() => other.count(["t"], 0, "client"), (e: unknown) => e instanceof StateError && e.code === "PQG7202", "a forgotten key is not a key without calls");
+  });
+
+  it("refuses a count for a key forgotten after its calls expired, also once the key calls again", async () => {
+    const store = new MemoryStateStore({ retentionMs: 10_000 });
+    await store.record({ tool: "t", at: 0, ...A });
+    await store.record({ tool: "t", at: 12_000, ...C });
+    await store.record({ tool: "t", at: 13_000, ...A });
+    const { history } = await store.snapshot(A, 13_000);
+    for (const scope of ["session", "client"] as const) {
+      assert.throws(() => history.count("*", 0, scope), (e: unknown) => e instanceof StateError && e.code === "PQG7202", scope);
+      assert.equal(history.count("*", 3_001, scope), 1, `${scope}: a window inside the retention period still counts`);
+    }
+  });
+
+  it("answers a key that lost no calls, even when another key's calls expired", async () => {
+    const store = new MemoryStateStore({ retentionMs: 10_000 });
+    await store.record({ tool: "t", at: 0, ...A });
+    await store.record({ tool: "t", at: 5_000, ...C });
+    await store.record({ tool: "t", at: 12_000, ...C });
+    const { history } = await store.snapshot(C, 12_000);
+    assert.equal(history.count("*", 0, "client"), 2, "client-2's calls are all held");
+    assert.throws(() => history.count("*", 0, "global"), (e: unknown) => e instanceof StateError && e.code === "PQG7202", "the global log lost the call at 0");
+  });
+
+  it("says how far back it answers counts", () => {
+    assert.equal(new MemoryStateStore().retentionMs, DEFAULT_RETENTION_MS);
+    assert.equal(new MemoryStateStore({ retentionMs: 10_000 }).retentionMs, 10_000);
   });
 
   it("refuses a count reaching past entries a clock jump forward expired, once the clock is back", async () => {
@@ -149,29 +208,34 @@ describe("MemoryStateStore", () => {
   });
 
   it("agrees with a naive model of the history", () => {
-    const call = fc.record({
-      tool: fc.constantFrom("a", "b", "c"),
-      dt: fc.integer({ min: 0, max: 5000 }),
-      key: fc.constantFrom(A, B, C),
-    });
     return fc.assert(
-      fc.asyncProperty(fc.array(call, { maxLength: 40 }), fc.integer({ min: 0, max: 100_000 }), fc.constantFrom("session", "client", "global" as const), async (calls, sinceAgo, scope) => {
+      fc.asyncProperty(fc.array(callArb(5000), { maxLength: 40 }), fc.integer({ min: 0, max: 100_000 }), scopeArb, async (calls, sinceAgo, scope) => {
         const store = new MemoryStateStore();
-        let at = 0;
-        const made: { tool: string; at: number; sessionId: string; clientId: string }[] = [];
-        for (const c of calls) {
-          at += c.dt;
-          const record = { tool: c.tool, at, ...c.key };
-          made.push(record);
-          await store.record(record);
-        }
-        const since = at - sinceAgo;
+        const { made, at } = await recordAll(store, calls);
         const { history } = await store.snapshot(A, at);
-        const inScope = made.filter((m) => (scope === "global" ? true : scope === "client" ? m.clientId === A.clientId : m.sessionId === A.sessionId));
-        assert.equal(history.count(["a", "b"], since, scope), inScope.filter((m) => m.at >= since && m.tool !== "c").length);
+        assert.equal(history.count(["a", "b"], at - sinceAgo, scope), naiveCount(made, scope, at - sinceAgo));
         assert.equal(history.called("a"), made.some((m) => m.sessionId === A.sessionId && m.tool === "a"));
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it("never answers a count too low while bounds and the retention period drop calls: it is exact or refused", () => {
+    return fc.assert(
+      fc.asyncProperty(fc.array(callArb(4000), { maxLength: 40 }), fc.integer({ min: 0, max: 20_000 }), fc.integer({ min: 0, max: 30_000 }), scopeArb, async (calls, later, sinceAgo, scope) => {
+        const store = new MemoryStateStore({ retentionMs: 10_000, maxEntriesPerKey: 4 });
+        const { made, at } = await recordAll(store, calls);
+        const now = at + later;
+        const { history } = await store.snapshot(A, now);
+        let counted: number | undefined;
+        try {
+          counted = history.count(["a", "b"], now - sinceAgo, scope);
+        } catch (error) {
+          assert.ok(error instanceof StateError && error.code === "PQG7202", String(error));
+        }
+        if (counted !== undefined) assert.equal(counted, naiveCount(made, scope, now - sinceAgo));
+      }),
+      { numRuns: 300 },
     );
   });
 });
