@@ -552,6 +552,97 @@ export function callableTools(policy: CheckedPolicy): string[] {
     );
 }
 
+/**
+ * The longest window, in ms, over which the policy counts calls: its limits and its `calls()` windows; 0 when it
+ * counts none. A state store must keep calls this long or counts reaching further back fail at run time, so both back
+ * ends report it and enforcement checks it at set-up. A window written with `session.age` is bounded by the
+ * `session.age < D` requirements that must hold before it is evaluated (all of them for a rule, the earlier ones for
+ * a requirement); without one it is unbounded, `Infinity`.
+ */
+export function longestWindowMs(policy: CheckedPolicy): number {
+  let longest = 0;
+  for (const limit of policy.limits) longest = Math.max(longest, limit.windowMs);
+  let maxAge = Number.POSITIVE_INFINITY;
+  for (const req of policy.requirements) {
+    longest = Math.max(longest, callsWindow(req.condition, maxAge));
+    maxAge = Math.min(maxAge, sessionAgeBound(req.condition, maxAge));
+  }
+  for (const rule of policy.rules) {
+    if (rule.when !== undefined) longest = Math.max(longest, callsWindow(rule.when, maxAge));
+    if (rule.unless !== undefined) longest = Math.max(longest, callsWindow(rule.unless, maxAge));
+  }
+  return longest;
+}
+
+/** The longest window of the `calls()` in an expression; a window of zero or less counts nothing. */
+function callsWindow(expr: Expr, maxAge: number): number {
+  switch (expr.kind) {
+    case "Call": {
+      const window = expr.callee === "calls" && expr.args[1] !== undefined ? durationRange(expr.args[1], maxAge)[1] : 0;
+      return expr.args.reduce((longest, arg) => Math.max(longest, callsWindow(arg, maxAge)), Math.max(0, window));
+    }
+    case "Paren":
+      return callsWindow(expr.inner, maxAge);
+    case "Unary":
+      return callsWindow(expr.operand, maxAge);
+    case "Binary":
+      return Math.max(callsWindow(expr.left, maxAge), callsWindow(expr.right, maxAge));
+    case "ListLiteral":
+      return expr.elements.reduce((longest, e) => Math.max(longest, callsWindow(e, maxAge)), 0);
+    default:
+      return 0;
+  }
+}
+
+const UNBOUNDED: readonly [number, number] = [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+
+/**
+ * The least and greatest ms a duration expression can take, built from literals, `session.age` (from 0, as
+ * enforcement never reports it negative, to `maxAge`), negation, `+` and `-`. A least bound is finite or `-Infinity`
+ * and a greatest one finite or `Infinity`, so the arithmetic never meets `Infinity - Infinity` (NaN).
+ */
+function durationRange(expr: Expr, maxAge: number): readonly [number, number] {
+  switch (expr.kind) {
+    case "DurationLiteral":
+      return [expr.ms, expr.ms];
+    case "Paren":
+      return durationRange(expr.inner, maxAge);
+    case "Path":
+      return isSessionAge(expr) ? [0, maxAge] : UNBOUNDED;
+    case "Unary": {
+      if (expr.op !== "-") return UNBOUNDED;
+      const [lo, hi] = durationRange(expr.operand, maxAge);
+      return [-hi, -lo];
+    }
+    case "Binary": {
+      if (expr.op !== "+" && expr.op !== "-") return UNBOUNDED;
+      const [llo, lhi] = durationRange(expr.left, maxAge);
+      const [rlo, rhi] = durationRange(expr.right, maxAge);
+      return expr.op === "+" ? [llo + rlo, lhi + rhi] : [llo - rhi, lhi - rlo];
+    }
+    default:
+      return UNBOUNDED;
+  }
+}
+
+function isSessionAge(expr: Expr): boolean {
+  while (expr.kind === "Paren") expr = expr.inner;
+  return expr.kind === "Path" && expr.root === "session" && expr.segments.length === 1 && expr.segments[0]!.kind === "Field" && expr.segments[0]!.name === "age";
+}
+
+/** The greatest `session.age` a requirement lets through: its `session.age < D` conjuncts (or `<=`, or `D > ...`). */
+function sessionAgeBound(condition: Expr, maxAge: number): number {
+  let bound = maxAge;
+  for (const conjunct of conjuncts(condition)) {
+    let c = conjunct;
+    while (c.kind === "Paren") c = c.inner;
+    if (c.kind !== "Binary") continue;
+    if ((c.op === "<" || c.op === "<=") && isSessionAge(c.left)) bound = Math.min(bound, durationRange(c.right, maxAge)[1]);
+    if ((c.op === ">" || c.op === ">=") && isSessionAge(c.right)) bound = Math.min(bound, durationRange(c.left, maxAge)[1]);
+  }
+  return bound;
+}
+
 /** Whether every session requirement holds for this context; an evaluation error counts as failed. */
 function requirementsHold(policy: CheckedPolicy, ctx: GuardContext, format: Intl.DateTimeFormat): boolean {
   const ev = new Evaluator(policy, format, { tool: "", args: {} }, ctx, undefined);
@@ -636,6 +727,7 @@ export function interpret(policy: CheckedPolicy): GuardModule {
     policyName: policy.name,
     policyDigest: policy.digest,
     toolDigests: Object.fromEntries(policy.tools.map((t) => [t.name, t.digest])),
+    longestWindowMs: longestWindowMs(policy),
     guard: (request, context) => evaluate(policy, request, context, format),
     reachableTools: (context) => (requirementsHold(policy, context, format) ? callable : []),
   };

@@ -90,6 +90,12 @@ export interface GuardModule {
   readonly policyDigest: string;
   /** Tool name → SHA3-256 (hex) of the canonical JSON of the tool definition the policy was compiled against. */
   readonly toolDigests: Readonly<Record<string, string>>;
+  /**
+   * The longest window, in ms, over which the policy counts calls (its limits and `calls()` windows); 0 or absent
+   * when it counts none, `Infinity` when a window grows with `session.age` and no requirement bounds that age.
+   * A state store must keep calls at least this long: enforcement checks it at set-up.
+   */
+  readonly longestWindowMs?: number;
   guard(request: GuardRequest, context: GuardContext): Decision;
   /**
    * The tools this session could ever be allowed to call: none when a session requirement fails, else every

@@ -63,11 +63,13 @@ describe("generated guard modules", function () {
       assert.doesNotMatch(js, /: GuardRequest|interface /);
       assert.match(dts, /export declare function guard\(request: GuardRequest, context: GuardContext\): Decision;/);
       assert.match(dts, /export declare const policyDigest: string;/);
+      assert.match(dts, /export declare const longestWindowMs: number;/);
       const file = join(dir, `${policy.name}-${policy.digest.slice(0, 8)}.guard.js`);
       writeText(file, js);
       writeFileSync(file.replace(/\.js$/, ".d.ts"), dts);
       const compiled = ((await import(pathToFileURL(file).href)) as { default: GuardModule }).default;
       const oracle = interpret(policy);
+      assert.equal(compiled.longestWindowMs, oracle.longestWindowMs);
       for (const call of fc.sample(callArb(tools), { numRuns: 200, seed: 1 })) {
         assert.deepEqual(compiled.guard(call.request, call.context), oracle.guard(call.request, call.context));
       }
@@ -94,6 +96,6 @@ describe("generated guard modules", function () {
     const file = await writeGuard(policy, "hostile", "comment");
     assert.deepEqual(typeCheck([file]), []);
     const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(module).sort(), ["default", "guard", "policyDigest", "policyName", "reachableTools", "toolDigests"]);
+    assert.deepEqual(Object.keys(module).sort(), ["default", "guard", "longestWindowMs", "policyDigest", "policyName", "reachableTools", "toolDigests"]);
   });
 });

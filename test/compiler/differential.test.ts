@@ -35,6 +35,7 @@ describe("compiled guards agree with the interpreter", function () {
         async ([shape, calls]) => {
           const policy = checked(shape.source, shape.manifests, "generated.policy");
           const compiled = await compiledGuard(policy, "differential", `generated${policies++ % 4}`);
+          assert.equal(compiled.longestWindowMs, interpret(policy).longestWindowMs, "longest window");
           for (const call of calls) agree(policy, compiled, call);
         },
       ),
