@@ -6,10 +6,10 @@ import type { Logger } from "pino";
 import type { AuditSink } from "../audit/log.js";
 import type { AuditDecision } from "../audit/record.js";
 import type { Decision, GuardContext, GuardModule } from "../guard/types.js";
-import { MemoryStateStore } from "../state/memory.js";
+import { DEFAULT_RETENTION_MS, MemoryStateStore } from "../state/memory.js";
 import { StateError, type StateStore, type SyncStateOperations } from "../state/store.js";
 import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
-import { EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
+import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
 
 /** Arguments larger than this (canonical JSON) are refused before any rule reads them. */
 export const DEFAULT_MAX_ARGUMENT_BYTES = 1024 * 1024;
@@ -33,7 +33,11 @@ export type ApprovalCallback = (request: ApprovalRequest) => Promise<boolean>;
 
 /** Options shared by `enforce` and `guardClient`. */
 export interface DecisionOptions {
-  /** Call history; defaults to a fresh MemoryStateStore (pass one store to share limits across connections). */
+  /**
+   * Call history; defaults to a fresh MemoryStateStore that keeps calls for the policy's longest window, or 24 h if
+   * longer (pass one store to share limits across connections). A store whose `retentionMs` is shorter than that
+   * window is refused at set-up (PQG7311).
+   */
   readonly store?: StateStore;
   /** Where each decision is recorded; no audit line is written when absent. */
   readonly audit?: AuditSink;
@@ -62,6 +66,46 @@ export interface CallToDecide {
   readonly approve: ApprovalCallback | undefined;
 }
 
+/**
+ * The store a guard decides with: the one given, if it keeps calls for the guard's longest window, else a refusal
+ * (PQG7311); without one, a MemoryStateStore that keeps them long enough. Checked at set-up because a store that
+ * forgets calls a window still counts refuses every call that window decides from the first expiry on (PQG7202), a
+ * day or more into production.
+ */
+export function stateStoreFor(guard: GuardModule, store: StateStore | undefined): StateStore {
+  const window = guard.longestWindowMs ?? 0;
+  if (typeof window !== "number" || !(window >= 0)) {
+    throw new EnforceError(EnforceErrorCode.RetentionTooShort, `the guard reports its longest window as \`${String(window)}\`, which is not a duration: recompile the policy`);
+  }
+  if (store === undefined) {
+    if (window === Number.POSITIVE_INFINITY) throw retentionTooShort(window, "the default state store", DEFAULT_RETENTION_MS);
+    return new MemoryStateStore({ retentionMs: Math.max(DEFAULT_RETENTION_MS, window) });
+  }
+  const retention = store.retentionMs;
+  // Written so that a retention that is not a number (NaN) is refused too: it cannot be shown to cover the window.
+  if (retention === undefined || window === 0 || retention >= window) return store;
+  throw retentionTooShort(window, "the state store", retention);
+}
+
+function retentionTooShort(window: number, whose: string, retention: number): EnforceError {
+  const kept = `${whose} keeps them for ${durationText(retention)}`;
+  return new EnforceError(
+    EnforceErrorCode.RetentionTooShort,
+    window === Number.POSITIVE_INFINITY
+      ? `the policy counts calls over a window that grows with \`session.age\` without bound, but ${kept}: require \`session.age < DURATION\` before counting over it, or pass a store whose \`retentionMs\` is \`Infinity\``
+      : `the policy counts calls over ${durationText(window)} but ${kept}: create the store with \`retentionMs\` of at least ${window} (${durationText(window)})`,
+  );
+}
+
+/** Milliseconds as a person reads them: `2 h`, `90 min`, `1 d`, `1500 ms`. */
+function durationText(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0) return `\`${String(ms)}\` ms`;
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["min", 60_000], ["s", 1000]] as const) {
+    if (ms % size === 0) return `${ms / size} ${unit}`;
+  }
+  return `${ms} ms`;
+}
+
 /** One lock per store: rate limits stay exact when connections sharing a store decide at the same time. */
 const storeLocks = new WeakMap<StateStore, Promise<unknown>>();
 
@@ -87,7 +131,7 @@ export class DecisionPoint {
     private readonly options: DecisionOptions,
     manifestDigest: string,
   ) {
-    this.store = options.store ?? new MemoryStateStore();
+    this.store = stateStoreFor(guard, options.store);
     this.now = options.now ?? Date.now;
     this.manifestDigest = manifestDigest;
     this.storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;

@@ -26,6 +26,8 @@ export const EnforceErrorCode = {
   AuditFailed: "PQG7309",
   /** The SDK object handed to `enforce`/`guardClient` lacks the seam enforcement needs. */
   UnsupportedSdk: "PQG7310",
+  /** At set-up: the state store keeps calls for less time than the policy's longest window counts them. */
+  RetentionTooShort: "PQG7311",
 } as const;
 
 export type EnforceErrorCode = (typeof EnforceErrorCode)[keyof typeof EnforceErrorCode];

@@ -6,7 +6,7 @@ import type { AuditSink } from "../audit/index.js";
 import { DecisionPoint, guardTableDigest, type ApprovalCallback, type Verdict } from "../enforce/index.js";
 import type { GuardModule } from "../guard/types.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
-import { MemoryStateStore, type StateStore } from "../state/index.js";
+import type { StateStore } from "../state/index.js";
 import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import { APPROVAL_TIMEOUT_MS, FORWARDED_CLIENT_CAPABILITIES, ProxyCore } from "./core.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
@@ -28,7 +28,10 @@ export interface ProxyOptions {
   /** The verified signed manifest; without one, tools are pinned to the definitions the guard was compiled against. */
   readonly manifest?: VerifiedManifest | undefined;
   readonly logger: Logger;
-  /** Call history shared by every connection; a fresh in-memory store by default. */
+  /**
+   * Call history shared by every connection; by default a fresh in-memory store that keeps calls for the policy's
+   * longest window (24 h at least). A store keeping them for less is refused when the proxy is created (PQG7311).
+   */
   readonly state?: StateStore | undefined;
   readonly audit?: AuditSink | undefined;
   /** Epoch ms; the system clock by default. */
@@ -63,7 +66,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     options.guard,
     "server",
     {
-      store: options.state ?? new MemoryStateStore(),
+      // Without a store, the decision point creates one sized to the guard's longest window.
+      ...(options.state === undefined ? {} : { store: options.state }),
       ...(options.audit === undefined ? {} : { audit: options.audit }),
       now: options.clock ?? Date.now,
       logger: options.logger,
