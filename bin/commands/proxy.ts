@@ -186,8 +186,7 @@ export async function run(io: CommandIO): Promise<number> {
     const argumentsKey = args.auditKey === undefined ? undefined : await loadAuditKey(inCwd(args.auditKey));
     audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), { includeArguments: args.auditArgs, logger, argumentsKey });
   } catch (error) {
-    const coded = error as { code?: unknown; message?: unknown };
-    io.err(`error ${typeof coded.code === "string" ? coded.code : "PQG8006"}: ${String(coded.message ?? error)}\n`);
+    reportError(io, error, "PQG8006");
     return EXIT_ERRORS;
   }
 
@@ -198,24 +197,33 @@ export async function run(io: CommandIO): Promise<number> {
     if (command === undefined) throw new UsageError("`--upstream` names no command");
     upstream = { command, args: commandArgs, cwd: io.cwd };
   }
-  const proxy: Proxy = createProxy({
-    upstream,
-    guard: compiled.guard,
-    manifest,
-    logger,
-    audit,
-    clock,
-    callTimeoutMs: args.callTimeoutMs,
-    onDecision: (tool, verdict) =>
-      logger.info(
-        verdict.allowed
-          ? { tool, decision: verdict.decision.decision, rules: verdict.decision.determining }
-          : { tool, decision: "deny", code: verdict.refusal.code, rules: verdict.refusal.rules, reason: verdict.refusal.reason },
-        "decision",
-      ),
-  });
   const trust: ClientTrust | undefined = args.trustIssuers.length === 0 ? undefined : { issuers: args.trustIssuers };
   const label = `pqguard proxy for ${basename(args.policy)}`;
+  // Configuration the policy, the state store or the session refuses is reported before anything starts.
+  let proxy: Proxy;
+  try {
+    if (identity !== undefined) PqcServerTransport.checkOptions({ identity, label });
+    proxy = createProxy({
+      upstream,
+      guard: compiled.guard,
+      manifest,
+      logger,
+      audit,
+      clock,
+      callTimeoutMs: args.callTimeoutMs,
+      onDecision: (tool, verdict) =>
+        logger.info(
+          verdict.allowed
+            ? { tool, decision: verdict.decision.decision, rules: verdict.decision.determining }
+            : { tool, decision: "deny", code: verdict.refusal.code, rules: verdict.refusal.rules, reason: verdict.refusal.reason },
+          "decision",
+        ),
+    });
+  } catch (error) {
+    reportError(io, error, "PQG8006");
+    await closeAudit(audit, io);
+    return EXIT_ERRORS;
+  }
   if (identity === undefined) logger.warn("no `--key`: serving plain MCP; guards see an unauthenticated client on a classical transport");
   let listener: HttpListener | undefined;
   const closed =
@@ -241,8 +249,7 @@ export async function run(io: CommandIO): Promise<number> {
   try {
     await proxy.start();
   } catch (error) {
-    const coded = error as { code?: unknown; message?: unknown };
-    io.err(`error ${String(coded.code ?? "PQG8001")}: ${String(coded.message ?? error)}\n`);
+    reportError(io, error, "PQG8001");
     await listener?.close();
     await proxy.close();
     await closeAudit(audit, io);
@@ -254,6 +261,13 @@ export async function run(io: CommandIO): Promise<number> {
   return (await closeAudit(audit, io)) ? 0 : EXIT_ERRORS;
 }
 
+/** Prints `error CODE: message` for a typed error, with `fallback` as the code of one that has none. */
+function reportError(io: CommandIO, error: unknown, fallback: string): void {
+  const coded = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof coded?.code === "string" ? coded.code : fallback;
+  io.err(`error ${code}: ${String(coded?.message ?? error)}\n`);
+}
+
 /**
  * Writes the audit log's last lines and closes it; false, having said why, when that failed or an earlier write did:
  * decisions were lost from the log, which is the operator's business, not an internal error.
@@ -263,8 +277,7 @@ async function closeAudit(audit: AuditLog | undefined, io: CommandIO): Promise<b
     await audit?.close();
     return true;
   } catch (error) {
-    const coded = error as { code?: unknown; message?: unknown };
-    io.err(`error ${typeof coded.code === "string" ? coded.code : "PQG7101"}: ${String(coded.message ?? error)}\n`);
+    reportError(io, error, "PQG7101");
     return false;
   }
 }

@@ -249,6 +249,17 @@ export interface ServerHandshakeOptions {
   readonly now: () => number;
 }
 
+/** Throws InvalidConfiguration unless `suites` is a valid offer whose signature list includes the identity's algorithm. */
+export function checkServerSuites(suites: SuiteConfig, identityAlgorithm: string): void {
+  checkOffer(suites);
+  if (!suites.signature.includes(identityAlgorithm)) {
+    throw new SessionError(
+      SessionErrorCode.InvalidConfiguration,
+      `this server's identity signs with \`${identityAlgorithm}\`, which its signature algorithms (${list(suites.signature)}) leave out: add it, or use an identity of a listed algorithm`,
+    );
+  }
+}
+
 export class ServerHandshake {
   private state: "start" | "hello-sent" | "established" | "failed" = "start";
   private readonly transcript = new Transcript(hashByName(TRANSCRIPT_HASH));
@@ -256,14 +267,7 @@ export class ServerHandshake {
   private chosen: { kem: Kem; aead: Aead; signature: string; credential: ServerCredential; ephemeralSecret: Uint8Array } | undefined;
 
   constructor(private readonly options: ServerHandshakeOptions) {
-    checkOffer(options.suites);
-    const own = options.credentials.signature;
-    if (!options.suites.signature.includes(own)) {
-      throw new SessionError(
-        SessionErrorCode.InvalidConfiguration,
-        `this server's identity signs with \`${own}\`, which its signature algorithms (${list(options.suites.signature)}) leave out: add it, or use an identity of a listed algorithm`,
-      );
-    }
+    checkServerSuites(options.suites, options.credentials.signature);
   }
 
   /** Chooses the suite by server preference among the client's offer and answers with the ServerHello. */

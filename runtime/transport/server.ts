@@ -6,7 +6,7 @@ import type { SuiteConfig } from "../crypto/registry.js";
 import { ServerCredentials } from "../session/certificate.js";
 import type { ClientTrust, SigningIdentity } from "../session/certificate.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
-import { ServerHandshake } from "../session/handshake.js";
+import { ServerHandshake, checkServerSuites } from "../session/handshake.js";
 import { HandshakeType } from "../session/messages.js";
 import { serverSuites } from "./defaults.js";
 import { HandshakeStep, handshakeResponse } from "./envelope.js";
@@ -65,6 +65,16 @@ export class PqcServerTransport extends SessionTransport {
       clientTrust: options.clientTrust,
       now: this.now,
     });
+  }
+
+  /**
+   * Throws the error constructing a transport with `options` would (a typed InvalidConfiguration or CryptoConfigError),
+   * so that a server that makes transports per connection can refuse a bad configuration once, at startup.
+   */
+  static checkOptions(options: PqcServerTransportOptions): void {
+    const algorithm = options.credentials?.signature ?? options.identity?.algorithm;
+    if (algorithm === undefined) throw new SessionError(SessionErrorCode.InvalidConfiguration, "a server transport needs `credentials` or `identity`");
+    checkServerSuites(resolveSuiteConfig(serverSuites(options.suites, algorithm)), algorithm);
   }
 
   start(): Promise<void> {

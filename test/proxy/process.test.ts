@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { UsageError } from "../../bin/commands/io.js";
 import { run as runProxy } from "../../bin/commands/proxy.js";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -241,6 +241,32 @@ describe("pqguard proxy as a process", function () {
     assert.match(await usage("--upstream", "node s.js", "--listen", "http://127.0.0.1"), /needs a port/);
     assert.match(await usage("--upstream", "node s.js", "--audit-key", "audit.key"), /give it with `--audit LOG`/);
     assert.match(await usage("--upstream", "node s.js", "--listen", "http://0.0.0.0:8808"), /plain MCP on `0.0.0.0` would expose/);
+  });
+
+  it("refuses at startup, with the typed error and exit code 1, a configuration the state store or the session cannot serve", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pqguard-config-"));
+    const errors: string[] = [];
+    const io = (...args: string[]) => ({ argv: [...args, "--upstream", "node never-started.js"], cwd: ROOT, out: () => undefined, err: (text: string) => void errors.push(text) });
+    const signatureBefore = process.env.PQGUARD_SIGNATURE;
+    try {
+      // A window as long as the session, with nothing bounding the session's age: no store can keep calls that long.
+      const policy = join(dir, "unbounded.policy");
+      const manifest = fileURLToPath(new URL("./fixtures/flaky.tools.json", import.meta.url));
+      await writeFile(policy, `policy unbounded version 1\nmanifest "${manifest}"\n\npermit tool echo\n  when calls(echo, session.age) < 3\n`);
+      assert.equal(await runProxy(io("--policy", policy)), 1);
+      assert.match(errors.join(""), /^error PQG7311: /);
+
+      // An identity whose algorithm the configured signature list leaves out.
+      errors.length = 0;
+      await writeIdentity(generateIdentity("ML-DSA-65"), join(dir, "server"));
+      process.env.PQGUARD_SIGNATURE = "ML-DSA-87";
+      assert.equal(await runProxy(io("--policy", "test/proxy/fixtures/flaky.policy", "--key", join(dir, "server.key"))), 1);
+      assert.match(errors.join(""), /^error PQG6021: this server's identity signs with `ML-DSA-65`/);
+    } finally {
+      if (signatureBefore === undefined) delete process.env.PQGUARD_SIGNATURE;
+      else process.env.PQGUARD_SIGNATURE = signatureBefore;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("runs the payments demo end to end (npm start)", async () => {
