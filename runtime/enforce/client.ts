@@ -73,12 +73,18 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
   const fetchStatus = (): Promise<Map<string, ToolStatus>> => {
     if (refreshing !== undefined) return refreshing;
     const run = (async () => {
+      // Kept, and the refresh ended, in the step that found the read unchanged: a change landing before this function
+      // resumes must neither be followed by keeping what it made stale nor join this refresh instead of starting one.
       const fresh = await readUnchanged(
         () => generation,
         async () => statusOf(await readAll()),
+        (read) => {
+          status = read;
+          if (refreshing === run) refreshing = undefined;
+          return read;
+        },
       );
       if (fresh === undefined) throw new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
-      status = fresh;
       return fresh;
     })();
     refreshing = run;
@@ -160,9 +166,14 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     yield* requestStream(...args);
   };
 
-  installListChanged(client, async () => {
+  /** A change: what was kept is stale; a refresh under way reads again (its read is checked against `generation`). */
+  const invalidate = (): void => {
     generation++;
     status = undefined;
+  };
+
+  installListChanged(client, async () => {
+    invalidate();
     try {
       await fetchStatus();
     } catch (error) {
@@ -176,8 +187,7 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     decisions,
     status: () => new Map(status ?? []),
     refresh: async () => {
-      generation++;
-      status = undefined;
+      invalidate();
       await fetchStatus();
     },
   };

@@ -237,14 +237,16 @@ class LiveTools {
     if (this.digests !== undefined) return Promise.resolve(this.digests);
     if (this.loading !== undefined) return this.loading;
     const loading = (async () => {
+      // Kept in the step that found the read unchanged: a change landing before this function resumes must not be
+      // followed by keeping what it made stale.
       const digests = await readUnchanged(
         () => this.changes,
         async () => digestsOf(await readToolList(fetchPage)),
+        (read) => (this.digests = read),
       );
       if (digests === undefined) {
         throw new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
       }
-      this.digests = digests;
       return digests;
     })();
     this.loading = loading;

@@ -10,7 +10,7 @@ import { signature } from "../../runtime/crypto/registry.js";
 import { guardClient, GUARD_REFUSAL_ERROR, refusalOf, type GuardClientOptions, type RefusalData } from "../../runtime/enforce/index.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
 import { signManifest, verifySignedManifest, type VerifiedManifest } from "../../runtime/manifest/signed.js";
-import { assertDecidedOnReread, assertRefusedWhileListFlips, connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, RULE, sessionInfo } from "./fixtures.js";
+import { assertDecidedOnReread, assertNotKeptAfterLateNotice, assertRefusedWhileListFlips, lateNoticeToolList, connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, RULE, sessionInfo } from "./fixtures.js";
 
 async function refusal(promise: Promise<unknown>): Promise<RefusalData> {
   try {
@@ -196,6 +196,13 @@ describe("guardClient (client side)", () => {
 
     it("refuses the call when the list changes during every read", async () => {
       await assertRefusedWhileListFlips(await changingServer(() => true), refusal);
+    });
+    it("is not kept when the change is announced a little after the answer, at any step of the reader", async () => {
+      for (let k = 0; k <= 24; k++) {
+        const tools = await lateNoticeToolList(k);
+        const guard = (client: Client) => guardClient(client, paymentsGuard(digests), { manifest, session: () => sessionInfo(), logger: silentLogger() });
+        await assertNotKeptAfterLateNotice(await lowLevelServer(tools.list, { client: guard }), refusal, k);
+      }
     });
   });
 });

@@ -13,7 +13,7 @@ import type { GuardModule } from "../../runtime/guard/types.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
 import type { SessionInfo } from "../../runtime/session/facts.js";
 import { MemoryStateStore, StateError, type StateStore } from "../../runtime/state/index.js";
-import { assertDecidedOnReread, assertRefusedWhileListFlips, connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, poisonedRefund, RULE, sessionInfo } from "./fixtures.js";
+import { assertDecidedOnReread, assertNotKeptAfterLateNotice, assertRefusedWhileListFlips, lateNoticeToolList, connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, poisonedRefund, RULE, sessionInfo } from "./fixtures.js";
 
 async function refusal(promise: Promise<unknown>): Promise<RefusalData> {
   try {
@@ -412,6 +412,9 @@ describe("enforce (server side)", () => {
 
     it("refuses the call when the list changes during every read", async () => {
       await assertRefusedWhileListFlips(await changingServer(() => true), refusal);
+    });
+    it("is not kept when the change is announced a little after the answer, at any step of the reader", async () => {
+      for (let k = 0; k <= 24; k++) await assertNotKeptAfterLateNotice(await enforcedLowLevel(digests, (await lateNoticeToolList(k)).list), refusal, k);
     });
   });
 
