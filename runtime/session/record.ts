@@ -57,6 +57,8 @@ class Direction {
   protected epochFrames = 0;
   protected epochStart: number;
   rekeys = 0;
+  /** Set by wipe(): nothing is sealed or opened after it. */
+  private wiped = false;
   protected readonly maxFrameBytes: number;
   protected readonly now: () => number;
 
@@ -109,10 +111,16 @@ class Direction {
   }
 
   wipe(): void {
+    this.wiped = true;
     this.secret.fill(0);
     this.aead.forget(this.key);
     this.key.fill(0);
     this.iv.fill(0);
+  }
+
+  /** Refuses to use keys that were wiped: they are zeros now, and a frame under them would be readable by anyone. */
+  protected checkNotWiped(): void {
+    if (this.wiped) throw new SessionError(SessionErrorCode.Closed, "the session is closed and its keys are wiped");
   }
 }
 
@@ -191,6 +199,7 @@ export class RecordSealer extends Direction {
   }
 
   private seal(type: FrameType, text: string): string {
+    this.checkNotWiped();
     const sequence = this.sequence++;
     const header = this.header;
     header[0] = type;
@@ -248,6 +257,7 @@ export class RecordOpener extends Direction {
    */
   open(frame: string): OpenedFrame {
     if (this.failed) throw new SessionError(SessionErrorCode.Closed, "the session was closed after an earlier bad frame");
+    this.checkNotWiped();
     try {
       return this.openFrame(frame);
     } catch (error) {

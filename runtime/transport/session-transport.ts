@@ -38,6 +38,11 @@ export interface SessionTransportOptions {
 
 /** setTimeout's largest delay (2^31 - 1 ms): a longer one fires at once, so an unbounded rekeyAfterMs would spin. */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+/**
+ * The idle rekey timer looks at most this often: a `rekeyAfterMs` below it (allowed, for tests and paranoid settings)
+ * would otherwise wake every idle session every millisecond for as long as it lives. Sends still rekey on time.
+ */
+const MIN_REKEY_TIMER_MS = 10;
 
 /** Whether `inner` is one of the SDK's Streamable HTTP transports (server: `handleRequest`; client: `terminateSession`). */
 function deliversOverHttp(inner: Transport): boolean {
@@ -249,6 +254,8 @@ export abstract class SessionTransport implements Transport {
     if (sealer.rekeyDue()) {
       const marker = sealer.rekey();
       if (marker !== undefined) this.sendMarker(marker, options);
+      // The marker's loss may have failed the session (an inner send that throws at once) and wiped the keys.
+      if (this.phase === "closed") return Promise.reject(new SessionError(SessionErrorCode.Closed, "the session closed while this message was being sent"));
     }
     return this.inner.send(sealedEnvelope(sealer.sealData(text), message), options);
   }
@@ -258,7 +265,7 @@ export abstract class SessionTransport implements Transport {
    * time instead; a send that rekeyed meanwhile only makes the next check find a younger key.
    */
   private armRekeyTimer(sealer: RecordSealer): void {
-    this.rekeyTimer = setTimeout(() => this.rekeyIfIdle(sealer), Math.min(sealer.msUntilRekey(), MAX_TIMER_DELAY_MS));
+    this.rekeyTimer = setTimeout(() => this.rekeyIfIdle(sealer), Math.min(Math.max(sealer.msUntilRekey(), MIN_REKEY_TIMER_MS), MAX_TIMER_DELAY_MS));
     this.rekeyTimer.unref?.();
   }
 

@@ -170,6 +170,17 @@ describe("record layer", () => {
     assert.equal(opener.open(sealer.sealData("small again")).text, "small again");
   });
 
+  it("seals and opens nothing once its keys are wiped (they are zeros: a frame under them would be readable by anyone)", () => {
+    const { sealer, opener } = pair();
+    const frame = sealer.sealData("{}");
+    sealer.wipe();
+    expectCode(() => sealer.sealData("secret"), SessionErrorCode.Closed);
+    expectCode(() => sealer.rekey(), SessionErrorCode.Closed);
+    expectCode(() => sealer.sealClose(), SessionErrorCode.Closed);
+    opener.wipe();
+    expectCode(() => opener.open(frame), SessionErrorCode.Closed);
+  });
+
   it("refuses a rekey or close marker that carries bytes", () => {
     const secret = randomBytes(32);
     const suite = aead("AES-256-GCM");

@@ -177,6 +177,30 @@ describe("sealed MCP transport", () => {
     );
   });
 
+  it("sends nothing more when the rekey marker's send throws at once and fails the session", async () => {
+    let now = T0 + 1000;
+    const c = await connect({ now: () => now, rekeyAfterMs: 60_000 }, { now: () => now, rekeyAfterMs: 60_000 });
+    await call(c, "a");
+    const errors: unknown[] = [];
+    c.clientTransport.onerror = (error) => errors.push(error);
+    c.serverTransport.onerror = () => undefined;
+    const after: JSONRPCMessage[] = [];
+    let thrown = false;
+    // Not async: the first send (the marker) throws inside the call, before the message itself is sealed.
+    c.clientWire.send = (message) => {
+      if (!thrown) {
+        thrown = true;
+        throw new Error("the pipe is broken");
+      }
+      after.push(message);
+      return Promise.resolve();
+    };
+    now += 60_000;
+    await assert.rejects(call(c, "SECRET-ARGUMENT"));
+    assert.equal(codeOf(errors[0]), SessionErrorCode.StreamTruncated);
+    assert.deepEqual(after, [], "nothing was handed to the inner transport after the session failed");
+  });
+
   describe("idle sessions", () => {
     /** Rekey timers expire every 50 ms of real time; the age they check is the test's clock, moved by hand. */
     const REKEY_MS = 50;
@@ -221,12 +245,25 @@ describe("sealed MCP transport", () => {
     it("keeps no timer that holds the process open, and stops it at close", async () => {
       // The timers the sessions arm, told apart by their delay (the tests' own waits use others).
       const armed: NodeJS.Timeout[] = [];
+      const done = new Set<unknown>(); // expired or cleared
       const setTimeoutBefore = globalThis.setTimeout;
+      const clearTimeoutBefore = globalThis.clearTimeout;
       globalThis.setTimeout = ((handler: () => void, delay?: number, ...rest: unknown[]) => {
-        const timer = (setTimeoutBefore as (...args: unknown[]) => NodeJS.Timeout)(handler, delay, ...rest);
+        const timer: NodeJS.Timeout = (setTimeoutBefore as (...args: unknown[]) => NodeJS.Timeout)(
+          (...args: unknown[]) => {
+            done.add(timer);
+            (handler as (...a: unknown[]) => void)(...args);
+          },
+          delay,
+          ...rest,
+        );
         if (delay === REKEY_MS) armed.push(timer);
         return timer;
       }) as typeof setTimeout;
+      globalThis.clearTimeout = ((timer?: NodeJS.Timeout) => {
+        done.add(timer);
+        clearTimeoutBefore(timer);
+      }) as typeof clearTimeout;
       try {
         const { c, clock, wire } = await idleSession();
         const errors: unknown[] = [];
@@ -235,6 +272,7 @@ describe("sealed MCP transport", () => {
         assert.ok(await eventually(() => armed.length >= 4), "each end re-arms its timer every period");
         assert.ok(armed.every((timer) => !timer.hasRef()), "no rekey timer keeps the process alive");
         await c.client.close();
+        assert.deepEqual(armed.filter((timer) => !done.has(timer)), [], "close clears the timer each end had pending");
         const atClose = armed.length;
         wire.length = 0;
         clock.now += 10 * REKEY_MS;
@@ -245,7 +283,29 @@ describe("sealed MCP transport", () => {
         assert.deepEqual(errors, []);
       } finally {
         globalThis.setTimeout = setTimeoutBefore;
+        globalThis.clearTimeout = clearTimeoutBefore;
       }
+    });
+
+    it("looks at most every 10 ms however short rekeyAfterMs is", async () => {
+      const delays: number[] = [];
+      const setTimeoutBefore = globalThis.setTimeout;
+      globalThis.setTimeout = ((handler: () => void, delay?: number, ...rest: unknown[]) => {
+        delays.push(delay ?? 0);
+        return (setTimeoutBefore as (...args: unknown[]) => NodeJS.Timeout)(handler, delay, ...rest);
+      }) as typeof setTimeout;
+      let c: Connected | undefined;
+      try {
+        const shared = { rekeyAfterMs: 0.5 };
+        c = await connect(shared, shared);
+        await call(c, "a");
+        await sleep(100);
+      } finally {
+        globalThis.setTimeout = setTimeoutBefore;
+      }
+      assert.ok(delays.filter((delay) => delay === 10).length >= 4, `delays: ${delays.slice(0, 20)}`);
+      assert.deepEqual(delays.filter((delay) => delay < 10), [], "no timer below 10 ms");
+      await c.client.close();
     });
 
     it("fails the session with a typed error, and nothing unhandled, when the marker cannot be sent", async () => {
