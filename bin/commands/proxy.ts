@@ -177,6 +177,14 @@ export async function run(io: CommandIO): Promise<number> {
   const clock = demoClock(args.now);
   if (args.now !== undefined) logger.warn({ now: args.now }, "decision clock fixed for a demo or test (`--now`); do not use in production");
 
+  let upstream: UpstreamTarget;
+  if ("url" in args.upstream) upstream = { url: args.upstream.url };
+  else {
+    const [command, ...commandArgs] = splitCommandLine(args.upstream.commandLine);
+    if (command === undefined) throw new UsageError("`--upstream` names no command");
+    upstream = { command, args: commandArgs, cwd: io.cwd };
+  }
+  // Usage errors come before anything is opened: after this point every failure closes what was opened.
   let manifest: VerifiedManifest | undefined;
   let identity: Awaited<ReturnType<typeof loadSecretKey>> | undefined;
   let audit: AuditLog | undefined;
@@ -190,13 +198,6 @@ export async function run(io: CommandIO): Promise<number> {
     return EXIT_ERRORS;
   }
 
-  let upstream: UpstreamTarget;
-  if ("url" in args.upstream) upstream = { url: args.upstream.url };
-  else {
-    const [command, ...commandArgs] = splitCommandLine(args.upstream.commandLine);
-    if (command === undefined) throw new UsageError("`--upstream` names no command");
-    upstream = { command, args: commandArgs, cwd: io.cwd };
-  }
   const trust: ClientTrust | undefined = args.trustIssuers.length === 0 ? undefined : { issuers: args.trustIssuers };
   const label = `pqguard proxy for ${basename(args.policy)}`;
   // Configuration the policy, the state store or the session refuses is reported before anything starts.

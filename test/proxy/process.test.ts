@@ -2,7 +2,7 @@
 // Streamable HTTP upstream, and the end-to-end payments demo over the post-quantum transport.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { UsageError } from "../../bin/commands/io.js";
@@ -253,8 +253,20 @@ describe("pqguard proxy as a process", function () {
       const policy = join(dir, "unbounded.policy");
       const manifest = fileURLToPath(new URL("./fixtures/flaky.tools.json", import.meta.url));
       await writeFile(policy, `policy unbounded version 1\nmanifest "${manifest}"\n\npermit tool echo\n  when calls(echo, session.age) < 3\n`);
-      assert.equal(await runProxy(io("--policy", policy)), 1);
+      const audit = join(dir, "audit.log");
+      assert.equal(await runProxy(io("--policy", policy, "--audit", audit)), 1);
       assert.match(errors.join(""), /^error PQG7311: /);
+      if (existsSync("/proc/self/fd")) {
+        // The audit log it had opened is closed again: no descriptor of this process refers to it.
+        const open = readdirSync("/proc/self/fd").map((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`);
+          } catch {
+            return "";
+          }
+        });
+        assert.ok(!open.includes(audit), "the audit log is still open");
+      }
 
       // An identity whose algorithm the configured signature list leaves out.
       errors.length = 0;
