@@ -35,8 +35,8 @@ export type ApprovalCallback = (request: ApprovalRequest) => Promise<boolean>;
 export interface DecisionOptions {
   /**
    * Call history; defaults to a fresh MemoryStateStore that keeps calls for the policy's longest window, or 24 h if
-   * longer (pass one store to share limits across connections). A store whose `retentionMs` is shorter than that
-   * window is refused at set-up (PQG7311).
+   * longer (pass one store to share limits across connections). A store whose `retentionMs` (the minimum it answers
+   * counts for) is shorter than that window is refused at set-up (PQG7311).
    */
   readonly store?: StateStore;
   /** Where each decision is recorded; no audit line is written when absent. */
@@ -70,7 +70,9 @@ export interface CallToDecide {
  * The store a guard decides with: the one given, if it keeps calls for the guard's longest window, else a refusal
  * (PQG7311); without one, a MemoryStateStore that keeps them long enough. Checked at set-up because a store that
  * forgets calls a window still counts refuses every call that window decides from the first expiry on (PQG7202), a
- * day or more into production.
+ * day or more into production. A retention equal to the window suffices: `retentionMs` is a minimum that holds for a
+ * decision whose clock reading reaches the store after a later one (MemoryStateStore keeps calls `EXPIRY_SLACK_MS`
+ * longer for that).
  */
 export function stateStoreFor(guard: GuardModule, store: StateStore | undefined): StateStore {
   const window = guard.longestWindowMs ?? 0;

@@ -4,15 +4,25 @@ import type { CallHistory, LimitScope } from "../guard/types.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore, type SyncStateOperations } from "./store.js";
 
 /**
- * Entries older than this are expired; it must cover the longest window a policy uses (`per 1d` fits). `enforce()`
+ * How long calls are kept at the least; it must cover the longest window a policy uses (`per 1d` fits). `enforce()`
  * and `guardClient` check that at set-up, and create their default store with the policy's longest window if longer.
  */
 export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
+/**
+ * Calls are expired this long after the retention period, so that `retentionMs` is a minimum a count can rely on.
+ * A decision reads its clock before it awaits the tool pin (which may re-read a tool list); meanwhile a decision with
+ * a later reading (another connection sharing the store) may expire calls, and a clock may step back a little. Without
+ * this slack the delayed decision's window, exactly as long as the retention, would reach a call just expired and be
+ * refused although every call in it was known. It is far more than the expiry granularity below plus such a wait.
+ */
+export const EXPIRY_SLACK_MS = 5 * 60 * 1000;
+/** Expiry walks every key, so it runs at most once per this much decision time (and once when the clock steps back). */
+const EXPIRY_INTERVAL_MS = 1000;
 /** Per key (global, one client, one session): a client calling faster than this per retention period is refused. */
 export const DEFAULT_MAX_ENTRIES_PER_KEY = 100_000;
 /** Over all keys: about 50 MB of history at most before new calls are refused. */
 export const DEFAULT_MAX_ENTRIES = 1_000_000;
-/** Sessions with `called()` facts kept at once; a session idle longer than the retention period is forgotten. */
+/** Sessions with `called()` facts kept at once; a session idle past the retention period (and slack) is forgotten. */
 export const DEFAULT_MAX_SESSIONS = 100_000;
 /** Distinct tools one session may have called; far above any manifest, so reaching it means abuse. */
 export const MAX_CALLED_TOOLS_PER_SESSION = 4096;
@@ -87,7 +97,7 @@ class Run {
 }
 
 /** How a log came to miss calls: the refusal says which, so that an operator knows which bound to raise. */
-type Loss = "bound" | "expiry";
+type Loss = "bound" | "expiry" | "ended";
 
 /** The history of one key (global, a client, a session): all calls, and the same calls by tool for fast counts. */
 class EntryLog {
@@ -95,8 +105,9 @@ class EntryLog {
   readonly byTool = new Map<string, Run>();
   /**
    * Calls at or before this time may be missing: dropped by the per-key bound, expired after the retention period
-   * (or by a clock that jumped forward), or held by a forgotten log of the same key. A count reaching back that far
-   * is refused, never answered too low; this is the store's one record of incomplete history.
+   * (or by a clock that jumped forward), or held by a forgotten log of the same key (expired, or a session ended). A
+   * count reaching back that far is refused, never answered too low; this is the store's one record of incomplete
+   * history.
    */
   incompleteThrough = -Infinity;
   lostBy: Loss = "expiry";
@@ -106,6 +117,15 @@ class EntryLog {
 
   get size(): number {
     return this.all.size;
+  }
+
+  /**
+   * The latest call this key may have had: held, dropped, or carried over from a forgotten or ended log of the key.
+   * With a clock that stepped back, a carried-over call can be later than any held one; a mark made from the log
+   * (ending it, forgetting it) must cover that call too.
+   */
+  get through(): number {
+    return Math.max(this.lastAt, this.incompleteThrough);
   }
 
   push(entry: Entry): void {
@@ -159,11 +179,21 @@ class EntryLog {
   }
 }
 
+/**
+ * What an ended session leaves until its last call expires: its id may still decide (an approval pending at close is
+ * judged again after it), and must then read a history incomplete through that call, not an empty one.
+ */
+interface EndedSession {
+  /** The session's last call. */
+  readonly through: number;
+  /** Its `session.calls`, which a session taken up again continues from. */
+  readonly calls: number;
+}
+
 interface SessionState {
   readonly log: EntryLog;
   /** Tool → sequence number of the first call, so a snapshot sees only calls made before it. */
   readonly called: Map<string, number>;
-  lastActive: number;
 }
 
 /** A time that is not finite would stick to every later entry of a log (clamping keeps the latest) and never expire. */
@@ -179,6 +209,8 @@ export class MemoryStateStore implements StateStore {
   private readonly global = new EntryLog();
   private readonly clients = new Map<string, EntryLog>();
   private readonly sessions = new Map<string, SessionState>();
+  /** Ended sessions whose last call has not expired yet; each counts as one entry against `maxEntries`. */
+  private readonly ended = new Map<string, EndedSession>();
   private seq = 0;
   private total = 0;
   private lastExpiry = -Infinity;
@@ -200,7 +232,7 @@ export class MemoryStateStore implements StateStore {
     snapshot: (key, now) => this.snapshotNow(key, now),
   };
 
-  /** Entries currently held over all keys (each call is held once per key: global, client, session). */
+  /** Entries held over all keys (each call once per key: global, client, session), an ended session's mark as one. */
   get size(): number {
     return this.total;
   }
@@ -213,11 +245,17 @@ export class MemoryStateStore implements StateStore {
     return this.snapshotNow(key, now);
   }
 
+  /**
+   * Lets go of a session's log and `called()` facts; its calls still count for its client and globally. Its id keeps
+   * a mark until its last call expires, so that counts for it refuse (PQG7202) rather than read no calls. The mark is
+   * its own, not the store-wide `forgotten` record: that one would make every new session incomplete for a window.
+   */
   async endSession(sessionId: string): Promise<void> {
     const session = this.sessions.get(sessionId);
     if (session === undefined) return;
-    this.total -= session.log.size;
+    this.total -= session.log.size - 1;
     this.sessions.delete(sessionId);
+    this.ended.set(sessionId, { through: session.log.through, calls: session.log.appended });
   }
 
   private recordNow(call: CallRecord): void {
@@ -232,8 +270,10 @@ export class MemoryStateStore implements StateStore {
       throw new StateError("PQG7201", `state store holds ${this.total} entries, its limit; the call is refused`);
     }
     if (session === undefined) {
-      session = { log: this.newLog(), called: new Map(), lastActive: call.at };
+      session = { log: this.newLog(call.sessionId), called: new Map() };
       this.sessions.set(call.sessionId, session);
+      // The new log carries the ended session's mark: the mark itself is no longer needed.
+      if (this.ended.delete(call.sessionId)) this.total--;
     }
     if (!session.called.has(call.tool) && session.called.size >= MAX_CALLED_TOOLS_PER_SESSION) {
       throw new StateError("PQG7201", `session called ${MAX_CALLED_TOOLS_PER_SESSION} distinct tools, the limit; the call is refused`);
@@ -245,7 +285,6 @@ export class MemoryStateStore implements StateStore {
     }
     const seq = this.seq++;
     if (!session.called.has(call.tool)) session.called.set(call.tool, seq);
-    session.lastActive = Math.max(session.lastActive, call.at);
     for (const log of [this.global, client, session.log]) this.append(log, call.tool, call.at, seq);
   }
 
@@ -266,7 +305,7 @@ export class MemoryStateStore implements StateStore {
     this.expireIfDue(now);
     const seqLimit = this.seq;
     const session = this.sessions.get(key.sessionId);
-    const sessionLog = session?.log ?? this.forgotten;
+    const sessionLog = session?.log ?? (this.ended.has(key.sessionId) ? this.newLog(key.sessionId) : this.forgotten);
     const clientLog = this.clients.get(key.clientId) ?? this.forgotten;
     const global = this.global;
     const sessionCalls = sessionLog.appended;
@@ -290,16 +329,27 @@ export class MemoryStateStore implements StateStore {
     return { history, sessionCalls };
   }
 
-  /** A log for a new key: it may have been forgotten before, so it is as incomplete as a key without a log. */
-  private newLog(): EntryLog {
+  /**
+   * A log for a new key: it may have been forgotten before, so it is as incomplete as a key without a log; a session
+   * that ended is incomplete through its last call, and continues its `session.calls`.
+   */
+  private newLog(sessionId?: string): EntryLog {
     const log = new EntryLog();
     log.markIncomplete(this.forgotten.incompleteThrough, this.forgotten.lostBy);
+    const ended = sessionId === undefined ? undefined : this.ended.get(sessionId);
+    if (ended !== undefined) {
+      log.markIncomplete(ended.through, "ended");
+      log.appended = ended.calls;
+    }
     return log;
   }
 
-  /** Drops a log whose calls all expired; counts for its key then read `forgotten`, incomplete through its last call. */
-  private forget(log: EntryLog): void {
-    this.forgotten.markIncomplete(log.lastAt, "expiry");
+  /**
+   * Lets go of a key whose calls all expired (a log, or an ended session's mark): counts for it then read `forgotten`,
+   * incomplete through its last call. That call is past the retention period, so no window the store serves reaches it.
+   */
+  private forget(lastCall: number): void {
+    this.forgotten.markIncomplete(lastCall, "expiry");
   }
 
   private refuseIncomplete(log: EntryLog, scope: LimitScope, key: HistoryKey): never {
@@ -307,32 +357,49 @@ export class MemoryStateStore implements StateStore {
     const why =
       log.lostBy === "bound"
         ? `older calls were dropped at the bound of ${this.maxEntriesPerKey} entries per key`
-        : `calls expired after the retention period of ${this.retentionMs} ms (or when the clock jumped forward)`;
+        : log.lostBy === "ended"
+          ? "the session was ended and its calls let go"
+          : `calls expired after the retention period of ${this.retentionMs} ms and ${EXPIRY_SLACK_MS} ms of slack (or when the clock jumped forward)`;
     throw new StateError("PQG7202", `the call history of ${who} is incomplete for the requested window: ${why}, so a limit cannot be checked`);
   }
 
-  /** Expiry runs at most once a second of decision time, so that the hot path does not walk every key per call. */
+  /**
+   * Expiry runs at most once a second of decision time, so that the hot path does not walk every key per call. A
+   * reading further back than the slack runs it too: one reading far ahead (a clock that jumped, then was corrected)
+   * would otherwise stop expiry until real time caught up, and the store would fill until it refused every call.
+   * Readings back by less than the slack are the late decisions the slack is for: expiring for them would walk every
+   * key twice per late decision, and the pause they leave is at most the slack, which the bounds already allow for.
+   */
   private expireIfDue(now: number): void {
-    if (now - this.lastExpiry >= 1000) this.expire(now);
+    const elapsed = now - this.lastExpiry;
+    if (elapsed >= EXPIRY_INTERVAL_MS || elapsed < -EXPIRY_SLACK_MS) this.expire(now);
   }
 
   private expire(now: number): void {
     this.lastExpiry = now;
-    const before = now - this.retentionMs;
+    const before = now - this.retentionMs - EXPIRY_SLACK_MS;
     this.total -= this.global.expire(before);
     for (const [id, log] of this.clients) {
       this.total -= log.expire(before);
       if (log.size === 0) {
-        this.forget(log);
+        this.forget(log.through);
         this.clients.delete(id);
       }
     }
     for (const [id, session] of this.sessions) {
       this.total -= session.log.expire(before);
-      if (session.lastActive < before) {
+      // Idle past the retention period: every call it had, and any it carries from before it ended, has expired.
+      if (session.log.through < before) {
         this.total -= session.log.size;
-        this.forget(session.log);
+        this.forget(session.log.through);
         this.sessions.delete(id);
+      }
+    }
+    for (const [id, ended] of this.ended) {
+      if (ended.through < before) {
+        this.forget(ended.through);
+        this.ended.delete(id);
+        this.total--;
       }
     }
   }

@@ -37,8 +37,11 @@ export interface StateStore {
    */
   readonly sync?: SyncStateOperations;
   /**
-   * How far back, in ms, the store can answer counts: calls older than this may be gone. Absent when unknown or
-   * unbounded. Enforcement refuses at set-up a store that keeps calls for less than the policy's longest window.
+   * How far back, in ms, the store answers counts at the least: a count reaching back this far from a snapshot's `now`
+   * is answered, not refused for expired calls, even when an operation with a clock a few minutes later came first (a
+   * decision reads its clock before it awaits the tool pin and the store, so such readings reach the store out of
+   * order). Absent when unknown or unbounded. Enforcement refuses at set-up a store whose minimum is shorter than the
+   * policy's longest window.
    */
   readonly retentionMs?: number;
   /** Records an allowed call. Rejects with a `StateError` when it cannot: the call is then denied. */
@@ -48,7 +51,10 @@ export interface StateStore {
    * (for example when the window asked for reaches past what the store still holds): the guard then fails closed.
    */
   snapshot(key: HistoryKey, now: number): Promise<HistorySnapshot>;
-  /** Forgets a session that has ended (its `called()` facts); its calls still count for the client and globally. */
+  /**
+   * Forgets a session that has ended (its `called()` facts); its calls still count for the client and globally. Its id
+   * may still decide (an approval pending at close is judged again after it): a count reaching its calls must refuse.
+   */
   endSession(sessionId: string): Promise<void>;
 }
 

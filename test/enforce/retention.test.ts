@@ -4,7 +4,7 @@ import { strict as assert } from "node:assert";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { interpret } from "../../compiler/interpreter.js";
 import { silentLogger } from "../../runtime/audit/index.js";
-import { enforce, EnforceError, guardClient, refusalOf, stateStoreFor } from "../../runtime/enforce/index.js";
+import { DecisionPoint, enforce, EnforceError, guardClient, refusalOf, stateStoreFor, type PinVerdict, type SessionView } from "../../runtime/enforce/index.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
 import { signManifest, verifySignedManifest, type VerifiedManifest } from "../../runtime/manifest/signed.js";
@@ -15,6 +15,8 @@ import { checked, compiledGuard } from "../support/guards.js";
 import { connect, paymentsGuard, paymentsServer, paymentsTools, sessionInfo } from "./fixtures.js";
 
 const HOUR = 3_600_000;
+/** A limit over a window longer than the default retention: the default store then keeps calls exactly that long. */
+const TWO_DAY_LIMIT = ["policy retention", 'manifest "payments.tools.json"', "permit tool process_refund", "limit tool process_refund to 3 per 2d per client", ""].join("\n");
 
 function refusesAtSetup(setUp: () => unknown, pattern: RegExp): void {
   assert.throws(setUp, (error: unknown) => {
@@ -96,14 +98,7 @@ describe("state store retention against the policy's longest window", () => {
   });
 
   it("without a store, counts a window longer than the default retention correctly past the default retention period", async () => {
-    const source = [
-      "policy retention",
-      'manifest "payments.tools.json"',
-      "permit tool process_refund",
-      "limit tool process_refund to 3 per 2d per client",
-      "",
-    ].join("\n");
-    const guard = await compiledGuard(checked(source, { "payments.tools.json": { tools } }, "retention.policy"), "retention");
+    const guard = await compiledGuard(checked(TWO_DAY_LIMIT, { "payments.tools.json": { tools } }, "retention.policy"), "retention");
     assert.equal(guard.longestWindowMs, 2 * 24 * HOUR);
     assert.ok(2 * 24 * HOUR > DEFAULT_RETENTION_MS, "the window outlasts the default retention");
     const payments = paymentsServer();
@@ -133,5 +128,31 @@ describe("state store retention against the policy's longest window", () => {
     } finally {
       await close();
     }
+  });
+
+  it("answers a window exactly as long as the retention for a decision that awaited its pin while a later one ran", async () => {
+    const guard = await compiledGuard(checked(TWO_DAY_LIMIT, { "payments.tools.json": { tools } }, "retention.policy"), "retention-late");
+    const window = 2 * 24 * HOUR;
+    const clock = { now: 0 };
+    const point = new DecisionPoint(guard, "server", { now: () => clock.now, logger: silentLogger() }, "m".repeat(64));
+    assert.equal(point.store.retentionMs, window, "the default store keeps calls exactly as long as the window");
+    const session: SessionView = { sessionId: "s-late", establishedAt: 0, sealed: true, info: sessionInfo() };
+    const refund = (at: number, pin: () => PinVerdict | Promise<PinVerdict> = () => ({ ok: true })) => {
+      clock.now = at;
+      return point.decide({ tool: "process_refund", args: { customer_id: "c", amount: 10 }, session, pin, approve: undefined });
+    };
+    const code = (verdict: Awaited<ReturnType<typeof refund>>) => (verdict.allowed ? "allowed" : `${verdict.refusal.code} ${verdict.refusal.rules.join(",")} ${verdict.refusal.reason}`);
+    assert.equal(code(await refund(0)), "allowed");
+    assert.equal(code(await refund(500)), "allowed");
+    // This decision reads its clock, then waits for its tool pin (a tool list being read again)...
+    let release: () => void = () => assert.fail("the pin was not awaited");
+    const pinned = new Promise<PinVerdict>((resolve) => (release = () => resolve({ ok: true })));
+    const late = refund(window + 400, () => pinned);
+    // ...while one with a later reading runs, and the calls at 0 and 500 pass the retention period by its clock.
+    assert.equal(code(await refund(window + 1_600)), "allowed");
+    release();
+    // The late window starts at 400: the call at 500 and the one at window + 1600 are in it, 2 of 3, so it is allowed.
+    assert.equal(code(await late), "allowed");
+    assert.equal(code(await refund(window + 450)), "PQG7301 retention.policy:4 rate limit of 3 calls per 2d per client exceeded", "the late call was recorded: with the call at 500, three in 2 d");
   });
 });
