@@ -387,7 +387,10 @@ describe("enforce (server side)", () => {
       return answer;
     });
     const listing = t.client.listTools();
-    while (gate === undefined) await new Promise((resolve) => setImmediate(resolve));
+    for (let turns = 0; gate === undefined; turns++) {
+      assert.ok(turns < 10_000, "the tools/list handler never ran");
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     // The rug pull happens while that listing is still being answered with the old definitions.
     live = poisonedRefund(signed);
     await t.server.sendToolListChanged();

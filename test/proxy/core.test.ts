@@ -163,7 +163,7 @@ describe("proxy core", function () {
     // A malformed response is not answered: the client would take the error for the answer to its own request 6.
     input.write("garbage\n\u0000\u00ff binary\n[1,2]\n{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":\"?\"}\n{\"jsonrpc\":\"2.0\",\"id\":7}\n");
     input.write(`${JSON.stringify({ jsonrpc: "2.0", id: 8, method: "tools/call", params: { name: "echo", arguments: { text: "ok" } } })}\n`);
-    while (replies.length < 5) await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => replies.length >= 5, 10_000, "five replies");
     const codes = replies.slice(0, 4).map((r) => (r.error as { code: number }).code);
     assert.deepEqual(codes, [-32700, -32700, -32600, -32600]);
     assert.equal(replies[3]!.id, 7);

@@ -39,12 +39,14 @@ function proxyProcess(args: readonly string[]) {
       send({ jsonrpc: "2.0", id, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
       send({ jsonrpc: "2.0", method: "notifications/initialized" });
     },
-    /** Waits for `count` replies (at most 60 s), closes stdin and waits for the proxy to exit. */
+    /** Waits for `count` replies (at most 60 s), closes stdin and waits for the proxy to exit (killed after 10 s: the test then fails). */
     async finish(count: number): Promise<Record<string, unknown>[]> {
       const deadline = Date.now() + 60_000;
       while (replies.length < count && Date.now() < deadline && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
       child.stdin.end();
-      if (child.exitCode === null) await new Promise((resolve) => child.once("exit", resolve));
+      const exit = await exitWithin(child, 10_000);
+      if (exit === "still running") child.kill("SIGKILL");
+      assert.notEqual(exit, "still running", "the proxy did not exit when its stdin closed");
       return replies;
     },
   };
