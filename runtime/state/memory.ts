@@ -181,13 +181,18 @@ class EntryLog {
 
 /**
  * What an ended session leaves until its last call expires: its id may still decide (an approval pending at close is
- * judged again after it), and must then read a history incomplete through that call, not an empty one.
+ * judged again after it), and must then read a history incomplete through that call, not an empty one, and the tools
+ * it called: `called()` reading false for them would let a `forbid … when called(…)` pass.
  */
 interface EndedSession {
   /** The session's last call. */
   readonly through: number;
   /** Its `session.calls`, which a session taken up again continues from. */
   readonly calls: number;
+  /** Its `called()` facts, which a session taken up again continues with. */
+  readonly called: Map<string, number>;
+  /** Entries the mark is accounted as: one per tool it remembers, at least one. */
+  readonly weight: number;
 }
 
 interface SessionState {
@@ -246,16 +251,18 @@ export class MemoryStateStore implements StateStore {
   }
 
   /**
-   * Lets go of a session's log and `called()` facts; its calls still count for its client and globally. Its id keeps
-   * a mark until its last call expires, so that counts for it refuse (PQG7202) rather than read no calls. The mark is
-   * its own, not the store-wide `forgotten` record: that one would make every new session incomplete for a window.
+   * Lets go of a session's log; its calls still count for its client and globally. Its id keeps a mark until its last
+   * call expires, so that counts for it refuse (PQG7202) rather than read no calls, and `called()` still answers for
+   * it (the mark keeps those facts, accounted as one entry per tool). The mark is its own, not the store-wide
+   * `forgotten` record: that one would make every new session incomplete for a window.
    */
   async endSession(sessionId: string): Promise<void> {
     const session = this.sessions.get(sessionId);
     if (session === undefined) return;
-    this.total -= session.log.size - 1;
+    const weight = Math.max(1, session.called.size);
+    this.total -= session.log.size - weight;
     this.sessions.delete(sessionId);
-    this.ended.set(sessionId, { through: session.log.through, calls: session.log.appended });
+    this.ended.set(sessionId, { through: session.log.through, calls: session.log.appended, called: session.called, weight });
   }
 
   private recordNow(call: CallRecord): void {
@@ -270,10 +277,14 @@ export class MemoryStateStore implements StateStore {
       throw new StateError("PQG7201", `state store holds ${this.total} entries, its limit; the call is refused`);
     }
     if (session === undefined) {
-      session = { log: this.newLog(call.sessionId), called: new Map() };
+      // A session taken up again continues its mark's log facts and called() facts: the mark is no longer needed.
+      const ended = this.ended.get(call.sessionId);
+      session = { log: this.newLog(call.sessionId), called: ended?.called ?? new Map() };
       this.sessions.set(call.sessionId, session);
-      // The new log carries the ended session's mark: the mark itself is no longer needed.
-      if (this.ended.delete(call.sessionId)) this.total--;
+      if (ended !== undefined) {
+        this.ended.delete(call.sessionId);
+        this.total -= ended.weight;
+      }
     }
     if (!session.called.has(call.tool) && session.called.size >= MAX_CALLED_TOOLS_PER_SESSION) {
       throw new StateError("PQG7201", `session called ${MAX_CALLED_TOOLS_PER_SESSION} distinct tools, the limit; the call is refused`);
@@ -305,7 +316,9 @@ export class MemoryStateStore implements StateStore {
     this.expireIfDue(now);
     const seqLimit = this.seq;
     const session = this.sessions.get(key.sessionId);
-    const sessionLog = session?.log ?? (this.ended.has(key.sessionId) ? this.newLog(key.sessionId) : this.forgotten);
+    const ended = session === undefined ? this.ended.get(key.sessionId) : undefined;
+    const sessionLog = session?.log ?? (ended !== undefined ? this.newLog(key.sessionId) : this.forgotten);
+    const called = session?.called ?? ended?.called;
     const clientLog = this.clients.get(key.clientId) ?? this.forgotten;
     const global = this.global;
     const sessionCalls = sessionLog.appended;
@@ -317,12 +330,12 @@ export class MemoryStateStore implements StateStore {
         return log.count(tools, since, seqLimit);
       },
       called(tool: string): boolean {
-        if (session === undefined) return false;
+        if (called === undefined) return false;
         if (tool === "*") {
-          for (const seq of session.called.values()) if (seq < seqLimit) return true;
+          for (const seq of called.values()) if (seq < seqLimit) return true;
           return false;
         }
-        const first = session.called.get(tool);
+        const first = called.get(tool);
         return first !== undefined && first < seqLimit;
       },
     };
@@ -399,7 +412,7 @@ export class MemoryStateStore implements StateStore {
       if (ended.through < before) {
         this.forget(ended.through);
         this.ended.delete(id);
-        this.total--;
+        this.total -= ended.weight;
       }
     }
   }

@@ -89,7 +89,7 @@ class HistoryModel {
   private readonly global: ModelLog = { held: [], lost: [], lastAt: -Infinity };
   private readonly clients = new Map<string, ModelLog>();
   private readonly sessions = new Map<string, { log: ModelLog; called: Set<string>; calls: number }>();
-  private readonly ended = new Map<string, { lost: number[]; calls: number }>();
+  private readonly ended = new Map<string, { lost: number[]; calls: number; called: Set<string> }>();
 
   constructor(
     private readonly retentionMs: number,
@@ -100,7 +100,8 @@ class HistoryModel {
     this.expireIfDue(call.at);
     let session = this.sessions.get(call.sessionId);
     if (session === undefined) {
-      session = { log: this.newLog(call.sessionId), called: new Set(), calls: this.ended.get(call.sessionId)?.calls ?? 0 };
+      const ended = this.ended.get(call.sessionId);
+      session = { log: this.newLog(call.sessionId), called: ended?.called ?? new Set(), calls: ended?.calls ?? 0 };
       this.sessions.set(call.sessionId, session);
       this.ended.delete(call.sessionId);
     }
@@ -118,7 +119,7 @@ class HistoryModel {
     const session = this.sessions.get(sessionId);
     if (session === undefined) return;
     this.sessions.delete(sessionId);
-    this.ended.set(sessionId, { lost: [...session.log.lost, ...session.log.held.map((h) => h.at)], calls: session.calls });
+    this.ended.set(sessionId, { lost: [...session.log.lost, ...session.log.held.map((h) => h.at)], calls: session.calls, called: session.called });
   }
 
   snapshot(key: Key, now: number) {
@@ -131,7 +132,7 @@ class HistoryModel {
     };
     return {
       sessionCalls: session?.calls ?? this.ended.get(key.sessionId)?.calls ?? 0,
-      called: (tool: string) => session?.called.has(tool) ?? false,
+      called: (tool: string) => (session?.called ?? this.ended.get(key.sessionId)?.called)?.has(tool) ?? false,
       count(tools: readonly string[], since: number, scope: Scope): number | "refused" {
         const log = logs[scope];
         if (log.lost.some((at) => at >= since)) return "refused";
@@ -409,14 +410,27 @@ describe("MemoryStateStore", () => {
     assert.throws(() => store.sync.snapshot(A, KEPT + 6_000).history.count("*", 0, "session"), (e: unknown) => e instanceof StateError && e.code === "PQG7202");
   });
 
-  it("bounds the number of sessions and forgets an ended session's called() facts", async () => {
-    const store = new MemoryStateStore({ maxSessions: 1 });
+  it("bounds the number of sessions, and keeps an ended session's called() facts until its last call expires", async () => {
+    const store = new MemoryStateStore({ maxSessions: 1, retentionMs: RETENTION });
     await store.record({ tool: "t", at: 0, ...A });
     await rejectsWith(store.record({ tool: "t", at: 1, ...B }), "PQG7201");
     await store.endSession(A.sessionId);
-    assert.ok(!(await store.snapshot(A, 2)).history.called("t"));
+    // A `forbid … when called(t)` judged for the ended id (an approval pending at close) must still see the call.
+    const ended = (await store.snapshot(A, 2)).history;
+    assert.ok(ended.called("t") && ended.called("*"));
+    assert.ok(!ended.called("u"));
     await store.record({ tool: "t", at: 3, ...B });
     assert.equal((await store.snapshot(B, 4)).history.count("*", 0, "client"), 2, "the client still counts the ended session's call");
+    // Taken up again, the session continues with them.
+    await store.endSession(B.sessionId);
+    await store.record({ tool: "u", at: 5, ...A });
+    const resumed = (await store.snapshot(A, 6)).history;
+    assert.ok(resumed.called("t") && resumed.called("u"));
+    // Once its last call expired, nothing of it is held.
+    await store.endSession(A.sessionId);
+    store.sync.record({ tool: "v", at: KEPT + 10, ...C });
+    assert.ok(!(await store.snapshot(A, KEPT + 10)).history.called("t"));
+    assert.equal(store.size, 3, "only C's call is held: the marks and the facts they kept are gone");
   });
 
   it("walks its keys to expire at most once a second, even while full and refusing every call", () => {
