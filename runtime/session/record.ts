@@ -98,6 +98,8 @@ class Direction {
 
   /** Moves to the next epoch's key and forgets the old one (forward secrecy within the session). */
   protected ratchet(next = this.nextEpoch()): void {
+    // After wipe the secret is zeros: a key derived from it is one anyone can compute.
+    this.checkNotWiped();
     this.secret.fill(0);
     this.aead.forget(this.key);
     this.key.fill(0);

@@ -179,6 +179,10 @@ describe("record layer", () => {
     expectCode(() => sealer.sealClose(), SessionErrorCode.Closed);
     opener.wipe();
     expectCode(() => opener.open(frame), SessionErrorCode.Closed);
+    // Over unordered delivery a rekey ratchets without a marker: after wipe it must not derive keys from zeros either.
+    const silent = new RecordSealer(aead("ChaCha20-Poly1305"), kdf(PROTOCOL_KDF), new Uint8Array(32).fill(7), { delivery: "unordered" });
+    silent.wipe();
+    expectCode(() => silent.rekey(), SessionErrorCode.Closed);
   });
 
   it("refuses a rekey or close marker that carries bytes", () => {
