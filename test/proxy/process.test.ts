@@ -270,6 +270,12 @@ describe("pqguard proxy as a process", function () {
         assert.ok(!open.includes(audit), "the audit log is still open");
       }
 
+      // A usage error is found before anything is opened: no audit log is created for it.
+      const unopened = join(dir, "unopened.log");
+      const usage = { argv: ["--policy", "test/proxy/fixtures/flaky.policy", "--audit", unopened, "--upstream", "  "], cwd: ROOT, out: () => undefined, err: () => undefined };
+      await assert.rejects(runProxy(usage), (error: unknown) => error instanceof UsageError && /names no command/.test(error.message));
+      assert.ok(!existsSync(unopened), "the audit log was opened before the usage error");
+
       // An identity whose algorithm the configured signature list leaves out.
       errors.length = 0;
       await writeIdentity(generateIdentity("ML-DSA-65"), join(dir, "server"));
