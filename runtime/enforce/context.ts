@@ -35,7 +35,7 @@ function isSessionInfo(value: unknown): value is SessionInfo {
 
 /**
  * Resolves the session for a call: the sealed one when established; else, only when the operator allowed plain
- * connections, one unsealed session per enforcement point; else undefined (the call is then refused).
+ * connections, one unsealed session per connection (until `reset`); else undefined (the call is then refused).
  */
 export class SessionResolver {
   private unsealed: SessionView | undefined;
@@ -52,6 +52,11 @@ export class SessionResolver {
     if (!this.allowUnsealed) return undefined;
     this.unsealed ??= { sessionId: `unsealed-${randomUUID()}`, establishedAt: this.now(), sealed: false, info: undefined };
     return this.unsealed;
+  }
+
+  /** The connection closed: the next one gets a new unsealed session, not the ended one's id. */
+  reset(): void {
+    this.unsealed = undefined;
   }
 }
 

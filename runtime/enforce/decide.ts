@@ -126,6 +126,10 @@ export class DecisionPoint {
   readonly now: () => number;
   private readonly manifestDigest: string;
   private readonly storeTimeoutMs: number;
+  /** Decisions in flight per session id: its history must outlive them (an approval pending at close is judged again). */
+  private readonly deciding = new Map<string, number>();
+  /** Sessions asked to end while decisions for them were in flight: ended when the last of those finishes. */
+  private readonly ending = new Set<string>();
 
   constructor(
     readonly guard: GuardModule,
@@ -139,7 +143,56 @@ export class DecisionPoint {
     this.storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
   }
 
+  /**
+   * Decides one call. While it runs, its session counts as in flight, so that `endSession` waits for it. The count is
+   * a Map get and set, not a closure per call: this runs on every call (and tsx names each named closure it creates).
+   */
   async decide(call: CallToDecide): Promise<Verdict> {
+    const sessionId = call.session?.sessionId;
+    if (sessionId === undefined) return this.decideCall(call);
+    this.deciding.set(sessionId, (this.deciding.get(sessionId) ?? 0) + 1);
+    try {
+      return await this.decideCall(call);
+    } finally {
+      this.decided(sessionId);
+    }
+  }
+
+  /**
+   * Tells the store that a session has ended, once nothing more will be decided for it: at once when no decision for
+   * it is in flight, else when the last one finishes. Decisions still running (an approval pending when the connection
+   * closed is judged again after it) then read the session's whole history, not a forgotten one. Call it only when no
+   * new call will come for the session. A store that fails to end it is logged, never thrown: the session is then
+   * only held until it expires.
+   */
+  endSession(sessionId: string): void {
+    if (this.deciding.has(sessionId)) this.ending.add(sessionId);
+    else this.endInStore(sessionId);
+  }
+
+  private decided(sessionId: string): void {
+    const left = this.deciding.get(sessionId)! - 1;
+    if (left > 0) {
+      this.deciding.set(sessionId, left);
+      return;
+    }
+    this.deciding.delete(sessionId);
+    if (this.ending.delete(sessionId)) this.endInStore(sessionId);
+  }
+
+  private endInStore(sessionId: string): void {
+    let ended: Promise<void>;
+    try {
+      ended = Promise.resolve(this.store.endSession(sessionId));
+    } catch (error) {
+      ended = Promise.reject(error);
+    }
+    ended.catch((error: unknown) => {
+      this.options.logger?.warn({ code: EnforceErrorCode.StateFailed }, `the state store could not end a session, which it holds until it expires: ${describe(error)}`);
+    });
+  }
+
+  private async decideCall(call: CallToDecide): Promise<Verdict> {
     const now = this.readClock();
     if (typeof now === "string") {
       return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read, so the guard refuses to decide: ${now}`, undefined);

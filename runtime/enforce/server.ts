@@ -138,8 +138,11 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
   const onclose = inner.onclose;
   inner.onclose = () => {
     onclose?.();
-    for (const id of seenSessions) void decisions.store.endSession(id).catch(() => undefined);
+    // Each session this connection decided for ends once its decisions in flight (an approval pending) have finished.
+    for (const id of seenSessions) decisions.endSession(id);
     seenSessions.clear();
+    // The next connection of this Server is a new session: it must not continue the ended one's id (and history).
+    resolver.reset();
   };
   return { decisions, invalidateTools: () => live.invalidate() };
 }

@@ -350,6 +350,8 @@ export class ProxyConnection {
   readonly #progress = new Map<string, string | number>();
   /** Requests the proxy sent to the client, by the id it gave them: called with the reply, or undefined on disconnect. */
   readonly #asked = new Map<string, (reply: Record<string, unknown> | undefined) => void>();
+  /** The sessions this connection's calls were decided on: ended in the call history when its transport closes. */
+  readonly #sessions = new Set<string>();
   #clientCapabilities: ClientCapabilities = {};
   #nextOwnId = 0;
   #open = true;
@@ -367,6 +369,10 @@ export class ProxyConnection {
     this.#open = false;
     for (const settle of [...this.#asked.values()]) settle(undefined);
     this.#asked.clear();
+    // Without this every session stays in the store until idle past the retention period, and short sessions fill
+    // its session bound. The decision point waits for decisions still in flight (an approval) before ending one.
+    for (const id of this.#sessions) this.#core.options.decisions.endSession(id);
+    this.#sessions.clear();
   }
 
   /** The capabilities the client declared in its `initialize`. */
@@ -522,10 +528,16 @@ export class ProxyConnection {
     const approver = this.#core.options.approver ?? (neededCapability("elicitation/create", undefined)!.declared(this.#clientCapabilities) ? this.#elicit : undefined);
     // One budget for both checks of the pin (before the guard, after an approval): the call's reads stay bounded.
     const reads = readBudget();
+    const session = this.#session();
+    if (session !== undefined) {
+      // A call that arrives after the close (none should) is decided on a session nobody would end: refused instead.
+      if (!this.#open) throw new ProxyError("PQG8005", "the connection closed before the call could be decided", RPC_UPSTREAM_UNAVAILABLE);
+      this.#sessions.add(session.sessionId);
+    }
     const verdict = await this.#core.options.decisions.decide({
       tool,
       args: params.arguments,
-      session: this.#session(),
+      session,
       pin: () => this.#core.withPin((pin) => pin.verdict(tool), reads),
       approve: approver === undefined ? undefined : withdrawnOnCancel(approver, cancelled),
     });

@@ -1,0 +1,208 @@
+// When a session ends: enforce() ends each session it decided for once its decisions in flight (an approval pending
+// at close) have finished, which still read the whole history; a reconnected Server starts a new unsealed session;
+// DecisionPoint.endSession waits for decisions in flight and never throws what the store does.
+import { strict as assert } from "node:assert";
+import { silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
+import { DecisionPoint, enforce, type CallToDecide } from "../../runtime/enforce/index.js";
+import type { SessionView } from "../../runtime/enforce/context.js";
+import type { Decision, GuardContext, GuardModule, GuardRequest } from "../../runtime/guard/types.js";
+import { toolDigest } from "../../runtime/manifest/digest.js";
+import { MemoryStateStore } from "../../runtime/state/index.js";
+import { connect, paymentsGuard, paymentsServer, paymentsTools, REFUND_WINDOW_MS, sessionInfo } from "./fixtures.js";
+
+/** A MemoryStateStore that notes each session it is told has ended, with what `when` reads at that moment. */
+class EndSpyStore<T> extends MemoryStateStore {
+  readonly ended: { sessionId: string; when: T | undefined }[] = [];
+  when: (() => T) | undefined;
+
+  override async endSession(sessionId: string): Promise<void> {
+    this.ended.push({ sessionId, when: this.when?.() });
+    return super.endSession(sessionId);
+  }
+}
+
+/** What the guard saw of the session's history when it judged a refund. */
+interface Seen {
+  readonly sessionId: string;
+  readonly refunds: number;
+  readonly balanceCalled: boolean;
+}
+
+function decided(kind: Decision["decision"], rule: string, reason: string): Decision {
+  return { decision: kind, determining: [rule], reason, explain: [] };
+}
+
+/**
+ * The payments guard with session-scoped rules on top:
+ *   forbid tool process_refund unless called(get_balance)
+ *   limit tool process_refund to 2 per 10m per session
+ */
+function sessionGuard(digests: Record<string, string>, seen: Seen[]): GuardModule {
+  const base = paymentsGuard(digests);
+  return {
+    ...base,
+    guard(request: GuardRequest, context: GuardContext): Decision {
+      if (request.tool !== "process_refund") return base.guard(request, context);
+      const refunds = context.history.count(["process_refund"], context.now - REFUND_WINDOW_MS, "session");
+      const balanceCalled = context.history.called("get_balance");
+      seen.push({ sessionId: String(context.session.id), refunds, balanceCalled });
+      if (!balanceCalled) return decided("deny", "sessions.policy:1", "look at the balance before refunding");
+      if (refunds >= 2) return decided("deny", "sessions.policy:2", "rate limit of 2 calls per 10m per session exceeded");
+      return base.guard(request, context);
+    },
+  };
+}
+
+/** Polls `condition` every 5 ms; fails the test after `timeoutMs`. */
+async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe("ending sessions", () => {
+  let digests: Record<string, string>;
+  before(async () => {
+    digests = Object.fromEntries((await paymentsTools()).map((t) => [t.name as string, toolDigest(t)]));
+  });
+
+  it("enforce(): a session ends only after the approval pending at close is judged again, on the session's whole history", async () => {
+    const lines: AuditDecision[] = [];
+    const audit = { failure: undefined, append: (line: AuditDecision) => void lines.push(line) };
+    const store = new EndSpyStore<number>();
+    store.when = () => lines.length;
+    const seen: Seen[] = [];
+    let asked: (() => void) | undefined;
+    let answer: ((ok: boolean) => void) | undefined;
+    const payments = paymentsServer();
+    enforce(payments.server, sessionGuard(digests, seen), {
+      session: () => sessionInfo(),
+      now: () => 2_000_000,
+      logger: silentLogger(),
+      store,
+      audit,
+      approve: () =>
+        new Promise<boolean>((resolve) => {
+          answer = resolve;
+          asked?.();
+        }),
+    });
+    const { client, close } = await connect(payments.server);
+    await client.callTool({ name: "get_balance", arguments: { customer_id: "c-1" } });
+    await client.callTool({ name: "process_refund", arguments: { customer_id: "c-1", amount: 5 } });
+    const waiting = new Promise<void>((resolve) => (asked = resolve));
+    const pending = client.callTool({ name: "process_refund", arguments: { customer_id: "c-1", amount: 2000 } }).catch(() => "closed");
+    await waiting;
+    await close();
+    assert.equal(await pending, "closed", "the client stopped waiting when it closed");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(store.ended, [], "the session has a decision in flight: it is not ended yet");
+
+    answer!(true);
+    await until(() => store.ended.length > 0, "the session to end");
+    assert.deepEqual(store.ended, [{ sessionId: "a1b2c3", when: 3 }], "ended once, after the approved call's line was written");
+    const last = seen.at(-1)!;
+    assert.deepEqual(last, { sessionId: "a1b2c3", refunds: 1, balanceCalled: true }, "judged again on the session's earlier calls");
+    assert.deepEqual(
+      { outcome: lines[2]!.outcome, approval: lines[2]!.approval },
+      { outcome: "allowed", approval: "approved" },
+      `the approved call was judged again and let through: ${lines[2]!.reason}`,
+    );
+    // Once ended, the store holds nothing of the session: only the client and global keys of its three calls.
+    assert.equal(store.size, 6);
+  });
+
+  it("enforce(): a Server that connects again serves a new unsealed session, not the ended one's", async () => {
+    const store = new EndSpyStore<never>();
+    const ids: string[] = [];
+    const payments = paymentsServer();
+    const { reachableTools: _exact, ...base } = paymentsGuard(digests);
+    // Every call allowed once per session: the second connection's call must not count the first one's.
+    const oncePerSession: GuardModule = {
+      ...base,
+      guard: (_request, context) => {
+        ids.push(String(context.session.id));
+        return context.history.count("*", 0, "session") >= 1
+          ? decided("deny", "once.policy:1", "one call per session")
+          : decided("allow", "once.policy:2", "permitted by rule `once.policy:2`");
+      },
+    };
+    enforce(payments.server, oncePerSession, { allowUnsealed: true, session: () => undefined, logger: silentLogger(), store });
+    const first = await connect(payments.server);
+    await first.client.callTool({ name: "get_balance", arguments: { customer_id: "c-1" } });
+    await first.close();
+    const second = await connect(payments.server);
+    const result = await second.client.callTool({ name: "get_balance", arguments: { customer_id: "c-1" } });
+    assert.equal(result.isError, undefined, "the new session has made no calls yet");
+    await second.close();
+    assert.equal(ids.length, 2);
+    assert.match(ids[0]!, /^unsealed-/);
+    assert.notEqual(ids[1], ids[0], "a new connection gets a new unsealed session id");
+    assert.deepEqual(
+      store.ended.map((e) => e.sessionId),
+      ids,
+      "each connection's session is ended when it closes",
+    );
+  });
+
+  describe("DecisionPoint.endSession", () => {
+    const SESSION: SessionView = { sessionId: "a1b2c3", establishedAt: 1_000_000, sealed: true, info: sessionInfo() };
+    const call = (approve?: CallToDecide["approve"]): CallToDecide => ({
+      tool: "process_refund",
+      args: { customer_id: "c", amount: approve === undefined ? 5 : 2000 },
+      session: SESSION,
+      pin: () => ({ ok: true }),
+      approve,
+    });
+
+    it("ends a session at once when nothing is decided for it, and after the last decision in flight otherwise", async () => {
+      const store = new EndSpyStore<never>();
+      const point = new DecisionPoint(paymentsGuard({}), "server", { store, now: () => 2_000_000, logger: silentLogger() }, "m".repeat(64));
+      assert.ok((await point.decide(call())).allowed);
+      point.endSession("other");
+      assert.deepEqual(store.ended.map((e) => e.sessionId), ["other"]);
+
+      const answers: ((ok: boolean) => void)[] = [];
+      const approve = () => new Promise<boolean>((resolve) => answers.push(resolve));
+      const first = point.decide(call(approve));
+      const second = point.decide(call(approve));
+      await until(() => answers.length === 2, "both approvals to be asked");
+      point.endSession(SESSION.sessionId);
+      point.endSession(SESSION.sessionId);
+      answers[0]!(true);
+      assert.ok((await first).allowed);
+      assert.deepEqual(store.ended.map((e) => e.sessionId), ["other"], "one decision is still in flight");
+      answers[1]!(false);
+      assert.ok(!(await second).allowed);
+      assert.deepEqual(store.ended.map((e) => e.sessionId), ["other", SESSION.sessionId], "ended once, after the last decision");
+      // Later decisions for the id start a new history; they are not ended again without being asked to.
+      assert.ok((await point.decide(call())).allowed);
+      assert.equal(store.ended.length, 2);
+    });
+
+    it("logs, and never throws, a store that fails to end a session", async () => {
+      const warnings: string[] = [];
+      const logger = silentLogger();
+      logger.warn = ((_fields: unknown, message: string) => void warnings.push(message)) as typeof logger.warn;
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+      process.on("unhandledRejection", onUnhandled);
+      try {
+        for (const fail of [() => Promise.reject(new Error("store is down")), () => { throw new Error("store is down"); }]) {
+          const store = new MemoryStateStore();
+          store.endSession = fail as MemoryStateStore["endSession"];
+          const point = new DecisionPoint(paymentsGuard({}), "server", { store, now: () => 2_000_000, logger }, "m".repeat(64));
+          point.endSession(SESSION.sessionId);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      } finally {
+        process.off("unhandledRejection", onUnhandled);
+      }
+      assert.deepEqual(unhandled, []);
+      assert.equal(warnings.length, 2);
+      assert.match(warnings[0]!, /could not end a session.*store is down/);
+    });
+  });
+});
