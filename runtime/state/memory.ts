@@ -22,7 +22,7 @@ const EXPIRY_INTERVAL_MS = 1000;
 export const DEFAULT_MAX_ENTRIES_PER_KEY = 100_000;
 /** Over all keys: about 50 MB of history at most before new calls are refused. */
 export const DEFAULT_MAX_ENTRIES = 1_000_000;
-/** Sessions with `called()` facts kept at once; a session idle past the retention period (and slack) is forgotten. */
+/** Sessions held at once; a session is let go when it ends, or when idle past the retention period (and slack). */
 export const DEFAULT_MAX_SESSIONS = 100_000;
 /** Distinct tools one session may have called; far above any manifest, so reaching it means abuse. */
 export const MAX_CALLED_TOOLS_PER_SESSION = 4096;
@@ -97,7 +97,7 @@ class Run {
 }
 
 /** How a log came to miss calls: the refusal says which, so that an operator knows which bound to raise. */
-type Loss = "bound" | "expiry" | "ended";
+type Loss = "bound" | "expiry";
 
 /** The history of one key (global, a client, a session): all calls, and the same calls by tool for fast counts. */
 class EntryLog {
@@ -105,9 +105,8 @@ class EntryLog {
   readonly byTool = new Map<string, Run>();
   /**
    * Calls at or before this time may be missing: dropped by the per-key bound, expired after the retention period
-   * (or by a clock that jumped forward), or held by a forgotten log of the same key (expired, or a session ended). A
-   * count reaching back that far is refused, never answered too low; this is the store's one record of incomplete
-   * history.
+   * (or by a clock that jumped forward), or held by a forgotten log of the same key (expired). A count reaching back
+   * that far is refused, never answered too low; this is the store's one record of incomplete history.
    */
   incompleteThrough = -Infinity;
   lostBy: Loss = "expiry";
@@ -120,9 +119,8 @@ class EntryLog {
   }
 
   /**
-   * The latest call this key may have had: held, dropped, or carried over from a forgotten or ended log of the key.
-   * With a clock that stepped back, a carried-over call can be later than any held one; a mark made from the log
-   * (ending it, forgetting it) must cover that call too.
+   * The latest call this key may have had: held, dropped, or carried over from a forgotten log. With a clock that
+   * stepped back, a carried-over call can be later than any held one; forgetting the log must cover that call too.
    */
   get through(): number {
     return Math.max(this.lastAt, this.incompleteThrough);
@@ -179,22 +177,6 @@ class EntryLog {
   }
 }
 
-/**
- * What an ended session leaves until its last call expires: its id may still decide (an approval pending at close is
- * judged again after it), and must then read a history incomplete through that call, not an empty one, and the tools
- * it called: `called()` reading false for them would let a `forbid … when called(…)` pass.
- */
-interface EndedSession {
-  /** The session's last call. */
-  readonly through: number;
-  /** Its `session.calls`, which a session taken up again continues from. */
-  readonly calls: number;
-  /** Its `called()` facts, which a session taken up again continues with. */
-  readonly called: Map<string, number>;
-  /** Entries the mark is accounted as: one per tool it remembers, at least one. */
-  readonly weight: number;
-}
-
 interface SessionState {
   readonly log: EntryLog;
   /** Tool → sequence number of the first call, so a snapshot sees only calls made before it. */
@@ -214,8 +196,6 @@ export class MemoryStateStore implements StateStore {
   private readonly global = new EntryLog();
   private readonly clients = new Map<string, EntryLog>();
   private readonly sessions = new Map<string, SessionState>();
-  /** Ended sessions whose last call has not expired yet; each counts as one entry against `maxEntries`. */
-  private readonly ended = new Map<string, EndedSession>();
   private seq = 0;
   private total = 0;
   private lastExpiry = -Infinity;
@@ -237,7 +217,7 @@ export class MemoryStateStore implements StateStore {
     snapshot: (key, now) => this.snapshotNow(key, now),
   };
 
-  /** Entries held over all keys (each call once per key: global, client, session), an ended session's mark as one. */
+  /** Entries held over all keys: each call once per key (global, client, session). */
   get size(): number {
     return this.total;
   }
@@ -251,18 +231,17 @@ export class MemoryStateStore implements StateStore {
   }
 
   /**
-   * Lets go of a session's log; its calls still count for its client and globally. Its id keeps a mark until its last
-   * call expires, so that counts for it refuse (PQG7202) rather than read no calls, and `called()` still answers for
-   * it (the mark keeps those facts, accounted as one entry per tool). The mark is its own, not the store-wide
-   * `forgotten` record: that one would make every new session incomplete for a window.
+   * Lets go of everything the store holds for a session (its log, `session.calls` and `called()` facts); its calls
+   * still count for its client and globally. It is called once no decision for the session is in flight or will come
+   * (see `StateStore.endSession`), so nothing reads the session again and nothing of it need be kept: its id would
+   * read as a new session's. It is not put in the store-wide `forgotten` record either: that one would make every new
+   * session's counts incomplete for a window.
    */
   async endSession(sessionId: string): Promise<void> {
     const session = this.sessions.get(sessionId);
     if (session === undefined) return;
-    const weight = Math.max(1, session.called.size);
-    this.total -= session.log.size - weight;
+    this.total -= session.log.size;
     this.sessions.delete(sessionId);
-    this.ended.set(sessionId, { through: session.log.through, calls: session.log.appended, called: session.called, weight });
   }
 
   private recordNow(call: CallRecord): void {
@@ -277,14 +256,8 @@ export class MemoryStateStore implements StateStore {
       throw new StateError("PQG7201", `state store holds ${this.total} entries, its limit; the call is refused`);
     }
     if (session === undefined) {
-      // A session taken up again continues its mark's log facts and called() facts: the mark is no longer needed.
-      const ended = this.ended.get(call.sessionId);
-      session = { log: this.newLog(call.sessionId), called: ended?.called ?? new Map() };
+      session = { log: this.newLog(), called: new Map() };
       this.sessions.set(call.sessionId, session);
-      if (ended !== undefined) {
-        this.ended.delete(call.sessionId);
-        this.total -= ended.weight;
-      }
     }
     if (!session.called.has(call.tool) && session.called.size >= MAX_CALLED_TOOLS_PER_SESSION) {
       throw new StateError("PQG7201", `session called ${MAX_CALLED_TOOLS_PER_SESSION} distinct tools, the limit; the call is refused`);
@@ -316,9 +289,8 @@ export class MemoryStateStore implements StateStore {
     this.expireIfDue(now);
     const seqLimit = this.seq;
     const session = this.sessions.get(key.sessionId);
-    const ended = session === undefined ? this.ended.get(key.sessionId) : undefined;
-    const sessionLog = session?.log ?? (ended !== undefined ? this.newLog(key.sessionId) : this.forgotten);
-    const called = session?.called ?? ended?.called;
+    const sessionLog = session?.log ?? this.forgotten;
+    const called = session?.called;
     const clientLog = this.clients.get(key.clientId) ?? this.forgotten;
     const global = this.global;
     const sessionCalls = sessionLog.appended;
@@ -342,24 +314,16 @@ export class MemoryStateStore implements StateStore {
     return { history, sessionCalls };
   }
 
-  /**
-   * A log for a new key: it may have been forgotten before, so it is as incomplete as a key without a log; a session
-   * that ended is incomplete through its last call, and continues its `session.calls`.
-   */
-  private newLog(sessionId?: string): EntryLog {
+  /** A log for a new key: it may have been forgotten before, so it is as incomplete as a key without a log. */
+  private newLog(): EntryLog {
     const log = new EntryLog();
     log.markIncomplete(this.forgotten.incompleteThrough, this.forgotten.lostBy);
-    const ended = sessionId === undefined ? undefined : this.ended.get(sessionId);
-    if (ended !== undefined) {
-      log.markIncomplete(ended.through, "ended");
-      log.appended = ended.calls;
-    }
     return log;
   }
 
   /**
-   * Lets go of a key whose calls all expired (a log, or an ended session's mark): counts for it then read `forgotten`,
-   * incomplete through its last call. That call is past the retention period, so no window the store serves reaches it.
+   * Lets go of a key whose calls all expired: counts for it then read `forgotten`, incomplete through its last call.
+   * That call is past the retention period, so no window the store serves reaches it.
    */
   private forget(lastCall: number): void {
     this.forgotten.markIncomplete(lastCall, "expiry");
@@ -370,9 +334,7 @@ export class MemoryStateStore implements StateStore {
     const why =
       log.lostBy === "bound"
         ? `older calls were dropped at the bound of ${this.maxEntriesPerKey} entries per key`
-        : log.lostBy === "ended"
-          ? "the session was ended and its calls let go"
-          : `calls expired after the retention period of ${this.retentionMs} ms and ${EXPIRY_SLACK_MS} ms of slack (or when the clock jumped forward)`;
+        : `calls expired after the retention period of ${this.retentionMs} ms and ${EXPIRY_SLACK_MS} ms of slack (or when the clock jumped forward)`;
     throw new StateError("PQG7202", `the call history of ${who} is incomplete for the requested window: ${why}, so a limit cannot be checked`);
   }
 
@@ -401,18 +363,11 @@ export class MemoryStateStore implements StateStore {
     }
     for (const [id, session] of this.sessions) {
       this.total -= session.log.expire(before);
-      // Idle past the retention period: every call it had, and any it carries from before it ended, has expired.
+      // Idle past the retention period: every call it had, and any its log carries from a forgotten one, has expired.
       if (session.log.through < before) {
         this.total -= session.log.size;
         this.forget(session.log.through);
         this.sessions.delete(id);
-      }
-    }
-    for (const [id, ended] of this.ended) {
-      if (ended.through < before) {
-        this.forget(ended.through);
-        this.ended.delete(id);
-        this.total -= ended.weight;
       }
     }
   }

@@ -52,8 +52,9 @@ export interface StateStore {
    */
   snapshot(key: HistoryKey, now: number): Promise<HistorySnapshot>;
   /**
-   * Forgets a session that has ended (its `called()` facts); its calls still count for the client and globally. Its id
-   * may still decide (an approval pending at close is judged again after it): a count reaching its calls must refuse.
+   * A session has ended: called once no decision for it is in flight or will come (enforcement waits for decisions
+   * still running at close, such as an approval, to finish first). The store may then forget everything about the
+   * session (its log, `session.calls`, `called()` facts); its calls still count for the client and globally.
    */
   endSession(sessionId: string): Promise<void>;
 }
