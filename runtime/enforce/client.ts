@@ -51,6 +51,8 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
   let refreshing: Promise<Map<string, ToolStatus>> | undefined;
   /** Moves on every change (list_changed, a refresh, a whole listing kept): a list read under an earlier one may be stale. */
   let generation = 0;
+  /** Sessions calls were decided for on the current connection: ended in the store when it closes. */
+  const decided = new Set<string>();
 
   const statusOf = (tools: readonly Record<string, unknown>[]): Map<string, ToolStatus> => {
     const map = new Map<string, ToolStatus>();
@@ -124,7 +126,9 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     const params = req.params as { name?: unknown; arguments?: unknown } | undefined;
     const tool = params?.name;
     if (typeof tool !== "string") return req;
-    const verdict = await decisions.decide({ tool, args: params?.arguments, session: resolver.current(), pin: pinFor(tool), approve: options.approve });
+    const session = resolver.current();
+    if (session !== undefined) decided.add(session.sessionId);
+    const verdict = await decisions.decide({ tool, args: params?.arguments, session, pin: pinFor(tool), approve: options.approve });
     if (!verdict.allowed) throw verdict.error;
     if (params?.arguments === undefined) return req;
     // The plain copy the guard decided on (the decision point parses a client's arguments from their JSON text).
@@ -172,6 +176,12 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     status = undefined;
   };
 
+  onClose(client, () => {
+    for (const id of decided) decisions.endSession(id);
+    decided.clear();
+    resolver.reset();
+  });
+
   installListChanged(client, async () => {
     invalidate();
     try {
@@ -197,6 +207,25 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
  * Runs `refresh` on every tools/list_changed before the application's own handler (set before or after this),
  * so a changed tool is withheld by the time the application re-lists.
  */
+/**
+ * Runs `ours` when the client's connection closes, before the application's own `onclose` (set before or after this,
+ * as for list_changed); a throwing application handler does not stop it.
+ */
+function onClose(client: Client, ours: () => void): void {
+  let app = client.onclose;
+  Object.defineProperty(client, "onclose", {
+    configurable: true,
+    enumerable: true,
+    get: () => () => {
+      ours();
+      app?.();
+    },
+    set: (handler: (() => void) | undefined) => {
+      app = handler;
+    },
+  });
+}
+
 function installListChanged(client: Client, refresh: () => Promise<void>): void {
   const table = (client as unknown as { _notificationHandlers?: unknown })._notificationHandlers;
   if (!(table instanceof Map)) {

@@ -9,6 +9,7 @@ import { silentLogger } from "../../runtime/audit/index.js";
 import { signature } from "../../runtime/crypto/registry.js";
 import { guardClient, GUARD_REFUSAL_ERROR, refusalOf, type GuardClientOptions, type RefusalData } from "../../runtime/enforce/index.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
+import { MemoryStateStore } from "../../runtime/state/index.js";
 import { signManifest, verifySignedManifest, type VerifiedManifest } from "../../runtime/manifest/signed.js";
 import { assertDecidedOnReread, assertNotKeptAfterLateNotice, assertRefusedWhileListFlips, lateNoticeToolList, connect, flippingToolList, lowLevelServer, paymentsGuard, paymentsServer, paymentsTools, RULE, sessionInfo } from "./fixtures.js";
 
@@ -50,6 +51,25 @@ describe("guardClient (client side)", () => {
     });
     return { ...payments, client, close, guarded, state };
   }
+
+  it("ends the session it decided for in the store when the connection closes, keeping the application's onclose", async () => {
+    const ended: string[] = [];
+    const store = new (class extends MemoryStateStore {
+      override async endSession(sessionId: string): Promise<void> {
+        ended.push(sessionId);
+        return super.endSession(sessionId);
+      }
+    })();
+    const t = await setup({ store });
+    let appClosed = 0;
+    t.client.onclose = () => void appClosed++; // set after guardClient: both run
+    await t.client.callTool({ name: "get_balance", arguments: { customer_id: "c" } });
+    assert.equal(store.size, 3, "the call is held for the global, client and session keys");
+    await t.close();
+    assert.deepEqual(ended, [sessionInfo().sessionId]);
+    assert.ok(appClosed >= 1, "the application's onclose ran"); // InMemoryTransport reports its close twice
+    assert.equal(store.size, 2, "the session's own entry is let go");
+  });
 
   it("lets an allowed call through and lists the pinned tools", async () => {
     const t = await setup();
