@@ -9,6 +9,7 @@ import type { VerifiedManifest } from "../manifest/signed.js";
 import { SessionResolver, transportSessionInfo, type SessionSource } from "./context.js";
 import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
+import { onClose } from "./closing.js";
 import { pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS, readToolList, readUnchanged } from "../manifest/listing.js";
 
@@ -126,7 +127,8 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     const params = req.params as { name?: unknown; arguments?: unknown } | undefined;
     const tool = params?.name;
     if (typeof tool !== "string") return req;
-    const session = resolver.current();
+    // After the connection closed nothing is sent: such a call opens no session (it is refused without one).
+    const session = client.transport === undefined ? undefined : resolver.current();
     if (session !== undefined) decided.add(session.sessionId);
     const verdict = await decisions.decide({ tool, args: params?.arguments, session, pin: pinFor(tool), approve: options.approve });
     if (!verdict.allowed) throw verdict.error;
@@ -207,25 +209,6 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
  * Runs `refresh` on every tools/list_changed before the application's own handler (set before or after this),
  * so a changed tool is withheld by the time the application re-lists.
  */
-/**
- * Runs `ours` when the client's connection closes, before the application's own `onclose` (set before or after this,
- * as for list_changed); a throwing application handler does not stop it.
- */
-function onClose(client: Client, ours: () => void): void {
-  let app = client.onclose;
-  Object.defineProperty(client, "onclose", {
-    configurable: true,
-    enumerable: true,
-    get: () => () => {
-      ours();
-      app?.();
-    },
-    set: (handler: (() => void) | undefined) => {
-      app = handler;
-    },
-  });
-}
-
 function installListChanged(client: Client, refresh: () => Promise<void>): void {
   const table = (client as unknown as { _notificationHandlers?: unknown })._notificationHandlers;
   if (!(table instanceof Map)) {

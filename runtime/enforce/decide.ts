@@ -64,7 +64,15 @@ export interface CallToDecide {
   readonly session: SessionView | undefined;
   readonly pin: () => PinVerdict | Promise<PinVerdict>;
   readonly approve: ApprovalCallback | undefined;
+  /** Aborted when the request is cancelled or its connection closes: the call is then refused, before or after approval. */
+  readonly signal?: AbortSignal | undefined;
 }
+
+/** A function, not an inline test: the compiler would take a signal checked once as unaborted after every await. */
+const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
+
+const CANCELLED_BEFORE = "the request was cancelled or its connection closed before the call was decided";
+const CANCELLED_DURING = "the request was cancelled or its connection closed while the approval was pending";
 
 /**
  * The store a guard decides with: the one given, if it keeps calls for the guard's longest window, else a refusal
@@ -144,21 +152,6 @@ export class DecisionPoint {
   }
 
   /**
-   * Decides one call. While it runs, its session counts as in flight, so that `endSession` waits for it. The count is
-   * a Map get and set, not a closure per call: this runs on every call (and tsx names each named closure it creates).
-   */
-  async decide(call: CallToDecide): Promise<Verdict> {
-    const sessionId = call.session?.sessionId;
-    if (sessionId === undefined) return this.decideCall(call);
-    this.deciding.set(sessionId, (this.deciding.get(sessionId) ?? 0) + 1);
-    try {
-      return await this.decideCall(call);
-    } finally {
-      this.decided(sessionId);
-    }
-  }
-
-  /**
    * Tells the store that a session has ended, once nothing more will be decided for it: at once when no decision for
    * it is in flight, else when the last one finishes. Decisions still running (an approval pending when the connection
    * closed is judged again after it) then read the session's whole history, not a forgotten one. Call it only when no
@@ -192,76 +185,92 @@ export class DecisionPoint {
     });
   }
 
-  private async decideCall(call: CallToDecide): Promise<Verdict> {
-    const now = this.readClock();
-    if (typeof now === "string") {
-      return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read, so the guard refuses to decide: ${now}`, undefined);
-    }
-    const checked = this.checkArguments(call.tool, call.args);
-    if (typeof checked === "string") return this.refuse(call, now, EnforceErrorCode.BadArguments, checked, undefined);
-    const { args, text: argsText } = checked;
-    const session = call.session;
-    if (session === undefined) {
-      return this.refuse(call, now, EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide", argsText);
-    }
-    // The common path (a cached pin, an in-memory store) is synchronous: no promise is awaited unless one is returned.
-    const fit = this.preconditions(call);
-    const unfit = fit instanceof Promise ? await fit : fit;
-    if (unfit !== undefined) return this.refuse(call, now, unfit.code, unfit.reason, argsText);
-
-    let decided: { decision: Decision; context: GuardContext };
+  /**
+   * Decides one call. While it runs, its session counts as in flight, so that `endSession` waits for it: a Map get and
+   * set in this frame, no closure or extra async frame per call (this runs on every call, and tsx names each named
+   * closure it creates). A call whose request was cancelled or whose connection closed is refused, not decided.
+   */
+  async decide(call: CallToDecide): Promise<Verdict> {
+    const sessionId = aborted(call.signal) ? undefined : call.session?.sessionId;
+    if (sessionId !== undefined) this.deciding.set(sessionId, (this.deciding.get(sessionId) ?? 0) + 1);
     try {
-      const judged = this.judge(call.tool, args, session, now, allowedNow);
-      decided = judged instanceof Promise ? await judged : judged;
-    } catch (error) {
-      const failed = judgeFailure(error);
-      return this.refuse(call, now, failed.code, failed.reason, argsText);
-    }
-    const { decision, context } = decided;
-    if (decision.decision === "deny") {
-      return this.refuse(call, now, EnforceErrorCode.PolicyDenied, decision.reason, argsText, decision.determining);
-    }
-    if (decision.decision === "allow") return this.allow(call, now, decision, undefined, args, argsText);
+      const now = this.readClock();
+      if (typeof now === "string") {
+        return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read, so the guard refuses to decide: ${now}`, undefined);
+      }
+      if (aborted(call.signal)) return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, undefined);
+      const checked = this.checkArguments(call.tool, call.args);
+      if (typeof checked === "string") return this.refuse(call, now, EnforceErrorCode.BadArguments, checked, undefined);
+      const { args, text: argsText } = checked;
+      const session = call.session;
+      if (session === undefined) {
+        return this.refuse(call, now, EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide", argsText);
+      }
+      // The common path (a cached pin, an in-memory store) is synchronous: no promise is awaited unless one is returned.
+      const fit = this.preconditions(call);
+      const unfit = fit instanceof Promise ? await fit : fit;
+      if (unfit !== undefined) return this.refuse(call, now, unfit.code, unfit.reason, argsText);
 
-    const approval = await this.askApproval(call, args, decision, context);
-    if (approval !== "approved") {
-      const why = approval === "timeout" ? "approval timed out" : approval === "unavailable" ? "no approver is available" : "approval was refused";
-      return this.refuse(call, now, EnforceErrorCode.ApprovalRefused, `${decision.reason} (${why})`, argsText, decision.determining, { decision: "ask", approval });
-    }
+      let decided: { decision: Decision; context: GuardContext };
+      try {
+        const judged = this.judge(call.tool, args, session, now, allowedNow);
+        decided = judged instanceof Promise ? await judged : judged;
+      } catch (error) {
+        const failed = judgeFailure(error);
+        return this.refuse(call, now, failed.code, failed.reason, argsText);
+      }
+      const { decision, context } = decided;
+      if (decision.decision === "deny") {
+        return this.refuse(call, now, EnforceErrorCode.PolicyDenied, decision.reason, argsText, decision.determining);
+      }
+      if (decision.decision === "allow") return this.allow(call, now, decision, undefined, args, argsText);
 
-    // Time passed while the human decided: other calls may have used the quota, a time window may have closed, the
-    // tool may have changed. The whole decision runs again on the current state and clock before the call proceeds.
-    const later = this.readClock();
-    if (typeof later === "string") {
-      return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read after the approval: ${later}`, argsText);
+      const approval = await this.askApproval(call, args, decision, context);
+      if (approval !== "approved") {
+        const why = approval === "timeout" ? "approval timed out" : approval === "unavailable" ? "no approver is available" : "approval was refused";
+        return this.refuse(call, now, EnforceErrorCode.ApprovalRefused, `${decision.reason} (${why})`, argsText, decision.determining, { decision: "ask", approval });
+      }
+
+      // Time passed while the human decided: other calls may have used the quota, a time window may have closed, the
+      // tool may have changed. The whole decision runs again on the current state and clock before the call proceeds.
+      const later = this.readClock();
+      if (typeof later === "string") {
+        return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read after the approval: ${later}`, argsText);
+      }
+      const approved = { decision: "ask", approval: "approved" } as const;
+      const again = " (checked again after the approval)";
+      // The approval covers the arguments the human was shown and the audit line records, not what they became since.
+      if (JSON.stringify(args) !== argsText) {
+        const reason = `the arguments changed while the approval was pending, so the approval does not cover them${again}`;
+        return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, decision.determining, approved);
+      }
+      const unfitNow = await this.preconditions(call);
+      if (unfitNow !== undefined) return this.refuse(call, later, unfitNow.code, `${unfitNow.reason}${again}`, argsText, [], approved);
+      // The approval covers the rules it was asked for; a call that now needs other rules' approval is not covered.
+      const covered = (d: Decision): boolean =>
+        d.decision === "allow" || (d.decision === "ask" && d.determining.every((rule) => decision.determining.includes(rule)));
+      let redecided: Decision;
+      try {
+        redecided = (await this.judge(call.tool, args, session, later, covered)).decision;
+      } catch (error) {
+        const failed = judgeFailure(error);
+        return this.refuse(call, later, failed.code, `${failed.reason}${again}`, argsText, decision.determining, approved);
+      }
+      if (redecided.decision === "deny") {
+        return this.refuse(call, later, EnforceErrorCode.PolicyDenied, `${redecided.reason}${again}`, argsText, redecided.determining, approved);
+      }
+      if (!covered(redecided)) {
+        const reason = `the call now needs another approval: ${redecided.reason}${again}`;
+        return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, redecided.determining, approved);
+      }
+      // Nobody waits for the result of a call cancelled (or whose connection closed) during the approval: it must not run.
+      if (aborted(call.signal)) {
+        return this.refuse(call, later, EnforceErrorCode.Cancelled, `${CANCELLED_DURING}${again}`, argsText, decision.determining, approved);
+      }
+      return this.allow(call, later, decision, "approved", args, argsText);
+    } finally {
+      if (sessionId !== undefined) this.decided(sessionId);
     }
-    const approved = { decision: "ask", approval: "approved" } as const;
-    const again = " (checked again after the approval)";
-    // The approval covers the arguments the human was shown and the audit line records, not what they became since.
-    if (JSON.stringify(args) !== argsText) {
-      const reason = `the arguments changed while the approval was pending, so the approval does not cover them${again}`;
-      return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, decision.determining, approved);
-    }
-    const unfitNow = await this.preconditions(call);
-    if (unfitNow !== undefined) return this.refuse(call, later, unfitNow.code, `${unfitNow.reason}${again}`, argsText, [], approved);
-    // The approval covers the rules it was asked for; a call that now needs other rules' approval is not covered.
-    const covered = (d: Decision): boolean =>
-      d.decision === "allow" || (d.decision === "ask" && d.determining.every((rule) => decision.determining.includes(rule)));
-    let redecided: Decision;
-    try {
-      redecided = (await this.judge(call.tool, args, session, later, covered)).decision;
-    } catch (error) {
-      const failed = judgeFailure(error);
-      return this.refuse(call, later, failed.code, `${failed.reason}${again}`, argsText, decision.determining, approved);
-    }
-    if (redecided.decision === "deny") {
-      return this.refuse(call, later, EnforceErrorCode.PolicyDenied, `${redecided.reason}${again}`, argsText, redecided.determining, approved);
-    }
-    if (!covered(redecided)) {
-      const reason = `the call now needs another approval: ${redecided.reason}${again}`;
-      return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, redecided.determining, approved);
-    }
-    return this.allow(call, later, decision, "approved", args, argsText);
   }
 
   /** The injected clock's reading, or why it is unusable (it threw, or gave no finite time): then nothing is decided. */

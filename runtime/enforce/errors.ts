@@ -28,6 +28,8 @@ export const EnforceErrorCode = {
   UnsupportedSdk: "PQG7310",
   /** At set-up: the state store keeps calls for less time than the policy's longest window counts them. */
   RetentionTooShort: "PQG7311",
+  /** The request was cancelled, or its connection closed, before the call could be decided or while its approval was pending. */
+  Cancelled: "PQG7312",
 } as const;
 
 export type EnforceErrorCode = (typeof EnforceErrorCode)[keyof typeof EnforceErrorCode];

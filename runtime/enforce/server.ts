@@ -10,6 +10,7 @@ import type { VerifiedManifest } from "../manifest/signed.js";
 import { guardContextOf, historyKeyOf, SessionResolver, transportSessionInfo, type SessionSource, type SessionView } from "./context.js";
 import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
+import { onClose } from "./closing.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS, readToolList, readUnchanged } from "../manifest/listing.js";
 
@@ -82,10 +83,13 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
     const params = request.params ?? {};
     const tool = params.name;
     if (typeof tool !== "string") throw new McpError(ErrorCode.InvalidParams, "tools/call needs a `name` string");
-    const session = resolver.current();
+    // The SDK still runs a handler for a request that arrived with the close (it aborts its signal first): such a call
+    // is refused, and must not open a session (after the close, the resolver would hand out a fresh unsealed one).
+    const signal = signalOf(extra);
+    const session = signal?.aborted === true ? undefined : resolver.current();
     if (session !== undefined) seenSessions.add(session.sessionId);
     const pin = pinning(tool, extra);
-    const verdict = await decisions.decide({ tool, args: params.arguments, session, pin, approve: approverFor() });
+    const verdict = await decisions.decide({ tool, args: params.arguments, session, pin, approve: approverFor(), signal });
     if (!verdict.allowed) throw verdict.error;
     return original(request, extra);
   };
@@ -135,16 +139,20 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
     live.invalidate();
     return sendToolListChanged();
   };
-  const onclose = inner.onclose;
-  inner.onclose = () => {
-    onclose?.();
+  onClose(inner, () => {
     // Each session this connection decided for ends once its decisions in flight (an approval pending) have finished.
     for (const id of seenSessions) decisions.endSession(id);
     seenSessions.clear();
     // The next connection of this Server is a new session: it must not continue the ended one's id (and history).
     resolver.reset();
-  };
+  });
   return { decisions, invalidateTools: () => live.invalidate() };
+}
+
+/** The AbortSignal the SDK passes a request handler in `extra` (aborted on cancellation and on close), if any. */
+function signalOf(extra: unknown): AbortSignal | undefined {
+  const signal = (extra as { signal?: unknown } | undefined)?.signal;
+  return signal instanceof AbortSignal ? signal : undefined;
 }
 
 /** The Server's handler table. It is not public API, so its shape is checked here and at every SDK upgrade by the tests. */

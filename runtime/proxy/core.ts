@@ -369,6 +369,8 @@ export class ProxyConnection {
     this.#open = false;
     for (const settle of [...this.#asked.values()]) settle(undefined);
     this.#asked.clear();
+    // Nobody waits for these calls' results any more: one still being decided (an approval) is refused, not run.
+    for (const controller of this.#serving.values()) controller.abort();
     // Without this every session stays in the store until idle past the retention period, and short sessions fill
     // its session bound. The decision point waits for decisions still in flight (an approval) before ending one.
     for (const id of this.#sessions) this.#core.options.decisions.endSession(id);
@@ -540,6 +542,7 @@ export class ProxyConnection {
       session,
       pin: () => this.#core.withPin((pin) => pin.verdict(tool), reads),
       approve: approver === undefined ? undefined : withdrawnOnCancel(approver, cancelled),
+      signal: cancelled,
     });
     this.#core.options.onDecision?.(tool, verdict);
     if (!verdict.allowed) throw new Refusal(verdict.error);

@@ -2,6 +2,8 @@
 // at close) have finished, which still read the whole history; a reconnected Server starts a new unsealed session;
 // DecisionPoint.endSession waits for decisions in flight and never throws what the store does.
 import { strict as assert } from "node:assert";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
 import { DecisionPoint, enforce, type CallToDecide } from "../../runtime/enforce/index.js";
 import type { SessionView } from "../../runtime/enforce/context.js";
@@ -68,7 +70,7 @@ describe("ending sessions", () => {
     digests = Object.fromEntries((await paymentsTools()).map((t) => [t.name as string, toolDigest(t)]));
   });
 
-  it("enforce(): a session ends only after the approval pending at close is judged again, on the session's whole history", async () => {
+  it("enforce(): a session ends only after the approval pending at close is judged again, on its whole history, and refused", async () => {
     const lines: AuditDecision[] = [];
     const audit = { failure: undefined, append: (line: AuditDecision) => void lines.push(line) };
     const store = new EndSpyStore<number>();
@@ -105,11 +107,13 @@ describe("ending sessions", () => {
     assert.deepEqual(store.ended, [{ sessionId: "a1b2c3", when: 3 }], "ended once, after the approved call's line was written");
     const last = seen.at(-1)!;
     assert.deepEqual(last, { sessionId: "a1b2c3", refunds: 1, balanceCalled: true }, "judged again on the session's earlier calls");
+    // Judged again, but nobody waits for its result since the connection closed: refused (PQG7312), not run.
     assert.deepEqual(
-      { outcome: lines[2]!.outcome, approval: lines[2]!.approval },
-      { outcome: "allowed", approval: "approved" },
-      `the approved call was judged again and let through: ${lines[2]!.reason}`,
+      { outcome: lines[2]!.outcome, approval: lines[2]!.approval, code: lines[2]!.code },
+      { outcome: "denied", approval: "approved", code: "PQG7312" },
+      lines[2]!.reason,
     );
+    assert.equal(payments.runs.count("process_refund"), 1, "only the first refund ran");
     // Once ended, the store holds nothing of the session: only the client and global keys of its three calls.
     assert.equal(store.size, 6);
   });
@@ -145,6 +149,40 @@ describe("ending sessions", () => {
       ids,
       "each connection's session is ended when it closes",
     );
+  });
+
+  it("enforce(): refuses a call that arrives with the close, on no session, and runs nothing", async () => {
+    const store = new EndSpyStore<never>();
+    const payments = paymentsServer();
+    const { reachableTools: _exact, ...base } = paymentsGuard(digests);
+    const guarded: string[] = [];
+    const oncePerSession: GuardModule = {
+      ...base,
+      guard: (_request, context) => {
+        guarded.push(String(context.session.id));
+        return context.history.count("*", 0, "session") >= 1
+          ? decided("deny", "once.policy:1", "one call per session")
+          : decided("allow", "once.policy:2", "permitted by rule `once.policy:2`");
+      },
+    };
+    const lines: AuditDecision[] = [];
+    const audit = { failure: undefined, append: (line: AuditDecision) => void lines.push(line) };
+    enforce(payments.server, oncePerSession, { allowUnsealed: true, session: () => undefined, logger: silentLogger(), store, audit });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    const client = new Client({ name: "c", version: "1" });
+    await payments.server.connect(serverSide);
+    await client.connect(clientSide);
+    await client.callTool({ name: "get_balance", arguments: { customer_id: "c-1" } });
+    // A call delivered in the same turn as the close: the SDK still runs its handler, with its signal aborted.
+    serverSide.onmessage!({ jsonrpc: "2.0", id: 99, method: "tools/call", params: { name: "get_balance", arguments: { customer_id: "c-1" } } });
+    serverSide.onclose!();
+    await until(() => lines.length === 2, "the late call's audit line");
+    assert.equal(lines[1]!.code, "PQG7312");
+    assert.equal(lines[1]!.sessionId, undefined, "decided on no session");
+    assert.equal(guarded.length, 1, "the guard judged only the first call");
+    assert.equal(payments.runs.count("get_balance"), 1, "the late call did not run");
+    assert.equal(store.ended.length, 1, "the one session was ended, and no new one opened");
+    await client.close();
   });
 
   describe("DecisionPoint.endSession", () => {

@@ -1,0 +1,51 @@
+// onClose: enforcement's close hooks run once per close, before the application's onclose, however the application
+// sets it (before, after, replaced, chained to the handler it read) and however many guards share one SDK object.
+import { strict as assert } from "node:assert";
+import { onClose } from "../../runtime/enforce/closing.js";
+
+describe("close hooks", () => {
+  it("run before the application's onclose, set before or after them", () => {
+    const order: string[] = [];
+    const target: { onclose?: (() => void) | undefined } = { onclose: () => void order.push("app set before") };
+    onClose(target, () => void order.push("ours"));
+    target.onclose!();
+    target.onclose = () => void order.push("app set after");
+    target.onclose!();
+    assert.deepEqual(order, ["ours", "app set before", "ours", "app set after"]);
+  });
+
+  it("all run when two guards share one object and the application sets onclose after both", () => {
+    const order: string[] = [];
+    const target: { onclose?: (() => void) | undefined } = {};
+    onClose(target, () => void order.push("first guard"));
+    onClose(target, () => void order.push("second guard"));
+    target.onclose = () => void order.push("app");
+    target.onclose!();
+    assert.deepEqual(order, ["first guard", "second guard", "app"]);
+  });
+
+  it("run once when the application chains the handler it read (no endless recursion)", () => {
+    const order: string[] = [];
+    const target: { onclose?: (() => void) | undefined } = {};
+    onClose(target, () => void order.push("ours"));
+    const previous = target.onclose;
+    target.onclose = () => {
+      previous?.();
+      order.push("app");
+    };
+    target.onclose!();
+    assert.deepEqual(order, ["ours", "app"]);
+    // And again on a later close.
+    target.onclose!();
+    assert.deepEqual(order, ["ours", "app", "ours", "app"]);
+  });
+
+  it("still run after the application clears its handler", () => {
+    const order: string[] = [];
+    const target: { onclose?: (() => void) | undefined } = { onclose: () => void order.push("app") };
+    onClose(target, () => void order.push("ours"));
+    target.onclose = undefined;
+    target.onclose!();
+    assert.deepEqual(order, ["ours"]);
+  });
+});
