@@ -55,6 +55,20 @@ function sessionGuard(digests: Record<string, string>, seen: Seen[]): GuardModul
   };
 }
 
+/** The payments guard, but every call allowed once per session; notes the session id of each call it judges. */
+function oncePerSessionGuard(digests: Record<string, string>, ids: string[]): GuardModule {
+  const { reachableTools: _exact, ...base } = paymentsGuard(digests);
+  return {
+    ...base,
+    guard: (_request, context) => {
+      ids.push(String(context.session.id));
+      return context.history.count("*", 0, "session") >= 1
+        ? decided("deny", "once.policy:1", "one call per session")
+        : decided("allow", "once.policy:2", "permitted by rule `once.policy:2`");
+    },
+  };
+}
+
 /** Polls `condition` every 5 ms; fails the test after `timeoutMs`. */
 async function until(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -122,17 +136,8 @@ describe("ending sessions", () => {
     const store = new EndSpyStore<never>();
     const ids: string[] = [];
     const payments = paymentsServer();
-    const { reachableTools: _exact, ...base } = paymentsGuard(digests);
     // Every call allowed once per session: the second connection's call must not count the first one's.
-    const oncePerSession: GuardModule = {
-      ...base,
-      guard: (_request, context) => {
-        ids.push(String(context.session.id));
-        return context.history.count("*", 0, "session") >= 1
-          ? decided("deny", "once.policy:1", "one call per session")
-          : decided("allow", "once.policy:2", "permitted by rule `once.policy:2`");
-      },
-    };
+    const oncePerSession = oncePerSessionGuard(digests, ids);
     enforce(payments.server, oncePerSession, { allowUnsealed: true, session: () => undefined, logger: silentLogger(), store });
     const first = await connect(payments.server);
     await first.client.callTool({ name: "get_balance", arguments: { customer_id: "c-1" } });
@@ -154,17 +159,8 @@ describe("ending sessions", () => {
   it("enforce(): refuses a call that arrives with the close, on no session, and runs nothing", async () => {
     const store = new EndSpyStore<never>();
     const payments = paymentsServer();
-    const { reachableTools: _exact, ...base } = paymentsGuard(digests);
     const guarded: string[] = [];
-    const oncePerSession: GuardModule = {
-      ...base,
-      guard: (_request, context) => {
-        guarded.push(String(context.session.id));
-        return context.history.count("*", 0, "session") >= 1
-          ? decided("deny", "once.policy:1", "one call per session")
-          : decided("allow", "once.policy:2", "permitted by rule `once.policy:2`");
-      },
-    };
+    const oncePerSession = oncePerSessionGuard(digests, guarded);
     const lines: AuditDecision[] = [];
     const audit = { failure: undefined, append: (line: AuditDecision) => void lines.push(line) };
     enforce(payments.server, oncePerSession, { allowUnsealed: true, session: () => undefined, logger: silentLogger(), store, audit });
