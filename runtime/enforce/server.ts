@@ -24,6 +24,11 @@ export interface EnforceOptions extends DecisionOptions {
    * transport requirements deny them; off by default: without a session every call is refused.
    */
   readonly allowUnsealed?: boolean;
+  /**
+   * How long the server's own tools/list handler may take to give the definitions calls are pinned to (default
+   * LIVE_TOOLS_TIMEOUT_MS, 10 s); past it, calls waiting for them are refused (PQG7304).
+   */
+  readonly toolListTimeoutMs?: number;
   /** The signed manifest the live tools must also match. */
   readonly manifest?: VerifiedManifest;
   /** Approver for `ask`; defaults to MCP elicitation when the client declared it, else every `ask` is denied. */
@@ -50,7 +55,7 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
   const now = options.now ?? Date.now;
   const resolver = new SessionResolver(options.session ?? (() => transportSessionInfo(inner.transport)), options.allowUnsealed === true, now);
   const decisions = new DecisionPoint(guard, "server", options, options.manifest?.digest ?? guardTableDigest(guard));
-  const live = new LiveTools();
+  const live = new LiveTools(options.toolListTimeoutMs ?? LIVE_TOOLS_TIMEOUT_MS);
   const seenSessions = new Set<string>();
   const reachable = options.reachable ?? defaultReachability(guard);
 
@@ -214,8 +219,23 @@ function digestsOf(tools: readonly Record<string, unknown>[]): LiveDigests {
   return digests;
 }
 
+/** How long the server's own list handler may take to give the tool definitions calls are pinned to. */
+export const LIVE_TOOLS_TIMEOUT_MS = 10_000;
+
+/** `promise`, or a ToolUnknown EnforceError saying `why` once `ms` have passed; the timer never keeps the process alive. */
+function withinMs<T>(promise: Promise<T>, ms: number, why: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expiry = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new EnforceError(EnforceErrorCode.ToolUnknown, why)), ms);
+    timer.unref?.();
+  });
+  return Promise.race([promise, expiry]).finally(() => clearTimeout(timer));
+}
+
 /** The server's own tool definitions, read through its (unfiltered) list handler and kept until they change. */
 class LiveTools {
+  constructor(private readonly timeoutMs: number) {}
+
   private digests: LiveDigests | undefined;
   private loading: Promise<LiveDigests> | undefined;
   /** Moves on every change: definitions read under an earlier generation may be stale. */
@@ -260,11 +280,14 @@ class LiveTools {
       }
       return digests;
     })();
-    this.loading = loading;
-    loading.catch(() => undefined).finally(() => {
-      if (this.loading === loading) this.loading = undefined;
+    // A list handler that never answers would hold every call waiting for the pin, and its decision, forever.
+    const ms = this.timeoutMs;
+    const bounded = withinMs(loading, ms, `the server's own tools/list handler did not answer within ${ms} ms, so no tool can be pinned`);
+    this.loading = bounded;
+    bounded.catch(() => undefined).finally(() => {
+      if (this.loading === bounded) this.loading = undefined;
     });
-    return loading;
+    return bounded;
   }
 }
 

@@ -421,6 +421,29 @@ describe("enforce (server side)", () => {
     });
   });
 
+  it("refuses calls, within its timeout, when the server's own tools/list handler never answers; the next call reads the list again", async () => {
+    let answer: ((tools: Record<string, unknown>[]) => void) | undefined;
+    let reads = 0;
+    const t = await lowLevelServer(
+      () => {
+        reads++;
+        return reads === 1 ? new Promise((resolve) => (answer = resolve)) : paymentsTools();
+      },
+      { server: (server) => enforce(server, paymentsGuard(digests), { session: () => sessionInfo(), logger: silentLogger(), toolListTimeoutMs: 50 }) },
+    );
+    const started = Date.now();
+    const data = await refusal(t.client.callTool({ name: "get_balance", arguments: { customer_id: "c" } }));
+    assert.equal(data.code, "PQG7304");
+    assert.match(data.reason, /tools\/list handler did not answer within 50 ms/);
+    assert.ok(Date.now() - started < 5_000);
+    assert.equal(t.counts.ran, 0);
+    // The next call reads again (the hung read is not waited for) and is decided on what the server offers.
+    await t.client.callTool({ name: "get_balance", arguments: { customer_id: "c" } });
+    assert.equal(t.counts.ran, 1);
+    answer!([]);
+    await t.close();
+  });
+
   it("withholds and refuses a live tool whose definition has no canonical form, and serves the others", async () => {
     const tools = (await paymentsTools()).map((tool) => (tool.name === "process_refund" ? { ...tool, description: "Refund \ud800" } : tool));
     const t = await enforcedLowLevel(digests, async () => tools);
