@@ -54,6 +54,8 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
   let generation = 0;
   /** Sessions calls were decided for on the current connection: ended in the store when it closes. */
   const decided = new Set<string>();
+  /** Aborted when the current connection closes: decisions still running for it are refused. */
+  let connection = new AbortController();
 
   const statusOf = (tools: readonly Record<string, unknown>[]): Map<string, ToolStatus> => {
     const map = new Map<string, ToolStatus>();
@@ -127,10 +129,12 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     const params = req.params as { name?: unknown; arguments?: unknown } | undefined;
     const tool = params?.name;
     if (typeof tool !== "string") return req;
-    // After the connection closed nothing is sent: such a call opens no session (it is refused without one).
-    const session = client.transport === undefined ? undefined : resolver.current();
+    // After the connection closed nothing is sent: such a call is refused (PQG7312) and opens no session; one still
+    // being decided when it closes (an approval) is refused too.
+    const signal = client.transport === undefined ? AbortSignal.abort() : connection.signal;
+    const session = signal.aborted ? undefined : resolver.current();
     if (session !== undefined) decided.add(session.sessionId);
-    const verdict = await decisions.decide({ tool, args: params?.arguments, session, pin: pinFor(tool), approve: options.approve });
+    const verdict = await decisions.decide({ tool, args: params?.arguments, session, pin: pinFor(tool), approve: options.approve, signal });
     if (!verdict.allowed) throw verdict.error;
     if (params?.arguments === undefined) return req;
     // The plain copy the guard decided on (the decision point parses a client's arguments from their JSON text).
@@ -179,6 +183,8 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
   };
 
   onClose(client, () => {
+    connection.abort();
+    connection = new AbortController();
     for (const id of decided) decisions.endSession(id);
     decided.clear();
     resolver.reset();

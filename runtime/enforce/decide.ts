@@ -198,10 +198,10 @@ export class DecisionPoint {
       if (typeof now === "string") {
         return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read, so the guard refuses to decide: ${now}`, undefined);
       }
-      if (aborted(call.signal)) return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, undefined);
       const checked = this.checkArguments(call.tool, call.args);
       if (typeof checked === "string") return this.refuse(call, now, EnforceErrorCode.BadArguments, checked, undefined);
       const { args, text: argsText } = checked;
+      if (aborted(call.signal)) return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText);
       const session = call.session;
       if (session === undefined) {
         return this.refuse(call, now, EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide", argsText);
@@ -210,6 +210,8 @@ export class DecisionPoint {
       const fit = this.preconditions(call);
       const unfit = fit instanceof Promise ? await fit : fit;
       if (unfit !== undefined) return this.refuse(call, now, unfit.code, unfit.reason, argsText);
+      // Checked again after every wait, before anything is recorded or allowed: nobody waits for a cancelled call.
+      if (aborted(call.signal)) return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText);
 
       let decided: { decision: Decision; context: GuardContext };
       try {
@@ -223,9 +225,17 @@ export class DecisionPoint {
       if (decision.decision === "deny") {
         return this.refuse(call, now, EnforceErrorCode.PolicyDenied, decision.reason, argsText, decision.determining);
       }
-      if (decision.decision === "allow") return this.allow(call, now, decision, undefined, args, argsText);
+      if (decision.decision === "allow") {
+        // An asynchronous store may have taken a while: the call is recorded (it counts, failing closed) but not run.
+        if (aborted(call.signal)) return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText, decision.determining);
+        return this.allow(call, now, decision, undefined, args, argsText);
+      }
 
       const approval = await this.askApproval(call, args, decision, context);
+      // Whatever the approver answered (one withdrawn at the cancel answers no): the call is cancelled, not refused.
+      if (aborted(call.signal)) {
+        return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_DURING, argsText, decision.determining, { decision: "ask", approval });
+      }
       if (approval !== "approved") {
         const why = approval === "timeout" ? "approval timed out" : approval === "unavailable" ? "no approver is available" : "approval was refused";
         return this.refuse(call, now, EnforceErrorCode.ApprovalRefused, `${decision.reason} (${why})`, argsText, decision.determining, { decision: "ask", approval });
@@ -246,6 +256,9 @@ export class DecisionPoint {
       }
       const unfitNow = await this.preconditions(call);
       if (unfitNow !== undefined) return this.refuse(call, later, unfitNow.code, `${unfitNow.reason}${again}`, argsText, [], approved);
+      if (aborted(call.signal)) {
+        return this.refuse(call, later, EnforceErrorCode.Cancelled, `${CANCELLED_DURING}${again}`, argsText, decision.determining, approved);
+      }
       // The approval covers the rules it was asked for; a call that now needs other rules' approval is not covered.
       const covered = (d: Decision): boolean =>
         d.decision === "allow" || (d.decision === "ask" && d.determining.every((rule) => decision.determining.includes(rule)));
@@ -451,6 +464,9 @@ export class DecisionPoint {
     if (call.approve === undefined) return "unavailable";
     const timeoutMs = this.options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
     const controller = new AbortController();
+    // A cancelled request (or closed connection) withdraws the question, as the timeout does.
+    const withdraw = (): void => controller.abort();
+    call.signal?.addEventListener("abort", withdraw, { once: true });
     // An approver that throws, or answers without a promise, is treated like one that rejects.
     let answer: Promise<boolean>;
     try {
@@ -469,7 +485,8 @@ export class DecisionPoint {
         return "refused";
       });
     try {
-      const result = await Promise.race([asked, timeout]);
+      const cancelled = call.signal === undefined ? undefined : new Promise<"refused">((resolve) => controller.signal.addEventListener("abort", () => resolve("refused"), { once: true }));
+      const result = await Promise.race(cancelled === undefined ? [asked, timeout] : [asked, timeout, cancelled]);
       if (result === "timeout") {
         controller.abort();
         this.options.logger?.warn({ tool: call.tool, timeoutMs }, "approval timed out; the call is denied");
@@ -477,6 +494,7 @@ export class DecisionPoint {
       return result;
     } finally {
       clearTimeout(timer);
+      call.signal?.removeEventListener("abort", withdraw);
     }
   }
 }

@@ -96,6 +96,8 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
     const pin = pinning(tool, extra);
     const verdict = await decisions.decide({ tool, args: params.arguments, session, pin, approve: approverFor(), signal });
     if (!verdict.allowed) throw verdict.error;
+    // Closed or cancelled in the turn between the decision and here: nobody waits for the result, so it does not run.
+    if (signal?.aborted === true) throw new McpError(ErrorCode.ConnectionClosed, "the request was cancelled or its connection closed");
     return original(request, extra);
   };
 

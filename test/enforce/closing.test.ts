@@ -1,6 +1,7 @@
 // onClose: enforcement's close hooks run once per close, before the application's onclose, however the application
 // sets it (before, after, replaced, chained to the handler it read) and however many guards share one SDK object.
 import { strict as assert } from "node:assert";
+import process from "node:process";
 import { onClose } from "../../runtime/enforce/closing.js";
 
 describe("close hooks", () => {
@@ -38,6 +39,44 @@ describe("close hooks", () => {
     // And again on a later close.
     target.onclose!();
     assert.deepEqual(order, ["ours", "app", "ours", "app"]);
+  });
+
+  it("keep every handler of a chain several levels deep, each once, hooks first", () => {
+    const order: string[] = [];
+    const target: { onclose?: (() => void) | undefined } = { onclose: () => void order.push("app") };
+    onClose(target, () => void order.push("ours"));
+    for (const layer of ["layer 1", "layer 2"]) {
+      const previous = target.onclose;
+      target.onclose = () => {
+        previous?.();
+        order.push(layer);
+      };
+    }
+    target.onclose!();
+    assert.deepEqual(order, ["ours", "app", "layer 1", "layer 2"]);
+  });
+
+  it("run the other hooks and the application's handler when one hook throws, and raise its error later", async () => {
+    const order: string[] = [];
+    const target: { onclose?: (() => void) | undefined } = { onclose: () => void order.push("app") };
+    onClose(target, () => {
+      throw new Error("a hook failed");
+    });
+    onClose(target, () => void order.push("second hook"));
+    const raised: unknown[] = [];
+    const capture = (error: unknown): void => void raised.push(error);
+    const others = process.listeners("uncaughtException");
+    process.removeAllListeners("uncaughtException");
+    process.on("uncaughtException", capture);
+    try {
+      target.onclose!();
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off("uncaughtException", capture);
+      for (const listener of others) process.on("uncaughtException", listener);
+    }
+    assert.deepEqual(order, ["second hook", "app"]);
+    assert.match(String(raised[0]), /a hook failed/);
   });
 
   it("still run after the application clears its handler", () => {

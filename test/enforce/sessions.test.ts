@@ -84,14 +84,14 @@ describe("ending sessions", () => {
     digests = Object.fromEntries((await paymentsTools()).map((t) => [t.name as string, toolDigest(t)]));
   });
 
-  it("enforce(): a session ends only after the approval pending at close is judged again, on its whole history, and refused", async () => {
+  it("enforce(): an approval pending at close is withdrawn, its call refused (PQG7312) and not counted, and only then the session ends", async () => {
     const lines: AuditDecision[] = [];
     const audit = { failure: undefined, append: (line: AuditDecision) => void lines.push(line) };
     const store = new EndSpyStore<number>();
     store.when = () => lines.length;
     const seen: Seen[] = [];
     let asked: (() => void) | undefined;
-    let answer: ((ok: boolean) => void) | undefined;
+    let withdrawn: AbortSignal | undefined;
     const payments = paymentsServer();
     enforce(payments.server, sessionGuard(digests, seen), {
       session: () => sessionInfo(),
@@ -99,9 +99,10 @@ describe("ending sessions", () => {
       logger: silentLogger(),
       store,
       audit,
-      approve: () =>
-        new Promise<boolean>((resolve) => {
-          answer = resolve;
+      // An approver that never answers: only the close can end its question.
+      approve: ({ signal }) =>
+        new Promise<boolean>(() => {
+          withdrawn = signal;
           asked?.();
         }),
     });
@@ -111,25 +112,20 @@ describe("ending sessions", () => {
     const waiting = new Promise<void>((resolve) => (asked = resolve));
     const pending = client.callTool({ name: "process_refund", arguments: { customer_id: "c-1", amount: 2000 } }).catch(() => "closed");
     await waiting;
+    assert.deepEqual(seen.at(-1), { sessionId: "a1b2c3", refunds: 1, balanceCalled: true }, "judged on the session's earlier calls");
     await close();
     assert.equal(await pending, "closed", "the client stopped waiting when it closed");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.deepEqual(store.ended, [], "the session has a decision in flight: it is not ended yet");
-
-    answer!(true);
     await until(() => store.ended.length > 0, "the session to end");
-    assert.deepEqual(store.ended, [{ sessionId: "a1b2c3", when: 3 }], "ended once, after the approved call's line was written");
-    const last = seen.at(-1)!;
-    assert.deepEqual(last, { sessionId: "a1b2c3", refunds: 1, balanceCalled: true }, "judged again on the session's earlier calls");
-    // Judged again, but nobody waits for its result since the connection closed: refused (PQG7312), not run.
+    assert.equal(withdrawn?.aborted, true, "the question was withdrawn");
+    assert.deepEqual(store.ended, [{ sessionId: "a1b2c3", when: 3 }], "ended once, after the refused call's line was written");
     assert.deepEqual(
-      { outcome: lines[2]!.outcome, approval: lines[2]!.approval, code: lines[2]!.code },
-      { outcome: "denied", approval: "approved", code: "PQG7312" },
+      { outcome: lines[2]!.outcome, code: lines[2]!.code, decision: lines[2]!.decision },
+      { outcome: "denied", code: "PQG7312", decision: "ask" },
       lines[2]!.reason,
     );
     assert.equal(payments.runs.count("process_refund"), 1, "only the first refund ran");
-    // Once ended, the store holds nothing of the session: only the client and global keys of its three calls.
-    assert.equal(store.size, 6);
+    // Nothing of the session is held, and the refused call was never counted: two calls for the client and global keys.
+    assert.equal(store.size, 4);
   });
 
   it("enforce(): a Server that connects again serves a new unsealed session, not the ended one's", async () => {
@@ -214,6 +210,26 @@ describe("ending sessions", () => {
       // Later decisions for the id start a new history; they are not ended again without being asked to.
       assert.ok((await point.decide(call())).allowed);
       assert.equal(store.ended.length, 2);
+    });
+
+    it("refuses (PQG7312) and does not count a call cancelled while its pin or an asynchronous store was awaited", async () => {
+      const store = new MemoryStateStore();
+      const point = new DecisionPoint(paymentsGuard({}), "server", { store, now: () => 2_000_000, logger: silentLogger() }, "m".repeat(64));
+      const controller = new AbortController();
+      // The pin is read asynchronously (a tool list read); the request is cancelled meanwhile.
+      const verdict = await point.decide({
+        ...call(),
+        signal: controller.signal,
+        pin: async () => {
+          controller.abort();
+          return { ok: true };
+        },
+      });
+      assert.ok(!verdict.allowed);
+      assert.equal(verdict.refusal.code, "PQG7312");
+      assert.equal(store.size, 0, "a call nobody waits for is not counted");
+      // Not cancelled, the same call is allowed.
+      assert.ok((await point.decide({ ...call(), signal: new AbortController().signal })).allowed);
     });
 
     it("logs, and never throws, a store that fails to end a session", async () => {
