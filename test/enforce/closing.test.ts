@@ -1,8 +1,8 @@
 // onClose: enforcement's close hooks run once per close, before the application's onclose, however the application
 // sets it (before, after, replaced, chained to the handler it read) and however many guards share one SDK object.
 import { strict as assert } from "node:assert";
-import process from "node:process";
 import { onClose } from "../../runtime/enforce/closing.js";
+import { raisedWhile } from "../support/uncaught.js";
 
 describe("close hooks", () => {
   it("run before the application's onclose, set before or after them", () => {
@@ -63,18 +63,7 @@ describe("close hooks", () => {
       throw new Error("a hook failed");
     });
     onClose(target, () => void order.push("second hook"));
-    const raised: unknown[] = [];
-    const capture = (error: unknown): void => void raised.push(error);
-    const others = process.listeners("uncaughtException");
-    process.removeAllListeners("uncaughtException");
-    process.on("uncaughtException", capture);
-    try {
-      target.onclose!();
-      await new Promise((resolve) => setImmediate(resolve));
-    } finally {
-      process.off("uncaughtException", capture);
-      for (const listener of others) process.on("uncaughtException", listener);
-    }
+    const raised = await raisedWhile(() => target.onclose!());
     assert.deepEqual(order, ["second hook", "app"]);
     assert.match(String(raised[0]), /a hook failed/);
   });

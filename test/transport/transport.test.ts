@@ -11,6 +11,7 @@ import { FrameType } from "../../runtime/session/record.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { PqcClientTransport, PqcServerTransport, envelopePayload, openEnvelope, withEnvelopePayload } from "../../runtime/transport/index.js";
 import { T0, clientFixture, newIdentity, serverFixture } from "../session/fixtures.js";
+import { raisedWhile } from "../support/uncaught.js";
 import { connect, echoServer, isSealed, transports } from "./harness.js";
 import type { Connected } from "./harness.js";
 
@@ -31,23 +32,6 @@ function editFrame(message: JSONRPCMessage, change: (bytes: Buffer) => void): JS
 }
 
 const isHandshake = (message: JSONRPCMessage): boolean => openEnvelope(message).kind === "handshake";
-
-/** Runs `run` with uncaught exceptions captured instead of failing the test; returns what was raised. */
-async function raisedWhile(run: () => Promise<void>): Promise<unknown[]> {
-  const raised: unknown[] = [];
-  const capture = (error: unknown): void => void raised.push(error);
-  const others = process.listeners("uncaughtException");
-  process.removeAllListeners("uncaughtException");
-  process.on("uncaughtException", capture);
-  try {
-    await run();
-    await settle();
-  } finally {
-    process.off("uncaughtException", capture);
-    for (const listener of others) process.on("uncaughtException", listener);
-  }
-  return raised;
-}
 
 /**
  * Breaks the client's wire (every send rejects), runs `lose` (which makes the client send a rekey marker), then checks
