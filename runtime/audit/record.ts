@@ -28,7 +28,7 @@ export interface AuditDecision {
   readonly decision: DecisionKind;
   /** What happened to the call in the end (an `ask` becomes one of these after approval). */
   readonly outcome: "allowed" | "denied";
-  readonly approval?: "approved" | "refused" | "timeout" | "unavailable" | undefined;
+  readonly approval?: "approved" | "refused" | "timeout" | "unavailable" | "withdrawn" | undefined;
   /** The PQG code of a refusal, e.g. `PQG7301` (policy deny) or `PQG7302` (no session). */
   readonly code?: string | undefined;
   readonly rules: readonly string[];

@@ -24,7 +24,7 @@ export interface ApprovalRequest {
   /** The guard's `ask` decision: its reason and rule ids are what the approver should see. */
   readonly decision: Decision;
   readonly context: GuardContext;
-  /** Aborted when the approval timed out; an approver should stop asking then. */
+  /** Aborted when the approval timed out, or the request was cancelled or its connection closed: stop asking then. */
   readonly signal: AbortSignal;
 }
 
@@ -215,7 +215,7 @@ export class DecisionPoint {
 
       let decided: { decision: Decision; context: GuardContext };
       try {
-        const judged = this.judge(call.tool, args, session, now, allowedNow);
+        const judged = this.judge(call.tool, args, session, now, allowedNow, call.signal);
         decided = judged instanceof Promise ? await judged : judged;
       } catch (error) {
         const failed = judgeFailure(error);
@@ -227,14 +227,19 @@ export class DecisionPoint {
       }
       if (decision.decision === "allow") {
         // An asynchronous store may have taken a while: the call is recorded (it counts, failing closed) but not run.
-        if (aborted(call.signal)) return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText, decision.determining);
+        if (aborted(call.signal)) {
+          return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText, decision.determining, { decision: "allow" });
+        }
         return this.allow(call, now, decision, undefined, args, argsText);
       }
 
+      if (aborted(call.signal)) {
+        return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText, decision.determining, { decision: "ask" });
+      }
       const approval = await this.askApproval(call, args, decision, context);
       // Whatever the approver answered (one withdrawn at the cancel answers no): the call is cancelled, not refused.
       if (aborted(call.signal)) {
-        return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_DURING, argsText, decision.determining, { decision: "ask", approval });
+        return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_DURING, argsText, decision.determining, { decision: "ask", approval: "withdrawn" });
       }
       if (approval !== "approved") {
         const why = approval === "timeout" ? "approval timed out" : approval === "unavailable" ? "no approver is available" : "approval was refused";
@@ -264,7 +269,7 @@ export class DecisionPoint {
         d.decision === "allow" || (d.decision === "ask" && d.determining.every((rule) => decision.determining.includes(rule)));
       let redecided: Decision;
       try {
-        redecided = (await this.judge(call.tool, args, session, later, covered)).decision;
+        redecided = (await this.judge(call.tool, args, session, later, covered, call.signal)).decision;
       } catch (error) {
         const failed = judgeFailure(error);
         return this.refuse(call, later, failed.code, `${failed.reason}${again}`, argsText, decision.determining, approved);
@@ -336,11 +341,12 @@ export class DecisionPoint {
     session: SessionView,
     now: number,
     recordIf: (decision: Decision) => boolean,
+    signal: AbortSignal | undefined,
   ): Judged | Promise<Judged> {
     // A synchronous store decides in place (and throws); any other under the store's lock (and rejects).
     const sync = this.store.sync;
-    if (sync !== undefined) return this.decideWith(sync, tool, args, session, now, recordIf);
-    return withStoreLock(this.store, async () => this.decideAsync(tool, args, session, now, recordIf));
+    if (sync !== undefined) return this.decideWith(sync, tool, args, session, now, recordIf, signal);
+    return withStoreLock(this.store, async () => this.decideAsync(tool, args, session, now, recordIf, signal));
   }
 
   /** Snapshot → guard → record without yielding: nothing else can decide in between. */
@@ -351,10 +357,12 @@ export class DecisionPoint {
     session: SessionView,
     now: number,
     recordIf: (decision: Decision) => boolean,
+    signal: AbortSignal | undefined,
   ) {
     const context = guardContextOf(session, storeStep(() => sync.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);
-    if (recordIf(decision)) storeStep(() => sync.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }), this.storeTimeoutMs);
+    // A call cancelled meanwhile does not run, so it is not counted.
+    if (recordIf(decision) && !aborted(signal)) storeStep(() => sync.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }), this.storeTimeoutMs);
     return { decision, context };
   }
 
@@ -364,10 +372,11 @@ export class DecisionPoint {
     session: SessionView,
     now: number,
     recordIf: (decision: Decision) => boolean,
+    signal: AbortSignal | undefined,
   ) {
     const context = guardContextOf(session, await storeStep(() => this.store.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);
-    if (recordIf(decision)) await storeStep(() => this.store.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }), this.storeTimeoutMs);
+    if (recordIf(decision) && !aborted(signal)) await storeStep(() => this.store.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }), this.storeTimeoutMs);
     return { decision, context };
   }
 
@@ -467,6 +476,8 @@ export class DecisionPoint {
     // A cancelled request (or closed connection) withdraws the question, as the timeout does.
     const withdraw = (): void => controller.abort();
     call.signal?.addEventListener("abort", withdraw, { once: true });
+    // A listener added after the abort would never fire.
+    if (aborted(call.signal)) controller.abort();
     // An approver that throws, or answers without a promise, is treated like one that rejects.
     let answer: Promise<boolean>;
     try {

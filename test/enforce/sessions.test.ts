@@ -9,7 +9,7 @@ import { DecisionPoint, enforce, type CallToDecide } from "../../runtime/enforce
 import type { SessionView } from "../../runtime/enforce/context.js";
 import type { Decision, GuardContext, GuardModule, GuardRequest } from "../../runtime/guard/types.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
-import { MemoryStateStore } from "../../runtime/state/index.js";
+import { MemoryStateStore, type StateStore } from "../../runtime/state/index.js";
 import { connect, paymentsGuard, paymentsServer, paymentsTools, REFUND_WINDOW_MS, sessionInfo } from "./fixtures.js";
 
 /** A MemoryStateStore that notes each session it is told has ended, with what `when` reads at that moment. */
@@ -212,7 +212,7 @@ describe("ending sessions", () => {
       assert.equal(store.ended.length, 2);
     });
 
-    it("refuses (PQG7312) and does not count a call cancelled while its pin or an asynchronous store was awaited", async () => {
+    it("refuses (PQG7312) and does not count a call cancelled while its pin was read", async () => {
       const store = new MemoryStateStore();
       const point = new DecisionPoint(paymentsGuard({}), "server", { store, now: () => 2_000_000, logger: silentLogger() }, "m".repeat(64));
       const controller = new AbortController();
@@ -230,6 +230,32 @@ describe("ending sessions", () => {
       assert.equal(store.size, 0, "a call nobody waits for is not counted");
       // Not cancelled, the same call is allowed.
       assert.ok((await point.decide({ ...call(), signal: new AbortController().signal })).allowed);
+    });
+
+    it("refuses (PQG7312), uncounted and unasked, a call cancelled while an asynchronous store answered", async () => {
+      for (const [amount, kind] of [[5, "allow"], [2000, "ask"]] as const) {
+        const memory = new MemoryStateStore();
+        const controller = new AbortController();
+        const store: StateStore = {
+          record: (made) => memory.record(made),
+          snapshot: async (key, now) => {
+            controller.abort(); // the request is cancelled while its history is read
+            return memory.snapshot(key, now);
+          },
+          endSession: (id) => memory.endSession(id),
+        };
+        const lines: AuditDecision[] = [];
+        const audit = { failure: undefined, append: (line: AuditDecision) => void lines.push(line) };
+        const point = new DecisionPoint(paymentsGuard({}), "server", { store, audit, now: () => 2_000_000, logger: silentLogger() }, "m".repeat(64));
+        let asked = 0;
+        const approve = async (): Promise<boolean> => (asked++, true);
+        const verdict = await point.decide({ ...call(), args: { customer_id: "c", amount }, approve, signal: controller.signal });
+        assert.ok(!verdict.allowed);
+        assert.equal(verdict.refusal.code, "PQG7312");
+        assert.equal(asked, 0, `${kind}: no approver is asked about a cancelled call`);
+        assert.equal(memory.size, 0, `${kind}: a call nobody waits for is not counted`);
+        assert.deepEqual([lines[0]!.decision, lines[0]!.outcome, lines[0]!.code], [kind, "denied", "PQG7312"]);
+      }
     });
 
     it("logs, and never throws, a store that fails to end a session", async () => {
