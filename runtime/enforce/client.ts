@@ -125,24 +125,31 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
    * Decides a call and returns the request to send: with the arguments as decided (parsed back from the JSON text the
    * decision read), so that a caller's object that changes, or serialises differently later, cannot send other ones.
    */
-  const check = async <R extends { params?: unknown }>(req: R): Promise<R> => {
+  const check = async <R extends { params?: unknown }>(req: R, callerSignal?: AbortSignal): Promise<R> => {
     const params = req.params as { name?: unknown; arguments?: unknown } | undefined;
     const tool = params?.name;
     if (typeof tool !== "string") return req;
     // After the connection closed nothing is sent: such a call is refused (PQG7312) and opens no session; one still
-    // being decided when it closes (an approval) is refused too.
-    const signal = client.transport === undefined ? AbortSignal.abort() : connection.signal;
-    const session = signal.aborted ? undefined : resolver.current();
-    if (session !== undefined) decided.add(session.sessionId);
-    const verdict = await decisions.decide({ tool, args: params?.arguments, session, pin: pinFor(tool), approve: options.approve, signal });
-    if (!verdict.allowed) throw verdict.error;
-    if (params?.arguments === undefined) return req;
-    // The plain copy the guard decided on (the decision point parses a client's arguments from their JSON text).
-    return { ...req, params: { ...params, arguments: verdict.args } };
+    // being decided when it closes (an approval), or when the caller cancels it through its own signal, is refused too.
+    const closed = client.transport === undefined ? AbortSignal.abort() : connection.signal;
+    const cancel = callerSignal === undefined ? undefined : new AbortController();
+    const signal = cancel === undefined ? closed : cancel.signal;
+    if (cancel !== undefined) followAborts(cancel, [closed, callerSignal!]);
+    try {
+      const session = signal.aborted ? undefined : resolver.current();
+      if (session !== undefined) decided.add(session.sessionId);
+      const verdict = await decisions.decide({ tool, args: params?.arguments, session, pin: pinFor(tool), approve: options.approve, signal });
+      if (!verdict.allowed) throw verdict.error;
+      if (params?.arguments === undefined) return req;
+      // The plain copy the guard decided on (the decision point parses a client's arguments from their JSON text).
+      return { ...req, params: { ...params, arguments: verdict.args } };
+    } finally {
+      cancel?.abort(); // detaches it from the connection's long-lived signal (see followAborts)
+    }
   };
 
   const guardedRequest = (async (req: Parameters<RequestFn>[0], schema: Parameters<RequestFn>[1], opts?: Parameters<RequestFn>[2]) => {
-    if (req.method === CALL) return request(await check(req), schema, opts);
+    if (req.method === CALL) return request(await check(req, opts?.signal), schema, opts);
     if (req.method === LIST) {
       const before = generation;
       const result = await request(req, schema, opts);
@@ -167,7 +174,7 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     const req = args[0] as { method: string; params?: { name?: unknown; arguments?: unknown } };
     if (req.method === CALL) {
       try {
-        args[0] = await check(req);
+        args[0] = await check(req, (args[2] as { signal?: AbortSignal } | undefined)?.signal);
       } catch (error) {
         yield { type: "error", error };
         return;
@@ -215,6 +222,21 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
  * Runs `refresh` on every tools/list_changed before the application's own handler (set before or after this),
  * so a changed tool is withheld by the time the application re-lists.
  */
+/**
+ * Aborts `controller` when any of `sources` aborts. Its listeners go when `controller` aborts, for whatever reason,
+ * so aborting it when done leaves nothing on a long-lived source.
+ */
+function followAborts(controller: AbortController, sources: readonly AbortSignal[]): void {
+  const abort = (): void => controller.abort();
+  controller.signal.addEventListener("abort", () => {
+    for (const source of sources) source.removeEventListener("abort", abort);
+  }, { once: true });
+  for (const source of sources) {
+    if (source.aborted) return controller.abort();
+    source.addEventListener("abort", abort, { once: true });
+  }
+}
+
 function installListChanged(client: Client, refresh: () => Promise<void>): void {
   const table = (client as unknown as { _notificationHandlers?: unknown })._notificationHandlers;
   if (!(table instanceof Map)) {

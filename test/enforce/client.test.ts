@@ -5,7 +5,7 @@ import { strict as assert } from "node:assert";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { silentLogger } from "../../runtime/audit/index.js";
+import { silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
 import { signature } from "../../runtime/crypto/registry.js";
 import { guardClient, GUARD_REFUSAL_ERROR, refusalOf, type GuardClientOptions, type RefusalData } from "../../runtime/enforce/index.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
@@ -69,6 +69,31 @@ describe("guardClient (client side)", () => {
     assert.deepEqual(ended, [sessionInfo().sessionId]);
     assert.ok(appClosed >= 1, "the application's onclose ran"); // InMemoryTransport reports its close twice
     assert.equal(store.size, 2, "the session's own entry is let go");
+  });
+
+  it("withdraws the approval and refuses (PQG7312) a call its caller cancels through its own signal", async () => {
+    const lines: AuditDecision[] = [];
+    const audit = { failure: undefined, append: (line: AuditDecision) => void lines.push(line) };
+    let withdrawn: AbortSignal | undefined;
+    const store = new MemoryStateStore();
+    const t = await setup({
+      store,
+      audit,
+      approve: ({ signal }) => {
+        withdrawn = signal;
+        return new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 300));
+      },
+    });
+    const caller = new AbortController();
+    setTimeout(() => caller.abort(), 50);
+    const started = Date.now();
+    await assert.rejects(t.client.callTool({ name: "process_refund", arguments: { customer_id: "c", amount: 2000 } }, undefined, { signal: caller.signal }));
+    assert.equal(withdrawn?.aborted, true, "the question was withdrawn");
+    assert.ok(Date.now() - started < 250, "not held until the approver answered");
+    assert.deepEqual([lines[0]!.code, lines[0]!.approval], ["PQG7312", "withdrawn"]);
+    assert.equal(t.runs.count("process_refund"), 0);
+    assert.equal(store.size, 0, "a cancelled call is not counted");
+    await t.close();
   });
 
   it("lets an allowed call through and lists the pinned tools", async () => {
