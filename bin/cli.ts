@@ -1,6 +1,7 @@
 // The pqguard command-line dispatcher: maps a subcommand to its module, loaded on demand, and owns exit codes.
 import process from "node:process";
-import { EXIT_USAGE, UsageError, type Command, type CommandIO } from "./commands/io.js";
+import { createRequire } from "node:module";
+import { EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, UsageError, type Command, type CommandIO } from "./commands/io.js";
 
 interface CommandEntry {
   readonly summary: string;
@@ -20,11 +21,30 @@ const COMMANDS: Record<string, CommandEntry> = {
 };
 
 function usage(): string {
-  return ["usage: pqguard <command> [options]", "", ...Object.values(COMMANDS).map((c) => `  pqguard ${c.summary}`), ""].join("\n");
+  return [
+    "usage: pqguard <command> [options]",
+    "",
+    ...Object.values(COMMANDS).map((c) => `  pqguard ${c.summary}`),
+    "  pqguard --version",
+    "",
+    "exit codes: 0 success (warnings allowed; for comparisons: no difference), 1 errors in the input (a difference),",
+    "2 usage errors or trouble, 70 internal error",
+    "",
+  ].join("\n");
+}
+
+/** The installed package's version, read through the package's own name so it is the same from sources and dist/. */
+function packageVersion(): string {
+  const manifest = createRequire(import.meta.url)("pqguard/package.json") as { version: string };
+  return manifest.version;
 }
 
 export async function main(argv: readonly string[], io: Omit<CommandIO, "argv">): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-v" || name === "version") {
+    io.out(`${packageVersion()}\n`);
+    return EXIT_OK;
+  }
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     io.out(usage());
     return name === undefined ? EXIT_USAGE : 0;
@@ -46,9 +66,9 @@ export async function main(argv: readonly string[], io: Omit<CommandIO, "argv">)
   }
 }
 
-const isEntry = process.argv[1] !== undefined && /[\\/]bin[\\/](pqguard\.js|cli\.ts)$/.test(process.argv[1]);
-if (isEntry) {
-  const code = await main(process.argv.slice(2), {
+/** Runs the CLI as the `pqguard` process: real streams, and the exit code set for the process. */
+export async function runCli(argv: readonly string[]): Promise<void> {
+  const code = await main(argv, {
     cwd: process.cwd(),
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
@@ -56,7 +76,7 @@ if (isEntry) {
     // Last line of defence: an unexpected failure is reported as one line with a code, never a stack trace.
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`error PQG0002: internal error: ${message}\n`);
-    return 70;
+    return EXIT_INTERNAL;
   });
   process.exitCode = code;
 }

@@ -4,7 +4,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { ElicitRequestSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
@@ -18,9 +17,9 @@ import { issueClientCertificate, PqcClientTransport } from "../../runtime/transp
 import { CONTROL_FILE_ENV } from "../../policies/example-server.js";
 import { compileGuard, NOW_ENV } from "./proxy.js";
 import { EXIT_ERRORS, EXIT_OK, type CommandIO } from "./io.js";
+import { OWN_POLICIES, OWN_ROOT, ownScript, ownScriptLine } from "./own-scripts.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const POLICIES = join(ROOT, "policies");
+const POLICIES = OWN_POLICIES;
 
 /**
  * The demo's decision clock: a Tuesday, 10:15 in Berlin. Business-hours rules then give the same answers whenever
@@ -182,14 +181,15 @@ async function runPayments(io: CommandIO): Promise<boolean> {
     const control = join(dir, "control");
     await writeFile(control, "");
     const auditFile = join(dir, "audit.log");
-    const upstream = `${process.execPath} --import tsx ${join(POLICIES, "payments", "server.ts")}`;
+    const upstream = ownScriptLine("policies/payments/server");
+    const cli = ownScript("bin/pqguard");
     io.out(`server key ${serverFingerprint}\nmanifest signed by ${signerFingerprint}\nagent ${JSON.stringify(claims)} certified by ${issuerFingerprint}\n`);
     io.out(`decision clock fixed at ${DEMO_NOW} (a Tuesday, 10:15 in Berlin)\n\n`);
 
     const inner = new StdioClientTransport({
-      command: process.execPath,
+      command: cli.command,
       args: [
-        join(ROOT, "bin", "pqguard.js"),
+        ...cli.args,
         "proxy",
         "--policy", join(POLICIES, "payments", "payments.policy"),
         "--upstream", upstream,
@@ -201,7 +201,7 @@ async function runPayments(io: CommandIO): Promise<boolean> {
         "--log-level", "error",
       ],
       env: { ...(process.env as Record<string, string>), [NOW_ENV]: DEMO_NOW, [CONTROL_FILE_ENV]: control },
-      cwd: ROOT,
+      cwd: OWN_ROOT,
       stderr: "inherit",
     });
     const transport = new PqcClientTransport(inner, {

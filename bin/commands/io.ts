@@ -9,10 +9,15 @@ export interface CommandIO {
   err(text: string): void;
 }
 
-/** Exit codes shared by every command: 0 success (warnings allowed), 1 errors in the input, 2 usage errors. */
+/**
+ * Exit codes shared by every command: 0 success (warnings allowed), 1 errors in the input, 2 usage errors. Commands that
+ * compare (a future `diff`) follow diff(1): 0 the same, 1 different, 2 trouble.
+ */
 export const EXIT_OK = 0;
 export const EXIT_ERRORS = 1;
 export const EXIT_USAGE = 2;
+/** An unexpected failure inside pqguard itself (sysexits EX_SOFTWARE); reported as one line, never a stack trace. */
+export const EXIT_INTERNAL = 70;
 
 export type Command = (io: CommandIO) => Promise<number>;
 

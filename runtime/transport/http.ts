@@ -40,7 +40,7 @@ export interface HttpEndpointOptions<T extends Transport> {
 export type SealedHttpEndpointOptions = HttpEndpointOptions<PqcServerTransport> & PqcServerTransportOptions;
 
 /** A session's transport as the endpoint tracks it: closable, and telling when it has closed. */
-interface TrackedTransport extends Transport {
+export interface TrackedTransport extends Transport {
   readonly closed: Promise<void>;
 }
 
@@ -145,7 +145,7 @@ class HttpRefusal extends Error {
   }
 }
 
-abstract class HttpEndpoint<T extends TrackedTransport> {
+export abstract class HttpEndpoint<T extends TrackedTransport> {
   private readonly sessions = new Map<string, Session>();
   private readonly maxSessions: number;
   private readonly maxOpening: number;

@@ -15,4 +15,4 @@ export {
   issueClientCertificate,
   verifyServerCertificate,
 } from "../session/certificate.js";
-export type { ClientTrust, ServerCredential, SigningIdentity } from "../session/certificate.js";
+export type { ClientTrust, ServerCredential, SigningIdentity, IssueClientCertificateOptions, IssueServerCertificateOptions, ServerCertificate } from "../session/certificate.js";

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { main } from "../../bin/cli.js";
+import { ownScript } from "../../bin/commands/own-scripts.js";
 import { OUT_DIR, REPO_ROOT } from "../support/guards.js";
 
 const DIR = join(OUT_DIR, "eval");
@@ -114,7 +115,7 @@ describe("pqguard eval", function () {
 
   it("runs as a real command", async () => {
     const file = requestFile("cli.json", { ...DESIGN_REQUEST, time: "2026-11-28T10:15:00Z" });
-    const { stdout } = await promisify(execFile)(process.execPath, [join(REPO_ROOT, "bin", "pqguard.js"), "eval", POLICY, "--request", file]);
+    const { stdout } = await promisify(execFile)(process.execPath, [...ownScript("bin/pqguard").args, "eval", POLICY, "--request", file]);
     const decision = JSON.parse(stdout) as { decision: string; reason: string };
     assert.deepEqual([decision.decision, decision.reason], ["deny", "outside business hours"]);
   });

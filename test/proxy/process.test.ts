@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { ownScript } from "../../bin/commands/own-scripts.js";
 import process from "node:process";
 import { UsageError } from "../../bin/commands/io.js";
 import { run as runProxy } from "../../bin/commands/proxy.js";
@@ -19,11 +20,12 @@ import { startHttpUpstream } from "./fixtures/http-server.js";
 import { FLAKY_SERVER } from "./harness.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const PQGUARD = fileURLToPath(new URL("../../bin/pqguard.js", import.meta.url));
+/** The CLI from its sources, the way the package's own scripts are started in a checkout. */
+const PQGUARD = ownScript("bin/pqguard").args;
 
 /** `pqguard proxy ARGS` as a child process, spoken to as a plain stdio MCP client, line by line. */
 function proxyProcess(args: readonly string[]) {
-  const child = spawn(process.execPath, [PQGUARD, "proxy", ...args, "--log-level", "error"], { cwd: ROOT, stdio: ["pipe", "pipe", "ignore"] });
+  const child = spawn(process.execPath, [...PQGUARD, "proxy", ...args, "--log-level", "error"], { cwd: ROOT, stdio: ["pipe", "pipe", "ignore"] });
   const replies: Record<string, unknown>[] = [];
   let buffered = "";
   child.stdout.on("data", (chunk: Buffer) => {
@@ -68,7 +70,7 @@ function exitWithin(child: ReturnType<typeof spawn>, ms: number): Promise<{ code
 async function auditedProxy(audit: string, count: number, extra: readonly string[] = []) {
   const child = spawn(
     process.execPath,
-    [PQGUARD, "proxy", "--policy", "test/proxy/fixtures/flaky.policy", "--upstream", `${process.execPath} --import tsx ${FLAKY_SERVER}`, "--audit", audit, "--log-level", "error", ...extra],
+    [...PQGUARD, "proxy", "--policy", "test/proxy/fixtures/flaky.policy", "--upstream", `${process.execPath} --import tsx ${FLAKY_SERVER}`, "--audit", audit, "--log-level", "error", ...extra],
     { cwd: ROOT, stdio: ["pipe", "pipe", "pipe"] },
   );
   let stderr = "";
@@ -191,7 +193,7 @@ describe("pqguard proxy as a process", function () {
     await writeIdentity(identity, join(dir, "proxy"));
     const child = spawn(
       process.execPath,
-      [PQGUARD, "proxy", "--policy", "test/proxy/fixtures/flaky.policy", "--upstream", `${process.execPath} --import tsx ${FLAKY_SERVER}`, "--listen", "http://127.0.0.1:0", "--key", join(dir, "proxy.key"), "--log-level", "error"],
+      [...PQGUARD, "proxy", "--policy", "test/proxy/fixtures/flaky.policy", "--upstream", `${process.execPath} --import tsx ${FLAKY_SERVER}`, "--listen", "http://127.0.0.1:0", "--key", join(dir, "proxy.key"), "--log-level", "error"],
       { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
     );
     try {
@@ -290,7 +292,7 @@ describe("pqguard proxy as a process", function () {
   });
 
   it("runs the payments demo end to end (npm start)", async () => {
-    const child = spawn(process.execPath, [PQGUARD, "demo"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...PQGUARD, "demo"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
     child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));

@@ -1,0 +1,169 @@
+// The `pqguard` package entry: enforcement, the post-quantum transports, the proxy, state stores, the audit log,
+// identities and signed manifests. Everything a server or client needs at run time, and nothing of the compiler.
+
+// Enforcement on an MCP SDK server or client, and the decision point they share.
+export {
+  enforce,
+  guardClient,
+  DecisionPoint,
+  refusalOf,
+  EnforceError,
+  EnforceErrorCode,
+  GUARD_REFUSAL_ERROR,
+  refusalError,
+  DEFAULT_MAX_ARGUMENT_BYTES,
+  DEFAULT_STORE_TIMEOUT_MS,
+  DEFAULT_APPROVAL_TIMEOUT_MS,
+  UNAUTHENTICATED_CLIENT_ID,
+  type EnforceOptions,
+  type Enforcement,
+  type GuardClientOptions,
+  type GuardedClient,
+  type DecisionOptions,
+  type ApprovalRequest,
+  type ApprovalCallback,
+  type Verdict,
+  type CallToDecide,
+  type PinVerdict,
+  type RefusalData,
+  type SessionView,
+  type SessionSource,
+  type SessionResolver,
+} from "./enforce/index.js";
+
+// The sealed MCP transports (any SDK Transport inside), the HTTP endpoints, certificates and session facts.
+export {
+  PqcClientTransport,
+  PqcServerTransport,
+  SealedHttpEndpoint,
+  PlainHttpEndpoint,
+  MAX_HTTP_SESSIONS,
+  HTTP_SESSION_IDLE_MS,
+  SessionError,
+  SessionErrorCode,
+  ServerCredentials,
+  issueServerCertificate,
+  issueClientCertificate,
+  verifyServerCertificate,
+  type PqcClientTransportOptions,
+  type PqcServerTransportOptions,
+  type SessionTransportOptions,
+  type HttpEndpointOptions,
+  type SealedHttpEndpointOptions,
+  type SessionInfo,
+  type AuthenticatedClient,
+  type IssueClientCertificateOptions,
+  type IssueServerCertificateOptions,
+  type ServerCertificate,
+  type NegotiatedSuite,
+  type ClientTrust,
+  type ServerCredential,
+  type SigningIdentity,
+} from "./transport/index.js";
+
+export type { SessionTransport } from "./transport/session-transport.js";
+export type { HttpEndpoint, ObservedTransport, TrackedTransport } from "./transport/http.js";
+export type { Delivery } from "./session/record.js";
+
+// Algorithms are configuration: the suite a deployment offers and the providers behind it.
+export { resolveSuiteConfig, providerReport, algorithmNames, DEFAULT_SUITE_CONFIG, type SuiteConfig, type AlgorithmKind } from "./crypto/registry.js";
+export { CryptoError, CryptoConfigError, CryptoErrorCode } from "./crypto/errors.js";
+
+// The proxy in front of an unmodified MCP server.
+export {
+  createProxy,
+  listenHttp,
+  ProxyError,
+  type ProxyErrorCode,
+  TolerantStdioTransport,
+  APPROVAL_TIMEOUT_MS,
+  DEFAULT_CALL_TIMEOUT_MS,
+  type ProxyOptions,
+  type Proxy,
+  type HttpListenOptions,
+  type HttpListener,
+  type UpstreamTarget,
+  type UpstreamCommand,
+  type UpstreamUrl,
+  type ProxyCore,
+  type ToolPin,
+  type UpstreamSupervisor,
+} from "./proxy/index.js";
+export type { ToolStatus } from "./manifest/compare.js";
+
+// Call history for limits and `calls()`: the state store interface and the in-memory store.
+export {
+  MemoryStateStore,
+  StateError,
+  type StateErrorCode,
+  DEFAULT_RETENTION_MS,
+  type MemoryStateStoreOptions,
+  type StateStore,
+  type SyncStateOperations,
+  type CallRecord,
+  type HistoryKey,
+  type HistorySnapshot,
+} from "./state/index.js";
+
+// The hash-chained audit log, its keys and its verifier, and the operational logger.
+export {
+  AuditLog,
+  AuditError,
+  type AuditErrorCode,
+  verifyAuditLog,
+  auditKey,
+  writeAuditKey,
+  loadAuditKey,
+  argumentsDigest,
+  operationalLogger,
+  silentLogger,
+  AUDIT_FORMAT,
+  type AuditLogOptions,
+  type AuditSink,
+  type AuditLine,
+  type AuditDecision,
+  type AuditSuite,
+  type AuditVerification,
+  type AuditProblem,
+  type VerifyAuditOptions,
+  type Logger,
+} from "./audit/index.js";
+
+// Identities (ML-DSA key files) and fingerprints.
+export {
+  generateIdentity,
+  writeIdentity,
+  loadSecretKey,
+  loadPublicKey,
+  identityAlgorithms,
+  fingerprint,
+  parseFingerprint,
+  DEFAULT_IDENTITY_ALGORITHM,
+  type Identity,
+  type PublicIdentity,
+  type WriteOptions,
+  type WrittenKeyFiles,
+  type ParsedFingerprint,
+} from "./identity/index.js";
+
+// Signed tool manifests: sign a tool list, verify a manifest, digest a tool definition, read a server's tools.
+export {
+  signManifest,
+  verifySignedManifest,
+  manifestDigest,
+  toolListOf,
+  MANIFEST_FORMAT,
+  DEFAULT_MANIFEST_ALGORITHM,
+  type SignedManifest,
+  type VerifiedManifest,
+  type ManifestSigningKey,
+  type SignOptions,
+  type VerifyOptions,
+  type ToolDefinition,
+} from "./manifest/signed.js";
+export { loadSignedManifest, toolsFromServer } from "./manifest/files.js";
+export { toolDigest, canonicalJson } from "./manifest/digest.js";
+export { ManifestError, ManifestErrorCode } from "./manifest/errors.js";
+
+// The decision types compiled guards produce, for code that handles decisions.
+export type { Decision, DecisionKind, LimitScope, Explanation, GuardContext, GuardModule, GuardRequest, ClientFacts, PeerFacts, TransportFacts, SessionFacts, CallHistory } from "./guard/types.js";
