@@ -49,7 +49,7 @@ describe("pqguard compile", function () {
   });
 
   it("emits --js modules that plain Node runs against the package's `pqguard/guard` export", async () => {
-    // OUT_DIR lies inside the package, so `pqguard/guard` resolves by self-reference to dist/guard (built by `prepare`).
+    // OUT_DIR lies inside the package, so `pqguard/guard` resolves by self-reference to dist/runtime/guard (built by `prepare` and `npm test`).
     const out = fresh("plain");
     const { code, err } = await pqguard("compile", join("policies", "payments", "payments.policy"), "--out", out, "--js");
     assert.equal(code, 0, err);
