@@ -10,13 +10,21 @@ interface CommandEntry {
 
 const COMMANDS: Record<string, CommandEntry> = {
   check: { summary: "check FILE... [--manifest M.json] [--format text|json]", load: () => import("./commands/check.js") },
-  compile: { summary: "compile FILE...|DIR --out DIR [--js]", load: () => import("./commands/compile.js") },
+  compile: { summary: "compile FILE...|DIR --out DIR [--js] [--manifest M.json]... [--runtime-import SPECIFIER]", load: () => import("./commands/compile.js") },
   eval: { summary: "eval POLICY --request R.json [--manifest M.json] [--interpret]", load: () => import("./commands/eval.js") },
   fmt: { summary: "fmt FILE... [--check]", load: () => import("./commands/fmt.js") },
   keygen: { summary: "keygen [--alg ML-DSA-65] --out NAME", load: () => import("./commands/keygen.js") },
-  manifest: { summary: "manifest sign|verify ...", load: () => import("./commands/manifest.js") },
+  manifest: {
+    summary: "manifest sign --key NAME.key (TOOLS.json | --from-server \"CMD ARGS\") --out M.json [--ttl DURATION] | manifest verify M.json [--signer FP]",
+    load: () => import("./commands/manifest.js"),
+  },
   audit: { summary: "audit verify LOG [--head HASH] | audit keygen --out FILE | audit digest [--key FILE] ARGS_JSON", load: () => import("./commands/audit.js") },
-  proxy: { summary: "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL) [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key]", load: () => import("./commands/proxy.js") },
+  proxy: {
+    summary:
+      "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL) [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key] [--trust-issuer FP]... " +
+      "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args]] [--call-timeout MS] [--now ISO_TIME] [--log-level LEVEL]",
+    load: () => import("./commands/proxy.js"),
+  },
   demo: { summary: "demo   (what `npm start` runs)", load: () => import("./commands/demo.js") },
 };
 
@@ -53,6 +61,10 @@ export async function main(argv: readonly string[], io: Omit<CommandIO, "argv">)
   if (entry === undefined) {
     io.err(`error PQG0001: unknown command \`${name}\`\n${usage()}`);
     return EXIT_USAGE;
+  }
+  if (rest[0] === "--help" || rest[0] === "-h") {
+    io.out(`usage: pqguard ${entry.summary}\n`);
+    return EXIT_OK;
   }
   try {
     const command = await entry.load();

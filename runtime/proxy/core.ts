@@ -29,6 +29,7 @@ import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_METHOD_NOT_FOUND } from "./
 import type { PinReport, ToolPin } from "./pin.js";
 import { MAX_STALE_READS, readToolList, readUnchanged, type ToolListPage } from "../manifest/listing.js";
 import type { UpstreamSupervisor } from "./upstream.js";
+import { isClientRequestMethod } from "./methods.js";
 
 const JSONRPC_INVALID_PARAMS = -32602;
 /**
@@ -506,6 +507,10 @@ export class ProxyConnection {
       case "tools/call":
         return this.#callTool(id, params, cancelled);
       default:
+        if (!isClientRequestMethod(method)) {
+          this.#core.logger.warn({ connection: this.id, method: method.slice(0, 200) }, "refused a request for a method that is not an MCP client request");
+          throw new ProxyError("PQG8010", `method \`${method.slice(0, 200)}\` is not an MCP client request the proxy forwards`, JSONRPC_METHOD_NOT_FOUND);
+        }
         return this.#forward(id, method, params, upstream);
     }
   }

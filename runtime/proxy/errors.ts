@@ -15,7 +15,8 @@ export type ProxyErrorCode =
   | "PQG8006" // bad proxy configuration or request
   | "PQG8007" // the call was refused (guard, pin, approval); details in the error data
   | "PQG8008" // a request from the upstream could not be forwarded to a client (none, several, capability, timeout)
-  | "PQG8009"; // the client answered a request forwarded from the upstream with an error; relayed unchanged
+  | "PQG8009" // the client answered a request forwarded from the upstream with an error; relayed unchanged
+  | "PQG8010"; // a client asked for a method that is not an MCP client request; refused with -32601
 
 export class ProxyError extends Error {
   constructor(

@@ -16,6 +16,7 @@ import { UpstreamSupervisor, type UpstreamTarget } from "./upstream.js";
 export * from "./core.js";
 export * from "./errors.js";
 export * from "./framing.js";
+export * from "./methods.js";
 export * from "./http.js";
 export * from "./pin.js";
 export * from "./stdio.js";

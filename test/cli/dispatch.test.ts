@@ -1,0 +1,49 @@
+// The CLI dispatcher: every command answers --help with its full usage, --version prints the package's version, and
+// unknown commands and options are usage errors (exit 2).
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { main } from "../../bin/cli.js";
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = "";
+  let err = "";
+  const code = await main(argv, { cwd: process.cwd(), out: (t) => void (out += t), err: (t) => void (err += t) });
+  return { code, out, err };
+}
+
+const COMMANDS = ["check", "compile", "eval", "fmt", "keygen", "manifest", "audit", "proxy", "demo"];
+
+describe("pqguard command dispatcher", () => {
+  for (const command of COMMANDS) {
+    it(`prints the full usage of \`${command}\` for --help and -h, exit 0`, async () => {
+      for (const flag of ["--help", "-h"]) {
+        const { code, out } = await cli(command, flag);
+        assert.equal(code, 0);
+        assert.match(out, new RegExp(`^usage: pqguard ${command}\\b`));
+      }
+    });
+  }
+
+  it("names every option of the proxy in its usage", async () => {
+    const { out } = await cli("proxy", "--help");
+    for (const option of ["--policy", "--upstream", "--upstream-url", "--listen", "--key", "--trust-issuer", "--manifest", "--signer", "--audit", "--audit-key", "--audit-args", "--call-timeout", "--now", "--log-level"]) {
+      assert.ok(out.includes(option), `usage names ${option}`);
+    }
+  });
+
+  it("prints the package version for --version", async () => {
+    const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    assert.deepEqual(await cli("--version"), { code: 0, out: `${version}\n`, err: "" });
+  });
+
+  it("lists the commands and the exit codes for --help, and is a usage error with no command", async () => {
+    const help = await cli("--help");
+    assert.equal(help.code, 0);
+    for (const command of COMMANDS) assert.match(help.out, new RegExp(`pqguard ${command}\\b`));
+    assert.match(help.out, /exit codes: 0 success/);
+    assert.equal((await cli()).code, 2);
+    const unknown = await cli("nope");
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, /error PQG0001: unknown command `nope`/);
+  });
+});
