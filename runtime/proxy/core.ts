@@ -25,13 +25,12 @@ import {
   type Verdict,
 } from "../enforce/index.js";
 import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
-import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
+import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
 import type { PinReport, ToolPin } from "./pin.js";
 import { MAX_STALE_READS, readToolList, readUnchanged, type ToolListPage } from "../manifest/listing.js";
 import type { UpstreamSupervisor } from "./upstream.js";
 import { isClientRequestMethod } from "./methods.js";
 
-const JSONRPC_INVALID_PARAMS = -32602;
 /**
  * How long a human may take to approve an `ask` before the call is denied. The upstream then has its own call
  * timeout (DEFAULT_CALL_TIMEOUT_MS, 30 s), so an approved call is answered within 55 s: before a client with the MCP
@@ -280,6 +279,15 @@ export class ProxyCore {
   }
 
   /**
+   * Reads the upstream's tool list again although no change was announced: a server may change a tool without
+   * `tools/list_changed`. Calls go on against the current pin while it is read; a tool whose definition changed is
+   * refused from the moment the new list is pinned. Shares a refresh already in flight.
+   */
+  recheckTools(): Promise<PinReport> {
+    return this.refreshTools();
+  }
+
+  /**
    * Runs `use` on the pin at a moment when no change has been announced since its list was read: at once when the pin
    * is current, else in the same step as a refresh pins a list (the one in flight, or one this starts), so that nothing
    * can come in between. Calls waiting at once share that refresh; each waits through at most the reads left in its
@@ -503,6 +511,9 @@ export class ProxyConnection {
       case "ping":
         return {};
       case "tools/list":
+        // Every listing reads the upstream's list again, so a silent change is caught before a client sees the tool;
+        // when that read fails the pin stands, and calls still wait for or refuse a list as usual.
+        await this.#core.recheckTools().catch((error: unknown) => this.#core.logger.warn({ err: String(error) }, "tool list could not be read again"));
         return { tools: await this.#core.visibleTools(this.#session()) };
       case "tools/call":
         return this.#callTool(id, params, cancelled);

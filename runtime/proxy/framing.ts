@@ -11,6 +11,7 @@ export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 export const JSONRPC_PARSE_ERROR = -32700;
 export const JSONRPC_INVALID_REQUEST = -32600;
 export const JSONRPC_METHOD_NOT_FOUND = -32601;
+export const JSONRPC_INVALID_PARAMS = -32602;
 export const JSONRPC_INTERNAL_ERROR = -32603;
 
 /** What a line turned out to be: a message to handle, or an error response to send back to whoever wrote it. */

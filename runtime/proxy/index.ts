@@ -10,6 +10,7 @@ import type { StateStore } from "../state/index.js";
 import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import { APPROVAL_TIMEOUT_MS, FORWARDED_CLIENT_CAPABILITIES, ProxyCore } from "./core.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
+import { JSONRPC_INVALID_PARAMS } from "./framing.js";
 import { ToolPin } from "./pin.js";
 import { UpstreamSupervisor, type UpstreamTarget } from "./upstream.js";
 
@@ -49,7 +50,18 @@ export interface ProxyOptions {
   readonly clientRequestTimeoutMs?: number | undefined;
   /** The client capabilities declared to the upstream; FORWARDED_CLIENT_CAPABILITIES (elicitation, sampling, roots) by default. */
   readonly upstreamCapabilities?: ClientCapabilities | undefined;
+  /**
+   * How often the upstream's tool list is read again without a notice, in ms; TOOL_RECHECK_INTERVAL_MS (30 s) by
+   * default, 0 to read it only at start, on `tools/list_changed` and when a client lists tools.
+   */
+  readonly toolRecheckMs?: number | undefined;
 }
+
+/**
+ * A server can change a tool without sending `tools/list_changed`; the list is read again this often so that such a
+ * change is refused within this time (plus one read). One `tools/list` per interval costs the upstream next to nothing.
+ */
+export const TOOL_RECHECK_INTERVAL_MS = 30_000;
 
 export interface Proxy {
   readonly core: ProxyCore;
@@ -100,6 +112,9 @@ export function createProxy(options: ProxyOptions): Proxy {
     approvalTimeoutMs: options.approvalTimeoutMs,
   });
   core = started;
+  let recheck: NodeJS.Timeout | undefined;
+  const recheckMs = options.toolRecheckMs ?? TOOL_RECHECK_INTERVAL_MS;
+  if (!Number.isFinite(recheckMs) || recheckMs < 0) throw new ProxyError("PQG8006", `the tool recheck interval must be 0 or a positive number of ms, not ${recheckMs}`, JSONRPC_INVALID_PARAMS);
   return {
     core: started,
     upstream,
@@ -108,8 +123,15 @@ export function createProxy(options: ProxyOptions): Proxy {
     async start() {
       await upstream.start();
       await started.refreshTools();
+      if (recheckMs > 0 && recheck === undefined) {
+        recheck = setInterval(() => {
+          started.recheckTools().catch((error: unknown) => options.logger.warn({ err: String(error) }, "tool list could not be read again"));
+        }, recheckMs);
+        recheck.unref();
+      }
     },
     async close() {
+      clearInterval(recheck);
       await started.close();
       await upstream.close();
     },

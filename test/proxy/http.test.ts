@@ -7,7 +7,7 @@ import { silentLogger } from "../../runtime/audit/index.js";
 import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
 import { createProxy, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, type Proxy, type ProxyOptions } from "../../runtime/proxy/index.js";
 import { startHttpUpstream, type HttpUpstream } from "./fixtures/http-server.js";
-import { connectClient, failureOf, httpGuard, until } from "./harness.js";
+import { connectClient, failureOf, httpGuard, rpcError, until } from "./harness.js";
 
 function structured(result: unknown): Record<string, unknown> {
   return (result as { structuredContent: Record<string, unknown> }).structuredContent;
@@ -100,5 +100,34 @@ describe("proxy with a Streamable HTTP upstream", function () {
     const refused = await failureOf(client.callTool({ name: "echo", arguments: { text: "after" } }));
     assert.equal(refused.data?.code, "PQG7303");
     assert.equal(upstream.calls.length, 0);
+  });
+
+  it("refuses a tool changed without a notice within the recheck interval, and never forwards a call to it", async () => {
+    await open({ toolRecheckMs: 200 });
+    assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "before" } })), { text: "before", via: "http" });
+    upstream.rugPull({ silent: true });
+    const deadline = Date.now() + 5_000;
+    let refused: ReturnType<typeof rpcError> | undefined;
+    while (refused === undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      refused = await client.callTool({ name: "echo", arguments: { text: "probe" } }).then(() => undefined, rpcError);
+    }
+    assert.equal(refused?.data?.code, "PQG7303", "the silent change was caught within the bound");
+    const forwarded = upstream.calls.length;
+    await failureOf(client.callTool({ name: "echo", arguments: { text: "after" } }));
+    assert.equal(upstream.calls.length, forwarded, "no call reaches the changed tool once it is caught");
+  });
+
+  it("reads the tool list again when a client lists tools, so a silent change is caught before the client sees it", async () => {
+    await open({ toolRecheckMs: 0 });
+    upstream.rugPull({ silent: true });
+    assert.ok(!(await client.listTools()).tools.some((t) => t.name === "echo"));
+    const refused = await failureOf(client.callTool({ name: "echo", arguments: { text: "after" } }));
+    assert.equal(refused.data?.code, "PQG7303");
+    assert.equal(upstream.calls.length, 0);
+  });
+
+  it("refuses a negative or non-numeric recheck interval at set-up", () => {
+    assert.throws(() => createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), toolRecheckMs: -1 }), /PQG8006|recheck interval/);
   });
 });
