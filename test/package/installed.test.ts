@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, s
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
@@ -195,11 +195,15 @@ describe("the package as installed from its tarball", function () {
         ].join("\n"),
       );
       const server = installed("dist", "policies", "payments", "server.js");
+      for (const file of ["loaded-modules.mjs", "loaded-modules-hooks.mjs"]) copyFileSync(join(CONSUMER, file), join(project, file));
+      const record = join(scratch, "proxy-loaded.txt");
+      writeFileSync(record, "");
       const transport = new StdioClientTransport({
         command: bin,
         args: ["proxy", "--policy", "front.policy", "--upstream", `"${process.execPath}" "${server}"`, "--log-level", "error"],
         cwd: project,
         stderr: "pipe",
+        env: { ...(process.env as Record<string, string>), NODE_OPTIONS: `--import ${pathToFileURL(join(project, "loaded-modules.mjs")).href}`, PQGUARD_LOADED_MODULES: record },
       });
       const client = new Client({ name: "installed-test", version: "1.0.0" });
       try {
@@ -213,6 +217,11 @@ describe("the package as installed from its tarball", function () {
       } finally {
         await client.close();
       }
+      // The proxy compiles its policy straight to JavaScript: neither the TypeScript compiler nor the argument-type
+      // generator is loaded (the parser and checker are: it checks the policy at start).
+      const loaded = readFileSync(record, "utf8").split("\n").filter((line) => line !== "");
+      assert.ok(loaded.some((m) => /pqguard\/dist\/runtime\/proxy\//.test(m)), "the record saw the proxy load");
+      assert.deepEqual(loaded.filter((m) => /node_modules\/(typescript|json-schema-to-typescript|prettier|tsx|esbuild)\//.test(m)), []);
     });
 
     it("runs the demo from the installed package", async () => {
