@@ -14,7 +14,7 @@ export { renderDiagnostics, sortDiagnostics, toJson as diagnosticsJson, type Dia
 export { DIAGNOSTICS, type Diagnostic, type Severity } from "./diagnostics.js";
 export { parseRequest, requestFromJson, RequestError, type RequestErrorCode, type EvalInput, type HistoryEntry } from "./request.js";
 export type { CheckedPolicy, CheckedRule, CheckedRequirement, CheckedLimit, ToolInfo, Type } from "./ir.js";
-// The checked policy and its syntax tree, for reading: their shape may change in any 0.x release (see CHANGELOG.md).
+// The checked policy and its syntax tree, for reading: their shape may change in any 0.x minor release (CHANGELOG.md).
 export type { Span, Expr, PolicyFile, RuleEffect, RequireDimension } from "../grammar/ast.js";
 export type { ManifestVerifier } from "./checker.js";
 export type { DiagnosticEntry } from "./diagnostics.js";

@@ -66,7 +66,20 @@ export type { HttpEndpoint, ObservedTransport, TrackedTransport } from "./transp
 export type { Delivery } from "./session/record.js";
 
 // Algorithms are configuration: the suite a deployment offers and the providers behind it.
-export { resolveSuiteConfig, providerReport, algorithmNames, DEFAULT_SUITE_CONFIG, type SuiteConfig, type AlgorithmKind } from "./crypto/registry.js";
+export {
+  kem,
+  signature,
+  aead,
+  kdf,
+  hash,
+  resolveSuiteConfig,
+  providerReport,
+  algorithmNames,
+  DEFAULT_SUITE_CONFIG,
+  type SuiteConfig,
+  type AlgorithmKind,
+} from "./crypto/registry.js";
+export type { AlgorithmInfo, SecurityLevel, Kem, KemKeyPair, SignatureScheme, SignatureKeyPair, Aead, Kdf, Hash } from "./crypto/types.js";
 export { CryptoError, CryptoConfigError, CryptoErrorCode } from "./crypto/errors.js";
 
 // The proxy in front of an unmodified MCP server.
