@@ -1,8 +1,8 @@
-// The code generator: turns a checked policy into a `<name>.guard.ts` module of straight-line TypeScript (a switch on
-// the tool name, conditions inlined, constants hoisted) with the same decisions as the reference interpreter.
+// The code generator: turns a checked policy into a guard module of straight-line TypeScript or JavaScript (a switch
+// on the tool name, conditions inlined, constants hoisted) with the same decisions as the reference interpreter, and
+// into the declarations (`.d.ts`) of its JavaScript form.
 import type { Expr, Path } from "../grammar/ast.js";
 import { algorithmFacts } from "../runtime/guard/algorithms.js";
-import { generateArgumentTypes } from "./codegen-types.js";
 import {
   ANNOTATION_DEFAULTS,
   callableTools,
@@ -20,7 +20,66 @@ import type { CheckedPolicy, Type } from "./ir.js";
 export interface CodegenOptions {
   /** The specifier generated modules import runtime/guard/ through: `pqguard/guard`, or a relative path in tests. */
   readonly runtimeImport: string;
+  /** `ts` (the default): TypeScript with argument interfaces; `js`: plain ES2022 JavaScript, declarations apart. */
+  readonly language?: "ts" | "js" | undefined;
 }
+
+/** A function of the generated module: the TypeScript and JavaScript forms and the declarations all write it from this. */
+interface Signature {
+  readonly name: string;
+  readonly params: readonly (readonly [name: string, type: string])[];
+  readonly returns: string;
+}
+
+/** The type of the arguments a guard reads: any JSON object. */
+const ARGS_TYPE = "Readonly<Record<string, unknown>>";
+
+/** The parameters of the module's internal decision functions: the guard's own, and the arguments as an object. */
+const DECISION_PARAMS: Signature["params"] = [["request", "GuardRequest"], ["context", "GuardContext"], ["a", ARGS_TYPE]];
+
+const REQUIREMENTS_SIGNATURE: Signature = { name: "requirements", params: DECISION_PARAMS, returns: "Decision | undefined" };
+
+const toolSignature = (name: string): Signature => ({ name, params: DECISION_PARAMS, returns: "Decision" });
+
+interface ExportedFunction {
+  readonly doc: string;
+  readonly signature: Signature;
+}
+
+/** The exported functions; `GuardModule` in runtime/guard/types.ts is their contract. */
+const GUARD_FUNCTION: ExportedFunction = {
+  doc: "/** Decides one tool call; the explanation lists every requirement, rule and limit considered, in order. */",
+  signature: { name: "guard", params: [["request", "GuardRequest"], ["context", "GuardContext"]], returns: "Decision" },
+};
+
+const REACHABLE_FUNCTION: ExportedFunction = {
+  doc: "/** The tools this session could ever be allowed to call; `tools/list` shows only these. */",
+  signature: { name: "reachableTools", params: [["context", "GuardContext"]], returns: "readonly string[]" },
+};
+
+/** The exported constants, in order, with their documentation and types; their values depend on the policy. */
+const EXPORTED_CONSTANTS = [
+  { name: "policyName", type: "string", doc: "/** The name the policy gives itself (`policy NAME`). */" },
+  { name: "policyDigest", type: "string", doc: "/** SHA3-256 (hex) of the canonical policy text. */" },
+  {
+    name: "toolDigests",
+    type: "Readonly<Record<string, string>>",
+    doc: "/** Tool name → SHA3-256 (hex) of the canonical JSON of the tool definition the policy was compiled against. */",
+  },
+  {
+    name: "longestWindowMs",
+    type: "number",
+    doc: "/** The longest window, in ms, the policy counts calls over (0: none); the state store must keep calls this long. */",
+  },
+] as const;
+
+type ExportedConstant = (typeof EXPORTED_CONSTANTS)[number]["name"];
+
+/** The default export, an object of every named export. */
+const DEFAULT_EXPORT = { name: "guardModule", type: "GuardModule" } as const;
+
+/** The runtime types the exports are declared with. */
+const PUBLIC_TYPES = ["Decision", "GuardContext", "GuardModule", "GuardRequest"] as const;
 
 /** The kind of JavaScript value a generated expression produces. */
 type Kind = "boolean" | "number" | "string" | "list" | "object" | "facts" | "regex" | "unknown";
@@ -38,16 +97,33 @@ const commentText = (text: string): string => text.replace(/[\r\n\u2028\u2029]/g
 /** Field names that would read `Object.prototype` when absent, so they are read with `own()`. */
 const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
 
-function isIdentifier(name: string): boolean {
-  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) && !INHERITED.has(name);
-}
-
 /** Collects hoisted constants and the runtime helpers a module uses, so nothing unused is emitted. */
 class ModuleWriter {
   readonly helpers = new Set<string>();
-  readonly types = new Set<string>(["Decision", "Explanation", "GuardContext", "GuardModule", "GuardRequest"]);
+  readonly types = new Set<string>([...PUBLIC_TYPES, "Explanation"]);
   readonly constants: string[] = [];
   private readonly interned = new Map<string, string>();
+
+  constructor(private readonly language: "ts" | "js") {}
+
+  /**
+   * Text only TypeScript has (a type annotation or argument, `!`, `as const`): itself in TypeScript, nothing in
+   * JavaScript. Every type the generator writes goes through here, so that the two forms cannot drift apart.
+   */
+  ts(text: string): string {
+    return this.language === "ts" ? text : "";
+  }
+
+  /** `name: type` in TypeScript, `name` in JavaScript. */
+  typed(name: string, type: string): string {
+    return `${name}${this.ts(`: ${type}`)}`;
+  }
+
+  /** `name(params): returns` in TypeScript, `name(params)` in JavaScript. */
+  signature(s: Signature): string {
+    const params = s.params.map(([name, type]) => this.typed(name, type)).join(", ");
+    return this.typed(`${s.name}(${params})`, s.returns);
+  }
 
   use(helper: string): string {
     this.helpers.add(helper);
@@ -61,7 +137,7 @@ class ModuleWriter {
     if (existing !== undefined) return existing;
     const name = `${prefix}${this.interned.size}`;
     this.interned.set(key, name);
-    this.constants.push(`const ${name}: ${type} = ${init};`);
+    this.constants.push(`const ${this.typed(name, type)} = ${init};`);
     return name;
   }
 
@@ -348,7 +424,8 @@ class ExprCompiler {
         code = `${this.w.use(check)}(${code}, ${q(text)})`;
       }
       if (segment.kind === "Index") code = `${code}[${segment.index}]`;
-      else code = isIdentifier(segment.name) ? `${code}.${segment.name}` : `${this.w.use("own")}(${code}, ${q(segment.name)})`;
+      // Brackets, not `.name`: the value is a record, and strict projects (noPropertyAccessFromIndexSignature) refuse dots.
+      else code = INHERITED.has(segment.name) ? `${this.w.use("own")}(${code}, ${q(segment.name)})` : `${code}[${q(segment.name)}]`;
       text = pathText(text, [segment]);
     });
     return code;
@@ -418,8 +495,8 @@ class ExprCompiler {
     for (const tool of this.policy.tools) table[tool.name] = { ...ANNOTATION_DEFAULTS, ...withoutUndefined(tool.annotations) };
     return this.w.hoist(
       "ANNOTATIONS",
-      "ReadonlyMap<string, Readonly<Record<string, unknown>>>",
-      `new Map<string, Readonly<Record<string, unknown>>>(${JSON.stringify(Object.entries(table))})`,
+      `ReadonlyMap<string, ${ARGS_TYPE}>`,
+      `new Map${this.w.ts(`<string, ${ARGS_TYPE}>`)}(${JSON.stringify(Object.entries(table))})`,
     );
   }
 
@@ -501,7 +578,7 @@ function ruleCode(item: RuleOutline, w: ModuleWriter, ex: ExprCompiler): RuleCod
     });
     lines.push("      } catch (error) {");
     lines.push(`        ${c} = -1;`);
-    lines.push(`        const detail = explainText.notEvaluated(${textsConst}[clause]!, failureDetail(error));`);
+    lines.push(`        const detail = explainText.notEvaluated(${textsConst}[clause]${w.ts("!")}, failureDetail(error));`);
     lines.push(`        (dynamic ??= [])[${index}] = { rule: ${q(rule.id)}, effect: ${q(rule.effect)}, matched: ${failClosed}, detail };`);
     lines.push("      }", "    }");
     return lines;
@@ -511,7 +588,7 @@ function ruleCode(item: RuleOutline, w: ModuleWriter, ex: ExprCompiler): RuleCod
 
 /** Requirements fail with constant decisions, hoisted; only a requirement that cannot be evaluated builds one. */
 function requirementsFunction(policy: CheckedPolicy, w: ModuleWriter, ex: ExprCompiler): { code: string; prefix: string } {
-  const sig = "function requirements(request: GuardRequest, context: GuardContext, a: Readonly<Record<string, unknown>>): Decision | undefined {";
+  const sig = `function ${w.signature(REQUIREMENTS_SIGNATURE)} {`;
   if (policy.requirements.length === 0) {
     return { code: [sig, "  return undefined;", "}"].join("\n"), prefix: w.hoist("NOEXPLAIN", "readonly Explanation[]", "Object.freeze([])") };
   }
@@ -538,7 +615,7 @@ function requirementsFunction(policy: CheckedPolicy, w: ModuleWriter, ex: ExprCo
   });
   const prefix = w.hoist("HELD", "readonly Explanation[]", `Object.freeze([${held.join(", ")}])`);
   lines.push("  } catch (error) {");
-  lines.push(`    const req = ${meta}[index]!;`);
+  lines.push(`    const req = ${meta}[index]${w.ts("!")};`);
   lines.push("    const detail = failureDetail(error);");
   lines.push(`    const explain = ${prefix}.slice(0, index);`);
   lines.push('    explain.push({ rule: req.id, effect: "require", matched: true, detail: explainText.notEvaluated(req.text, detail) });');
@@ -614,17 +691,17 @@ function toolFunction(
     "DecisionPlan",
     `Object.freeze({ steps: Object.freeze([${steps.join(", ")}]), phases: Object.freeze([${(() => {
       let end = 0;
-      return used.map((p) => `{ decision: ${q(p.effect)} as const, end: ${(end += p.members.length)} }`).join(", ");
+      return used.map((p) => `{ decision: ${q(p.effect)}${w.ts(" as const")}, end: ${(end += p.members.length)} }`).join(", ");
     })()}]) })`,
   );
   w.use("decide");
   w.types.add("DecisionPlan");
   w.types.add("DecisionStep");
   const codes = `[${steps.map((_, i) => `c${i}`).join(", ")}]`;
-  const lines = [`function ${name}(request: GuardRequest, context: GuardContext, a: Readonly<Record<string, unknown>>): Decision {`];
+  const lines = [`function ${w.signature(toolSignature(name))} {`];
   if (steps.length > 0) {
     lines.push(`  let ${steps.map((_, i) => `c${i} = 0`).join(", ")};`);
-    lines.push("  let dynamic: (Explanation | undefined)[] | undefined;", "  let hit = false;", "  phases: {", ...body, "  }");
+    lines.push(`  let ${w.typed("dynamic", "(Explanation | undefined)[] | undefined")};`, "  let hit = false;", "  phases: {", ...body, "  }");
   }
   // Only named tools are cached: the default deny of other tools names the tool. The key must stay an exact integer.
   const space = radixes.reduce((p, r) => p * r, 1);
@@ -632,7 +709,7 @@ function toolFunction(
   if (cacheable) {
     w.use("remember");
     const cache = `CACHE_${name}`;
-    w.constants.push(`const ${cache}: Map<number, Decision> = new Map<number, Decision>();`);
+    w.constants.push(`const ${w.typed(cache, "Map<number, Decision>")} = new Map();`);
     let weight = 1;
     const terms = radixes.map((r, i) => {
       const term = weight === 1 ? `c${i}` : `${weight} * c${i}`;
@@ -650,9 +727,46 @@ function toolFunction(
   return lines.join("\n");
 }
 
-/** The body of the guard module: everything after the argument interfaces. */
+/** The first lines of a generated file: what it is, and that it is generated. */
+function header(policy: CheckedPolicy, what: string): string[] {
+  return [
+    commentText(`// ${what} for policy \`${policy.name}\` (${policy.fileName}), generated by \`pqguard compile\`. Do not edit: recompile.`),
+    "// It decides tool calls exactly as the reference interpreter does; see docs/language.md for the decision procedure.",
+  ];
+}
+
+/** The import of the runtime's helpers, after the import of its types in TypeScript. */
+function imports(w: ModuleWriter, runtimeImport: string): string[] {
+  const types = w.ts(`import type { ${[...w.types].sort().join(", ")} } from ${q(runtimeImport)};`);
+  return [...(types === "" ? [] : [types]), `import { ${[...w.helpers].sort().join(", ")} } from ${q(runtimeImport)};`];
+}
+
+/** The values of the exported constants. */
+function constantValues(policy: CheckedPolicy): Record<ExportedConstant, string> {
+  const digests = Object.fromEntries(policy.tools.map((t) => [t.name, t.digest]));
+  return {
+    policyName: q(policy.name),
+    policyDigest: q(policy.digest),
+    toolDigests: `Object.freeze(${JSON.stringify(digests, null, 2)})`,
+    longestWindowMs: numberCode(longestWindowMs(policy)),
+  };
+}
+
+/** The exported constants, each after its documentation. */
+function exportedConstants(policy: CheckedPolicy, w: ModuleWriter): string[] {
+  const values = constantValues(policy);
+  return EXPORTED_CONSTANTS.flatMap((c) => [c.doc, `export const ${w.typed(c.name, c.type)} = ${values[c.name]};`]);
+}
+
+/** The default export: an object of the named exports. */
+function defaultExport(w: ModuleWriter): string[] {
+  const members = [...EXPORTED_CONSTANTS.map((c) => c.name), GUARD_FUNCTION.signature.name, REACHABLE_FUNCTION.signature.name];
+  return [`const ${w.typed(DEFAULT_EXPORT.name, DEFAULT_EXPORT.type)} = { ${members.join(", ")} };`, `export default ${DEFAULT_EXPORT.name};`];
+}
+
+/** The guard module around `argumentTypes`, the interfaces of the tools' arguments (none for JavaScript). */
 export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions, argumentTypes: string): string {
-  const w = new ModuleWriter();
+  const w = new ModuleWriter(options.language ?? "ts");
   const ex = new ExprCompiler(policy, w);
   const items = outline(policy);
 
@@ -674,11 +788,11 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
   toolFunctions.push(`// every tool no rule names\n${toolFunction("otherTool", undefined, items, rules, requirements.prefix, w)}`);
 
   w.use("isJsonObject");
-  const emptyArgs = w.hoist("EMPTY", "Readonly<Record<string, unknown>>", "Object.freeze({})");
+  const emptyArgs = w.hoist("EMPTY", ARGS_TYPE, "Object.freeze({})");
   const cases = toolNames.map((tool, i) => `    case ${q(tool)}:\n      return tool${i}(request, context, a);`);
   const guard = [
-    "/** Decides one tool call; the explanation lists every requirement, rule and limit considered, in order. */",
-    "export function guard(request: GuardRequest, context: GuardContext): Decision {",
+    GUARD_FUNCTION.doc,
+    `export function ${w.signature(GUARD_FUNCTION.signature)} {`,
     `  const a = isJsonObject(request.args) ? request.args : ${emptyArgs};`,
     "  const failed = requirements(request, context, a);",
     "  if (failed !== undefined) return failed;",
@@ -692,30 +806,20 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
 
   const callable = w.hoist("CALLABLE", "readonly string[]", `Object.freeze(${JSON.stringify(callableTools(policy))})`);
   const reachable = [
-    "/** The tools this session could ever be allowed to call; `tools/list` shows only these. */",
-    "export function reachableTools(context: GuardContext): readonly string[] {",
+    REACHABLE_FUNCTION.doc,
+    `export function ${w.signature(REACHABLE_FUNCTION.signature)} {`,
     `  const failed = requirements({ tool: "", args: ${emptyArgs} }, context, ${emptyArgs});`,
     `  return failed === undefined ? ${callable} : [];`,
     "}",
   ].join("\n");
 
-  const digests = Object.fromEntries(policy.tools.map((t) => [t.name, t.digest]));
-  const header = [
-    commentText(`// Guard module for policy \`${policy.name}\` (${policy.fileName}), generated by \`pqguard compile\`. Do not edit: recompile.`),
-    "// It decides tool calls exactly as the reference interpreter does; see docs/language.md for the decision procedure.",
-    `import type { ${[...w.types].sort().join(", ")} } from ${q(options.runtimeImport)};`,
-    `import { ${[...w.helpers].sort().join(", ")} } from ${q(options.runtimeImport)};`,
-  ];
   return [
-    ...header,
+    ...header(policy, "Guard module"),
+    ...imports(w, options.runtimeImport),
     "",
     argumentTypes.trim(),
     "",
-    `export const policyName: string = ${q(policy.name)};`,
-    `export const policyDigest: string = ${q(policy.digest)};`,
-    `export const toolDigests: Readonly<Record<string, string>> = Object.freeze(${JSON.stringify(digests, null, 2)});`,
-    "/** The longest window, in ms, the policy counts calls over (0: none); the state store must keep calls this long. */",
-    `export const longestWindowMs: number = ${numberCode(longestWindowMs(policy))};`,
+    ...exportedConstants(policy, w),
     "",
     ...w.constants,
     "",
@@ -727,16 +831,41 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
     "",
     reachable,
     "",
-    "const guardModule: GuardModule = { policyName, policyDigest, toolDigests, longestWindowMs, guard, reachableTools };",
-    "export default guardModule;",
+    ...defaultExport(w),
     "",
   ]
     .join("\n")
     .replace(/\n{3,}/g, "\n\n");
 }
 
-/** `<name>.guard.ts`: argument interfaces for every tool, the digests, and `guard(request, context)`. */
+/** The interfaces of the tools' arguments, TypeScript only. */
+async function argumentTypes(policy: CheckedPolicy): Promise<string> {
+  // Loaded on demand: JavaScript output has no interfaces, and the proxy must not load json-schema-to-typescript.
+  const { generateArgumentTypes } = await import("./codegen-types.js");
+  return generateArgumentTypes(policy.tools);
+}
+
+/** `<name>.guard.ts` (argument interfaces, digests, `guard(request, context)`), or `<name>.guard.js` without types. */
 export async function generateGuardModule(policy: CheckedPolicy, options: CodegenOptions): Promise<string> {
-  const types = await generateArgumentTypes(policy.tools);
+  const types = options.language === "js" ? "" : await argumentTypes(policy);
   return generateGuardCode(policy, options, types);
+}
+
+/** `<name>.guard.d.ts`, the declarations of the JavaScript module: the argument interfaces and every export's type. */
+export async function generateGuardDeclarations(policy: CheckedPolicy, runtimeImport: string): Promise<string> {
+  const w = new ModuleWriter("ts");
+  const constants = EXPORTED_CONSTANTS.flatMap((c) => [c.doc, `export declare const ${w.typed(c.name, c.type)};`]);
+  const functions = [GUARD_FUNCTION, REACHABLE_FUNCTION].flatMap((f) => [f.doc, `export declare function ${w.signature(f.signature)};`]);
+  return [
+    ...header(policy, "Declarations of the guard module"),
+    `import type { ${PUBLIC_TYPES.join(", ")} } from ${q(runtimeImport)};`,
+    "",
+    (await argumentTypes(policy)).trim(),
+    "",
+    ...constants,
+    ...functions,
+    `declare const ${w.typed(DEFAULT_EXPORT.name, DEFAULT_EXPORT.type)};`,
+    `export default ${DEFAULT_EXPORT.name};`,
+    "",
+  ].join("\n");
 }

@@ -2,8 +2,7 @@
 // has an error, writes one guard module per policy (`<name>.guard.ts`, or `.guard.js` + `.guard.d.ts` with --js).
 import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import { generateGuardModule } from "../../compiler/codegen.js";
-import { emitJs } from "../../compiler/codegen-js.js";
+import { generateGuardDeclarations, generateGuardModule } from "../../compiler/codegen.js";
 import type { Diagnostic } from "../../compiler/diagnostics.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
 import { checkPolicyFile } from "../../compiler/load.js";
@@ -58,13 +57,12 @@ interface Output {
 }
 
 async function outputsOf(policy: CheckedPolicy, args: CompileArgs, outDir: string): Promise<Output[]> {
-  const module = await generateGuardModule(policy, { runtimeImport: args.runtimeImport });
   const base = join(outDir, `${policy.name}.guard`);
-  if (!args.js) return [{ path: `${base}.ts`, text: module }];
-  const { js, dts } = emitJs(module, `${policy.name}.guard.ts`);
+  const { runtimeImport } = args;
+  if (!args.js) return [{ path: `${base}.ts`, text: await generateGuardModule(policy, { runtimeImport }) }];
   return [
-    { path: `${base}.js`, text: js },
-    { path: `${base}.d.ts`, text: dts },
+    { path: `${base}.js`, text: await generateGuardModule(policy, { runtimeImport, language: "js" }) },
+    { path: `${base}.d.ts`, text: await generateGuardDeclarations(policy, runtimeImport) },
   ];
 }
 

@@ -1,10 +1,8 @@
 // `pqguard eval POLICY --request R.json [--manifest M.json] [--interpret]`: decides one call and prints the decision
 // as JSON. By default through the compiled guard (compiled to a temporary folder and imported); `--interpret` uses
 // the reference interpreter instead.
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { readFile } from "node:fs/promises";
+import { isAbsolute, resolve } from "node:path";
 import { interpret } from "../../compiler/interpreter.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
 import { checkPolicyFile } from "../../compiler/load.js";
@@ -12,9 +10,6 @@ import { renderDiagnostics } from "../../compiler/render.js";
 import { parseRequest, RequestError } from "../../compiler/request.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
-
-/** The guard runtime as a file URL: the temporary module cannot resolve `pqguard/guard` from outside the package. */
-const RUNTIME_URL = new URL("../../runtime/guard/index.ts", import.meta.url).href;
 
 interface EvalArgs {
   readonly policy: string;
@@ -41,20 +36,11 @@ function parse(argv: readonly string[]): EvalArgs {
   return { policy, request: parsed.values.request, manifests: parsed.values.manifest ?? [], interpret: parsed.values.interpret };
 }
 
-/** Compiles the policy into a fresh temporary folder and imports the module; the folder is removed afterwards. */
+/** The compiled guard of the policy. */
 async function compiledGuard(policy: CheckedPolicy): Promise<GuardModule> {
-  const dir = await mkdtemp(join(tmpdir(), "pqguard-eval-"));
-  try {
-    // `.mts`: the temporary folder has no package.json saying `"type": "module"`.
-    const file = join(dir, `${policy.name}.guard.mts`);
-    // Loaded only here: `--interpret` should not pay for the code generator.
-    const { generateGuardModule } = await import("../../compiler/codegen.js");
-    await writeFile(file, await generateGuardModule(policy, { runtimeImport: RUNTIME_URL }));
-    const module = (await import(pathToFileURL(file).href)) as { default: GuardModule };
-    return module.default;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  // Loaded only here: `--interpret` should not pay for the code generator.
+  const { importGuard } = await import("../../compiler/import-guard.js");
+  return importGuard(policy);
 }
 
 export async function run(io: CommandIO): Promise<number> {

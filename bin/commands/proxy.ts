@@ -1,13 +1,10 @@
 // `pqguard proxy`: puts an unmodified MCP server (a stdio command or a Streamable HTTP URL) behind the post-quantum
 // transport and a policy guard.
 // It checks and compiles the policy at start (compiled guard, imported from a temporary directory), then serves.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { basename, isAbsolute, join, resolve } from "node:path";
+import { basename, isAbsolute, resolve } from "node:path";
 import process from "node:process";
-import { pathToFileURL } from "node:url";
+import { importGuard } from "../../compiler/import-guard.js";
 import { checkPolicyFile } from "../../compiler/load.js";
-import { generateGuardModule } from "../../compiler/codegen.js";
 import { renderDiagnostics } from "../../compiler/render.js";
 import { AuditLog, loadAuditKey, operationalLogger, type Logger } from "../../runtime/audit/index.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
@@ -35,8 +32,6 @@ import { EXIT_ERRORS, UsageError, type CommandIO, parseCommandLine } from "./io.
  * tests of time rules only: the clock then starts at that instant and advances in real time.
  */
 export const NOW_ENV = "PQGUARD_NOW";
-
-const RUNTIME_GUARD = new URL("../../runtime/guard/index.ts", import.meta.url).href;
 
 interface ProxyArgs {
   readonly policy: string;
@@ -138,24 +133,13 @@ export function demoClock(start: string | undefined): () => number {
   return () => Date.now() + offset;
 }
 
-/** Checks a policy and compiles it to a guard module, imported from a temporary directory that is removed after. */
+/** Checks a policy and loads its compiled guard (JavaScript, imported from a temporary folder: see `importGuard`). */
 export async function compileGuard(policyPath: string, manifests: readonly string[] = []): Promise<{ guard: GuardModule } | { errors: string }> {
   const checked = await checkPolicyFile(policyPath, { manifests });
   if (checked.policy === undefined) {
     return { errors: renderDiagnostics(checked.diagnostics, { [checked.fileName]: checked.source }, "text") };
   }
-  const source = await generateGuardModule(checked.policy, { runtimeImport: RUNTIME_GUARD });
-  const dir = await mkdtemp(join(tmpdir(), "pqguard-guard-"));
-  try {
-    // The temporary directory is outside this package, so it needs its own marker for ES module syntax.
-    await writeFile(join(dir, "package.json"), '{ "type": "module" }\n');
-    const file = join(dir, `${basename(policyPath).replace(/\.policy$/, "")}.guard.ts`);
-    await writeFile(file, source);
-    const module = (await import(pathToFileURL(file).href)) as GuardModule & { default?: GuardModule };
-    return { guard: module.default ?? module };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  return { guard: await importGuard(checked.policy) };
 }
 
 export async function run(io: CommandIO): Promise<number> {

@@ -1,19 +1,17 @@
 // The generated guard modules are real TypeScript: they pass `tsc --strict --noEmit` with the project's options,
-// import only runtime/guard/, have no eval, and their `--js` form runs as plain JavaScript with the same decisions.
+// import only runtime/guard/ and have no eval. (Their JavaScript form: codegen-js.test.ts.)
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import fc from "fast-check";
 import { generateGuardModule } from "../../compiler/codegen.js";
-import { emitJs } from "../../compiler/codegen-js.js";
 import { argumentTypeName } from "../../compiler/codegen-types.js";
-import { interpret } from "../../compiler/interpreter.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
 import { requestFromJson } from "../../compiler/request.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
-import { callArb, policyArb } from "../support/arbitraries.js";
-import { checked, OUT_DIR, REPO_ROOT, runtimeImportFrom, typeCheck, writeGuard, writeText } from "../support/guards.js";
+import { policyArb } from "../support/arbitraries.js";
+import { checked, REPO_ROOT, typeCheck, writeGuard } from "../support/guards.js";
 
 function example(name: string): CheckedPolicy {
   const dir = join(REPO_ROOT, "policies", name);
@@ -49,31 +47,6 @@ describe("generated guard modules", function () {
     for (const tool of examples[0]!.tools) assert.match(source, new RegExp(`export interface ${argumentTypeName(tool.name)} \\{`));
     assert.equal(argumentTypeName("github.create-issue"), "GithubCreateIssueArgs");
     assert.equal(argumentTypeName("2fa"), "Tool2faArgs");
-  });
-
-  it("emit plain JavaScript and declarations that decide like the interpreter", async () => {
-    const dir = join(OUT_DIR, "js");
-    const cases = [
-      { policy: examples[0]!, tools: examples[0]!.tools.map((t) => ({ name: t.name, fields: {}, annotations: t.annotations })) },
-      ...generated.slice(0, 4).map((policy, i) => ({ policy, tools: shapes[i]!.tools })),
-    ];
-    for (const { policy, tools } of cases) {
-      const source = await generateGuardModule(policy, { runtimeImport: runtimeImportFrom(dir) });
-      const { js, dts } = emitJs(source, `${policy.name}.guard.ts`);
-      assert.doesNotMatch(js, /: GuardRequest|interface /);
-      assert.match(dts, /export declare function guard\(request: GuardRequest, context: GuardContext\): Decision;/);
-      assert.match(dts, /export declare const policyDigest: string;/);
-      assert.match(dts, /export declare const longestWindowMs: number;/);
-      const file = join(dir, `${policy.name}-${policy.digest.slice(0, 8)}.guard.js`);
-      writeText(file, js);
-      writeFileSync(file.replace(/\.js$/, ".d.ts"), dts);
-      const compiled = ((await import(pathToFileURL(file).href)) as { default: GuardModule }).default;
-      const oracle = interpret(policy);
-      assert.equal(compiled.longestWindowMs, oracle.longestWindowMs);
-      for (const call of fc.sample(callArb(tools), { numRuns: 200, seed: 1 })) {
-        assert.deepEqual(compiled.guard(call.request, call.context), oracle.guard(call.request, call.context));
-      }
-    }
   });
 
   it("keeps hostile tool names inside strings and comments", async () => {

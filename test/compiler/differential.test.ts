@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { interpret } from "../../compiler/interpreter.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
-import { callArb, policyArb, type GeneratedCall, type GeneratedTool } from "../support/arbitraries.js";
+import { callArb, generatedToolsOf, policyArb, type GeneratedCall } from "../support/arbitraries.js";
 import { checked, compiledGuard, REPO_ROOT } from "../support/guards.js";
 
 const CALLS_PER_POLICY = 150;
@@ -49,8 +49,7 @@ describe("compiled guards agree with the interpreter", function () {
       const manifest = JSON.parse(readFileSync(join(dir, `${name}.tools.json`), "utf8")) as { tools: Record<string, unknown>[] };
       const policy = checked(readFileSync(join(dir, `${name}.policy`), "utf8"), { [`${name}.tools.json`]: manifest }, `${name}.policy`);
       const compiled = await compiledGuard(policy, "differential", name);
-      const tools: GeneratedTool[] = policy.tools.map((t) => ({ name: t.name, fields: fieldsOf(t.definition), annotations: t.annotations }));
-      fc.assert(fc.property(callArb(tools), (call) => agree(policy, compiled, call)), { numRuns: 1500 });
+      fc.assert(fc.property(callArb(generatedToolsOf(policy)), (call) => agree(policy, compiled, call)), { numRuns: 1500 });
     });
   }
 });
@@ -59,15 +58,4 @@ describe("compiled guards agree with the interpreter", function () {
 function compactReport<T>(details: fc.RunDetails<T>): void {
   if (!details.failed) return;
   throw new Error(`differential failure (seed ${details.seed}):\n${String(details.errorInstance)}`);
-}
-
-/** Approximates a real tool's schema with the generator's field kinds, so example policies get plausible calls. */
-function fieldsOf(definition: Readonly<Record<string, unknown>>): GeneratedTool["fields"] {
-  const schema = definition["inputSchema"] as { properties?: Record<string, { type?: string; enum?: unknown[]; items?: unknown }>; required?: string[] };
-  const fields: Record<string, { kind: "number" | "string" | "enum" | "boolean" | "tags"; required: boolean }> = {};
-  for (const [name, prop] of Object.entries(schema.properties ?? {})) {
-    const kind = prop.type === "number" || prop.type === "integer" ? "number" : prop.type === "boolean" ? "boolean" : prop.type === "array" ? "tags" : "string";
-    fields[name] = { kind, required: schema.required?.includes(name) ?? false };
-  }
-  return fields;
 }

@@ -2,6 +2,7 @@
 // requests with contexts for them. Values come from small pools so that conditions are true, false and unevaluable
 // (missing arguments, wrong JSON types, division by zero, unknown algorithms) about equally often.
 import fc from "fast-check";
+import type { CheckedPolicy } from "../../compiler/ir.js";
 import { historyOf, type HistoryEntry } from "../../compiler/request.js";
 import { ALGORITHMS } from "../../runtime/guard/algorithms.js";
 import type { GuardContext, GuardRequest } from "../../runtime/guard/types.js";
@@ -363,4 +364,19 @@ export function callArb(tools: readonly GeneratedTool[]): fc.Arbitrary<Generated
         return { request: { tool: tool.name, args }, context, json: { ...r, tool: tool.name, args, history: entries } };
       }),
   );
+}
+
+/** A real policy's tools, their schemas approximated with the generator's field kinds, so that they get plausible calls. */
+export function generatedToolsOf(policy: CheckedPolicy): GeneratedTool[] {
+  return policy.tools.map((t) => ({ name: t.name, fields: fieldsOf(t.definition), annotations: t.annotations }));
+}
+
+function fieldsOf(definition: Readonly<Record<string, unknown>>): GeneratedTool["fields"] {
+  const schema = definition["inputSchema"] as { properties?: Record<string, { type?: string }>; required?: string[] };
+  const fields: Record<string, { kind: FieldKind; required: boolean }> = {};
+  for (const [name, prop] of Object.entries(schema.properties ?? {})) {
+    const kind = prop.type === "number" || prop.type === "integer" ? "number" : prop.type === "boolean" ? "boolean" : prop.type === "array" ? "tags" : "string";
+    fields[name] = { kind, required: schema.required?.includes(name) ?? false };
+  }
+  return fields;
 }
