@@ -47,6 +47,7 @@ interface ProxyArgs {
   readonly auditKey: string | undefined;
   readonly now: string | undefined;
   readonly callTimeoutMs: number | undefined;
+  readonly toolRecheckMs: number | undefined;
   readonly logLevel: string;
 }
 
@@ -69,6 +70,7 @@ function parse(io: CommandIO): ProxyArgs {
       "audit-key": { type: "string" },
       now: { type: "string" },
       "call-timeout": { type: "string" },
+      "tool-recheck": { type: "string" },
       "log-level": { type: "string", default: "info" },
     },
   });
@@ -86,11 +88,8 @@ function parse(io: CommandIO): ProxyArgs {
       throw new UsageError(`\`--listen\`: ${error instanceof ProxyError ? error.message : String(error)}`);
     }
   }
-  let callTimeoutMs: number | undefined;
-  if (v["call-timeout"] !== undefined) {
-    callTimeoutMs = Number(v["call-timeout"]);
-    if (!Number.isInteger(callTimeoutMs) || callTimeoutMs <= 0) throw new UsageError("`--call-timeout` must be a positive number of milliseconds");
-  }
+  const callTimeoutMs = milliseconds(v["call-timeout"], "--call-timeout", 1);
+  const toolRecheckMs = milliseconds(v["tool-recheck"], "--tool-recheck", 0);
   const now = v.now ?? process.env[NOW_ENV];
   if (now !== undefined && Number.isNaN(Date.parse(now))) throw new UsageError(`\`${now}\` is not an ISO 8601 time for \`--now\``);
   return {
@@ -106,8 +105,19 @@ function parse(io: CommandIO): ProxyArgs {
     auditKey: v["audit-key"],
     now,
     callTimeoutMs,
+    toolRecheckMs,
     logLevel: v["log-level"]!,
   };
+}
+
+/** A whole number of milliseconds, at least `least`, from an option's text; undefined when the option is absent. */
+function milliseconds(text: string | undefined, option: string, least: 0 | 1): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < least) {
+    throw new UsageError(`\`${option}\` must be ${least === 0 ? "0 or " : ""}a positive number of milliseconds`);
+  }
+  return value;
 }
 
 /** Exactly one upstream: a command line, or an http(s) URL. */
@@ -196,6 +206,7 @@ export async function run(io: CommandIO): Promise<number> {
       audit,
       clock,
       callTimeoutMs: args.callTimeoutMs,
+      toolRecheckMs: args.toolRecheckMs,
       onDecision: (tool, verdict) =>
         logger.info(
           verdict.allowed

@@ -26,8 +26,17 @@ describe("pqguard command dispatcher", () => {
 
   it("names every option of the proxy in its usage", async () => {
     const { out } = await cli("proxy", "--help");
-    for (const option of ["--policy", "--upstream", "--upstream-url", "--listen", "--key", "--trust-issuer", "--manifest", "--signer", "--audit", "--audit-key", "--audit-args", "--call-timeout", "--now", "--log-level"]) {
+    for (const option of ["--policy", "--upstream", "--upstream-url", "--listen", "--key", "--trust-issuer", "--manifest", "--signer", "--audit", "--audit-key", "--audit-args", "--call-timeout", "--tool-recheck", "--now", "--log-level"]) {
       assert.ok(out.includes(option), `usage names ${option}`);
+    }
+  });
+
+  it("refuses a proxy time option that is not a whole number of milliseconds, before starting anything (exit 2)", async () => {
+    const base = ["proxy", "--policy", "p.policy", "--upstream", "node server.js"];
+    for (const [option, value] of [["--call-timeout", "0"], ["--call-timeout", "1.5"], ["--call-timeout", "1e3"], ["--tool-recheck", "-1"], ["--tool-recheck", "soon"], ["--tool-recheck", ""]] as const) {
+      const { code, err } = await cli(...base, option, value);
+      assert.equal(code, 2, `${option} ${value}`);
+      assert.match(err, new RegExp(`\`${option}\` must be`));
     }
   });
 
