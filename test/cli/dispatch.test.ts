@@ -33,10 +33,11 @@ describe("pqguard command dispatcher", () => {
 
   it("refuses a proxy time option that is not a whole number of milliseconds, before starting anything (exit 2)", async () => {
     const base = ["proxy", "--policy", "p.policy", "--upstream", "node server.js"];
-    for (const [option, value] of [["--call-timeout", "0"], ["--call-timeout", "1.5"], ["--call-timeout", "1e3"], ["--tool-recheck", "-1"], ["--tool-recheck", "soon"], ["--tool-recheck", ""]] as const) {
-      const { code, err } = await cli(...base, option, value);
+    for (const [option, value] of [["--call-timeout", "0"], ["--call-timeout", "1.5"], ["--call-timeout", "1e3"], ["--tool-recheck=-1", ""], ["--tool-recheck", "soon"], ["--tool-recheck", ""]] as const) {
+      const args = option.includes("=") ? [option] : [option, value];
+      const { code, err } = await cli(...base, ...args);
       assert.equal(code, 2, `${option} ${value}`);
-      assert.match(err, new RegExp(`\`${option}\` must be`));
+      assert.match(err, new RegExp(`\`${option.split("=")[0]}\` must be`));
     }
   });
 
