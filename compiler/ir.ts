@@ -61,20 +61,24 @@ export interface CheckedLimit {
   readonly scope: LimitScope;
 }
 
-export interface CheckedPolicy {
+/** What anyone may read of a checked policy (the public `CheckedPolicy` of `pqguard/compiler` shows only this). */
+export interface PolicyOutline {
   readonly name: string;
   readonly version: number | undefined;
-  /** Base name of the policy file, the prefix of every rule id. */
+  /** Base name of the policy file, the prefix of every rule id (`payments.policy:18`). */
   readonly fileName: string;
   /** IANA zone in which `time.hour`, `time.minute` and `time.weekday` are read; `UTC` by default. */
   readonly timezone: string;
   /** SHA3-256 (hex) of the policy source, UTF-8 with LF newlines. */
   readonly digest: string;
+  /** Every tool the manifests define, sorted by name. */
+  readonly tools: readonly ToolInfo[];
+}
+
+export interface CheckedPolicy extends PolicyOutline {
   readonly ast: PolicyFile;
   /** The policy text; explanations quote conditions as written, sliced from it by span. */
   readonly source: string;
-  /** Every tool the manifests define, sorted by name. */
-  readonly tools: readonly ToolInfo[];
   readonly requirements: readonly CheckedRequirement[];
   /** Call rules in source order. */
   readonly rules: readonly CheckedRule[];

@@ -99,8 +99,18 @@ export {
   type UpstreamCommand,
   type UpstreamUrl,
   type ProxyCore,
+  type ProxyCoreOptions,
+  type ProxyConnection,
+  type SessionSourceOf,
+  type ReadBudget,
+  type Params as JsonRpcParams,
   type ToolPin,
+  type PinReport,
+  type PinStatus,
   type UpstreamSupervisor,
+  type UpstreamOptions,
+  type UpstreamCall,
+  type UpstreamRequest,
 } from "./proxy/index.js";
 export type { ToolStatus } from "./manifest/compare.js";
 

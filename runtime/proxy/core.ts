@@ -118,7 +118,8 @@ export interface ProxyCoreOptions {
 /** Where a connection's session facts come from at each call. */
 export type SessionSourceOf = () => SessionView | undefined;
 
-type Params = Record<string, unknown> | undefined;
+/** The `params` of a JSON-RPC request or notification. */
+export type Params = Record<string, unknown> | undefined;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);

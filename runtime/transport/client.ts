@@ -64,6 +64,7 @@ export class PqcClientTransport extends SessionTransport {
     });
   }
 
+  /** @internal */
   protected receiveHandshake(bytes: Uint8Array, id: unknown): void {
     if (bytes[0] === HandshakeType.serverHello && this.session === undefined && id === HandshakeStep.hello) {
       const { clientFinished, session } = this.handshake.receiveServerHello(bytes);

@@ -221,12 +221,15 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   }
 
   /** Throws an HttpRefusal unless `body` (a POST without a session id) may open a session. */
+  /** @internal */
   protected abstract admit(body: unknown): void;
 
   /** The session transport around a new inner HTTP transport. */
+  /** @internal */
   protected abstract wrap(inner: Transport): T;
 
   /** Whether a session has finished opening (for the limit on sessions still opening). */
+  /** @internal */
   protected abstract established(transport: T): boolean;
 
   private async open(body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -376,6 +379,7 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
     this.transportOptions = transportOptions;
   }
 
+  /** @internal */
   protected admit(body: unknown): void {
     const hello =
       typeof body === "object" &&
@@ -389,10 +393,12 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
     throw new HttpRefusal(400, -32000, "Bad Request: no session; a session starts with the pqguard session hello", idOf(body));
   }
 
+  /** @internal */
   protected wrap(inner: Transport): PqcServerTransport {
     return new PqcServerTransport(inner, { ...this.transportOptions, delivery: "unordered" });
   }
 
+  /** @internal */
   protected established(transport: PqcServerTransport): boolean {
     return transport.sessionInfo !== undefined;
   }
@@ -400,14 +406,17 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
 
 /** Serves plain MCP over Streamable HTTP (no post-quantum session): every session starts with `initialize`. */
 export class PlainHttpEndpoint extends HttpEndpoint<ObservedTransport> {
+  /** @internal */
   protected admit(body: unknown): void {
     if (!isInitialize(body)) throw new HttpRefusal(400, -32000, "Bad Request: no session; a session starts with `initialize`", idOf(body));
   }
 
+  /** @internal */
   protected wrap(inner: Transport): ObservedTransport {
     return new ObservedTransport(inner);
   }
 
+  /** @internal */
   protected established(transport: ObservedTransport): boolean {
     return transport.sessionId !== undefined;
   }

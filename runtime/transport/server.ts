@@ -81,6 +81,7 @@ export class PqcServerTransport extends SessionTransport {
     return this.startSession("waiting for a client handshake");
   }
 
+  /** @internal */
   protected receiveHandshake(bytes: Uint8Array, id: unknown): void {
     if (bytes[0] === HandshakeType.clientHello && !this.helloAnswered && id === HandshakeStep.hello) {
       this.helloAnswered = true;

@@ -57,7 +57,7 @@ interface PendingSend {
   readonly reject: (error: Error) => void;
 }
 
-type Phase = "new" | "handshaking" | "established" | "closed";
+export type Phase = "new" | "handshaking" | "established" | "closed";
 
 export abstract class SessionTransport implements Transport {
   /** Called once, when the session has closed; should it throw, its error goes to onerror (PQG6027). */
@@ -68,9 +68,13 @@ export abstract class SessionTransport implements Transport {
   /** Called once, when the handshake is complete and confirmed on this end; should it throw, the session fails (PQG6027). */
   onestablished?: ((info: SessionInfo) => void) | undefined;
 
+  /** @internal */
   protected phase: Phase = "new";
+  /** @internal */
   protected sealer: RecordSealer | undefined;
+  /** @internal */
   protected opener: RecordOpener | undefined;
+  /** @internal */
   protected readonly now: () => number;
   private info: SessionInfo | undefined;
   /** The last `sessionInfo` handed out, frozen, and the rekey count it shows: one object per key epoch, not per call. */
@@ -123,10 +127,12 @@ export abstract class SessionTransport implements Transport {
     this.inner.setProtocolVersion?.(version);
   }
 
+  /** @internal */
   protected get handshakeTimeoutMs(): number {
     return this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
   }
 
+  /** @internal */
   protected get recordLimits(): RecordLimits {
     return {
       rekeyAfterMessages: this.options.rekeyAfterMessages,
@@ -140,6 +146,7 @@ export abstract class SessionTransport implements Transport {
   abstract start(): Promise<void>;
 
   /** Handles a handshake message (with its envelope's id) in whatever state the subclass is in; throws SessionError to fail the session. */
+  /** @internal */
   protected abstract receiveHandshake(bytes: Uint8Array, id: unknown): void;
 
   /**
@@ -148,6 +155,7 @@ export abstract class SessionTransport implements Transport {
    * and the waiter exist before the inner transport starts: starting may deliver the whole handshake (an in-memory link
    * hands over what was queued for it), and a waiter made after that would never be released.
    */
+  /** @internal */
   protected async startSession(what: string, begin?: () => void): Promise<void> {
     if (this.phase !== "new") {
       throw new SessionError(SessionErrorCode.UnexpectedMessage, "this transport was already started; create a new one per connection");
@@ -188,11 +196,13 @@ export abstract class SessionTransport implements Transport {
     });
   }
 
+  /** @internal */
   protected stopTimer(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
+  /** @internal */
   protected releaseWaiter(): void {
     const waiter = this.waiter;
     this.waiter = undefined;
@@ -200,6 +210,7 @@ export abstract class SessionTransport implements Transport {
   }
 
   /** Sending becomes possible: flush what was queued, in order, before any later send. */
+  /** @internal */
   protected enableSending(session: EstablishedSession): void {
     this.sealer = new RecordSealer(session.aead, session.kdf, session.sendSecret, this.recordLimits);
     // Before the flush: a flush that fails the session synchronously then clears it.
@@ -210,6 +221,7 @@ export abstract class SessionTransport implements Transport {
   }
 
   /** Receiving becomes possible: the peer is confirmed, the facts are final. */
+  /** @internal */
   protected enableReceiving(session: EstablishedSession): void {
     this.opener = new RecordOpener(session.aead, session.kdf, session.receiveSecret, this.recordLimits);
     this.info = session.info;
@@ -402,6 +414,7 @@ export abstract class SessionTransport implements Transport {
   }
 
   /** Fails closed: report the typed error, refuse everything after, reject what waits, close the inner transport. */
+  /** @internal */
   protected fail(error: SessionError): void {
     if (this.phase === "closed") return;
     this.info = undefined;
