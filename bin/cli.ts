@@ -22,7 +22,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   proxy: {
     summary:
       "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL) [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key] [--trust-issuer FP]... " +
-      "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args]] [--call-timeout MS] [--tool-recheck MS] [--now ISO_TIME] [--log-level LEVEL]",
+      "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args]] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--now ISO_TIME] [--log-level LEVEL]",
     load: () => import("./commands/proxy.js"),
   },
   demo: { summary: "demo   (what `npm start` runs)", load: () => import("./commands/demo.js") },

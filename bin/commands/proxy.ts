@@ -22,6 +22,7 @@ import {
   upstreamUrlOf,
   type HttpListener,
   type Proxy,
+  type UpstreamMode,
   type UpstreamTarget,
 } from "../../runtime/proxy/index.js";
 import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
@@ -48,6 +49,8 @@ interface ProxyArgs {
   readonly now: string | undefined;
   readonly callTimeoutMs: number | undefined;
   readonly toolRecheckMs: number | undefined;
+  readonly upstreamMode: UpstreamMode;
+  readonly maxUpstreams: number | undefined;
   readonly logLevel: string;
 }
 
@@ -71,6 +74,8 @@ function parse(io: CommandIO): ProxyArgs {
       now: { type: "string" },
       "call-timeout": { type: "string" },
       "tool-recheck": { type: "string" },
+      "upstream-mode": { type: "string", default: "per-session" },
+      "max-upstreams": { type: "string" },
       "log-level": { type: "string", default: "info" },
     },
   });
@@ -90,6 +95,12 @@ function parse(io: CommandIO): ProxyArgs {
   }
   const callTimeoutMs = milliseconds(v["call-timeout"], "--call-timeout", 1);
   const toolRecheckMs = milliseconds(v["tool-recheck"], "--tool-recheck", 0);
+  const upstreamMode = v["upstream-mode"];
+  if (upstreamMode !== "per-session" && upstreamMode !== "shared") throw new UsageError("`--upstream-mode` is `per-session` (one upstream session per client) or `shared`");
+  const maxUpstreams = v["max-upstreams"] === undefined ? undefined : Number(v["max-upstreams"]);
+  if (maxUpstreams !== undefined && (!/^\d+$/.test(v["max-upstreams"]!) || !Number.isSafeInteger(maxUpstreams) || maxUpstreams < 1)) {
+    throw new UsageError("`--max-upstreams` must be a positive whole number");
+  }
   const now = v.now ?? process.env[NOW_ENV];
   if (now !== undefined && Number.isNaN(Date.parse(now))) throw new UsageError(`\`${now}\` is not an ISO 8601 time for \`--now\``);
   return {
@@ -106,6 +117,8 @@ function parse(io: CommandIO): ProxyArgs {
     now,
     callTimeoutMs,
     toolRecheckMs,
+    upstreamMode,
+    maxUpstreams,
     logLevel: v["log-level"]!,
   };
 }
@@ -207,6 +220,8 @@ export async function run(io: CommandIO): Promise<number> {
       clock,
       callTimeoutMs: args.callTimeoutMs,
       toolRecheckMs: args.toolRecheckMs,
+      upstreamMode: args.upstreamMode,
+      maxUpstreams: args.maxUpstreams,
       onDecision: (tool, verdict) =>
         logger.info(
           verdict.allowed

@@ -1,8 +1,9 @@
-// The proxy core: serves any number of downstream MCP connections from one supervised upstream server, answering
-// `initialize` and `tools/list` itself (from the pinned tool list), gating every `tools/call`, forwarding the rest,
-// and routing the upstream's own requests (elicitation, sampling, roots) to the client they are for.
+// The proxy core: serves any number of downstream MCP connections, each with an upstream MCP session of its own (or
+// all with one shared), answering `initialize` and `tools/list` itself (from the pinned tool list), gating every
+// `tools/call`, forwarding the other MCP requests, and routing the upstream's notifications and requests (elicitation,
+// sampling, roots) to the client they are for.
 import type { Logger } from "pino";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -26,9 +27,8 @@ import {
 } from "../enforce/index.js";
 import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
 import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
-import type { PinReport, ToolPin } from "./pin.js";
-import { MAX_STALE_READS, readToolList, readUnchanged, type ToolListPage } from "../manifest/listing.js";
-import type { UpstreamSupervisor } from "./upstream.js";
+import type { UpstreamRequest } from "./upstream.js";
+import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-session.js";
 import { isClientRequestMethod } from "./methods.js";
 
 /**
@@ -70,40 +70,41 @@ function neededCapability(method: string, params: Params): { readonly name: stri
   }
 }
 
-/** The tool list could not be read without a change overtaking the read, within the reads a refresh or a call may make. */
-function unpinnable(): ProxyError {
-  return new ProxyError("PQG8002", `the upstream's tool list kept changing while it was read, so it could not be pinned within ${MAX_STALE_READS} reads`, RPC_UPSTREAM_UNAVAILABLE);
-}
-
-/**
- * The tool-list reads one call may still wait through, over every check of the pin it makes (before the guard, and
- * again after an approval) and whichever refreshes they belong to: MAX_STALE_READS in all.
- */
-export interface ReadBudget {
-  reads: number;
-}
-
-function readBudget(): ReadBudget {
-  return { reads: MAX_STALE_READS };
-}
-
-/** A call waiting for the refresh in flight to pin a list. */
-interface PinWaiter {
-  readonly budget: ReadBudget;
-  /** Called in the same step as a list is pinned, before anything else can run (a change announced, say). */
-  pinned(): void;
-  failed(error: unknown): void;
-}
-
 function notForwarded(message: string, rpcCode: number): ProxyError {
   return new ProxyError("PQG8008", message, rpcCode, { code: "PQG8008" });
 }
 
+/**
+ * How clients share the upstream server. `per-session`: each downstream client has its own upstream MCP session (its
+ * own child process for a command, its own HTTP session for a URL), so notifications, requests, roots, logging levels
+ * and subscriptions flow only between the two ends of one session. `shared`: one upstream session for every client,
+ * for servers whose state must be one; each message goes to the one client it concerns, and what concerns nobody is
+ * dropped.
+ */
+export type UpstreamMode = "per-session" | "shared";
+
+/**
+ * Most upstream sessions open at once in per-session mode: each may be a server process (tens of MB), so a flood of
+ * clients cannot exhaust the machine. A client past it is answered with PQG8011 on every request.
+ */
+export const MAX_UPSTREAM_SESSIONS = 32;
+
+/** The events of one upstream supervisor, wired by the core to the session they belong to. */
+export interface UpstreamEvents {
+  onReady(): void;
+  onNotification(notification: JSONRPCNotification): void;
+  onRequest(request: UpstreamRequest, signal: AbortSignal): Promise<unknown>;
+}
+
 export interface ProxyCoreOptions {
-  readonly upstream: UpstreamSupervisor;
+  /** Makes the parts of a new upstream session: a supervisor wired to `events`, and a fresh pin. */
+  readonly openUpstream: (events: UpstreamEvents) => UpstreamParts;
+  /** `per-session` by default. */
+  readonly upstreamMode?: UpstreamMode | undefined;
+  /** MAX_UPSTREAM_SESSIONS by default. */
+  readonly maxUpstreams?: number | undefined;
   /** The enforcement module's decision pipeline: guard, history, approval and audit. */
   readonly decisions: DecisionPoint;
-  readonly pin: ToolPin;
   readonly logger: Logger;
   /** Overrides asking the downstream client (MCP elicitation) for approval of `ask` decisions. */
   readonly approver?: ApprovalCallback | undefined;
@@ -130,23 +131,102 @@ export class ProxyCore {
   readonly #log: Logger;
   readonly #connections = new Set<ProxyConnection>();
   readonly #reachable: (tool: string, context: Parameters<ReturnType<typeof defaultReachability>>[1]) => boolean;
-  #refreshing: Promise<PinReport> | undefined;
-  /** Calls waiting for the refresh in flight: served as it pins a list, refused when it fails or they run out of reads. */
-  #waiting: PinWaiter[] = [];
-  /** Counts the changes announced to the tool list (restarts, `list_changed`): a list read across one is stale. */
-  #toolsEpoch = 0;
+  readonly #upstreams = new Set<UpstreamSession>();
+  /** The upstream session opened at set-up: the shared one, or in per-session mode the first client's. */
+  readonly #initial: UpstreamSession;
+  /** Per-session mode: the initial session until a client takes it. */
+  #spare: UpstreamSession | undefined;
   #nextConnection = 0;
+  #nextUpstream = 0;
 
   constructor(options: ProxyCoreOptions) {
     this.#options = options;
     this.#log = options.logger.child({ component: "proxy" });
     this.#reachable = defaultReachability(options.decisions.guard);
+    this.#initial = this.#open();
+    this.#spare = this.mode === "per-session" ? this.#initial : undefined;
   }
 
-  /** The tools a session may see: pinned ones that some rule could permit it to call. */
-  async visibleTools(session: SessionView | undefined): Promise<Tool[]> {
+  get mode(): UpstreamMode {
+    return this.#options.upstreamMode ?? "per-session";
+  }
+
+  get options(): ProxyCoreOptions {
+    return this.#options;
+  }
+
+  get logger(): Logger {
+    return this.#log;
+  }
+
+  /** The upstream sessions open now. */
+  get upstreams(): readonly UpstreamSession[] {
+    return [...this.#upstreams];
+  }
+
+  /**
+   * Starts the initial upstream session and pins its tool list, so that a server that cannot start, or a pin that
+   * cannot be read, is found before any client depends on it. In per-session mode the first client is served by it.
+   */
+  start(): Promise<void> {
+    return this.#initial.start();
+  }
+
+  /** The upstream session opened at set-up: the shared one, or in per-session mode the first client's (maybe closed). */
+  get initialUpstream(): UpstreamSession {
+    return this.#initial;
+  }
+
+  #open(): UpstreamSession {
+    let session: UpstreamSession | undefined;
+    const parts = this.#options.openUpstream({
+      onReady: () => session?.ready(),
+      onNotification: (notification) => {
+        if (session !== undefined) this.#upstreamNotification(session, notification);
+      },
+      onRequest: (request, signal) =>
+        session === undefined
+          ? Promise.reject(notForwarded("the proxy is not serving clients yet", RPC_UPSTREAM_UNAVAILABLE))
+          : this.#upstreamRequest(session, request.method, request.params, signal),
+    });
+    session = new UpstreamSession(++this.#nextUpstream, parts, this.#log);
+    this.#upstreams.add(session);
+    return session;
+  }
+
+  /** The upstream session a new connection is served by; undefined when per-session mode is at its bound. */
+  #upstreamForNewConnection(): UpstreamSession | undefined {
+    if (this.mode === "shared") return this.#initial;
+    const spare = this.#spare;
+    if (spare !== undefined) {
+      this.#spare = undefined;
+      spare.start().catch((error: unknown) => this.#log.error({ upstream: spare.id, err: String(error) }, "upstream session did not start"));
+      return spare;
+    }
+    const max = this.#options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
+    if (this.#upstreams.size >= max) {
+      this.#log.warn({ max }, "refused a client: every upstream session is taken");
+      return undefined;
+    }
+    const session = this.#open();
+    session.start().catch((error: unknown) => this.#log.error({ upstream: session.id, err: String(error) }, "upstream session did not start"));
+    return session;
+  }
+
+  async #closeUpstream(session: UpstreamSession): Promise<void> {
+    this.#upstreams.delete(session);
+    if (this.#spare === session) this.#spare = undefined;
+    await session.close();
+  }
+
+  #connectionsOf(session: UpstreamSession): ProxyConnection[] {
+    return [...this.#connections].filter((connection) => connection.upstream === session);
+  }
+
+  /** The tools a session may see: those pinned for its upstream session that some rule could permit it to call. */
+  async visibleTools(upstream: UpstreamSession, session: SessionView | undefined): Promise<Tool[]> {
     // Taken as the pin is current: a change announced while the history is read must not change what is shown.
-    const pinned = await this.withPin((pin) => pin.visibleTools());
+    const pinned = await upstream.withPin((pin) => pin.visibleTools());
     if (session === undefined) return [];
     const decisions = this.#options.decisions;
     const now = decisions.now();
@@ -160,47 +240,67 @@ export class ProxyCore {
     });
   }
 
-  get options(): ProxyCoreOptions {
-    return this.#options;
+  /** Reads every open upstream session's tool list again (a silent change announces nothing); failures are logged. */
+  recheckTools(): void {
+    for (const session of this.#upstreams) {
+      if (!session.supervisor.ready) continue;
+      session.recheckTools().catch((error: unknown) => this.#log.warn({ upstream: session.id, err: String(error) }, "tool list could not be read again"));
+    }
   }
 
-  get logger(): Logger {
-    return this.#log;
-  }
-
-  /** Called by the upstream supervisor after every (re)start: a restarted server must be pinned again. */
-  upstreamReady(): void {
-    this.#toolsChanged();
-    void this.refreshTools().catch((error: unknown) => this.#log.error({ err: String(error) }, "tool list could not be pinned"));
-  }
-
-  /** Upstream notifications: a tool list change is pinned before clients hear of it; the rest is broadcast. */
-  upstreamNotification(notification: JSONRPCNotification): void {
+  /**
+   * An upstream session's notification goes to the client or clients it concerns: a tool list change is pinned
+   * before they hear of it; progress goes to the call that asked for it; in per-session mode everything else goes to
+   * the session's one client. In shared mode a log message goes to the one client with calls in flight (else nobody),
+   * a resource update to the clients subscribed to it, and a list change of resources or prompts to every client.
+   */
+  #upstreamNotification(session: UpstreamSession, notification: JSONRPCNotification): void {
+    const connections = this.#connectionsOf(session);
     if (notification.method === "notifications/tools/list_changed") {
-      this.#toolsChanged();
-      void this.refreshTools().then(
-        () => this.#broadcast(notification),
-        (error: unknown) => this.#log.error({ err: String(error) }, "tool list could not be pinned"),
+      session.toolsChanged();
+      void session.refreshTools().then(
+        () => {
+          for (const connection of this.#connectionsOf(session)) connection.forwardNotification(notification);
+        },
+        (error: unknown) => this.#log.error({ upstream: session.id, err: String(error) }, "tool list could not be pinned"),
       );
       return;
     }
     if (notification.method === "notifications/progress") {
-      for (const connection of this.#connections) if (connection.ownsProgress(notification)) return;
+      for (const connection of connections) if (connection.deliverProgress(notification)) return;
       return;
     }
-    this.#broadcast(notification);
+    for (const connection of this.#recipients(connections, notification)) connection.forwardNotification(notification);
+  }
+
+  #recipients(connections: ProxyConnection[], notification: JSONRPCNotification): ProxyConnection[] {
+    if (this.mode === "per-session") return connections;
+    switch (notification.method) {
+      case "notifications/message": {
+        const busy = connections.filter((connection) => connection.busy);
+        return busy.length === 1 ? busy : [];
+      }
+      case "notifications/resources/updated":
+        return connections.filter((connection) => connection.subscribedTo(notification.params?.uri));
+      case "notifications/resources/list_changed":
+      case "notifications/prompts/list_changed":
+        return connections;
+      default:
+        return [];
+    }
   }
 
   /**
    * A request the upstream sent to its client (elicitation, sampling, roots): forwarded to the one downstream client
-   * it can be for, when that client declared the capability it needs, and its answer relayed back. The client is the
-   * one with calls in flight upstream (the request is made while serving one of them), else the only one connected;
-   * with several candidates the proxy refuses rather than ask the wrong human.
+   * it can be for, when that client declared the capability it needs, and its answer relayed back. In per-session mode
+   * that is the session's client; in shared mode the one with calls in flight upstream (the request is made while
+   * serving one of them), else the only one connected; with several candidates the proxy refuses rather than ask the
+   * wrong human.
    */
-  async upstreamRequest(method: string, params: Params, signal: AbortSignal): Promise<unknown> {
+  async #upstreamRequest(session: UpstreamSession, method: string, params: Params, signal: AbortSignal): Promise<unknown> {
     const needed = neededCapability(method, params);
     if (needed === undefined) throw notForwarded(`method \`${method}\` is not offered by the proxy`, JSONRPC_METHOD_NOT_FOUND);
-    const open = [...this.#connections];
+    const open = this.#connectionsOf(session);
     const busy = open.filter((connection) => connection.busy);
     const candidates = busy.length > 0 ? busy : open;
     if (candidates.length === 0) throw notForwarded(`no client is connected to the proxy to answer \`${method}\``, RPC_UPSTREAM_UNAVAILABLE);
@@ -212,106 +312,14 @@ export class ProxyCore {
     if (!needed.declared(connection.capabilities)) {
       throw notForwarded(`the client did not declare the \`${needed.name}\` capability, so \`${method}\` cannot be forwarded to it`, JSONRPC_METHOD_NOT_FOUND);
     }
-    this.#log.info({ connection: connection.id, method }, "forwarding a request from the upstream to its client");
+    this.#log.info({ connection: connection.id, upstream: session.id, method }, "forwarding a request from the upstream to its client");
     return connection.request(method, params, this.#options.clientRequestTimeoutMs ?? CLIENT_REQUEST_TIMEOUT_MS, signal);
   }
 
-  #broadcast(notification: JSONRPCNotification): void {
-    for (const connection of this.#connections) connection.forwardNotification(notification);
-  }
-
-  #toolsChanged(): void {
-    this.#toolsEpoch += 1;
-    this.#options.pin.invalidate();
-  }
-
-  /**
-   * Fetches the full tool list from the upstream and compares it with the reviewed digests. A list that a change
-   * overtook while it was read (the server may have answered just before changing a tool) is read again, never pinned,
-   * at most MAX_STALE_READS reads in all; calls and changes that come meanwhile share this refresh.
-   */
-  refreshTools(): Promise<PinReport> {
-    this.#refreshing ??= this.#pinCurrentList();
-    return this.#refreshing;
-  }
-
-  async #pinCurrentList(): Promise<PinReport> {
-    try {
-      const report = await readUnchanged(
-        () => this.#toolsEpoch,
-        () => {
-          this.#chargeWaiting();
-          return readToolList((cursor) => this.#options.upstream.request("tools/list", cursor === undefined ? undefined : { cursor }) as Promise<ToolListPage>);
-        },
-        (tools) => this.#pin(tools as Tool[]),
-      );
-      if (report === undefined) throw unpinnable();
-      return report;
-    } catch (error) {
-      this.#refreshing = undefined;
-      for (const waiter of this.#waiting.splice(0)) waiter.failed(error);
-      throw error;
-    }
-  }
-
-  /**
-   * Pins a list no change overtook and serves the calls waiting for it, in one step: a change announced after it
-   * finds the pin invalidated and starts a new refresh, instead of joining this finished one.
-   */
-  #pin(tools: Tool[]): PinReport {
-    const report = this.#options.pin.update(tools);
-    this.#refreshing = undefined;
-    for (const waiter of this.#waiting.splice(0)) waiter.pinned();
-    const level = report.changed.length + report.unreviewed.length > 0 ? "warn" : "info";
-    this.#log[level]({ ...report }, "upstream tool list pinned");
-    return report;
-  }
-
-  /** A read starts: each waiting call spends one of its reads, and one with none left is refused rather than wait. */
-  #chargeWaiting(): void {
-    this.#waiting = this.#waiting.filter((waiter) => {
-      if (waiter.budget.reads > 0) {
-        waiter.budget.reads -= 1;
-        return true;
-      }
-      waiter.failed(unpinnable());
-      return false;
-    });
-  }
-
-  /**
-   * Reads the upstream's tool list again although no change was announced: a server may change a tool without
-   * `tools/list_changed`. Calls go on against the current pin while it is read; a tool whose definition changed is
-   * refused from the moment the new list is pinned. Shares a refresh already in flight.
-   */
-  recheckTools(): Promise<PinReport> {
-    return this.refreshTools();
-  }
-
-  /**
-   * Runs `use` on the pin at a moment when no change has been announced since its list was read: at once when the pin
-   * is current, else in the same step as a refresh pins a list (the one in flight, or one this starts), so that nothing
-   * can come in between. Calls waiting at once share that refresh; each waits through at most the reads left in its
-   * `budget` (MAX_STALE_READS for a new one) and is refused past them with PQG8002, as when the refresh fails (then
-   * with its error). Throws or rejects with what `use` throws.
-   */
-  withPin<T>(use: (pin: ToolPin) => T, budget: ReadBudget = readBudget()): T | Promise<T> {
-    const pin = this.#options.pin;
-    if (pin.verified) return use(pin);
-    // With no reads left, only a read already in flight may still serve the call; none is started for it.
-    if (budget.reads === 0 && this.#refreshing === undefined) return Promise.reject(unpinnable());
-    return new Promise<T>((resolve, reject) => {
-      const pinned = (): void => {
-        try {
-          resolve(use(pin));
-        } catch (error) {
-          reject(error);
-        }
-      };
-      this.#waiting.push({ budget, pinned, failed: reject });
-      // The refresh's failure reaches this call through `failed`.
-      this.refreshTools().catch(() => undefined);
-    });
+  /** Whether `connection` is the only client of its upstream session (a client notice then concerns nobody else). */
+  soleClientOf(connection: ProxyConnection): boolean {
+    const upstream = connection.upstream;
+    return upstream !== undefined && this.#connectionsOf(upstream).length === 1;
   }
 
   /** Serves a post-quantum sealed connection: calls are decided on the session its handshake established. */
@@ -326,13 +334,17 @@ export class ProxyCore {
     return this.attach(transport, () => resolver.current());
   }
 
-  /** Serves one downstream connection until its transport closes. */
+  /** Serves one downstream connection until its transport closes; in per-session mode with an upstream of its own. */
   async attach(transport: Transport, session: SessionSourceOf): Promise<ProxyConnection> {
-    const connection = new ProxyConnection(this, transport, session, ++this.#nextConnection);
+    const upstream = this.#upstreamForNewConnection();
+    const connection = new ProxyConnection(this, transport, session, ++this.#nextConnection, upstream);
     this.#connections.add(connection);
     transport.onclose = () => {
       this.#connections.delete(connection);
       connection.closed();
+      if (upstream !== undefined && this.mode === "per-session") {
+        this.#closeUpstream(upstream).catch((error: unknown) => this.#log.warn({ upstream: upstream.id, err: String(error) }, "upstream session did not close cleanly"));
+      }
     };
     await transport.start();
     return connection;
@@ -344,8 +356,10 @@ export class ProxyCore {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.#connections].map((c) => c.transport.close()));
+    await Promise.allSettled([...this.#upstreams].map((session) => this.#closeUpstream(session)));
   }
 }
+
 
 export class ProxyConnection {
   readonly #core: ProxyCore;
@@ -356,8 +370,12 @@ export class ProxyConnection {
   readonly #inFlight = new Map<RequestId, number>();
   /** Requests being served, by downstream id: aborted when the client cancels, which also stops their reply. */
   readonly #serving = new Map<RequestId, AbortController>();
-  /** Proxy-assigned progress token → the client's own token. */
-  readonly #progress = new Map<string, string | number>();
+  /** Progress token sent upstream (the client's own, or renamed in shared mode) → the client's token and its request. */
+  readonly #progress = new Map<string, { readonly token: string | number; readonly request: RequestId }>();
+  /** Resources this client subscribed to through the proxy: shared mode sends it their updates only. */
+  readonly #subscriptions = new Set<string>();
+  /** The upstream session serving this client; undefined when per-session mode was at its bound when it connected. */
+  readonly upstream: UpstreamSession | undefined;
   /** Requests the proxy sent to the client, by the id it gave them: called with the reply, or undefined on disconnect. */
   readonly #asked = new Map<string, (reply: Record<string, unknown> | undefined) => void>();
   /** The sessions this connection's calls were decided on: ended in the call history when its transport closes. */
@@ -366,11 +384,12 @@ export class ProxyConnection {
   #nextOwnId = 0;
   #open = true;
 
-  constructor(core: ProxyCore, transport: Transport, session: SessionSourceOf, id: number) {
+  constructor(core: ProxyCore, transport: Transport, session: SessionSourceOf, id: number, upstream: UpstreamSession | undefined) {
     this.#core = core;
     this.transport = transport;
     this.#session = session;
     this.id = id;
+    this.upstream = upstream;
     transport.onmessage = (message: JSONRPCMessage) => this.#onMessage(message);
     transport.onerror = (error: Error) => core.logger.debug({ connection: id, err: error.message }, "downstream transport error");
   }
@@ -437,25 +456,35 @@ export class ProxyConnection {
     });
   }
 
-  #send(message: JSONRPCMessage | ReturnType<typeof errorReply>): void {
+  #send(message: JSONRPCMessage | ReturnType<typeof errorReply>, options?: TransportSendOptions): void {
     if (!this.#open) return;
     // The SDK's message type has no `id: null`; a parse-error reply is still a valid JSON-RPC message.
-    this.transport.send(message as JSONRPCMessage).catch((error: unknown) => {
+    this.transport.send(message as JSONRPCMessage, options).catch((error: unknown) => {
       this.#core.logger.debug({ connection: this.id, err: String(error) }, "reply could not be sent");
     });
   }
 
+  /**
+   * Sends a notification from the upstream. In per-session mode one the server sends while exactly one request of
+   * this client is in flight is sent as part of that request, so over Streamable HTTP it arrives on the request's own
+   * stream, before its result, as it would without the proxy.
+   */
   forwardNotification(notification: JSONRPCNotification): void {
-    this.#send(notification);
+    const serving = this.#core.mode === "per-session" && this.#inFlight.size === 1 ? [...this.#inFlight.keys()][0] : undefined;
+    this.#send(notification, serving === undefined ? undefined : { relatedRequestId: serving });
   }
 
-  /** Delivers a progress notification if this connection owns its token. */
-  ownsProgress(notification: JSONRPCNotification): boolean {
-    const token = String(notification.params?.progressToken);
-    const original = this.#progress.get(token);
-    if (original === undefined) return false;
-    this.#send({ ...notification, params: { ...notification.params, progressToken: original } });
+  /** Delivers a progress notification if one of this connection's requests asked for it: its own token, its stream. */
+  deliverProgress(notification: JSONRPCNotification): boolean {
+    const owner = this.#progress.get(String(notification.params?.progressToken));
+    if (owner === undefined) return false;
+    this.#send({ ...notification, params: { ...notification.params, progressToken: owner.token } }, { relatedRequestId: owner.request });
     return true;
+  }
+
+  /** Whether this client subscribed to updates of the resource `uri`. */
+  subscribedTo(uri: unknown): boolean {
+    return typeof uri === "string" && this.#subscriptions.has(uri);
   }
 
   #onMessage(message: JSONRPCMessage): void {
@@ -476,10 +505,13 @@ export class ProxyConnection {
     if (method === "notifications/cancelled" && params !== undefined) {
       this.#serving.get(params.requestId as RequestId)?.abort();
       const upstreamId = this.#inFlight.get(params.requestId as RequestId);
-      if (upstreamId !== undefined) this.#core.options.upstream.cancel(upstreamId, String(params.reason ?? "cancelled by the client"));
+      if (upstreamId !== undefined) this.upstream?.supervisor.cancel(upstreamId, String(params.reason ?? "cancelled by the client"));
+      return;
     }
-    // Other client notifications (initialized, roots changed) concern the client's session with the proxy, which
-    // the proxy holds itself; relaying them would mix clients up on the one shared upstream session.
+    // A change of the client's roots is the upstream's to hear when the upstream session is this client's alone (in
+    // shared mode, roots are asked of the one client a request concerns, so a change by one is not everyone's).
+    // `initialized` concerns the client's session with the proxy, which the proxy holds itself.
+    if (method === "notifications/roots/list_changed" && this.#core.soleClientOf(this)) this.upstream?.supervisor.notify(method, params);
   }
 
   async #onRequest(id: RequestId, method: string, params: Params): Promise<void> {
@@ -503,21 +535,25 @@ export class ProxyConnection {
   }
 
   async #handle(id: RequestId, method: string, params: Params, cancelled: AbortSignal): Promise<unknown> {
-    const upstream = this.#core.options.upstream;
+    const upstream = this.upstream;
+    if (upstream === undefined) {
+      const max = this.#core.options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
+      throw new ProxyError("PQG8011", `the proxy already serves its most upstream sessions (${max}); try again when a client has disconnected`, RPC_UPSTREAM_UNAVAILABLE);
+    }
     switch (method) {
       case "initialize":
         // A client may connect while the upstream is still starting; its capabilities are what we answer with.
-        await upstream.whenStarted();
-        return this.#initialize(params);
+        await upstream.supervisor.whenStarted();
+        return this.#initialize(upstream, params);
       case "ping":
         return {};
       case "tools/list":
         // Every listing reads the upstream's list again, so a silent change is caught before a client sees the tool;
         // when that read fails the pin stands, and calls still wait for or refuse a list as usual.
-        await this.#core.recheckTools().catch((error: unknown) => this.#core.logger.warn({ err: String(error) }, "tool list could not be read again"));
-        return { tools: await this.#core.visibleTools(this.#session()) };
+        await upstream.recheckTools().catch((error: unknown) => this.#core.logger.warn({ upstream: upstream.id, err: String(error) }, "tool list could not be read again"));
+        return { tools: await this.#core.visibleTools(upstream, this.#session()) };
       case "tools/call":
-        return this.#callTool(id, params, cancelled);
+        return this.#callTool(upstream, id, params, cancelled);
       default:
         if (!isClientRequestMethod(method)) {
           this.#core.logger.warn({ connection: this.id, method: method.slice(0, 200) }, "refused a request for a method that is not an MCP client request");
@@ -527,9 +563,9 @@ export class ProxyConnection {
     }
   }
 
-  #initialize(params: Params): unknown {
+  #initialize(session: UpstreamSession, params: Params): unknown {
     if (isObject(params?.capabilities)) this.#clientCapabilities = params.capabilities as ClientCapabilities;
-    const upstream = this.#core.options.upstream.initializeResult;
+    const upstream = session.supervisor.initializeResult;
     const asked = typeof params?.protocolVersion === "string" ? params.protocolVersion : LATEST_PROTOCOL_VERSION;
     return {
       protocolVersion: SUPPORTED_PROTOCOL_VERSIONS.includes(asked) ? asked : LATEST_PROTOCOL_VERSION,
@@ -539,7 +575,7 @@ export class ProxyConnection {
     };
   }
 
-  async #callTool(id: RequestId, params: Params, cancelled: AbortSignal): Promise<unknown> {
+  async #callTool(upstream: UpstreamSession, id: RequestId, params: Params, cancelled: AbortSignal): Promise<unknown> {
     if (typeof params?.name !== "string" || (params.arguments !== undefined && !isObject(params.arguments))) {
       throw new ProxyError("PQG8006", "invalid params: `tools/call` needs a tool `name` and an `arguments` object", JSONRPC_INVALID_PARAMS);
     }
@@ -557,7 +593,7 @@ export class ProxyConnection {
       tool,
       args: params.arguments,
       session,
-      pin: () => this.#core.withPin((pin) => pin.verdict(tool), reads),
+      pin: () => upstream.withPin((pin) => pin.verdict(tool), reads),
       approve: approver === undefined ? undefined : withdrawnOnCancel(approver, cancelled),
       signal: cancelled,
     });
@@ -565,27 +601,39 @@ export class ProxyConnection {
     if (!verdict.allowed) throw new Refusal(verdict.error);
     // The client gave up while the call was decided: nobody waits for its result, so it must not run.
     if (cancelled.aborted) throw new ProxyError("PQG8005", "the request was cancelled", RPC_UPSTREAM_UNAVAILABLE);
-    return this.#forward(id, "tools/call", params, this.#core.options.upstream);
+    return this.#forward(id, "tools/call", params, upstream);
   }
 
-  async #forward(id: RequestId, method: string, params: Params, upstream: UpstreamSupervisor): Promise<unknown> {
+  async #forward(id: RequestId, method: string, params: Params, upstream: UpstreamSession): Promise<unknown> {
     let sent = params;
     let token: string | undefined;
     const meta = params?._meta;
     if (isObject(meta) && (typeof meta.progressToken === "string" || typeof meta.progressToken === "number")) {
-      // Clients choose progress tokens independently; the proxy renames them so two clients cannot collide upstream.
-      token = `pqguard-${this.id}-${String(id)}`;
-      this.#progress.set(token, meta.progressToken);
-      sent = { ...params, _meta: { ...meta, progressToken: token } };
+      // An upstream session of its own sees the client's token as it is. A shared one is renamed: clients choose
+      // tokens independently, and two must not collide upstream.
+      const shared = this.#core.mode === "shared";
+      token = shared ? `pqguard-${this.id}-${String(id)}` : String(meta.progressToken);
+      this.#progress.set(token, { token: meta.progressToken, request: id });
+      if (shared) sent = { ...params, _meta: { ...meta, progressToken: token } };
     }
-    const call = upstream.call(method, sent);
+    const call = upstream.supervisor.call(method, sent);
     this.#inFlight.set(id, call.id);
     try {
-      return await call.result;
+      const result = await call.result;
+      this.#subscribed(method, params);
+      return result;
     } finally {
       this.#inFlight.delete(id);
       if (token !== undefined) this.#progress.delete(token);
     }
+  }
+
+  /** Keeps the resources this client subscribed to, once the upstream accepted the (un)subscription. */
+  #subscribed(method: string, params: Params): void {
+    const uri = params?.uri;
+    if (typeof uri !== "string") return;
+    if (method === "resources/subscribe") this.#subscriptions.add(uri);
+    else if (method === "resources/unsubscribe") this.#subscriptions.delete(uri);
   }
 
   /** Asks the human behind the downstream client, through MCP elicitation, to approve one call. */

@@ -16,7 +16,8 @@ export type ProxyErrorCode =
   | "PQG8007" // the call was refused (guard, pin, approval); details in the error data
   | "PQG8008" // a request from the upstream could not be forwarded to a client (none, several, capability, timeout)
   | "PQG8009" // the client answered a request forwarded from the upstream with an error; relayed unchanged
-  | "PQG8010"; // a client asked for a method that is not an MCP client request; refused with -32601
+  | "PQG8010" // a client asked for a method that is not an MCP client request; refused with -32601
+  | "PQG8011"; // per-session mode: every upstream session is taken, so this client has none
 
 export class ProxyError extends Error {
   constructor(

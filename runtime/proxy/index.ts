@@ -8,8 +8,8 @@ import type { GuardModule } from "../guard/types.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
 import type { StateStore } from "../state/index.js";
 import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
-import { APPROVAL_TIMEOUT_MS, FORWARDED_CLIENT_CAPABILITIES, ProxyCore } from "./core.js";
-import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
+import { APPROVAL_TIMEOUT_MS, FORWARDED_CLIENT_CAPABILITIES, MAX_UPSTREAM_SESSIONS, ProxyCore, type UpstreamMode } from "./core.js";
+import { ProxyError } from "./errors.js";
 import { JSONRPC_INVALID_PARAMS } from "./framing.js";
 import { ToolPin } from "./pin.js";
 import { UpstreamSupervisor, type UpstreamTarget } from "./upstream.js";
@@ -22,6 +22,7 @@ export * from "./http.js";
 export * from "./pin.js";
 export * from "./stdio.js";
 export * from "./upstream.js";
+export * from "./upstream-session.js";
 
 export interface ProxyOptions {
   /** The server to put behind the guard: a command run over stdio, or the URL of a Streamable HTTP server. */
@@ -55,6 +56,13 @@ export interface ProxyOptions {
    * default, 0 to read it only at start, on `tools/list_changed` and when a client lists tools.
    */
   readonly toolRecheckMs?: number | undefined;
+  /**
+   * `per-session` (default): each client gets its own upstream MCP session, started when it connects and ended when it
+   * leaves; `shared`: every client shares one, for servers whose state must be one. See UpstreamMode.
+   */
+  readonly upstreamMode?: UpstreamMode | undefined;
+  /** Most upstream sessions open at once in per-session mode; MAX_UPSTREAM_SESSIONS (32) by default. */
+  readonly maxUpstreams?: number | undefined;
 }
 
 /**
@@ -65,16 +73,17 @@ export const TOOL_RECHECK_INTERVAL_MS = 30_000;
 
 export interface Proxy {
   readonly core: ProxyCore;
+  /** The upstream session opened at set-up: the shared one, or in per-session mode the first client's. */
   readonly upstream: UpstreamSupervisor;
+  /** Its pin. */
   readonly pin: ToolPin;
   readonly decisions: DecisionPoint;
-  /** Starts (or connects to) the upstream and pins its tool list; rejects (PQG8001) when that fails. */
+  /** Starts (or connects to) the initial upstream session and pins its tool list; rejects (PQG8001) when that fails. */
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
 export function createProxy(options: ProxyOptions): Proxy {
-  const pin = new ToolPin(options.guard, options.manifest);
   const decisions = new DecisionPoint(
     options.guard,
     "server",
@@ -88,52 +97,52 @@ export function createProxy(options: ProxyOptions): Proxy {
     },
     options.manifest?.digest ?? guardTableDigest(options.guard),
   );
-  let core: ProxyCore | undefined;
-  const upstream = new UpstreamSupervisor(options.upstream, {
-    logger: options.logger,
-    callTimeoutMs: options.callTimeoutMs,
-    healthPingTimeoutMs: options.healthPingTimeoutMs,
-    onReady: () => core?.upstreamReady(),
-    onNotification: (notification) => core?.upstreamNotification(notification),
-    onRequest: async (request, signal): Promise<unknown> => {
-      if (core === undefined) throw new ProxyError("PQG8008", "the proxy is not serving clients yet", RPC_UPSTREAM_UNAVAILABLE);
-      return core.upstreamRequest(request.method, request.params, signal);
-    },
-    capabilities: options.upstreamCapabilities ?? FORWARDED_CLIENT_CAPABILITIES,
-  });
-  const started = new ProxyCore({
-    upstream,
+  const recheckMs = options.toolRecheckMs ?? TOOL_RECHECK_INTERVAL_MS;
+  if (!Number.isFinite(recheckMs) || recheckMs < 0) throw new ProxyError("PQG8006", `the tool recheck interval must be 0 or a positive number of ms, not ${recheckMs}`, JSONRPC_INVALID_PARAMS);
+  const maxUpstreams = options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
+  if (!Number.isSafeInteger(maxUpstreams) || maxUpstreams < 1) throw new ProxyError("PQG8006", `the most upstream sessions must be a positive whole number, not ${maxUpstreams}`, JSONRPC_INVALID_PARAMS);
+  const core = new ProxyCore({
+    openUpstream: (events) => ({
+      supervisor: new UpstreamSupervisor(options.upstream, {
+        logger: options.logger,
+        callTimeoutMs: options.callTimeoutMs,
+        healthPingTimeoutMs: options.healthPingTimeoutMs,
+        onReady: () => events.onReady(),
+        onNotification: (notification) => events.onNotification(notification),
+        onRequest: (request, signal) => events.onRequest(request, signal),
+        capabilities: options.upstreamCapabilities ?? FORWARDED_CLIENT_CAPABILITIES,
+      }),
+      pin: new ToolPin(options.guard, options.manifest),
+    }),
+    upstreamMode: options.upstreamMode,
+    maxUpstreams,
     decisions,
-    pin,
     logger: options.logger,
     approver: options.approver,
     onDecision: options.onDecision,
     clientRequestTimeoutMs: options.clientRequestTimeoutMs,
     approvalTimeoutMs: options.approvalTimeoutMs,
   });
-  core = started;
   let recheck: NodeJS.Timeout | undefined;
-  const recheckMs = options.toolRecheckMs ?? TOOL_RECHECK_INTERVAL_MS;
-  if (!Number.isFinite(recheckMs) || recheckMs < 0) throw new ProxyError("PQG8006", `the tool recheck interval must be 0 or a positive number of ms, not ${recheckMs}`, JSONRPC_INVALID_PARAMS);
   return {
-    core: started,
-    upstream,
-    pin,
+    core,
+    get upstream() {
+      return core.initialUpstream.supervisor;
+    },
+    get pin() {
+      return core.initialUpstream.pin;
+    },
     decisions,
     async start() {
-      await upstream.start();
-      await started.refreshTools();
+      await core.start();
       if (recheckMs > 0 && recheck === undefined) {
-        recheck = setInterval(() => {
-          started.recheckTools().catch((error: unknown) => options.logger.warn({ err: String(error) }, "tool list could not be read again"));
-        }, recheckMs);
+        recheck = setInterval(() => core.recheckTools(), recheckMs);
         recheck.unref();
       }
     },
     async close() {
       clearInterval(recheck);
-      await started.close();
-      await upstream.close();
+      await core.close();
     },
   };
 }

@@ -125,8 +125,10 @@ describe("proxy core", function () {
     await clientEnd.start();
     const connection = await proxy.core.attachPlain(proxyEnd);
     const cancelledUpstream: number[] = [];
-    const cancel = proxy.upstream.cancel.bind(proxy.upstream);
-    proxy.upstream.cancel = (id, reason) => {
+    // This connection has an upstream session of its own (the first client's is the initial one).
+    const supervisor = connection.upstream!.supervisor;
+    const cancel = supervisor.cancel.bind(supervisor);
+    supervisor.cancel = (id, reason) => {
       cancelledUpstream.push(id);
       cancel(id, reason);
     };

@@ -78,13 +78,36 @@ describe("proxy forwarding the upstream's requests to its client", function () {
     await until(() => withdrawn, 2_000, "the client to hear the request was cancelled");
   });
 
-  it("relays the client's own error, and refuses to guess when several clients have calls in flight", async () => {
+  it("relays the client's own error", async () => {
     const declining = await client({ elicitation: { form: {} } });
     declining.setRequestHandler(ElicitRequestSchema, async () => {
       throw new Error("no human here");
     });
     assert.match((await call(declining, "ask_name")).content[0]!.text, /no human here/);
+  });
 
+  it("asks each client's own question of that client while another has calls in flight (an upstream session each)", async () => {
+    const asking = await client({ elicitation: { form: {} } });
+    asking.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { name: "Grace" } }));
+    const other = await client({ elicitation: { form: {} } });
+    let otherAsked = false;
+    other.setRequestHandler(ElicitRequestSchema, async () => {
+      otherAsked = true;
+      return { action: "decline" };
+    });
+    const slow = other.callTool({ name: "slow", arguments: { ms: 500 } });
+    await until(() => upstream.calls.some((c) => c.tool === "slow"), 5_000, "the slow call to reach the server");
+    assert.deepEqual((await call(asking, "ask_name")).structuredContent, { greeting: "hello Grace" });
+    assert.equal(otherAsked, false);
+    await slow;
+  });
+
+  it("in shared mode refuses to guess when several clients have calls in flight", async () => {
+    await proxy.close();
+    proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), clientRequestTimeoutMs: 300, upstreamMode: "shared" });
+    await proxy.start();
+    const declining = await client({ elicitation: { form: {} } });
+    declining.setRequestHandler(ElicitRequestSchema, async () => ({ action: "decline" }));
     const other = await client({ elicitation: { form: {} } });
     const slow = other.callTool({ name: "slow", arguments: { ms: 500 } });
     await until(() => upstream.calls.some((c) => c.tool === "slow"), 5_000, "the slow call to reach the server");

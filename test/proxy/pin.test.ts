@@ -7,7 +7,7 @@ import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { silentLogger } from "../../runtime/audit/index.js";
 import { DecisionPoint, type PinVerdict } from "../../runtime/enforce/index.js";
 import { MAX_STALE_READS } from "../../runtime/manifest/listing.js";
-import { ProxyCore, ToolPin, type PinReport, type UpstreamSupervisor } from "../../runtime/proxy/index.js";
+import { ProxyCore, ToolPin, type PinReport, type ProxyCoreOptions, type UpstreamEvents, type UpstreamSupervisor } from "../../runtime/proxy/index.js";
 import { testGuard, until } from "./harness.js";
 
 const REVIEWED = (JSON.parse(readFileSync(new URL("./fixtures/flaky.tools.json", import.meta.url), "utf8")) as { tools: Tool[] }).tools;
@@ -25,16 +25,35 @@ function heldUpstream() {
   return { upstream, waiting };
 }
 
+/**
+ * A proxy core with one shared upstream session made of `supervisor` and `pin`; `notify` delivers a notification from
+ * the upstream as the real supervisor would, through the events the core wired to it.
+ */
+function coreOver(supervisor: UpstreamSupervisor, pin: ToolPin, options: Partial<ProxyCoreOptions> = {}) {
+  let events: UpstreamEvents | undefined;
+  const core = new ProxyCore({
+    openUpstream: (wired) => {
+      events = wired;
+      return { supervisor, pin };
+    },
+    upstreamMode: "shared",
+    decisions: new DecisionPoint(testGuard, "server", {}, "0".repeat(64)),
+    logger: silentLogger(),
+    ...options,
+  });
+  const notify = (): void => events!.onNotification({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
+  return { core, notify, refresh: () => core.initialUpstream.refreshTools() };
+}
+
 describe("proxy tool-list pin", () => {
   it("reads the list again when list_changed arrives while it is being read, and pins the changed definition", async () => {
     const { upstream, waiting } = heldUpstream();
     const pin = new ToolPin(testGuard);
-    const decisions = new DecisionPoint(testGuard, "server", {}, "0".repeat(64));
-    const core = new ProxyCore({ upstream, decisions, pin, logger: silentLogger() });
-    const first = core.refreshTools();
+    const { notify, refresh } = coreOver(upstream, pin);
+    const first = refresh();
     await until(() => waiting.length === 1, 1_000, "the first tools/list");
     // The server answered with its list, then changed a tool and said so; the answer is read after the notice.
-    core.upstreamNotification({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
+    notify();
     waiting[0]!(REVIEWED);
     await until(() => waiting.length === 2, 1_000, "a second tools/list after list_changed");
     waiting[1]!(POISONED);
@@ -46,14 +65,14 @@ describe("proxy tool-list pin", () => {
 
   it("gives up, refusing to pin, when every read of the list is overtaken by another change", async () => {
     const { upstream, waiting } = heldUpstream();
-    const core = new ProxyCore({ upstream, decisions: new DecisionPoint(testGuard, "server", {}, "0".repeat(64)), pin: new ToolPin(testGuard), logger: silentLogger() });
-    const refreshed = core.refreshTools().then(
+    const { notify, refresh } = coreOver(upstream, new ToolPin(testGuard));
+    const refreshed = refresh().then(
       () => assert.fail("a list overtaken by a change was pinned"),
       (error: unknown) => error,
     );
     for (let read = 1; read <= 5; read++) {
       await until(() => waiting.length === read, 1_000, `tools/list number ${read}`);
-      core.upstreamNotification({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
+      notify();
       waiting[read - 1]!(REVIEWED);
     }
     assert.match(String(await refreshed), /kept changing while it was read, so it could not be pinned within 5 reads/);
@@ -85,7 +104,7 @@ function changingProxy(change: (read: number) => Announce | undefined) {
   let onPinned: (() => void) | undefined;
   const announce = (): void => {
     state.announced++;
-    core.upstreamNotification({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
+    notify();
   };
   class WatchedPin extends ToolPin {
     readonly verdicts: { reads: number; current: boolean }[] = [];
@@ -122,7 +141,7 @@ function changingProxy(change: (read: number) => Announce | undefined) {
     call: () => ({ id: 0, result: Promise.resolve({ content: [] }) }),
     cancel: () => undefined,
   } as unknown as UpstreamSupervisor;
-  const core = new ProxyCore({ upstream, decisions: new DecisionPoint(testGuard, "server", {}, "0".repeat(64)), pin, logger: silentLogger() });
+  const { core, notify } = coreOver(upstream, pin);
   return { core, pin, state };
 }
 
@@ -178,10 +197,9 @@ describe("proxy tool-list reads per call", () => {
 
   it("counts the reads of both checks of an approved call (before the guard and after the approval) against one budget", async () => {
     const { upstream, waiting } = heldUpstream();
-    const notice = () => core.upstreamNotification({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
     let approve: ((ok: boolean) => void) | undefined;
     const approver = () => new Promise<boolean>((resolve) => (approve = resolve));
-    const core = new ProxyCore({ upstream, decisions: new DecisionPoint(testGuard, "server", {}, "0".repeat(64)), pin: new ToolPin(testGuard), logger: silentLogger(), approver });
+    const { core, notify: notice } = coreOver(upstream, new ToolPin(testGuard), { approver });
     const replied = sendCalls(core, 1, { name: "slow", arguments: { ms: 2_000 } });
     // Before the guard: three reads overtaken, the fourth pinned; one read of the call's five is left.
     for (let read = 1; read <= 4; read++) {
