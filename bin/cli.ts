@@ -13,6 +13,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   compile: { summary: "compile FILE...|DIR --out DIR [--js] [--manifest M.json]... [--runtime-import SPECIFIER]", load: () => import("./commands/compile.js") },
   eval: { summary: "eval POLICY --request R.json [--manifest M.json] [--interpret]", load: () => import("./commands/eval.js") },
   fmt: { summary: "fmt FILE... [--check]", load: () => import("./commands/fmt.js") },
+  test: { summary: "test PATH... [--format text|json|junit] [--min-coverage N] [--seed S] [--runs N]", load: () => import("./commands/test.js") },
   keygen: { summary: "keygen [--alg ML-DSA-65] --out NAME", load: () => import("./commands/keygen.js") },
   manifest: {
     summary: "manifest sign --key NAME.key (TOOLS.json | --from-server \"CMD ARGS\") --out M.json [--ttl DURATION] | manifest verify M.json [--signer FP]",
@@ -22,7 +23,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   proxy: {
     summary:
       "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL) [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key] [--trust-issuer FP]... " +
-      "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args]] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--now ISO_TIME] [--log-level LEVEL]",
+      "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args]] [--mode enforce|monitor] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--now ISO_TIME] [--log-level LEVEL]",
     load: () => import("./commands/proxy.js"),
   },
   demo: { summary: "demo   (what `npm start` runs)", load: () => import("./commands/demo.js") },
