@@ -50,6 +50,7 @@ interface ProxyArgs {
   readonly callTimeoutMs: number | undefined;
   readonly toolRecheckMs: number | undefined;
   readonly upstreamMode: UpstreamMode;
+  readonly mode: "enforce" | "monitor";
   readonly maxUpstreams: number | undefined;
   readonly logLevel: string;
 }
@@ -75,6 +76,7 @@ function parse(io: CommandIO): ProxyArgs {
       "call-timeout": { type: "string" },
       "tool-recheck": { type: "string" },
       "upstream-mode": { type: "string", default: "per-session" },
+      mode: { type: "string", default: "enforce" },
       "max-upstreams": { type: "string" },
       "log-level": { type: "string", default: "info" },
     },
@@ -97,6 +99,8 @@ function parse(io: CommandIO): ProxyArgs {
   const toolRecheckMs = milliseconds(v["tool-recheck"], "--tool-recheck", 0);
   const upstreamMode = v["upstream-mode"];
   if (upstreamMode !== "per-session" && upstreamMode !== "shared") throw new UsageError("`--upstream-mode` is `per-session` (one upstream session per client) or `shared`");
+  const mode = v.mode;
+  if (mode !== "enforce" && mode !== "monitor") throw new UsageError("`--mode` is `enforce` (refuse what the policy refuses) or `monitor` (decide, audit and let through)");
   const maxUpstreams = v["max-upstreams"] === undefined ? undefined : Number(v["max-upstreams"]);
   if (maxUpstreams !== undefined && (!/^\d+$/.test(v["max-upstreams"]!) || !Number.isSafeInteger(maxUpstreams) || maxUpstreams < 1)) {
     throw new UsageError("`--max-upstreams` must be a positive whole number");
@@ -118,6 +122,7 @@ function parse(io: CommandIO): ProxyArgs {
     callTimeoutMs,
     toolRecheckMs,
     upstreamMode,
+    mode,
     maxUpstreams,
     logLevel: v["log-level"]!,
   };
@@ -221,6 +226,7 @@ export async function run(io: CommandIO): Promise<number> {
       callTimeoutMs: args.callTimeoutMs,
       toolRecheckMs: args.toolRecheckMs,
       upstreamMode: args.upstreamMode,
+      mode: args.mode,
       maxUpstreams: args.maxUpstreams,
       onDecision: (tool, verdict) =>
         logger.info(
@@ -236,6 +242,7 @@ export async function run(io: CommandIO): Promise<number> {
     return EXIT_ERRORS;
   }
   if (identity === undefined) logger.warn("no `--key`: serving plain MCP; guards see an unauthenticated client on a classical transport");
+  if (args.mode === "monitor") logger.warn("monitor mode (`--mode monitor`): calls the policy denies or would ask about are let through, marked in the audit log");
   let listener: HttpListener | undefined;
   const closed =
     args.listen === "stdio"

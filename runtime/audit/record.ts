@@ -29,6 +29,11 @@ export interface AuditDecision {
   /** What happened to the call in the end (an `ask` becomes one of these after approval). */
   readonly outcome: "allowed" | "denied";
   readonly approval?: "approved" | "refused" | "timeout" | "unavailable" | "withdrawn" | undefined;
+  /**
+   * Monitor mode: the guard denied the call (`would-deny`) or asked for an approval (`would-ask`), and the call went
+   * through anyway, unasked. Absent when decisions are enforced.
+   */
+  readonly monitor?: "would-deny" | "would-ask" | undefined;
   /** The PQG code of a refusal, e.g. `PQG7301` (policy deny) or `PQG7302` (no session). */
   readonly code?: string | undefined;
   readonly rules: readonly string[];
@@ -140,6 +145,8 @@ export function buildLine(
     decision: decision.decision,
     format: AUDIT_FORMAT,
     manifest: decision.manifestDigest ?? null,
+    // Only in monitor mode, so that lines of enforced decisions stay as they were; keys stay in RFC 8785 order.
+    ...(decision.monitor === undefined ? {} : { monitor: decision.monitor }),
     outcome: decision.outcome,
     peer: decision.peerFingerprint ?? null,
     policy: decision.policyDigest ?? null,

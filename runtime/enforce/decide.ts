@@ -48,6 +48,13 @@ export interface DecisionOptions {
   readonly maxArgumentBytes?: number;
   /** How long an asynchronous state store may take per operation before the call is refused (PQG7307). */
   readonly storeTimeoutMs?: number;
+  /**
+   * Monitor mode, for trying a policy on live traffic: every call is decided and audited as usual, but one the guard
+   * denies or would ask about goes through, unasked, its audit line marked `monitor`. Such a call is not counted in
+   * the call history, as under enforcement, so later decisions are the ones enforcement would make. Everything that is
+   * not the policy's decision still refuses: no session, bad arguments, a changed tool, an unwritable audit log.
+   */
+  readonly monitor?: boolean;
 }
 
 /** Whether the tool's definition is the one the policy and the manifest pinned; computed by the caller. */
@@ -222,6 +229,10 @@ export class DecisionPoint {
         return this.refuse(call, now, failed.code, failed.reason, argsText);
       }
       const { decision, context } = decided;
+      if (this.options.monitor === true && decision.decision !== "allow" && !aborted(call.signal)) {
+        this.options.logger?.warn({ tool: call.tool, decision: decision.decision, rules: decision.determining }, `monitor mode: let through a call the policy would ${decision.decision === "deny" ? "refuse" : "ask about"}: ${decision.reason}`);
+        return this.allow(call, now, decision, undefined, args, argsText, decision.decision === "deny" ? "would-deny" : "would-ask");
+      }
       if (decision.decision === "deny") {
         return this.refuse(call, now, EnforceErrorCode.PolicyDenied, decision.reason, argsText, decision.determining);
       }
@@ -393,9 +404,10 @@ export class DecisionPoint {
     approval: "approved" | undefined,
     args: Readonly<Record<string, unknown>>,
     argsText: string | undefined,
+    monitor?: AuditDecision["monitor"],
   ): Verdict {
     try {
-      const outcome = { decision: decision.decision, outcome: "allowed", rules: decision.determining, reason: decision.reason, approval, argsText } as const;
+      const outcome = { decision: decision.decision, outcome: "allowed", rules: decision.determining, reason: decision.reason, approval, argsText, monitor } as const;
       this.record(call, now, outcome, true);
     } catch (error) {
       const refusal: RefusalData = {

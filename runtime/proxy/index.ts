@@ -63,6 +63,11 @@ export interface ProxyOptions {
   readonly upstreamMode?: UpstreamMode | undefined;
   /** Most upstream sessions open at once in per-session mode; MAX_UPSTREAM_SESSIONS (32) by default. */
   readonly maxUpstreams?: number | undefined;
+  /**
+   * `enforce` (default) refuses what the policy refuses; `monitor` decides and audits every call as usual but lets
+   * through the calls the policy denies or would ask about, marked in the audit log (DecisionOptions.monitor).
+   */
+  readonly mode?: "enforce" | "monitor" | undefined;
 }
 
 /**
@@ -94,6 +99,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       now: options.clock ?? Date.now,
       logger: options.logger,
       approvalTimeoutMs: options.approvalTimeoutMs ?? APPROVAL_TIMEOUT_MS,
+      monitor: options.mode === "monitor",
     },
     options.manifest?.digest ?? guardTableDigest(options.guard),
   );

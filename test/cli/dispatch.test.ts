@@ -26,7 +26,7 @@ describe("pqguard command dispatcher", () => {
 
   it("names every option of the proxy in its usage", async () => {
     const { out } = await cli("proxy", "--help");
-    for (const option of ["--policy", "--upstream", "--upstream-url", "--listen", "--key", "--trust-issuer", "--manifest", "--signer", "--audit", "--audit-key", "--audit-args", "--upstream-mode", "--max-upstreams", "--call-timeout", "--tool-recheck", "--now", "--log-level"]) {
+    for (const option of ["--policy", "--upstream", "--upstream-url", "--listen", "--key", "--trust-issuer", "--manifest", "--signer", "--audit", "--audit-key", "--audit-args", "--mode", "--upstream-mode", "--max-upstreams", "--call-timeout", "--tool-recheck", "--now", "--log-level"]) {
       assert.ok(out.includes(option), `usage names ${option}`);
     }
   });
@@ -43,7 +43,7 @@ describe("pqguard command dispatcher", () => {
 
   it("refuses an unknown upstream mode and a bound on upstream sessions that is not a positive whole number (exit 2)", async () => {
     const base = ["proxy", "--policy", "p.policy", "--upstream", "node server.js"];
-    for (const args of [["--upstream-mode", "per-client"], ["--max-upstreams", "0"], ["--max-upstreams", "2.5"], ["--max-upstreams", "many"]]) {
+    for (const args of [["--mode", "audit-only"], ["--upstream-mode", "per-client"], ["--max-upstreams", "0"], ["--max-upstreams", "2.5"], ["--max-upstreams", "many"]]) {
       const { code, err } = await cli(...base, ...args);
       assert.equal(code, 2, args.join(" "));
       assert.match(err, new RegExp(`\`${args[0]}\``));
