@@ -15,7 +15,10 @@ const COMMANDS: Record<string, CommandEntry> = {
   fmt: { summary: "fmt FILE... [--check]", load: () => import("./commands/fmt.js") },
   keygen: { summary: "keygen [--alg ML-DSA-65] --out NAME", load: () => import("./commands/keygen.js") },
   manifest: {
-    summary: "manifest sign --key NAME.key (TOOLS.json | --from-server \"CMD ARGS\") --out M.json [--ttl DURATION] | manifest verify M.json [--signer FP]",
+    summary:
+      "manifest sign --key NAME.key (TOOLS.json | --from-server \"CMD ARGS\" | --from-url URL [--header \"Name: value\"]...) --out M.json [--ttl DURATION] | " +
+      "manifest verify M.json [--signer FP] | " +
+      "manifest diff M.json (TOOLS.json | --from-server \"CMD ARGS\" | --from-url URL [--header \"Name: value\"]...) [--signer FP] [--format text|json]",
     load: () => import("./commands/manifest.js"),
   },
   audit: { summary: "audit verify LOG [--head HASH] | audit keygen --out FILE | audit digest [--key FILE] ARGS_JSON", load: () => import("./commands/audit.js") },

@@ -1,6 +1,5 @@
 // Pins a live tool list to a verified manifest: each tool is ok, changed (a rug pull), new (unlisted) or missing.
-import { toolDigest } from "./digest.js";
-import { ManifestError } from "./errors.js";
+import { toolDigestOrUndefined } from "./digest.js";
 import type { VerifiedManifest } from "./signed.js";
 
 export type ToolStatus = "ok" | "changed" | "new" | "missing";
@@ -23,7 +22,7 @@ export function compareToolList(
   const seen = new Set<string>();
   for (const tool of liveTools) {
     const name = typeof tool.name === "string" ? tool.name : "";
-    const actual = liveDigest(tool);
+    const actual = toolDigestOrUndefined(tool);
     const expected = Object.hasOwn(verified.digests, name) ? verified.digests[name] : undefined;
     // A repeated live name is treated as changed: which of the two a client would use is up to the client.
     const status: ToolStatus = expected === undefined ? "new" : seen.has(name) || expected !== actual ? "changed" : "ok";
@@ -36,12 +35,3 @@ export function compareToolList(
   return result;
 }
 
-/** A live tool's digest; undefined for one without canonical JSON: one malformed tool must not hide the others' status. */
-function liveDigest(tool: Readonly<Record<string, unknown>>): string | undefined {
-  try {
-    return toolDigest(tool);
-  } catch (error) {
-    if (error instanceof ManifestError) return undefined;
-    throw error;
-  }
-}

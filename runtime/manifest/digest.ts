@@ -42,3 +42,16 @@ export function toolDigest(tool: Readonly<Record<string, unknown>>): string {
   }
   return createHash("sha3-256").update(text, "utf8").digest("hex");
 }
+
+/**
+ * A live tool's digest; undefined for one without canonical JSON, which then matches no reviewed digest: one malformed
+ * tool must not hide the others' status.
+ */
+export function toolDigestOrUndefined(tool: Readonly<Record<string, unknown>>): string | undefined {
+  try {
+    return toolDigest(tool);
+  } catch (error) {
+    if (error instanceof ManifestError) return undefined;
+    throw error;
+  }
+}

@@ -5,6 +5,7 @@ import { EnforceErrorCode, pinAgainstPolicy, type PinVerdict } from "../enforce/
 import type { GuardModule } from "../guard/types.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
 import { compareToolList } from "../manifest/compare.js";
+import { summarizeToolChange } from "../manifest/diff.js";
 
 export type PinStatus = "pinned" | "changed" | "unreviewed" | "missing";
 
@@ -17,12 +18,21 @@ export interface PinReport {
   readonly unreviewed: readonly string[];
   /** Reviewed tools the upstream no longer lists. */
   readonly missing: readonly string[];
+  /**
+   * For each tool in `changed`, in the same order, what changed (`pqguard manifest diff`'s comparison): the field
+   * names and JSON pointers (`description`, `inputSchema /properties/amount/maximum`), or `definition` when only the
+   * reviewed digest is known (no signed manifest); `listed N times` first for a repeated name; and the digests
+   * shortened, reviewed → live (`a1b2c3d4… → c3d4e5f6…`). Never the texts themselves: the proxy logs this.
+   */
+  readonly changes: readonly { readonly tool: string; readonly changed: readonly string[]; readonly digest: string }[];
 }
 
 export class ToolPin {
   readonly #reviewed: ReadonlyMap<string, string>;
   readonly #guard: GuardModule;
   readonly #manifest: VerifiedManifest | undefined;
+  /** The signed definitions, to tell what changed in a tool; none without a manifest (a guard holds only digests). */
+  readonly #definitions: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
   #listed = new Map<string, { readonly definition: Tool; readonly status: PinStatus }>();
   #verified = false;
 
@@ -31,6 +41,7 @@ export class ToolPin {
     this.#guard = guard;
     this.#manifest = manifest;
     this.#reviewed = new Map(Object.entries(manifest?.digests ?? guard.toolDigests));
+    this.#definitions = new Map((manifest?.tools ?? []).map((tool) => [tool.name, tool]));
   }
 
   /** Whether a tool list has been compared since the upstream (re)started. */
@@ -56,11 +67,18 @@ export class ToolPin {
     this.#listed = listed;
     this.#verified = true;
     const names = (status: PinStatus): string[] => [...listed].filter(([, t]) => t.status === status).map(([name]) => name).sort();
+    const changed = names("changed");
+    const copies = new Map<string, Record<string, unknown>[]>(changed.map((name) => [name, []]));
+    for (const tool of tools) copies.get(tool.name)?.push(tool as unknown as Record<string, unknown>);
     return {
       pinned: names("pinned"),
-      changed: names("changed"),
+      changed,
       unreviewed: names("unreviewed"),
       missing: [...this.#reviewed.keys()].filter((name) => !listed.has(name)).sort(),
+      changes: changed.map((name) => {
+        const [first, ...rest] = copies.get(name)!;
+        return summarizeToolChange([first!, ...rest], { definition: this.#definitions.get(name), digest: this.#reviewed.get(name) });
+      }),
     };
   }
 

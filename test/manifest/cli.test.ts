@@ -4,17 +4,10 @@ import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { main } from "../../bin/cli.js";
 import { generateIdentity, writeIdentity, type Identity } from "../../runtime/identity/index.js";
 import { MAX_MANIFEST_BYTES } from "../../runtime/manifest/signed.js";
 import { TOOLS } from "./fixtures/tools.js";
-
-async function cli(argv: string[], cwd: string): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const code = await main(argv, { cwd, out: (t) => (out += t), err: (t) => (err += t) });
-  return { code, out, err };
-}
+import { cli } from "./run-cli.js";
 
 describe("pqguard manifest", () => {
   let dir: string;
