@@ -132,6 +132,8 @@ export class ProxyCore {
   readonly #connections = new Set<ProxyConnection>();
   readonly #reachable: (tool: string, context: Parameters<ReturnType<typeof defaultReachability>>[1]) => boolean;
   readonly #upstreams = new Set<UpstreamSession>();
+  /** Per-session mode: requests of an upstream session waiting for its client to connect and initialize. */
+  readonly #awaitingClient = new Map<UpstreamSession, Set<() => void>>();
   /** The upstream session opened at set-up: the shared one, or in per-session mode the first client's. */
   readonly #initial: UpstreamSession;
   /** Per-session mode: the initial session until a client takes it. */
@@ -215,6 +217,8 @@ export class ProxyCore {
 
   async #closeUpstream(session: UpstreamSession): Promise<void> {
     this.#upstreams.delete(session);
+    for (const go of this.#awaitingClient.get(session) ?? []) go();
+    this.#awaitingClient.delete(session);
     if (this.#spare === session) this.#spare = undefined;
     await session.close();
   }
@@ -300,6 +304,9 @@ export class ProxyCore {
   async #upstreamRequest(session: UpstreamSession, method: string, params: Params, signal: AbortSignal): Promise<unknown> {
     const needed = neededCapability(method, params);
     if (needed === undefined) throw notForwarded(`method \`${method}\` is not offered by the proxy`, JSONRPC_METHOD_NOT_FOUND);
+    // A server may ask as soon as it starts (roots, say), before its client connected or said what it can do: in
+    // per-session mode that client is the one the request is for, so the request waits for it, within the timeout.
+    if (this.mode === "per-session") await this.#clientInitialized(session, signal);
     const open = this.#connectionsOf(session);
     const busy = open.filter((connection) => connection.busy);
     const candidates = busy.length > 0 ? busy : open;
@@ -314,6 +321,35 @@ export class ProxyCore {
     }
     this.#log.info({ connection: connection.id, upstream: session.id, method }, "forwarding a request from the upstream to its client");
     return connection.request(method, params, this.#options.clientRequestTimeoutMs ?? CLIENT_REQUEST_TIMEOUT_MS, signal);
+  }
+
+  /** Resolves once a client of `session` has initialized, or when `signal` aborts or the client request timeout passes. */
+  async #clientInitialized(session: UpstreamSession, signal: AbortSignal): Promise<void> {
+    const ready = this.#connectionsOf(session).find((connection) => connection.initialized);
+    if (ready !== undefined) return;
+    const timeoutMs = this.#options.clientRequestTimeoutMs ?? CLIENT_REQUEST_TIMEOUT_MS;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        this.#awaitingClient.get(session)?.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal.addEventListener("abort", done, { once: true });
+      const waiting = this.#awaitingClient.get(session) ?? new Set<() => void>();
+      waiting.add(done);
+      this.#awaitingClient.set(session, waiting);
+    });
+  }
+
+  /** Called by a connection once its client initialized: requests its upstream session made meanwhile go ahead. */
+  clientInitialized(connection: ProxyConnection): void {
+    const upstream = connection.upstream;
+    if (upstream === undefined) return;
+    const waiting = this.#awaitingClient.get(upstream);
+    this.#awaitingClient.delete(upstream);
+    for (const go of waiting ?? []) go();
   }
 
   /** Whether `connection` is the only client of its upstream session (a client notice then concerns nobody else). */
@@ -381,6 +417,7 @@ export class ProxyConnection {
   /** The sessions this connection's calls were decided on: ended in the call history when its transport closes. */
   readonly #sessions = new Set<string>();
   #clientCapabilities: ClientCapabilities = {};
+  #initialized = false;
   #nextOwnId = 0;
   #open = true;
 
@@ -404,6 +441,11 @@ export class ProxyConnection {
     // its session bound. The decision point waits for decisions still in flight (an approval) before ending one.
     for (const id of this.#sessions) this.#core.options.decisions.endSession(id);
     this.#sessions.clear();
+  }
+
+  /** Whether the client said `initialized`: its capabilities are known and it takes requests. */
+  get initialized(): boolean {
+    return this.#initialized;
   }
 
   /** The capabilities the client declared in its `initialize`. */
@@ -506,6 +548,12 @@ export class ProxyConnection {
       this.#serving.get(params.requestId as RequestId)?.abort();
       const upstreamId = this.#inFlight.get(params.requestId as RequestId);
       if (upstreamId !== undefined) this.upstream?.supervisor.cancel(upstreamId, String(params.reason ?? "cancelled by the client"));
+      return;
+    }
+    // The client is ready for requests (MCP: not before `initialized`): the server's waiting ones go ahead.
+    if (method === "notifications/initialized" && !this.#initialized) {
+      this.#initialized = true;
+      this.#core.clientInitialized(this);
       return;
     }
     // A change of the client's roots is the upstream's to hear when the upstream session is this client's alone (in

@@ -2,41 +2,18 @@
 // from npm): each client has its own upstream session, so it receives its own log messages and progress only, the
 // roots the server sees are its own, and a client that leaves takes its server process with it.
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import process from "node:process";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { ListRootsRequestSchema, LoggingMessageNotificationSchema, type Tool } from "@modelcontextprotocol/sdk/types.js";
 import { silentLogger } from "../../runtime/audit/index.js";
 import type { Decision, GuardModule } from "../../runtime/guard/types.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
-import { createProxy, FORWARDED_CLIENT_CAPABILITIES, listenHttp, type HttpListener, type Proxy, type UpstreamMode } from "../../runtime/proxy/index.js";
+import { createProxy, listenHttp, type HttpListener, type Proxy, type UpstreamMode } from "../../runtime/proxy/index.js";
+import { EVERYTHING_STDIO, everythingTools } from "../support/everything.js";
 import { until } from "./harness.js";
 
-const EVERYTHING = join(dirname(createRequire(import.meta.url).resolve("@modelcontextprotocol/server-everything/package.json")), "dist", "index.js");
-const UPSTREAM = { command: process.execPath, args: [EVERYTHING, "stdio"], stderr: "ignore" as const };
-
-/** The server's tools as the proxy's upstream session lists them, once its start-up `list_changed`s have settled. */
-async function reviewedTools(): Promise<Tool[]> {
-  const client = new Client({ name: "reviewer", version: "1.0.0" }, { capabilities: FORWARDED_CLIENT_CAPABILITIES });
-  await client.connect(new StdioClientTransport(UPSTREAM));
-  try {
-    let previous = "";
-    for (let read = 0; read < 20; read++) {
-      const { tools } = await client.listTools();
-      const text = JSON.stringify(tools);
-      if (text === previous) return tools;
-      previous = text;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error("server-everything's tool list did not settle");
-  } finally {
-    await client.close();
-  }
-}
+const UPSTREAM = EVERYTHING_STDIO;
 
 /** Allows every reviewed tool: these tests are about routing, not about decisions. */
 function allowAll(tools: Tool[]): GuardModule {
@@ -57,7 +34,7 @@ describe("proxy in front of server-everything, several clients", function () {
   let clients: Client[];
 
   before(async () => {
-    guard = allowAll(await reviewedTools());
+    guard = allowAll(await everythingTools());
   });
 
   async function open(upstreamMode: UpstreamMode = "per-session"): Promise<void> {
@@ -115,6 +92,16 @@ describe("proxy in front of server-everything, several clients", function () {
     assert.match(await rootsOf(a.client), /file:\/\/\/workspace\/a/);
     assert.doesNotMatch(await rootsOf(a.client), /workspace\/b/);
     assert.match(await rootsOf(b.client), /file:\/\/\/workspace\/b/);
+  });
+
+  it("holds the server's start-up roots request until its client is ready, and passes the client's roots changes on", async () => {
+    await open();
+    const a = await client("a", ["file:///workspace/a"]);
+    // server-everything asks for roots as it starts and logs what it received; without a client yet, that failed.
+    await until(() => a.logs.some((log) => /Roots updated: 1 root\(s\) received/.test(log)), 10_000, "the server to receive the client's roots");
+    const before = a.logs.length;
+    await a.client.sendRootsListChanged();
+    await until(() => a.logs.slice(before).some((log) => /Roots updated/.test(log)), 10_000, "the server to ask for roots again after the change");
   });
 
   it("delivers every progress notification, with the client's own token, before the result; none to another client", async () => {

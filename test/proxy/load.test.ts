@@ -36,7 +36,9 @@ describe("proxy under load", function () {
     const dir = mkdtempSync(join(tmpdir(), "pqguard-load-"));
     const auditFile = join(dir, "audit.log");
     const audit = await AuditLog.open(auditFile);
-    const proxy = flakyProxy({}, audit);
+    // One upstream shared by the 20 clients: this is about one server under concurrent load and its restart (with an
+    // upstream per client, 20 server processes would share two cores and only one would be killed).
+    const proxy = flakyProxy({ upstreamMode: "shared" }, audit);
     await proxy.start();
     const clients: Client[] = [];
     const protocolErrors: Error[] = [];

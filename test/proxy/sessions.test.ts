@@ -55,7 +55,8 @@ describe("proxy sessions", function () {
 
   it("frees what short connections held, so that they do not fill the store", async () => {
     const state = new MemoryStateStore({ maxSessions: 3 });
-    proxy = flakyProxy({ state });
+    // About the call history, not upstream processes: one shared upstream instead of one started per connection.
+    proxy = flakyProxy({ state, upstreamMode: "shared" });
     await proxy.start();
     for (let i = 0; i < 6; i++) {
       const client = await connectClient(proxy);
