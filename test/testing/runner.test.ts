@@ -216,6 +216,27 @@ export default (t) => {
     });
   });
 
+  describe("property files that break the contract", () => {
+    it("fail with PQG9512: no tests, a default export that throws, a test declared after the export returned", async () => {
+      const dir = join(OUT_DIR, "runner-contract");
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+      for (const file of ["shop.policy", "shop.tools.json"]) cpSync(join(REPO_ROOT, FIXTURES, "shop", file), join(dir, file));
+      writeFileSync(join(dir, "shop.none.properties.test.mjs"), "export default () => {};\n");
+      writeFileSync(join(dir, "shop.throws.properties.test.js"), 'export default () => { throw new Error("no manifest here"); };\n');
+      writeFileSync(join(dir, "shop.late.properties.test.mjs"), 'export default (t) => { setTimeout(() => t.it("late", () => {}), 0); t.it("on time", () => new Promise((r) => setTimeout(r, 20))); };\n');
+      writeFileSync(join(dir, "shop.syntax.properties.test.mjs"), "export default (t) => {\n");
+      const { code, report } = await jsonReport([dir]);
+      assert.equal(code, 1);
+      const problems = Object.fromEntries(report.policies[0]!.tests.map((t) => [t.name.replace(/^.*\//, ""), [t.status, t.code, t.message?.replace(/^`[^`]*` /, "")]]));
+      assert.deepEqual(problems["shop.none.properties.test.mjs"], ["failed", "PQG9512", "declares no tests; call `t.it(name, test)` in its default export"]);
+      assert.deepEqual(problems["shop.throws.properties.test.js"], ["failed", "PQG9512", "failed while declaring its tests: no manifest here"]);
+      assert.deepEqual(problems["on time"], ["passed", undefined, undefined]);
+      assert.deepEqual(problems["late"], ["failed", "PQG9512", "was declared after the file's tests were collected, so it did not run; declare every test while the default export runs"]);
+      assert.match(String(problems["shop.syntax.properties.test.mjs"]?.[2]), /^cannot be loaded: /);
+    });
+  });
+
   describe("TypeScript property files", () => {
     const TYPED = `import fc from "fast-check";
 import { requestFromJson } from "pqguard/compiler";

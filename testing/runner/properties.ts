@@ -106,11 +106,14 @@ export async function runPropertyFile(path: string, file: string, subject: Omit<
   if (typeof exported === "string") return fileProblem(TestRunErrorCode.PropertyFileInvalid, exported);
 
   const tests: { name: string; test: PropertyTest }[] = [];
+  // A test declared later (from a timer, after an await the export did not wait for) is reported, not thrown: a throw
+  // there would land outside anything the runner can catch.
+  const late: string[] = [];
   let collecting = true;
   const it = (name: string, test: PropertyTest): void => {
-    if (!collecting) throw new PropertyFileError(`\`t.it("${name}")\` was called after the file's tests were collected; declare every test while the default export runs`);
     if (typeof name !== "string" || typeof test !== "function") throw new PropertyFileError("`t.it` takes a name and a test function");
-    tests.push({ name, test });
+    if (collecting) tests.push({ name, test });
+    else late.push(name);
   };
   try {
     await exported({ ...subject, it });
@@ -140,5 +143,11 @@ export async function runPropertyFile(path: string, file: string, subject: Omit<
       fastCheck.configureGlobal(previous);
     }
   }
-  return outcomes;
+  const lateProblem = (name: string): TestOutcome => ({
+    file,
+    name,
+    status: "failed",
+    problem: { code: TestRunErrorCode.PropertyFileInvalid, message: `\`${name}\` was declared after the file's tests were collected, so it did not run; declare every test while the default export runs` },
+  });
+  return [...outcomes, ...late.map(lateProblem)];
 }
