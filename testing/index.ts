@@ -1,0 +1,32 @@
+// pqguard/testing: fast-check arbitraries for property-testing policies (tool calls from a manifest's schemas, sessions,
+// clocks, histories and whole requests, printed as `pqguard eval --request` reads them) and assertions over guards.
+export type { GeneratedRequest, ManifestInput } from "./types.js";
+export { ArbitraryError, ArbitraryErrorCode, type SchemaLocation } from "./errors.js";
+export {
+  invalidToolCall,
+  toolCall,
+  unsupportedTools,
+  type GenerationOptions,
+  type InvalidToolCall,
+  type ToolCall,
+  type ToolCallOptions,
+  type Violation,
+} from "./schema.js";
+export {
+  clock,
+  GeneratedHistory,
+  history,
+  request,
+  session,
+  zoneTransitions,
+  type CallScope,
+  type ClockWindow,
+  type EarlierCall,
+  type HistoryConstraints,
+  type MsRange,
+  type RequestParts,
+  type SessionConstraints,
+  type SessionParts,
+} from "./context.js";
+export { printRequest, requestJson, type PrintOptions } from "./print.js";
+export * from "./assertions.js";
