@@ -15,6 +15,7 @@ const ENTRIES = {
   pqguard: "dist/runtime/index.d.ts",
   "pqguard-guard": "dist/runtime/guard/index.d.ts",
   "pqguard-compiler": "dist/compiler/index.d.ts",
+  "pqguard-testing": "dist/testing/index.d.ts",
 };
 
 let failed = false;
