@@ -1,6 +1,8 @@
 // pqguard/testing: fast-check arbitraries for property-testing policies (tool calls from a manifest's schemas, sessions,
 // clocks, histories and whole requests, printed as `pqguard eval --request` reads them) and assertions over guards.
 export type { GeneratedRequest, ManifestInput } from "./types.js";
+// The guard's own types that generated values are made of, so that users of this entry can name them.
+export type { CallHistory, ClientFacts, GuardContext, LimitScope, PeerFacts, SessionFacts, TransportFacts } from "../runtime/guard/types.js";
 export { ArbitraryError, ArbitraryErrorCode, type SchemaLocation } from "./errors.js";
 export {
   invalidToolCall,
