@@ -20,7 +20,8 @@ import type { GeneratedRequest, ManifestInput } from "./types.js";
 /** The parts of a GuardContext that come from the session, exactly as enforcement builds them. */
 export type SessionParts = Pick<GuardContext, "client" | "peer" | "transport" | "session">;
 
-type OneOrMany<T> = T | readonly T[];
+/** One value, or any of several. */
+export type OneOrMany<T> = T | readonly T[];
 
 /** A range of milliseconds, both ends included. */
 export interface MsRange {

@@ -2,7 +2,7 @@
 // clocks, histories and whole requests, printed as `pqguard eval --request` reads them) and assertions over guards.
 export type { GeneratedRequest, ManifestInput } from "./types.js";
 // The guard's own types that generated values are made of, so that users of this entry can name them.
-export type { CallHistory, ClientFacts, GuardContext, LimitScope, PeerFacts, SessionFacts, TransportFacts } from "../runtime/guard/types.js";
+export type { CallHistory, ClientFacts, Decision, DecisionKind, Explanation, GuardContext, GuardModule, GuardRequest, LimitScope, PeerFacts, SessionFacts, TransportFacts } from "../runtime/guard/types.js";
 export { ArbitraryError, ArbitraryErrorCode, type SchemaLocation } from "./errors.js";
 export {
   invalidToolCall,
@@ -26,9 +26,11 @@ export {
   type EarlierCall,
   type HistoryConstraints,
   type MsRange,
+  type OneOrMany,
   type RequestParts,
   type SessionConstraints,
   type SessionParts,
 } from "./context.js";
+export type { CheckedPolicy, PolicyOutline, ToolInfo } from "../compiler/index.js";
 export { printRequest, requestJson, type PrintOptions } from "./print.js";
 export * from "./assertions.js";
