@@ -13,6 +13,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   compile: { summary: "compile FILE...|DIR --out DIR [--js] [--manifest M.json]... [--runtime-import SPECIFIER]", load: () => import("./commands/compile.js") },
   eval: { summary: "eval POLICY --request R.json [--manifest M.json] [--interpret]", load: () => import("./commands/eval.js") },
   fmt: { summary: "fmt FILE... [--check]", load: () => import("./commands/fmt.js") },
+  test: { summary: "test PATH... [--format text|json|junit] [--min-coverage N] [--seed S] [--runs N]", load: () => import("./commands/test.js") },
   keygen: { summary: "keygen [--alg ML-DSA-65] --out NAME", load: () => import("./commands/keygen.js") },
   manifest: {
     summary:
