@@ -15,6 +15,12 @@ const COMMANDS: Record<string, CommandEntry> = {
   fmt: { summary: "fmt FILE... [--check]", load: () => import("./commands/fmt.js") },
   test: { summary: "test PATH... [--format text|json|junit] [--min-coverage N] [--seed S] [--runs N]", load: () => import("./commands/test.js") },
   keygen: { summary: "keygen [--alg ML-DSA-65] --out NAME", load: () => import("./commands/keygen.js") },
+  cert: {
+    summary:
+      "cert issue --issuer CA.key --key CLIENT.pub --subject ID [--claim NAME=VALUE]... [--claim-json NAME=JSON]... [--ttl 24h] --out CLIENT.cert [--force] | " +
+      "cert show CLIENT.cert [--format text|json] [--trust-issuer FP]... [--trust-client FP]...",
+    load: () => import("./commands/cert.js"),
+  },
   manifest: {
     summary:
       "manifest sign --key NAME.key (TOOLS.json | --from-server \"CMD ARGS\" | --from-url URL [--header \"Name: value\"]...) --out M.json [--ttl DURATION] | " +
@@ -25,7 +31,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   audit: { summary: "audit verify LOG [--head HASH] | audit keygen --out FILE | audit digest [--key FILE] ARGS_JSON", load: () => import("./commands/audit.js") },
   proxy: {
     summary:
-      "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL) [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key] [--trust-issuer FP]... " +
+      "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL) [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key] [--trust-issuer FP]... [--trust-client FP]... [--require-client-auth] " +
       "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args]] [--mode enforce|monitor] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--now ISO_TIME] [--log-level LEVEL]",
     load: () => import("./commands/proxy.js"),
   },

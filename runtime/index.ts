@@ -175,6 +175,28 @@ export {
   type ParsedFingerprint,
 } from "./identity/index.js";
 
+// Client certificate files (`pqguard cert`): issue, write, load for a client, inspect as a server would.
+export {
+  certifyClient,
+  loadClientCertificate,
+  checkCertificateKey,
+  readCertificateFile,
+  writeCertificateFile,
+  encodeCertificateFile,
+  decodeCertificateFile,
+  inspectClientCertificate,
+  validityOf,
+  ClientCertificateError,
+  ClientCertificateErrorCode,
+  CLIENT_CERTIFICATE_FILE_FORMAT,
+  MAX_CLIENT_CERTIFICATE_BYTES,
+  type ClientCertificate,
+  type LoadedClientCertificate,
+  type CertificateValidity,
+  type CertificateStatus,
+  type CertificateInspection,
+} from "./identity/certificate-files.js";
+
 // Signed tool manifests: sign a tool list, verify a manifest, digest a tool definition, read a server's tools.
 export {
   signManifest,

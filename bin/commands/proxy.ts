@@ -26,6 +26,7 @@ import {
   type UpstreamTarget,
 } from "../../runtime/proxy/index.js";
 import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
+import { clientTrustOf } from "./cert.js";
 import { EXIT_ERRORS, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
 /**
@@ -40,7 +41,8 @@ interface ProxyArgs {
   readonly upstream: { readonly commandLine: string } | { readonly url: URL };
   readonly listen: URL | "stdio";
   readonly key: string | undefined;
-  readonly trustIssuers: readonly string[];
+  /** `--trust-issuer`, `--trust-client` and `--require-client-auth`; undefined when none is given. */
+  readonly clientTrust: ClientTrust | undefined;
   readonly manifest: string | undefined;
   readonly signer: string | undefined;
   readonly audit: string | undefined;
@@ -67,6 +69,8 @@ function parse(io: CommandIO): ProxyArgs {
       listen: { type: "string", default: "stdio" },
       key: { type: "string" },
       "trust-issuer": { type: "string", multiple: true },
+      "trust-client": { type: "string", multiple: true },
+      "require-client-auth": { type: "boolean", default: false },
       manifest: { type: "string" },
       signer: { type: "string" },
       audit: { type: "string" },
@@ -87,6 +91,7 @@ function parse(io: CommandIO): ProxyArgs {
     throw new UsageError("`--audit-key` and `--audit-args` shape the audit log: give it with `--audit LOG`");
   }
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);
+  const clientTrust = clientTrustOptions(v["trust-issuer"] ?? [], v["trust-client"] ?? [], v["require-client-auth"] === true, v.key !== undefined);
   let listen: URL | "stdio" = "stdio";
   if (v.listen !== "stdio") {
     try {
@@ -112,7 +117,7 @@ function parse(io: CommandIO): ProxyArgs {
     upstream,
     listen,
     key: v.key,
-    trustIssuers: v["trust-issuer"] ?? [],
+    clientTrust,
     manifest: v.manifest,
     signer: v.signer,
     audit: v.audit,
@@ -126,6 +131,23 @@ function parse(io: CommandIO): ProxyArgs {
     maxUpstreams,
     logLevel: v["log-level"]!,
   };
+}
+
+/**
+ * Whom the sealed session believes about clients. Client trust without `--key` would be ignored (plain MCP has no
+ * client authentication), and requiring authentication while trusting nobody would refuse every client: both are
+ * usage errors rather than a proxy that silently does something else.
+ */
+function clientTrustOptions(issuers: readonly string[], clients: readonly string[], required: boolean, sealed: boolean): ClientTrust | undefined {
+  if (required && !sealed) throw new UsageError("`--require-client-auth` needs the post-quantum session: give the proxy's identity with `--key NAME.key`");
+  const trust = clientTrustOf(issuers, clients);
+  if (required && trust === undefined) {
+    throw new UsageError("`--require-client-auth` with no `--trust-issuer FP` or `--trust-client FP` would refuse every client: name whom to trust");
+  }
+  if (trust !== undefined && !sealed) {
+    throw new UsageError("`--trust-issuer` and `--trust-client` apply to the post-quantum session: give the proxy's identity with `--key NAME.key`");
+  }
+  return trust === undefined ? undefined : { ...trust, required };
 }
 
 /** A whole number of milliseconds, at least `least`, from an option's text; undefined when the option is absent. */
@@ -210,7 +232,7 @@ export async function run(io: CommandIO): Promise<number> {
     return EXIT_ERRORS;
   }
 
-  const trust: ClientTrust | undefined = args.trustIssuers.length === 0 ? undefined : { issuers: args.trustIssuers };
+  const trust = args.clientTrust;
   const label = `pqguard proxy for ${basename(args.policy)}`;
   // Configuration the policy, the state store or the session refuses is reported before anything starts.
   let proxy: Proxy;
