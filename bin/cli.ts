@@ -35,6 +35,10 @@ const COMMANDS: Record<string, CommandEntry> = {
       "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args]] [--mode enforce|monitor] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--now ISO_TIME] [--log-level LEVEL]",
     load: () => import("./commands/proxy.js"),
   },
+  connect: {
+    summary: "connect (--url URL | --command \"CMD ARGS\") --trust FP... [--key NAME.key --cert NAME.cert] [--log-level LEVEL]",
+    load: () => import("./commands/connect.js"),
+  },
   demo: { summary: "demo   (what `npm start` runs)", load: () => import("./commands/demo.js") },
 };
 

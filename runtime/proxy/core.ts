@@ -136,7 +136,7 @@ export class ProxyCore {
   readonly #awaitingClient = new Map<UpstreamSession, Set<() => void>>();
   /** The upstream session opened at set-up: the shared one, or in per-session mode the first client's. */
   readonly #initial: UpstreamSession;
-  /** Per-session mode: the initial session until a client takes it. */
+  /** Per-session mode: the initial session once start() has checked it, until a client takes it. */
   #spare: UpstreamSession | undefined;
   #nextConnection = 0;
   #nextUpstream = 0;
@@ -146,7 +146,6 @@ export class ProxyCore {
     this.#log = options.logger.child({ component: "proxy" });
     this.#reachable = defaultReachability(options.decisions.guard);
     this.#initial = this.#open();
-    this.#spare = this.mode === "per-session" ? this.#initial : undefined;
   }
 
   get mode(): UpstreamMode {
@@ -170,8 +169,10 @@ export class ProxyCore {
    * Starts the initial upstream session and pins its tool list, so that a server that cannot start, or a pin that
    * cannot be read, is found before any client depends on it. In per-session mode the first client is served by it.
    */
-  start(): Promise<void> {
-    return this.#initial.start();
+  async start(): Promise<void> {
+    await this.#initial.start();
+    // Handed to a client only once checked: a client that fails (a refused handshake) cannot take the check with it.
+    if (this.mode === "per-session" && !this.#initial.closed && this.#connectionsOf(this.#initial).length === 0) this.#spare = this.#initial;
   }
 
   /** The upstream session opened at set-up: the shared one, or in per-session mode the first client's (maybe closed). */

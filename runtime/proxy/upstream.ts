@@ -174,6 +174,13 @@ export class UpstreamSupervisor {
     if (this.#state === "closed") return;
     this.#state = "closed";
     clearTimeout(this.#restartTimer);
+    // Closed while still starting: whoever waits for the start hears that it will not happen.
+    if (this.#firstStart !== undefined) {
+      const error = new ProxyError("PQG8004", "the upstream was closed before it finished starting", RPC_UPSTREAM_UNAVAILABLE);
+      this.#firstStart.reject(error);
+      this.#startedSettle?.reject(error);
+      this.#firstStart = undefined;
+    }
     for (const call of [...this.#pending.values()]) {
       this.#settle(call);
       call.reject(new ProxyError("PQG8004", "the proxy is shutting down", RPC_UPSTREAM_UNAVAILABLE));

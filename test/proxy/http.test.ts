@@ -130,4 +130,14 @@ describe("proxy with a Streamable HTTP upstream", function () {
   it("refuses a negative or non-numeric recheck interval at set-up", () => {
     assert.throws(() => createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), toolRecheckMs: -1 }), /PQG8006|recheck interval/);
   });
+
+  it("finishes starting even when a client that connected during the start leaves at once (its own upstream session, not the checked one)", async () => {
+    proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), toolRecheckMs: 0 });
+    const starting = proxy.start();
+    const early = await connectClient(proxy);
+    await early.close();
+    await Promise.race([starting, new Promise((_, reject) => setTimeout(() => reject(new Error("the proxy did not finish starting within 5 s")), 5_000))]);
+    client = await connectClient(proxy);
+    assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "served" } })), { text: "served", via: "http" });
+  });
 });

@@ -51,4 +51,15 @@ describe("upstream supervisor", function () {
     assert.ok(Date.now() - started < 5_000, "answered long before the call timeout");
     assert.deepEqual(await upstream.request("tools/call", { name: "slow", arguments: { ms: 0 } }), { content: [], structuredContent: { slept: 0 } });
   });
+
+  it("rejects its start (PQG8004), instead of leaving it pending for ever, when closed while the server is still starting", async () => {
+    // A server that never answers `initialize`.
+    const silent = new UpstreamSupervisor({ command: process.execPath, args: ["-e", "setInterval(() => undefined, 1000)"], stderr: "ignore" }, { logger: silentLogger() });
+    const started = silent.start();
+    const closing = silent.close();
+    const error = await rejection(Promise.race([started, new Promise((_, reject) => setTimeout(() => reject(new Error("start still pending 5 s after close")), 5_000))]));
+    assert.equal(error.code, "PQG8004");
+    await closing;
+    await assert.rejects(silent.whenStarted(), /closed before it finished starting/);
+  });
 });

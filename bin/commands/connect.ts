@@ -1,0 +1,120 @@
+// `pqguard connect`: a local stdio MCP server that any host can launch (Claude Desktop, Cursor, VS Code, the MCP
+// Inspector), relaying to a remote `pqguard proxy` over the post-quantum session (Streamable HTTP, or stdio through a
+// command such as ssh), reconnecting when the network fails.
+import process from "node:process";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { operationalLogger } from "../../runtime/audit/index.js";
+import { Bridge } from "../../runtime/connect/bridge.js";
+import { loadSecretKey, parseFingerprint } from "../../runtime/identity/index.js";
+import { splitCommandLine } from "../../runtime/manifest/files.js";
+import { TolerantStdioTransport } from "../../runtime/proxy/index.js";
+import { PqcClientTransport, type PqcClientTransportOptions } from "../../runtime/transport/index.js";
+import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
+
+interface ConnectArgs {
+  readonly target: { readonly url: URL } | { readonly command: string; readonly args: string[] };
+  readonly trust: readonly string[];
+  readonly key: string | undefined;
+  readonly cert: string | undefined;
+  readonly logLevel: string;
+}
+
+function parse(io: CommandIO): ConnectArgs {
+  const parsed = parseCommandLine({
+    args: [...io.argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      url: { type: "string" },
+      command: { type: "string" },
+      trust: { type: "string", multiple: true },
+      key: { type: "string" },
+      cert: { type: "string" },
+      "log-level": { type: "string", default: "warn" },
+    },
+  });
+  const v = parsed.values;
+  if ((v.url === undefined) === (v.command === undefined)) {
+    throw new UsageError("give the proxy to connect to: `--url https://HOST/mcp` (Streamable HTTP) or `--command \"CMD ARGS\"` (stdio)");
+  }
+  const trust = v.trust ?? [];
+  if (trust.length === 0) throw new UsageError("`--trust FINGERPRINT` is required: the proxy's key fingerprint, as `pqguard keygen` printed it");
+  for (const fingerprint of trust) {
+    try {
+      parseFingerprint(fingerprint);
+    } catch {
+      throw new UsageError(`\`${fingerprint}\` is not a key fingerprint (\`mldsa65:...\`)`);
+    }
+  }
+  if ((v.key === undefined) !== (v.cert === undefined)) throw new UsageError("`--key` and `--cert` go together: the client's key and its certificate");
+  return { target: targetOf(v.url, v.command), trust, key: v.key, cert: v.cert, logLevel: v["log-level"]! };
+}
+
+function targetOf(url: string | undefined, command: string | undefined): ConnectArgs["target"] {
+  if (url !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new UsageError(`\`--url\`: \`${url}\` is not a URL`);
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError("`--url` must be an http(s) URL");
+    return { url: parsed };
+  }
+  const words = splitCommandLine(command!);
+  if (words.length === 0) throw new UsageError("`--command` is empty");
+  return { command: words[0]!, args: words.slice(1) };
+}
+
+/** The transport a new sealed session runs over: a fresh one for every (re)connection. */
+function innerTransport(target: ConnectArgs["target"]): Transport {
+  if ("url" in target) return new StreamableHTTPClientTransport(target.url);
+  return new StdioClientTransport({ command: target.command, args: target.args, stderr: "inherit" });
+}
+
+/** The client's identity and certificate for mutual authentication, when given. */
+async function clientAuth(args: ConnectArgs): Promise<Pick<PqcClientTransportOptions, "clientIdentity" | "clientCertificate">> {
+  if (args.key === undefined || args.cert === undefined) return {};
+  const identity = await loadSecretKey(args.key);
+  const { loadClientCertificate, checkCertificateKey } = await import("../../runtime/identity/certificate-files.js");
+  const certificate = await loadClientCertificate(args.cert);
+  checkCertificateKey(certificate, identity);
+  return { clientIdentity: identity, clientCertificate: certificate.bytes };
+}
+
+export async function run(io: CommandIO): Promise<number> {
+  const args = parse(io);
+  const logger = operationalLogger(args.logLevel);
+  let auth: Awaited<ReturnType<typeof clientAuth>>;
+  try {
+    auth = await clientAuth(args);
+  } catch (error) {
+    const code = typeof (error as { code?: unknown }).code === "string" ? (error as { code: string }).code : "PQG5101";
+    io.err(`error ${code}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_ERRORS;
+  }
+  const bridge = new Bridge({
+    host: new TolerantStdioTransport(process.stdin, process.stdout),
+    connect: () => new PqcClientTransport(innerTransport(args.target), { trust: { serverFingerprints: args.trust }, ...auth }),
+    logger,
+  });
+  const stop = (): void => void bridge.close();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    await bridge.start();
+    await bridge.done;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
+  const fatal = bridge.failure;
+  if (fatal !== undefined) {
+    const code = typeof (fatal as { code?: unknown }).code === "string" ? (fatal as { code: string }).code : "PQG6000";
+    io.err(`error ${code}: the post-quantum session with the proxy could not be opened: ${fatal instanceof Error ? fatal.message : String(fatal)}\n`);
+    return EXIT_ERRORS;
+  }
+  return EXIT_OK;
+}
