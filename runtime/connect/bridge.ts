@@ -86,8 +86,13 @@ export class Bridge {
   #initialized = false;
   /** The host's requests sent on the current session and not answered yet, by id. */
   readonly #pending = new Map<RequestId, JsonRpc>();
-  /** Requests the proxy's server made of the host on the current session: only their answers go back. */
-  readonly #serverRequests = new Set<RequestId>();
+  /**
+   * Requests the proxy made of the host on the current session, by the id the host saw (`s<generation>:<id>`, so
+   * that a request of a new session can never be answered by a dialog still open from a lost one) → the proxy's id.
+   */
+  readonly #serverRequests = new Map<string, RequestId>();
+  /** Whether a session was ever established: a handshake refusal is final only before that. */
+  #everConnected = false;
   readonly #queue: JsonRpc[] = [];
   #attempts = 0;
   #reconnects = 0;
@@ -162,14 +167,17 @@ export class Bridge {
       const failed = this.#upstream;
       this.#upstream = undefined;
       failed?.close().catch(() => undefined);
-      if ((this.#options.fatal ?? defaultFatal)(error)) {
+      // Once a session has worked, a refusal while reconnecting may be an attacker on the path for a moment: keep
+      // trying (loudly) rather than leave the host without its server until someone restarts it.
+      if (!this.#everConnected && (this.#options.fatal ?? defaultFatal)(error)) {
         this.#failure = error;
         this.#log.error({ err: String(error) }, "cannot open the post-quantum session; giving up");
         this.#failQueued(`the post-quantum session with the proxy could not be opened: ${error instanceof Error ? error.message : String(error)}`);
         await this.close();
         return;
       }
-      this.#log.warn({ err: String(error) }, "the proxy could not be reached; trying again");
+      const level = this.#everConnected && (this.#options.fatal ?? defaultFatal)(error) ? "error" : "warn";
+      this.#log[level]({ err: String(error) }, "the proxy could not be reached or was refused; trying again");
       this.#retryLater(generation);
       return;
     }
@@ -177,7 +185,11 @@ export class Bridge {
     if (this.#attempts > 0 || this.#reconnects > 0) this.#log.info({ generation }, "post-quantum session open again");
     this.#attempts = 0;
     this.#ready = true;
+    const again = this.#everConnected;
+    this.#everConnected = true;
     for (const message of this.#queue.splice(0)) this.#toUpstream(message);
+    // The new session may show other tools (a changed policy, server or key): the host should list them again.
+    if (again && this.#initialized) this.#toHost({ jsonrpc: "2.0", method: "notifications/tools/list_changed" });
   }
 
   /** Replays the host's `initialize` on a new session and says `initialized`; the answer is the host's already. */
@@ -224,7 +236,13 @@ export class Bridge {
     this.#ready = false;
     const gone = this.#upstream;
     this.#upstream = undefined;
+    // A new generation at once: whatever the lost session still delivers is not taken for the next one's.
+    this.#generation++;
     gone.close().catch(() => undefined);
+    // The host's dialogs for requests of the lost session are withdrawn; their answers could not be delivered anyway.
+    for (const hostId of this.#serverRequests.keys()) {
+      this.#toHost({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: hostId, reason: "the connection to the pqguard proxy was lost" } });
+    }
     this.#serverRequests.clear();
     for (const [id, request] of this.#pending) {
       this.#toHost({
@@ -236,7 +254,7 @@ export class Bridge {
     this.#pending.clear();
     this.#reconnects++;
     this.#log.warn({ generation, why }, "post-quantum session lost; opening a new one");
-    this.#retryLater(generation);
+    this.#retryLater(this.#generation);
   }
 
   #fromHost(message: JsonRpc): void {
@@ -261,8 +279,11 @@ export class Bridge {
     }
     if (isRequest(message)) this.#pending.set(message.id as RequestId, message);
     else if (!isNotification(message)) {
-      // The host's answer to a request of the server: only for one made on this session.
-      if (!this.#serverRequests.delete(message.id as RequestId)) return;
+      // The host's answer to a request of the proxy: only for one made on this session, under the proxy's own id.
+      const proxyId = this.#serverRequests.get(String(message.id));
+      if (proxyId === undefined) return;
+      this.#serverRequests.delete(String(message.id));
+      message = { ...message, id: proxyId };
     }
     const generation = this.#generation;
     upstream.send(message as JSONRPCMessage).catch((error: unknown) => {
@@ -297,7 +318,19 @@ export class Bridge {
       this.#probe.settle(true);
       return;
     }
-    if (isRequest(message)) this.#serverRequests.add(message.id as RequestId);
+    if (isRequest(message)) {
+      const hostId = `s${this.#generation}:${String(message.id)}`;
+      this.#serverRequests.set(hostId, message.id as RequestId);
+      this.#toHost({ ...message, id: hostId });
+      return;
+    }
+    if (message.method === "notifications/cancelled" && typeof message.params === "object" && message.params !== null) {
+      // The proxy withdrew one of its requests: the host knows it by the id it was given.
+      const params = message.params as Record<string, unknown>;
+      const hostId = `s${this.#generation}:${String(params.requestId)}`;
+      if (this.#serverRequests.delete(hostId)) this.#toHost({ ...message, params: { ...params, requestId: hostId } });
+      return;
+    }
     else if (!isNotification(message)) {
       const request = this.#pending.get(message.id as RequestId);
       this.#pending.delete(message.id as RequestId);

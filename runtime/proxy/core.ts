@@ -89,6 +89,12 @@ export type UpstreamMode = "per-session" | "shared";
  */
 export const MAX_UPSTREAM_SESSIONS = 32;
 
+/**
+ * Requests one client may have in flight at once: far above what an agent runs in parallel, low enough that one
+ * client cannot queue unbounded work (and memory) on the proxy and its server. Past it a request is refused (PQG8012).
+ */
+export const MAX_REQUESTS_IN_FLIGHT = 256;
+
 /** The events of one upstream supervisor, wired by the core to the session they belong to. */
 export interface UpstreamEvents {
   onReady(): void;
@@ -217,11 +223,15 @@ export class ProxyCore {
   }
 
   async #closeUpstream(session: UpstreamSession): Promise<void> {
-    this.#upstreams.delete(session);
     for (const go of this.#awaitingClient.get(session) ?? []) go();
     this.#awaitingClient.delete(session);
     if (this.#spare === session) this.#spare = undefined;
-    await session.close();
+    // Counted against the bound until it has stopped: a server may take its grace period to exit.
+    try {
+      await session.close();
+    } finally {
+      this.#upstreams.delete(session);
+    }
   }
 
   #connectionsOf(session: UpstreamSession): ProxyConnection[] {
@@ -281,10 +291,9 @@ export class ProxyCore {
   #recipients(connections: ProxyConnection[], notification: JSONRPCNotification): ProxyConnection[] {
     if (this.mode === "per-session") return connections;
     switch (notification.method) {
-      case "notifications/message": {
-        const busy = connections.filter((connection) => connection.busy);
-        return busy.length === 1 ? busy : [];
-      }
+      case "notifications/message":
+        // A log line names no request: it is known to be a client's only while that client is the server's only one.
+        return connections.length === 1 ? connections : [];
       case "notifications/resources/updated":
         return connections.filter((connection) => connection.subscribedTo(notification.params?.uri));
       case "notifications/resources/list_changed":
@@ -353,6 +362,11 @@ export class ProxyCore {
     for (const go of waiting ?? []) go();
   }
 
+  /** Shared mode: the clients subscribed to `uri`. */
+  subscribersOf(uri: string): ProxyConnection[] {
+    return [...this.#connections].filter((connection) => connection.subscribedTo(uri));
+  }
+
   /** Whether `connection` is the only client of its upstream session (a client notice then concerns nobody else). */
   soleClientOf(connection: ProxyConnection): boolean {
     const upstream = connection.upstream;
@@ -371,20 +385,38 @@ export class ProxyCore {
     return this.attach(transport, () => resolver.current());
   }
 
-  /** Serves one downstream connection until its transport closes; in per-session mode with an upstream of its own. */
+  /**
+   * Serves one downstream connection until its transport closes. Its upstream session is bound at its first request
+   * other than `ping` (in per-session mode one of its own), not here: a connection that never gets that far (a stalled handshake, a
+   * stray POST) costs no server process.
+   */
   async attach(transport: Transport, session: SessionSourceOf): Promise<ProxyConnection> {
-    const upstream = this.#upstreamForNewConnection();
-    const connection = new ProxyConnection(this, transport, session, ++this.#nextConnection, upstream);
+    const connection = new ProxyConnection(this, transport, session, ++this.#nextConnection);
     this.#connections.add(connection);
     transport.onclose = () => {
       this.#connections.delete(connection);
       connection.closed();
+      const upstream = connection.upstream;
+      if (upstream !== undefined && this.mode === "shared") this.#releaseSubscriptions(connection, upstream);
       if (upstream !== undefined && this.mode === "per-session") {
         this.#closeUpstream(upstream).catch((error: unknown) => this.#log.warn({ upstream: upstream.id, err: String(error) }, "upstream session did not close cleanly"));
       }
     };
     await transport.start();
     return connection;
+  }
+
+  /** A shared-mode client left: the resources nobody else subscribed to are unsubscribed on the server. */
+  #releaseSubscriptions(connection: ProxyConnection, upstream: UpstreamSession): void {
+    for (const uri of connection.subscriptions) {
+      if (this.subscribersOf(uri).length > 0) continue;
+      upstream.supervisor.request("resources/unsubscribe", { uri }).catch((error: unknown) => this.#log.debug({ uri, err: String(error) }, "unsubscribe on disconnect failed"));
+    }
+  }
+
+  /** The upstream session for a connection that is initializing; undefined when per-session mode is at its bound. */
+  upstreamFor(connection: ProxyConnection): UpstreamSession | undefined {
+    return connection.upstream ?? this.#upstreamForNewConnection();
   }
 
   get connectionCount(): number {
@@ -411,8 +443,8 @@ export class ProxyConnection {
   readonly #progress = new Map<string, { readonly token: string | number; readonly request: RequestId }>();
   /** Resources this client subscribed to through the proxy: shared mode sends it their updates only. */
   readonly #subscriptions = new Set<string>();
-  /** The upstream session serving this client; undefined when per-session mode was at its bound when it connected. */
-  readonly upstream: UpstreamSession | undefined;
+  /** The upstream session serving this client, bound at its first request; undefined before (or when none was free). */
+  #upstream: UpstreamSession | undefined;
   /** Requests the proxy sent to the client, by the id it gave them: called with the reply, or undefined on disconnect. */
   readonly #asked = new Map<string, (reply: Record<string, unknown> | undefined) => void>();
   /** The sessions this connection's calls were decided on: ended in the call history when its transport closes. */
@@ -422,12 +454,11 @@ export class ProxyConnection {
   #nextOwnId = 0;
   #open = true;
 
-  constructor(core: ProxyCore, transport: Transport, session: SessionSourceOf, id: number, upstream: UpstreamSession | undefined) {
+  constructor(core: ProxyCore, transport: Transport, session: SessionSourceOf, id: number) {
     this.#core = core;
     this.transport = transport;
     this.#session = session;
     this.id = id;
-    this.upstream = upstream;
     transport.onmessage = (message: JSONRPCMessage) => this.#onMessage(message);
     transport.onerror = (error: Error) => core.logger.debug({ connection: id, err: error.message }, "downstream transport error");
   }
@@ -442,6 +473,10 @@ export class ProxyConnection {
     // its session bound. The decision point waits for decisions still in flight (an approval) before ending one.
     for (const id of this.#sessions) this.#core.options.decisions.endSession(id);
     this.#sessions.clear();
+  }
+
+  get upstream(): UpstreamSession | undefined {
+    return this.#upstream;
   }
 
   /** Whether the client said `initialized`: its capabilities are known and it takes requests. */
@@ -531,7 +566,21 @@ export class ProxyConnection {
   }
 
   #onMessage(message: JSONRPCMessage): void {
+    try {
+      this.#dispatch(message);
+    } catch (error) {
+      // A message shaped as no handler expects (a sealed record is only checked for `jsonrpc`): dropped, never a crash.
+      this.#core.logger.warn({ connection: this.id, err: String(error) }, "dropped a malformed message from the client");
+    }
+  }
+
+  #dispatch(message: JSONRPCMessage): void {
     const raw = message as Record<string, unknown>;
+    if (!isObject(raw)) return;
+    if (raw.params !== undefined && !isObject(raw.params)) {
+      if ("id" in raw && typeof raw.method === "string") this.#send(errorReply(raw.id as RequestId, JSONRPC_INVALID_PARAMS, "invalid params: `params` must be an object"));
+      return;
+    }
     if (typeof raw.method === "string") {
       if ("id" in raw) void this.#onRequest(raw.id as RequestId, raw.method, raw.params as Params);
       else this.#onNotification(raw.method, raw.params as Params);
@@ -545,7 +594,7 @@ export class ProxyConnection {
   }
 
   #onNotification(method: string, params: Params): void {
-    if (method === "notifications/cancelled" && params !== undefined) {
+    if (method === "notifications/cancelled" && isObject(params)) {
       this.#serving.get(params.requestId as RequestId)?.abort();
       const upstreamId = this.#inFlight.get(params.requestId as RequestId);
       if (upstreamId !== undefined) this.upstream?.supervisor.cancel(upstreamId, String(params.reason ?? "cancelled by the client"));
@@ -564,6 +613,10 @@ export class ProxyConnection {
   }
 
   async #onRequest(id: RequestId, method: string, params: Params): Promise<void> {
+    if (this.#serving.size >= MAX_REQUESTS_IN_FLIGHT) {
+      this.#send(errorReply(id, RPC_UPSTREAM_UNAVAILABLE, `more than ${MAX_REQUESTS_IN_FLIGHT} requests of this client are in flight; wait for some to be answered`, { code: "PQG8012" }));
+      return;
+    }
     const cancelled = new AbortController();
     this.#serving.set(id, cancelled);
     let reply: JSONRPCMessage | ReturnType<typeof errorReply>;
@@ -584,18 +637,24 @@ export class ProxyConnection {
   }
 
   async #handle(id: RequestId, method: string, params: Params, cancelled: AbortSignal): Promise<unknown> {
-    const upstream = this.upstream;
+    if (method === "ping") return {};
+    // Bound at the first request that needs the server (the handshake, if sealed, is complete by then).
+    if (this.#upstream === undefined && this.#open) this.#upstream = this.#core.upstreamFor(this);
+    const upstream = this.#upstream;
     if (upstream === undefined) {
       const max = this.#core.options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
       throw new ProxyError("PQG8011", `the proxy already serves its most upstream sessions (${max}); try again when a client has disconnected`, RPC_UPSTREAM_UNAVAILABLE);
+    }
+    if (this.#core.mode === "shared" && (method.startsWith("tasks/") || (method === "tools/call" && params?.task !== undefined))) {
+      // One server session for every client cannot tell whose task is whose: a task's results and requests would
+      // reach whoever asks. Task-augmented calls need per-session mode.
+      throw new ProxyError("PQG8010", `\`${method}\` with tasks is not served in shared upstream mode; use per-session mode`, JSONRPC_METHOD_NOT_FOUND);
     }
     switch (method) {
       case "initialize":
         // A client may connect while the upstream is still starting; its capabilities are what we answer with.
         await upstream.supervisor.whenStarted();
         return this.#initialize(upstream, params);
-      case "ping":
-        return {};
       case "tools/list":
         // Every listing reads the upstream's list again, so a silent change is caught before a client sees the tool;
         // when that read fails the pin stands, and calls still wait for or refuse a list as usual.
@@ -650,7 +709,12 @@ export class ProxyConnection {
     if (!verdict.allowed) throw new Refusal(verdict.error);
     // The client gave up while the call was decided: nobody waits for its result, so it must not run.
     if (cancelled.aborted) throw new ProxyError("PQG8005", "the request was cancelled", RPC_UPSTREAM_UNAVAILABLE);
-    return this.#forward(id, "tools/call", params, upstream);
+    // What goes upstream is what was decided: the name and arguments, and the protocol's own `_meta` and `task`, no
+    // other field a lenient server might read.
+    const sent: Record<string, unknown> = { name: tool, arguments: params.arguments ?? {} };
+    if (params._meta !== undefined) sent._meta = params._meta;
+    if (params.task !== undefined) sent.task = params.task;
+    return this.#forward(id, "tools/call", sent, upstream);
   }
 
   async #forward(id: RequestId, method: string, params: Params, upstream: UpstreamSession): Promise<unknown> {
@@ -665,6 +729,9 @@ export class ProxyConnection {
       this.#progress.set(token, { token: meta.progressToken, request: id });
       if (shared) sent = { ...params, _meta: { ...meta, progressToken: token } };
     }
+    if (this.#core.mode === "shared" && (method === "resources/subscribe" || method === "resources/unsubscribe")) {
+      return this.#sharedSubscription(method, params, upstream);
+    }
     const call = upstream.supervisor.call(method, sent);
     this.#inFlight.set(id, call.id);
     try {
@@ -675,6 +742,29 @@ export class ProxyConnection {
       this.#inFlight.delete(id);
       if (token !== undefined) this.#progress.delete(token);
     }
+  }
+
+  /**
+   * Shared mode: the server holds one subscription per resource for every client, so the first client's subscribe and
+   * the last one's unsubscribe (or disconnect) are the ones it hears; the others are answered here.
+   */
+  async #sharedSubscription(method: "resources/subscribe" | "resources/unsubscribe", params: Params, upstream: UpstreamSession): Promise<unknown> {
+    const uri = params?.uri;
+    if (typeof uri !== "string") throw new ProxyError("PQG8006", `invalid params: \`${method}\` needs a resource \`uri\``, JSONRPC_INVALID_PARAMS);
+    const others = this.#core.subscribersOf(uri).filter((connection) => connection !== this).length;
+    if (method === "resources/subscribe") {
+      if (others === 0 && !this.#subscriptions.has(uri)) await upstream.supervisor.request(method, params);
+      this.#subscriptions.add(uri);
+    } else {
+      if (others === 0 && this.#subscriptions.has(uri)) await upstream.supervisor.request(method, params);
+      this.#subscriptions.delete(uri);
+    }
+    return {};
+  }
+
+  /** The resources this client subscribed to (shared mode: given up on the server when the last subscriber leaves). */
+  get subscriptions(): readonly string[] {
+    return [...this.#subscriptions];
   }
 
   /** Keeps the resources this client subscribed to, once the upstream accepted the (un)subscription. */

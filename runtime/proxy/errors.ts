@@ -17,7 +17,8 @@ export type ProxyErrorCode =
   | "PQG8008" // a request from the upstream could not be forwarded to a client (none, several, capability, timeout)
   | "PQG8009" // the client answered a request forwarded from the upstream with an error; relayed unchanged
   | "PQG8010" // a client asked for a method that is not an MCP client request; refused with -32601
-  | "PQG8011"; // per-session mode: every upstream session is taken, so this client has none
+  | "PQG8011" // per-session mode: every upstream session is taken, so this client has none
+  | "PQG8012"; // a client has MAX_REQUESTS_IN_FLIGHT requests in flight already
 
 export class ProxyError extends Error {
   constructor(

@@ -125,15 +125,15 @@ describe("proxy core", function () {
     await clientEnd.start();
     const connection = await proxy.core.attachPlain(proxyEnd);
     const cancelledUpstream: number[] = [];
-    // This connection has an upstream session of its own (the first client's is the initial one).
+    await clientEnd.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: { ms: 500 } } });
+    await until(() => connection.busy, 5_000, "the call to be forwarded");
+    // This connection has an upstream session of its own, bound at its first request.
     const supervisor = connection.upstream!.supervisor;
     const cancel = supervisor.cancel.bind(supervisor);
     supervisor.cancel = (id, reason) => {
       cancelledUpstream.push(id);
       cancel(id, reason);
     };
-    await clientEnd.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow", arguments: { ms: 500 } } });
-    await until(() => connection.busy, 5_000, "the call to be forwarded");
     await clientEnd.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1, reason: "the agent gave up" } });
     await clientEnd.send({ jsonrpc: "2.0", id: 2, method: "ping" });
     // An equally slow call sent after the cancelled one: once it is answered, the cancelled one would have been too.
