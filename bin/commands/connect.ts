@@ -9,8 +9,9 @@ import { operationalLogger } from "../../runtime/audit/index.js";
 import { Bridge } from "../../runtime/connect/bridge.js";
 import { loadSecretKey, parseFingerprint } from "../../runtime/identity/index.js";
 import { splitCommandLine } from "../../runtime/manifest/files.js";
-import { TolerantStdioTransport } from "../../runtime/proxy/index.js";
-import { PqcClientTransport, type PqcClientTransportOptions } from "../../runtime/transport/index.js";
+// Narrow imports: the proxy's and the transports' index modules would load the HTTP server and the whole proxy.
+import { TolerantStdioTransport } from "../../runtime/proxy/stdio.js";
+import { PqcClientTransport, type PqcClientTransportOptions } from "../../runtime/transport/client.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
 interface ConnectArgs {

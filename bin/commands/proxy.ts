@@ -250,13 +250,12 @@ export async function run(io: CommandIO): Promise<number> {
       upstreamMode: args.upstreamMode,
       mode: args.mode,
       maxUpstreams: args.maxUpstreams,
+      // Refusals at `info`; allowed calls at `debug`: the audit log records every decision, and a synchronous log line
+      // per allowed call cost more CPU than deciding it (docs/performance.md, "Proxy").
       onDecision: (tool, verdict) =>
-        logger.info(
-          verdict.allowed
-            ? { tool, decision: verdict.decision.decision, rules: verdict.decision.determining }
-            : { tool, decision: "deny", code: verdict.refusal.code, rules: verdict.refusal.rules, reason: verdict.refusal.reason },
-          "decision",
-        ),
+        verdict.allowed
+          ? logger.debug({ tool, decision: verdict.decision.decision, rules: verdict.decision.determining }, "decision")
+          : logger.info({ tool, decision: "deny", code: verdict.refusal.code, rules: verdict.refusal.rules, reason: verdict.refusal.reason }, "decision"),
     });
   } catch (error) {
     reportError(io, error, "PQG8006");
