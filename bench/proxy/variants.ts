@@ -8,11 +8,12 @@ import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport, type StdioServerParameters } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { generateIdentity, writeIdentity } from "../../runtime/identity/index.js";
 import { PqcClientTransport } from "../../runtime/transport/index.js";
 import { EVERYTHING, EVERYTHING_LINE, everythingTools } from "../../test/support/everything.js";
 import { freePort, LogFiles, ProcessGroup, waitForLine, waitForPort, waitForText } from "./children.js";
+import { requestScopedFetch } from "../../runtime/transport/fetch.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const PQGUARD = join(ROOT, "dist", "bin", "pqguard.js");
@@ -120,29 +121,6 @@ async function connectStdio(setting: BenchSetting, parameters: StdioServerParame
   }
   return { client, pid: transport.pid! };
 }
-
-/**
- * The SDK's HTTP client passes its transport's one AbortSignal to every fetch; undici adds an abort listener to it per
- * request and drops it only once the request is garbage-collected, so listeners pile up (past 1,500, a
- * MaxListenersExceededWarning per call) and undici walks them on every request. The benchmark's clients give each
- * request a signal of its own, tied to the transport's until its response arrives (the event stream a client keeps
- * open, a GET, until the transport's aborts), so the client costs every HTTP variant alike at every call. A body still
- * being read when the transport closes is not aborted by that close: the benchmark closes its clients only after
- * every call was answered.
- */
-const requestScopedFetch: FetchLike = async (url, init) => {
-  const shared = init?.signal;
-  if (shared === undefined || shared === null) return fetch(url, init);
-  const own = new AbortController();
-  const abort = (): void => own.abort(shared.reason);
-  if (shared.aborted) abort();
-  else shared.addEventListener("abort", abort, { once: true });
-  try {
-    return await fetch(url, { ...init, signal: own.signal });
-  } finally {
-    if (init?.method !== "GET") shared.removeEventListener("abort", abort);
-  }
-};
 
 function httpClientTransport(url: URL): StreamableHTTPClientTransport {
   return new StreamableHTTPClientTransport(url, { fetch: requestScopedFetch });

@@ -13,6 +13,7 @@ import { splitCommandLine } from "../../runtime/manifest/files.js";
 import { TolerantStdioTransport } from "../../runtime/proxy/stdio.js";
 import { PqcClientTransport, type PqcClientTransportOptions } from "../../runtime/transport/client.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
+import { requestScopedFetch } from "../../runtime/transport/fetch.js";
 
 interface ConnectArgs {
   readonly target: { readonly url: URL } | { readonly command: string; readonly args: string[] };
@@ -71,7 +72,7 @@ function targetOf(url: string | undefined, command: string | undefined): Connect
 
 /** The transport a new sealed session runs over: a fresh one for every (re)connection. */
 function innerTransport(target: ConnectArgs["target"]): Transport {
-  if ("url" in target) return new StreamableHTTPClientTransport(target.url);
+  if ("url" in target) return new StreamableHTTPClientTransport(target.url, { fetch: requestScopedFetch });
   return new StdioClientTransport({ command: target.command, args: target.args, stderr: "inherit" });
 }
 

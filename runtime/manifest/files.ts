@@ -13,6 +13,7 @@ import { digestedToolView } from "./digest.js";
 import { ManifestError, ManifestErrorCode } from "./errors.js";
 import { readToolList } from "./listing.js";
 import { MAX_MANIFEST_BYTES, verifySignedManifest, type VerifiedManifest, type VerifyOptions } from "./signed.js";
+import { requestScopedFetch } from "../transport/fetch.js";
 
 /** How long a server asked with `--from-server` has to start and list its tools. */
 export const FROM_SERVER_TIMEOUT_MS = 30_000;
@@ -83,7 +84,7 @@ export async function toolsFromUrl(url: string | URL, options: { headers?: Reado
   } catch (error) {
     throw new ManifestError(ManifestErrorCode.Malformed, error instanceof Error ? error.message : String(error));
   }
-  const transport = new StreamableHTTPClientTransport(endpoint, options.headers === undefined ? {} : { requestInit: { headers: { ...options.headers } } });
+  const transport = new StreamableHTTPClientTransport(endpoint, { fetch: requestScopedFetch, ...(options.headers === undefined ? {} : { requestInit: { headers: { ...options.headers } } }) });
   const endSession = async (): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, KILL_GRACE_MS)));

@@ -7,6 +7,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { InitializeResult, JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
 import { classifyLine, LineSplitter, oversizedReply, serializeLine, type JsonRpcErrorReply } from "./framing.js";
+import { requestScopedFetch } from "../transport/fetch.js";
 
 /** Between SIGTERM and SIGKILL (stdio), or for the session's DELETE (HTTP), when shutting down: time to flush, not to linger. */
 export const KILL_GRACE_MS = 1_000;
@@ -203,7 +204,7 @@ class HttpLink implements UpstreamLink {
     this.name = displayUrl(url);
     this.#events = events;
     this.#log = log;
-    this.#transport = new StreamableHTTPClientTransport(url, target.headers === undefined ? {} : { requestInit: { headers: { ...target.headers } } });
+    this.#transport = new StreamableHTTPClientTransport(url, { fetch: requestScopedFetch, ...(target.headers === undefined ? {} : { requestInit: { headers: { ...target.headers } } }) });
     this.#transport.onmessage = (message) => {
       if (!this.#ended) events.message(message);
     };
