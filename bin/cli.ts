@@ -14,6 +14,10 @@ const COMMANDS: Record<string, CommandEntry> = {
   eval: { summary: "eval POLICY --request R.json [--manifest M.json] [--interpret]", load: () => import("./commands/eval.js") },
   fmt: { summary: "fmt FILE... [--check]", load: () => import("./commands/fmt.js") },
   test: { summary: "test PATH... [--format text|json|junit] [--min-coverage N] [--seed S] [--runs N]", load: () => import("./commands/test.js") },
+  diff: {
+    summary: "diff OLD.policy NEW.policy [--manifest M.json]... [--runs N] [--seed S] [--expect-no-change] [--format text|json]",
+    load: () => import("./commands/diff.js"),
+  },
   keygen: { summary: "keygen [--alg ML-DSA-65] --out NAME", load: () => import("./commands/keygen.js") },
   cert: {
     summary:

@@ -11,7 +11,7 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-const COMMANDS = ["check", "compile", "eval", "fmt", "keygen", "manifest", "audit", "proxy", "test", "cert", "connect", "demo"];
+const COMMANDS = ["check", "compile", "eval", "fmt", "keygen", "manifest", "audit", "proxy", "test", "diff", "cert", "connect", "demo"];
 
 describe("pqguard command dispatcher", () => {
   for (const command of COMMANDS) {
