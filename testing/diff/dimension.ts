@@ -257,7 +257,7 @@ export function stringCandidates(hints: readonly Hint[], seed: number, extra: re
   const middles = [...literals, ...samples.slice(0, 4), ...textHints(hints, "substring")];
   const framed = prefixes.flatMap((p) => ["", ...suffixes].flatMap((s) => middles.map((m) => `${p}${m}${s}`)));
   const suffixed = suffixes.flatMap((s) => middles.map((m) => `${m}${s}`));
-  const all = [...literals, ...samples, ...lengths, ...interleave(framed, suffixed), "", ...misses, ...extra.filter((e): e is string => typeof e === "string")];
+  const all = [...literals, ...lengths, ...samples, ...interleave(framed, suffixed), "", ...misses, ...extra.filter((e): e is string => typeof e === "string")];
   return [...new Set(all)].slice(0, MAX_STRING_CANDIDATES);
 }
 
