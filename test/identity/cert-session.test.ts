@@ -1,6 +1,7 @@
 // Certificates from files in real sealed sessions (PqcServerTransport and PqcClientTransport over the SDK's
 // InMemoryTransport): the server sees the claims of a trusted certificate, and refuses an expired one, one from an
 // untrusted issuer, one presented with another key, and an unauthenticated client when authentication is required.
+import { randomUUID } from "node:crypto";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -58,7 +59,7 @@ describe("client certificate files in sealed sessions", () => {
 
   /** Issues a certificate, writes it to a file and loads it back, as `pqguard cert issue` and a client would. */
   async function certificateFile(options: { issuer?: Identity; claims?: Record<string, unknown>; lifetimeMs?: number; now?: number }): Promise<Uint8Array> {
-    const file = path.join(dir, `c${Math.random().toString(36).slice(2)}.cert`);
+    const file = path.join(dir, `c${randomUUID()}.cert`);
     const bytes = certifyClient({
       issuer: options.issuer ?? ca,
       subject: agent,
