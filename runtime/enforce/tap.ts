@@ -1,0 +1,133 @@
+// Where enforcement attaches to an MCP endpoint: the public members of the `Transport` it is connected to (`onmessage`,
+// `onclose`, `send`), interposed on in place, so that every JSON-RPC message in and out passes the guard first. Works
+// for any SDK version whose endpoints take a transport through `connect(transport)`.
+
+/** A JSON-RPC message as the wire carries it; enforcement reads only `id`, `method`, `params`, `result` and `error`. */
+export type WireMessage = Record<string, unknown>;
+
+/** The options an SDK passes with a message it sends (`relatedRequestId` routes it to a request's HTTP stream). */
+export type SendOptions = { readonly relatedRequestId?: string | number | undefined } & Record<string, unknown>;
+
+/** Passes a message on to the endpoint (incoming) or to the wire (outgoing). */
+export type Deliver = (message: WireMessage, extra?: unknown) => void;
+export type Send = (message: WireMessage, options?: SendOptions) => Promise<void>;
+
+/** What a guard does with each message, and when the transport closes. */
+export interface TransportHooks {
+  /** A message from the peer: hand it to `deliver` (now or later), or answer it through the tap's `send` instead. */
+  incoming(message: WireMessage, extra: unknown, deliver: Deliver): void;
+  /** A message the endpoint sends: pass it to `send`, change it, or keep it back. */
+  outgoing(message: WireMessage, options: SendOptions | undefined, send: Send): Promise<void>;
+  /** The transport closed; runs once, before the endpoint's own close handler. */
+  closed(): void;
+}
+
+/** A transport as far as enforcement touches it: the members of the SDK's public `Transport` interface it uses. */
+interface TappableTransport {
+  onmessage?: ((message: WireMessage, extra?: unknown) => void) | undefined;
+  onclose?: (() => void) | undefined;
+  send(message: WireMessage, options?: SendOptions): Promise<void>;
+}
+
+/** A transport with a guard interposed: `send` writes to the wire past the guard, `deliver` hands the endpoint a message. */
+export interface TransportTap {
+  readonly send: Send;
+  readonly deliver: Deliver;
+}
+
+/**
+ * Interposes `hooks` on `transport`'s `onmessage`, `onclose` and `send`, in place rather than by wrapping it in
+ * another object: an SDK may recognise its own transport classes (SDK v2 binds a per-request HTTP transport's
+ * protocol revision by its class), and applications keep calling the transport's own methods (`handleRequest`).
+ *
+ * `onmessage` and `onclose` become accessors: the SDK sets its handlers as before, and reading them gives a handler
+ * that runs the hooks and then the handler that was set when it was read. The SDK chains the handler it read when it
+ * connects; a message the guard has already passed on reaches that chain without meeting the guard a second time, and
+ * the close hook runs once however the handlers are chained.
+ */
+export function tapTransport(transport: object, hooks: TransportHooks): TransportTap {
+  const target = transport as TappableTransport;
+  let onmessage = target.onmessage;
+  let onclose = target.onclose;
+  /** Set while a message the guard passed on is being handed over: a chained handler calling back in is the endpoint's. */
+  let delivering = false;
+  let closed = false;
+  const deliverTo = (handler: TappableTransport["onmessage"]): Deliver => (message, extra) => {
+    if (handler === undefined) return;
+    delivering = true;
+    try {
+      handler(message, extra);
+    } finally {
+      delivering = false;
+    }
+  };
+  Object.defineProperty(target, "onmessage", {
+    configurable: true,
+    enumerable: true,
+    get: () => {
+      const handler = onmessage;
+      return (message: WireMessage, extra?: unknown) => {
+        if (delivering) return handler?.(message, extra);
+        hooks.incoming(message, extra, deliverTo(handler));
+      };
+    },
+    set: (handler: TappableTransport["onmessage"]) => {
+      onmessage = handler;
+    },
+  });
+  Object.defineProperty(target, "onclose", {
+    configurable: true,
+    enumerable: true,
+    get: () => {
+      const handler = onclose;
+      return () => {
+        if (!closed) {
+          closed = true;
+          hooks.closed();
+        }
+        handler?.();
+      };
+    },
+    set: (handler: (() => void) | undefined) => {
+      onclose = handler;
+    },
+  });
+  const send: Send = target.send.bind(target);
+  target.send = (message, options) => hooks.outgoing(message, options, send);
+  return { send, deliver: (message, extra) => deliverTo(onmessage)(message, extra) };
+}
+
+/** An SDK endpoint (Client or Server, SDK v1 or v2) as far as attaching needs it. */
+export interface Connectable {
+  /** The transport it is connected to now, if any (public in both SDK versions). */
+  readonly transport?: unknown;
+  connect(transport: never, ...rest: never[]): Promise<unknown>;
+}
+
+/**
+ * Runs `attach` on the transport `endpoint` is connected to now, if any, and on each transport it connects to later:
+ * its public `connect` is wrapped so that the transport is tapped before the SDK sets its handlers.
+ */
+export function onEveryTransport(endpoint: Connectable, attach: (transport: object) => void): void {
+  const connected = endpoint.transport;
+  if (typeof connected === "object" && connected !== null) attach(connected);
+  const connect = endpoint.connect.bind(endpoint) as (transport: object, ...rest: unknown[]) => Promise<unknown>;
+  (endpoint as unknown as { connect: (transport: object, ...rest: unknown[]) => Promise<unknown> }).connect = (transport, ...rest) => {
+    attach(transport);
+    return connect(transport, ...rest);
+  };
+}
+
+/** Whether a message is a request (has a method and an id), a notification (a method, no id) or a response. */
+export function isRequest(message: WireMessage): boolean {
+  return typeof message.method === "string" && "id" in message;
+}
+
+export function isResponse(message: WireMessage): boolean {
+  return message.method === undefined && "id" in message && ("result" in message || "error" in message);
+}
+
+export function paramsOf(message: WireMessage): Record<string, unknown> {
+  const params = message.params;
+  return typeof params === "object" && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
+}
