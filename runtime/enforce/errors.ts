@@ -48,10 +48,13 @@ export function refusalError(data: RefusalData): McpError {
   return new McpError(GUARD_REFUSAL_ERROR, `call to \`${data.tool}\` refused: ${data.reason}`, data);
 }
 
-/** Reads the refusal data back from an error a client received; undefined when the error is not a refusal. */
+/**
+ * Reads the refusal data back from an error a client received (SDK v1's McpError or v2's ProtocolError: any error with
+ * the refusal's JSON-RPC code); undefined when the error is not a refusal.
+ */
 export function refusalOf(error: unknown): RefusalData | undefined {
-  if (!(error instanceof McpError) || error.code !== GUARD_REFUSAL_ERROR) return undefined;
-  const data = error.data as Partial<RefusalData> | undefined;
+  if (!(error instanceof Error) || (error as { code?: unknown }).code !== GUARD_REFUSAL_ERROR) return undefined;
+  const data = (error as { data?: unknown }).data as Partial<RefusalData> | undefined;
   return typeof data?.code === "string" && typeof data.reason === "string" ? (data as RefusalData) : undefined;
 }
 

@@ -49,8 +49,10 @@ const LIST = "tools/list";
 const LIST_CHANGED = "notifications/tools/list_changed";
 /** The JSON-RPC code of a request whose params are unusable. */
 const INVALID_PARAMS = -32602;
-/** Where an SDK v2 request without `initialize` (protocol 2026-07-28) carries the client's capabilities. */
-const CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities";
+/** Where a request of protocol 2026-07-28 (no `initialize`) carries its envelope: revision, client capabilities and info. */
+const ENVELOPE_PREFIX = "io.modelcontextprotocol/";
+const PROTOCOL_VERSION_META_KEY = `${ENVELOPE_PREFIX}protocolVersion`;
+const CLIENT_CAPABILITIES_META_KEY = `${ENVELOPE_PREFIX}clientCapabilities`;
 
 /**
  * Enforces `guard` on `server`: attached to the transport it is connected to now and to every one it connects to
@@ -117,6 +119,11 @@ class ServerConnection {
   readonly #idPrefix = `pqguard-${Math.random().toString(36).slice(2)}-`;
   #nextId = 0;
   #capabilities: Record<string, unknown> | undefined;
+  /**
+   * Protocol 2026-07-28 has no `initialize`: each request carries the protocol revision and the client's capabilities
+   * in `_meta`. The guard's own requests to the server carry the envelope of the client's last request.
+   */
+  #envelope: Record<string, unknown> | undefined;
   #closed = false;
 
   constructor(
@@ -136,6 +143,7 @@ class ServerConnection {
     if (isResponse(message) && typeof message.id === "string" && this.#answered(message)) return;
     if (isRequest(message)) {
       if (message.method === CALL) {
+        this.#noteEnvelope(message);
         const controller = new AbortController();
         this.#deciding.set(message.id, controller);
         // Decided from the next microtask on, as the SDK runs a handler: a call that arrives in the turn of the close
@@ -143,6 +151,7 @@ class ServerConnection {
         queueMicrotask(() => void this.#call(message, extra, deliver, controller));
         return;
       }
+      this.#noteEnvelope(message);
       if (message.method === LIST) this.#listings.set(message.id, this.#shared.live.generation);
       else if (message.method === "initialize") this.#capabilities = capabilitiesOf(paramsOf(message).capabilities);
     } else if (message.method === "notifications/cancelled") {
@@ -261,8 +270,17 @@ class ServerConnection {
     if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolUnknown, "the connection closed before the server listed its tools"));
     const id = this.#ownId();
     const answer = new Promise<Record<string, unknown>>((resolve, reject) => this.#asked.set(id, { resolve, reject }));
-    this.#tap.deliver({ jsonrpc: "2.0", id, method, params });
+    const envelope = this.#envelope;
+    this.#tap.deliver({ jsonrpc: "2.0", id, method, params: envelope === undefined ? params : { ...params, _meta: envelope } });
     return answer;
+  }
+
+  #noteEnvelope(message: WireMessage): void {
+    const meta = paramsOf(message)._meta;
+    if (typeof meta !== "object" || meta === null || !(PROTOCOL_VERSION_META_KEY in meta)) return;
+    const envelope: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(meta)) if (key.startsWith(ENVELOPE_PREFIX)) envelope[key] = value;
+    this.#envelope = envelope;
   }
 
   /** Settles the guard's own request `message` answers; false when it answers none of them. */

@@ -1,6 +1,7 @@
 // Where enforcement attaches to an MCP endpoint: the public members of the `Transport` it is connected to (`onmessage`,
 // `onclose`, `send`), interposed on in place, so that every JSON-RPC message in and out passes the guard first. Works
 // for any SDK version whose endpoints take a transport through `connect(transport)`.
+import process from "node:process";
 
 /** A JSON-RPC message as the wire carries it; enforcement reads only `id`, `method`, `params`, `result` and `error`. */
 export type WireMessage = Record<string, unknown>;
@@ -83,7 +84,12 @@ export function tapTransport(transport: object, hooks: TransportHooks): Transpor
       return () => {
         if (!closed) {
           closed = true;
-          hooks.closed();
+          try {
+            hooks.closed();
+          } catch (error) {
+            // Reported, not thrown: a throw here would stop the SDK's teardown (pending requests never settle).
+            process.emitWarning(`a pqguard close hook failed: ${error instanceof Error ? error.message : String(error)}`);
+          }
         }
         handler?.();
       };

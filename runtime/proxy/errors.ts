@@ -18,7 +18,8 @@ export type ProxyErrorCode =
   | "PQG8009" // the client answered a request forwarded from the upstream with an error; relayed unchanged
   | "PQG8010" // a client asked for a method that is not an MCP client request; refused with -32601
   | "PQG8011" // per-session mode: every upstream session is taken, so this client has none
-  | "PQG8012"; // a client has MAX_REQUESTS_IN_FLIGHT requests in flight already
+  | "PQG8012" // a client has MAX_REQUESTS_IN_FLIGHT requests in flight already
+  | "PQG8020"; // a client speaks protocol revision 2026-07-28 (no initialize), which the upstream session does not
 
 export class ProxyError extends Error {
   constructor(
