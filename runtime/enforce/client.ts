@@ -10,7 +10,7 @@ import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVer
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
-import { isRequest, isResponse, onEveryTransport, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
+import { isRequest, isResponse, onEveryTransport, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
 import { PinnedToolList, readBudget, type ReadBudget } from "./tool-list.js";
 
 export interface GuardClientOptions extends DecisionOptions {
@@ -154,12 +154,10 @@ class ClientConnection {
   readonly #listings = new Map<unknown, number>();
   /** Calls sent, by id: their results pass the result stages on the way back. */
   readonly #running = new Map<unknown, { readonly tool: string; readonly session: SessionView | undefined }>();
-  /** The guard's own tools/list requests, by the id it gave them. */
-  readonly #asked = new Map<string, { resolve(result: Record<string, unknown>): void; reject(error: Error): void }>();
+  /** The guard's own tools/list requests: answered only by the server. */
+  readonly #asked = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolUnknown, message));
   /** Sessions calls were decided for on this connection: ended in the call history when it closes. */
   readonly #sessions = new Set<string>();
-  readonly #idPrefix = `pqguard-${Math.random().toString(36).slice(2)}-`;
-  #nextId = 0;
   #closed = false;
 
   constructor(shared: ClientGuard, transport: object) {
@@ -233,7 +231,7 @@ class ClientConnection {
   #incoming(message: WireMessage, extra: unknown, deliver: Deliver): void {
     if (isResponse(message)) {
       const id = message.id;
-      if (typeof id === "string" && this.#answered(message)) return;
+      if (this.#asked.settle(message)) return;
       const generation = this.#listings.get(id);
       if (generation !== undefined) {
         this.#listings.delete(id);
@@ -276,27 +274,15 @@ class ClientConnection {
   /** Asks the server for its tools past the guard; the answer comes back through `incoming` and goes no further. */
   askServer(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolUnknown, "the connection closed before the server listed its tools"));
-    const id = `${this.#idPrefix}${++this.#nextId}`;
-    const answer = new Promise<Record<string, unknown>>((resolve, reject) => this.#asked.set(id, { resolve, reject }));
-    this.#tap.send({ jsonrpc: "2.0", id, method, params }).catch((error: unknown) => this.#answered({ id, error: { message: String(error) } }));
+    const { id, answer } = this.#asked.open();
+    this.#tap.send({ jsonrpc: "2.0", id, method, params }).catch((error: unknown) => this.#asked.settle({ id, error: { message: String(error) } }));
     return answer;
-  }
-
-  #answered(message: WireMessage): boolean {
-    const asked = this.#asked.get(message.id as string);
-    if (asked === undefined) return false;
-    this.#asked.delete(message.id as string);
-    const error = message.error as { message?: unknown } | undefined;
-    if (error !== undefined) asked.reject(new EnforceError(EnforceErrorCode.ToolUnknown, `the server answered tools/list with an error: ${String(error.message)}`));
-    else asked.resolve((message.result ?? {}) as Record<string, unknown>);
-    return true;
   }
 
   #close(): void {
     this.#closed = true;
     for (const controller of this.#deciding.values()) controller.abort();
-    for (const asked of this.#asked.values()) asked.reject(new EnforceError(EnforceErrorCode.Cancelled, "the connection closed before the server listed its tools"));
-    this.#asked.clear();
+    this.#asked.failAll("the connection closed before the server listed its tools");
     const { decisions, resolver, list } = this.#shared;
     for (const id of this.#sessions) decisions.endSession(id);
     this.#sessions.clear();

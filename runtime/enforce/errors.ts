@@ -24,7 +24,7 @@ export const EnforceErrorCode = {
   BadArguments: "PQG7308",
   /** The audit log cannot be written, so no call can be recorded. */
   AuditFailed: "PQG7309",
-  /** The SDK object handed to `enforce`/`guardClient` lacks the seam enforcement needs. */
+  /** The object handed to `enforce`/`guardClient` is not an SDK Client or Server: it has no `connect(transport)`. */
   UnsupportedSdk: "PQG7310",
   /** At set-up: the state store keeps calls for less time than the policy's longest window counts them. */
   RetentionTooShort: "PQG7311",

@@ -9,7 +9,7 @@ import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVer
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
-import { isRequest, isResponse, onEveryTransport, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
+import { isRequest, isResponse, onEveryTransport, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
 import { PinnedToolList, readBudget } from "./tool-list.js";
 
 export { MAX_STALE_READS, MAX_TOOL_LIST_PAGES } from "../manifest/listing.js";
@@ -95,12 +95,6 @@ interface ServerGuard {
   readonly now: () => number;
 }
 
-/** A request the guard sent on this connection, waiting for its answer. */
-interface Asked {
-  resolve(result: Record<string, unknown>): void;
-  reject(error: Error): void;
-}
-
 /** One connection of an enforced server: the transport's tap and what is in flight on it. */
 class ServerConnection {
   readonly #shared: ServerGuard;
@@ -111,13 +105,12 @@ class ServerConnection {
   readonly #listings = new Map<unknown, number>();
   /** Allowed calls whose results are on their way back, by id: they pass the result stages. */
   readonly #running = new Map<unknown, { readonly tool: string; readonly session: SessionView | undefined }>();
-  /** Requests the guard made (tools/list to the server, elicitation to the client), by the id it gave them. */
-  readonly #asked = new Map<string, Asked>();
+  /** The guard's own requests to the server (tools/list): answered only by the server. */
+  readonly #askedServer = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolUnknown, message));
+  /** The guard's own requests to the client (elicitation): answered only by the client. */
+  readonly #askedClient = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ApprovalRefused, message));
   /** Sessions calls were decided for on this connection: ended in the call history when it closes. */
   readonly #sessions = new Set<string>();
-  /** Ids of the guard's own requests: a random prefix, so that no id a client chooses can be taken for one. */
-  readonly #idPrefix = `pqguard-${Math.random().toString(36).slice(2)}-`;
-  #nextId = 0;
   #capabilities: Record<string, unknown> | undefined;
   /**
    * Protocol 2026-07-28 has no `initialize`: each request carries the protocol revision and the client's capabilities
@@ -140,7 +133,7 @@ class ServerConnection {
   }
 
   #incoming(message: WireMessage, extra: unknown, deliver: Deliver): void {
-    if (isResponse(message) && typeof message.id === "string" && this.#answered(message)) return;
+    if (isResponse(message) && typeof message.id === "string" && this.#askedClient.settle(message)) return;
     if (isRequest(message)) {
       if (message.method === CALL) {
         this.#noteEnvelope(message);
@@ -208,7 +201,7 @@ class ServerConnection {
   async #outgoing(message: WireMessage, options: SendOptions | undefined, send: Send): Promise<void> {
     if (isResponse(message)) {
       const id = message.id;
-      if (typeof id === "string" && this.#answered(message)) return;
+      if (typeof id === "string" && this.#askedServer.settle(message)) return;
       const listed = this.#listings.get(id);
       if (listed !== undefined) {
         this.#listings.delete(id);
@@ -268,8 +261,7 @@ class ServerConnection {
   /** Asks the server itself, as if a client did: its unfiltered answer comes back through `send`, and goes no further. */
   askServer(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolUnknown, "the connection closed before the server listed its tools"));
-    const id = this.#ownId();
-    const answer = new Promise<Record<string, unknown>>((resolve, reject) => this.#asked.set(id, { resolve, reject }));
+    const { id, answer } = this.#askedServer.open();
     const envelope = this.#envelope;
     this.#tap.deliver({ jsonrpc: "2.0", id, method, params: envelope === undefined ? params : { ...params, _meta: envelope } });
     return answer;
@@ -283,21 +275,6 @@ class ServerConnection {
     this.#envelope = envelope;
   }
 
-  /** Settles the guard's own request `message` answers; false when it answers none of them. */
-  #answered(message: WireMessage): boolean {
-    const asked = this.#asked.get(message.id as string);
-    if (asked === undefined) return false;
-    this.#asked.delete(message.id as string);
-    const error = message.error as { message?: unknown } | undefined;
-    if (error !== undefined) asked.reject(new EnforceError(EnforceErrorCode.ToolUnknown, `the request was answered with an error: ${String(error.message)}`));
-    else asked.resolve((message.result ?? {}) as Record<string, unknown>);
-    return true;
-  }
-
-  #ownId(): string {
-    return `${this.#idPrefix}${++this.#nextId}`;
-  }
-
   /**
    * The default approver: MCP elicitation (form mode) of the client, when it declared it (at `initialize`, or on the
    * request itself under protocol 2026-07-28); sent as part of the call's request, so it reaches the call's stream.
@@ -308,13 +285,9 @@ class ServerConnection {
     const elicitation = capabilities?.elicitation as Record<string, unknown> | undefined;
     if (elicitation === undefined || (elicitation.form === undefined && Object.keys(elicitation).length > 0)) return undefined;
     return async (request) => {
-      const id = this.#ownId();
-      const answer = new Promise<Record<string, unknown>>((resolve, reject) => this.#asked.set(id, { resolve, reject }));
+      const { id, answer } = this.#askedClient.open();
       const withdraw = (): void => {
-        const asked = this.#asked.get(id);
-        if (asked === undefined) return;
-        this.#asked.delete(id);
-        asked.resolve({ action: "cancel" });
+        if (!this.#askedClient.withdraw(id, { action: "cancel" })) return;
         this.#tap.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "the approval was withdrawn" } }).catch(() => undefined);
       };
       request.signal.addEventListener("abort", withdraw, { once: true });
@@ -345,8 +318,8 @@ class ServerConnection {
     this.#closed = true;
     // Nobody waits for these calls' answers any more: one still being decided (an approval) is refused, not run.
     for (const controller of this.#deciding.values()) controller.abort();
-    for (const asked of this.#asked.values()) asked.reject(new EnforceError(EnforceErrorCode.Cancelled, "the connection closed before the request was answered"));
-    this.#asked.clear();
+    this.#askedServer.failAll("the connection closed before the server answered");
+    this.#askedClient.failAll("the connection closed before the client answered");
     const { decisions, resolver, live } = this.#shared;
     // Each session this connection decided for ends once its decisions in flight (an approval pending) have finished.
     for (const id of this.#sessions) decisions.endSession(id);

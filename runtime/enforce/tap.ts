@@ -1,7 +1,9 @@
 // Where enforcement attaches to an MCP endpoint: the public members of the `Transport` it is connected to (`onmessage`,
 // `onclose`, `send`), interposed on in place, so that every JSON-RPC message in and out passes the guard first. Works
 // for any SDK version whose endpoints take a transport through `connect(transport)`.
+import { randomUUID } from "node:crypto";
 import process from "node:process";
+import { EnforceError, EnforceErrorCode } from "./errors.js";
 
 /** A JSON-RPC message as the wire carries it; enforcement reads only `id`, `method`, `params`, `result` and `error`. */
 export type WireMessage = Record<string, unknown>;
@@ -115,6 +117,9 @@ export interface Connectable {
  * its public `connect` is wrapped so that the transport is tapped before the SDK sets its handlers.
  */
 export function onEveryTransport(endpoint: Connectable, attach: (transport: object) => void): void {
+  if (typeof endpoint?.connect !== "function") {
+    throw new EnforceError(EnforceErrorCode.UnsupportedSdk, "the object given is not an MCP SDK Client or Server: it has no `connect(transport)` to attach to");
+  }
   const connected = endpoint.transport;
   if (typeof connected === "object" && connected !== null) attach(connected);
   const connect = endpoint.connect.bind(endpoint) as (transport: object, ...rest: unknown[]) => Promise<unknown>;
@@ -136,4 +141,52 @@ export function isResponse(message: WireMessage): boolean {
 export function paramsOf(message: WireMessage): Record<string, unknown> {
   const params = message.params;
   return typeof params === "object" && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
+}
+
+/**
+ * The guard's own requests on one connection in one direction (to the server, or to the client), by the id it gave
+ * them, until answered. Ids carry a random prefix, and only a message from the side a request went to can answer it,
+ * so no id a peer chooses or guesses can be taken for one.
+ */
+export class OwnRequests {
+  readonly #prefix = `pqguard-${randomUUID()}-`;
+  readonly #pending = new Map<string, { resolve(result: Record<string, unknown>): void; reject(error: Error): void }>();
+  #next = 0;
+
+  constructor(private readonly failed: (message: string) => Error) {}
+
+  /** A new request id and the promise of its answer's `result` (rejected when answered with an error). */
+  open(): { readonly id: string; readonly answer: Promise<Record<string, unknown>> } {
+    const id = `${this.#prefix}${++this.#next}`;
+    const answer = new Promise<Record<string, unknown>>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
+    return { id, answer };
+  }
+
+  /** Settles the request `message` answers; false when it answers none of these. */
+  settle(message: WireMessage): boolean {
+    const id = message.id;
+    if (typeof id !== "string") return false;
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return false;
+    this.#pending.delete(id);
+    const error = message.error as { message?: unknown } | undefined;
+    if (error !== undefined) pending.reject(this.failed(`the request was answered with an error: ${String(error.message)}`));
+    else pending.resolve((message.result ?? {}) as Record<string, unknown>);
+    return true;
+  }
+
+  /** Stops waiting for `id`, settling it with `result`; false when it was no longer waited for. */
+  withdraw(id: string, result: Record<string, unknown>): boolean {
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return false;
+    this.#pending.delete(id);
+    pending.resolve(result);
+    return true;
+  }
+
+  /** The connection closed: every request still waiting is rejected. */
+  failAll(message: string): void {
+    for (const pending of this.#pending.values()) pending.reject(this.failed(message));
+    this.#pending.clear();
+  }
 }

@@ -116,3 +116,11 @@ describe("tapTransport", () => {
     assert.ok(warnings.some((message) => /a pqguard close hook failed: a hook failed/.test(message)), String(warnings));
   });
 });
+
+describe("attaching to an SDK endpoint", () => {
+  it("refuses (PQG7310) an object that is not an SDK Client or Server", async () => {
+    const { enforce } = await import("../../runtime/enforce/index.js");
+    const guard = { policyName: "p", policyDigest: "0".repeat(64), toolDigests: {}, guard: () => ({ decision: "deny", determining: [], reason: "no", explain: [] }) } as const;
+    assert.throws(() => enforce({ name: "not a server" } as never, guard), (error: unknown) => (error as { code?: unknown }).code === "PQG7310");
+  });
+});
