@@ -10,8 +10,8 @@ import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVer
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
-import { isRequest, isResponse, onEveryTransport, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
-import { PinnedToolList, readBudget, type ReadBudget } from "./tool-list.js";
+import { DecidingCall, isRequest, isResponse, onEveryTransport, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
+import { PinnedToolList, type ReadBudget } from "./tool-list.js";
 
 export interface GuardClientOptions extends DecisionOptions {
   /** The verified signed manifest every listed tool is pinned to. */
@@ -137,7 +137,7 @@ interface ClientGuard {
   readonly resolver: SessionResolver;
   readonly decisions: DecisionPoint;
   readonly list: PinnedToolList<Map<string, ToolStatus>>;
-  pin(tool: string, budget: ReadBudget): PinVerdict | Promise<PinVerdict>;
+  readonly pin: (tool: string, budget: ReadBudget) => PinVerdict | Promise<PinVerdict>;
   /** The tools of a listing the application may see. */
   visible(tools: Record<string, unknown>[]): Record<string, unknown>[];
   /** Re-reads the pin after a list_changed, before the application hears of it. */
@@ -149,7 +149,7 @@ class ClientConnection {
   readonly #shared: ClientGuard;
   readonly #tap: TransportTap;
   /** Calls being decided, by request id: aborted when the caller cancels one or the connection closes. */
-  readonly #deciding = new Map<unknown, AbortController>();
+  readonly #deciding = new Map<unknown, DecidingCall>();
   /** The application's tools/list requests, by id, with the pin generation they were sent under. */
   readonly #listings = new Map<unknown, number>();
   /** Calls sent, by id: their results pass the result stages on the way back. */
@@ -194,33 +194,29 @@ class ClientConnection {
     const tool = params.name;
     if (typeof tool !== "string") return send(message, options);
     const id = message.id;
-    const controller = new AbortController();
-    this.#deciding.set(id, controller);
+    const call = new DecidingCall(this.#shared.pin);
+    this.#deciding.set(id, call);
     const { decisions, resolver, options: guardOptions } = this.#shared;
     try {
       // After the close nothing is sent: a call then is refused (PQG7312) and opens no session.
       const session = this.#closed ? undefined : resolver.current();
-      if (this.#closed) controller.abort();
+      if (this.#closed) call.abort();
       if (session !== undefined) this.#sessions.add(session.sessionId);
-      const budget = readBudget();
-      const verdict = await decisions.decide({
-        tool,
-        args: params.arguments,
-        session,
-        pin: () => this.#shared.pin(tool, budget),
-        approve: guardOptions.approve,
-        signal: controller.signal,
-      });
+      call.tool = tool;
+      call.args = params.arguments;
+      call.session = session;
+      call.approve = guardOptions.approve;
+      const verdict = await decisions.decide(call);
       if (!verdict.allowed) {
         // The caller that cancelled has forgotten the id; after a close there is nobody to tell.
-        if (!controller.signal.aborted) {
+        if (!call.aborted) {
           const error = verdict.error;
           this.#tap.deliver({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } });
         }
         return;
       }
-      if (controller.signal.aborted) return;
-      this.#running.set(id, { tool, session });
+      if (call.aborted) return;
+      if (decisions.inspectsResults) this.#running.set(id, { tool, session });
       const sent = params.arguments === undefined ? message : { ...message, params: { ...params, arguments: verdict.args } };
       return await send(sent, options);
     } finally {

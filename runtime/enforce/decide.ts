@@ -76,11 +76,21 @@ export interface CallToDecide {
   readonly pin: () => PinVerdict | Promise<PinVerdict>;
   readonly approve: ApprovalCallback | undefined;
   /** Aborted when the request is cancelled or its connection closes: the call is then refused, before or after approval. */
-  readonly signal?: AbortSignal | undefined;
+  readonly signal?: CancelSignal | undefined;
+}
+
+/**
+ * What the decision reads of a call's cancellation: an AbortSignal, or anything as small that says whether the call
+ * was cancelled and tells listeners when (enforcement's transports use one that costs less than an AbortController).
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
 }
 
 /** A function, not an inline test: the compiler would take a signal checked once as unaborted after every await. */
-const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
+const aborted = (signal: CancelSignal | undefined): boolean => signal?.aborted === true;
 
 const CANCELLED_BEFORE = "the request was cancelled or its connection closed before the call was decided";
 const CANCELLED_DURING = "the request was cancelled or its connection closed while the approval was pending";
@@ -153,6 +163,8 @@ export class DecisionPoint {
   private readonly stages: readonly Stage[];
   /** The stages every result passes on its way back. */
   private readonly resultStages: readonly ResultStage[];
+  /** Whether any result stage is configured: when none is, enforcement points need not keep track of running calls. */
+  readonly inspectsResults: boolean;
 
   constructor(
     readonly guard: GuardModule,
@@ -166,6 +178,7 @@ export class DecisionPoint {
     this.storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
     this.stages = decisionStages();
     this.resultStages = RESULT_STAGES;
+    this.inspectsResults = this.resultStages.length > 0;
   }
 
   /**
@@ -358,7 +371,7 @@ export class DecisionPoint {
     session: SessionView,
     now: number,
     recordIf: (decision: Decision) => boolean,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
   ): Judged | Promise<Judged> {
     // A synchronous store decides in place (and throws); any other under the store's lock (and rejects).
     const sync = this.store.sync;
@@ -374,7 +387,7 @@ export class DecisionPoint {
     session: SessionView,
     now: number,
     recordIf: (decision: Decision) => boolean,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
   ) {
     const context = guardContextOf(session, storeStep(() => sync.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);
@@ -389,7 +402,7 @@ export class DecisionPoint {
     session: SessionView,
     now: number,
     recordIf: (decision: Decision) => boolean,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
   ) {
     const context = guardContextOf(session, await storeStep(() => this.store.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);

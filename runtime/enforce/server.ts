@@ -9,8 +9,8 @@ import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVer
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
-import { isRequest, isResponse, onEveryTransport, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
-import { PinnedToolList, readBudget } from "./tool-list.js";
+import { DecidingCall, isResponse, onEveryTransport, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
+import { PinnedToolList, type ReadBudget } from "./tool-list.js";
 
 export { MAX_STALE_READS, MAX_TOOL_LIST_PAGES } from "../manifest/listing.js";
 
@@ -100,7 +100,9 @@ class ServerConnection {
   readonly #shared: ServerGuard;
   readonly #tap: TransportTap;
   /** Calls being decided, by request id: aborted when the client cancels one or the connection closes. */
-  readonly #deciding = new Map<unknown, AbortController>();
+  readonly #deciding = new Map<unknown, DecidingCall>();
+  /** Pins a call's tool; one function for the connection, not one per call. */
+  readonly #pinning = (tool: string, budget: ReadBudget): PinVerdict | Promise<PinVerdict> => this.#pin(tool, budget);
   /** The client's tools/list requests, by id, with the pin generation they were asked under: their answers are filtered. */
   readonly #listings = new Map<unknown, number>();
   /** Allowed calls whose results are on their way back, by id: they pass the result stages. */
@@ -114,9 +116,10 @@ class ServerConnection {
   #capabilities: Record<string, unknown> | undefined;
   /**
    * Protocol 2026-07-28 has no `initialize`: each request carries the protocol revision and the client's capabilities
-   * in `_meta`. The guard's own requests to the server carry the envelope of the client's last request.
+   * in `_meta`. The guard's own requests to the server carry the envelope of the client's last request (kept as the
+   * `_meta` it came in, read only when the guard asks).
    */
-  #envelope: Record<string, unknown> | undefined;
+  #lastMeta: unknown;
   #closed = false;
 
   constructor(
@@ -133,32 +136,33 @@ class ServerConnection {
   }
 
   #incoming(message: WireMessage, extra: unknown, deliver: Deliver): void {
-    if (isResponse(message) && typeof message.id === "string" && this.#askedClient.settle(message)) return;
-    if (isRequest(message)) {
-      if (message.method === CALL) {
-        this.#noteEnvelope(message);
-        const controller = new AbortController();
-        this.#deciding.set(message.id, controller);
+    const method = message.method;
+    if (typeof method !== "string") {
+      if (this.#askedClient.settle(message)) return;
+    } else if ("id" in message) {
+      const meta = (message.params as { _meta?: unknown } | undefined)?._meta;
+      if (meta !== undefined) this.#lastMeta = meta;
+      if (method === CALL) {
+        const call = new DecidingCall(this.#pinning);
+        this.#deciding.set(message.id, call);
         // Decided from the next microtask on, as the SDK runs a handler: a call that arrives in the turn of the close
         // finds its signal aborted and is refused on no session, not decided on one opened after the close.
-        queueMicrotask(() => void this.#call(message, extra, deliver, controller));
+        queueMicrotask(() => void this.#call(message, extra, deliver, call));
         return;
       }
-      this.#noteEnvelope(message);
-      if (message.method === LIST) this.#listings.set(message.id, this.#shared.live.generation);
-      else if (message.method === "initialize") this.#capabilities = capabilitiesOf(paramsOf(message).capabilities);
-    } else if (message.method === "notifications/cancelled") {
+      if (method === LIST) this.#listings.set(message.id, this.#shared.live.generation);
+      else if (method === "initialize") this.#capabilities = capabilitiesOf(paramsOf(message).capabilities);
+    } else if (method === "notifications/cancelled") {
       this.#deciding.get(paramsOf(message).requestId)?.abort();
     }
     deliver(message, extra);
   }
 
-  async #call(message: WireMessage, extra: unknown, deliver: Deliver, controller: AbortController): Promise<void> {
+  async #call(message: WireMessage, extra: unknown, deliver: Deliver, call: DecidingCall): Promise<void> {
     const { decisions, resolver, options } = this.#shared;
     const id = message.id;
     const params = paramsOf(message);
     const tool = params.name;
-    const signal = controller.signal;
     try {
       if (typeof tool !== "string") {
         await this.#tap.send({ jsonrpc: "2.0", id, error: { code: INVALID_PARAMS, message: "tools/call needs a `name` string" } }, { relatedRequestId: id as string | number });
@@ -166,48 +170,45 @@ class ServerConnection {
       }
       // The SDK aborts a request's signal at the close: such a call is refused and must not open a session (after the
       // close, the resolver would hand out a fresh unsealed one).
-      const session = signal.aborted ? undefined : resolver.current();
+      const session = call.aborted ? undefined : resolver.current();
       if (session !== undefined) this.#sessions.add(session.sessionId);
-      const budget = readBudget();
-      const verdict = await decisions.decide({
-        tool,
-        args: params.arguments,
-        session,
-        pin: () => this.#pin(tool, budget),
-        approve: options.approve ?? this.#elicitation(id, params),
-        signal,
-      });
+      call.tool = tool;
+      call.args = params.arguments;
+      call.session = session;
+      call.approve = options.approve ?? this.#elicitation(id, params);
+      const verdict = await decisions.decide(call);
       // Cancelled, or closed: nobody waits for an answer, and the call does not run.
-      if (signal.aborted) return;
+      if (call.aborted) return;
       if (!verdict.allowed) {
         const error = verdict.error;
         await this.#tap.send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, { relatedRequestId: id as string | number });
         return;
       }
-      this.#running.set(id, { tool, session });
+      if (decisions.inspectsResults) this.#running.set(id, { tool, session });
       deliver(message, extra);
     } finally {
       this.#deciding.delete(id);
     }
   }
 
-  #pin(tool: string, budget: ReturnType<typeof readBudget>): PinVerdict | Promise<PinVerdict> {
+  #pin(tool: string, budget: ReadBudget): PinVerdict | Promise<PinVerdict> {
     const { guard, options, live } = this.#shared;
     const policy = pinAgainstPolicy(guard, options.manifest, tool);
     if (!policy.ok) return policy;
     return live.use((digests) => pinLive(guard, tool, digests), budget);
   }
 
-  async #outgoing(message: WireMessage, options: SendOptions | undefined, send: Send): Promise<void> {
+  /** Not `async`: a message that only passes through costs no extra promise. */
+  #outgoing(message: WireMessage, options: SendOptions | undefined, send: Send): Promise<void> {
     if (isResponse(message)) {
       const id = message.id;
-      if (typeof id === "string" && this.#askedServer.settle(message)) return;
-      const listed = this.#listings.get(id);
+      if (typeof id === "string" && this.#askedServer.settle(message)) return Promise.resolve();
+      const listed = this.#listings.size === 0 ? undefined : this.#listings.get(id);
       if (listed !== undefined) {
         this.#listings.delete(id);
-        return send(await this.#filtered(message, listed), options);
+        return this.#filtered(message, listed).then((filtered) => send(filtered, options));
       }
-      const running = this.#running.get(id);
+      const running = this.#running.size === 0 ? undefined : this.#running.get(id);
       if (running !== undefined) {
         this.#running.delete(id);
         const result = message.result;
@@ -262,17 +263,9 @@ class ServerConnection {
   askServer(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolUnknown, "the connection closed before the server listed its tools"));
     const { id, answer } = this.#askedServer.open();
-    const envelope = this.#envelope;
+    const envelope = envelopeOf(this.#lastMeta);
     this.#tap.deliver({ jsonrpc: "2.0", id, method, params: envelope === undefined ? params : { ...params, _meta: envelope } });
     return answer;
-  }
-
-  #noteEnvelope(message: WireMessage): void {
-    const meta = paramsOf(message)._meta;
-    if (typeof meta !== "object" || meta === null || !(PROTOCOL_VERSION_META_KEY in meta)) return;
-    const envelope: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(meta)) if (key.startsWith(ENVELOPE_PREFIX)) envelope[key] = value;
-    this.#envelope = envelope;
   }
 
   /**
@@ -330,6 +323,14 @@ class ServerConnection {
     live.changed();
     this.onClosed();
   }
+}
+
+/** The protocol envelope (revision, client capabilities and info) of a 2026-07-28 request's `_meta`, if it has one. */
+function envelopeOf(meta: unknown): Record<string, unknown> | undefined {
+  if (typeof meta !== "object" || meta === null || !(PROTOCOL_VERSION_META_KEY in meta)) return undefined;
+  const envelope: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(meta)) if (key.startsWith(ENVELOPE_PREFIX)) envelope[key] = value;
+  return envelope;
 }
 
 function capabilitiesOf(value: unknown): Record<string, unknown> | undefined {

@@ -3,6 +3,10 @@
 // for any SDK version whose endpoints take a transport through `connect(transport)`.
 import { randomUUID } from "node:crypto";
 import process from "node:process";
+import { MAX_STALE_READS } from "../manifest/listing.js";
+import type { SessionView } from "./context.js";
+import type { ApprovalCallback, CallToDecide, CancelSignal, PinVerdict } from "./decide.js";
+import type { ReadBudget } from "./tool-list.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 
 /** A JSON-RPC message as the wire carries it; enforcement reads only `id`, `method`, `params`, `result` and `error`. */
@@ -51,7 +55,6 @@ export interface TransportTap {
 export function tapTransport(transport: object, hooks: TransportHooks): TransportTap {
   const target = transport as TappableTransport;
   let onmessage = target.onmessage;
-  let onclose = target.onclose;
   /** Set while a message the guard passed on is being handed over: a chained handler calling back in is the endpoint's. */
   let delivering = false;
   let closed = false;
@@ -64,40 +67,43 @@ export function tapTransport(transport: object, hooks: TransportHooks): Transpor
       delivering = false;
     }
   };
+  // Built once per handler set, not per message: reading `onmessage` is on every message's path.
+  const guardedMessage = (handler: TappableTransport["onmessage"]) => {
+    const deliver = deliverTo(handler);
+    return (message: WireMessage, extra?: unknown): void => {
+      if (delivering) return handler?.(message, extra);
+      hooks.incoming(message, extra, deliver);
+    };
+  };
+  const guardedClose = (handler: (() => void) | undefined) => (): void => {
+    if (!closed) {
+      closed = true;
+      try {
+        hooks.closed();
+      } catch (error) {
+        // Reported, not thrown: a throw here would stop the SDK's teardown (pending requests never settle).
+        process.emitWarning(`a pqguard close hook failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    handler?.();
+  };
+  let readMessage = guardedMessage(onmessage);
+  let readClose = guardedClose(target.onclose);
   Object.defineProperty(target, "onmessage", {
     configurable: true,
     enumerable: true,
-    get: () => {
-      const handler = onmessage;
-      return (message: WireMessage, extra?: unknown) => {
-        if (delivering) return handler?.(message, extra);
-        hooks.incoming(message, extra, deliverTo(handler));
-      };
-    },
+    get: () => readMessage,
     set: (handler: TappableTransport["onmessage"]) => {
       onmessage = handler;
+      readMessage = guardedMessage(handler);
     },
   });
   Object.defineProperty(target, "onclose", {
     configurable: true,
     enumerable: true,
-    get: () => {
-      const handler = onclose;
-      return () => {
-        if (!closed) {
-          closed = true;
-          try {
-            hooks.closed();
-          } catch (error) {
-            // Reported, not thrown: a throw here would stop the SDK's teardown (pending requests never settle).
-            process.emitWarning(`a pqguard close hook failed: ${error instanceof Error ? error.message : String(error)}`);
-          }
-        }
-        handler?.();
-      };
-    },
+    get: () => readClose,
     set: (handler: (() => void) | undefined) => {
-      onclose = handler;
+      readClose = guardedClose(handler);
     },
   });
   const send: Send = target.send.bind(target);
@@ -188,5 +194,62 @@ export class OwnRequests {
   failAll(message: string): void {
     for (const pending of this.#pending.values()) pending.reject(this.failed(message));
     this.#pending.clear();
+  }
+}
+
+/**
+ * The cancellation of one call while it is decided: aborted when its request is cancelled or its connection closes.
+ * A CancelSignal with a plain listener list: an AbortController per call cost more than the rest of the guard's work
+ * on a call (it is an EventTarget), and a call that is never cancelled needs none of that.
+ */
+export class Cancellation implements CancelSignal {
+  #aborted = false;
+  #listeners: (() => void)[] | undefined;
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    for (const listener of listeners ?? []) listener();
+  }
+
+  /** Listeners run once, at the abort; added after it, they never run (check `aborted` first, as with AbortSignal). */
+  addEventListener(_type: "abort", listener: () => void): void {
+    if (!this.#aborted) (this.#listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: "abort", listener: () => void): void {
+    const listeners = this.#listeners;
+    const at = listeners?.indexOf(listener) ?? -1;
+    if (at >= 0) listeners!.splice(at, 1);
+  }
+}
+
+/**
+ * One tools/call from the moment it arrives until it is decided: the call the decision reads, its cancellation and its
+ * budget of tool-list reads, in one object rather than four (this runs on every call).
+ */
+export class DecidingCall extends Cancellation implements CallToDecide, ReadBudget {
+  tool = "";
+  args: unknown = undefined;
+  session: SessionView | undefined = undefined;
+  approve: ApprovalCallback | undefined = undefined;
+  reads = MAX_STALE_READS;
+
+  constructor(private readonly pinning: (tool: string, budget: ReadBudget) => PinVerdict | Promise<PinVerdict>) {
+    super();
+  }
+
+  get signal(): CancelSignal {
+    return this;
+  }
+
+  pin(): PinVerdict | Promise<PinVerdict> {
+    return this.pinning(this.tool, this);
   }
 }

@@ -723,7 +723,8 @@ export class ProxyConnection {
       if (!this.#open) throw new ProxyError("PQG8005", "the connection closed before the call could be decided", RPC_UPSTREAM_UNAVAILABLE);
       this.#sessions.add(session.sessionId);
     }
-    const verdict = await this.#core.options.decisions.decide({
+    const decisions = this.#core.options.decisions;
+    const verdict = await decisions.decide({
       tool,
       args: params.arguments,
       session,
@@ -740,7 +741,13 @@ export class ProxyConnection {
     const sent: Record<string, unknown> = { name: tool, arguments: params.arguments ?? {} };
     if (params._meta !== undefined) sent._meta = params._meta;
     if (params.task !== undefined) sent.task = params.task;
-    return this.#forward(id, "tools/call", sent, upstream);
+    const result = await this.#forward(id, "tools/call", sent, upstream);
+    // The return path: what the tool sent back passes the result stages before the client sees it.
+    if (decisions.inspectsResults && isObject(result)) {
+      const withheld = decisions.inspectResult({ tool, session, result });
+      if (withheld !== undefined) throw new Refusal(withheld.error);
+    }
+    return result;
   }
 
   async #forward(id: RequestId, method: string, params: Params, upstream: UpstreamSession): Promise<unknown> {

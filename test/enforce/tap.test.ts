@@ -3,6 +3,7 @@
 import { strict as assert } from "node:assert";
 import process from "node:process";
 import { tapTransport, type TransportHooks, type WireMessage } from "../../runtime/enforce/tap.js";
+import type { GuardModule } from "../../runtime/guard/types.js";
 import { raisedWhile } from "../support/uncaught.js";
 
 type FakeTransport = {
@@ -120,7 +121,7 @@ describe("tapTransport", () => {
 describe("attaching to an SDK endpoint", () => {
   it("refuses (PQG7310) an object that is not an SDK Client or Server", async () => {
     const { enforce } = await import("../../runtime/enforce/index.js");
-    const guard = { policyName: "p", policyDigest: "0".repeat(64), toolDigests: {}, guard: () => ({ decision: "deny", determining: [], reason: "no", explain: [] }) } as const;
+    const guard: GuardModule = { policyName: "p", policyDigest: "0".repeat(64), toolDigests: {}, guard: () => ({ decision: "deny", determining: [], reason: "no", explain: [] }) };
     assert.throws(() => enforce({ name: "not a server" } as never, guard), (error: unknown) => (error as { code?: unknown }).code === "PQG7310");
   });
 });
