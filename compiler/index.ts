@@ -18,7 +18,7 @@ export { DIAGNOSTICS, type Diagnostic, type DiagnosticEntry, type Severity } fro
 export { parseRequest, requestFromJson, RequestError, type RequestErrorCode, type EvalInput, type HistoryEntry } from "./request.js";
 export type { ToolInfo, PolicyOutline } from "./ir.js";
 export type { Span } from "../grammar/ast.js";
-export type { ManifestVerifier } from "./checker.js";
+export type { ManifestVerifier } from "./check/index.js";
 export type {
   CallHistory,
   ClientFacts,
