@@ -23,7 +23,7 @@ export class Declarations {
   }
 
   /** Checks the header and every `manifest` and `timezone` statement, wherever they are written. */
-  declarations(ast: PolicyFile): void {
+  checkDeclarations(ast: PolicyFile): void {
     const version = ast.header?.version;
     if (version !== undefined && (!version.integer || version.value < 0 || !Number.isSafeInteger(version.value))) {
       this.ctx.report("badVersion", version, { version: version.text });

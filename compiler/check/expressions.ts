@@ -12,11 +12,11 @@ import { constantDuration, isIsoTimestamp, MAX_DURATION_MS, MIN_DURATION_MS } fr
 import { typePath } from "./paths.js";
 import { algorithm, BOOLEAN, DURATION, ERROR, NUMBER, REGEX, sameType, STRING, TIMESTAMP, TOOL, typeName, UNKNOWN, unwrap } from "./types.js";
 
+/** The functions a policy may call. */
 const FUNCTIONS = ["calls", "called", "len", "lower", "upper"] as const;
 
 export class ExpressionTyper {
   constructor(private readonly ctx: CheckContext) {}
-
 
   /** Types a condition, which must be a boolean, and looks for conjuncts that contradict each other. */
   condition(e: Expr, scope: Scope): void {

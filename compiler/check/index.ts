@@ -16,7 +16,7 @@ export function checkPolicy(input: CheckInput): CheckResult {
   const ctx = new CheckContext(input);
   const declarations = new Declarations(ctx, new ExpressionTyper(ctx));
   const { ast } = input;
-  declarations.declarations(ast);
+  declarations.checkDeclarations(ast);
   const requirements: CheckedRequirement[] = [];
   const rules: CheckedRule[] = [];
   const limits: CheckedLimit[] = [];

@@ -20,7 +20,7 @@ export function shadowedRules(ctx: CheckContext, rules: readonly CallRule[]): vo
 
 /** Flags the first pair of top-level conjuncts that contradict each other on their face. */
 export function contradictions(ctx: CheckContext, e: Expr): void {
-  const facts: { key: string; fact: Fact; node: Expr }[] = [];
+  const facts: { key: string; fact: Comparison; node: Expr }[] = [];
   for (const c of conjuncts(e).map(unwrap)) {
     const f = comparisonFact(c, (x) => ctx.text(x.span).replace(/\s+/g, ""));
     if (f === undefined) continue;
@@ -41,7 +41,7 @@ function covers(forbid: ToolTarget, rule: ToolTarget): boolean {
 }
 
 type Literal = number | string | boolean;
-type Fact = { readonly op: "==" | "!=" | "<" | "<=" | ">" | ">="; readonly value: Literal };
+type Comparison = { readonly op: "==" | "!=" | "<" | "<=" | ">" | ">="; readonly value: Literal };
 
 const FLIPPED = { "==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<=" } as const;
 
@@ -66,7 +66,7 @@ function literalValue(e: Expr): { value: Literal; kind: string } | undefined {
 }
 
 /** `path OP literal` (or `literal OP path`) as a fact about the path; anything else says nothing. */
-function comparisonFact(e: Expr, key: (p: Path) => string): { key: string; fact: Fact } | undefined {
+function comparisonFact(e: Expr, key: (p: Path) => string): { key: string; fact: Comparison } | undefined {
   if (e.kind !== "Binary" || !(e.op in FLIPPED)) return undefined;
   const op = e.op as keyof typeof FLIPPED;
   const left = unwrap(e.left);
@@ -82,7 +82,7 @@ function comparisonFact(e: Expr, key: (p: Path) => string): { key: string; fact:
   return undefined;
 }
 
-function satisfies(value: Literal, fact: Fact): boolean {
+function satisfies(value: Literal, fact: Comparison): boolean {
   switch (fact.op) {
     case "==":
       return value === fact.value;
@@ -94,12 +94,12 @@ function satisfies(value: Literal, fact: Fact): boolean {
   }
 }
 
-function contradicts(a: Fact, b: Fact): boolean {
+function contradicts(a: Comparison, b: Comparison): boolean {
   if (a.op === "==") return !satisfies(a.value, b);
   if (b.op === "==") return !satisfies(b.value, a);
   if (typeof a.value !== "number" || typeof b.value !== "number") return false;
-  const lower = (f: Fact) => f.op === ">" || f.op === ">=";
-  const upper = (f: Fact) => f.op === "<" || f.op === "<=";
+  const lower = (f: Comparison) => f.op === ">" || f.op === ">=";
+  const upper = (f: Comparison) => f.op === "<" || f.op === "<=";
   const [lo, hi] = lower(a) && upper(b) ? [a, b] : lower(b) && upper(a) ? [b, a] : [undefined, undefined];
   if (lo === undefined || hi === undefined) return false;
   const l = lo.value as number;

@@ -46,7 +46,7 @@ function daysInMonth(year: number, month: number): number {
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
-
+/** The milliseconds of an expression made of in-range duration literals, `+`, `-` and parentheses; else undefined. */
 export function constantDuration(e: Expr): number | undefined {
   const x = unwrap(e);
   if (x.kind === "DurationLiteral") return x.ms >= MIN_DURATION_MS && x.ms <= MAX_DURATION_MS ? x.ms : undefined;

@@ -19,7 +19,6 @@ export function algorithm(family: AlgorithmFamily): Type {
   return { kind: "algorithm", family };
 }
 
-
 export function sameType(a: Type, b: Type): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind === "list" && b.kind === "list") return sameType(a.element, b.element);
