@@ -12,7 +12,7 @@ import { MANIFEST_ERRORS } from "../runtime/manifest/errors.js";
 import { PROXY_ERRORS } from "../runtime/proxy/errors.js";
 import { SESSION_ERRORS } from "../runtime/session/errors.js";
 import { STATE_ERRORS } from "../runtime/state/store.js";
-import { GUARD_ASSERTION_ERRORS } from "../testing/assertions.js";
+import { GUARD_ASSERTION_ERRORS } from "../testing/assertion-codes.js";
 import { ARBITRARY_ERRORS } from "../testing/errors.js";
 import { TEST_RUN_ERRORS } from "../testing/runner/results.js";
 import { DIFF_ERRORS } from "./commands/diff.js";

@@ -9,7 +9,7 @@ export const REQUEST_ERRORS = errorCatalogue("request files", "RequestError", [[
   BadShape: ["PQG9002", "A request file that does not have the shape of a request."],
 });
 
-export type RequestErrorCode = (typeof REQUEST_ERRORS.codes)[keyof typeof REQUEST_ERRORS.codes];
+export type RequestErrorCode = "PQG9001" | "PQG9002";
 
 /** A request file that is not JSON (PQG9001) or does not have the shape of a request (PQG9002). */
 export class RequestError extends PqguardError {

@@ -7,6 +7,7 @@
  * threw. Messages name algorithms, fingerprints, tools, sizes and paths, never key bytes, secrets or call arguments.
  */
 export class PqguardError extends Error {
+  /** `PQGnnnn`: which failure this is; subclasses narrow it to their catalogue's codes. */
   readonly code: string;
   constructor(code: string, message: string, options?: { readonly cause?: unknown }) {
     super(message, options);

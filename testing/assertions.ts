@@ -4,21 +4,15 @@
 import fc from "fast-check";
 import type { Decision, DecisionKind, GuardModule } from "../runtime/guard/types.js";
 import { printRequest } from "./print.js";
-import { PqguardError, errorCatalogue } from "../runtime/errors.js";
+import { PqguardError } from "../runtime/errors.js";
+import { GUARD_ASSERTION_ERRORS } from "./assertion-codes.js";
 import { DISAGREEMENT_CODE } from "./runner/agreement.js";
 import { decidedBy, decidedText, explanationLines } from "./runner/decisions.js";
 import type { GeneratedRequest } from "./types.js";
 
 export type { PolicyUnderTest, PropertyFile, PropertyTest } from "./runner/contract.js";
 
-export const GUARD_ASSERTION_ERRORS = errorCatalogue("guard assertions", "GuardAssertionError", [[9501, 9509]], {
-  PropertyFailed: ["PQG9501", "A generated request got a decision the property rules out."],
-  Threw: ["PQG9502", "The guard, the predicate or the expected-decision function threw on a generated request."],
-  NotChecked: ["PQG9503", "fast-check could not check the property: the predicate rejected too many requests, or the run was interrupted."],
-  BackendsDisagree: [DISAGREEMENT_CODE, "The compiled guard and the interpreter decided a request differently (`pqguard test`, `pqguard diff`)."],
-});
-
-/** The codes by name. */
+/** The codes by name (testing/assertion-codes.ts). */
 export const GuardAssertionErrorCode = GUARD_ASSERTION_ERRORS.codes;
 
 export type GuardAssertionErrorCode = (typeof GuardAssertionErrorCode)[keyof typeof GuardAssertionErrorCode];
