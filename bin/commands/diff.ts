@@ -8,7 +8,7 @@ import { checkPolicyFile } from "../../compiler/load.js";
 import { renderDiagnostics } from "../../compiler/render.js";
 import { errorCatalogue } from "../../runtime/errors.js";
 import { DISAGREEMENT_CODE } from "../../testing/runner/agreement.js";
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError, type CommandIO, parseCommandLine } from "./io.js";
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError, type CommandIO, integer, parseCommandLine } from "./io.js";
 
 /** `diff` exits as diff(1) does (io.ts): no change found, changes, or trouble (nothing could be compared). */
 const EXIT_SAME = EXIT_OK;
@@ -32,14 +32,6 @@ interface DiffArgs {
   readonly seed: number | undefined;
   readonly expectNoChange: boolean;
   readonly format: "text" | "json";
-}
-
-/** A whole number in [min, max], or a usage error naming the option. */
-function integer(text: string | undefined, option: string, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`\`--${option}\` takes a whole number from ${min} to ${max}, not \`${text}\``);
-  return value;
 }
 
 function parse(argv: readonly string[]): DiffArgs {

@@ -58,3 +58,11 @@ export function parseCommandLine<T extends ParseArgsConfig>(config: T): ReturnTy
     throw new UsageError(error instanceof Error ? error.message.replace(/^./, (c) => c.toLowerCase()) : "invalid arguments");
   }
 }
+
+/** A whole number in [min, max], or a usage error naming the option. */
+export function integer(text: string | undefined, option: string, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`\`--${option}\` takes a whole number from ${min} to ${max}, not \`${text}\``);
+  return value;
+}
