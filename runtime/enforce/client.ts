@@ -69,13 +69,13 @@ export function guardClient(client: GuardableClient, guard: GuardModule, options
   };
   const list = new PinnedToolList<Map<string, ToolStatus>>({
     readPage: (cursor) => {
-      if (connection === undefined) return Promise.reject(new EnforceError(EnforceErrorCode.ToolUnknown, "the client is not connected, so the server's tools cannot be read"));
+      if (connection === undefined) return Promise.reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, "the client is not connected, so the server's tools cannot be read"));
       return connection.askServer(LIST, cursor === undefined ? {} : { cursor });
     },
     keep: statusOf,
-    unpinnable: () => new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`),
+    unpinnable: () => new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`),
     timeoutMs: CLIENT_TOOL_LIST_TIMEOUT_MS,
-    timedOut: (ms) => new EnforceError(EnforceErrorCode.ToolUnknown, `the server did not list its tools within ${ms} ms, so no tool can be pinned`),
+    timedOut: (ms) => new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server did not list its tools within ${ms} ms, so no tool can be pinned`),
   });
 
   const listed = (name: string, state: ReadonlyMap<string, ToolStatus>): boolean => {
@@ -111,7 +111,7 @@ export function guardClient(client: GuardableClient, guard: GuardModule, options
       try {
         await list.refresh();
       } catch (error) {
-        options.logger?.warn({ code: EnforceErrorCode.ToolUnknown }, `tool list could not be re-read after list_changed: ${String(error)}`);
+        options.logger?.warn({ code: EnforceErrorCode.ToolListUnavailable }, `tool list could not be re-read after list_changed: ${String(error)}`);
       }
       const changed = [...(list.current ?? new Map<string, ToolStatus>())].filter(([, s]) => s === "changed").map(([n]) => n);
       if (changed.length > 0) options.logger?.warn({ tools: changed }, "server changed signed tool definitions; they are withheld");
@@ -155,7 +155,7 @@ class ClientConnection {
   /** Calls sent, by id: their results pass the result stages on the way back. */
   readonly #running = new Map<unknown, { readonly tool: string; readonly session: SessionView | undefined }>();
   /** The guard's own tools/list requests: answered only by the server. */
-  readonly #asked = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolUnknown, message));
+  readonly #asked = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolListUnavailable, message));
   /** Sessions calls were decided for on this connection: ended in the call history when it closes. */
   readonly #sessions = new Set<string>();
   #closed = false;
@@ -269,7 +269,7 @@ class ClientConnection {
 
   /** Asks the server for its tools past the guard; the answer comes back through `incoming` and goes no further. */
   askServer(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
-    if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolUnknown, "the connection closed before the server listed its tools"));
+    if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, "the connection closed before the server listed its tools"));
     const { id, answer } = this.#asked.open();
     this.#tap.send({ jsonrpc: "2.0", id, method, params }).catch((error: unknown) => this.#asked.settle({ id, error: { message: String(error) } }));
     return answer;

@@ -67,13 +67,13 @@ export function enforce(server: EnforceableServer, guard: GuardModule, options: 
   let connection: ServerConnection | undefined;
   const live = new PinnedToolList<LiveDigests>({
     readPage: (cursor) => {
-      if (connection === undefined) return Promise.reject(new EnforceError(EnforceErrorCode.ToolUnknown, "the server is not connected, so its tools cannot be read"));
+      if (connection === undefined) return Promise.reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, "the server is not connected, so its tools cannot be read"));
       return connection.askServer(LIST, cursor === undefined ? {} : { cursor });
     },
     keep: digestsOf,
-    unpinnable: () => new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`),
+    unpinnable: () => new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`),
     timeoutMs: options.toolListTimeoutMs ?? LIVE_TOOLS_TIMEOUT_MS,
-    timedOut: (ms) => new EnforceError(EnforceErrorCode.ToolUnknown, `the server's own tools/list handler did not answer within ${ms} ms, so no tool can be pinned`),
+    timedOut: (ms) => new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server's own tools/list handler did not answer within ${ms} ms, so no tool can be pinned`),
   });
   const shared: ServerGuard = { guard, options, resolver, decisions, reachable, live, now };
   onEveryTransport(endpoint, (transport) => {
@@ -108,7 +108,7 @@ class ServerConnection {
   /** Allowed calls whose results are on their way back, by id: they pass the result stages. */
   readonly #running = new Map<unknown, { readonly tool: string; readonly session: SessionView | undefined }>();
   /** The guard's own requests to the server (tools/list): answered only by the server. */
-  readonly #askedServer = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolUnknown, message));
+  readonly #askedServer = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolListUnavailable, message));
   /** The guard's own requests to the client (elicitation): answered only by the client. */
   readonly #askedClient = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ApprovalRefused, message));
   /** Sessions calls were decided for on this connection: ended in the call history when it closes. */
@@ -261,7 +261,7 @@ class ServerConnection {
 
   /** Asks the server itself, as if a client did: its unfiltered answer comes back through `send`, and goes no further. */
   askServer(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
-    if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolUnknown, "the connection closed before the server listed its tools"));
+    if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, "the connection closed before the server listed its tools"));
     const { id, answer } = this.#askedServer.open();
     const envelope = envelopeOf(this.#lastMeta);
     this.#tap.deliver({ jsonrpc: "2.0", id, method, params: envelope === undefined ? params : { ...params, _meta: envelope } });
