@@ -5,3 +5,5 @@ export * from "./decide.js";
 export * from "./pin.js";
 export * from "./server.js";
 export * from "./client.js";
+export type { Connectable } from "./tap.js";
+export type { ToolResult, ResultStage, StageRefusal } from "./stages.js";
