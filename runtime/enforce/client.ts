@@ -42,7 +42,7 @@ const LIST = "tools/list";
 const LIST_CHANGED = "notifications/tools/list_changed";
 /**
  * How long the server may take to list its tools when a call needs the pin (the MCP SDK's default request timeout);
- * past it, the calls waiting are refused (PQG7304).
+ * past it, the calls waiting are refused (PQG7313).
  */
 export const CLIENT_TOOL_LIST_TIMEOUT_MS = 60_000;
 

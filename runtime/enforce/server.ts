@@ -24,7 +24,7 @@ export interface EnforceOptions extends DecisionOptions {
   readonly allowUnsealed?: boolean;
   /**
    * How long the server's own tools/list handler may take to give the definitions calls are pinned to (default
-   * LIVE_TOOLS_TIMEOUT_MS, 10 s); past it, calls waiting for them are refused (PQG7304).
+   * LIVE_TOOLS_TIMEOUT_MS, 10 s); past it, calls waiting for them are refused (PQG7313).
    */
   readonly toolListTimeoutMs?: number;
   /** The signed manifest the live tools must also match. */
