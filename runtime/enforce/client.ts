@@ -10,7 +10,7 @@ import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVer
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
-import { DecidingCall, isRequest, isResponse, onEveryTransport, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
+import { DecidingCall, isRequest, isResponse, onEveryTransport, withEnvelope, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
 import { PinnedToolList, type ReadBudget } from "./tool-list.js";
 
 export interface GuardClientOptions extends DecisionOptions {
@@ -158,6 +158,8 @@ class ClientConnection {
   readonly #asked = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolListUnavailable, message));
   /** Sessions calls were decided for on this connection: ended in the call history when it closes. */
   readonly #sessions = new Set<string>();
+  /** The `_meta` of the application's last request: under protocol 2026-07-28 the guard's own requests need its envelope. */
+  #lastMeta: unknown;
   #closed = false;
 
   constructor(shared: ClientGuard, transport: object) {
@@ -171,6 +173,8 @@ class ClientConnection {
 
   #outgoing(message: WireMessage, options: SendOptions | undefined, send: Send): Promise<void> {
     if (isRequest(message)) {
+      const meta = (message.params as { _meta?: unknown } | undefined)?._meta;
+      if (meta !== undefined) this.#lastMeta = meta;
       if (message.method === CALL) return this.#call(message, options, send);
       if (message.method === LIST) this.#listings.set(message.id, this.#shared.list.generation);
     } else if (message.method === "notifications/cancelled") {
@@ -271,7 +275,7 @@ class ClientConnection {
   askServer(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, "the connection closed before the server listed its tools"));
     const { id, answer } = this.#asked.open();
-    this.#tap.send({ jsonrpc: "2.0", id, method, params }).catch((error: unknown) => this.#asked.settle({ id, error: { message: String(error) } }));
+    this.#tap.send({ jsonrpc: "2.0", id, method, params: withEnvelope(params, this.#lastMeta) }).catch((error: unknown) => this.#asked.settle({ id, error: { message: String(error) } }));
     return answer;
   }
 

@@ -9,7 +9,7 @@ import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVer
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
-import { DecidingCall, isResponse, onEveryTransport, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
+import { CLIENT_CAPABILITIES_META_KEY, DecidingCall, isResponse, onEveryTransport, withEnvelope, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
 import { PinnedToolList, type ReadBudget } from "./tool-list.js";
 
 export { MAX_STALE_READS, MAX_TOOL_LIST_PAGES } from "../manifest/listing.js";
@@ -49,10 +49,6 @@ const LIST = "tools/list";
 const LIST_CHANGED = "notifications/tools/list_changed";
 /** The JSON-RPC code of a request whose params are unusable. */
 const INVALID_PARAMS = -32602;
-/** Where a request of protocol 2026-07-28 (no `initialize`) carries its envelope: revision, client capabilities and info. */
-const ENVELOPE_PREFIX = "io.modelcontextprotocol/";
-const PROTOCOL_VERSION_META_KEY = `${ENVELOPE_PREFIX}protocolVersion`;
-const CLIENT_CAPABILITIES_META_KEY = `${ENVELOPE_PREFIX}clientCapabilities`;
 
 /**
  * Enforces `guard` on `server`: attached to the transport it is connected to now and to every one it connects to
@@ -263,8 +259,7 @@ class ServerConnection {
   askServer(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, "the connection closed before the server listed its tools"));
     const { id, answer } = this.#askedServer.open();
-    const envelope = envelopeOf(this.#lastMeta);
-    this.#tap.deliver({ jsonrpc: "2.0", id, method, params: envelope === undefined ? params : { ...params, _meta: envelope } });
+    this.#tap.deliver({ jsonrpc: "2.0", id, method, params: withEnvelope(params, this.#lastMeta) });
     return answer;
   }
 
@@ -323,14 +318,6 @@ class ServerConnection {
     live.changed();
     this.onClosed();
   }
-}
-
-/** The protocol envelope (revision, client capabilities and info) of a 2026-07-28 request's `_meta`, if it has one. */
-function envelopeOf(meta: unknown): Record<string, unknown> | undefined {
-  if (typeof meta !== "object" || meta === null || !(PROTOCOL_VERSION_META_KEY in meta)) return undefined;
-  const envelope: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(meta)) if (key.startsWith(ENVELOPE_PREFIX)) envelope[key] = value;
-  return envelope;
 }
 
 function capabilitiesOf(value: unknown): Record<string, unknown> | undefined {

@@ -135,6 +135,29 @@ export function onEveryTransport(endpoint: Connectable, attach: (transport: obje
   };
 }
 
+/** Where a request of protocol 2026-07-28 (no `initialize`) carries its envelope: revision, client capabilities and info. */
+const ENVELOPE_PREFIX = "io.modelcontextprotocol/";
+const PROTOCOL_VERSION_META_KEY = `${ENVELOPE_PREFIX}protocolVersion`;
+export const CLIENT_CAPABILITIES_META_KEY = `${ENVELOPE_PREFIX}clientCapabilities`;
+
+/**
+ * The protocol envelope (revision, client capabilities and info) of a 2026-07-28 request's `_meta`, if it has one: the
+ * guard's own requests on such a connection carry the envelope of the last request that passed, as the server
+ * refuses a request without one.
+ */
+export function envelopeOf(meta: unknown): Record<string, unknown> | undefined {
+  if (typeof meta !== "object" || meta === null || !(PROTOCOL_VERSION_META_KEY in meta)) return undefined;
+  const envelope: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(meta)) if (key.startsWith(ENVELOPE_PREFIX)) envelope[key] = value;
+  return envelope;
+}
+
+/** `params` with the envelope of `lastMeta` (see envelopeOf), or as they are on a connection without one. */
+export function withEnvelope(params: Record<string, unknown>, lastMeta: unknown): Record<string, unknown> {
+  const envelope = envelopeOf(lastMeta);
+  return envelope === undefined ? params : { ...params, _meta: envelope };
+}
+
 /** Whether a message is a request (has a method and an id), a notification (a method, no id) or a response. */
 export function isRequest(message: WireMessage): boolean {
   return typeof message.method === "string" && "id" in message;
