@@ -7,7 +7,7 @@ import type { AuditSink } from "../audit/log.js";
 import type { AuditDecision } from "../audit/record.js";
 import type { Decision, GuardContext, GuardModule } from "../guard/types.js";
 import { DEFAULT_RETENTION_MS, MemoryStateStore } from "../state/memory.js";
-import { StateError, type StateStore, type SyncStateOperations } from "../state/store.js";
+import { StateError, type Judge, type StateStore, type SyncStateOperations } from "../state/store.js";
 import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
 
@@ -357,6 +357,8 @@ export class DecisionPoint {
     // A synchronous store decides in place (and throws); any other under the store's lock (and rejects).
     const sync = this.store.sync;
     if (sync !== undefined) return this.decideWith(sync, tool, args, session, now, recordIf, signal);
+    // A store shared by several processes decides atomically itself: a process-local lock would not make it exact.
+    if (this.store.transact !== undefined) return this.decideShared(tool, args, session, now, recordIf, signal);
     return withStoreLock(this.store, async () => this.decideAsync(tool, args, session, now, recordIf, signal));
   }
 
@@ -389,6 +391,33 @@ export class DecisionPoint {
     const decision = this.runGuard(tool, args, context);
     if (recordIf(decision) && !aborted(signal)) await storeStep(() => this.store.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }), this.storeTimeoutMs);
     return { decision, context };
+  }
+
+  /**
+   * Snapshot → guard → record through the store's own atomic step. The guard may run on more than one snapshot; what
+   * it throws is carried out of the store and thrown here, so that a failing guard is not taken for a failing store.
+   */
+  private async decideShared(
+    tool: string,
+    args: Readonly<Record<string, unknown>>,
+    session: SessionView,
+    now: number,
+    recordIf: (decision: Decision) => boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<Judged> {
+    const call = { tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) };
+    const judge: Judge<Judged | { failed: unknown }> = (snapshot) => {
+      try {
+        const context = guardContextOf(session, snapshot, now);
+        const decision = this.runGuard(tool, args, context);
+        return { record: recordIf(decision) && !aborted(signal), verdict: `${decision.decision} ${decision.determining.join(" ")}`, outcome: { decision, context } };
+      } catch (failed) {
+        return { record: false, verdict: "failed", outcome: { failed } };
+      }
+    };
+    const judged = await storeStep(() => this.store.transact!(call, judge), this.storeTimeoutMs);
+    if ("failed" in judged) throw judged.failed;
+    return judged;
   }
 
   private runGuard(tool: string, args: Readonly<Record<string, unknown>>, context: GuardContext): Decision {

@@ -1,0 +1,89 @@
+// Test support: a redis-server of the tests' own on a free loopback port in a temporary directory, stoppable and
+// restartable on the same port; tests skip loudly when the binary is absent.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const REDIS_SERVER = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find((p) => existsSync(p));
+
+/** Skips the running test or suite, saying why on stderr so that a skip is never silent. */
+export function skipLoudly(context: Mocha.Context, why: string): never {
+  console.warn(`SKIPPED: ${why}`);
+  context.skip();
+}
+
+/** A loopback port nobody listens on now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** Resolves once something accepts connections on the port, or rejects after `ms`. */
+export async function waitForPort(port: number, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = new Socket();
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+      socket.connect(port, "127.0.0.1");
+    });
+    if (open) return;
+    if (Date.now() > until) throw new Error(`nothing listened on port ${port} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** Starts redis-server (no persistence, an optional password) on a free port; `stop`/`start` keep the port. */
+export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
+  if (REDIS_SERVER === undefined) throw new Error("redis-server is not installed");
+  const dir = await mkdtemp(join(tmpdir(), "pqguard-redis-"));
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  const start = async (): Promise<void> => {
+    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
+    if (options.password !== undefined) args.push("--requirepass", options.password);
+    child = spawn(REDIS_SERVER, args, { stdio: "ignore" });
+    await waitForPort(port);
+  };
+  const stop = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (running === undefined || running.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
+    running.kill("SIGKILL");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+  };
+  await start();
+  const auth = options.password === undefined ? "" : `:${encodeURIComponent(options.password)}@`;
+  return {
+    port,
+    url: `redis://${auth}127.0.0.1:${port}/0`,
+    stop,
+    start,
+    dispose: async () => {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
