@@ -3,3 +3,4 @@
 export * from "./store.js";
 export * from "./memory.js";
 export * from "./redis.js";
+export * from "./sqlite.js";
