@@ -25,6 +25,7 @@ import {
   type UpstreamMode,
   type UpstreamTarget,
 } from "../../runtime/proxy/index.js";
+import { openStateStore, type OpenedStateStore } from "../../runtime/state/open.js";
 import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
 import { clientTrustOf } from "./cert.js";
 import { EXIT_ERRORS, UsageError, type CommandIO, parseCommandLine } from "./io.js";
@@ -55,6 +56,9 @@ interface ProxyArgs {
   readonly mode: "enforce" | "monitor";
   readonly maxUpstreams: number | undefined;
   readonly logLevel: string;
+  /** `--state`: `memory`, `sqlite:PATH` or `redis://HOST:PORT/DB`; never printed, since a URL may hold a password. */
+  readonly state: string;
+  readonly deployment: string | undefined;
 }
 
 function parse(io: CommandIO): ProxyArgs {
@@ -83,6 +87,8 @@ function parse(io: CommandIO): ProxyArgs {
       mode: { type: "string", default: "enforce" },
       "max-upstreams": { type: "string" },
       "log-level": { type: "string", default: "info" },
+      state: { type: "string", default: "memory" },
+      deployment: { type: "string" },
     },
   });
   const v = parsed.values;
@@ -130,6 +136,8 @@ function parse(io: CommandIO): ProxyArgs {
     mode,
     maxUpstreams,
     logLevel: v["log-level"]!,
+    state: v.state!,
+    deployment: v.deployment,
   };
 }
 
@@ -222,13 +230,21 @@ export async function run(io: CommandIO): Promise<number> {
   let manifest: VerifiedManifest | undefined;
   let identity: Awaited<ReturnType<typeof loadSecretKey>> | undefined;
   let audit: AuditLog | undefined;
+  let state: OpenedStateStore | undefined;
   try {
     manifest = args.manifest === undefined ? undefined : await loadSignedManifest(inCwd(args.manifest), args.signer === undefined ? {} : { signer: args.signer });
     identity = args.key === undefined ? undefined : await loadSecretKey(inCwd(args.key));
     const argumentsKey = args.auditKey === undefined ? undefined : await loadAuditKey(inCwd(args.auditKey));
     audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), { includeArguments: args.auditArgs, logger, argumentsKey });
+    state = await openStateStore(args.state.startsWith("sqlite:") ? `sqlite:${inCwd(args.state.slice("sqlite:".length))}` : args.state, {
+      longestWindowMs: compiled.guard.longestWindowMs,
+      deployment: args.deployment,
+      policy: compiled.guard.policyName,
+      logger,
+    });
   } catch (error) {
     reportError(io, error, "PQG8006");
+    await closeAudit(audit, io);
     return EXIT_ERRORS;
   }
 
@@ -244,6 +260,7 @@ export async function run(io: CommandIO): Promise<number> {
       manifest,
       logger,
       audit,
+      state,
       clock,
       callTimeoutMs: args.callTimeoutMs,
       toolRecheckMs: args.toolRecheckMs,
@@ -259,6 +276,7 @@ export async function run(io: CommandIO): Promise<number> {
     });
   } catch (error) {
     reportError(io, error, "PQG8006");
+    await closeState(state);
     await closeAudit(audit, io);
     return EXIT_ERRORS;
   }
@@ -274,12 +292,14 @@ export async function run(io: CommandIO): Promise<number> {
         });
   if (args.listen !== "stdio") {
     try {
-      listener = await listenHttp({ url: args.listen, core: proxy.core, identity, clientTrust: trust, label, logger });
+      const store = state;
+      listener = await listenHttp({ url: args.listen, core: proxy.core, identity, clientTrust: trust, label, logger, readiness: () => store?.health?.() ?? { ok: true } });
       // stdout is free when clients come over HTTP: say where, for people and for scripts (port 0 picks one).
       io.out(`listening on ${listener.url.href}${identity === undefined ? " (plain MCP)" : " (post-quantum session)"}\n`);
     } catch (error) {
       io.err(`error PQG8006: ${error instanceof Error ? error.message : String(error)}\n`);
       await proxy.close();
+      await closeState(state);
       await closeAudit(audit, io);
       return EXIT_ERRORS;
     }
@@ -291,13 +311,32 @@ export async function run(io: CommandIO): Promise<number> {
     reportError(io, error, "PQG8001");
     await listener?.close();
     await proxy.close();
+    await closeState(state);
     await closeAudit(audit, io);
     return EXIT_ERRORS;
   }
   await closed;
+  // SIGTERM: no new sessions, calls in flight finish (up to the longest a call may take), then the process exits.
+  await listener?.drain(DRAIN_TIMEOUT_MS);
   await listener?.close();
   await proxy.close();
+  await closeState(state);
   return (await closeAudit(audit, io)) ? 0 : EXIT_ERRORS;
+}
+
+/**
+ * How long a drain waits for calls in flight: an approval and the upstream call at their longest. An orchestrator's
+ * grace period (Kubernetes' terminationGracePeriodSeconds) should be longer.
+ */
+const DRAIN_TIMEOUT_MS = APPROVAL_TIMEOUT_MS + DEFAULT_REQUEST_TIMEOUT_MSEC;
+
+/** Closes the state store the proxy opened (a Redis connection, a SQLite file); a failure there loses nothing recorded. */
+async function closeState(state: OpenedStateStore | undefined): Promise<void> {
+  try {
+    await state?.close?.();
+  } catch {
+    // Every recorded call was written when it was decided; closing only lets go of the connection or file.
+  }
 }
 
 /** Prints `error CODE: message` for a typed error, with `fallback` as the code of one that has none. */

@@ -4,3 +4,4 @@ export * from "./store.js";
 export * from "./memory.js";
 export * from "./redis.js";
 export * from "./sqlite.js";
+export * from "./open.js";

@@ -54,14 +54,19 @@ export interface RedisServer {
   dispose(): Promise<void>;
 }
 
-/** Starts redis-server (no persistence, an optional password) on a free port; `stop`/`start` keep the port. */
-export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
+/**
+ * Starts redis-server on a free port, with an optional password; `stop`/`start` keep the port. `persistent` writes
+ * every change to an append-only file before answering (as a production Redis holding limits should), so a stopped
+ * and restarted server still has them; otherwise nothing is kept.
+ */
+export async function startRedis(options: { password?: string; persistent?: boolean } = {}): Promise<RedisServer> {
   if (REDIS_SERVER === undefined) throw new Error("redis-server is not installed");
   const dir = await mkdtemp(join(tmpdir(), "pqguard-redis-"));
   const port = await freePort();
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
-    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir];
+    const persistence = options.persistent === true ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"];
+    const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--dir", dir];
     if (options.password !== undefined) args.push("--requirepass", options.password);
     child = spawn(REDIS_SERVER, args, { stdio: "ignore" });
     await waitForPort(port);
@@ -71,7 +76,8 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
     child = undefined;
     if (running === undefined || running.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
-    running.kill("SIGKILL");
+    // A persistent server is shut down as an operator would, so that it writes what it holds; others are killed.
+    running.kill(options.persistent === true ? "SIGTERM" : "SIGKILL");
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
   };
   await start();
