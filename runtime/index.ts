@@ -120,18 +120,29 @@ export {
 } from "./proxy/index.js";
 export type { ToolStatus } from "./manifest/compare.js";
 
-// Call history for limits and `calls()`: the state store interface and the in-memory store.
+// Call history for limits and `calls()`: the state store interface, the in-memory store, the SQLite store for one
+// machine, the Redis store shared by replicas, and `openStateStore` that picks one from `memory`/`sqlite:`/`redis://`.
 export {
   MemoryStateStore,
+  SqliteStateStore,
+  RedisStateStore,
+  openStateStore,
   StateError,
   type StateErrorCode,
   DEFAULT_RETENTION_MS,
+  REDIS_PASSWORD_ENV,
   type MemoryStateStoreOptions,
+  type SqliteStateStoreOptions,
+  type RedisStateStoreOptions,
+  type OpenStateStoreOptions,
+  type OpenedStateStore,
   type StateStore,
   type SyncStateOperations,
   type CallRecord,
   type HistoryKey,
   type HistorySnapshot,
+  type Judge,
+  type Judgement,
 } from "./state/index.js";
 
 // The hash-chained audit log, its keys and its verifier, and the operational logger.

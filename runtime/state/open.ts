@@ -24,6 +24,10 @@ export interface OpenStateStoreOptions {
 /** A store that can be closed: the proxy closes the one it opened when it stops. */
 export type OpenedStateStore = StateStore & { close?(): unknown; health?(): { readonly ok: boolean; readonly reason?: string } };
 
+/**
+ * Opens the store `spec` names, keeping calls for the policy's longest window (24 h at least). A Redis store that does
+ * not answer yet is returned all the same: it refuses calls until it does, and reports that in `health()`.
+ */
 export async function openStateStore(spec: string, options: OpenStateStoreOptions = {}): Promise<OpenedStateStore> {
   const window = options.longestWindowMs ?? 0;
   const retentionMs = Number.isFinite(window) ? Math.max(DEFAULT_RETENTION_MS, window) : DEFAULT_RETENTION_MS;
