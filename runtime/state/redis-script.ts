@@ -3,15 +3,16 @@
 
 /**
  * ARGV: prefix, now, cutoff (entries before it expire), ttl (ms), max entries per key, lease (pending entries before
- * it count as recorded), mode (`n` reserve anew, `r` read again keeping reservation `seq`, `x` read only, `-` resolve only,
- * `e` end a session), seq, tool, client key, session key, then the resolutions (a count, then op `c`/`r`, seq, tool, client,
- * session each), then the queries (a count, then each: `n` scope since tool-count tools… or `k` tool).
+ * it count as recorded), mode (`n` read and reserve, `x` read only, `-` resolve only, `e` end a session), an unused
+ * slot, tool, client key, session key, then the resolutions (a count, then op `c`/`r`, seq, tool, client, session
+ * each), then the queries (a count, then each: `n` scope since tool-count tools… or `k` tool).
  *
  * Answer: { status, seq, session calls, its pending earlier, its pending later, then per query three integers }:
  * status 0 ok, 1 full (a key holds the most entries it may); a count query answers total, earlier, later (total -1:
  * the window reaches past calls already expired); a `called` query answers the session's calls to the tool the same way.
  * Pending entries are `seq|tool` members of the scope's pending set; `earlier` are other deciders' reservations made
- * before this one (their outcome is uncertain), `later` those made after it (this decision is ordered before them).
+ * before this one (their outcome is uncertain). A reservation gets its seq in the script that reads, so nothing later
+ * exists at the read: `later` is always 0 for `n`, and for `x` (which reserves nothing) every pending entry is earlier.
  */
 export const RESERVE_SCRIPT = `
 local P = ARGV[1]
@@ -21,7 +22,7 @@ local ttl = tonumber(ARGV[4])
 local maxPerKey = tonumber(ARGV[5])
 local lease = ARGV[6]
 local mode = ARGV[7]
-local seq = tonumber(ARGV[8])
+local seq = 0
 local tool, cid, sid = ARGV[9], ARGV[10], ARGV[11]
 
 local function mainKeys(t, c, s)
@@ -69,7 +70,6 @@ for _, k in ipairs(main) do redis.call('ZREMRANGEBYSCORE', k, '-inf', ecut) end
 local pend = pendingKeys(cid, sid)
 for _, k in ipairs(pend) do redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. lease) end
 
-if mode == 'r' then resolve('r', ARGV[8], tool, cid, sid) end
 if mode == 'n' then
   for _, k in ipairs(main) do
     if redis.call('ZCARD', k) >= maxPerKey then return { 1, 0, 0, 0, 0 } end
@@ -139,7 +139,7 @@ for _ = 1, nq do
   end
 end
 
-if mode == 'n' or mode == 'r' then
+if mode == 'n' then
   for _, k in ipairs(main) do
     redis.call('ZADD', k, now, seq)
     redis.call('PEXPIRE', k, ttl)

@@ -14,9 +14,10 @@ const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 2000;
 /**
  * A reservation still pending after this long counts as recorded: its replica died between reserving and resolving,
- * and the call may have run. Far above the time a decision takes (the decision point's store timeout is 5 s).
+ * and the call may have run. Far above the time from a reservation to its resolution (a guard run and one command,
+ * at most the command timeout); a decision that waits takes its reservation back meanwhile.
  */
-export const PENDING_LEASE_MS = 30_000;
+export const PENDING_LEASE_MS = 10_000;
 /** Resolutions wait this long for the next reservation to carry them, then go on their own. */
 const RESOLVE_DELAY_MS = 1;
 /** A decision waiting for earlier reservations to be resolved reads again after this long, doubling up to 16 ms. */
@@ -228,9 +229,15 @@ export class RedisStateStore implements StateStore {
     let seq = 0;
     let wait = WAIT_MIN_MS;
     const deadline = Date.now() + DECIDE_DEADLINE_MS;
+    const settle = (op: "c" | "r"): void => {
+      this.resolve({ op, seq, tool: call.tool, cid: keyId(call.clientId), sid: keyId(call.sessionId) });
+      seq = 0;
+    };
     try {
       for (let reads = 0; ; ) {
-        const answer = await this.run(seq === 0 ? "n" : "r", call, seq, queries);
+        // Every read reserves anew (a previous reservation is taken back in the same script, before it), so at the
+        // read this reservation is the latest: every other pending one is earlier, and nothing later exists yet.
+        const answer = await this.run("n", call, 0, queries);
         seq = answer.seq;
         const pessimistic = this.view(answer, queries, call, "pessimistic");
         const optimistic = this.view(answer, queries, call, "optimistic");
@@ -240,21 +247,23 @@ export class RedisStateStore implements StateStore {
         if (missed.length > 0) {
           if (++reads > MAX_LEARNING_READS) throw new StateError("PQG7203", `the guard kept asking for counts not fetched after ${MAX_LEARNING_READS} reads of Redis`);
           queries = this.learn(call.tool, missed, queries);
+          settle("r");
           continue;
         }
         if (same(worst, best)) {
-          this.resolve({ op: worst.record ? "c" : "r", seq, tool: call.tool, cid: keyId(call.clientId), sid: keyId(call.sessionId) });
-          seq = 0;
+          settle(worst.record ? "c" : "r");
           return worst.outcome;
         }
-        // The decision depends on calls other replicas are deciding now: read again once they are resolved.
+        // The decision depends on calls other replicas are deciding now. Its reservation is taken back while it waits
+        // (so that it holds up nobody, and two such decisions cannot wait for each other), then it reads again.
+        settle("r");
         if (Date.now() + wait > deadline) throw new StateError("PQG7203", `calls decided at the same time on other replicas were not resolved within ${DECIDE_DEADLINE_MS} ms`);
         await new Promise((r) => setTimeout(r, wait));
         wait = Math.min(wait * 2, WAIT_MAX_MS);
       }
     } finally {
       // Anything that stopped the decision takes its reservation back: a refused call does not count.
-      if (seq !== 0) this.resolve({ op: "r", seq, tool: call.tool, cid: keyId(call.clientId), sid: keyId(call.sessionId) });
+      if (seq !== 0) settle("r");
     }
   }
 
@@ -304,7 +313,7 @@ export class RedisStateStore implements StateStore {
   }
 
   /** Runs the script once: the queued resolutions, then the read (and reservation) `mode` asks for. */
-  private async run(mode: "n" | "r" | "-" | "-read" | "e", call: CallRecord, seq: number, queries: readonly Query[]): Promise<Answer> {
+  private async run(mode: "n" | "-" | "-read" | "e", call: CallRecord, seq: number, queries: readonly Query[]): Promise<Answer> {
     if (!this.ready) throw new StateError("PQG7203", `Redis is unreachable, so the call history cannot be read: ${this.lastProblem ?? "not connected"}`);
     const resolutions = this.queue;
     this.queue = [];
@@ -354,8 +363,8 @@ export class RedisStateStore implements StateStore {
   }
 
   /**
-   * The history one reply shows: `pessimistic` counts the calls other replicas reserved before this one and have not
-   * resolved, `optimistic` does not. Both leave out reservations made after this one (this decision is ordered first).
+   * The history one reply shows: `pessimistic` counts the calls other deciders reserved and have not resolved yet,
+   * `optimistic` does not (a read-only snapshot, which reserves nothing, takes the pessimistic view).
    * A count the reply does not hold is recorded in `missed`; inside a decision it reads as zero (the judgement is then
    * discarded and the decision read again with it), in a read-only snapshot as a refusal.
    */

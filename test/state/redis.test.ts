@@ -2,6 +2,7 @@
 // no under-admission when refused calls race admitted ones, counts that survive a store, keys that hold no raw ids,
 // and failing closed when Redis is down, slow or answers garbage, without the password reaching any message.
 import { strict as assert } from "node:assert";
+import fc from "fast-check";
 import { Redis } from "ioredis";
 import pino from "pino";
 import { Writable } from "node:stream";
@@ -81,6 +82,37 @@ describe("RedisStateStore", function () {
     // Every other call is refused by a rule, not the limit: its reservation must not crowd out an admissible call.
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => replicas[i % 2]!.transact(callOf(i), limitJudge(5, i % 2 === 1))));
     assert.equal(results.filter(Boolean).length, 5);
+  });
+
+  it("admits min(limit, admissible calls) for any mix of replicas, limits and refusals decided at once", async () => {
+    const replicas = [await open(), await open(), await open()];
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(fc.record({ replica: fc.nat(2), refuse: fc.boolean() }), { minLength: 1, maxLength: 24 }), async (limit, calls) => {
+        const client = `prop-${++deployment}`;
+        const outcomes = await Promise.all(calls.map((c, i) => replicas[c.replica]!.transact(callOf(i, client), limitJudge(limit, c.refuse))));
+        const admissible = calls.filter((c) => !c.refuse).length;
+        assert.equal(outcomes.filter(Boolean).length, Math.min(limit, admissible));
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it("never lets a call through on a prerequisite that a concurrent, refused call seemed to meet", async () => {
+    const [a, b] = [await open(), await open()];
+    // `transfer` is allowed only after `login` in the session; every `login` is refused. Raced 40 times.
+    const login: Judge<boolean> = () => ({ record: false, verdict: "deny", outcome: false });
+    const transfer: Judge<boolean> = (snapshot) => {
+      const ok = snapshot.history.called("login");
+      return { record: ok, verdict: ok ? "allow" : "deny", outcome: ok };
+    };
+    for (let i = 0; i < 40; i++) {
+      const sessionId = `race-${i}`;
+      const [, allowed] = await Promise.all([
+        a.transact({ tool: "login", at: NOW, sessionId, clientId: "c" }, login),
+        b.transact({ tool: "transfer", at: NOW, sessionId, clientId: "c" }, transfer),
+      ]);
+      assert.equal(allowed, false, `round ${i}`);
+    }
   });
 
   it("keeps a client's count when the store that recorded it is closed, and counts clients apart", async () => {
