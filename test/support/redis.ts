@@ -3,9 +3,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, Socket } from "node:net";
+import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../../bench/proxy/children.js";
+
+export { freePort };
 
 export const REDIS_SERVER = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find((p) => existsSync(p));
 
@@ -13,18 +16,6 @@ export const REDIS_SERVER = ["/usr/bin/redis-server", "/usr/local/bin/redis-serv
 export function skipLoudly(context: Mocha.Context, why: string): never {
   console.warn(`SKIPPED: ${why}`);
   context.skip();
-}
-
-/** A loopback port nobody listens on now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /** Resolves once something accepts connections on the port, or rejects after `ms`. */
