@@ -287,10 +287,13 @@ export class RedisStateStore implements StateStore {
       known = new Map();
       this.learned.set(tool, known);
     }
-    for (const q of current) known.set(queryKey(q), q);
-    for (const q of missed) {
-      if (known.size >= MAX_QUERIES_PER_TOOL) throw new StateError("PQG7201", `decisions on \`${tool}\` asked for more than ${MAX_QUERIES_PER_TOOL} distinct counts`);
-      known.set(queryKey(q), q);
+    for (const q of [...current, ...missed]) {
+      // Most recently asked last; the longest unasked goes first when the bound is reached. A window that starts at the
+      // session's start (`calls(x, session.age)`) is a new query at each decision, so it must not crowd out the rest.
+      const key = queryKey(q);
+      known.delete(key);
+      if (known.size >= MAX_QUERIES_PER_TOOL) known.delete(known.keys().next().value!);
+      known.set(key, q);
     }
     return [...known.values()];
   }

@@ -115,6 +115,15 @@ describe("RedisStateStore", function () {
     }
   });
 
+  it("answers a window that starts at the session's start, which differs at each decision, without a bound refusing it", async () => {
+    const store = await open();
+    // As `calls(t, session.age)` asks: since the session began, so the window grows with each call.
+    const sinceStart: Judge<number> = (snapshot) => ({ record: true, verdict: "allow", outcome: snapshot.history.count(["t"], NOW - 1000, "session") });
+    for (let i = 0; i < 300; i++) {
+      assert.equal(await store.transact({ tool: "t", at: NOW - 1000 + i, sessionId: "long", clientId: "c" }, sinceStart), i);
+    }
+  });
+
   it("keeps a client's count when the store that recorded it is closed, and counts clients apart", async () => {
     const first = await open();
     for (let i = 0; i < 3; i++) assert.equal(await first.transact(callOf(i), limitJudge(3)), true);
@@ -172,6 +181,21 @@ describe("RedisStateStore", function () {
     assert.equal(verdicts.filter((v) => v.allowed).length, REFUND_LIMIT);
     const refusedByLimit = verdicts.filter((v) => !v.allowed && v.refusal.reason.includes("rate limit"));
     assert.equal(refusedByLimit.length, 15 - REFUND_LIMIT, "every admissible call past the limit was refused by the limit, none by a crowd");
+  });
+
+  it("counts an approved call once, after its approval, and tells a failing guard from a failing store", async () => {
+    const store = await open({ retentionMs: REFUND_WINDOW_MS });
+    const point = new DecisionPoint(paymentsGuard({}), "server", { store, now: () => NOW }, "m".repeat(64));
+    const refund = (amount: number, i: number) => ({ tool: "process_refund", args: { customer_id: "x", amount }, session: session(100 + i), pin: () => ({ ok: true as const }), approve: async () => true });
+    assert.equal((await point.decide(refund(2000, 0))).allowed, true, "asked and approved");
+    assert.equal((await point.decide(refund(10, 1))).allowed, true);
+    assert.equal((await point.decide(refund(3000, 2))).allowed, true, "asked and approved");
+    const fourth = await point.decide(refund(10, 3));
+    assert.ok(!fourth.allowed && fourth.refusal.code === "PQG7301", "three refunds, each counted once, reach the limit");
+    const broken = { ...paymentsGuard({}), guard: () => { throw new Error("guard bug"); } };
+    const failing = new DecisionPoint(broken, "server", { store, now: () => NOW }, "m".repeat(64));
+    const verdict = await failing.decide(refund(10, 4));
+    assert.ok(!verdict.allowed && verdict.refusal.code === "PQG7306", JSON.stringify(!verdict.allowed && verdict.refusal));
   });
 
   it("keeps no raw session or client id, tool arguments or password in its keys, and every key expires", async () => {
