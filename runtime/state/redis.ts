@@ -93,6 +93,7 @@ export class RedisStateStore implements StateStore {
   readonly retentionMs: number;
   private readonly prefix: string;
   private readonly maxEntriesPerKey: number;
+  private readonly commandTimeoutMs: number;
   private readonly learned = new Map<string, Map<string, Query>>();
   private queue: Resolution[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
@@ -107,6 +108,7 @@ export class RedisStateStore implements StateStore {
   ) {
     this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
     this.maxEntriesPerKey = options.maxEntriesPerKey ?? DEFAULT_REDIS_MAX_ENTRIES_PER_KEY;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
     // One hash tag: every key of a deployment and policy is in one slot, so the script may touch them all in a cluster.
     this.prefix = `pqg:{${keyId(`${options.deployment ?? "default"}\n${options.policy ?? ""}`).slice(0, 16)}}:`;
     this.sha = createHash("sha1").update(RESERVE_SCRIPT).digest("hex");
@@ -257,7 +259,7 @@ export class RedisStateStore implements StateStore {
         // The decision depends on calls other replicas are deciding now. Its reservation is taken back while it waits
         // (so that it holds up nobody, and two such decisions cannot wait for each other), then it reads again.
         settle("r");
-        if (Date.now() + wait > deadline) throw new StateError("PQG7203", `calls decided at the same time on other replicas were not resolved within ${DECIDE_DEADLINE_MS} ms`);
+        if (Date.now() + wait > deadline) throw new StateError("PQG7204", `calls decided at the same time on other replicas were not resolved within ${DECIDE_DEADLINE_MS} ms`);
         await new Promise((r) => setTimeout(r, wait));
         wait = Math.min(wait * 2, WAIT_MAX_MS);
       }
@@ -350,7 +352,9 @@ export class RedisStateStore implements StateStore {
     } catch (error) {
       // The resolutions may or may not have been applied: applying one twice is harmless, so they are queued again.
       this.queue.unshift(...resolutions);
-      throw new StateError("PQG7203", `Redis did not answer the call-history script: ${this.clean(error instanceof Error ? error.message : String(error))}`);
+      const message = this.clean(error instanceof Error ? error.message : String(error));
+      if (/timed out/i.test(message)) throw new StateError("PQG7204", `Redis did not answer the call-history script within ${this.commandTimeoutMs} ms`);
+      throw new StateError("PQG7203", `Redis did not answer the call-history script: ${message}`);
     }
     return parseAnswer(reply, 5 + 3 * queries.length);
   }

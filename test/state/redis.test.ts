@@ -245,7 +245,7 @@ describe("RedisStateStore", function () {
       const paused = raw.call("CLIENT", "PAUSE", "1000", "ALL");
       await paused;
       const started = Date.now();
-      await rejectsWith(store.transact(callOf(1), limitJudge(5)), "PQG7203");
+      await rejectsWith(store.transact(callOf(1), limitJudge(5)), "PQG7204");
       assert.ok(Date.now() - started < 900, "refused at the deadline, not after Redis answered");
     } finally {
       await raw.call("CLIENT", "UNPAUSE").catch(() => undefined);
