@@ -35,6 +35,13 @@ describe("a replicated deployment: pqguard proxy ×3, HAProxy, Redis", function 
     assert.ok(await eventually(async () => (await Promise.all(replicas.map((r) => probe(r, "/readyz")))).every((s) => s === 200), 20_000), "every replica is ready");
   });
 
+  afterEach(function () {
+    // A failure here is easiest read with what HAProxy and the replicas saw.
+    if (this.currentTest?.state !== "failed") return;
+    console.error(`--- haproxy ---\n${balancer?.log().slice(-5000)}`);
+    for (const r of replicas) console.error(`--- replica ${r.port} ---\n${r.log().slice(-3000)}`);
+  });
+
   after(async () => {
     await balancer?.stop();
     for (const r of replicas) if (r.child.exitCode === null) r.child.kill("SIGKILL");

@@ -85,6 +85,8 @@ export async function startReplica(options: { key: string; state: string; policy
 
 export interface Balancer {
   readonly url: URL;
+  /** HAProxy's log: a line per request and per change of a server's state. */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -99,11 +101,16 @@ export async function startHaproxy(dir: string, replicas: readonly Replica[]): P
   const config = [
     "global",
     "  maxconn 512",
+    "  log stderr format raw local0 info",
     "defaults",
     "  mode http",
+    "  log global",
+    "  option httplog",
     "  timeout connect 2s",
     "  timeout client 120s",
     "  timeout server 120s",
+    // A replica on a loaded machine may answer its health check slowly; marked down, its sessions would be lost.
+    "  timeout check 5s",
     "  option redispatch",
     "  retries 3",
     "frontend mcp",
@@ -118,7 +125,7 @@ export async function startHaproxy(dir: string, replicas: readonly Replica[]): P
     "  http-check expect status 200",
     "  http-send-name-header Host",
     "  http-response set-header X-Served-By %s",
-    ...replicas.map((r) => `  server 127.0.0.1:${r.port} 127.0.0.1:${r.port} check inter 300ms fall 2 rise 1`),
+    ...replicas.map((r) => `  server 127.0.0.1:${r.port} 127.0.0.1:${r.port} check inter 1s fall 3 rise 1`),
     "",
   ].join("\n");
   const file = join(dir, "haproxy.cfg");
@@ -134,6 +141,7 @@ export async function startHaproxy(dir: string, replicas: readonly Replica[]): P
   }
   return {
     url: new URL(`http://127.0.0.1:${port}/mcp`),
+    log: () => log,
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once("exit", resolve));
