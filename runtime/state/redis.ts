@@ -401,7 +401,8 @@ export class RedisStateStore implements StateStore {
       return value;
     };
     const history: CallHistory = {
-      count: (tools, since, scope) => lookup({ kind: "n", scope, tools: tools === "*" ? "*" : [...tools], back: call.at - since }),
+      // No tools is no calls; it must not reach the script, which reads an empty list as every tool.
+      count: (tools, since, scope) => (tools !== "*" && tools.length === 0 ? 0 : lookup({ kind: "n", scope, tools: tools === "*" ? "*" : [...tools], back: call.at - since })),
       called: (tool) => (tool === "*" ? sessionCalls > 0 : lookup({ kind: "k", tool }) > 0),
     };
     return { history, sessionCalls, missed };

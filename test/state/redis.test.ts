@@ -115,6 +115,20 @@ describe("RedisStateStore", function () {
     }
   });
 
+  it("reads again when the guard takes a branch that asks for a count not asked before", async () => {
+    const store = await open();
+    // After two calls to `t` the guard also asks for the last minute's calls: a count the first decisions never read.
+    const branching: Judge<string> = (snapshot) => {
+      const hour = snapshot.history.count(["t"], NOW - HOUR, "client");
+      const minute = hour >= 2 ? snapshot.history.count(["t", "u"], NOW - 60_000, "global") : -1;
+      const none = snapshot.history.count([], NOW - HOUR, "global");
+      return { record: true, verdict: "allow", outcome: `${hour} ${minute} ${none}` };
+    };
+    const seen: string[] = [];
+    for (let i = 0; i < 4; i++) seen.push(await store.transact(callOf(i), branching));
+    assert.deepEqual(seen, ["0 -1 0", "1 -1 0", "2 2 0", "3 3 0"]);
+  });
+
   it("answers a window that starts at the session's start, which differs at each decision, without a bound refusing it", async () => {
     const store = await open();
     // As `calls(t, session.age)` asks: since the session began, so the window grows with each call.
