@@ -293,7 +293,10 @@ export async function run(io: CommandIO): Promise<number> {
   if (args.listen !== "stdio") {
     try {
       const store = state;
-      listener = await listenHttp({ url: args.listen, core: proxy.core, identity, clientTrust: trust, label, logger, readiness: () => store?.health?.() ?? { ok: true } });
+      // Anyone who reaches the listener may ask for readiness: it says that the store does not answer, not where it is
+      // or what its client said (that goes to the log).
+      const readiness = () => (store?.health?.().ok === false ? { ok: false, reason: "the state store does not answer; the log says why" } : { ok: true });
+      listener = await listenHttp({ url: args.listen, core: proxy.core, identity, clientTrust: trust, label, logger, readiness });
       // stdout is free when clients come over HTTP: say where, for people and for scripts (port 0 picks one).
       io.out(`listening on ${listener.url.href}${identity === undefined ? " (plain MCP)" : " (post-quantum session)"}\n`);
     } catch (error) {
