@@ -319,7 +319,8 @@ export class RedisStateStore implements StateStore {
 
   /** Runs the script once: the queued resolutions, then the read (and reservation) `mode` asks for. */
   private async run(mode: "n" | "-" | "-read" | "e", call: CallRecord, seq: number, queries: readonly Query[]): Promise<Answer> {
-    if (!this.ready) throw new StateError("PQG7203", `Redis is unreachable, so the call history cannot be read: ${this.lastProblem ?? "not connected"}`);
+    // Refusals reach clients: they say what failed, not where Redis is or what its client said (the log has that).
+    if (!this.ready) throw new StateError("PQG7203", "Redis is unreachable, so the call history cannot be read");
     const resolutions = this.queue;
     this.queue = [];
     const now = Math.floor(call.at);
@@ -354,7 +355,8 @@ export class RedisStateStore implements StateStore {
       this.queue.unshift(...resolutions);
       const message = this.clean(error instanceof Error ? error.message : String(error));
       if (/timed out/i.test(message)) throw new StateError("PQG7204", `Redis did not answer the call-history script within ${this.commandTimeoutMs} ms`);
-      throw new StateError("PQG7203", `Redis did not answer the call-history script: ${message}`);
+      this.options.logger?.warn(`the Redis call-history script failed: ${message}`);
+      throw new StateError("PQG7203", "Redis failed to run the call-history script, so the call history cannot be read");
     }
     return parseAnswer(reply, 5 + 3 * queries.length);
   }

@@ -238,6 +238,7 @@ describe("RedisStateStore", function () {
     try {
       const error = await rejectsWith(store.transact(callOf(2), limitJudge(5)), "PQG7203");
       assert.match(error.message, /Redis/);
+      assert.ok(!error.message.includes(String(redis.port)), `a refusal reaches clients: it does not say where Redis is (${error.message})`);
       const down = Date.now() + 5000;
       while (store.health().ok && Date.now() < down) await new Promise((r) => setTimeout(r, 20));
       assert.equal(store.health().ok, false);
