@@ -260,7 +260,8 @@ export class RedisStateStore implements StateStore {
         // (so that it holds up nobody, and two such decisions cannot wait for each other), then it reads again.
         settle("r");
         if (Date.now() + wait > deadline) throw new StateError("PQG7204", `calls decided at the same time on other replicas were not resolved within ${DECIDE_DEADLINE_MS} ms`);
-        await new Promise((r) => setTimeout(r, wait));
+        // Jittered, so that deciders which met at a limit's edge do not read again in step and meet again.
+        await new Promise((r) => setTimeout(r, wait / 2 + Math.random() * (wait / 2)));
         wait = Math.min(wait * 2, WAIT_MAX_MS);
       }
     } finally {
