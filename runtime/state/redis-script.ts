@@ -2,8 +2,8 @@
 // It is the only code that writes the store's keys; RedisStateStore builds its arguments and parses its answer.
 
 /**
- * ARGV: prefix, now, cutoff (entries before it expire), ttl (ms), max entries per key, lease (pending entries before
- * it count as recorded), mode (`n` read and reserve, `x` read only, `-` resolve only, `e` end a session), an unused
+ * ARGV: prefix, now, cutoff (entries before it expire), ttl (ms), max entries per key, lease (ms: a reservation
+ * pending longer than this by Redis's clock counts as recorded), mode (`n` read and reserve, `x` read only, `-` resolve only, `e` end a session), an unused
  * slot, tool, client key, session key, then the resolutions (a count, then op `c`/`r`, seq, tool, client, session
  * each), then the queries (a count, then each: `n` scope since tool-count tools… or `k` tool).
  *
@@ -20,7 +20,13 @@ local now = ARGV[2]
 local cutoff = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
 local maxPerKey = tonumber(ARGV[5])
-local lease = ARGV[6]
+local lease = tonumber(ARGV[6])
+-- Leases run on Redis's clock, not the replicas': a replica whose clock is ahead must not end others' leases early.
+local time = redis.call('TIME')
+local redisNow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local reservedAt = P .. 'pt'
+-- Pending entries no read has looked at for this long after their decision time are dropped (they count as recorded).
+local pendingGc = tonumber(now) - lease - 300000
 local mode = ARGV[7]
 local seq = 0
 local tool, cid, sid = ARGV[9], ARGV[10], ARGV[11]
@@ -35,6 +41,7 @@ end
 -- Takes a reservation back ('r') or lets it count as recorded ('c'): either way it is no longer pending.
 local function resolve(op, q, t, c, s)
   for _, k in ipairs(pendingKeys(c, s)) do redis.call('ZREM', k, q .. '|' .. t) end
+  redis.call('HDEL', reservedAt, q)
   if op ~= 'r' then return end
   local held = redis.call('ZREM', P .. 's:' .. s, q)
   for _, k in ipairs(mainKeys(t, c, s)) do redis.call('ZREM', k, q) end
@@ -68,7 +75,7 @@ local ecut = '(' .. ARGV[3]
 local main = mainKeys(tool, cid, sid)
 for _, k in ipairs(main) do redis.call('ZREMRANGEBYSCORE', k, '-inf', ecut) end
 local pend = pendingKeys(cid, sid)
-for _, k in ipairs(pend) do redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. lease) end
+for _, k in ipairs(pend) do redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. pendingGc) end
 
 if mode == 'n' then
   for _, k in ipairs(main) do
@@ -87,7 +94,12 @@ local function pending(key, since, tools)
     local bar = string.find(m, '|', 1, true)
     local q = tonumber(string.sub(m, 1, bar - 1))
     if tools == nil or tools[string.sub(m, bar + 1)] then
-      if q < seq then earlier = earlier + 1 elseif q > seq then later = later + 1 end
+      local at = tonumber(redis.call('HGET', reservedAt, q) or '0')
+      if at < redisNow - lease then
+        -- Its replica never resolved it: the call may have run, so it counts as recorded from now on.
+        redis.call('ZREM', key, m)
+      elseif q < seq then earlier = earlier + 1
+      elseif q > seq then later = later + 1 end
     end
   end
   return earlier, later
@@ -148,6 +160,8 @@ if mode == 'n' then
     redis.call('ZADD', k, now, seq .. '|' .. tool)
     redis.call('PEXPIRE', k, ttl)
   end
+  redis.call('HSET', reservedAt, seq, redisNow)
+  redis.call('PEXPIRE', reservedAt, ttl)
   redis.call('INCR', P .. 'sn:' .. sid)
   redis.call('PEXPIRE', P .. 'sn:' .. sid, ttl)
   redis.call('HINCRBY', P .. 'sc:' .. sid, tool, 1)

@@ -46,6 +46,8 @@ export interface RedisStateStoreOptions {
   readonly logger?: Logger;
   /** Password when not in the URL (for example from the environment). */
   readonly password?: string;
+  /** How long a reservation may stay pending, by Redis's clock, before it counts as recorded; PENDING_LEASE_MS by default. */
+  readonly pendingLeaseMs?: number;
 }
 
 /** One count the guard reads, relative to the decision's time so that it is the same query from call to call. */
@@ -331,7 +333,7 @@ export class RedisStateStore implements StateStore {
       String(now - this.retentionMs - EXPIRY_SLACK_MS),
       String(this.retentionMs + EXPIRY_SLACK_MS),
       String(this.maxEntriesPerKey),
-      String(now - PENDING_LEASE_MS),
+      String(this.options.pendingLeaseMs ?? PENDING_LEASE_MS),
       mode === "-read" ? "x" : mode,
       String(seq),
       call.tool,

@@ -138,6 +138,28 @@ describe("RedisStateStore", function () {
     }
   });
 
+  it("counts a reservation its replica never resolved as recorded once its lease ends on Redis's clock", async () => {
+    const dead = await open();
+    const live = await open({ pendingLeaseMs: 300 });
+    // A replica that reserved and died before resolving: its reservation stays pending.
+    await (dead as unknown as { run(mode: string, call: CallRecord, seq: number, queries: unknown[]): Promise<unknown> }).run("n", callOf(1), 0, []);
+    const started = Date.now();
+    assert.equal(await live.transact(callOf(2), limitJudge(1)), false, "the limit of one is taken by the call that may have run");
+    assert.ok(Date.now() - started >= 250, "it waited for the lease rather than guessing");
+  });
+
+  it("does not end another replica's lease early when its own clock runs ahead", async () => {
+    const other = await open();
+    const ahead = await open({ pendingLeaseMs: 5000 });
+    await (other as unknown as { run(mode: string, call: CallRecord, seq: number, queries: unknown[]): Promise<unknown> }).run("n", { tool: "login", at: NOW, sessionId: "skew", clientId: "c" }, 0, []);
+    // A clock a minute ahead: by the decision times, the pending login is older than the lease; by Redis's, it is not.
+    const transfer: Judge<boolean> = (snapshot) => {
+      const ok = snapshot.history.called("login");
+      return { record: ok, verdict: ok ? "allow" : "deny", outcome: ok };
+    };
+    await rejectsWith(ahead.transact({ tool: "transfer", at: NOW + 60_000, sessionId: "skew", clientId: "c" }, transfer), "PQG7204");
+  });
+
   it("keeps a client's count when the store that recorded it is closed, and counts clients apart", async () => {
     const first = await open();
     for (let i = 0; i < 3; i++) assert.equal(await first.transact(callOf(i), limitJudge(3)), true);
