@@ -48,6 +48,7 @@ interface ProxyArgs {
   readonly audit: string | undefined;
   readonly auditArgs: boolean;
   readonly auditKey: string | undefined;
+  readonly auditAnchor: string | undefined;
   readonly now: string | undefined;
   readonly callTimeoutMs: number | undefined;
   readonly toolRecheckMs: number | undefined;
@@ -76,6 +77,7 @@ function parse(io: CommandIO): ProxyArgs {
       audit: { type: "string" },
       "audit-args": { type: "boolean", default: false },
       "audit-key": { type: "string" },
+      "audit-anchor": { type: "string" },
       now: { type: "string" },
       "call-timeout": { type: "string" },
       "tool-recheck": { type: "string" },
@@ -87,8 +89,8 @@ function parse(io: CommandIO): ProxyArgs {
   });
   const v = parsed.values;
   if (v.policy === undefined) throw new UsageError("`--policy P.policy` is required");
-  if (v.audit === undefined && (v["audit-key"] !== undefined || v["audit-args"] === true)) {
-    throw new UsageError("`--audit-key` and `--audit-args` shape the audit log: give it with `--audit LOG`");
+  if (v.audit === undefined && (v["audit-key"] !== undefined || v["audit-args"] === true || v["audit-anchor"] !== undefined)) {
+    throw new UsageError("`--audit-key`, `--audit-args` and `--audit-anchor` shape the audit log: give it with `--audit LOG`");
   }
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);
   const clientTrust = clientTrustOptions(v["trust-issuer"] ?? [], v["trust-client"] ?? [], v["require-client-auth"] === true, v.key !== undefined);
@@ -123,6 +125,7 @@ function parse(io: CommandIO): ProxyArgs {
     audit: v.audit,
     auditArgs: v["audit-args"] === true,
     auditKey: v["audit-key"],
+    auditAnchor: v["audit-anchor"],
     now,
     callTimeoutMs,
     toolRecheckMs,
@@ -226,7 +229,12 @@ export async function run(io: CommandIO): Promise<number> {
     manifest = args.manifest === undefined ? undefined : await loadSignedManifest(inCwd(args.manifest), args.signer === undefined ? {} : { signer: args.signer });
     identity = args.key === undefined ? undefined : await loadSecretKey(inCwd(args.key));
     const argumentsKey = args.auditKey === undefined ? undefined : await loadAuditKey(inCwd(args.auditKey));
-    audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), { includeArguments: args.auditArgs, logger, argumentsKey });
+    audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), {
+            includeArguments: args.auditArgs,
+            logger,
+            argumentsKey,
+            ...(args.auditAnchor === undefined ? {} : { anchor: inCwd(args.auditAnchor) }),
+          });
   } catch (error) {
     reportError(io, error, "PQG8006");
     return EXIT_ERRORS;

@@ -5,7 +5,7 @@ import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuditLog, silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
+import { AuditError, AuditLog, silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
 import { DecisionPoint, type CallToDecide, type DecisionOptions } from "../../runtime/enforce/decide.js";
 import type { SessionView } from "../../runtime/enforce/context.js";
 import { MemoryStateStore, type StateStore } from "../../runtime/state/index.js";
@@ -45,9 +45,9 @@ describe("DecisionPoint.decide", () => {
   it("refuses an allowed call whose audit line could not be built", async () => {
     // A sink that takes the line and then reports that it could not build or write it.
     const audit = {
-      failure: undefined as Error | undefined,
+      failure: undefined as AuditError | undefined,
       append(): void {
-        this.failure = new Error("the line has no canonical form");
+        this.failure = new AuditError("PQG7101", "the line has no canonical form");
       },
     };
     const verdict = await decisionPoint({ audit }).decide(call("get_balance", { customer_id: "c" }));
