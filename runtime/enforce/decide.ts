@@ -11,6 +11,7 @@ import { StateError, type StateStore, type SyncStateOperations } from "../state/
 import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
 import { argumentsText } from "./checks/arguments.js";
+import { expiredCertificate } from "./checks/expiry.js";
 
 /** Arguments larger than this (canonical JSON) are refused before any rule reads them. */
 export const DEFAULT_MAX_ARGUMENT_BYTES = 1024 * 1024;
@@ -229,6 +230,8 @@ export class DecisionPoint {
       if (session === undefined) {
         return this.refuse(call, now, EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide", argsText);
       }
+      const expired = expiredCertificate(session, now);
+      if (expired !== undefined) return this.refuse(call, now, EnforceErrorCode.CertificateExpired, expired, argsText);
       // The common path (a cached pin, an in-memory store) is synchronous: no promise is awaited unless one is returned.
       const fit = this.preconditions(call);
       const unfit = fit instanceof Promise ? await fit : fit;
@@ -286,6 +289,8 @@ export class DecisionPoint {
         const reason = `the arguments changed while the approval was pending, so the approval does not cover them${again}`;
         return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, decision.determining, approved);
       }
+      const expiredNow = expiredCertificate(session, later);
+      if (expiredNow !== undefined) return this.refuse(call, later, EnforceErrorCode.CertificateExpired, `${expiredNow}${again}`, argsText, decision.determining, approved);
       const unfitNow = await this.preconditions(call);
       if (unfitNow !== undefined) return this.refuse(call, later, unfitNow.code, `${unfitNow.reason}${again}`, argsText, [], approved);
       if (aborted(call.signal)) {

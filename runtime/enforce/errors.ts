@@ -30,6 +30,8 @@ export const EnforceErrorCode = {
   RetentionTooShort: "PQG7311",
   /** The request was cancelled, or its connection closed, before the call could be decided or while its approval was pending. */
   Cancelled: "PQG7312",
+  /** A certificate the session rests on (the client's or the server's) reached its not-after without being renewed. */
+  CertificateExpired: "PQG7313",
 } as const;
 
 export type EnforceErrorCode = (typeof EnforceErrorCode)[keyof typeof EnforceErrorCode];

@@ -57,6 +57,12 @@ export const SessionErrorCode = {
   EventStreamBacklog: "PQG6026",
   /** A handler set on a transport threw: from onestablished the session is closed, from onclose it is reported. */
   CallbackFailed: "PQG6027",
+  /**
+   * A re-authentication the peer sent was refused: malformed, a certificate that is not valid or not trusted, another
+   * subject or identity than the session's, a signature that does not verify, a counter not above the last, or a
+   * certificate that does not outlast the current one. The session closes.
+   */
+  ReauthRefused: "PQG6028",
 } as const;
 
 export type SessionErrorCode = (typeof SessionErrorCode)[keyof typeof SessionErrorCode];
