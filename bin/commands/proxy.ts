@@ -10,7 +10,7 @@ import { AuditLog, loadAuditKey, operationalLogger, type Logger } from "../../ru
 import type { GuardModule } from "../../runtime/guard/types.js";
 import { loadSecretKey } from "../../runtime/identity/index.js";
 import { loadSignedManifest, splitCommandLine } from "../../runtime/manifest/files.js";
-import type { VerifiedManifest } from "../../runtime/manifest/signed.js";
+import { manifestBindingProblem, type VerifiedManifest } from "../../runtime/manifest/signed.js";
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
   APPROVAL_TIMEOUT_MS,
@@ -228,13 +228,16 @@ export async function run(io: CommandIO): Promise<number> {
   try {
     manifest = args.manifest === undefined ? undefined : await loadSignedManifest(inCwd(args.manifest), args.signer === undefined ? {} : { signer: args.signer });
     identity = args.key === undefined ? undefined : await loadSecretKey(inCwd(args.key));
+    // A manifest bound to other servers would refuse every call (PQG7314): say so at start, not at the first call.
+    const unbound = manifest?.server === undefined ? undefined : manifestBindingProblem(manifest, identity?.keyId);
+    if (unbound !== undefined) throw Object.assign(new Error(unbound), { code: "PQG7314" });
     const argumentsKey = args.auditKey === undefined ? undefined : await loadAuditKey(inCwd(args.auditKey));
     audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), {
-            includeArguments: args.auditArgs,
-            logger,
-            argumentsKey,
-            ...(args.auditAnchor === undefined ? {} : { anchor: inCwd(args.auditAnchor) }),
-          });
+      includeArguments: args.auditArgs,
+      logger,
+      argumentsKey,
+      ...(args.auditAnchor === undefined ? {} : { anchor: inCwd(args.auditAnchor) }),
+    });
   } catch (error) {
     reportError(io, error, "PQG8006");
     return EXIT_ERRORS;

@@ -12,6 +12,7 @@ import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionVie
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
 import { argumentsText } from "./checks/arguments.js";
 import { expiredCertificate } from "./checks/expiry.js";
+import { manifestBindingProblem, type VerifiedManifest } from "../manifest/signed.js";
 
 /** Arguments larger than this (canonical JSON) are refused before any rule reads them. */
 export const DEFAULT_MAX_ARGUMENT_BYTES = 1024 * 1024;
@@ -57,6 +58,11 @@ export interface DecisionOptions {
    * not the policy's decision still refuses: no session, bad arguments, a changed tool, an unwritable audit log.
    */
   readonly monitor?: boolean;
+  /**
+   * The signed manifest calls are pinned to: when it is bound to server identities, a session whose server identity
+   * (the client's verified peer, or the server's own) is not one of them refuses every call (PQG7314).
+   */
+  readonly manifest?: VerifiedManifest | undefined;
 }
 
 /** Whether the tool's definition is the one the policy and the manifest pinned; computed by the caller. */
@@ -232,6 +238,8 @@ export class DecisionPoint {
       }
       const expired = expiredCertificate(session, now);
       if (expired !== undefined) return this.refuse(call, now, EnforceErrorCode.CertificateExpired, expired, argsText);
+      const unbound = manifestBindingProblem(this.options.manifest, session.info?.peerFingerprint);
+      if (unbound !== undefined) return this.refuse(call, now, EnforceErrorCode.ManifestWrongServer, unbound, argsText);
       // The common path (a cached pin, an in-memory store) is synchronous: no promise is awaited unless one is returned.
       const fit = this.preconditions(call);
       const unfit = fit instanceof Promise ? await fit : fit;

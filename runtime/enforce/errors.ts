@@ -32,6 +32,8 @@ export const EnforceErrorCode = {
   Cancelled: "PQG7312",
   /** A certificate the session rests on (the client's or the server's) reached its not-after without being renewed. */
   CertificateExpired: "PQG7313",
+  /** The signed manifest is bound to other server identities than the session's server (docs/enforcement.md). */
+  ManifestWrongServer: "PQG7314",
 } as const;
 
 export type EnforceErrorCode = (typeof EnforceErrorCode)[keyof typeof EnforceErrorCode];
