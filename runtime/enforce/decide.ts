@@ -240,6 +240,12 @@ export class DecisionPoint {
       if (expired !== undefined) return this.refuse(call, now, EnforceErrorCode.CertificateExpired, expired, argsText);
       const unbound = manifestBindingProblem(this.options.manifest, session.info?.peerFingerprint);
       if (unbound !== undefined) return this.refuse(call, now, EnforceErrorCode.ManifestWrongServer, unbound, argsText);
+      // Checked at load, and at every call: a process may run past the manifest's expiry, as a session past its certificate's.
+      const manifestExpiry = this.options.manifest?.expiresAt;
+      if (manifestExpiry !== undefined && now >= manifestExpiry) {
+        const reason = `the signed manifest expired at ${new Date(manifestExpiry).toISOString()}: have the tool list reviewed and signed again`;
+        return this.refuse(call, now, EnforceErrorCode.ManifestExpired, reason, argsText);
+      }
       // The common path (a cached pin, an in-memory store) is synchronous: no promise is awaited unless one is returned.
       const fit = this.preconditions(call);
       const unfit = fit instanceof Promise ? await fit : fit;

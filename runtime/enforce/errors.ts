@@ -34,6 +34,8 @@ export const EnforceErrorCode = {
   CertificateExpired: "PQG7313",
   /** The signed manifest is bound to other server identities than the session's server (docs/enforcement.md). */
   ManifestWrongServer: "PQG7314",
+  /** The signed manifest calls are pinned to expired while the server, proxy or client kept running. */
+  ManifestExpired: "PQG7315",
 } as const;
 
 export type EnforceErrorCode = (typeof EnforceErrorCode)[keyof typeof EnforceErrorCode];

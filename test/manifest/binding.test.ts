@@ -123,3 +123,24 @@ describe("manifests bound to a server", () => {
     }
   });
 });
+
+describe("a manifest that expires while the process runs", () => {
+  it("refuses calls after its expiry (PQG7315), as a session after its certificate's", async () => {
+    const tools = await paymentsTools();
+    const digests = Object.fromEntries(tools.map((t) => [t.name as string, toolDigest(t)]));
+    const reviewer = { algorithm: "ML-DSA-65", ...scheme.keygen() };
+    const issued = Date.now();
+    const manifest = verifySignedManifest(signManifest(tools, reviewer, { now: issued, ttlMs: 60_000 }), { now: issued });
+    const clock = { now: issued + 1_000 };
+    const payments = paymentsServer();
+    const { client, close } = await connect(payments.server);
+    guardClient(client, paymentsGuard(digests), { manifest, now: () => clock.now, session: () => sessionInfo(), logger: silentLogger() });
+    try {
+      assert.equal(await refusalCode(client.callTool({ name: "get_balance", arguments: { customer_id: "c" } })), undefined);
+      clock.now = issued + 60_000;
+      assert.equal(await refusalCode(client.callTool({ name: "get_balance", arguments: { customer_id: "c" } })), "PQG7315");
+    } finally {
+      await close();
+    }
+  });
+});
