@@ -8,6 +8,7 @@ import { canonicalJson } from "../manifest/digest.js";
 import { AuditError } from "./errors.js";
 import { AUDIT_FORMAT, sha3Hex } from "./record.js";
 
+/** The `format` of an anchor file. */
 export const AUDIT_ANCHOR_FORMAT = "pqguard-audit-anchor/1";
 
 /**
@@ -70,13 +71,17 @@ export function checkpointMacValid(line: Readonly<Record<string, unknown>>, key:
 
 /** The anchor: the last line known to have reached the log's disk, kept on other storage. */
 export interface AuditAnchor {
+  /** Always AUDIT_ANCHOR_FORMAT. */
   readonly format: typeof AUDIT_ANCHOR_FORMAT;
   /** `open` while a writer has the log open (a crash leaves it so), `closed` after a clean close. */
   readonly state: "open" | "closed";
   /** The anchored line: its seq, hash, and the byte length of the file up to and including it. */
   readonly seq: number;
+  /** The anchored line's hash. */
   readonly hash: string;
+  /** Bytes of the log up to and including the anchored line. */
   readonly size: number;
+  /** When the anchor was written, ISO 8601. */
   readonly time: string;
   /** HMAC-SHA3-256 under the audit key; absent without a key. */
   readonly mac?: string;

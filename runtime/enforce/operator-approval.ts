@@ -5,7 +5,9 @@ import { createHmac, randomUUID, timingSafeEqual, type KeyObject } from "node:cr
 import type { Logger } from "pino";
 import type { ApprovalCallback, ApprovalRequest } from "./decide.js";
 
+/** The `format` of the JSON body POSTed to the webhook. */
 export const APPROVAL_REQUEST_FORMAT = "pqguard-approval-request/1";
+/** The `format` the webhook's answer must carry. */
 export const APPROVAL_RESPONSE_FORMAT = "pqguard-approval-response/1";
 /** The header carrying `v1=<hex HMAC-SHA256>` on both the request and the response. */
 export const APPROVAL_SIGNATURE_HEADER = "pqguard-signature";
