@@ -1,6 +1,9 @@
 // The `pqguard` package entry: enforcement, the post-quantum transports, the proxy, state stores, the audit log,
 // identities and signed manifests. Everything a server or client needs at run time, and nothing of the compiler.
 
+// The base of every error pqguard throws: a stable code (docs/errors.md) and one sentence.
+export { PqguardError } from "./errors.js";
+
 // Enforcement on an MCP SDK server or client, and the decision point they share.
 export {
   enforce,
@@ -93,7 +96,7 @@ export {
   createProxy,
   listenHttp,
   ProxyError,
-  type ProxyErrorCode,
+  ProxyErrorCode,
   TolerantStdioTransport,
   APPROVAL_TIMEOUT_MS,
   DEFAULT_CALL_TIMEOUT_MS,
@@ -130,7 +133,7 @@ export type { ToolStatus } from "./manifest/compare.js";
 export {
   MemoryStateStore,
   StateError,
-  type StateErrorCode,
+  StateErrorCode,
   DEFAULT_RETENTION_MS,
   type MemoryStateStoreOptions,
   type StateStore,
@@ -144,7 +147,7 @@ export {
 export {
   AuditLog,
   AuditError,
-  type AuditErrorCode,
+  AuditErrorCode,
   verifyAuditLog,
   auditKey,
   writeAuditKey,

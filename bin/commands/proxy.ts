@@ -11,7 +11,7 @@ import type { GuardModule } from "../../runtime/guard/types.js";
 import { loadSecretKey } from "../../runtime/identity/index.js";
 import { loadSignedManifest, splitCommandLine } from "../../runtime/manifest/files.js";
 import { manifestBindingProblem, type VerifiedManifest } from "../../runtime/manifest/signed.js";
-import { operatorApproval, type ApprovalCallback } from "../../runtime/enforce/index.js";
+import { EnforceError, EnforceErrorCode, operatorApproval, type ApprovalCallback } from "../../runtime/enforce/index.js";
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
   APPROVAL_TIMEOUT_MS,
@@ -251,9 +251,9 @@ export async function run(io: CommandIO): Promise<number> {
     if (args.approvalWebhook !== undefined && approvalKey !== undefined) approver = operatorApproval({ url: args.approvalWebhook, key: approvalKey, logger });
     manifest = args.manifest === undefined ? undefined : await loadSignedManifest(inCwd(args.manifest), args.signer === undefined ? {} : { signer: args.signer });
     identity = args.key === undefined ? undefined : await loadSecretKey(inCwd(args.key));
-    // A manifest bound to other servers would refuse every call (PQG7314): say so at start, not at the first call.
+    // A manifest bound to other servers would refuse every call (PQG7315): say so at start, not at the first call.
     const unbound = manifest?.server === undefined ? undefined : manifestBindingProblem(manifest, identity?.keyId);
-    if (unbound !== undefined) throw Object.assign(new Error(unbound), { code: "PQG7314" });
+    if (unbound !== undefined) throw new EnforceError(EnforceErrorCode.ManifestWrongServer, unbound);
     const argumentsKey = args.auditKey === undefined ? undefined : await loadAuditKey(inCwd(args.auditKey));
     audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), {
       includeArguments: args.auditArgs,

@@ -21,7 +21,7 @@ export const MAX_LINE_BYTES = 4 * 1024 * 1024;
  */
 export const ANCHOR_INTERVAL_MS = 1_000;
 
-export { AuditError, type AuditErrorCode } from "./errors.js";
+export { AUDIT_ERRORS, AuditError, AuditErrorCode } from "./errors.js";
 
 export interface AuditLogOptions {
   /** Write the raw arguments into each line (off by default: they may hold personal data or secrets). */

@@ -38,7 +38,7 @@ export interface SignedManifest {
   readonly digests: Readonly<Record<string, string>>;
   /**
    * The servers this tool list is for, under the signature: present only in a bound manifest. Enforcement then refuses
-   * calls on a session whose server identity is not listed (PQG7314).
+   * calls on a session whose server identity is not listed (PQG7315).
    */
   readonly server?: ServerBinding;
   /** Base64 ML-DSA signature over the canonical JSON of every other field. */

@@ -1,6 +1,6 @@
 // Manifests bound to a server: a reviewer's signature on server A's tool list must not authorise calls on server B.
 // The binding is signed, names a key lineage (the current identity and its successors), and guardClient, enforce and
-// the proxy refuse calls on a session whose server identity is not in it (PQG7314).
+// the proxy refuse calls on a session whose server identity is not in it (PQG7315).
 import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -53,9 +53,9 @@ describe("manifests bound to a server", () => {
     assert.throws(() => signManifest(tools, reviewer, { bindServer: ["not a fingerprint"] }), (e: unknown) => e instanceof ManifestError && e.code === "PQG7001");
   });
 
-  it("guardClient: a manifest for A refuses calls on B (PQG7314) and allows them on A and on A's successor", async () => {
+  it("guardClient: a manifest for A refuses calls on B (PQG7315) and allows them on A and on A's successor", async () => {
     const manifest = verifySignedManifest(signManifest(tools, reviewer, { bindServer: [serverA, successorA] }));
-    for (const [peer, expected] of [[serverB, "PQG7314"], [serverA, undefined], [successorA, undefined]] as const) {
+    for (const [peer, expected] of [[serverB, "PQG7315"], [serverA, undefined], [successorA, undefined]] as const) {
       const payments = paymentsServer();
       const { client, close } = await connect(payments.server);
       guardClient(client, paymentsGuard(digests), { manifest, session: () => sessionInfo({ peerFingerprint: peer }), logger: silentLogger() });
@@ -74,7 +74,7 @@ describe("manifests bound to a server", () => {
     enforce(payments.server, paymentsGuard(digests), { manifest, session: () => sessionInfo({ peerFingerprint: serverB }), logger: silentLogger() });
     const { client, close } = await connect(payments.server);
     try {
-      assert.equal(await refusalCode(client.callTool({ name: "get_balance", arguments: { customer_id: "c" } })), "PQG7314");
+      assert.equal(await refusalCode(client.callTool({ name: "get_balance", arguments: { customer_id: "c" } })), "PQG7315");
       assert.equal(payments.runs.count("get_balance"), 0);
     } finally {
       await close();
@@ -94,7 +94,7 @@ describe("manifests bound to a server", () => {
     }
   });
 
-  it("`pqguard manifest sign --bind-server` binds; `pqguard proxy` with another identity refuses to start (PQG7314)", async function () {
+  it("`pqguard manifest sign --bind-server` binds; `pqguard proxy` with another identity refuses to start (PQG7315)", async function () {
     this.timeout(60_000);
     const dir = await mkdtemp(join(tmpdir(), "pqguard-binding-"));
     try {
@@ -117,7 +117,7 @@ describe("manifests bound to a server", () => {
         io,
       );
       assert.notEqual(code, 0);
-      assert.match(err, /PQG7314/);
+      assert.match(err, /PQG7315/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -125,7 +125,7 @@ describe("manifests bound to a server", () => {
 });
 
 describe("a manifest that expires while the process runs", () => {
-  it("refuses calls after its expiry (PQG7315), as a session after its certificate's", async () => {
+  it("refuses calls after its expiry (PQG7316), as a session after its certificate's", async () => {
     const tools = await paymentsTools();
     const digests = Object.fromEntries(tools.map((t) => [t.name as string, toolDigest(t)]));
     const reviewer = { algorithm: "ML-DSA-65", ...scheme.keygen() };
@@ -138,7 +138,7 @@ describe("a manifest that expires while the process runs", () => {
     try {
       assert.equal(await refusalCode(client.callTool({ name: "get_balance", arguments: { customer_id: "c" } })), undefined);
       clock.now = issued + 60_000;
-      assert.equal(await refusalCode(client.callTool({ name: "get_balance", arguments: { customer_id: "c" } })), "PQG7315");
+      assert.equal(await refusalCode(client.callTool({ name: "get_balance", arguments: { customer_id: "c" } })), "PQG7316");
     } finally {
       await close();
     }

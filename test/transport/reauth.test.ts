@@ -1,5 +1,5 @@
 // Certificate expiry and re-authentication inside a sealed session: a session does not outlive the certificates it
-// rests on (decisions refuse with PQG7313, the session closes at not-after with PQG6005), a renewed certificate sent
+// rests on (decisions refuse with PQG7314, the session closes at not-after with PQG6005), a renewed certificate sent
 // mid-session keeps calls in flight and replaces the facts, and a renewal for another subject, with a bad signature,
 // from another server identity, or replayed is refused (PQG6028).
 import { strict as assert } from "node:assert";
@@ -108,7 +108,7 @@ describe("certificate expiry and re-authentication", function () {
     }
   });
 
-  it("refuses a decision after a 1-minute client certificate expired (PQG7313), and after the server's", async () => {
+  it("refuses a decision after a 1-minute client certificate expired (PQG7314), and after the server's", async () => {
     const info = { ...(await infoOf()), client: { fingerprint: "mldsa65:c", claims: { role: "billing-agent" }, notAfter: T0 + MINUTE } };
     const state = { now: T0 + 30_000 };
     const point = new DecisionPoint(allowAll({}, []), "server", { now: () => state.now, logger: silentLogger() }, "m".repeat(64));
@@ -116,13 +116,13 @@ describe("certificate expiry and re-authentication", function () {
     assert.ok((await call()).allowed);
     state.now = T0 + MINUTE;
     const refused = await call();
-    assert.ok(!refused.allowed && refused.refusal.code === "PQG7313", JSON.stringify(refused));
+    assert.ok(!refused.allowed && refused.refusal.code === "PQG7314", JSON.stringify(refused));
     assert.match(refused.allowed ? "" : refused.refusal.reason, /client certificate .* expired/);
 
     const serverExpired = { ...info, client: undefined, peerNotAfter: T0 + MINUTE };
     const onClient = new DecisionPoint(allowAll({}, []), "client", { now: () => state.now, logger: silentLogger() }, "m".repeat(64));
     const verdict = await onClient.decide({ tool: "fast", args: {}, session: { sessionId: "s", establishedAt: T0, sealed: true, info: serverExpired }, pin: () => ({ ok: true }), approve: undefined });
-    assert.ok(!verdict.allowed && verdict.refusal.code === "PQG7313");
+    assert.ok(!verdict.allowed && verdict.refusal.code === "PQG7314");
   });
 
   it("closes a session whose client does not renew at not-after, with a typed reason (PQG6005), and runs nothing after", async () => {
