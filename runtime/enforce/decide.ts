@@ -497,7 +497,8 @@ export class DecisionPoint {
     const args = raw ?? {};
     if (typeof args !== "object" || args === null || Array.isArray(args)) return `arguments of \`${tool}\` must be a JSON object`;
     const limit = this.options.maxArgumentBytes ?? DEFAULT_MAX_ARGUMENT_BYTES;
-    const json = argumentsText(args);
+    // A server's arguments were parsed from the wire; a client's come from application code.
+    const json = argumentsText(args, this.side === "server" ? "wire" : "application");
     if ("problem" in json) return `arguments of \`${tool}\` are refused: ${json.problem}`;
     const size = Buffer.byteLength(json.text, "utf8");
     if (size > limit) return `arguments of \`${tool}\` are ${size} bytes, more than the limit of ${limit}`;
@@ -520,7 +521,8 @@ export class DecisionPoint {
       return `arguments of \`${tool}\` do not fit the tool's schema: ${describe(error)}`;
     }
     if (typeof seen !== "object" || seen === null || Array.isArray(seen)) return `the handler of \`${tool}\` would not read its arguments as an object`;
-    const json = argumentsText(seen);
+    // What a schema produced may hold anything a transform returns: read once, as an application's object.
+    const json = argumentsText(seen, "application");
     if ("problem" in json) return `arguments of \`${tool}\`, as the handler would read them, are refused: ${json.problem}`;
     return seen as Readonly<Record<string, unknown>>;
   }
