@@ -19,19 +19,8 @@ export const AUDIT_ANCHOR_FORMAT = "pqguard-audit-anchor/1";
  */
 export type CheckpointKind = "open" | "recovered" | "rotated" | "close";
 
-/** A checkpoint line as written: part of the hash chain like any decision line. */
-export interface CheckpointLine {
-  readonly checkpoint: CheckpointKind;
-  readonly format: typeof AUDIT_FORMAT;
-  /** HMAC-SHA3-256 (hex) under the audit key of the line's canonical JSON without `mac` and `hash`; absent without a key. */
-  readonly mac?: string;
-  /** `recovered`: the seq of the last line the anchor named; lines after it were not anchored, and a crash may have lost some. */
-  readonly after?: number;
-  readonly prev: string;
-  readonly seq: number;
-  readonly time: string;
-  readonly hash: string;
-}
+// A checkpoint line is `{"checkpoint":KIND,"format":…,"mac"?:…,"after"?:SEQ,"prev":…,"seq":…,"time":…,"hash":…}`,
+// canonical JSON like a decision line and chained with them; `after` (in `recovered`) names the last anchored line.
 
 /** Keyed MACs are separated from argument digests by this prefix, so neither can stand for the other. */
 const CHECKPOINT_MAC_CONTEXT = "pqguard-audit checkpoint/1\n";

@@ -14,7 +14,10 @@ import { enforce } from "../../runtime/enforce/index.js";
 import type { Decision, GuardModule } from "../../runtime/guard/types.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
 import { issueClientCertificate, issueServerCertificate } from "../../runtime/session/certificate.js";
-import { PqcClientTransport, PqcServerTransport } from "../../runtime/transport/index.js";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { PqcClientTransport, PqcServerTransport, SealedHttpEndpoint } from "../../runtime/transport/index.js";
 import { T0, clientFixture, newIdentity, serverFixture } from "../session/fixtures.js";
 
 const MINUTE = 60_000;
@@ -236,4 +239,57 @@ describe("certificate expiry and re-authentication", function () {
 async function infoOf() {
   return { sessionId: "s1", suite: { kem: "X25519MLKEM768", signature: "ML-DSA-65", aead: "AES-256-GCM", hybrid: true, level: 3 }, peerFingerprint: "mldsa65:s", peerLabel: undefined, establishedAt: T0, rekeys: 0 };
 }
+
+describe("re-authentication over Streamable HTTP (unordered delivery)", function () {
+  this.timeout(30_000);
+
+  it("renews mid-session while calls are in flight, each over its own HTTP request", async () => {
+    const { client: identity, issuer } = clientFixture();
+    const { server: serverIdentity, credentials } = serverFixture();
+    const clock = { now: T0 + 1000 };
+    const servers: PqcServerTransport[] = [];
+    const endpoint = new SealedHttpEndpoint({
+      credentials,
+      now: () => clock.now,
+      clientTrust: { issuers: [issuer.fingerprint] },
+      connect: async (transport) => {
+        servers.push(transport);
+        const mcp = new McpServer({ name: "echo", version: "1" });
+        mcp.registerTool("echo", { description: "echoes", inputSchema: { n: z.number() } }, async ({ n }) => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return { content: [{ type: "text", text: String(n) }] };
+        });
+        return mcp.connect(transport);
+      },
+    });
+    const http = createServer((req, res) => void endpoint.handle(req, res));
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    const url = new URL(`http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`);
+    const transport = new PqcClientTransport(new StreamableHTTPClientTransport(url), {
+      trust: { serverFingerprints: [serverIdentity.fingerprint] },
+      clientIdentity: identity,
+      clientCertificate: certificateFor(identity, MINUTE, T0),
+      now: () => clock.now,
+    });
+    const client = new Client({ name: "c", version: "1" });
+    try {
+      await client.connect(transport);
+      const calls = Array.from({ length: 20 }, (_, n) => client.callTool({ name: "echo", arguments: { n } }));
+      clock.now = T0 + 50_000;
+      await transport.reauthenticate(certificateFor(identity, 10 * MINUTE, clock.now));
+      const results = (await Promise.all(calls)) as { content: { text: string }[] }[];
+      assert.deepEqual(results.map((r) => r.content[0]!.text), Array.from({ length: 20 }, (_, n) => String(n)));
+      await until(() => servers[0]?.sessionInfo?.reauthentications === 1, "the server to accept the renewal");
+      assert.equal(servers[0]!.sessionInfo?.client?.notAfter, T0 + 50_000 + 10 * MINUTE);
+      clock.now = T0 + 2 * MINUTE;
+      const later = (await client.callTool({ name: "echo", arguments: { n: 99 } })) as { content: { text: string }[] };
+      assert.equal(later.content[0]!.text, "99", "the session outlived the first certificate");
+      await client.close();
+    } finally {
+      await endpoint.close();
+      http.closeAllConnections();
+      await new Promise((resolve) => http.close(resolve));
+    }
+  });
+});
 
