@@ -11,8 +11,8 @@ import { StateError, type StateStore, type SyncStateOperations } from "../state/
 import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
 import { argumentsText } from "./checks/arguments.js";
-import { expiredCertificate } from "./checks/expiry.js";
-import { manifestBindingProblem, type VerifiedManifest } from "../manifest/signed.js";
+import { staleFacts } from "./checks/facts.js";
+import type { VerifiedManifest } from "../manifest/signed.js";
 
 /** Arguments larger than this (canonical JSON) are refused before any rule reads them. */
 export const DEFAULT_MAX_ARGUMENT_BYTES = 1024 * 1024;
@@ -236,16 +236,8 @@ export class DecisionPoint {
       if (session === undefined) {
         return this.refuse(call, now, EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide", argsText);
       }
-      const expired = expiredCertificate(session, now);
-      if (expired !== undefined) return this.refuse(call, now, EnforceErrorCode.CertificateExpired, expired, argsText);
-      const unbound = manifestBindingProblem(this.options.manifest, session.info?.peerFingerprint);
-      if (unbound !== undefined) return this.refuse(call, now, EnforceErrorCode.ManifestWrongServer, unbound, argsText);
-      // Checked at load, and at every call: a process may run past the manifest's expiry, as a session past its certificate's.
-      const manifestExpiry = this.options.manifest?.expiresAt;
-      if (manifestExpiry !== undefined && now >= manifestExpiry) {
-        const reason = `the signed manifest expired at ${new Date(manifestExpiry).toISOString()}: have the tool list reviewed and signed again`;
-        return this.refuse(call, now, EnforceErrorCode.ManifestExpired, reason, argsText);
-      }
+      const stale = staleFacts(session, this.options.manifest, now);
+      if (stale !== undefined) return this.refuse(call, now, stale.code, stale.reason, argsText);
       // The common path (a cached pin, an in-memory store) is synchronous: no promise is awaited unless one is returned.
       const fit = this.preconditions(call);
       const unfit = fit instanceof Promise ? await fit : fit;
@@ -303,8 +295,8 @@ export class DecisionPoint {
         const reason = `the arguments changed while the approval was pending, so the approval does not cover them${again}`;
         return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, decision.determining, approved);
       }
-      const expiredNow = expiredCertificate(session, later);
-      if (expiredNow !== undefined) return this.refuse(call, later, EnforceErrorCode.CertificateExpired, `${expiredNow}${again}`, argsText, decision.determining, approved);
+      const staleNow = staleFacts(session, this.options.manifest, later);
+      if (staleNow !== undefined) return this.refuse(call, later, staleNow.code, `${staleNow.reason}${again}`, argsText, decision.determining, approved);
       const unfitNow = await this.preconditions(call);
       if (unfitNow !== undefined) return this.refuse(call, later, unfitNow.code, `${unfitNow.reason}${again}`, argsText, [], approved);
       if (aborted(call.signal)) {
