@@ -10,7 +10,8 @@ import { AuditLog, loadAuditKey, operationalLogger, type Logger } from "../../ru
 import type { GuardModule } from "../../runtime/guard/types.js";
 import { loadSecretKey } from "../../runtime/identity/index.js";
 import { loadSignedManifest, splitCommandLine } from "../../runtime/manifest/files.js";
-import type { VerifiedManifest } from "../../runtime/manifest/signed.js";
+import { manifestBindingProblem, type VerifiedManifest } from "../../runtime/manifest/signed.js";
+import { EnforceError, EnforceErrorCode, operatorApproval, type ApprovalCallback } from "../../runtime/enforce/index.js";
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
   APPROVAL_TIMEOUT_MS,
@@ -49,6 +50,9 @@ interface ProxyArgs {
   readonly audit: string | undefined;
   readonly auditArgs: boolean;
   readonly auditKey: string | undefined;
+  readonly auditAnchor: string | undefined;
+  readonly approvalWebhook: URL | undefined;
+  readonly approvalKey: string | undefined;
   readonly now: string | undefined;
   readonly callTimeoutMs: number | undefined;
   readonly toolRecheckMs: number | undefined;
@@ -80,6 +84,9 @@ function parse(io: CommandIO): ProxyArgs {
       audit: { type: "string" },
       "audit-args": { type: "boolean", default: false },
       "audit-key": { type: "string" },
+      "audit-anchor": { type: "string" },
+      "approval-webhook": { type: "string" },
+      "approval-key": { type: "string" },
       now: { type: "string" },
       "call-timeout": { type: "string" },
       "tool-recheck": { type: "string" },
@@ -93,8 +100,20 @@ function parse(io: CommandIO): ProxyArgs {
   });
   const v = parsed.values;
   if (v.policy === undefined) throw new UsageError("`--policy P.policy` is required");
-  if (v.audit === undefined && (v["audit-key"] !== undefined || v["audit-args"] === true)) {
-    throw new UsageError("`--audit-key` and `--audit-args` shape the audit log: give it with `--audit LOG`");
+  if (v.audit === undefined && (v["audit-key"] !== undefined || v["audit-args"] === true || v["audit-anchor"] !== undefined)) {
+    throw new UsageError("`--audit-key`, `--audit-args` and `--audit-anchor` shape the audit log: give it with `--audit LOG`");
+  }
+  if ((v["approval-webhook"] === undefined) !== (v["approval-key"] === undefined)) {
+    throw new UsageError("`--approval-webhook URL` and `--approval-key FILE` go together: requests and answers are signed with the key");
+  }
+  let approvalWebhook: URL | undefined;
+  if (v["approval-webhook"] !== undefined) {
+    try {
+      approvalWebhook = new URL(v["approval-webhook"]);
+    } catch {
+      throw new UsageError(`\`--approval-webhook ${v["approval-webhook"]}\` is not a URL`);
+    }
+    if (approvalWebhook.protocol !== "https:" && approvalWebhook.protocol !== "http:") throw new UsageError("`--approval-webhook` must be an http(s) URL");
   }
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);
   const clientTrust = clientTrustOptions(v["trust-issuer"] ?? [], v["trust-client"] ?? [], v["require-client-auth"] === true, v.key !== undefined);
@@ -129,6 +148,9 @@ function parse(io: CommandIO): ProxyArgs {
     audit: v.audit,
     auditArgs: v["audit-args"] === true,
     auditKey: v["audit-key"],
+    auditAnchor: v["audit-anchor"],
+    approvalWebhook,
+    approvalKey: v["approval-key"],
     now,
     callTimeoutMs,
     toolRecheckMs,
@@ -231,11 +253,23 @@ export async function run(io: CommandIO): Promise<number> {
   let identity: Awaited<ReturnType<typeof loadSecretKey>> | undefined;
   let audit: AuditLog | undefined;
   let state: OpenedStateStore | undefined;
+  let approver: ApprovalCallback | undefined;
   try {
+    // An approval key is a secret of the same form as an audit key (`pqguard audit keygen`); use a key of its own.
+    const approvalKey = args.approvalKey === undefined ? undefined : await loadAuditKey(inCwd(args.approvalKey));
+    if (args.approvalWebhook !== undefined && approvalKey !== undefined) approver = operatorApproval({ url: args.approvalWebhook, key: approvalKey, logger });
     manifest = args.manifest === undefined ? undefined : await loadSignedManifest(inCwd(args.manifest), args.signer === undefined ? {} : { signer: args.signer });
     identity = args.key === undefined ? undefined : await loadSecretKey(inCwd(args.key));
+    // A manifest bound to other servers would refuse every call (PQG7315): say so at start, not at the first call.
+    const unbound = manifest?.server === undefined ? undefined : manifestBindingProblem(manifest, identity?.keyId);
+    if (unbound !== undefined) throw new EnforceError(EnforceErrorCode.ManifestWrongServer, unbound);
     const argumentsKey = args.auditKey === undefined ? undefined : await loadAuditKey(inCwd(args.auditKey));
-    audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), { includeArguments: args.auditArgs, logger, argumentsKey });
+    audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), {
+      includeArguments: args.auditArgs,
+      logger,
+      argumentsKey,
+      ...(args.auditAnchor === undefined ? {} : { anchor: inCwd(args.auditAnchor) }),
+    });
     state = await openStateStore(args.state.startsWith("sqlite:") ? `sqlite:${inCwd(args.state.slice("sqlite:".length))}` : args.state, {
       longestWindowMs: compiled.guard.longestWindowMs,
       deployment: args.deployment,
@@ -267,6 +301,8 @@ export async function run(io: CommandIO): Promise<number> {
       upstreamMode: args.upstreamMode,
       mode: args.mode,
       maxUpstreams: args.maxUpstreams,
+      // With an operator webhook, the client's own elicitation is never asked: it cannot approve its own calls.
+      ...(approver === undefined ? {} : { approver }),
       // Refusals at `info`; allowed calls at `debug`: the audit log records every decision, and a synchronous log line
       // per allowed call cost more CPU than deciding it (docs/performance.md, "Proxy").
       onDecision: (tool, verdict) =>
