@@ -1,0 +1,362 @@
+// IP addresses, CIDR ranges and the named address sets (`private`, `loopback`, `metadata`, ...) that policies test
+// hosts against: parsed as the WHATWG URL parser and the C library's inet_aton read them, compared without allocation.
+import { fail } from "./helpers.js";
+import { LiteralError, LiteralErrorCode } from "./literal-errors.js";
+
+/**
+ * An IP address as 16-bit words: two for IPv4, eight for IPv6. Words rather than bytes or a bigint: a range check is
+ * then at most eight integer comparisons, and the words are what the textual forms are made of.
+ */
+export interface IpAddress {
+  readonly family: 4 | 6;
+  readonly words: readonly number[];
+  /** The canonical text: dotted quad, or RFC 5952 IPv6 (`::ffff:127.0.0.1` for IPv4-mapped). No zone, no brackets. */
+  readonly text: string;
+}
+
+/** A CIDR range: an address whose bits past `prefix` are zero. */
+export interface IpRange {
+  readonly family: 4 | 6;
+  readonly words: readonly number[];
+  readonly prefix: number;
+  /** `10.0.0.0/8`, `fd00:ec2::254/128`. */
+  readonly text: string;
+}
+
+/** A named address set: ranges, plus the host names that mean the same place (`localhost`, `metadata.google.internal`). */
+export interface IpSet {
+  readonly name: IpSetName;
+  readonly ranges: readonly IpRange[];
+  /** Canonical (lower-case, no trailing dot) names; a name starting with `.` matches that name's subdomains. */
+  readonly names: readonly string[];
+}
+
+/** The longest text `ip()` reads: far above the 45 characters of the longest IPv6 text plus a zone. */
+export const IP_INPUT_LIMIT = 256;
+
+// ---------------------------------------------------------------------------------------------------------
+// Parsing
+
+const HEX = /^[0-9a-f]{1,4}$/i;
+const ZONE = /^[0-9A-Za-z._-]{1,64}$/;
+
+/**
+ * One part of an IPv4 text as the WHATWG IPv4 number parser reads it (the same forms inet_aton(3) accepts, so a
+ * host name handed to getaddrinfo reads the same): `0x`/`0X` hex, a leading `0` octal, otherwise decimal.
+ * Returns NaN for anything else.
+ */
+function ipv4Number(part: string): number {
+  if (part === "") return Number.NaN;
+  let digits = part;
+  let radix = 10;
+  if (part.length >= 2 && part[0] === "0" && (part[1] === "x" || part[1] === "X")) {
+    digits = part.slice(2);
+    radix = 16;
+    if (digits === "") return 0;
+    if (!/^[0-9a-fA-F]+$/.test(digits)) return Number.NaN;
+  } else if (part.length >= 2 && part[0] === "0") {
+    digits = part.slice(1);
+    radix = 8;
+    if (!/^[0-7]+$/.test(digits)) return Number.NaN;
+  } else if (!/^[0-9]+$/.test(digits)) return Number.NaN;
+  // Long digit strings exceed 2^32 whatever they are; stop before parseInt loses precision.
+  if (digits.replace(/^0+/, "").length > 12) return Number.POSITIVE_INFINITY;
+  return Number.parseInt(digits, radix);
+}
+
+/**
+ * An IPv4 text in any form the WHATWG URL host parser accepts: `127.0.0.1`, `127.1`, `2130706433`, `0177.0.0.1`,
+ * `0x7f.0.0.1`, with at most one trailing dot. Undefined when the text is not one.
+ */
+function parseIpv4(text: string): number | undefined {
+  const parts = text.split(".");
+  if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
+  if (parts.length === 0 || parts.length > 4) return undefined;
+  const numbers = parts.map(ipv4Number);
+  for (let i = 0; i < numbers.length; i++) {
+    const n = numbers[i]!;
+    if (Number.isNaN(n)) return undefined;
+    if (i < numbers.length - 1 && n > 255) return undefined;
+  }
+  const last = numbers[numbers.length - 1]!;
+  if (last >= 256 ** (5 - numbers.length)) return undefined;
+  let value = last;
+  for (let i = 0; i < numbers.length - 1; i++) value += numbers[i]! * 256 ** (3 - i);
+  return value;
+}
+
+/** The eight words of an IPv6 text (RFC 4291 §2.2, dotted IPv4 tail allowed), or undefined. */
+function parseIpv6(text: string): number[] | undefined {
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const side = (half: string): number[] | undefined => {
+    if (half === "") return [];
+    const words: number[] = [];
+    const groups = half.split(":");
+    for (let i = 0; i < groups.length; i++) {
+      const group = groups[i]!;
+      if (i === groups.length - 1 && group.includes(".")) {
+        if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(group)) return undefined;
+        const octets = group.split(".").map(Number);
+        if (octets.some((o, k) => o > 255 || (group.split(".")[k]!.length > 1 && group.split(".")[k]![0] === "0"))) return undefined;
+        words.push(octets[0]! * 256 + octets[1]!, octets[2]! * 256 + octets[3]!);
+      } else {
+        if (!HEX.test(group)) return undefined;
+        words.push(Number.parseInt(group, 16));
+      }
+    }
+    return words;
+  };
+  const head = side(halves[0]!);
+  if (head === undefined) return undefined;
+  if (halves.length === 1) return head.length === 8 ? head : undefined;
+  const tail = side(halves[1]!);
+  if (tail === undefined || head.length + tail.length > 7) return undefined;
+  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+}
+
+function ipv4Text(value: number): string {
+  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+}
+
+/** RFC 5952 text: lower case, the longest run of two or more zero words as `::`, IPv4-mapped with a dotted tail. */
+function ipv6Text(words: readonly number[]): string {
+  if (words[0] === 0 && words[1] === 0 && words[2] === 0 && words[3] === 0 && words[4] === 0 && words[5] === 0xffff) {
+    return `::ffff:${ipv4Text(words[6]! * 65536 + words[7]!)}`;
+  }
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLength) [bestStart, bestLength] = [i, j - i];
+    i = j;
+  }
+  const hex = (from: number, to: number): string => words.slice(from, to).map((w) => w.toString(16)).join(":");
+  if (bestStart < 0) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
+}
+
+function ipv4Address(value: number): IpAddress {
+  return { family: 4, words: [value >>> 16, value & 0xffff], text: ipv4Text(value) };
+}
+
+/**
+ * An IP address from its text, or undefined when the text is not one. IPv4 in every form the WHATWG URL parser
+ * normalises (`127.1`, `2130706433`, `0177.0.0.1`, `0x7f.1`, one trailing dot); IPv6 with or without brackets, with
+ * a dotted IPv4 tail, and with a zone (`fe80::1%eth0`, which is dropped: a zone names an interface, not a place).
+ */
+export function parseIp(text: string): IpAddress | undefined {
+  if (text.length === 0 || text.length > IP_INPUT_LIMIT) return undefined;
+  let body = text;
+  if (body[0] === "[") {
+    if (body[body.length - 1] !== "]") return undefined;
+    body = body.slice(1, -1);
+  }
+  if (body.includes(":")) {
+    const zoneAt = body.indexOf("%");
+    if (zoneAt >= 0) {
+      const zone = body.slice(zoneAt + 1).replace(/^25/, "");
+      if (!ZONE.test(zone)) return undefined;
+      body = body.slice(0, zoneAt);
+    }
+    const words = parseIpv6(body);
+    return words === undefined ? undefined : { family: 6, words, text: ipv6Text(words) };
+  }
+  if (body !== text) return undefined;
+  const v4 = parseIpv4(body);
+  return v4 === undefined ? undefined : ipv4Address(v4);
+}
+
+/** `ip(x)` in a guard: the address x names, or an evaluation failure when x is not an IP address. */
+export function ipOf(value: unknown, text: string): IpAddress {
+  if (typeof value !== "string") fail(value === undefined ? `\`${text}\` is missing` : `\`${text}\` is not a string`);
+  return parseIp(value) ?? fail(`\`${text}\` is not an IP address`);
+}
+
+/**
+ * A CIDR range from its text, as written in a policy: `169.254.0.0/16`, `fc00::/7`, or one address (`/32`, `/128`).
+ * Only canonical dotted quads are accepted here (a policy is read by people; `0177.1/8` is not a way to write a range),
+ * and host bits must be zero, since `10.0.0.1/8` is more often a typo than a range.
+ */
+export function ipRange(text: string): IpRange {
+  const slash = text.indexOf("/");
+  const addressText = slash < 0 ? text : text.slice(0, slash);
+  const address = parseIp(addressText);
+  if (address === undefined || (address.family === 4 && !/^\d{1,3}(\.\d{1,3}){3}$/.test(addressText)) || addressText.includes("%") || addressText.startsWith("[")) {
+    throw new LiteralError(LiteralErrorCode.BadRange, `\`${text}\` is not a CIDR range: \`${addressText}\` is not an IP address written in full`);
+  }
+  const bits = address.family === 4 ? 32 : 128;
+  const prefixText = slash < 0 ? String(bits) : text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > bits) {
+    throw new LiteralError(LiteralErrorCode.BadRange, `\`${text}\` is not a CIDR range: the prefix length must be 0 to ${bits}`);
+  }
+  const prefix = Number(prefixText);
+  const words = address.words.map((word, i) => word & maskOf(prefix, i));
+  if (words.some((word, i) => word !== address.words[i])) {
+    const base = address.family === 4 ? ipv4Text(words[0]! * 65536 + words[1]!) : ipv6Text(words);
+    throw new LiteralError(LiteralErrorCode.BadRange, `\`${text}\` has bits set past its prefix; the range is \`${base}/${prefix}\``);
+  }
+  return { family: address.family, words, prefix, text: `${address.text}/${prefix}` };
+}
+
+/** The 16-bit mask of word i under a prefix length. */
+function maskOf(prefix: number, i: number): number {
+  const bits = Math.min(16, Math.max(0, prefix - 16 * i));
+  return bits === 0 ? 0 : (0xffff << (16 - bits)) & 0xffff;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Membership
+
+function wordsInRange(words: readonly number[], range: IpRange): boolean {
+  for (let i = 0; i < range.words.length; i++) {
+    const mask = maskOf(range.prefix, i);
+    if (mask === 0) return true;
+    if ((words[i]! & mask) !== range.words[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * The IPv4 address an IPv6 address carries to an IPv4 host, or undefined: IPv4-mapped `::ffff:0:0/96` (a dual-stack
+ * socket connects to the IPv4 address), IPv4-compatible `::/96` (deprecated; `::` and `::1` excluded), NAT64
+ * `64:ff9b::/96` (RFC 6052: a NAT64 gateway forwards to the IPv4 address) and 6to4 `2002::/16` (RFC 3056).
+ */
+export function embeddedIpv4(address: IpAddress): IpAddress | undefined {
+  if (address.family === 4) return undefined;
+  const w = address.words;
+  if (w[0] === 0x2002) return ipv4Address(w[1]! * 65536 + w[2]!);
+  const lowV4 = (): IpAddress => ipv4Address(w[6]! * 65536 + w[7]!);
+  if (w[0] === 0x64 && w[1] === 0xff9b && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0) return lowV4();
+  if (w[0] !== 0 || w[1] !== 0 || w[2] !== 0 || w[3] !== 0 || w[4] !== 0) return undefined;
+  if (w[5] === 0xffff) return lowV4();
+  if (w[5] === 0 && (w[6] !== 0 || w[7]! > 1)) return lowV4();
+  return undefined;
+}
+
+/** The IPv4-mapped IPv6 words of an IPv4 address, so that an IPv6 range can hold it. */
+function mappedWords(address: IpAddress): number[] {
+  return [0, 0, 0, 0, 0, 0xffff, address.words[0]!, address.words[1]!];
+}
+
+/**
+ * Whether an address is in a range. An IPv6 address that carries an IPv4 address (embeddedIpv4) is in an IPv4 range
+ * when that address is; an IPv4 address is in an IPv6 range when its IPv4-mapped form is. Both, because either form
+ * reaches the same IPv4 host.
+ */
+export function ipInRange(address: IpAddress, range: IpRange): boolean {
+  if (address.family === range.family) return wordsInRange(address.words, range);
+  if (range.family === 6) return wordsInRange(mappedWords(address), range);
+  const inner = embeddedIpv4(address);
+  return inner !== undefined && wordsInRange(inner.words, range);
+}
+
+/** The first range of `ranges` that holds the address, for explanations; undefined when none does. */
+export function ipRangeHolding(address: IpAddress, ranges: readonly IpRange[]): IpRange | undefined {
+  for (const range of ranges) if (ipInRange(address, range)) return range;
+  return undefined;
+}
+
+export function ipInRanges(address: IpAddress, ranges: readonly IpRange[]): boolean {
+  return ipRangeHolding(address, ranges) !== undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Named sets, from the IANA special-purpose address registries (RFC 6890 and its updates) and the cloud providers'
+// documented metadata endpoints. `internal` is their union: every address that is not public unicast.
+
+export type IpSetName = "loopback" | "private" | "link-local" | "metadata" | "multicast" | "unspecified" | "reserved" | "internal";
+
+const SET_SOURCES: Readonly<Record<Exclude<IpSetName, "internal">, { ranges: readonly string[]; names: readonly string[] }>> = {
+  // RFC 1122 §3.2.1.3, RFC 4291 §2.5.3; `localhost` and its subdomains by RFC 6761 §6.3.
+  loopback: { ranges: ["127.0.0.0/8", "::1/128"], names: ["localhost", ".localhost"] },
+  // RFC 1918, RFC 6598 shared address space (carrier-grade NAT: not the internet either), RFC 4193 unique local.
+  private: { ranges: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"], names: [] },
+  // RFC 3927, RFC 4291 §2.5.6. The cloud metadata endpoints live here too.
+  "link-local": { ranges: ["169.254.0.0/16", "fe80::/10"], names: [] },
+  // AWS, Azure, GCP, OpenStack and Oracle 169.254.169.254; AWS ECS task metadata 169.254.170.2; AWS IPv6
+  // fd00:ec2::254; Alibaba 100.100.100.200; GCP's names for its metadata server.
+  metadata: {
+    ranges: ["169.254.169.254/32", "169.254.170.2/32", "fd00:ec2::254/128", "100.100.100.200/32"],
+    names: ["metadata.google.internal", "metadata"],
+  },
+  // RFC 5771, RFC 4291 §2.7.
+  multicast: { ranges: ["224.0.0.0/4", "ff00::/8"], names: [] },
+  // "This network" (RFC 791; a connect to 0.0.0.0 reaches the local host on Linux) and the IPv6 unspecified address.
+  unspecified: { ranges: ["0.0.0.0/8", "::/128"], names: [] },
+  // IETF protocol assignments, documentation, benchmarking, future use and broadcast, discard-only, IPv6 documentation
+  // and ORCHID, and the IETF protocol block (Teredo included).
+  reserved: {
+    ranges: [
+      "192.0.0.0/24",
+      "192.0.2.0/24",
+      "198.18.0.0/15",
+      "198.51.100.0/24",
+      "203.0.113.0/24",
+      "240.0.0.0/4",
+      "100::/64",
+      "2001::/23",
+      "2001:db8::/32",
+      "3fff::/20",
+    ],
+    names: [],
+  },
+};
+
+function buildSets(): Readonly<Record<IpSetName, IpSet>> {
+  const sets = {} as Record<IpSetName, IpSet>;
+  for (const [name, source] of Object.entries(SET_SOURCES)) {
+    sets[name as IpSetName] = { name: name as IpSetName, ranges: source.ranges.map(ipRange), names: source.names };
+  }
+  const parts = Object.values(sets);
+  sets.internal = { name: "internal", ranges: parts.flatMap((s) => s.ranges), names: [...new Set(parts.flatMap((s) => s.names))] };
+  return sets;
+}
+
+/** Every named set, built once when the module loads. */
+export const IP_SETS: Readonly<Record<IpSetName, IpSet>> = buildSets();
+
+export function isIpSetName(name: string): name is IpSetName {
+  return Object.hasOwn(IP_SETS, name);
+}
+
+/** A named set by its name; a LiteralError for a name that is none (the checker reports it with a suggestion). */
+export function ipSet(name: string): IpSet {
+  if (!isIpSetName(name)) throw new LiteralError(LiteralErrorCode.UnknownSet, `\`${name}\` is not a named address set; the sets are ${Object.keys(IP_SETS).map((n) => `\`${n}\``).join(", ")}`);
+  return IP_SETS[name];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Hosts: a URL's host is an IP address or a name, and a rule about addresses must say what it does with names.
+
+/** A host as a policy sees it: an IP address, or a canonical name (lower case, punycode, no trailing dot). */
+export type HostAddress = { readonly kind: "ip"; readonly ip: IpAddress } | { readonly kind: "name"; readonly name: string };
+
+/** A name matches a set's name list exactly, or below a `.suffix` entry. */
+function nameInSet(name: string, set: IpSet): boolean {
+  for (const entry of set.names) {
+    if (entry[0] === "." ? name.endsWith(entry) || name === entry.slice(1) : name === entry) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a host is in a named set. An IP address is in it when one of its ranges holds it; a name only when it is one
+ * of the names the set lists (`localhost`, `metadata.google.internal`). A name is a name: what it resolves to is
+ * decided later, by DNS, and may change between the check and the connection (DNS rebinding) — see docs/language.md.
+ */
+export function hostInSet(host: HostAddress, set: IpSet): boolean {
+  return host.kind === "ip" ? ipInRanges(host.ip, set.ranges) : nameInSet(host.name, set);
+}
+
+/** Why a host is in a set, for an explanation: the range or the name that holds it; undefined when it is not in it. */
+export function hostInSetBecause(host: HostAddress, set: IpSet): string | undefined {
+  if (host.kind === "name") return nameInSet(host.name, set) ? `\`${host.name}\` is a name of \`${set.name}\`` : undefined;
+  const range = ipRangeHolding(host.ip, set.ranges);
+  return range === undefined ? undefined : `\`${host.ip.text}\` is in \`${range.text}\` (\`${set.name}\`)`;
+}
