@@ -37,82 +37,145 @@ export const IP_INPUT_LIMIT = 256;
 // ---------------------------------------------------------------------------------------------------------
 // Parsing
 
-const HEX = /^[0-9a-f]{1,4}$/i;
 const ZONE = /^[0-9A-Za-z._-]{1,64}$/;
 
+/** The value of a hex digit's character code, or -1. */
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  const lower = code | 0x20;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
+}
+
+/** Past this, an IPv4 part is too large whatever follows; stops the sum before it loses precision. */
+const IPV4_PART_CAP = 2 ** 40;
+
 /**
- * One part of an IPv4 text as the WHATWG IPv4 number parser reads it (the same forms inet_aton(3) accepts, so a
- * host name handed to getaddrinfo reads the same): `0x`/`0X` hex, a leading `0` octal, otherwise decimal.
- * Returns NaN for anything else.
+ * One part of an IPv4 text, `text[from, to)`, as the WHATWG IPv4 number parser reads it (the forms inet_aton(3)
+ * accepts too, so a host name handed to getaddrinfo reads the same): `0x`/`0X` hex, a leading `0` octal, otherwise
+ * decimal. NaN for anything else.
  */
-function ipv4Number(part: string): number {
-  if (part === "") return Number.NaN;
-  let digits = part;
+function ipv4Number(text: string, from: number, to: number): number {
+  if (from === to) return Number.NaN;
   let radix = 10;
-  if (part.length >= 2 && part[0] === "0" && (part[1] === "x" || part[1] === "X")) {
-    digits = part.slice(2);
-    radix = 16;
-    if (digits === "") return 0;
-    if (!/^[0-9a-fA-F]+$/.test(digits)) return Number.NaN;
-  } else if (part.length >= 2 && part[0] === "0") {
-    digits = part.slice(1);
-    radix = 8;
-    if (!/^[0-7]+$/.test(digits)) return Number.NaN;
-  } else if (!/^[0-9]+$/.test(digits)) return Number.NaN;
-  // Long digit strings exceed 2^32 whatever they are; stop before parseInt loses precision.
-  if (digits.replace(/^0+/, "").length > 12) return Number.POSITIVE_INFINITY;
-  return Number.parseInt(digits, radix);
+  let i = from;
+  if (to - from >= 2 && text.charCodeAt(from) === 48) {
+    const second = text.charCodeAt(from + 1) | 0x20;
+    if (second === 120 /* x */) {
+      radix = 16;
+      i = from + 2;
+    } else {
+      radix = 8;
+      i = from + 1;
+    }
+  }
+  let value = 0;
+  for (; i < to; i++) {
+    const digit = hexDigit(text.charCodeAt(i));
+    if (digit < 0 || digit >= radix) return Number.NaN;
+    if (value < IPV4_PART_CAP) value = value * radix + digit;
+  }
+  return value;
 }
 
 /**
  * An IPv4 text in any form the WHATWG URL host parser accepts: `127.0.0.1`, `127.1`, `2130706433`, `0177.0.0.1`,
- * `0x7f.0.0.1`, with at most one trailing dot. Undefined when the text is not one.
+ * `0x7f.0.0.1`, with at most one trailing dot. -1 when the text is not one.
  */
-function parseIpv4(text: string): number | undefined {
-  const parts = text.split(".");
-  if (parts.length > 1 && parts[parts.length - 1] === "") parts.pop();
-  if (parts.length === 0 || parts.length > 4) return undefined;
-  const numbers = parts.map(ipv4Number);
-  for (let i = 0; i < numbers.length; i++) {
-    const n = numbers[i]!;
-    if (Number.isNaN(n)) return undefined;
-    if (i < numbers.length - 1 && n > 255) return undefined;
+function parseIpv4(text: string): number {
+  let end = text.length;
+  if (end > 1 && text.charCodeAt(end - 1) === 46) end--;
+  let value = 0;
+  let parts = 0;
+  let from = 0;
+  for (let i = 0; i <= end; i++) {
+    if (i < end && text.charCodeAt(i) !== 46) continue;
+    const n = ipv4Number(text, from, i);
+    if (Number.isNaN(n) || ++parts > 4) return -1;
+    if (i === end) {
+      if (n >= 256 ** (5 - parts)) return -1;
+      return value + n;
+    }
+    if (n > 255) return -1;
+    value += n * 256 ** (4 - parts);
+    from = i + 1;
   }
-  const last = numbers[numbers.length - 1]!;
-  if (last >= 256 ** (5 - numbers.length)) return undefined;
-  let value = last;
-  for (let i = 0; i < numbers.length - 1; i++) value += numbers[i]! * 256 ** (3 - i);
-  return value;
+  return -1;
 }
 
-/** The eight words of an IPv6 text (RFC 4291 §2.2, dotted IPv4 tail allowed), or undefined. */
+/** The eight words of an IPv6 text, by the WHATWG IPv6 parser (dotted IPv4 tail allowed), or undefined. */
 function parseIpv6(text: string): number[] | undefined {
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const side = (half: string): number[] | undefined => {
-    if (half === "") return [];
-    const words: number[] = [];
-    const groups = half.split(":");
-    for (let i = 0; i < groups.length; i++) {
-      const group = groups[i]!;
-      if (i === groups.length - 1 && group.includes(".")) {
-        if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(group)) return undefined;
-        const octets = group.split(".").map(Number);
-        if (octets.some((o, k) => o > 255 || (group.split(".")[k]!.length > 1 && group.split(".")[k]![0] === "0"))) return undefined;
-        words.push(octets[0]! * 256 + octets[1]!, octets[2]! * 256 + octets[3]!);
-      } else {
-        if (!HEX.test(group)) return undefined;
-        words.push(Number.parseInt(group, 16));
-      }
+  const words = [0, 0, 0, 0, 0, 0, 0, 0];
+  const length = text.length;
+  let piece = 0;
+  let compress = -1;
+  let p = 0;
+  if (text.charCodeAt(0) === 58) {
+    if (text.charCodeAt(1) !== 58) return undefined;
+    p = 2;
+    piece = 1;
+    compress = 1;
+  }
+  while (p < length) {
+    if (piece === 8) return undefined;
+    if (text.charCodeAt(p) === 58) {
+      if (compress >= 0) return undefined;
+      p++;
+      piece++;
+      compress = piece;
+      continue;
     }
-    return words;
-  };
-  const head = side(halves[0]!);
-  if (head === undefined) return undefined;
-  if (halves.length === 1) return head.length === 8 ? head : undefined;
-  const tail = side(halves[1]!);
-  if (tail === undefined || head.length + tail.length > 7) return undefined;
-  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+    let value = 0;
+    let digits = 0;
+    while (digits < 4 && p < length && hexDigit(text.charCodeAt(p)) >= 0) {
+      value = value * 16 + hexDigit(text.charCodeAt(p));
+      p++;
+      digits++;
+    }
+    if (p < length && text.charCodeAt(p) === 46) {
+      if (digits === 0 || piece > 6) return undefined;
+      p -= digits;
+      let seen = 0;
+      while (p < length) {
+        if (seen > 0) {
+          if (text.charCodeAt(p) !== 46 || seen >= 4) return undefined;
+          p++;
+        }
+        let octet = -1;
+        const first = p;
+        while (p < length && text.charCodeAt(p) >= 48 && text.charCodeAt(p) <= 57) {
+          const d = text.charCodeAt(p) - 48;
+          if (octet === 0 && p > first) return undefined;
+          octet = octet < 0 ? d : octet * 10 + d;
+          if (octet > 255) return undefined;
+          p++;
+        }
+        if (octet < 0) return undefined;
+        words[piece] = words[piece]! * 256 + octet;
+        seen++;
+        if (seen === 2 || seen === 4) piece++;
+      }
+      if (seen !== 4) return undefined;
+      break;
+    }
+    if (p < length) {
+      if (text.charCodeAt(p) !== 58) return undefined;
+      p++;
+      if (p === length) return undefined;
+    }
+    words[piece] = value;
+    piece++;
+  }
+  if (compress >= 0) {
+    let swaps = piece - compress;
+    piece = 7;
+    while (piece !== 0 && swaps > 0) {
+      const other = compress + swaps - 1;
+      [words[piece], words[other]] = [words[other]!, words[piece]!];
+      piece--;
+      swaps--;
+    }
+  } else if (piece !== 8) return undefined;
+  return words;
 }
 
 function ipv4Text(value: number): string {
@@ -141,8 +204,24 @@ function ipv6Text(words: readonly number[]): string {
   return `${hex(0, bestStart)}::${hex(bestStart + bestLength, 8)}`;
 }
 
+/** An address whose canonical text is written only when something reads it: a range check never does. */
+class ParsedIp implements IpAddress {
+  #text: string | undefined;
+  constructor(
+    readonly family: 4 | 6,
+    readonly words: readonly number[],
+  ) {}
+  get text(): string {
+    this.#text ??= this.family === 4 ? ipv4Text(this.words[0]! * 65536 + this.words[1]!) : ipv6Text(this.words);
+    return this.#text;
+  }
+  toJSON(): { family: 4 | 6; text: string } {
+    return { family: this.family, text: this.text };
+  }
+}
+
 function ipv4Address(value: number): IpAddress {
-  return { family: 4, words: [value >>> 16, value & 0xffff], text: ipv4Text(value) };
+  return new ParsedIp(4, [value >>> 16, value & 0xffff]);
 }
 
 /**
@@ -151,25 +230,27 @@ function ipv4Address(value: number): IpAddress {
  * a dotted IPv4 tail, and with a zone (`fe80::1%eth0`, which is dropped: a zone names an interface, not a place).
  */
 export function parseIp(text: string): IpAddress | undefined {
-  if (text.length === 0 || text.length > IP_INPUT_LIMIT) return undefined;
+  const length = text.length;
+  if (length === 0 || length > IP_INPUT_LIMIT) return undefined;
   let body = text;
-  if (body[0] === "[") {
-    if (body[body.length - 1] !== "]") return undefined;
-    body = body.slice(1, -1);
+  const bracketed = text.charCodeAt(0) === 91; /* [ */
+  if (bracketed) {
+    if (text.charCodeAt(length - 1) !== 93) return undefined;
+    body = text.slice(1, -1);
   }
   if (body.includes(":")) {
     const zoneAt = body.indexOf("%");
     if (zoneAt >= 0) {
-      const zone = body.slice(zoneAt + 1).replace(/^25/, "");
+      const zone = body.slice(zoneAt + (body.startsWith("25", zoneAt + 1) ? 3 : 1));
       if (!ZONE.test(zone)) return undefined;
       body = body.slice(0, zoneAt);
     }
     const words = parseIpv6(body);
-    return words === undefined ? undefined : { family: 6, words, text: ipv6Text(words) };
+    return words === undefined ? undefined : new ParsedIp(6, words);
   }
-  if (body !== text) return undefined;
+  if (bracketed) return undefined;
   const v4 = parseIpv4(body);
-  return v4 === undefined ? undefined : ipv4Address(v4);
+  return v4 < 0 ? undefined : ipv4Address(v4);
 }
 
 /** `ip(x)` in a guard: the address x names, or an evaluation failure when x is not an IP address. */
@@ -222,6 +303,37 @@ function wordsInRange(words: readonly number[], range: IpRange): boolean {
   return true;
 }
 
+/** Whether the IPv4-mapped form (`::ffff:a.b.c.d`) of two IPv4 words is in an IPv6 range, without building it. */
+function mappedInRange(high: number, low: number, range: IpRange): boolean {
+  for (let i = 0; i < 8; i++) {
+    const mask = maskOf(range.prefix, i);
+    if (mask === 0) return true;
+    const word = i < 5 ? 0 : i === 5 ? 0xffff : i === 6 ? high : low;
+    if ((word & mask) !== range.words[i]) return false;
+  }
+  return true;
+}
+
+/** Whether two IPv4 words are in an IPv4 range. */
+function v4InRange(high: number, low: number, range: IpRange): boolean {
+  const highMask = maskOf(range.prefix, 0);
+  const lowMask = maskOf(range.prefix, 1);
+  return (high & highMask) === range.words[0] && (low & lowMask) === range.words[1];
+}
+
+/**
+ * Where the IPv4 address an IPv6 address carries sits in its words (see embeddedIpv4): the index of its high word,
+ * or -1 when it carries none.
+ */
+function embeddedAt(w: readonly number[]): number {
+  if (w[0] === 0x2002) return 1;
+  if (w[0] === 0x64 && w[1] === 0xff9b && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0) return 6;
+  if (w[0] !== 0 || w[1] !== 0 || w[2] !== 0 || w[3] !== 0 || w[4] !== 0) return -1;
+  if (w[5] === 0xffff) return 6;
+  if (w[5] === 0 && (w[6] !== 0 || w[7]! > 1)) return 6;
+  return -1;
+}
+
 /**
  * The IPv4 address an IPv6 address carries to an IPv4 host, or undefined: IPv4-mapped `::ffff:0:0/96` (a dual-stack
  * socket connects to the IPv4 address), IPv4-compatible `::/96` (deprecated; `::` and `::1` excluded), NAT64
@@ -229,19 +341,8 @@ function wordsInRange(words: readonly number[], range: IpRange): boolean {
  */
 export function embeddedIpv4(address: IpAddress): IpAddress | undefined {
   if (address.family === 4) return undefined;
-  const w = address.words;
-  if (w[0] === 0x2002) return ipv4Address(w[1]! * 65536 + w[2]!);
-  const lowV4 = (): IpAddress => ipv4Address(w[6]! * 65536 + w[7]!);
-  if (w[0] === 0x64 && w[1] === 0xff9b && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0) return lowV4();
-  if (w[0] !== 0 || w[1] !== 0 || w[2] !== 0 || w[3] !== 0 || w[4] !== 0) return undefined;
-  if (w[5] === 0xffff) return lowV4();
-  if (w[5] === 0 && (w[6] !== 0 || w[7]! > 1)) return lowV4();
-  return undefined;
-}
-
-/** The IPv4-mapped IPv6 words of an IPv4 address, so that an IPv6 range can hold it. */
-function mappedWords(address: IpAddress): number[] {
-  return [0, 0, 0, 0, 0, 0xffff, address.words[0]!, address.words[1]!];
+  const at = embeddedAt(address.words);
+  return at < 0 ? undefined : ipv4Address(address.words[at]! * 65536 + address.words[at + 1]!);
 }
 
 /**
@@ -250,10 +351,11 @@ function mappedWords(address: IpAddress): number[] {
  * reaches the same IPv4 host.
  */
 export function ipInRange(address: IpAddress, range: IpRange): boolean {
-  if (address.family === range.family) return wordsInRange(address.words, range);
-  if (range.family === 6) return wordsInRange(mappedWords(address), range);
-  const inner = embeddedIpv4(address);
-  return inner !== undefined && wordsInRange(inner.words, range);
+  const w = address.words;
+  if (address.family === range.family) return range.family === 4 ? v4InRange(w[0]!, w[1]!, range) : wordsInRange(w, range);
+  if (range.family === 6) return mappedInRange(w[0]!, w[1]!, range);
+  const at = embeddedAt(w);
+  return at >= 0 && v4InRange(w[at]!, w[at + 1]!, range);
 }
 
 /** The first range of `ranges` that holds the address, for explanations; undefined when none does. */

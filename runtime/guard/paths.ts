@@ -46,7 +46,7 @@ const refuse = (reason: string): Parse => ({ ok: false, reason });
 // Normalising one reading
 
 /** Splits on separators and resolves `.`, `..` and empty segments lexically; `..` at the top stays at the top. */
-function resolveSegments(rest: string, separators: RegExp, windows: boolean): { segments: string[] } | { reason: string } {
+function resolveSegments(rest: string, separators: RegExp | string, windows: boolean): { segments: string[] } | { reason: string } {
   const segments: string[] = [];
   for (const raw of rest.split(separators)) {
     // Win32 drops trailing dots and spaces from every name: `secret.` and `secret ` open `secret`.
@@ -65,7 +65,7 @@ function resolveSegments(rest: string, separators: RegExp, windows: boolean): { 
 
 function normalisePosix(path: string, backslashIsSeparator: boolean): Parse {
   if (path[0] !== "/") return refuse("it is not an absolute path");
-  const resolved = resolveSegments(path, backslashIsSeparator ? /[\\/]/ : /\//, false);
+  const resolved = resolveSegments(path, backslashIsSeparator ? /[\\/]/ : "/", false);
   return "reason" in resolved ? refuse(resolved.reason) : { ok: true, path: { windows: false, prefix: "", segments: resolved.segments } };
 }
 
@@ -165,48 +165,76 @@ function normaliseReading(reading: Reading): Parse {
 
 const HAS_FOLDABLE = /[A-Z]|[^\x00-\x7f]/;
 
+/** Where a path falls, before any sentence is written: a guard that only needs true or false never builds one. */
+type Placement =
+  | { readonly verdict: "under" | "outside"; readonly path: Normalised }
+  | { readonly verdict: "undecidable"; readonly reason: () => string };
+
+const undecidable = (reason: string): Placement => ({ verdict: "undecidable", reason: () => reason });
+
 /**
- * Whether `path` is under `root`. Every reading of the path (as given; percent-decoded, each round; with `\` as a
+ * Where `path` falls against `root`. Every reading of the path (as given; percent-decoded, each round; with `\` as a
  * separator on POSIX; with letter case folded, as case-insensitive file systems compare) is normalised lexically and
  * compared segment by segment. All under: under. All outside: outside. Readings that disagree, or a path that cannot
- * be read (relative, NUL byte, device path, too long): undecidable, which a guard treats as a failed evaluation, so a
- * `permit` does not apply and a `forbid` does.
+ * be read (relative, NUL byte, device path, too long): undecidable.
  */
-export function containment(path: string, root: PathRoot): PathContainment {
-  if (path.length > PATH_INPUT_LIMIT) return { verdict: "undecidable", reason: `it has ${path.length} characters, more than the ${PATH_INPUT_LIMIT} a path may have` };
-  if (path.includes("\0")) return { verdict: "undecidable", reason: "it holds a NUL byte, where C code would end the path" };
+function place(path: string, root: PathRoot): Placement {
+  if (path.length > PATH_INPUT_LIMIT) return undecidable(`it has ${path.length} characters, more than the ${PATH_INPUT_LIMIT} a path may have`);
+  if (path.includes("\0")) return undecidable("it holds a NUL byte, where C code would end the path");
   let text = path;
   let windows = root.normalised.windows;
   let firstIsDecoded = false;
   if (root.style === "file-uri") {
     const fromUri = filePathOf(path);
-    if ("reason" in fromUri) return { verdict: "undecidable", reason: fromUri.reason };
+    if ("reason" in fromUri) return undecidable(fromUri.reason);
     ({ text, windows } = fromUri);
     firstIsDecoded = true;
   }
+  const foldable = !windows && (root.foldable || HAS_FOLDABLE.test(text));
+  // The common case, a plain POSIX path: one reading, no decoding.
+  if (!windows && !firstIsDecoded && !text.includes("%") && !text.includes("\\")) {
+    return placeReading({ how: "as given", text, windows: false, backslashIsSeparator: false }, root, foldable);
+  }
   const found = readingsOf(text, windows, firstIsDecoded);
-  if ("reason" in found) return { verdict: "undecidable", reason: found.reason };
-  const foldable = windows || root.foldable || HAS_FOLDABLE.test(text);
-  let first: { how: string; path: Normalised; under: boolean } | undefined;
+  if ("reason" in found) return undecidable(found.reason);
+  let first: { reading: Reading; placement: Placement & { path: Normalised } } | undefined;
   for (const reading of found.readings) {
-    const parsed = normaliseReading(reading);
-    if (!parsed.ok) return { verdict: "undecidable", reason: first === undefined ? parsed.reason : `${reading.how}, ${parsed.reason}` };
-    const exact = startsWith(parsed.path, root.normalised, windows);
-    const folded = foldable && !windows ? startsWith(parsed.path, root.normalised, true) : exact;
-    if (exact !== folded) {
-      return { verdict: "undecidable", reason: `\`${textOf(parsed.path)}\` is under \`${root.text}\` only where letter case does not matter` };
+    const placement = placeReading(reading, root, foldable);
+    if (placement.verdict === "undecidable") {
+      if (first === undefined) return placement;
+      return { verdict: "undecidable", reason: () => `${reading.how}, ${placement.reason()}` };
     }
-    if (first === undefined) first = { how: reading.how, path: parsed.path, under: exact };
-    else if (first.under !== exact) {
-      const [inside, outside] = first.under ? [first, { how: reading.how, path: parsed.path }] : [{ how: reading.how, path: parsed.path }, first];
+    if (first === undefined) first = { reading, placement };
+    else if (first.placement.verdict !== placement.verdict) {
+      const [inside, outside] = first.placement.verdict === "under" ? [first, { reading, placement }] : [{ reading, placement }, first];
       return {
         verdict: "undecidable",
-        reason: `it reads as \`${textOf(inside.path)}\` ${inside.how} but as \`${textOf(outside.path)}\` ${outside.how}`,
+        reason: () => `it reads as \`${textOf(inside.placement.path)}\` ${inside.reading.how} but as \`${textOf(outside.placement.path)}\` ${outside.reading.how}`,
       };
     }
   }
-  const normal = textOf(first!.path);
-  return first!.under ? { verdict: "under", path: normal } : { verdict: "outside", path: normal, reason: `\`${normal}\` is not under \`${root.text}\`` };
+  return first!.placement;
+}
+
+function placeReading(reading: Reading, root: PathRoot, foldable: boolean): Placement {
+  const parsed = normaliseReading(reading);
+  if (!parsed.ok) return undecidable(parsed.reason);
+  const exact = startsWith(parsed.path, root.normalised, reading.windows);
+  if (foldable && exact !== startsWith(parsed.path, root.normalised, true)) {
+    return { verdict: "undecidable", reason: () => `\`${textOf(parsed.path)}\` is under \`${root.text}\` only where letter case does not matter` };
+  }
+  return { verdict: exact ? "under" : "outside", path: parsed.path };
+}
+
+/**
+ * Whether `path` is under `root` (see place), with the sentence an explanation shows. Undecidable is what a guard
+ * treats as a failed evaluation, so a `permit` does not apply and a `forbid` does.
+ */
+export function containment(path: string, root: PathRoot): PathContainment {
+  const placement = place(path, root);
+  if (placement.verdict === "undecidable") return { verdict: "undecidable", reason: placement.reason() };
+  const normal = textOf(placement.path);
+  return placement.verdict === "under" ? { verdict: "under", path: normal } : { verdict: "outside", path: normal, reason: `\`${normal}\` is not under \`${root.text}\`` };
 }
 
 /** The path a `file:` URI names, decoded once as fileURLToPath does; only local URIs (no host, or `localhost`). */
@@ -275,12 +303,12 @@ export function normalisePath(path: string, style: PathStyle = "posix"): { reado
  */
 export function pathUnder(value: unknown, root: PathRoot, text: string): boolean {
   if (typeof value !== "string") fail(value === undefined ? `\`${text}\` is missing` : `\`${text}\` is not a string`);
-  const result = containment(value, root);
-  if (result.verdict === "undecidable") fail(`\`${text}\` cannot be placed against \`${root.text}\`: ${result.reason}`);
-  return result.verdict === "under";
+  const placement = place(value, root);
+  if (placement.verdict === "undecidable") fail(`\`${text}\` cannot be placed against \`${root.text}\`: ${placement.reason()}`);
+  return placement.verdict === "under";
 }
 
 /** `under` as a plain boolean for code outside guards: only a path every reading puts under the root is under it. */
 export function isUnder(path: string, root: PathRoot): boolean {
-  return containment(path, root).verdict === "under";
+  return place(path, root).verdict === "under";
 }
