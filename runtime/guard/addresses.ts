@@ -462,3 +462,8 @@ export function hostInSetBecause(host: HostAddress, set: IpSet): string | undefi
   const range = ipRangeHolding(host.ip, set.ranges);
   return range === undefined ? undefined : `\`${host.ip.text}\` is in \`${range.text}\` (\`${set.name}\`)`;
 }
+
+/** Whether a host is in a CIDR range: an IP address when the range holds it; a name never (it is a name, not a place). */
+export function hostInRange(host: HostAddress, range: IpRange): boolean {
+  return host.kind === "ip" && ipInRange(host.ip, range);
+}

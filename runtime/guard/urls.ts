@@ -175,3 +175,18 @@ export function hostWithin(host: string, domain: DomainName): boolean {
   if (host.charCodeAt(host.length - d.length - 1) !== 46 /* . */ || !host.endsWith(d)) return false;
   return hostAddressOf(host).kind === "name";
 }
+
+/**
+ * `ip(x)` in a guard where x is a host or an address text (`host(args.url)`, `url(args.u).host`, `args.address`): the
+ * IP address it is, in any form the WHATWG parser reads, or the canonical name it is. A name is in a named set only
+ * when the set lists it (`localhost`, `metadata.google.internal`) and in no CIDR range; what it resolves to is DNS's
+ * answer at connection time, which a policy cannot see (docs/language.md, "DNS rebinding"). An evaluation failure when
+ * x is neither an address nor a host name.
+ */
+export function hostAddressFrom(value: unknown, text: string): HostAddress {
+  if (typeof value !== "string") fail(value === undefined ? `\`${text}\` is missing` : `\`${text}\` is not a string`);
+  const ip = parseIp(value);
+  if (ip !== undefined) return { kind: "ip", ip };
+  if (value.includes("://")) fail(`\`${text}\` is a URL, not a host: write \`host(${text})\``);
+  return hostAddressOf(hostOf(value, text));
+}

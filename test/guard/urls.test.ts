@@ -151,3 +151,17 @@ describe("urls: properties", () => {
     );
   });
 });
+
+describe("urls: hostAddressFrom (ip() of a host)", () => {
+  it("reads addresses in every form and names canonically, and refuses URLs and junk", async () => {
+    const { hostAddressFrom } = await import("../../runtime/guard/urls.js");
+    const { hostInSet, hostInRange, IP_SETS, ipRange } = await import("../../runtime/guard/addresses.js");
+    assert.equal(hostInSet(hostAddressFrom("0x7f.1", "x"), IP_SETS.loopback), true);
+    assert.equal(hostInSet(hostAddressFrom("[::ffff:169.254.169.254]", "x"), IP_SETS.metadata), true);
+    assert.equal(hostInSet(hostAddressFrom("Metadata.Google.Internal.", "x"), IP_SETS.metadata), true);
+    assert.equal(hostInRange(hostAddressFrom("10.9.8.7", "x"), ipRange("10.0.0.0/8")), true);
+    assert.equal(hostInRange(hostAddressFrom("ten.example.org", "x"), ipRange("0.0.0.0/0")), false, "a name is in no range");
+    assert.throws(() => hostAddressFrom("http://10.0.0.1/", "args.u"), (e: unknown) => e instanceof EvaluationFailure && /write `host\(args.u\)`/.test(e.detail));
+    assert.throws(() => hostAddressFrom("exa mple", "x"), EvaluationFailure);
+  });
+});
