@@ -11,6 +11,7 @@ import { silentLogger } from "../../runtime/audit/index.js";
 import { guardClient, refusalOf, type ApprovalCallback, type RefusalData } from "../../runtime/enforce/index.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
 import { verifySignedManifest, type VerifiedManifest } from "../../runtime/manifest/signed.js";
+import { FORWARDED_CLIENT_CAPABILITIES } from "../../runtime/proxy/core.js";
 import type { SessionInfo } from "../../runtime/session/facts.js";
 import { checked, compiledGuard, REPO_ROOT } from "../support/guards.js";
 
@@ -78,7 +79,9 @@ export async function guardedServer(server: ServerCommand, guard: GuardModule, m
     stderr: "ignore",
     ...(server.cwd === undefined ? {} : { cwd: server.cwd }),
   });
-  const client = new Client({ name: "library-test", version: "1.0.0" }, { capabilities: {} });
+  // The capabilities the manifests were read with (`manifest sign --from-server` declares the proxy's), so the server
+  // lists the same tools; the test answers no request the server makes back.
+  const client = new Client({ name: "library-test", version: "1.0.0" }, { capabilities: FORWARDED_CLIENT_CAPABILITIES });
   await client.connect(transport);
   const session = sessionFor(role);
   guardClient(client, guard, { manifest, session: () => session, logger: silentLogger(), ...(approve === undefined ? {} : { approve }) });
