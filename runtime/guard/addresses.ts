@@ -410,10 +410,15 @@ const SET_SOURCES: Readonly<Record<Exclude<IpSetName, "internal">, { ranges: rea
   },
 };
 
+/** The set each range of `internal` comes from, so an explanation names `loopback`, not `internal`. */
+const RANGE_ORIGIN = new WeakMap<IpRange, IpSetName>();
+
 function buildSets(): Readonly<Record<IpSetName, IpSet>> {
   const sets = {} as Record<IpSetName, IpSet>;
   for (const [name, source] of Object.entries(SET_SOURCES)) {
-    sets[name as IpSetName] = { name: name as IpSetName, ranges: source.ranges.map(ipRange), names: source.names };
+    const ranges = source.ranges.map(ipRange);
+    for (const range of ranges) RANGE_ORIGIN.set(range, name as IpSetName);
+    sets[name as IpSetName] = { name: name as IpSetName, ranges, names: source.names };
   }
   const parts = Object.values(sets);
   sets.internal = { name: "internal", ranges: parts.flatMap((s) => s.ranges), names: [...new Set(parts.flatMap((s) => s.names))] };
@@ -460,7 +465,7 @@ export function hostInSet(host: HostAddress, set: IpSet): boolean {
 export function hostInSetBecause(host: HostAddress, set: IpSet): string | undefined {
   if (host.kind === "name") return nameInSet(host.name, set) ? `\`${host.name}\` is a name of \`${set.name}\`` : undefined;
   const range = ipRangeHolding(host.ip, set.ranges);
-  return range === undefined ? undefined : `\`${host.ip.text}\` is in \`${range.text}\` (\`${set.name}\`)`;
+  return range === undefined ? undefined : `\`${host.ip.text}\` is in \`${range.text}\` (\`${RANGE_ORIGIN.get(range) ?? set.name}\`)`;
 }
 
 /** Whether a host is in a CIDR range: an IP address when the range holds it; a name never (it is a name, not a place). */
