@@ -30,6 +30,12 @@ export interface PathRoot {
   readonly normalised: Normalised;
   /** Whether the root's letter case matters for some reading (it has letters that fold). */
   readonly foldable: boolean;
+  /** For plainVerdict: the POSIX root's text ("" for `/`), with `/` after it, and both in lower case. */
+  readonly plain: string;
+  readonly plainSlash: string;
+  readonly plainFolded: string;
+  readonly plainFoldedSlash: string;
+  readonly plainAscii: boolean;
 }
 
 /** The answer to "is this path under the root", with the sentence an explanation shows. */
@@ -280,7 +286,18 @@ export function pathRoot(text: string, style: PathStyle = "posix"): PathRoot {
   const parsed = windows ? normaliseWindows(source) : normalisePosix(source, false);
   if (!parsed.ok) bad(parsed.reason);
   const normalised = (parsed as { path: Normalised }).path;
-  return { style, text: textOf(normalised), normalised, foldable: normalised.segments.some((s) => HAS_FOLDABLE.test(s)) };
+  const plain = normalised.windows || normalised.segments.length === 0 ? "" : textOf(normalised);
+  return {
+    style,
+    text: textOf(normalised),
+    normalised,
+    foldable: normalised.segments.some((s) => HAS_FOLDABLE.test(s)),
+    plain,
+    plainSlash: `${plain}/`,
+    plainFolded: plain.toLowerCase(),
+    plainFoldedSlash: `${plain.toLowerCase()}/`,
+    plainAscii: /^[\x00-\x7f]*$/.test(plain),
+  };
 }
 
 /** The normalised form of an absolute path as a server would most plainly read it (as given), or why it has none. */
@@ -298,11 +315,28 @@ export function normalisePath(path: string, style: PathStyle = "posix"): { reado
 }
 
 /**
+ * The verdict for the common case without normalising: a POSIX path with no `%`, `\`, `//` or `/.` is already in
+ * normal form (but for a trailing `/`), so it is under the root exactly when it is the root or starts with it and a `/`.
+ * Undefined when the path needs place(): another style, an escape, a dot segment, or letter case that decides.
+ */
+function plainVerdict(path: string, root: PathRoot): boolean | undefined {
+  if (root.style !== "posix" || !root.plainAscii || path.charCodeAt(0) !== 47 || path.length > PATH_INPUT_LIMIT) return undefined;
+  if (path.includes("%") || path.includes("\\") || path.includes("//") || path.includes("/.") || path.includes("\0")) return undefined;
+  const exact = root.plain === "" || path === root.plain || path.startsWith(root.plainSlash);
+  if (!root.foldable && !HAS_FOLDABLE.test(path)) return exact;
+  const lower = path.toLowerCase();
+  const folded = root.plain === "" || lower === root.plainFolded || lower.startsWith(root.plainFoldedSlash);
+  return exact === folded && /^[\x00-\x7f]*$/.test(path) ? exact : undefined;
+}
+
+/**
  * `x under ROOT` in a guard: true or false when every reading agrees, an evaluation failure (fail closed) when they do
  * not or the path cannot be read. `text` is the expression's source text, for the explanation.
  */
 export function pathUnder(value: unknown, root: PathRoot, text: string): boolean {
   if (typeof value !== "string") fail(value === undefined ? `\`${text}\` is missing` : `\`${text}\` is not a string`);
+  const plain = plainVerdict(value, root);
+  if (plain !== undefined) return plain;
   const placement = place(value, root);
   if (placement.verdict === "undecidable") fail(`\`${text}\` cannot be placed against \`${root.text}\`: ${placement.reason()}`);
   return placement.verdict === "under";
@@ -310,5 +344,5 @@ export function pathUnder(value: unknown, root: PathRoot, text: string): boolean
 
 /** `under` as a plain boolean for code outside guards: only a path every reading puts under the root is under it. */
 export function isUnder(path: string, root: PathRoot): boolean {
-  return place(path, root).verdict === "under";
+  return plainVerdict(path, root) ?? place(path, root).verdict === "under";
 }

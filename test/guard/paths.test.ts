@@ -237,3 +237,24 @@ describe("paths: properties", () => {
     );
   });
 });
+
+describe("paths: the plain fast path", () => {
+  it("gives every plain path the verdict of the full reading", () => {
+    const roots = ["/", "/srv/docs", "/srv/Docs", "/srv/dócs"].map((r) => pathRoot(r));
+    const names = fc.constantFrom("srv", "docs", "Docs", "DOCS", "dócs", "docs-evil", "a", "é", "");
+    const plainPath = fc.tuple(fc.array(names, { maxLength: 5 }), fc.boolean()).map(([parts, slash]) => `/${parts.join("/")}${slash ? "/" : ""}`);
+    fc.assert(
+      fc.property(plainPath, fc.constantFrom(...roots), (path, root) => {
+        const full = containment(path, root).verdict;
+        let fast: string;
+        try {
+          fast = pathUnder(path, root, "p") ? "under" : "outside";
+        } catch {
+          fast = "undecidable";
+        }
+        assert.equal(fast, full, `${path} against ${root.text}`);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
