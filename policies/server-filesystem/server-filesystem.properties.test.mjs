@@ -24,11 +24,9 @@ const secrets = fc
   .tuple(folders, fc.constantFrom(".env", ".env.local", ".ssh/id_ed25519", ".aws/credentials", "tls/server.pem", "keys/app.key", "id_rsa", ".git/config"), fc.boolean())
   .map(([dir, secret, upper]) => `/srv/docs/${dir}${upper ? secret.toUpperCase() : secret}`);
 const withArgs = (call, extra) => fc.tuple(call, extra).map(([c, args]) => ({ ...c, args: { ...c.args, ...args } }));
-const anyOf = (tools) => fc.oneof(...tools.map((tool) => toolCall(t_manifest, tool)));
-let t_manifest;
 
 export default (t) => {
-  t_manifest = t.manifest;
+  const anyOf = (tools) => fc.oneof(...tools.map((tool) => toolCall(t.manifest, tool)));
 
   t.it("no path that leaves /srv/docs is ever read, listed or written, by any role", () => {
     neverAllows(t.guard, request({ call: withArgs(anyOf([...PATH_TOOLS, ...WRITERS]), escapes.map((path) => ({ path }))), session: admitted(ROLES) }));
