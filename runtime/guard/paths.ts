@@ -2,6 +2,7 @@
 // file: URI) and read every way a server might read it; it is under a root only when every reading is.
 import { fail } from "./helpers.js";
 import { LiteralError, LiteralErrorCode } from "./literal-errors.js";
+import { parseWhatwgUrl, type WhatwgUrl } from "./whatwg-url.js";
 
 /** How a path argument is written: a POSIX path, a Windows path, or a `file:` URI holding either. */
 export type PathStyle = "posix" | "windows" | "file-uri";
@@ -247,9 +248,9 @@ export function containment(path: string, root: PathRoot): PathContainment {
 function filePathOf(text: string): { text: string; windows: boolean } | { reason: string } {
   if (!/^file:/i.test(text)) return { reason: "it is not a `file:` URI" };
   if (/[\u0000-\u0020\u007f]/.test(text)) return { reason: "it holds a space or a control character, which URI parsers read differently" };
-  let url: URL;
+  let url: WhatwgUrl;
   try {
-    url = new URL(text);
+    url = parseWhatwgUrl(text);
   } catch {
     return { reason: "it is not a valid `file:` URI" };
   }

@@ -3,6 +3,7 @@
 import { parseIp, type HostAddress } from "./addresses.js";
 import { fail } from "./helpers.js";
 import { LiteralError, LiteralErrorCode } from "./literal-errors.js";
+import { parseWhatwgUrl, type WhatwgUrl } from "./whatwg-url.js";
 
 /** The longest text `url()` and `host()` read, in UTF-16 code units: far above real URLs, bounded like `matches`. */
 export const URL_INPUT_LIMIT = 16_384;
@@ -48,11 +49,11 @@ function dropTrailingDot(host: string): string {
  * parser, so they are put through the http host parser here: otherwise `git://EXAMPLE.org` and `git://example.org`
  * would be two hosts.
  */
-function canonicalHostOf(url: URL): string | undefined {
+function canonicalHostOf(url: WhatwgUrl): string | undefined {
   const hostname = url.hostname;
   if (hostname === "" || Object.hasOwn(DEFAULT_PORTS, url.protocol.slice(0, -1)) || url.protocol === "file:") return dropTrailingDot(hostname);
   try {
-    return dropTrailingDot(new URL(`http://${hostname}/`).hostname);
+    return dropTrailingDot(parseWhatwgUrl(`http://${hostname}/`).hostname);
   } catch {
     return undefined;
   }
@@ -62,9 +63,9 @@ function canonicalHostOf(url: URL): string | undefined {
 export function readUrl(text: string): UrlReading {
   if (text.length > URL_INPUT_LIMIT) return { ok: false, reason: `it has ${text.length} characters, more than the ${URL_INPUT_LIMIT} that \`url()\` reads` };
   if (PARSER_DIFFERENTIAL.test(text)) return { ok: false, reason: "it holds a space, a control character or a backslash, which URL parsers read differently" };
-  let url: URL;
+  let url: WhatwgUrl;
   try {
-    url = new URL(text);
+    url = parseWhatwgUrl(text);
   } catch {
     return { ok: false, reason: "it is not an absolute URL" };
   }
@@ -116,9 +117,9 @@ export function readHost(text: string): { readonly ok: true; readonly host: stri
     const ip = parseIp(text);
     return ip?.family === 6 ? { ok: true, host: `[${ip.text}]` } : { ok: false, reason: "a host has no port" };
   }
-  let url: URL;
+  let url: WhatwgUrl;
   try {
-    url = new URL(`http://${text}/`);
+    url = parseWhatwgUrl(`http://${text}/`);
   } catch {
     return { ok: false, reason: "it is not a host name or an IP address" };
   }
