@@ -19,7 +19,7 @@ export { parseRequest, requestFromJson, RequestError, type RequestErrorCode, typ
 export { PqguardError } from "../runtime/errors.js";
 export type { ToolInfo, PolicyOutline } from "./ir.js";
 export type { Span } from "../grammar/ast.js";
-export type { ManifestVerifier } from "./checker.js";
+export type { ManifestVerifier } from "./check/index.js";
 export type {
   CallHistory,
   ClientFacts,
