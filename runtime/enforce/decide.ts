@@ -7,10 +7,13 @@ import type { AuditSink } from "../audit/log.js";
 import type { AuditDecision } from "../audit/record.js";
 import type { Decision, GuardContext, GuardModule } from "../guard/types.js";
 import { DEFAULT_RETENTION_MS, MemoryStateStore } from "../state/memory.js";
-import { StateError, type StateStore, type SyncStateOperations } from "../state/store.js";
+import { StateError, type Judge, type StateStore, type SyncStateOperations } from "../state/store.js";
 import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
 import { CHECKED_AGAIN, decisionStages, RESULT_STAGES, type CallState, type DecisionSteps, type ResultStage, type Stage, type StageAllow, type StageOutcome, type StageRefusal, type ToolResult } from "./stages.js";
+import { argumentsText } from "./checks/arguments.js";
+import { staleFacts } from "./checks/facts.js";
+import type { VerifiedManifest } from "../manifest/signed.js";
 
 /** Arguments larger than this (canonical JSON) are refused before any rule reads them. */
 export const DEFAULT_MAX_ARGUMENT_BYTES = 1024 * 1024;
@@ -59,13 +62,22 @@ export interface DecisionOptions {
    * not the policy's decision still refuses: no session, bad arguments, a changed tool, an unwritable audit log.
    */
   readonly monitor?: boolean;
+  /**
+   * The signed manifest calls are pinned to: when it is bound to server identities, a session whose server identity
+   * (the client's verified peer, or the server's own) is not one of them refuses every call (PQG7315).
+   */
+  readonly manifest?: VerifiedManifest | undefined;
 }
 
 /** Whether the tool's definition is the one the policy and the manifest pinned; computed by the caller. */
 export type PinVerdict = { readonly ok: true } | { readonly ok: false; readonly code: RefusalData["code"]; readonly reason: string };
 
 export type Verdict =
-  /** `argsText`: the arguments decided on, as JSON text; a client sends these, not its caller's object (see guardClient). */
+  /**
+   * `args`: a plain copy parsed back from `argsText`, the arguments' JSON text; this copy, not the caller's object, is
+   * what goes on (a client sends it, the proxy forwards it, `enforce` hands it to the handler), so the guard's input
+   * and the tool's are one JSON value.
+   */
   | { readonly allowed: true; readonly decision: Decision; readonly args: Readonly<Record<string, unknown>>; readonly argsText: string | undefined }
   | { readonly allowed: false; readonly refusal: RefusalData; readonly error: ReturnType<typeof refusalError> };
 
@@ -77,6 +89,12 @@ export interface CallToDecide {
   readonly approve: ApprovalCallback | undefined;
   /** Aborted when the request is cancelled or its connection closes: the call is then refused, before or after approval. */
   readonly signal?: CancelSignal | undefined;
+  /**
+   * What the tool's handler will make of the arguments, when that differs from the JSON value (an SDK server validates
+   * them against the tool's schema first: defaults applied, unknown keys stripped, values coerced). The guard then
+   * decides on that view. A view that throws is a refusal: the handler would have refused the arguments too.
+   */
+  readonly handlerView?: ((args: Readonly<Record<string, unknown>>) => Promise<Readonly<Record<string, unknown>>>) | undefined;
 }
 
 /**
@@ -232,7 +250,9 @@ export class DecisionPoint {
         steps: this.steps,
         now: 0,
         args: NO_ARGUMENTS,
+        sent: NO_ARGUMENTS,
         argsText: undefined,
+        viewText: undefined,
         session: undefined,
         decision: undefined,
         latest: undefined,
@@ -271,7 +291,8 @@ export class DecisionPoint {
 
   /** The one place a decision ends: the audit line is written, and the verdict returned. */
   private conclude(state: CallState, outcome: StageRefusal | StageAllow): Verdict {
-    if ("allow" in outcome) return this.allow(state.call, state.now, state.decision!, outcome.approval, state.args, state.argsText, outcome.monitor);
+    // What goes on is `sent`, the plain copy of the arguments; the guard may have read the handler's view of them.
+    if ("allow" in outcome) return this.allow(state.call, state.now, state.decision!, outcome.approval, state.sent, state.argsText, outcome.monitor);
     const reason = state.again ? `${outcome.reason}${CHECKED_AGAIN}` : outcome.reason;
     const audit = state.again ? { ...APPROVED, ...outcome.audit } : (outcome.audit ?? {});
     return this.refuse(state.call, outcome.at ?? state.now, outcome.code, reason, state.argsText, outcome.rules ?? [], audit);
@@ -281,6 +302,8 @@ export class DecisionPoint {
   private readonly steps: DecisionSteps = {
     readClock: () => this.readClock(),
     checkArguments: (tool, raw) => this.checkArguments(tool, raw),
+    viewOf: (view, tool, args) => this.viewOf(view, tool, args),
+    staleFacts: (session, now) => staleFacts(session, this.options.manifest, now),
     auditFailure: () => this.options.audit?.failure,
     checkPin: (call) => this.checkPin(call),
     judge: (state) => this.judgeStep(state),
@@ -376,6 +399,8 @@ export class DecisionPoint {
     // A synchronous store decides in place (and throws); any other under the store's lock (and rejects).
     const sync = this.store.sync;
     if (sync !== undefined) return this.decideWith(sync, tool, args, session, now, recordIf, signal);
+    // A store shared by several processes decides atomically itself: a process-local lock would not make it exact.
+    if (this.store.transact !== undefined) return this.decideShared(tool, args, session, now, recordIf, signal);
     return withStoreLock(this.store, async () => this.decideAsync(tool, args, session, now, recordIf, signal));
   }
 
@@ -408,6 +433,33 @@ export class DecisionPoint {
     const decision = this.runGuard(tool, args, context);
     if (recordIf(decision) && !aborted(signal)) await storeStep(() => this.store.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }), this.storeTimeoutMs);
     return { decision, context };
+  }
+
+  /**
+   * Snapshot → guard → record through the store's own atomic step. The guard may run on more than one snapshot; what
+   * it throws is carried out of the store and thrown here, so that a failing guard is not taken for a failing store.
+   */
+  private async decideShared(
+    tool: string,
+    args: Readonly<Record<string, unknown>>,
+    session: SessionView,
+    now: number,
+    recordIf: (decision: Decision) => boolean,
+    signal: CancelSignal | undefined,
+  ): Promise<Judged> {
+    const call = { tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) };
+    const judge: Judge<Judged | { failed: unknown }> = (snapshot) => {
+      try {
+        const context = guardContextOf(session, snapshot, now);
+        const decision = this.runGuard(tool, args, context);
+        return { record: recordIf(decision) && !aborted(signal), verdict: `${decision.decision} ${decision.determining.join(" ")}`, outcome: { decision, context } };
+      } catch (failed) {
+        return { record: false, verdict: "failed", outcome: { failed } };
+      }
+    };
+    const judged = await storeStep(() => this.store.transact!(call, judge), this.storeTimeoutMs);
+    if ("failed" in judged) throw judged.failed;
+    return judged;
   }
 
   private runGuard(tool: string, args: Readonly<Record<string, unknown>>, context: GuardContext): Decision {
@@ -471,29 +523,45 @@ export class DecisionPoint {
   }
 
   /**
-   * The arguments as an object, with their JSON text (the audit line's digest is computed from it, at the log's
-   * flush), or why they are refused. Canonical and plain JSON text have the same length, so the size check needs no
-   * canonicaliser.
+   * The arguments as a plain object parsed back from their JSON text (the audit line's digest is computed from that
+   * text, at the log's flush), or why they are refused. Both sides decide on the parsed copy: a client's arguments come
+   * from application code and may be any object (getters, toJSON, later changes); a server's were parsed from the wire
+   * and may hold what JSON cannot carry on (see argumentsText). Canonical and plain JSON text have the same length, so
+   * the size check needs no canonicaliser.
    */
   private checkArguments(tool: string, raw: unknown): { args: Readonly<Record<string, unknown>>; text: string } | string {
     const args = raw ?? {};
     if (typeof args !== "object" || args === null || Array.isArray(args)) return `arguments of \`${tool}\` must be a JSON object`;
     const limit = this.options.maxArgumentBytes ?? DEFAULT_MAX_ARGUMENT_BYTES;
-    let text: string | undefined;
-    try {
-      text = JSON.stringify(args);
-    } catch {
-      text = undefined;
-    }
-    if (text === undefined) return `arguments of \`${tool}\` are not JSON`;
-    const size = Buffer.byteLength(text, "utf8");
+    // A server's arguments were parsed from the wire; a client's come from application code.
+    const json = argumentsText(args, this.side === "server" ? "wire" : "application");
+    if ("problem" in json) return `arguments of \`${tool}\` are refused: ${json.problem}`;
+    const size = Buffer.byteLength(json.text, "utf8");
     if (size > limit) return `arguments of \`${tool}\` are ${size} bytes, more than the limit of ${limit}`;
-    // A server's arguments are plain data parsed from the wire. A client's come from application code and may be any
-    // object (getters, toJSON, later changes): the guard decides on a plain copy of the text, which is also what is sent.
-    if (this.side === "client") return { args: JSON.parse(text) as Readonly<Record<string, unknown>>, text };
-    return { args: args as Readonly<Record<string, unknown>>, text };
+    const parsed = JSON.parse(json.text) as unknown;
+    // A toJSON may turn the object into something else.
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return `arguments of \`${tool}\` must be a JSON object`;
+    return { args: parsed as Readonly<Record<string, unknown>>, text: json.text };
   }
 
+  /** The handler's view of the arguments, checked as the arguments are, or why the call is refused. */
+  private async viewOf(
+    view: NonNullable<CallToDecide["handlerView"]>,
+    tool: string,
+    args: Readonly<Record<string, unknown>>,
+  ): Promise<Readonly<Record<string, unknown>> | string> {
+    let seen: unknown;
+    try {
+      seen = await view(args);
+    } catch (error) {
+      return `arguments of \`${tool}\` do not fit the tool's schema: ${describe(error)}`;
+    }
+    if (typeof seen !== "object" || seen === null || Array.isArray(seen)) return `the handler of \`${tool}\` would not read its arguments as an object`;
+    // What a schema produced may hold anything a transform returns: read once, as an application's object.
+    const json = argumentsText(seen, "application");
+    if ("problem" in json) return `arguments of \`${tool}\`, as the handler would read them, are refused: ${json.problem}`;
+    return seen as Readonly<Record<string, unknown>>;
+  }
 
   private async askApproval(call: CallToDecide, args: Readonly<Record<string, unknown>>, decision: Decision, context: GuardContext): Promise<ApprovalAnswer> {
     if (call.approve === undefined) return "unavailable";

@@ -7,3 +7,4 @@ export * from "./server.js";
 export * from "./client.js";
 export type { Connectable } from "./tap.js";
 export type { ToolResult, ResultStage, StageRefusal } from "./stages.js";
+export * from "./operator-approval.js";

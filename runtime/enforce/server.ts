@@ -5,7 +5,7 @@ import type { GuardContext, GuardModule } from "../guard/types.js";
 import { toolDigest } from "../manifest/digest.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
 import { guardContextOf, historyKeyOf, SessionResolver, transportSessionInfo, type SessionSource, type SessionView } from "./context.js";
-import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
+import { DecisionPoint, type ApprovalCallback, type CallToDecide, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
@@ -71,7 +71,10 @@ export function enforce(server: EnforceableServer, guard: GuardModule, options: 
     timeoutMs: options.toolListTimeoutMs ?? LIVE_TOOLS_TIMEOUT_MS,
     timedOut: (ms) => new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server's own tools/list handler did not answer within ${ms} ms, so no tool can be pinned`),
   });
-  const shared: ServerGuard = { guard, options, resolver, decisions, reachable, live, now };
+  // An McpServer validates a tool's arguments against its schema before the handler runs: the guard decides on that view.
+  const mcpServer = endpoint === server ? undefined : server;
+  const handlerView = (tool: string): CallToDecide["handlerView"] => (mcpServer === undefined ? undefined : schemaView(mcpServer, tool));
+  const shared: ServerGuard = { guard, options, resolver, decisions, reachable, live, now, handlerView };
   onEveryTransport(endpoint, (transport) => {
     connection = new ServerConnection(shared, transport, () => {
       if (connection !== undefined && connection.transport === transport) connection = undefined;
@@ -89,6 +92,7 @@ interface ServerGuard {
   readonly reachable: (tool: string, context: GuardContext) => boolean;
   readonly live: PinnedToolList<LiveDigests>;
   readonly now: () => number;
+  readonly handlerView: (tool: string) => CallToDecide["handlerView"];
 }
 
 /** One connection of an enforced server: the transport's tap and what is in flight on it. */
@@ -172,6 +176,7 @@ class ServerConnection {
       call.args = params.arguments;
       call.session = session;
       call.approve = options.approve ?? this.#elicitation(id, params);
+      call.handlerView = this.#shared.handlerView(tool);
       const verdict = await decisions.decide(call);
       // Cancelled, or closed: nobody waits for an answer, and the call does not run.
       if (call.aborted) return;
@@ -181,7 +186,8 @@ class ServerConnection {
         return;
       }
       if (decisions.inspectsResults) this.#running.set(id, { tool, session });
-      deliver(message, extra);
+      // The server gets the plain copy the guard decided on, not the object parsed from the wire (see argumentsText).
+      deliver({ ...message, params: { ...params, arguments: verdict.args } }, extra);
     } finally {
       this.#deciding.delete(id);
     }
@@ -318,6 +324,31 @@ class ServerConnection {
     live.changed();
     this.onClosed();
   }
+}
+
+/**
+ * The parts of an McpServer that validate a tool's arguments before its handler runs. Not public API: the one private
+ * member enforcement reads (docs/architecture.md says why); absent in an SDK that lacks them, when the guard decides
+ * on the JSON arguments alone.
+ */
+interface McpServerInternals {
+  readonly _registeredTools?: Record<string, { inputSchema?: unknown } | undefined>;
+  readonly validateToolInput?: (tool: unknown, args: unknown, name: string) => Promise<unknown>;
+}
+
+/**
+ * What an McpServer's handler for `tool` will receive: the arguments as its input schema parses them (defaults
+ * applied, unknown keys stripped, values coerced or transformed), so the guard decides on that. Undefined when the
+ * tool has no input schema (its handler is not given the arguments) or is not registered (the pin refuses it). The
+ * handler parses the same arguments again; a schema whose parse is not a function of its input (a transform reading
+ * the clock, say) can still give the handler something else, which docs/enforcement.md says.
+ */
+function schemaView(server: object, tool: string): CallToDecide["handlerView"] {
+  const internals = server as McpServerInternals;
+  const registered = internals._registeredTools?.[tool];
+  if (registered?.inputSchema === undefined || typeof internals.validateToolInput !== "function") return undefined;
+  const validate = internals.validateToolInput.bind(server);
+  return async (args) => (await validate(registered, args, tool)) as Readonly<Record<string, unknown>>;
 }
 
 function capabilitiesOf(value: unknown): Record<string, unknown> | undefined {

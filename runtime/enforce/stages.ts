@@ -36,9 +36,14 @@ export interface CallState {
   readonly steps: DecisionSteps;
   /** The clock reading this pass decides at. */
   now: number;
+  /** The arguments the guard reads: the handler's view of them when the call has one (see `handlerView`), else `sent`. */
   args: Readonly<Record<string, unknown>>;
-  /** The arguments as JSON text: what the audit line digests and a client sends. Undefined until they were read. */
+  /** The plain copy of the arguments parsed back from their JSON text: what goes on to the tool. */
+  sent: Readonly<Record<string, unknown>>;
+  /** The arguments as JSON text: what the audit line digests. Undefined until they were read. */
   argsText: string | undefined;
+  /** The JSON text of `args`: with `argsText`, what an approval covers. */
+  viewText: string | undefined;
   session: SessionView | undefined;
   /** The guard's first decision (the one an approval was asked for). */
   decision: Decision | undefined;
@@ -57,6 +62,10 @@ export interface DecisionSteps {
   readClock(): number | string;
   /** The arguments as a plain object with their JSON text, or why they are refused. */
   checkArguments(tool: string, raw: unknown): { args: Readonly<Record<string, unknown>>; text: string } | string;
+  /** The handler's view of the arguments, or why the call is refused. */
+  viewOf(view: NonNullable<CallToDecide["handlerView"]>, tool: string, args: Readonly<Record<string, unknown>>): Promise<Readonly<Record<string, unknown>> | string>;
+  /** Why the session's facts no longer hold (an expired certificate, a manifest bound elsewhere or expired), if they do not. */
+  staleFacts(session: SessionView, now: number): { readonly code: RefusalData["code"]; readonly reason: string } | undefined;
   /** The audit sink's failure, if it has one. */
   auditFailure(): Error | undefined;
   checkPin(call: CallToDecide): StageRefusal | undefined | Promise<StageRefusal | undefined>;
@@ -90,32 +99,51 @@ const clock: Stage = {
   },
 };
 
-/** Size and canonical form; after an approval, that the arguments are still the ones the approver was shown. */
+/**
+ * Size and canonical form, and the handler's view of them when the call has one; after an approval, that the arguments
+ * (and their view) are still the ones the approver was shown.
+ */
 const argumentsStage: Stage = {
   name: "arguments",
   run(state) {
     if (state.again) {
       // The approval covers the arguments the human was shown and the audit line records, not what they became since.
-      if (JSON.stringify(state.args) === state.argsText) return undefined;
+      if (JSON.stringify(state.args) === state.viewText && JSON.stringify(state.sent) === state.argsText) return undefined;
       return { code: EnforceErrorCode.ApprovalRefused, reason: "the arguments changed while the approval was pending, so the approval does not cover them", rules: state.decision?.determining };
     }
     const checked = state.steps.checkArguments(state.call.tool, state.call.args);
     if (typeof checked === "string") return { code: EnforceErrorCode.BadArguments, reason: checked };
-    state.args = checked.args;
+    state.sent = checked.args;
     state.argsText = checked.text;
-    return undefined;
+    const view = state.call.handlerView;
+    if (view === undefined) {
+      state.args = checked.args;
+      state.viewText = checked.text;
+      return undefined;
+    }
+    return state.steps.viewOf(view, state.call.tool, checked.args).then((viewed): StageOutcome => {
+      if (typeof viewed === "string") return { code: EnforceErrorCode.BadArguments, reason: viewed };
+      state.args = viewed;
+      state.viewText = viewed === checked.args ? checked.text : JSON.stringify(viewed);
+      return undefined;
+    });
   },
 };
 
-/** The session's facts: without an established session (or an allowed plain one) nothing is decided. */
+/**
+ * The session's facts: without an established session (or an allowed plain one) nothing is decided; a session whose
+ * facts no longer hold (certificate expiry, manifest binding and expiry: checks/facts.ts) refuses, checked again after
+ * an approval as every stage is.
+ */
 const sessionFacts: Stage = {
   name: "session facts",
   run(state) {
-    if (state.call.session !== undefined) {
-      state.session = state.call.session;
-      return undefined;
-    }
-    return { code: EnforceErrorCode.NoSession, reason: "no post-quantum session is established, so the guard refuses to decide" };
+    const session = state.call.session;
+    if (session === undefined) return { code: EnforceErrorCode.NoSession, reason: "no post-quantum session is established, so the guard refuses to decide" };
+    state.session = session;
+    const stale = state.steps.staleFacts(session, state.now);
+    if (stale === undefined) return undefined;
+    return { code: stale.code, reason: stale.reason, rules: state.again ? state.decision?.determining : undefined };
   },
 };
 

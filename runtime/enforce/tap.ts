@@ -262,6 +262,7 @@ export class DecidingCall extends Cancellation implements CallToDecide, ReadBudg
   args: unknown = undefined;
   session: SessionView | undefined = undefined;
   approve: ApprovalCallback | undefined = undefined;
+  handlerView: CallToDecide["handlerView"] = undefined;
   reads = MAX_STALE_READS;
 
   constructor(private readonly pinning: (tool: string, budget: ReadBudget) => PinVerdict | Promise<PinVerdict>) {
