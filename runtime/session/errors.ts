@@ -57,6 +57,8 @@ export const SessionErrorCode = {
   EventStreamBacklog: "PQG6026",
   /** A handler set on a transport threw: from onestablished the session is closed, from onclose it is reported. */
   CallbackFailed: "PQG6027",
+  /** An HTTP endpoint's session table had no room for a session, nor an idle session to evict for it; or evicted one. */
+  SessionTableFull: "PQG6028",
 } as const;
 
 export type SessionErrorCode = (typeof SessionErrorCode)[keyof typeof SessionErrorCode];

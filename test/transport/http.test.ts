@@ -65,21 +65,20 @@ async function sealedClient(
   return { client, transport };
 }
 
-/** Sends a session hello and stops listening once it is answered: a client that never sends its Finished. */
+/** Sends a session hello and never its Finished (nor anything later): a client that stalls mid-handshake. */
 async function stalledHello(url: URL): Promise<StreamableHTTPClientTransport> {
-  const inner = new StreamableHTTPClientTransport(url);
+  let answered!: () => void;
+  const hello = new Promise<void>((resolve) => (answered = resolve));
+  const onlyTheHello: typeof fetch = async (input, init) => {
+    if (init?.method !== "POST" || !String(init.body).includes('"pqguard/hello"')) return new Response(null, { status: 202 });
+    const response = await fetch(input, init);
+    answered();
+    return response;
+  };
+  const inner = new StreamableHTTPClientTransport(url, { fetch: onlyTheHello });
   const transport = new PqcClientTransport(inner, { trust: { serverFingerprints: [serverFixture().server.fingerprint] }, now, handshakeTimeoutMs: 60_000 });
-  inner.onmessage = () => undefined;
-  const hello = new Promise<void>((resolve) => {
-    const send = inner.send.bind(inner);
-    inner.send = async (message, options) => {
-      await send(message, options);
-      resolve();
-    };
-  });
   void transport.start().catch(() => undefined);
   await hello;
-  inner.onmessage = () => undefined;
   return inner;
 }
 
