@@ -59,6 +59,8 @@ export const SessionErrorCode = {
   CallbackFailed: "PQG6027",
   /** An HTTP endpoint's session table had no room for a session, nor an idle session to evict for it; or evicted one. */
   SessionTableFull: "PQG6028",
+  /** A TLS server under the session could not be verified: not TLS 1.3, a certificate no trusted CA signed, no pinned key. */
+  TlsRefused: "PQG6029",
 } as const;
 
 export type SessionErrorCode = (typeof SessionErrorCode)[keyof typeof SessionErrorCode];
