@@ -95,6 +95,15 @@ export function allowedHostsOf(url: URL, port: number): string[] | undefined {
   return port === DEFAULT_PORTS[url.protocol] ? [...withPort, ...LOOPBACK_HOST_NAMES] : withPort;
 }
 
+/** A request target's path: as `new URL` would give it for the usual origin-form (`/mcp`, `/mcp?x`), without a URL per request. */
+function pathOf(target: string | undefined): string {
+  if (target === undefined || target === "") return "/";
+  const end = target.search(/[?#]/);
+  const path = end < 0 ? target : target.slice(0, end);
+  // Anything unusual (an absolute form, dot segments, escapes) goes the careful way.
+  return path.startsWith("/") && !path.startsWith("//") && !/[%\\\t]|\/\.\.?(\/|$)/.test(path) ? path : new URL(target, "http://localhost").pathname;
+}
+
 export async function listenHttp(options: HttpListenOptions): Promise<HttpListener> {
   const { core, logger } = options;
   const log = logger.child({ component: "http" });
@@ -102,7 +111,7 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
   const path = options.url.pathname;
   let endpoint: PlainHttpEndpoint | SealedHttpEndpoint | undefined;
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
-    const requested = new URL(req.url ?? "/", "http://localhost").pathname;
+    const requested = pathOf(req.url);
     if (requested !== path || endpoint === undefined) {
       res.writeHead(404, { "content-type": "application/json" });
       res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `no MCP endpoint at ${requested}; it is at ${path}` } }));

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { SUPPORTED_PROTOCOL_VERSIONS, type JSONRPCMessage, type MessageExtraInfo, type RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
+import { isJsonRpcMessage } from "./message-shape.js";
 
 /** At most this many server messages wait for the client's event stream. */
 export const MAX_HELD_MESSAGES = 1024;
@@ -303,27 +304,6 @@ function isJsonContentType(header: string | undefined): boolean {
   return header !== undefined && header.split(";", 1)[0]!.trim().toLowerCase() === "application/json";
 }
 
-/**
- * The shape of a JSON-RPC 2.0 message (request, notification, answer), checked by hand: the SDK's schema check of
- * every message cost more than the rest of its handling. The server's protocol layer checks each kind further.
- */
-function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const message = value as { jsonrpc?: unknown; method?: unknown; id?: unknown; result?: unknown; error?: unknown; params?: unknown };
-  if (message.jsonrpc !== "2.0") return false;
-  if (typeof message.method === "string") {
-    if (message.params !== undefined && (typeof message.params !== "object" || message.params === null)) return false;
-    return message.id === undefined || isRequestId(message.id);
-  }
-  if ("result" in message) return isRequestId(message.id) && typeof message.result === "object" && message.result !== null;
-  if ("error" in message) {
-    const error = message.error as { code?: unknown; message?: unknown } | null;
-    return (message.id === undefined || message.id === null || isRequestId(message.id)) && typeof error === "object" && error !== null && typeof error.code === "number" && typeof error.message === "string";
-  }
-  return false;
-}
-
-const isRequestId = (id: unknown): id is RequestId => typeof id === "string" || (typeof id === "number" && Number.isInteger(id));
 const isRequest = (message: JSONRPCMessage): message is JSONRPCMessage & { id: RequestId; method: string } =>
   "method" in message && "id" in message && (message as { id?: unknown }).id !== undefined;
 const isInitializeRequest = (message: JSONRPCMessage): boolean => isRequest(message) && message.method === "initialize";

@@ -31,8 +31,6 @@ export const HTTP_SESSION_IDLE_MS = 30 * 60_000;
 export const EVICTABLE_AFTER_IDLE_MS = 10_000;
 /** At most this many sessions still opening (handshake under way); a new one at the limit evicts the oldest (default). */
 export const MAX_OPENING_HTTP_SESSIONS = 32;
-/** At most this many of them from one source address: its next hello evicts its own oldest, not someone else's. */
-export const MAX_OPENING_PER_SOURCE = 4;
 /** Largest body of a request that opens a session: a session hello, or an `initialize`. */
 const MAX_OPENING_BODY_BYTES = Math.ceil((MAX_HANDSHAKE_MESSAGE_BYTES * 4) / 3) + 8 * 1024;
 
@@ -242,14 +240,18 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   }
 
   /**
-   * A hello may always start a handshake: what is still opening is bounded by evicting the oldest, first among the
-   * source's own (so that one source's flood of hellos cannot push out others' handshakes), then among all.
+   * A hello may always start a handshake: when as many are under way as allowed, the oldest handshake of the source
+   * holding the most (the newcomer's own on a tie) is evicted, so one source's flood of hellos that never finish pushes
+   * out its own handshakes, not others'. Below the limit, any source may open as many at once as it likes.
    */
   private makeRoomToOpen(source: string): void {
     const unseated = [...this.opening, ...this.sessions.values()].filter((session) => !session.seated);
-    const own = unseated.filter((session) => session.source === source);
-    if (own.length >= MAX_OPENING_PER_SOURCE) this.evict(own[0]!, `source ${source} has ${own.length} handshakes under way`);
-    else if (unseated.length >= this.maxOpening) this.evict(unseated[0]!, `${unseated.length} handshakes under way`);
+    if (unseated.length < this.maxOpening) return;
+    const bySource = new Map<string, Session[]>();
+    for (const session of unseated) bySource.set(session.source, [...(bySource.get(session.source) ?? []), session]);
+    let heaviest = bySource.get(source) ?? [];
+    for (const sessions of bySource.values()) if (sessions.length > heaviest.length) heaviest = sessions;
+    this.evict(heaviest[0]!, `${unseated.length} handshakes are under way, ${heaviest.length} of them from this source`);
   }
 
   /**
