@@ -317,8 +317,12 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
     return id !== undefined && this.sessions.get(id) === session;
   }
 
-  /** A session that cannot go on: forgotten, closed, and its failure reported. */
+  /**
+   * A session that cannot go on: forgotten, closed, and its failure reported, unless it was already forgotten (evicted,
+   * or closed), whose server's connect then fails as a consequence that was reported when it happened.
+   */
   private abandon(session: Session, error: unknown): void {
+    if (!this.isTracked(session)) return void session.transport.close();
     this.forget(session);
     void session.transport.close();
     this.options.onSessionError?.(error instanceof Error ? error : new Error(String(error)));

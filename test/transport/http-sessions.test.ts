@@ -96,6 +96,22 @@ async function squat(url: URL, forwardedFor: string): Promise<Squatter> {
   return { transport, stream };
 }
 
+/** Sends a session hello from `forwardedFor` and never its Finished: a handshake left hanging. */
+async function stalledHello(url: URL, forwardedFor: string): Promise<void> {
+  let answered!: () => void;
+  const hello = new Promise<void>((resolve) => (answered = resolve));
+  const onlyTheHello: typeof fetch = async (input, init) => {
+    if (init?.method !== "POST" || !String(init.body).includes('"pqguard/hello"')) return new Response(null, { status: 202 });
+    const response = await fetch(input, init);
+    answered();
+    return response;
+  };
+  const inner = new StreamableHTTPClientTransport(url, { fetch: onlyTheHello, requestInit: { headers: { "x-forwarded-for": forwardedFor } } });
+  const transport = new PqcClientTransport(inner, { trust: { serverFingerprints: [serverFixture().server.fingerprint] }, now, handshakeTimeoutMs: 60_000 });
+  void transport.start().catch(() => undefined);
+  await hello;
+}
+
 async function release(squatters: readonly Squatter[]): Promise<void> {
   for (const squatter of squatters) squatter.stream?.destroy();
   await Promise.all(squatters.map((squatter) => squatter.transport.close().catch(() => undefined)));
@@ -124,6 +140,30 @@ describe("HTTP endpoint session table under attack", function () {
     } finally {
       await release(squatters);
       await served.close();
+    }
+  });
+
+  it("makes a source that floods hellos push out its own unfinished handshakes, not another source's", async () => {
+    const served = await serve({ maxOpeningSessions: 4, trustProxy: ["127.0.0.1"] });
+    try {
+      await stalledHello(served.url, "10.0.0.2");
+      for (let i = 0; i < 10; i++) await stalledHello(served.url, "10.0.0.1");
+      assert.equal(served.endpoint.size, 4);
+      const evicted = served.reported.map((error) => error.message);
+      assert.equal(evicted.length, 7, evicted.join("\n"));
+      assert.ok(evicted.every((message) => message.startsWith("a session from 10.0.0.1 was evicted")), evicted.join("\n"));
+    } finally {
+      await served.close();
+    }
+    // Below the limit a source opens as many handshakes at once as it likes: sixteen clients of one host at once.
+    const busy = await serve();
+    try {
+      const clients = await Promise.all(Array.from({ length: 16 }, () => sealedClient(busy.url)));
+      for (const client of clients) assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "in" } })), "in");
+      assert.equal(busy.reported.length, 0, busy.reported.map(String).join("\n"));
+      await Promise.all(clients.map((client) => client.close()));
+    } finally {
+      await busy.close();
     }
   });
 
