@@ -117,6 +117,8 @@ export class HttpSessionTransport implements Transport {
       if (messages.length > 1) throw new HttpRefusal(400, -32600, "Invalid Request: Only one initialization request is allowed");
       this.sessionId = randomUUID();
       this.options.onsessioninitialized(this.sessionId);
+      // The endpoint may have refused the session a seat, and closed it.
+      if (this.closed) throw new HttpRefusal(503, -32000, "the endpoint has no room for another session");
     } else {
       if (this.sessionId === undefined) throw new HttpRefusal(400, -32000, "Bad Request: Server not initialized");
       checkProtocolVersion(req);

@@ -31,6 +31,11 @@ export const HTTP_SESSION_IDLE_MS = 30 * 60_000;
 export const EVICTABLE_AFTER_IDLE_MS = 10_000;
 /** At most this many sessions still opening (handshake under way); a new one at the limit evicts the oldest (default). */
 export const MAX_OPENING_HTTP_SESSIONS = 32;
+/**
+ * Request bodies being read at once, all together, at most this many bytes: one body may be 11 MiB (a largest sealed
+ * frame), and without a total a few hundred concurrent POSTs could take gigabytes before any is refused.
+ */
+export const MAX_BODY_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 /** Largest body of a request that opens a session: a session hello, or an `initialize`. */
 const MAX_OPENING_BODY_BYTES = Math.ceil((MAX_HANDSHAKE_MESSAGE_BYTES * 4) / 3) + 8 * 1024;
 
@@ -62,6 +67,8 @@ export interface HttpEndpointOptions<T extends Transport> {
   readonly trustProxy?: readonly string[];
   /** Largest request body; default fits the largest sealed frame as base64url plus its envelope. */
   readonly maxBodyBytes?: number;
+  /** Bytes of request bodies being read at once, all requests together (default 64 MiB, at least `maxBodyBytes`); 503 beyond. */
+  readonly maxBodyBytesInFlight?: number;
   readonly maxFrameBytes?: number;
   /** Host header values to accept (DNS rebinding protection for a local listener); any host when unset. */
   readonly allowedHosts?: readonly string[];
@@ -103,6 +110,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   private readonly idleTimeoutMs: number;
   private readonly evictableAfterMs: number;
   private readonly maxBodyBytes: number;
+  private readonly bodyBudget: BodyBudget;
   private readonly trustedProxies: BlockList | undefined;
   private readonly now: () => number;
   /** Sessions whose hello is being answered: not yet reachable by id. */
@@ -118,6 +126,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
     this.idleTimeoutMs = options.idleTimeoutMs ?? HTTP_SESSION_IDLE_MS;
     this.evictableAfterMs = options.evictableAfterIdleMs ?? EVICTABLE_AFTER_IDLE_MS;
     this.maxBodyBytes = options.maxBodyBytes ?? Math.ceil(((options.maxFrameBytes ?? MAX_FRAME_BYTES) * 4) / 3) + 64 * 1024;
+    this.bodyBudget = { inFlight: 0, max: Math.max(options.maxBodyBytesInFlight ?? MAX_BODY_BYTES_IN_FLIGHT, this.maxBodyBytes) };
     this.trustedProxies = options.trustProxy === undefined || options.trustProxy.length === 0 ? undefined : blockListOf(options.trustProxy);
     this.now = options.idleClock ?? Date.now;
   }
@@ -135,7 +144,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
       const sessionId = req.headers["mcp-session-id"];
       if (typeof sessionId === "string") return await this.existing(sessionId, req, res);
       if (req.method !== "POST") throw new HttpRefusal(400, -32000, "Bad Request: Mcp-Session-Id header is required");
-      await this.open(await readBody(req, Math.min(this.maxBodyBytes, MAX_OPENING_BODY_BYTES)), req, res);
+      await this.open(await readBody(req, Math.min(this.maxBodyBytes, MAX_OPENING_BODY_BYTES), this.bodyBudget), req, res);
     } catch (error) {
       refuse(res, error instanceof HttpRefusal ? error : new HttpRefusal(500, -32603, "the request could not be handled"));
     }
@@ -158,7 +167,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
           session.calls -= 1;
           this.used(sessionId, session);
         });
-        session.inner.handlePost(req, res, await readBody(req, this.maxBodyBytes));
+        session.inner.handlePost(req, res, await readBody(req, this.maxBodyBytes, this.bodyBudget));
         return;
       }
       case "GET":
@@ -183,9 +192,12 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   /** @internal */
   protected abstract admit(body: unknown): void;
 
-  /** The session transport around a new inner HTTP transport; `seat` is to be called once the session is established. */
+  /**
+   * The session transport around a new inner HTTP transport; `seat` is to be called once the session is established,
+   * before anything is delivered, and says whether it may go on (when not, it has been closed).
+   */
   /** @internal */
-  protected abstract wrap(inner: HttpSessionTransport, seat: (authenticated: boolean) => void): T;
+  protected abstract wrap(inner: HttpSessionTransport, seat: (authenticated: boolean) => boolean): T;
 
   /** Whether sessions are established by the inner transport's `initialize` alone (plain MCP): seated as it opens. */
   /** @internal */
@@ -258,16 +270,18 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
    * A session has finished opening: it takes its seat in the table, making room by evicting idle sessions (least
    * recently used, unauthenticated first), or it is refused and closed when there is none to evict.
    */
-  private seat(session: Session, authenticated: boolean): void {
-    if (session.seated || this.closed || !this.isTracked(session)) return;
+  private seat(session: Session, authenticated: boolean): boolean {
+    if (session.seated) return true;
+    if (this.closed || !this.isTracked(session)) return false;
     session.authenticated = authenticated;
     const refusal = authenticated ? this.roomForAuthenticated() : this.roomForAnonymous(session.source);
     if (refusal !== undefined) {
       this.abandon(session, new SessionError(SessionErrorCode.SessionTableFull, refusal));
-      return;
+      return false;
     }
     session.seated = true;
     session.lastUsed = this.now();
+    return true;
   }
 
   /** Undefined when there is room (perhaps made by an eviction), else why there is none. */
@@ -421,9 +435,16 @@ export function sourceOf(req: IncomingMessage, trustedProxies: BlockList | undef
   return hops[0] ?? peer;
 }
 
+/** Bytes of request bodies being read at once across the endpoint, and the most allowed. */
+interface BodyBudget {
+  inFlight: number;
+  readonly max: number;
+}
+
 /** A request body being read: what came so far, and how its read ends. */
 interface BodyRead {
   readonly limit: number;
+  readonly budget: BodyBudget;
   readonly chunks: Buffer[];
   size: number;
   readonly resolve: (body: unknown) => void;
@@ -436,35 +457,57 @@ interface BodyRead {
  */
 const bodies = new WeakMap<IncomingMessage, BodyRead>();
 
-/** Reads a request body of at most `limit` bytes as JSON: an HttpRefusal 413 past the limit, 400 when it is not JSON. */
-function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
+/**
+ * Reads a request body of at most `limit` bytes as JSON: an HttpRefusal 413 past the limit, 503 past the endpoint's
+ * budget for bodies being read at once (each may be large, and a client may send many at once), 400 when not JSON.
+ */
+function readBody(req: IncomingMessage, limit: number, budget: BodyBudget): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    bodies.set(req, { limit, chunks: [], size: 0, resolve, reject });
-    req.on("data", takeBodyChunk).once("end", endBody).once("error", reject);
+    bodies.set(req, { limit, budget, chunks: [], size: 0, resolve, reject });
+    req.on("data", takeBodyChunk).once("end", endBody).once("error", bodyFailed).once("aborted", bodyFailed);
   });
+}
+
+/** Stops reading a body: its bytes leave the budget; what is still to come is read and dropped. */
+function stopReading(req: IncomingMessage, read: BodyRead): void {
+  // Not destroyed: that resets the connection, and the client may see the reset instead of the refusal. The rest is
+  // read and dropped, as node:http does with a body its handler never reads (its requestTimeout bounds an endless one).
+  req.off("data", takeBodyChunk).off("end", endBody).resume();
+  bodies.delete(req);
+  read.budget.inFlight -= read.size;
+  read.chunks.length = 0;
 }
 
 function takeBodyChunk(this: IncomingMessage, chunk: Buffer): void {
   const read = bodies.get(this);
   if (read === undefined) return;
   read.size += chunk.length;
-  if (read.size <= read.limit) {
+  read.budget.inFlight += chunk.length;
+  if (read.size > read.limit) {
+    stopReading(this, read);
+    read.reject(new HttpRefusal(413, -32000, `the request body exceeds ${read.limit} bytes`));
+  } else if (read.budget.inFlight > read.budget.max) {
+    stopReading(this, read);
+    read.reject(new HttpRefusal(503, -32000, `the endpoint is reading more than ${read.budget.max} bytes of request bodies at once: try again`));
+  } else {
     read.chunks.push(chunk);
-    return;
   }
-  // Not destroyed: that resets the connection, and the client may see the reset instead of the 413. The rest is
-  // read and dropped, as node:http does with a body its handler never reads (its requestTimeout bounds an endless one).
-  this.off("data", takeBodyChunk).off("end", endBody).resume();
-  bodies.delete(this);
-  read.reject(new HttpRefusal(413, -32000, `the request body exceeds ${read.limit} bytes`));
+}
+
+function bodyFailed(this: IncomingMessage, error?: unknown): void {
+  const read = bodies.get(this);
+  if (read === undefined) return;
+  stopReading(this, read);
+  read.reject(error instanceof Error ? error : new HttpRefusal(400, -32000, "the request was aborted"));
 }
 
 function endBody(this: IncomingMessage): void {
   const read = bodies.get(this);
   if (read === undefined) return;
-  bodies.delete(this);
+  const text = Buffer.concat(read.chunks).toString("utf8");
+  stopReading(this, read);
   try {
-    read.resolve(JSON.parse(Buffer.concat(read.chunks).toString("utf8")));
+    read.resolve(JSON.parse(text));
   } catch {
     read.reject(new HttpRefusal(400, -32700, "Parse error: the request body is not JSON"));
   }
@@ -489,6 +532,7 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
       evictableAfterIdleMs: _evictable,
       trustProxy: _proxies,
       maxBodyBytes: _body,
+      maxBodyBytesInFlight: _bodies,
       allowedHosts: _hosts,
       onSessionError: _report,
       idleClock: _clock,
@@ -512,7 +556,7 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
   }
 
   /** @internal */
-  protected wrap(inner: HttpSessionTransport, seat: (authenticated: boolean) => void): PqcServerTransport {
+  protected wrap(inner: HttpSessionTransport, seat: (authenticated: boolean) => boolean): PqcServerTransport {
     return new SeatedServerTransport(inner, { ...this.transportOptions, delivery: "unordered" }, seat);
   }
 
@@ -539,16 +583,15 @@ class SeatedServerTransport extends PqcServerTransport {
   constructor(
     inner: Transport,
     options: PqcServerTransportOptions,
-    private readonly seat: (authenticated: boolean) => void,
+    private readonly seat: (authenticated: boolean) => boolean,
   ) {
     super(inner, options);
   }
 
   /** @internal */
   protected override enableReceiving(session: EstablishedSession): void {
-    super.enableReceiving(session);
-    const info = this.sessionInfo;
-    if (info !== undefined) this.seat(info.client !== undefined);
+    // Seated before anything the client sent early is delivered: a refused session reaches no server.
+    if (this.seat(session.info.client !== undefined)) super.enableReceiving(session);
   }
 }
 

@@ -16,6 +16,8 @@ import { silentLogger } from "../../runtime/audit/index.js";
 import { listenHttp, listenUrlOf, type HttpListener, type Proxy } from "../../runtime/proxy/index.js";
 import { SessionError, SessionErrorCode } from "../../runtime/session/errors.js";
 import { HYBRID_TLS_GROUP, hybridTlsAvailable, pinOf, tlsClientFetch, tlsGroups, type TlsClientOptions } from "../../runtime/transport/tls.js";
+import { main } from "../../bin/cli.js";
+import { generateIdentity } from "../../runtime/identity/keys.js";
 import { flakyProxy } from "./harness.js";
 
 function hasOpenssl(): boolean {
@@ -192,3 +194,41 @@ describe("TLS under the sealed session", function () {
     assert.equal(listenUrlOf("https://127.0.0.1:443", true, true).href, "https://127.0.0.1/mcp");
   });
 });
+
+describe("TLS and balancer options on the command line", () => {
+  /** Runs the CLI in-process; usage errors come before anything is read or started. */
+  async function usage(...argv: string[]): Promise<{ code: number; err: string }> {
+    let err = "";
+    const code = await main(argv, { cwd: tmpdir(), out: () => undefined, err: (text) => void (err += text) });
+    return { code, err };
+  }
+
+  it("refuses TLS, balancer and pin options that could not work, before starting anything (exit 2)", async () => {
+    const proxy = ["proxy", "--policy", "p.policy", "--upstream", "node server.js"];
+    const cases: [string[], RegExp][] = [
+      [[...proxy, "--key", "k.key", "--listen", "https://127.0.0.1:8443"], /needs its certificate and key/],
+      [[...proxy, "--key", "k.key", "--listen", "http://127.0.0.1:8080", "--tls-cert", "c.pem", "--tls-key", "k.pem"], /listen on `https:\/\//],
+      [[...proxy, "--key", "k.key", "--listen", "https://127.0.0.1:8443", "--tls-cert", "c.pem"], /`--tls-cert FILE` and `--tls-key FILE` go together/],
+      [[...proxy, "--tls-cert", "c.pem", "--tls-key", "k.pem"], /apply to an HTTP listener/],
+      [[...proxy, "--key", "k.key", "--listen", "http://127.0.0.1:8080", "--trust-proxy", "10.0.0.0/99"], /not an address or an ADDRESS\/PREFIX/],
+      [[...proxy, "--upstream-tls-pin", "sha256/AAAA"], /verify an `https:\/\/` upstream|not a public key pin/],
+      [["proxy", "--policy", "p.policy", "--upstream-url", "https://example.org/mcp", "--upstream-tls-pin", "sha256/short"], /not a public key pin/],
+      [["connect", "--url", "http://127.0.0.1:8080/mcp", "--trust", generateFingerprint(), "--tls-ca", "ca.pem"], /verify an `https:\/\/` proxy/],
+      [["manifest", "sign", "--key", "k.key", "--from-server", "node s.js", "--tls-pin", pinLike(), "--out", "m.json"], /verify an `https:\/\/` server/],
+    ];
+    for (const [argv, pattern] of cases) {
+      const { code, err } = await usage(...argv);
+      assert.equal(code, 2, `${argv.join(" ")}: ${err}`);
+      assert.match(err, pattern, argv.join(" "));
+    }
+  });
+});
+
+function generateFingerprint(): string {
+  return generateIdentity().keyId;
+}
+
+/** A well-formed pin (of nothing in particular). */
+function pinLike(): string {
+  return `sha256/${Buffer.alloc(32, 7).toString("base64")}`;
+}

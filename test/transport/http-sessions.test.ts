@@ -263,6 +263,40 @@ describe("HTTP endpoint session table under attack", function () {
     assert.throws(() => blockListOf(["example.com"]), SessionError);
   });
 
+  it("bounds the request bodies read at once across the endpoint: a client holding large POSTs half-sent gets 503", async () => {
+    const served = await serve({ maxBodyBytes: 1024 * 1024, maxBodyBytesInFlight: 2 * 1024 * 1024 });
+    let sessionId: string | undefined;
+    const remember: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      sessionId ??= response.headers.get("mcp-session-id") ?? undefined;
+      return response;
+    };
+    const transport = new PqcClientTransport(new StreamableHTTPClientTransport(served.url, { fetch: remember }), { trust: { serverFingerprints: [serverFixture().server.fingerprint] }, now });
+    const client = new Client({ name: "bodies", version: "1" });
+    const held: ReturnType<typeof request>[] = [];
+    try {
+      await client.connect(transport);
+      const statuses: Promise<number>[] = [];
+      for (let i = 0; i < 4; i++) {
+        const req = request(served.url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": sessionId!, "content-length": 1_000_000 } });
+        statuses.push(new Promise((resolve) => req.once("response", (res) => (res.resume(), resolve(res.statusCode ?? 0))).once("error", () => resolve(-1))));
+        req.write("x".repeat(900_000));
+        held.push(req);
+        await sleep(100);
+      }
+      const refused = await Promise.race([Promise.any(statuses), sleep(5_000).then(() => 0)]);
+      assert.equal(refused, 503, "no POST was refused while 3.6 MB of bodies were being read against a 2 MiB budget");
+      for (const req of held) req.destroy();
+      await sleep(100);
+      // What the refused and abandoned bodies held is back in the budget: calls go through.
+      assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "y".repeat(500_000) } })).length, 500_000);
+      await client.close();
+    } finally {
+      for (const req of held) req.destroy();
+      await served.close();
+    }
+  });
+
   it("refuses an HTTP DELETE on a sealed session, so a dropped frame is still reported at the sealed close", async () => {
     const served = await serve();
     let sessionId: string | undefined;
