@@ -53,7 +53,10 @@ export interface HttpEndpointOptions<T extends Transport> {
    * it). At the limit a new one evicts the least recently used idle unauthenticated session, or is refused.
    */
   readonly maxAnonymousSessions?: number;
-  /** Unauthenticated sessions from one source address (default 16); the source's own idle sessions are evicted first. */
+  /**
+   * Unauthenticated sessions from one source address (default 16); the source's own idle sessions are evicted first.
+   * Loopback sources are not limited: all of this machine's clients share them.
+   */
   readonly maxSessionsPerSource?: number;
   /** Sessions still opening at once; a new one beyond it evicts the oldest, so junk hellos cannot lock the endpoint. */
   readonly maxOpeningSessions?: number;
@@ -289,7 +292,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
     const seated = [...this.sessions.values()].filter((other) => other.seated);
     const anonymous = seated.filter((other) => !other.authenticated);
     const fromSource = anonymous.filter((other) => other.source === source);
-    if (fromSource.length >= this.maxPerSource) {
+    if (fromSource.length >= this.maxPerSource && !isLoopback(source)) {
       if (!this.evictIdle(fromSource, "its source holds the most unauthenticated sessions allowed")) {
         return `source ${source} already holds ${fromSource.length} unauthenticated sessions, none of them idle`;
       }
@@ -403,6 +406,14 @@ export function blockListOf(entries: readonly string[]): BlockList {
     list.addSubnet(address, prefix, family === 6 ? "ipv6" : "ipv4");
   }
   return list;
+}
+
+/**
+ * Whether a source is this machine: every local client shares it (a plain listener is loopback-only, and a host's
+ * `pqguard connect` processes come from it), so a per-source limit there would only limit the machine's own users.
+ */
+function isLoopback(source: string): boolean {
+  return source === "::1" || /^127\.\d+\.\d+\.\d+$/.test(source);
 }
 
 /** `::ffff:127.0.0.1` (an IPv4 client on a dual-stack socket) as `127.0.0.1`. */

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { createServer, request, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -25,7 +26,7 @@ interface Served {
   close(): Promise<void>;
 }
 
-async function serve(options: Partial<SealedHttpEndpointOptions> = {}): Promise<Served> {
+async function serve(options: Partial<SealedHttpEndpointOptions> = {}, host = "127.0.0.1"): Promise<Served> {
   const { credentials } = serverFixture();
   const reported: Error[] = [];
   const serverErrors: Error[] = [];
@@ -45,10 +46,10 @@ async function serve(options: Partial<SealedHttpEndpointOptions> = {}): Promise<
   const http: Server = createServer((req, res) => void endpoint.handle(req, res));
   // Many clients at once: no keep-alive limit in the way of the test.
   http.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => http.listen(0, host, resolve));
   const { port } = http.address() as AddressInfo;
   return {
-    url: new URL(`http://127.0.0.1:${port}/mcp`),
+    url: new URL(`http://${host}:${port}/mcp`),
     endpoint,
     reported,
     serverErrors,
@@ -224,26 +225,43 @@ describe("HTTP endpoint session table under attack", function () {
     }
   });
 
-  it("limits the unauthenticated sessions of one source, and ignores X-Forwarded-For from an address that is no trusted proxy", async () => {
-    const served = await serve({ maxSessionsPerSource: 2 });
+  it("limits the unauthenticated sessions of one source, and ignores X-Forwarded-For from an address that is no trusted proxy", async function () {
+    // Loopback sources are exempt (every local client shares them): the clients must come from another address.
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((entry) => entry !== undefined && !entry.internal && entry.family === "IPv4")?.address;
+    if (address === undefined) {
+      console.warn("    SKIPPED: this machine has no non-loopback IPv4 address to be a client's source");
+      this.skip();
+    }
+    const served = await serve({ maxSessionsPerSource: 2 }, address);
     try {
       const kept = [await sealedClient(served.url, {}, "10.0.0.1"), await sealedClient(served.url, {}, "10.0.0.2")];
-      // Forged addresses do not make the third client a different source: it comes from 127.0.0.1 as the others.
+      // Forged addresses do not make the third client a different source: it comes from the same address as the others.
       await assert.rejects(sealedClient(served.url, {}, "10.0.0.3").then((third) => third.callTool({ name: "echo", arguments: { text: "x" } })));
-      assert.ok(served.reported.some((error) => /source 127\.0\.0\.1 already holds 2/.test(error.message)), served.reported.map(String).join("\n"));
+      assert.ok(served.reported.some((error) => error.message.includes(`source ${address} already holds 2`)), served.reported.map(String).join("\n"));
       for (const client of kept) assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "kept" } })), "kept");
       await Promise.all(kept.map((client) => client.close()));
     } finally {
       await served.close();
     }
-    const behindProxy = await serve({ maxSessionsPerSource: 2, trustProxy: ["127.0.0.0/8"] });
+    const behindProxy = await serve({ maxSessionsPerSource: 2, trustProxy: [`${address}/32`] }, address);
     try {
       const clients = [];
-      for (const address of ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) clients.push(await sealedClient(behindProxy.url, {}, address));
+      for (const forwarded of ["10.0.0.1", "10.0.0.2", "10.0.0.3"]) clients.push(await sealedClient(behindProxy.url, {}, forwarded));
       for (const client of clients) assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "ok" } })), "ok");
       await Promise.all(clients.map((client) => client.close()));
     } finally {
       await behindProxy.close();
+    }
+    // Local clients are not limited per source: a third from loopback gets in.
+    const local = await serve({ maxSessionsPerSource: 2 });
+    try {
+      const clients = [await sealedClient(local.url), await sealedClient(local.url), await sealedClient(local.url)];
+      for (const client of clients) assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "local" } })), "local");
+      await Promise.all(clients.map((client) => client.close()));
+    } finally {
+      await local.close();
     }
   });
 
