@@ -74,6 +74,11 @@ export interface HttpSessionTransportOptions {
   readonly onsessioninitialized: (sessionId: string) => void;
   /** A buffer limit was passed (held messages, a stream's backlog): the session must fail, since a message cannot be dropped. */
   readonly overflow: (error: SessionError) => void;
+  /**
+   * How a POST's answers go back when nothing else was sent before them: as server-sent events (default, as the SDK's
+   * transport does), or as one JSON body. Either is the protocol's; other messages always turn the answer into events.
+   */
+  readonly answers?: "events" | "json";
 }
 
 export class HttpSessionTransport implements Transport {
@@ -267,6 +272,13 @@ export class HttpSessionTransport implements Transport {
       return;
     }
     const answers = exchange.answers;
+    if (this.options.answers !== "json") {
+      // As server-sent events, headers and all in one write, as the SDK's transport answers.
+      let events = "";
+      for (const answer of answers) events += `event: message\ndata: ${JSON.stringify(answer)}\n\n`;
+      exchange.res.writeHead(200, this.sseHeaders()).end(events);
+      return;
+    }
     const body = JSON.stringify(answers.length === 1 ? answers[0] : answers);
     const headers: Record<string, string | number> = { "content-type": "application/json", "content-length": Buffer.byteLength(body) };
     if (this.sessionId !== undefined) headers["mcp-session-id"] = this.sessionId;

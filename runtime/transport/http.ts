@@ -75,6 +75,11 @@ export interface HttpEndpointOptions<T extends Transport> {
   readonly maxFrameBytes?: number;
   /** Host header values to accept (DNS rebinding protection for a local listener); any host when unset. */
   readonly allowedHosts?: readonly string[];
+  /**
+   * How a call's answer goes back when the server sent nothing else before it: `events` (server-sent events, as the
+   * SDK's transport; default) or `json` (one JSON body: cheaper for clients, and just as valid for the protocol).
+   */
+  readonly answers?: "events" | "json";
   /** Failures of a session's setup or handshake, sessions refused or evicted (already closed and forgotten when reported). */
   readonly onSessionError?: (error: Error) => void;
   /** Clock for idleness and eviction, ms (not the session's clock, `now`, which certificates are checked against). */
@@ -222,6 +227,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
         if (this.seatedWhenInitialized()) this.seat(session, false);
       },
       overflow: (error) => this.abandon(session, error),
+      ...(this.options.answers === undefined ? {} : { answers: this.options.answers }),
     });
     const session: Session = { inner, transport: undefined as unknown as TrackedTransport, source, seated: false, authenticated: false, idle: undefined, calls: 0, lastUsed: this.now() };
     (session as { transport: TrackedTransport }).transport = this.wrap(inner, (authenticated) => this.seat(session, authenticated));
@@ -545,6 +551,7 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
       maxBodyBytes: _body,
       maxBodyBytesInFlight: _bodies,
       allowedHosts: _hosts,
+      answers: _answers,
       onSessionError: _report,
       idleClock: _clock,
       ...transportOptions

@@ -339,6 +339,34 @@ describe("sealed transport over Streamable HTTP", function () {
     }
   });
 
+  it("answers a call as one JSON body when so configured, and as events when the server sends more first", async () => {
+    const served = await serve({ answers: "json" });
+    const types: string[] = [];
+    const noting: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (init?.method === "POST" && response.status === 200) types.push(response.headers.get("content-type") ?? "");
+      return response;
+    };
+    try {
+      const { client } = await sealedClient(served.url, {}, { fetch: noting });
+      assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "as json" } })), "as json");
+      assert.ok(types.length > 0 && types.every((type): boolean => type === "application/json"), types.join(", "));
+      await client.close();
+    } finally {
+      await served.close();
+    }
+    const byDefault = await serve();
+    types.length = 0;
+    try {
+      const { client } = await sealedClient(byDefault.url, {}, { fetch: noting });
+      assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "as events" } })), "as events");
+      assert.ok(types.length > 0 && types.every((type) => type === "text/event-stream"), types.join(", "));
+      await client.close();
+    } finally {
+      await byDefault.close();
+    }
+  });
+
   it("frees the slot of a session the HTTP transport refused to open, and of a plain one", async () => {
     const served = await serve();
     const plain = new PlainHttpEndpoint({ connect: (transport) => echoServer([]).connect(transport) });
