@@ -12,6 +12,7 @@ import { splitCommandLine } from "../../runtime/manifest/files.js";
 // Narrow imports: the proxy's and the transports' index modules would load the HTTP server and the whole proxy.
 import { TolerantStdioTransport } from "../../runtime/proxy/stdio.js";
 import { PqcClientTransport, type PqcClientTransportOptions } from "../../runtime/transport/client.js";
+import { CertificateRenewal } from "../../runtime/connect/renewal.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 import { checkPins, tlsClientFetch, type TlsClientOptions } from "../../runtime/transport/tls.js";
 import { readFile } from "node:fs/promises";
@@ -92,13 +93,13 @@ function innerTransport(target: ConnectArgs["target"], fetch: ReturnType<typeof 
 }
 
 /** The client's identity and certificate for mutual authentication, when given. */
-async function clientAuth(args: ConnectArgs): Promise<Pick<PqcClientTransportOptions, "clientIdentity" | "clientCertificate">> {
+async function clientAuth(args: ConnectArgs): Promise<Pick<PqcClientTransportOptions, "clientIdentity" | "clientCertificate"> & { notAfter?: number }> {
   if (args.key === undefined || args.cert === undefined) return {};
   const identity = await loadSecretKey(args.key);
   const { loadClientCertificate, checkCertificateKey } = await import("../../runtime/identity/certificate-files.js");
   const certificate = await loadClientCertificate(args.cert);
   checkCertificateKey(certificate, identity);
-  return { clientIdentity: identity, clientCertificate: certificate.bytes };
+  return { clientIdentity: identity, clientCertificate: certificate.bytes, notAfter: certificate.notAfter };
 }
 
 export async function run(io: CommandIO): Promise<number> {
@@ -116,11 +117,29 @@ export async function run(io: CommandIO): Promise<number> {
   }
   // One agent for every (re)connection: TLS 1.3 only, the server verified; plain http: as before.
   const fetch = tlsClientFetch(tls);
+  // The session open now, so that a renewed certificate re-authenticates it; later sessions start with the renewed one.
+  let live: PqcClientTransport | undefined;
+  const { notAfter, ...credentials } = auth;
   const bridge = new Bridge({
     host: new TolerantStdioTransport(process.stdin, process.stdout),
-    connect: () => new PqcClientTransport(innerTransport(args.target, fetch), { trust: { serverFingerprints: args.trust }, ...auth }),
+    connect: () => (live = new PqcClientTransport(innerTransport(args.target, fetch), { trust: { serverFingerprints: args.trust }, ...credentials })),
     logger,
   });
+  const renewal =
+    args.cert === undefined || credentials.clientIdentity === undefined || notAfter === undefined
+      ? undefined
+      : new CertificateRenewal({
+          path: args.cert,
+          identity: credentials.clientIdentity,
+          notAfter,
+          logger,
+          onRenewed: (certificate, until) => {
+            credentials.clientCertificate = certificate;
+            logger.info({ notAfter: new Date(until).toISOString() }, "the certificate file was renewed: re-authenticating the session");
+            live?.reauthenticate(certificate).catch((error: unknown) => logger.warn({ err: String(error) }, "the session could not re-authenticate; the next session will use the renewed certificate"));
+          },
+        });
+  renewal?.start();
   const stop = (): void => void bridge.close();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
@@ -128,6 +147,7 @@ export async function run(io: CommandIO): Promise<number> {
     await bridge.start();
     await bridge.done;
   } finally {
+    renewal?.stop();
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
   }

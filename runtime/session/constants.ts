@@ -110,4 +110,8 @@ export const LABEL = {
   key: "pqguard/v1 key",
   iv: "pqguard/v1 iv",
   next: "pqguard/v1 next",
+  reauth: "pqguard/v1 reauth",
 } as const;
+
+/** ML-DSA context of a re-authentication signature (docs/protocol.md, Re-authentication). */
+export const REAUTH_CONTEXT = "pqguard/v1 reauth";

@@ -1,6 +1,7 @@
 // The call-history store behind rate limits, `calls()` and `called()`: an async interface, so that a shared store
 // (a database, a cache) can stand behind it, answered as a synchronous `CallHistory` snapshot for the guard.
 import type { CallHistory } from "../guard/types.js";
+import { PqguardError, errorCatalogue } from "../errors.js";
 
 /** One call that was let through: recorded after the decision allowed it, before its handler runs. */
 export interface CallRecord {
@@ -30,6 +31,19 @@ export interface SyncStateOperations {
   snapshot(key: HistoryKey, now: number): HistorySnapshot;
 }
 
+/**
+ * What a judge made of a call on one snapshot: whether the call is recorded, what the caller gets, and a text equal
+ * for two judgements the caller treats alike (the decision and its rules), which a store compares across snapshots.
+ */
+export interface Judgement<T> {
+  readonly record: boolean;
+  readonly verdict: string;
+  readonly outcome: T;
+}
+
+/** Decides one call on a history snapshot; pure, so that a store may run it on more than one snapshot. */
+export type Judge<T> = (snapshot: HistorySnapshot) => Judgement<T>;
+
 export interface StateStore {
   /**
    * Present when the store can answer synchronously: snapshot → guard → record then run without yielding, which is
@@ -44,6 +58,15 @@ export interface StateStore {
    * policy's longest window.
    */
   readonly retentionMs?: number;
+  /**
+   * Present on a store shared by several processes: snapshot → judge → record as one step that is atomic for every
+   * process sharing the store, so that limits are exact across them without a lock in each. The store reserves the
+   * call, runs `judge` on the history as of `call.at` (the call itself not counted), keeps the reservation when the
+   * returned judgement says `record` and takes it back otherwise, and answers that judgement's outcome. `judge` may run
+   * more than once, on different snapshots; the outcome answered is of a judgement that holds whatever calls still
+   * being decided elsewhere turn out to be. Rejects with a `StateError` when it cannot decide (the call is then refused).
+   */
+  transact?<T>(call: CallRecord, judge: Judge<T>): Promise<T>;
   /** Records an allowed call. Rejects with a `StateError` when it cannot: the call is then denied. */
   record(call: CallRecord): Promise<void>;
   /**
@@ -59,20 +82,21 @@ export interface StateStore {
   endSession(sessionId: string): Promise<void>;
 }
 
-export type StateErrorCode =
-  /** The store holds as many entries as it may, even after expiring old ones. */
-  | "PQG7201"
-  /** Entries inside the asked window were dropped (a bound, the retention period, a clock jump): a count would be too low. */
-  | "PQG7202"
-  /** Any other failure of a store (I/O, a remote store). */
-  | "PQG7203";
+export const STATE_ERRORS = errorCatalogue("state stores", "StateError", [[7201, 7299]], {
+  Full: ["PQG7201", "The store holds as many entries as it may, even after expiring old ones."],
+  WindowIncomplete: ["PQG7202", "Entries inside the asked window were dropped (a bound, the retention period, a clock jump): a count would be too low."],
+  StoreFailed: ["PQG7203", "Any other failure of a store (I/O, a remote store, a clock that gives no time)."],
+  StoreTimeout: ["PQG7204", "An asynchronous store did not answer an operation within its time limit."],
+});
 
-export class StateError extends Error {
-  constructor(
-    readonly code: StateErrorCode,
-    message: string,
-  ) {
-    super(message);
+/** The codes by name. */
+export const StateErrorCode = STATE_ERRORS.codes;
+export type StateErrorCode = (typeof StateErrorCode)[keyof typeof StateErrorCode];
+
+export class StateError extends PqguardError {
+  declare readonly code: StateErrorCode;
+  constructor(code: StateErrorCode, message: string) {
+    super(code, message);
     this.name = "StateError";
   }
 }

@@ -433,7 +433,7 @@ describe("enforce (server side)", () => {
     );
     const started = Date.now();
     const data = await refusal(t.client.callTool({ name: "get_balance", arguments: { customer_id: "c" } }));
-    assert.equal(data.code, "PQG7304");
+    assert.equal(data.code, "PQG7313");
     assert.match(data.reason, /tools\/list handler did not answer within 50 ms/);
     assert.ok(Date.now() - started < 5_000);
     assert.equal(t.counts.ran, 0);
@@ -485,7 +485,7 @@ describe("enforce (server side)", () => {
     assert.deepEqual(lines[1]!.suite, { kem: "X25519MLKEM768", signature: "ML-DSA-65", aead: "AES-256-GCM", hybrid: true, level: 3 });
     assert.match(String(lines[1]!.argsDigest), /^[0-9a-f]{64}$/);
     assert.ok(!(await readFile(path, "utf8")).includes("c-secret"), "raw arguments stay out of the log by default");
-    assert.deepEqual(await verifyAuditLog(path), { ok: true, lines: 2, head: lines[1]!.hash });
+    assert.deepEqual(await verifyAuditLog(path), { ok: true, lines: 2, head: lines[1]!.hash, checkpoints: { open: 0, recovered: 0, rotated: 0, close: 0 }, closed: false });
   });
 
   it("denies every call once the audit log can no longer be written", async () => {

@@ -166,7 +166,7 @@ describe("TLS under the sealed session", function () {
     assert.match(await callThrough(listener.url, { pins: [pinOf(pki.cert)] }), /over tls/);
     const before = listener.sessions;
     const wrong = await refusal(callThrough(listener.url, { pins: [pinOf(pki.otherCa)] }));
-    assert.match(wrong, /PQG6029 the server's TLS certificate carries none of the pinned keys/);
+    assert.match(wrong, /PQG6030 the server's TLS certificate carries none of the pinned keys/);
     assert.equal(listener.sessions, before, "the request reached the server");
     assert.throws(() => tlsClientFetch({ pins: ["sha256/short"] }), (error: unknown) => error instanceof SessionError && error.code === SessionErrorCode.InvalidConfiguration);
   });
