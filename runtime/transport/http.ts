@@ -106,6 +106,8 @@ interface Session {
   calls: number;
   /** When its last POST began or ended. */
   lastUsed: number;
+  /** Evicted, refused or failed, and reported as such: what follows from it is not reported again. */
+  dismissed: boolean;
 }
 
 export abstract class HttpEndpoint<T extends TrackedTransport> {
@@ -229,7 +231,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
       overflow: (error) => this.abandon(session, error),
       ...(this.options.answers === undefined ? {} : { answers: this.options.answers }),
     });
-    const session: Session = { inner, transport: undefined as unknown as TrackedTransport, source, seated: false, authenticated: false, idle: undefined, calls: 0, lastUsed: this.now() };
+    const session: Session = { inner, transport: undefined as unknown as TrackedTransport, source, seated: false, authenticated: false, idle: undefined, calls: 0, lastUsed: this.now(), dismissed: false };
     (session as { transport: TrackedTransport }).transport = this.wrap(inner, (authenticated) => this.seat(session, authenticated));
     const transport = session.transport as T;
     this.opening.add(session);
@@ -329,6 +331,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
 
   /** Forgotten now, not when its close settles, so its slot is free for the newcomer. */
   private evict(session: Session, why: string): void {
+    session.dismissed = true;
     this.forget(session);
     void session.transport.close();
     this.options.onSessionError?.(new SessionError(SessionErrorCode.SessionTableFull, `a session from ${session.source} was evicted: ${why}`));
@@ -341,11 +344,12 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   }
 
   /**
-   * A session that cannot go on: forgotten, closed, and its failure reported, unless it was already forgotten (evicted,
-   * or closed), whose server's connect then fails as a consequence that was reported when it happened.
+   * A session that cannot go on: forgotten, closed, and its failure reported, once: a session already dismissed (evicted,
+   * refused, failed) has its server's connect fail as a consequence, which was reported when it happened.
    */
   private abandon(session: Session, error: unknown): void {
-    if (!this.isTracked(session)) return void session.transport.close();
+    if (session.dismissed) return void session.transport.close();
+    session.dismissed = true;
     this.forget(session);
     void session.transport.close();
     this.options.onSessionError?.(error instanceof Error ? error : new Error(String(error)));
