@@ -108,10 +108,15 @@ export class LineSplitter {
       }
       if (newline === -1) return;
       if (!this.#discarding) {
-        const text = Buffer.concat(this.#parts, this.#size).toString("utf8").replace(/\r$/, "");
-        this.#parts = [];
+        // A line that came in one chunk (the usual case) is decoded from it without first copying it out.
+        const parts = this.#parts;
+        let text = parts.length === 1 ? parts[0]!.toString("utf8") : parts.length === 0 ? "" : Buffer.concat(parts, this.#size).toString("utf8");
+        if (text.charCodeAt(text.length - 1) === 0x0d) text = text.slice(0, -1);
+        parts.length = 0;
         this.#size = 0;
-        if (text.trim() !== "") line(text);
+        // A JSON-RPC line starts with `{` (or `[`); anything else is checked for being blank.
+        const first = text.charCodeAt(0);
+        if (first === 0x7b || first === 0x5b || text.trim() !== "") line(text);
       }
       this.#discarding = false;
       start = newline + 1;

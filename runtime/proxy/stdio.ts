@@ -25,12 +25,15 @@ export class TolerantStdioTransport implements Transport {
     this.#splitter = new LineSplitter(maxMessageBytes);
   }
 
+  // The splitter's callbacks are made once, not per chunk: they are on every message's path.
   readonly #onData = (chunk: Buffer | string): void => {
     const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
-    this.#splitter.push(bytes, (line) => this.#onLine(line), () => {
-      this.malformed += 1;
-      this.#reply(oversizedReply(this.#splitter.maxBytes));
-    });
+    this.#splitter.push(bytes, this.#onLineOf, this.#onOversized);
+  };
+  readonly #onLineOf = (line: string): void => this.#onLine(line);
+  readonly #onOversized = (): void => {
+    this.malformed += 1;
+    this.#reply(oversizedReply(this.#splitter.maxBytes));
   };
 
   readonly #onEnd = (): void => void this.close();
@@ -65,18 +68,16 @@ export class TolerantStdioTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     if (this.#closed) return Promise.resolve();
+    if (this.#output.write(serializeLine(message))) return Promise.resolve();
+    // Settles when the client catches up, or when the connection ends without it.
     return new Promise((resolve) => {
-      if (this.#output.write(serializeLine(message))) resolve();
-      else {
-        // Settles when the client catches up, or when the connection ends without it.
-        const done = (): void => {
-          this.#output.off("drain", done);
-          this.#output.off("close", done);
-          resolve();
-        };
-        this.#output.once("drain", done);
-        this.#output.once("close", done);
-      }
+      const done = (): void => {
+        this.#output.off("drain", done);
+        this.#output.off("close", done);
+        resolve();
+      };
+      this.#output.once("drain", done);
+      this.#output.once("close", done);
     });
   }
 

@@ -82,9 +82,11 @@ export interface HttpSessionTransportOptions {
 }
 
 export class HttpSessionTransport implements Transport {
-  onclose?: (() => void) | undefined;
-  onerror?: ((error: Error) => void) | undefined;
-  onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
+  // Declared, not fields: enforcement turns `onmessage`/`onclose` of a transport it taps into accessors (enforce/tap.ts),
+  // which on an own property made at construction leaves the object with slow (dictionary) properties.
+  declare onclose?: (() => void) | undefined;
+  declare onerror?: ((error: Error) => void) | undefined;
+  declare onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
   sessionId: string | undefined;
 
   /** Open POST exchanges by the id of each request they carry. */
@@ -273,10 +275,13 @@ export class HttpSessionTransport implements Transport {
     }
     const answers = exchange.answers;
     if (this.options.answers !== "json") {
-      // As server-sent events, headers and all in one write, as the SDK's transport answers.
+      // As server-sent events, as the SDK's transport answers, but with their length: headers and events then go in one
+      // write, not as a chunked body (a write of three buffers, and its terminating chunk).
       let events = "";
       for (const answer of answers) events += `event: message\ndata: ${JSON.stringify(answer)}\n\n`;
-      exchange.res.writeHead(200, this.sseHeaders()).end(events);
+      const headers: Record<string, string | number> = this.sseHeaders();
+      headers["content-length"] = Buffer.byteLength(events);
+      exchange.res.writeHead(200, headers).end(events);
       return;
     }
     const body = JSON.stringify(answers.length === 1 ? answers[0] : answers);

@@ -648,9 +648,10 @@ export class PlainHttpEndpoint extends HttpEndpoint<ObservedTransport> {
 
 /** Passes everything through to the inner transport and resolves `closed` when it closes. */
 export class ObservedTransport implements TrackedTransport {
-  onclose?: (() => void) | undefined;
-  onerror?: ((error: Error) => void) | undefined;
-  onmessage?: (<M extends JSONRPCMessage>(message: M, extra?: MessageExtraInfo) => void) | undefined;
+  // Declared, not fields, as HttpSessionTransport's: a tap's accessors must not replace own properties (enforce/tap.ts).
+  declare onclose?: (() => void) | undefined;
+  declare onerror?: ((error: Error) => void) | undefined;
+  declare onmessage?: (<M extends JSONRPCMessage>(message: M, extra?: MessageExtraInfo) => void) | undefined;
   readonly closed: Promise<void>;
 
   constructor(private readonly inner: Transport) {
