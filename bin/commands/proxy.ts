@@ -344,10 +344,11 @@ export async function run(io: CommandIO): Promise<number> {
       ...(approver === undefined ? {} : { approver }),
       // Refusals at `info`; allowed calls at `debug`: the audit log records every decision, and a synchronous log line
       // per allowed call cost more CPU than deciding it (docs/performance.md, "Proxy").
-      onDecision: (tool, verdict) =>
-        verdict.allowed
-          ? logger.debug({ tool, decision: verdict.decision.decision, rules: verdict.decision.determining }, "decision")
-          : logger.info({ tool, decision: "deny", code: verdict.refusal.code, rules: verdict.refusal.rules, reason: verdict.refusal.reason }, "decision"),
+      // An allowed call's line is built only when `debug` is on: this runs on every call.
+      onDecision: (tool, verdict) => {
+        if (!verdict.allowed) logger.info({ tool, decision: "deny", code: verdict.refusal.code, rules: verdict.refusal.rules, reason: verdict.refusal.reason }, "decision");
+        else if (logger.isLevelEnabled("debug")) logger.debug({ tool, decision: verdict.decision.decision, rules: verdict.decision.determining }, "decision");
+      },
     });
   } catch (error) {
     reportError(io, error, "PQG8006");

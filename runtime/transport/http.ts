@@ -525,7 +525,8 @@ function bodyFailed(this: IncomingMessage, error?: unknown): void {
 function endBody(this: IncomingMessage): void {
   const read = bodies.get(this);
   if (read === undefined) return;
-  const text = Buffer.concat(read.chunks).toString("utf8");
+  // Most bodies come in one chunk: decoded from it, not from a copy.
+  const text = read.chunks.length === 1 ? read.chunks[0]!.toString("utf8") : Buffer.concat(read.chunks).toString("utf8");
   stopReading(this, read);
   try {
     read.resolve(JSON.parse(text));
