@@ -36,7 +36,8 @@ const COMMANDS: Record<string, CommandEntry> = {
   proxy: {
     summary:
       "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL) [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key] [--trust-issuer FP]... [--trust-client FP]... [--require-client-auth] " +
-      "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args]] [--mode enforce|monitor] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--now ISO_TIME] [--log-level LEVEL]",
+      "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args]] [--mode enforce|monitor] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--now ISO_TIME] [--log-level LEVEL] " +
+      "[--keyring DIR [--grace DURATION]] [--revoked-clients FILE] [--metrics-listen http://127.0.0.1:PORT] [--alert-window MS] [--alert-failures N] [--alert-downgrades N] [--block-for MS]",
     load: () => import("./commands/proxy.js"),
   },
   connect: {

@@ -27,6 +27,7 @@ import {
 } from "../../runtime/proxy/index.js";
 import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
 import { clientTrustOf } from "./cert.js";
+import { HandshakeAlarm, currentMetrics, listenMetrics, type AlarmThresholds, type MetricsListener } from "../../runtime/metrics/index.js";
 import { EXIT_ERRORS, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
 /**
@@ -55,6 +56,9 @@ interface ProxyArgs {
   readonly mode: "enforce" | "monitor";
   readonly maxUpstreams: number | undefined;
   readonly logLevel: string;
+  /** `--metrics-listen URL`: metrics on a listener of their own instead of the proxy's `/metrics`. */
+  readonly metricsListen: URL | undefined;
+  readonly alarm: Partial<AlarmThresholds>;
 }
 
 function parse(io: CommandIO): ProxyArgs {
@@ -83,6 +87,11 @@ function parse(io: CommandIO): ProxyArgs {
       mode: { type: "string", default: "enforce" },
       "max-upstreams": { type: "string" },
       "log-level": { type: "string", default: "info" },
+      "metrics-listen": { type: "string" },
+      "alert-window": { type: "string" },
+      "alert-failures": { type: "string" },
+      "alert-downgrades": { type: "string" },
+      "block-for": { type: "string" },
     },
   });
   const v = parsed.values;
@@ -112,7 +121,23 @@ function parse(io: CommandIO): ProxyArgs {
   }
   const now = v.now ?? process.env[NOW_ENV];
   if (now !== undefined && Number.isNaN(Date.parse(now))) throw new UsageError(`\`${now}\` is not an ISO 8601 time for \`--now\``);
+  let metricsListen: URL | undefined;
+  if (v["metrics-listen"] !== undefined) {
+    try {
+      metricsListen = listenUrlOf(v["metrics-listen"], false);
+    } catch (error) {
+      throw new UsageError(`\`--metrics-listen\`: ${error instanceof ProxyError ? error.message : String(error)}`);
+    }
+  }
+  const alarm: Partial<AlarmThresholds> = {
+    ...optional("windowMs", milliseconds(v["alert-window"], "--alert-window", 1)),
+    ...optional("failures", count(v["alert-failures"], "--alert-failures")),
+    ...optional("downgrades", count(v["alert-downgrades"], "--alert-downgrades")),
+    ...optional("blockMs", milliseconds(v["block-for"], "--block-for", 0)),
+  };
   return {
+    metricsListen,
+    alarm,
     policy: v.policy,
     upstream,
     listen,
@@ -158,6 +183,18 @@ function milliseconds(text: string | undefined, option: string, least: 0 | 1): n
     throw new UsageError(`\`${option}\` must be ${least === 0 ? "0 or " : ""}a positive number of milliseconds`);
   }
   return value;
+}
+
+/** A positive whole number from an option's text; undefined when the option is absent. */
+function count(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) throw new UsageError(`\`${option}\` must be a positive whole number`);
+  return value;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 /** Exactly one upstream: a command line, or an http(s) URL. */
@@ -264,6 +301,21 @@ export async function run(io: CommandIO): Promise<number> {
   }
   if (identity === undefined) logger.warn("no `--key`: serving plain MCP; guards see an unauthenticated client on a classical transport");
   if (args.mode === "monitor") logger.warn("monitor mode (`--mode monitor`): calls the policy denies or would ask about are let through, marked in the audit log");
+  const metrics = currentMetrics();
+  const alarm = new HandshakeAlarm(metrics, logger, args.alarm);
+  let metricsListener: MetricsListener | undefined;
+  if (args.metricsListen !== undefined) {
+    try {
+      metricsListener = await listenMetrics(args.metricsListen, metrics);
+      io.err(`metrics on ${metricsListener.url.href}\n`);
+    } catch (error) {
+      io.err(`error PQG8006: cannot serve metrics on ${args.metricsListen.host}: ${error instanceof Error ? error.message : String(error)}\n`);
+      alarm.close();
+      await proxy.close();
+      await closeAudit(audit, io);
+      return EXIT_ERRORS;
+    }
+  }
   let listener: HttpListener | undefined;
   const closed =
     args.listen === "stdio"
@@ -274,11 +326,22 @@ export async function run(io: CommandIO): Promise<number> {
         });
   if (args.listen !== "stdio") {
     try {
-      listener = await listenHttp({ url: args.listen, core: proxy.core, identity, clientTrust: trust, label, logger });
+      listener = await listenHttp({
+        url: args.listen,
+        core: proxy.core,
+        identity,
+        clientTrust: trust,
+        label,
+        logger,
+        alarm,
+        ...(metricsListener === undefined ? { metrics } : {}),
+      });
       // stdout is free when clients come over HTTP: say where, for people and for scripts (port 0 picks one).
       io.out(`listening on ${listener.url.href}${identity === undefined ? " (plain MCP)" : " (post-quantum session)"}\n`);
     } catch (error) {
       io.err(`error PQG8006: ${error instanceof Error ? error.message : String(error)}\n`);
+      alarm.close();
+      await metricsListener?.close();
       await proxy.close();
       await closeAudit(audit, io);
       return EXIT_ERRORS;
@@ -289,12 +352,16 @@ export async function run(io: CommandIO): Promise<number> {
     await proxy.start();
   } catch (error) {
     reportError(io, error, "PQG8001");
+    alarm.close();
+    await metricsListener?.close();
     await listener?.close();
     await proxy.close();
     await closeAudit(audit, io);
     return EXIT_ERRORS;
   }
   await closed;
+  alarm.close();
+  await metricsListener?.close();
   await listener?.close();
   await proxy.close();
   return (await closeAudit(audit, io)) ? 0 : EXIT_ERRORS;

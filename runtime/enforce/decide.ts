@@ -10,6 +10,7 @@ import { DEFAULT_RETENTION_MS, MemoryStateStore } from "../state/memory.js";
 import { StateError, type StateStore, type SyncStateOperations } from "../state/store.js";
 import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
+import { currentMetrics, type PqguardMetrics } from "../metrics/metrics.js";
 
 /** Arguments larger than this (canonical JSON) are refused before any rule reads them. */
 export const DEFAULT_MAX_ARGUMENT_BYTES = 1024 * 1024;
@@ -55,6 +56,8 @@ export interface DecisionOptions {
    * not the policy's decision still refuses: no session, bad arguments, a changed tool, an unwritable audit log.
    */
   readonly monitor?: boolean;
+  /** Where decisions are counted (`pqguard_decisions_total`); the process's current metrics by default. */
+  readonly metrics?: PqguardMetrics;
 }
 
 /** Whether the tool's definition is the one the policy and the manifest pinned; computed by the caller. */
@@ -141,6 +144,7 @@ export class DecisionPoint {
   readonly now: () => number;
   private readonly manifestDigest: string;
   private readonly storeTimeoutMs: number;
+  private readonly metrics: PqguardMetrics;
   /** Decisions in flight per session id: its history must outlive them (an approval pending at close is judged again). */
   private readonly deciding = new Map<string, number>();
   /** Sessions asked to end while decisions for them were in flight: ended when the last of those finishes. */
@@ -156,6 +160,7 @@ export class DecisionPoint {
     this.now = options.now ?? Date.now;
     this.manifestDigest = manifestDigest;
     this.storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+    this.metrics = options.metrics ?? currentMetrics();
   }
 
   /**
@@ -324,6 +329,7 @@ export class DecisionPoint {
     extra: Partial<AuditDecision> = {},
   ): Verdict {
     const refusal: RefusalData = { code, decision: "deny", tool: call.tool, reason, rules };
+    this.metrics.decision(this.guard.policyName, rules, "deny", code);
     this.record(call, at, { decision: "deny", outcome: "denied", code, rules, reason, argsText, ...extra });
     return { allowed: false, refusal, error: refusalError(refusal) };
   }
@@ -409,6 +415,7 @@ export class DecisionPoint {
     try {
       const outcome = { decision: decision.decision, outcome: "allowed", rules: decision.determining, reason: decision.reason, approval, argsText, monitor } as const;
       this.record(call, now, outcome, true);
+      this.metrics.decision(this.guard.policyName, decision.determining, monitor === undefined ? decision.decision : `monitor-${monitor}`, "");
     } catch (error) {
       const refusal: RefusalData = {
         code: EnforceErrorCode.AuditFailed,

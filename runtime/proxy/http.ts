@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { ClientTrust, SigningIdentity } from "../session/certificate.js";
 import { PlainHttpEndpoint, SealedHttpEndpoint } from "../transport/http.js";
 import type { ProxyCore } from "./core.js";
+import { METRICS_PATH, serveMetrics, type HandshakeAlarm, type PqguardMetrics } from "../metrics/index.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
 
 /** A listener configuration error (PQG8006). */
@@ -29,6 +30,12 @@ export interface HttpListenOptions {
   readonly clientTrust?: ClientTrust | undefined;
   readonly label?: string | undefined;
   readonly logger: Logger;
+  /** Served at `/metrics` on this listener when given (leave it out when metrics have a listener of their own). */
+  readonly metrics?: PqguardMetrics | undefined;
+  /** Refuses new sessions from peers it has blocked. */
+  readonly alarm?: HandshakeAlarm | undefined;
+  /** The session transports' metrics (the process's current ones by default). */
+  readonly sessionMetrics?: PqguardMetrics | undefined;
 }
 
 export interface HttpListener {
@@ -89,6 +96,10 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
   let endpoint: PlainHttpEndpoint | SealedHttpEndpoint | undefined;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const requested = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (requested === METRICS_PATH && options.metrics !== undefined && requested !== path) {
+      void serveMetrics(options.metrics, req, res);
+      return;
+    }
     if (requested !== path || endpoint === undefined) {
       res.writeHead(404, { "content-type": "application/json" });
       res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `no MCP endpoint at ${requested}; it is at ${path}` } }));
@@ -105,13 +116,19 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
   const url = new URL(options.url.href);
   url.port = String(port);
   const allowedHosts = allowedHostsOf(url, port);
-  const common = { onSessionError, ...(allowedHosts === undefined ? {} : { allowedHosts }) };
+  const alarm = options.alarm;
+  const common = {
+    onSessionError,
+    ...(allowedHosts === undefined ? {} : { allowedHosts }),
+    ...(alarm === undefined ? {} : { refusePeer: (address: string) => alarm.blocked(address) }),
+  };
   endpoint =
     options.identity === undefined
       ? new PlainHttpEndpoint({ ...common, connect: (transport) => core.attachPlain(transport) })
       : new SealedHttpEndpoint({
           ...common,
           identity: options.identity,
+          ...(options.sessionMetrics === undefined ? {} : { metrics: options.sessionMetrics }),
           ...(options.clientTrust === undefined ? {} : { clientTrust: options.clientTrust }),
           ...(options.label === undefined ? {} : { label: options.label }),
           connect: (transport) => core.attachSealed(transport),

@@ -136,6 +136,7 @@ export function verifyServerCertificate(bytes: Uint8Array, trustedFingerprints: 
         throw new SessionError(
           SessionErrorCode.UntrustedServerKey,
           `server identity \`${parsed.fingerprint}\` is not among the trusted server fingerprints`,
+          { certificateFailure: "untrusted" },
         );
       }
     },
@@ -260,6 +261,7 @@ export function verifyClientCertificate(bytes: Uint8Array, trust: ClientTrust, n
         throw new SessionError(
           SessionErrorCode.ClientAuthFailed,
           `client \`${parsed.fingerprint}\` is neither pinned nor certified by a trusted issuer`,
+          { certificateFailure: "untrusted" },
         );
       }
     },
@@ -415,7 +417,7 @@ function verifiedCertificate<T>(
   } catch (error) {
     throw asSessionError(error, code, `${kind} signature could not be checked with \`${algorithm}\``);
   }
-  if (!ok) throw new SessionError(code, `${kind} signature does not verify`);
+  if (!ok) throw new SessionError(code, `${kind} signature does not verify`, { certificateFailure: "signature" });
   verifiedCache.delete(key);
   verifiedCache.set(key, { kind, bytes: own, certificate } as Verified<ServerCertificate> | Verified<ClientCertificate>);
   if (verifiedCache.size > VERIFIED_CERTIFICATE_CACHE_ENTRIES) verifiedCache.delete(verifiedCache.keys().next().value!);

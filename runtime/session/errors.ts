@@ -61,12 +61,18 @@ export const SessionErrorCode = {
 
 export type SessionErrorCode = (typeof SessionErrorCode)[keyof typeof SessionErrorCode];
 
+/** For certificate failures: whether the signer is not trusted, or the signature does not verify (metrics tell them apart). */
+export type CertificateFailure = "untrusted" | "signature";
+
 export class SessionError extends Error {
   readonly code: SessionErrorCode;
-  constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
+  /** Set on certificate and client authentication failures: which check refused. */
+  readonly certificateFailure: CertificateFailure | undefined;
+  constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown; certificateFailure?: CertificateFailure }) {
     super(message, options);
     this.name = "SessionError";
     this.code = code;
+    this.certificateFailure = options?.certificateFailure;
   }
   override toString(): string {
     return `error ${this.code}: ${this.message}`;

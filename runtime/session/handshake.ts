@@ -369,7 +369,7 @@ export class ServerHandshake {
       return undefined;
     }
     if (!trust || ((trust.issuers?.length ?? 0) === 0 && (trust.clientFingerprints?.length ?? 0) === 0)) {
-      throw new SessionError(SessionErrorCode.ClientAuthFailed, "the client presented a certificate but this server trusts no client issuers or fingerprints");
+      throw new SessionError(SessionErrorCode.ClientAuthFailed, "the client presented a certificate but this server trusts no client issuers or fingerprints", { certificateFailure: "untrusted" });
     }
     const context = this.transcript.digest(ciphertext);
     const key = schedule.clientAuthKey(context);
@@ -397,7 +397,7 @@ export class ServerHandshake {
     } catch (error) {
       throw asSessionError(error, SessionErrorCode.ClientAuthFailed, "the client's proof of its identity could not be checked");
     }
-    if (!ok) throw new SessionError(SessionErrorCode.ClientAuthFailed, `client \`${certificate.fingerprint}\` did not prove possession of its key`);
+    if (!ok) throw new SessionError(SessionErrorCode.ClientAuthFailed, `client \`${certificate.fingerprint}\` did not prove possession of its key`, { certificateFailure: "signature" });
     return { fingerprint: certificate.fingerprint, claims: certificate.claims };
   }
 

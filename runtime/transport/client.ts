@@ -29,6 +29,8 @@ export interface PqcClientTransportOptions extends SessionTransportOptions {
  * Sends made before then are queued (bounded) and flushed in order.
  */
 export class PqcClientTransport extends SessionTransport {
+  /** @internal */
+  protected readonly side = "client" as const;
   private readonly handshake: ClientHandshake;
   private session: EstablishedSession | undefined;
 

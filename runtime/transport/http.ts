@@ -33,6 +33,11 @@ export interface HttpEndpointOptions<T extends Transport> {
   readonly maxFrameBytes?: number;
   /** Host header values to accept (DNS rebinding protection for a local listener); any host when unset. */
   readonly allowedHosts?: readonly string[];
+  /**
+   * Whether new sessions from a remote address are refused (429), e.g. `HandshakeAlarm.blocked`; asked for each request
+   * that would open a session. Requests of established sessions are not affected.
+   */
+  readonly refusePeer?: (address: string) => boolean;
   /** Failures of a session's setup or handshake, or of its held messages (already closed and forgotten when reported). */
   readonly onSessionError?: (error: Error) => void;
 }
@@ -226,13 +231,17 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
 
   /** The session transport around a new inner HTTP transport. */
   /** @internal */
-  protected abstract wrap(inner: Transport): T;
+  protected abstract wrap(inner: Transport, peer: string | undefined): T;
 
   /** Whether a session has finished opening (for the limit on sessions still opening). */
   /** @internal */
   protected abstract established(transport: T): boolean;
 
   private async open(body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const peer = req.socket.remoteAddress;
+    if (peer !== undefined && this.options.refusePeer?.(peer) === true) {
+      throw new HttpRefusal(429, -32000, "too many failed handshakes from this address: try again later", idOf(body));
+    }
     this.admit(body);
     const unfinished = [...this.opening, ...this.sessions.values()].filter((session) => !this.established(session.transport as T));
     if (unfinished.length >= this.maxOpening) {
@@ -252,7 +261,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
       },
     });
     const hold = new StandaloneHold(inner, (error) => this.abandon(session, error));
-    const transport = this.wrap(hold);
+    const transport = this.wrap(hold, peer);
     const session: Session = { inner, hold, transport, idle: undefined, active: 0 };
     this.opening.add(session);
     void transport.closed.then(() => this.forget(session));
@@ -374,7 +383,7 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
 
   constructor(options: SealedHttpEndpointOptions) {
     super(options);
-    const { connect: _connect, maxSessions: _max, maxOpeningSessions: _opening, idleTimeoutMs: _idle, maxBodyBytes: _body, allowedHosts: _hosts, onSessionError: _report, ...transportOptions } =
+    const { connect: _connect, maxSessions: _max, maxOpeningSessions: _opening, idleTimeoutMs: _idle, maxBodyBytes: _body, allowedHosts: _hosts, onSessionError: _report, refusePeer: _refuse, ...transportOptions } =
       options;
     this.transportOptions = transportOptions;
   }
@@ -394,8 +403,8 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
   }
 
   /** @internal */
-  protected wrap(inner: Transport): PqcServerTransport {
-    return new PqcServerTransport(inner, { ...this.transportOptions, delivery: "unordered" });
+  protected wrap(inner: Transport, peer: string | undefined): PqcServerTransport {
+    return new PqcServerTransport(inner, { ...this.transportOptions, delivery: "unordered", ...(peer === undefined ? {} : { peer }) });
   }
 
   /** @internal */

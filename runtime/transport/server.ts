@@ -53,6 +53,8 @@ function credentialsFor(options: PqcServerTransportOptions, now: () => number): 
  * queued (bounded) and flushed in order.
  */
 export class PqcServerTransport extends SessionTransport {
+  /** @internal */
+  protected readonly side = "server" as const;
   private readonly handshake: ServerHandshake;
   private helloAnswered = false;
 

@@ -11,6 +11,7 @@ import { FrameType, RecordOpener, RecordSealer } from "../session/record.js";
 import type { Delivery, RecordLimits } from "../session/record.js";
 import { HandshakeStep, matchesRoute, openEnvelope, sealedEnvelope } from "./envelope.js";
 import type { Envelope } from "./envelope.js";
+import { currentMetrics, failureReasonOf, type PqguardMetrics, type Side } from "../metrics/metrics.js";
 
 /** Options both ends share. */
 export interface SessionTransportOptions {
@@ -34,6 +35,10 @@ export interface SessionTransportOptions {
   readonly delivery?: Delivery;
   /** Clock, epoch ms; injected so tests control certificate validity and rekey timing. */
   readonly now?: () => number;
+  /** Where handshakes, failures, rekeys and open sessions are counted; the process's current metrics by default. */
+  readonly metrics?: PqguardMetrics;
+  /** Who is on the other end (a remote address, a URL), for the metrics' alarm; never sent anywhere. */
+  readonly peer?: string;
 }
 
 /** setTimeout's largest delay (2^31 - 1 ms): a longer one fires at once, so an unbounded rekeyAfterMs would spin. */
@@ -94,6 +99,12 @@ export abstract class SessionTransport implements Transport {
   private readonly delivery: Delivery;
   private closedListeners: (() => void)[] = [];
   private waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  /** @internal */
+  protected abstract readonly side: Side;
+  private readonly metrics: PqguardMetrics;
+  private handshakeStarted = 0;
+  /** Whether this session is counted in `sessions_open`: set when established, cleared when the close is emitted. */
+  private countedOpen = false;
 
   constructor(
     protected readonly inner: Transport,
@@ -101,6 +112,7 @@ export abstract class SessionTransport implements Transport {
   ) {
     this.now = options.now ?? Date.now;
     this.delivery = options.delivery ?? (deliversOverHttp(inner) ? "unordered" : "ordered");
+    this.metrics = options.metrics ?? currentMetrics();
   }
 
   /** Resolves once this transport has closed, for whatever reason (for owners that track sessions, such as HTTP front ends). */
@@ -161,6 +173,7 @@ export abstract class SessionTransport implements Transport {
       throw new SessionError(SessionErrorCode.UnexpectedMessage, "this transport was already started; create a new one per connection");
     }
     this.phase = "handshaking";
+    this.handshakeStarted = performance.now();
     this.inner.onmessage = (message, extra) => this.receive(message, extra);
     this.inner.onclose = () => this.innerClosed();
     // After the session has closed, the inner transport reports its own teardown (an aborted stream): not an error.
@@ -227,6 +240,9 @@ export abstract class SessionTransport implements Transport {
     this.info = session.info;
     this.phase = "established";
     this.stopTimer();
+    this.metrics.handshakeCompleted(this.side, session.info.suite, (performance.now() - this.handshakeStarted) / 1000);
+    this.metrics.sessionOpened(this.side);
+    this.countedOpen = true;
     this.releaseWaiter();
     try {
       this.onestablished?.(this.sessionInfo!);
@@ -265,6 +281,7 @@ export abstract class SessionTransport implements Transport {
     const text = JSON.stringify(message);
     if (sealer.rekeyDue()) {
       const marker = sealer.rekey();
+      this.metrics.rekey(this.side);
       if (marker !== undefined) this.sendMarker(marker, options);
       // The marker's loss may have failed the session (an inner send that throws at once) and wiped the keys.
       if (this.phase === "closed") return Promise.reject(new SessionError(SessionErrorCode.Closed, "the session closed while this message was being sent"));
@@ -291,6 +308,7 @@ export abstract class SessionTransport implements Transport {
     if (this.phase === "closed") return;
     try {
       const marker = sealer.idleRekeyDue() ? sealer.rekey() : undefined;
+      if (marker !== undefined) this.metrics.rekey(this.side);
       // Armed before sending: a send that fails the session synchronously then clears it.
       this.armRekeyTimer(sealer);
       if (marker !== undefined) this.sendMarker(marker);
@@ -417,6 +435,11 @@ export abstract class SessionTransport implements Transport {
   /** @internal */
   protected fail(error: SessionError): void {
     if (this.phase === "closed") return;
+    if (this.phase === "handshaking") {
+      this.metrics.handshakeFailed({ side: this.side, reason: failureReasonOf(error), peer: this.options.peer, code: error.code });
+    } else if (this.phase === "established") {
+      this.metrics.sessionFailed(this.side, failureReasonOf(error));
+    }
     this.info = undefined;
     this.shown = undefined;
     this.shutDown(error);
@@ -484,6 +507,8 @@ export abstract class SessionTransport implements Transport {
   private emitClose(): void {
     if (this.closeEmitted) return;
     this.closeEmitted = true;
+    if (this.countedOpen) this.metrics.sessionClosed(this.side);
+    this.countedOpen = false;
     try {
       this.onclose?.();
     } catch (error) {
