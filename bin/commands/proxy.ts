@@ -26,6 +26,7 @@ import {
   type UpstreamTarget,
 } from "../../runtime/proxy/index.js";
 import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
+import { KeyringServer } from "../../runtime/transport/keyring-server.js";
 import { clientTrustOf } from "./cert.js";
 import { HandshakeAlarm, currentMetrics, listenMetrics, type AlarmThresholds, type MetricsListener } from "../../runtime/metrics/index.js";
 import { EXIT_ERRORS, UsageError, type CommandIO, parseCommandLine } from "./io.js";
@@ -42,6 +43,9 @@ interface ProxyArgs {
   readonly upstream: { readonly commandLine: string } | { readonly url: URL };
   readonly listen: URL | "stdio";
   readonly key: string | undefined;
+  /** `--keyring DIR`: the proxy's identity from a keyring that may change while it runs. */
+  readonly keyring: string | undefined;
+  readonly revokedClients: string | undefined;
   /** `--trust-issuer`, `--trust-client` and `--require-client-auth`; undefined when none is given. */
   readonly clientTrust: ClientTrust | undefined;
   readonly manifest: string | undefined;
@@ -72,6 +76,8 @@ function parse(io: CommandIO): ProxyArgs {
       "upstream-url": { type: "string" },
       listen: { type: "string", default: "stdio" },
       key: { type: "string" },
+      keyring: { type: "string" },
+      "revoked-clients": { type: "string" },
       "trust-issuer": { type: "string", multiple: true },
       "trust-client": { type: "string", multiple: true },
       "require-client-auth": { type: "boolean", default: false },
@@ -100,11 +106,16 @@ function parse(io: CommandIO): ProxyArgs {
     throw new UsageError("`--audit-key` and `--audit-args` shape the audit log: give it with `--audit LOG`");
   }
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);
-  const clientTrust = clientTrustOptions(v["trust-issuer"] ?? [], v["trust-client"] ?? [], v["require-client-auth"] === true, v.key !== undefined);
+  if (v.key !== undefined && v.keyring !== undefined) throw new UsageError("`--key` and `--keyring` exclude each other: the keyring's active key is the proxy's identity");
+  if (v["revoked-clients"] !== undefined && v.keyring === undefined) {
+    throw new UsageError("`--revoked-clients FILE` is read (and reloaded) with `--keyring DIR`: give the proxy's keys as a keyring");
+  }
+  const sealed = v.key !== undefined || v.keyring !== undefined;
+  const clientTrust = clientTrustOptions(v["trust-issuer"] ?? [], v["trust-client"] ?? [], v["require-client-auth"] === true, sealed);
   let listen: URL | "stdio" = "stdio";
   if (v.listen !== "stdio") {
     try {
-      listen = listenUrlOf(v.listen!, v.key !== undefined);
+      listen = listenUrlOf(v.listen!, sealed);
     } catch (error) {
       throw new UsageError(`\`--listen\`: ${error instanceof ProxyError ? error.message : String(error)}`);
     }
@@ -142,6 +153,8 @@ function parse(io: CommandIO): ProxyArgs {
     upstream,
     listen,
     key: v.key,
+    keyring: v.keyring,
+    revokedClients: v["revoked-clients"],
     clientTrust,
     manifest: v.manifest,
     signer: v.signer,
@@ -258,10 +271,21 @@ export async function run(io: CommandIO): Promise<number> {
   // Usage errors come before anything is opened: after this point every failure closes what was opened.
   let manifest: VerifiedManifest | undefined;
   let identity: Awaited<ReturnType<typeof loadSecretKey>> | undefined;
+  let keyring: KeyringServer | undefined;
   let audit: AuditLog | undefined;
   try {
     manifest = args.manifest === undefined ? undefined : await loadSignedManifest(inCwd(args.manifest), args.signer === undefined ? {} : { signer: args.signer });
     identity = args.key === undefined ? undefined : await loadSecretKey(inCwd(args.key));
+    keyring =
+      args.keyring === undefined
+        ? undefined
+        : await KeyringServer.open({
+            directory: inCwd(args.keyring),
+            label: `pqguard proxy for ${basename(args.policy)}`,
+            logger,
+            ...(args.clientTrust === undefined ? {} : { clientTrust: args.clientTrust }),
+            ...(args.revokedClients === undefined ? {} : { revokedClients: inCwd(args.revokedClients) }),
+          });
     const argumentsKey = args.auditKey === undefined ? undefined : await loadAuditKey(inCwd(args.auditKey));
     audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), { includeArguments: args.auditArgs, logger, argumentsKey });
   } catch (error) {
@@ -275,6 +299,7 @@ export async function run(io: CommandIO): Promise<number> {
   let proxy: Proxy;
   try {
     if (identity !== undefined) PqcServerTransport.checkOptions({ identity, label });
+    if (keyring !== undefined) PqcServerTransport.checkOptions({ keys: keyring });
     proxy = createProxy({
       upstream,
       guard: compiled.guard,
@@ -296,10 +321,16 @@ export async function run(io: CommandIO): Promise<number> {
     });
   } catch (error) {
     reportError(io, error, "PQG8006");
+    keyring?.close();
     await closeAudit(audit, io);
     return EXIT_ERRORS;
   }
-  if (identity === undefined) logger.warn("no `--key`: serving plain MCP; guards see an unauthenticated client on a classical transport");
+  if (keyring !== undefined) {
+    keyring.watch();
+    // SIGHUP reloads at once, for file systems where watching is unreliable (network mounts) and for scripts.
+    process.on("SIGHUP", () => void keyring!.reload().catch((error: unknown) => logger.error({ err: error instanceof Error ? error.message : String(error) }, "keyring reload failed; the keys loaded before stay in force")));
+  }
+  if (identity === undefined && keyring === undefined) logger.warn("no `--key`: serving plain MCP; guards see an unauthenticated client on a classical transport");
   if (args.mode === "monitor") logger.warn("monitor mode (`--mode monitor`): calls the policy denies or would ask about are let through, marked in the audit log");
   const metrics = currentMetrics();
   const alarm = new HandshakeAlarm(metrics, logger, args.alarm);
@@ -311,6 +342,7 @@ export async function run(io: CommandIO): Promise<number> {
     } catch (error) {
       io.err(`error PQG8006: cannot serve metrics on ${args.metricsListen.host}: ${error instanceof Error ? error.message : String(error)}\n`);
       alarm.close();
+      keyring?.close();
       await proxy.close();
       await closeAudit(audit, io);
       return EXIT_ERRORS;
@@ -319,7 +351,7 @@ export async function run(io: CommandIO): Promise<number> {
   let listener: HttpListener | undefined;
   const closed =
     args.listen === "stdio"
-      ? serveStdio(proxy, identity, trust, label, logger)
+      ? serveStdio(proxy, identity, keyring, trust, label, logger)
       : new Promise<void>((resolveClosed) => {
           process.once("SIGTERM", () => resolveClosed());
           process.once("SIGINT", () => resolveClosed());
@@ -330,6 +362,7 @@ export async function run(io: CommandIO): Promise<number> {
         url: args.listen,
         core: proxy.core,
         identity,
+        keyring,
         clientTrust: trust,
         label,
         logger,
@@ -337,10 +370,11 @@ export async function run(io: CommandIO): Promise<number> {
         ...(metricsListener === undefined ? { metrics } : {}),
       });
       // stdout is free when clients come over HTTP: say where, for people and for scripts (port 0 picks one).
-      io.out(`listening on ${listener.url.href}${identity === undefined ? " (plain MCP)" : " (post-quantum session)"}\n`);
+      io.out(`listening on ${listener.url.href}${identity === undefined && keyring === undefined ? " (plain MCP)" : " (post-quantum session)"}\n`);
     } catch (error) {
       io.err(`error PQG8006: ${error instanceof Error ? error.message : String(error)}\n`);
       alarm.close();
+      keyring?.close();
       await metricsListener?.close();
       await proxy.close();
       await closeAudit(audit, io);
@@ -353,6 +387,7 @@ export async function run(io: CommandIO): Promise<number> {
   } catch (error) {
     reportError(io, error, "PQG8001");
     alarm.close();
+    keyring?.close();
     await metricsListener?.close();
     await listener?.close();
     await proxy.close();
@@ -361,6 +396,7 @@ export async function run(io: CommandIO): Promise<number> {
   }
   await closed;
   alarm.close();
+  keyring?.close();
   await metricsListener?.close();
   await listener?.close();
   await proxy.close();
@@ -389,12 +425,23 @@ async function closeAudit(audit: AuditLog | undefined, io: CommandIO): Promise<b
 }
 
 /** Serves one downstream connection on this process's stdin and stdout; resolves when it ends or on a signal. */
-function serveStdio(proxy: Proxy, identity: SigningIdentity | undefined, trust: ClientTrust | undefined, label: string, logger: Logger): Promise<void> {
+function serveStdio(
+  proxy: Proxy,
+  identity: SigningIdentity | undefined,
+  keyring: KeyringServer | undefined,
+  trust: ClientTrust | undefined,
+  label: string,
+  logger: Logger,
+): Promise<void> {
   return new Promise<void>((resolveClosed) => {
     const stdio = new TolerantStdioTransport(process.stdin, process.stdout);
     const downstream =
-      identity === undefined ? stdio : new PqcServerTransport(stdio, { identity, ...(trust === undefined ? {} : { clientTrust: trust }), label });
-    const attached = identity === undefined ? proxy.core.attachPlain(downstream) : proxy.core.attachSealed(downstream);
+      keyring !== undefined
+        ? new PqcServerTransport(stdio, { keys: keyring })
+        : identity === undefined
+          ? stdio
+          : new PqcServerTransport(stdio, { identity, ...(trust === undefined ? {} : { clientTrust: trust }), label });
+    const attached = downstream === stdio ? proxy.core.attachPlain(downstream) : proxy.core.attachSealed(downstream as PqcServerTransport);
     attached.then(
       (connection) => {
         const previous = connection.transport.onclose;

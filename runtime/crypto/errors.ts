@@ -33,6 +33,8 @@ export const CryptoErrorCode = {
   KeyFileExists: "PQG5105",
   /** A fingerprint string that is not `<prefix>:<base32>` for a known algorithm. */
   MalformedFingerprint: "PQG5106",
+  /** A key file of another version of the format (`pqguard-key/2`): refused by name rather than misread. */
+  KeyFileVersion: "PQG5107",
 } as const;
 
 export type CryptoErrorCode = (typeof CryptoErrorCode)[keyof typeof CryptoErrorCode];

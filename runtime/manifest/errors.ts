@@ -23,6 +23,10 @@ export const ManifestErrorCode = {
   TooLarge: "PQG7010",
   /** A manifest or tool list file that cannot be read, or a server that could not be asked for its tools. */
   Unreadable: "PQG7011",
+  /** A manifest of another version of the format (`pqguard-manifest/2`): a reader does not guess at a format it does not know. */
+  UnsupportedVersion: "PQG7012",
+  /** Signed by a key its keyring revoked, or retired past its not-after. */
+  SignerNotAccepted: "PQG7013",
 } as const;
 
 export type ManifestErrorCode = (typeof ManifestErrorCode)[keyof typeof ManifestErrorCode];

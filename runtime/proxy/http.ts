@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { ClientTrust, SigningIdentity } from "../session/certificate.js";
+import type { KeyringServer } from "../transport/keyring-server.js";
 import { PlainHttpEndpoint, SealedHttpEndpoint } from "../transport/http.js";
 import type { ProxyCore } from "./core.js";
 import { METRICS_PATH, serveMetrics, type HandshakeAlarm, type PqguardMetrics } from "../metrics/index.js";
@@ -34,6 +35,8 @@ export interface HttpListenOptions {
   readonly metrics?: PqguardMetrics | undefined;
   /** Refuses new sessions from peers it has blocked. */
   readonly alarm?: HandshakeAlarm | undefined;
+  /** A keyring in place of `identity`: its active key answers new sessions; `/.well-known/pqguard-trust-list` serves its trust list. */
+  readonly keyring?: KeyringServer | undefined;
   /** The session transports' metrics (the process's current ones by default). */
   readonly sessionMetrics?: PqguardMetrics | undefined;
 }
@@ -88,6 +91,18 @@ export function allowedHostsOf(url: URL, port: number): string[] | undefined {
   return port === HTTP_DEFAULT_PORT ? [...withPort, ...LOOPBACK_HOST_NAMES] : withPort;
 }
 
+/** Where a proxy with a keyring publishes its signed trust list (public keys and dates only). */
+export const TRUST_LIST_PATH = "/.well-known/pqguard-trust-list";
+
+async function serveTrustList(keyring: KeyringServer, res: ServerResponse): Promise<void> {
+  try {
+    const list = await keyring.trustList();
+    res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" }).end(`${JSON.stringify(list, null, 2)}\n`);
+  } catch (error) {
+    res.writeHead(503, { "content-type": "text/plain" }).end(`the trust list is not available: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+}
+
 export async function listenHttp(options: HttpListenOptions): Promise<HttpListener> {
   const { core, logger } = options;
   const log = logger.child({ component: "http" });
@@ -98,6 +113,10 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
     const requested = new URL(req.url ?? "/", "http://localhost").pathname;
     if (requested === METRICS_PATH && options.metrics !== undefined && requested !== path) {
       void serveMetrics(options.metrics, req, res);
+      return;
+    }
+    if (requested === TRUST_LIST_PATH && options.keyring !== undefined && req.method === "GET") {
+      void serveTrustList(options.keyring, res);
       return;
     }
     if (requested !== path || endpoint === undefined) {
@@ -122,8 +141,16 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
     ...(allowedHosts === undefined ? {} : { allowedHosts }),
     ...(alarm === undefined ? {} : { refusePeer: (address: string) => alarm.blocked(address) }),
   };
+  const keyring = options.keyring;
   endpoint =
-    options.identity === undefined
+    keyring !== undefined
+      ? new SealedHttpEndpoint({
+          ...common,
+          keys: keyring,
+          ...(options.sessionMetrics === undefined ? {} : { metrics: options.sessionMetrics }),
+          connect: (transport) => core.attachSealed(transport),
+        })
+      : options.identity === undefined
       ? new PlainHttpEndpoint({ ...common, connect: (transport) => core.attachPlain(transport) })
       : new SealedHttpEndpoint({
           ...common,
@@ -134,7 +161,7 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
           connect: (transport) => core.attachSealed(transport),
         });
   const served = endpoint;
-  log.info({ url: url.href, sealed: options.identity !== undefined }, "listening");
+  log.info({ url: url.href, sealed: options.identity !== undefined || keyring !== undefined }, "listening");
   return {
     url,
     get sessions() {

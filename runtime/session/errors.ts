@@ -57,6 +57,8 @@ export const SessionErrorCode = {
   EventStreamBacklog: "PQG6026",
   /** A handler set on a transport threw: from onestablished the session is closed, from onclose it is reported. */
   CallbackFailed: "PQG6027",
+  /** The session is draining (its key was revoked or retired): it takes no new calls, finishes those in flight, and closes. */
+  Draining: "PQG6028",
 } as const;
 
 export type SessionErrorCode = (typeof SessionErrorCode)[keyof typeof SessionErrorCode];

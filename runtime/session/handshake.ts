@@ -5,7 +5,7 @@ import type { SuiteConfig } from "../crypto/registry.js";
 import type { Aead, Kdf, Kem } from "../crypto/types.js";
 import type { AuthenticatedClient, NegotiatedSuite, SessionInfo } from "./facts.js";
 import { parseClientCertificate, verifyClientCertificate, verifyServerCertificate } from "./certificate.js";
-import type { ClientTrust, ServerCertificate, ServerCredential, ServerCredentials, SigningIdentity } from "./certificate.js";
+import type { ClientTrust, ServerCertificate, ServerCredential, ServerCredentials, SigningIdentity, TrustedFingerprints } from "./certificate.js";
 import { ByteReader, ByteWriter, utf8 } from "./codec.js";
 import { CLIENT_AUTH_CONTEXT, HELLO_NONCE_BYTES, MAX_HANDSHAKE_MESSAGE_BYTES, MAX_OFFERED_ALGORITHMS, PROTOCOL_KDF, TRANSCRIPT_HASH } from "./constants.js";
 import { SessionError, SessionErrorCode, asSessionError } from "./errors.js";
@@ -41,7 +41,7 @@ export interface ClientAuthentication {
 export interface ClientHandshakeOptions {
   readonly suites: SuiteConfig;
   /** Server identity fingerprints (`mldsa65:...`) the client accepts. */
-  readonly trustedServers: readonly string[];
+  readonly trustedServers: TrustedFingerprints;
   readonly clientAuth?: ClientAuthentication | undefined;
   readonly now: () => number;
 }
@@ -86,7 +86,7 @@ export class ClientHandshake {
 
   constructor(private readonly options: ClientHandshakeOptions) {
     this.offer = checkOffer(options.suites);
-    if (options.trustedServers.length === 0) {
+    if (Array.isArray(options.trustedServers) && options.trustedServers.length === 0) {
       throw new SessionError(SessionErrorCode.InvalidConfiguration, "the client trusts no server fingerprints");
     }
   }

@@ -3,7 +3,7 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { resolveSuiteConfig } from "../crypto/registry.js";
 import type { SuiteConfig } from "../crypto/registry.js";
-import type { SigningIdentity } from "../session/certificate.js";
+import type { SigningIdentity, TrustedFingerprints } from "../session/certificate.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
 import { ClientHandshake } from "../session/handshake.js";
 import type { EstablishedSession } from "../session/handshake.js";
@@ -15,7 +15,7 @@ import type { SessionTransportOptions } from "./session-transport.js";
 
 export interface PqcClientTransportOptions extends SessionTransportOptions {
   /** Server identity fingerprints (`mldsa65:...`) this client accepts. */
-  readonly trust: { readonly serverFingerprints: readonly string[] };
+  readonly trust: { readonly serverFingerprints: TrustedFingerprints };
   /** Algorithms to offer, in preference order; unset lists come from PQGUARD_* variables, then defaults. */
   readonly suites?: Partial<SuiteConfig>;
   /** For mutual authentication: the client's signing identity and a certificate for it. */

@@ -28,6 +28,22 @@ export interface PqcServerTransportOptions extends SessionTransportOptions {
   readonly suites?: Partial<SuiteConfig>;
   /** Which client certificates to believe; without it, clients that present one are refused. */
   readonly clientTrust?: ClientTrust;
+  /**
+   * Keys that change while the server runs (a keyring): asked for the credentials and client trust of each new
+   * connection, and told of the transport so it can drain it when its key is revoked. Takes precedence over
+   * `credentials`, `identity` and `clientTrust`.
+   */
+  readonly keys?: ServerKeySource;
+}
+
+/** Where a server's keys come from when they change at run time (`KeyringServer`). */
+export interface ServerKeySource {
+  /** The credentials new connections answer with. */
+  credentials(): ServerCredentials;
+  /** The client trust new connections apply (issuers, pins, revocations). */
+  clientTrust(): ClientTrust | undefined;
+  /** A new connection and the identity it answers with. */
+  track(transport: PqcServerTransport, fingerprint: string): void;
 }
 
 // One ServerCredentials per identity, so connections made with `identity` share certificates (one signature per rotation).
@@ -60,13 +76,14 @@ export class PqcServerTransport extends SessionTransport {
 
   constructor(inner: Transport, options: PqcServerTransportOptions) {
     super(inner, options);
-    const credentials = credentialsFor(options, this.now);
+    const credentials = options.keys?.credentials() ?? credentialsFor(options, this.now);
     this.handshake = new ServerHandshake({
       suites: resolveSuiteConfig(serverSuites(options.suites, credentials.signature)),
       credentials,
-      clientTrust: options.clientTrust,
+      clientTrust: options.keys === undefined ? options.clientTrust : options.keys.clientTrust(),
       now: this.now,
     });
+    options.keys?.track(this, credentials.fingerprint);
   }
 
   /**
@@ -74,7 +91,7 @@ export class PqcServerTransport extends SessionTransport {
    * so that a server that makes transports per connection can refuse a bad configuration once, at startup.
    */
   static checkOptions(options: PqcServerTransportOptions): void {
-    const algorithm = options.credentials?.signature ?? options.identity?.algorithm;
+    const algorithm = options.keys?.credentials().signature ?? options.credentials?.signature ?? options.identity?.algorithm;
     if (algorithm === undefined) throw new SessionError(SessionErrorCode.InvalidConfiguration, "a server transport needs `credentials` or `identity`");
     checkServerSuites(resolveSuiteConfig(serverSuites(options.suites, algorithm)), algorithm);
   }

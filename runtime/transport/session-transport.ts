@@ -105,6 +105,9 @@ export abstract class SessionTransport implements Transport {
   private handshakeStarted = 0;
   /** Whether this session is counted in `sessions_open`: set when established, cleared when the close is emitted. */
   private countedOpen = false;
+  /** Ids of requests delivered to this end's handler and not yet answered: what a drain waits for. */
+  private readonly outstanding = new Set<unknown>();
+  private draining: string | undefined;
 
   constructor(
     protected readonly inner: Transport,
@@ -264,6 +267,14 @@ export abstract class SessionTransport implements Transport {
     // Not `async`: the sealed path returns the inner send's promise as is, one promise fewer per message.
     if (this.sealer !== undefined && this.phase !== "closed") {
       try {
+        if (this.outstanding.size > 0 && ("result" in message || "error" in message)) {
+          this.outstanding.delete(message.id);
+          if (this.draining !== undefined && this.outstanding.size === 0) {
+            const sent = this.sealAndSend(message, options);
+            void sent.finally(() => this.close());
+            return sent;
+          }
+        }
         return this.sealAndSend(message, options);
       } catch (error) {
         return Promise.reject(error);
@@ -385,7 +396,33 @@ export abstract class SessionTransport implements Transport {
       this.fail(asSessionError(error, SessionErrorCode.UnexpectedMessage, "a message could not be processed"));
       return;
     }
+    if ("method" in delivered && "id" in delivered) {
+      if (this.draining !== undefined) return this.refuseWhileDraining(delivered.id);
+      this.outstanding.add(delivered.id);
+    }
     this.onmessage?.(delivered, extra);
+  }
+
+  /**
+   * Stops taking requests: each new one is answered with a Draining error (PQG6028) and not delivered; requests already
+   * delivered are answered as usual, and when none is left the session closes. For a session whose key was revoked
+   * or retired. Resolves when the session has closed.
+   */
+  drain(reason: string): Promise<void> {
+    if (this.phase === "closed") return Promise.resolve();
+    this.draining ??= reason;
+    if (this.phase !== "established" || this.outstanding.size === 0) void this.close();
+    return this.closed;
+  }
+
+  /** Whether `drain` was called. */
+  get isDraining(): boolean {
+    return this.draining !== undefined;
+  }
+
+  private refuseWhileDraining(id: unknown): void {
+    const error = { code: -32000, message: `this session takes no new calls: ${this.draining}; reconnect`, data: { code: SessionErrorCode.Draining } };
+    void this.send({ jsonrpc: "2.0", id: id as string | number, error }).catch(() => undefined);
   }
 
   /** The peer closed while frames it sent before its close are still on their way (unordered delivery): wait a little. */
