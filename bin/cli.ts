@@ -19,6 +19,13 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./commands/diff.js"),
   },
   keygen: { summary: "keygen [--alg ML-DSA-65] --out NAME", load: () => import("./commands/keygen.js") },
+  keys: {
+    summary:
+      "keys init --keyring DIR [--alg ML-DSA-65] [--lifetime 90d] | keys list --keyring DIR [--format text|json] | " +
+      "keys rotate --keyring DIR [--alg ML-DSA-87] [--grace 24h] [--lifetime 90d] | keys revoke KEYID --keyring DIR [--reason TEXT] | " +
+      "keys trust-list --keyring DIR [--out FILE]",
+    load: () => import("./commands/keys.js"),
+  },
   cert: {
     summary:
       "cert issue --issuer CA.key --key CLIENT.pub --subject ID [--claim NAME=VALUE]... [--claim-json NAME=JSON]... [--ttl 24h] --out CLIENT.cert [--force] | " +
@@ -37,7 +44,7 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary:
       "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL) [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key] [--trust-issuer FP]... [--trust-client FP]... [--require-client-auth] " +
       "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args]] [--mode enforce|monitor] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--now ISO_TIME] [--log-level LEVEL] " +
-      "[--keyring DIR [--grace DURATION]] [--revoked-clients FILE] [--metrics-listen http://127.0.0.1:PORT] [--alert-window MS] [--alert-failures N] [--alert-downgrades N] [--block-for MS]",
+      "[--keyring DIR [--revoked-clients FILE] [--crypto-config FILE]] [--metrics-listen http://127.0.0.1:PORT] [--alert-window MS] [--alert-failures N] [--alert-downgrades N] [--block-for MS]",
     load: () => import("./commands/proxy.js"),
   },
   connect: {

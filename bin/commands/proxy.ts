@@ -46,6 +46,8 @@ interface ProxyArgs {
   /** `--keyring DIR`: the proxy's identity from a keyring that may change while it runs. */
   readonly keyring: string | undefined;
   readonly revokedClients: string | undefined;
+  /** `--crypto-config FILE` (`pqguard-crypto/1`): algorithm preferences, reloaded with the keyring. */
+  readonly cryptoConfig: string | undefined;
   /** `--trust-issuer`, `--trust-client` and `--require-client-auth`; undefined when none is given. */
   readonly clientTrust: ClientTrust | undefined;
   readonly manifest: string | undefined;
@@ -78,6 +80,7 @@ function parse(io: CommandIO): ProxyArgs {
       key: { type: "string" },
       keyring: { type: "string" },
       "revoked-clients": { type: "string" },
+      "crypto-config": { type: "string" },
       "trust-issuer": { type: "string", multiple: true },
       "trust-client": { type: "string", multiple: true },
       "require-client-auth": { type: "boolean", default: false },
@@ -107,8 +110,10 @@ function parse(io: CommandIO): ProxyArgs {
   }
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);
   if (v.key !== undefined && v.keyring !== undefined) throw new UsageError("`--key` and `--keyring` exclude each other: the keyring's active key is the proxy's identity");
-  if (v["revoked-clients"] !== undefined && v.keyring === undefined) {
-    throw new UsageError("`--revoked-clients FILE` is read (and reloaded) with `--keyring DIR`: give the proxy's keys as a keyring");
+  for (const option of ["revoked-clients", "crypto-config"] as const) {
+    if (v[option] !== undefined && v.keyring === undefined) {
+      throw new UsageError(`\`--${option} FILE\` is read (and reloaded) with \`--keyring DIR\`: give the proxy's keys as a keyring`);
+    }
   }
   const sealed = v.key !== undefined || v.keyring !== undefined;
   const clientTrust = clientTrustOptions(v["trust-issuer"] ?? [], v["trust-client"] ?? [], v["require-client-auth"] === true, sealed);
@@ -155,6 +160,7 @@ function parse(io: CommandIO): ProxyArgs {
     key: v.key,
     keyring: v.keyring,
     revokedClients: v["revoked-clients"],
+    cryptoConfig: v["crypto-config"],
     clientTrust,
     manifest: v.manifest,
     signer: v.signer,
@@ -285,6 +291,7 @@ export async function run(io: CommandIO): Promise<number> {
             logger,
             ...(args.clientTrust === undefined ? {} : { clientTrust: args.clientTrust }),
             ...(args.revokedClients === undefined ? {} : { revokedClients: inCwd(args.revokedClients) }),
+            ...(args.cryptoConfig === undefined ? {} : { cryptoConfig: inCwd(args.cryptoConfig) }),
           });
     const argumentsKey = args.auditKey === undefined ? undefined : await loadAuditKey(inCwd(args.auditKey));
     audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), { includeArguments: args.auditArgs, logger, argumentsKey });

@@ -274,14 +274,19 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 /** The not-after of a key that is not active yet: far enough that it never lapses before it is activated. */
 const PENDING_LIFETIME_FACTOR = 2;
 
-async function newKey(directory: string, algorithm: string, now: number): Promise<Identity & { file: string }> {
+interface NewKey {
+  readonly identity: Identity;
+  readonly file: string;
+}
+
+async function newKey(directory: string, algorithm: string, now: number): Promise<NewKey> {
   const identity = generateIdentity(algorithm, () => new Date(now));
   const file = identity.keyId.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 100);
   await writeIdentity(identity, join(directory, file));
-  return Object.assign(identity, { file });
+  return { identity, file };
 }
 
-function entryOf(key: Identity & { file: string }, state: KeyState, notBefore: number, notAfter: number, endorser?: Identity): KeyringEntry {
+function entryOf({ identity: key, file }: NewKey, state: KeyState, notBefore: number, notAfter: number, endorser?: Identity): KeyringEntry {
   return {
     keyId: key.keyId,
     algorithm: key.algorithm,
@@ -290,7 +295,7 @@ function entryOf(key: Identity & { file: string }, state: KeyState, notBefore: n
     notBefore: iso(notBefore),
     notAfter: iso(notAfter),
     state,
-    file: key.file,
+    file,
     ...(endorser === undefined ? {} : { endorsedBy: endorser.keyId, endorsement: endorse(endorser, key.keyId) }),
   };
 }
@@ -314,7 +319,7 @@ export async function initKeyring(directory: string, options: InitOptions = {}):
   const next = await newKey(directory, algorithm, now);
   await writeDocument(directory, {
     format: KEYRING_FORMAT,
-    keys: [entryOf(active, "active", now, now + lifetime), entryOf(next, "next", now, now + PENDING_LIFETIME_FACTOR * lifetime, active)],
+    keys: [entryOf(active, "active", now, now + lifetime), entryOf(next, "next", now, now + PENDING_LIFETIME_FACTOR * lifetime, active.identity)],
   });
   return Keyring.open(directory);
 }
@@ -366,7 +371,7 @@ export async function rotateKeyring(directory: string, options: RotateOptions = 
     activated = entryOf(made, "active", now, now + lifetime, endorser);
     keys.push(activated);
   }
-  const activatedSecret = await keyring.loadSecret(activated);
+  const activatedSecret = await loadSecretKey(join(directory, `${activated.file}.key`));
   const nextKey = await newKey(directory, algorithm, now);
   const next = entryOf(nextKey, "next", now, now + PENDING_LIFETIME_FACTOR * lifetime, activatedSecret);
   keys.push(next);

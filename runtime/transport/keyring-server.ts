@@ -8,6 +8,8 @@ import { Keyring, KEYRING_FILE, type KeyringEntry } from "../identity/keyring.js
 import { loadRevocationList } from "../identity/revocation-list.js";
 import { exportTrustList, type TrustList } from "../identity/trust-list.js";
 import { currentMetrics, type PqguardMetrics } from "../metrics/metrics.js";
+import { loadCryptoConfig, suitesOf, type CryptoConfig } from "../crypto/config-file.js";
+import type { SuiteConfig } from "../crypto/registry.js";
 import { ServerCredentials, type ClientTrust } from "../session/certificate.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
 import type { PqcServerTransport, ServerKeySource } from "./server.js";
@@ -21,6 +23,8 @@ export interface KeyringServerOptions {
   readonly label?: string;
   /** Issuers and pinned clients to believe (from `--trust-issuer`, `--trust-client`, `--require-client-auth`). */
   readonly clientTrust?: ClientTrust;
+  /** A `pqguard-crypto/1` file: the algorithms new connections accept, read again with the keyring. */
+  readonly cryptoConfig?: string;
   /** A `pqguard-revocation-list/1` file of client (or issuer) fingerprints, read again when it changes. */
   readonly revokedClients?: string;
   readonly logger?: Logger;
@@ -39,6 +43,7 @@ export class KeyringServer implements ServerKeySource {
   private keyring: Keyring | undefined;
   private active: { readonly entry: KeyringEntry; readonly credentials: ServerCredentials } | undefined;
   private revokedClients: ReadonlySet<string> = new Set();
+  private config: CryptoConfig | undefined;
   private readonly sessions = new Map<PqcServerTransport, string>();
   private readonly watchers: FSWatcher[] = [];
   private debounce: NodeJS.Timeout | undefined;
@@ -93,6 +98,15 @@ export class KeyringServer implements ServerKeySource {
     return this.active.credentials;
   }
 
+  suites(): Partial<SuiteConfig> | undefined {
+    return suitesOf(this.config);
+  }
+
+  /** The crypto configuration last read. */
+  get cryptoConfig(): CryptoConfig | undefined {
+    return this.config;
+  }
+
   clientTrust(): ClientTrust | undefined {
     const base = this.options.clientTrust;
     if (base === undefined && this.revokedClients.size === 0) return undefined;
@@ -123,6 +137,13 @@ export class KeyringServer implements ServerKeySource {
     const run = async (): Promise<KeyringReload> => {
       const keyring = await Keyring.open(this.options.directory);
       const revoked = this.options.revokedClients === undefined ? new Set<string>() : await loadRevocationList(this.options.revokedClients);
+      const config = this.options.cryptoConfig === undefined ? undefined : await loadCryptoConfig(this.options.cryptoConfig);
+      if (config?.signature !== undefined && keyring.active !== undefined && !config.signature.includes(keyring.active.algorithm)) {
+        throw new SessionError(
+          SessionErrorCode.InvalidConfiguration,
+          `the active key is \`${keyring.active.algorithm}\`, which the configured signature algorithms leave out: rotate to a key of a listed algorithm (\`pqguard keys rotate --alg ...\`)`,
+        );
+      }
       const now = this.now();
       const entry = keyring.active;
       if (entry?.keyId !== this.active?.entry.keyId) {
@@ -142,6 +163,7 @@ export class KeyringServer implements ServerKeySource {
       }
       this.keyring = keyring;
       this.revokedClients = revoked;
+      this.config = config;
       this.trustListCache = undefined;
       const drained = this.drainWhatEnded(keyring, now);
       this.armGraceTimer(keyring, now);
@@ -198,8 +220,9 @@ export class KeyringServer implements ServerKeySource {
     };
     // Directories, not files: keyring.json is replaced by a rename, which a watch on the old file would not follow.
     this.watchers.push(watch(this.options.directory, { persistent: false }, onChange(KEYRING_FILE)));
-    const revoked = this.options.revokedClients;
-    if (revoked !== undefined) this.watchers.push(watch(dirname(revoked), { persistent: false }, onChange(basename(revoked))));
+    for (const file of [this.options.revokedClients, this.options.cryptoConfig]) {
+      if (file !== undefined) this.watchers.push(watch(dirname(file), { persistent: false }, onChange(basename(file))));
+    }
   }
 
   private reportReloadFailure(error: unknown): void {

@@ -44,6 +44,8 @@ export interface ServerKeySource {
   clientTrust(): ClientTrust | undefined;
   /** A new connection and the identity it answers with. */
   track(transport: PqcServerTransport, fingerprint: string): void;
+  /** The algorithms new connections accept, when configured with the keys (a suites file); else the transport's. */
+  suites?(): Partial<SuiteConfig> | undefined;
 }
 
 // One ServerCredentials per identity, so connections made with `identity` share certificates (one signature per rotation).
@@ -78,7 +80,7 @@ export class PqcServerTransport extends SessionTransport {
     super(inner, options);
     const credentials = options.keys?.credentials() ?? credentialsFor(options, this.now);
     this.handshake = new ServerHandshake({
-      suites: resolveSuiteConfig(serverSuites(options.suites, credentials.signature)),
+      suites: resolveSuiteConfig(serverSuites(options.keys?.suites?.() ?? options.suites, credentials.signature)),
       credentials,
       clientTrust: options.keys === undefined ? options.clientTrust : options.keys.clientTrust(),
       now: this.now,
@@ -93,7 +95,7 @@ export class PqcServerTransport extends SessionTransport {
   static checkOptions(options: PqcServerTransportOptions): void {
     const algorithm = options.keys?.credentials().signature ?? options.credentials?.signature ?? options.identity?.algorithm;
     if (algorithm === undefined) throw new SessionError(SessionErrorCode.InvalidConfiguration, "a server transport needs `credentials` or `identity`");
-    checkServerSuites(resolveSuiteConfig(serverSuites(options.suites, algorithm)), algorithm);
+    checkServerSuites(resolveSuiteConfig(serverSuites(options.keys?.suites?.() ?? options.suites, algorithm)), algorithm);
   }
 
   start(): Promise<void> {
