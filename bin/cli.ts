@@ -51,6 +51,11 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: "connect (--url URL | --command \"CMD ARGS\") --trust FP... [--key NAME.key --cert NAME.cert] [--log-level LEVEL]",
     load: () => import("./commands/connect.js"),
   },
+  inventory: {
+    summary:
+      "inventory [--policy P.policy] [--keyring DIR | --key NAME.key] [--crypto-config FILE] [--manifest M.json [--signer FP]]... [--format table|json|cyclonedx] [--strict] [--out FILE]",
+    load: () => import("./commands/inventory.js"),
+  },
   demo: { summary: "demo   (what `npm start` runs)", load: () => import("./commands/demo.js") },
 };
 

@@ -68,6 +68,12 @@ const FINAL_SESSION_ERRORS: ReadonlySet<string> = new Set([
   SessionErrorCode.CertificateSuiteMismatch,
 ]);
 
+/** Whether an answer is a draining session's refusal (PQG6028): the request was not run. */
+function refusedWhileDraining(message: JsonRpc): boolean {
+  const error = message.error as { data?: { code?: unknown } } | undefined;
+  return error?.data?.code === SessionErrorCode.Draining;
+}
+
 function defaultFatal(error: unknown): boolean {
   return error instanceof SessionError && FINAL_SESSION_ERRORS.has(error.code);
 }
@@ -334,6 +340,13 @@ export class Bridge {
     else if (!isNotification(message)) {
       const request = this.#pending.get(message.id as RequestId);
       this.#pending.delete(message.id as RequestId);
+      // Refused unrun by a session that drains (its key was revoked or retired): sent again on the next session, which
+      // the drain's close brings about. The host sees the answer from there, not this refusal.
+      if (request !== undefined && refusedWhileDraining(message)) {
+        this.#log.info({ method: request.method }, "the session is draining; the request waits for the next session");
+        this.#queue.push(request);
+        return;
+      }
       if (request?.method === "initialize" && message.result !== undefined) this.#initialized = true;
     }
     this.#toHost(message);

@@ -85,9 +85,11 @@ export class KeyringServer implements ServerKeySource {
     return this.keyring;
   }
 
-  /** Sessions being served, by the key they rest on. */
-  get sessionCount(): number {
-    return this.sessions.size;
+  /** Sessions being served (or handshaking), counted by the key they rest on. */
+  sessionsByKey(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const fingerprint of this.sessions.values()) counts.set(fingerprint, (counts.get(fingerprint) ?? 0) + 1);
+    return counts;
   }
 
   credentials(): ServerCredentials {
