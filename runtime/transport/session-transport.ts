@@ -3,7 +3,7 @@
 // close frame, and the session facts.
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
-import { CLOSE_GRACE_MS, CLOSE_NOTIFY_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, INNER_CLOSE_TIMEOUT_MS, MAX_EARLY_BYTES, MAX_EARLY_FRAMES, MAX_FRAME_BYTES, MAX_PENDING_SENDS } from "../session/constants.js";
+import { CLOSE_GRACE_MS, CLOSE_NOTIFY_TIMEOUT_MS, DRAIN_LINGER_MS, DRAINING_NOTIFICATION, HANDSHAKE_TIMEOUT_MS, INNER_CLOSE_TIMEOUT_MS, MAX_EARLY_BYTES, MAX_EARLY_FRAMES, MAX_FRAME_BYTES, MAX_PENDING_SENDS } from "../session/constants.js";
 import { SessionError, SessionErrorCode, asSessionError } from "../session/errors.js";
 import type { SessionInfo } from "../session/facts.js";
 import type { EstablishedSession } from "../session/handshake.js";
@@ -108,6 +108,9 @@ export abstract class SessionTransport implements Transport {
   /** Ids of requests delivered to this end's handler and not yet answered: what a drain waits for. */
   private readonly outstanding = new Set<unknown>();
   private draining: string | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  /** Whether the session failed (as opposed to closing by either end's sealed close). */
+  private failed = false;
 
   constructor(
     protected readonly inner: Transport,
@@ -271,7 +274,7 @@ export abstract class SessionTransport implements Transport {
           this.outstanding.delete(message.id);
           if (this.draining !== undefined && this.outstanding.size === 0) {
             const sent = this.sealAndSend(message, options);
-            void sent.finally(() => this.close());
+            this.armLinger();
             return sent;
           }
         }
@@ -410,9 +413,27 @@ export abstract class SessionTransport implements Transport {
    */
   drain(reason: string): Promise<void> {
     if (this.phase === "closed") return Promise.resolve();
-    this.draining ??= reason;
-    if (this.phase !== "established" || this.outstanding.size === 0) void this.close();
+    if (this.draining !== undefined) return this.closed;
+    this.draining = reason;
+    if (this.phase !== "established") {
+      void this.close();
+      return this.closed;
+    }
+    void this.send({ jsonrpc: "2.0", method: DRAINING_NOTIFICATION, params: { reason } }).catch(() => undefined);
+    if (this.outstanding.size === 0) this.armLinger();
     return this.closed;
+  }
+
+  /** Every request taken is answered: give the client DRAIN_LINGER_MS to close the session, then close it. */
+  private armLinger(): void {
+    if (this.lingerTimer !== undefined) return;
+    this.lingerTimer = setTimeout(() => void this.close(), DRAIN_LINGER_MS);
+    this.lingerTimer.unref?.();
+  }
+
+  /** Whether the session ended by the peer's sealed close, not by a failure: what a draining session's client did. */
+  get closedByPeer(): boolean {
+    return this.peerClosed && !this.failed;
   }
 
   /** Whether `drain` was called. */
@@ -472,6 +493,7 @@ export abstract class SessionTransport implements Transport {
   /** @internal */
   protected fail(error: SessionError): void {
     if (this.phase === "closed") return;
+    this.failed = true;
     if (this.phase === "handshaking") {
       this.metrics.handshakeFailed({ side: this.side, reason: failureReasonOf(error), peer: this.options.peer, code: error.code });
     } else if (this.phase === "established") {
@@ -519,6 +541,8 @@ export abstract class SessionTransport implements Transport {
     this.earlyBytes = 0;
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
     this.wipeKeys();
   }
 
