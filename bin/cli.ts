@@ -48,7 +48,8 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./commands/proxy.js"),
   },
   connect: {
-    summary: "connect (--url URL | --command \"CMD ARGS\") --trust FP... [--key NAME.key --cert NAME.cert] [--log-level LEVEL]",
+    summary:
+      "connect (--url URL | --command \"CMD ARGS\") --trust FP... [--trust-list FILE|URL] [--key NAME.key --cert NAME.cert [--issuer-key CA.key [--renew-before DURATION]]] [--log-level LEVEL]",
     load: () => import("./commands/connect.js"),
   },
   inventory: {

@@ -14,14 +14,27 @@ import { TolerantStdioTransport } from "../../runtime/proxy/stdio.js";
 import { PqcClientTransport, type PqcClientTransportOptions } from "../../runtime/transport/client.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 import { requestScopedFetch } from "../../runtime/transport/fetch.js";
+import { TrustedServerKeys, readTrustList } from "../../runtime/identity/trust-list.js";
+import { parseDuration } from "../../compiler/request.js";
+import type { Logger } from "../../runtime/audit/index.js";
 
 interface ConnectArgs {
   readonly target: { readonly url: URL } | { readonly command: string; readonly args: string[] };
   readonly trust: readonly string[];
   readonly key: string | undefined;
   readonly cert: string | undefined;
+  /** `--trust-list FILE|URL`: the proxy's signed trust list, read at start and every TRUST_LIST_REFRESH_MS. */
+  readonly trustList: string | undefined;
+  /** `--issuer-key CA.key`: renews `--cert` before it expires (the client's own key for a self-issued certificate). */
+  readonly issuerKey: string | undefined;
+  readonly renewBeforeMs: number | undefined;
   readonly logLevel: string;
 }
+
+/** How often a trust list is read again: rotations pre-publish the next key, so a slow poll is enough. */
+export const TRUST_LIST_REFRESH_MS = 5 * 60_000;
+/** How often a certificate's renewal time is looked at. */
+const RENEWAL_CHECK_MS = 60_000;
 
 function parse(io: CommandIO): ConnectArgs {
   const parsed = parseCommandLine({
@@ -34,6 +47,9 @@ function parse(io: CommandIO): ConnectArgs {
       trust: { type: "string", multiple: true },
       key: { type: "string" },
       cert: { type: "string" },
+      "trust-list": { type: "string" },
+      "issuer-key": { type: "string" },
+      "renew-before": { type: "string" },
       "log-level": { type: "string", default: "warn" },
     },
   });
@@ -51,7 +67,23 @@ function parse(io: CommandIO): ConnectArgs {
     }
   }
   if ((v.key === undefined) !== (v.cert === undefined)) throw new UsageError("`--key` and `--cert` go together: the client's key and its certificate");
-  return { target: targetOf(v.url, v.command), trust, key: v.key, cert: v.cert, logLevel: v["log-level"]! };
+  if (v["issuer-key"] !== undefined && v.cert === undefined) throw new UsageError("`--issuer-key` renews the certificate given with `--key` and `--cert`");
+  if (v["renew-before"] !== undefined && v["issuer-key"] === undefined) throw new UsageError("`--renew-before` needs `--issuer-key`: the key that signs the renewed certificate");
+  let renewBeforeMs: number | undefined;
+  if (v["renew-before"] !== undefined) {
+    renewBeforeMs = parseDuration(v["renew-before"]);
+    if (renewBeforeMs === undefined || renewBeforeMs <= 0) throw new UsageError(`\`--renew-before ${v["renew-before"]}\` is not a positive duration such as \`8h\``);
+  }
+  return {
+    target: targetOf(v.url, v.command),
+    trust,
+    key: v.key,
+    cert: v.cert,
+    trustList: v["trust-list"],
+    issuerKey: v["issuer-key"],
+    renewBeforeMs,
+    logLevel: v["log-level"]!,
+  };
 }
 
 function targetOf(url: string | undefined, command: string | undefined): ConnectArgs["target"] {
@@ -86,6 +118,30 @@ async function clientAuth(args: ConnectArgs): Promise<Pick<PqcClientTransportOpt
   return { clientIdentity: identity, clientCertificate: certificate.bytes };
 }
 
+/**
+ * Renews the certificate in `--cert` when its renewal time comes: a new one for the same key and claims, signed by
+ * `--issuer-key`, written over the file (one rename) and used for the next session. Sessions already open keep theirs.
+ */
+async function certificateRenewal(args: ConnectArgs, auth: { clientCertificate?: Uint8Array }, logger: Logger): Promise<() => Promise<void>> {
+  const { loadClientCertificate, writeCertificateFile } = await import("../../runtime/identity/certificate-files.js");
+  const { renewClientCertificate, renewalTime } = await import("../../runtime/identity/renewal.js");
+  const issuer = await loadSecretKey(args.issuerKey!);
+  const subject = await loadSecretKey(args.key!);
+  return async () => {
+    try {
+      const current = await loadClientCertificate(args.cert!);
+      const now = Date.now();
+      if (now < renewalTime(current, args.renewBeforeMs)) return;
+      const renewed = renewClientCertificate(current, issuer, subject, now);
+      await writeCertificateFile(args.cert!, renewed, { force: true });
+      auth.clientCertificate = renewed;
+      logger.info({ cert: args.cert, notAfter: new Date(now + (current.notAfter - current.notBefore)).toISOString() }, "client certificate renewed");
+    } catch (error) {
+      logger.error({ err: error instanceof Error ? error.message : String(error), cert: args.cert }, "the client certificate could not be renewed");
+    }
+  };
+}
+
 export async function run(io: CommandIO): Promise<number> {
   const args = parse(io);
   const logger = operationalLogger(args.logLevel);
@@ -97,12 +153,37 @@ export async function run(io: CommandIO): Promise<number> {
     io.err(`error ${code}: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_ERRORS;
   }
+  const trusted = new TrustedServerKeys(args.trust);
+  const refreshTrust = async (): Promise<void> => {
+    if (args.trustList === undefined) return;
+    try {
+      trusted.apply(await readTrustList(args.trustList));
+    } catch (error) {
+      logger.warn({ err: error instanceof Error ? error.message : String(error), trustList: args.trustList }, "the trust list could not be applied; the keys trusted before stay trusted");
+    }
+  };
+  await refreshTrust();
+  const timers: NodeJS.Timeout[] = [];
+  if (args.trustList !== undefined) timers.push(setInterval(() => void refreshTrust(), TRUST_LIST_REFRESH_MS));
+  if (args.issuerKey !== undefined) {
+    const renew = await certificateRenewal(args, auth, logger);
+    await renew();
+    timers.push(setInterval(() => void renew(), RENEWAL_CHECK_MS));
+  }
+  for (const timer of timers) timer.unref();
   const bridge = new Bridge({
     host: new TolerantStdioTransport(process.stdin, process.stdout),
-    connect: () => new PqcClientTransport(innerTransport(args.target), { trust: { serverFingerprints: args.trust }, ...auth }),
+    connect: () => {
+      // A new session is where a rotated key shows first: read the list again, for the attempt after this one.
+      void refreshTrust();
+      return new PqcClientTransport(innerTransport(args.target), { trust: { serverFingerprints: trusted }, ...auth });
+    },
     logger,
   });
-  const stop = (): void => void bridge.close();
+  const stop = (): void => {
+    for (const timer of timers) clearInterval(timer);
+    void bridge.close();
+  };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   try {
