@@ -93,14 +93,18 @@ export class PqguardMetrics {
   private readonly handshakes: Counter<"side" | "kem" | "signature" | "aead" | "outcome">;
   private readonly handshakeSeconds: Histogram<"side">;
   private readonly failures: Counter<"side" | "reason">;
-  private readonly decisions: Counter<"policy" | "rule" | "decision" | "code">;
   private readonly mismatches: Counter<"tool">;
   private readonly rekeys: Counter<"side">;
   private readonly sessionFailures: Counter<"side" | "reason">;
   private readonly sessionsOpen: Gauge<"side">;
   private readonly alerts: Counter<"kind">;
-  /** Labelled children by their joined labels: prom-client hashes labels on every `labels()`, a Map get is cheaper. */
-  private readonly decisionChildren = new Map<string, { inc(): void }>();
+  /**
+   * Decisions counted since the last scrape, by their joined labels. prom-client hashes the label set on every
+   * increment (about 0.8 µs); a Map get and an addition cost a tenth of that, and the counter takes the sums when it
+   * is collected, so what a scrape reads is the same.
+   */
+  private readonly pendingDecisions = new Map<string, Map<string, Map<string, Map<string, DecisionCount>>>>();
+  private readonly decisionCounts: DecisionCount[] = [];
   private readonly failureListeners: ((failure: HandshakeFailure) => void)[] = [];
   private keySources: (() => readonly KeyAgeSource[])[] = [];
   private blockedSources: (() => number)[] = [];
@@ -128,11 +132,19 @@ export class PqguardMetrics {
       labelNames: ["side", "reason"],
       registers,
     });
-    this.decisions = new Counter({
+    const pending = this.decisionCounts;
+    new Counter({
       name: `${p}decisions_total`,
       help: "Tool-call decisions by policy, determining rules, decision and refusal code (empty for the policy's own decision).",
       labelNames: ["policy", "rule", "decision", "code"],
       registers,
+      collect() {
+        for (const entry of pending) {
+          if (entry.count === 0) continue;
+          this.inc(entry.labels, entry.count);
+          entry.count = 0;
+        }
+      },
     });
     this.mismatches = new Counter({
       name: `${p}manifest_mismatches_total`,
@@ -196,14 +208,18 @@ export class PqguardMetrics {
 
   /** One decision; `rules` are the determining rules, `code` the refusal code of a refusal (empty for the guard's allow). */
   decision(policy: string, rules: readonly string[], decision: string, code: string): void {
-    const rule = rules.length === 1 ? rules[0]! : rules.join(",");
-    const key = `${policy}\u0000${rule}\u0000${decision}\u0000${code}`;
-    let child = this.decisionChildren.get(key);
-    if (child === undefined) {
-      child = this.decisions.labels(policy, rule, decision, code);
-      this.decisionChildren.set(key, child);
+    // Nested maps keyed by strings that already exist (their hashes cached): no string is built per decision.
+    const rule = rules.length === 1 ? rules[0]! : rules.length === 0 ? "" : rules.join(",");
+    const byPolicy = this.pendingDecisions.get(policy) ?? setNew(this.pendingDecisions, policy);
+    const byDecision = byPolicy.get(decision) ?? setNew(byPolicy, decision);
+    const byCode = byDecision.get(code) ?? setNew(byDecision, code);
+    const entry = byCode.get(rule);
+    if (entry !== undefined) entry.count += 1;
+    else {
+      const created: DecisionCount = { labels: { policy, rule, decision, code }, count: 1 };
+      byCode.set(rule, created);
+      this.decisionCounts.push(created);
     }
-    child.inc();
   }
 
   /** An established session that failed (a record that does not authenticate, a truncated stream, ...). */
@@ -272,6 +288,17 @@ export class PqguardMetrics {
     }
     return total;
   }
+}
+
+interface DecisionCount {
+  readonly labels: Record<"policy" | "rule" | "decision" | "code", string>;
+  count: number;
+}
+
+function setNew<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  const made = new Map<string, V>();
+  map.set(key, made);
+  return made;
 }
 
 let current: PqguardMetrics | undefined;
