@@ -1,6 +1,8 @@
 // Guard decision benchmark: on one generated 100-rule policy over 20 tools, the median time per decision of the
 // compiled guard, the reference interpreter, a hand-written closure of the same logic and cedar-wasm on the equivalent
-// Cedar policy; plus the time `pqguard compile` needs (check + code generation) for a 1,000-rule policy.
+// Cedar policy; plus the time `pqguard compile` needs (check + code generation) for a 1,000-rule policy. With
+// `--baseline=DIR` (another checkout of pqguard, such as a worktree of the previous commit), the compiled guard, the
+// interpreter and the compile time of that checkout's compiler are compared with this one's, in the same run.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,8 +65,8 @@ function policySource(rulesPerTool: number): string {
   return `${lines.join("\n\n")}\n`;
 }
 
-function check(source: string): CheckedPolicy {
-  const outcome = checkPolicySource(source, { fileName: "bench.policy", manifests: { "bench.tools.json": manifest() } });
+function check(source: string, checkSource = checkPolicySource): CheckedPolicy {
+  const outcome = checkSource(source, { fileName: "bench.policy", manifests: { "bench.tools.json": manifest() } });
   if (outcome.policy === undefined) throw new Error(`benchmark policy did not check: ${outcome.diagnostics.map((d) => d.message).join("; ")}`);
   return outcome.policy;
 }
@@ -211,27 +213,99 @@ function measure(calls: readonly Call[], contenders: readonly Contender[]): numb
   return samples.map((s) => s.sort((a, b) => a - b)[Math.floor(s.length / 2)]!);
 }
 
-async function compiledModule(policy: CheckedPolicy): Promise<GuardModule> {
+/** CPU time per batch when comparing with a baseline: long enough for `process.cpuUsage`'s microseconds. */
+const PAIRED_BATCH_US = 20_000;
+const PAIRED_ROUNDS = 30;
+
+/** CPU microseconds this process has used; unlike wall time, it does not count the time other processes had the core. */
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/**
+ * How long `current` takes per decision relative to `baseline` (below 1: faster): the median over rounds of the ratio
+ * of one batch of each, timed in CPU time, the two taking turns to go first. On a loaded machine wall-clock batches
+ * of two contenders differ by more than any change to measure; their CPU time does not.
+ */
+function pairedRatio(calls: readonly Call[], current: GuardModule, baseline: GuardModule): number {
+  const run = (g: GuardModule, n: number): void => {
+    for (let i = 0; i < n; i++) {
+      const c = calls[i % calls.length]!;
+      g.guard(c.request, c.context);
+    }
+  };
+  run(current, 1000);
+  run(baseline, 1000);
+  let start = cpuMicros();
+  run(current, 1000);
+  const size = Math.max(100, Math.round((PAIRED_BATCH_US * 1000) / Math.max(1, cpuMicros() - start)));
+  const ratios: number[] = [];
+  for (let round = 0; round < PAIRED_ROUNDS; round++) {
+    const order = round % 2 === 0 ? [current, baseline] : [baseline, current];
+    const times = order.map((g) => {
+      start = cpuMicros();
+      run(g, size);
+      return Math.max(1, cpuMicros() - start);
+    });
+    ratios.push(round % 2 === 0 ? times[0]! / times[1]! : times[1]! / times[0]!);
+  }
+  return ratios.sort((a, b) => a - b)[ratios.length >> 1]!;
+}
+
+/** The parts of a compiler the benchmark uses: this checkout's, or a baseline's. */
+interface Compiler {
+  readonly check: typeof checkPolicySource;
+  readonly generate: typeof generateGuardModule;
+  readonly interpret: typeof interpret;
+  /** The URL of that checkout's runtime/guard/index.ts, which its generated guards import. */
+  readonly runtime: string;
+}
+
+const CURRENT: Compiler = {
+  check: checkPolicySource,
+  generate: generateGuardModule,
+  interpret,
+  runtime: new URL("../runtime/guard/index.ts", import.meta.url).href,
+};
+
+/** The compiler of another checkout, given as `--baseline=DIR`, or undefined without one. */
+async function baselineCompiler(): Promise<Compiler | undefined> {
+  const dir = process.argv.find((a) => a.startsWith("--baseline="))?.slice("--baseline=".length);
+  if (dir === undefined) return undefined;
+  const at = (path: string): string => pathToFileURL(join(dir, path)).href;
+  const load = (await import(at("compiler/load.ts"))) as { checkPolicySource: typeof checkPolicySource };
+  const codegen = (await import(at("compiler/codegen.ts"))) as { generateGuardModule: typeof generateGuardModule };
+  const interpreter = (await import(at("compiler/interpreter.ts"))) as { interpret: typeof interpret };
+  return { check: load.checkPolicySource, generate: codegen.generateGuardModule, interpret: interpreter.interpret, runtime: at("runtime/guard/index.ts") };
+}
+
+async function compiledModule(policy: CheckedPolicy, compiler: Compiler = CURRENT): Promise<GuardModule> {
   const dir = await mkdtemp(join(tmpdir(), "pqguard-bench-"));
   try {
     const file = join(dir, "bench.guard.mts");
-    const runtime = new URL("../runtime/guard/index.ts", import.meta.url).href;
-    await writeFile(file, await generateGuardModule(policy, { runtimeImport: runtime }));
+    await writeFile(file, await compiler.generate(policy, { runtimeImport: compiler.runtime }));
     return ((await import(pathToFileURL(file).href)) as { default: GuardModule }).default;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-async function compileMs(source: string): Promise<{ cold: number; median: number }> {
-  const once = async (): Promise<number> => {
+/**
+ * Check + code generation of `source` by each compiler: the first run, then the median of three warm runs, the
+ * compilers taking turns so that both meet the same machine load.
+ */
+async function compileMs(source: string, compilers: readonly Compiler[]): Promise<{ cold: number; median: number }[]> {
+  const once = async (compiler: Compiler): Promise<number> => {
     const start = process.hrtime.bigint();
-    await generateGuardModule(check(source), { runtimeImport: "pqguard/guard" });
+    await compiler.generate(check(source, compiler.check), { runtimeImport: "pqguard/guard" });
     return Number(process.hrtime.bigint() - start) / 1e6;
   };
-  const cold = await once();
-  const runs = [await once(), await once(), await once()].sort((a, b) => a - b);
-  return { cold, median: runs[1]! };
+  const cold: number[] = [];
+  for (const compiler of compilers) cold.push(await once(compiler));
+  const warm: number[][] = compilers.map(() => []);
+  for (let round = 0; round < 3; round++) for (const [i, compiler] of compilers.entries()) warm[i]!.push(await once(compiler));
+  return compilers.map((_, i) => ({ cold: cold[i]!, median: warm[i]!.sort((a, b) => a - b)[1]! }));
 }
 
 export async function run({ json }: { json: boolean }): Promise<void> {
@@ -239,6 +313,10 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   const compiled = await compiledModule(policy);
   const interpreter = interpret(policy);
   const calls = workload();
+  const baseline = await baselineCompiler();
+  const basePolicy = baseline === undefined ? undefined : check(policySource(RULES_PER_TOOL), baseline.check);
+  const baseCompiled = basePolicy === undefined ? undefined : await compiledModule(basePolicy, baseline);
+  const baseInterpreter = basePolicy === undefined ? undefined : baseline!.interpret(basePolicy);
 
   // The four must agree on the decision before their speed means anything.
   const preparsed = cedar.preparsePolicySet("bench", { staticPolicies: cedarPolicies() });
@@ -246,6 +324,9 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   for (const call of calls) {
     const expected = interpreter.guard(call.request, call.context).decision;
     const got = [compiled.guard(call.request, call.context).decision, handWritten(call.request, call.context).decision, cedarDecide(call.cedar)];
+    if (baseCompiled !== undefined && baseInterpreter !== undefined) {
+      got.push(baseCompiled.guard(call.request, call.context).decision, baseInterpreter.guard(call.request, call.context).decision);
+    }
     if (got.some((d) => d !== expected)) throw new Error(`back ends disagree on ${JSON.stringify(call.request)}: ${expected} vs ${got.join(", ")}`);
   }
 
@@ -258,7 +339,14 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     { name: "interpreted", decide: (c) => interpreter.guard(c.request, c.context) },
     { name: "cedar", decide: (c) => cedarDecide(c.cedar) },
   ]) as [number, number];
-  const compile = await compileMs(policySource(COMPILE_RULES_PER_TOOL));
+  const [compiledVsBaseline, interpretedVsBaseline] =
+    baseCompiled === undefined || baseInterpreter === undefined
+      ? [undefined, undefined]
+      : [pairedRatio(calls, compiled, baseCompiled), pairedRatio(calls, interpreter, baseInterpreter)];
+  const [compile, baseCompile] = (await compileMs(policySource(COMPILE_RULES_PER_TOOL), baseline === undefined ? [CURRENT] : [CURRENT, baseline])) as [
+    { cold: number; median: number },
+    { cold: number; median: number } | undefined,
+  ];
 
   const result = {
     rules: TOOLS * RULES_PER_TOOL,
@@ -270,6 +358,13 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     compiled_vs_closure: +(compiledNs / closureNs).toFixed(2),
     cedar_vs_compiled: +(cedarNs / compiledNs).toFixed(1),
     interpreted_vs_compiled: +(interpretedNs / compiledNs).toFixed(1),
+    ...(compiledVsBaseline === undefined || interpretedVsBaseline === undefined
+      ? {}
+      : {
+          compiled_vs_baseline: +compiledVsBaseline.toFixed(3),
+          interpreted_vs_baseline: +interpretedVsBaseline.toFixed(3),
+          baseline_compile_1000_rules_ms: Math.round(baseCompile!.median),
+        }),
     compile_1000_rules_ms: Math.round(compile.median),
     compile_1000_rules_cold_ms: Math.round(compile.cold),
     node: process.version,
@@ -288,6 +383,12 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       row("hand-written closure", closureNs, "baseline"),
       row("cedar-wasm (preparsed)", cedarNs, `${result.cedar_vs_compiled}× the compiled guard`),
       `  pqguard compile, 1,000 rules: ${result.compile_1000_rules_ms} ms (check + codegen; first run ${result.compile_1000_rules_cold_ms} ms)\n`,
+      ...(compiledVsBaseline === undefined || interpretedVsBaseline === undefined
+        ? []
+        : [
+            `  against the baseline (CPU time, paired batches): compiled guard ${compiledVsBaseline.toFixed(3)}×, interpreter ${interpretedVsBaseline.toFixed(3)}×\n`,
+            `  pqguard compile, 1,000 rules, baseline: ${Math.round(baseCompile!.median)} ms (first run ${Math.round(baseCompile!.cold)} ms)\n`,
+          ]),
     ].join(""),
   );
 }

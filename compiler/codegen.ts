@@ -3,18 +3,8 @@
 // into the declarations (`.d.ts`) of its JavaScript form.
 import type { Expr, Path } from "../grammar/ast.js";
 import { algorithmFacts } from "../runtime/guard/algorithms.js";
-import {
-  ANNOTATION_DEFAULTS,
-  callableTools,
-  exprText,
-  longestWindowMs,
-  outline,
-  pathText,
-  targets,
-  typeOf,
-  type CheckOutline,
-  type RuleOutline,
-} from "./interpreter.js";
+import { callableTools, exprText, longestWindowMs, outline, pathText, targets, typeOf, type CheckOutline, type RuleOutline } from "./analysis.js";
+import { ANNOTATION_DEFAULTS, factOf, type FactTarget, type ValueKind } from "./facts.js";
 import type { CheckedPolicy, Type } from "./ir.js";
 
 export interface CodegenOptions {
@@ -82,7 +72,7 @@ const DEFAULT_EXPORT = { name: "guardModule", type: "GuardModule" } as const;
 const PUBLIC_TYPES = ["Decision", "GuardContext", "GuardModule", "GuardRequest"] as const;
 
 /** The kind of JavaScript value a generated expression produces. */
-type Kind = "boolean" | "number" | "string" | "list" | "object" | "facts" | "regex" | "unknown";
+type Kind = ValueKind;
 
 interface Code {
   readonly code: string;
@@ -434,61 +424,32 @@ class ExprCompiler {
   private path(expr: Path): Code {
     const type = this.type(expr);
     const full = pathText(expr.root, expr.segments);
-    const fields = expr.segments.map((s) => (s.kind === "Field" ? s.name : String(s.index)));
     if (expr.root === "args") {
       // `a` is always an object (the guard replaces non-object arguments by `{}`), so the first step needs no check.
       return this.finish(this.descend("a", "args", expr.segments, true), type, full);
     }
-    if (expr.root === "client" && fields[0] === "claims" && expr.segments.length > 1) {
-      return this.finish(this.descend("context.client.claims", "client.claims", expr.segments.slice(1), false), type, full);
+    const fields = expr.segments.map((s) => (s.kind === "Field" ? s.name : String(s.index)));
+    const found = factOf(expr.root, fields);
+    if (found === undefined) return { code: `${this.w.use("fail")}(${q(`\`${expr.root}.${fields.join(".")}\` is not a known fact`)})`, kind: "unknown" };
+    const { fact, below } = found;
+    const emitted = fact.emit(this.factTarget);
+    if (below.length > 0) {
+      return this.finish(this.descend(emitted.code, fact.path, expr.segments.slice(expr.segments.length - below.length), false), type, full);
     }
-    const name = `${expr.root}.${fields.join(".")}`;
-    const ctx = "context";
-    switch (name) {
-      case "tool.name":
-        return this.finish("request.tool", type, name);
-      case "client.id":
-      case "client.role":
-      case "client.fingerprint":
-      case "client.claims":
-        return this.finish(`${ctx}.${name}`, type, name);
-      case "client.authenticated":
-        return { code: `(${ctx}.client.authenticated === true)`, kind: "boolean" };
-      case "peer.fingerprint":
-      case "peer.label":
-        return this.finish(`${ctx}.${name}`, type, name);
-      case "transport.kem":
-      case "transport.signature":
-      case "transport.aead":
-        return { code: `${this.w.use("alg")}(${ctx}.${name}, ${q(fields[0]!)}, ${q(name)})`, kind: "facts" };
-      case "transport.hybrid":
-        return { code: `(${ctx}.transport.hybrid === true)`, kind: "boolean" };
-      case "transport.level":
-        return this.finish(`${ctx}.transport.level`, type, name);
-      case "session.id":
-        return this.finish(`${ctx}.session.id`, type, name);
-      case "session.age":
-        return this.finish(`${ctx}.session.ageMs`, type, name);
-      case "session.calls":
-        return this.finish(`${ctx}.session.calls`, type, name);
-      case "time.now":
-        return { code: `${this.w.use("instant")}(${ctx}.now)`, kind: "number" };
-      case "time.hour":
-      case "time.minute":
-      case "time.weekday": {
-        this.w.use("zonedClock");
-        const clock = this.w.hoist("CLOCK", "(now: number) => ZonedTime", `zonedClock(${q(this.policy.timezone)})`);
-        this.w.types.add("ZonedTime");
-        return { code: `${clock}(${ctx}.now).${fields[0]}`, kind: fields[0] === "weekday" ? "string" : "number" };
-      }
-      default:
-        if (expr.root === "tool" && fields[0] === "annotations" && fields.length === 2) {
-          const table = this.annotationTable();
-          return this.finish(`${this.w.use("toolAnnotation")}(${table}, request.tool, ${q(fields[1]!)})`, type, name);
-        }
-        return { code: `${this.w.use("fail")}(${q(`\`${name}\` is not a known fact`)})`, kind: "unknown" };
-    }
+    return emitted.kind !== undefined ? { code: emitted.code, kind: emitted.kind } : this.finish(emitted.code, type, fact.path);
   }
+
+  /** What the fact table's emitters write with. */
+  private readonly factTarget: FactTarget = {
+    helper: (name) => this.w.use(name),
+    clock: () => {
+      this.w.use("zonedClock");
+      this.w.types.add("ZonedTime");
+      const clock = this.w.hoist("CLOCK", "(now: number) => ZonedTime", `zonedClock(${q(this.policy.timezone)})`);
+      return `${clock}(context.now)`;
+    },
+    annotation: (hint) => `${this.w.use("toolAnnotation")}(${this.annotationTable()}, request.tool, ${q(hint)})`,
+  };
 
   private annotationTable(): string {
     const table: Record<string, Record<string, unknown>> = {};
@@ -501,12 +462,12 @@ class ExprCompiler {
   }
 
   private has(path: Path): string {
-    const steps = JSON.stringify(path.segments.map((s) => (s.kind === "Index" ? s.index : s.name)));
-    const fields = path.segments.map((s) => (s.kind === "Field" ? s.name : ""));
-    if (path.root === "args") return `${this.w.use("hasPath")}(a, ${steps})`;
-    if (path.root === "client" && fields[0] === "claims") {
-      const rest = JSON.stringify(path.segments.slice(1).map((s) => (s.kind === "Index" ? s.index : s.name)));
-      return `${this.w.use("hasPath")}(context.client.claims, ${rest})`;
+    const steps = (segments: Path["segments"]): string => JSON.stringify(segments.map((s) => (s.kind === "Index" ? s.index : s.name)));
+    if (path.root === "args") return `${this.w.use("hasPath")}(a, ${steps(path.segments)})`;
+    const found = factOf(path.root, path.segments.map((s) => (s.kind === "Field" ? s.name : String(s.index))));
+    if (found !== undefined && found.below.length > 0) {
+      const below = path.segments.slice(path.segments.length - found.below.length);
+      return `${this.w.use("hasPath")}(${found.fact.emit(this.factTarget).code}, ${steps(below)})`;
     }
     return `${this.w.use("hasFact")}(() => ${this.path(path).code})`;
   }

@@ -16,9 +16,10 @@ export type { CodegenOptions } from "./codegen.js";
 export { renderDiagnostics, sortDiagnostics, toJson as diagnosticsJson, type DiagnosticFormat, type DiagnosticJson } from "./render.js";
 export { DIAGNOSTICS, type Diagnostic, type DiagnosticEntry, type Severity } from "./diagnostics.js";
 export { parseRequest, requestFromJson, RequestError, type RequestErrorCode, type EvalInput, type HistoryEntry } from "./request.js";
+export { PqguardError } from "../runtime/errors.js";
 export type { ToolInfo, PolicyOutline } from "./ir.js";
 export type { Span } from "../grammar/ast.js";
-export type { ManifestVerifier } from "./checker.js";
+export type { ManifestVerifier } from "./check/index.js";
 export type {
   CallHistory,
   ClientFacts,

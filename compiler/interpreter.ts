@@ -1,152 +1,56 @@
 // The reference interpreter: evaluates a checked policy by walking its AST. It is the oracle compiled guards are
 // tested against and what `pqguard eval --interpret` runs, so it favours being obviously right over being fast.
+// It shares no evaluation code with the code generator or the helpers generated guards call: JSON equality, the
+// `matches` input bound, the validity of `time.now` and the wall clock are computed here on their own. What it does
+// share is the static analysis (./analysis.ts), the fact table's paths and types (./facts.ts, whose `read` column is
+// this interpreter's), the algorithm table, the explanation wording and the evaluation-failure type.
 import type { Expr, Path, PathSegment } from "../grammar/ast.js";
 import { algorithmFacts, type AlgorithmFacts } from "../runtime/guard/algorithms.js";
-import {
-  EvaluationFailure,
-  evaluationDetail,
-  explainText,
-  instant,
-  isJsonObject,
-  jsonEqual,
-  matchSubject,
-  zoneFormat,
-  zonedTimeOf,
-} from "../runtime/guard/helpers.js";
+import { EvaluationFailure, evaluationDetail, explainText, MATCH_INPUT_LIMIT } from "../runtime/guard/helpers.js";
 import type { Decision, Explanation, GuardContext, GuardModule, GuardRequest } from "../runtime/guard/types.js";
-import type { CheckedLimit, CheckedPolicy, CheckedRule, ToolInfo, Type } from "./ir.js";
+import { callableTools, exprText, longestWindowMs, outline, pathText, targets, typeOf, type RuleOutline } from "./analysis.js";
+import { ANNOTATION_DEFAULTS, factOf, type FactSource } from "./facts.js";
+import type { CheckedPolicy, CheckedRule, ToolInfo, Type } from "./ir.js";
 
 // ---------------------------------------------------------------------------------------------------------
-// The outline of a policy both back ends share: rules and limits in source order, clauses and their texts.
+// Values
 
-/** Collapses whitespace runs, as explanations quote conditions. */
-export function collapse(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
+function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-const texts = new WeakMap<Expr, string>();
-
-export function exprText(policy: CheckedPolicy, expr: Expr): string {
-  let text = texts.get(expr);
-  if (text === undefined) {
-    text = collapse(policy.source.slice(expr.span.start, expr.span.end));
-    texts.set(expr, text);
+/** Structural equality of JSON values: primitives by `===`, lists element by element, objects key by key. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return a === b;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
   }
-  return text;
+  const x = a as Readonly<Record<string, unknown>>;
+  const y = b as Readonly<Record<string, unknown>>;
+  const keys = Object.keys(x);
+  return keys.length === Object.keys(y).length && keys.every((k) => Object.hasOwn(y, k) && sameJson(x[k], y[k]));
 }
 
-/** The top-level `and` conjuncts of a condition, looking through parentheses. */
-export function conjuncts(expr: Expr): Expr[] {
-  let inner = expr;
-  while (inner.kind === "Paren") inner = inner.inner;
-  if (inner.kind === "Binary" && inner.op === "and") return [...conjuncts(inner.left), ...conjuncts(inner.right)];
-  return [expr];
+/** `time.now`: an instant a Date can hold (ECMA-262 gives any other the time value NaN). */
+function validInstant(now: number): number {
+  if (Number.isNaN(new Date(now).getTime())) throw new EvaluationFailure("`time.now` is not a valid time");
+  return now;
 }
 
-export interface Clause {
-  readonly expr: Expr;
-  readonly text: string;
+const SHORT_WEEKDAYS = new Map([["Mon", "mon"], ["Tue", "tue"], ["Wed", "wed"], ["Thu", "thu"], ["Fri", "fri"], ["Sat", "sat"], ["Sun", "sun"]]);
+
+/** A formatter of the wall-clock fields in one zone, 24-hour. */
+function wallClockFormat(timeZone: string): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat("en-GB", { timeZone, hourCycle: "h23", weekday: "short", hour: "numeric", minute: "numeric" });
 }
 
-export interface RuleOutline {
-  readonly kind: "rule";
-  readonly rule: CheckedRule;
-  readonly position: number;
-  readonly when: readonly Clause[];
-  readonly unless: Clause | undefined;
+/** Hour, minute and weekday of an instant, read afresh from Intl for every call. */
+function wallClock(format: Intl.DateTimeFormat, now: number): { hour: number; minute: number; weekday: string } {
+  const parts = new Map(format.formatToParts(new Date(now)).map((p) => [p.type, p.value]));
+  const weekday = SHORT_WEEKDAYS.get(parts.get("weekday") ?? "");
+  if (weekday === undefined) throw new EvaluationFailure("`time.weekday` could not be read");
+  return { hour: Number(parts.get("hour")), minute: Number(parts.get("minute")), weekday };
 }
-
-export interface LimitOutline {
-  readonly kind: "limit";
-  readonly limit: CheckedLimit;
-  readonly position: number;
-  /** The window as written, `1h`. */
-  readonly windowText: string;
-}
-
-export type CheckOutline = RuleOutline | LimitOutline;
-
-function lineOf(id: string): number {
-  const match = /:(\d+)$/.exec(id);
-  return match === null ? 0 : Number(match[1]);
-}
-
-function formatWindow(ms: number): string {
-  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
-    if (ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
-
-const outlines = new WeakMap<CheckedPolicy, readonly CheckOutline[]>();
-
-/** Call rules and limits merged in source order (the order of determining ids and explanations). */
-export function outline(policy: CheckedPolicy): readonly CheckOutline[] {
-  let items = outlines.get(policy);
-  if (items === undefined) {
-    items = buildOutline(policy);
-    outlines.set(policy, items);
-  }
-  return items;
-}
-
-function buildOutline(policy: CheckedPolicy): CheckOutline[] {
-  const astRules = policy.ast.statements.filter((s) => s.kind === "CallRule");
-  const astLimits = policy.ast.statements.filter((s) => s.kind === "LimitRule");
-  const rulesAligned = astRules.length === policy.rules.length;
-  const limitsAligned = astLimits.length === policy.limits.length;
-  const clause = (expr: Expr): Clause => ({ expr, text: exprText(policy, expr) });
-  const items: CheckOutline[] = [
-    ...policy.rules.map((rule, i): RuleOutline => ({
-      kind: "rule",
-      rule,
-      position: rulesAligned ? astRules[i]!.span.start : lineOf(rule.id) * 1e9,
-      when: rule.when === undefined ? [] : conjuncts(rule.when).map(clause),
-      unless: rule.unless === undefined ? undefined : clause(rule.unless),
-    })),
-    ...policy.limits.map((limit, i): LimitOutline => {
-      const ast = limitsAligned ? astLimits[i] : undefined;
-      const written = ast !== undefined && ast.window.ms === limit.windowMs ? ast.window.text : formatWindow(limit.windowMs);
-      return { kind: "limit", limit, position: ast !== undefined ? ast.span.start : lineOf(limit.id) * 1e9, windowText: written };
-    }),
-  ];
-  return items.sort((a, b) => a.position - b.position);
-}
-
-export function targets(tools: readonly string[] | "*", tool: string): boolean {
-  return tools === "*" || tools.includes(tool);
-}
-
-/** The path as explanations print it: `args.items[0].sku`, `client.claims["tenant"]`. */
-export function pathText(root: string, segments: readonly PathSegment[]): string {
-  let text = root;
-  for (const s of segments) {
-    if (s.kind === "Index") text += `[${s.index}]`;
-    else if (s.quoted) text += `[${JSON.stringify(s.name)}]`;
-    else text += `.${s.name}`;
-  }
-  return text;
-}
-
-/** The MCP defaults for tool annotation hints a manifest leaves out. */
-export const ANNOTATION_DEFAULTS: Readonly<Record<string, boolean>> = {
-  readOnlyHint: false,
-  destructiveHint: true,
-  idempotentHint: false,
-  openWorldHint: true,
-};
-
-const UNKNOWN: Type = { kind: "unknown" };
-
-export function typeOf(policy: CheckedPolicy, expr: Expr): Type {
-  const known = policy.types.get(expr);
-  if (known !== undefined) return known;
-  if (expr.kind === "Paren") return typeOf(policy, expr.inner);
-  return UNKNOWN;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Expression evaluation
 
 function missing(text: string): never {
   throw new EvaluationFailure(`\`${text}\` is missing`);
@@ -156,7 +60,7 @@ function expect(value: unknown, kind: "number" | "string" | "boolean" | "list" |
   if (value === undefined) missing(text);
   // NaN is not a number: every comparison with it is false, so a `forbid` on it would never apply.
   const ok =
-    kind === "list" ? Array.isArray(value) : kind === "object" ? isJsonObject(value) : typeof value === kind && value === value;
+    kind === "list" ? Array.isArray(value) : kind === "object" ? isObject(value) : typeof value === kind && value === value;
   if (!ok) throw new EvaluationFailure(`\`${text}\` is ${kind === "list" || kind === "object" ? (kind === "list" ? "not a list" : "not an object") : `not a ${kind}`}`);
   return value;
 }
@@ -180,14 +84,14 @@ function checkType(value: unknown, type: Type, text: string): unknown {
   }
 }
 
-class Evaluator {
+class Evaluator implements FactSource {
   private zoned: { hour: number; minute: number; weekday: string } | undefined;
 
   constructor(
     private readonly policy: CheckedPolicy,
     private readonly format: Intl.DateTimeFormat,
-    private readonly request: GuardRequest,
-    private readonly ctx: GuardContext,
+    readonly request: GuardRequest,
+    readonly context: GuardContext,
     private readonly tool: ToolInfo | undefined,
   ) {}
 
@@ -263,7 +167,7 @@ class Evaluator {
       case "not in":
         return !this.member(left, right);
       case "matches": {
-        const subject = matchSubject(this.string(left), exprText(this.policy, left));
+        const subject = this.matchSubject(left);
         const re = this.value(right) as RegExp;
         return re.test(subject);
       }
@@ -278,7 +182,7 @@ class Evaluator {
           const canonical = this.facts(item).canonical;
           return container.some((c) => this.facts(c).canonical === canonical);
         }
-        return container.some((c) => jsonEqual(c, item));
+        return container.some((c) => sameJson(c, item));
       }
       case "startsWith":
         return this.string(left).startsWith(this.string(right));
@@ -304,6 +208,15 @@ class Evaluator {
   private arithmetic(expr: Expr, result: number): number {
     if (Number.isNaN(result)) throw new EvaluationFailure(`\`${exprText(this.policy, expr)}\` is not a number`);
     return result;
+  }
+
+  /** The subject of `matches`, which reads at most MATCH_INPUT_LIMIT characters so that no match can stall the guard. */
+  private matchSubject(expr: Expr): string {
+    const subject = this.string(expr);
+    if (subject.length > MATCH_INPUT_LIMIT) {
+      throw new EvaluationFailure(`\`${exprText(this.policy, expr)}\` has ${subject.length} characters, more than the ${MATCH_INPUT_LIMIT} that \`matches\` reads`);
+    }
+    return subject;
   }
 
   private isAlgorithm(expr: Expr): boolean {
@@ -333,7 +246,7 @@ class Evaluator {
     const b = this.value(right);
     if (this.isAlgorithm(left) || this.isAlgorithm(right)) return this.facts(a).canonical === this.facts(b).canonical;
     if (this.isTimestamp(left) || this.isTimestamp(right)) return this.timestamp(a, left) === this.timestamp(b, right);
-    return jsonEqual(a, b);
+    return sameJson(a, b);
   }
 
   private ordered(left: Expr, right: Expr): [number, number] {
@@ -362,7 +275,7 @@ class Evaluator {
       const canonical = this.facts(item).canonical;
       return container.some((c) => this.facts(c).canonical === canonical);
     }
-    return container.some((c) => jsonEqual(c, item));
+    return container.some((c) => sameJson(c, item));
   }
 
   private call(expr: Expr & { kind: "Call" }): unknown {
@@ -371,10 +284,10 @@ class Evaluator {
       case "calls": {
         const tool = this.toolRef(first);
         const window = this.number(second!);
-        return this.ctx.history.count(tool === "*" ? "*" : [tool], this.ctx.now - window, "session");
+        return this.context.history.count(tool === "*" ? "*" : [tool], this.context.now - window, "session");
       }
       case "called":
-        return this.ctx.history.called(this.toolRef(first));
+        return this.context.history.called(this.toolRef(first));
       case "len": {
         const value = this.value(first!);
         const text = exprText(this.policy, first!);
@@ -398,8 +311,7 @@ class Evaluator {
 
   private has(path: Path): boolean {
     try {
-      const value = this.walk(path);
-      return value !== undefined;
+      return this.walk(path).value !== undefined;
     } catch (error) {
       if (evaluationDetail(error) !== undefined) return false;
       throw error;
@@ -407,81 +319,48 @@ class Evaluator {
   }
 
   private path(expr: Path): unknown {
-    return checkType(this.walk(expr), this.type(expr), pathText(expr.root, expr.segments));
+    const read = this.walk(expr);
+    const type = this.type(expr);
+    if (type.kind === "algorithm") return this.algorithm(read.value, type.family, read.text);
+    return checkType(read.value, type, read.text);
   }
 
-  /** Reads a path; intermediate steps must be objects or lists; the final value may be absent (undefined). */
-  private walk(expr: Path): unknown {
+  /** A negotiated algorithm's name, which must be known and of the family the fact promises. */
+  private algorithm(value: unknown, family: "kem" | "signature" | "aead", text: string): unknown {
+    if (value === undefined) missing(text);
+    const facts = typeof value === "string" ? algorithmFacts(value) : undefined;
+    if (facts === undefined || facts.family !== family) throw new EvaluationFailure(`\`${String(value)}\` is not a known algorithm`);
+    return value;
+  }
+
+  /**
+   * Reads a path, and the text its value is named by in messages; intermediate steps must be objects or lists; the
+   * final value may be absent (undefined).
+   */
+  private walk(expr: Path): { value: unknown; text: string } {
     const { root, segments } = expr;
+    if (root === "args") return { value: this.descend(this.request.args, "args", segments), text: pathText(root, segments) };
     const fields = segments.map((s) => (s.kind === "Field" ? s.name : String(s.index)));
-    if (root === "args") return this.descend(this.request.args, "args", segments);
-    if (root === "client" && fields[0] === "claims" && segments.length > 1) {
-      const claims = this.ctx.client.claims;
-      if (claims === undefined) missing("client.claims");
-      return this.descend(claims, "client.claims", segments.slice(1));
-    }
-    const name = `${root}.${fields.join(".")}`;
-    const { ctx } = this;
-    switch (name) {
-      case "tool.name":
-        return this.request.tool;
-      case "client.id":
-        return ctx.client.id;
-      case "client.role":
-        return ctx.client.role;
-      case "client.fingerprint":
-        return ctx.client.fingerprint;
-      case "client.authenticated":
-        return ctx.client.authenticated === true;
-      case "client.claims":
-        return ctx.client.claims;
-      case "peer.fingerprint":
-        return ctx.peer.fingerprint;
-      case "peer.label":
-        return ctx.peer.label;
-      case "transport.kem":
-      case "transport.signature":
-      case "transport.aead": {
-        const family = fields[0] as "kem" | "signature" | "aead";
-        const value = ctx.transport[family];
-        if (value === undefined) missing(name);
-        const facts = algorithmFacts(value);
-        if (facts === undefined || facts.family !== family) throw new EvaluationFailure(`\`${value}\` is not a known algorithm`);
-        return value;
-      }
-      case "transport.hybrid":
-        return ctx.transport.hybrid === true;
-      case "transport.level":
-        return ctx.transport.level;
-      case "session.id":
-        return ctx.session.id;
-      case "session.age":
-        return ctx.session.ageMs;
-      case "session.calls":
-        return ctx.session.calls;
-      case "time.now":
-        return instant(ctx.now);
-      case "time.hour":
-        return this.clock().hour;
-      case "time.minute":
-        return this.clock().minute;
-      case "time.weekday":
-        return this.clock().weekday;
-      default:
-        if (root === "tool" && fields[0] === "annotations" && fields.length === 2) return this.annotation(fields[1]!);
-        throw new EvaluationFailure(`\`${name}\` is not a known fact`);
-    }
+    const found = factOf(root, fields);
+    if (found === undefined) throw new EvaluationFailure(`\`${root}.${fields.join(".")}\` is not a known fact`);
+    const value = found.fact.read(this);
+    if (found.below.length === 0) return { value, text: found.fact.path };
+    return { value: this.descend(value, found.fact.path, segments.slice(segments.length - found.below.length)), text: pathText(root, segments) };
   }
 
-  private annotation(hint: string): unknown {
+  now(): number {
+    return validInstant(this.context.now);
+  }
+
+  annotation(hint: string): unknown {
     if (this.tool === undefined) throw new EvaluationFailure(`tool \`${this.request.tool}\` is not in the manifests`);
     const value = Object.hasOwn(this.tool.annotations, hint) ? this.tool.annotations[hint] : undefined;
     if (value !== undefined) return value;
     return Object.hasOwn(ANNOTATION_DEFAULTS, hint) ? ANNOTATION_DEFAULTS[hint] : undefined;
   }
 
-  private clock(): { hour: number; minute: number; weekday: string } {
-    this.zoned ??= zonedTimeOf(this.format, instant(this.ctx.now));
+  clock(): { hour: number; minute: number; weekday: string } {
+    this.zoned ??= wallClock(this.format, this.now());
     return this.zoned;
   }
 
@@ -494,7 +373,7 @@ class Evaluator {
         if (!Array.isArray(value)) throw new EvaluationFailure(`\`${text}\` is not a list`);
         value = value[segment.index];
       } else {
-        if (!isJsonObject(value)) throw new EvaluationFailure(`\`${text}\` is not an object`);
+        if (!isObject(value)) throw new EvaluationFailure(`\`${text}\` is not an object`);
         value = Object.hasOwn(value, segment.name) ? value[segment.name] : undefined;
       }
       text = pathText(text, [segment]);
@@ -536,113 +415,6 @@ function applyRule(ev: Evaluator, item: RuleOutline): { applies: boolean; detail
   return { applies: true, detail: explainText.allHeld };
 }
 
-/**
- * Manifest tools that some `permit` or `ask` targets and no unconditional `forbid` does: the most a session whose
- * requirements hold could call. Conditions are not looked at, so this can list a tool whose calls are all denied,
- * never hide one that a call could reach.
- */
-export function callableTools(policy: CheckedPolicy): string[] {
-  const unconditional = (r: CheckedRule): boolean => r.effect === "forbid" && r.when === undefined && r.unless === undefined;
-  return policy.tools
-    .map((t) => t.name)
-    .filter(
-      (name) =>
-        policy.rules.some((r) => r.effect !== "forbid" && targets(r.tools, name)) &&
-        !policy.rules.some((r) => unconditional(r) && targets(r.tools, name)),
-    );
-}
-
-/**
- * The longest window, in ms, over which the policy counts calls: its limits and its `calls()` windows; 0 when it
- * counts none. A state store must keep calls this long or counts reaching further back fail at run time, so both back
- * ends report it and enforcement checks it at set-up. A window written with `session.age` is bounded by the
- * `session.age < D` requirements that must hold before it is evaluated (all of them for a rule, the earlier ones for
- * a requirement); without one it is unbounded, `Infinity`.
- */
-export function longestWindowMs(policy: CheckedPolicy): number {
-  let longest = 0;
-  for (const limit of policy.limits) longest = Math.max(longest, limit.windowMs);
-  let maxAge = Number.POSITIVE_INFINITY;
-  for (const req of policy.requirements) {
-    longest = Math.max(longest, callsWindow(req.condition, maxAge));
-    maxAge = Math.min(maxAge, sessionAgeBound(req.condition, maxAge));
-  }
-  for (const rule of policy.rules) {
-    if (rule.when !== undefined) longest = Math.max(longest, callsWindow(rule.when, maxAge));
-    if (rule.unless !== undefined) longest = Math.max(longest, callsWindow(rule.unless, maxAge));
-  }
-  return longest;
-}
-
-/** The longest window of the `calls()` in an expression; a window of zero or less counts nothing. */
-function callsWindow(expr: Expr, maxAge: number): number {
-  switch (expr.kind) {
-    case "Call": {
-      const window = expr.callee === "calls" && expr.args[1] !== undefined ? durationRange(expr.args[1], maxAge)[1] : 0;
-      return expr.args.reduce((longest, arg) => Math.max(longest, callsWindow(arg, maxAge)), Math.max(0, window));
-    }
-    case "Paren":
-      return callsWindow(expr.inner, maxAge);
-    case "Unary":
-      return callsWindow(expr.operand, maxAge);
-    case "Binary":
-      return Math.max(callsWindow(expr.left, maxAge), callsWindow(expr.right, maxAge));
-    case "ListLiteral":
-      return expr.elements.reduce((longest, e) => Math.max(longest, callsWindow(e, maxAge)), 0);
-    default:
-      return 0;
-  }
-}
-
-const UNBOUNDED: readonly [number, number] = [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
-
-/**
- * The least and greatest ms a duration expression can take, built from literals, `session.age` (from 0, as
- * enforcement never reports it negative, to `maxAge`), negation, `+` and `-`. A least bound is finite or `-Infinity`
- * and a greatest one finite or `Infinity`, so the arithmetic never meets `Infinity - Infinity` (NaN).
- */
-function durationRange(expr: Expr, maxAge: number): readonly [number, number] {
-  switch (expr.kind) {
-    case "DurationLiteral":
-      return [expr.ms, expr.ms];
-    case "Paren":
-      return durationRange(expr.inner, maxAge);
-    case "Path":
-      return isSessionAge(expr) ? [0, maxAge] : UNBOUNDED;
-    case "Unary": {
-      if (expr.op !== "-") return UNBOUNDED;
-      const [lo, hi] = durationRange(expr.operand, maxAge);
-      return [-hi, -lo];
-    }
-    case "Binary": {
-      if (expr.op !== "+" && expr.op !== "-") return UNBOUNDED;
-      const [llo, lhi] = durationRange(expr.left, maxAge);
-      const [rlo, rhi] = durationRange(expr.right, maxAge);
-      return expr.op === "+" ? [llo + rlo, lhi + rhi] : [llo - rhi, lhi - rlo];
-    }
-    default:
-      return UNBOUNDED;
-  }
-}
-
-function isSessionAge(expr: Expr): boolean {
-  while (expr.kind === "Paren") expr = expr.inner;
-  return expr.kind === "Path" && expr.root === "session" && expr.segments.length === 1 && expr.segments[0]!.kind === "Field" && expr.segments[0]!.name === "age";
-}
-
-/** The greatest `session.age` a requirement lets through: its `session.age < D` conjuncts (or `<=`, or `D > ...`). */
-function sessionAgeBound(condition: Expr, maxAge: number): number {
-  let bound = maxAge;
-  for (const conjunct of conjuncts(condition)) {
-    let c = conjunct;
-    while (c.kind === "Paren") c = c.inner;
-    if (c.kind !== "Binary") continue;
-    if ((c.op === "<" || c.op === "<=") && isSessionAge(c.left)) bound = Math.min(bound, durationRange(c.right, maxAge)[1]);
-    if ((c.op === ">" || c.op === ">=") && isSessionAge(c.right)) bound = Math.min(bound, durationRange(c.left, maxAge)[1]);
-  }
-  return bound;
-}
-
 /** Whether every session requirement holds for this context; an evaluation error counts as failed. */
 function requirementsHold(policy: CheckedPolicy, ctx: GuardContext, format: Intl.DateTimeFormat): boolean {
   const ev = new Evaluator(policy, format, { tool: "", args: {} }, ctx, undefined);
@@ -657,11 +429,11 @@ export function evaluate(
   policy: CheckedPolicy,
   request: GuardRequest,
   ctx: GuardContext,
-  format: Intl.DateTimeFormat = zoneFormat(policy.timezone),
+  format: Intl.DateTimeFormat = wallClockFormat(policy.timezone),
 ): Decision {
   const tool = policy.tools.find((t) => t.name === request.tool);
   // Arguments that are not an object are read as `{}`: every `args` path is then missing, which fails closed.
-  const call = isJsonObject(request.args) ? request : { tool: request.tool, args: {} };
+  const call = isObject(request.args) ? request : { tool: request.tool, args: {} };
   const ev = new Evaluator(policy, format, call, ctx, tool);
   const explain: Explanation[] = [];
 
@@ -721,7 +493,7 @@ export function evaluate(
 
 /** The interpreter as a guard module, interchangeable with a compiled one. */
 export function interpret(policy: CheckedPolicy): GuardModule {
-  const format = zoneFormat(policy.timezone);
+  const format = wallClockFormat(policy.timezone);
   const callable = Object.freeze(callableTools(policy));
   return {
     policyName: policy.name,

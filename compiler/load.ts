@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import type { ManifestDecl, PolicyFile, Span } from "../grammar/ast.js";
 import { parsePolicy } from "../grammar/parse.js";
-import { checkPolicy, type ManifestSource, type ManifestVerifier } from "./checker.js";
+import { checkPolicy, type ManifestSource, type ManifestVerifier } from "./check/index.js";
 import { diagnostic, syntaxDiagnostic, type Diagnostic } from "./diagnostics.js";
 import type { CheckedPolicy } from "./ir.js";
 import { parseJsonText, readErrorDetail } from "./manifests.js";

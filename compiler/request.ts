@@ -1,17 +1,21 @@
 // Reads the request files `pqguard eval` takes (design: "Evaluating from the command line") into the GuardRequest and
 // GuardContext a guard decides on. Every fact is validated here, so a malformed file is one clear error, not a guess.
+import { PqguardError, errorCatalogue } from "../runtime/errors.js";
 import { algorithmFacts } from "../runtime/guard/algorithms.js";
 import type { CallHistory, GuardContext, GuardRequest, LimitScope } from "../runtime/guard/types.js";
+
+export const REQUEST_ERRORS = errorCatalogue("request files", "RequestError", [[9001, 9002]], {
+  NotJson: ["PQG9001", "A request file that is not JSON."],
+  BadShape: ["PQG9002", "A request file that does not have the shape of a request."],
+});
 
 export type RequestErrorCode = "PQG9001" | "PQG9002";
 
 /** A request file that is not JSON (PQG9001) or does not have the shape of a request (PQG9002). */
-export class RequestError extends Error {
-  constructor(
-    readonly code: RequestErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class RequestError extends PqguardError {
+  declare readonly code: RequestErrorCode;
+  constructor(code: RequestErrorCode, message: string) {
+    super(code, message);
     this.name = "RequestError";
   }
 }

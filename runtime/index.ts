@@ -1,6 +1,9 @@
 // The `pqguard` package entry: enforcement, the post-quantum transports, the proxy, state stores, the audit log,
 // identities and signed manifests. Everything a server or client needs at run time, and nothing of the compiler.
 
+// The base of every error pqguard throws: a stable code (docs/errors.md) and one sentence.
+export { PqguardError } from "./errors.js";
+
 // Enforcement on an MCP SDK server or client, and the decision point they share.
 export {
   enforce,
@@ -87,7 +90,7 @@ export {
   createProxy,
   listenHttp,
   ProxyError,
-  type ProxyErrorCode,
+  ProxyErrorCode,
   TolerantStdioTransport,
   APPROVAL_TIMEOUT_MS,
   DEFAULT_CALL_TIMEOUT_MS,
@@ -124,7 +127,7 @@ export type { ToolStatus } from "./manifest/compare.js";
 export {
   MemoryStateStore,
   StateError,
-  type StateErrorCode,
+  StateErrorCode,
   DEFAULT_RETENTION_MS,
   type MemoryStateStoreOptions,
   type StateStore,
@@ -138,7 +141,7 @@ export {
 export {
   AuditLog,
   AuditError,
-  type AuditErrorCode,
+  AuditErrorCode,
   verifyAuditLog,
   auditKey,
   writeAuditKey,

@@ -4,22 +4,16 @@
 import fc from "fast-check";
 import type { Decision, DecisionKind, GuardModule } from "../runtime/guard/types.js";
 import { printRequest } from "./print.js";
+import { PqguardError } from "../runtime/errors.js";
+import { GUARD_ASSERTION_ERRORS } from "./assertion-codes.js";
 import { DISAGREEMENT_CODE } from "./runner/agreement.js";
 import { decidedBy, decidedText, explanationLines } from "./runner/decisions.js";
 import type { GeneratedRequest } from "./types.js";
 
 export type { PolicyUnderTest, PropertyFile, PropertyTest } from "./runner/contract.js";
 
-export const GuardAssertionErrorCode = {
-  /** A generated request got a decision the property rules out. */
-  PropertyFailed: "PQG9501",
-  /** The guard, the predicate or the expected-decision function threw on a generated request. */
-  Threw: "PQG9502",
-  /** fast-check could not check the property: the predicate rejected too many requests, or the run was interrupted. */
-  NotChecked: "PQG9503",
-  /** The compiled guard and the interpreter decided a request differently (only under `pqguard test`). */
-  BackendsDisagree: DISAGREEMENT_CODE,
-} as const;
+/** The codes by name (testing/assertion-codes.ts). */
+export const GuardAssertionErrorCode = GUARD_ASSERTION_ERRORS.codes;
 
 export type GuardAssertionErrorCode = (typeof GuardAssertionErrorCode)[keyof typeof GuardAssertionErrorCode];
 
@@ -41,14 +35,15 @@ export interface AssertionFailure {
 }
 
 /** A failed guard assertion: one sentence, then the explanation, the counterexample and how to replay it. */
-export class GuardAssertionError extends Error {
+export class GuardAssertionError extends PqguardError {
+  declare readonly code: GuardAssertionErrorCode;
   constructor(
-    readonly code: GuardAssertionErrorCode,
+    code: GuardAssertionErrorCode,
     message: string,
     readonly failure: AssertionFailure,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(code, message, options);
     this.name = "GuardAssertionError";
   }
 }

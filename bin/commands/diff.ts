@@ -6,23 +6,23 @@ import { isAbsolute, resolve } from "node:path";
 import type { CheckedPolicy } from "../../compiler/ir.js";
 import { checkPolicyFile } from "../../compiler/load.js";
 import { renderDiagnostics } from "../../compiler/render.js";
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError, type CommandIO, parseCommandLine } from "./io.js";
+import { errorCatalogue } from "../../runtime/errors.js";
+import { DISAGREEMENT_CODE } from "../../testing/runner/agreement.js";
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError, type CommandIO, integer, parseCommandLine } from "./io.js";
 
 /** `diff` exits as diff(1) does (io.ts): no change found, changes, or trouble (nothing could be compared). */
 const EXIT_SAME = EXIT_OK;
 const EXIT_CHANGED = EXIT_ERRORS;
 const EXIT_TROUBLE = EXIT_USAGE;
 
-export const DiffErrorCode = {
-  /** `--expect-no-change` was given and the new policy decides some request differently. */
-  RefactorChangedBehaviour: "PQG9560",
-  /** One of the two policies does not check. */
-  PolicyHasErrors: "PQG9561",
-  /** fast-check, which the search draws requests with, cannot be imported. */
-  FastCheckMissing: "PQG9562",
-  /** A compiled guard decided a request otherwise than the interpreter: the comparison cannot be trusted. */
-  BackendsDisagree: "PQG9504",
-} as const;
+export const DIFF_ERRORS = errorCatalogue("pqguard diff", "CLI message", [[9560, 9569]], {
+  RefactorChangedBehaviour: ["PQG9560", "`--expect-no-change` was given and the new policy decides some request differently."],
+  PolicyHasErrors: ["PQG9561", "One of the two policies does not check."],
+  FastCheckMissing: ["PQG9562", "fast-check, which the search draws requests with, cannot be imported."],
+});
+
+/** The codes by name; a disagreement of the back ends keeps the one code it has everywhere (testing/runner/agreement.ts). */
+export const DiffErrorCode = { ...DIFF_ERRORS.codes, BackendsDisagree: DISAGREEMENT_CODE } as const;
 
 interface DiffArgs {
   readonly before: string;
@@ -32,14 +32,6 @@ interface DiffArgs {
   readonly seed: number | undefined;
   readonly expectNoChange: boolean;
   readonly format: "text" | "json";
-}
-
-/** A whole number in [min, max], or a usage error naming the option. */
-function integer(text: string | undefined, option: string, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`\`--${option}\` takes a whole number from ${min} to ${max}, not \`${text}\``);
-  return value;
 }
 
 function parse(argv: readonly string[]): DiffArgs {

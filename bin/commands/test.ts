@@ -3,7 +3,7 @@
 // Exit 0 when everything passed (and coverage reached the minimum), 1 otherwise, 2 for a wrong command line or nothing to test.
 import { randomInt } from "node:crypto";
 import { DiscoveryError, formatJson, formatJunit, formatText, hasFailures, runTests } from "../../testing/runner/index.js";
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError, type CommandIO, parseCommandLine } from "./io.js";
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError, type CommandIO, integer, parseCommandLine } from "./io.js";
 
 const FORMATS = { text: formatText, json: formatJson, junit: formatJunit } as const;
 
@@ -13,14 +13,6 @@ interface TestArgs {
   readonly minCoverage: number | undefined;
   readonly seed: number | undefined;
   readonly runs: number | undefined;
-}
-
-/** A whole number in [min, max], or a usage error naming the option. */
-function integer(text: string | undefined, option: string, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = /^-?\d+$/.test(text) ? Number(text) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new UsageError(`\`--${option}\` takes a whole number from ${min} to ${max}, not \`${text}\``);
-  return value;
 }
 
 function parse(argv: readonly string[]): TestArgs {

@@ -3,6 +3,7 @@
 import type { KeyObject } from "node:crypto";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import type { Logger } from "pino";
+import { PqguardError, errorCatalogue } from "../errors.js";
 import { AUDIT_FORMAT, GENESIS, buildLine, lineHash, type AuditDecision, type AuditLine } from "./record.js";
 
 
@@ -13,22 +14,21 @@ export const FLUSH_INTERVAL_MS = 10;
 /** How far back from the end of an existing log we look for its last line; a longer line is refused. */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
-export type AuditErrorCode =
-  /** The log file cannot be opened, read or written. */
-  | "PQG7101"
-  /** An existing log ends in a line that is not a valid audit line, so the chain cannot be continued. */
-  | "PQG7102"
-  /** `pqguard audit verify` found the chain broken (the verifier names the line). */
-  | "PQG7103"
-  /** The audit key (file) is missing, unreadable, too short, malformed or readable by others. */
-  | "PQG7104";
+export const AUDIT_ERRORS = errorCatalogue("audit log", "AuditError", [[7101, 7199]], {
+  Unwritable: ["PQG7101", "The log file cannot be opened, read or written."],
+  BadLastLine: ["PQG7102", "An existing log ends in a line that is not a valid audit line, so the chain cannot be continued."],
+  ChainBroken: ["PQG7103", "`pqguard audit verify` found the chain broken (the verifier names the line)."],
+  KeyUnusable: ["PQG7104", "The audit key (file) is missing, unreadable, too short, malformed or readable by others."],
+});
 
-export class AuditError extends Error {
-  constructor(
-    readonly code: AuditErrorCode,
-    message: string,
-  ) {
-    super(message);
+/** The codes by name. */
+export const AuditErrorCode = AUDIT_ERRORS.codes;
+export type AuditErrorCode = (typeof AuditErrorCode)[keyof typeof AuditErrorCode];
+
+export class AuditError extends PqguardError {
+  declare readonly code: AuditErrorCode;
+  constructor(code: AuditErrorCode, message: string) {
+    super(code, message);
     this.name = "AuditError";
   }
 }

@@ -1,6 +1,7 @@
 // The deployment's cryptographic configuration as a file (`pqguard-crypto/1`): algorithm preference lists for the
 // session, the lowest NIST level a deployment accepts and the longest a key may live. The proxy reads it with its
 // keyring (and again on every reload); `pqguard inventory` reads the same file to judge what the deployment uses.
+import { PqguardError, errorCatalogue } from "../errors.js";
 import { readFile } from "node:fs/promises";
 import { algorithmNames, type SuiteConfig } from "./registry.js";
 
@@ -23,20 +24,20 @@ export interface CryptoConfig {
   readonly maxKeyAgeDays?: number;
 }
 
-export const CryptoConfigErrorCode = {
-  /** The file cannot be read. */
-  Inaccessible: "PQG5031",
-  /** Not a well-formed `pqguard-crypto/1` document, another version of it, or an unknown algorithm. */
-  Malformed: "PQG5032",
-} as const;
+export const CRYPTO_CONFIG_ERRORS = errorCatalogue("crypto configuration", "CryptoConfigFileError", [[5331, 5339]], {
+  Inaccessible: ["PQG5331", "A crypto configuration file that cannot be read."],
+  Malformed: ["PQG5332", "Not a well-formed `pqguard-crypto/1` document, another version of it, or an unknown algorithm."],
+});
+
+/** The codes by name, to throw with. */
+export const CryptoConfigErrorCode = CRYPTO_CONFIG_ERRORS.codes;
 export type CryptoConfigErrorCode = (typeof CryptoConfigErrorCode)[keyof typeof CryptoConfigErrorCode];
 
-export class CryptoConfigFileError extends Error {
-  readonly code: CryptoConfigErrorCode;
-  constructor(code: CryptoConfigErrorCode, message: string) {
-    super(message);
+export class CryptoConfigFileError extends PqguardError {
+  declare readonly code: CryptoConfigErrorCode;
+  constructor(code: CryptoConfigErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.name = "CryptoConfigFileError";
-    this.code = code;
   }
 }
 

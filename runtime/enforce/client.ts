@@ -89,7 +89,7 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
           return read;
         },
       );
-      if (fresh === undefined) throw new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
+      if (fresh === undefined) throw new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
       return fresh;
     })();
     refreshing = run;

@@ -537,7 +537,7 @@ function unfitOf(pin: PinVerdict): Unfit | undefined {
 }
 
 function unreadablePin(tool: string, error: unknown): Unfit {
-  return { code: EnforceErrorCode.ToolUnknown, reason: `the tool definitions could not be read to pin \`${tool}\`: ${describe(error)}` };
+  return { code: EnforceErrorCode.ToolListUnavailable, reason: `the tool definitions could not be read to pin \`${tool}\`: ${describe(error)}` };
 }
 
 /** The first decision records the call only when it is allowed outright; an `ask` records after its approval. */
@@ -563,7 +563,7 @@ function storeStep<T>(step: () => T, timeoutMs: number): T {
   // An asynchronous store that never answers would hold the store's lock, and every later call, forever.
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new StateError("PQG7203", `the state store did not answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new StateError("PQG7204", `the state store did not answer within ${timeoutMs} ms`)), timeoutMs);
   });
   const answered = result.catch((error: unknown) => Promise.reject(asStateError(error)));
   return Promise.race([answered, timeout]).finally(() => clearTimeout(timer)) as T;

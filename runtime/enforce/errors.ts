@@ -1,36 +1,29 @@
 // How enforcement refuses a call: one JSON-RPC error code for every refusal, and a stable PQG73xx code, the reason
 // and the determining rule ids in its `data`, so that a client (or a model) can tell why and an operator can grep.
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { PqguardError, errorCatalogue } from "../errors.js";
 
 /** The JSON-RPC error code of every refused `tools/call` (implementation-defined server error range). */
 export const GUARD_REFUSAL_ERROR = -32010;
 
-export const EnforceErrorCode = {
-  /** The policy denied the call (a forbid, an exceeded limit, or no permit). */
-  PolicyDenied: "PQG7301",
-  /** No established post-quantum session: the guard refuses to decide. */
-  NoSession: "PQG7302",
-  /** The tool's live definition differs from the one the policy or the signed manifest pinned (a rug pull). */
-  ToolChanged: "PQG7303",
-  /** The tool is not in the signed manifest or the policy's tool list, or the server does not offer it. */
-  ToolUnknown: "PQG7304",
-  /** The policy asked for approval and it was refused, timed out, or could not be asked. */
-  ApprovalRefused: "PQG7305",
-  /** The guard threw while deciding. */
-  GuardFailed: "PQG7306",
-  /** The call history could not be read or written. */
-  StateFailed: "PQG7307",
-  /** The arguments are not a JSON object or are larger than the limit. */
-  BadArguments: "PQG7308",
-  /** The audit log cannot be written, so no call can be recorded. */
-  AuditFailed: "PQG7309",
-  /** The SDK object handed to `enforce`/`guardClient` lacks the seam enforcement needs. */
-  UnsupportedSdk: "PQG7310",
-  /** At set-up: the state store keeps calls for less time than the policy's longest window counts them. */
-  RetentionTooShort: "PQG7311",
-  /** The request was cancelled, or its connection closed, before the call could be decided or while its approval was pending. */
-  Cancelled: "PQG7312",
-} as const;
+export const ENFORCE_ERRORS = errorCatalogue("enforcement", "EnforceError", [[7301, 7399]], {
+  PolicyDenied: ["PQG7301", "The policy denied the call (a forbid, an exceeded limit, or no permit)."],
+  NoSession: ["PQG7302", "No established post-quantum session: the guard refuses to decide."],
+  ToolChanged: ["PQG7303", "The tool's live definition differs from the one the policy or the signed manifest pinned (a rug pull)."],
+  ToolUnknown: ["PQG7304", "The tool is not in the signed manifest or the policy's tool list, or the server does not offer it."],
+  ToolListUnavailable: ["PQG7313", "The server's tool list could not be read to pin the tool: it failed, did not answer in time, or kept changing."],
+  ApprovalRefused: ["PQG7305", "The policy asked for approval and it was refused, timed out, or could not be asked."],
+  GuardFailed: ["PQG7306", "The guard threw while deciding."],
+  StateFailed: ["PQG7307", "The call history could not be read or written."],
+  BadArguments: ["PQG7308", "The arguments are not a JSON object or are larger than the limit."],
+  AuditFailed: ["PQG7309", "The audit log cannot be written, so no call can be recorded."],
+  UnsupportedSdk: ["PQG7310", "The SDK object handed to `enforce`/`guardClient` lacks the seam enforcement needs."],
+  RetentionTooShort: ["PQG7311", "At set-up: the state store keeps calls for less time than the policy's longest window counts them."],
+  Cancelled: ["PQG7312", "The request was cancelled, or its connection closed, before the call could be decided or while its approval was pending."],
+});
+
+/** The codes by name, to throw with. */
+export const EnforceErrorCode = ENFORCE_ERRORS.codes;
 
 export type EnforceErrorCode = (typeof EnforceErrorCode)[keyof typeof EnforceErrorCode];
 
@@ -56,12 +49,10 @@ export function refusalOf(error: unknown): RefusalData | undefined {
 }
 
 /** Thrown by `enforce`/`guardClient` at set-up when they cannot attach. */
-export class EnforceError extends Error {
-  constructor(
-    readonly code: EnforceErrorCode,
-    message: string,
-  ) {
-    super(message);
+export class EnforceError extends PqguardError {
+  declare readonly code: EnforceErrorCode;
+  constructor(code: EnforceErrorCode, message: string) {
+    super(code, message);
     this.name = "EnforceError";
   }
 }

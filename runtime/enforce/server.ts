@@ -224,11 +224,11 @@ function digestsOf(tools: readonly Record<string, unknown>[]): LiveDigests {
 /** How long the server's own list handler may take to give the tool definitions calls are pinned to. */
 export const LIVE_TOOLS_TIMEOUT_MS = 10_000;
 
-/** `promise`, or a ToolUnknown EnforceError saying `why` once `ms` have passed; the timer never keeps the process alive. */
+/** `promise`, or a ToolListUnavailable EnforceError saying `why` once `ms` have passed; the timer never keeps the process alive. */
 function withinMs<T>(promise: Promise<T>, ms: number, why: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expiry = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new EnforceError(EnforceErrorCode.ToolUnknown, why)), ms);
+    timer = setTimeout(() => reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, why)), ms);
     timer.unref?.();
   });
   return Promise.race([promise, expiry]).finally(() => clearTimeout(timer));
@@ -278,7 +278,7 @@ class LiveTools {
         (read) => (this.digests = read),
       );
       if (digests === undefined) {
-        throw new EnforceError(EnforceErrorCode.ToolUnknown, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
+        throw new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
       }
       return digests;
     })();

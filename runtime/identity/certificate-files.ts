@@ -11,6 +11,7 @@ import { issueClientCertificate, parseClientCertificate, verifyClientCertificate
 import { utf8 } from "../session/codec.js";
 import { CERTIFICATE_CLOCK_SKEW_MS, CLIENT_CERTIFICATE_CONTEXT } from "../session/constants.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
+import { PqguardError, errorCatalogue } from "../errors.js";
 
 export type { ClientCertificate } from "../session/certificate.js";
 
@@ -32,31 +33,26 @@ export const MAX_CERTIFICATE_FILE_BYTES = 96 * 1024;
 export const CERTIFICATE_FILE_MODE = 0o644;
 
 /** The catalogue of certificate file errors; a code never changes meaning once published. */
-export const ClientCertificateErrorCode = {
-  /** A certificate file that cannot be read or written (missing, permissions). */
-  Inaccessible: "PQG5201",
-  /** Not a well-formed certificate document: not JSON, a missing or extra field, bad base64url, bytes that do not parse. */
-  Malformed: "PQG5202",
-  /** A document of another format or another version of this one. */
-  UnsupportedFormat: "PQG5203",
-  /** The certificate's signature does not verify with its own issuer's key: the file was altered or damaged. */
-  BadSignature: "PQG5204",
-  /** The certificate certifies another key than the identity it is used with. */
-  KeyMismatch: "PQG5205",
-  /** The file to write exists and replacing it was not asked for. */
-  Exists: "PQG5206",
-  /** A certificate that could never be used: a key that is not a signature key, a bad lifetime, claims too large. */
-  NotIssuable: "PQG5207",
-} as const;
+export const CLIENT_CERTIFICATE_ERRORS = errorCatalogue("client certificate files", "ClientCertificateError", [[5201, 5299]], {
+  Inaccessible: ["PQG5201", "A certificate file that cannot be read or written (missing, permissions)."],
+  Malformed: ["PQG5202", "Not a well-formed certificate document: not JSON, a missing or extra field, bad base64url, bytes that do not parse."],
+  UnsupportedFormat: ["PQG5203", "A document of another format or another version of this one."],
+  BadSignature: ["PQG5204", "The certificate's signature does not verify with its own issuer's key: the file was altered or damaged."],
+  KeyMismatch: ["PQG5205", "The certificate certifies another key than the identity it is used with."],
+  Exists: ["PQG5206", "The file to write exists and replacing it was not asked for."],
+  NotIssuable: ["PQG5207", "A certificate that could never be used: a key that is not a signature key, a bad lifetime, claims too large."],
+});
+
+/** The codes by name, to throw with. */
+export const ClientCertificateErrorCode = CLIENT_CERTIFICATE_ERRORS.codes;
 
 export type ClientCertificateErrorCode = (typeof ClientCertificateErrorCode)[keyof typeof ClientCertificateErrorCode];
 
-export class ClientCertificateError extends Error {
-  readonly code: ClientCertificateErrorCode;
+export class ClientCertificateError extends PqguardError {
+  declare readonly code: ClientCertificateErrorCode;
   constructor(code: ClientCertificateErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "ClientCertificateError";
-    this.code = code;
   }
 }
 

@@ -1,6 +1,7 @@
 // A keyring: a directory of ML-DSA identities with their lifecycle (next → active → retiring, or revoked), described by
 // `keyring.json` (`pqguard-keyring/1`). Each key after the first is endorsed by the key that was active when it was
 // made, so a client that trusted the old key can accept the new one (continuity, as TUF and SSH do it).
+import { PqguardError, errorCatalogue } from "../errors.js";
 import { chmod, mkdir, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes, signature as signatureByName } from "../crypto/registry.js";
@@ -51,28 +52,24 @@ export interface KeyringDocument {
 }
 
 /** The catalogue of keyring errors; a code never changes meaning once published. */
-export const KeyringErrorCode = {
-  /** The keyring directory or its file cannot be read or written. */
-  Inaccessible: "PQG5301",
-  /** keyring.json is not a well-formed `pqguard-keyring/1` document. */
-  Malformed: "PQG5302",
-  /** keyring.json is of another format or version. */
-  UnsupportedFormat: "PQG5303",
-  /** An operation the keyring's state does not allow: no active key, an unknown key id, init on an existing keyring. */
-  InvalidOperation: "PQG5304",
-  /** The keyring directory can be read by group or others. */
-  Insecure: "PQG5305",
-  /** An endorsement that does not verify. */
-  BadEndorsement: "PQG5306",
-} as const;
+export const KEYRING_ERRORS = errorCatalogue("keyrings", "KeyringError", [[5301, 5309]], {
+  Inaccessible: ["PQG5301", "The keyring directory or its file cannot be read or written."],
+  Malformed: ["PQG5302", "keyring.json is not a well-formed `pqguard-keyring/1` document, or names key files that do not match it."],
+  UnsupportedFormat: ["PQG5303", "keyring.json is of another format, or of another version of this one."],
+  InvalidOperation: ["PQG5304", "An operation the keyring does not allow now: no active key, an unknown or revoked key id, init in a directory that is not empty."],
+  Insecure: ["PQG5305", "The keyring directory can be read by group or others."],
+  BadEndorsement: ["PQG5306", "A key whose endorsement by its predecessor does not verify."],
+});
+
+/** The codes by name, to throw with. */
+export const KeyringErrorCode = KEYRING_ERRORS.codes;
 export type KeyringErrorCode = (typeof KeyringErrorCode)[keyof typeof KeyringErrorCode];
 
-export class KeyringError extends Error {
-  readonly code: KeyringErrorCode;
+export class KeyringError extends PqguardError {
+  declare readonly code: KeyringErrorCode;
   constructor(code: KeyringErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "KeyringError";
-    this.code = code;
   }
 }
 

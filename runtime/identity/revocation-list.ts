@@ -1,6 +1,7 @@
 // The revocation list of client certificates a server reads (`pqguard-revocation-list/1`): fingerprints of client keys
 // (or of issuers) whose certificates are refused before they expire. It lives beside the server's configuration,
 // like its `--trust-issuer` pins, so it is not signed; the proxy reads it again whenever it changes.
+import { PqguardError, errorCatalogue } from "../errors.js";
 import { readBoundedFile } from "./files.js";
 import { parseFingerprint } from "./fingerprint.js";
 
@@ -21,20 +22,20 @@ export interface RevocationList {
   readonly revoked: readonly RevokedEntry[];
 }
 
-export const RevocationListErrorCode = {
-  /** The file cannot be read. */
-  Inaccessible: "PQG5321",
-  /** Not a well-formed revocation list, or another version of one. */
-  Malformed: "PQG5322",
-} as const;
+export const REVOCATION_LIST_ERRORS = errorCatalogue("revocation lists", "RevocationListError", [[5321, 5329]], {
+  Inaccessible: ["PQG5321", "A revocation list file that cannot be read."],
+  Malformed: ["PQG5322", "Not a well-formed `pqguard-revocation-list/1` document, or of another version."],
+});
+
+/** The codes by name, to throw with. */
+export const RevocationListErrorCode = REVOCATION_LIST_ERRORS.codes;
 export type RevocationListErrorCode = (typeof RevocationListErrorCode)[keyof typeof RevocationListErrorCode];
 
-export class RevocationListError extends Error {
-  readonly code: RevocationListErrorCode;
-  constructor(code: RevocationListErrorCode, message: string) {
-    super(message);
+export class RevocationListError extends PqguardError {
+  declare readonly code: RevocationListErrorCode;
+  constructor(code: RevocationListErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.name = "RevocationListError";
-    this.code = code;
   }
 }
 

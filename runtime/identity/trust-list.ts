@@ -1,6 +1,7 @@
 // The signed trust list a server publishes from its keyring (`pqguard-trust-list/1`), and the client's side of it:
 // server keys it accepts are the fingerprints it pinned plus every key endorsed, link by link, by one it accepts.
 // A revoked key is refused even when pinned; a key nobody it trusts endorsed is refused even when listed.
+import { PqguardError, errorCatalogue } from "../errors.js";
 import canonicalize from "canonicalize";
 import { signature as signatureByName } from "../crypto/registry.js";
 import { readBoundedFile } from "./files.js";
@@ -37,24 +38,22 @@ export interface TrustList {
   readonly signature: string;
 }
 
-export const TrustListErrorCode = {
-  /** Not a well-formed trust list, or of another version. */
-  Malformed: "PQG5311",
-  /** Its signature does not verify, or its signer is not a key the client accepts. */
-  Untrusted: "PQG5312",
-  /** Older than the list the client already applied (a rollback). */
-  Stale: "PQG5313",
-  /** The file or URL cannot be read. */
-  Inaccessible: "PQG5314",
-} as const;
+export const TRUST_LIST_ERRORS = errorCatalogue("trust lists", "TrustListError", [[5311, 5319]], {
+  Malformed: ["PQG5311", "Not a well-formed `pqguard-trust-list/1` document, or of another version."],
+  Untrusted: ["PQG5312", "A trust list not signed by a key the client accepts (its pins and the keys they endorse)."],
+  Stale: ["PQG5313", "A trust list older than the one the client already applied (a rollback)."],
+  Inaccessible: ["PQG5314", "A trust list file or URL that cannot be read."],
+});
+
+/** The codes by name, to throw with. */
+export const TrustListErrorCode = TRUST_LIST_ERRORS.codes;
 export type TrustListErrorCode = (typeof TrustListErrorCode)[keyof typeof TrustListErrorCode];
 
-export class TrustListError extends Error {
-  readonly code: TrustListErrorCode;
-  constructor(code: TrustListErrorCode, message: string) {
-    super(message);
+export class TrustListError extends PqguardError {
+  declare readonly code: TrustListErrorCode;
+  constructor(code: TrustListErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
     this.name = "TrustListError";
-    this.code = code;
   }
 }
 

@@ -125,12 +125,12 @@ async function toolsOver(transport: Transport, source: string, timeout: number, 
     const read = (): Promise<Record<string, unknown>[]> => readToolList((cursor) => client.listTools(cursor === undefined ? {} : { cursor }, { timeout }));
     const settled = await readSettled(read, () => announced);
     if (settled === undefined) {
-      throw new ManifestError(ManifestErrorCode.Unreadable, `the tool list of ${source} was still changing after ${MAX_SETTLE_READS} reads`);
+      throw new ManifestError(ManifestErrorCode.ServerToolsUnavailable, `the tool list of ${source} was still changing after ${MAX_SETTLE_READS} reads`);
     }
     return settled;
   } catch (error) {
     if (error instanceof ManifestError) throw error;
-    throw new ManifestError(ManifestErrorCode.Unreadable, `cannot list the tools of ${source}: ${describeError(error)}`);
+    throw new ManifestError(ManifestErrorCode.ServerToolsUnavailable, `cannot list the tools of ${source}: ${describeError(error)}`);
   } finally {
     await end();
     await client.close().catch(() => undefined);

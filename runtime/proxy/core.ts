@@ -685,7 +685,7 @@ export class ProxyConnection {
 
   async #callTool(upstream: UpstreamSession, id: RequestId, params: Params, cancelled: AbortSignal): Promise<unknown> {
     if (typeof params?.name !== "string" || (params.arguments !== undefined && !isObject(params.arguments))) {
-      throw new ProxyError("PQG8006", "invalid params: `tools/call` needs a tool `name` and an `arguments` object", JSONRPC_INVALID_PARAMS);
+      throw new ProxyError("PQG8016", "invalid params: `tools/call` needs a tool `name` and an `arguments` object", JSONRPC_INVALID_PARAMS);
     }
     const tool = params.name;
     const approver = this.#core.options.approver ?? (neededCapability("elicitation/create", undefined)!.declared(this.#clientCapabilities) ? this.#elicit : undefined);
@@ -694,7 +694,7 @@ export class ProxyConnection {
     const session = this.#session();
     if (session !== undefined) {
       // A call that arrives after the close (none should) is decided on a session nobody would end: refused instead.
-      if (!this.#open) throw new ProxyError("PQG8005", "the connection closed before the call could be decided", RPC_UPSTREAM_UNAVAILABLE);
+      if (!this.#open) throw new ProxyError("PQG8015", "the connection closed before the call could be decided", RPC_UPSTREAM_UNAVAILABLE);
       this.#sessions.add(session.sessionId);
     }
     const verdict = await this.#core.options.decisions.decide({
@@ -708,7 +708,7 @@ export class ProxyConnection {
     this.#core.options.onDecision?.(tool, verdict);
     if (!verdict.allowed) throw new Refusal(verdict.error);
     // The client gave up while the call was decided: nobody waits for its result, so it must not run.
-    if (cancelled.aborted) throw new ProxyError("PQG8005", "the request was cancelled", RPC_UPSTREAM_UNAVAILABLE);
+    if (cancelled.aborted) throw new ProxyError("PQG8013", "the request was cancelled", RPC_UPSTREAM_UNAVAILABLE);
     // What goes upstream is what was decided: the name and arguments, and the protocol's own `_meta` and `task`, no
     // other field a lenient server might read.
     const sent: Record<string, unknown> = { name: tool, arguments: params.arguments ?? {} };
@@ -750,7 +750,7 @@ export class ProxyConnection {
    */
   async #sharedSubscription(method: "resources/subscribe" | "resources/unsubscribe", params: Params, upstream: UpstreamSession): Promise<unknown> {
     const uri = params?.uri;
-    if (typeof uri !== "string") throw new ProxyError("PQG8006", `invalid params: \`${method}\` needs a resource \`uri\``, JSONRPC_INVALID_PARAMS);
+    if (typeof uri !== "string") throw new ProxyError("PQG8016", `invalid params: \`${method}\` needs a resource \`uri\``, JSONRPC_INVALID_PARAMS);
     const others = this.#core.subscribersOf(uri).filter((connection) => connection !== this).length;
     if (method === "resources/subscribe") {
       if (others === 0 && !this.#subscriptions.has(uri)) await upstream.supervisor.request(method, params);

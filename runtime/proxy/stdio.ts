@@ -53,7 +53,7 @@ export class TolerantStdioTransport implements Transport {
     if (framed.kind === "malformed") {
       this.malformed += 1;
       if (framed.inReplyTo === undefined) this.#reply(framed.reply);
-      else this.onerror?.(new ProxyError("PQG8006", `the client answered request \`${String(framed.inReplyTo)}\` with ${framed.detail}`, JSONRPC_INVALID_REQUEST));
+      else this.onerror?.(new ProxyError("PQG8016", `the client answered request \`${String(framed.inReplyTo)}\` with ${framed.detail}`, JSONRPC_INVALID_REQUEST));
       return;
     }
     this.onmessage?.(framed.message);

@@ -30,7 +30,7 @@ interface PinWaiter {
 
 /** The tool list could not be read without a change overtaking the read, within the reads a refresh or a call may make. */
 function unpinnable(): ProxyError {
-  return new ProxyError("PQG8002", `the upstream's tool list kept changing while it was read, so it could not be pinned within ${MAX_STALE_READS} reads`, RPC_UPSTREAM_UNAVAILABLE);
+  return new ProxyError("PQG8017", `the upstream's tool list kept changing while it was read, so it could not be pinned within ${MAX_STALE_READS} reads`, RPC_UPSTREAM_UNAVAILABLE);
 }
 
 /** What an upstream session is made of; the core's factory supplies the supervisor and pin for each new one. */
@@ -156,7 +156,7 @@ export class UpstreamSession {
    * Runs `use` on the pin at a moment when no change has been announced since its list was read: at once when the pin
    * is current, else in the same step as a refresh pins a list (the one in flight, or one this starts), so that nothing
    * can come in between. Calls waiting at once share that refresh; each waits through at most the reads left in its
-   * `budget` (MAX_STALE_READS for a new one) and is refused past them with PQG8002, as when the refresh fails (then
+   * `budget` (MAX_STALE_READS for a new one) and is refused past them with PQG8017, as when the refresh fails (then
    * with its error). Throws or rejects with what `use` throws.
    */
   withPin<T>(use: (pin: ToolPin) => T, budget: ReadBudget = readBudget()): T | Promise<T> {

@@ -166,7 +166,7 @@ export class UpstreamSupervisor {
     if (call === undefined) return;
     this.#settle(call);
     if (call.sentTo !== undefined) this.notify("notifications/cancelled", { requestId: upstreamId, reason });
-    call.reject(new ProxyError("PQG8005", "the request was cancelled", RPC_UPSTREAM_UNAVAILABLE));
+    call.reject(new ProxyError("PQG8013", "the request was cancelled", RPC_UPSTREAM_UNAVAILABLE));
   }
 
   /** Stops the server (SIGTERM, then SIGKILL after a grace period; or ends the HTTP session) and fails every pending call. */
@@ -325,7 +325,7 @@ export class UpstreamSupervisor {
     const call = typeof id === "number" ? this.#pending.get(id) : undefined;
     if (call === undefined) return;
     this.#settle(call);
-    call.reject(new ProxyError("PQG8005", `the upstream server answered \`${call.method}\` with a malformed response: ${detail}`, JSONRPC_INTERNAL_ERROR));
+    call.reject(new ProxyError("PQG8014", `the upstream server answered \`${call.method}\` with a malformed response: ${detail}`, JSONRPC_INTERNAL_ERROR));
   }
 
   /** A request the link could not deliver fails now; the server may have gone away, so its health is checked. */

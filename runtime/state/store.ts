@@ -1,6 +1,7 @@
 // The call-history store behind rate limits, `calls()` and `called()`: an async interface, so that a shared store
 // (a database, a cache) can stand behind it, answered as a synchronous `CallHistory` snapshot for the guard.
 import type { CallHistory } from "../guard/types.js";
+import { PqguardError, errorCatalogue } from "../errors.js";
 
 /** One call that was let through: recorded after the decision allowed it, before its handler runs. */
 export interface CallRecord {
@@ -59,20 +60,21 @@ export interface StateStore {
   endSession(sessionId: string): Promise<void>;
 }
 
-export type StateErrorCode =
-  /** The store holds as many entries as it may, even after expiring old ones. */
-  | "PQG7201"
-  /** Entries inside the asked window were dropped (a bound, the retention period, a clock jump): a count would be too low. */
-  | "PQG7202"
-  /** Any other failure of a store (I/O, a remote store). */
-  | "PQG7203";
+export const STATE_ERRORS = errorCatalogue("state stores", "StateError", [[7201, 7299]], {
+  Full: ["PQG7201", "The store holds as many entries as it may, even after expiring old ones."],
+  WindowIncomplete: ["PQG7202", "Entries inside the asked window were dropped (a bound, the retention period, a clock jump): a count would be too low."],
+  StoreFailed: ["PQG7203", "Any other failure of a store (I/O, a remote store, a clock that gives no time)."],
+  StoreTimeout: ["PQG7204", "An asynchronous store did not answer an operation within its time limit."],
+});
 
-export class StateError extends Error {
-  constructor(
-    readonly code: StateErrorCode,
-    message: string,
-  ) {
-    super(message);
+/** The codes by name. */
+export const StateErrorCode = STATE_ERRORS.codes;
+export type StateErrorCode = (typeof StateErrorCode)[keyof typeof StateErrorCode];
+
+export class StateError extends PqguardError {
+  declare readonly code: StateErrorCode;
+  constructor(code: StateErrorCode, message: string) {
+    super(code, message);
     this.name = "StateError";
   }
 }

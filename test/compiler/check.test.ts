@@ -7,7 +7,7 @@ import fc from "fast-check";
 import type { Expr } from "../../grammar/ast.js";
 import { checkPolicyFile, checkPolicySource, type CheckOutcome } from "../../compiler/load.js";
 import type { Type } from "../../compiler/ir.js";
-import { policyDigest } from "../../compiler/checker.js";
+import { policyDigest } from "../../compiler/check/index.js";
 
 const paymentsTools = JSON.parse(readFileSync(new URL("../../policies/payments/payments.tools.json", import.meta.url), "utf8")) as unknown;
 const designExample = readFileSync(new URL("../../policies/payments/payments.policy", import.meta.url), "utf8");

@@ -1,7 +1,8 @@
 // The longest window a policy counts calls over (`longestWindowMs`): what a state store must keep, reported alike by
 // the compiled guard module and the reference interpreter, for limits, `calls()` windows and `session.age` windows.
 import assert from "node:assert/strict";
-import { interpret, longestWindowMs } from "../../compiler/interpreter.js";
+import { longestWindowMs } from "../../compiler/analysis.js";
+import { interpret } from "../../compiler/interpreter.js";
 import { checked, compiledGuard } from "../support/guards.js";
 
 const tools = {

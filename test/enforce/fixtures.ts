@@ -245,7 +245,7 @@ export async function assertDecidedOnReread(
 }
 
 /**
- * Both ends: when the tool list changes during every read, a call is refused (PQG7304, "changed during each of 5
+ * Both ends: when the tool list changes during every read, a call is refused (PQG7313, "changed during each of 5
  * reads") and never runs. `refuse` awaits a refusal and returns its data.
  */
 export async function assertRefusedWhileListFlips(
@@ -253,7 +253,7 @@ export async function assertRefusedWhileListFlips(
   refuse: (call: Promise<unknown>) => Promise<{ code: string; reason: string }>,
 ): Promise<void> {
   const data = await refuse(t.client.callTool({ name: "get_balance", arguments: { customer_id: "c" } }));
-  assert.equal(data.code, "PQG7304");
+  assert.equal(data.code, "PQG7313");
   assert.match(data.reason, /changed during each of 5 reads/);
   assert.equal(t.counts.ran, 0);
   await t.close();

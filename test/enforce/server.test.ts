@@ -433,7 +433,7 @@ describe("enforce (server side)", () => {
     );
     const started = Date.now();
     const data = await refusal(t.client.callTool({ name: "get_balance", arguments: { customer_id: "c" } }));
-    assert.equal(data.code, "PQG7304");
+    assert.equal(data.code, "PQG7313");
     assert.match(data.reason, /tools\/list handler did not answer within 50 ms/);
     assert.ok(Date.now() - started < 5_000);
     assert.equal(t.counts.ran, 0);

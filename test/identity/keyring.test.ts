@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { stat } from "node:fs/promises";
 import { CryptoErrorCode } from "../../runtime/crypto/errors.js";
 import { CryptoConfigErrorCode, decodeCryptoConfig } from "../../runtime/crypto/config-file.js";
-import { ClientCertificateErrorCode } from "../../runtime/identity/certificate-files.js";
 import {
   Keyring,
   KeyringErrorCode,
@@ -22,8 +21,6 @@ import { TrustListErrorCode, TrustedServerKeys, exportTrustList } from "../../ru
 import { ManifestErrorCode } from "../../runtime/manifest/errors.js";
 import { signManifest, verifySignedManifest } from "../../runtime/manifest/signed.js";
 import { verifyAuditLog } from "../../runtime/audit/verify.js";
-import { SessionErrorCode } from "../../runtime/session/errors.js";
-import { EnforceErrorCode } from "../../runtime/enforce/errors.js";
 
 const HOUR = 3600_000;
 
@@ -158,12 +155,6 @@ describe("keyring", () => {
     assert.throws(() => verifySignedManifest(manifest, { signerKeys: revoked.keys, now: t0 + HOUR + 2 }), { code: ManifestErrorCode.SignerNotAccepted, message: /revoked/ });
     const stranger = generateIdentity("ML-DSA-65");
     assert.throws(() => verifySignedManifest(signManifest([{ name: "t", inputSchema: { type: "object" } }], stranger), { signerKeys: revoked.keys }), { code: ManifestErrorCode.WrongSigner });
-  });
-
-  it("codes of the new catalogues are unique and do not reuse published ones", () => {
-    const catalogues = [KeyringErrorCode, TrustListErrorCode, RevocationListErrorCode, CryptoConfigErrorCode, CryptoErrorCode, ClientCertificateErrorCode, ManifestErrorCode, SessionErrorCode, EnforceErrorCode];
-    const all = catalogues.flatMap((catalogue) => Object.values(catalogue));
-    assert.equal(new Set(all).size, all.length, `repeated: ${all.filter((c, i) => all.indexOf(c) !== i).join(", ")}`);
   });
 });
 

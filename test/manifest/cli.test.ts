@@ -64,7 +64,7 @@ describe("pqguard manifest", () => {
   it("exits 1 for a server that cannot be started, an unreadable file and an oversized file", async () => {
     const dead = await cli(["manifest", "sign", "--key", "reviewer.key", "--from-server", "/nonexistent/server", "--out", "x.json"], dir);
     assert.equal(dead.code, 1);
-    assert.match(dead.err, /PQG7011/);
+    assert.match(dead.err, /PQG7012/);
     assert.match((await cli(["manifest", "verify", "absent.json"], dir)).err, /PQG7011/);
     await writeFile(join(dir, "big.json"), Buffer.alloc(MAX_MANIFEST_BYTES + 1, 0x20));
     assert.match((await cli(["manifest", "verify", "big.json"], dir)).err, /PQG7010/);

@@ -141,7 +141,7 @@ describe("pqguard manifest diff", () => {
     assert.match(missing.err, /PQG7011/);
     const dead = await cli(["manifest", "diff", "m.json", "--from-server", "/nonexistent/server"], dir);
     assert.equal(dead.code, 2);
-    assert.match(dead.err, /PQG7011: cannot list the tools of `\/nonexistent\/server`/);
+    assert.match(dead.err, /PQG7012: cannot list the tools of `\/nonexistent\/server`/);
   });
 
   it("exits 2 for a wrong command line", async () => {
@@ -168,7 +168,7 @@ describe("pqguard manifest diff", () => {
     assert.match(bad.err, /`--header` number 1 must be `Name: value`/);
     const unreachable = await cli(["manifest", "diff", "m.json", "--from-url", "http://127.0.0.1:1/mcp?token=q53cr3t", "--header", "Authorization: Bearer s3cr3t"], dir);
     assert.equal(unreachable.code, 2);
-    assert.match(unreachable.err, /PQG7011: cannot list the tools of http:\/\/127\.0\.0\.1:1\/mcp:/);
+    assert.match(unreachable.err, /PQG7012: cannot list the tools of http:\/\/127\.0\.0\.1:1\/mcp:/);
     for (const r of [bad, unreachable]) assert.doesNotMatch(r.out + r.err, /s3cr3t/);
   });
 });

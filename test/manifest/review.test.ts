@@ -176,7 +176,7 @@ describe("reviewing a live server reads what the proxy will see", function () {
     try {
       const refused = await cli(["manifest", "sign", "--key", "reviewer.key", "--from-url", server.url, "--out", "h.json"], dir);
       assert.equal(refused.code, 1);
-      assert.match(refused.err, /PQG7011: cannot list the tools of http:\/\/127\.0\.0\.1:\d+\/mcp/);
+      assert.match(refused.err, /PQG7012: cannot list the tools of http:\/\/127\.0\.0\.1:\d+\/mcp/);
       const wrong = await cli(["manifest", "sign", "--key", "reviewer.key", "--from-url", server.url, "--header", "Authorization: Bearer wrong-t0ken", "--out", "h.json"], dir);
       assert.equal(wrong.code, 1);
       const signed = await cli(["manifest", "sign", "--key", "reviewer.key", "--from-url", server.url, "--header", `Authorization: Bearer ${token}`, "--out", "h.json"], dir);

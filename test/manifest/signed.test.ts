@@ -150,8 +150,8 @@ describe("signed manifests", () => {
     for (const bad of cases) expectError(bad, "PQG7001");
   });
 
-  it("refuses another version of the format by name, with its own code (PQG7012)", () => {
-    expectError({ ...mutable(signed()), format: "pqguard-manifest/2" }, "PQG7012");
+  it("refuses another version of the format by name, with its own code (PQG7013)", () => {
+    expectError({ ...mutable(signed()), format: "pqguard-manifest/2" }, "PQG7013");
   });
 
   it("refuses duplicate tool names and an unknown algorithm", () => {

@@ -189,7 +189,7 @@ describe("proxy tool-list reads per call", () => {
     const { core, pin, state } = changingProxy(() => "before");
     const [reply] = await sendCalls(core);
     const refusal = refusalOf(reply!);
-    assert.equal(refusal.code, "PQG7304");
+    assert.equal(refusal.code, "PQG7313");
     assert.match(refusal.reason, /kept changing while it was read, so it could not be pinned within 5 reads/);
     assert.equal(state.reads, MAX_STALE_READS);
     assert.deepEqual(pin.verdicts, []);
@@ -221,7 +221,7 @@ describe("proxy tool-list reads per call", () => {
       waiting[read - 1]!(REVIEWED);
     }
     const refusal = refusalOf((await replied)[0]!);
-    assert.equal(refusal.code, "PQG7304");
+    assert.equal(refusal.code, "PQG7313");
     assert.match(refusal.reason, /could not be pinned within 5 reads \(checked again after the approval\)/);
     assert.equal(waiting.length, 7, "the refresh goes on for the change, without the call");
   });

@@ -41,12 +41,24 @@ describe("upstream supervisor", function () {
     assert.equal(upstream.restarts, 0);
   });
 
+  it("tells an error answer (PQG8005, relayed), a cancelled call (PQG8013) and a malformed answer (PQG8014) apart", async () => {
+    upstream = scripted(20_000);
+    await upstream.start();
+    const answered = await rejection(upstream.request("resources/list"));
+    assert.deepEqual([answered.code, answered.rpcCode, answered.message], ["PQG8005", -32601, "method not found"]);
+    const slow = upstream.call("tools/call", { name: "slow", arguments: { ms: 2_000 } });
+    upstream.cancel(slow.id, "the client withdrew it");
+    const cancelled = await rejection(slow.result);
+    assert.deepEqual([cancelled.code, cancelled.message], ["PQG8013", "the request was cancelled"]);
+    assert.equal((await rejection(upstream.request("tools/call", { name: "bad-reply", arguments: {} }))).code, "PQG8014");
+  });
+
   it("fails a call at once when the server answers it with a malformed response, instead of at its timeout", async () => {
     upstream = scripted(20_000);
     await upstream.start();
     const started = Date.now();
     const error = await rejection(upstream.request("tools/call", { name: "bad-reply", arguments: {} }));
-    assert.equal(error.code, "PQG8005");
+    assert.equal(error.code, "PQG8014");
     assert.match(error.message, /answered `tools\/call` with a malformed response/);
     assert.ok(Date.now() - started < 5_000, "answered long before the call timeout");
     assert.deepEqual(await upstream.request("tools/call", { name: "slow", arguments: { ms: 0 } }), { content: [], structuredContent: { slept: 0 } });

@@ -1,7 +1,7 @@
 // The dimension of one argument path: its classes when every use compares it with constants (numbers cut into
 // intervals at the constants; strings, enums and booleans by which constants they equal), values around the hints
 // otherwise, and always the argument absent or of the wrong type, which the guard sees from clients that send them.
-import { pathText } from "../../compiler/interpreter.js";
+import { pathText } from "../../compiler/analysis.js";
 import type { Type } from "../../compiler/ir.js";
 import type { Probe } from "./probe.js";
 import { ARGS_PREFIX, type Hint, type Read } from "./reads.js";

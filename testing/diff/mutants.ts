@@ -4,7 +4,7 @@
 // rule split per tool, comments and layout). Each is the policy's text edited at the spans of its syntax tree;
 // callers check it and keep the ones that still check.
 import type { Binary, CallRule, DurationLiteral, Expr, ListLiteral, NumberLiteral, RegexLiteral, Span, StringLiteral } from "../../grammar/ast.js";
-import { conjuncts, pathText } from "../../compiler/interpreter.js";
+import { conjuncts, pathText } from "../../compiler/analysis.js";
 import type { CheckedPolicy, Type } from "../../compiler/ir.js";
 import { ALGORITHMS } from "../../runtime/guard/algorithms.js";
 import { regexSites, widenClass } from "./regex.js";

@@ -1,6 +1,7 @@
 // The two policies of a diff and one way to decide a probe with both: the interpreter of each, and, when given, the
 // compiled guard of each, which must decide alike (a request on which they do not is kept as a disagreement).
-import { interpret, outline, type RuleOutline } from "../../compiler/interpreter.js";
+import { outline, type RuleOutline } from "../../compiler/analysis.js";
+import { interpret } from "../../compiler/interpreter.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
 import { explainText } from "../../runtime/guard/helpers.js";
 import type { Decision, GuardModule } from "../../runtime/guard/types.js";

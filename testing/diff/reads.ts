@@ -3,7 +3,7 @@
 // few classes that decide alike; any other use is opaque, and only searching can explore it. Each requirement, rule
 // and limit also gets an identity from its content, so rules match across versions whatever their line.
 import type { Expr, Path, RuleEffect } from "../../grammar/ast.js";
-import { pathText, typeOf } from "../../compiler/interpreter.js";
+import { pathText, typeOf } from "../../compiler/analysis.js";
 import type { CheckedPolicy, Type } from "../../compiler/ir.js";
 import type { LimitScope } from "../../runtime/guard/types.js";
 

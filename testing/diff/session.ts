@@ -1,7 +1,7 @@
 // The dimensions of the session: the client (authentication, role, id, fingerprint, claims), the peer and the
 // session's id, the negotiated suite, and the session's age. Setting one keeps the session one enforcement could build:
 // a role makes the client authenticated, an unsealed session has no client identity and no peer.
-import { pathText } from "../../compiler/interpreter.js";
+import { pathText } from "../../compiler/analysis.js";
 import type { Type } from "../../compiler/ir.js";
 import { algorithmNames } from "../../runtime/crypto/registry.js";
 import { algorithmFacts } from "../../runtime/guard/algorithms.js";

@@ -2,20 +2,21 @@
 // interpreter, and the two decisions must be the same. A disagreement throws at the call that caused it, so
 // fast-check shrinks it like any other failure, and every test a user writes is a differential test for free.
 import type { Decision, GuardContext, GuardModule, GuardRequest } from "../../runtime/guard/types.js";
+import { PqguardError } from "../../runtime/errors.js";
 import { decidedText } from "./decisions.js";
 
 /** The code of a disagreement between the two back ends, wherever it is reported. */
-export const DISAGREEMENT_CODE = "PQG9504";
+export const DISAGREEMENT_CODE = "PQG9504" as const;
 
 /** The compiled guard and the interpreter decided one call differently (or only one of them threw). */
-export class BackendDisagreement extends Error {
-  readonly code = DISAGREEMENT_CODE;
+export class BackendDisagreement extends PqguardError {
+  declare readonly code: typeof DISAGREEMENT_CODE;
   constructor(
     message: string,
     readonly compiled: Decision | undefined,
     readonly interpreted: Decision | undefined,
   ) {
-    super(message);
+    super(DISAGREEMENT_CODE, message);
     this.name = "BackendDisagreement";
   }
 }

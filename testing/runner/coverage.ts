@@ -2,7 +2,7 @@
 // test saw both true and false, which tools no test called. Read from the decisions' explanations alone: evaluation
 // is left to right with short-circuit, so an entry's detail (the first clause that was false, or that all held) says
 // the outcome of every clause evaluated before it, and the clauses after it were not evaluated.
-import { outline, type Clause } from "../../compiler/interpreter.js";
+import { outline, type Clause } from "../../compiler/analysis.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
 import { explainText } from "../../runtime/guard/helpers.js";
 import type { Decision, Explanation, GuardRequest } from "../../runtime/guard/types.js";

@@ -2,6 +2,8 @@
 // `NAME.cases.json`, `NAME.properties.test.{js,mjs,ts}`, or with a further part, `NAME.refunds.cases.json`.
 import { readdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { PqguardError } from "../../runtime/errors.js";
+import { TestRunErrorCode } from "./results.js";
 
 export type TestFileKind = "cases" | "properties";
 
@@ -25,10 +27,10 @@ export interface Discovery {
 }
 
 /** A PATH that cannot be read, or under which there is nothing to test. */
-export class DiscoveryError extends Error {
-  readonly code = "PQG9514";
+export class DiscoveryError extends PqguardError {
+  declare readonly code: typeof TestRunErrorCode.NothingToTest;
   constructor(message: string) {
-    super(message);
+    super(TestRunErrorCode.NothingToTest, message);
     this.name = "DiscoveryError";
   }
 }

@@ -7,13 +7,14 @@ import { readFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { PolicyUnderTest, PropertyFile, PropertyTest } from "./contract.js";
+import { PqguardError } from "../../runtime/errors.js";
 import { TestRunErrorCode, type TestOutcome } from "./results.js";
 
 /** A property file that misuses the contract: `t.it` called late or with the wrong arguments. */
-export class PropertyFileError extends Error {
-  readonly code = TestRunErrorCode.PropertyFileInvalid;
+export class PropertyFileError extends PqguardError {
+  declare readonly code: typeof TestRunErrorCode.PropertyFileInvalid;
   constructor(message: string) {
-    super(message);
+    super(TestRunErrorCode.PropertyFileInvalid, message);
     this.name = "PropertyFileError";
   }
 }

@@ -1,0 +1,238 @@
+// Static analysis of a checked policy, shared by the reference interpreter and the code generator: the outline (rules
+// and limits in source order, conditions split into clauses with their texts), the types the checker proved, the
+// tools a session could call and the longest window the policy counts calls over. Nothing here evaluates a call;
+// the differential tests check these functions on their own, since both back ends read them (see
+// test/compiler/analysis.test.ts and windows.test.ts).
+import type { Expr, PathSegment } from "../grammar/ast.js";
+import type { CheckedLimit, CheckedPolicy, CheckedRule, Type } from "./ir.js";
+
+// ---------------------------------------------------------------------------------------------------------
+// Outline: rules and limits in source order, clauses and their texts
+
+/** Collapses whitespace runs, as explanations quote conditions. */
+export function collapse(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
+const texts = new WeakMap<Expr, string>();
+
+export function exprText(policy: CheckedPolicy, expr: Expr): string {
+  let text = texts.get(expr);
+  if (text === undefined) {
+    text = collapse(policy.source.slice(expr.span.start, expr.span.end));
+    texts.set(expr, text);
+  }
+  return text;
+}
+
+/** The top-level `and` conjuncts of a condition, looking through parentheses. */
+export function conjuncts(expr: Expr): Expr[] {
+  let inner = expr;
+  while (inner.kind === "Paren") inner = inner.inner;
+  if (inner.kind === "Binary" && inner.op === "and") return [...conjuncts(inner.left), ...conjuncts(inner.right)];
+  return [expr];
+}
+
+export interface Clause {
+  readonly expr: Expr;
+  readonly text: string;
+}
+
+export interface RuleOutline {
+  readonly kind: "rule";
+  readonly rule: CheckedRule;
+  readonly position: number;
+  readonly when: readonly Clause[];
+  readonly unless: Clause | undefined;
+}
+
+export interface LimitOutline {
+  readonly kind: "limit";
+  readonly limit: CheckedLimit;
+  readonly position: number;
+  /** The window as written, `1h`. */
+  readonly windowText: string;
+}
+
+export type CheckOutline = RuleOutline | LimitOutline;
+
+function lineOf(id: string): number {
+  const match = /:(\d+)$/.exec(id);
+  return match === null ? 0 : Number(match[1]);
+}
+
+function formatWindow(ms: number): string {
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+const outlines = new WeakMap<CheckedPolicy, readonly CheckOutline[]>();
+
+/** Call rules and limits merged in source order (the order of determining ids and explanations). */
+export function outline(policy: CheckedPolicy): readonly CheckOutline[] {
+  let items = outlines.get(policy);
+  if (items === undefined) {
+    items = buildOutline(policy);
+    outlines.set(policy, items);
+  }
+  return items;
+}
+
+function buildOutline(policy: CheckedPolicy): CheckOutline[] {
+  const astRules = policy.ast.statements.filter((s) => s.kind === "CallRule");
+  const astLimits = policy.ast.statements.filter((s) => s.kind === "LimitRule");
+  const rulesAligned = astRules.length === policy.rules.length;
+  const limitsAligned = astLimits.length === policy.limits.length;
+  const clause = (expr: Expr): Clause => ({ expr, text: exprText(policy, expr) });
+  const items: CheckOutline[] = [
+    ...policy.rules.map((rule, i): RuleOutline => ({
+      kind: "rule",
+      rule,
+      position: rulesAligned ? astRules[i]!.span.start : lineOf(rule.id) * 1e9,
+      when: rule.when === undefined ? [] : conjuncts(rule.when).map(clause),
+      unless: rule.unless === undefined ? undefined : clause(rule.unless),
+    })),
+    ...policy.limits.map((limit, i): LimitOutline => {
+      const ast = limitsAligned ? astLimits[i] : undefined;
+      const written = ast !== undefined && ast.window.ms === limit.windowMs ? ast.window.text : formatWindow(limit.windowMs);
+      return { kind: "limit", limit, position: ast !== undefined ? ast.span.start : lineOf(limit.id) * 1e9, windowText: written };
+    }),
+  ];
+  return items.sort((a, b) => a.position - b.position);
+}
+
+export function targets(tools: readonly string[] | "*", tool: string): boolean {
+  return tools === "*" || tools.includes(tool);
+}
+
+/** The path as explanations print it: `args.items[0].sku`, `client.claims["tenant"]`. */
+export function pathText(root: string, segments: readonly PathSegment[]): string {
+  let text = root;
+  for (const s of segments) {
+    if (s.kind === "Index") text += `[${s.index}]`;
+    else if (s.quoted) text += `[${JSON.stringify(s.name)}]`;
+    else text += `.${s.name}`;
+  }
+  return text;
+}
+
+const UNKNOWN: Type = { kind: "unknown" };
+
+export function typeOf(policy: CheckedPolicy, expr: Expr): Type {
+  const known = policy.types.get(expr);
+  if (known !== undefined) return known;
+  if (expr.kind === "Paren") return typeOf(policy, expr.inner);
+  return UNKNOWN;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Callable tools and windows
+
+/**
+ * Manifest tools that some `permit` or `ask` targets and no unconditional `forbid` does: the most a session whose
+ * requirements hold could call. Conditions are not looked at, so this can list a tool whose calls are all denied,
+ * never hide one that a call could reach.
+ */
+export function callableTools(policy: CheckedPolicy): string[] {
+  const unconditional = (r: CheckedRule): boolean => r.effect === "forbid" && r.when === undefined && r.unless === undefined;
+  return policy.tools
+    .map((t) => t.name)
+    .filter(
+      (name) =>
+        policy.rules.some((r) => r.effect !== "forbid" && targets(r.tools, name)) &&
+        !policy.rules.some((r) => unconditional(r) && targets(r.tools, name)),
+    );
+}
+
+/**
+ * The longest window, in ms, over which the policy counts calls: its limits and its `calls()` windows; 0 when it
+ * counts none. A state store must keep calls this long or counts reaching further back fail at run time, so both back
+ * ends report it and enforcement checks it at set-up. A window written with `session.age` is bounded by the
+ * `session.age < D` requirements that must hold before it is evaluated (all of them for a rule, the earlier ones for
+ * a requirement); without one it is unbounded, `Infinity`.
+ */
+export function longestWindowMs(policy: CheckedPolicy): number {
+  let longest = 0;
+  for (const limit of policy.limits) longest = Math.max(longest, limit.windowMs);
+  let maxAge = Number.POSITIVE_INFINITY;
+  for (const req of policy.requirements) {
+    longest = Math.max(longest, callsWindow(req.condition, maxAge));
+    maxAge = Math.min(maxAge, sessionAgeBound(req.condition, maxAge));
+  }
+  for (const rule of policy.rules) {
+    if (rule.when !== undefined) longest = Math.max(longest, callsWindow(rule.when, maxAge));
+    if (rule.unless !== undefined) longest = Math.max(longest, callsWindow(rule.unless, maxAge));
+  }
+  return longest;
+}
+
+/** The longest window of the `calls()` in an expression; a window of zero or less counts nothing. */
+function callsWindow(expr: Expr, maxAge: number): number {
+  switch (expr.kind) {
+    case "Call": {
+      const window = expr.callee === "calls" && expr.args[1] !== undefined ? durationRange(expr.args[1], maxAge)[1] : 0;
+      return expr.args.reduce((longest, arg) => Math.max(longest, callsWindow(arg, maxAge)), Math.max(0, window));
+    }
+    case "Paren":
+      return callsWindow(expr.inner, maxAge);
+    case "Unary":
+      return callsWindow(expr.operand, maxAge);
+    case "Binary":
+      return Math.max(callsWindow(expr.left, maxAge), callsWindow(expr.right, maxAge));
+    case "ListLiteral":
+      return expr.elements.reduce((longest, e) => Math.max(longest, callsWindow(e, maxAge)), 0);
+    default:
+      return 0;
+  }
+}
+
+const UNBOUNDED: readonly [number, number] = [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
+
+/**
+ * The least and greatest ms a duration expression can take, built from literals, `session.age` (from 0, as
+ * enforcement never reports it negative, to `maxAge`), negation, `+` and `-`. A least bound is finite or `-Infinity`
+ * and a greatest one finite or `Infinity`, so the arithmetic never meets `Infinity - Infinity` (NaN).
+ */
+function durationRange(expr: Expr, maxAge: number): readonly [number, number] {
+  switch (expr.kind) {
+    case "DurationLiteral":
+      return [expr.ms, expr.ms];
+    case "Paren":
+      return durationRange(expr.inner, maxAge);
+    case "Path":
+      return isSessionAge(expr) ? [0, maxAge] : UNBOUNDED;
+    case "Unary": {
+      if (expr.op !== "-") return UNBOUNDED;
+      const [lo, hi] = durationRange(expr.operand, maxAge);
+      return [-hi, -lo];
+    }
+    case "Binary": {
+      if (expr.op !== "+" && expr.op !== "-") return UNBOUNDED;
+      const [llo, lhi] = durationRange(expr.left, maxAge);
+      const [rlo, rhi] = durationRange(expr.right, maxAge);
+      return expr.op === "+" ? [llo + rlo, lhi + rhi] : [llo - rhi, lhi - rlo];
+    }
+    default:
+      return UNBOUNDED;
+  }
+}
+
+function isSessionAge(expr: Expr): boolean {
+  while (expr.kind === "Paren") expr = expr.inner;
+  return expr.kind === "Path" && expr.root === "session" && expr.segments.length === 1 && expr.segments[0]!.kind === "Field" && expr.segments[0]!.name === "age";
+}
+
+/** The greatest `session.age` a requirement lets through: its `session.age < D` conjuncts (or `<=`, or `D > ...`). */
+function sessionAgeBound(condition: Expr, maxAge: number): number {
+  let bound = maxAge;
+  for (const conjunct of conjuncts(condition)) {
+    let c = conjunct;
+    while (c.kind === "Paren") c = c.inner;
+    if (c.kind !== "Binary") continue;
+    if ((c.op === "<" || c.op === "<=") && isSessionAge(c.left)) bound = Math.min(bound, durationRange(c.right, maxAge)[1]);
+    if ((c.op === ">" || c.op === ">=") && isSessionAge(c.right)) bound = Math.min(bound, durationRange(c.left, maxAge)[1]);
+  }
+  return bound;
+}

@@ -1,0 +1,418 @@
+// Typing of expressions: literals, operators, function calls and `has`, each checked against the types its operands
+// must have; the type of every expression is recorded for the back ends. Paths are typed in ./paths.ts.
+import type { Binary, Call, Expr, Has, RegexLiteral, StringLiteral } from "../../grammar/ast.js";
+import { algorithmFacts, algorithmNames, type AlgorithmFamily } from "../../runtime/guard/algorithms.js";
+import { MATCH_INPUT_LIMIT } from "../../runtime/guard/helpers.js";
+import { didYouMean } from "../diagnostics.js";
+import type { Type } from "../ir.js";
+import { backtrackingVerdict } from "../regex-backtracking.js";
+import type { CheckContext, Scope } from "./context.js";
+import { contradictions } from "./lints.js";
+import { constantDuration, isIsoTimestamp, MAX_DURATION_MS, MIN_DURATION_MS } from "./literals.js";
+import { typePath } from "./paths.js";
+import { algorithm, BOOLEAN, DURATION, ERROR, NUMBER, REGEX, sameType, STRING, TIMESTAMP, TOOL, typeName, UNKNOWN, unwrap } from "./types.js";
+
+/** The functions a policy may call. */
+const FUNCTIONS = ["calls", "called", "len", "lower", "upper"] as const;
+
+export class ExpressionTyper {
+  constructor(private readonly ctx: CheckContext) {}
+
+  /** Types a condition, which must be a boolean, and looks for conjuncts that contradict each other. */
+  condition(e: Expr, scope: Scope): void {
+    const t = this.expr(e, scope);
+    if (t !== ERROR && t.kind !== "boolean") this.ctx.report("notBoolean", e, { expr: this.ctx.quote(e), type: typeName(t) });
+    if (t.kind === "boolean") contradictions(this.ctx, e);
+  }
+
+  /** Types an expression and records its type. */
+  expr(e: Expr, scope: Scope): Type {
+    const t = this.compute(e, scope);
+    this.ctx.types.set(e, t);
+    return t;
+  }
+
+  private compute(e: Expr, scope: Scope): Type {
+    switch (e.kind) {
+      case "NumberLiteral":
+        return NUMBER;
+      case "StringLiteral":
+        return STRING;
+      case "BooleanLiteral":
+        return BOOLEAN;
+      case "DurationLiteral":
+        this.ctx.duration(e);
+        return DURATION;
+      case "RegexLiteral":
+        // The lexer reads a regex only right after `matches`; should one appear elsewhere, its operator rejects it.
+        return REGEX;
+      case "ListLiteral":
+        return this.list(e.elements, scope);
+      case "Name":
+        if (e.name === "*") this.ctx.report("unexpectedStar", e, {});
+        else this.ctx.report("unexpectedName", e, { name: e.name }, this.nameHelp(e.name, scope));
+        return ERROR;
+      case "Path":
+        return typePath(this.ctx, e, scope);
+      case "Unary": {
+        const t = this.expr(e.operand, scope);
+        if (t === ERROR) return ERROR;
+        if (e.op === "not") return this.expect(t, ["boolean"], "not", e.operand, "a boolean") ? BOOLEAN : ERROR;
+        return this.expect(t, ["number", "duration"], "-", e.operand, "a number or a duration") ? t : ERROR;
+      }
+      case "Binary":
+        return this.binary(e, scope);
+      case "Call":
+        return this.call(e, scope);
+      case "Has":
+        return this.has(e, scope);
+      case "Paren":
+        return this.expr(e.inner, scope);
+      case "Missing":
+        return ERROR;
+    }
+  }
+
+  private nameHelp(name: string, scope: Scope): string | undefined {
+    const fields = scope.tools?.[0]?.args.fields;
+    if (fields?.has(name)) return `did you mean \`args.${name}\`?`;
+    if (this.ctx.tools.has(name)) return `to test the tool being called, write \`tool.name == "${name}"\``;
+    return undefined;
+  }
+
+  private expect(t: Type, kinds: readonly Type["kind"][], op: string, operand: Expr, expected: string): boolean {
+    if (t === ERROR || kinds.includes(t.kind)) return true;
+    this.ctx.report("badOperand", operand, { op, type: typeName(t), expr: this.ctx.quote(operand), expected });
+    return false;
+  }
+
+  private list(elements: readonly Expr[], scope: Scope): Type {
+    let first: Type | undefined;
+    let failed = false;
+    for (const el of elements) {
+      const t = this.expr(el, scope);
+      if (t === ERROR) {
+        failed = true;
+        continue;
+      }
+      if (first === undefined) first = t;
+      else if (!sameType(first, t) && first.kind !== "unknown" && t.kind !== "unknown") {
+        this.ctx.report("mixedList", el, { expr: this.ctx.quote(el), type: typeName(t), first: typeName(first) });
+        failed = true;
+      }
+    }
+    if (failed) return ERROR;
+    return { kind: "list", element: first ?? UNKNOWN };
+  }
+
+  private binary(e: Binary, scope: Scope): Type {
+    switch (e.op) {
+      case "and":
+      case "or": {
+        const l = this.expr(e.left, scope);
+        const r = this.expr(e.right, scope);
+        const ok = this.expect(l, ["boolean"], e.op, e.left, "booleans") && this.expect(r, ["boolean"], e.op, e.right, "booleans");
+        return ok && l !== ERROR && r !== ERROR ? BOOLEAN : ERROR;
+      }
+      case "==":
+      case "!=": {
+        const l = this.expr(e.left, scope);
+        const r = this.expr(e.right, scope);
+        return this.equality(e.op, e.left, l, e.right, r) ? BOOLEAN : ERROR;
+      }
+      case "<":
+      case "<=":
+      case ">":
+      case ">=":
+        return this.ordering(e, scope);
+      case "in":
+      case "not in":
+        return this.membership(e, scope);
+      case "matches":
+        return this.matches(e, scope);
+      case "contains":
+        return this.contains(e, scope);
+      case "startsWith":
+      case "endsWith": {
+        const l = this.expr(e.left, scope);
+        const r = this.expr(e.right, scope);
+        const ok = this.expect(l, ["string"], e.op, e.left, "strings") && this.expect(r, ["string"], e.op, e.right, "strings");
+        return ok && l !== ERROR && r !== ERROR ? BOOLEAN : ERROR;
+      }
+      case "+":
+      case "-":
+      case "*":
+      case "/":
+      case "%":
+        return this.arithmetic(e, scope);
+    }
+  }
+
+  /**
+   * Whether `a == b` is well typed, reporting why not. Strings meet enums (a literal outside the enum is a warning),
+   * algorithms meet literals naming an algorithm of their family, unknown and object values meet anything JSON.
+   */
+  private equality(op: string, a: Expr, at: Type, b: Expr, bt: Type): boolean {
+    if (at === ERROR || bt === ERROR) return false;
+    for (const [x, xt] of [[a, at], [b, bt]] as const) {
+      if (xt.kind === "regex" || xt.kind === "tool") {
+        this.ctx.report("badOperand", x, { op, type: typeName(xt), expr: this.ctx.quote(x), expected: "values" });
+        return false;
+      }
+    }
+    if (at.kind === "unknown" || bt.kind === "unknown" || at.kind === "object" || bt.kind === "object") return true;
+    if (at.kind === "algorithm" || bt.kind === "algorithm") {
+      const [alg, algType, other, otherType] = at.kind === "algorithm" ? [a, at, b, bt] : [b, bt, a, at];
+      if (algType.kind !== "algorithm") return false;
+      if (otherType.kind === "algorithm") return otherType.family === algType.family || this.mismatch(a, at, b, bt);
+      const literal = unwrap(other);
+      if (literal.kind === "StringLiteral") return this.algorithmLiteral(literal, algType.family, alg);
+      return this.mismatch(a, at, b, bt);
+    }
+    if (at.kind === "string" && bt.kind === "string") {
+      this.enumMembership(a, at, b);
+      this.enumMembership(b, bt, a);
+      return true;
+    }
+    if (at.kind === "timestamp" || bt.kind === "timestamp") return this.timestampOperands(a, at, b, bt);
+    return sameType(at, bt) || this.mismatch(a, at, b, bt);
+  }
+
+  private mismatch(a: Expr, at: Type, b: Expr, bt: Type): false {
+    this.ctx.report("typeMismatch", b, { left: this.ctx.quote(a), leftType: typeName(at), right: this.ctx.quote(b), rightType: typeName(bt) });
+    return false;
+  }
+
+  /** Warns when a string literal is compared with an enum-typed value whose enum does not list it. */
+  private enumMembership(valued: Expr, t: Type, other: Expr): void {
+    if (t.kind !== "string" || t.enum === undefined) return;
+    const literal = unwrap(other);
+    if (literal.kind !== "StringLiteral" || t.enum.includes(literal.value)) return;
+    const values = t.enum.map((v) => `\`${v}\``).join(", ");
+    this.ctx.report("notInEnum", literal, { value: literal.value, path: this.ctx.quote(valued), values }, didYouMean(literal.value, t.enum));
+  }
+
+  private algorithmLiteral(literal: StringLiteral, family: AlgorithmFamily, against: Expr): boolean {
+    this.ctx.types.set(literal, algorithm(family));
+    const facts = algorithmFacts(literal.value);
+    if (facts === undefined) {
+      this.ctx.report("unknownAlgorithm", literal, { family, name: literal.value }, didYouMean(literal.value, algorithmNames(family)));
+      return false;
+    }
+    if (facts.family !== family) {
+      this.ctx.report("algorithmFamily", literal, { name: literal.value, actual: facts.family, path: this.ctx.quote(against), expected: family });
+      return false;
+    }
+    return true;
+  }
+
+  private timestampOperands(a: Expr, at: Type, b: Expr, bt: Type): boolean {
+    if (at.kind === "timestamp" && bt.kind === "timestamp") return true;
+    const other = at.kind === "timestamp" ? b : a;
+    const literal = unwrap(other);
+    if (literal.kind !== "StringLiteral") return this.mismatch(a, at, b, bt);
+    this.ctx.types.set(literal, TIMESTAMP);
+    if (!isIsoTimestamp(literal.value)) {
+      this.ctx.report("badTimestamp", literal, { text: literal.value });
+      return false;
+    }
+    return true;
+  }
+
+  private ordering(e: Binary, scope: Scope): Type {
+    const l = this.expr(e.left, scope);
+    const r = this.expr(e.right, scope);
+    if (l === ERROR || r === ERROR) return ERROR;
+    const orderable: Type["kind"][] = ["number", "duration", "timestamp", "algorithm"];
+    const expected = "numbers, durations, timestamps or algorithms";
+    if (l.kind === "algorithm" || r.kind === "algorithm") {
+      return this.equality(e.op, e.left, l, e.right, r) ? BOOLEAN : ERROR;
+    }
+    if (l.kind === "timestamp" || r.kind === "timestamp") return this.timestampOperands(e.left, l, e.right, r) ? BOOLEAN : ERROR;
+    if (!this.expect(l, orderable, e.op, e.left, expected) || !this.expect(r, orderable, e.op, e.right, expected)) return ERROR;
+    return sameType(l, r) || this.mismatch(e.left, l, e.right, r) ? BOOLEAN : ERROR;
+  }
+
+  private membership(e: Binary, scope: Scope): Type {
+    const l = this.expr(e.left, scope);
+    const right = unwrap(e.right);
+    if (right.kind === "ListLiteral") {
+      // Each element is checked as if compared with `==`: so `transport.kem in ["ML-KEM-768"]` validates the names.
+      let ok = l !== ERROR;
+      let element: Type | undefined;
+      for (const el of right.elements) {
+        const t = this.expr(el, scope);
+        if (ok && !this.equality(e.op, e.left, l, el, t)) ok = false;
+        element ??= t;
+      }
+      const listType: Type = { kind: "list", element: l.kind === "algorithm" ? l : (element ?? UNKNOWN) };
+      this.ctx.types.set(right, listType);
+      if (right !== e.right) this.recordParens(e.right, listType);
+      return ok ? BOOLEAN : ERROR;
+    }
+    const r = this.expr(e.right, scope);
+    if (l === ERROR || r === ERROR) return ERROR;
+    if (r.kind !== "list") {
+      if (r.kind === "unknown") return BOOLEAN;
+      this.ctx.report("badOperand", e.right, { op: e.op, type: typeName(r), expr: this.ctx.quote(e.right), expected: "a list on its right" });
+      return ERROR;
+    }
+    return this.elementOf(e.op, e.left, l, e.right, r.element) ? BOOLEAN : ERROR;
+  }
+
+  private recordParens(e: Expr, t: Type): void {
+    let inner = e;
+    while (inner.kind === "Paren") {
+      this.ctx.types.set(inner, t);
+      inner = inner.inner;
+    }
+  }
+
+  /** `x in list` and `list contains x` where the list is not a literal: the element types must agree. */
+  private elementOf(op: string, value: Expr, vt: Type, list: Expr, element: Type): boolean {
+    if (vt.kind === "unknown" || element.kind === "unknown" || element.kind === "object" || vt.kind === "object") return true;
+    if (vt.kind === "string" && element.kind === "string") {
+      if (element.enum !== undefined) this.enumMembership(list, element, value);
+      return true;
+    }
+    if (sameType(vt, element)) return true;
+    this.ctx.report("badOperand", value, { op, type: typeName(vt), expr: this.ctx.quote(value), expected: `${typeName(element).replace(/^an? /, "")} to match the elements of \`${this.ctx.quote(list)}\`` });
+    return false;
+  }
+
+  private matches(e: Binary, scope: Scope): Type {
+    const l = this.expr(e.left, scope);
+    const right = unwrap(e.right);
+    let ok = this.expect(l, ["string"], "matches", e.left, "a string");
+    if (right.kind === "RegexLiteral") {
+      this.ctx.types.set(right, REGEX);
+      this.recordParens(e.right, REGEX);
+      try {
+        new RegExp(right.pattern, right.flags);
+        ok = this.backtracking(right) && ok;
+      } catch (error) {
+        const detail = error instanceof SyntaxError ? error.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "") : "does not compile";
+        this.ctx.report("badRegex", right, { regex: `/${right.pattern}/${right.flags}`, detail: detail.toLowerCase() });
+        ok = false;
+      }
+    } else {
+      const r = this.expr(e.right, scope);
+      if (r !== ERROR) this.ctx.report("badOperand", e.right, { op: "matches", type: typeName(r), expr: this.ctx.quote(e.right), expected: "a regular expression literal such as `/^[a-z]+$/`" });
+      ok = false;
+    }
+    return ok && l !== ERROR ? BOOLEAN : ERROR;
+  }
+
+  /**
+   * A regex that can backtrack catastrophically lets whoever controls the string block the guard's thread: an error.
+   * One the analyser cannot decide is only a warning; `matches` still reads at most MATCH_INPUT_LIMIT characters.
+   */
+  private backtracking(regex: RegexLiteral): boolean {
+    const shown = `/${regex.pattern}/${regex.flags}`;
+    const verdict = backtrackingVerdict(regex.pattern, regex.flags);
+    if (verdict.status === "vulnerable") {
+      this.ctx.report("regexBacktracking", regex, { regex: shown, complexity: verdict.complexity, attack: verdict.attack });
+      return false;
+    }
+    if (verdict.status === "unknown") {
+      this.ctx.report("regexNotProvenSafe", regex, { regex: shown, detail: verdict.reason }, `at run time \`matches\` reads at most ${MATCH_INPUT_LIMIT} characters`);
+    }
+    return true;
+  }
+
+  private contains(e: Binary, scope: Scope): Type {
+    const l = this.expr(e.left, scope);
+    const r = this.expr(e.right, scope);
+    if (l === ERROR || r === ERROR) return ERROR;
+    if (l.kind === "string") return this.expect(r, ["string"], "contains", e.right, "a string after a string") ? BOOLEAN : ERROR;
+    if (l.kind === "list") return this.elementOf("contains", e.right, r, e.left, l.element) ? BOOLEAN : ERROR;
+    if (l.kind === "unknown") return BOOLEAN;
+    this.ctx.report("badOperand", e.left, { op: "contains", type: typeName(l), expr: this.ctx.quote(e.left), expected: "a list or a string" });
+    return ERROR;
+  }
+
+  private arithmetic(e: Binary, scope: Scope): Type {
+    const l = this.expr(e.left, scope);
+    const r = this.expr(e.right, scope);
+    const additive = e.op === "+" || e.op === "-";
+    const kinds: Type["kind"][] = additive ? ["number", "duration"] : ["number"];
+    const expected = additive ? "numbers or durations" : "numbers";
+    if (!this.expect(l, kinds, e.op, e.left, expected) || !this.expect(r, kinds, e.op, e.right, expected)) return ERROR;
+    if (l === ERROR || r === ERROR) return ERROR;
+    return sameType(l, r) || this.mismatch(e.left, l, e.right, r) ? l : ERROR;
+  }
+
+  private call(e: Call, scope: Scope): Type {
+    const name = (FUNCTIONS as readonly string[]).includes(e.callee) ? (e.callee as (typeof FUNCTIONS)[number]) : undefined;
+    if (name === undefined) {
+      this.ctx.report("unknownFunction", e.calleeSpan, { name: e.callee }, didYouMean(e.callee, FUNCTIONS));
+      for (const a of e.args) if (a.kind !== "Name") this.expr(a, scope);
+      return ERROR;
+    }
+    const arity = name === "calls" ? 2 : 1;
+    if (e.args.length !== arity) {
+      this.ctx.report("wrongArity", e, { name, expected: arity === 1 ? "1 argument" : `${arity} arguments`, actual: String(e.args.length) });
+      return ERROR;
+    }
+    const [first, second] = e.args as [Expr, Expr | undefined];
+    switch (name) {
+      case "calls": {
+        const tool = this.toolRef(first, name, scope);
+        const window = this.expr(second!, scope);
+        const ok = this.argument(window, ["duration"], 2, name, second!, "a duration") && this.constantWindow(second!);
+        return tool && ok ? NUMBER : ERROR;
+      }
+      case "called":
+        return this.toolRef(first, name, scope) ? BOOLEAN : ERROR;
+      case "len": {
+        const t = this.expr(first, scope);
+        return this.argument(t, ["string", "list"], 1, name, first, "a string or a list") ? NUMBER : ERROR;
+      }
+      case "lower":
+      case "upper": {
+        const t = this.expr(first, scope);
+        return this.argument(t, ["string"], 1, name, first, "a string") ? STRING : ERROR;
+      }
+    }
+  }
+
+  /**
+   * A window computed from duration literals alone (`-10m`, `10m - 10m`) must lie in range as a literal must: one of
+   * zero or less counts no call, so a `forbid` on it could never apply.
+   */
+  private constantWindow(window: Expr): boolean {
+    if (unwrap(window).kind === "DurationLiteral") return true;
+    const ms = constantDuration(window);
+    if (ms === undefined || (ms >= MIN_DURATION_MS && ms <= MAX_DURATION_MS)) return true;
+    this.ctx.report("durationRange", window, { duration: this.ctx.quote(window) });
+    return false;
+  }
+
+  private argument(t: Type, kinds: readonly Type["kind"][], position: number, name: string, arg: Expr, expected: string): boolean {
+    if (t === ERROR) return false;
+    if (kinds.includes(t.kind)) return true;
+    this.ctx.report("badArgument", arg, { position, name, expected, expr: this.ctx.quote(arg), type: typeName(t) });
+    return false;
+  }
+
+  /** The tool argument of `calls()`/`called()`: `*`, a bare tool name or a string naming a tool. */
+  private toolRef(arg: Expr, fn: string, scope: Scope): boolean {
+    this.ctx.types.set(arg, TOOL);
+    if (arg.kind === "Name") return arg.name === "*" || this.ctx.resolveTool(arg.name, arg) !== undefined;
+    if (arg.kind === "StringLiteral") return this.ctx.resolveTool(arg.value, arg) !== undefined;
+    this.ctx.types.delete(arg);
+    const t = this.expr(arg, scope);
+    if (t !== ERROR) this.ctx.report("badArgument", arg, { position: 1, name: fn, expected: "a tool name or `*`", expr: this.ctx.quote(arg), type: typeName(t) });
+    return false;
+  }
+
+  private has(e: Has, scope: Scope): Type {
+    const p = e.path;
+    const claims = p.root === "client" && p.segments.length === 2 && p.segments[0]!.kind === "Field" && p.segments[0]!.name === "claims";
+    if (!(p.root === "args" && p.segments.length > 0) && !claims) {
+      this.ctx.report("badHas", p, { path: this.ctx.quote(p) });
+      return ERROR;
+    }
+    return this.expr(p, scope) === ERROR ? ERROR : BOOLEAN;
+  }
+}

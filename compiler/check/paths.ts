@@ -1,0 +1,121 @@
+// Typing of paths: facts (`client.role`, `transport.kem`) from the fact table in ../facts.ts, and `args.*` from the
+// input schemas of the tools a rule targets, where a step must exist, with one type, in every one of them.
+import type { Path } from "../../grammar/ast.js";
+import { didYouMean } from "../diagnostics.js";
+import { CALL_ROOTS, FACTS } from "../facts.js";
+import type { Type } from "../ir.js";
+import type { ArgShape } from "../manifests.js";
+import type { CheckContext, Scope } from "./context.js";
+import { ERROR, sameType, STRING, typeName, UNKNOWN } from "./types.js";
+
+/** The type of a path, from the fact table or, for `args`, from the schemas of the targeted tools. */
+export function typePath(ctx: CheckContext, p: Path, scope: Scope): Type {
+  if (p.root === "args") return argsPath(ctx, p, scope);
+  if (CALL_ROOTS.has(p.root) && scope.tools === undefined) {
+    ctx.report("noToolContext", p, { path: ctx.quote(p) });
+    return ERROR;
+  }
+  return factPath(ctx, p);
+}
+
+function factPath(ctx: CheckContext, p: Path): Type {
+  let key: string = p.root;
+  for (const [i, seg] of p.segments.entries()) {
+    const current = FACTS.get(key);
+    if (current !== undefined) {
+      // Below the client's claims is whatever its certificate carries: a value of unknown type, whatever its depth.
+      if (current.json === true) return UNKNOWN;
+      const upTo = ctx.text({ ...p.span, end: p.segments[i - 1]?.span.end ?? p.rootSpan.end });
+      if (seg.kind === "Index") ctx.report("notIndexable", seg, { path: upTo, type: typeName(current.type) });
+      else ctx.report("noFields", seg, { path: upTo, type: typeName(current.type) });
+      return ERROR;
+    }
+    if (seg.kind === "Index") break;
+    key = `${key}.${seg.name}`;
+  }
+  const fact = FACTS.get(key);
+  if (fact !== undefined && p.segments.every((s) => s.kind === "Field")) return fact.type;
+  const candidates = [...FACTS.keys()].filter((k) => k.startsWith(`${p.root}.`));
+  const help = p.segments.length === 0 ? `name a fact, as in \`${candidates[0]}\`` : didYouMean(key, candidates);
+  ctx.report("unknownPath", p, { path: ctx.quote(p) }, help);
+  return ERROR;
+}
+
+/** Types `args...` against every targeted tool: a step must exist, with one type, in all of them. */
+function argsPath(ctx: CheckContext, p: Path, scope: Scope): Type {
+  if (scope.tools === undefined) {
+    ctx.report("noToolContext", p, { path: ctx.quote(p) });
+    return ERROR;
+  }
+  if (scope.incomplete === true) return ERROR;
+  if (p.segments.length === 0) {
+    ctx.report("unknownPath", p, { path: "args" }, "name an argument, as in `args.amount`");
+    return ERROR;
+  }
+  if (scope.tools.length === 0) {
+    const first = p.segments[0]!;
+    ctx.report("unknownField", first, { field: first.kind === "Field" ? first.name : String(first.index), path: ctx.text({ ...p.span, end: first.span.end }) });
+    return ERROR;
+  }
+  let shapes: (ArgShape | undefined)[] = scope.tools.map((t) => t.args);
+  const names = scope.tools.map((t) => t.name);
+  for (const [i, seg] of p.segments.entries()) {
+    const upTo = ctx.text({ ...p.span, end: p.segments[i - 1]?.span.end ?? p.rootSpan.end });
+    const here = ctx.text({ ...p.span, end: seg.span.end });
+    const next: (ArgShape | undefined)[] = [];
+    for (const shape of shapes) {
+      if (shape === undefined) {
+        next.push(undefined);
+        continue;
+      }
+      const t = shape.type;
+      if (t.kind === "unknown") next.push({ type: UNKNOWN });
+      else if (seg.kind === "Field") {
+        if (t.kind !== "object") {
+          ctx.report("noFields", seg, { path: upTo, type: typeName(t) });
+          return ERROR;
+        }
+        next.push(shape.fields === undefined ? { type: UNKNOWN } : shape.fields.get(seg.name)?.shape);
+      } else {
+        if (t.kind !== "list") {
+          ctx.report("notIndexable", seg, { path: upTo, type: typeName(t) });
+          return ERROR;
+        }
+        next.push(shape.element ?? { type: UNKNOWN });
+      }
+    }
+    const missing = next.flatMap((s, k) => (s === undefined ? [names[k]!] : []));
+    if (missing.length > 0) {
+      const name = seg.kind === "Field" ? seg.name : String(seg.index);
+      if (missing.length === next.length) {
+        const known = new Set(shapes.flatMap((s) => [...(s?.fields?.keys() ?? [])]));
+        ctx.report("unknownField", seg, { field: name, path: here }, didYouMean(name, known));
+      } else {
+        const shown = missing.slice(0, 3).map((m) => `\`${m}\``).join(", ") + (missing.length > 3 ? ` and ${missing.length - 3} more` : "");
+        ctx.report("fieldNotCommon", seg, { path: here, detail: `${shown} ${missing.length === 1 ? "has" : "have"} no such argument` });
+      }
+      return ERROR;
+    }
+    shapes = next;
+  }
+  return commonType(ctx, p, shapes as ArgShape[], names);
+}
+
+function commonType(ctx: CheckContext, p: Path, shapes: readonly ArgShape[], names: readonly string[]): Type {
+  if (shapes.length === 0) return UNKNOWN;
+  const first = shapes[0]!.type;
+  for (const [k, s] of shapes.entries()) {
+    if (!sameType(first, s.type)) {
+      ctx.report("fieldNotCommon", p, {
+        path: ctx.quote(p),
+        detail: `it is ${typeName(first)} in \`${names[0]}\` but ${typeName(s.type)} in \`${names[k]}\``,
+      });
+      return ERROR;
+    }
+  }
+  if (first.kind !== "string") return first;
+  // Enums of several tools merge; a plain string anywhere makes the whole a plain string.
+  const enums = shapes.map((s) => (s.type.kind === "string" ? s.type.enum : undefined));
+  if (enums.some((e) => e === undefined)) return STRING;
+  return { kind: "string", enum: [...new Set(enums.flatMap((e) => e!))] };
+}
