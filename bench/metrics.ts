@@ -95,34 +95,51 @@ export async function run(options: { json: boolean }): Promise<void> {
     15,
   );
 
-  const points = {
-    real: new DecisionPoint(guard, "server", { logger: silentLogger(), store: new MemoryStateStore(), metrics: real }, "m".repeat(64)),
-    silent: new DecisionPoint(guard, "server", { logger: silentLogger(), store: new MemoryStateStore(), metrics: silent }, "m".repeat(64)),
-  };
-  const decide = { real: [] as number[], silent: [] as number[] };
-  await decisionMicros(points.real, 20_000);
-  await decisionMicros(points.silent, 20_000);
+  // A second silent point is the A/A control: the difference between the two silent ones is the noise of the machine.
+  const point = (metrics: PqguardMetrics) => new DecisionPoint(guard, "server", { logger: silentLogger(), store: new MemoryStateStore(), metrics }, "m".repeat(64));
+  const points = { real: point(real), silent: point(silent), control: point(new SilentMetrics()) };
+  const decide = { real: [] as number[], silent: [] as number[], control: [] as number[] };
+  const order = ["real", "silent", "control"] as const;
+  for (const which of order) await decisionMicros(points[which], 20_000);
   for (let round = 0; round < 30; round++) {
-    for (const which of round % 2 === 0 ? (["real", "silent"] as const) : (["silent", "real"] as const)) decide[which].push(await decisionMicros(points[which], 5_000));
+    for (let k = 0; k < order.length; k++) {
+      const which = order[(round + k) % order.length]!;
+      decide[which].push(await decisionMicros(points[which], 5_000));
+    }
   }
 
   const pair = signature("ML-DSA-65").keygen();
   const identity = { algorithm: "ML-DSA-65", publicKey: pair.publicKey, secretKey: pair.secretKey };
   const credentials = new ServerCredentials({ identity });
   const trusted = fingerprint("ML-DSA-65", pair.publicKey);
-  const shake = { real: [] as number[], silent: [] as number[] };
-  await handshakeMillis(real, credentials, trusted, 20);
-  await handshakeMillis(silent, credentials, trusted, 20);
+  const shake = { real: [] as number[], silent: [] as number[], control: [] as number[] };
+  const shakeMetrics = { real, silent, control: new SilentMetrics() };
+  for (const which of order) await handshakeMillis(shakeMetrics[which], credentials, trusted, 10);
   for (let round = 0; round < 12; round++) {
-    for (const which of round % 2 === 0 ? (["real", "silent"] as const) : (["silent", "real"] as const)) shake[which].push(await handshakeMillis(which === "real" ? real : silent, credentials, trusted, 25));
+    for (let k = 0; k < order.length; k++) {
+      const which = order[(round + k) % order.length]!;
+      shake[which].push(await handshakeMillis(shakeMetrics[which], credentials, trusted, 20));
+    }
   }
 
   const result = {
     recordDecisionNs: recordDecision,
     emptyCallNs: emptyCall,
     recordHandshakeNs: recordHandshake,
-    decisionMicros: { withMetrics: median(decide.real), withoutMetrics: median(decide.silent), ratio: median(decide.real) / median(decide.silent) },
-    handshakeMillis: { withMetrics: median(shake.real), withoutMetrics: median(shake.silent), ratio: median(shake.real) / median(shake.silent) },
+    decisionMicros: {
+      withMetrics: median(decide.real),
+      withoutMetrics: median(decide.silent),
+      control: median(decide.control),
+      ratio: median(decide.real) / median(decide.silent),
+      controlRatio: median(decide.control) / median(decide.silent),
+    },
+    handshakeMillis: {
+      withMetrics: median(shake.real),
+      withoutMetrics: median(shake.silent),
+      control: median(shake.control),
+      ratio: median(shake.real) / median(shake.silent),
+      controlRatio: median(shake.control) / median(shake.silent),
+    },
   };
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ bench: "metrics", ...result })}\n`);
@@ -134,8 +151,8 @@ export async function run(options: { json: boolean }): Promise<void> {
       "metrics: cost of counting (medians; baseline in the same run)",
       `  record one decision                 ${f(recordDecision, 0)} ns   (empty call ${f(emptyCall, 1)} ns)`,
       `  record one handshake + open + close ${f(recordHandshake, 0)} ns`,
-      `  DecisionPoint.decide                ${f(result.decisionMicros.withMetrics)} µs with metrics, ${f(result.decisionMicros.withoutMetrics)} µs without (×${f(result.decisionMicros.ratio, 3)})`,
-      `  sealed handshake (in memory)        ${f(result.handshakeMillis.withMetrics)} ms with metrics, ${f(result.handshakeMillis.withoutMetrics)} ms without (×${f(result.handshakeMillis.ratio, 3)})`,
+      `  DecisionPoint.decide                ${f(result.decisionMicros.withMetrics)} µs with metrics, ${f(result.decisionMicros.withoutMetrics)} µs without (×${f(result.decisionMicros.ratio, 3)}; A/A control ×${f(result.decisionMicros.controlRatio, 3)})`,
+      `  sealed handshake (in memory)        ${f(result.handshakeMillis.withMetrics)} ms with metrics, ${f(result.handshakeMillis.withoutMetrics)} ms without (×${f(result.handshakeMillis.ratio, 3)}; A/A control ×${f(result.handshakeMillis.controlRatio, 3)})`,
       "",
     ].join("\n"),
   );
