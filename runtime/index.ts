@@ -262,7 +262,9 @@ export {
   type InitOptions as KeyringInitOptions,
   type RotateOptions,
   type Rotation,
+  type KeyringClock,
 } from "./identity/keyring.js";
+export type { CertificateFailure } from "./session/errors.js";
 export {
   TrustedServerKeys,
   exportTrustList,
