@@ -7,6 +7,7 @@ import { AUDIT_ERRORS } from "../runtime/audit/log.js";
 import { CRYPTO_ERRORS } from "../runtime/crypto/errors.js";
 import { ENFORCE_ERRORS } from "../runtime/enforce/errors.js";
 import type { ErrorCatalogue, ErrorCodeEntry } from "../runtime/errors.js";
+import { LITERAL_ERRORS } from "../runtime/guard/literal-errors.js";
 import { CLIENT_CERTIFICATE_ERRORS } from "../runtime/identity/certificate-files.js";
 import { KEYRING_ERRORS } from "../runtime/identity/keyring.js";
 import { TRUST_LIST_ERRORS } from "../runtime/identity/trust-list.js";
@@ -55,6 +56,7 @@ export const ERROR_CATALOGUES: readonly ErrorCatalogue[] = [
   AUDIT_ERRORS.catalogue,
   STATE_ERRORS.catalogue,
   ENFORCE_ERRORS.catalogue,
+  LITERAL_ERRORS.catalogue,
   PROXY_ERRORS.catalogue,
   REQUEST_ERRORS.catalogue,
   GUARD_ASSERTION_ERRORS.catalogue,
@@ -94,7 +96,8 @@ export function renderErrorDoc(catalogues: readonly ErrorCatalogue[] = ERROR_CAT
     "",
     "Ranges: PQG00xx the CLI, PQG1xxx policy syntax, PQG2xxx–PQG4xxx policy checks (docs/language.md), PQG50xx–PQG52xx",
     "crypto, keys and certificate files, PQG60xx sessions, PQG70xx–PQG73xx manifests, audit, state and enforcement,",
-    "PQG80xx the proxy, PQG82xx the demo, PQG90xx compile and eval, PQG95xx pqguard/testing and `pqguard diff`.",
+    "PQG76xx path, domain and address literals, PQG80xx the proxy, PQG82xx the demo, PQG90xx compile and eval,",
+    "PQG95xx pqguard/testing and `pqguard diff`.",
     "",
     "| Code | Area | Class | Meaning |",
     "| --- | --- | --- | --- |",

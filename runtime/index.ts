@@ -18,6 +18,12 @@ export {
   DEFAULT_STORE_TIMEOUT_MS,
   DEFAULT_APPROVAL_TIMEOUT_MS,
   UNAUTHENTICATED_CLIENT_ID,
+  operatorApproval,
+  approvalSignature,
+  APPROVAL_REQUEST_FORMAT,
+  APPROVAL_RESPONSE_FORMAT,
+  APPROVAL_SIGNATURE_HEADER,
+  type OperatorApprovalOptions,
   type EnforceOptions,
   type Enforcement,
   type GuardClientOptions,
@@ -123,18 +129,29 @@ export {
 } from "./proxy/index.js";
 export type { ToolStatus } from "./manifest/compare.js";
 
-// Call history for limits and `calls()`: the state store interface and the in-memory store.
+// Call history for limits and `calls()`: the state store interface, the in-memory store, the SQLite store for one
+// machine, the Redis store shared by replicas, and `openStateStore` that picks one from `memory`/`sqlite:`/`redis://`.
 export {
   MemoryStateStore,
+  SqliteStateStore,
+  RedisStateStore,
+  openStateStore,
   StateError,
   StateErrorCode,
   DEFAULT_RETENTION_MS,
+  REDIS_PASSWORD_ENV,
   type MemoryStateStoreOptions,
+  type SqliteStateStoreOptions,
+  type RedisStateStoreOptions,
+  type OpenStateStoreOptions,
+  type OpenedStateStore,
   type StateStore,
   type SyncStateOperations,
   type CallRecord,
   type HistoryKey,
   type HistorySnapshot,
+  type Judge,
+  type Judgement,
 } from "./state/index.js";
 
 // The hash-chained audit log, its keys and its verifier, and the operational logger.
@@ -150,6 +167,10 @@ export {
   operationalLogger,
   silentLogger,
   AUDIT_FORMAT,
+  AUDIT_ANCHOR_FORMAT,
+  readAnchor,
+  type AuditAnchor,
+  type CheckpointKind,
   type AuditLogOptions,
   type AuditSink,
   type AuditLine,
@@ -203,6 +224,7 @@ export {
 // Signed tool manifests: sign a tool list, verify a manifest, digest a tool definition, read a server's tools.
 export {
   signManifest,
+  manifestBindingProblem,
   verifySignedManifest,
   manifestDigest,
   toolListOf,
@@ -212,6 +234,7 @@ export {
   type VerifiedManifest,
   type ManifestSigningKey,
   type SignOptions,
+  type ServerBinding,
   type VerifyOptions,
   type ToolDefinition,
 } from "./manifest/signed.js";

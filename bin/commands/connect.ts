@@ -12,6 +12,7 @@ import { splitCommandLine } from "../../runtime/manifest/files.js";
 // Narrow imports: the proxy's and the transports' index modules would load the HTTP server and the whole proxy.
 import { TolerantStdioTransport } from "../../runtime/proxy/stdio.js";
 import { PqcClientTransport, type PqcClientTransportOptions } from "../../runtime/transport/client.js";
+import { CertificateRenewal } from "../../runtime/connect/renewal.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 import { requestScopedFetch } from "../../runtime/transport/fetch.js";
 import { TrustedServerKeys, readTrustList } from "../../runtime/identity/trust-list.js";
@@ -109,20 +110,20 @@ function innerTransport(target: ConnectArgs["target"]): Transport {
 }
 
 /** The client's identity and certificate for mutual authentication, when given. */
-async function clientAuth(args: ConnectArgs): Promise<Pick<PqcClientTransportOptions, "clientIdentity" | "clientCertificate">> {
+async function clientAuth(args: ConnectArgs): Promise<Pick<PqcClientTransportOptions, "clientIdentity" | "clientCertificate"> & { notAfter?: number }> {
   if (args.key === undefined || args.cert === undefined) return {};
   const identity = await loadSecretKey(args.key);
   const { loadClientCertificate, checkCertificateKey } = await import("../../runtime/identity/certificate-files.js");
   const certificate = await loadClientCertificate(args.cert);
   checkCertificateKey(certificate, identity);
-  return { clientIdentity: identity, clientCertificate: certificate.bytes };
+  return { clientIdentity: identity, clientCertificate: certificate.bytes, notAfter: certificate.notAfter };
 }
 
 /**
  * Renews the certificate in `--cert` when its renewal time comes: a new one for the same key and claims, signed by
- * `--issuer-key`, written over the file (one rename) and used for the next session. Sessions already open keep theirs.
+ * `--issuer-key`, written over the file (one rename); true when it wrote one (the file watch then re-authenticates).
  */
-async function certificateRenewal(args: ConnectArgs, auth: { clientCertificate?: Uint8Array }, logger: Logger): Promise<() => Promise<void>> {
+async function certificateRenewal(args: ConnectArgs, logger: Logger): Promise<() => Promise<boolean>> {
   const { loadClientCertificate, writeCertificateFile } = await import("../../runtime/identity/certificate-files.js");
   const { renewClientCertificate, renewalTime } = await import("../../runtime/identity/renewal.js");
   const issuer = await loadSecretKey(args.issuerKey!);
@@ -131,13 +132,14 @@ async function certificateRenewal(args: ConnectArgs, auth: { clientCertificate?:
     try {
       const current = await loadClientCertificate(args.cert!);
       const now = Date.now();
-      if (now < renewalTime(current, args.renewBeforeMs)) return;
+      if (now < renewalTime(current, args.renewBeforeMs)) return false;
       const renewed = renewClientCertificate(current, issuer, subject, now);
       await writeCertificateFile(args.cert!, renewed, { force: true });
-      auth.clientCertificate = renewed;
       logger.info({ cert: args.cert, notAfter: new Date(now + (current.notAfter - current.notBefore)).toISOString() }, "client certificate renewed");
+      return true;
     } catch (error) {
       logger.error({ err: error instanceof Error ? error.message : String(error), cert: args.cert }, "the client certificate could not be renewed");
+      return false;
     }
   };
 }
@@ -165,21 +167,43 @@ export async function run(io: CommandIO): Promise<number> {
   await refreshTrust();
   const timers: NodeJS.Timeout[] = [];
   if (args.trustList !== undefined) timers.push(setInterval(() => void refreshTrust(), TRUST_LIST_REFRESH_MS));
-  if (args.issuerKey !== undefined) {
-    const renew = await certificateRenewal(args, auth, logger);
-    await renew();
-    timers.push(setInterval(() => void renew(), RENEWAL_CHECK_MS));
-  }
-  for (const timer of timers) timer.unref();
+  // The session open now, so that a renewed certificate re-authenticates it; later sessions start with the renewed one.
+  let live: PqcClientTransport | undefined;
+  const { notAfter, ...credentials } = auth;
   const bridge = new Bridge({
     host: new TolerantStdioTransport(process.stdin, process.stdout),
     connect: () => {
       // A new session is where a rotated key shows first: read the list again, for the attempt after this one.
       void refreshTrust();
-      return new PqcClientTransport(innerTransport(args.target), { trust: { serverFingerprints: trusted }, ...auth });
+      return (live = new PqcClientTransport(innerTransport(args.target), { trust: { serverFingerprints: trusted }, ...credentials }));
     },
     logger,
   });
+  const renewal =
+    args.cert === undefined || credentials.clientIdentity === undefined || notAfter === undefined
+      ? undefined
+      : new CertificateRenewal({
+          path: args.cert,
+          identity: credentials.clientIdentity,
+          notAfter,
+          logger,
+          onRenewed: (certificate, until) => {
+            credentials.clientCertificate = certificate;
+            logger.info({ notAfter: new Date(until).toISOString() }, "the certificate file was renewed: re-authenticating the session");
+            live?.reauthenticate(certificate).catch((error: unknown) => logger.warn({ err: String(error) }, "the session could not re-authenticate; the next session will use the renewed certificate"));
+          },
+        });
+  renewal?.start();
+  if (args.issuerKey !== undefined) {
+    // With the issuer key, this process renews the file itself; the watch above then re-authenticates with it.
+    const renew = await certificateRenewal(args, logger);
+    const renewAndUse = async (): Promise<void> => {
+      if (await renew()) await renewal?.check();
+    };
+    await renewAndUse();
+    timers.push(setInterval(() => void renewAndUse(), RENEWAL_CHECK_MS));
+  }
+  for (const timer of timers) timer.unref();
   const stop = (): void => {
     for (const timer of timers) clearInterval(timer);
     void bridge.close();
@@ -190,6 +214,7 @@ export async function run(io: CommandIO): Promise<number> {
     await bridge.start();
     await bridge.done;
   } finally {
+    renewal?.stop();
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
   }

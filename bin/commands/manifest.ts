@@ -127,8 +127,9 @@ function readFrom(read: ReadTools): string {
 }
 
 async function sign(io: CommandIO, argv: readonly string[], inCwd: (p: string) => string): Promise<number> {
-  const parsed = options(argv, { key: { type: "string" }, out: { type: "string" }, ttl: { type: "string" }, ...SOURCE_OPTIONS });
+  const parsed = options(argv, { key: { type: "string" }, out: { type: "string" }, ttl: { type: "string" }, "bind-server": { type: "string", multiple: true }, ...SOURCE_OPTIONS });
   const { key, out, ttl } = parsed.values as { key?: string; out?: string; ttl?: string };
+  const bindServer = (parsed.values as { "bind-server"?: string[] })["bind-server"];
   if (key === undefined) throw new UsageError("`--key NAME.key` is required");
   if (out === undefined) throw new UsageError("`--out M.json` is required");
   if (parsed.positionals.length > 1) throw new UsageError("give exactly one TOOLS.json");
@@ -141,10 +142,11 @@ async function sign(io: CommandIO, argv: readonly string[], inCwd: (p: string) =
   }
   const identity = await loadSecretKey(inCwd(key));
   const read = await readTools(source, io, inCwd);
-  const manifest = signManifest(read.tools, identity, ttlMs === undefined ? {} : { ttlMs });
+  const manifest = signManifest(read.tools, identity, { ...(ttlMs === undefined ? {} : { ttlMs }), ...(bindServer === undefined ? {} : { bindServer }) });
   await writeFile(inCwd(out), JSON.stringify(manifest, null, 2) + "\n");
   if (read.capabilities !== undefined) io.out(`${readFrom(read)}\n`);
-  io.out(`signed ${manifest.tools.length} tools as ${manifest.issuer}, valid until ${manifest.expiresAt}: ${out}\n`);
+  const bound = manifest.server === undefined ? "" : `, bound to server ${manifest.server.identities.join(", ")}`;
+  io.out(`signed ${manifest.tools.length} tools as ${manifest.issuer}${bound}, valid until ${manifest.expiresAt}: ${out}\n`);
   return EXIT_OK;
 }
 
@@ -156,7 +158,7 @@ async function verify(io: CommandIO, argv: readonly string[], inCwd: (p: string)
   const verified = verifySignedManifest(await readJsonFile(inCwd(file)), signer === undefined ? {} : { signer });
   io.out(
     `${file}: valid, ${verified.tools.length} tools signed by ${verified.issuer} (${verified.algorithm}), ` +
-      `expires ${new Date(verified.expiresAt).toISOString()}, digest ${verified.digest}\n`,
+      `expires ${new Date(verified.expiresAt).toISOString()}, ${verified.server === undefined ? "not bound to a server" : `bound to server ${verified.server.identities.join(", ")}`}, digest ${verified.digest}\n`,
   );
   return EXIT_OK;
 }

@@ -10,7 +10,8 @@ import { AuditLog, loadAuditKey, operationalLogger, type Logger } from "../../ru
 import type { GuardModule } from "../../runtime/guard/types.js";
 import { loadSecretKey } from "../../runtime/identity/index.js";
 import { loadSignedManifest, splitCommandLine } from "../../runtime/manifest/files.js";
-import type { VerifiedManifest } from "../../runtime/manifest/signed.js";
+import { manifestBindingProblem, type VerifiedManifest } from "../../runtime/manifest/signed.js";
+import { EnforceError, EnforceErrorCode, operatorApproval, type ApprovalCallback } from "../../runtime/enforce/index.js";
 import { DEFAULT_REQUEST_TIMEOUT_MSEC } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
   APPROVAL_TIMEOUT_MS,
@@ -25,6 +26,7 @@ import {
   type UpstreamMode,
   type UpstreamTarget,
 } from "../../runtime/proxy/index.js";
+import { openStateStore, type OpenedStateStore } from "../../runtime/state/open.js";
 import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
 import { KeyringServer } from "../../runtime/transport/keyring-server.js";
 import { clientTrustOf } from "./cert.js";
@@ -55,6 +57,9 @@ interface ProxyArgs {
   readonly audit: string | undefined;
   readonly auditArgs: boolean;
   readonly auditKey: string | undefined;
+  readonly auditAnchor: string | undefined;
+  readonly approvalWebhook: URL | undefined;
+  readonly approvalKey: string | undefined;
   readonly now: string | undefined;
   readonly callTimeoutMs: number | undefined;
   readonly toolRecheckMs: number | undefined;
@@ -65,6 +70,9 @@ interface ProxyArgs {
   /** `--metrics-listen URL`: metrics on a listener of their own instead of the proxy's `/metrics`. */
   readonly metricsListen: URL | undefined;
   readonly alarm: Partial<AlarmThresholds>;
+  /** `--state`: `memory`, `sqlite:PATH` or `redis://HOST:PORT/DB`; never printed, since a URL may hold a password. */
+  readonly state: string;
+  readonly deployment: string | undefined;
 }
 
 function parse(io: CommandIO): ProxyArgs {
@@ -89,6 +97,9 @@ function parse(io: CommandIO): ProxyArgs {
       audit: { type: "string" },
       "audit-args": { type: "boolean", default: false },
       "audit-key": { type: "string" },
+      "audit-anchor": { type: "string" },
+      "approval-webhook": { type: "string" },
+      "approval-key": { type: "string" },
       now: { type: "string" },
       "call-timeout": { type: "string" },
       "tool-recheck": { type: "string" },
@@ -101,12 +112,26 @@ function parse(io: CommandIO): ProxyArgs {
       "alert-failures": { type: "string" },
       "alert-downgrades": { type: "string" },
       "block-for": { type: "string" },
+      state: { type: "string", default: "memory" },
+      deployment: { type: "string" },
     },
   });
   const v = parsed.values;
   if (v.policy === undefined) throw new UsageError("`--policy P.policy` is required");
-  if (v.audit === undefined && (v["audit-key"] !== undefined || v["audit-args"] === true)) {
-    throw new UsageError("`--audit-key` and `--audit-args` shape the audit log: give it with `--audit LOG`");
+  if (v.audit === undefined && (v["audit-key"] !== undefined || v["audit-args"] === true || v["audit-anchor"] !== undefined)) {
+    throw new UsageError("`--audit-key`, `--audit-args` and `--audit-anchor` shape the audit log: give it with `--audit LOG`");
+  }
+  if ((v["approval-webhook"] === undefined) !== (v["approval-key"] === undefined)) {
+    throw new UsageError("`--approval-webhook URL` and `--approval-key FILE` go together: requests and answers are signed with the key");
+  }
+  let approvalWebhook: URL | undefined;
+  if (v["approval-webhook"] !== undefined) {
+    try {
+      approvalWebhook = new URL(v["approval-webhook"]);
+    } catch {
+      throw new UsageError(`\`--approval-webhook ${v["approval-webhook"]}\` is not a URL`);
+    }
+    if (approvalWebhook.protocol !== "https:" && approvalWebhook.protocol !== "http:") throw new UsageError("`--approval-webhook` must be an http(s) URL");
   }
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);
   if (v.key !== undefined && v.keyring !== undefined) throw new UsageError("`--key` and `--keyring` exclude each other: the keyring's active key is the proxy's identity");
@@ -167,6 +192,9 @@ function parse(io: CommandIO): ProxyArgs {
     audit: v.audit,
     auditArgs: v["audit-args"] === true,
     auditKey: v["audit-key"],
+    auditAnchor: v["audit-anchor"],
+    approvalWebhook,
+    approvalKey: v["approval-key"],
     now,
     callTimeoutMs,
     toolRecheckMs,
@@ -174,6 +202,8 @@ function parse(io: CommandIO): ProxyArgs {
     mode,
     maxUpstreams,
     logLevel: v["log-level"]!,
+    state: v.state!,
+    deployment: v.deployment,
   };
 }
 
@@ -279,7 +309,12 @@ export async function run(io: CommandIO): Promise<number> {
   let identity: Awaited<ReturnType<typeof loadSecretKey>> | undefined;
   let keyring: KeyringServer | undefined;
   let audit: AuditLog | undefined;
+  let state: OpenedStateStore | undefined;
+  let approver: ApprovalCallback | undefined;
   try {
+    // An approval key is a secret of the same form as an audit key (`pqguard audit keygen`); use a key of its own.
+    const approvalKey = args.approvalKey === undefined ? undefined : await loadAuditKey(inCwd(args.approvalKey));
+    if (args.approvalWebhook !== undefined && approvalKey !== undefined) approver = operatorApproval({ url: args.approvalWebhook, key: approvalKey, logger });
     manifest = args.manifest === undefined ? undefined : await loadSignedManifest(inCwd(args.manifest), args.signer === undefined ? {} : { signer: args.signer });
     identity = args.key === undefined ? undefined : await loadSecretKey(inCwd(args.key));
     keyring =
@@ -293,10 +328,25 @@ export async function run(io: CommandIO): Promise<number> {
             ...(args.revokedClients === undefined ? {} : { revokedClients: inCwd(args.revokedClients) }),
             ...(args.cryptoConfig === undefined ? {} : { cryptoConfig: inCwd(args.cryptoConfig) }),
           });
+    // A manifest bound to other servers would refuse every call (PQG7315): say so at start, not at the first call.
+    const unbound = manifest?.server === undefined ? undefined : manifestBindingProblem(manifest, identity?.keyId ?? keyring?.activeKey?.keyId);
+    if (unbound !== undefined) throw new EnforceError(EnforceErrorCode.ManifestWrongServer, unbound);
     const argumentsKey = args.auditKey === undefined ? undefined : await loadAuditKey(inCwd(args.auditKey));
-    audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), { includeArguments: args.auditArgs, logger, argumentsKey });
+    audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), {
+      includeArguments: args.auditArgs,
+      logger,
+      argumentsKey,
+      ...(args.auditAnchor === undefined ? {} : { anchor: inCwd(args.auditAnchor) }),
+    });
+    state = await openStateStore(args.state.startsWith("sqlite:") ? `sqlite:${inCwd(args.state.slice("sqlite:".length))}` : args.state, {
+      longestWindowMs: compiled.guard.longestWindowMs,
+      deployment: args.deployment,
+      policy: compiled.guard.policyName,
+      logger,
+    });
   } catch (error) {
     reportError(io, error, "PQG8006");
+    await closeAudit(audit, io);
     return EXIT_ERRORS;
   }
 
@@ -313,12 +363,15 @@ export async function run(io: CommandIO): Promise<number> {
       manifest,
       logger,
       audit,
+      state,
       clock,
       callTimeoutMs: args.callTimeoutMs,
       toolRecheckMs: args.toolRecheckMs,
       upstreamMode: args.upstreamMode,
       mode: args.mode,
       maxUpstreams: args.maxUpstreams,
+      // With an operator webhook, the client's own elicitation is never asked: it cannot approve its own calls.
+      ...(approver === undefined ? {} : { approver }),
       // Refusals at `info`; allowed calls at `debug`: the audit log records every decision, and a synchronous log line
       // per allowed call cost more CPU than deciding it (docs/performance.md, "Proxy").
       onDecision: (tool, verdict) =>
@@ -329,6 +382,7 @@ export async function run(io: CommandIO): Promise<number> {
   } catch (error) {
     reportError(io, error, "PQG8006");
     keyring?.close();
+    await closeState(state);
     await closeAudit(audit, io);
     return EXIT_ERRORS;
   }
@@ -365,6 +419,10 @@ export async function run(io: CommandIO): Promise<number> {
         });
   if (args.listen !== "stdio") {
     try {
+      const store = state;
+      // Anyone who reaches the listener may ask for readiness: it says that the store does not answer, not where it is
+      // or what its client said (that goes to the log).
+      const readiness = () => (store?.health?.().ok === false ? { ok: false, reason: "the state store does not answer; the log says why" } : { ok: true });
       listener = await listenHttp({
         url: args.listen,
         core: proxy.core,
@@ -373,6 +431,7 @@ export async function run(io: CommandIO): Promise<number> {
         clientTrust: trust,
         label,
         logger,
+        readiness,
         alarm,
         ...(metricsListener === undefined ? { metrics } : {}),
       });
@@ -384,6 +443,7 @@ export async function run(io: CommandIO): Promise<number> {
       keyring?.close();
       await metricsListener?.close();
       await proxy.close();
+      await closeState(state);
       await closeAudit(audit, io);
       return EXIT_ERRORS;
     }
@@ -398,16 +458,35 @@ export async function run(io: CommandIO): Promise<number> {
     await metricsListener?.close();
     await listener?.close();
     await proxy.close();
+    await closeState(state);
     await closeAudit(audit, io);
     return EXIT_ERRORS;
   }
   await closed;
+  // SIGTERM: no new sessions, calls in flight finish (up to the longest a call may take), then the process exits.
+  await listener?.drain(DRAIN_TIMEOUT_MS);
   alarm.close();
   keyring?.close();
   await metricsListener?.close();
   await listener?.close();
   await proxy.close();
+  await closeState(state);
   return (await closeAudit(audit, io)) ? 0 : EXIT_ERRORS;
+}
+
+/**
+ * How long a drain waits for calls in flight: an approval and the upstream call at their longest. An orchestrator's
+ * grace period (Kubernetes' terminationGracePeriodSeconds) should be longer.
+ */
+const DRAIN_TIMEOUT_MS = APPROVAL_TIMEOUT_MS + DEFAULT_REQUEST_TIMEOUT_MSEC;
+
+/** Closes the state store the proxy opened (a Redis connection, a SQLite file); a failure there loses nothing recorded. */
+async function closeState(state: OpenedStateStore | undefined): Promise<void> {
+  try {
+    await state?.close?.();
+  } catch {
+    // Every recorded call was written when it was decided; closing only lets go of the connection or file.
+  }
 }
 
 /** Prints `error CODE: message` for a typed error, with `fallback` as the code of one that has none. */

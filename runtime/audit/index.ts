@@ -3,4 +3,5 @@ export * from "./record.js";
 export * from "./log.js";
 export * from "./key.js";
 export * from "./verify.js";
+export * from "./checkpoint.js";
 export * from "./logger.js";

@@ -5,7 +5,7 @@ import { unlink } from "node:fs/promises";
 import { createSecretKey, type KeyObject } from "node:crypto";
 import { randomBytes } from "../crypto/registry.js";
 import { readKeyFile, writeNewSecretFile } from "../identity/keys.js";
-import { AuditError } from "./log.js";
+import { AuditError } from "./errors.js";
 
 export const AUDIT_KEY_FORMAT = "pqguard-audit-key/1";
 /** Bytes of a generated key; shorter keys are refused (HMAC-SHA3-256 wants at least its output length). */

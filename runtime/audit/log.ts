@@ -3,7 +3,8 @@
 import type { KeyObject } from "node:crypto";
 import { open, stat, type FileHandle } from "node:fs/promises";
 import type { Logger } from "pino";
-import { PqguardError, errorCatalogue } from "../errors.js";
+import { anchorOf, buildCheckpoint, readAnchor, writeAnchor, type AuditAnchor, type CheckpointKind } from "./checkpoint.js";
+import { AuditError } from "./errors.js";
 import { AUDIT_FORMAT, GENESIS, buildLine, lineHash, type AuditDecision, type AuditLine } from "./record.js";
 
 
@@ -13,25 +14,14 @@ export const FLUSH_THRESHOLD_LINES = 256;
 export const FLUSH_INTERVAL_MS = 10;
 /** How far back from the end of an existing log we look for its last line; a longer line is refused. */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
+/**
+ * With an anchor, at most this long between a line reaching the file and the anchor naming it. Only lines written
+ * after the last anchor can be cut without the next open noticing (they read as lost in a crash): one fsync and one
+ * small file replaced per second is cheap, and bounds that window to a second of decisions.
+ */
+export const ANCHOR_INTERVAL_MS = 1_000;
 
-export const AUDIT_ERRORS = errorCatalogue("audit log", "AuditError", [[7101, 7199]], {
-  Unwritable: ["PQG7101", "The log file cannot be opened, read or written."],
-  BadLastLine: ["PQG7102", "An existing log ends in a line that is not a valid audit line, so the chain cannot be continued."],
-  ChainBroken: ["PQG7103", "`pqguard audit verify` found the chain broken (the verifier names the line)."],
-  KeyUnusable: ["PQG7104", "The audit key (file) is missing, unreadable, too short, malformed or readable by others."],
-});
-
-/** The codes by name. */
-export const AuditErrorCode = AUDIT_ERRORS.codes;
-export type AuditErrorCode = (typeof AuditErrorCode)[keyof typeof AuditErrorCode];
-
-export class AuditError extends PqguardError {
-  declare readonly code: AuditErrorCode;
-  constructor(code: AuditErrorCode, message: string) {
-    super(code, message);
-    this.name = "AuditError";
-  }
-}
+export { AUDIT_ERRORS, AuditError, AuditErrorCode } from "./errors.js";
 
 export interface AuditLogOptions {
   /** Write the raw arguments into each line (off by default: they may hold personal data or secrets). */
@@ -44,6 +34,17 @@ export interface AuditLogOptions {
    * a plain SHA3-256, which anyone can recompute for a guess.
    */
   readonly argumentsKey?: KeyObject;
+  /**
+   * The anchor file (keep it on other storage than the log: see docs/enforcement.md). With it, the log gets a
+   * checkpoint line at each open and close (HMAC'd under `argumentsKey` when given), the anchor names the last line
+   * known to be on disk (updated at open, at close and every `anchorIntervalMs`), and `open` refuses a log that was
+   * cut (PQG7105) or whose anchor is missing or forged (PQG7106).
+   */
+  readonly anchor?: string;
+  /** ANCHOR_INTERVAL_MS by default. */
+  readonly anchorIntervalMs?: number;
+  /** The clock for checkpoint lines and anchors, epoch ms. */
+  readonly now?: () => number;
 }
 
 /** The sink enforcement writes to; `AuditLog` is the file-backed one. */
@@ -65,6 +66,12 @@ export class AuditLog implements AuditSink {
   /** Decisions appended since the failure (or in the chunk that failed) that no line records. */
   private lost = 0;
 
+  /** The last line known to be in the file: what the anchor names when it is next written. */
+  private written: { seq: number; hash: string };
+  /** When the anchor was last written (epoch ms), and the timer that will write it for lines written since. */
+  private anchoredAt = 0;
+  private anchorTimer: NodeJS.Timeout | undefined;
+
   private constructor(
     readonly path: string,
     private readonly handle: FileHandle,
@@ -75,17 +82,24 @@ export class AuditLog implements AuditSink {
     private readonly options: AuditLogOptions,
   ) {
     this.unwrittenFrom = seq;
+    this.written = { seq: seq - 1, hash: prev };
   }
 
-  /** Opens (or creates, mode 0600) the log at `path` and continues its chain from its last line. */
+  /**
+   * Opens (or creates, mode 0600) the log at `path` and continues its chain from its last line. With an anchor, the
+   * log must first reach and hold the line the anchor names (see `AuditLogOptions.anchor`), and the new run starts
+   * with a checkpoint: `open` after a clean close, `recovered` after a writer that never closed (a crash), `rotated`
+   * when the file is new but the anchor names a previous one's last line.
+   */
   static async open(path: string, options: AuditLogOptions = {}): Promise<AuditLog> {
-    let tail: { seq: number; hash: string } | undefined;
+    let tail: LastLine | undefined;
     try {
       tail = await readLastLine(path);
     } catch (error) {
       if (error instanceof AuditError) throw error;
       throw new AuditError("PQG7101", `cannot read audit log \`${path}\`: ${describe(error)}`);
     }
+    const start = options.anchor === undefined ? undefined : await checkAgainstAnchor(path, options.anchor, options.argumentsKey, tail);
     let handle: FileHandle;
     let size: number;
     try {
@@ -94,7 +108,70 @@ export class AuditLog implements AuditSink {
     } catch (error) {
       throw new AuditError("PQG7101", `cannot open audit log \`${path}\`: ${describe(error)}`);
     }
-    return new AuditLog(path, handle, size, tail === undefined ? 0 : tail.seq + 1, tail?.hash ?? GENESIS, options);
+    const [seq, prev] = start?.kind === "rotated" ? [start.anchor!.seq + 1, start.anchor!.hash] : [tail === undefined ? 0 : tail.seq + 1, tail?.hash ?? GENESIS];
+    const log = new AuditLog(path, handle, size, seq, prev, options);
+    if (start !== undefined) {
+      try {
+        log.checkpoint(start.kind, start.kind === "recovered" ? start.anchor!.seq : undefined);
+        await log.flush();
+        await log.anchorQueued("open");
+        if (log.failed !== undefined) throw log.failed;
+      } catch (error) {
+        await handle.close().catch(() => undefined);
+        throw error instanceof AuditError ? error : new AuditError("PQG7101", `cannot start audit log \`${path}\`: ${describe(error)}`);
+      }
+    }
+    return log;
+  }
+
+  /** Queues a checkpoint line, chained after every decision appended before it. */
+  private checkpoint(kind: CheckpointKind, after?: number): void {
+    this.bufferPending();
+    const { hash, text } = buildCheckpoint(kind, this.seq, this.prev, this.clock(), this.options.argumentsKey, after);
+    this.seq++;
+    this.prev = hash;
+    this.buffered.push({ text: `${text}\n`, seq: this.seq - 1, hash });
+  }
+
+  private clock(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  /**
+   * Makes the file durable up to its last written line, then points the anchor at that line. Runs in the write queue,
+   * so no write is in progress. A failure fails the log: calls are refused rather than recorded past what is anchored.
+   */
+  private async anchorNow(state: AuditAnchor["state"]): Promise<void> {
+    const anchorPath = this.options.anchor;
+    if (anchorPath === undefined || this.failed !== undefined) return;
+    try {
+      await this.handle.datasync();
+      const { seq, hash } = this.written;
+      await writeAnchor(anchorPath, anchorOf(state, seq, hash, this.size, this.clock(), this.options.argumentsKey));
+      this.anchoredAt = this.clock();
+    } catch (error) {
+      this.failed = new AuditError("PQG7101", `cannot write audit anchor \`${anchorPath}\`: ${describe(error)}`);
+      this.options.logger?.error({ path: this.path, code: this.failed.code }, this.failed.message);
+    }
+  }
+
+  /** Writes the anchor in the write queue, after every write queued before it. */
+  private anchorQueued(state: AuditAnchor["state"]): Promise<void> {
+    const anchored = this.writing.then(() => this.anchorNow(state));
+    this.writing = anchored;
+    return anchored;
+  }
+
+  /** After a write: the anchor follows within the interval (now, or by a timer), so lines do not stay unanchored. */
+  private anchorSoon(): void {
+    if (this.options.anchor === undefined || this.closed || this.anchorTimer !== undefined) return;
+    const interval = this.options.anchorIntervalMs ?? ANCHOR_INTERVAL_MS;
+    const wait = Math.max(0, this.anchoredAt + interval - this.clock());
+    this.anchorTimer = setTimeout(() => {
+      this.anchorTimer = undefined;
+      if (!this.closed) void this.anchorQueued("open");
+    }, wait);
+    this.anchorTimer.unref();
   }
 
   get failure(): AuditError | undefined {
@@ -108,11 +185,18 @@ export class AuditLog implements AuditSink {
 
   /** The hash of the last line appended: an operator can anchor it elsewhere to detect truncation. */
   get head(): string {
-    if (this.pending.length > 0) this.buffered.push(this.chain());
+    this.bufferPending();
     return this.prev;
   }
 
-  private buffered: string[] = [];
+  /** Chained lines not yet written, each chunk with the seq and hash of its last line. */
+  private buffered: { text: string; seq: number; hash: string }[] = [];
+
+  private bufferPending(): void {
+    if (this.pending.length === 0) return;
+    const text = this.chain();
+    if (text !== "") this.buffered.push({ text, seq: this.seq - 1, hash: this.prev });
+  }
 
   /**
    * Queues one decision; its place in the chain is fixed now. With raw arguments the line is built at once, since
@@ -122,7 +206,7 @@ export class AuditLog implements AuditSink {
     if (this.closed) throw new AuditError("PQG7101", `audit log \`${this.path}\` is closed`);
     this.pending.push(decision);
     if (this.options.includeArguments === true || this.pending.length >= FLUSH_THRESHOLD_LINES) {
-      this.buffered.push(this.chain());
+      this.bufferPending();
       if (this.buffered.length >= FLUSH_THRESHOLD_LINES) void this.flush().catch(() => undefined);
     }
     if (!this.scheduled) {
@@ -160,11 +244,12 @@ export class AuditLog implements AuditSink {
 
   /** Writes every line appended so far; resolves once they reached the file (or rejects with the write error). */
   flush(): Promise<void> {
-    if (this.pending.length > 0) this.buffered.push(this.chain());
+    this.bufferPending();
     if (this.buffered.length > 0) {
-      const chunk = this.buffered.join("");
+      const chunk = this.buffered.map((b) => b.text).join("");
+      const last = this.buffered[this.buffered.length - 1]!;
       this.buffered = [];
-      this.writing = this.writing.then(() => this.write(chunk));
+      this.writing = this.writing.then(() => this.write(chunk, last));
     }
     return this.writing.then(() => {
       if (this.failed !== undefined) throw this.failureSummary();
@@ -179,19 +264,25 @@ export class AuditLog implements AuditSink {
     return new AuditError(failed.code, `${failed.message}; ${lost} decision${lost === 1 ? " is" : "s are"} not recorded so far`);
   }
 
-  /** Flushes, syncs to disk and closes. Appending afterwards throws. */
+  /** Flushes, syncs to disk and closes; with an anchor, after a `close` checkpoint, and the anchor then says closed. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.anchorTimer);
     try {
+      if (this.options.anchor !== undefined && this.failed === undefined) this.checkpoint("close");
       await this.flush();
       await this.handle.sync();
+      if (this.options.anchor !== undefined) {
+        await this.anchorQueued("closed");
+        if (this.failed !== undefined) throw this.failureSummary();
+      }
     } finally {
       await this.handle.close();
     }
   }
 
-  private async write(chunk: string): Promise<void> {
+  private async write(chunk: string, last: { seq: number; hash: string }): Promise<void> {
     const lines = countLines(chunk);
     if (this.failed !== undefined) {
       this.lost += lines;
@@ -204,6 +295,8 @@ export class AuditLog implements AuditSink {
       while (done < bytes.length) done += (await this.handle.write(bytes, done, bytes.length - done)).bytesWritten;
       this.size += bytes.length;
       this.unwrittenFrom += lines;
+      this.written = { seq: last.seq, hash: last.hash };
+      this.anchorSoon();
     } catch (error) {
       this.lost += lines;
       // Cut a partly written line off, so the log still ends in a whole line and can be verified and continued.
@@ -221,8 +314,15 @@ function countLines(chunk: string): number {
   return lines;
 }
 
+interface LastLine {
+  readonly seq: number;
+  readonly hash: string;
+  /** Bytes of the file (whole lines). */
+  readonly size: number;
+}
+
 /** The seq and hash of the last line of an existing log, or undefined for a missing or empty file. */
-async function readLastLine(path: string): Promise<{ seq: number; hash: string } | undefined> {
+async function readLastLine(path: string): Promise<LastLine | undefined> {
   let size: number;
   try {
     size = (await stat(path)).size;
@@ -231,12 +331,17 @@ async function readLastLine(path: string): Promise<{ seq: number; hash: string }
     throw error;
   }
   if (size === 0) return undefined;
-  const length = Math.min(size, MAX_LINE_BYTES);
+  return { ...(await readLineEndingAt(path, size)), size };
+}
+
+/** The seq and hash of the whole line that ends at byte `end` of the log (the line's newline is the byte before `end`). */
+async function readLineEndingAt(path: string, end: number): Promise<{ seq: number; hash: string }> {
+  const length = Math.min(end, MAX_LINE_BYTES);
   const handle = await open(path, "r");
   let text: string;
   try {
     const bytes = Buffer.alloc(length);
-    await handle.read(bytes, 0, length, size - length);
+    await handle.read(bytes, 0, length, end - length);
     text = bytes.toString("utf8");
   } finally {
     await handle.close();
@@ -246,7 +351,7 @@ async function readLastLine(path: string): Promise<{ seq: number; hash: string }
   }
   const lines = text.slice(0, -1).split("\n");
   const last = lines[lines.length - 1]!;
-  if (lines.length === 1 && length < size) {
+  if (lines.length === 1 && length < end) {
     throw new AuditError("PQG7102", `the last line of audit log \`${path}\` is longer than ${MAX_LINE_BYTES} bytes`);
   }
   let parsed: unknown;
@@ -265,6 +370,47 @@ async function readLastLine(path: string): Promise<{ seq: number; hash: string }
     throw new AuditError("PQG7102", `the last line of audit log \`${path}\` does not verify; verify the log before appending`);
   }
   return { seq: line.seq, hash: line.hash };
+}
+
+/**
+ * How a run starts on a log with an anchor, or why it must not: the log must reach the anchored line (else lines
+ * were cut: PQG7105) and hold it there (else the tail was replaced: PQG7105); after a clean close nothing may follow
+ * it (PQG7105). A log with lines and no anchor is refused (PQG7106): the anchor may have been removed to hide a cut.
+ */
+async function checkAgainstAnchor(
+  path: string,
+  anchorPath: string,
+  key: KeyObject | undefined,
+  tail: LastLine | undefined,
+): Promise<{ kind: CheckpointKind; anchor: AuditAnchor | undefined }> {
+  const anchor = await readAnchor(anchorPath, key);
+  if (anchor === undefined) {
+    if (tail === undefined) return { kind: "open", anchor };
+    throw new AuditError(
+      "PQG7106",
+      `audit log \`${path}\` has lines but its anchor \`${anchorPath}\` is missing: verify the log, then anchor its head with \`pqguard audit anchor\``,
+    );
+  }
+  if (tail === undefined) return { kind: "rotated", anchor };
+  if (tail.size < anchor.size) {
+    throw new AuditError(
+      "PQG7105",
+      `audit log \`${path}\` was cut: it ends at seq ${tail.seq} (${tail.size} bytes) but its anchor names seq ${anchor.seq} at ${anchor.size} bytes`,
+    );
+  }
+  let held: { seq: number; hash: string };
+  try {
+    held = await readLineEndingAt(path, anchor.size);
+  } catch {
+    held = { seq: -1, hash: "" };
+  }
+  if (held.seq !== anchor.seq || held.hash !== anchor.hash) {
+    throw new AuditError("PQG7105", `audit log \`${path}\` does not hold the line its anchor names (seq ${anchor.seq}): its lines were replaced`);
+  }
+  if (anchor.state === "closed" && tail.size > anchor.size) {
+    throw new AuditError("PQG7105", `audit log \`${path}\` has lines after its clean close (seq ${anchor.seq}): they were added while no writer had it open`);
+  }
+  return { kind: anchor.state === "closed" ? "open" : "recovered", anchor };
 }
 
 function describe(error: unknown): string {

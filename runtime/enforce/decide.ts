@@ -7,9 +7,12 @@ import type { AuditSink } from "../audit/log.js";
 import type { AuditDecision } from "../audit/record.js";
 import type { Decision, GuardContext, GuardModule } from "../guard/types.js";
 import { DEFAULT_RETENTION_MS, MemoryStateStore } from "../state/memory.js";
-import { StateError, type StateStore, type SyncStateOperations } from "../state/store.js";
+import { StateError, type Judge, type StateStore, type SyncStateOperations } from "../state/store.js";
 import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
+import { argumentsText } from "./checks/arguments.js";
+import { staleFacts } from "./checks/facts.js";
+import type { VerifiedManifest } from "../manifest/signed.js";
 import { currentMetrics, type PqguardMetrics } from "../metrics/metrics.js";
 
 /** Arguments larger than this (canonical JSON) are refused before any rule reads them. */
@@ -56,6 +59,11 @@ export interface DecisionOptions {
    * not the policy's decision still refuses: no session, bad arguments, a changed tool, an unwritable audit log.
    */
   readonly monitor?: boolean;
+  /**
+   * The signed manifest calls are pinned to: when it is bound to server identities, a session whose server identity
+   * (the client's verified peer, or the server's own) is not one of them refuses every call (PQG7315).
+   */
+  readonly manifest?: VerifiedManifest | undefined;
   /** Where decisions are counted (`pqguard_decisions_total`); the process's current metrics by default. */
   readonly metrics?: PqguardMetrics;
 }
@@ -64,7 +72,11 @@ export interface DecisionOptions {
 export type PinVerdict = { readonly ok: true } | { readonly ok: false; readonly code: RefusalData["code"]; readonly reason: string };
 
 export type Verdict =
-  /** `argsText`: the arguments decided on, as JSON text; a client sends these, not its caller's object (see guardClient). */
+  /**
+   * `args`: a plain copy parsed back from `argsText`, the arguments' JSON text; this copy, not the caller's object, is
+   * what goes on (a client sends it, the proxy forwards it, `enforce` hands it to the handler), so the guard's input
+   * and the tool's are one JSON value.
+   */
   | { readonly allowed: true; readonly decision: Decision; readonly args: Readonly<Record<string, unknown>>; readonly argsText: string | undefined }
   | { readonly allowed: false; readonly refusal: RefusalData; readonly error: ReturnType<typeof refusalError> };
 
@@ -76,6 +88,12 @@ export interface CallToDecide {
   readonly approve: ApprovalCallback | undefined;
   /** Aborted when the request is cancelled or its connection closes: the call is then refused, before or after approval. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * What the tool's handler will make of the arguments, when that differs from the JSON value (an SDK server validates
+   * them against the tool's schema first: defaults applied, unknown keys stripped, values coerced). The guard then
+   * decides on that view. A view that throws is a refusal: the handler would have refused the arguments too.
+   */
+  readonly handlerView?: ((args: Readonly<Record<string, unknown>>) => Promise<Readonly<Record<string, unknown>>>) | undefined;
 }
 
 /** A function, not an inline test: the compiler would take a signal checked once as unaborted after every await. */
@@ -212,12 +230,19 @@ export class DecisionPoint {
       }
       const checked = this.checkArguments(call.tool, call.args);
       if (typeof checked === "string") return this.refuse(call, now, EnforceErrorCode.BadArguments, checked, undefined);
-      const { args, text: argsText } = checked;
+      const { args: sent, text: argsText } = checked;
+      const viewed = call.handlerView === undefined ? sent : await this.viewOf(call.handlerView, call.tool, sent);
+      if (typeof viewed === "string") return this.refuse(call, now, EnforceErrorCode.BadArguments, viewed, argsText);
+      // What the guard reads (and the approver is shown); `sent` is what the tool receives, from which `args` follows.
+      const args = viewed;
+      const viewText = args === sent ? argsText : JSON.stringify(args);
       if (aborted(call.signal)) return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText);
       const session = call.session;
       if (session === undefined) {
         return this.refuse(call, now, EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide", argsText);
       }
+      const stale = staleFacts(session, this.options.manifest, now);
+      if (stale !== undefined) return this.refuse(call, now, stale.code, stale.reason, argsText);
       // The common path (a cached pin, an in-memory store) is synchronous: no promise is awaited unless one is returned.
       const fit = this.preconditions(call);
       const unfit = fit instanceof Promise ? await fit : fit;
@@ -236,7 +261,7 @@ export class DecisionPoint {
       const { decision, context } = decided;
       if (this.options.monitor === true && decision.decision !== "allow" && !aborted(call.signal)) {
         this.options.logger?.warn({ tool: call.tool, decision: decision.decision, rules: decision.determining }, `monitor mode: let through a call the policy would ${decision.decision === "deny" ? "refuse" : "ask about"}: ${decision.reason}`);
-        return this.allow(call, now, decision, undefined, args, argsText, decision.decision === "deny" ? "would-deny" : "would-ask");
+        return this.allow(call, now, decision, undefined, sent, argsText, decision.decision === "deny" ? "would-deny" : "would-ask");
       }
       if (decision.decision === "deny") {
         return this.refuse(call, now, EnforceErrorCode.PolicyDenied, decision.reason, argsText, decision.determining);
@@ -246,7 +271,7 @@ export class DecisionPoint {
         if (aborted(call.signal)) {
           return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText, decision.determining, { decision: "allow" });
         }
-        return this.allow(call, now, decision, undefined, args, argsText);
+        return this.allow(call, now, decision, undefined, sent, argsText);
       }
 
       if (aborted(call.signal)) {
@@ -271,10 +296,12 @@ export class DecisionPoint {
       const approved = { decision: "ask", approval: "approved" } as const;
       const again = " (checked again after the approval)";
       // The approval covers the arguments the human was shown and the audit line records, not what they became since.
-      if (JSON.stringify(args) !== argsText) {
+      if (JSON.stringify(args) !== viewText || JSON.stringify(sent) !== argsText) {
         const reason = `the arguments changed while the approval was pending, so the approval does not cover them${again}`;
         return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, decision.determining, approved);
       }
+      const staleNow = staleFacts(session, this.options.manifest, later);
+      if (staleNow !== undefined) return this.refuse(call, later, staleNow.code, `${staleNow.reason}${again}`, argsText, decision.determining, approved);
       const unfitNow = await this.preconditions(call);
       if (unfitNow !== undefined) return this.refuse(call, later, unfitNow.code, `${unfitNow.reason}${again}`, argsText, [], approved);
       if (aborted(call.signal)) {
@@ -301,7 +328,7 @@ export class DecisionPoint {
       if (aborted(call.signal)) {
         return this.refuse(call, later, EnforceErrorCode.Cancelled, `${CANCELLED_DURING}${again}`, argsText, decision.determining, approved);
       }
-      return this.allow(call, later, decision, "approved", args, argsText);
+      return this.allow(call, later, decision, "approved", sent, argsText);
     } finally {
       if (sessionId !== undefined) this.decided(sessionId);
     }
@@ -363,6 +390,8 @@ export class DecisionPoint {
     // A synchronous store decides in place (and throws); any other under the store's lock (and rejects).
     const sync = this.store.sync;
     if (sync !== undefined) return this.decideWith(sync, tool, args, session, now, recordIf, signal);
+    // A store shared by several processes decides atomically itself: a process-local lock would not make it exact.
+    if (this.store.transact !== undefined) return this.decideShared(tool, args, session, now, recordIf, signal);
     return withStoreLock(this.store, async () => this.decideAsync(tool, args, session, now, recordIf, signal));
   }
 
@@ -395,6 +424,33 @@ export class DecisionPoint {
     const decision = this.runGuard(tool, args, context);
     if (recordIf(decision) && !aborted(signal)) await storeStep(() => this.store.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }), this.storeTimeoutMs);
     return { decision, context };
+  }
+
+  /**
+   * Snapshot → guard → record through the store's own atomic step. The guard may run on more than one snapshot; what
+   * it throws is carried out of the store and thrown here, so that a failing guard is not taken for a failing store.
+   */
+  private async decideShared(
+    tool: string,
+    args: Readonly<Record<string, unknown>>,
+    session: SessionView,
+    now: number,
+    recordIf: (decision: Decision) => boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<Judged> {
+    const call = { tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) };
+    const judge: Judge<Judged | { failed: unknown }> = (snapshot) => {
+      try {
+        const context = guardContextOf(session, snapshot, now);
+        const decision = this.runGuard(tool, args, context);
+        return { record: recordIf(decision) && !aborted(signal), verdict: `${decision.decision} ${decision.determining.join(" ")}`, outcome: { decision, context } };
+      } catch (failed) {
+        return { record: false, verdict: "failed", outcome: { failed } };
+      }
+    };
+    const judged = await storeStep(() => this.store.transact!(call, judge), this.storeTimeoutMs);
+    if ("failed" in judged) throw judged.failed;
+    return judged;
   }
 
   private runGuard(tool: string, args: Readonly<Record<string, unknown>>, context: GuardContext): Decision {
@@ -459,29 +515,45 @@ export class DecisionPoint {
   }
 
   /**
-   * The arguments as an object, with their JSON text (the audit line's digest is computed from it, at the log's
-   * flush), or why they are refused. Canonical and plain JSON text have the same length, so the size check needs no
-   * canonicaliser.
+   * The arguments as a plain object parsed back from their JSON text (the audit line's digest is computed from that
+   * text, at the log's flush), or why they are refused. Both sides decide on the parsed copy: a client's arguments come
+   * from application code and may be any object (getters, toJSON, later changes); a server's were parsed from the wire
+   * and may hold what JSON cannot carry on (see argumentsText). Canonical and plain JSON text have the same length, so
+   * the size check needs no canonicaliser.
    */
   private checkArguments(tool: string, raw: unknown): { args: Readonly<Record<string, unknown>>; text: string } | string {
     const args = raw ?? {};
     if (typeof args !== "object" || args === null || Array.isArray(args)) return `arguments of \`${tool}\` must be a JSON object`;
     const limit = this.options.maxArgumentBytes ?? DEFAULT_MAX_ARGUMENT_BYTES;
-    let text: string | undefined;
-    try {
-      text = JSON.stringify(args);
-    } catch {
-      text = undefined;
-    }
-    if (text === undefined) return `arguments of \`${tool}\` are not JSON`;
-    const size = Buffer.byteLength(text, "utf8");
+    // A server's arguments were parsed from the wire; a client's come from application code.
+    const json = argumentsText(args, this.side === "server" ? "wire" : "application");
+    if ("problem" in json) return `arguments of \`${tool}\` are refused: ${json.problem}`;
+    const size = Buffer.byteLength(json.text, "utf8");
     if (size > limit) return `arguments of \`${tool}\` are ${size} bytes, more than the limit of ${limit}`;
-    // A server's arguments are plain data parsed from the wire. A client's come from application code and may be any
-    // object (getters, toJSON, later changes): the guard decides on a plain copy of the text, which is also what is sent.
-    if (this.side === "client") return { args: JSON.parse(text) as Readonly<Record<string, unknown>>, text };
-    return { args: args as Readonly<Record<string, unknown>>, text };
+    const parsed = JSON.parse(json.text) as unknown;
+    // A toJSON may turn the object into something else.
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return `arguments of \`${tool}\` must be a JSON object`;
+    return { args: parsed as Readonly<Record<string, unknown>>, text: json.text };
   }
 
+  /** The handler's view of the arguments, checked as the arguments are, or why the call is refused. */
+  private async viewOf(
+    view: NonNullable<CallToDecide["handlerView"]>,
+    tool: string,
+    args: Readonly<Record<string, unknown>>,
+  ): Promise<Readonly<Record<string, unknown>> | string> {
+    let seen: unknown;
+    try {
+      seen = await view(args);
+    } catch (error) {
+      return `arguments of \`${tool}\` do not fit the tool's schema: ${describe(error)}`;
+    }
+    if (typeof seen !== "object" || seen === null || Array.isArray(seen)) return `the handler of \`${tool}\` would not read its arguments as an object`;
+    // What a schema produced may hold anything a transform returns: read once, as an application's object.
+    const json = argumentsText(seen, "application");
+    if ("problem" in json) return `arguments of \`${tool}\`, as the handler would read them, are refused: ${json.problem}`;
+    return seen as Readonly<Record<string, unknown>>;
+  }
 
   private async askApproval(
     call: CallToDecide,

@@ -20,6 +20,9 @@ export const ENFORCE_ERRORS = errorCatalogue("enforcement", "EnforceError", [[73
   UnsupportedSdk: ["PQG7310", "The SDK object handed to `enforce`/`guardClient` lacks the seam enforcement needs."],
   RetentionTooShort: ["PQG7311", "At set-up: the state store keeps calls for less time than the policy's longest window counts them."],
   Cancelled: ["PQG7312", "The request was cancelled, or its connection closed, before the call could be decided or while its approval was pending."],
+  CertificateExpired: ["PQG7314", "A certificate the session rests on (the client's or the server's) reached its not-after without being renewed."],
+  ManifestWrongServer: ["PQG7315", "The signed manifest is bound to other server identities than the session's server."],
+  ManifestExpired: ["PQG7316", "The signed manifest calls are pinned to expired while the server, proxy or client kept running."],
 });
 
 /** The codes by name, to throw with. */

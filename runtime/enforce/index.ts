@@ -5,3 +5,4 @@ export * from "./decide.js";
 export * from "./pin.js";
 export * from "./server.js";
 export * from "./client.js";
+export * from "./operator-approval.js";

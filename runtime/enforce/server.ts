@@ -94,11 +94,13 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
     const session = signal?.aborted === true ? undefined : resolver.current();
     if (session !== undefined) seenSessions.add(session.sessionId);
     const pin = pinning(tool, extra);
-    const verdict = await decisions.decide({ tool, args: params.arguments, session, pin, approve: approverFor(), signal });
+    const handlerView = server instanceof Server ? undefined : schemaView(server, tool);
+    const verdict = await decisions.decide({ tool, args: params.arguments, session, pin, approve: approverFor(), signal, handlerView });
     if (!verdict.allowed) throw verdict.error;
     // Closed or cancelled in the turn between the decision and here: nobody waits for the result, so it does not run.
     if (signal?.aborted === true) throw new McpError(ErrorCode.ConnectionClosed, "the request was cancelled or its connection closed");
-    return original(request, extra);
+    // The handler gets the plain copy the guard decided on, not the object parsed from the wire (see argumentsText).
+    return original({ ...request, params: { ...params, arguments: verdict.args } }, extra);
   };
 
   // The unfiltered list handler: live definitions are pinned from what the server really offers.
@@ -154,6 +156,27 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
     resolver.reset();
   });
   return { decisions, invalidateTools: () => live.invalidate() };
+}
+
+/** The parts of an McpServer that validate a tool's arguments before its handler runs. Not public API (see handlerTable). */
+interface McpServerInternals {
+  readonly _registeredTools?: Record<string, { inputSchema?: unknown } | undefined>;
+  readonly validateToolInput?: (tool: unknown, args: unknown, name: string) => Promise<unknown>;
+}
+
+/**
+ * What an McpServer's handler for `tool` will receive: the arguments as its input schema parses them (defaults
+ * applied, unknown keys stripped, values coerced or transformed), so the guard decides on that. Undefined when the
+ * tool has no input schema (its handler is not given the arguments) or is not registered (the pin refuses it). The
+ * handler parses the same arguments again; a schema whose parse is not a function of its input (a transform reading
+ * the clock, say) can still give the handler something else, which docs/enforcement.md says.
+ */
+function schemaView(server: McpServer, tool: string): ((args: Readonly<Record<string, unknown>>) => Promise<Readonly<Record<string, unknown>>>) | undefined {
+  const internals = server as unknown as McpServerInternals;
+  const registered = internals._registeredTools?.[tool];
+  if (registered?.inputSchema === undefined || typeof internals.validateToolInput !== "function") return undefined;
+  const validate = internals.validateToolInput.bind(server);
+  return async (args) => (await validate(registered, args, tool)) as Readonly<Record<string, unknown>>;
 }
 
 /** The AbortSignal the SDK passes a request handler in `extra` (aborted on cancellation and on close), if any. */

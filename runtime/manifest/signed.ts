@@ -36,8 +36,23 @@ export interface SignedManifest {
   readonly tools: readonly ToolDefinition[];
   /** Tool name → SHA3-256 (hex) of its canonical definition. */
   readonly digests: Readonly<Record<string, string>>;
+  /**
+   * The servers this tool list is for, under the signature: present only in a bound manifest. Enforcement then refuses
+   * calls on a session whose server identity is not listed (PQG7315).
+   */
+  readonly server?: ServerBinding;
   /** Base64 ML-DSA signature over the canonical JSON of every other field. */
   readonly signature: string;
+}
+
+/**
+ * A manifest's binding to server identities: a key lineage, not one key. List the server's current identity and the
+ * successor it will rotate to (generated now, kept offline, as backup pins are): a rotation to a listed key keeps the
+ * manifest valid, and the next signing names the next successor.
+ */
+export interface ServerBinding {
+  /** Server identity fingerprints (`mldsa65:...`), sorted, without repeats. */
+  readonly identities: readonly string[];
 }
 
 export interface VerifiedManifest {
@@ -47,6 +62,8 @@ export interface VerifiedManifest {
   readonly expiresAt: number;
   readonly tools: readonly ToolDefinition[];
   readonly digests: Readonly<Record<string, string>>;
+  /** The server identities the manifest is bound to; undefined for an unbound manifest (valid for any server). */
+  readonly server?: ServerBinding | undefined;
   /** SHA3-256 (hex) of the canonical signed document: what audit lines cite as the manifest. */
   readonly digest: string;
 }
@@ -62,6 +79,8 @@ export interface SignOptions {
   /** Epoch ms of issue; defaults to the current time. */
   readonly now?: number;
   readonly ttlMs?: number;
+  /** Bind the manifest to these server identity fingerprints (the current key and its planned successors). */
+  readonly bindServer?: readonly string[];
 }
 
 export interface VerifyOptions {
@@ -117,6 +136,7 @@ export function signManifest(tools: unknown, key: ManifestSigningKey, options: S
     expiresAt: new Date(now + ttl).toISOString(),
     tools: definitions,
     digests,
+    ...(options.bindServer === undefined ? {} : { server: bindingOf(options.bindServer) }),
   } as const;
   const sig = scheme.sign(signedBytes(body), key.secretKey, MANIFEST_SIGNATURE_CONTEXT);
   return { ...body, signature: Buffer.from(sig).toString("base64") };
@@ -188,8 +208,31 @@ export function verifySignedManifest(doc: unknown, options: VerifyOptions = {}):
     expiresAt,
     tools: parsed.tools,
     digests: parsed.digests,
+    ...(parsed.server === undefined ? {} : { server: parsed.server }),
     digest: manifestDigest(parsed),
   };
+}
+
+const FINGERPRINT = /^[a-z0-9-]+:[a-z2-7]{20,}$/;
+
+function bindingOf(identities: readonly string[]): ServerBinding {
+  if (identities.length === 0) throw malformed("a server binding must name at least one server identity");
+  for (const identity of identities) {
+    if (typeof identity !== "string" || !FINGERPRINT.test(identity)) throw malformed(`\`${String(identity).slice(0, 80)}\` is not a server identity fingerprint (\`mldsa65:...\`)`);
+  }
+  return { identities: [...new Set(identities)].sort() };
+}
+
+/**
+ * Why a manifest must not be used with the server `peerFingerprint` (the session's server identity, as the client
+ * verified it or as the server holds it), or undefined when it may: an unbound manifest fits any server.
+ */
+export function manifestBindingProblem(manifest: Pick<VerifiedManifest, "server" | "issuer"> | undefined, peerFingerprint: string | undefined): string | undefined {
+  const identities = manifest?.server?.identities;
+  if (identities === undefined) return undefined;
+  if (peerFingerprint === undefined) return "the signed manifest is bound to a server identity, and this session has no authenticated server";
+  if (identities.includes(peerFingerprint)) return undefined;
+  return `the signed manifest is for server ${identities.map((i) => `\`${i}\``).join(", ")}, not this session's server \`${peerFingerprint}\`: a reviewed tool list of one server does not vouch for another`;
 }
 
 /** SHA3-256 (hex) of the canonical JSON of a whole signed manifest. */
@@ -222,7 +265,7 @@ function checkSignerKey(issuer: string, keys: NonNullable<VerifyOptions["signerK
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
-const MANIFEST_FIELDS = ["format", "issuer", "algorithm", "publicKey", "issuedAt", "expiresAt", "tools", "digests", "signature"];
+const MANIFEST_FIELDS = ["format", "issuer", "algorithm", "publicKey", "issuedAt", "expiresAt", "tools", "digests", "server", "signature"];
 
 function parseManifest(doc: unknown): SignedManifest {
   if (!isObject(doc)) throw malformed("manifest must be a JSON object");
@@ -263,6 +306,13 @@ function parseManifest(doc: unknown): SignedManifest {
   }
   // Own properties for every name, `__proto__` included: an assigned `__proto__` would vanish from what is verified.
   const digests = Object.fromEntries(entries) as Record<string, string>;
+  if (doc.server !== undefined) {
+    const server = doc.server;
+    if (!isObject(server) || Object.keys(server).join() !== "identities" || !Array.isArray(server.identities)) throw malformed("manifest `server` must be `{ identities: [...] }`");
+    const binding = bindingOf(server.identities as string[]);
+    // The signed form is sorted and without repeats; any other form was edited.
+    if (canonicalJson(binding.identities) !== canonicalJson(server.identities)) throw malformed("manifest `server.identities` must be sorted and without repeats");
+  }
   return { ...(doc as unknown as SignedManifest), tools, digests };
 }
 

@@ -709,9 +709,9 @@ export class ProxyConnection {
     if (!verdict.allowed) throw new Refusal(verdict.error);
     // The client gave up while the call was decided: nobody waits for its result, so it must not run.
     if (cancelled.aborted) throw new ProxyError("PQG8013", "the request was cancelled", RPC_UPSTREAM_UNAVAILABLE);
-    // What goes upstream is what was decided: the name and arguments, and the protocol's own `_meta` and `task`, no
-    // other field a lenient server might read.
-    const sent: Record<string, unknown> = { name: tool, arguments: params.arguments ?? {} };
+    // What goes upstream is what was decided: the name, the plain copy of the arguments the guard read (its JSON text is
+    // what the audit line records), and the protocol's own `_meta` and `task`, no other field a lenient server might read.
+    const sent: Record<string, unknown> = { name: tool, arguments: verdict.args };
     if (params._meta !== undefined) sent._meta = params._meta;
     if (params.task !== undefined) sent.task = params.task;
     return this.#forward(id, "tools/call", sent, upstream);

@@ -39,13 +39,26 @@ export interface HttpListenOptions {
   readonly keyring?: KeyringServer | undefined;
   /** The session transports' metrics (the process's current ones by default). */
   readonly sessionMetrics?: PqguardMetrics | undefined;
+  /** Whether the proxy can serve what needs state now (the state store answers): `/readyz` reports it. */
+  readonly readiness?: (() => { readonly ok: boolean; readonly reason?: string }) | undefined;
 }
+
+/** Paths a load balancer or an orchestrator probes: alive (the process answers), and ready for new sessions. */
+export const HEALTH_PATH = "/healthz";
+export const READY_PATH = "/readyz";
 
 export interface HttpListener {
   /** Where clients connect, with the port actually bound. */
   readonly url: URL;
   /** Open sessions. */
   readonly sessions: number;
+  /** Requests (calls) being answered now. */
+  readonly inFlight: number;
+  /**
+   * Stops taking new sessions (`/readyz` answers 503, a request opening a session is refused) and resolves once no
+   * request is in flight or `timeoutMs` passed, whichever is first; sessions already open keep being served meanwhile.
+   */
+  drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -109,6 +122,9 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
   const onSessionError = (error: Error) => log.warn({ err: error.message }, "session setup failed");
   const path = options.url.pathname;
   let endpoint: PlainHttpEndpoint | SealedHttpEndpoint | undefined;
+  let draining = false;
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const requested = new URL(req.url ?? "/", "http://localhost").pathname;
     if (requested === METRICS_PATH && options.metrics !== undefined && requested !== path) {
@@ -119,10 +135,32 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
       void serveTrustList(options.keyring, res);
       return;
     }
+    if (requested !== path && (requested === HEALTH_PATH || requested === READY_PATH)) {
+      const state = options.readiness?.() ?? { ok: true };
+      const ok = requested === HEALTH_PATH || (!draining && state.ok);
+      const reason = requested === HEALTH_PATH ? undefined : draining ? "draining: no new sessions" : state.reason;
+      res.writeHead(ok ? 200 : 503, { "content-type": "application/json" });
+      res.end(JSON.stringify({ status: ok ? "ok" : "unavailable", ...(reason === undefined ? {} : { reason }) }));
+      return;
+    }
+    // Draining: sessions already open are served to the end; a request opening one goes to another replica.
+    if (draining && req.headers["mcp-session-id"] === undefined) {
+      res.writeHead(503, { "content-type": "application/json", connection: "close" });
+      res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: "this proxy is draining and takes no new sessions" } }));
+      return;
+    }
     if (requested !== path || endpoint === undefined) {
       res.writeHead(404, { "content-type": "application/json" });
       res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: `no MCP endpoint at ${requested}; it is at ${path}` } }));
       return;
+    }
+    // A POST carries a call; its response (or event stream) ends when the call is answered.
+    if (req.method === "POST") {
+      inFlight++;
+      res.once("close", () => {
+        inFlight--;
+        if (inFlight === 0) idle?.();
+      });
     }
     void endpoint.handle(req, res);
   });
@@ -166,6 +204,21 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
     url,
     get sessions() {
       return served.size;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    async drain(timeoutMs: number) {
+      draining = true;
+      log.info({ inFlight }, "draining: no new sessions; waiting for calls in flight");
+      if (inFlight === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        idle = resolve;
+        timer = setTimeout(resolve, timeoutMs);
+      });
+      clearTimeout(timer);
+      idle = undefined;
     },
     async close() {
       await served.close();

@@ -100,6 +100,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       logger: options.logger,
       approvalTimeoutMs: options.approvalTimeoutMs ?? APPROVAL_TIMEOUT_MS,
       monitor: options.mode === "monitor",
+      ...(options.manifest === undefined ? {} : { manifest: options.manifest }),
     },
     options.manifest?.digest ?? guardTableDigest(options.guard),
   );

@@ -31,7 +31,11 @@ export const SESSION_ERRORS = errorCatalogue("session", "SessionError", [[6001, 
   MalformedRecord: ["PQG6025", "A decrypted frame whose plaintext is not a JSON-RPC message."],
   EventStreamBacklog: ["PQG6026", "Server messages waiting for a client's Streamable HTTP event stream passed their limit: the client does not open it."],
   CallbackFailed: ["PQG6027", "A handler set on a transport threw: from onestablished the session is closed, from onclose it is reported."],
-  Draining: ["PQG6028", "The session is draining (its key was revoked or retired): it takes no new calls, finishes those in flight, and closes."],
+  ReauthRefused: [
+    "PQG6028",
+    "A re-authentication the peer sent was refused: malformed, a certificate not valid or not trusted, another subject, `id` or identity than the session's, not outlasting the current one, a bad signature, or a replayed counter, so the session closes.",
+  ],
+  Draining: ["PQG6029", "The session is draining (its key was revoked or retired): it takes no new calls, finishes those in flight, and closes."],
 });
 
 /** The codes by name, to throw with. */

@@ -25,10 +25,19 @@ export interface SessionInfo {
   readonly establishedAt: number;
   /** How many times the session has rekeyed. */
   readonly rekeys: number;
+  /**
+   * Epoch ms at which the server certificate this session rests on expires (the client's view of the server, or the
+   * server's own); nothing is decided at or after it, and the session closes then unless the server re-authenticated.
+   */
+  readonly peerNotAfter?: number | undefined;
+  /** How many re-authentications (renewed certificates, docs/protocol.md) the session has accepted, both directions. */
+  readonly reauthentications?: number | undefined;
 }
 
 export interface AuthenticatedClient {
   readonly fingerprint: string;
   /** Claims the client's certificate carries, e.g. `{ "id": "agent-7", "role": "billing-agent" }`. */
   readonly claims: Readonly<Record<string, unknown>>;
+  /** Epoch ms at which the client certificate expires: nothing is decided at or after it, and the session closes then unless renewed. */
+  readonly notAfter?: number | undefined;
 }

@@ -26,6 +26,8 @@ import type { ClientHello, Offer } from "./messages.js";
 /** What a completed handshake hands to the record layer: the AEAD, the KDF and one traffic secret per direction. */
 export interface EstablishedSession {
   readonly info: SessionInfo;
+  /** Secret to both ends and unique to this session: what a re-authentication signature binds to (docs/protocol.md). */
+  readonly reauthContext: Uint8Array;
   readonly aead: Aead;
   readonly kdf: Kdf;
   readonly sendSecret: Uint8Array;
@@ -166,6 +168,7 @@ export class ClientHandshake {
       kdf: this.kdf,
       sendSecret: traffic.clientToServer,
       receiveSecret: traffic.serverToClient,
+      reauthContext: traffic.reauthContext,
       info: {
         sessionId: traffic.sessionId,
         suite: negotiatedSuite(kem, hello.signature, aead),
@@ -174,6 +177,7 @@ export class ClientHandshake {
         client: this.options.clientAuth ? this.ownClient() : undefined,
         establishedAt: this.options.now(),
         rekeys: 0,
+        peerNotAfter: certificate.notAfter,
       },
     };
     this.state = "finished-sent";
@@ -195,7 +199,7 @@ export class ClientHandshake {
   private ownClient(): AuthenticatedClient {
     const auth = this.options.clientAuth!;
     const parsed = verifyClientCertificateShape(auth.certificate);
-    return { fingerprint: parsed.fingerprint, claims: parsed.claims };
+    return { fingerprint: parsed.fingerprint, claims: parsed.claims, notAfter: parsed.notAfter };
   }
 
   /** Verifies the server's key confirmation: proof that it holds the certified static key and saw our transcript. */
@@ -237,9 +241,9 @@ export class ClientHandshake {
 }
 
 /** The claims and fingerprint of our own certificate, parsed without trust decisions (the server makes those). */
-function verifyClientCertificateShape(certificate: Uint8Array): { fingerprint: string; claims: Readonly<Record<string, unknown>> } {
+function verifyClientCertificateShape(certificate: Uint8Array): { fingerprint: string; claims: Readonly<Record<string, unknown>>; notAfter: number } {
   const parsed = parseClientCertificate(certificate).certificate;
-  return { fingerprint: parsed.fingerprint, claims: parsed.claims };
+  return { fingerprint: parsed.fingerprint, claims: parsed.claims, notAfter: parsed.notAfter };
 }
 
 export interface ServerHandshakeOptions {
@@ -349,6 +353,7 @@ export class ServerHandshake {
       kdf: this.kdf,
       sendSecret: traffic.serverToClient,
       receiveSecret: traffic.clientToServer,
+      reauthContext: traffic.reauthContext,
       info: {
         sessionId: traffic.sessionId,
         suite: negotiatedSuite(chosen.kem, chosen.signature, chosen.aead),
@@ -357,6 +362,7 @@ export class ServerHandshake {
         client,
         establishedAt: this.options.now(),
         rekeys: 0,
+        peerNotAfter: chosen.credential.parsed.notAfter,
       },
     };
     return { serverFinished, session };
@@ -398,7 +404,7 @@ export class ServerHandshake {
       throw asSessionError(error, SessionErrorCode.ClientAuthFailed, "the client's proof of its identity could not be checked");
     }
     if (!ok) throw new SessionError(SessionErrorCode.ClientAuthFailed, `client \`${certificate.fingerprint}\` did not prove possession of its key`, { certificateFailure: "signature" });
-    return { fingerprint: certificate.fingerprint, claims: certificate.claims };
+    return { fingerprint: certificate.fingerprint, claims: certificate.claims, notAfter: certificate.notAfter };
   }
 
   private expect(state: ServerHandshake["state"]): void {

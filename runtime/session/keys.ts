@@ -29,6 +29,8 @@ export interface TrafficSecrets {
   readonly clientToServer: Uint8Array;
   readonly serverToClient: Uint8Array;
   readonly sessionId: string;
+  /** Secret to both ends and unique to this session: what a re-authentication signature binds to. */
+  readonly reauthContext: Uint8Array;
 }
 
 const labels = Object.fromEntries(Object.entries(LABEL).map(([k, v]) => [k, utf8(v)])) as Record<keyof typeof LABEL, Uint8Array>;
@@ -77,6 +79,7 @@ export class KeySchedule {
       clientToServer: this.kdf.expand(master, labels.clientToServer, this.kdf.hashLength),
       serverToClient: this.kdf.expand(master, labels.serverToClient, this.kdf.hashLength),
       sessionId: toHex(this.kdf.expand(master, labels.sessionId, SESSION_ID_BYTES)),
+      reauthContext: this.kdf.expand(master, labels.reauth, this.kdf.hashLength),
     };
     master.fill(0);
     return secrets;

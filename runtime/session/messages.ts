@@ -1,10 +1,10 @@
 // Handshake messages of session v1 and their byte layouts (see docs/protocol.md): ClientHello, ServerHello,
-// ClientFinished, ServerFinished. Decoders check every length and refuse trailing bytes.
+// ClientFinished, ServerFinished, and the in-session Reauthentication. Decoders check every length and refuse trailing bytes.
 import { ByteReader, ByteWriter } from "./codec.js";
 import { HELLO_NONCE_BYTES, MAX_HANDSHAKE_MESSAGE_BYTES, MAX_OFFERED_ALGORITHMS, PROTOCOL_VERSION } from "./constants.js";
 import { SessionError, SessionErrorCode } from "./errors.js";
 
-export const HandshakeType = { clientHello: 1, serverHello: 2, clientFinished: 3, serverFinished: 4 } as const;
+export const HandshakeType = { clientHello: 1, serverHello: 2, clientFinished: 3, serverFinished: 4, reauthentication: 5 } as const;
 export type HandshakeType = (typeof HandshakeType)[keyof typeof HandshakeType];
 
 export interface Offer {
@@ -124,6 +124,26 @@ export function decodeServerFinished(bytes: Uint8Array, macLength: number): Serv
   const mac = reader.raw(macLength);
   reader.end();
   return { mac };
+}
+
+/** A renewed certificate, sent sealed inside an established session (docs/protocol.md, Re-authentication). */
+export interface Reauthentication {
+  /** 1 for the sender's first re-authentication in this session, then one more each time. */
+  readonly counter: number;
+  readonly certificate: Uint8Array;
+  /** The sender's identity signature over the re-authentication's signed content. */
+  readonly signature: Uint8Array;
+}
+
+export function encodeReauthentication(message: Reauthentication): Uint8Array {
+  return header(HandshakeType.reauthentication).u64(message.counter).bytes(message.certificate).bytes(message.signature).finish();
+}
+
+export function decodeReauthentication(bytes: Uint8Array): Reauthentication {
+  const reader = open(bytes, HandshakeType.reauthentication, "re-authentication");
+  const message = { counter: reader.u64(), certificate: reader.bytes(MAX_HANDSHAKE_MESSAGE_BYTES), signature: reader.bytes(MAX_HANDSHAKE_MESSAGE_BYTES) };
+  reader.end();
+  return message;
 }
 
 /** The type byte of a handshake message, or undefined when it is empty. */

@@ -31,6 +31,19 @@ export interface SyncStateOperations {
   snapshot(key: HistoryKey, now: number): HistorySnapshot;
 }
 
+/**
+ * What a judge made of a call on one snapshot: whether the call is recorded, what the caller gets, and a text equal
+ * for two judgements the caller treats alike (the decision and its rules), which a store compares across snapshots.
+ */
+export interface Judgement<T> {
+  readonly record: boolean;
+  readonly verdict: string;
+  readonly outcome: T;
+}
+
+/** Decides one call on a history snapshot; pure, so that a store may run it on more than one snapshot. */
+export type Judge<T> = (snapshot: HistorySnapshot) => Judgement<T>;
+
 export interface StateStore {
   /**
    * Present when the store can answer synchronously: snapshot → guard → record then run without yielding, which is
@@ -45,6 +58,15 @@ export interface StateStore {
    * policy's longest window.
    */
   readonly retentionMs?: number;
+  /**
+   * Present on a store shared by several processes: snapshot → judge → record as one step that is atomic for every
+   * process sharing the store, so that limits are exact across them without a lock in each. The store reserves the
+   * call, runs `judge` on the history as of `call.at` (the call itself not counted), keeps the reservation when the
+   * returned judgement says `record` and takes it back otherwise, and answers that judgement's outcome. `judge` may run
+   * more than once, on different snapshots; the outcome answered is of a judgement that holds whatever calls still
+   * being decided elsewhere turn out to be. Rejects with a `StateError` when it cannot decide (the call is then refused).
+   */
+  transact?<T>(call: CallRecord, judge: Judge<T>): Promise<T>;
   /** Records an allowed call. Rejects with a `StateError` when it cannot: the call is then denied. */
   record(call: CallRecord): Promise<void>;
   /**

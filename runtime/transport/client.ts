@@ -11,6 +11,9 @@ import { HandshakeType } from "../session/messages.js";
 import { transportSuites } from "./defaults.js";
 import { HandshakeStep, handshakeRequest } from "./envelope.js";
 import { SessionTransport } from "./session-transport.js";
+import { parseClientCertificate } from "../session/certificate.js";
+import type { SessionInfo } from "../session/facts.js";
+import { acceptServerReauthentication, type ReauthState } from "../session/reauth.js";
 import type { SessionTransportOptions } from "./session-transport.js";
 
 export interface PqcClientTransportOptions extends SessionTransportOptions {
@@ -33,9 +36,13 @@ export class PqcClientTransport extends SessionTransport {
   protected readonly side = "client" as const;
   private readonly handshake: ClientHandshake;
   private session: EstablishedSession | undefined;
+  private readonly trustedServers: TrustedFingerprints;
+  private clientIdentity: SigningIdentity | undefined;
 
   constructor(inner: Transport, options: PqcClientTransportOptions) {
     super(inner, options);
+    this.trustedServers = options.trust.serverFingerprints;
+    this.clientIdentity = options.clientIdentity;
     if ((options.clientIdentity === undefined) !== (options.clientCertificate === undefined)) {
       throw new SessionError(SessionErrorCode.InvalidConfiguration, "client authentication needs both `clientIdentity` and `clientCertificate`");
     }
@@ -64,6 +71,29 @@ export class PqcClientTransport extends SessionTransport {
         this.fail(error instanceof SessionError ? error : new SessionError(SessionErrorCode.PeerClosedDuringHandshake, "the client hello could not be sent", { cause: error }));
       });
     });
+  }
+
+  /**
+   * Re-authenticates with a renewed client certificate (docs/protocol.md, Re-authentication), signed by `identity`
+   * (by default the identity this client authenticated with; give the new one when the key itself changed). The server
+   * replaces the session's client facts once it verifies it, or closes the session (PQG6028) when it does not. Calls in
+   * flight continue: the message is sealed in order with them. Resolves once it is handed to the inner transport.
+   */
+  async reauthenticate(certificate: Uint8Array, identity?: SigningIdentity): Promise<void> {
+    const signer = identity ?? this.clientIdentity;
+    if (signer === undefined || this.sessionInfo?.client === undefined) {
+      throw new SessionError(SessionErrorCode.InvalidConfiguration, "only a client that authenticated at the handshake can re-authenticate");
+    }
+    const renewed = parseClientCertificate(certificate).certificate;
+    await this.sendReauthentication("client", certificate, signer);
+    this.clientIdentity = signer;
+    this.updateFacts((info) => ({ ...info, client: { fingerprint: renewed.fingerprint, claims: renewed.claims, notAfter: renewed.notAfter } }));
+  }
+
+  /** @internal */
+  protected acceptReauthentication(message: Uint8Array, state: ReauthState): { counter: number; info: SessionInfo } {
+    const accepted = acceptServerReauthentication(message, state, this.trustedServers);
+    return { counter: accepted.counter, info: { ...state.info, peerNotAfter: accepted.peerNotAfter, peerLabel: accepted.peerLabel } };
   }
 
   /** @internal */

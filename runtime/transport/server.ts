@@ -5,6 +5,9 @@ import { resolveSuiteConfig } from "../crypto/registry.js";
 import type { SuiteConfig } from "../crypto/registry.js";
 import { ServerCredentials } from "../session/certificate.js";
 import type { ClientTrust, SigningIdentity } from "../session/certificate.js";
+import { parseServerCertificate } from "../session/certificate.js";
+import type { SessionInfo } from "../session/facts.js";
+import { acceptClientReauthentication, type ReauthState } from "../session/reauth.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
 import { ServerHandshake, checkServerSuites } from "../session/handshake.js";
 import { HandshakeType } from "../session/messages.js";
@@ -74,15 +77,20 @@ export class PqcServerTransport extends SessionTransport {
   /** @internal */
   protected readonly side = "server" as const;
   private readonly handshake: ServerHandshake;
+  private readonly clientTrust: ClientTrust | undefined;
+  private readonly acceptedSignatures: readonly string[];
   private helloAnswered = false;
 
   constructor(inner: Transport, options: PqcServerTransportOptions) {
     super(inner, options);
     const credentials = options.keys?.credentials() ?? credentialsFor(options, this.now);
+    const suites = resolveSuiteConfig(serverSuites(options.keys?.suites?.() ?? options.suites, credentials.signature));
+    this.clientTrust = options.keys === undefined ? options.clientTrust : options.keys.clientTrust();
+    this.acceptedSignatures = suites.signature;
     this.handshake = new ServerHandshake({
-      suites: resolveSuiteConfig(serverSuites(options.keys?.suites?.() ?? options.suites, credentials.signature)),
+      suites,
       credentials,
-      clientTrust: options.keys === undefined ? options.clientTrust : options.keys.clientTrust(),
+      clientTrust: this.clientTrust,
       now: this.now,
     });
     options.keys?.track(this, credentials.fingerprint);
@@ -100,6 +108,23 @@ export class PqcServerTransport extends SessionTransport {
 
   start(): Promise<void> {
     return this.startSession("waiting for a client handshake");
+  }
+
+  /**
+   * Re-authenticates with a renewed server certificate (after a key rotation, say), signed by the server identity
+   * `identity`, which must be the identity the session's certificate names. The client replaces its facts about the
+   * server once it verifies it, or closes the session (PQG6028). Calls in flight continue.
+   */
+  async reauthenticate(certificate: Uint8Array, identity: SigningIdentity): Promise<void> {
+    const renewed = parseServerCertificate(certificate).certificate;
+    await this.sendReauthentication("server", certificate, identity);
+    this.updateFacts((info) => ({ ...info, peerNotAfter: renewed.notAfter, peerLabel: renewed.label === "" ? undefined : renewed.label }));
+  }
+
+  /** @internal */
+  protected acceptReauthentication(message: Uint8Array, state: ReauthState): { counter: number; info: SessionInfo } {
+    const accepted = acceptClientReauthentication(message, state, this.clientTrust, this.acceptedSignatures);
+    return { counter: accepted.counter, info: { ...state.info, client: accepted.client } };
   }
 
   /** @internal */

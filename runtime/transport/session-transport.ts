@@ -1,6 +1,6 @@
 // What client and server transports share: sealing and opening JSON-RPC messages, the pre-establishment send queue,
 // rekeying an idle session on a timer, failure (typed error, close, nothing delivered), idempotent close with a sealed
-// close frame, and the session facts.
+// close frame, the session facts, re-authentication with a renewed certificate, and closing when a certificate expires.
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
 import { CLOSE_GRACE_MS, CLOSE_NOTIFY_TIMEOUT_MS, DRAIN_LINGER_MS, DRAINING_NOTIFICATION, HANDSHAKE_TIMEOUT_MS, INNER_CLOSE_TIMEOUT_MS, MAX_EARLY_BYTES, MAX_EARLY_FRAMES, MAX_FRAME_BYTES, MAX_PENDING_SENDS } from "../session/constants.js";
@@ -8,6 +8,8 @@ import { SessionError, SessionErrorCode, asSessionError } from "../session/error
 import type { SessionInfo } from "../session/facts.js";
 import type { EstablishedSession } from "../session/handshake.js";
 import { FrameType, RecordOpener, RecordSealer } from "../session/record.js";
+import type { SigningIdentity } from "../session/certificate.js";
+import { sealReauthentication, type ReauthSender, type ReauthState } from "../session/reauth.js";
 import type { Delivery, RecordLimits } from "../session/record.js";
 import { HandshakeStep, matchesRoute, openEnvelope, sealedEnvelope } from "./envelope.js";
 import type { Envelope } from "./envelope.js";
@@ -98,6 +100,14 @@ export abstract class SessionTransport implements Transport {
   private closeTimer: NodeJS.Timeout | undefined;
   private readonly delivery: Delivery;
   private closedListeners: (() => void)[] = [];
+  /** Bound to this session: what re-authentication signatures cover (docs/protocol.md). */
+  private reauthContext: Uint8Array | undefined;
+  /** Re-authentications this end has sent, and the highest counter accepted from the peer. */
+  private reauthsSent = 0;
+  private reauthsSeen = 0;
+  /** When the earliest certificate in the facts expires (epoch ms), and the timer that closes the session then. */
+  private expiresAt = Number.POSITIVE_INFINITY;
+  private expiryTimer: NodeJS.Timeout | undefined;
   private waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
   /** @internal */
   protected abstract readonly side: Side;
@@ -132,7 +142,7 @@ export abstract class SessionTransport implements Transport {
     const info = this.info;
     if (info === undefined) return undefined;
     const rekeys = (this.sealer?.rekeys ?? 0) + (this.opener?.rekeys ?? 0);
-    if (this.shown?.rekeys !== rekeys) this.shown = Object.freeze({ ...info, rekeys });
+    if (this.shown === undefined || this.shown.rekeys !== rekeys) this.shown = Object.freeze({ ...info, rekeys });
     return this.shown;
   }
 
@@ -244,6 +254,8 @@ export abstract class SessionTransport implements Transport {
   protected enableReceiving(session: EstablishedSession): void {
     this.opener = new RecordOpener(session.aead, session.kdf, session.receiveSecret, this.recordLimits);
     this.info = session.info;
+    this.reauthContext = session.reauthContext;
+    this.armExpiry();
     this.phase = "established";
     this.stopTimer();
     this.metrics.handshakeCompleted(this.side, session.info.suite, (performance.now() - this.handshakeStarted) / 1000);
@@ -374,6 +386,8 @@ export abstract class SessionTransport implements Transport {
   }
 
   private receiveSealed(envelope: Extract<Envelope, { kind: "sealed" }>, extra: MessageExtraInfo | undefined): void {
+    // Checked at every frame as well as by the timer: an injected clock may pass the expiry between two timer turns.
+    if (this.now() >= this.expiresAt) return this.expire();
     let delivered: JSONRPCMessage;
     try {
       const opener = this.opener!;
@@ -395,6 +409,7 @@ export abstract class SessionTransport implements Transport {
       if (!matchesRoute(envelope.route, delivered)) {
         throw new SessionError(SessionErrorCode.UnexpectedMessage, "a sealed message does not match the id or method its envelope showed: the envelope was rewritten");
       }
+      if ((delivered as { method?: unknown }).method === REAUTH_METHOD && !("id" in delivered)) return this.receiveReauthentication(delivered);
     } catch (error) {
       this.fail(asSessionError(error, SessionErrorCode.UnexpectedMessage, "a message could not be processed"));
       return;
@@ -407,7 +422,7 @@ export abstract class SessionTransport implements Transport {
   }
 
   /**
-   * Stops taking requests: each new one is answered with a Draining error (PQG6028) and not delivered; requests already
+   * Stops taking requests: each new one is answered with a Draining error (PQG6029) and not delivered; requests already
    * delivered are answered as usual, and when none is left the session closes. For a session whose key was revoked
    * or retired. Resolves when the session has closed.
    */
@@ -529,6 +544,9 @@ export abstract class SessionTransport implements Transport {
   private shutDown(reason: SessionError): void {
     this.phase = "closed";
     this.stopTimer();
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.reauthContext?.fill(0);
     if (this.rekeyTimer !== undefined) clearTimeout(this.rekeyTimer);
     this.rekeyTimer = undefined;
     const waiter = this.waiter;
@@ -544,6 +562,87 @@ export abstract class SessionTransport implements Transport {
     if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     this.wipeKeys();
+  }
+
+  /**
+   * Sends a renewed certificate for this end, signed by `identity` (the key the certificate is for) over this session's
+   * re-authentication content; the peer replaces its facts about this end when it verifies, or closes the session
+   * (PQG6028). Sealed like any message and in order with them, so calls in flight are neither lost nor reordered.
+   * @internal
+   */
+  protected sendReauthentication(sender: ReauthSender, certificate: Uint8Array, identity: SigningIdentity): Promise<void> {
+    const context = this.reauthContext;
+    if (this.phase !== "established" || context === undefined) {
+      return Promise.reject(new SessionError(SessionErrorCode.Closed, "re-authentication needs an established session"));
+    }
+    let message: Uint8Array;
+    try {
+      message = sealReauthentication(sender, context, this.reauthsSent + 1, certificate, identity);
+    } catch (error) {
+      return Promise.reject(asSessionError(error, SessionErrorCode.InvalidConfiguration, "the re-authentication could not be signed"));
+    }
+    this.reauthsSent++;
+    return this.sendReauthenticationMessage(message);
+  }
+
+  /** Sends an encoded re-authentication message as is (tests use it to try replays). @internal */
+  protected sendReauthenticationMessage(message: Uint8Array): Promise<void> {
+    const notification = { jsonrpc: "2.0", method: REAUTH_METHOD, params: { [REAUTH_METHOD]: Buffer.from(message).toString("base64url") } } as const;
+    return this.send(notification as unknown as JSONRPCMessage);
+  }
+
+  /** Updates this end's own facts after its re-authentication was sent. @internal */
+  protected updateFacts(update: (info: SessionInfo) => SessionInfo): void {
+    if (this.info === undefined) return;
+    this.info = update(this.info);
+    this.shown = undefined;
+    this.armExpiry();
+  }
+
+  /** Judges the peer's re-authentication (subclasses know whom to trust); returns the facts that replace the current ones. @internal */
+  protected abstract acceptReauthentication(message: Uint8Array, state: ReauthState): { counter: number; info: SessionInfo };
+
+  private receiveReauthentication(message: JSONRPCMessage): void {
+    const info = this.info;
+    const context = this.reauthContext;
+    if (info === undefined || context === undefined) return;
+    try {
+      const encoded = (message as { params?: Record<string, unknown> }).params?.[REAUTH_METHOD];
+      if (typeof encoded !== "string") throw new SessionError(SessionErrorCode.ReauthRefused, "re-authentication refused: the message carries no re-authentication");
+      const accepted = this.acceptReauthentication(Buffer.from(encoded, "base64url"), { reauthContext: context, lastCounter: this.reauthsSeen, info, now: this.now() });
+      this.reauthsSeen = accepted.counter;
+      // One assignment: a decision reads either the old facts or the new ones, never a mixture.
+      this.info = { ...accepted.info, reauthentications: (info.reauthentications ?? 0) + 1 };
+      this.shown = undefined;
+      this.armExpiry();
+    } catch (error) {
+      this.fail(asSessionError(error, SessionErrorCode.ReauthRefused, "re-authentication refused"));
+    }
+  }
+
+  /** Arms the timer that closes the session when the earliest certificate in its facts expires. */
+  private armExpiry(): void {
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    const info = this.info;
+    this.expiresAt = Math.min(info?.client?.notAfter ?? Number.POSITIVE_INFINITY, info?.peerNotAfter ?? Number.POSITIVE_INFINITY);
+    if (!Number.isFinite(this.expiresAt) || this.phase === "closed") return;
+    const wait = Math.min(Math.max(this.expiresAt - this.now(), 0), MAX_TIMER_DELAY_MS);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      if (this.phase === "closed") return;
+      if (this.now() >= this.expiresAt) this.expire();
+      else this.armExpiry();
+    }, wait);
+    this.expiryTimer.unref?.();
+  }
+
+  /** A certificate the session rests on expired without renewal: the session ends, with its sealed close, and says why. */
+  private expire(): void {
+    const info = this.info;
+    const which = info?.client?.notAfter === this.expiresAt ? "client" : "server";
+    this.report(new SessionError(SessionErrorCode.CertificateExpired, `the ${which} certificate expired at ${new Date(this.expiresAt).toISOString()} and was not renewed, so the session is closed`));
+    void this.close();
   }
 
   private wipeKeys(): void {
@@ -580,6 +679,9 @@ export abstract class SessionTransport implements Transport {
     for (const listener of listeners) listener();
   }
 }
+
+/** The method of the sealed notification that carries a re-authentication; the session consumes it, the application never sees it. */
+export const REAUTH_METHOD = "pqguard/reauth";
 
 /** Settles when `sending` (or closing) does, failure included, or after `ms`, whichever is first; the timer never keeps the process alive. */
 function handedOver(sending: Promise<void>, ms: number): Promise<void> {

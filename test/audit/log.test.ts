@@ -7,6 +7,9 @@ import { join } from "node:path";
 import { main } from "../../bin/cli.js";
 import { AuditLog, GENESIS, lineHash, verifyAuditLog, type AuditDecision } from "../../runtime/audit/index.js";
 
+/** A log written without an anchor has no checkpoint lines. */
+const NO_CHECKPOINTS = { open: 0, recovered: 0, rotated: 0, close: 0 };
+
 function decision(i: number, args: unknown = { customer_id: "c-secret", amount: i }): AuditDecision {
   return {
     time: 1_700_000_000_000 + i,
@@ -86,7 +89,7 @@ describe("audit log", () => {
     log.append(decision(3));
     const head = log.head;
     await log.close();
-    assert.deepEqual(await verifyAuditLog(path, { head }), { ok: true, lines: 4, head });
+    assert.deepEqual(await verifyAuditLog(path, { head }), { ok: true, lines: 4, head, checkpoints: NO_CHECKPOINTS, closed: false });
   });
 
   it("refuses to continue a log whose last line does not verify", async () => {

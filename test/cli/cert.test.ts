@@ -90,7 +90,9 @@ describe("pqguard cert", () => {
     const clientTransport = new PqcClientTransport(clientSide, { trust: { serverFingerprints: [server.keyId] }, clientIdentity: identity, clientCertificate: certificate.bytes });
     try {
       await Promise.all([serverTransport.start(), clientTransport.start()]);
-      assert.deepEqual(serverTransport.sessionInfo?.client, { fingerprint: agent.keyId, claims: { id: "agent-7", role: "billing-agent", tier: 3 } });
+      const { notAfter, ...client } = serverTransport.sessionInfo!.client!;
+      assert.deepEqual(client, { fingerprint: agent.keyId, claims: { id: "agent-7", role: "billing-agent", tier: 3 } });
+      assert.ok(typeof notAfter === "number" && notAfter > Date.now(), "the facts carry the certificate's not-after");
     } finally {
       await Promise.allSettled([clientTransport.close(), serverTransport.close()]);
     }

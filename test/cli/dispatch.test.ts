@@ -26,7 +26,7 @@ describe("pqguard command dispatcher", () => {
 
   it("names every option of the proxy in its usage", async () => {
     const { out } = await cli("proxy", "--help");
-    for (const option of ["--policy", "--upstream", "--upstream-url", "--listen", "--key", "--trust-issuer", "--manifest", "--signer", "--audit", "--audit-key", "--audit-args", "--mode", "--upstream-mode", "--max-upstreams", "--call-timeout", "--tool-recheck", "--now", "--log-level"]) {
+    for (const option of ["--policy", "--upstream", "--upstream-url", "--listen", "--key", "--trust-issuer", "--manifest", "--signer", "--audit", "--audit-key", "--audit-args", "--audit-anchor", "--approval-webhook", "--approval-key", "--mode", "--upstream-mode", "--max-upstreams", "--call-timeout", "--tool-recheck", "--now", "--log-level"]) {
       assert.ok(out.includes(option), `usage names ${option}`);
     }
   });

@@ -5,7 +5,7 @@ import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuditLog, silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
+import { AuditError, AuditLog, silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
 import { DecisionPoint, type CallToDecide, type DecisionOptions } from "../../runtime/enforce/decide.js";
 import type { SessionView } from "../../runtime/enforce/context.js";
 import { MemoryStateStore, type StateStore } from "../../runtime/state/index.js";
@@ -43,12 +43,25 @@ describe("DecisionPoint.decide", () => {
   });
 
   it("refuses an allowed call whose audit line could not be built", async () => {
+    // A sink that takes the line and then reports that it could not build or write it.
+    const audit = {
+      failure: undefined as AuditError | undefined,
+      append(): void {
+        this.failure = new AuditError("PQG7101", "the line has no canonical form");
+      },
+    };
+    const verdict = await decisionPoint({ audit }).decide(call("get_balance", { customer_id: "c" }));
+    assert.ok(audit.failure !== undefined, "the line could not be built");
+    assert.ok(!verdict.allowed, "a call no line records is not let through");
+    assert.equal(verdict.refusal.code, "PQG7309");
+  });
+
+  it("refuses arguments with a lone surrogate before any line is built (they have no canonical form)", async () => {
     const audit = await AuditLog.open(join(dir, "unbuildable.log"), { includeArguments: true, logger: silentLogger() });
     try {
       const verdict = await decisionPoint({ audit }).decide(call("get_balance", { customer_id: "\ud800" }));
-      assert.ok(audit.failure !== undefined, "the line could not be built");
-      assert.ok(!verdict.allowed, "a call no line records is not let through");
-      assert.equal(verdict.refusal.code, "PQG7309");
+      assert.ok(!verdict.allowed);
+      assert.equal(verdict.refusal.code, "PQG7308");
     } finally {
       await audit.close().catch(() => undefined);
     }

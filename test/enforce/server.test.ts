@@ -485,7 +485,7 @@ describe("enforce (server side)", () => {
     assert.deepEqual(lines[1]!.suite, { kem: "X25519MLKEM768", signature: "ML-DSA-65", aead: "AES-256-GCM", hybrid: true, level: 3 });
     assert.match(String(lines[1]!.argsDigest), /^[0-9a-f]{64}$/);
     assert.ok(!(await readFile(path, "utf8")).includes("c-secret"), "raw arguments stay out of the log by default");
-    assert.deepEqual(await verifyAuditLog(path), { ok: true, lines: 2, head: lines[1]!.hash });
+    assert.deepEqual(await verifyAuditLog(path), { ok: true, lines: 2, head: lines[1]!.hash, checkpoints: { open: 0, recovered: 0, rotated: 0, close: 0 }, closed: false });
   });
 
   it("denies every call once the audit log can no longer be written", async () => {

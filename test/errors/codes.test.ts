@@ -25,6 +25,7 @@ import { BackendDisagreement } from "../../testing/runner/agreement.js";
 import { DiscoveryError } from "../../testing/runner/discover.js";
 import { PropertyFileError } from "../../testing/runner/properties.js";
 import { errorCatalogue, type ErrorCatalogue } from "../../runtime/errors.js";
+import { LiteralError } from "../../runtime/guard/literal-errors.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CODE = /PQG\d{4}/g;
@@ -111,6 +112,7 @@ describe("error codes", () => {
       [new AuditError("PQG7101", "cannot write `audit.log`"), AuditError],
       [new StateError("PQG7201", "the store is full"), StateError],
       [new EnforceError("PQG7310", "the server lacks the seam"), EnforceError],
+      [new LiteralError("PQG7601", "`10.0.0.1/8` has bits set past its prefix"), LiteralError],
       [new ProxyError("PQG8013", "the request was cancelled", -32000), ProxyError],
       [new UpstreamRpcError({ code: -32602, message: "bad params" }), ProxyError],
       [new RequestError("PQG9001", "not JSON"), RequestError],

@@ -85,7 +85,9 @@ describe("client certificate files in sealed sessions", () => {
     const outcome = await handshake({ issuers: [ca.keyId], required: true }, { identity: agent, certificate });
     assert.equal(outcome.serverResult.status, "fulfilled", String((outcome.serverResult as PromiseRejectedResult).reason));
     assert.equal(outcome.clientResult.status, "fulfilled");
-    assert.deepEqual(outcome.server.sessionInfo?.client, { fingerprint: agent.keyId, claims: { id: "agent-7", role: "billing-agent", tier: 3 } });
+    const { notAfter, ...client } = outcome.server.sessionInfo!.client!;
+    assert.deepEqual(client, { fingerprint: agent.keyId, claims: { id: "agent-7", role: "billing-agent", tier: 3 } });
+    assert.ok(typeof notAfter === "number" && notAfter > Date.now(), "the facts carry the certificate's not-after");
   });
 
   it("refuses an expired certificate", async () => {
@@ -106,7 +108,9 @@ describe("client certificate files in sealed sessions", () => {
   it("accepts a self-issued certificate whose subject the server pins", async () => {
     const certificate = await certificateFile({ issuer: agent, claims: { id: "me" } });
     const outcome = await handshake({ clientFingerprints: [agent.keyId], required: true }, { identity: agent, certificate });
-    assert.deepEqual(outcome.server.sessionInfo?.client, { fingerprint: agent.keyId, claims: { id: "me" } });
+    const { notAfter, ...client } = outcome.server.sessionInfo!.client!;
+    assert.deepEqual(client, { fingerprint: agent.keyId, claims: { id: "me" } });
+    assert.ok(typeof notAfter === "number" && notAfter > Date.now());
   });
 
   it("refuses an unauthenticated client when authentication is required", async () => {

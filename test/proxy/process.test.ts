@@ -110,6 +110,33 @@ describe("pqguard proxy as a process", function () {
     }
   });
 
+  it("keeps an audit anchor with --audit-anchor, and refuses to start (PQG7105) on a log cut while it was stopped", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pqguard-anchor-"));
+    try {
+      const log = join(dir, "audit.log");
+      const anchor = join(dir, "anchor.json");
+      const proxy = await auditedProxy(log, 2, ["--audit-anchor", anchor]);
+      const deadline = Date.now() + 30_000;
+      while (proxy.replies() < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      proxy.child.kill("SIGTERM");
+      const exit = await exitWithin(proxy.child, 10_000);
+      if (exit === "still running") proxy.child.kill("SIGKILL");
+      assert.deepEqual(exit, { code: 0, signal: null }, proxy.stderr());
+      const lines = (await readFile(log, "utf8")).trim().split("\n").map((line) => JSON.parse(line) as { checkpoint?: string });
+      assert.deepEqual(lines.map((l) => l.checkpoint ?? "decision"), ["open", "decision", "decision", "close"]);
+      assert.equal((JSON.parse(await readFile(anchor, "utf8")) as { state: string }).state, "closed");
+
+      // Whoever controls the log's disk cuts the last decision and the close while the proxy is stopped.
+      await writeFile(log, (await readFile(log, "utf8")).split("\n").slice(0, 2).join("\n") + "\n");
+      const errors: string[] = [];
+      const io = { argv: ["--policy", "test/proxy/fixtures/flaky.policy", "--upstream", "node never-started.js", "--audit", log, "--audit-anchor", anchor], cwd: ROOT, out: () => undefined, err: (text: string) => void errors.push(text) };
+      assert.equal(await runProxy(io), 1);
+      assert.match(errors.join(""), /^error PQG7105: .*was cut/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("reports a failed audit write as the audit error it is when it exits, with exit code 1", async function () {
     if (!existsSync("/dev/full")) this.skip(); // a device whose every write fails with ENOSPC
     const proxy = await auditedProxy("/dev/full", 1);

@@ -166,7 +166,7 @@ describe("session handshake", () => {
     it("delivers the client's verified fingerprint and claims to the server", () => {
       const { issuer, client, certificate } = clientFixture();
       const flight = handshake(peers({ clientAuth: { identity: client, certificate }, clientTrust: { issuers: [issuer.fingerprint] } }));
-      assert.deepEqual(flight.server.info.client, { fingerprint: client.fingerprint, claims: { id: "agent-7", role: "billing-agent" } });
+      assert.deepEqual(flight.server.info.client, { fingerprint: client.fingerprint, claims: { id: "agent-7", role: "billing-agent" }, notAfter: T0 + 24 * 3600_000 });
       assert.equal(flight.client.info.client?.fingerprint, client.fingerprint);
     });
 

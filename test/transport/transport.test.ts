@@ -110,7 +110,7 @@ describe("sealed MCP transport", () => {
     const server = echoServer(handled);
     const mcp = new Client({ name: "c", version: "1" });
     await Promise.all([server.connect(parts.serverTransport), mcp.connect(parts.clientTransport)]);
-    assert.deepEqual(established, { fingerprint: client.fingerprint, claims: { id: "agent-7", role: "billing-agent" } });
+    assert.deepEqual(established, { fingerprint: client.fingerprint, claims: { id: "agent-7", role: "billing-agent" }, notAfter: T0 + 24 * 3600_000 });
     assert.deepEqual(parts.serverTransport.sessionInfo?.client, established);
     await mcp.close();
   });

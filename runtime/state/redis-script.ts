@@ -1,0 +1,171 @@
+// The Lua script that makes a decision's history read and its reservation one atomic step in Redis (docs/state.md).
+// It is the only code that writes the store's keys; RedisStateStore builds its arguments and parses its answer.
+
+/**
+ * ARGV: prefix, now, cutoff (entries before it expire), ttl (ms), max entries per key, lease (ms: a reservation
+ * pending longer than this by Redis's clock counts as recorded), mode (`n` read and reserve, `x` read only, `-` resolve only, `e` end a session), an unused
+ * slot, tool, client key, session key, then the resolutions (a count, then op `c`/`r`, seq, tool, client, session
+ * each), then the queries (a count, then each: `n` scope since tool-count tools… or `k` tool).
+ *
+ * Answer: { status, seq, session calls, its pending earlier, its pending later, then per query three integers }:
+ * status 0 ok, 1 full (a key holds the most entries it may); a count query answers total, earlier, later (total -1:
+ * the window reaches past calls already expired); a `called` query answers the session's calls to the tool the same way.
+ * Pending entries are `seq|tool` members of the scope's pending set; `earlier` are other deciders' reservations made
+ * before this one (their outcome is uncertain). A reservation gets its seq in the script that reads, so nothing later
+ * exists at the read: `later` is always 0 for `n`, and for `x` (which reserves nothing) every pending entry is earlier.
+ */
+export const RESERVE_SCRIPT = `
+local P = ARGV[1]
+local now = ARGV[2]
+local cutoff = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local maxPerKey = tonumber(ARGV[5])
+local lease = tonumber(ARGV[6])
+-- Leases run on Redis's clock, not the replicas': a replica whose clock is ahead must not end others' leases early.
+local time = redis.call('TIME')
+local redisNow = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local reservedAt = P .. 'pt'
+-- Pending entries no read has looked at for this long after their decision time are dropped (they count as recorded).
+local pendingGc = tonumber(now) - lease - 300000
+local mode = ARGV[7]
+local seq = 0
+local tool, cid, sid = ARGV[9], ARGV[10], ARGV[11]
+
+local function mainKeys(t, c, s)
+  return { P .. 'g', P .. 'gt:' .. t, P .. 'c:' .. c, P .. 'ct:' .. c .. ':' .. t, P .. 's:' .. s, P .. 'st:' .. s .. ':' .. t }
+end
+local function pendingKeys(c, s)
+  return { P .. 'pg', P .. 'pc:' .. c, P .. 'ps:' .. s }
+end
+
+-- Takes a reservation back ('r') or lets it count as recorded ('c'): either way it is no longer pending.
+local function resolve(op, q, t, c, s)
+  for _, k in ipairs(pendingKeys(c, s)) do redis.call('ZREM', k, q .. '|' .. t) end
+  redis.call('HDEL', reservedAt, q)
+  if op ~= 'r' then return end
+  local held = redis.call('ZREM', P .. 's:' .. s, q)
+  for _, k in ipairs(mainKeys(t, c, s)) do redis.call('ZREM', k, q) end
+  if held == 1 then
+    redis.call('DECR', P .. 'sn:' .. s)
+    if redis.call('HINCRBY', P .. 'sc:' .. s, t, -1) <= 0 then redis.call('HDEL', P .. 'sc:' .. s, t) end
+  end
+end
+
+local at = 12
+local nres = tonumber(ARGV[at]); at = at + 1
+for _ = 1, nres do
+  resolve(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4])
+  at = at + 5
+end
+if mode == '-' then return { 0, 0, 0, 0, 0 } end
+if mode == 'e' then
+  for _, t in ipairs(redis.call('HKEYS', P .. 'sc:' .. sid)) do redis.call('DEL', P .. 'st:' .. sid .. ':' .. t) end
+  redis.call('DEL', P .. 's:' .. sid, P .. 'sn:' .. sid, P .. 'sc:' .. sid, P .. 'ps:' .. sid)
+  return { 0, 0, 0, 0, 0 }
+end
+
+-- Counts read entries at or after their window's start: a start before what any decider expired is refused.
+local expiredKey = P .. 'exp'
+local expired = tonumber(redis.call('GET', expiredKey) or '-1e300')
+if cutoff > expired then
+  expired = cutoff
+  redis.call('SET', expiredKey, ARGV[3], 'PX', ttl)
+end
+local ecut = '(' .. ARGV[3]
+local main = mainKeys(tool, cid, sid)
+for _, k in ipairs(main) do redis.call('ZREMRANGEBYSCORE', k, '-inf', ecut) end
+local pend = pendingKeys(cid, sid)
+for _, k in ipairs(pend) do redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. pendingGc) end
+
+if mode == 'n' then
+  for _, k in ipairs(main) do
+    if redis.call('ZCARD', k) >= maxPerKey then return { 1, 0, 0, 0, 0 } end
+  end
+  seq = redis.call('INCR', P .. 'seq')
+  redis.call('PEXPIRE', P .. 'seq', ttl)
+end
+-- A read without a reservation ('x') takes every pending reservation as earlier: it may count them or not.
+if mode == 'x' then seq = math.huge end
+
+-- Pending members of a set from 'since' on, matching 'tools' (nil: every tool): { earlier, later } than this one.
+local function pending(key, since, tools)
+  local earlier, later = 0, 0
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, since, '+inf')) do
+    local bar = string.find(m, '|', 1, true)
+    local q = tonumber(string.sub(m, 1, bar - 1))
+    if tools == nil or tools[string.sub(m, bar + 1)] then
+      local at = tonumber(redis.call('HGET', reservedAt, q) or '0')
+      if at < redisNow - lease then
+        -- Its replica never resolved it: the call may have run, so it counts as recorded from now on.
+        redis.call('ZREM', key, m)
+      elseif q < seq then earlier = earlier + 1
+      elseif q > seq then later = later + 1 end
+    end
+  end
+  return earlier, later
+end
+
+local sessionCalls = tonumber(redis.call('GET', P .. 'sn:' .. sid) or '0')
+local se, sl = pending(P .. 'ps:' .. sid, '-inf', nil)
+local out = { 0, seq, sessionCalls, se, sl }
+
+local nq = tonumber(ARGV[at]); at = at + 1
+for _ = 1, nq do
+  local kind = ARGV[at]
+  if kind == 'k' then
+    local t = ARGV[at + 1]
+    at = at + 2
+    local e, l = pending(P .. 'ps:' .. sid, '-inf', { [t] = true })
+    table.insert(out, tonumber(redis.call('HGET', P .. 'sc:' .. sid, t) or '0'))
+    table.insert(out, e)
+    table.insert(out, l)
+  else
+    local scope, since, n = ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3])
+    at = at + 4
+    local whose = scope == 'g' and '' or (scope == 'c' and cid or sid)
+    local all = scope == 'g' and P .. 'g' or P .. scope .. ':' .. whose
+    local pkey = P .. 'p' .. scope .. (scope == 'g' and '' or ':' .. whose)
+    local total, tools = 0, nil
+    if tonumber(since) < expired then
+      total = -1
+      at = at + n
+    elseif n == 0 then
+      total = redis.call('ZCOUNT', all, since, '+inf')
+    else
+      tools = {}
+      for j = 0, n - 1 do
+        local t = ARGV[at + j]
+        if not tools[t] then
+          tools[t] = true
+          local k = scope == 'g' and P .. 'gt:' .. t or P .. scope .. 't:' .. whose .. ':' .. t
+          total = total + redis.call('ZCOUNT', k, since, '+inf')
+        end
+      end
+      at = at + n
+    end
+    local e, l = 0, 0
+    if total >= 0 then e, l = pending(pkey, since, tools) end
+    table.insert(out, total)
+    table.insert(out, e)
+    table.insert(out, l)
+  end
+end
+
+if mode == 'n' then
+  for _, k in ipairs(main) do
+    redis.call('ZADD', k, now, seq)
+    redis.call('PEXPIRE', k, ttl)
+  end
+  for _, k in ipairs(pend) do
+    redis.call('ZADD', k, now, seq .. '|' .. tool)
+    redis.call('PEXPIRE', k, ttl)
+  end
+  redis.call('HSET', reservedAt, seq, redisNow)
+  redis.call('PEXPIRE', reservedAt, ttl)
+  redis.call('INCR', P .. 'sn:' .. sid)
+  redis.call('PEXPIRE', P .. 'sn:' .. sid, ttl)
+  redis.call('HINCRBY', P .. 'sc:' .. sid, tool, 1)
+  redis.call('PEXPIRE', P .. 'sc:' .. sid, ttl)
+end
+return out
+`;
