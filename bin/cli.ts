@@ -44,7 +44,7 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary:
       "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL) [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key] [--trust-issuer FP]... [--trust-client FP]... [--require-client-auth] " +
       "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args] [--audit-anchor FILE]] [--approval-webhook URL --approval-key FILE] [--mode enforce|monitor] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--state memory|sqlite:PATH|redis://HOST:PORT/DB [--deployment NAME]] [--now ISO_TIME] [--log-level LEVEL] " +
-      "[--keyring DIR [--revoked-clients FILE] [--crypto-config FILE]] [--metrics-listen http://127.0.0.1:PORT] [--alert-window MS] [--alert-failures N] [--alert-downgrades N] [--block-for MS]",
+      "[--keyring DIR [--revoked-clients FILE] [--crypto-config FILE] [--reauth-on-rotation]] [--metrics-listen http://127.0.0.1:PORT] [--alert-window MS] [--alert-failures N] [--alert-downgrades N] [--block-for MS]",
     load: () => import("./commands/proxy.js"),
   },
   connect: {

@@ -50,6 +50,8 @@ interface ProxyArgs {
   readonly revokedClients: string | undefined;
   /** `--crypto-config FILE` (`pqguard-crypto/1`): algorithm preferences, reloaded with the keyring. */
   readonly cryptoConfig: string | undefined;
+  /** `--reauth-on-rotation`: move live sessions to the new key at a rotation instead of draining them after the grace. */
+  readonly reauthOnRotation: boolean;
   /** `--trust-issuer`, `--trust-client` and `--require-client-auth`; undefined when none is given. */
   readonly clientTrust: ClientTrust | undefined;
   readonly manifest: string | undefined;
@@ -89,6 +91,7 @@ function parse(io: CommandIO): ProxyArgs {
       keyring: { type: "string" },
       "revoked-clients": { type: "string" },
       "crypto-config": { type: "string" },
+      "reauth-on-rotation": { type: "boolean", default: false },
       "trust-issuer": { type: "string", multiple: true },
       "trust-client": { type: "string", multiple: true },
       "require-client-auth": { type: "boolean", default: false },
@@ -135,6 +138,7 @@ function parse(io: CommandIO): ProxyArgs {
   }
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);
   if (v.key !== undefined && v.keyring !== undefined) throw new UsageError("`--key` and `--keyring` exclude each other: the keyring's active key is the proxy's identity");
+  if (v["reauth-on-rotation"] === true && v.keyring === undefined) throw new UsageError("`--reauth-on-rotation` moves sessions between the keys of a keyring: give `--keyring DIR`");
   for (const option of ["revoked-clients", "crypto-config"] as const) {
     if (v[option] !== undefined && v.keyring === undefined) {
       throw new UsageError(`\`--${option} FILE\` is read (and reloaded) with \`--keyring DIR\`: give the proxy's keys as a keyring`);
@@ -186,6 +190,7 @@ function parse(io: CommandIO): ProxyArgs {
     keyring: v.keyring,
     revokedClients: v["revoked-clients"],
     cryptoConfig: v["crypto-config"],
+    reauthOnRotation: v["reauth-on-rotation"] === true,
     clientTrust,
     manifest: v.manifest,
     signer: v.signer,
@@ -327,6 +332,7 @@ export async function run(io: CommandIO): Promise<number> {
             ...(args.clientTrust === undefined ? {} : { clientTrust: args.clientTrust }),
             ...(args.revokedClients === undefined ? {} : { revokedClients: inCwd(args.revokedClients) }),
             ...(args.cryptoConfig === undefined ? {} : { cryptoConfig: inCwd(args.cryptoConfig) }),
+            reauthenticateOnRotation: args.reauthOnRotation,
           });
     // A manifest bound to other servers would refuse every call (PQG7315): say so at start, not at the first call.
     const unbound = manifest?.server === undefined ? undefined : manifestBindingProblem(manifest, identity?.keyId ?? keyring?.activeKey?.keyId);

@@ -93,7 +93,9 @@ export class PqcClientTransport extends SessionTransport {
   /** @internal */
   protected acceptReauthentication(message: Uint8Array, state: ReauthState): { counter: number; info: SessionInfo } {
     const accepted = acceptServerReauthentication(message, state, this.trustedServers);
-    return { counter: accepted.counter, info: { ...state.info, peerNotAfter: accepted.peerNotAfter, peerLabel: accepted.peerLabel } };
+    const info = { ...state.info, peerNotAfter: accepted.peerNotAfter, peerLabel: accepted.peerLabel, peerFingerprint: accepted.peerFingerprint };
+    // After a key rotation the session rests on the new identity, whose algorithm may differ from the old one's.
+    return { counter: accepted.counter, info: accepted.signature === info.suite.signature ? info : { ...info, suite: { ...info.suite, signature: accepted.signature } } };
   }
 
   /** @internal */

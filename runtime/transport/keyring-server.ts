@@ -5,6 +5,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Logger } from "pino";
 import { Keyring, KEYRING_FILE, type KeyringEntry } from "../identity/keyring.js";
+import type { Identity } from "../identity/keys.js";
 import { loadRevocationList } from "../identity/revocation-list.js";
 import { exportTrustList, type TrustList } from "../identity/trust-list.js";
 import { currentMetrics, type PqguardMetrics } from "../metrics/metrics.js";
@@ -30,6 +31,13 @@ export interface KeyringServerOptions {
   readonly logger?: Logger;
   readonly now?: () => number;
   readonly metrics?: PqguardMetrics;
+  /**
+   * At a rotation, move established sessions to the new key in place (re-authentication, docs/protocol.md) instead
+   * of draining them when the grace period ends. A client that does not trust the new key yet refuses it and its
+   * session closes (it reconnects); calls in flight on such a session are lost, so turn this on where clients pin the
+   * pre-published next key or follow the trust list. Sessions on a revoked key always drain.
+   */
+  readonly reauthenticateOnRotation?: boolean;
 }
 
 /** What a reload changed. */
@@ -41,7 +49,7 @@ export interface KeyringReload {
 
 export class KeyringServer implements ServerKeySource {
   private keyring: Keyring | undefined;
-  private active: { readonly entry: KeyringEntry; readonly credentials: ServerCredentials } | undefined;
+  private active: { readonly entry: KeyringEntry; readonly credentials: ServerCredentials; readonly identity: Identity } | undefined;
   private revokedClients: ReadonlySet<string> = new Set();
   private config: CryptoConfig | undefined;
   private readonly sessions = new Map<PqcServerTransport, string>();
@@ -148,25 +156,27 @@ export class KeyringServer implements ServerKeySource {
       }
       const now = this.now();
       const entry = keyring.active;
+      const previous = this.active;
       if (entry?.keyId !== this.active?.entry.keyId) {
-        this.active =
-          entry === undefined
-            ? undefined
-            : {
-                entry,
-                credentials: new ServerCredentials({
-                  identity: await keyring.loadSecret(entry),
-                  now: this.now,
-                  ...(this.options.label === undefined ? {} : { label: this.options.label }),
-                }),
-              };
+        let next: KeyringServer["active"];
+        if (entry !== undefined) {
+          const identity = await keyring.loadSecret(entry);
+          next = {
+            entry,
+            identity,
+            credentials: new ServerCredentials({ identity, now: this.now, ...(this.options.label === undefined ? {} : { label: this.options.label }) }),
+          };
+        }
+        this.active = next;
       } else if (entry !== undefined && this.active !== undefined) {
-        this.active = { entry, credentials: this.active.credentials };
+        this.active = { ...this.active, entry };
       }
       this.keyring = keyring;
       this.revokedClients = revoked;
       this.config = config;
       this.trustListCache = undefined;
+      const rotatedFrom = previous !== undefined && previous.entry.keyId !== this.active?.entry.keyId ? previous.entry.keyId : undefined;
+      if (this.options.reauthenticateOnRotation === true && rotatedFrom !== undefined) this.moveSessions(keyring, rotatedFrom);
       const drained = this.drainWhatEnded(keyring, now);
       this.armGraceTimer(keyring, now);
       this.options.logger?.info(
@@ -182,6 +192,27 @@ export class KeyringServer implements ServerKeySource {
       if (this.reloading === next) this.reloading = undefined;
     }).catch(() => undefined);
     return next;
+  }
+
+  /**
+   * Re-authenticates the established sessions on `from` with the active key (a certificate for the session's KEM),
+   * unless `from` was revoked: a session that rested on a key that may be in someone else's hands is drained instead.
+   */
+  private moveSessions(keyring: Keyring, from: string): void {
+    const active = this.active;
+    if (active === undefined || keyring.keys.find((k) => k.keyId === from)?.state === "revoked") return;
+    for (const [transport, fingerprint] of this.sessions) {
+      const info = transport.sessionInfo;
+      if (fingerprint !== from || info === undefined || transport.isDraining) continue;
+      const credential = active.credentials.forKem(info.suite.kem);
+      if (credential === undefined) continue;
+      // Counted as moved at once: a refusal closes the session, which forgets it either way.
+      this.sessions.set(transport, active.entry.keyId);
+      transport.reauthenticate(credential.certificate, active.identity).then(
+        () => this.options.logger?.info({ from, to: active.entry.keyId, sessionId: info.sessionId }, "session moved to the new key"),
+        (error: unknown) => this.options.logger?.warn({ from, sessionId: info.sessionId, err: error instanceof Error ? error.message : String(error) }, "a session could not be moved to the new key"),
+      );
+    }
   }
 
   /** Drains sessions on revoked keys, on retiring keys past their not-after, and of revoked clients. */

@@ -111,14 +111,21 @@ export class PqcServerTransport extends SessionTransport {
   }
 
   /**
-   * Re-authenticates with a renewed server certificate (after a key rotation, say), signed by the server identity
-   * `identity`, which must be the identity the session's certificate names. The client replaces its facts about the
-   * server once it verifies it, or closes the session (PQG6028). Calls in flight continue.
+   * Re-authenticates with a renewed server certificate signed by `identity`: the session's identity (a renewal), or
+   * after a key rotation the new identity, which the client accepts only when it already trusts it (pinned, or endorsed
+   * by a key it trusts). The client replaces its facts about the server once it verifies it, or closes the session
+   * (PQG6028). Calls in flight continue.
    */
   async reauthenticate(certificate: Uint8Array, identity: SigningIdentity): Promise<void> {
     const renewed = parseServerCertificate(certificate).certificate;
     await this.sendReauthentication("server", certificate, identity);
-    this.updateFacts((info) => ({ ...info, peerNotAfter: renewed.notAfter, peerLabel: renewed.label === "" ? undefined : renewed.label }));
+    this.updateFacts((info) => ({
+      ...info,
+      peerNotAfter: renewed.notAfter,
+      peerLabel: renewed.label === "" ? undefined : renewed.label,
+      peerFingerprint: renewed.fingerprint,
+      suite: renewed.signature === info.suite.signature ? info.suite : { ...info.suite, signature: renewed.signature },
+    }));
   }
 
   /** @internal */

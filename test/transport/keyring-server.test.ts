@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { silentLogger } from "../../runtime/audit/index.js";
-import { initKeyring, revokeKeyring } from "../../runtime/identity/keyring.js";
+import { initKeyring, revokeKeyring, rotateKeyring } from "../../runtime/identity/keyring.js";
 import { PqguardMetrics } from "../../runtime/metrics/index.js";
 import { SessionErrorCode } from "../../runtime/session/errors.js";
 import { PqcClientTransport, PqcServerTransport } from "../../runtime/transport/index.js";
@@ -102,6 +102,35 @@ describe("KeyringServer", function () {
       const session = await connect(keys, [ring.active!.keyId], false);
       assert.equal(session.server.sessionInfo!.peerFingerprint, ring.active!.keyId);
       await session.mcp.close();
+    } finally {
+      keys.close();
+    }
+  });
+
+  it("moves a live session to the new key at a rotation when its client trusts it, and only then", async () => {
+    const dir = await scratch();
+    const ring = await initKeyring(join(dir, "ring"));
+    const keys = await KeyringServer.open({ directory: join(dir, "ring"), logger: silentLogger(), reauthenticateOnRotation: true });
+    try {
+      const trusting = await connect(keys, [ring.active!.keyId, ring.next!.keyId], false);
+      const pinnedOld = await connect(keys, [ring.active!.keyId], false);
+      const sessionId = trusting.clientTransport.sessionInfo!.sessionId;
+      await trusting.mcp.callTool({ name: "echo", arguments: { text: "before" } });
+      const rotation = await rotateKeyring(join(dir, "ring"));
+      await keys.reload();
+      // The same session, now resting on the new key on both ends; calls go on.
+      const deadline = Date.now() + 5000;
+      while (trusting.clientTransport.sessionInfo?.peerFingerprint !== rotation.activated.keyId && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(trusting.clientTransport.sessionInfo!.peerFingerprint, rotation.activated.keyId);
+      assert.equal(trusting.clientTransport.sessionInfo!.sessionId, sessionId);
+      assert.equal(trusting.server.sessionInfo!.peerFingerprint, rotation.activated.keyId);
+      assert.match(JSON.stringify((await trusting.mcp.callTool({ name: "echo", arguments: { text: "after" } })).content), /after/);
+      // A client that does not trust the new key refuses the move (a server cannot switch a session to a key the client
+      // never accepted) and its session closes.
+      await pinnedOld.clientTransport.closed;
+      assert.equal(pinnedOld.clientTransport.sessionInfo, undefined);
+      assert.deepEqual([...keys.sessionsByKey().keys()], [rotation.activated.keyId]);
+      await trusting.mcp.close();
     } finally {
       keys.close();
     }
