@@ -14,7 +14,8 @@ import { TolerantStdioTransport } from "../../runtime/proxy/stdio.js";
 import { PqcClientTransport, type PqcClientTransportOptions } from "../../runtime/transport/client.js";
 import { CertificateRenewal } from "../../runtime/connect/renewal.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
-import { requestScopedFetch } from "../../runtime/transport/fetch.js";
+import { checkPins, tlsClientFetch, type TlsClientOptions } from "../../runtime/transport/tls.js";
+import { readFile } from "node:fs/promises";
 import { TrustedServerKeys, readTrustList } from "../../runtime/identity/trust-list.js";
 import { parseDuration } from "../../compiler/request.js";
 import type { Logger } from "../../runtime/audit/index.js";
@@ -24,6 +25,9 @@ interface ConnectArgs {
   readonly trust: readonly string[];
   readonly key: string | undefined;
   readonly cert: string | undefined;
+  /** `--tls-ca FILE` and `--tls-pin PIN`: how an `https://` proxy's certificate is verified (system store without them). */
+  readonly tlsCa: string | undefined;
+  readonly tlsPins: readonly string[];
   /** `--trust-list FILE|URL`: the proxy's signed trust list, read at start and every TRUST_LIST_REFRESH_MS. */
   readonly trustList: string | undefined;
   /** `--issuer-key CA.key`: renews `--cert` before it expires (the client's own key for a self-issued certificate). */
@@ -48,6 +52,8 @@ function parse(io: CommandIO): ConnectArgs {
       trust: { type: "string", multiple: true },
       key: { type: "string" },
       cert: { type: "string" },
+      "tls-ca": { type: "string" },
+      "tls-pin": { type: "string", multiple: true },
       "trust-list": { type: "string" },
       "issuer-key": { type: "string" },
       "renew-before": { type: "string" },
@@ -68,6 +74,15 @@ function parse(io: CommandIO): ConnectArgs {
     }
   }
   if ((v.key === undefined) !== (v.cert === undefined)) throw new UsageError("`--key` and `--cert` go together: the client's key and its certificate");
+  const tlsPins = v["tls-pin"] ?? [];
+  if ((v["tls-ca"] !== undefined || tlsPins.length > 0) && !v.url?.startsWith("https:")) {
+    throw new UsageError("`--tls-ca` and `--tls-pin` verify an `https://` proxy: give `--url https://HOST/mcp`");
+  }
+  try {
+    checkPins(tlsPins);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
   if (v["issuer-key"] !== undefined && v.cert === undefined) throw new UsageError("`--issuer-key` renews the certificate given with `--key` and `--cert`");
   if (v["renew-before"] !== undefined && v["issuer-key"] === undefined) throw new UsageError("`--renew-before` needs `--issuer-key`: the key that signs the renewed certificate");
   let renewBeforeMs: number | undefined;
@@ -80,6 +95,8 @@ function parse(io: CommandIO): ConnectArgs {
     trust,
     key: v.key,
     cert: v.cert,
+    tlsCa: v["tls-ca"],
+    tlsPins,
     trustList: v["trust-list"],
     issuerKey: v["issuer-key"],
     renewBeforeMs,
@@ -104,8 +121,8 @@ function targetOf(url: string | undefined, command: string | undefined): Connect
 }
 
 /** The transport a new sealed session runs over: a fresh one for every (re)connection. */
-function innerTransport(target: ConnectArgs["target"]): Transport {
-  if ("url" in target) return new StreamableHTTPClientTransport(target.url, { fetch: requestScopedFetch });
+function innerTransport(target: ConnectArgs["target"], fetch: ReturnType<typeof tlsClientFetch>): Transport {
+  if ("url" in target) return new StreamableHTTPClientTransport(target.url, { fetch });
   return new StdioClientTransport({ command: target.command, args: target.args, stderr: "inherit" });
 }
 
@@ -148,13 +165,17 @@ export async function run(io: CommandIO): Promise<number> {
   const args = parse(io);
   const logger = operationalLogger(args.logLevel);
   let auth: Awaited<ReturnType<typeof clientAuth>>;
+  let tls: TlsClientOptions;
   try {
     auth = await clientAuth(args);
+    tls = { ca: args.tlsCa === undefined ? undefined : await readFile(args.tlsCa), pins: args.tlsPins };
   } catch (error) {
     const code = typeof (error as { code?: unknown }).code === "string" ? (error as { code: string }).code : "PQG5101";
     io.err(`error ${code}: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_ERRORS;
   }
+  // One agent for every (re)connection: TLS 1.3 only, the server verified; plain http: as before.
+  const fetch = tlsClientFetch(tls);
   const trusted = new TrustedServerKeys(args.trust);
   const refreshTrust = async (): Promise<void> => {
     if (args.trustList === undefined) return;
@@ -175,7 +196,7 @@ export async function run(io: CommandIO): Promise<number> {
     connect: () => {
       // A new session is where a rotated key shows first: read the list again, for the attempt after this one.
       void refreshTrust();
-      return (live = new PqcClientTransport(innerTransport(args.target), { trust: { serverFingerprints: trusted }, ...credentials }));
+      return (live = new PqcClientTransport(innerTransport(args.target, fetch), { trust: { serverFingerprints: trusted }, ...credentials }));
     },
     logger,
   });

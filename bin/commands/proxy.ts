@@ -1,6 +1,7 @@
 // `pqguard proxy`: puts an unmodified MCP server (a stdio command or a Streamable HTTP URL) behind the post-quantum
 // transport and a policy guard.
 // It checks and compiles the policy at start (compiled guard, imported from a temporary directory), then serves.
+import { readFile } from "node:fs/promises";
 import { basename, isAbsolute, resolve } from "node:path";
 import process from "node:process";
 import { importGuard } from "../../compiler/import-guard.js";
@@ -28,6 +29,8 @@ import {
 } from "../../runtime/proxy/index.js";
 import { openStateStore, type OpenedStateStore } from "../../runtime/state/open.js";
 import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
+import { blockListOf } from "../../runtime/transport/http.js";
+import { checkPins } from "../../runtime/transport/tls.js";
 import { KeyringServer } from "../../runtime/transport/keyring-server.js";
 import { clientTrustOf } from "./cert.js";
 import { HandshakeAlarm, currentMetrics, listenMetrics, type AlarmThresholds, type MetricsListener } from "../../runtime/metrics/index.js";
@@ -44,6 +47,12 @@ interface ProxyArgs {
   /** `--upstream "CMD ARGS"` (split later, against the working directory) or `--upstream-url URL`. */
   readonly upstream: { readonly commandLine: string } | { readonly url: URL };
   readonly listen: URL | "stdio";
+  /** `--tls-cert` and `--tls-key`: the HTTP listener's certificate chain and key files, for `--listen https://…`. */
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  /** `--trust-proxy ADDRESS[/PREFIX]`: load balancers whose X-Forwarded-For is believed. */
+  readonly trustProxy: readonly string[];
+  /** `--upstream-tls-ca FILE` and `--upstream-tls-pin PIN`: how an https upstream is verified. */
+  readonly upstreamTls: { readonly ca: string | undefined; readonly pins: readonly string[] };
   readonly key: string | undefined;
   /** `--keyring DIR`: the proxy's identity from a keyring that may change while it runs. */
   readonly keyring: string | undefined;
@@ -88,6 +97,11 @@ function parse(io: CommandIO): ProxyArgs {
       "upstream-url": { type: "string" },
       listen: { type: "string", default: "stdio" },
       key: { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "trust-proxy": { type: "string", multiple: true },
+      "upstream-tls-ca": { type: "string" },
+      "upstream-tls-pin": { type: "string", multiple: true },
       keyring: { type: "string" },
       "revoked-clients": { type: "string" },
       "crypto-config": { type: "string" },
@@ -146,13 +160,27 @@ function parse(io: CommandIO): ProxyArgs {
   }
   const sealed = v.key !== undefined || v.keyring !== undefined;
   const clientTrust = clientTrustOptions(v["trust-issuer"] ?? [], v["trust-client"] ?? [], v["require-client-auth"] === true, sealed);
+  if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined)) throw new UsageError("`--tls-cert FILE` and `--tls-key FILE` go together: the listener's certificate and its key");
+  const tls = v["tls-cert"] === undefined ? undefined : { cert: v["tls-cert"], key: v["tls-key"]! };
   let listen: URL | "stdio" = "stdio";
   if (v.listen !== "stdio") {
     try {
-      listen = listenUrlOf(v.listen!, sealed);
+      listen = listenUrlOf(v.listen!, sealed, tls !== undefined);
     } catch (error) {
       throw new UsageError(`\`--listen\`: ${error instanceof ProxyError ? error.message : String(error)}`);
     }
+  } else if (tls !== undefined || v["trust-proxy"] !== undefined) {
+    throw new UsageError("`--tls-cert`, `--tls-key` and `--trust-proxy` apply to an HTTP listener: give `--listen https://HOST:PORT`");
+  }
+  const trustProxy = v["trust-proxy"] ?? [];
+  try {
+    blockListOf(trustProxy);
+    checkPins(v["upstream-tls-pin"] ?? []);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (!("url" in upstream) && (v["upstream-tls-ca"] !== undefined || v["upstream-tls-pin"] !== undefined)) {
+    throw new UsageError("`--upstream-tls-ca` and `--upstream-tls-pin` verify an `https://` upstream: give it with `--upstream-url`");
   }
   const callTimeoutMs = milliseconds(v["call-timeout"], "--call-timeout", 1);
   const toolRecheckMs = milliseconds(v["tool-recheck"], "--tool-recheck", 0);
@@ -186,6 +214,9 @@ function parse(io: CommandIO): ProxyArgs {
     policy: v.policy,
     upstream,
     listen,
+    tls,
+    trustProxy,
+    upstreamTls: { ca: v["upstream-tls-ca"], pins: v["upstream-tls-pin"] ?? [] },
     key: v.key,
     keyring: v.keyring,
     revokedClients: v["revoked-clients"],
@@ -303,8 +334,16 @@ export async function run(io: CommandIO): Promise<number> {
   if (args.now !== undefined) logger.warn({ now: args.now }, "decision clock fixed for a demo or test (`--now`); do not use in production");
 
   let upstream: UpstreamTarget;
-  if ("url" in args.upstream) upstream = { url: args.upstream.url };
-  else {
+  if ("url" in args.upstream) {
+    let ca: Buffer | undefined;
+    try {
+      ca = args.upstreamTls.ca === undefined ? undefined : await readFile(inCwd(args.upstreamTls.ca));
+    } catch (error) {
+      reportError(io, error, "PQG8006");
+      return EXIT_ERRORS;
+    }
+    upstream = { url: args.upstream.url, tls: { ca, pins: args.upstreamTls.pins } };
+  } else {
     const [command, ...commandArgs] = splitCommandLine(args.upstream.commandLine);
     if (command === undefined) throw new UsageError("`--upstream` names no command");
     upstream = { command, args: commandArgs, cwd: io.cwd };
@@ -399,6 +438,9 @@ export async function run(io: CommandIO): Promise<number> {
   }
   if (identity === undefined && keyring === undefined) logger.warn("no `--key`: serving plain MCP; guards see an unauthenticated client on a classical transport");
   if (args.mode === "monitor") logger.warn("monitor mode (`--mode monitor`): calls the policy denies or would ask about are let through, marked in the audit log");
+  if (trust !== undefined && trust.required !== true) {
+    logger.warn("client authentication is optional: clients without a trusted certificate are served too, within their own smaller share of sessions; give `--require-client-auth` to refuse them");
+  }
   const metrics = currentMetrics();
   const alarm = new HandshakeAlarm(metrics, logger, args.alarm);
   let metricsListener: MetricsListener | undefined;
@@ -411,6 +453,7 @@ export async function run(io: CommandIO): Promise<number> {
       alarm.close();
       keyring?.close();
       await proxy.close();
+      await closeState(state);
       await closeAudit(audit, io);
       return EXIT_ERRORS;
     }
@@ -429,8 +472,11 @@ export async function run(io: CommandIO): Promise<number> {
       // Anyone who reaches the listener may ask for readiness: it says that the store does not answer, not where it is
       // or what its client said (that goes to the log).
       const readiness = () => (store?.health?.().ok === false ? { ok: false, reason: "the state store does not answer; the log says why" } : { ok: true });
+      const tls = args.tls === undefined ? undefined : { cert: await readFile(inCwd(args.tls.cert)), key: await readFile(inCwd(args.tls.key)) };
       listener = await listenHttp({
         url: args.listen,
+        tls,
+        trustProxy: args.trustProxy,
         core: proxy.core,
         identity,
         keyring,

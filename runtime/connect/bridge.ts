@@ -69,7 +69,7 @@ const FINAL_SESSION_ERRORS: ReadonlySet<string> = new Set([
   SessionErrorCode.CertificateSuiteMismatch,
 ]);
 
-/** Whether an answer is a draining session's refusal (PQG6029): the request was not run. */
+/** Whether an answer is a draining session's refusal (PQG6031): the request was not run. */
 function refusedWhileDraining(message: JsonRpc): boolean {
   const error = message.error as { data?: { code?: unknown } } | undefined;
   return error?.data?.code === SessionErrorCode.Draining;

@@ -124,6 +124,6 @@ export const DRAINING_NOTIFICATION = "notifications/pqguard/draining";
 /**
  * How long a draining server waits, once every request it took is answered, for the client to close the session
  * before closing it itself: a client that knows the notification closes within a round trip; one that does not is
- * closed after this, and a request it sends meanwhile is refused unrun (PQG6029), never lost in the close.
+ * closed after this, and a request it sends meanwhile is refused unrun (PQG6031), never lost in the close.
  */
 export const DRAIN_LINGER_MS = 2_000;

@@ -422,7 +422,7 @@ export abstract class SessionTransport implements Transport {
   }
 
   /**
-   * Stops taking requests: each new one is answered with a Draining error (PQG6029) and not delivered; requests already
+   * Stops taking requests: each new one is answered with a Draining error (PQG6031) and not delivered; requests already
    * delivered are answered as usual, and when none is left the session closes. For a session whose key was revoked
    * or retired. Resolves when the session has closed.
    */
