@@ -223,9 +223,10 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   protected abstract clientsCanAuthenticate(options: HttpEndpointOptions<T>): boolean;
 
   private async open(body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.admit(body);
     const source = sourceOf(req, this.trustedProxies);
+    // Before anything of the request is looked at: a blocked peer gets no further than its address.
     if (this.options.refusePeer?.(source) === true) throw new HttpRefusal(429, -32000, "too many failed handshakes from this address: try again later", idOf(body));
+    this.admit(body);
     this.makeRoomToOpen(source);
     const inner = new HttpSessionTransport({
       onsessioninitialized: (id) => {
