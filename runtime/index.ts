@@ -38,6 +38,13 @@ export {
   type SessionView,
   type SessionSource,
   type SessionResolver,
+  type CancelSignal,
+  type EnforceableServer,
+  type GuardableClient,
+  type Connectable,
+  type ToolResult,
+  type ResultStage,
+  type StageRefusal,
 } from "./enforce/index.js";
 
 // The sealed MCP transports (any SDK Transport inside), the HTTP endpoints, certificates and session facts.
