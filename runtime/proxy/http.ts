@@ -3,10 +3,10 @@
 // the proxy has an identity, plain otherwise.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import { isIP, type AddressInfo, type Socket } from "node:net";
 import type { Logger } from "pino";
 import type { ClientTrust, SigningIdentity } from "../session/certificate.js";
-import { PlainHttpEndpoint, SealedHttpEndpoint } from "../transport/http.js";
+import { PlainHttpEndpoint, SealedHttpEndpoint, blockListOf, isLoopbackAddress, plainAddress } from "../transport/http.js";
 import { tlsServerOptions, type TlsServerCredentials } from "../transport/tls.js";
 import type { ProxyCore } from "./core.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
@@ -48,7 +48,23 @@ export interface HttpListenOptions {
   readonly keyring?: KeyringServer | undefined;
   /** The session transports' metrics (the process's current ones by default). */
   readonly sessionMetrics?: PqguardMetrics | undefined;
+  /** Open TCP connections the listener keeps at once; more are closed as they arrive (DEFAULT_MAX_CONNECTIONS). */
+  readonly maxConnections?: number | undefined;
+  /**
+   * Open TCP connections one source address may hold (DEFAULT_MAX_CONNECTIONS_PER_SOURCE); its next ones are closed as
+   * they arrive. Loopback and trusted proxies (`trustProxy`) are not limited unless `limitLoopback` is set.
+   */
+  readonly maxConnectionsPerSource?: number | undefined;
+  /** Applies the per-source connection limit to loopback clients too (tests; a host whose clients are all remote). */
+  readonly limitLoopback?: boolean | undefined;
 }
+
+/** Connections one listener keeps open at once: past it, node:http closes new sockets as they arrive. */
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+/** Connections one remote address may hold: sessions need one or two each, so this is far above honest use. */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 128;
+/** How long a client may take to send a request's headers (slow-header attacks hold a connection otherwise). */
+const HEADERS_TIMEOUT_MS = 15_000;
 
 /** Paths a load balancer or an orchestrator probes: alive (the process answers), and ready for new sessions. */
 export const HEALTH_PATH = "/healthz";
@@ -188,6 +204,7 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
     void endpoint.handle(req, res);
   };
   const server: Server = options.tls === undefined ? createServer(serve) : createTlsServer(tlsServerOptions(options.tls), serve);
+  boundConnections(server, options, log);
   const host = options.url.hostname.replace(/^\[(.*)\]$/, "$1");
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error) => reject(badListen(`cannot listen on ${options.url.host}: ${error.message}`)));
@@ -251,4 +268,44 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/**
+ * Bounds the TCP connections a listener holds, in all and per source address, and the time a request's headers may
+ * take: the session table bounds sessions, but a client can hold sockets without opening any session.
+ */
+function boundConnections(server: Server, options: HttpListenOptions, log: Logger): void {
+  server.maxConnections = wholeAtLeastOne(options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, "maxConnections");
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  const perSource = wholeAtLeastOne(options.maxConnectionsPerSource ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE, "maxConnectionsPerSource");
+  const exempt = options.trustProxy === undefined || options.trustProxy.length === 0 ? undefined : blockListOf(options.trustProxy);
+  const open = new Map<string, number>();
+  const refused = new Set<string>();
+  // `connection` is the raw TCP socket, for https too: a refused source never reaches the TLS handshake.
+  server.on("connection", (socket: Socket) => {
+    const source = plainAddress(socket.remoteAddress ?? "");
+    if ((options.limitLoopback !== true && isLoopbackAddress(source)) || exempt?.check(source, isIP(source) === 6 ? "ipv6" : "ipv4") === true) return;
+    const count = (open.get(source) ?? 0) + 1;
+    if (count > perSource) {
+      if (!refused.has(source)) {
+        refused.add(source);
+        log.warn({ source, limit: perSource }, "a source holds too many connections; its new ones are closed");
+      }
+      socket.destroy();
+      return;
+    }
+    open.set(source, count);
+    socket.once("close", () => {
+      const left = (open.get(source) ?? 1) - 1;
+      if (left === 0) {
+        open.delete(source);
+        refused.delete(source);
+      } else open.set(source, left);
+    });
+  });
+}
+
+function wholeAtLeastOne(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw badListen(`\`${name}\` must be a positive whole number`);
+  return value;
 }

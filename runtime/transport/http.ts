@@ -307,7 +307,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
     const seated = [...this.sessions.values()].filter((other) => other.seated);
     const anonymous = seated.filter((other) => !other.authenticated);
     const fromSource = anonymous.filter((other) => other.source === source);
-    if (fromSource.length >= this.maxPerSource && !isLoopback(source)) {
+    if (fromSource.length >= this.maxPerSource && !isLoopbackAddress(source)) {
       if (!this.evictIdle(fromSource, "its source holds the most unauthenticated sessions allowed")) {
         return `source ${source} already holds ${fromSource.length} unauthenticated sessions, none of them idle`;
       }
@@ -429,12 +429,12 @@ export function blockListOf(entries: readonly string[]): BlockList {
  * Whether a source is this machine: every local client shares it (a plain listener is loopback-only, and a host's
  * `pqguard connect` processes come from it), so a per-source limit there would only limit the machine's own users.
  */
-function isLoopback(source: string): boolean {
+export function isLoopbackAddress(source: string): boolean {
   return source === "::1" || /^127\.\d+\.\d+\.\d+$/.test(source);
 }
 
 /** `::ffff:127.0.0.1` (an IPv4 client on a dual-stack socket) as `127.0.0.1`. */
-function plainAddress(address: string): string {
+export function plainAddress(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return mapped?.[1] ?? address;
 }
