@@ -114,6 +114,9 @@ function wrapIf(expr: Expr, wrap: boolean): string {
 
 /** Every operator application in parentheses, the source's own parentheses dropped: shows how the parser grouped. */
 export function printExprParenthesised(expr: Expr): string {
+  if (expr.kind === "Quantifier") {
+    return `(${expr.quantifier} ${expr.variable.name} in ${printExprParenthesised(expr.list)}: ${printExprParenthesised(expr.body)})`;
+  }
   const leaf = printLeafOrCompound(expr, printExprParenthesised);
   if (leaf !== undefined) return leaf;
   switch (expr.kind) {
