@@ -306,6 +306,12 @@ export const explainText = {
     `rate limit of ${count} calls per ${window}${scope === "global" ? "" : ` per ${scope}`} exceeded`,
 } as const;
 
+/** Whether an explanation detail says a clause was false: plainly, or naming the list element that decided it. */
+export function saysFalse(detail: string, clause: string): boolean {
+  const plain = explainText.wasFalse(clause);
+  return detail === plain || detail.startsWith(`${plain}: `);
+}
+
 /** The longest value an explanation shows, in characters; longer ones are cut with `…`. */
 export const SHOWN_VALUE_LIMIT = 80;
 
