@@ -38,6 +38,13 @@ export {
   type SessionView,
   type SessionSource,
   type SessionResolver,
+  type CancelSignal,
+  type EnforceableServer,
+  type GuardableClient,
+  type Connectable,
+  type ToolResult,
+  type ResultStage,
+  type StageRefusal,
 } from "./enforce/index.js";
 
 // The sealed MCP transports (any SDK Transport inside), the HTTP endpoints, certificates and session facts.
@@ -48,6 +55,9 @@ export {
   PlainHttpEndpoint,
   MAX_HTTP_SESSIONS,
   HTTP_SESSION_IDLE_MS,
+  pinOf,
+  tlsClientFetch,
+  tlsServerOptions,
   SessionError,
   SessionErrorCode,
   ServerCredentials,
@@ -59,6 +69,8 @@ export {
   type SessionTransportOptions,
   type HttpEndpointOptions,
   type SealedHttpEndpointOptions,
+  type TlsClientOptions,
+  type TlsServerCredentials,
   type SessionInfo,
   type AuthenticatedClient,
   type IssueClientCertificateOptions,

@@ -29,7 +29,7 @@ import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE } from "./er
 import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
 import type { UpstreamRequest } from "./upstream.js";
 import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-session.js";
-import { isClientRequestMethod } from "./methods.js";
+import { isClientRequestMethod, SUPPORTED_MCP_REVISIONS } from "./methods.js";
 
 /**
  * How long a human may take to approve an `ask` before the call is denied. The upstream then has its own call
@@ -68,6 +68,26 @@ function neededCapability(method: string, params: Params): { readonly name: stri
     default:
       return undefined;
   }
+}
+
+/** The first request of a client speaking protocol revision 2026-07-28: it asks what the server supports. */
+const DISCOVER = "server/discover";
+/** Where a 2026-07-28 request names its protocol revision. */
+const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
+/** The JSON-RPC code of "unsupported protocol version" in revision 2026-07-28. */
+const JSONRPC_UNSUPPORTED_PROTOCOL_VERSION = -32022;
+
+/**
+ * The answer to a client speaking revision 2026-07-28: `server/discover` is a method the proxy does not serve (-32601,
+ * which a negotiating client takes as "initialize instead"); any other request naming that revision gets -32022 with
+ * the revisions the proxy speaks. Both carry PQG8020 and say what to do.
+ */
+function statelessRefused(method: string, params: Params): ProxyError {
+  const meta = params?._meta as Record<string, unknown> | undefined;
+  const requested = typeof meta?.[PROTOCOL_VERSION_META_KEY] === "string" ? (meta[PROTOCOL_VERSION_META_KEY] as string) : "2026-07-28";
+  const message = `the proxy serves MCP revisions ${SUPPORTED_MCP_REVISIONS.join(", ")} through \`initialize\`; revision ${requested.slice(0, 40)} (stateless, \`${DISCOVER}\`) is not passed through to the upstream: connect with version negotiation \`auto\` or \`legacy\``;
+  const data = { code: "PQG8020", supported: [...SUPPORTED_MCP_REVISIONS].reverse(), requested: requested.slice(0, 40) };
+  return new ProxyError("PQG8020", message, method === DISCOVER ? JSONRPC_METHOD_NOT_FOUND : JSONRPC_UNSUPPORTED_PROTOCOL_VERSION, data);
 }
 
 function notForwarded(message: string, rpcCode: number): ProxyError {
@@ -645,6 +665,12 @@ export class ProxyConnection {
       const max = this.#core.options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
       throw new ProxyError("PQG8011", `the proxy already serves its most upstream sessions (${max}); try again when a client has disconnected`, RPC_UPSTREAM_UNAVAILABLE);
     }
+    // Protocol 2026-07-28 has no `initialize`: a client discovers the server and sends the revision on every request.
+    // The upstream session speaks the revision it was initialized with, so such a request is refused, clearly, before
+    // anything is decided or forwarded; a client negotiating (`auto`) falls back to `initialize` on this answer.
+    if (method === DISCOVER || isObject(params?._meta) && typeof params._meta[PROTOCOL_VERSION_META_KEY] === "string") {
+      throw statelessRefused(method, params);
+    }
     if (this.#core.mode === "shared" && (method.startsWith("tasks/") || (method === "tools/call" && params?.task !== undefined))) {
       // One server session for every client cannot tell whose task is whose: a task's results and requests would
       // reach whoever asks. Task-augmented calls need per-session mode.
@@ -697,7 +723,8 @@ export class ProxyConnection {
       if (!this.#open) throw new ProxyError("PQG8015", "the connection closed before the call could be decided", RPC_UPSTREAM_UNAVAILABLE);
       this.#sessions.add(session.sessionId);
     }
-    const verdict = await this.#core.options.decisions.decide({
+    const decisions = this.#core.options.decisions;
+    const verdict = await decisions.decide({
       tool,
       args: params.arguments,
       session,
@@ -714,7 +741,13 @@ export class ProxyConnection {
     const sent: Record<string, unknown> = { name: tool, arguments: verdict.args };
     if (params._meta !== undefined) sent._meta = params._meta;
     if (params.task !== undefined) sent.task = params.task;
-    return this.#forward(id, "tools/call", sent, upstream);
+    const result = await this.#forward(id, "tools/call", sent, upstream);
+    // The return path: what the tool sent back passes the result stages before the client sees it.
+    if (decisions.inspectsResults && isObject(result)) {
+      const withheld = decisions.inspectResult({ tool, session, result });
+      if (withheld !== undefined) throw new Refusal(withheld.error);
+    }
+    return result;
   }
 
   async #forward(id: RequestId, method: string, params: Params, upstream: UpstreamSession): Promise<unknown> {
