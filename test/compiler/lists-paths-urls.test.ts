@@ -2,6 +2,8 @@
 // interpreter and the compiled guard, with explanations that name the deciding element, and attacked with the inputs
 // that break prefix checks (`/srv/docs-evil`, `%2e%2e`, `example.org.evil.com`, `0x7f.1`, IPv4-mapped IPv6).
 import assert from "node:assert/strict";
+import { posix } from "node:path";
+import fc from "fast-check";
 import { checkPolicySource } from "../../compiler/index.js";
 import { interpret } from "../../compiler/interpreter.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
@@ -120,6 +122,41 @@ describe("quantifiers, paths, URLs and addresses", function () {
       denied("read_file", { path: 7 });
       denied("read_file", {});
     });
+  });
+
+  it("never allows a path that some reading of it puts outside the root (attacker property)", () => {
+    const segment = fc.constantFrom("srv", "docs", "docs-evil", "..", ".", "", "%2e%2e", "%2E%2e", "%252e%252e", "%2f", "%5c", "a", "DOCS", "..\\..", "%00", "~");
+    const pathArb = fc.tuple(fc.constantFrom("/", "", "/srv/docs/", "\\"), fc.array(segment, { maxLength: 7 }), fc.constantFrom("/", "\\")).map(([start, parts, sep]) => start + parts.join(sep));
+    /** Every way a server might read the text: decoded up to three times, `\\` as a separator or not, case folded. */
+    const readings = (path: string): string[] => {
+      const out = new Set<string>();
+      let text = path;
+      for (let round = 0; round < 4; round++) {
+        for (const t of [text, text.replace(/\\/g, "/")]) for (const u of [t, t.toLowerCase()]) out.add(u);
+        try {
+          text = decodeURIComponent(text);
+        } catch {
+          break;
+        }
+      }
+      return [...out];
+    };
+    let allowedCalls = 0;
+    fc.assert(
+      fc.property(fc.array(pathArb, { minLength: 1, maxLength: 3 }), (paths) => {
+        if (decide("read_multiple_files", { paths }).decision !== "allow") return;
+        allowedCalls++;
+        for (const path of paths) {
+          for (const reading of readings(path)) {
+            assert.ok(reading.startsWith("/") && !reading.includes("\u0000"), `${path} allowed, read as ${reading}`);
+            const normal = posix.normalize(reading);
+            assert.ok(normal === "/srv/docs" || normal.startsWith("/srv/docs/") || normal === "/srv/docs/", `${path} allowed, read as ${normal}`);
+          }
+        }
+      }),
+      { numRuns: 2000 },
+    );
+    assert.ok(allowedCalls > 20, `only ${allowedCalls} generated calls were allowed: the property would prove little`);
   });
 
   describe("all and any", () => {
