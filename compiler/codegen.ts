@@ -156,6 +156,8 @@ const sentence = {
 class ExprCompiler {
   /** The JavaScript parameter each enclosing quantifier's variable compiles to, by name. */
   private readonly variables = new Map<string, string>();
+  /** How many quantifiers enclose the expression being compiled: parameter `qN` belongs to depth N. */
+  private depth = 0;
 
   constructor(
     readonly policy: CheckedPolicy,
@@ -257,17 +259,20 @@ class ExprCompiler {
 
   /**
    * A quantifier's condition as an arrow function of the element, `negated` for `findIndex` of the first failing
-   * element. Parameters are numbered by depth, so a nested quantifier's variable never captures an outer one.
+   * element. Parameters are numbered by depth (not by how many names are bound: a variable that hides an outer one of
+   * the same name binds no new name), so a nested quantifier's parameter never reuses an enclosing one's.
    */
   predicate(q: Quantifier, negated: boolean): string {
     const name = q.variable.name;
     const outer = this.variables.get(name);
-    const param = `q${this.variables.size}`;
+    const param = `q${this.depth}`;
     this.variables.set(name, param);
+    this.depth++;
     try {
       const body = this.as(q.body, "boolean");
       return `(${this.w.typed(param, "unknown")}) => ${negated ? `!(${body})` : body}`;
     } finally {
+      this.depth--;
       if (outer === undefined) this.variables.delete(name);
       else this.variables.set(name, outer);
     }

@@ -188,6 +188,20 @@ describe("quantifiers, paths, URLs and addresses", function () {
       denied("edit_file", { path: "/srv/docs/a", edits: [{ oldText: "a" }] });
     });
 
+    it("compiles a variable that hides an outer one of the same name, with a third nested inside it, as the interpreter reads it", async () => {
+      // Found by the differential test: parameters numbered by bound names gave the innermost variable the same
+      // JavaScript name as the hiding one.
+      const source = `policy shadow\nmanifest "tools.json"\npermit tool edit_file\n  when all e in args.edits: any e in args.edits: any t in ["b", "d"]: e.newText == t\n`;
+      const p = checked(source, { "tools.json": MANIFEST }, "shadow.policy");
+      const compiledShadow = await compiledGuard(p, "lists-paths-urls", "shadow");
+      for (const edits of [[{ oldText: "a", newText: "b" }], [{ oldText: "a", newText: "x" }], [{ oldText: "a", newText: "x" }, { oldText: "c", newText: "d" }]]) {
+        const { request, context } = call("edit_file", { path: "/srv/docs/a", edits });
+        const expected = interpret(p).guard(request, context);
+        assert.deepEqual(compiledShadow.guard(request, context), expected, JSON.stringify(edits));
+      }
+      assert.equal(interpret(p).guard(call("edit_file", { path: "/x", edits: [{ oldText: "a", newText: "b" }] }).request, call("edit_file", {}).context).decision, "allow");
+    });
+
     it("nests: any group with any path under the secret folder is forbidden", () => {
       allowed("edit_file", { path: "/srv/docs/a", edits: [], groups: [["/srv/docs/a"], ["/srv/docs/b", "/srv/docs/c"]] });
       const d = decide("edit_file", { path: "/srv/docs/a", edits: [], groups: [["/srv/docs/a"], ["/srv/docs/b", "/srv/docs/secret/k"]] });
