@@ -342,9 +342,14 @@ describe("sealed transport over Streamable HTTP", function () {
   it("answers a call as one JSON body when so configured, and as events when the server sends more first", async () => {
     const served = await serve({ answers: "json" });
     const types: string[] = [];
+    /** Each answer's `content-length` and the bytes of its body: a complete answer says its length, and it holds. */
+    const lengths: [string | null, number][] = [];
     const noting: typeof fetch = async (input, init) => {
       const response = await fetch(input, init);
-      if (init?.method === "POST" && response.status === 200) types.push(response.headers.get("content-type") ?? "");
+      if (init?.method === "POST" && response.status === 200) {
+        types.push(response.headers.get("content-type") ?? "");
+        lengths.push([response.headers.get("content-length"), Buffer.byteLength(await response.clone().text())]);
+      }
       return response;
     };
     try {
@@ -361,6 +366,7 @@ describe("sealed transport over Streamable HTTP", function () {
       const { client } = await sealedClient(byDefault.url, {}, { fetch: noting });
       assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "as events" } })), "as events");
       assert.ok(types.length > 0 && types.every((type) => type === "text/event-stream"), types.join(", "));
+      assert.ok(lengths.length > 0 && lengths.every(([header, bytes]) => header === String(bytes)), JSON.stringify(lengths));
       await client.close();
     } finally {
       await byDefault.close();
