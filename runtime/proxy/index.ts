@@ -109,7 +109,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   const maxUpstreams = options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
   if (!Number.isSafeInteger(maxUpstreams) || maxUpstreams < 1) throw new ProxyError("PQG8006", `the most upstream sessions must be a positive whole number, not ${maxUpstreams}`, JSONRPC_INVALID_PARAMS);
   const core = new ProxyCore({
-    openUpstream: (events) => ({
+    openUpstream: (events, modern) => ({
       supervisor: new UpstreamSupervisor(options.upstream, {
         logger: options.logger,
         callTimeoutMs: options.callTimeoutMs,
@@ -118,6 +118,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         onNotification: (notification) => events.onNotification(notification),
         onRequest: (request, signal) => events.onRequest(request, signal),
         capabilities: options.upstreamCapabilities ?? FORWARDED_CLIENT_CAPABILITIES,
+        modern,
       }),
       pin: new ToolPin(options.guard, options.manifest),
     }),
