@@ -55,7 +55,7 @@ describe("SDK v2 clients through the proxy", function () {
     });
   }
 
-  it("refuses a client pinned to 2026-07-28 with PQG8020 at connect, naming the revisions it serves", async () => {
+  it("refuses a client pinned to 2026-07-28 with PQG8020 at connect when the upstream (SDK v1) does not speak it", async () => {
     const before = lines.length;
     const [clientEnd, proxyEnd] = InMemoryTransport.createLinkedPair();
     await proxy.core.attachPlain(proxyEnd as unknown as Transport);
@@ -67,7 +67,7 @@ describe("SDK v2 clients through the proxy", function () {
     await clientEnd.close();
   });
 
-  it("refuses, undecided and unforwarded, a tools/call that names revision 2026-07-28 in its envelope", async () => {
+  it("refuses, undecided and unforwarded, a tools/call naming revision 2026-07-28 that the upstream does not speak", async () => {
     const before = lines.length;
     const [clientEnd, proxyEnd] = InMemoryTransport.createLinkedPair();
     await proxy.core.attachPlain(proxyEnd as unknown as Transport);
@@ -188,6 +188,30 @@ for (const kind of ["stdio", "Streamable HTTP (createMcpHandler)"] as const) {
       const sessions = new Set(lines.filter((line) => line.tool === "echo").map((line) => line.sessionId));
       assert.equal(sessions.size, 2, "each connection is its own session");
       await client.close();
+    });
+
+    it("refuses, unforwarded, a request without its envelope on a connection of the revision: the proxy lends no identity", async () => {
+      const before = lines.length;
+      const [clientEnd, proxyEnd] = InMemoryTransport.createLinkedPair();
+      await proxy.core.attachPlain(proxyEnd as unknown as Transport);
+      const replies: Record<string, unknown>[] = [];
+      clientEnd.onmessage = (message) => void replies.push(message as Record<string, unknown>);
+      await clientEnd.start();
+      const envelope = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" } };
+      await clientEnd.send({ jsonrpc: "2.0", id: 1, method: "server/discover", params: { _meta: envelope } });
+      await clientEnd.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "bare" } } });
+      await clientEnd.send({ jsonrpc: "2.0", id: 3, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
+      for (let i = 0; i < 300 && replies.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      const byId = new Map(replies.map((reply) => [reply.id, reply]));
+      assert.deepEqual((byId.get(1)?.result as { supportedVersions?: string[] } | undefined)?.supportedVersions, ["2026-07-28"]);
+      for (const id of [2, 3]) {
+        const error = byId.get(id)?.error as { code?: number; message?: string } | undefined;
+        assert.equal(error?.code, -32602, JSON.stringify(error));
+        assert.match(String(error?.message), /must carry the revision's `_meta` envelope/);
+      }
+      assert.equal(lines.length, before, "nothing was decided");
+      assert.ok(!ran.includes("bare"), "nothing was forwarded");
+      await clientEnd.close();
     });
 
     it("refuses a request naming a revision the proxy does not know, opening nothing for it", async () => {
