@@ -231,3 +231,31 @@ for (const kind of ["stdio", "Streamable HTTP (createMcpHandler)"] as const) {
     });
   });
 }
+
+describe("clients pinned to 2026-07-28 in shared upstream mode", function () {
+  this.timeout(60_000);
+  it("serves them all on one upstream session that speaks the revision, beside the shared 2025 one", async () => {
+    const proxy = createProxy({
+      upstream: { command: process.execPath, args: ["--import", "tsx", V2_STDIO_SERVER], stderr: "ignore" },
+      guard: echoGuard(await echoDigests()),
+      logger: silentLogger(),
+      upstreamMode: "shared",
+    });
+    await proxy.start();
+    try {
+      const clients: Client[] = [];
+      for (const name of ["a", "b"]) {
+        const [clientEnd, proxyEnd] = InMemoryTransport.createLinkedPair();
+        await proxy.core.attachPlain(proxyEnd as unknown as Transport);
+        const client = new Client({ name, version: "1.0.0" }, { versionNegotiation: PINNED });
+        await client.connect(clientEnd);
+        clients.push(client);
+      }
+      for (const [i, client] of clients.entries()) assert.equal(textOf(await client.callTool({ name: "echo", arguments: { text: `c${i}` } })), `c${i}`);
+      assert.deepEqual(proxy.core.upstreams.map((session) => session.supervisor.modern ?? "2025"), ["2025", "2026-07-28"]);
+      for (const client of clients) await client.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+});
