@@ -23,6 +23,7 @@ export * from "./pin.js";
 export * from "./stdio.js";
 export * from "./upstream.js";
 export * from "./upstream-session.js";
+export type { DiscoverResult } from "./modern.js";
 
 export interface ProxyOptions {
   /** The server to put behind the guard: a command run over stdio, or the URL of a Streamable HTTP server. */

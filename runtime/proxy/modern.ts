@@ -57,9 +57,13 @@ export function modernRefused(method: string, requested: string, why: string): P
 
 /** What the upstream answered to `server/discover`, as far as the proxy passes it on. */
 export interface DiscoverResult {
+  /** The stateless revisions the server offers; the proxy's link speaks one of them. */
   readonly supportedVersions: string[];
+  /** The server's capabilities, as it advertised them. */
   readonly capabilities: Record<string, unknown>;
+  /** The server's instructions for its clients, if it gave any. */
   readonly instructions?: string;
+  /** Any other field of the answer (`resultType`, `_meta`), passed on as it came. */
   readonly [key: string]: unknown;
 }
 
