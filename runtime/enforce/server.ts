@@ -12,6 +12,7 @@ import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVer
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { onClose } from "./closing.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
+import { ResultStage } from "./results.js";
 import { MAX_STALE_READS, readToolList, readUnchanged } from "../manifest/listing.js";
 
 export { MAX_STALE_READS, MAX_TOOL_LIST_PAGES } from "../manifest/listing.js";
@@ -55,6 +56,7 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
   const now = options.now ?? Date.now;
   const resolver = new SessionResolver(options.session ?? (() => transportSessionInfo(inner.transport)), options.allowUnsealed === true, now);
   const decisions = new DecisionPoint(guard, "server", options, options.manifest?.digest ?? guardTableDigest(guard));
+  const results = new ResultStage(guard, "server", { store: decisions.store, now, audit: options.audit, logger: options.logger, policyDigest: guard.policyDigest });
   const live = new LiveTools(options.toolListTimeoutMs ?? LIVE_TOOLS_TIMEOUT_MS);
   const seenSessions = new Set<string>();
   const reachable = options.reachable ?? defaultReachability(guard);
@@ -100,7 +102,9 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
     // Closed or cancelled in the turn between the decision and here: nobody waits for the result, so it does not run.
     if (signal?.aborted === true) throw new McpError(ErrorCode.ConnectionClosed, "the request was cancelled or its connection closed");
     // The handler gets the plain copy the guard decided on, not the object parsed from the wire (see argumentsText).
-    return original({ ...request, params: { ...params, arguments: verdict.args } }, extra);
+    const result = await original({ ...request, params: { ...params, arguments: verdict.args } }, extra);
+    // The result stage: the policy's result rules see what the tool sent back before it leaves the server.
+    return results.pass(tool, verdict.args, session, result, guard.outputSchemas?.[tool]);
   };
 
   // The unfiltered list handler: live definitions are pinned from what the server really offers.
