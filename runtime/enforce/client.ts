@@ -7,6 +7,7 @@ import type { GuardModule } from "../guard/types.js";
 import { compareToolList, type ToolStatus } from "../manifest/compare.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
 import { SessionResolver, transportSessionInfo, type SessionSource } from "./context.js";
+import { ResultStage } from "./results.js";
 import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { onClose } from "./closing.js";
@@ -47,6 +48,14 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
   const now = options.now ?? Date.now;
   const resolver = new SessionResolver(options.session ?? (() => transportSessionInfo(client.transport)), options.allowUnsealed === true, now);
   const decisions = new DecisionPoint(guard, "client", options, manifest.digest);
+  const results = new ResultStage(guard, "client", { store: decisions.store, now, audit: options.audit, logger: options.logger, policyDigest: guard.policyDigest });
+  /** The result stage: the policy's result rules see what the tool sent back before the application does. */
+  const inspect = <T>(req: { params?: unknown }, result: T): Promise<T> => {
+    const params = req.params as { name?: unknown; arguments?: unknown } | undefined;
+    const tool = String(params?.name);
+    const args = (params?.arguments ?? {}) as Readonly<Record<string, unknown>>;
+    return results.pass(tool, args, resolver.current(), result, guard.outputSchemas?.[tool]);
+  };
   const request: RequestFn = client.request.bind(client);
   let status: Map<string, ToolStatus> | undefined;
   let refreshing: Promise<Map<string, ToolStatus>> | undefined;
@@ -149,7 +158,10 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
   };
 
   const guardedRequest = (async (req: Parameters<RequestFn>[0], schema: Parameters<RequestFn>[1], opts?: Parameters<RequestFn>[2]) => {
-    if (req.method === CALL) return request(await check(req, opts?.signal), schema, opts);
+    if (req.method === CALL) {
+      const checked = await check(req, opts?.signal);
+      return inspect(checked, await request(checked, schema, opts));
+    }
     if (req.method === LIST) {
       const before = generation;
       const result = await request(req, schema, opts);
@@ -180,7 +192,22 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
         return;
       }
     }
-    yield* requestStream(...args);
+    if (req.method !== CALL) {
+      yield* requestStream(...args);
+      return;
+    }
+    for await (const message of requestStream(...args)) {
+      const m = message as { type?: unknown; result?: unknown };
+      if (m.type !== "result") {
+        yield message;
+        continue;
+      }
+      try {
+        yield { ...m, result: await inspect(args[0] as { params?: unknown }, m.result) };
+      } catch (error) {
+        yield { type: "error", error };
+      }
+    }
   };
 
   /** A change: what was kept is stale; a refresh under way reads again (its read is checked against `generation`). */

@@ -30,6 +30,9 @@ import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_MET
 import type { UpstreamRequest } from "./upstream.js";
 import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-session.js";
 import { isClientRequestMethod } from "./methods.js";
+import { ProxyResultGate } from "./results.js";
+import { ResultError, resultRefusal } from "../enforce/results.js";
+import type { AuditSink } from "../audit/log.js";
 
 /**
  * How long a human may take to approve an `ask` before the call is denied. The upstream then has its own call
@@ -111,6 +114,8 @@ export interface ProxyCoreOptions {
   readonly maxUpstreams?: number | undefined;
   /** The enforcement module's decision pipeline: guard, history, approval and audit. */
   readonly decisions: DecisionPoint;
+  /** Where result decisions are recorded (the same sink as the decision pipeline's). */
+  readonly audit?: AuditSink | undefined;
   readonly logger: Logger;
   /** Overrides asking the downstream client (MCP elicitation) for approval of `ask` decisions. */
   readonly approver?: ApprovalCallback | undefined;
@@ -151,8 +156,12 @@ export class ProxyCore {
     this.#options = options;
     this.#log = options.logger.child({ component: "proxy" });
     this.#reachable = defaultReachability(options.decisions.guard);
+    this.results = new ProxyResultGate(options.decisions.guard, { store: options.decisions.store, now: options.decisions.now, audit: options.audit, logger: options.logger });
     this.#initial = this.#open();
   }
+
+  /** The result stage: result rules on tools/call results and on reads of the resources they link. */
+  readonly results: ProxyResultGate;
 
   get mode(): UpstreamMode {
     return this.#options.upstreamMode ?? "per-session";
@@ -471,7 +480,10 @@ export class ProxyConnection {
     for (const controller of this.#serving.values()) controller.abort();
     // Without this every session stays in the store until idle past the retention period, and short sessions fill
     // its session bound. The decision point waits for decisions still in flight (an approval) before ending one.
-    for (const id of this.#sessions) this.#core.options.decisions.endSession(id);
+    for (const id of this.#sessions) {
+      this.#core.options.decisions.endSession(id);
+      this.#core.results.endSession(id);
+    }
     this.#sessions.clear();
   }
 
@@ -667,6 +679,7 @@ export class ProxyConnection {
           this.#core.logger.warn({ connection: this.id, method: method.slice(0, 200) }, "refused a request for a method that is not an MCP client request");
           throw new ProxyError("PQG8010", `method \`${method.slice(0, 200)}\` is not an MCP client request the proxy forwards`, JSONRPC_METHOD_NOT_FOUND);
         }
+        if (method === "resources/read") return resultRefusals(this.#core.results.afterRead(params, this.#session(), await this.#forward(id, method, params, upstream)));
         return this.#forward(id, method, params, upstream);
     }
   }
@@ -714,7 +727,12 @@ export class ProxyConnection {
     const sent: Record<string, unknown> = { name: tool, arguments: verdict.args };
     if (params._meta !== undefined) sent._meta = params._meta;
     if (params.task !== undefined) sent.task = params.task;
-    return this.#forward(id, "tools/call", sent, upstream);
+    // A task's result comes back later through `tasks/result`, where no result rule would see it.
+    if (params.task !== undefined && this.#core.results.active) {
+      const error = new ResultError("PQG7703", `the result of a task-augmented call to \`${tool}\` cannot be inspected, so the call is refused`);
+      throw new Refusal(resultRefusal(tool, error), error.message);
+    }
+    return resultRefusals(this.#core.results.afterCall(tool, verdict.args, session, await this.#forward(id, "tools/call", sent, upstream)));
   }
 
   async #forward(id: RequestId, method: string, params: Params, upstream: UpstreamSession): Promise<unknown> {
@@ -811,6 +829,14 @@ function withdrawnOnCancel(approver: ApprovalCallback, cancelled: AbortSignal): 
     const withdrawn = new Promise<boolean>((resolve) => cancelled.addEventListener("abort", () => resolve(false), { once: true }));
     return Promise.race([approver({ ...request, signal }), withdrawn]);
   };
+}
+
+/** A result the result stage refused becomes the refusal sent downstream, its reason as the message. */
+function resultRefusals<T>(inspected: Promise<T>): Promise<T> {
+  return inspected.catch((error: unknown) => {
+    if (error instanceof McpError) throw new Refusal(error, String((error.data as { reason?: unknown } | undefined)?.reason ?? error.message));
+    throw error;
+  });
 }
 
 /** A refusal from the decision pipeline, sent downstream as its JSON-RPC error without the SDK's message prefix. */
