@@ -231,7 +231,7 @@ export class ExprCompiler {
       case "DurationLiteral":
         return { code: numberCode(expr.ms), kind: "number" };
       case "RegexLiteral":
-        return { code: this.w.hoist("RE", "RegExp", `new RegExp(${q(expr.pattern)}, ${q(expr.flags)})`), kind: "regex" };
+        return { code: this.w.hoist("RE", "RegExp", `${this.w.use("prefiltered")}(new RegExp(${q(expr.pattern)}, ${q(expr.flags)}))`), kind: "regex" };
       case "ListLiteral":
         return { code: this.listLiteral(expr.elements), kind: "list" };
       case "Name":

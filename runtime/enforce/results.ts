@@ -8,7 +8,7 @@ import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { AuditSink } from "../audit/log.js";
 import { PqguardError, errorCatalogue } from "../errors.js";
 import { isJsonObject } from "../guard/helpers.js";
-import { RESULT_PASS } from "../guard/results.js";
+import { prefiltered, RESULT_PASS } from "../guard/results.js";
 import type { GuardContext, GuardModule, GuardRequest, ResultDecision, ResultRedaction, ToolResult } from "../guard/types.js";
 import type { Logger } from "pino";
 import type { StateStore } from "../state/store.js";
@@ -74,24 +74,33 @@ function validatorOf(schema: object): ValidateFunction {
   return validate;
 }
 
-const patterns = new Map<string, RegExp>();
+/** A redaction's pattern in its global form, and the prefilter that skips a string it cannot match. */
+interface Pattern {
+  readonly global: RegExp;
+  readonly filter: RegExp;
+}
 
-/** The global form of a redaction's pattern, compiled once. */
-function patternOf(redaction: ResultRedaction): RegExp {
+const patterns = new Map<string, Pattern>();
+
+function patternOf(redaction: ResultRedaction): Pattern {
   const key = `${redaction.flags}/${redaction.source}`;
-  let re = patterns.get(key);
-  if (re === undefined) {
-    re = new RegExp(redaction.source, `${redaction.flags.replace("g", "")}g`);
-    patterns.set(key, re);
+  let pattern = patterns.get(key);
+  if (pattern === undefined) {
+    const flags = redaction.flags.replace("g", "");
+    pattern = { global: new RegExp(redaction.source, `${flags}g`), filter: prefiltered(new RegExp(redaction.source, flags)) };
+    patterns.set(key, pattern);
   }
-  return re;
+  return pattern;
 }
 
 /** Applies every redaction to one string; the replacement is literal text (`$` in it means nothing). */
 function redactString(text: string, redactions: readonly ResultRedaction[], count: { n: number }): string {
   let out = text;
   for (const redaction of redactions) {
-    out = out.replace(patternOf(redaction), () => {
+    const pattern = patternOf(redaction);
+    // One scan instead of two when the pattern has no literal prefilter: `replace` finds nothing as fast as `test`.
+    if (pattern.filter.test === RegExp.prototype.test ? false : !pattern.filter.test(out)) continue;
+    out = out.replace(pattern.global, () => {
       count.n += 1;
       return redaction.replacement;
     });

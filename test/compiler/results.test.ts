@@ -8,6 +8,8 @@ import { formatPolicy } from "../../grammar/printer.js";
 import type { CallHistory, GuardContext, GuardModule, ResultDecision, ToolResult } from "../../runtime/guard/types.js";
 import { checked, compiledGuard, OUT_DIR } from "../support/guards.js";
 import { join } from "node:path";
+import fc from "fast-check";
+import { prefiltered, requiredLiteral } from "../../runtime/guard/results.js";
 
 const TOOLS = {
   tools: [
@@ -139,5 +141,30 @@ describe("result rules", () => {
     assert.deepEqual(codes(`${head}redact /^(a+)+$/ in result of fetch`), ["PQG3016"]);
     assert.deepEqual(codes(`${head}forbid tool fetch when seen(args.url)`), ["PQG3031"]);
     assert.deepEqual(codes(`${head}mark result of fetch as seen "has space"`), ["PQG3030"]);
+  });
+
+  it("the literal prefilter of a regex never says no where the regex says yes", () => {
+    const patterns = ["ignore (all )?previous", "AKIA[0-9A-Z]{16}", "you are now (in )?dev", "ab+c", "abc?d", "^key: [a-z]+", "\\.env\\b", "k\\-s\\/x", "kelvin|x", "straße"];
+    const flags = ["", "i", "u", "iu", "im", "s"];
+    const alphabet = fc.constantFrom(..."aAbBcCdDkK\u212as\u017fSiIgnoreOREPVYUWxX -./\\e0169ß\u1e9e\u0130".split(""));
+    fc.assert(
+      fc.property(fc.constantFrom(...patterns), fc.constantFrom(...flags), fc.array(alphabet, { maxLength: 40 }), fc.constantFrom(...patterns), (source, f, chars, inject) => {
+        let valid = true;
+        try {
+          new RegExp(source, f);
+        } catch {
+          valid = false;
+        }
+        fc.pre(valid);
+        const text = chars.join("") + (chars.length % 3 === 0 ? inject.replace(/[\\()?+|{}\[\]^$]/g, "") : "");
+        assert.equal(prefiltered(new RegExp(source, f)).test(text), new RegExp(source, f).test(text), `/${source}/${f} on ${JSON.stringify(text)}`);
+      }),
+      { numRuns: 3000 },
+    );
+    assert.equal(requiredLiteral("abcd+e"), "abcd");
+    assert.equal(requiredLiteral("abcde?f"), "abcd");
+    assert.equal(requiredLiteral("^ignore (all )?x"), "ignore");
+    assert.equal(requiredLiteral("abcd|efgh"), undefined);
+    assert.equal(requiredLiteral("ab"), undefined);
   });
 });
