@@ -27,20 +27,21 @@ const COMMANDS: Record<string, CommandEntry> = {
   },
   manifest: {
     summary:
-      "manifest sign --key NAME.key (TOOLS.json | --from-server \"CMD ARGS\" | --from-url URL [--header \"Name: value\"]...) --out M.json [--ttl DURATION] [--bind-server FP]... | " +
+      "manifest sign --key NAME.key (TOOLS.json | --from-server \"CMD ARGS\" | --from-url URL [--header \"Name: value\"]... [--tls-ca FILE] [--tls-pin PIN]...) --out M.json [--ttl DURATION] [--bind-server FP]... | " +
       "manifest verify M.json [--signer FP] | " +
-      "manifest diff M.json (TOOLS.json | --from-server \"CMD ARGS\" | --from-url URL [--header \"Name: value\"]...) [--signer FP] [--format text|json]",
+      "manifest diff M.json (TOOLS.json | --from-server \"CMD ARGS\" | --from-url URL [--header \"Name: value\"]... [--tls-ca FILE] [--tls-pin PIN]...) [--signer FP] [--format text|json]",
     load: () => import("./commands/manifest.js"),
   },
   audit: { summary: "audit verify LOG [--head HASH] [--anchor FILE] [--anchor-at SEQ:HASH]... [--key FILE] [--previous-head HASH] | audit anchor LOG --anchor FILE [--key FILE] | audit keygen --out FILE | audit digest [--key FILE] ARGS_JSON", load: () => import("./commands/audit.js") },
   proxy: {
     summary:
-      "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL) [--listen stdio|http://127.0.0.1:PORT] [--key NAME.key] [--trust-issuer FP]... [--trust-client FP]... [--require-client-auth] " +
+      "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL [--upstream-tls-ca FILE] [--upstream-tls-pin PIN]...) [--listen stdio|http://127.0.0.1:PORT|https://HOST:PORT --tls-cert FILE --tls-key FILE] [--trust-proxy ADDRESS[/PREFIX]]... " +
+      "[--key NAME.key] [--trust-issuer FP]... [--trust-client FP]... [--require-client-auth] " +
       "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args] [--audit-anchor FILE]] [--approval-webhook URL --approval-key FILE] [--mode enforce|monitor] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--state memory|sqlite:PATH|redis://HOST:PORT/DB [--deployment NAME]] [--now ISO_TIME] [--log-level LEVEL]",
     load: () => import("./commands/proxy.js"),
   },
   connect: {
-    summary: "connect (--url URL | --command \"CMD ARGS\") --trust FP... [--key NAME.key --cert NAME.cert] [--log-level LEVEL]",
+    summary: "connect (--url URL [--tls-ca FILE] [--tls-pin PIN]... | --command \"CMD ARGS\") --trust FP... [--key NAME.key --cert NAME.cert] [--log-level LEVEL]",
     load: () => import("./commands/connect.js"),
   },
   demo: { summary: "demo   (what `npm start` runs)", load: () => import("./commands/demo.js") },

@@ -38,6 +38,13 @@ export {
   type SessionView,
   type SessionSource,
   type SessionResolver,
+  type CancelSignal,
+  type EnforceableServer,
+  type GuardableClient,
+  type Connectable,
+  type ToolResult,
+  type ResultStage,
+  type StageRefusal,
 } from "./enforce/index.js";
 
 // Result rules: what enforcement does with a tool's result (usable on its own, say in a custom gateway).
@@ -51,6 +58,9 @@ export {
   PlainHttpEndpoint,
   MAX_HTTP_SESSIONS,
   HTTP_SESSION_IDLE_MS,
+  pinOf,
+  tlsClientFetch,
+  tlsServerOptions,
   SessionError,
   SessionErrorCode,
   ServerCredentials,
@@ -62,6 +72,8 @@ export {
   type SessionTransportOptions,
   type HttpEndpointOptions,
   type SealedHttpEndpointOptions,
+  type TlsClientOptions,
+  type TlsServerCredentials,
   type SessionInfo,
   type AuthenticatedClient,
   type IssueClientCertificateOptions,

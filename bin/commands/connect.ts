@@ -14,13 +14,17 @@ import { TolerantStdioTransport } from "../../runtime/proxy/stdio.js";
 import { PqcClientTransport, type PqcClientTransportOptions } from "../../runtime/transport/client.js";
 import { CertificateRenewal } from "../../runtime/connect/renewal.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
-import { requestScopedFetch } from "../../runtime/transport/fetch.js";
+import { checkPins, tlsClientFetch, type TlsClientOptions } from "../../runtime/transport/tls.js";
+import { readFile } from "node:fs/promises";
 
 interface ConnectArgs {
   readonly target: { readonly url: URL } | { readonly command: string; readonly args: string[] };
   readonly trust: readonly string[];
   readonly key: string | undefined;
   readonly cert: string | undefined;
+  /** `--tls-ca FILE` and `--tls-pin PIN`: how an `https://` proxy's certificate is verified (system store without them). */
+  readonly tlsCa: string | undefined;
+  readonly tlsPins: readonly string[];
   readonly logLevel: string;
 }
 
@@ -35,6 +39,8 @@ function parse(io: CommandIO): ConnectArgs {
       trust: { type: "string", multiple: true },
       key: { type: "string" },
       cert: { type: "string" },
+      "tls-ca": { type: "string" },
+      "tls-pin": { type: "string", multiple: true },
       "log-level": { type: "string", default: "warn" },
     },
   });
@@ -52,7 +58,16 @@ function parse(io: CommandIO): ConnectArgs {
     }
   }
   if ((v.key === undefined) !== (v.cert === undefined)) throw new UsageError("`--key` and `--cert` go together: the client's key and its certificate");
-  return { target: targetOf(v.url, v.command), trust, key: v.key, cert: v.cert, logLevel: v["log-level"]! };
+  const tlsPins = v["tls-pin"] ?? [];
+  if ((v["tls-ca"] !== undefined || tlsPins.length > 0) && !v.url?.startsWith("https:")) {
+    throw new UsageError("`--tls-ca` and `--tls-pin` verify an `https://` proxy: give `--url https://HOST/mcp`");
+  }
+  try {
+    checkPins(tlsPins);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  return { target: targetOf(v.url, v.command), trust, key: v.key, cert: v.cert, tlsCa: v["tls-ca"], tlsPins, logLevel: v["log-level"]! };
 }
 
 function targetOf(url: string | undefined, command: string | undefined): ConnectArgs["target"] {
@@ -72,8 +87,8 @@ function targetOf(url: string | undefined, command: string | undefined): Connect
 }
 
 /** The transport a new sealed session runs over: a fresh one for every (re)connection. */
-function innerTransport(target: ConnectArgs["target"]): Transport {
-  if ("url" in target) return new StreamableHTTPClientTransport(target.url, { fetch: requestScopedFetch });
+function innerTransport(target: ConnectArgs["target"], fetch: ReturnType<typeof tlsClientFetch>): Transport {
+  if ("url" in target) return new StreamableHTTPClientTransport(target.url, { fetch });
   return new StdioClientTransport({ command: target.command, args: target.args, stderr: "inherit" });
 }
 
@@ -91,19 +106,23 @@ export async function run(io: CommandIO): Promise<number> {
   const args = parse(io);
   const logger = operationalLogger(args.logLevel);
   let auth: Awaited<ReturnType<typeof clientAuth>>;
+  let tls: TlsClientOptions;
   try {
     auth = await clientAuth(args);
+    tls = { ca: args.tlsCa === undefined ? undefined : await readFile(args.tlsCa), pins: args.tlsPins };
   } catch (error) {
     const code = typeof (error as { code?: unknown }).code === "string" ? (error as { code: string }).code : "PQG5101";
     io.err(`error ${code}: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_ERRORS;
   }
+  // One agent for every (re)connection: TLS 1.3 only, the server verified; plain http: as before.
+  const fetch = tlsClientFetch(tls);
   // The session open now, so that a renewed certificate re-authenticates it; later sessions start with the renewed one.
   let live: PqcClientTransport | undefined;
   const { notAfter, ...credentials } = auth;
   const bridge = new Bridge({
     host: new TolerantStdioTransport(process.stdin, process.stdout),
-    connect: () => (live = new PqcClientTransport(innerTransport(args.target), { trust: { serverFingerprints: args.trust }, ...credentials })),
+    connect: () => (live = new PqcClientTransport(innerTransport(args.target, fetch), { trust: { serverFingerprints: args.trust }, ...credentials })),
     logger,
   });
   const renewal =

@@ -2,7 +2,7 @@
 // [--ttl 90d]`, `pqguard manifest verify M.json [--signer FINGERPRINT]` (exit 0 success, 1 invalid input or manifest,
 // 2 usage) and `pqguard manifest diff M.json (TOOLS.json | --from-server … | --from-url …) [--signer FP]
 // [--format text|json]` (exit as diff(1): 0 no difference, 1 differences, 2 trouble).
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { isAbsolute, resolve } from "node:path";
 import { loadSecretKey } from "../../runtime/identity/index.js";
 import { changePath, diffToolLists, type FieldChange, type ToolDifference, type ToolListDiff } from "../../runtime/manifest/diff.js";
@@ -10,6 +10,7 @@ import { ManifestError } from "../../runtime/manifest/errors.js";
 import { readJsonFile, reviewCapabilityNames, toolsFromServer, toolsFromUrl } from "../../runtime/manifest/files.js";
 import { signManifest, toolListOf, verifySignedManifest, type VerifiedManifest } from "../../runtime/manifest/signed.js";
 import { displayUrl, upstreamUrlOf } from "../../runtime/proxy/upstream-link.js";
+import { checkPins } from "../../runtime/transport/tls.js";
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
@@ -49,13 +50,15 @@ const SOURCE_OPTIONS: OptionSpec = {
   "from-server": { type: "string" },
   "from-url": { type: "string" },
   header: { type: "string", multiple: true },
+  "tls-ca": { type: "string" },
+  "tls-pin": { type: "string", multiple: true },
 };
 
 /** Where the tool list to sign or compare comes from. */
 type ToolSource =
   | { readonly kind: "file"; readonly path: string }
   | { readonly kind: "server"; readonly commandLine: string }
-  | { readonly kind: "url"; readonly url: URL; readonly headers: Readonly<Record<string, string>> };
+  | { readonly kind: "url"; readonly url: URL; readonly headers: Readonly<Record<string, string>>; readonly tlsCa: string | undefined; readonly tlsPins: readonly string[] };
 
 /** The one source among a TOOLS.json (`file`, when given), `--from-server` and `--from-url`; a usage error otherwise. */
 function toolSourceOf(values: Record<string, unknown>, file: string | undefined): ToolSource {
@@ -65,6 +68,14 @@ function toolSourceOf(values: Record<string, unknown>, file: string | undefined)
   const given = [file, server, url].filter((value) => value !== undefined).length;
   if (given !== 1) throw new UsageError("give one tool list: a TOOLS.json, `--from-server \"CMD ARGS\"` or `--from-url URL`");
   if (headers.length > 0 && url === undefined) throw new UsageError("`--header` goes with `--from-url` only");
+  const tlsCa = values["tls-ca"] as string | undefined;
+  const tlsPins = (values["tls-pin"] as string[] | undefined) ?? [];
+  if ((tlsCa !== undefined || tlsPins.length > 0) && !url?.startsWith("https:")) throw new UsageError("`--tls-ca` and `--tls-pin` verify an `https://` server: give it with `--from-url`");
+  try {
+    checkPins(tlsPins);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
   if (file !== undefined) return { kind: "file", path: file };
   if (server !== undefined) return { kind: "server", commandLine: server };
   let endpoint: URL;
@@ -73,7 +84,7 @@ function toolSourceOf(values: Record<string, unknown>, file: string | undefined)
   } catch (error) {
     throw new UsageError(`\`--from-url\`: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return { kind: "url", url: endpoint, headers: headersOf(headers) };
+  return { kind: "url", url: endpoint, headers: headersOf(headers), tlsCa, tlsPins };
 }
 
 /** RFC 9110 field name (a token). */
@@ -115,7 +126,11 @@ async function readTools(source: ToolSource, io: CommandIO, inCwd: (p: string) =
     case "server":
       return { tools: await toolsFromServer(source.commandLine, { cwd: io.cwd }), source: `\`${source.commandLine}\``, capabilities: reviewCapabilityNames() };
     case "url":
-      return { tools: await toolsFromUrl(source.url, { headers: source.headers }), source: displayUrl(source.url), capabilities: reviewCapabilityNames() };
+      return {
+        tools: await toolsFromUrl(source.url, { headers: source.headers, tls: { ca: source.tlsCa === undefined ? undefined : await readFile(inCwd(source.tlsCa)), pins: source.tlsPins } }),
+        source: displayUrl(source.url),
+        capabilities: reviewCapabilityNames(),
+      };
   }
 }
 

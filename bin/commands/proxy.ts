@@ -1,6 +1,7 @@
 // `pqguard proxy`: puts an unmodified MCP server (a stdio command or a Streamable HTTP URL) behind the post-quantum
 // transport and a policy guard.
 // It checks and compiles the policy at start (compiled guard, imported from a temporary directory), then serves.
+import { readFile } from "node:fs/promises";
 import { basename, isAbsolute, resolve } from "node:path";
 import process from "node:process";
 import { importGuard } from "../../compiler/import-guard.js";
@@ -28,6 +29,8 @@ import {
 } from "../../runtime/proxy/index.js";
 import { openStateStore, type OpenedStateStore } from "../../runtime/state/open.js";
 import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
+import { blockListOf } from "../../runtime/transport/http.js";
+import { checkPins } from "../../runtime/transport/tls.js";
 import { clientTrustOf } from "./cert.js";
 import { EXIT_ERRORS, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
@@ -42,6 +45,12 @@ interface ProxyArgs {
   /** `--upstream "CMD ARGS"` (split later, against the working directory) or `--upstream-url URL`. */
   readonly upstream: { readonly commandLine: string } | { readonly url: URL };
   readonly listen: URL | "stdio";
+  /** `--tls-cert` and `--tls-key`: the HTTP listener's certificate chain and key files, for `--listen https://…`. */
+  readonly tls: { readonly cert: string; readonly key: string } | undefined;
+  /** `--trust-proxy ADDRESS[/PREFIX]`: load balancers whose X-Forwarded-For is believed. */
+  readonly trustProxy: readonly string[];
+  /** `--upstream-tls-ca FILE` and `--upstream-tls-pin PIN`: how an https upstream is verified. */
+  readonly upstreamTls: { readonly ca: string | undefined; readonly pins: readonly string[] };
   readonly key: string | undefined;
   /** `--trust-issuer`, `--trust-client` and `--require-client-auth`; undefined when none is given. */
   readonly clientTrust: ClientTrust | undefined;
@@ -76,6 +85,11 @@ function parse(io: CommandIO): ProxyArgs {
       "upstream-url": { type: "string" },
       listen: { type: "string", default: "stdio" },
       key: { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "trust-proxy": { type: "string", multiple: true },
+      "upstream-tls-ca": { type: "string" },
+      "upstream-tls-pin": { type: "string", multiple: true },
       "trust-issuer": { type: "string", multiple: true },
       "trust-client": { type: "string", multiple: true },
       "require-client-auth": { type: "boolean", default: false },
@@ -117,13 +131,27 @@ function parse(io: CommandIO): ProxyArgs {
   }
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);
   const clientTrust = clientTrustOptions(v["trust-issuer"] ?? [], v["trust-client"] ?? [], v["require-client-auth"] === true, v.key !== undefined);
+  if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined)) throw new UsageError("`--tls-cert FILE` and `--tls-key FILE` go together: the listener's certificate and its key");
+  const tls = v["tls-cert"] === undefined ? undefined : { cert: v["tls-cert"], key: v["tls-key"]! };
   let listen: URL | "stdio" = "stdio";
   if (v.listen !== "stdio") {
     try {
-      listen = listenUrlOf(v.listen!, v.key !== undefined);
+      listen = listenUrlOf(v.listen!, v.key !== undefined, tls !== undefined);
     } catch (error) {
       throw new UsageError(`\`--listen\`: ${error instanceof ProxyError ? error.message : String(error)}`);
     }
+  } else if (tls !== undefined || v["trust-proxy"] !== undefined) {
+    throw new UsageError("`--tls-cert`, `--tls-key` and `--trust-proxy` apply to an HTTP listener: give `--listen https://HOST:PORT`");
+  }
+  const trustProxy = v["trust-proxy"] ?? [];
+  try {
+    blockListOf(trustProxy);
+    checkPins(v["upstream-tls-pin"] ?? []);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (!("url" in upstream) && (v["upstream-tls-ca"] !== undefined || v["upstream-tls-pin"] !== undefined)) {
+    throw new UsageError("`--upstream-tls-ca` and `--upstream-tls-pin` verify an `https://` upstream: give it with `--upstream-url`");
   }
   const callTimeoutMs = milliseconds(v["call-timeout"], "--call-timeout", 1);
   const toolRecheckMs = milliseconds(v["tool-recheck"], "--tool-recheck", 0);
@@ -141,6 +169,9 @@ function parse(io: CommandIO): ProxyArgs {
     policy: v.policy,
     upstream,
     listen,
+    tls,
+    trustProxy,
+    upstreamTls: { ca: v["upstream-tls-ca"], pins: v["upstream-tls-pin"] ?? [] },
     key: v.key,
     clientTrust,
     manifest: v.manifest,
@@ -242,8 +273,16 @@ export async function run(io: CommandIO): Promise<number> {
   if (args.now !== undefined) logger.warn({ now: args.now }, "decision clock fixed for a demo or test (`--now`); do not use in production");
 
   let upstream: UpstreamTarget;
-  if ("url" in args.upstream) upstream = { url: args.upstream.url };
-  else {
+  if ("url" in args.upstream) {
+    let ca: Buffer | undefined;
+    try {
+      ca = args.upstreamTls.ca === undefined ? undefined : await readFile(inCwd(args.upstreamTls.ca));
+    } catch (error) {
+      reportError(io, error, "PQG8006");
+      return EXIT_ERRORS;
+    }
+    upstream = { url: args.upstream.url, tls: { ca, pins: args.upstreamTls.pins } };
+  } else {
     const [command, ...commandArgs] = splitCommandLine(args.upstream.commandLine);
     if (command === undefined) throw new UsageError("`--upstream` names no command");
     upstream = { command, args: commandArgs, cwd: io.cwd };
@@ -318,6 +357,9 @@ export async function run(io: CommandIO): Promise<number> {
   }
   if (identity === undefined) logger.warn("no `--key`: serving plain MCP; guards see an unauthenticated client on a classical transport");
   if (args.mode === "monitor") logger.warn("monitor mode (`--mode monitor`): calls the policy denies or would ask about are let through, marked in the audit log");
+  if (trust !== undefined && trust.required !== true) {
+    logger.warn("client authentication is optional: clients without a trusted certificate are served too, within their own smaller share of sessions; give `--require-client-auth` to refuse them");
+  }
   let listener: HttpListener | undefined;
   const closed =
     args.listen === "stdio"
@@ -332,7 +374,8 @@ export async function run(io: CommandIO): Promise<number> {
       // Anyone who reaches the listener may ask for readiness: it says that the store does not answer, not where it is
       // or what its client said (that goes to the log).
       const readiness = () => (store?.health?.().ok === false ? { ok: false, reason: "the state store does not answer; the log says why" } : { ok: true });
-      listener = await listenHttp({ url: args.listen, core: proxy.core, identity, clientTrust: trust, label, logger, readiness });
+      const tls = args.tls === undefined ? undefined : { cert: await readFile(inCwd(args.tls.cert)), key: await readFile(inCwd(args.tls.key)) };
+      listener = await listenHttp({ url: args.listen, tls, trustProxy: args.trustProxy, core: proxy.core, identity, clientTrust: trust, label, logger, readiness });
       // stdout is free when clients come over HTTP: say where, for people and for scripts (port 0 picks one).
       io.out(`listening on ${listener.url.href}${identity === undefined ? " (plain MCP)" : " (post-quantum session)"}\n`);
     } catch (error) {

@@ -1,18 +1,17 @@
 // Client-side enforcement: checks each tools/call against the guard before it leaves, and pins every tools/list
 // result (re-read on notifications/tools/list_changed) to the signed manifest: a changed tool is withheld and every
-// call to it refused; a tool the manifest does not list is hidden unless the options allow it.
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { ListToolsResultSchema } from "@modelcontextprotocol/sdk/types.js";
+// call to it refused; a tool the manifest does not list is hidden unless the options allow it. Attached to the client's
+// transport through the SDK's public Transport interface (tap.ts).
 import type { GuardModule } from "../guard/types.js";
 import { compareToolList, type ToolStatus } from "../manifest/compare.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
-import { SessionResolver, transportSessionInfo, type SessionSource } from "./context.js";
-import { ResultStage } from "./results.js";
+import { SessionResolver, transportSessionInfo, type SessionSource, type SessionView } from "./context.js";
 import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
-import { onClose } from "./closing.js";
 import { pinAgainstPolicy } from "./pin.js";
-import { MAX_STALE_READS, readToolList, readUnchanged } from "../manifest/listing.js";
+import { MAX_STALE_READS } from "../manifest/listing.js";
+import { DecidingCall, isRequest, isResponse, onEveryTransport, withEnvelope, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
+import { PinnedToolList, type ReadBudget } from "./tool-list.js";
 
 export interface GuardClientOptions extends DecisionOptions {
   /** The verified signed manifest every listed tool is pinned to. */
@@ -35,36 +34,29 @@ export interface GuardedClient {
   refresh(): Promise<void>;
 }
 
-type RequestFn = Client["request"];
-type Notification = { method: string; params?: unknown };
-type NotificationHandler = (notification: Notification) => Promise<void>;
+/** An SDK client guardClient attaches to: a `Client` of SDK v1 or v2. */
+export type GuardableClient = Connectable;
 
 const CALL = "tools/call";
 const LIST = "tools/list";
 const LIST_CHANGED = "notifications/tools/list_changed";
+/**
+ * How long the server may take to list its tools when a call needs the pin (the MCP SDK's default request timeout);
+ * past it, the calls waiting are refused (PQG7313).
+ */
+export const CLIENT_TOOL_LIST_TIMEOUT_MS = 60_000;
 
-export function guardClient(client: Client, guard: GuardModule, options: GuardClientOptions): GuardedClient {
+/**
+ * Guards `client`: each tools/call it sends meets the guard first, and each tools/list answer it receives is pinned to
+ * the signed manifest. Attached to the transport the client is connected to now and to every one it connects to
+ * later, through the SDK's public Transport interface (tap.ts). SDK v1 and v2 clients alike.
+ */
+export function guardClient(client: GuardableClient, guard: GuardModule, options: GuardClientOptions): GuardedClient {
   const manifest = options.manifest;
   const now = options.now ?? Date.now;
   const resolver = new SessionResolver(options.session ?? (() => transportSessionInfo(client.transport)), options.allowUnsealed === true, now);
   const decisions = new DecisionPoint(guard, "client", options, manifest.digest);
-  const results = new ResultStage(guard, "client", { store: decisions.store, now, audit: options.audit, logger: options.logger, policyDigest: guard.policyDigest });
-  /** The result stage: the policy's result rules see what the tool sent back before the application does. */
-  const inspect = <T>(req: { params?: unknown }, result: T): Promise<T> => {
-    const params = req.params as { name?: unknown; arguments?: unknown } | undefined;
-    const tool = String(params?.name);
-    const args = (params?.arguments ?? {}) as Readonly<Record<string, unknown>>;
-    return results.pass(tool, args, resolver.current(), result, guard.outputSchemas?.[tool]);
-  };
-  const request: RequestFn = client.request.bind(client);
-  let status: Map<string, ToolStatus> | undefined;
-  let refreshing: Promise<Map<string, ToolStatus>> | undefined;
-  /** Moves on every change (list_changed, a refresh, a whole listing kept): a list read under an earlier one may be stale. */
-  let generation = 0;
-  /** Sessions calls were decided for on the current connection: ended in the store when it closes. */
-  const decided = new Set<string>();
-  /** Aborted when the current connection closes: decisions still running for it are refused. */
-  let connection = new AbortController();
+  let connection: ClientConnection | undefined;
 
   const statusOf = (tools: readonly Record<string, unknown>[]): Map<string, ToolStatus> => {
     const map = new Map<string, ToolStatus>();
@@ -75,48 +67,22 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     }
     return map;
   };
-
-  /** The whole live list, every page, read without this wrapper. */
-  const readAll = (): Promise<Record<string, unknown>[]> =>
-    readToolList((cursor) => request({ method: LIST, params: cursor === undefined ? {} : { cursor } }, ListToolsResultSchema));
-
-  /**
-   * The pin status of the live list. A read that a change overtook is stale and decides nothing: it is read again,
-   * and after MAX_STALE_READS such reads in a row the list counts as unreadable, so calls waiting for it are refused.
-   */
-  const fetchStatus = (): Promise<Map<string, ToolStatus>> => {
-    if (refreshing !== undefined) return refreshing;
-    const run = (async () => {
-      // Kept, and the refresh ended, in the step that found the read unchanged: a change landing before this function
-      // resumes must neither be followed by keeping what it made stale nor join this refresh instead of starting one.
-      const fresh = await readUnchanged(
-        () => generation,
-        async () => statusOf(await readAll()),
-        (read) => {
-          status = read;
-          if (refreshing === run) refreshing = undefined;
-          return read;
-        },
-      );
-      if (fresh === undefined) throw new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
-      return fresh;
-    })();
-    refreshing = run;
-    const clear = (): void => {
-      if (refreshing === run) refreshing = undefined;
-    };
-    run.then(clear, clear);
-    return run;
-  };
+  const list = new PinnedToolList<Map<string, ToolStatus>>({
+    readPage: (cursor) => {
+      if (connection === undefined) return Promise.reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, "the client is not connected, so the server's tools cannot be read"));
+      return connection.askServer(LIST, cursor === undefined ? {} : { cursor });
+    },
+    keep: statusOf,
+    unpinnable: () => new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`),
+    timeoutMs: CLIENT_TOOL_LIST_TIMEOUT_MS,
+    timedOut: (ms) => new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server did not list its tools within ${ms} ms, so no tool can be pinned`),
+  });
 
   const listed = (name: string, state: ReadonlyMap<string, ToolStatus>): boolean => {
     const s = state.get(name);
     if (s === "ok") return pinAgainstPolicy(guard, manifest, name).ok;
     return s === "new" && options.allowUnlisted === true;
   };
-
-  const pinFor = (tool: string) => (): PinVerdict | Promise<PinVerdict> =>
-    status !== undefined ? verdictFor(tool, status) : fetchStatus().then((fresh) => verdictFor(tool, fresh));
 
   const verdictFor = (tool: string, state: ReadonlyMap<string, ToolStatus>): PinVerdict => {
     const s = state.get(tool);
@@ -130,161 +96,198 @@ export function guardClient(client: Client, guard: GuardModule, options: GuardCl
     return s === "new" ? { ok: true } : pinAgainstPolicy(guard, manifest, tool);
   };
 
-  /**
-   * Decides a call and returns the request to send: with the arguments as decided (parsed back from the JSON text the
-   * decision read), so that a caller's object that changes, or serialises differently later, cannot send other ones.
-   */
-  const check = async <R extends { params?: unknown }>(req: R, callerSignal?: AbortSignal): Promise<R> => {
-    const params = req.params as { name?: unknown; arguments?: unknown } | undefined;
-    const tool = params?.name;
-    if (typeof tool !== "string") return req;
-    // After the connection closed nothing is sent: such a call is refused (PQG7312) and opens no session; one still
-    // being decided when it closes (an approval), or when the caller cancels it through its own signal, is refused too.
-    const closed = client.transport === undefined ? AbortSignal.abort() : connection.signal;
-    const cancel = callerSignal === undefined ? undefined : new AbortController();
-    const signal = cancel === undefined ? closed : cancel.signal;
-    if (cancel !== undefined) followAborts(cancel, [closed, callerSignal!]);
-    try {
-      const session = signal.aborted ? undefined : resolver.current();
-      if (session !== undefined) decided.add(session.sessionId);
-      const verdict = await decisions.decide({ tool, args: params?.arguments, session, pin: pinFor(tool), approve: options.approve, signal });
-      if (!verdict.allowed) throw verdict.error;
-      if (params?.arguments === undefined) return req;
-      // The plain copy the guard decided on (the decision point parses a client's arguments from their JSON text).
-      return { ...req, params: { ...params, arguments: verdict.args } };
-    } finally {
-      cancel?.abort(); // detaches it from the connection's long-lived signal (see followAborts)
-    }
-  };
-
-  const guardedRequest = (async (req: Parameters<RequestFn>[0], schema: Parameters<RequestFn>[1], opts?: Parameters<RequestFn>[2]) => {
-    if (req.method === CALL) {
-      const checked = await check(req, opts?.signal);
-      return inspect(checked, await request(checked, schema, opts));
-    }
-    if (req.method === LIST) {
-      const before = generation;
-      const result = await request(req, schema, opts);
-      const tools = (result as { tools?: unknown }).tools;
-      if (!Array.isArray(tools)) return result;
-      const page = statusOf(tools as Record<string, unknown>[]);
-      const whole = (req.params as { cursor?: unknown } | undefined)?.cursor === undefined && (result as { nextCursor?: unknown }).nextCursor === undefined;
-      // A listing that a change overtook is shown, filtered, but not kept: the next call reads the list again.
-      // The application's own listing is no change: it is kept without making reads in flight stale.
-      if (whole && before === generation) status = page;
-      return { ...result, tools: (tools as Record<string, unknown>[]).filter((t) => listed(String(t.name), page)) };
-    }
-    return request(req, schema, opts);
-  }) as RequestFn;
-  client.request = guardedRequest;
-
-  // Streamed calls (tasks) take another path out; they meet the same check.
-  // `requestStream` is protected in the SDK's types but is what `experimental.tasks.callToolStream` sends through.
-  const streaming = client as unknown as { requestStream: (...args: unknown[]) => AsyncGenerator<unknown> };
-  const requestStream = streaming.requestStream.bind(client);
-  streaming.requestStream = async function* (...args: unknown[]) {
-    const req = args[0] as { method: string; params?: { name?: unknown; arguments?: unknown } };
-    if (req.method === CALL) {
+  const shared: ClientGuard = {
+    options,
+    resolver,
+    decisions,
+    list,
+    pin: (tool, budget) => list.use((state) => verdictFor(tool, state), budget),
+    visible: (tools) => {
+      const state = statusOf(tools);
+      return tools.filter((t) => listed(String(t.name), state));
+    },
+    listChanged: async () => {
+      list.changed();
       try {
-        args[0] = await check(req, (args[2] as { signal?: AbortSignal } | undefined)?.signal);
+        await list.refresh();
       } catch (error) {
-        yield { type: "error", error };
-        return;
+        options.logger?.warn({ code: EnforceErrorCode.ToolListUnavailable }, `tool list could not be re-read after list_changed: ${String(error)}`);
       }
-    }
-    if (req.method !== CALL) {
-      yield* requestStream(...args);
-      return;
-    }
-    for await (const message of requestStream(...args)) {
-      const m = message as { type?: unknown; result?: unknown };
-      if (m.type !== "result") {
-        yield message;
-        continue;
-      }
-      try {
-        yield { ...m, result: await inspect(args[0] as { params?: unknown }, m.result) };
-      } catch (error) {
-        yield { type: "error", error };
-      }
-    }
+      const changed = [...(list.current ?? new Map<string, ToolStatus>())].filter(([, s]) => s === "changed").map(([n]) => n);
+      if (changed.length > 0) options.logger?.warn({ tools: changed }, "server changed signed tool definitions; they are withheld");
+    },
   };
-
-  /** A change: what was kept is stale; a refresh under way reads again (its read is checked against `generation`). */
-  const invalidate = (): void => {
-    generation++;
-    status = undefined;
-  };
-
-  onClose(client, () => {
-    connection.abort();
-    connection = new AbortController();
-    for (const id of decided) decisions.endSession(id);
-    decided.clear();
-    resolver.reset();
-  });
-
-  installListChanged(client, async () => {
-    invalidate();
-    try {
-      await fetchStatus();
-    } catch (error) {
-      options.logger?.warn({ code: EnforceErrorCode.ToolUnknown }, `tool list could not be re-read after list_changed: ${String(error)}`);
-    }
-    const changed = [...(status ?? new Map<string, ToolStatus>())].filter(([, s]) => s === "changed").map(([n]) => n);
-    if (changed.length > 0) options.logger?.warn({ tools: changed }, "server changed signed tool definitions; they are withheld");
+  onEveryTransport(client, (transport) => {
+    connection = new ClientConnection(shared, transport);
   });
 
   return {
     decisions,
-    status: () => new Map(status ?? []),
+    status: () => new Map(list.current ?? []),
     refresh: async () => {
-      invalidate();
-      await fetchStatus();
+      list.changed();
+      await list.refresh();
     },
   };
 }
 
-/**
- * Runs `refresh` on every tools/list_changed before the application's own handler (set before or after this),
- * so a changed tool is withheld by the time the application re-lists.
- */
-/**
- * Aborts `controller` when any of `sources` aborts. Its listeners go when `controller` aborts, for whatever reason,
- * so aborting it when done leaves nothing on a long-lived source.
- */
-function followAborts(controller: AbortController, sources: readonly AbortSignal[]): void {
-  const abort = (): void => controller.abort();
-  controller.signal.addEventListener("abort", () => {
-    for (const source of sources) source.removeEventListener("abort", abort);
-  }, { once: true });
-  for (const source of sources) {
-    if (source.aborted) return controller.abort();
-    source.addEventListener("abort", abort, { once: true });
-  }
+/** What every connection of one guarded client shares. */
+interface ClientGuard {
+  readonly options: GuardClientOptions;
+  readonly resolver: SessionResolver;
+  readonly decisions: DecisionPoint;
+  readonly list: PinnedToolList<Map<string, ToolStatus>>;
+  readonly pin: (tool: string, budget: ReadBudget) => PinVerdict | Promise<PinVerdict>;
+  /** The tools of a listing the application may see. */
+  visible(tools: Record<string, unknown>[]): Record<string, unknown>[];
+  /** Re-reads the pin after a list_changed, before the application hears of it. */
+  listChanged(): Promise<void>;
 }
 
-function installListChanged(client: Client, refresh: () => Promise<void>): void {
-  const table = (client as unknown as { _notificationHandlers?: unknown })._notificationHandlers;
-  if (!(table instanceof Map)) {
-    throw new EnforceError(EnforceErrorCode.UnsupportedSdk, "this MCP SDK version keeps no notification handler table that enforcement can wrap");
+/** One connection of a guarded client: the transport's tap and what is in flight on it. */
+class ClientConnection {
+  readonly #shared: ClientGuard;
+  readonly #tap: TransportTap;
+  /** Calls being decided, by request id: aborted when the caller cancels one or the connection closes. */
+  readonly #deciding = new Map<unknown, DecidingCall>();
+  /** The application's tools/list requests, by id, with the pin generation they were sent under. */
+  readonly #listings = new Map<unknown, number>();
+  /** Calls sent, by id: their results pass the result stages on the way back. */
+  readonly #running = new Map<unknown, { readonly tool: string; readonly args: Readonly<Record<string, unknown>>; readonly session: SessionView | undefined }>();
+  /** The guard's own tools/list requests: answered only by the server. */
+  readonly #asked = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolListUnavailable, message));
+  /** Sessions calls were decided for on this connection: ended in the call history when it closes. */
+  readonly #sessions = new Set<string>();
+  /** The `_meta` of the application's last request: under protocol 2026-07-28 the guard's own requests need its envelope. */
+  #lastMeta: unknown;
+  #closed = false;
+
+  constructor(shared: ClientGuard, transport: object) {
+    this.#shared = shared;
+    this.#tap = tapTransport(transport, {
+      incoming: (message, extra, deliver) => this.#incoming(message, extra, deliver),
+      outgoing: (message, options, send) => this.#outgoing(message, options, send),
+      closed: () => this.#close(),
+    });
   }
-  const handlers = table as Map<string, NotificationHandler>;
-  const wrapped = new WeakSet<NotificationHandler>();
-  const rewrap = (): void => {
-    const app = handlers.get(LIST_CHANGED);
-    if (app !== undefined && wrapped.has(app)) return;
-    const ours: NotificationHandler = async (notification) => {
-      await refresh();
-      if (app !== undefined) await app(notification);
-    };
-    wrapped.add(ours);
-    handlers.set(LIST_CHANGED, ours);
-  };
-  rewrap();
-  const setNotificationHandler = client.setNotificationHandler.bind(client) as (...args: unknown[]) => void;
-  (client as unknown as { setNotificationHandler: (...args: unknown[]) => void }).setNotificationHandler = (...args: unknown[]) => {
-    setNotificationHandler(...args);
-    rewrap();
-  };
+
+  #outgoing(message: WireMessage, options: SendOptions | undefined, send: Send): Promise<void> {
+    if (isRequest(message)) {
+      const meta = (message.params as { _meta?: unknown } | undefined)?._meta;
+      if (meta !== undefined) this.#lastMeta = meta;
+      if (message.method === CALL) return this.#call(message, options, send);
+      if (message.method === LIST) this.#listings.set(message.id, this.#shared.list.generation);
+    } else if (message.method === "notifications/cancelled") {
+      const controller = this.#deciding.get(paramsOf(message).requestId);
+      // A call still being decided never reached the server: its cancellation concerns nobody there.
+      if (controller !== undefined) {
+        controller.abort();
+        return Promise.resolve();
+      }
+    }
+    return send(message, options);
+  }
+
+  /**
+   * Decides a call and sends it with the arguments as decided (parsed back from the JSON text the decision read), so
+   * that a caller's object that changes, or serialises differently later, cannot send other ones. A refusal is
+   * answered to the application as the server's error would be.
+   */
+  async #call(message: WireMessage, options: SendOptions | undefined, send: Send): Promise<void> {
+    const params = paramsOf(message);
+    const tool = params.name;
+    if (typeof tool !== "string") return send(message, options);
+    const id = message.id;
+    const call = new DecidingCall(this.#shared.pin);
+    this.#deciding.set(id, call);
+    const { decisions, resolver, options: guardOptions } = this.#shared;
+    try {
+      // After the close nothing is sent: a call then is refused (PQG7312) and opens no session.
+      const session = this.#closed ? undefined : resolver.current();
+      if (this.#closed) call.abort();
+      if (session !== undefined) this.#sessions.add(session.sessionId);
+      call.tool = tool;
+      call.args = params.arguments;
+      call.session = session;
+      call.approve = guardOptions.approve;
+      const verdict = await decisions.decide(call);
+      if (!verdict.allowed) {
+        // The caller that cancelled has forgotten the id; after a close there is nobody to tell.
+        if (!call.aborted) {
+          const error = verdict.error;
+          this.#tap.deliver({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } });
+        }
+        return;
+      }
+      if (call.aborted) return;
+      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session });
+      const sent = params.arguments === undefined ? message : { ...message, params: { ...params, arguments: verdict.args } };
+      return await send(sent, options);
+    } finally {
+      this.#deciding.delete(id);
+    }
+  }
+
+  #incoming(message: WireMessage, extra: unknown, deliver: Deliver): void {
+    if (isResponse(message)) {
+      const id = message.id;
+      if (this.#asked.settle(message)) return;
+      const generation = this.#listings.get(id);
+      if (generation !== undefined) {
+        this.#listings.delete(id);
+        deliver(this.#filtered(message, generation), extra);
+        return;
+      }
+      const running = this.#running.get(id);
+      if (running !== undefined) {
+        this.#running.delete(id);
+        const result = message.result;
+        if (typeof result === "object" && result !== null) {
+          void this.#shared.decisions.inspectResult({ ...running, result: result as Record<string, unknown> }).then((inspected) => {
+            if ("withheld" in inspected) {
+              const error = inspected.withheld.error;
+              deliver({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, extra);
+            } else deliver(inspected.result === result ? message : { ...message, result: inspected.result }, extra);
+          });
+          return;
+        }
+      }
+    } else if (message.method === LIST_CHANGED) {
+      // The pin is read again before the application hears of the change, so a changed tool is withheld by the time
+      // it lists the tools again.
+      void this.#shared.listChanged().then(() => deliver(message, extra));
+      return;
+    }
+    deliver(message, extra);
+  }
+
+  /** A listing: kept when whole and no change overtook it, and filtered to the tools the manifest pins. */
+  #filtered(message: WireMessage, generation: number): WireMessage {
+    const result = message.result as Record<string, unknown> | undefined;
+    if (result === undefined || !Array.isArray(result.tools)) return message;
+    const tools = result.tools as Record<string, unknown>[];
+    // A listing that a change overtook is shown, filtered, but not kept: the next call reads the list again. The
+    // application's own listing is no change: it is kept without making reads in flight stale.
+    if (result.nextCursor === undefined) this.#shared.list.offer(generation, tools);
+    return { ...message, result: { ...result, tools: this.#shared.visible(tools) } };
+  }
+
+  /** Asks the server for its tools past the guard; the answer comes back through `incoming` and goes no further. */
+  askServer(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, "the connection closed before the server listed its tools"));
+    const { id, answer } = this.#asked.open();
+    this.#tap.send({ jsonrpc: "2.0", id, method, params: withEnvelope(params, this.#lastMeta) }).catch((error: unknown) => this.#asked.settle({ id, error: { message: String(error) } }));
+    return answer;
+  }
+
+  #close(): void {
+    this.#closed = true;
+    for (const controller of this.#deciding.values()) controller.abort();
+    this.#asked.failAll("the connection closed before the server listed its tools");
+    const { decisions, resolver, list } = this.#shared;
+    for (const id of this.#sessions) decisions.endSession(id);
+    this.#sessions.clear();
+    resolver.reset();
+    list.changed();
+  }
 }

@@ -10,6 +10,8 @@ import { DEFAULT_RETENTION_MS, MemoryStateStore } from "../state/memory.js";
 import { StateError, type Judge, type StateStore, type SyncStateOperations } from "../state/store.js";
 import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
+import { hasResultRules, ResultRules } from "./results.js";
+import { CHECKED_AGAIN, decisionStages, RESULT_STAGES, type CallState, type DecisionSteps, type ResultStage, type Stage, type StageAllow, type StageOutcome, type StageRefusal, type ToolResult } from "./stages.js";
 import { argumentsText } from "./checks/arguments.js";
 import { staleFacts } from "./checks/facts.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
@@ -30,6 +32,9 @@ export interface ApprovalRequest {
   /** Aborted when the approval timed out, or the request was cancelled or its connection closed: stop asking then. */
   readonly signal: AbortSignal;
 }
+
+/** How an approval question ended. */
+export type ApprovalAnswer = "approved" | "refused" | "timeout" | "unavailable";
 
 /** Resolves true to let the call through; false, a rejection or the timeout deny it. */
 export type ApprovalCallback = (request: ApprovalRequest) => Promise<boolean>;
@@ -84,7 +89,7 @@ export interface CallToDecide {
   readonly pin: () => PinVerdict | Promise<PinVerdict>;
   readonly approve: ApprovalCallback | undefined;
   /** Aborted when the request is cancelled or its connection closes: the call is then refused, before or after approval. */
-  readonly signal?: AbortSignal | undefined;
+  readonly signal?: CancelSignal | undefined;
   /**
    * What the tool's handler will make of the arguments, when that differs from the JSON value (an SDK server validates
    * them against the tool's schema first: defaults applied, unknown keys stripped, values coerced). The guard then
@@ -93,8 +98,18 @@ export interface CallToDecide {
   readonly handlerView?: ((args: Readonly<Record<string, unknown>>) => Promise<Readonly<Record<string, unknown>>>) | undefined;
 }
 
+/**
+ * What the decision reads of a call's cancellation: an AbortSignal, or anything as small that says whether the call
+ * was cancelled and tells listeners when (enforcement's transports use one that costs less than an AbortController).
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
 /** A function, not an inline test: the compiler would take a signal checked once as unaborted after every await. */
-const aborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
+const aborted = (signal: CancelSignal | undefined): boolean => signal?.aborted === true;
 
 const CANCELLED_BEFORE = "the request was cancelled or its connection closed before the call was decided";
 const CANCELLED_DURING = "the request was cancelled or its connection closed while the approval was pending";
@@ -163,6 +178,12 @@ export class DecisionPoint {
   private readonly deciding = new Map<string, number>();
   /** Sessions asked to end while decisions for them were in flight: ended when the last of those finishes. */
   private readonly ending = new Set<string>();
+  /** The stages every call passes, in order (stages.ts). */
+  private readonly stages: readonly Stage[];
+  /** The stages every result passes on its way back. */
+  private readonly resultStages: readonly ResultStage[];
+  /** Whether any result stage is configured: when none is, enforcement points need not keep track of running calls. */
+  readonly inspectsResults: boolean;
 
   constructor(
     readonly guard: GuardModule,
@@ -174,6 +195,11 @@ export class DecisionPoint {
     this.now = options.now ?? Date.now;
     this.manifestDigest = manifestDigest;
     this.storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+    this.stages = decisionStages();
+    this.resultStages = hasResultRules(guard)
+      ? [...RESULT_STAGES, new ResultRules(guard, side, { store: this.store, now: this.now, audit: options.audit, logger: options.logger, policyDigest: guard.policyDigest })]
+      : RESULT_STAGES;
+    this.inspectsResults = this.resultStages.length > 0;
   }
 
   /**
@@ -211,122 +237,134 @@ export class DecisionPoint {
   }
 
   /**
-   * Decides one call. While it runs, its session counts as in flight, so that `endSession` waits for it: a Map get and
-   * set in this frame, no closure or extra async frame per call (this runs on every call, and tsx names each named
-   * closure it creates). A call whose request was cancelled or whose connection closed is refused, not decided.
+   * Decides one call by running the stages in order (see stages.ts): each may refuse, the last of a pass allows, and
+   * whatever ends the decision is written to the audit log in one place (`conclude`). While it runs, its session counts
+   * as in flight, so that `endSession` waits for it: a Map get and set in this frame, no closure or extra async frame
+   * per call (this runs on every call). A stage that returns a value is not awaited: the common path (a kept pin, an
+   * in-memory store, no approval) waits for nothing. A call whose request was cancelled or whose connection closed is
+   * refused, not decided.
    */
   async decide(call: CallToDecide): Promise<Verdict> {
     const sessionId = aborted(call.signal) ? undefined : call.session?.sessionId;
     if (sessionId !== undefined) this.deciding.set(sessionId, (this.deciding.get(sessionId) ?? 0) + 1);
     try {
-      const now = this.readClock();
-      if (typeof now === "string") {
-        return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read, so the guard refuses to decide: ${now}`, undefined);
+      const state: CallState = {
+        call,
+        steps: this.steps,
+        now: 0,
+        args: NO_ARGUMENTS,
+        sent: NO_ARGUMENTS,
+        argsText: undefined,
+        viewText: undefined,
+        session: undefined,
+        decision: undefined,
+        latest: undefined,
+        context: undefined,
+        answer: undefined,
+        again: false,
+      };
+      const stages = this.stages;
+      for (let index = 0; index < stages.length; index++) {
+        // The one cancellation check, between every two stages: after every wait, and before anything is recorded or
+        // allowed. Nobody waits for a cancelled call.
+        if (index > 0 && aborted(call.signal)) return this.conclude(state, cancelled(state));
+        let outcome = stages[index]!.run(state);
+        if (outcome instanceof Promise) outcome = await outcome;
+        if (outcome !== undefined) return this.conclude(state, outcome);
       }
-      const checked = this.checkArguments(call.tool, call.args);
-      if (typeof checked === "string") return this.refuse(call, now, EnforceErrorCode.BadArguments, checked, undefined);
-      const { args: sent, text: argsText } = checked;
-      const viewed = call.handlerView === undefined ? sent : await this.viewOf(call.handlerView, call.tool, sent);
-      if (typeof viewed === "string") return this.refuse(call, now, EnforceErrorCode.BadArguments, viewed, argsText);
-      // What the guard reads (and the approver is shown); `sent` is what the tool receives, from which `args` follows.
-      const args = viewed;
-      const viewText = args === sent ? argsText : JSON.stringify(args);
-      if (aborted(call.signal)) return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText);
-      const session = call.session;
-      if (session === undefined) {
-        return this.refuse(call, now, EnforceErrorCode.NoSession, "no post-quantum session is established, so the guard refuses to decide", argsText);
-      }
-      const stale = staleFacts(session, this.options.manifest, now);
-      if (stale !== undefined) return this.refuse(call, now, stale.code, stale.reason, argsText);
-      // The common path (a cached pin, an in-memory store) is synchronous: no promise is awaited unless one is returned.
-      const fit = this.preconditions(call);
-      const unfit = fit instanceof Promise ? await fit : fit;
-      if (unfit !== undefined) return this.refuse(call, now, unfit.code, unfit.reason, argsText);
-      // Checked again after every wait, before anything is recorded or allowed: nobody waits for a cancelled call.
-      if (aborted(call.signal)) return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText);
-
-      let decided: { decision: Decision; context: GuardContext };
-      try {
-        const judged = this.judge(call.tool, args, session, now, allowedNow, call.signal);
-        decided = judged instanceof Promise ? await judged : judged;
-      } catch (error) {
-        const failed = judgeFailure(error);
-        return this.refuse(call, now, failed.code, failed.reason, argsText);
-      }
-      const { decision, context } = decided;
-      if (this.options.monitor === true && decision.decision !== "allow" && !aborted(call.signal)) {
-        this.options.logger?.warn({ tool: call.tool, decision: decision.decision, rules: decision.determining }, `monitor mode: let through a call the policy would ${decision.decision === "deny" ? "refuse" : "ask about"}: ${decision.reason}`);
-        return this.allow(call, now, decision, undefined, sent, argsText, decision.decision === "deny" ? "would-deny" : "would-ask");
-      }
-      if (decision.decision === "deny") {
-        return this.refuse(call, now, EnforceErrorCode.PolicyDenied, decision.reason, argsText, decision.determining);
-      }
-      if (decision.decision === "allow") {
-        // An asynchronous store may have taken a while: the call is recorded (it counts, failing closed) but not run.
-        if (aborted(call.signal)) {
-          return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText, decision.determining, { decision: "allow" });
-        }
-        return this.allow(call, now, decision, undefined, sent, argsText);
-      }
-
-      if (aborted(call.signal)) {
-        return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_BEFORE, argsText, decision.determining, { decision: "ask" });
-      }
-      const approval = await this.askApproval(call, args, decision, context);
-      // Whatever the approver answered (one withdrawn at the cancel answers no): the call is cancelled, not refused.
-      if (aborted(call.signal)) {
-        return this.refuse(call, now, EnforceErrorCode.Cancelled, CANCELLED_DURING, argsText, decision.determining, { decision: "ask", approval: "withdrawn" });
-      }
-      if (approval !== "approved") {
-        const why = approval === "timeout" ? "approval timed out" : approval === "unavailable" ? "no approver is available" : "approval was refused";
-        return this.refuse(call, now, EnforceErrorCode.ApprovalRefused, `${decision.reason} (${why})`, argsText, decision.determining, { decision: "ask", approval });
-      }
-
-      // Time passed while the human decided: other calls may have used the quota, a time window may have closed, the
-      // tool may have changed. The whole decision runs again on the current state and clock before the call proceeds.
-      const later = this.readClock();
-      if (typeof later === "string") {
-        return this.refuse(call, Date.now(), EnforceErrorCode.GuardFailed, `the clock could not be read after the approval: ${later}`, argsText);
-      }
-      const approved = { decision: "ask", approval: "approved" } as const;
-      const again = " (checked again after the approval)";
-      // The approval covers the arguments the human was shown and the audit line records, not what they became since.
-      if (JSON.stringify(args) !== viewText || JSON.stringify(sent) !== argsText) {
-        const reason = `the arguments changed while the approval was pending, so the approval does not cover them${again}`;
-        return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, decision.determining, approved);
-      }
-      const staleNow = staleFacts(session, this.options.manifest, later);
-      if (staleNow !== undefined) return this.refuse(call, later, staleNow.code, `${staleNow.reason}${again}`, argsText, decision.determining, approved);
-      const unfitNow = await this.preconditions(call);
-      if (unfitNow !== undefined) return this.refuse(call, later, unfitNow.code, `${unfitNow.reason}${again}`, argsText, [], approved);
-      if (aborted(call.signal)) {
-        return this.refuse(call, later, EnforceErrorCode.Cancelled, `${CANCELLED_DURING}${again}`, argsText, decision.determining, approved);
-      }
-      // The approval covers the rules it was asked for; a call that now needs other rules' approval is not covered.
-      const covered = (d: Decision): boolean =>
-        d.decision === "allow" || (d.decision === "ask" && d.determining.every((rule) => decision.determining.includes(rule)));
-      let redecided: Decision;
-      try {
-        redecided = (await this.judge(call.tool, args, session, later, covered, call.signal)).decision;
-      } catch (error) {
-        const failed = judgeFailure(error);
-        return this.refuse(call, later, failed.code, `${failed.reason}${again}`, argsText, decision.determining, approved);
-      }
-      if (redecided.decision === "deny") {
-        return this.refuse(call, later, EnforceErrorCode.PolicyDenied, `${redecided.reason}${again}`, argsText, redecided.determining, approved);
-      }
-      if (!covered(redecided)) {
-        const reason = `the call now needs another approval: ${redecided.reason}${again}`;
-        return this.refuse(call, later, EnforceErrorCode.ApprovalRefused, reason, argsText, redecided.determining, approved);
-      }
-      // Nobody waits for the result of a call cancelled (or whose connection closed) during the approval: it must not run.
-      if (aborted(call.signal)) {
-        return this.refuse(call, later, EnforceErrorCode.Cancelled, `${CANCELLED_DURING}${again}`, argsText, decision.determining, approved);
-      }
-      return this.allow(call, later, decision, "approved", sent, argsText);
+      return this.conclude(state, { code: EnforceErrorCode.GuardFailed, reason: "no stage decided the call" });
     } finally {
       if (sessionId !== undefined) this.decided(sessionId);
     }
+  }
+
+  /**
+   * Inspects what a tool sent back through the result stages, in order: each may let it through, change it (the policy's
+   * redactions and marks) or withhold it, the refusal then written to the audit log. Answers the result to send on.
+   */
+  async inspectResult(result: ToolResult): Promise<{ readonly withheld: Extract<Verdict, { allowed: false }> } | { readonly result: Readonly<Record<string, unknown>> }> {
+    let current = result;
+    for (const stage of this.resultStages) {
+      let outcome = stage.run(current);
+      if (outcome instanceof Promise) outcome = await outcome;
+      if (outcome === undefined) continue;
+      if ("replace" in outcome) {
+        current = { ...current, result: outcome.replace };
+        continue;
+      }
+      const call: CallToDecide = { tool: result.tool, args: result.args, session: result.session, pin: allowedPin, approve: undefined };
+      return { withheld: this.refuse(call, this.now(), outcome.code, outcome.reason, undefined, outcome.rules ?? [], outcome.audit ?? {}) as Extract<Verdict, { allowed: false }> };
+    }
+    return { result: current.result };
+  }
+
+  /** The one place a decision ends: the audit line is written, and the verdict returned. */
+  private conclude(state: CallState, outcome: StageRefusal | StageAllow): Verdict {
+    // What goes on is `sent`, the plain copy of the arguments; the guard may have read the handler's view of them.
+    if ("allow" in outcome) return this.allow(state.call, state.now, state.decision!, outcome.approval, state.sent, state.argsText, outcome.monitor);
+    const reason = state.again ? `${outcome.reason}${CHECKED_AGAIN}` : outcome.reason;
+    const audit = state.again ? { ...APPROVED, ...outcome.audit } : (outcome.audit ?? {});
+    return this.refuse(state.call, outcome.at ?? state.now, outcome.code, reason, state.argsText, outcome.rules ?? [], audit);
+  }
+
+  /** The steps the stages call, bound to this decision point; built once, not per call. */
+  private readonly steps: DecisionSteps = {
+    readClock: () => this.readClock(),
+    checkArguments: (tool, raw) => this.checkArguments(tool, raw),
+    viewOf: (view, tool, args) => this.viewOf(view, tool, args),
+    staleFacts: (session, now) => staleFacts(session, this.options.manifest, now),
+    auditFailure: () => this.options.audit?.failure,
+    checkPin: (call) => this.checkPin(call),
+    judge: (state) => this.judgeStep(state),
+    verdict: (state) => this.verdictOf(state),
+    askApproval: (call, args, decision, context) => this.askApproval(call, args, decision, context),
+  };
+
+  /** The tool pin: synchronous when the pin is kept. */
+  private checkPin(call: CallToDecide): StageRefusal | undefined | Promise<StageRefusal | undefined> {
+    let pinned: PinVerdict | Promise<PinVerdict>;
+    try {
+      pinned = call.pin();
+    } catch (error) {
+      return unreadablePin(call.tool, error);
+    }
+    if (pinned instanceof Promise) return pinned.then(unfitOf, (error: unknown) => unreadablePin(call.tool, error));
+    return unfitOf(pinned);
+  }
+
+  /**
+   * Snapshot → guard → record for one pass. The first records the call only when the guard allows it outright; the
+   * one after an approval records it when the approval covers what the guard now decides.
+   */
+  private judgeStep(state: CallState): StageRefusal | undefined | Promise<StageRefusal | undefined> {
+    const recordIf = state.again ? coveredBy(state.decision!) : allowedNow;
+    let judged: Judged | Promise<Judged>;
+    try {
+      judged = this.judge(state.call.tool, state.args, state.session!, state.now, recordIf, state.call.signal);
+    } catch (error) {
+      return judgeFailure(error, state);
+    }
+    if (judged instanceof Promise) return judged.then((done) => judgedInto(state, done), (error: unknown) => judgeFailure(error, state));
+    return judgedInto(state, judged);
+  }
+
+  /** What the guard's decision in this pass means: allow ends the decision, deny refuses, ask goes on to the approval. */
+  private verdictOf(state: CallState): StageOutcome {
+    const decision = state.latest!;
+    if (state.again) {
+      if (decision.decision === "deny") return { code: EnforceErrorCode.PolicyDenied, reason: decision.reason, rules: decision.determining };
+      // The approval covers the rules it was asked for; a call that now needs other rules' approval is not covered.
+      if (!coveredBy(state.decision!)(decision)) {
+        return { code: EnforceErrorCode.ApprovalRefused, reason: `the call now needs another approval: ${decision.reason}`, rules: decision.determining };
+      }
+      return APPROVED_ALLOW;
+    }
+    if (this.options.monitor === true && decision.decision !== "allow") {
+      this.options.logger?.warn({ tool: state.call.tool, decision: decision.decision, rules: decision.determining }, `monitor mode: let through a call the policy would ${decision.decision === "deny" ? "refuse" : "ask about"}: ${decision.reason}`);
+      return decision.decision === "deny" ? MONITOR_DENY : MONITOR_ASK;
+    }
+    if (decision.decision === "deny") return { code: EnforceErrorCode.PolicyDenied, reason: decision.reason, rules: decision.determining };
+    return decision.decision === "allow" ? ALLOW : undefined;
   }
 
   /** The injected clock's reading, or why it is unusable (it threw, or gave no finite time): then nothing is decided. */
@@ -355,20 +393,6 @@ export class DecisionPoint {
     return { allowed: false, refusal, error: refusalError(refusal) };
   }
 
-  /** Audit health and the tool pin: checked before the guard, and again after an approval. Synchronous when the pin is. */
-  private preconditions(call: CallToDecide): Unfit | undefined | Promise<Unfit | undefined> {
-    const auditFailure = this.options.audit?.failure;
-    if (auditFailure !== undefined) return { code: EnforceErrorCode.AuditFailed, reason: `the audit log cannot be written (${auditFailure.message})` };
-    let pinned: PinVerdict | Promise<PinVerdict>;
-    try {
-      pinned = call.pin();
-    } catch (error) {
-      return unreadablePin(call.tool, error);
-    }
-    if (pinned instanceof Promise) return pinned.then(unfitOf, (error: unknown) => unreadablePin(call.tool, error));
-    return unfitOf(pinned);
-  }
-
   /**
    * Snapshot → guard → record (when `recordIf` says the call goes ahead), atomically: without yielding for an
    * in-memory store, under the store's lock otherwise, so that concurrent calls cannot both slip under a limit.
@@ -379,7 +403,7 @@ export class DecisionPoint {
     session: SessionView,
     now: number,
     recordIf: (decision: Decision) => boolean,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
   ): Judged | Promise<Judged> {
     // A synchronous store decides in place (and throws); any other under the store's lock (and rejects).
     const sync = this.store.sync;
@@ -397,7 +421,7 @@ export class DecisionPoint {
     session: SessionView,
     now: number,
     recordIf: (decision: Decision) => boolean,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
   ) {
     const context = guardContextOf(session, storeStep(() => sync.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);
@@ -412,7 +436,7 @@ export class DecisionPoint {
     session: SessionView,
     now: number,
     recordIf: (decision: Decision) => boolean,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
   ) {
     const context = guardContextOf(session, await storeStep(() => this.store.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);
@@ -430,7 +454,7 @@ export class DecisionPoint {
     session: SessionView,
     now: number,
     recordIf: (decision: Decision) => boolean,
-    signal: AbortSignal | undefined,
+    signal: CancelSignal | undefined,
   ): Promise<Judged> {
     const call = { tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) };
     const judge: Judge<Judged | { failed: unknown }> = (snapshot) => {
@@ -548,12 +572,7 @@ export class DecisionPoint {
     return seen as Readonly<Record<string, unknown>>;
   }
 
-  private async askApproval(
-    call: CallToDecide,
-    args: Readonly<Record<string, unknown>>,
-    decision: Decision,
-    context: GuardContext,
-  ): Promise<"approved" | "refused" | "timeout" | "unavailable"> {
+  private async askApproval(call: CallToDecide, args: Readonly<Record<string, unknown>>, decision: Decision, context: GuardContext): Promise<ApprovalAnswer> {
     if (call.approve === undefined) return "unavailable";
     const timeoutMs = this.options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS;
     const controller = new AbortController();
@@ -594,20 +613,51 @@ export class DecisionPoint {
   }
 }
 
-type Unfit = { readonly code: RefusalData["code"]; readonly reason: string };
 type Judged = { decision: Decision; context: GuardContext };
 
-function unfitOf(pin: PinVerdict): Unfit | undefined {
+const NO_ARGUMENTS: Readonly<Record<string, unknown>> = Object.freeze({});
+const ALLOW: StageAllow = { allow: true };
+const APPROVED_ALLOW: StageAllow = { allow: true, approval: "approved" };
+const MONITOR_DENY: StageAllow = { allow: true, monitor: "would-deny" };
+const MONITOR_ASK: StageAllow = { allow: true, monitor: "would-ask" };
+const APPROVED = { decision: "ask", approval: "approved" } as const;
+const allowedPin = (): PinVerdict => ({ ok: true });
+
+/** Why the call is refused as cancelled: before it was decided, or while (or after) its approval was pending. */
+function cancelled(state: CallState): StageRefusal {
+  const decision = state.decision;
+  if (state.answer === undefined) {
+    return { code: EnforceErrorCode.Cancelled, reason: CANCELLED_BEFORE, rules: decision?.determining, audit: decision === undefined ? undefined : { decision: decision.decision } };
+  }
+  // Whatever the approver answered (one withdrawn at the cancel answers no): the call is cancelled, not refused.
+  return { code: EnforceErrorCode.Cancelled, reason: CANCELLED_DURING, rules: decision?.determining, audit: { decision: "ask", approval: state.again ? "approved" : "withdrawn" } };
+}
+
+function judgedInto(state: CallState, judged: Judged): undefined {
+  state.latest = judged.decision;
+  if (!state.again) {
+    state.decision = judged.decision;
+    state.context = judged.context;
+  }
+  return undefined;
+}
+
+function unfitOf(pin: PinVerdict): StageRefusal | undefined {
   return pin.ok ? undefined : { code: pin.code, reason: pin.reason };
 }
 
-function unreadablePin(tool: string, error: unknown): Unfit {
+function unreadablePin(tool: string, error: unknown): StageRefusal {
   return { code: EnforceErrorCode.ToolListUnavailable, reason: `the tool definitions could not be read to pin \`${tool}\`: ${describe(error)}` };
 }
 
 /** The first decision records the call only when it is allowed outright; an `ask` records after its approval. */
 function allowedNow(decision: Decision): boolean {
   return decision.decision === "allow";
+}
+
+/** After an approval: the call is covered when it is allowed, or asks only about rules the approval was given for. */
+function coveredBy(approved: Decision): (decision: Decision) => boolean {
+  return (d) => d.decision === "allow" || (d.decision === "ask" && d.determining.every((rule) => approved.determining.includes(rule)));
 }
 
 function isDecision(value: unknown): value is Decision {
@@ -639,11 +689,12 @@ function asStateError(error: unknown): StateError {
 }
 
 /** Why judging failed: the call history (a StateError) or the guard itself. */
-function judgeFailure(error: unknown): { code: RefusalData["code"]; reason: string } {
+function judgeFailure(error: unknown, state: CallState): StageRefusal {
+  const rules = state.again ? state.decision!.determining : undefined;
   if (error instanceof StateError) {
-    return { code: EnforceErrorCode.StateFailed, reason: `the call history is unavailable, so the call is refused: ${error.message} (${error.code})` };
+    return { code: EnforceErrorCode.StateFailed, reason: `the call history is unavailable, so the call is refused: ${error.message} (${error.code})`, rules };
   }
-  return { code: EnforceErrorCode.GuardFailed, reason: `the guard failed while deciding, so the call is refused: ${describe(error)}` };
+  return { code: EnforceErrorCode.GuardFailed, reason: `the guard failed while deciding, so the call is refused: ${describe(error)}`, rules };
 }
 
 function describe(error: unknown): string {

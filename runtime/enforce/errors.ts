@@ -2,6 +2,7 @@
 // and the determining rule ids in its `data`, so that a client (or a model) can tell why and an operator can grep.
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { PqguardError, errorCatalogue } from "../errors.js";
+import type { ResultErrorCode } from "./results.js";
 
 /** The JSON-RPC error code of every refused `tools/call` (implementation-defined server error range). */
 export const GUARD_REFUSAL_ERROR = -32010;
@@ -17,7 +18,7 @@ export const ENFORCE_ERRORS = errorCatalogue("enforcement", "EnforceError", [[73
   StateFailed: ["PQG7307", "The call history could not be read or written."],
   BadArguments: ["PQG7308", "The arguments are not a JSON object or are larger than the limit."],
   AuditFailed: ["PQG7309", "The audit log cannot be written, so no call can be recorded."],
-  UnsupportedSdk: ["PQG7310", "The SDK object handed to `enforce`/`guardClient` lacks the seam enforcement needs."],
+  UnsupportedSdk: ["PQG7310", "The object handed to `enforce`/`guardClient` is not an SDK Client or Server: it has no `connect(transport)`."],
   RetentionTooShort: ["PQG7311", "At set-up: the state store keeps calls for less time than the policy's longest window counts them."],
   Cancelled: ["PQG7312", "The request was cancelled, or its connection closed, before the call could be decided or while its approval was pending."],
   CertificateExpired: ["PQG7314", "A certificate the session rests on (the client's or the server's) reached its not-after without being renewed."],
@@ -32,7 +33,8 @@ export type EnforceErrorCode = (typeof EnforceErrorCode)[keyof typeof EnforceErr
 
 /** What a refused call's JSON-RPC error carries in `data`. */
 export interface RefusalData {
-  readonly code: EnforceErrorCode;
+  /** An enforcement code, or for a result a result rule withheld, a result code (PQG77xx). */
+  readonly code: EnforceErrorCode | ResultErrorCode;
   readonly decision: "deny";
   readonly tool: string;
   readonly reason: string;
@@ -44,10 +46,13 @@ export function refusalError(data: RefusalData): McpError {
   return new McpError(GUARD_REFUSAL_ERROR, `call to \`${data.tool}\` refused: ${data.reason}`, data);
 }
 
-/** Reads the refusal data back from an error a client received; undefined when the error is not a refusal. */
+/**
+ * Reads the refusal data back from an error a client received (SDK v1's McpError or v2's ProtocolError: any error with
+ * the refusal's JSON-RPC code); undefined when the error is not a refusal.
+ */
 export function refusalOf(error: unknown): RefusalData | undefined {
-  if (!(error instanceof McpError) || error.code !== GUARD_REFUSAL_ERROR) return undefined;
-  const data = error.data as Partial<RefusalData> | undefined;
+  if (!(error instanceof Error) || (error as { code?: unknown }).code !== GUARD_REFUSAL_ERROR) return undefined;
+  const data = (error as { data?: unknown }).data as Partial<RefusalData> | undefined;
   return typeof data?.code === "string" && typeof data.reason === "string" ? (data as RefusalData) : undefined;
 }
 

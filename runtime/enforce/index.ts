@@ -5,4 +5,6 @@ export * from "./decide.js";
 export * from "./pin.js";
 export * from "./server.js";
 export * from "./client.js";
+export type { Connectable } from "./tap.js";
+export type { ToolResult, ResultStage, StageRefusal } from "./stages.js";
 export * from "./operator-approval.js";

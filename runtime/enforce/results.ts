@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import type { StateStore } from "../state/store.js";
 import { auditSuiteOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
 import { GUARD_REFUSAL_ERROR } from "./errors.js";
+import type { ResultOutcome, ResultStage, ToolResult as ReturningResult } from "./stages.js";
 
 export const RESULT_ERRORS = errorCatalogue("result rules", "ResultError", [[7701, 7799]], {
   Refused: ["PQG7701", "A result rule refused what the tool sent back: the client never sees it."],
@@ -179,8 +180,8 @@ export function resultRefusal(tool: string, error: ResultError): McpError {
   return new McpError(GUARD_REFUSAL_ERROR, error.message, { code: error.code, decision: "refuse", tool, reason: error.message, rules: error.rules });
 }
 
-/** What the result stage needs of the enforcement around it. */
-export interface ResultStageOptions {
+/** What the result rules need of the enforcement around them. */
+export interface ResultRulesOptions {
   readonly store: StateStore;
   readonly now: () => number;
   readonly audit?: AuditSink | undefined;
@@ -202,37 +203,36 @@ export function requireSeenSupport(guard: GuardModule, store: StateStore): void 
 }
 
 /**
- * The result stage of `enforce`, `guardClient` and the proxy: inspects one `tools/call` result for a session and
- * answers what may travel on, or throws the JSON-RPC refusal. `seen` marks are recorded before the result is
- * released, so that the session's next call already sees them.
+ * The result stage of the policy's result rules, on the decision point's return path (`enforce`, `guardClient`, the
+ * proxy): inspects a `tools/call` result for its session and lets it through, changed, or withholds it. `seen` marks
+ * are recorded before the result is released, so that the session's next call already sees them. A result that
+ * passes is audited here; a refusal is audited by the decision point.
  */
-export class ResultStage {
+export class ResultRules implements ResultStage {
+  readonly name = "result rules";
+
   constructor(
     private readonly guard: GuardModule,
     private readonly side: "server" | "client",
-    private readonly options: ResultStageOptions,
+    private readonly options: ResultRulesOptions,
   ) {
     requireSeenSupport(guard, options.store);
   }
 
-  /** `result` comes back inspected, of the same type: only strings inside it change, and `_meta` may gain marks. */
-  async pass<T>(tool: string, args: Readonly<Record<string, unknown>>, session: SessionView | undefined, result: T, outputSchema?: unknown): Promise<T> {
-    if (!hasResultRules(this.guard)) return result;
+  async run({ tool, args, session, result }: ReturningResult): Promise<ResultOutcome> {
     const now = this.options.now();
-    const request = { tool, args };
     try {
       if (session === undefined) throw new ResultError(ResultErrorCode.InspectionFailed, `no session to inspect the result of \`${tool}\` in, so it is refused`);
       const snapshot = await this.options.store.snapshot(historyKeyOf(session), now).catch((error: unknown) => {
-        throw new ResultError(ResultErrorCode.InspectionFailed, `the call history could not be read, so the result of \`${tool}\` is refused: ${String((error as Error)?.message ?? error)}`);
+        throw new ResultError(ResultErrorCode.InspectionFailed, `the call history could not be read, so the result of \`${tool}\` is refused: ${describe(error)}`);
       });
-      const inspected = inspectResult(this.guard, request, result, guardContextOf(session, snapshot, now), outputSchema);
+      const inspected = inspectResult(this.guard, { tool, args }, result, guardContextOf(session, snapshot, now), this.guard.outputSchemas?.[tool]);
       for (const label of inspected.decision.seen) await this.markSeen(session.sessionId, label, tool);
-      this.audit(tool, args, session, now, inspected.decision, inspected.replacements, undefined);
-      return inspected.result as T;
+      this.audit(tool, args, session, now, resultSummary(inspected.decision, inspected.replacements), inspected.decision.determining);
+      return inspected.result === result ? undefined : { replace: inspected.result };
     } catch (error) {
-      if (!(error instanceof ResultError)) throw error;
-      this.audit(tool, args, session, now, undefined, 0, error);
-      throw resultRefusal(tool, error);
+      const failure = error instanceof ResultError ? error : new ResultError(ResultErrorCode.InspectionFailed, `the result of \`${tool}\` could not be inspected, so it is refused: ${describe(error)}`);
+      return { code: failure.code, reason: failure.message, rules: failure.rules };
     }
   }
 
@@ -242,36 +242,38 @@ export class ResultStage {
     try {
       await store.markSeen(sessionId, label);
     } catch (error) {
-      throw new ResultError(ResultErrorCode.InspectionFailed, `the \`seen\` mark could not be recorded, so the result of \`${tool}\` is refused: ${String((error as Error)?.message ?? error)}`);
+      throw new ResultError(ResultErrorCode.InspectionFailed, `the \`seen\` mark could not be recorded, so the result of \`${tool}\` is refused: ${describe(error)}`);
     }
   }
 
-  /** One audit line per inspected result: the rules, counts and labels, never the result's content. */
-  private audit(tool: string, args: unknown, session: SessionView | undefined, now: number, decision: ResultDecision | undefined, replacements: number, error: ResultError | undefined): void {
+  /** The audit line of a result that passed: rules, counts and labels, never the result's content. */
+  private audit(tool: string, args: unknown, session: SessionView, now: number, reason: string, rules: readonly string[]): void {
     const audit = this.options.audit;
     if (audit === undefined) return;
-    const reason = error !== undefined ? `result refused: ${error.message}` : resultSummary(decision!, replacements);
     try {
       audit.append({
         time: now,
         side: this.side,
         tool,
         args,
-        decision: error === undefined ? "allow" : "deny",
-        outcome: error === undefined ? "allowed" : "denied",
-        code: error?.code,
-        rules: error?.rules ?? decision!.determining,
+        decision: "allow",
+        outcome: "allowed",
+        rules,
         reason,
-        sessionId: session?.sessionId,
-        peerFingerprint: session?.info?.peerFingerprint,
-        clientFingerprint: session?.info?.client?.fingerprint,
+        sessionId: session.sessionId,
+        peerFingerprint: session.info?.peerFingerprint,
+        clientFingerprint: session.info?.client?.fingerprint,
         suite: auditSuiteOf(session),
         policyDigest: this.options.policyDigest,
       });
     } catch (failure) {
-      this.options.logger?.error({ tool, code: "PQG7309" }, `audit line of a result could not be appended: ${String((failure as Error)?.message ?? failure)}`);
+      this.options.logger?.error({ tool, code: "PQG7309" }, `audit line of a result could not be appended: ${describe(failure)}`);
     }
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The audit reason of a result that passed: what was done to it, by count and label. */

@@ -1,19 +1,16 @@
-// Server-side enforcement: wraps the `tools/call` and `tools/list` request handlers of an SDK Server (or the Server
-// inside an McpServer) so that every call meets the guard before its handler runs and a listing shows only tools the
-// session could be allowed to call. The seam is the Server's handler table; see docs/enforcement.md for why.
-import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { McpError, ErrorCode } from "@modelcontextprotocol/sdk/types.js";
+// Server-side enforcement: attaches to the transport an SDK server (v1 or v2, Server or McpServer) is connected to, so
+// that every tools/call meets the guard before the server sees it and a tools/list answer shows only tools the session
+// could be allowed to call. The seam is the SDK's public Transport interface (tap.ts); see docs/architecture.md.
 import type { GuardContext, GuardModule } from "../guard/types.js";
 import { toolDigest } from "../manifest/digest.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
 import { guardContextOf, historyKeyOf, SessionResolver, transportSessionInfo, type SessionSource, type SessionView } from "./context.js";
-import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
+import { DecisionPoint, type ApprovalCallback, type CallToDecide, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
-import { onClose } from "./closing.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
-import { ResultStage } from "./results.js";
-import { MAX_STALE_READS, readToolList, readUnchanged } from "../manifest/listing.js";
+import { MAX_STALE_READS } from "../manifest/listing.js";
+import { CLIENT_CAPABILITIES_META_KEY, DecidingCall, isResponse, onEveryTransport, withEnvelope, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
+import { PinnedToolList, type ReadBudget } from "./tool-list.js";
 
 export { MAX_STALE_READS, MAX_TOOL_LIST_PAGES } from "../manifest/listing.js";
 
@@ -27,7 +24,7 @@ export interface EnforceOptions extends DecisionOptions {
   readonly allowUnsealed?: boolean;
   /**
    * How long the server's own tools/list handler may take to give the definitions calls are pinned to (default
-   * LIVE_TOOLS_TIMEOUT_MS, 10 s); past it, calls waiting for them are refused (PQG7304).
+   * LIVE_TOOLS_TIMEOUT_MS, 10 s); past it, calls waiting for them are refused (PQG7313).
    */
   readonly toolListTimeoutMs?: number;
   /** The signed manifest the live tools must also match. */
@@ -44,87 +41,209 @@ export interface Enforcement {
   invalidateTools(): void;
 }
 
-type RawHandler = (request: { method: string; params?: Record<string, unknown> }, extra: unknown) => Promise<Record<string, unknown>>;
-type HandlerTable = Map<string, RawHandler>;
+/** An SDK server enforcement attaches to: a low-level `Server` or an `McpServer` (its `server`), of SDK v1 or v2. */
+export type EnforceableServer = Connectable | { readonly server: Connectable };
 
 const CALL = "tools/call";
 const LIST = "tools/list";
+const LIST_CHANGED = "notifications/tools/list_changed";
+/** The JSON-RPC code of a request whose params are unusable. */
+const INVALID_PARAMS = -32602;
 
-export function enforce(server: McpServer | Server, guard: GuardModule, options: EnforceOptions = {}): Enforcement {
-  const inner: Server = server instanceof Server ? server : server.server;
-  const table = handlerTable(inner);
+/**
+ * Enforces `guard` on `server`: attached to the transport it is connected to now and to every one it connects to
+ * later (call it before `connect`, or after: both work). SDK v1 and v2 servers alike, over any transport.
+ */
+export function enforce(server: EnforceableServer, guard: GuardModule, options: EnforceOptions = {}): Enforcement {
+  const endpoint: Connectable = "server" in server && typeof server.server?.connect === "function" ? server.server : (server as Connectable);
   const now = options.now ?? Date.now;
-  const resolver = new SessionResolver(options.session ?? (() => transportSessionInfo(inner.transport)), options.allowUnsealed === true, now);
+  const resolver = new SessionResolver(options.session ?? (() => transportSessionInfo(endpoint.transport)), options.allowUnsealed === true, now);
   const decisions = new DecisionPoint(guard, "server", options, options.manifest?.digest ?? guardTableDigest(guard));
-  const results = new ResultStage(guard, "server", { store: decisions.store, now, audit: options.audit, logger: options.logger, policyDigest: guard.policyDigest });
-  const live = new LiveTools(options.toolListTimeoutMs ?? LIVE_TOOLS_TIMEOUT_MS);
-  const seenSessions = new Set<string>();
   const reachable = options.reachable ?? defaultReachability(guard);
+  let connection: ServerConnection | undefined;
+  const live = new PinnedToolList<LiveDigests>({
+    readPage: (cursor) => {
+      if (connection === undefined) return Promise.reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, "the server is not connected, so its tools cannot be read"));
+      return connection.askServer(LIST, cursor === undefined ? {} : { cursor });
+    },
+    keep: digestsOf,
+    unpinnable: () => new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`),
+    timeoutMs: options.toolListTimeoutMs ?? LIVE_TOOLS_TIMEOUT_MS,
+    timedOut: (ms) => new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server's own tools/list handler did not answer within ${ms} ms, so no tool can be pinned`),
+  });
+  // An McpServer validates a tool's arguments against its schema before the handler runs: the guard decides on that view.
+  const mcpServer = endpoint === server ? undefined : server;
+  const handlerView = (tool: string): CallToDecide["handlerView"] => (mcpServer === undefined ? undefined : schemaView(mcpServer, tool));
+  const shared: ServerGuard = { guard, options, resolver, decisions, reachable, live, now, handlerView };
+  onEveryTransport(endpoint, (transport) => {
+    connection = new ServerConnection(shared, transport, () => {
+      if (connection !== undefined && connection.transport === transport) connection = undefined;
+    });
+  });
+  return { decisions, invalidateTools: () => live.changed() };
+}
 
-  const approverFor = (): ApprovalCallback | undefined => {
-    if (options.approve !== undefined) return options.approve;
-    if (inner.getClientCapabilities()?.elicitation?.form === undefined) return undefined;
-    return async (request) => {
-      const result = await inner.elicitInput(
-        {
-          mode: "form",
-          message: `Allow the call to \`${request.tool}\`? ${request.decision.reason} (${request.decision.determining.join(", ")})`,
-          requestedSchema: { type: "object", properties: { approve: { type: "boolean", title: "Approve this call" } }, required: ["approve"] },
-        },
-        { signal: request.signal, timeout: options.approvalTimeoutMs },
-      );
-      return result.action === "accept" && result.content?.approve === true;
-    };
-  };
+/** What every connection of one enforced server shares. */
+interface ServerGuard {
+  readonly guard: GuardModule;
+  readonly options: EnforceOptions;
+  readonly resolver: SessionResolver;
+  readonly decisions: DecisionPoint;
+  readonly reachable: (tool: string, context: GuardContext) => boolean;
+  readonly live: PinnedToolList<LiveDigests>;
+  readonly now: () => number;
+  readonly handlerView: (tool: string) => CallToDecide["handlerView"];
+}
 
-  // Built per call by a factory, not as a named local: the tsx loader would name each new closure (defineProperty).
-  const pinning = (tool: string, extra: unknown): (() => PinVerdict | Promise<PinVerdict>) => () => {
+/** One connection of an enforced server: the transport's tap and what is in flight on it. */
+class ServerConnection {
+  readonly #shared: ServerGuard;
+  readonly #tap: TransportTap;
+  /** Calls being decided, by request id: aborted when the client cancels one or the connection closes. */
+  readonly #deciding = new Map<unknown, DecidingCall>();
+  /** Pins a call's tool; one function for the connection, not one per call. */
+  readonly #pinning = (tool: string, budget: ReadBudget): PinVerdict | Promise<PinVerdict> => this.#pin(tool, budget);
+  /** The client's tools/list requests, by id, with the pin generation they were asked under: their answers are filtered. */
+  readonly #listings = new Map<unknown, number>();
+  /** Allowed calls whose results are on their way back, by id: they pass the result stages. */
+  readonly #running = new Map<unknown, { readonly tool: string; readonly args: Readonly<Record<string, unknown>>; readonly session: SessionView | undefined }>();
+  /** The guard's own requests to the server (tools/list): answered only by the server. */
+  readonly #askedServer = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolListUnavailable, message));
+  /** The guard's own requests to the client (elicitation): answered only by the client. */
+  readonly #askedClient = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ApprovalRefused, message));
+  /** Sessions calls were decided for on this connection: ended in the call history when it closes. */
+  readonly #sessions = new Set<string>();
+  #capabilities: Record<string, unknown> | undefined;
+  /**
+   * Protocol 2026-07-28 has no `initialize`: each request carries the protocol revision and the client's capabilities
+   * in `_meta`. The guard's own requests to the server carry the envelope of the client's last request (kept as the
+   * `_meta` it came in, read only when the guard asks).
+   */
+  #lastMeta: unknown;
+  #closed = false;
+
+  constructor(
+    shared: ServerGuard,
+    readonly transport: object,
+    private readonly onClosed: () => void,
+  ) {
+    this.#shared = shared;
+    this.#tap = tapTransport(transport, {
+      incoming: (message, extra, deliver) => this.#incoming(message, extra, deliver),
+      outgoing: (message, options, send) => this.#outgoing(message, options, send),
+      closed: () => this.#close(),
+    });
+  }
+
+  #incoming(message: WireMessage, extra: unknown, deliver: Deliver): void {
+    const method = message.method;
+    if (typeof method !== "string") {
+      if (this.#askedClient.settle(message)) return;
+    } else if ("id" in message) {
+      const meta = (message.params as { _meta?: unknown } | undefined)?._meta;
+      if (meta !== undefined) this.#lastMeta = meta;
+      if (method === CALL) {
+        const call = new DecidingCall(this.#pinning);
+        this.#deciding.set(message.id, call);
+        // Decided from the next microtask on, as the SDK runs a handler: a call that arrives in the turn of the close
+        // finds its signal aborted and is refused on no session, not decided on one opened after the close.
+        queueMicrotask(() => void this.#call(message, extra, deliver, call));
+        return;
+      }
+      if (method === LIST) this.#listings.set(message.id, this.#shared.live.generation);
+      else if (method === "initialize") this.#capabilities = capabilitiesOf(paramsOf(message).capabilities);
+    } else if (method === "notifications/cancelled") {
+      this.#deciding.get(paramsOf(message).requestId)?.abort();
+    }
+    deliver(message, extra);
+  }
+
+  async #call(message: WireMessage, extra: unknown, deliver: Deliver, call: DecidingCall): Promise<void> {
+    const { decisions, resolver, options } = this.#shared;
+    const id = message.id;
+    const params = paramsOf(message);
+    const tool = params.name;
+    try {
+      if (typeof tool !== "string") {
+        await this.#tap.send({ jsonrpc: "2.0", id, error: { code: INVALID_PARAMS, message: "tools/call needs a `name` string" } }, { relatedRequestId: id as string | number });
+        return;
+      }
+      // The SDK aborts a request's signal at the close: such a call is refused and must not open a session (after the
+      // close, the resolver would hand out a fresh unsealed one).
+      const session = call.aborted ? undefined : resolver.current();
+      if (session !== undefined) this.#sessions.add(session.sessionId);
+      call.tool = tool;
+      call.args = params.arguments;
+      call.session = session;
+      call.approve = options.approve ?? this.#elicitation(id, params);
+      call.handlerView = this.#shared.handlerView(tool);
+      const verdict = await decisions.decide(call);
+      // Cancelled, or closed: nobody waits for an answer, and the call does not run.
+      if (call.aborted) return;
+      if (!verdict.allowed) {
+        const error = verdict.error;
+        await this.#tap.send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, { relatedRequestId: id as string | number });
+        return;
+      }
+      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session });
+      // The server gets the plain copy the guard decided on, not the object parsed from the wire (see argumentsText).
+      deliver({ ...message, params: { ...params, arguments: verdict.args } }, extra);
+    } finally {
+      this.#deciding.delete(id);
+    }
+  }
+
+  #pin(tool: string, budget: ReadBudget): PinVerdict | Promise<PinVerdict> {
+    const { guard, options, live } = this.#shared;
     const policy = pinAgainstPolicy(guard, options.manifest, tool);
     if (!policy.ok) return policy;
-    const cached = live.peek();
-    if (cached !== undefined) return pinLive(guard, tool, cached);
-    return live.get((page) => listPage(originalList, page, extra)).then((digests) => pinLive(guard, tool, digests));
-  };
+    return live.use((digests) => pinLive(guard, tool, digests), budget);
+  }
 
-  const wrapCall = (original: RawHandler): RawHandler => async (request, extra) => {
-    const params = request.params ?? {};
-    const tool = params.name;
-    if (typeof tool !== "string") throw new McpError(ErrorCode.InvalidParams, "tools/call needs a `name` string");
-    // The SDK still runs a handler for a request that arrived with the close (it aborts its signal first): such a call
-    // is refused, and must not open a session (after the close, the resolver would hand out a fresh unsealed one).
-    const signal = signalOf(extra);
-    const session = signal?.aborted === true ? undefined : resolver.current();
-    if (session !== undefined) seenSessions.add(session.sessionId);
-    const pin = pinning(tool, extra);
-    const handlerView = server instanceof Server ? undefined : schemaView(server, tool);
-    const verdict = await decisions.decide({ tool, args: params.arguments, session, pin, approve: approverFor(), signal, handlerView });
-    if (!verdict.allowed) throw verdict.error;
-    // Closed or cancelled in the turn between the decision and here: nobody waits for the result, so it does not run.
-    if (signal?.aborted === true) throw new McpError(ErrorCode.ConnectionClosed, "the request was cancelled or its connection closed");
-    // The handler gets the plain copy the guard decided on, not the object parsed from the wire (see argumentsText).
-    const result = await original({ ...request, params: { ...params, arguments: verdict.args } }, extra);
-    // The result stage: the policy's result rules see what the tool sent back before it leaves the server.
-    return results.pass(tool, verdict.args, session, result, guard.outputSchemas?.[tool]);
-  };
+  /** Not `async`: a message that only passes through costs no extra promise. */
+  #outgoing(message: WireMessage, options: SendOptions | undefined, send: Send): Promise<void> {
+    if (isResponse(message)) {
+      const id = message.id;
+      if (typeof id === "string" && this.#askedServer.settle(message)) return Promise.resolve();
+      const listed = this.#listings.size === 0 ? undefined : this.#listings.get(id);
+      if (listed !== undefined) {
+        this.#listings.delete(id);
+        return this.#filtered(message, listed).then((filtered) => send(filtered, options));
+      }
+      const running = this.#running.size === 0 ? undefined : this.#running.get(id);
+      if (running !== undefined) {
+        this.#running.delete(id);
+        const result = message.result;
+        if (typeof result === "object" && result !== null) {
+          return this.#shared.decisions.inspectResult({ ...running, result: result as Record<string, unknown> }).then((inspected) => {
+            if ("withheld" in inspected) {
+              const error = inspected.withheld.error;
+              return send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, options);
+            }
+            return send(inspected.result === result ? message : { ...message, result: inspected.result }, options);
+          });
+        }
+      }
+    } else if (message.method === LIST_CHANGED) {
+      this.#shared.live.changed();
+    }
+    return send(message, options);
+  }
 
-  // The unfiltered list handler: live definitions are pinned from what the server really offers.
-  let originalList: RawHandler | undefined;
-  const wrapList = (original: RawHandler): RawHandler => {
-    originalList = original;
-    return (request, extra) => filteredList(original, request, extra);
-  };
-  const filteredList: (original: RawHandler, ...call: Parameters<RawHandler>) => ReturnType<RawHandler> = async (original, request, extra) => {
-    // A list_changed while the handler answers makes this answer stale: it is shown, filtered, but not pinned.
-    const generation = live.generation;
-    const result = await original(request, extra);
-    const tools = Array.isArray(result.tools) ? (result.tools as Record<string, unknown>[]) : [];
-    if (request.params?.cursor === undefined && result.nextCursor === undefined) live.offer(generation, digestsOf(tools));
-    const session = resolver.current();
-    const visible = session === undefined ? [] : await visibleTools(tools, session);
-    return { ...result, tools: visible };
-  };
+  /** A tools/list answer: pinned when whole and no change overtook it, and filtered to what the session could call. */
+  async #filtered(message: WireMessage, generation: number): Promise<WireMessage> {
+    const result = message.result as Record<string, unknown> | undefined;
+    if (result === undefined || !Array.isArray(result.tools)) return message;
+    const tools = result.tools as Record<string, unknown>[];
+    // A list_changed while the handler answered makes this answer stale: it is shown, filtered, but not pinned.
+    if (result.nextCursor === undefined) this.#shared.live.offer(generation, tools);
+    const session = this.#shared.resolver.current();
+    const visible = session === undefined ? [] : await this.#visible(tools, session);
+    return { ...message, result: { ...result, tools: visible } };
+  }
 
-  const visibleTools = async (tools: Record<string, unknown>[], session: SessionView): Promise<Record<string, unknown>[]> => {
+  async #visible(tools: Record<string, unknown>[], session: SessionView): Promise<Record<string, unknown>[]> {
+    const { decisions, now, guard, options, reachable } = this.#shared;
     let context: GuardContext;
     try {
       const snapshot = await decisions.store.snapshot(historyKeyOf(session), now());
@@ -142,27 +261,78 @@ export function enforce(server: McpServer | Server, guard: GuardModule, options:
         return false;
       }
     });
-  };
+  }
 
-  install(inner, table, CALL, wrapCall);
-  install(inner, table, LIST, wrapList);
+  /** Asks the server itself, as if a client did: its unfiltered answer comes back through `send`, and goes no further. */
+  askServer(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.#closed) return Promise.reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, "the connection closed before the server listed its tools"));
+    const { id, answer } = this.#askedServer.open();
+    this.#tap.deliver({ jsonrpc: "2.0", id, method, params: withEnvelope(params, this.#lastMeta) });
+    return answer;
+  }
 
-  const sendToolListChanged = inner.sendToolListChanged.bind(inner);
-  inner.sendToolListChanged = () => {
-    live.invalidate();
-    return sendToolListChanged();
-  };
-  onClose(inner, () => {
+  /**
+   * The default approver: MCP elicitation (form mode) of the client, when it declared it (at `initialize`, or on the
+   * request itself under protocol 2026-07-28); sent as part of the call's request, so it reaches the call's stream.
+   */
+  #elicitation(callId: unknown, params: Record<string, unknown>): ApprovalCallback | undefined {
+    const meta = params._meta as Record<string, unknown> | undefined;
+    const capabilities = capabilitiesOf(meta?.[CLIENT_CAPABILITIES_META_KEY]) ?? this.#capabilities;
+    const elicitation = capabilities?.elicitation as Record<string, unknown> | undefined;
+    if (elicitation === undefined || (elicitation.form === undefined && Object.keys(elicitation).length > 0)) return undefined;
+    return async (request) => {
+      const { id, answer } = this.#askedClient.open();
+      const withdraw = (): void => {
+        if (!this.#askedClient.withdraw(id, { action: "cancel" })) return;
+        this.#tap.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: id, reason: "the approval was withdrawn" } }).catch(() => undefined);
+      };
+      request.signal.addEventListener("abort", withdraw, { once: true });
+      try {
+        await this.#tap.send(
+          {
+            jsonrpc: "2.0",
+            id,
+            method: "elicitation/create",
+            params: {
+              mode: "form",
+              message: `Allow the call to \`${request.tool}\`? ${request.decision.reason} (${request.decision.determining.join(", ")})`,
+              requestedSchema: { type: "object", properties: { approve: { type: "boolean", title: "Approve this call" } }, required: ["approve"] },
+            },
+          },
+          { relatedRequestId: callId as string | number },
+        );
+        const result = await answer;
+        const content = result.content as Record<string, unknown> | undefined;
+        return result.action === "accept" && content?.approve === true;
+      } finally {
+        request.signal.removeEventListener("abort", withdraw);
+      }
+    };
+  }
+
+  #close(): void {
+    this.#closed = true;
+    // Nobody waits for these calls' answers any more: one still being decided (an approval) is refused, not run.
+    for (const controller of this.#deciding.values()) controller.abort();
+    this.#askedServer.failAll("the connection closed before the server answered");
+    this.#askedClient.failAll("the connection closed before the client answered");
+    const { decisions, resolver, live } = this.#shared;
     // Each session this connection decided for ends once its decisions in flight (an approval pending) have finished.
-    for (const id of seenSessions) decisions.endSession(id);
-    seenSessions.clear();
-    // The next connection of this Server is a new session: it must not continue the ended one's id (and history).
+    for (const id of this.#sessions) decisions.endSession(id);
+    this.#sessions.clear();
+    // The next connection is a new session: it must not continue the ended one's id (and history); and the server's
+    // tools may change while nobody is connected to hear it, so they are read again.
     resolver.reset();
-  });
-  return { decisions, invalidateTools: () => live.invalidate() };
+    live.changed();
+    this.onClosed();
+  }
 }
 
-/** The parts of an McpServer that validate a tool's arguments before its handler runs. Not public API (see handlerTable). */
+/**
+ * The parts of an McpServer that validate a tool's arguments before its handler runs. Not public API: the one private
+ * member enforcement reads (docs/architecture.md says why); absent in an SDK that lacks them, when the guard decides
+ * on the JSON arguments alone.
+ */
 interface McpServerInternals {
   readonly _registeredTools?: Record<string, { inputSchema?: unknown } | undefined>;
   readonly validateToolInput?: (tool: unknown, args: unknown, name: string) => Promise<unknown>;
@@ -175,53 +345,16 @@ interface McpServerInternals {
  * handler parses the same arguments again; a schema whose parse is not a function of its input (a transform reading
  * the clock, say) can still give the handler something else, which docs/enforcement.md says.
  */
-function schemaView(server: McpServer, tool: string): ((args: Readonly<Record<string, unknown>>) => Promise<Readonly<Record<string, unknown>>>) | undefined {
-  const internals = server as unknown as McpServerInternals;
+function schemaView(server: object, tool: string): CallToDecide["handlerView"] {
+  const internals = server as McpServerInternals;
   const registered = internals._registeredTools?.[tool];
   if (registered?.inputSchema === undefined || typeof internals.validateToolInput !== "function") return undefined;
   const validate = internals.validateToolInput.bind(server);
   return async (args) => (await validate(registered, args, tool)) as Readonly<Record<string, unknown>>;
 }
 
-/** The AbortSignal the SDK passes a request handler in `extra` (aborted on cancellation and on close), if any. */
-function signalOf(extra: unknown): AbortSignal | undefined {
-  const signal = (extra as { signal?: unknown } | undefined)?.signal;
-  return signal instanceof AbortSignal ? signal : undefined;
-}
-
-/** The Server's handler table. It is not public API, so its shape is checked here and at every SDK upgrade by the tests. */
-function handlerTable(inner: Server): HandlerTable {
-  const table = (inner as unknown as { _requestHandlers?: unknown })._requestHandlers;
-  if (!(table instanceof Map)) {
-    throw new EnforceError(EnforceErrorCode.UnsupportedSdk, "this MCP SDK version keeps no request handler table that enforcement can wrap");
-  }
-  return table as HandlerTable;
-}
-
-/**
- * Wraps the handler for `method` now, if one is installed, and every handler installed later: McpServer installs
- * its tool handlers only when the first tool is registered, possibly after `enforce` ran.
- */
-function install(inner: Server, table: HandlerTable, method: string, wrap: (original: RawHandler) => RawHandler): void {
-  const wrapped = new WeakSet<RawHandler>();
-  const rewrap = (): void => {
-    const current = table.get(method);
-    if (current === undefined || wrapped.has(current)) return;
-    const guarded = wrap(current);
-    wrapped.add(guarded);
-    table.set(method, guarded);
-  };
-  rewrap();
-  const setRequestHandler = inner.setRequestHandler.bind(inner) as (...args: unknown[]) => void;
-  (inner as unknown as { setRequestHandler: (...args: unknown[]) => void }).setRequestHandler = (...args: unknown[]) => {
-    setRequestHandler(...args);
-    rewrap();
-  };
-}
-
-async function listPage(handler: RawHandler | undefined, cursor: string | undefined, extra: unknown): Promise<Record<string, unknown>> {
-  if (handler === undefined) return { tools: [] };
-  return handler({ method: LIST, params: cursor === undefined ? {} : { cursor } }, extra);
+function capabilitiesOf(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
 }
 
 /** A live tool's digest, or why it can never be pinned (listed twice, or a definition without a canonical form). */
@@ -250,76 +383,6 @@ function digestsOf(tools: readonly Record<string, unknown>[]): LiveDigests {
 
 /** How long the server's own list handler may take to give the tool definitions calls are pinned to. */
 export const LIVE_TOOLS_TIMEOUT_MS = 10_000;
-
-/** `promise`, or a ToolListUnavailable EnforceError saying `why` once `ms` have passed; the timer never keeps the process alive. */
-function withinMs<T>(promise: Promise<T>, ms: number, why: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expiry = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new EnforceError(EnforceErrorCode.ToolListUnavailable, why)), ms);
-    timer.unref?.();
-  });
-  return Promise.race([promise, expiry]).finally(() => clearTimeout(timer));
-}
-
-/** The server's own tool definitions, read through its (unfiltered) list handler and kept until they change. */
-class LiveTools {
-  constructor(private readonly timeoutMs: number) {}
-
-  private digests: LiveDigests | undefined;
-  private loading: Promise<LiveDigests> | undefined;
-  /** Moves on every change: definitions read under an earlier generation may be stale. */
-  private changes = 0;
-
-  get generation(): number {
-    return this.changes;
-  }
-
-  /** Keeps definitions read in full under `generation`, unless they changed since the read began. */
-  offer(generation: number, digests: LiveDigests): void {
-    if (generation === this.changes) this.digests = digests;
-  }
-
-  invalidate(): void {
-    this.changes++;
-    this.digests = undefined;
-    this.loading = undefined;
-  }
-
-  peek(): LiveDigests | undefined {
-    return this.digests;
-  }
-
-  /**
-   * The definitions, read through `fetchPage` when none are kept. A read that a change overtook is stale: it is read
-   * again, and after MAX_STALE_READS such reads in a row the definitions count as unreadable (calls are refused).
-   */
-  get(fetchPage: (cursor: string | undefined) => Promise<Record<string, unknown>>): Promise<LiveDigests> {
-    if (this.digests !== undefined) return Promise.resolve(this.digests);
-    if (this.loading !== undefined) return this.loading;
-    const loading = (async () => {
-      // Kept in the step that found the read unchanged: a change landing before this function resumes must not be
-      // followed by keeping what it made stale.
-      const digests = await readUnchanged(
-        () => this.changes,
-        async () => digestsOf(await readToolList(fetchPage)),
-        (read) => (this.digests = read),
-      );
-      if (digests === undefined) {
-        throw new EnforceError(EnforceErrorCode.ToolListUnavailable, `the server's tool list changed during each of ${MAX_STALE_READS} reads in a row`);
-      }
-      return digests;
-    })();
-    // A list handler that never answers would hold every call waiting for the pin, and its decision, forever.
-    const ms = this.timeoutMs;
-    const bounded = withinMs(loading, ms, `the server's own tools/list handler did not answer within ${ms} ms, so no tool can be pinned`);
-    this.loading = bounded;
-    bounded.catch(() => undefined).finally(() => {
-      if (this.loading === bounded) this.loading = undefined;
-    });
-    return bounded;
-  }
-}
-
 
 function pinLive(guard: GuardModule, tool: string, digests: LiveDigests): PinVerdict {
   if (!digests.has(tool)) return { ok: false, code: EnforceErrorCode.ToolUnknown, reason: `the server does not list \`${tool}\`` };

@@ -13,7 +13,7 @@ import { digestedToolView } from "./digest.js";
 import { ManifestError, ManifestErrorCode } from "./errors.js";
 import { readToolList } from "./listing.js";
 import { MAX_MANIFEST_BYTES, verifySignedManifest, type VerifiedManifest, type VerifyOptions } from "./signed.js";
-import { requestScopedFetch } from "../transport/fetch.js";
+import { tlsClientFetch, type TlsClientOptions } from "../transport/tls.js";
 
 /** How long a server asked with `--from-server` has to start and list its tools. */
 export const FROM_SERVER_TIMEOUT_MS = 30_000;
@@ -77,14 +77,18 @@ export async function toolsFromServer(commandLine: string, options: { cwd?: stri
  * Connects to a Streamable HTTP MCP server as the proxy would, reads its tool list once it has settled, and ends the
  * session. `headers` (an `Authorization` header, say) go with every request and appear in no message.
  */
-export async function toolsFromUrl(url: string | URL, options: { headers?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): Promise<Record<string, unknown>[]> {
+export async function toolsFromUrl(
+  url: string | URL,
+  options: { headers?: Readonly<Record<string, string>>; timeoutMs?: number; tls?: TlsClientOptions } = {},
+): Promise<Record<string, unknown>[]> {
   let endpoint: URL;
   try {
     endpoint = upstreamUrlOf(url);
   } catch (error) {
     throw new ManifestError(ManifestErrorCode.Malformed, error instanceof Error ? error.message : String(error));
   }
-  const transport = new StreamableHTTPClientTransport(endpoint, { fetch: requestScopedFetch, ...(options.headers === undefined ? {} : { requestInit: { headers: { ...options.headers } } }) });
+  // An https server is verified (system store, or `tls`), in TLS 1.3 only: the list read here is what a review signs.
+  const transport = new StreamableHTTPClientTransport(endpoint, { fetch: tlsClientFetch(options.tls), ...(options.headers === undefined ? {} : { requestInit: { headers: { ...options.headers } } }) });
   const endSession = async (): Promise<void> => {
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, KILL_GRACE_MS)));

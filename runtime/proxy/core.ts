@@ -29,10 +29,9 @@ import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE } from "./er
 import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
 import type { UpstreamRequest } from "./upstream.js";
 import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-session.js";
-import { isClientRequestMethod } from "./methods.js";
+import { isClientRequestMethod, SUPPORTED_MCP_REVISIONS } from "./methods.js";
 import { ProxyResultGate } from "./results.js";
 import { ResultError, resultRefusal } from "../enforce/results.js";
-import type { AuditSink } from "../audit/log.js";
 
 /**
  * How long a human may take to approve an `ask` before the call is denied. The upstream then has its own call
@@ -71,6 +70,26 @@ function neededCapability(method: string, params: Params): { readonly name: stri
     default:
       return undefined;
   }
+}
+
+/** The first request of a client speaking protocol revision 2026-07-28: it asks what the server supports. */
+const DISCOVER = "server/discover";
+/** Where a 2026-07-28 request names its protocol revision. */
+const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
+/** The JSON-RPC code of "unsupported protocol version" in revision 2026-07-28. */
+const JSONRPC_UNSUPPORTED_PROTOCOL_VERSION = -32022;
+
+/**
+ * The answer to a client speaking revision 2026-07-28: `server/discover` is a method the proxy does not serve (-32601,
+ * which a negotiating client takes as "initialize instead"); any other request naming that revision gets -32022 with
+ * the revisions the proxy speaks. Both carry PQG8020 and say what to do.
+ */
+function statelessRefused(method: string, params: Params): ProxyError {
+  const meta = params?._meta as Record<string, unknown> | undefined;
+  const requested = typeof meta?.[PROTOCOL_VERSION_META_KEY] === "string" ? (meta[PROTOCOL_VERSION_META_KEY] as string) : "2026-07-28";
+  const message = `the proxy serves MCP revisions ${SUPPORTED_MCP_REVISIONS.join(", ")} through \`initialize\`; revision ${requested.slice(0, 40)} (stateless, \`${DISCOVER}\`) is not passed through to the upstream: connect with version negotiation \`auto\` or \`legacy\``;
+  const data = { code: "PQG8020", supported: [...SUPPORTED_MCP_REVISIONS].reverse(), requested: requested.slice(0, 40) };
+  return new ProxyError("PQG8020", message, method === DISCOVER ? JSONRPC_METHOD_NOT_FOUND : JSONRPC_UNSUPPORTED_PROTOCOL_VERSION, data);
 }
 
 function notForwarded(message: string, rpcCode: number): ProxyError {
@@ -114,8 +133,6 @@ export interface ProxyCoreOptions {
   readonly maxUpstreams?: number | undefined;
   /** The enforcement module's decision pipeline: guard, history, approval and audit. */
   readonly decisions: DecisionPoint;
-  /** Where result decisions are recorded (the same sink as the decision pipeline's). */
-  readonly audit?: AuditSink | undefined;
   readonly logger: Logger;
   /** Overrides asking the downstream client (MCP elicitation) for approval of `ask` decisions. */
   readonly approver?: ApprovalCallback | undefined;
@@ -156,11 +173,11 @@ export class ProxyCore {
     this.#options = options;
     this.#log = options.logger.child({ component: "proxy" });
     this.#reachable = defaultReachability(options.decisions.guard);
-    this.results = new ProxyResultGate(options.decisions.guard, { store: options.decisions.store, now: options.decisions.now, audit: options.audit, logger: options.logger });
+    this.results = new ProxyResultGate(options.decisions, (error, text) => new Refusal(error, text));
     this.#initial = this.#open();
   }
 
-  /** The result stage: result rules on tools/call results and on reads of the resources they link. */
+  /** The result stage's part that is the proxy's own: the links a result hands out, and the reads of them. */
   readonly results: ProxyResultGate;
 
   get mode(): UpstreamMode {
@@ -657,6 +674,12 @@ export class ProxyConnection {
       const max = this.#core.options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
       throw new ProxyError("PQG8011", `the proxy already serves its most upstream sessions (${max}); try again when a client has disconnected`, RPC_UPSTREAM_UNAVAILABLE);
     }
+    // Protocol 2026-07-28 has no `initialize`: a client discovers the server and sends the revision on every request.
+    // The upstream session speaks the revision it was initialized with, so such a request is refused, clearly, before
+    // anything is decided or forwarded; a client negotiating (`auto`) falls back to `initialize` on this answer.
+    if (method === DISCOVER || isObject(params?._meta) && typeof params._meta[PROTOCOL_VERSION_META_KEY] === "string") {
+      throw statelessRefused(method, params);
+    }
     if (this.#core.mode === "shared" && (method.startsWith("tasks/") || (method === "tools/call" && params?.task !== undefined))) {
       // One server session for every client cannot tell whose task is whose: a task's results and requests would
       // reach whoever asks. Task-augmented calls need per-session mode.
@@ -679,7 +702,9 @@ export class ProxyConnection {
           this.#core.logger.warn({ connection: this.id, method: method.slice(0, 200) }, "refused a request for a method that is not an MCP client request");
           throw new ProxyError("PQG8010", `method \`${method.slice(0, 200)}\` is not an MCP client request the proxy forwards`, JSONRPC_METHOD_NOT_FOUND);
         }
-        if (method === "resources/read") return resultRefusals(this.#core.results.afterRead(params, this.#session(), await this.#forward(id, method, params, upstream)));
+        if (method === "resources/read" && this.#core.options.decisions.inspectsResults) {
+          return this.#core.results.afterRead(params, this.#session(), await this.#forward(id, method, params, upstream));
+        }
         return this.#forward(id, method, params, upstream);
     }
   }
@@ -710,7 +735,8 @@ export class ProxyConnection {
       if (!this.#open) throw new ProxyError("PQG8015", "the connection closed before the call could be decided", RPC_UPSTREAM_UNAVAILABLE);
       this.#sessions.add(session.sessionId);
     }
-    const verdict = await this.#core.options.decisions.decide({
+    const decisions = this.#core.options.decisions;
+    const verdict = await decisions.decide({
       tool,
       args: params.arguments,
       session,
@@ -728,11 +754,14 @@ export class ProxyConnection {
     if (params._meta !== undefined) sent._meta = params._meta;
     if (params.task !== undefined) sent.task = params.task;
     // A task's result comes back later through `tasks/result`, where no result rule would see it.
-    if (params.task !== undefined && this.#core.results.active) {
+    if (params.task !== undefined && decisions.inspectsResults) {
       const error = new ResultError("PQG7703", `the result of a task-augmented call to \`${tool}\` cannot be inspected, so the call is refused`);
       throw new Refusal(resultRefusal(tool, error), error.message);
     }
-    return resultRefusals(this.#core.results.afterCall(tool, verdict.args, session, await this.#forward(id, "tools/call", sent, upstream)));
+    const result = await this.#forward(id, "tools/call", sent, upstream);
+    // The return path: what the tool sent back passes the result stages before the client sees it.
+    if (decisions.inspectsResults && isObject(result)) return this.#core.results.afterCall(tool, verdict.args, session, result);
+    return result;
   }
 
   async #forward(id: RequestId, method: string, params: Params, upstream: UpstreamSession): Promise<unknown> {
@@ -829,14 +858,6 @@ function withdrawnOnCancel(approver: ApprovalCallback, cancelled: AbortSignal): 
     const withdrawn = new Promise<boolean>((resolve) => cancelled.addEventListener("abort", () => resolve(false), { once: true }));
     return Promise.race([approver({ ...request, signal }), withdrawn]);
   };
-}
-
-/** A result the result stage refused becomes the refusal sent downstream, its reason as the message. */
-function resultRefusals<T>(inspected: Promise<T>): Promise<T> {
-  return inspected.catch((error: unknown) => {
-    if (error instanceof McpError) throw new Refusal(error, String((error.data as { reason?: unknown } | undefined)?.reason ?? error.message));
-    throw error;
-  });
 }
 
 /** A refusal from the decision pipeline, sent downstream as its JSON-RPC error without the SDK's message prefix. */

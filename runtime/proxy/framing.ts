@@ -1,6 +1,7 @@
 // Newline-delimited JSON-RPC framing for the proxy's stdio sides: splits a byte stream into lines, bounds their
 // size, and sorts each line into a valid message or the JSON-RPC error that malformed input must be answered with.
-import { JSONRPCMessageSchema, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { isJsonRpcMessage } from "../transport/message-shape.js";
 
 /**
  * Largest message accepted on a stdio side. MCP tool results can carry documents, so this is generous, but it is
@@ -62,8 +63,7 @@ export function classifyLine(line: string): FramedLine {
       detail: "not valid JSON",
     };
   }
-  const checked = JSONRPCMessageSchema.safeParse(parsed);
-  if (!checked.success) {
+  if (!isJsonRpcMessage(parsed)) {
     const id = readableId(parsed);
     const has = (key: string): boolean => Object.hasOwn(parsed as object, key);
     const response = id !== null && !has("method") && (has("result") || has("error"));
@@ -74,7 +74,7 @@ export function classifyLine(line: string): FramedLine {
       ...(response ? { inReplyTo: id } : {}),
     };
   }
-  return { kind: "message", message: checked.data };
+  return { kind: "message", message: parsed };
 }
 
 /**

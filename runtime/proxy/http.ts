@@ -1,10 +1,13 @@
-// `pqguard proxy --listen http://HOST:PORT[/PATH]`: the proxy's downstream over Streamable HTTP. Each HTTP session is
-// one connection of the proxy core: sealed (the post-quantum session) when the proxy has an identity, plain otherwise.
+// `pqguard proxy --listen http(s)://HOST:PORT[/PATH]`: the proxy's downstream over Streamable HTTP, in TLS 1.3 when
+// given a certificate. Each HTTP session is one connection of the proxy core: sealed (the post-quantum session) when
+// the proxy has an identity, plain otherwise.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import type { ClientTrust, SigningIdentity } from "../session/certificate.js";
 import { PlainHttpEndpoint, SealedHttpEndpoint } from "../transport/http.js";
+import { tlsServerOptions, type TlsServerCredentials } from "../transport/tls.js";
 import type { ProxyCore } from "./core.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
 
@@ -17,12 +20,16 @@ export const DEFAULT_MCP_PATH = "/mcp";
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
 /** How clients name a loopback listener in their Host header. */
 const LOOPBACK_HOST_NAMES = ["127.0.0.1", "localhost", "[::1]"];
-/** http's default port: URL parsing drops it from a URL, and clients leave it out of the Host header. */
-const HTTP_DEFAULT_PORT = 80;
+/** The default ports: URL parsing drops them from a URL, and clients leave them out of the Host header. */
+const DEFAULT_PORTS: Readonly<Record<string, number>> = { "http:": 80, "https:": 443 };
 
 export interface HttpListenOptions {
-  /** `http://HOST:PORT[/PATH]`; port 0 picks a free port. */
+  /** `http(s)://HOST:PORT[/PATH]`; port 0 picks a free port; `https:` needs `tls`. */
   readonly url: URL;
+  /** The listener's certificate and key: it then speaks TLS 1.3 only (see runtime/transport/tls.ts). */
+  readonly tls?: TlsServerCredentials | undefined;
+  /** Addresses of load balancers whose X-Forwarded-For is believed (see HttpEndpointOptions.trustProxy). */
+  readonly trustProxy?: readonly string[] | undefined;
   readonly core: ProxyCore;
   /** The proxy's ML-DSA identity: with it every session is sealed; without it sessions are plain MCP. */
   readonly identity?: SigningIdentity | undefined;
@@ -52,15 +59,22 @@ export interface HttpListener {
   close(): Promise<void>;
 }
 
-/** Checks a `--listen` URL: http, a host, a port; a plain (keyless) listener only on a loopback address. */
-export function listenUrlOf(text: string, sealed: boolean): URL {
+/**
+ * Checks a `--listen` URL: http (or https, with `tls`, and only then), a host, a port; a plain (keyless) listener only
+ * on a loopback address, TLS or not: TLS authenticates the server, not the clients who would reach the upstream.
+ */
+export function listenUrlOf(text: string, sealed: boolean, tls = false): URL {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
     throw badListen(`\`${text}\` is not a URL; use \`stdio\` or \`http://127.0.0.1:PORT\``);
   }
-  if (url.protocol !== "http:") throw badListen(`\`${url.protocol}\` listeners are not supported; use \`http://HOST:PORT\` (the sealed session encrypts it)`);
+  if (url.protocol === "https:" && !tls) throw badListen("an `https://` listener needs its certificate and key: give `--tls-cert FILE --tls-key FILE`");
+  if (url.protocol === "http:" && tls) throw badListen("a certificate is given: listen on `https://HOST:PORT`, or leave out `--tls-cert` and `--tls-key`");
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw badListen(`\`${url.protocol}\` listeners are not supported; use \`http://HOST:PORT\` (the sealed session encrypts it) or \`https://HOST:PORT\` with a certificate`);
+  }
   if (url.port === "" && !namesPort(text)) throw badListen("the listen URL needs a port, e.g. `http://127.0.0.1:8808`");
   if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
     throw badListen("the listen URL takes a host, a port and a path only");
@@ -78,9 +92,9 @@ function namesPort(text: string): boolean {
   return /:\d+$/.test(authority.replace(/^.*@/, ""));
 }
 
-/** The port a URL from `listenUrlOf` listens on: its own, or http's default when parsing dropped an explicit `:80`. */
+/** The port a URL from `listenUrlOf` listens on: its own, or the scheme's default when parsing dropped an explicit one. */
 export function listenPortOf(url: URL): number {
-  return url.port === "" ? HTTP_DEFAULT_PORT : Number(url.port);
+  return url.port === "" ? (DEFAULT_PORTS[url.protocol] ?? 80) : Number(url.port);
 }
 
 /**
@@ -91,7 +105,16 @@ export function listenPortOf(url: URL): number {
 export function allowedHostsOf(url: URL, port: number): string[] | undefined {
   if (!LOOPBACK.has(url.hostname)) return undefined;
   const withPort = LOOPBACK_HOST_NAMES.map((name) => `${name}:${port}`);
-  return port === HTTP_DEFAULT_PORT ? [...withPort, ...LOOPBACK_HOST_NAMES] : withPort;
+  return port === DEFAULT_PORTS[url.protocol] ? [...withPort, ...LOOPBACK_HOST_NAMES] : withPort;
+}
+
+/** A request target's path: as `new URL` would give it for the usual origin-form (`/mcp`, `/mcp?x`), without a URL per request. */
+function pathOf(target: string | undefined): string {
+  if (target === undefined || target === "") return "/";
+  const end = target.search(/[?#]/);
+  const path = end < 0 ? target : target.slice(0, end);
+  // Anything unusual (an absolute form, dot segments, escapes) goes the careful way.
+  return path.startsWith("/") && !path.startsWith("//") && !/[%\\\t]|\/\.\.?(\/|$)/.test(path) ? path : new URL(target, "http://localhost").pathname;
 }
 
 export async function listenHttp(options: HttpListenOptions): Promise<HttpListener> {
@@ -103,8 +126,8 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
   let draining = false;
   let inFlight = 0;
   let idle: (() => void) | undefined;
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const requested = new URL(req.url ?? "/", "http://localhost").pathname;
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    const requested = pathOf(req.url);
     if (requested !== path && (requested === HEALTH_PATH || requested === READY_PATH)) {
       const state = options.readiness?.() ?? { ok: true };
       const ok = requested === HEALTH_PATH || (!draining && state.ok);
@@ -133,7 +156,8 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
       });
     }
     void endpoint.handle(req, res);
-  });
+  };
+  const server: Server = options.tls === undefined ? createServer(serve) : createTlsServer(tlsServerOptions(options.tls), serve);
   const host = options.url.hostname.replace(/^\[(.*)\]$/, "$1");
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error) => reject(badListen(`cannot listen on ${options.url.host}: ${error.message}`)));
@@ -143,7 +167,7 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
   const url = new URL(options.url.href);
   url.port = String(port);
   const allowedHosts = allowedHostsOf(url, port);
-  const common = { onSessionError, ...(allowedHosts === undefined ? {} : { allowedHosts }) };
+  const common = { onSessionError, ...(allowedHosts === undefined ? {} : { allowedHosts }), ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }) };
   endpoint =
     options.identity === undefined
       ? new PlainHttpEndpoint({ ...common, connect: (transport) => core.attachPlain(transport) })

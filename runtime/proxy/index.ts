@@ -109,7 +109,6 @@ export function createProxy(options: ProxyOptions): Proxy {
   const maxUpstreams = options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
   if (!Number.isSafeInteger(maxUpstreams) || maxUpstreams < 1) throw new ProxyError("PQG8006", `the most upstream sessions must be a positive whole number, not ${maxUpstreams}`, JSONRPC_INVALID_PARAMS);
   const core = new ProxyCore({
-    audit: options.audit,
     openUpstream: (events) => ({
       supervisor: new UpstreamSupervisor(options.upstream, {
         logger: options.logger,

@@ -1,12 +1,10 @@
 // The proxy's result stage: every `tools/call` result meets the policy's result rules before it is forwarded, and so
 // does a `resources/read` of a resource a tool's result linked to (a `resource_link` item): reading the link would
 // otherwise hand the client what the rules withheld. Linked contents are inspected as a result of the linking tool.
-import type { AuditSink } from "../audit/log.js";
+import type { McpError } from "@modelcontextprotocol/sdk/types.js";
 import type { SessionView } from "../enforce/context.js";
-import { hasResultRules, ResultError, ResultErrorCode, ResultStage, resultRefusal } from "../enforce/results.js";
-import type { GuardModule } from "../guard/types.js";
-import type { StateStore } from "../state/store.js";
-import type { Logger } from "pino";
+import type { DecisionPoint } from "../enforce/decide.js";
+import { ResultError, ResultErrorCode, resultRefusal } from "../enforce/results.js";
 
 /** Linked resources remembered per session; beyond it the session's reads of unknown resources are refused. */
 export const MAX_LINKS_PER_SESSION = 1024;
@@ -31,34 +29,30 @@ function blobText(blob: string): string | undefined {
   }
 }
 
+/** Turns a refusal into what the proxy sends downstream (its Refusal), the message being the reason. */
+export type RefusalOf = (error: McpError, text: string) => Error;
+
 export class ProxyResultGate {
-  private readonly stage: ResultStage;
   private readonly links = new Map<string, Map<string, Link>>();
   /** Sessions that linked more resources than are remembered: every read of theirs is refused, not let through. */
   private readonly overflowed = new Set<string>();
 
   constructor(
-    private readonly guard: GuardModule,
-    options: { readonly store: StateStore; readonly now: () => number; readonly audit?: AuditSink | undefined; readonly logger?: Logger | undefined },
-  ) {
-    this.stage = new ResultStage(guard, "server", { ...options, policyDigest: guard.policyDigest });
-  }
+    private readonly decisions: DecisionPoint,
+    private readonly refusal: RefusalOf,
+  ) {}
 
-  get active(): boolean {
-    return hasResultRules(this.guard);
-  }
-
-  /** Inspects a tool's result and remembers the resources it links to, for the session. */
-  async afterCall(tool: string, args: Readonly<Record<string, unknown>>, session: SessionView | undefined, result: unknown): Promise<unknown> {
-    if (!this.active) return result;
-    const passed = await this.stage.pass(tool, args, session, result, this.guard.outputSchemas?.[tool]);
-    const content = isRecord(passed) ? passed["content"] : undefined;
+  /** Inspects a tool's result through the decision point's result stages, and remembers the resources it links to. */
+  async afterCall(tool: string, args: Readonly<Record<string, unknown>>, session: SessionView | undefined, result: Readonly<Record<string, unknown>>): Promise<unknown> {
+    const inspected = await this.decisions.inspectResult({ tool, args, session, result });
+    if ("withheld" in inspected) throw this.refusal(inspected.withheld.error, inspected.withheld.error.message.replace(/^MCP error -?\d+: /, ""));
+    const content = inspected.result["content"];
     if (session !== undefined && Array.isArray(content)) {
       for (const item of content) {
         if (isRecord(item) && item["type"] === "resource_link" && typeof item["uri"] === "string") this.remember(session.sessionId, item["uri"], { tool, args });
       }
     }
-    return passed;
+    return inspected.result;
   }
 
   /**
@@ -66,10 +60,11 @@ export class ProxyResultGate {
    * contents and UTF-8 blobs are read, redacted or refused as its result would be. Other reads pass unchanged.
    */
   async afterRead(params: Record<string, unknown> | undefined, session: SessionView | undefined, result: unknown): Promise<unknown> {
-    if (!this.active || session === undefined || typeof params?.["uri"] !== "string") return result;
-    const link = this.links.get(session.sessionId)?.get(params["uri"]);
+    if (session === undefined || typeof params?.["uri"] !== "string") return result;
+    const uri = params["uri"];
+    const link = this.links.get(session.sessionId)?.get(uri);
     if (link === undefined && this.overflowed.has(session.sessionId)) {
-      throw resultRefusal("resources/read", new ResultError(ResultErrorCode.ResourceWithheld, `this session linked more than ${MAX_LINKS_PER_SESSION} resources, so a read cannot be matched to its tool and is withheld`));
+      throw this.withheld("resources/read", `this session linked more than ${MAX_LINKS_PER_SESSION} resources, so a read cannot be matched to its tool and is withheld`, []);
     }
     if (link === undefined) return result;
     const contents = isRecord(result) && Array.isArray(result["contents"]) ? (result["contents"] as unknown[]) : [];
@@ -81,16 +76,12 @@ export class ProxyResultGate {
         return { type: "resource", resource: text === undefined ? c : { ...c, text } };
       }),
     };
-    let passed: unknown;
-    try {
-      passed = await this.stage.pass(link.tool, link.args, session, asResult);
-    } catch (error) {
-      const data = (error as { data?: { reason?: unknown; rules?: unknown } }).data;
-      const reason = typeof data?.reason === "string" ? data.reason : "the result rules refused it";
-      const rules = Array.isArray(data?.rules) ? (data.rules as string[]) : [];
-      throw resultRefusal(link.tool, new ResultError(ResultErrorCode.ResourceWithheld, `resource \`${params["uri"].slice(0, 200)}\` linked by \`${link.tool}\` withheld: ${reason}`, rules));
+    const inspected = await this.decisions.inspectResult({ tool: link.tool, args: link.args, session, result: asResult });
+    if ("withheld" in inspected) {
+      const refusal = inspected.withheld.refusal;
+      throw this.withheld(link.tool, `resource \`${uri.slice(0, 200)}\` linked by \`${link.tool}\` withheld: ${refusal.reason}`, refusal.rules);
     }
-    const items = isRecord(passed) && Array.isArray(passed["content"]) ? (passed["content"] as unknown[]) : [];
+    const items = Array.isArray(inspected.result["content"]) ? (inspected.result["content"] as unknown[]) : [];
     const back = contents.map((c, i) => {
       const resource = isRecord(items[i]) ? (items[i] as Record<string, unknown>)["resource"] : undefined;
       if (!isRecord(c) || !isRecord(resource) || typeof resource["text"] !== "string") return c;
@@ -99,6 +90,11 @@ export class ProxyResultGate {
       return c;
     });
     return { ...(result as Record<string, unknown>), contents: back };
+  }
+
+  private withheld(tool: string, message: string, rules: readonly string[]): Error {
+    const error = new ResultError(ResultErrorCode.ResourceWithheld, message, rules);
+    return this.refusal(resultRefusal(tool, error), error.message);
   }
 
   /** Forgets a session's links when it ends. */

@@ -7,10 +7,17 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { InitializeResult, JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
 import { classifyLine, LineSplitter, oversizedReply, serializeLine, type JsonRpcErrorReply } from "./framing.js";
-import { requestScopedFetch } from "../transport/fetch.js";
+import { tlsClientFetch, type TlsClientOptions } from "../transport/tls.js";
 
 /** Between SIGTERM and SIGKILL (stdio), or for the session's DELETE (HTTP), when shutting down: time to flush, not to linger. */
 export const KILL_GRACE_MS = 1_000;
+
+/**
+ * Bytes written to a stdio server's input and not yet read by it, past which further messages are refused (a request's
+ * caller hears at once) rather than queued: a server that stops reading would otherwise grow the proxy's memory with
+ * every call sent to it. One message larger than this is still written whole when the backlog is below it.
+ */
+export const MAX_UPSTREAM_BACKLOG_BYTES = 16 * 1024 * 1024;
 
 /** An upstream MCP server run as a child process, spoken to over its stdin and stdout. */
 export interface UpstreamCommand {
@@ -28,6 +35,8 @@ export interface UpstreamUrl {
   readonly url: string | URL;
   /** Sent with every HTTP request (an `Authorization` header, say); never logged. */
   readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** How an `https:` server is verified (system CA store by default); TLS 1.3 only, whatever is given. */
+  readonly tls?: TlsClientOptions | undefined;
 }
 
 export type UpstreamTarget = UpstreamCommand | UpstreamUrl;
@@ -102,11 +111,13 @@ class StdioLink implements UpstreamLink {
   readonly name: string;
   readonly #child: ChildProcess | undefined;
   readonly #log: Logger;
+  readonly #events: LinkEvents;
   readonly #exited: Promise<void>;
 
   constructor(command: UpstreamCommand, log: Logger, events: LinkEvents) {
     this.name = command.command;
     this.#log = log;
+    this.#events = events;
     let ended = false;
     let markExited!: () => void;
     this.#exited = new Promise((resolve) => (markExited = resolve));
@@ -168,7 +179,17 @@ class StdioLink implements UpstreamLink {
   write(message: JSONRPCMessage | JsonRpcErrorReply): void {
     const stdin = this.#child?.stdin;
     if (stdin === undefined || stdin === null || stdin.destroyed) return;
+    if (stdin.writableLength > MAX_UPSTREAM_BACKLOG_BYTES) return this.#refuse(message, stdin.writableLength);
     stdin.write(serializeLine(message));
+  }
+
+  /** The server is not reading: a request's caller hears so now; anything else is dropped, and either way it is trouble. */
+  #refuse(message: JSONRPCMessage | JsonRpcErrorReply, backlog: number): void {
+    const detail = `the upstream server has not read the last ${backlog} bytes sent to it`;
+    const raw = message as { method?: unknown; id?: unknown };
+    if (typeof raw.method === "string" && (typeof raw.id === "number" || typeof raw.id === "string")) this.#events.undelivered(raw.id, detail);
+    else this.#log.warn({ detail }, "message to the upstream dropped");
+    this.#events.trouble(detail);
   }
 
   initialized(): void {}
@@ -204,7 +225,7 @@ class HttpLink implements UpstreamLink {
     this.name = displayUrl(url);
     this.#events = events;
     this.#log = log;
-    this.#transport = new StreamableHTTPClientTransport(url, { fetch: requestScopedFetch, ...(target.headers === undefined ? {} : { requestInit: { headers: { ...target.headers } } }) });
+    this.#transport = new StreamableHTTPClientTransport(url, { fetch: tlsClientFetch(target.tls), ...(target.headers === undefined ? {} : { requestInit: { headers: { ...target.headers } } }) });
     this.#transport.onmessage = (message) => {
       if (!this.#ended) events.message(message);
     };

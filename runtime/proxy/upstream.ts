@@ -13,6 +13,7 @@ import {
 import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_METHOD_NOT_FOUND, type JsonRpcErrorReply } from "./framing.js";
 import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, UpstreamRpcError } from "./errors.js";
 import { displayUrl, isUpstreamUrl, openLink, upstreamUrlOf, type UpstreamLink, type UpstreamTarget } from "./upstream-link.js";
+import { checkPins } from "../transport/tls.js";
 
 export { isUpstreamUrl, KILL_GRACE_MS, upstreamUrlOf, type UpstreamCommand, type UpstreamTarget, type UpstreamUrl } from "./upstream-link.js";
 
@@ -97,7 +98,10 @@ export class UpstreamSupervisor {
 
   /** Throws PQG8006 when `target` is a URL that is not http(s). */
   constructor(target: UpstreamTarget, options: UpstreamOptions) {
-    if (isUpstreamUrl(target)) upstreamUrlOf(target.url);
+    if (isUpstreamUrl(target)) {
+      upstreamUrlOf(target.url);
+      checkPins(target.tls?.pins ?? []);
+    }
     this.#target = target;
     this.#options = options;
     this.#log = options.logger.child({ component: "upstream" });

@@ -35,6 +35,8 @@ export const SESSION_ERRORS = errorCatalogue("session", "SessionError", [[6001, 
     "PQG6028",
     "A re-authentication the peer sent was refused: malformed, a certificate not valid or not trusted, another subject, `id` or identity than the session's, not outlasting the current one, a bad signature, or a replayed counter, so the session closes.",
   ],
+  SessionTableFull: ["PQG6029", "An HTTP endpoint's session table had no seat for a session and no idle session to evict for it; or a session was evicted for a newcomer."],
+  TlsRefused: ["PQG6030", "A TLS server under the session could not be verified: its certificate carries none of the pinned keys."],
 });
 
 /** The codes by name, to throw with. */

@@ -1,22 +1,41 @@
-// MCP over Streamable HTTP, one SDK StreamableHTTPServerTransport per session, found again by the Mcp-Session-Id
-// header it issues. SealedHttpEndpoint wraps each in PqcServerTransport (unordered delivery), opened by the session
-// hello, and tells plain MCP clients why they are refused; PlainHttpEndpoint serves plain MCP sessions.
-import { randomUUID } from "node:crypto";
+// MCP over Streamable HTTP, one HttpSessionTransport per session, found again by the Mcp-Session-Id header it issues,
+// and the session table: who may hold a session, for how long, and who is evicted when it is full. SealedHttpEndpoint
+// wraps each session in PqcServerTransport (unordered delivery), opened by the session hello, and tells plain MCP
+// clients why they are refused; PlainHttpEndpoint serves plain MCP sessions.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { BlockList, isIP } from "node:net";
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
 import { MAX_FRAME_BYTES, MAX_HANDSHAKE_MESSAGE_BYTES } from "../session/constants.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
+import type { EstablishedSession } from "../session/handshake.js";
 import { HandshakeStep, openEnvelope } from "./envelope.js";
+import { HttpRefusal, HttpSessionTransport, refuse } from "./http-session.js";
 import { PqcServerTransport, type PqcServerTransportOptions } from "./server.js";
 
-/** At most this many sessions at once (default); a new hello beyond it gets 503. */
+/** At most this many sessions at once, established (default); what happens at the limit: see HttpEndpointOptions. */
 export const MAX_HTTP_SESSIONS = 256;
-/** A session with no HTTP request for this long, and none open, is closed (default). */
+/**
+ * Of which at most this share unauthenticated, when clients can authenticate (the proxy trusts an issuer or a client):
+ * the rest is kept for authenticated clients, so that anonymous ones, however many, cannot lock them out.
+ */
+export const ANONYMOUS_SESSION_SHARE = 0.25;
+/** At most this many unauthenticated sessions from one source address (default). */
+export const MAX_SESSIONS_PER_SOURCE = 16;
+/** A session with no POST for this long, and none in progress, is closed; an open event stream does not count (default). */
 export const HTTP_SESSION_IDLE_MS = 30 * 60_000;
+/**
+ * A full table evicts a session only after this long without a POST (default): long enough that a client between two
+ * calls of one task keeps its session, short enough that sessions held open only by their event streams give way.
+ */
+export const EVICTABLE_AFTER_IDLE_MS = 10_000;
 /** At most this many sessions still opening (handshake under way); a new one at the limit evicts the oldest (default). */
 export const MAX_OPENING_HTTP_SESSIONS = 32;
+/**
+ * Request bodies being read at once, all together, at most this many bytes: one body may be 11 MiB (a largest sealed
+ * frame), and without a total a few hundred concurrent POSTs could take gigabytes before any is refused.
+ */
+export const MAX_BODY_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 /** Largest body of a request that opens a session: a session hello, or an `initialize`. */
 const MAX_OPENING_BODY_BYTES = Math.ceil((MAX_HANDSHAKE_MESSAGE_BYTES * 4) / 3) + 8 * 1024;
 
@@ -24,17 +43,47 @@ const MAX_OPENING_BODY_BYTES = Math.ceil((MAX_HANDSHAKE_MESSAGE_BYTES * 4) / 3) 
 export interface HttpEndpointOptions<T extends Transport> {
   /** Connects a server to each new session, e.g. `(t) => newMcpServer().connect(t)`; resolves once connected. */
   readonly connect: (transport: T) => Promise<unknown>;
+  /**
+   * Established sessions at once. At the limit a new session evicts the least recently used idle one (no POST for
+   * `evictableAfterIdleMs`, none in progress), unauthenticated first; with none to evict it is refused.
+   */
   readonly maxSessions?: number;
+  /**
+   * Unauthenticated sessions at once (default: a quarter of `maxSessions` when clients can authenticate, else all of
+   * it). At the limit a new one evicts the least recently used idle unauthenticated session, or is refused.
+   */
+  readonly maxAnonymousSessions?: number;
+  /**
+   * Unauthenticated sessions from one source address (default 16); the source's own idle sessions are evicted first.
+   * Loopback sources are not limited: all of this machine's clients share them.
+   */
+  readonly maxSessionsPerSource?: number;
   /** Sessions still opening at once; a new one beyond it evicts the oldest, so junk hellos cannot lock the endpoint. */
   readonly maxOpeningSessions?: number;
   readonly idleTimeoutMs?: number;
+  /** How long without a POST before a full table may evict a session (default 10 s). */
+  readonly evictableAfterIdleMs?: number;
+  /**
+   * Addresses of load balancers or reverse proxies in front of the endpoint (`10.0.0.0/8`, `::1/128`, `127.0.0.1`):
+   * only from these is `X-Forwarded-For` believed for the client's source address. From anyone else it is ignored.
+   */
+  readonly trustProxy?: readonly string[];
   /** Largest request body; default fits the largest sealed frame as base64url plus its envelope. */
   readonly maxBodyBytes?: number;
+  /** Bytes of request bodies being read at once, all requests together (default 64 MiB, at least `maxBodyBytes`); 503 beyond. */
+  readonly maxBodyBytesInFlight?: number;
   readonly maxFrameBytes?: number;
   /** Host header values to accept (DNS rebinding protection for a local listener); any host when unset. */
   readonly allowedHosts?: readonly string[];
-  /** Failures of a session's setup or handshake, or of its held messages (already closed and forgotten when reported). */
+  /**
+   * How a call's answer goes back when the server sent nothing else before it: `events` (server-sent events, as the
+   * SDK's transport; default) or `json` (one JSON body: cheaper for clients, and just as valid for the protocol).
+   */
+  readonly answers?: "events" | "json";
+  /** Failures of a session's setup or handshake, sessions refused or evicted (already closed and forgotten when reported). */
   readonly onSessionError?: (error: Error) => void;
+  /** Clock for idleness and eviction, ms (not the session's clock, `now`, which certificates are checked against). */
+  readonly idleClock?: () => number;
 }
 
 export type SealedHttpEndpointOptions = HttpEndpointOptions<PqcServerTransport> & PqcServerTransportOptions;
@@ -44,122 +93,52 @@ export interface TrackedTransport extends Transport {
   readonly closed: Promise<void>;
 }
 
-/** At most this many server messages wait for the client's event stream. */
-const MAX_HELD_MESSAGES = 1024;
-/**
- * And at most this many bytes of them (their JSON text). What waits is notifications and server requests, small as a
- * rule; without a byte limit a client that never opens its stream could make the server hold 1,024 frames of 8 MiB.
- */
-const MAX_HELD_BYTES = 4 * 1024 * 1024;
-
-/**
- * Holds the server's messages meant for the client's event stream (no related request, not a response) until the
- * client has opened that stream: the SDK's transport drops them before, and a sealed session would see the gap in its
- * sequence numbers as truncation at the close. Everything else passes straight through. Past the limits the session
- * fails: a message cannot be dropped from the middle of a sealed stream, so the send is refused and `overflow` closes it.
- */
-class StandaloneHold implements Transport {
-  private held: { message: JSONRPCMessage; options: TransportSendOptions | undefined }[] | undefined = [];
-  private heldBytes = 0;
-
-  constructor(
-    private readonly inner: StreamableHTTPServerTransport,
-    private readonly overflow: (error: SessionError) => void,
-  ) {}
-
-  get onclose(): Transport["onclose"] {
-    return this.inner.onclose;
-  }
-  set onclose(handler: Transport["onclose"]) {
-    this.inner.onclose = handler;
-  }
-  get onerror(): Transport["onerror"] {
-    return this.inner.onerror;
-  }
-  set onerror(handler: Transport["onerror"]) {
-    this.inner.onerror = handler;
-  }
-  get onmessage(): Transport["onmessage"] {
-    return this.inner.onmessage;
-  }
-  set onmessage(handler: Transport["onmessage"]) {
-    this.inner.onmessage = handler;
-  }
-  get sessionId(): string | undefined {
-    return this.inner.sessionId;
-  }
-
-  start(): Promise<void> {
-    return this.inner.start();
-  }
-
-  close(): Promise<void> {
-    this.held = undefined;
-    return this.inner.close();
-  }
-
-  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    const standalone = options?.relatedRequestId === undefined && !("result" in message || "error" in message);
-    if (!standalone || this.held === undefined) return this.inner.send(message, options);
-    const bytes = Buffer.byteLength(JSON.stringify(message));
-    if (this.held.length >= MAX_HELD_MESSAGES || this.heldBytes + bytes > MAX_HELD_BYTES) {
-      this.held = undefined;
-      const error = new SessionError(
-        SessionErrorCode.EventStreamBacklog,
-        `more than ${MAX_HELD_MESSAGES} messages or ${MAX_HELD_BYTES} bytes wait for the client's event stream, which it has not opened: the session is closed`,
-      );
-      // Not from inside the send: the session's close must not run while its sender is still sealing.
-      queueMicrotask(() => this.overflow(error));
-      return Promise.reject(error);
-    }
-    this.held.push({ message, options });
-    this.heldBytes += bytes;
-    return Promise.resolve();
-  }
-
-  /** The client's event stream is open: send what waited for it, in order, and everything later at once. */
-  release(): void {
-    const held = this.held ?? [];
-    this.held = undefined;
-    for (const { message, options } of held) void this.inner.send(message, options).catch(() => undefined);
-  }
-}
-
 interface Session {
-  readonly inner: StreamableHTTPServerTransport;
-  readonly hold: StandaloneHold;
+  readonly inner: HttpSessionTransport;
   readonly transport: TrackedTransport;
+  /** The client's address, as the endpoint believes it (see trustProxy). */
+  readonly source: string;
+  /** Opening until the handshake (or `initialize`) is done; then seated, counted against the table's limits. */
+  seated: boolean;
+  authenticated: boolean;
   idle: NodeJS.Timeout | undefined;
-  /** HTTP requests of this session still open (calls in progress, the client's event stream). */
-  active: number;
-}
-
-class HttpRefusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: number,
-    message: string,
-    readonly id: unknown = null,
-  ) {
-    super(message);
-  }
+  /** POSTs of this session still open (calls in progress); its event stream is not counted. */
+  calls: number;
+  /** When its last POST began or ended. */
+  lastUsed: number;
+  /** Evicted, refused or failed, and reported as such: what follows from it is not reported again. */
+  dismissed: boolean;
 }
 
 export abstract class HttpEndpoint<T extends TrackedTransport> {
+  /** Sessions reachable by id, least recently used first. */
   private readonly sessions = new Map<string, Session>();
   private readonly maxSessions: number;
+  private readonly maxAnonymous: number;
+  private readonly maxPerSource: number;
   private readonly maxOpening: number;
   private readonly idleTimeoutMs: number;
+  private readonly evictableAfterMs: number;
   private readonly maxBodyBytes: number;
+  private readonly bodyBudget: BodyBudget;
+  private readonly trustedProxies: BlockList | undefined;
+  private readonly now: () => number;
   /** Sessions whose hello is being answered: not yet reachable by id. */
   private readonly opening = new Set<Session>();
   private closed = false;
 
   constructor(private readonly options: HttpEndpointOptions<T>) {
-    this.maxSessions = options.maxSessions ?? MAX_HTTP_SESSIONS;
-    this.maxOpening = options.maxOpeningSessions ?? MAX_OPENING_HTTP_SESSIONS;
+    this.maxSessions = positive(options.maxSessions ?? MAX_HTTP_SESSIONS, "maxSessions");
+    const anonymousDefault = this.clientsCanAuthenticate(options) ? Math.max(1, Math.floor(this.maxSessions * ANONYMOUS_SESSION_SHARE)) : this.maxSessions;
+    this.maxAnonymous = Math.min(positive(options.maxAnonymousSessions ?? anonymousDefault, "maxAnonymousSessions"), this.maxSessions);
+    this.maxPerSource = positive(options.maxSessionsPerSource ?? MAX_SESSIONS_PER_SOURCE, "maxSessionsPerSource");
+    this.maxOpening = positive(options.maxOpeningSessions ?? MAX_OPENING_HTTP_SESSIONS, "maxOpeningSessions");
     this.idleTimeoutMs = options.idleTimeoutMs ?? HTTP_SESSION_IDLE_MS;
+    this.evictableAfterMs = options.evictableAfterIdleMs ?? EVICTABLE_AFTER_IDLE_MS;
     this.maxBodyBytes = options.maxBodyBytes ?? Math.ceil(((options.maxFrameBytes ?? MAX_FRAME_BYTES) * 4) / 3) + 64 * 1024;
+    this.bodyBudget = { inFlight: 0, max: Math.max(options.maxBodyBytesInFlight ?? MAX_BODY_BYTES_IN_FLIGHT, this.maxBodyBytes) };
+    this.trustedProxies = options.trustProxy === undefined || options.trustProxy.length === 0 ? undefined : blockListOf(options.trustProxy);
+    this.now = options.idleClock ?? Date.now;
   }
 
   /** Sessions currently open (handshake done or in progress). */
@@ -175,15 +154,9 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
       const sessionId = req.headers["mcp-session-id"];
       if (typeof sessionId === "string") return await this.existing(sessionId, req, res);
       if (req.method !== "POST") throw new HttpRefusal(400, -32000, "Bad Request: Mcp-Session-Id header is required");
-      await this.open(await readBody(req, Math.min(this.maxBodyBytes, MAX_OPENING_BODY_BYTES)), req, res);
+      await this.open(await readBody(req, Math.min(this.maxBodyBytes, MAX_OPENING_BODY_BYTES), this.bodyBudget), req, res);
     } catch (error) {
-      const refusal = error instanceof HttpRefusal ? error : new HttpRefusal(500, -32603, "the request could not be handled");
-      if (!res.headersSent) {
-        res.writeHead(refusal.status, { "content-type": "application/json" });
-        res.end(JSON.stringify({ jsonrpc: "2.0", id: refusal.id, error: { code: refusal.code, message: refusal.message } }));
-      } else {
-        res.end();
-      }
+      refuse(res, error instanceof HttpRefusal ? error : new HttpRefusal(500, -32603, "the request could not be handled"));
     }
   }
 
@@ -196,64 +169,71 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   private async existing(sessionId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const session = this.sessions.get(sessionId);
     if (session === undefined) throw new HttpRefusal(404, -32001, "Session not found");
-    this.touch(sessionId, session);
-    if (req.method === "DELETE") {
-      await session.transport.close();
-      res.writeHead(200).end();
-      return;
+    switch (req.method) {
+      case "POST": {
+        this.used(sessionId, session);
+        session.calls += 1;
+        res.once("close", () => {
+          session.calls -= 1;
+          this.used(sessionId, session);
+        });
+        session.inner.handlePost(req, res, await readBody(req, this.maxBodyBytes, this.bodyBudget));
+        return;
+      }
+      case "GET":
+        // An event stream is not activity: a session held open only by its stream still goes idle.
+        session.inner.handleGet(req, res);
+        return;
+      case "DELETE":
+        return this.terminate(session, res);
+      default:
+        throw new HttpRefusal(405, -32000, "Method not allowed.", null, { allow: "GET, POST, DELETE" });
     }
-    session.active += 1;
-    res.once("close", () => {
-      session.active -= 1;
-      this.touch(sessionId, session);
-    });
-    if (req.method === "GET") {
-      const handling = session.inner.handleRequest(req, res);
-      // The SDK registers the event stream before it sends the response's headers: release held messages then.
-      afterHeaders(res, () => {
-        if (res.statusCode === 200) session.hold.release();
-      });
-      await handling;
-      return;
-    }
-    const body = req.method === "POST" ? await readBody(req, this.maxBodyBytes) : undefined;
-    await session.inner.handleRequest(req, res, body);
   }
+
+  /**
+   * An HTTP DELETE: whoever knows the session id can send one, and nothing authenticates it. A plain session ends
+   * (plain MCP has no other end); a sealed session ends only with its sealed close, so the DELETE is refused there.
+   */
+  /** @internal */
+  protected abstract terminate(session: { readonly transport: TrackedTransport }, res: ServerResponse): Promise<void>;
 
   /** Throws an HttpRefusal unless `body` (a POST without a session id) may open a session. */
   /** @internal */
   protected abstract admit(body: unknown): void;
 
-  /** The session transport around a new inner HTTP transport. */
+  /**
+   * The session transport around a new inner HTTP transport; `seat` is to be called once the session is established,
+   * before anything is delivered, and says whether it may go on (when not, it has been closed).
+   */
   /** @internal */
-  protected abstract wrap(inner: Transport): T;
+  protected abstract wrap(inner: HttpSessionTransport, seat: (authenticated: boolean) => boolean): T;
 
-  /** Whether a session has finished opening (for the limit on sessions still opening). */
+  /** Whether sessions are established by the inner transport's `initialize` alone (plain MCP): seated as it opens. */
   /** @internal */
-  protected abstract established(transport: T): boolean;
+  protected abstract seatedWhenInitialized(): boolean;
+
+  /** Whether any client can authenticate (the default unauthenticated budget is smaller then). */
+  /** @internal */
+  protected abstract clientsCanAuthenticate(options: HttpEndpointOptions<T>): boolean;
 
   private async open(body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.admit(body);
-    const unfinished = [...this.opening, ...this.sessions.values()].filter((session) => !this.established(session.transport as T));
-    if (unfinished.length >= this.maxOpening) {
-      // Evict the oldest session still opening: a flood of hellos that never finish cannot lock out real clients.
-      // Forgotten now, not when its close settles, so its slot is free for this client.
-      const oldest = unfinished[0]!;
-      this.forget(oldest);
-      void oldest.transport.close();
-    }
-    if (this.size >= this.maxSessions) throw new HttpRefusal(503, -32000, `the endpoint already serves ${this.maxSessions} sessions`);
-    const inner = new StreamableHTTPServerTransport({
-      sessionIdGenerator: randomUUID,
+    const source = sourceOf(req, this.trustedProxies);
+    this.makeRoomToOpen(source);
+    const inner = new HttpSessionTransport({
       onsessioninitialized: (id) => {
         this.opening.delete(session);
         this.sessions.set(id, session);
-        this.touch(id, session);
+        this.armIdleTimer(id, session);
+        if (this.seatedWhenInitialized()) this.seat(session, false);
       },
+      overflow: (error) => this.abandon(session, error),
+      ...(this.options.answers === undefined ? {} : { answers: this.options.answers }),
     });
-    const hold = new StandaloneHold(inner, (error) => this.abandon(session, error));
-    const transport = this.wrap(hold);
-    const session: Session = { inner, hold, transport, idle: undefined, active: 0 };
+    const session: Session = { inner, transport: undefined as unknown as TrackedTransport, source, seated: false, authenticated: false, idle: undefined, calls: 0, lastUsed: this.now(), dismissed: false };
+    (session as { transport: TrackedTransport }).transport = this.wrap(inner, (authenticated) => this.seat(session, authenticated));
+    const transport = session.transport as T;
     this.opening.add(session);
     void transport.closed.then(() => this.forget(session));
     // The SDK's connect() waits for the handshake, which this very request starts: do not await it first.
@@ -266,16 +246,110 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
       throw new HttpRefusal(500, -32603, "the server for this session could not be started", idOf(body));
     }
     connecting.catch((error: unknown) => this.abandon(session, error));
-    await inner.handleRequest(req, res, body);
-    // The inner transport refused the request (bad headers, say) without opening its session: free the slot.
-    if (inner.sessionId === undefined) {
-      this.opening.delete(session);
-      void transport.close();
+    try {
+      session.calls += 1;
+      res.once("close", () => {
+        session.calls -= 1;
+        session.lastUsed = this.now();
+      });
+      inner.handlePost(req, res, body);
+    } finally {
+      // The inner transport refused the request (bad headers, say) without opening its session: free the slot.
+      if (inner.sessionId === undefined) {
+        this.opening.delete(session);
+        void transport.close();
+      }
     }
   }
 
-  /** A session that cannot go on: forgotten, closed, and its failure reported. */
+  /**
+   * A hello may always start a handshake: when as many are under way as allowed, the oldest handshake of the source
+   * holding the most (the newcomer's own on a tie) is evicted, so one source's flood of hellos that never finish pushes
+   * out its own handshakes, not others'. Below the limit, any source may open as many at once as it likes.
+   */
+  private makeRoomToOpen(source: string): void {
+    const unseated = [...this.opening, ...this.sessions.values()].filter((session) => !session.seated);
+    if (unseated.length < this.maxOpening) return;
+    const bySource = new Map<string, Session[]>();
+    for (const session of unseated) bySource.set(session.source, [...(bySource.get(session.source) ?? []), session]);
+    let heaviest = bySource.get(source) ?? [];
+    for (const sessions of bySource.values()) if (sessions.length > heaviest.length) heaviest = sessions;
+    this.evict(heaviest[0]!, `${unseated.length} handshakes are under way, ${heaviest.length} of them from this source`);
+  }
+
+  /**
+   * A session has finished opening: it takes its seat in the table, making room by evicting idle sessions (least
+   * recently used, unauthenticated first), or it is refused and closed when there is none to evict.
+   */
+  private seat(session: Session, authenticated: boolean): boolean {
+    if (session.seated) return true;
+    if (this.closed || !this.isTracked(session)) return false;
+    session.authenticated = authenticated;
+    const refusal = authenticated ? this.roomForAuthenticated() : this.roomForAnonymous(session.source);
+    if (refusal !== undefined) {
+      this.abandon(session, new SessionError(SessionErrorCode.SessionTableFull, refusal));
+      return false;
+    }
+    session.seated = true;
+    session.lastUsed = this.now();
+    return true;
+  }
+
+  /** Undefined when there is room (perhaps made by an eviction), else why there is none. */
+  private roomForAnonymous(source: string): string | undefined {
+    const seated = [...this.sessions.values()].filter((other) => other.seated);
+    const anonymous = seated.filter((other) => !other.authenticated);
+    const fromSource = anonymous.filter((other) => other.source === source);
+    if (fromSource.length >= this.maxPerSource && !isLoopback(source)) {
+      if (!this.evictIdle(fromSource, "its source holds the most unauthenticated sessions allowed")) {
+        return `source ${source} already holds ${fromSource.length} unauthenticated sessions, none of them idle`;
+      }
+    } else if (anonymous.length >= this.maxAnonymous) {
+      if (!this.evictIdle(anonymous, "the unauthenticated sessions are at their limit")) return `the endpoint already serves ${anonymous.length} unauthenticated sessions, none of them idle`;
+    } else if (seated.length >= this.maxSessions) {
+      if (!this.evictIdle(anonymous, "the session table is full")) return `the endpoint already serves ${seated.length} sessions, no unauthenticated one idle`;
+    }
+    return undefined;
+  }
+
+  private roomForAuthenticated(): string | undefined {
+    const seated = [...this.sessions.values()].filter((other) => other.seated);
+    if (seated.length < this.maxSessions) return undefined;
+    if (this.evictIdle(seated.filter((other) => !other.authenticated), "the session table is full")) return undefined;
+    if (this.evictIdle(seated, "the session table is full")) return undefined;
+    return `the endpoint already serves ${seated.length} sessions, none of them idle`;
+  }
+
+  /** Evicts the least recently used idle session of `candidates` (in table order); false when none is idle. */
+  private evictIdle(candidates: readonly Session[], why: string): boolean {
+    const now = this.now();
+    const idle = candidates.find((session) => session.calls === 0 && now - session.lastUsed >= this.evictableAfterMs);
+    if (idle === undefined) return false;
+    this.evict(idle, why);
+    return true;
+  }
+
+  /** Forgotten now, not when its close settles, so its slot is free for the newcomer. */
+  private evict(session: Session, why: string): void {
+    session.dismissed = true;
+    this.forget(session);
+    void session.transport.close();
+    this.options.onSessionError?.(new SessionError(SessionErrorCode.SessionTableFull, `a session from ${session.source} was evicted: ${why}`));
+  }
+
+  private isTracked(session: Session): boolean {
+    if (this.opening.has(session)) return true;
+    const id = session.inner.sessionId;
+    return id !== undefined && this.sessions.get(id) === session;
+  }
+
+  /**
+   * A session that cannot go on: forgotten, closed, and its failure reported, once: a session already dismissed (evicted,
+   * refused, failed) has its server's connect fail as a consequence, which was reported when it happened.
+   */
   private abandon(session: Session, error: unknown): void {
+    if (session.dismissed) return void session.transport.close();
+    session.dismissed = true;
     this.forget(session);
     void session.transport.close();
     this.options.onSessionError?.(error instanceof Error ? error : new Error(String(error)));
@@ -284,21 +358,34 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   /** Drops a session from the endpoint's books (it is closed, or being closed): no slot, no timer. */
   private forget(session: Session): void {
     clearTimeout(session.idle);
+    session.idle = undefined;
     this.opening.delete(session);
     const id = session.inner.sessionId;
     if (id !== undefined && this.sessions.get(id) === session) this.sessions.delete(id);
   }
 
-  private touch(id: string, session: Session): void {
-    clearTimeout(session.idle);
-    // A request that ends after its session closed must not arm a timer that keeps the closed session in memory.
+  /** A POST began or ended: the session moves to the most recently used end of the table. */
+  private used(id: string, session: Session): void {
+    session.lastUsed = this.now();
     if (this.sessions.get(id) !== session) return;
+    this.sessions.delete(id);
+    this.sessions.set(id, session);
+  }
+
+  /**
+   * One timer per session, armed once and re-armed for the rest of the idle time when it finds the session used
+   * meanwhile: a POST only notes the time, it does not touch a timer.
+   */
+  private armIdleTimer(id: string, session: Session, delay = this.idleTimeoutMs): void {
     session.idle = setTimeout(() => {
+      session.idle = undefined;
       if (this.sessions.get(id) !== session) return;
-      // A call in progress or an open event stream is not idleness: look again later.
-      if (session.active > 0) this.touch(id, session);
+      const quiet = this.now() - session.lastUsed;
+      // A call in progress is not idleness: look again later. An open event stream is.
+      if (session.calls > 0) this.armIdleTimer(id, session);
+      else if (quiet < this.idleTimeoutMs) this.armIdleTimer(id, session, this.idleTimeoutMs - quiet);
       else void session.transport.close();
-    }, this.idleTimeoutMs);
+    }, Math.max(1, delay));
     session.idle.unref?.();
   }
 
@@ -310,9 +397,75 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   }
 }
 
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new SessionError(SessionErrorCode.InvalidConfiguration, `\`${name}\` must be a positive whole number`);
+  return value;
+}
+
+/** A BlockList of trusted proxy addresses from `ADDRESS` or `ADDRESS/PREFIX` entries; a malformed entry is a configuration error. */
+export function blockListOf(entries: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = "", prefixText] = entry.trim().split("/");
+    const family = isIP(address);
+    const bits = family === 6 ? 128 : 32;
+    const prefix = prefixText === undefined ? bits : Number(prefixText);
+    if (family === 0 || !/^\d*$/.test(prefixText ?? "") || !Number.isInteger(prefix) || prefix < 0 || prefix > bits) {
+      throw new SessionError(SessionErrorCode.InvalidConfiguration, `\`${entry}\` is not an address or an ADDRESS/PREFIX range for trusted proxies`);
+    }
+    list.addSubnet(address, prefix, family === 6 ? "ipv6" : "ipv4");
+  }
+  return list;
+}
+
+/**
+ * Whether a source is this machine: every local client shares it (a plain listener is loopback-only, and a host's
+ * `pqguard connect` processes come from it), so a per-source limit there would only limit the machine's own users.
+ */
+function isLoopback(source: string): boolean {
+  return source === "::1" || /^127\.\d+\.\d+\.\d+$/.test(source);
+}
+
+/** `::ffff:127.0.0.1` (an IPv4 client on a dual-stack socket) as `127.0.0.1`. */
+function plainAddress(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped?.[1] ?? address;
+}
+
+function trusted(list: BlockList, address: string): boolean {
+  const family = isIP(address);
+  return family !== 0 && list.check(address, family === 6 ? "ipv6" : "ipv4");
+}
+
+/**
+ * The client's address: the connection's peer, unless that peer is a trusted proxy; then the last address in
+ * `X-Forwarded-For` that is not itself a trusted proxy (entries left of it could be written by the client). A header
+ * from anyone else is ignored, so a client cannot pick the source its limits are counted against.
+ */
+export function sourceOf(req: IncomingMessage, trustedProxies: BlockList | undefined): string {
+  const peer = plainAddress(req.socket.remoteAddress ?? "unknown");
+  if (trustedProxies === undefined || !trusted(trustedProxies, peer)) return peer;
+  const header = req.headers["x-forwarded-for"];
+  const hops = (Array.isArray(header) ? header.join(",") : (header ?? "")).split(",").map((hop) => plainAddress(hop.trim())).filter((hop) => hop !== "");
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!;
+    // An entry that is no address: believe nothing left of it.
+    if (isIP(hop) === 0) return i === hops.length - 1 ? peer : hops[i + 1]!;
+    if (!trusted(trustedProxies, hop)) return hop;
+  }
+  return hops[0] ?? peer;
+}
+
+/** Bytes of request bodies being read at once across the endpoint, and the most allowed. */
+interface BodyBudget {
+  inFlight: number;
+  readonly max: number;
+}
+
 /** A request body being read: what came so far, and how its read ends. */
 interface BodyRead {
   readonly limit: number;
+  readonly budget: BodyBudget;
   readonly chunks: Buffer[];
   size: number;
   readonly resolve: (body: unknown) => void;
@@ -325,44 +478,60 @@ interface BodyRead {
  */
 const bodies = new WeakMap<IncomingMessage, BodyRead>();
 
-/** Reads a request body of at most `limit` bytes as JSON: an HttpRefusal 413 past the limit, 400 when it is not JSON. */
-function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
+/**
+ * Reads a request body of at most `limit` bytes as JSON: an HttpRefusal 413 past the limit, 503 past the endpoint's
+ * budget for bodies being read at once (each may be large, and a client may send many at once), 400 when not JSON.
+ */
+function readBody(req: IncomingMessage, limit: number, budget: BodyBudget): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    bodies.set(req, { limit, chunks: [], size: 0, resolve, reject });
-    req.on("data", takeBodyChunk).once("end", endBody).once("error", reject);
+    bodies.set(req, { limit, budget, chunks: [], size: 0, resolve, reject });
+    req.on("data", takeBodyChunk).once("end", endBody).once("error", bodyFailed).once("aborted", bodyFailed);
   });
+}
+
+/** Stops reading a body: its bytes leave the budget; what is still to come is read and dropped. */
+function stopReading(req: IncomingMessage, read: BodyRead): void {
+  // Not destroyed: that resets the connection, and the client may see the reset instead of the refusal. The rest is
+  // read and dropped, as node:http does with a body its handler never reads (its requestTimeout bounds an endless one).
+  req.off("data", takeBodyChunk).off("end", endBody).resume();
+  bodies.delete(req);
+  read.budget.inFlight -= read.size;
+  read.chunks.length = 0;
 }
 
 function takeBodyChunk(this: IncomingMessage, chunk: Buffer): void {
   const read = bodies.get(this);
   if (read === undefined) return;
   read.size += chunk.length;
-  if (read.size <= read.limit) {
+  read.budget.inFlight += chunk.length;
+  if (read.size > read.limit) {
+    stopReading(this, read);
+    read.reject(new HttpRefusal(413, -32000, `the request body exceeds ${read.limit} bytes`));
+  } else if (read.budget.inFlight > read.budget.max) {
+    stopReading(this, read);
+    read.reject(new HttpRefusal(503, -32000, `the endpoint is reading more than ${read.budget.max} bytes of request bodies at once: try again`));
+  } else {
     read.chunks.push(chunk);
-    return;
   }
-  // Not destroyed: that resets the connection, and the client may see the reset instead of the 413. The rest is
-  // read and dropped, as node:http does with a body its handler never reads (its requestTimeout bounds an endless one).
-  this.off("data", takeBodyChunk).off("end", endBody).resume();
-  bodies.delete(this);
-  read.reject(new HttpRefusal(413, -32000, `the request body exceeds ${read.limit} bytes`));
+}
+
+function bodyFailed(this: IncomingMessage, error?: unknown): void {
+  const read = bodies.get(this);
+  if (read === undefined) return;
+  stopReading(this, read);
+  read.reject(error instanceof Error ? error : new HttpRefusal(400, -32000, "the request was aborted"));
 }
 
 function endBody(this: IncomingMessage): void {
   const read = bodies.get(this);
   if (read === undefined) return;
-  bodies.delete(this);
+  const text = Buffer.concat(read.chunks).toString("utf8");
+  stopReading(this, read);
   try {
-    read.resolve(JSON.parse(Buffer.concat(read.chunks).toString("utf8")));
+    read.resolve(JSON.parse(text));
   } catch {
     read.reject(new HttpRefusal(400, -32700, "Parse error: the request body is not JSON"));
   }
-}
-
-/** Calls `then` once the response's headers are out (polled per turn of the event loop, for at most about a second). */
-function afterHeaders(res: ServerResponse, then: () => void, turns = 1000): void {
-  if (res.headersSent) return then();
-  if (turns > 0 && !res.destroyed) setImmediate(() => afterHeaders(res, then, turns - 1));
 }
 
 const idOf = (body: unknown): unknown => (body as { id?: unknown } | null)?.id ?? null;
@@ -374,8 +543,23 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
 
   constructor(options: SealedHttpEndpointOptions) {
     super(options);
-    const { connect: _connect, maxSessions: _max, maxOpeningSessions: _opening, idleTimeoutMs: _idle, maxBodyBytes: _body, allowedHosts: _hosts, onSessionError: _report, ...transportOptions } =
-      options;
+    const {
+      connect: _connect,
+      maxSessions: _max,
+      maxAnonymousSessions: _anonymous,
+      maxSessionsPerSource: _perSource,
+      maxOpeningSessions: _opening,
+      idleTimeoutMs: _idle,
+      evictableAfterIdleMs: _evictable,
+      trustProxy: _proxies,
+      maxBodyBytes: _body,
+      maxBodyBytesInFlight: _bodies,
+      allowedHosts: _hosts,
+      answers: _answers,
+      onSessionError: _report,
+      idleClock: _clock,
+      ...transportOptions
+    } = options;
     this.transportOptions = transportOptions;
   }
 
@@ -394,13 +578,42 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
   }
 
   /** @internal */
-  protected wrap(inner: Transport): PqcServerTransport {
-    return new PqcServerTransport(inner, { ...this.transportOptions, delivery: "unordered" });
+  protected wrap(inner: HttpSessionTransport, seat: (authenticated: boolean) => boolean): PqcServerTransport {
+    return new SeatedServerTransport(inner, { ...this.transportOptions, delivery: "unordered" }, seat);
   }
 
   /** @internal */
-  protected established(transport: PqcServerTransport): boolean {
-    return transport.sessionInfo !== undefined;
+  protected seatedWhenInitialized(): boolean {
+    return false;
+  }
+
+  /** @internal */
+  protected clientsCanAuthenticate(options: HttpEndpointOptions<PqcServerTransport>): boolean {
+    return (options as SealedHttpEndpointOptions).clientTrust !== undefined;
+  }
+
+  /** @internal */
+  protected terminate(): Promise<void> {
+    // Anyone who saw the session id could otherwise end a session cleanly after dropping its last frames, hiding the
+    // truncation the sealed close would have shown. PqcClientTransport never sends a DELETE.
+    throw new HttpRefusal(405, -32000, "a sealed session ends only with its sealed close: DELETE is refused", null, { allow: "GET, POST" });
+  }
+}
+
+/** PqcServerTransport that tells the endpoint when its handshake is done, and whether the client authenticated. */
+class SeatedServerTransport extends PqcServerTransport {
+  constructor(
+    inner: Transport,
+    options: PqcServerTransportOptions,
+    private readonly seat: (authenticated: boolean) => boolean,
+  ) {
+    super(inner, options);
+  }
+
+  /** @internal */
+  protected override enableReceiving(session: EstablishedSession): void {
+    // Seated before anything the client sent early is delivered: a refused session reaches no server.
+    if (this.seat(session.info.client !== undefined)) super.enableReceiving(session);
   }
 }
 
@@ -412,13 +625,24 @@ export class PlainHttpEndpoint extends HttpEndpoint<ObservedTransport> {
   }
 
   /** @internal */
-  protected wrap(inner: Transport): ObservedTransport {
+  protected wrap(inner: HttpSessionTransport): ObservedTransport {
     return new ObservedTransport(inner);
   }
 
   /** @internal */
-  protected established(transport: ObservedTransport): boolean {
-    return transport.sessionId !== undefined;
+  protected seatedWhenInitialized(): boolean {
+    return true;
+  }
+
+  /** @internal */
+  protected clientsCanAuthenticate(): boolean {
+    return false;
+  }
+
+  /** @internal */
+  protected async terminate(session: { readonly transport: TrackedTransport }, res: ServerResponse): Promise<void> {
+    await session.transport.close();
+    res.writeHead(200).end();
   }
 }
 

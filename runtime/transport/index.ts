@@ -6,6 +6,8 @@ export type { PqcServerTransportOptions } from "./server.js";
 export type { SessionTransportOptions } from "./session-transport.js";
 export { ObservedTransport, PlainHttpEndpoint, SealedHttpEndpoint, MAX_HTTP_SESSIONS, HTTP_SESSION_IDLE_MS } from "./http.js";
 export type { HttpEndpointOptions, SealedHttpEndpointOptions } from "./http.js";
+export { pinOf, tlsClientFetch, tlsServerOptions } from "./tls.js";
+export type { TlsClientOptions, TlsServerCredentials } from "./tls.js";
 export { HANDSHAKE_METHOD, HandshakeStep, SEALED_METHOD, envelopePayload, openEnvelope, withEnvelopePayload } from "./envelope.js";
 export { SessionError, SessionErrorCode } from "../session/errors.js";
 export type { SessionInfo, AuthenticatedClient, NegotiatedSuite } from "../session/facts.js";

@@ -62,11 +62,14 @@ interface PendingSend {
 export type Phase = "new" | "handshaking" | "established" | "closed";
 
 export abstract class SessionTransport implements Transport {
+  // The SDK's handlers are declared, not fields: a field would make each an own property at construction, and
+  // enforcement, which turns `onmessage`/`onclose` into accessors before the SDK connects (enforce/tap.ts), would then
+  // reconfigure an existing property, which leaves the object with slow (dictionary) properties on every record.
   /** Called once, when the session has closed; should it throw, its error goes to onerror (PQG6027). */
-  onclose?: (() => void) | undefined;
+  declare onclose?: (() => void) | undefined;
   /** Should it throw while the session fails, the failure still completes and its error is raised on a later turn. */
-  onerror?: ((error: Error) => void) | undefined;
-  onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
+  declare onerror?: ((error: Error) => void) | undefined;
+  declare onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
   /** Called once, when the handshake is complete and confirmed on this end; should it throw, the session fails (PQG6027). */
   onestablished?: ((info: SessionInfo) => void) | undefined;
 

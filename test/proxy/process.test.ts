@@ -268,7 +268,8 @@ describe("pqguard proxy as a process", function () {
     assert.match(await usage("--upstream", "node s.js", "--upstream-url", "http://127.0.0.1:1/mcp"), /exclude each other/);
     assert.match(await usage("--upstream-url", "file:///etc/passwd"), /must be http: or https:/);
     assert.match(await usage("--upstream-url", "http://user:pw@127.0.0.1:1/mcp"), /must not carry credentials/);
-    assert.match(await usage("--upstream", "node s.js", "--listen", "https://127.0.0.1:8808"), /listeners are not supported/);
+    assert.match(await usage("--upstream", "node s.js", "--listen", "https://127.0.0.1:8808"), /an `https:\/\/` listener needs its certificate and key/);
+    assert.match(await usage("--upstream", "node s.js", "--listen", "ftp://127.0.0.1:8808"), /listeners are not supported/);
     assert.match(await usage("--upstream", "node s.js", "--listen", "http://127.0.0.1"), /needs a port/);
     assert.match(await usage("--upstream", "node s.js", "--audit-key", "audit.key"), /give it with `--audit LOG`/);
     assert.match(await usage("--upstream", "node s.js", "--listen", "http://0.0.0.0:8808"), /plain MCP on `0.0.0.0` would expose/);

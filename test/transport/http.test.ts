@@ -65,21 +65,20 @@ async function sealedClient(
   return { client, transport };
 }
 
-/** Sends a session hello and stops listening once it is answered: a client that never sends its Finished. */
+/** Sends a session hello and never its Finished (nor anything later): a client that stalls mid-handshake. */
 async function stalledHello(url: URL): Promise<StreamableHTTPClientTransport> {
-  const inner = new StreamableHTTPClientTransport(url);
+  let answered!: () => void;
+  const hello = new Promise<void>((resolve) => (answered = resolve));
+  const onlyTheHello: typeof fetch = async (input, init) => {
+    if (init?.method !== "POST" || !String(init.body).includes('"pqguard/hello"')) return new Response(null, { status: 202 });
+    const response = await fetch(input, init);
+    answered();
+    return response;
+  };
+  const inner = new StreamableHTTPClientTransport(url, { fetch: onlyTheHello });
   const transport = new PqcClientTransport(inner, { trust: { serverFingerprints: [serverFixture().server.fingerprint] }, now, handshakeTimeoutMs: 60_000 });
-  inner.onmessage = () => undefined;
-  const hello = new Promise<void>((resolve) => {
-    const send = inner.send.bind(inner);
-    inner.send = async (message, options) => {
-      await send(message, options);
-      resolve();
-    };
-  });
   void transport.start().catch(() => undefined);
   await hello;
-  inner.onmessage = () => undefined;
   return inner;
 }
 
@@ -337,6 +336,34 @@ describe("sealed transport over Streamable HTTP", function () {
       await endpoint.close();
       http.closeAllConnections();
       await new Promise((resolve) => http.close(resolve));
+    }
+  });
+
+  it("answers a call as one JSON body when so configured, and as events when the server sends more first", async () => {
+    const served = await serve({ answers: "json" });
+    const types: string[] = [];
+    const noting: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (init?.method === "POST" && response.status === 200) types.push(response.headers.get("content-type") ?? "");
+      return response;
+    };
+    try {
+      const { client } = await sealedClient(served.url, {}, { fetch: noting });
+      assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "as json" } })), "as json");
+      assert.ok(types.length > 0 && types.every((type): boolean => type === "application/json"), types.join(", "));
+      await client.close();
+    } finally {
+      await served.close();
+    }
+    const byDefault = await serve();
+    types.length = 0;
+    try {
+      const { client } = await sealedClient(byDefault.url, {}, { fetch: noting });
+      assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "as events" } })), "as events");
+      assert.ok(types.length > 0 && types.every((type) => type === "text/event-stream"), types.join(", "));
+      await client.close();
+    } finally {
+      await byDefault.close();
     }
   });
 
