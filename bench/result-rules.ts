@@ -6,7 +6,7 @@ import type { CheckedPolicy } from "../compiler/ir.js";
 import { checkPolicySource } from "../compiler/load.js";
 import { historyOf } from "../compiler/request.js";
 import { inspectResult } from "../runtime/enforce/results.js";
-import type { GuardContext, GuardModule, ToolResult } from "../runtime/guard/types.js";
+import type { GuardContext, GuardModule, CallResult } from "../runtime/guard/types.js";
 
 const ROUNDS = 301;
 const BATCH = 200;
@@ -62,7 +62,7 @@ export async function measureResultRules(compile: (policy: CheckedPolicy) => Pro
     history: { ...historyOf([], { client: "agent-7", session: "s-1", now }), seen: () => false },
   };
   const request = { tool: "read_text_file", args: { path: "/srv/app/main.ts" } };
-  const result: ToolResult = { content: [{ type: "text", text: tenKiB() }] };
+  const result: CallResult = { content: [{ type: "text", text: tenKiB() }] };
   let sink = 0;
   const decideOnly = (): void => {
     for (let i = 0; i < BATCH; i++) if (guard.guard(request, context).decision === "allow") sink++;

@@ -14,7 +14,7 @@ const unlessHeld = (c: string): string => `unless \`${c}\` held`;
 /** The exported function's signature and documentation; `GuardModule.inspectResult` is its contract. */
 export const RESULT_FUNCTION = {
   doc: "/** Applies the result rules to what `request.tool` sent back: refuse, or pass with redactions and marks. */",
-  signature: { name: "inspectResult", params: [["request", "GuardRequest"], ["result", "ToolResult"], ["context", "GuardContext"]] as const, returns: "ResultDecision" },
+  signature: { name: "inspectResult", params: [["request", "GuardRequest"], ["result", "CallResult"], ["context", "GuardContext"]] as const, returns: "ResultDecision" },
 };
 
 /** The hoisted ResultStep of one rule, and the statements that leave its outcome code in `c`. */
@@ -94,7 +94,7 @@ function toolResultFunction(name: string, tool: string | undefined, w: ModuleWri
 export function resultFunctions(policy: CheckedPolicy, w: ModuleWriter, ex: ExprCompiler, emptyArgs: string): string {
   const items = resultOutline(policy);
   w.types.add("ResultDecision");
-  w.types.add("ToolResult");
+  w.types.add("CallResult");
   const exported = `export function ${w.signature(RESULT_FUNCTION.signature)} {`;
   if (items.length === 0) {
     return [RESULT_FUNCTION.doc, exported, `  return ${w.use("RESULT_PASS")};`, "}"].join("\n");

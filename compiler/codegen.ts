@@ -78,7 +78,7 @@ type ExportedConstant = (typeof EXPORTED_CONSTANTS)[number]["name"];
 const DEFAULT_EXPORT = { name: "guardModule", type: "GuardModule" } as const;
 
 /** The runtime types the exports are declared with. */
-const PUBLIC_TYPES = ["Decision", "GuardContext", "GuardModule", "GuardRequest", "ResultDecision", "ToolResult"] as const;
+const PUBLIC_TYPES = ["Decision", "GuardContext", "GuardModule", "GuardRequest", "ResultDecision", "CallResult"] as const;
 
 /** The kind of JavaScript value a generated expression produces. */
 type Kind = ValueKind;

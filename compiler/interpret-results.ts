@@ -3,7 +3,7 @@
 // assembly of the decision; it shares with compiled guards only the analysis and the explanation wording.
 import { explainText } from "../runtime/guard/helpers.js";
 import { resultText } from "../runtime/guard/results.js";
-import type { Explanation, GuardContext, GuardRequest, ResultDecision, ResultRedaction, ToolResult } from "../runtime/guard/types.js";
+import type { Explanation, GuardContext, GuardRequest, ResultDecision, ResultRedaction, CallResult } from "../runtime/guard/types.js";
 import { resultRulesFor, type ResultOutline } from "./analysis-results.js";
 import type { CheckedPolicy } from "./ir.js";
 import { attempt, Evaluator } from "./interpreter.js";
@@ -13,7 +13,7 @@ function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
 }
 
 /** `result.text`: text items and embedded resource texts, joined by newlines; `result.isError`; `result.structured`. */
-function readResult(result: ToolResult): Readonly<Record<string, unknown>> {
+function readResult(result: CallResult): Readonly<Record<string, unknown>> {
   const parts: string[] = [];
   const content = Array.isArray(result["content"]) ? (result["content"] as unknown[]) : [];
   for (const item of content) {
@@ -44,7 +44,7 @@ function applies(ev: Evaluator, item: ResultOutline): { applies: boolean; detail
 }
 
 /** Decides on one result of `request.tool`. */
-export function evaluateResult(policy: CheckedPolicy, request: GuardRequest, result: ToolResult, ctx: GuardContext, format: Intl.DateTimeFormat): ResultDecision {
+export function evaluateResult(policy: CheckedPolicy, request: GuardRequest, result: CallResult, ctx: GuardContext, format: Intl.DateTimeFormat): ResultDecision {
   const items = resultRulesFor(policy, request.tool);
   const tool = policy.tools.find((t) => t.name === request.tool);
   const call = isRecord(request.args) ? request : { tool: request.tool, args: {} };

@@ -9,7 +9,7 @@ import type { AuditSink } from "../audit/log.js";
 import { PqguardError, errorCatalogue } from "../errors.js";
 import { isJsonObject } from "../guard/helpers.js";
 import { prefiltered, RESULT_PASS } from "../guard/results.js";
-import type { GuardContext, GuardModule, GuardRequest, ResultDecision, ResultRedaction, ToolResult } from "../guard/types.js";
+import type { GuardContext, GuardModule, GuardRequest, ResultDecision, ResultRedaction, CallResult } from "../guard/types.js";
 import type { Logger } from "pino";
 import type { StateStore } from "../state/store.js";
 import { auditSuiteOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
@@ -46,7 +46,7 @@ export const MARKS_META_KEY = "pqguard/marks";
 
 /** A result as inspection left it, with the decision and how many matches were replaced. */
 export interface InspectedResult {
-  readonly result: ToolResult;
+  readonly result: CallResult;
   readonly decision: ResultDecision;
   readonly replacements: number;
 }
@@ -118,7 +118,7 @@ function redactJson(value: unknown, redactions: readonly ResultRedaction[], coun
 }
 
 /** Redacts the texts of `content` (text items, embedded resource text) and the strings of `structuredContent`. */
-function redactResult(result: ToolResult, redactions: readonly ResultRedaction[]): { result: Record<string, unknown>; replacements: number; structuredChanged: boolean } {
+function redactResult(result: CallResult, redactions: readonly ResultRedaction[]): { result: Record<string, unknown>; replacements: number; structuredChanged: boolean } {
   const count = { n: 0 };
   const out: Record<string, unknown> = { ...result };
   if (Array.isArray(result["content"])) {
@@ -150,7 +150,7 @@ export function inspectResult(
   outputSchema?: unknown,
 ): InspectedResult {
   const tool = request.tool;
-  if (guard.inspectResult === undefined) return { result: result as ToolResult, decision: RESULT_PASS, replacements: 0 };
+  if (guard.inspectResult === undefined) return { result: result as CallResult, decision: RESULT_PASS, replacements: 0 };
   if (!isJsonObject(result)) throw new ResultError(ResultErrorCode.InspectionFailed, `the result of \`${tool}\` is not a JSON object, so it is refused`);
   let decision: ResultDecision;
   try {

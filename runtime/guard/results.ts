@@ -1,7 +1,7 @@
 // What compiled guards call to decide on a tool's result: the view `result.*` paths read (`text`, `isError`,
 // `structured`), the explanation sentences of result rules, and the ResultDecision built from rule outcome codes.
 import { fail } from "./helpers.js";
-import type { Explanation, ResultDecision, ResultRedaction, ToolResult } from "./types.js";
+import type { Explanation, ResultDecision, ResultRedaction, CallResult } from "./types.js";
 
 /** What `result.*` paths read: `result.text`, `result.isError`, `result.structured`. */
 export interface ResultView {
@@ -13,7 +13,7 @@ export interface ResultView {
 }
 
 /** The view of a result; content items that are not text (images, audio, links) contribute nothing to `text`. */
-export function resultView(result: ToolResult): ResultView {
+export function resultView(result: CallResult): ResultView {
   const content = result["content"];
   const texts: string[] = [];
   if (Array.isArray(content)) {

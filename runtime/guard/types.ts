@@ -89,7 +89,7 @@ export interface GuardContext {
 }
 
 /** A `tools/call` result as the server sent it: `content`, `structuredContent`, `isError`, `_meta`. */
-export type ToolResult = Readonly<Record<string, unknown>>;
+export type CallResult = Readonly<Record<string, unknown>>;
 
 /** One `redact` rule that applied: every match of the pattern, in every string of the result, becomes `replacement`. */
 export interface ResultRedaction {
@@ -134,7 +134,7 @@ export interface GuardModule {
    * Applies the policy's result rules to what tool `request.tool` sent back for `request`. Absent on modules compiled
    * before result rules existed; such a module has none.
    */
-  inspectResult?(request: GuardRequest, result: ToolResult, context: GuardContext): ResultDecision;
+  inspectResult?(request: GuardRequest, result: CallResult, context: GuardContext): ResultDecision;
   /** The `seen` labels the policy records or reads; enforcement refuses at set-up a state store that keeps none. */
   readonly seenLabels?: readonly string[];
   /** How many result rules the policy has; 0 or absent: enforcement passes results on without inspecting them. */

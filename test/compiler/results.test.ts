@@ -5,7 +5,7 @@ import { checkPolicy } from "../../compiler/check/index.js";
 import { interpret } from "../../compiler/interpreter.js";
 import { parsePolicy } from "../../grammar/parse.js";
 import { formatPolicy } from "../../grammar/printer.js";
-import type { CallHistory, GuardContext, GuardModule, ResultDecision, ToolResult } from "../../runtime/guard/types.js";
+import type { CallHistory, GuardContext, GuardModule, ResultDecision, CallResult } from "../../runtime/guard/types.js";
 import { checked, compiledGuard, OUT_DIR } from "../support/guards.js";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -56,10 +56,10 @@ function context(h: CallHistory = history()): GuardContext {
   };
 }
 
-const text = (t: string): ToolResult => ({ content: [{ type: "text", text: t }] });
+const text = (t: string): CallResult => ({ content: [{ type: "text", text: t }] });
 const KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----";
 
-const CASES: readonly { name: string; tool: string; args?: Record<string, unknown>; result: ToolResult; expect: Partial<ResultDecision> }[] = [
+const CASES: readonly { name: string; tool: string; args?: Record<string, unknown>; result: CallResult; expect: Partial<ResultDecision> }[] = [
   { name: "an ordinary file passes untouched", tool: "read_text_file", args: { path: "a.txt" }, result: text("hello"), expect: { decision: "pass", seen: [], marks: [] } },
   {
     name: "a private key in a file is redacted and marks the session",
@@ -75,7 +75,7 @@ const CASES: readonly { name: string; tool: string; args?: Record<string, unknow
   { name: "a result without structured content fails the refusal closed", tool: "lookup", result: { content: [{ type: "text", text: "x" }] }, expect: { decision: "refuse" } },
   { name: "a result longer than matches reads fails the refusal closed", tool: "fetch", result: text("a".repeat(70_000)), expect: { decision: "refuse" } },
   { name: "an access key in embedded resource text is redacted", tool: "send_email", result: { content: [{ type: "resource", resource: { uri: "x:", text: "AKIAABCDEFGHIJKLMNOP" } }] }, expect: { decision: "pass" } },
-  { name: "a result that is not an object reads as empty", tool: "send_email", result: 7 as unknown as ToolResult, expect: { decision: "pass" } },
+  { name: "a result that is not an object reads as empty", tool: "send_email", result: 7 as unknown as CallResult, expect: { decision: "pass" } },
 ];
 
 describe("result rules", () => {
