@@ -19,6 +19,13 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import("./commands/diff.js"),
   },
   keygen: { summary: "keygen [--alg ML-DSA-65] --out NAME", load: () => import("./commands/keygen.js") },
+  keys: {
+    summary:
+      "keys init --keyring DIR [--alg ML-DSA-65] [--lifetime 90d] | keys list --keyring DIR [--format text|json] | " +
+      "keys rotate --keyring DIR [--alg ML-DSA-87] [--grace 24h] [--lifetime 90d] | keys revoke KEYID --keyring DIR [--reason TEXT] | " +
+      "keys trust-list --keyring DIR [--out FILE]",
+    load: () => import("./commands/keys.js"),
+  },
   cert: {
     summary:
       "cert issue --issuer CA.key --key CLIENT.pub --subject ID [--claim NAME=VALUE]... [--claim-json NAME=JSON]... [--ttl 24h] --out CLIENT.cert [--force] | " +
@@ -37,12 +44,18 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary:
       "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL [--upstream-tls-ca FILE] [--upstream-tls-pin PIN]...) [--listen stdio|http://127.0.0.1:PORT|https://HOST:PORT --tls-cert FILE --tls-key FILE] [--trust-proxy ADDRESS[/PREFIX]]... " +
       "[--key NAME.key] [--trust-issuer FP]... [--trust-client FP]... [--require-client-auth] " +
-      "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args] [--audit-anchor FILE]] [--approval-webhook URL --approval-key FILE] [--mode enforce|monitor] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--state memory|sqlite:PATH|redis://HOST:PORT/DB [--deployment NAME]] [--now ISO_TIME] [--log-level LEVEL]",
+      "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args] [--audit-anchor FILE]] [--approval-webhook URL --approval-key FILE] [--mode enforce|monitor] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--state memory|sqlite:PATH|redis://HOST:PORT/DB [--deployment NAME]] [--now ISO_TIME] [--log-level LEVEL] " +
+      "[--keyring DIR [--revoked-clients FILE] [--crypto-config FILE] [--reauth-on-rotation]] [--metrics-listen http://127.0.0.1:PORT] [--alert-window MS] [--alert-failures N] [--alert-downgrades N] [--block-for MS]",
     load: () => import("./commands/proxy.js"),
   },
   connect: {
-    summary: "connect (--url URL [--tls-ca FILE] [--tls-pin PIN]... | --command \"CMD ARGS\") --trust FP... [--key NAME.key --cert NAME.cert] [--log-level LEVEL]",
+    summary: "connect (--url URL [--tls-ca FILE] [--tls-pin PIN]... | --command \"CMD ARGS\") --trust FP... [--trust-list FILE|URL] [--key NAME.key --cert NAME.cert [--issuer-key CA.key [--renew-before DURATION]]] [--log-level LEVEL]",
     load: () => import("./commands/connect.js"),
+  },
+  inventory: {
+    summary:
+      "inventory [--policy P.policy] [--keyring DIR | --key NAME.key] [--crypto-config FILE] [--manifest M.json [--signer FP]]... [--format table|json|cyclonedx] [--strict] [--out FILE]",
+    load: () => import("./commands/inventory.js"),
   },
   demo: { summary: "demo   (what `npm start` runs)", load: () => import("./commands/demo.js") },
 };

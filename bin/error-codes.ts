@@ -10,6 +10,11 @@ import { RESULT_ERRORS } from "../runtime/enforce/results.js";
 import type { ErrorCatalogue, ErrorCodeEntry } from "../runtime/errors.js";
 import { LITERAL_ERRORS } from "../runtime/guard/literal-errors.js";
 import { CLIENT_CERTIFICATE_ERRORS } from "../runtime/identity/certificate-files.js";
+import { KEYRING_ERRORS } from "../runtime/identity/keyring.js";
+import { TRUST_LIST_ERRORS } from "../runtime/identity/trust-list.js";
+import { REVOCATION_LIST_ERRORS } from "../runtime/identity/revocation-list.js";
+import { CRYPTO_CONFIG_ERRORS } from "../runtime/crypto/config-file.js";
+import { INVENTORY_ERRORS } from "../runtime/inventory/errors.js";
 import { MANIFEST_ERRORS } from "../runtime/manifest/errors.js";
 import { PROXY_ERRORS } from "../runtime/proxy/errors.js";
 import { SESSION_ERRORS } from "../runtime/session/errors.js";
@@ -42,6 +47,11 @@ export const ERROR_CATALOGUES: readonly ErrorCatalogue[] = [
   CHECK_DIAGNOSTICS,
   CRYPTO_ERRORS.catalogue,
   CLIENT_CERTIFICATE_ERRORS.catalogue,
+  KEYRING_ERRORS.catalogue,
+  TRUST_LIST_ERRORS.catalogue,
+  REVOCATION_LIST_ERRORS.catalogue,
+  CRYPTO_CONFIG_ERRORS.catalogue,
+  INVENTORY_ERRORS.catalogue,
   SESSION_ERRORS.catalogue,
   MANIFEST_ERRORS.catalogue,
   AUDIT_ERRORS.catalogue,

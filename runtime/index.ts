@@ -259,3 +259,64 @@ export { ManifestError, ManifestErrorCode } from "./manifest/errors.js";
 
 // The decision types compiled guards produce, for code that handles decisions.
 export type { Decision, DecisionKind, LimitScope, Explanation, GuardContext, GuardModule, GuardRequest, ClientFacts, PeerFacts, TransportFacts, SessionFacts, CallHistory } from "./guard/types.js";
+
+// Metrics and alerts: prom-client counters and histograms of handshakes, failures, decisions, keys; the alarm.
+export {
+  PqguardMetrics,
+  currentMetrics,
+  useMetrics,
+  failureReasonOf,
+  HandshakeAlarm,
+  DEFAULT_ALARM_THRESHOLDS,
+  listenMetrics,
+  serveMetrics,
+  METRICS_PATH,
+  type PqguardMetricsOptions,
+  type HandshakeFailure,
+  type HandshakeFailureReason,
+  type KeyAgeSource,
+  type Side as MetricsSide,
+  type AlarmThresholds,
+  type MetricsListener,
+} from "./metrics/index.js";
+
+// Key lifecycle: keyrings, endorsements and signed trust lists, client revocation lists, renewal, a server on a keyring.
+export {
+  Keyring,
+  initKeyring,
+  rotateKeyring,
+  revokeKeyring,
+  acceptsAt,
+  endorse,
+  verifyEndorsement,
+  KeyringError,
+  KeyringErrorCode,
+  KEYRING_FORMAT,
+  DEFAULT_GRACE_MS,
+  DEFAULT_KEY_LIFETIME_MS,
+  type KeyringEntry,
+  type KeyringDocument,
+  type KeyState,
+  type InitOptions as KeyringInitOptions,
+  type RotateOptions,
+  type Rotation,
+  type KeyringClock,
+} from "./identity/keyring.js";
+export type { CertificateFailure } from "./session/errors.js";
+export {
+  TrustedServerKeys,
+  exportTrustList,
+  readTrustList,
+  decodeTrustList,
+  TrustListError,
+  TrustListErrorCode,
+  TRUST_LIST_FORMAT,
+  type TrustList,
+  type TrustListKey,
+} from "./identity/trust-list.js";
+export { loadRevocationList, decodeRevocationList, RevocationListError, RevocationListErrorCode, REVOCATION_LIST_FORMAT, type RevocationList, type RevokedEntry } from "./identity/revocation-list.js";
+export { renewClientCertificate, renewalTime } from "./identity/renewal.js";
+export { KeyringServer, type KeyringServerOptions, type KeyringReload } from "./transport/keyring-server.js";
+export type { ServerKeySource } from "./transport/server.js";
+export type { TrustedFingerprints } from "./session/certificate.js";
+export { loadCryptoConfig, decodeCryptoConfig, CryptoConfigFileError, CryptoConfigErrorCode, CRYPTO_CONFIG_FORMAT, type CryptoConfig } from "./crypto/config-file.js";

@@ -16,6 +16,9 @@ import { CertificateRenewal } from "../../runtime/connect/renewal.js";
 import { EXIT_ERRORS, EXIT_OK, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 import { checkPins, tlsClientFetch, type TlsClientOptions } from "../../runtime/transport/tls.js";
 import { readFile } from "node:fs/promises";
+import { TrustedServerKeys, readTrustList } from "../../runtime/identity/trust-list.js";
+import { parseDuration } from "../../compiler/request.js";
+import type { Logger } from "../../runtime/audit/index.js";
 
 interface ConnectArgs {
   readonly target: { readonly url: URL } | { readonly command: string; readonly args: string[] };
@@ -25,8 +28,18 @@ interface ConnectArgs {
   /** `--tls-ca FILE` and `--tls-pin PIN`: how an `https://` proxy's certificate is verified (system store without them). */
   readonly tlsCa: string | undefined;
   readonly tlsPins: readonly string[];
+  /** `--trust-list FILE|URL`: the proxy's signed trust list, read at start and every TRUST_LIST_REFRESH_MS. */
+  readonly trustList: string | undefined;
+  /** `--issuer-key CA.key`: renews `--cert` before it expires (the client's own key for a self-issued certificate). */
+  readonly issuerKey: string | undefined;
+  readonly renewBeforeMs: number | undefined;
   readonly logLevel: string;
 }
+
+/** How often a trust list is read again: rotations pre-publish the next key, so a slow poll is enough. */
+export const TRUST_LIST_REFRESH_MS = 5 * 60_000;
+/** How often a certificate's renewal time is looked at. */
+const RENEWAL_CHECK_MS = 60_000;
 
 function parse(io: CommandIO): ConnectArgs {
   const parsed = parseCommandLine({
@@ -41,6 +54,9 @@ function parse(io: CommandIO): ConnectArgs {
       cert: { type: "string" },
       "tls-ca": { type: "string" },
       "tls-pin": { type: "string", multiple: true },
+      "trust-list": { type: "string" },
+      "issuer-key": { type: "string" },
+      "renew-before": { type: "string" },
       "log-level": { type: "string", default: "warn" },
     },
   });
@@ -67,7 +83,25 @@ function parse(io: CommandIO): ConnectArgs {
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
-  return { target: targetOf(v.url, v.command), trust, key: v.key, cert: v.cert, tlsCa: v["tls-ca"], tlsPins, logLevel: v["log-level"]! };
+  if (v["issuer-key"] !== undefined && v.cert === undefined) throw new UsageError("`--issuer-key` renews the certificate given with `--key` and `--cert`");
+  if (v["renew-before"] !== undefined && v["issuer-key"] === undefined) throw new UsageError("`--renew-before` needs `--issuer-key`: the key that signs the renewed certificate");
+  let renewBeforeMs: number | undefined;
+  if (v["renew-before"] !== undefined) {
+    renewBeforeMs = parseDuration(v["renew-before"]);
+    if (renewBeforeMs === undefined || renewBeforeMs <= 0) throw new UsageError(`\`--renew-before ${v["renew-before"]}\` is not a positive duration such as \`8h\``);
+  }
+  return {
+    target: targetOf(v.url, v.command),
+    trust,
+    key: v.key,
+    cert: v.cert,
+    tlsCa: v["tls-ca"],
+    tlsPins,
+    trustList: v["trust-list"],
+    issuerKey: v["issuer-key"],
+    renewBeforeMs,
+    logLevel: v["log-level"]!,
+  };
 }
 
 function targetOf(url: string | undefined, command: string | undefined): ConnectArgs["target"] {
@@ -102,6 +136,31 @@ async function clientAuth(args: ConnectArgs): Promise<Pick<PqcClientTransportOpt
   return { clientIdentity: identity, clientCertificate: certificate.bytes, notAfter: certificate.notAfter };
 }
 
+/**
+ * Renews the certificate in `--cert` when its renewal time comes: a new one for the same key and claims, signed by
+ * `--issuer-key`, written over the file (one rename); true when it wrote one (the file watch then re-authenticates).
+ */
+async function certificateRenewal(args: ConnectArgs, logger: Logger): Promise<() => Promise<boolean>> {
+  const { loadClientCertificate, writeCertificateFile } = await import("../../runtime/identity/certificate-files.js");
+  const { renewClientCertificate, renewalTime } = await import("../../runtime/identity/renewal.js");
+  const issuer = await loadSecretKey(args.issuerKey!);
+  const subject = await loadSecretKey(args.key!);
+  return async () => {
+    try {
+      const current = await loadClientCertificate(args.cert!);
+      const now = Date.now();
+      if (now < renewalTime(current, args.renewBeforeMs)) return false;
+      const renewed = renewClientCertificate(current, issuer, subject, now);
+      await writeCertificateFile(args.cert!, renewed, { force: true });
+      logger.info({ cert: args.cert, notAfter: new Date(now + (current.notAfter - current.notBefore)).toISOString() }, "client certificate renewed");
+      return true;
+    } catch (error) {
+      logger.error({ err: error instanceof Error ? error.message : String(error), cert: args.cert }, "the client certificate could not be renewed");
+      return false;
+    }
+  };
+}
+
 export async function run(io: CommandIO): Promise<number> {
   const args = parse(io);
   const logger = operationalLogger(args.logLevel);
@@ -117,12 +176,28 @@ export async function run(io: CommandIO): Promise<number> {
   }
   // One agent for every (re)connection: TLS 1.3 only, the server verified; plain http: as before.
   const fetch = tlsClientFetch(tls);
+  const trusted = new TrustedServerKeys(args.trust);
+  const refreshTrust = async (): Promise<void> => {
+    if (args.trustList === undefined) return;
+    try {
+      trusted.apply(await readTrustList(args.trustList));
+    } catch (error) {
+      logger.warn({ err: error instanceof Error ? error.message : String(error), trustList: args.trustList }, "the trust list could not be applied; the keys trusted before stay trusted");
+    }
+  };
+  await refreshTrust();
+  const timers: NodeJS.Timeout[] = [];
+  if (args.trustList !== undefined) timers.push(setInterval(() => void refreshTrust(), TRUST_LIST_REFRESH_MS));
   // The session open now, so that a renewed certificate re-authenticates it; later sessions start with the renewed one.
   let live: PqcClientTransport | undefined;
   const { notAfter, ...credentials } = auth;
   const bridge = new Bridge({
     host: new TolerantStdioTransport(process.stdin, process.stdout),
-    connect: () => (live = new PqcClientTransport(innerTransport(args.target, fetch), { trust: { serverFingerprints: args.trust }, ...credentials })),
+    connect: () => {
+      // A new session is where a rotated key shows first: read the list again, for the attempt after this one.
+      void refreshTrust();
+      return (live = new PqcClientTransport(innerTransport(args.target, fetch), { trust: { serverFingerprints: trusted }, ...credentials }));
+    },
     logger,
   });
   const renewal =
@@ -140,7 +215,20 @@ export async function run(io: CommandIO): Promise<number> {
           },
         });
   renewal?.start();
-  const stop = (): void => void bridge.close();
+  if (args.issuerKey !== undefined) {
+    // With the issuer key, this process renews the file itself; the watch above then re-authenticates with it.
+    const renew = await certificateRenewal(args, logger);
+    const renewAndUse = async (): Promise<void> => {
+      if (await renew()) await renewal?.check();
+    };
+    await renewAndUse();
+    timers.push(setInterval(() => void renewAndUse(), RENEWAL_CHECK_MS));
+  }
+  for (const timer of timers) timer.unref();
+  const stop = (): void => {
+    for (const timer of timers) clearInterval(timer);
+    void bridge.close();
+  };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   try {

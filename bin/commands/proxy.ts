@@ -31,7 +31,9 @@ import { openStateStore, type OpenedStateStore } from "../../runtime/state/open.
 import { PqcServerTransport, type ClientTrust, type SigningIdentity } from "../../runtime/transport/index.js";
 import { blockListOf } from "../../runtime/transport/http.js";
 import { checkPins } from "../../runtime/transport/tls.js";
+import { KeyringServer } from "../../runtime/transport/keyring-server.js";
 import { clientTrustOf } from "./cert.js";
+import { HandshakeAlarm, currentMetrics, listenMetrics, type AlarmThresholds, type MetricsListener } from "../../runtime/metrics/index.js";
 import { EXIT_ERRORS, UsageError, type CommandIO, parseCommandLine } from "./io.js";
 
 /**
@@ -52,6 +54,13 @@ interface ProxyArgs {
   /** `--upstream-tls-ca FILE` and `--upstream-tls-pin PIN`: how an https upstream is verified. */
   readonly upstreamTls: { readonly ca: string | undefined; readonly pins: readonly string[] };
   readonly key: string | undefined;
+  /** `--keyring DIR`: the proxy's identity from a keyring that may change while it runs. */
+  readonly keyring: string | undefined;
+  readonly revokedClients: string | undefined;
+  /** `--crypto-config FILE` (`pqguard-crypto/1`): algorithm preferences, reloaded with the keyring. */
+  readonly cryptoConfig: string | undefined;
+  /** `--reauth-on-rotation`: move live sessions to the new key at a rotation instead of draining them after the grace. */
+  readonly reauthOnRotation: boolean;
   /** `--trust-issuer`, `--trust-client` and `--require-client-auth`; undefined when none is given. */
   readonly clientTrust: ClientTrust | undefined;
   readonly manifest: string | undefined;
@@ -69,6 +78,9 @@ interface ProxyArgs {
   readonly mode: "enforce" | "monitor";
   readonly maxUpstreams: number | undefined;
   readonly logLevel: string;
+  /** `--metrics-listen URL`: metrics on a listener of their own instead of the proxy's `/metrics`. */
+  readonly metricsListen: URL | undefined;
+  readonly alarm: Partial<AlarmThresholds>;
   /** `--state`: `memory`, `sqlite:PATH` or `redis://HOST:PORT/DB`; never printed, since a URL may hold a password. */
   readonly state: string;
   readonly deployment: string | undefined;
@@ -90,6 +102,10 @@ function parse(io: CommandIO): ProxyArgs {
       "trust-proxy": { type: "string", multiple: true },
       "upstream-tls-ca": { type: "string" },
       "upstream-tls-pin": { type: "string", multiple: true },
+      keyring: { type: "string" },
+      "revoked-clients": { type: "string" },
+      "crypto-config": { type: "string" },
+      "reauth-on-rotation": { type: "boolean", default: false },
       "trust-issuer": { type: "string", multiple: true },
       "trust-client": { type: "string", multiple: true },
       "require-client-auth": { type: "boolean", default: false },
@@ -108,6 +124,11 @@ function parse(io: CommandIO): ProxyArgs {
       mode: { type: "string", default: "enforce" },
       "max-upstreams": { type: "string" },
       "log-level": { type: "string", default: "info" },
+      "metrics-listen": { type: "string" },
+      "alert-window": { type: "string" },
+      "alert-failures": { type: "string" },
+      "alert-downgrades": { type: "string" },
+      "block-for": { type: "string" },
       state: { type: "string", default: "memory" },
       deployment: { type: "string" },
     },
@@ -130,13 +151,21 @@ function parse(io: CommandIO): ProxyArgs {
     if (approvalWebhook.protocol !== "https:" && approvalWebhook.protocol !== "http:") throw new UsageError("`--approval-webhook` must be an http(s) URL");
   }
   const upstream = upstreamOf(v.upstream, v["upstream-url"]);
-  const clientTrust = clientTrustOptions(v["trust-issuer"] ?? [], v["trust-client"] ?? [], v["require-client-auth"] === true, v.key !== undefined);
+  if (v.key !== undefined && v.keyring !== undefined) throw new UsageError("`--key` and `--keyring` exclude each other: the keyring's active key is the proxy's identity");
+  if (v["reauth-on-rotation"] === true && v.keyring === undefined) throw new UsageError("`--reauth-on-rotation` moves sessions between the keys of a keyring: give `--keyring DIR`");
+  for (const option of ["revoked-clients", "crypto-config"] as const) {
+    if (v[option] !== undefined && v.keyring === undefined) {
+      throw new UsageError(`\`--${option} FILE\` is read (and reloaded) with \`--keyring DIR\`: give the proxy's keys as a keyring`);
+    }
+  }
+  const sealed = v.key !== undefined || v.keyring !== undefined;
+  const clientTrust = clientTrustOptions(v["trust-issuer"] ?? [], v["trust-client"] ?? [], v["require-client-auth"] === true, sealed);
   if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined)) throw new UsageError("`--tls-cert FILE` and `--tls-key FILE` go together: the listener's certificate and its key");
   const tls = v["tls-cert"] === undefined ? undefined : { cert: v["tls-cert"], key: v["tls-key"]! };
   let listen: URL | "stdio" = "stdio";
   if (v.listen !== "stdio") {
     try {
-      listen = listenUrlOf(v.listen!, v.key !== undefined, tls !== undefined);
+      listen = listenUrlOf(v.listen!, sealed, tls !== undefined);
     } catch (error) {
       throw new UsageError(`\`--listen\`: ${error instanceof ProxyError ? error.message : String(error)}`);
     }
@@ -165,7 +194,23 @@ function parse(io: CommandIO): ProxyArgs {
   }
   const now = v.now ?? process.env[NOW_ENV];
   if (now !== undefined && Number.isNaN(Date.parse(now))) throw new UsageError(`\`${now}\` is not an ISO 8601 time for \`--now\``);
+  let metricsListen: URL | undefined;
+  if (v["metrics-listen"] !== undefined) {
+    try {
+      metricsListen = listenUrlOf(v["metrics-listen"], false);
+    } catch (error) {
+      throw new UsageError(`\`--metrics-listen\`: ${error instanceof ProxyError ? error.message : String(error)}`);
+    }
+  }
+  const alarm: Partial<AlarmThresholds> = {
+    ...optional("windowMs", milliseconds(v["alert-window"], "--alert-window", 1)),
+    ...optional("failures", count(v["alert-failures"], "--alert-failures")),
+    ...optional("downgrades", count(v["alert-downgrades"], "--alert-downgrades")),
+    ...optional("blockMs", milliseconds(v["block-for"], "--block-for", 0)),
+  };
   return {
+    metricsListen,
+    alarm,
     policy: v.policy,
     upstream,
     listen,
@@ -173,6 +218,10 @@ function parse(io: CommandIO): ProxyArgs {
     trustProxy,
     upstreamTls: { ca: v["upstream-tls-ca"], pins: v["upstream-tls-pin"] ?? [] },
     key: v.key,
+    keyring: v.keyring,
+    revokedClients: v["revoked-clients"],
+    cryptoConfig: v["crypto-config"],
+    reauthOnRotation: v["reauth-on-rotation"] === true,
     clientTrust,
     manifest: v.manifest,
     signer: v.signer,
@@ -219,6 +268,18 @@ function milliseconds(text: string | undefined, option: string, least: 0 | 1): n
     throw new UsageError(`\`${option}\` must be ${least === 0 ? "0 or " : ""}a positive number of milliseconds`);
   }
   return value;
+}
+
+/** A positive whole number from an option's text; undefined when the option is absent. */
+function count(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < 1) throw new UsageError(`\`${option}\` must be a positive whole number`);
+  return value;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 /** Exactly one upstream: a command line, or an http(s) URL. */
@@ -290,6 +351,7 @@ export async function run(io: CommandIO): Promise<number> {
   // Usage errors come before anything is opened: after this point every failure closes what was opened.
   let manifest: VerifiedManifest | undefined;
   let identity: Awaited<ReturnType<typeof loadSecretKey>> | undefined;
+  let keyring: KeyringServer | undefined;
   let audit: AuditLog | undefined;
   let state: OpenedStateStore | undefined;
   let approver: ApprovalCallback | undefined;
@@ -299,8 +361,20 @@ export async function run(io: CommandIO): Promise<number> {
     if (args.approvalWebhook !== undefined && approvalKey !== undefined) approver = operatorApproval({ url: args.approvalWebhook, key: approvalKey, logger });
     manifest = args.manifest === undefined ? undefined : await loadSignedManifest(inCwd(args.manifest), args.signer === undefined ? {} : { signer: args.signer });
     identity = args.key === undefined ? undefined : await loadSecretKey(inCwd(args.key));
+    keyring =
+      args.keyring === undefined
+        ? undefined
+        : await KeyringServer.open({
+            directory: inCwd(args.keyring),
+            label: `pqguard proxy for ${basename(args.policy)}`,
+            logger,
+            ...(args.clientTrust === undefined ? {} : { clientTrust: args.clientTrust }),
+            ...(args.revokedClients === undefined ? {} : { revokedClients: inCwd(args.revokedClients) }),
+            ...(args.cryptoConfig === undefined ? {} : { cryptoConfig: inCwd(args.cryptoConfig) }),
+            reauthenticateOnRotation: args.reauthOnRotation,
+          });
     // A manifest bound to other servers would refuse every call (PQG7315): say so at start, not at the first call.
-    const unbound = manifest?.server === undefined ? undefined : manifestBindingProblem(manifest, identity?.keyId);
+    const unbound = manifest?.server === undefined ? undefined : manifestBindingProblem(manifest, identity?.keyId ?? keyring?.activeKey?.keyId);
     if (unbound !== undefined) throw new EnforceError(EnforceErrorCode.ManifestWrongServer, unbound);
     const argumentsKey = args.auditKey === undefined ? undefined : await loadAuditKey(inCwd(args.auditKey));
     audit = args.audit === undefined ? undefined : await AuditLog.open(inCwd(args.audit), {
@@ -327,6 +401,7 @@ export async function run(io: CommandIO): Promise<number> {
   let proxy: Proxy;
   try {
     if (identity !== undefined) PqcServerTransport.checkOptions({ identity, label });
+    if (keyring !== undefined) PqcServerTransport.checkOptions({ keys: keyring });
     proxy = createProxy({
       upstream,
       guard: compiled.guard,
@@ -351,19 +426,42 @@ export async function run(io: CommandIO): Promise<number> {
     });
   } catch (error) {
     reportError(io, error, "PQG8006");
+    keyring?.close();
     await closeState(state);
     await closeAudit(audit, io);
     return EXIT_ERRORS;
   }
-  if (identity === undefined) logger.warn("no `--key`: serving plain MCP; guards see an unauthenticated client on a classical transport");
+  if (keyring !== undefined) {
+    keyring.watch();
+    // SIGHUP reloads at once, for file systems where watching is unreliable (network mounts) and for scripts.
+    process.on("SIGHUP", () => void keyring!.reload().catch((error: unknown) => logger.error({ err: error instanceof Error ? error.message : String(error) }, "keyring reload failed; the keys loaded before stay in force")));
+  }
+  if (identity === undefined && keyring === undefined) logger.warn("no `--key`: serving plain MCP; guards see an unauthenticated client on a classical transport");
   if (args.mode === "monitor") logger.warn("monitor mode (`--mode monitor`): calls the policy denies or would ask about are let through, marked in the audit log");
   if (trust !== undefined && trust.required !== true) {
     logger.warn("client authentication is optional: clients without a trusted certificate are served too, within their own smaller share of sessions; give `--require-client-auth` to refuse them");
   }
+  const metrics = currentMetrics();
+  const alarm = new HandshakeAlarm(metrics, logger, args.alarm);
+  let metricsListener: MetricsListener | undefined;
+  if (args.metricsListen !== undefined) {
+    try {
+      metricsListener = await listenMetrics(args.metricsListen, metrics);
+      io.err(`metrics on ${metricsListener.url.href}\n`);
+    } catch (error) {
+      io.err(`error PQG8006: cannot serve metrics on ${args.metricsListen.host}: ${error instanceof Error ? error.message : String(error)}\n`);
+      alarm.close();
+      keyring?.close();
+      await proxy.close();
+      await closeState(state);
+      await closeAudit(audit, io);
+      return EXIT_ERRORS;
+    }
+  }
   let listener: HttpListener | undefined;
   const closed =
     args.listen === "stdio"
-      ? serveStdio(proxy, identity, trust, label, logger)
+      ? serveStdio(proxy, identity, keyring, trust, label, logger)
       : new Promise<void>((resolveClosed) => {
           process.once("SIGTERM", () => resolveClosed());
           process.once("SIGINT", () => resolveClosed());
@@ -375,11 +473,27 @@ export async function run(io: CommandIO): Promise<number> {
       // or what its client said (that goes to the log).
       const readiness = () => (store?.health?.().ok === false ? { ok: false, reason: "the state store does not answer; the log says why" } : { ok: true });
       const tls = args.tls === undefined ? undefined : { cert: await readFile(inCwd(args.tls.cert)), key: await readFile(inCwd(args.tls.key)) };
-      listener = await listenHttp({ url: args.listen, tls, trustProxy: args.trustProxy, core: proxy.core, identity, clientTrust: trust, label, logger, readiness });
+      listener = await listenHttp({
+        url: args.listen,
+        tls,
+        trustProxy: args.trustProxy,
+        core: proxy.core,
+        identity,
+        keyring,
+        clientTrust: trust,
+        label,
+        logger,
+        readiness,
+        alarm,
+        ...(metricsListener === undefined ? { metrics } : {}),
+      });
       // stdout is free when clients come over HTTP: say where, for people and for scripts (port 0 picks one).
-      io.out(`listening on ${listener.url.href}${identity === undefined ? " (plain MCP)" : " (post-quantum session)"}\n`);
+      io.out(`listening on ${listener.url.href}${identity === undefined && keyring === undefined ? " (plain MCP)" : " (post-quantum session)"}\n`);
     } catch (error) {
       io.err(`error PQG8006: ${error instanceof Error ? error.message : String(error)}\n`);
+      alarm.close();
+      keyring?.close();
+      await metricsListener?.close();
       await proxy.close();
       await closeState(state);
       await closeAudit(audit, io);
@@ -391,6 +505,9 @@ export async function run(io: CommandIO): Promise<number> {
     await proxy.start();
   } catch (error) {
     reportError(io, error, "PQG8001");
+    alarm.close();
+    keyring?.close();
+    await metricsListener?.close();
     await listener?.close();
     await proxy.close();
     await closeState(state);
@@ -400,6 +517,9 @@ export async function run(io: CommandIO): Promise<number> {
   await closed;
   // SIGTERM: no new sessions, calls in flight finish (up to the longest a call may take), then the process exits.
   await listener?.drain(DRAIN_TIMEOUT_MS);
+  alarm.close();
+  keyring?.close();
+  await metricsListener?.close();
   await listener?.close();
   await proxy.close();
   await closeState(state);
@@ -443,12 +563,23 @@ async function closeAudit(audit: AuditLog | undefined, io: CommandIO): Promise<b
 }
 
 /** Serves one downstream connection on this process's stdin and stdout; resolves when it ends or on a signal. */
-function serveStdio(proxy: Proxy, identity: SigningIdentity | undefined, trust: ClientTrust | undefined, label: string, logger: Logger): Promise<void> {
+function serveStdio(
+  proxy: Proxy,
+  identity: SigningIdentity | undefined,
+  keyring: KeyringServer | undefined,
+  trust: ClientTrust | undefined,
+  label: string,
+  logger: Logger,
+): Promise<void> {
   return new Promise<void>((resolveClosed) => {
     const stdio = new TolerantStdioTransport(process.stdin, process.stdout);
     const downstream =
-      identity === undefined ? stdio : new PqcServerTransport(stdio, { identity, ...(trust === undefined ? {} : { clientTrust: trust }), label });
-    const attached = identity === undefined ? proxy.core.attachPlain(downstream) : proxy.core.attachSealed(downstream);
+      keyring !== undefined
+        ? new PqcServerTransport(stdio, { keys: keyring })
+        : identity === undefined
+          ? stdio
+          : new PqcServerTransport(stdio, { identity, ...(trust === undefined ? {} : { clientTrust: trust }), label });
+    const attached = downstream === stdio ? proxy.core.attachPlain(downstream) : proxy.core.attachSealed(downstream as PqcServerTransport);
     attached.then(
       (connection) => {
         const previous = connection.transport.onclose;

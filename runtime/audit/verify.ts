@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { checkpointMacValid, isCheckpoint, type AuditAnchor, type CheckpointKind } from "./checkpoint.js";
 import { AUDIT_FORMAT, GENESIS, lineHash } from "./record.js";
 
-export type AuditProblem = "malformed" | "altered" | "removed" | "reordered" | "truncated" | "unreadable";
+export type AuditProblem = "malformed" | "unsupported-version" | "altered" | "removed" | "reordered" | "truncated" | "unreadable";
 
 export type AuditVerification =
   | {
@@ -203,6 +203,13 @@ function checkLine(text: string, n: number, expectedSeq: number, prev: string): 
     return { line: n, problem: "malformed", message: `line ${n} is not a JSON object` };
   }
   const line = value as Record<string, unknown>;
+  if (typeof line.format === "string" && line.format !== AUDIT_FORMAT && line.format.startsWith("pqguard-audit/")) {
+    return {
+      line: n,
+      problem: "unsupported-version",
+      message: `line ${n} is \`${line.format.slice(0, 80)}\`, a version this pqguard does not read (it reads \`${AUDIT_FORMAT}\`); verify it with the pqguard that wrote it`,
+    };
+  }
   if (line.format !== AUDIT_FORMAT || typeof line.seq !== "number" || typeof line.hash !== "string" || typeof line.prev !== "string") {
     return { line: n, problem: "malformed", message: `line ${n} is not a \`${AUDIT_FORMAT}\` line` };
   }

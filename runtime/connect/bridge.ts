@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
+import { DRAINING_NOTIFICATION } from "../session/constants.js";
 
 /** First wait before connecting again; doubled per failed attempt up to RECONNECT_MAX_MS. */
 export const RECONNECT_INITIAL_MS = 200;
@@ -68,6 +69,12 @@ const FINAL_SESSION_ERRORS: ReadonlySet<string> = new Set([
   SessionErrorCode.CertificateSuiteMismatch,
 ]);
 
+/** Whether an answer is a draining session's refusal (PQG6031): the request was not run. */
+function refusedWhileDraining(message: JsonRpc): boolean {
+  const error = message.error as { data?: { code?: unknown } } | undefined;
+  return error?.data?.code === SessionErrorCode.Draining;
+}
+
 function defaultFatal(error: unknown): boolean {
   return error instanceof SessionError && FINAL_SESSION_ERRORS.has(error.code);
 }
@@ -95,6 +102,8 @@ export class Bridge {
   #everConnected = false;
   readonly #queue: JsonRpc[] = [];
   #attempts = 0;
+  /** The generation whose session announced it drains: nothing new is sent on it, and it is replaced once idle. */
+  #draining: number | undefined;
   #reconnects = 0;
   #timer: NodeJS.Timeout | undefined;
   /** The liveness probe in flight, by its request id: settled with true when answered. */
@@ -229,6 +238,26 @@ export class Bridge {
     }, delay);
   }
 
+  /**
+   * A draining session with no request in flight is closed by this end and replaced at once: the server answered
+   * everything it took, and nothing new was sent on it, so no request crosses the close.
+   */
+  #handOverIfIdle(): void {
+    const generation = this.#generation;
+    if (this.#draining !== generation || this.#pending.size > 0 || !this.#ready || this.#closing) return;
+    this.#ready = false;
+    const gone = this.#upstream;
+    this.#upstream = undefined;
+    this.#generation++;
+    gone?.close().catch(() => undefined);
+    for (const hostId of this.#serverRequests.keys()) {
+      this.#toHost({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: hostId, reason: "the session with the pqguard proxy was replaced" } });
+    }
+    this.#serverRequests.clear();
+    this.#reconnects++;
+    void this.#open();
+  }
+
   /** The current session is gone: its calls in flight are answered with an error, and a new session is opened. */
   #lost(generation: number, why: string): void {
     // While a session is being opened its failure is #open's to handle (the handshake or initialize rejects).
@@ -273,7 +302,7 @@ export class Bridge {
 
   #toUpstream(message: JsonRpc): void {
     const upstream = this.#upstream;
-    if (upstream === undefined) {
+    if (upstream === undefined || (this.#draining === this.#generation && isRequest(message))) {
       this.#queue.push(message);
       return;
     }
@@ -318,6 +347,12 @@ export class Bridge {
       this.#probe.settle(true);
       return;
     }
+    if (message.method === DRAINING_NOTIFICATION) {
+      this.#log.info({ generation: this.#generation, reason: String((message.params as { reason?: unknown } | undefined)?.reason ?? "") }, "the session drains; moving to a new one");
+      this.#draining = this.#generation;
+      this.#handOverIfIdle();
+      return;
+    }
     if (isRequest(message)) {
       const hostId = `s${this.#generation}:${String(message.id)}`;
       this.#serverRequests.set(hostId, message.id as RequestId);
@@ -334,9 +369,18 @@ export class Bridge {
     else if (!isNotification(message)) {
       const request = this.#pending.get(message.id as RequestId);
       this.#pending.delete(message.id as RequestId);
+      // Refused unrun by a session that drains (its key was revoked or retired): sent again on the next session, which
+      // the drain's close brings about. The host sees the answer from there, not this refusal.
+      if (request !== undefined && refusedWhileDraining(message)) {
+        this.#log.info({ method: request.method }, "the session is draining; the request waits for the next session");
+        this.#queue.push(request);
+        this.#handOverIfIdle();
+        return;
+      }
       if (request?.method === "initialize" && message.result !== undefined) this.#initialized = true;
     }
     this.#toHost(message);
+    if (this.#draining === this.#generation) this.#handOverIfIdle();
   }
 
   #toHost(message: JsonRpc): void {

@@ -19,6 +19,7 @@ export const CRYPTO_ERRORS = errorCatalogue("crypto and key files", "CryptoError
   KeyFileWrongKind: ["PQG5104", "A public key file where a secret key was expected, or the reverse."],
   KeyFileExists: ["PQG5105", "A key file that already exists and would be overwritten."],
   MalformedFingerprint: ["PQG5106", "A fingerprint string that is not `<prefix>:<base32>` for a known algorithm."],
+  KeyFileVersion: ["PQG5107", "A key file of another version of the format (`pqguard-key/2`): refused by name rather than misread."],
 });
 
 /** The codes by name, to throw with. */

@@ -15,6 +15,7 @@ import { CHECKED_AGAIN, decisionStages, RESULT_STAGES, type CallState, type Deci
 import { argumentsText } from "./checks/arguments.js";
 import { staleFacts } from "./checks/facts.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
+import { currentMetrics, type PqguardMetrics } from "../metrics/metrics.js";
 
 /** Arguments larger than this (canonical JSON) are refused before any rule reads them. */
 export const DEFAULT_MAX_ARGUMENT_BYTES = 1024 * 1024;
@@ -68,6 +69,8 @@ export interface DecisionOptions {
    * (the client's verified peer, or the server's own) is not one of them refuses every call (PQG7315).
    */
   readonly manifest?: VerifiedManifest | undefined;
+  /** Where decisions are counted (`pqguard_decisions_total`); the process's current metrics by default. */
+  readonly metrics?: PqguardMetrics;
 }
 
 /** Whether the tool's definition is the one the policy and the manifest pinned; computed by the caller. */
@@ -174,6 +177,7 @@ export class DecisionPoint {
   readonly now: () => number;
   private readonly manifestDigest: string;
   private readonly storeTimeoutMs: number;
+  private readonly metrics: PqguardMetrics;
   /** Decisions in flight per session id: its history must outlive them (an approval pending at close is judged again). */
   private readonly deciding = new Map<string, number>();
   /** Sessions asked to end while decisions for them were in flight: ended when the last of those finishes. */
@@ -200,6 +204,7 @@ export class DecisionPoint {
       ? [...RESULT_STAGES, new ResultRules(guard, side, { store: this.store, now: this.now, audit: options.audit, logger: options.logger, policyDigest: guard.policyDigest })]
       : RESULT_STAGES;
     this.inspectsResults = this.resultStages.length > 0;
+    this.metrics = options.metrics ?? currentMetrics();
   }
 
   /**
@@ -389,6 +394,7 @@ export class DecisionPoint {
     extra: Partial<AuditDecision> = {},
   ): Verdict {
     const refusal: RefusalData = { code, decision: "deny", tool: call.tool, reason, rules };
+    this.metrics.decision(this.guard.policyName, rules, "deny", code);
     this.record(call, at, { decision: "deny", outcome: "denied", code, rules, reason, argsText, ...extra });
     return { allowed: false, refusal, error: refusalError(refusal) };
   }
@@ -489,6 +495,7 @@ export class DecisionPoint {
     try {
       const outcome = { decision: decision.decision, outcome: "allowed", rules: decision.determining, reason: decision.reason, approval, argsText, monitor } as const;
       this.record(call, now, outcome, true);
+      this.metrics.decision(this.guard.policyName, decision.determining, monitor === undefined ? decision.decision : `monitor-${monitor}`, "");
     } catch (error) {
       const refusal: RefusalData = {
         code: EnforceErrorCode.AuditFailed,

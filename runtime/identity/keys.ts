@@ -185,6 +185,12 @@ async function readDocument(path: string, kind: "secret" | "public"): Promise<Ke
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw malformed("expected a JSON object");
   const doc = parsed as Record<string, unknown>;
+  if (typeof doc.format === "string" && doc.format !== KEY_FILE_FORMAT && doc.format.startsWith("pqguard-key/")) {
+    throw new CryptoError(
+      CryptoErrorCode.KeyFileVersion,
+      `key file \`${path}\` is \`${doc.format.slice(0, 80)}\`, a version this pqguard does not read (it reads \`${KEY_FILE_FORMAT}\`); see docs/keys.md, "Versions and migration"`,
+    );
+  }
   if (doc.format !== KEY_FILE_FORMAT) throw malformed(`expected \`format\` to be \`${KEY_FILE_FORMAT}\``);
   for (const field of ["kind", "algorithm", "keyId", "created", "key"]) {
     if (typeof doc[field] !== "string") throw malformed(`missing or non-text \`${field}\``);

@@ -14,6 +14,8 @@ export const MANIFEST_ERRORS = errorCatalogue("signed manifests", "ManifestError
   TooLarge: ["PQG7010", "A manifest file or tool list larger than the limits below."],
   Unreadable: ["PQG7011", "A manifest or tool list file that cannot be read."],
   ServerToolsUnavailable: ["PQG7012", "A server whose tool list could not be read: it could not be reached or asked, or its list kept changing."],
+  UnsupportedVersion: ["PQG7013", "A manifest of another version of the format (`pqguard-manifest/2`): a reader does not guess at a format it does not know."],
+  SignerNotAccepted: ["PQG7014", "Signed by a key its keyring revoked, or retired past its not-after."],
 });
 
 /** The codes by name, to throw with. */

@@ -88,6 +88,11 @@ export interface VerifyOptions {
   readonly signer?: string;
   /** Epoch ms to check validity at; defaults to the current time. */
   readonly now?: number;
+  /**
+   * The keys that may sign (a keyring's entries): the issuer must be one of them, not revoked, and before its
+   * not-after (a retired key's manifests verify until then; a revoked key's never).
+   */
+  readonly signerKeys?: readonly { readonly keyId: string; readonly state: string; readonly notAfter: string; readonly revokedAt?: string }[];
 }
 
 /** Accepts a tool array or a `tools/list` result (`{ tools: [...] }`). */
@@ -169,6 +174,7 @@ export function verifySignedManifest(doc: unknown, options: VerifyOptions = {}):
   if (options.signer !== undefined && options.signer !== parsed.issuer) {
     throw new ManifestError(ManifestErrorCode.WrongSigner, `manifest is signed by \`${parsed.issuer}\`, not by the required \`${options.signer}\``);
   }
+  if (options.signerKeys !== undefined) checkSignerKey(parsed.issuer, options.signerKeys, options.now ?? Date.now());
   const sig = decodeBase64(parsed.signature, "signature");
   const { signature: _omitted, ...body } = parsed;
   let valid = false;
@@ -246,6 +252,17 @@ function schemeFor(algorithm: string): SignatureScheme {
   }
 }
 
+function checkSignerKey(issuer: string, keys: NonNullable<VerifyOptions["signerKeys"]>, now: number): void {
+  const key = keys.find((k) => k.keyId === issuer);
+  if (key === undefined) throw new ManifestError(ManifestErrorCode.WrongSigner, `manifest is signed by \`${issuer}\`, which is not in the keyring`);
+  if (key.state === "revoked") {
+    throw new ManifestError(ManifestErrorCode.SignerNotAccepted, `manifest is signed by \`${issuer}\`, which was revoked${key.revokedAt === undefined ? "" : ` at ${key.revokedAt}`}`);
+  }
+  if (!(now < Date.parse(key.notAfter))) {
+    throw new ManifestError(ManifestErrorCode.SignerNotAccepted, `manifest is signed by \`${issuer}\`, whose keyring entry ended at ${key.notAfter}: sign it again with the active key`);
+  }
+}
+
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
 const MANIFEST_FIELDS = ["format", "issuer", "algorithm", "publicKey", "issuedAt", "expiresAt", "tools", "digests", "server", "signature"];
@@ -255,6 +272,12 @@ function parseManifest(doc: unknown): SignedManifest {
   for (const key of Object.keys(doc)) {
     // An unsigned extra field would travel with a valid signature; refuse it rather than ignore it.
     if (!MANIFEST_FIELDS.includes(key)) throw malformed(`manifest has an unknown field \`${key}\``);
+  }
+  if (typeof doc.format === "string" && doc.format !== MANIFEST_FORMAT && doc.format.startsWith("pqguard-manifest/")) {
+    throw new ManifestError(
+      ManifestErrorCode.UnsupportedVersion,
+      `manifest is \`${doc.format.slice(0, 80)}\`, a version this pqguard does not read (it reads \`${MANIFEST_FORMAT}\`); sign it again with this pqguard (docs/keys.md)`,
+    );
   }
   if (doc.format !== MANIFEST_FORMAT) throw malformed(`manifest \`format\` must be \`${MANIFEST_FORMAT}\``);
   for (const field of ["issuer", "algorithm", "publicKey", "issuedAt", "expiresAt", "signature"] as const) {

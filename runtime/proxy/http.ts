@@ -3,13 +3,15 @@
 // the proxy has an identity, plain otherwise.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import { isIP, type AddressInfo, type Socket } from "node:net";
 import type { Logger } from "pino";
 import type { ClientTrust, SigningIdentity } from "../session/certificate.js";
-import { PlainHttpEndpoint, SealedHttpEndpoint } from "../transport/http.js";
+import { PlainHttpEndpoint, SealedHttpEndpoint, blockListOf, isLoopbackAddress, plainAddress } from "../transport/http.js";
 import { tlsServerOptions, type TlsServerCredentials } from "../transport/tls.js";
 import type { ProxyCore } from "./core.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
+import { METRICS_PATH, serveMetrics, type HandshakeAlarm, type PqguardMetrics } from "../metrics/index.js";
+import type { KeyringServer } from "../transport/keyring-server.js";
 
 /** A listener configuration error (PQG8006). */
 const badListen = (message: string): ProxyError => new ProxyError("PQG8006", message, RPC_UPSTREAM_UNAVAILABLE);
@@ -38,7 +40,31 @@ export interface HttpListenOptions {
   readonly logger: Logger;
   /** Whether the proxy can serve what needs state now (the state store answers): `/readyz` reports it. */
   readonly readiness?: (() => { readonly ok: boolean; readonly reason?: string }) | undefined;
+  /** Served at `/metrics` on this listener when given (leave it out when metrics have a listener of their own). */
+  readonly metrics?: PqguardMetrics | undefined;
+  /** Refuses new sessions from peers it has blocked. */
+  readonly alarm?: HandshakeAlarm | undefined;
+  /** A keyring in place of `identity`: its active key answers new sessions; `/.well-known/pqguard-trust-list` serves its trust list. */
+  readonly keyring?: KeyringServer | undefined;
+  /** The session transports' metrics (the process's current ones by default). */
+  readonly sessionMetrics?: PqguardMetrics | undefined;
+  /** Open TCP connections the listener keeps at once; more are closed as they arrive (DEFAULT_MAX_CONNECTIONS). */
+  readonly maxConnections?: number | undefined;
+  /**
+   * Open TCP connections one source address may hold (DEFAULT_MAX_CONNECTIONS_PER_SOURCE); its next ones are closed as
+   * they arrive. Loopback and trusted proxies (`trustProxy`) are not limited unless `limitLoopback` is set.
+   */
+  readonly maxConnectionsPerSource?: number | undefined;
+  /** Applies the per-source connection limit to loopback clients too (tests; a host whose clients are all remote). */
+  readonly limitLoopback?: boolean | undefined;
 }
+
+/** Connections one listener keeps open at once: past it, node:http closes new sockets as they arrive. */
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+/** Connections one remote address may hold: sessions need one or two each, so this is far above honest use. */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 128;
+/** How long a client may take to send a request's headers (slow-header attacks hold a connection otherwise). */
+const HEADERS_TIMEOUT_MS = 15_000;
 
 /** Paths a load balancer or an orchestrator probes: alive (the process answers), and ready for new sessions. */
 export const HEALTH_PATH = "/healthz";
@@ -117,6 +143,18 @@ function pathOf(target: string | undefined): string {
   return path.startsWith("/") && !path.startsWith("//") && !/[%\\\t]|\/\.\.?(\/|$)/.test(path) ? path : new URL(target, "http://localhost").pathname;
 }
 
+/** Where a proxy with a keyring publishes its signed trust list (public keys and dates only). */
+export const TRUST_LIST_PATH = "/.well-known/pqguard-trust-list";
+
+async function serveTrustList(keyring: KeyringServer, res: ServerResponse): Promise<void> {
+  try {
+    const list = await keyring.trustList();
+    res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" }).end(`${JSON.stringify(list, null, 2)}\n`);
+  } catch (error) {
+    res.writeHead(503, { "content-type": "text/plain" }).end(`the trust list is not available: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+}
+
 export async function listenHttp(options: HttpListenOptions): Promise<HttpListener> {
   const { core, logger } = options;
   const log = logger.child({ component: "http" });
@@ -128,6 +166,14 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
   let idle: (() => void) | undefined;
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const requested = pathOf(req.url);
+    if (requested === METRICS_PATH && options.metrics !== undefined && requested !== path) {
+      void serveMetrics(options.metrics, req, res);
+      return;
+    }
+    if (requested === TRUST_LIST_PATH && options.keyring !== undefined && req.method === "GET") {
+      void serveTrustList(options.keyring, res);
+      return;
+    }
     if (requested !== path && (requested === HEALTH_PATH || requested === READY_PATH)) {
       const state = options.readiness?.() ?? { ok: true };
       const ok = requested === HEALTH_PATH || (!draining && state.ok);
@@ -158,6 +204,7 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
     void endpoint.handle(req, res);
   };
   const server: Server = options.tls === undefined ? createServer(serve) : createTlsServer(tlsServerOptions(options.tls), serve);
+  boundConnections(server, options, log);
   const host = options.url.hostname.replace(/^\[(.*)\]$/, "$1");
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error) => reject(badListen(`cannot listen on ${options.url.host}: ${error.message}`)));
@@ -167,19 +214,34 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
   const url = new URL(options.url.href);
   url.port = String(port);
   const allowedHosts = allowedHostsOf(url, port);
-  const common = { onSessionError, ...(allowedHosts === undefined ? {} : { allowedHosts }), ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }) };
+  const alarm = options.alarm;
+  const common = {
+    onSessionError,
+    ...(allowedHosts === undefined ? {} : { allowedHosts }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(alarm === undefined ? {} : { refusePeer: (address: string) => alarm.blocked(address) }),
+  };
+  const keyring = options.keyring;
   endpoint =
-    options.identity === undefined
+    keyring !== undefined
+      ? new SealedHttpEndpoint({
+          ...common,
+          keys: keyring,
+          ...(options.sessionMetrics === undefined ? {} : { metrics: options.sessionMetrics }),
+          connect: (transport) => core.attachSealed(transport),
+        })
+      : options.identity === undefined
       ? new PlainHttpEndpoint({ ...common, connect: (transport) => core.attachPlain(transport) })
       : new SealedHttpEndpoint({
           ...common,
           identity: options.identity,
+          ...(options.sessionMetrics === undefined ? {} : { metrics: options.sessionMetrics }),
           ...(options.clientTrust === undefined ? {} : { clientTrust: options.clientTrust }),
           ...(options.label === undefined ? {} : { label: options.label }),
           connect: (transport) => core.attachSealed(transport),
         });
   const served = endpoint;
-  log.info({ url: url.href, sealed: options.identity !== undefined }, "listening");
+  log.info({ url: url.href, sealed: options.identity !== undefined || keyring !== undefined }, "listening");
   return {
     url,
     get sessions() {
@@ -206,4 +268,44 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/**
+ * Bounds the TCP connections a listener holds, in all and per source address, and the time a request's headers may
+ * take: the session table bounds sessions, but a client can hold sockets without opening any session.
+ */
+function boundConnections(server: Server, options: HttpListenOptions, log: Logger): void {
+  server.maxConnections = wholeAtLeastOne(options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, "maxConnections");
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  const perSource = wholeAtLeastOne(options.maxConnectionsPerSource ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE, "maxConnectionsPerSource");
+  const exempt = options.trustProxy === undefined || options.trustProxy.length === 0 ? undefined : blockListOf(options.trustProxy);
+  const open = new Map<string, number>();
+  const refused = new Set<string>();
+  // `connection` is the raw TCP socket, for https too: a refused source never reaches the TLS handshake.
+  server.on("connection", (socket: Socket) => {
+    const source = plainAddress(socket.remoteAddress ?? "");
+    if ((options.limitLoopback !== true && isLoopbackAddress(source)) || exempt?.check(source, isIP(source) === 6 ? "ipv6" : "ipv4") === true) return;
+    const count = (open.get(source) ?? 0) + 1;
+    if (count > perSource) {
+      if (!refused.has(source)) {
+        refused.add(source);
+        log.warn({ source, limit: perSource }, "a source holds too many connections; its new ones are closed");
+      }
+      socket.destroy();
+      return;
+    }
+    open.set(source, count);
+    socket.once("close", () => {
+      const left = (open.get(source) ?? 1) - 1;
+      if (left === 0) {
+        open.delete(source);
+        refused.delete(source);
+      } else open.set(source, left);
+    });
+  });
+}
+
+function wholeAtLeastOne(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw badListen(`\`${name}\` must be a positive whole number`);
+  return value;
 }

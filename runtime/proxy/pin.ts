@@ -6,6 +6,7 @@ import type { GuardModule } from "../guard/types.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
 import { compareToolList } from "../manifest/compare.js";
 import { summarizeToolChange } from "../manifest/diff.js";
+import { currentMetrics, type PqguardMetrics } from "../metrics/metrics.js";
 
 export type PinStatus = "pinned" | "changed" | "unreviewed" | "missing";
 
@@ -35,9 +36,11 @@ export class ToolPin {
   readonly #definitions: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
   #listed = new Map<string, { readonly definition: Tool; readonly status: PinStatus }>();
   #verified = false;
+  readonly #metrics: PqguardMetrics;
 
   /** Reviewed definitions: the signed manifest's when there is one, else those the guard was compiled against. */
-  constructor(guard: GuardModule, manifest?: VerifiedManifest) {
+  constructor(guard: GuardModule, manifest?: VerifiedManifest, metrics: PqguardMetrics = currentMetrics()) {
+    this.#metrics = metrics;
     this.#guard = guard;
     this.#manifest = manifest;
     this.#reviewed = new Map(Object.entries(manifest?.digests ?? guard.toolDigests));
@@ -64,10 +67,13 @@ export class ToolPin {
       const previous = listed.get(tool.name)?.status;
       listed.set(tool.name, { definition: tool, status: previous === undefined ? (status === "ok" ? "pinned" : status === "new" ? "unreviewed" : "changed") : "changed" });
     });
+    const before = this.#listed;
     this.#listed = listed;
     this.#verified = true;
     const names = (status: PinStatus): string[] => [...listed].filter(([, t]) => t.status === status).map(([name]) => name).sort();
     const changed = names("changed");
+    // Counted when a tool becomes mismatched, not at every recheck that finds it still so.
+    for (const name of changed) if (before.get(name)?.status !== "changed") this.#metrics.manifestMismatch(name);
     const copies = new Map<string, Record<string, unknown>[]>(changed.map((name) => [name, []]));
     for (const tool of tools) copies.get(tool.name)?.push(tool as unknown as Record<string, unknown>);
     return {

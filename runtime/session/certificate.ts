@@ -129,13 +129,17 @@ export function parseServerCertificate(bytes: Uint8Array): Parsed<ServerCertific
  * together with the parsed certificate, so a repeat contact gets the same certificate object (and with it the KEM
  * public key whose imported key the crypto layer has cached).
  */
-export function verifyServerCertificate(bytes: Uint8Array, trustedFingerprints: readonly string[], now: number): ServerCertificate {
+/** Server fingerprints a client accepts: a list, or a set that changes (a `TrustedServerKeys` fed by signed trust lists). */
+export type TrustedFingerprints = readonly string[] | { includes(fingerprint: string): boolean };
+
+export function verifyServerCertificate(bytes: Uint8Array, trustedFingerprints: TrustedFingerprints, now: number): ServerCertificate {
   const certificate = verifiedCertificate("server certificate", bytes, parseServerCertificate, {
     trust(parsed) {
       if (!trustedFingerprints.includes(parsed.fingerprint)) {
         throw new SessionError(
           SessionErrorCode.UntrustedServerKey,
           `server identity \`${parsed.fingerprint}\` is not among the trusted server fingerprints`,
+          { certificateFailure: "untrusted" },
         );
       }
     },
@@ -248,11 +252,18 @@ export interface ClientTrust {
   readonly clientFingerprints?: readonly string[];
   /** Refuse clients that do not authenticate. */
   readonly required?: boolean;
+  /** Client and issuer fingerprints revoked before their certificates expire (a revocation list). */
+  readonly revoked?: { has(fingerprint: string): boolean };
 }
 
 export function verifyClientCertificate(bytes: Uint8Array, trust: ClientTrust, now: number): ClientCertificate {
   const certificate = verifiedCertificate("client certificate", bytes, parseClientCertificate, {
     trust(parsed) {
+      for (const print of [parsed.fingerprint, parsed.issuerFingerprint]) {
+        if (trust.revoked?.has(print) === true) {
+          throw new SessionError(SessionErrorCode.ClientAuthFailed, `client certificate rests on \`${print}\`, which is revoked`, { certificateFailure: "untrusted" });
+        }
+      }
       const byIssuer = trust.issuers?.includes(parsed.issuerFingerprint) ?? false;
       const selfIssued = parsed.issuerFingerprint === parsed.fingerprint;
       const pinned = selfIssued && (trust.clientFingerprints?.includes(parsed.fingerprint) ?? false);
@@ -260,6 +271,7 @@ export function verifyClientCertificate(bytes: Uint8Array, trust: ClientTrust, n
         throw new SessionError(
           SessionErrorCode.ClientAuthFailed,
           `client \`${parsed.fingerprint}\` is neither pinned nor certified by a trusted issuer`,
+          { certificateFailure: "untrusted" },
         );
       }
     },
@@ -415,7 +427,7 @@ function verifiedCertificate<T>(
   } catch (error) {
     throw asSessionError(error, code, `${kind} signature could not be checked with \`${algorithm}\``);
   }
-  if (!ok) throw new SessionError(code, `${kind} signature does not verify`);
+  if (!ok) throw new SessionError(code, `${kind} signature does not verify`, { certificateFailure: "signature" });
   verifiedCache.delete(key);
   verifiedCache.set(key, { kind, bytes: own, certificate } as Verified<ServerCertificate> | Verified<ClientCertificate>);
   if (verifiedCache.size > VERIFIED_CERTIFICATE_CACHE_ENTRIES) verifiedCache.delete(verifiedCache.keys().next().value!);

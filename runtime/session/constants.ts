@@ -115,3 +115,15 @@ export const LABEL = {
 
 /** ML-DSA context of a re-authentication signature (docs/protocol.md, Re-authentication). */
 export const REAUTH_CONTEXT = "pqguard/v1 reauth";
+
+/**
+ * The sealed notification a draining session sends first (its key was revoked or retired): a client that knows it
+ * sends nothing new on the session, waits for its answers and closes it itself, so no request can cross the close.
+ */
+export const DRAINING_NOTIFICATION = "notifications/pqguard/draining";
+/**
+ * How long a draining server waits, once every request it took is answered, for the client to close the session
+ * before closing it itself: a client that knows the notification closes within a round trip; one that does not is
+ * closed after this, and a request it sends meanwhile is refused unrun (PQG6031), never lost in the close.
+ */
+export const DRAIN_LINGER_MS = 2_000;

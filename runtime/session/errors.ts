@@ -37,6 +37,7 @@ export const SESSION_ERRORS = errorCatalogue("session", "SessionError", [[6001, 
   ],
   SessionTableFull: ["PQG6029", "An HTTP endpoint's session table had no seat for a session and no idle session to evict for it; or a session was evicted for a newcomer."],
   TlsRefused: ["PQG6030", "A TLS server under the session could not be verified: its certificate carries none of the pinned keys."],
+  Draining: ["PQG6031", "The session is draining (its key was revoked or retired): it takes no new calls, finishes those in flight, and closes."],
 });
 
 /** The codes by name, to throw with. */
@@ -44,11 +45,17 @@ export const SessionErrorCode = SESSION_ERRORS.codes;
 
 export type SessionErrorCode = (typeof SessionErrorCode)[keyof typeof SessionErrorCode];
 
+/** For certificate failures: whether the signer is not trusted, or the signature does not verify (metrics tell them apart). */
+export type CertificateFailure = "untrusted" | "signature";
+
 export class SessionError extends PqguardError {
   declare readonly code: SessionErrorCode;
-  constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown }) {
+  /** Set on certificate and client authentication failures: which check refused. */
+  readonly certificateFailure: CertificateFailure | undefined;
+  constructor(code: SessionErrorCode, message: string, options?: { cause?: unknown; certificateFailure?: CertificateFailure }) {
     super(code, message, options);
     this.name = "SessionError";
+    this.certificateFailure = options?.certificateFailure;
   }
   override toString(): string {
     return `error ${this.code}: ${this.message}`;

@@ -5,7 +5,7 @@ import type { SuiteConfig } from "../crypto/registry.js";
 import type { Aead, Kdf, Kem } from "../crypto/types.js";
 import type { AuthenticatedClient, NegotiatedSuite, SessionInfo } from "./facts.js";
 import { parseClientCertificate, verifyClientCertificate, verifyServerCertificate } from "./certificate.js";
-import type { ClientTrust, ServerCertificate, ServerCredential, ServerCredentials, SigningIdentity } from "./certificate.js";
+import type { ClientTrust, ServerCertificate, ServerCredential, ServerCredentials, SigningIdentity, TrustedFingerprints } from "./certificate.js";
 import { ByteReader, ByteWriter, utf8 } from "./codec.js";
 import { CLIENT_AUTH_CONTEXT, HELLO_NONCE_BYTES, MAX_HANDSHAKE_MESSAGE_BYTES, MAX_OFFERED_ALGORITHMS, PROTOCOL_KDF, TRANSCRIPT_HASH } from "./constants.js";
 import { SessionError, SessionErrorCode, asSessionError } from "./errors.js";
@@ -43,7 +43,7 @@ export interface ClientAuthentication {
 export interface ClientHandshakeOptions {
   readonly suites: SuiteConfig;
   /** Server identity fingerprints (`mldsa65:...`) the client accepts. */
-  readonly trustedServers: readonly string[];
+  readonly trustedServers: TrustedFingerprints;
   readonly clientAuth?: ClientAuthentication | undefined;
   readonly now: () => number;
 }
@@ -88,7 +88,7 @@ export class ClientHandshake {
 
   constructor(private readonly options: ClientHandshakeOptions) {
     this.offer = checkOffer(options.suites);
-    if (options.trustedServers.length === 0) {
+    if (Array.isArray(options.trustedServers) && options.trustedServers.length === 0) {
       throw new SessionError(SessionErrorCode.InvalidConfiguration, "the client trusts no server fingerprints");
     }
   }
@@ -375,7 +375,7 @@ export class ServerHandshake {
       return undefined;
     }
     if (!trust || ((trust.issuers?.length ?? 0) === 0 && (trust.clientFingerprints?.length ?? 0) === 0)) {
-      throw new SessionError(SessionErrorCode.ClientAuthFailed, "the client presented a certificate but this server trusts no client issuers or fingerprints");
+      throw new SessionError(SessionErrorCode.ClientAuthFailed, "the client presented a certificate but this server trusts no client issuers or fingerprints", { certificateFailure: "untrusted" });
     }
     const context = this.transcript.digest(ciphertext);
     const key = schedule.clientAuthKey(context);
@@ -403,7 +403,7 @@ export class ServerHandshake {
     } catch (error) {
       throw asSessionError(error, SessionErrorCode.ClientAuthFailed, "the client's proof of its identity could not be checked");
     }
-    if (!ok) throw new SessionError(SessionErrorCode.ClientAuthFailed, `client \`${certificate.fingerprint}\` did not prove possession of its key`);
+    if (!ok) throw new SessionError(SessionErrorCode.ClientAuthFailed, `client \`${certificate.fingerprint}\` did not prove possession of its key`, { certificateFailure: "signature" });
     return { fingerprint: certificate.fingerprint, claims: certificate.claims, notAfter: certificate.notAfter };
   }
 

@@ -2,7 +2,7 @@
 // value bound to this session and to a counter, so that it cannot be replayed into another session or repeated in
 // this one. The receiver verifies it as the handshake verifies certificates, and returns the facts it replaces.
 import { hash as hashByName, signature as signatureByName } from "../crypto/registry.js";
-import { verifyClientCertificate, verifyServerCertificate, type ClientTrust, type SigningIdentity } from "./certificate.js";
+import { verifyClientCertificate, verifyServerCertificate, type ClientTrust, type SigningIdentity, type TrustedFingerprints } from "./certificate.js";
 import { ByteWriter, utf8 } from "./codec.js";
 import { REAUTH_CONTEXT, TRANSCRIPT_HASH } from "./constants.js";
 import { SessionError, SessionErrorCode, asSessionError } from "./errors.js";
@@ -110,8 +110,8 @@ export function acceptClientReauthentication(
 export function acceptServerReauthentication(
   bytes: Uint8Array,
   state: ReauthState,
-  trustedServers: readonly string[],
-): { counter: number; peerNotAfter: number; peerLabel: string | undefined } {
+  trustedServers: TrustedFingerprints,
+): { counter: number; peerNotAfter: number; peerLabel: string | undefined; peerFingerprint: string; signature: string } {
   const message = decodeChecked(bytes, state);
   let certificate;
   try {
@@ -119,11 +119,20 @@ export function acceptServerReauthentication(
   } catch (error) {
     throw refused(`the renewed server certificate is not accepted (${error instanceof Error ? error.message : String(error)})`);
   }
-  if (certificate.fingerprint !== state.info.peerFingerprint) {
-    throw refused(`the renewed certificate is signed by \`${certificate.fingerprint}\`, not this session's server \`${state.info.peerFingerprint}\``);
+  // Another identity is a key rotation: accepted only when this client already trusts the new key (pinned, or endorsed
+  // by a trusted key through a trust list; checked above). The message comes inside this session, sealed with its
+  // keys, and is signed by the new key over this session's context: the same server proves it holds the new key.
+  const rotated = certificate.fingerprint !== state.info.peerFingerprint;
+  if (!rotated && certificate.signature !== state.info.suite.signature) {
+    throw refused(`the renewed certificate's identity signs with \`${certificate.signature}\`, not the session's \`${state.info.suite.signature}\``);
   }
-  if (certificate.signature !== state.info.suite.signature) throw refused(`the renewed certificate's identity signs with \`${certificate.signature}\`, not the session's \`${state.info.suite.signature}\``);
-  if (state.info.peerNotAfter !== undefined && certificate.notAfter <= state.info.peerNotAfter) throw refused("the renewed certificate does not outlast the current one");
+  if (!rotated && state.info.peerNotAfter !== undefined && certificate.notAfter <= state.info.peerNotAfter) throw refused("the renewed certificate does not outlast the current one");
   verifySignature("server", state, message.counter, message.certificate, message.signature, certificate.signature, certificate.identityPublicKey);
-  return { counter: message.counter, peerNotAfter: certificate.notAfter, peerLabel: certificate.label === "" ? undefined : certificate.label };
+  return {
+    counter: message.counter,
+    peerNotAfter: certificate.notAfter,
+    peerLabel: certificate.label === "" ? undefined : certificate.label,
+    peerFingerprint: certificate.fingerprint,
+    signature: certificate.signature,
+  };
 }

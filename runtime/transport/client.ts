@@ -3,7 +3,7 @@
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { resolveSuiteConfig } from "../crypto/registry.js";
 import type { SuiteConfig } from "../crypto/registry.js";
-import type { SigningIdentity } from "../session/certificate.js";
+import type { SigningIdentity, TrustedFingerprints } from "../session/certificate.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
 import { ClientHandshake } from "../session/handshake.js";
 import type { EstablishedSession } from "../session/handshake.js";
@@ -18,7 +18,7 @@ import type { SessionTransportOptions } from "./session-transport.js";
 
 export interface PqcClientTransportOptions extends SessionTransportOptions {
   /** Server identity fingerprints (`mldsa65:...`) this client accepts. */
-  readonly trust: { readonly serverFingerprints: readonly string[] };
+  readonly trust: { readonly serverFingerprints: TrustedFingerprints };
   /** Algorithms to offer, in preference order; unset lists come from PQGUARD_* variables, then defaults. */
   readonly suites?: Partial<SuiteConfig>;
   /** For mutual authentication: the client's signing identity and a certificate for it. */
@@ -32,9 +32,11 @@ export interface PqcClientTransportOptions extends SessionTransportOptions {
  * Sends made before then are queued (bounded) and flushed in order.
  */
 export class PqcClientTransport extends SessionTransport {
+  /** @internal */
+  protected readonly side = "client" as const;
   private readonly handshake: ClientHandshake;
   private session: EstablishedSession | undefined;
-  private readonly trustedServers: readonly string[];
+  private readonly trustedServers: TrustedFingerprints;
   private clientIdentity: SigningIdentity | undefined;
 
   constructor(inner: Transport, options: PqcClientTransportOptions) {
@@ -91,7 +93,9 @@ export class PqcClientTransport extends SessionTransport {
   /** @internal */
   protected acceptReauthentication(message: Uint8Array, state: ReauthState): { counter: number; info: SessionInfo } {
     const accepted = acceptServerReauthentication(message, state, this.trustedServers);
-    return { counter: accepted.counter, info: { ...state.info, peerNotAfter: accepted.peerNotAfter, peerLabel: accepted.peerLabel } };
+    const info = { ...state.info, peerNotAfter: accepted.peerNotAfter, peerLabel: accepted.peerLabel, peerFingerprint: accepted.peerFingerprint };
+    // After a key rotation the session rests on the new identity, whose algorithm may differ from the old one's.
+    return { counter: accepted.counter, info: accepted.signature === info.suite.signature ? info : { ...info, suite: { ...info.suite, signature: accepted.signature } } };
   }
 
   /** @internal */

@@ -82,6 +82,11 @@ export interface HttpEndpointOptions<T extends Transport> {
   readonly answers?: "events" | "json";
   /** Failures of a session's setup or handshake, sessions refused or evicted (already closed and forgotten when reported). */
   readonly onSessionError?: (error: Error) => void;
+  /**
+   * Whether new sessions from a source address are refused (429), e.g. `HandshakeAlarm.blocked`; asked for each request
+   * that would open a session. Requests of established sessions are not affected.
+   */
+  readonly refusePeer?: (address: string) => boolean;
   /** Clock for idleness and eviction, ms (not the session's clock, `now`, which certificates are checked against). */
   readonly idleClock?: () => number;
 }
@@ -207,7 +212,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
    * before anything is delivered, and says whether it may go on (when not, it has been closed).
    */
   /** @internal */
-  protected abstract wrap(inner: HttpSessionTransport, seat: (authenticated: boolean) => boolean): T;
+  protected abstract wrap(inner: HttpSessionTransport, seat: (authenticated: boolean) => boolean, peer: string): T;
 
   /** Whether sessions are established by the inner transport's `initialize` alone (plain MCP): seated as it opens. */
   /** @internal */
@@ -218,8 +223,10 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   protected abstract clientsCanAuthenticate(options: HttpEndpointOptions<T>): boolean;
 
   private async open(body: unknown, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.admit(body);
     const source = sourceOf(req, this.trustedProxies);
+    // Before anything of the request is looked at: a blocked peer gets no further than its address.
+    if (this.options.refusePeer?.(source) === true) throw new HttpRefusal(429, -32000, "too many failed handshakes from this address: try again later", idOf(body));
+    this.admit(body);
     this.makeRoomToOpen(source);
     const inner = new HttpSessionTransport({
       onsessioninitialized: (id) => {
@@ -232,7 +239,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
       ...(this.options.answers === undefined ? {} : { answers: this.options.answers }),
     });
     const session: Session = { inner, transport: undefined as unknown as TrackedTransport, source, seated: false, authenticated: false, idle: undefined, calls: 0, lastUsed: this.now(), dismissed: false };
-    (session as { transport: TrackedTransport }).transport = this.wrap(inner, (authenticated) => this.seat(session, authenticated));
+    (session as { transport: TrackedTransport }).transport = this.wrap(inner, (authenticated) => this.seat(session, authenticated), source);
     const transport = session.transport as T;
     this.opening.add(session);
     void transport.closed.then(() => this.forget(session));
@@ -300,7 +307,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
     const seated = [...this.sessions.values()].filter((other) => other.seated);
     const anonymous = seated.filter((other) => !other.authenticated);
     const fromSource = anonymous.filter((other) => other.source === source);
-    if (fromSource.length >= this.maxPerSource && !isLoopback(source)) {
+    if (fromSource.length >= this.maxPerSource && !isLoopbackAddress(source)) {
       if (!this.evictIdle(fromSource, "its source holds the most unauthenticated sessions allowed")) {
         return `source ${source} already holds ${fromSource.length} unauthenticated sessions, none of them idle`;
       }
@@ -422,12 +429,12 @@ export function blockListOf(entries: readonly string[]): BlockList {
  * Whether a source is this machine: every local client shares it (a plain listener is loopback-only, and a host's
  * `pqguard connect` processes come from it), so a per-source limit there would only limit the machine's own users.
  */
-function isLoopback(source: string): boolean {
+export function isLoopbackAddress(source: string): boolean {
   return source === "::1" || /^127\.\d+\.\d+\.\d+$/.test(source);
 }
 
 /** `::ffff:127.0.0.1` (an IPv4 client on a dual-stack socket) as `127.0.0.1`. */
-function plainAddress(address: string): string {
+export function plainAddress(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   return mapped?.[1] ?? address;
 }
@@ -556,6 +563,7 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
       maxBodyBytesInFlight: _bodies,
       allowedHosts: _hosts,
       answers: _answers,
+      refusePeer: _refuse,
       onSessionError: _report,
       idleClock: _clock,
       ...transportOptions
@@ -578,8 +586,8 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
   }
 
   /** @internal */
-  protected wrap(inner: HttpSessionTransport, seat: (authenticated: boolean) => boolean): PqcServerTransport {
-    return new SeatedServerTransport(inner, { ...this.transportOptions, delivery: "unordered" }, seat);
+  protected wrap(inner: HttpSessionTransport, seat: (authenticated: boolean) => boolean, peer: string): PqcServerTransport {
+    return new SeatedServerTransport(inner, { ...this.transportOptions, delivery: "unordered", peer }, seat);
   }
 
   /** @internal */
@@ -589,7 +597,8 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
 
   /** @internal */
   protected clientsCanAuthenticate(options: HttpEndpointOptions<PqcServerTransport>): boolean {
-    return (options as SealedHttpEndpointOptions).clientTrust !== undefined;
+    const sealed = options as SealedHttpEndpointOptions;
+    return sealed.clientTrust !== undefined || sealed.keys?.clientTrust() !== undefined;
   }
 
   /** @internal */

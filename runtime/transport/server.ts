@@ -31,6 +31,24 @@ export interface PqcServerTransportOptions extends SessionTransportOptions {
   readonly suites?: Partial<SuiteConfig>;
   /** Which client certificates to believe; without it, clients that present one are refused. */
   readonly clientTrust?: ClientTrust;
+  /**
+   * Keys that change while the server runs (a keyring): asked for the credentials and client trust of each new
+   * connection, and told of the transport so it can drain it when its key is revoked. Takes precedence over
+   * `credentials`, `identity` and `clientTrust`.
+   */
+  readonly keys?: ServerKeySource;
+}
+
+/** Where a server's keys come from when they change at run time (`KeyringServer`). */
+export interface ServerKeySource {
+  /** The credentials new connections answer with. */
+  credentials(): ServerCredentials;
+  /** The client trust new connections apply (issuers, pins, revocations). */
+  clientTrust(): ClientTrust | undefined;
+  /** A new connection and the identity it answers with. */
+  track(transport: PqcServerTransport, fingerprint: string): void;
+  /** The algorithms new connections accept, when configured with the keys (a suites file); else the transport's. */
+  suites?(): Partial<SuiteConfig> | undefined;
 }
 
 // One ServerCredentials per identity, so connections made with `identity` share certificates (one signature per rotation).
@@ -56,6 +74,8 @@ function credentialsFor(options: PqcServerTransportOptions, now: () => number): 
  * queued (bounded) and flushed in order.
  */
 export class PqcServerTransport extends SessionTransport {
+  /** @internal */
+  protected readonly side = "server" as const;
   private readonly handshake: ServerHandshake;
   private readonly clientTrust: ClientTrust | undefined;
   private readonly acceptedSignatures: readonly string[];
@@ -63,16 +83,17 @@ export class PqcServerTransport extends SessionTransport {
 
   constructor(inner: Transport, options: PqcServerTransportOptions) {
     super(inner, options);
-    const credentials = credentialsFor(options, this.now);
-    const suites = resolveSuiteConfig(serverSuites(options.suites, credentials.signature));
-    this.clientTrust = options.clientTrust;
+    const credentials = options.keys?.credentials() ?? credentialsFor(options, this.now);
+    const suites = resolveSuiteConfig(serverSuites(options.keys?.suites?.() ?? options.suites, credentials.signature));
+    this.clientTrust = options.keys === undefined ? options.clientTrust : options.keys.clientTrust();
     this.acceptedSignatures = suites.signature;
     this.handshake = new ServerHandshake({
       suites,
       credentials,
-      clientTrust: options.clientTrust,
+      clientTrust: this.clientTrust,
       now: this.now,
     });
+    options.keys?.track(this, credentials.fingerprint);
   }
 
   /**
@@ -80,9 +101,9 @@ export class PqcServerTransport extends SessionTransport {
    * so that a server that makes transports per connection can refuse a bad configuration once, at startup.
    */
   static checkOptions(options: PqcServerTransportOptions): void {
-    const algorithm = options.credentials?.signature ?? options.identity?.algorithm;
+    const algorithm = options.keys?.credentials().signature ?? options.credentials?.signature ?? options.identity?.algorithm;
     if (algorithm === undefined) throw new SessionError(SessionErrorCode.InvalidConfiguration, "a server transport needs `credentials` or `identity`");
-    checkServerSuites(resolveSuiteConfig(serverSuites(options.suites, algorithm)), algorithm);
+    checkServerSuites(resolveSuiteConfig(serverSuites(options.keys?.suites?.() ?? options.suites, algorithm)), algorithm);
   }
 
   start(): Promise<void> {
@@ -90,14 +111,21 @@ export class PqcServerTransport extends SessionTransport {
   }
 
   /**
-   * Re-authenticates with a renewed server certificate (after a key rotation, say), signed by the server identity
-   * `identity`, which must be the identity the session's certificate names. The client replaces its facts about the
-   * server once it verifies it, or closes the session (PQG6028). Calls in flight continue.
+   * Re-authenticates with a renewed server certificate signed by `identity`: the session's identity (a renewal), or
+   * after a key rotation the new identity, which the client accepts only when it already trusts it (pinned, or endorsed
+   * by a key it trusts). The client replaces its facts about the server once it verifies it, or closes the session
+   * (PQG6028). Calls in flight continue.
    */
   async reauthenticate(certificate: Uint8Array, identity: SigningIdentity): Promise<void> {
     const renewed = parseServerCertificate(certificate).certificate;
     await this.sendReauthentication("server", certificate, identity);
-    this.updateFacts((info) => ({ ...info, peerNotAfter: renewed.notAfter, peerLabel: renewed.label === "" ? undefined : renewed.label }));
+    this.updateFacts((info) => ({
+      ...info,
+      peerNotAfter: renewed.notAfter,
+      peerLabel: renewed.label === "" ? undefined : renewed.label,
+      peerFingerprint: renewed.fingerprint,
+      suite: renewed.signature === info.suite.signature ? info.suite : { ...info.suite, signature: renewed.signature },
+    }));
   }
 
   /** @internal */

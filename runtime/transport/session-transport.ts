@@ -3,7 +3,7 @@
 // close frame, the session facts, re-authentication with a renewed certificate, and closing when a certificate expires.
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
-import { CLOSE_GRACE_MS, CLOSE_NOTIFY_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, INNER_CLOSE_TIMEOUT_MS, MAX_EARLY_BYTES, MAX_EARLY_FRAMES, MAX_FRAME_BYTES, MAX_PENDING_SENDS } from "../session/constants.js";
+import { CLOSE_GRACE_MS, CLOSE_NOTIFY_TIMEOUT_MS, DRAIN_LINGER_MS, DRAINING_NOTIFICATION, HANDSHAKE_TIMEOUT_MS, INNER_CLOSE_TIMEOUT_MS, MAX_EARLY_BYTES, MAX_EARLY_FRAMES, MAX_FRAME_BYTES, MAX_PENDING_SENDS } from "../session/constants.js";
 import { SessionError, SessionErrorCode, asSessionError } from "../session/errors.js";
 import type { SessionInfo } from "../session/facts.js";
 import type { EstablishedSession } from "../session/handshake.js";
@@ -13,6 +13,7 @@ import { sealReauthentication, type ReauthSender, type ReauthState } from "../se
 import type { Delivery, RecordLimits } from "../session/record.js";
 import { HandshakeStep, matchesRoute, openEnvelope, sealedEnvelope } from "./envelope.js";
 import type { Envelope } from "./envelope.js";
+import { currentMetrics, failureReasonOf, type PqguardMetrics, type Side } from "../metrics/metrics.js";
 
 /** Options both ends share. */
 export interface SessionTransportOptions {
@@ -36,6 +37,10 @@ export interface SessionTransportOptions {
   readonly delivery?: Delivery;
   /** Clock, epoch ms; injected so tests control certificate validity and rekey timing. */
   readonly now?: () => number;
+  /** Where handshakes, failures, rekeys and open sessions are counted; the process's current metrics by default. */
+  readonly metrics?: PqguardMetrics;
+  /** Who is on the other end (a remote address, a URL), for the metrics' alarm; never sent anywhere. */
+  readonly peer?: string;
 }
 
 /** setTimeout's largest delay (2^31 - 1 ms): a longer one fires at once, so an unbounded rekeyAfterMs would spin. */
@@ -107,6 +112,18 @@ export abstract class SessionTransport implements Transport {
   private expiresAt = Number.POSITIVE_INFINITY;
   private expiryTimer: NodeJS.Timeout | undefined;
   private waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  /** @internal */
+  protected abstract readonly side: Side;
+  private readonly metrics: PqguardMetrics;
+  private handshakeStarted = 0;
+  /** Whether this session is counted in `sessions_open`: set when established, cleared when the close is emitted. */
+  private countedOpen = false;
+  /** Ids of requests delivered to this end's handler and not yet answered: what a drain waits for. */
+  private readonly outstanding = new Set<unknown>();
+  private draining: string | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  /** Whether the session failed (as opposed to closing by either end's sealed close). */
+  private failed = false;
 
   constructor(
     protected readonly inner: Transport,
@@ -114,6 +131,7 @@ export abstract class SessionTransport implements Transport {
   ) {
     this.now = options.now ?? Date.now;
     this.delivery = options.delivery ?? (deliversOverHttp(inner) ? "unordered" : "ordered");
+    this.metrics = options.metrics ?? currentMetrics();
   }
 
   /** Resolves once this transport has closed, for whatever reason (for owners that track sessions, such as HTTP front ends). */
@@ -174,6 +192,7 @@ export abstract class SessionTransport implements Transport {
       throw new SessionError(SessionErrorCode.UnexpectedMessage, "this transport was already started; create a new one per connection");
     }
     this.phase = "handshaking";
+    this.handshakeStarted = performance.now();
     this.inner.onmessage = (message, extra) => this.receive(message, extra);
     this.inner.onclose = () => this.innerClosed();
     // After the session has closed, the inner transport reports its own teardown (an aborted stream): not an error.
@@ -242,6 +261,9 @@ export abstract class SessionTransport implements Transport {
     this.armExpiry();
     this.phase = "established";
     this.stopTimer();
+    this.metrics.handshakeCompleted(this.side, session.info.suite, (performance.now() - this.handshakeStarted) / 1000);
+    this.metrics.sessionOpened(this.side);
+    this.countedOpen = true;
     this.releaseWaiter();
     try {
       this.onestablished?.(this.sessionInfo!);
@@ -263,6 +285,14 @@ export abstract class SessionTransport implements Transport {
     // Not `async`: the sealed path returns the inner send's promise as is, one promise fewer per message.
     if (this.sealer !== undefined && this.phase !== "closed") {
       try {
+        if (this.outstanding.size > 0 && ("result" in message || "error" in message)) {
+          this.outstanding.delete(message.id);
+          if (this.draining !== undefined && this.outstanding.size === 0) {
+            const sent = this.sealAndSend(message, options);
+            this.armLinger();
+            return sent;
+          }
+        }
         return this.sealAndSend(message, options);
       } catch (error) {
         return Promise.reject(error);
@@ -280,6 +310,7 @@ export abstract class SessionTransport implements Transport {
     const text = JSON.stringify(message);
     if (sealer.rekeyDue()) {
       const marker = sealer.rekey();
+      this.metrics.rekey(this.side);
       if (marker !== undefined) this.sendMarker(marker, options);
       // The marker's loss may have failed the session (an inner send that throws at once) and wiped the keys.
       if (this.phase === "closed") return Promise.reject(new SessionError(SessionErrorCode.Closed, "the session closed while this message was being sent"));
@@ -306,6 +337,7 @@ export abstract class SessionTransport implements Transport {
     if (this.phase === "closed") return;
     try {
       const marker = sealer.idleRekeyDue() ? sealer.rekey() : undefined;
+      if (marker !== undefined) this.metrics.rekey(this.side);
       // Armed before sending: a send that fails the session synchronously then clears it.
       this.armRekeyTimer(sealer);
       if (marker !== undefined) this.sendMarker(marker);
@@ -385,7 +417,51 @@ export abstract class SessionTransport implements Transport {
       this.fail(asSessionError(error, SessionErrorCode.UnexpectedMessage, "a message could not be processed"));
       return;
     }
+    if ("method" in delivered && "id" in delivered) {
+      if (this.draining !== undefined) return this.refuseWhileDraining(delivered.id);
+      this.outstanding.add(delivered.id);
+    }
     this.onmessage?.(delivered, extra);
+  }
+
+  /**
+   * Stops taking requests: each new one is answered with a Draining error (PQG6031) and not delivered; requests already
+   * delivered are answered as usual, and when none is left the session closes. For a session whose key was revoked
+   * or retired. Resolves when the session has closed.
+   */
+  drain(reason: string): Promise<void> {
+    if (this.phase === "closed") return Promise.resolve();
+    if (this.draining !== undefined) return this.closed;
+    this.draining = reason;
+    if (this.phase !== "established") {
+      void this.close();
+      return this.closed;
+    }
+    void this.send({ jsonrpc: "2.0", method: DRAINING_NOTIFICATION, params: { reason } }).catch(() => undefined);
+    if (this.outstanding.size === 0) this.armLinger();
+    return this.closed;
+  }
+
+  /** Every request taken is answered: give the client DRAIN_LINGER_MS to close the session, then close it. */
+  private armLinger(): void {
+    if (this.lingerTimer !== undefined) return;
+    this.lingerTimer = setTimeout(() => void this.close(), DRAIN_LINGER_MS);
+    this.lingerTimer.unref?.();
+  }
+
+  /** Whether the session ended by the peer's sealed close, not by a failure: what a draining session's client did. */
+  get closedByPeer(): boolean {
+    return this.peerClosed && !this.failed;
+  }
+
+  /** Whether `drain` was called. */
+  get isDraining(): boolean {
+    return this.draining !== undefined;
+  }
+
+  private refuseWhileDraining(id: unknown): void {
+    const error = { code: -32000, message: `this session takes no new calls: ${this.draining}; reconnect`, data: { code: SessionErrorCode.Draining } };
+    void this.send({ jsonrpc: "2.0", id: id as string | number, error }).catch(() => undefined);
   }
 
   /** The peer closed while frames it sent before its close are still on their way (unordered delivery): wait a little. */
@@ -435,6 +511,12 @@ export abstract class SessionTransport implements Transport {
   /** @internal */
   protected fail(error: SessionError): void {
     if (this.phase === "closed") return;
+    this.failed = true;
+    if (this.phase === "handshaking") {
+      this.metrics.handshakeFailed({ side: this.side, reason: failureReasonOf(error), peer: this.options.peer, code: error.code });
+    } else if (this.phase === "established") {
+      this.metrics.sessionFailed(this.side, failureReasonOf(error));
+    }
     this.info = undefined;
     this.shown = undefined;
     this.shutDown(error);
@@ -480,6 +562,8 @@ export abstract class SessionTransport implements Transport {
     this.earlyBytes = 0;
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
     this.wipeKeys();
   }
 
@@ -586,6 +670,8 @@ export abstract class SessionTransport implements Transport {
   private emitClose(): void {
     if (this.closeEmitted) return;
     this.closeEmitted = true;
+    if (this.countedOpen) this.metrics.sessionClosed(this.side);
+    this.countedOpen = false;
     try {
       this.onclose?.();
     } catch (error) {

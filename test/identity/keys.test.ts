@@ -135,7 +135,8 @@ describe("identities and key files", () => {
     await expectRefusal(loadSecretKey(await write("short.key", JSON.stringify({ ...secretDoc, key: secretDoc.key.slice(4) }))), "PQG5103");
     await expectRefusal(loadSecretKey(await write("truncated.key", secretText.slice(0, secretText.length - 20))), "PQG5103");
     await expectRefusal(loadSecretKey(await write("alg.key", JSON.stringify({ ...secretDoc, algorithm: "RSA-2048" }))), "PQG5103");
-    await expectRefusal(loadSecretKey(await write("format.key", JSON.stringify({ ...secretDoc, format: "pqguard-key/2" }))), "PQG5103");
+    await expectRefusal(loadSecretKey(await write("format.key", JSON.stringify({ ...secretDoc, format: "pqguard-key/2" }))), "PQG5107");
+    await expectRefusal(loadSecretKey(await write("other-format.key", JSON.stringify({ ...secretDoc, format: "something/1" }))), "PQG5103");
     await expectRefusal(loadSecretKey(path.join(dir, "missing.key")), "PQG5101");
   });
 

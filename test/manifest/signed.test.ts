@@ -134,7 +134,7 @@ describe("signed manifests", () => {
       null,
       [],
       "manifest",
-      { ...doc, format: "pqguard-manifest/2" },
+      { ...doc, format: "other-manifest/1" },
       { ...doc, issuer: 7 },
       { ...doc, publicKey: "not base64!" },
       { ...doc, signature: "abc" },
@@ -148,6 +148,10 @@ describe("signed manifests", () => {
       { ...doc, publicKey: Buffer.alloc(10).toString("base64") },
     ];
     for (const bad of cases) expectError(bad, "PQG7001");
+  });
+
+  it("refuses another version of the format by name, with its own code (PQG7013)", () => {
+    expectError({ ...mutable(signed()), format: "pqguard-manifest/2" }, "PQG7013");
   });
 
   it("refuses duplicate tool names and an unknown algorithm", () => {

@@ -183,6 +183,31 @@ describe("the package as installed from its tarball", function () {
       assert.match(tampered.stderr, /error PQG\d{4}/);
     });
 
+    it("manages a keyring (init, rotate, revoke, list, trust-list) and inventories the deployment as a valid CycloneDX CBOM", async () => {
+      const init = await pqguard(["keys", "init", "--keyring", "ring"]);
+      assert.equal(init.code, 0, init.stderr);
+      if (process.platform !== "win32") assert.equal(statSync(join(project, "ring")).mode & 0o777, 0o700);
+      const rotate = await pqguard(["keys", "rotate", "--keyring", "ring", "--alg", "ML-DSA-87"]);
+      assert.equal(rotate.code, 0, rotate.stderr);
+      const listed = JSON.parse((await pqguard(["keys", "list", "--keyring", "ring", "--format", "json"])).stdout) as { keys: { keyId: string; state: string }[] };
+      const active = listed.keys.find((k) => k.state === "active")!;
+      assert.match(active.keyId, /^mldsa87:/);
+      const revoke = await pqguard(["keys", "revoke", active.keyId, "--keyring", "ring", "--reason", "test"]);
+      assert.equal(revoke.code, 0, revoke.stderr);
+      const table = await pqguard(["keys", "list", "--keyring", "ring"]);
+      assert.match(table.stdout, new RegExp(`revoked +${active.keyId}`));
+      const trust = await pqguard(["keys", "trust-list", "--keyring", "ring"]);
+      assert.equal((JSON.parse(trust.stdout) as { format: string }).format, "pqguard-trust-list/1");
+      const cbom = await pqguard(["inventory", "--keyring", "ring", "--policy", "payments.policy", "--format", "cyclonedx"]);
+      assert.equal(cbom.code, 0, cbom.stderr);
+      const bom = JSON.parse(cbom.stdout) as { specVersion: string; components: { cryptoProperties?: { assetType: string } }[] };
+      assert.equal(bom.specVersion, "1.6");
+      assert.ok(bom.components.some((c) => c.cryptoProperties?.assetType === "protocol"));
+      const strict = await pqguard(["inventory", "--keyring", "ring", "--strict"]);
+      assert.equal(strict.code, 0, strict.stderr);
+      assert.match(strict.stdout, /ALGORITHMS/);
+    });
+
     it("runs `pqguard proxy` in front of the shipped example server: an allowed call reaches it, a forbidden one is refused", async () => {
       writeFileSync(
         join(project, "front.policy"),
