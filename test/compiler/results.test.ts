@@ -6,7 +6,7 @@ import { interpret } from "../../compiler/interpreter.js";
 import { parsePolicy } from "../../grammar/parse.js";
 import { formatPolicy } from "../../grammar/printer.js";
 import type { CallHistory, GuardContext, GuardModule, ResultDecision, CallResult } from "../../runtime/guard/types.js";
-import { checked, compiledGuard, OUT_DIR } from "../support/guards.js";
+import { checked, compiledGuard, OUT_DIR, STRICT_PROJECTS, typeCheckWith, writeGuard } from "../support/guards.js";
 import { join } from "node:path";
 import fc from "fast-check";
 import { prefiltered, requiredLiteral } from "../../runtime/guard/results.js";
@@ -192,5 +192,12 @@ describe("result rules", () => {
     assert.equal(coverage.rules.find((r) => r.id === "test.policy:11")?.covered, false);
     const refuse = coverage.conditions.find((c) => c.rule === "test.policy:9");
     assert.deepEqual([refuse?.seenTrue, refuse?.seenFalse], [true, false]);
+  });
+
+  it("generates result functions that type-check under the strictest project options", async function () {
+    this.timeout(120_000);
+    const plain = checked(`policy plain\nmanifest "tools.json"\npermit tool *\n`, { "tools.json": TOOLS });
+    const files = [await writeGuard(policy, "results-strict", "results"), await writeGuard(plain, "results-strict", "plain")];
+    assert.deepEqual(typeCheckWith(files, STRICT_PROJECTS["nodenext"]!), []);
   });
 });
