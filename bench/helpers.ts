@@ -8,44 +8,15 @@ import process from "node:process";
 import { hostInSet, IP_SETS, ipOf, parseIp } from "../runtime/guard/addresses.js";
 import { isUnder, pathRoot } from "../runtime/guard/paths.js";
 import { domainName, hostAddressOf, hostOf, hostWithin, urlOf } from "../runtime/guard/urls.js";
+import { medianNsPerInput, type Contender } from "./measure.js";
 
 /** Timed rounds; the median batch is reported, so a stray GC pause or a busy core does not count. */
 const ROUNDS = 201;
-/** Time per batch: short enough that a batch is rarely preempted on a busy machine, long enough to dwarf the timer. */
-const BATCH_NS = 300_000;
 /** Distinct inputs per workload, visited in turn: more than any cache a guard could keep would hold for free. */
 const INPUTS = 512;
 
-interface Contender {
-  readonly name: string;
-  readonly run: (input: string) => unknown;
-}
-
-/** Median nanoseconds per element of each contender, batches interleaved round by round so load shifts all alike. */
-function measure(inputs: readonly string[], contenders: readonly Contender[]): number[] {
-  let sink = 0;
-  const batch = (c: Contender, n: number, offset: number): void => {
-    for (let i = 0; i < n; i++) if (c.run(inputs[(offset + i) % inputs.length]!) !== undefined) sink++;
-  };
-  const sizes = contenders.map((c) => {
-    batch(c, 200, 0);
-    const start = process.hrtime.bigint();
-    batch(c, 500, 0);
-    const estimate = Number(process.hrtime.bigint() - start) / 500;
-    const size = Math.max(1, Math.min(100_000, Math.round(BATCH_NS / estimate)));
-    batch(c, size * 10, 0);
-    return size;
-  });
-  const samples: number[][] = contenders.map(() => []);
-  for (let round = 0; round < ROUNDS; round++) {
-    contenders.forEach((c, i) => {
-      const start = process.hrtime.bigint();
-      batch(c, sizes[i]!, round * sizes[i]!);
-      samples[i]!.push(Number(process.hrtime.bigint() - start) / sizes[i]!);
-    });
-  }
-  if (sink === 0) throw new Error("no results were produced");
-  return samples.map((s) => s.sort((a, b) => a - b)[Math.floor(s.length / 2)]!);
+function measure(inputs: readonly string[], contenders: readonly Contender<string>[]): number[] {
+  return medianNsPerInput(inputs, contenders, ROUNDS);
 }
 
 /** A deterministic generator, so every run times the same inputs. */

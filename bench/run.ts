@@ -1,7 +1,7 @@
 // Benchmark dispatcher: `npm run bench -- NAME [--json]` runs bench/NAME.ts; with no name it runs them all.
 import process from "node:process";
 
-const BENCHES = ["guard", "helpers", "handshake", "transport", "enforce", "cli", "proxy", "diff", "state", "metrics"] as const;
+const BENCHES = ["guard", "lists", "helpers", "handshake", "transport", "enforce", "cli", "proxy", "diff", "state", "metrics"] as const;
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");

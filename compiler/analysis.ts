@@ -3,7 +3,7 @@
 // tools a session could call and the longest window the policy counts calls over. Nothing here evaluates a call;
 // the differential tests check these functions on their own, since both back ends read them (see
 // test/compiler/analysis.test.ts and windows.test.ts).
-import type { Expr, PathSegment } from "../grammar/ast.js";
+import type { Expr, PathSegment, Quantifier } from "../grammar/ast.js";
 import type { CheckedLimit, CheckedPolicy, CheckedRule, Type } from "./ir.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -183,6 +183,8 @@ function callsWindow(expr: Expr, maxAge: number): number {
       return Math.max(callsWindow(expr.left, maxAge), callsWindow(expr.right, maxAge));
     case "ListLiteral":
       return expr.elements.reduce((longest, e) => Math.max(longest, callsWindow(e, maxAge)), 0);
+    case "Quantifier":
+      return Math.max(callsWindow(expr.list, maxAge), callsWindow(expr.body, maxAge));
     default:
       return 0;
   }
@@ -235,4 +237,31 @@ function sessionAgeBound(condition: Expr, maxAge: number): number {
     if ((c.op === ">" || c.op === ">=") && isSessionAge(c.right)) bound = Math.min(bound, durationRange(c.left, maxAge)[1]);
   }
   return bound;
+}
+
+/**
+ * How an explanation says that the deciding element of a false `all` failed its condition: "was not under
+ * `/srv/docs`" when the condition is `x under "/srv/docs"` (or `within`) on the variable itself, otherwise "did not
+ * satisfy `CONDITION`". Shared by both back ends, so that their explanations agree word for word.
+ */
+export function elementPhrase(policy: CheckedPolicy, q: Quantifier): string {
+  let body = q.body;
+  while (body.kind === "Paren") body = body.inner;
+  if (body.kind === "Binary" && (body.op === "under" || body.op === "within")) {
+    let left = body.left;
+    let right = body.right;
+    while (left.kind === "Paren") left = left.inner;
+    while (right.kind === "Paren") right = right.inner;
+    if (left.kind === "Variable" && left.name === q.variable.name && left.segments.length === 0 && right.kind === "StringLiteral") {
+      return `was not ${body.op} \`${right.value}\``;
+    }
+  }
+  return `did not satisfy \`${exprText(policy, q.body)}\``;
+}
+
+/** The quantifier a clause is, looking through parentheses: an `all` names its deciding element when false. */
+export function clauseQuantifier(expr: Expr): Quantifier | undefined {
+  let inner = expr;
+  while (inner.kind === "Paren") inner = inner.inner;
+  return inner.kind === "Quantifier" && inner.quantifier === "all" ? inner : undefined;
 }

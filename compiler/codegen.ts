@@ -1,9 +1,9 @@
 // The code generator: turns a checked policy into a guard module of straight-line TypeScript or JavaScript (a switch
 // on the tool name, conditions inlined, constants hoisted) with the same decisions as the reference interpreter, and
 // into the declarations (`.d.ts`) of its JavaScript form.
-import type { Expr, Path } from "../grammar/ast.js";
+import type { Call, Expr, Path, Quantifier, Variable } from "../grammar/ast.js";
 import { algorithmFacts } from "../runtime/guard/algorithms.js";
-import { callableTools, exprText, longestWindowMs, outline, pathText, targets, typeOf, type CheckOutline, type RuleOutline } from "./analysis.js";
+import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, type CheckOutline, type RuleOutline } from "./analysis.js";
 import { ANNOTATION_DEFAULTS, factOf, type FactTarget, type ValueKind } from "./facts.js";
 import type { CheckedPolicy, Type } from "./ir.js";
 import { RESULT_FUNCTION, resultFunctions } from "./codegen-results.js";
@@ -163,8 +163,13 @@ const sentence = {
 
 /** Compiles expressions of one policy to TypeScript expressions over `a` (arguments), `request` and `context`. */
 export class ExprCompiler {
+  /** The JavaScript parameter each enclosing quantifier's variable compiles to, by name. */
+  private readonly variables = new Map<string, string>();
+  /** How many quantifiers enclose the expression being compiled: parameter `qN` belongs to depth N. */
+  private depth = 0;
+
   constructor(
-    private readonly policy: CheckedPolicy,
+    readonly policy: CheckedPolicy,
     private readonly w: ModuleWriter,
   ) {}
 
@@ -172,7 +177,7 @@ export class ExprCompiler {
     return typeOf(this.policy, expr);
   }
 
-  private text(expr: Expr): string {
+  text(expr: Expr): string {
     return exprText(this.policy, expr);
   }
 
@@ -252,8 +257,84 @@ export class ExprCompiler {
         return this.binary(expr);
       case "Call":
         return this.call(expr);
+      case "Quantifier":
+        return { code: `${this.as(expr.list, "list")}.${expr.quantifier === "all" ? "every" : "some"}(${this.predicate(expr, false)})`, kind: "boolean" };
+      case "Variable":
+        return this.variable(expr);
       case "Missing":
         return { code: `${this.w.use("fail")}("the policy has a syntax error here")`, kind: "unknown" };
+    }
+  }
+
+  /**
+   * A quantifier's condition as an arrow function of the element, `negated` for `findIndex` of the first failing
+   * element. Parameters are numbered by depth (not by how many names are bound: a variable that hides an outer one of
+   * the same name binds no new name), so a nested quantifier's parameter never reuses an enclosing one's.
+   */
+  predicate(q: Quantifier, negated: boolean): string {
+    const name = q.variable.name;
+    const outer = this.variables.get(name);
+    const param = `q${this.depth}`;
+    this.variables.set(name, param);
+    this.depth++;
+    try {
+      const body = this.as(q.body, "boolean");
+      return `(${this.w.typed(param, "unknown")}) => ${negated ? `!(${body})` : body}`;
+    } finally {
+      this.depth--;
+      if (outer === undefined) this.variables.delete(name);
+      else this.variables.set(name, outer);
+    }
+  }
+
+  private variable(expr: Variable): Code {
+    const param = this.variables.get(expr.name);
+    if (param === undefined) return { code: `${this.w.use("fail")}(${q(`\`${expr.name}\` is not bound`)})`, kind: "unknown" };
+    return this.finish(this.descend(param, expr.name, expr.segments, false), this.type(expr), pathText(expr.name, expr.segments));
+  }
+
+  /** The left of `within`: a host as `host()` and `url().host` give it, canonical; any other string is read as one. */
+  private host(expr: Expr): string {
+    const inner = this.literal(expr);
+    const canonical = inner.kind === "Call" && (inner.callee === "host" || (inner.callee === "url" && inner.field?.name === "host"));
+    const value = this.as(expr, "string");
+    return canonical ? value : `${this.w.use("hostOf")}(${value}, ${q(this.text(expr))})`;
+  }
+
+  /** The text of a string literal operand; the checker allows no other on the right of `under`, `within` and `ip() in`. */
+  private literalText(expr: Expr): string {
+    const lit = this.literal(expr);
+    return lit.kind === "StringLiteral" ? lit.value : lit.kind === "Name" ? lit.name : "";
+  }
+
+  private addressIn(left: Expr, right: Expr): string {
+    const address = this.emit(left).code;
+    const lit = this.literal(right);
+    if (lit.kind === "Name") {
+      this.w.types.add("IpSet");
+      return `${this.w.use("hostInSet")}(${address}, ${this.w.hoist("SET", "IpSet", `${this.w.use("ipSet")}(${q(lit.name)})`)})`;
+    }
+    this.w.types.add("IpRange");
+    return `${this.w.use("hostInRange")}(${address}, ${this.w.hoist("RANGE", "IpRange", `${this.w.use("ipRange")}(${q(this.literalText(right))})`)})`;
+  }
+
+  private url(expr: Call): Code {
+    const arg = expr.args[0]!;
+    const text = q(this.text(arg));
+    const parsed = `${this.w.use("urlOf")}(${this.emit(arg).code}, ${text})`;
+    switch (expr.field?.name) {
+      case "scheme":
+      case "path":
+      case "query":
+        return { code: `${parsed}.${expr.field.name}`, kind: "string" };
+      case "credentials":
+        return { code: `${parsed}.credentials`, kind: "boolean" };
+      case "host":
+        return { code: `${this.w.use("urlHost")}(${parsed}, ${text})`, kind: "string" };
+      case "port":
+        return { code: `${this.w.use("urlPort")}(${parsed}, ${text})`, kind: "number" };
+      default:
+        return { code: `${this.w.use("fail")}(${q(`\`${this.text(expr)}\` is not a field of a URL`)})`, kind: "unknown" };
     }
   }
 
@@ -291,9 +372,19 @@ export class ExprCompiler {
         return bool(`(${this.as(left, "number")} ${op} ${this.as(right, "number")})`);
       }
       case "in":
-        return bool(this.member(left, right));
+        return bool(this.type(left).kind === "address" ? this.addressIn(left, right) : this.member(left, right));
       case "not in":
-        return bool(`!${this.member(left, right)}`);
+        return bool(`!${this.type(left).kind === "address" ? this.addressIn(left, right) : this.member(left, right)}`);
+      case "under": {
+        this.w.types.add("PathRoot");
+        const root = this.w.hoist("ROOT", "PathRoot", `${this.w.use("pathRoot")}(${q(this.literalText(right))}, "posix")`);
+        return bool(`${this.w.use("pathUnder")}(${this.emit(left).code}, ${root}, ${q(this.text(left))})`);
+      }
+      case "within": {
+        this.w.types.add("DomainName");
+        const domain = this.w.hoist("DOMAIN", "DomainName", `${this.w.use("domainName")}(${q(this.literalText(right))})`);
+        return bool(`${this.w.use("hostWithin")}(${this.host(left)}, ${domain})`);
+      }
       case "matches": {
         const re = this.emit(right);
         return bool(`${re.code}.test(${this.w.use("matchSubject")}(${this.as(left, "string")}, ${q(this.text(left))}))`);
@@ -388,6 +479,12 @@ export class ExprCompiler {
         return { code: `${this.as(first!, "string")}.toLowerCase()`, kind: "string" };
       case "upper":
         return { code: `${this.as(first!, "string")}.toUpperCase()`, kind: "string" };
+      case "url":
+        return this.url(expr);
+      case "host":
+        return { code: `${this.w.use("hostOf")}(${this.emit(first!).code}, ${q(this.text(first!))})`, kind: "string" };
+      case "ip":
+        return { code: `${this.w.use("hostAddressFrom")}(${this.emit(first!).code}, ${q(this.text(first!))})`, kind: "unknown" };
       default:
         return { code: `${this.w.use("fail")}(${q(`\`${expr.callee}\` is not a function`)})`, kind: "unknown" };
     }
@@ -530,23 +627,40 @@ function ruleCode(item: RuleOutline, w: ModuleWriter, ex: ExprCompiler): RuleCod
   const texts = [...item.when.map((c) => c.text), ...(item.unless === undefined ? [] : [item.unless.text])];
   const textsConst = w.hoist("CLAUSES", "readonly string[]", `Object.freeze(${JSON.stringify(texts)})`);
   const outcomes = [w.explanation(rule.id, rule.effect, true, "all conditions held")];
-  // [condition code, whether the clause fails when the condition is true (unless), outcome code]
-  const clauses: [string, boolean, number][] = [];
+  // [condition code, whether the clause fails when the condition is true (unless), outcome code, quantifier to name]
+  const clauses: [string, boolean, number, Quantifier | undefined][] = [];
   for (const clause of item.when) {
     outcomes.push(w.explanation(rule.id, rule.effect, false, sentence.wasFalse(clause.text)));
-    clauses.push([ex.as(clause.expr, "boolean"), false, outcomes.length - 1]);
+    clauses.push([ex.as(clause.expr, "boolean"), false, outcomes.length - 1, clauseQuantifier(clause.expr)]);
   }
   if (item.unless !== undefined) {
     outcomes.push(w.explanation(rule.id, rule.effect, false, sentence.unlessHeld(item.unless.text)));
-    clauses.push([ex.as(item.unless.expr, "boolean"), true, outcomes.length - 1]);
+    clauses.push([ex.as(item.unless.expr, "boolean"), true, outcomes.length - 1, undefined]);
   }
   w.use("failureDetail");
   w.use("explainText");
   const inline = (c: string, index: number, comment: string): string[] => {
     const label = `rule_${c}`;
     const lines = [`    // ${comment}`, "    {", "      let clause = 0;", `      ${label}: try {`];
-    clauses.forEach(([code, unless, outcome], i) => {
+    clauses.forEach(([code, unless, outcome, quantifier], i) => {
       if (i > 0) lines.push(`        clause = ${i};`);
+      if (quantifier !== undefined) {
+        // An `all` that is false names its first failing element, so the explanation is built here, not hoisted.
+        const element = `${q(`${ex.text(quantifier.list)}[`)} + failing + "]"`;
+        const detail = `explainText.elementFailed(${textsConst}[${i}]${w.ts("!")}, ${element}, items[failing], ${q(elementPhrase(ex.policy, quantifier))})`;
+        lines.push(
+          "        {",
+          `          const items = ${ex.as(quantifier.list, "list")};`,
+          `          const failing = items.findIndex(${ex.predicate(quantifier, true)});`,
+          "          if (failing >= 0) {",
+          `            ${c} = ${outcome};`,
+          `            (dynamic ??= [])[${index}] = { rule: ${q(rule.id)}, effect: ${q(rule.effect)}, matched: false, detail: ${detail} };`,
+          `            break ${label};`,
+          "          }",
+          "        }",
+        );
+        return;
+      }
       lines.push(`        if (${unless ? code : `!(${code})`}) {`, `          ${c} = ${outcome};`, `          break ${label};`, "        }");
     });
     lines.push("      } catch (error) {");

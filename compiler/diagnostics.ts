@@ -50,6 +50,7 @@ const CHECK_DIAGNOSTICS = {
   manifestNotSigned: entry("PQG2016", "error", "manifest `{path}` is not signed, but the policy requires a signature by `{fingerprint}`", "`signed by` on a manifest that carries no signature"),
   manifestSignature: entry("PQG2017", "error", "manifest `{path}` fails signature verification: {detail}", "a signed manifest whose signature does not verify or whose signer is another key"),
   unusedManifestOverride: entry("PQG2018", "error", "manifest `{path}` given on the command line matches no `manifest` statement", "a `--manifest` file whose base name matches no `manifest` statement"),
+  unknownUrlField: entry("PQG2020", "error", "a URL has no field `{field}`; its fields are `scheme`, `host`, `port`, `path`, `query` and `credentials`", "a `url(...)` field that does not exist"),
   unreadablePolicy: entry("PQG2019", "error", "policy file `{path}` cannot be read: {detail}", "a policy file that is missing or unreadable"),
   resultOutsideResultRule: entry("PQG2030", "error", "`{path}` is available only in a result rule (`refuse`, `redact` or `mark result of`)", "a `result` path in a call rule or a requirement"),
   noOutputSchema: entry("PQG2031", "error", "`{path}` cannot be typed: tool `{tool}` declares no outputSchema", "a `result.structured` path on a tool without an outputSchema"),
@@ -72,12 +73,16 @@ const CHECK_DIAGNOSTICS = {
   regexBacktracking: entry("PQG3016", "error", "regular expression `{regex}` can take {complexity} time on inputs like `{attack}`; rewrite it without nested or overlapping repetition", "a regex literal that can backtrack catastrophically (ReDoS)"),
   badResultClause: entry("PQG3030", "error", "{detail}", "a result rule clause its action does not take, or one it needs and lacks"),
   badSeenLabel: entry("PQG3031", "error", "`seen()` takes a label written as a string of letters, digits, `-`, `_` and `.`, not `{expr}`", "a `seen()` argument that is not a literal label"),
+  urlNeedsField: entry("PQG3017", "error", "`{expr}` is a URL; name one of its fields, as in `{expr}.host`", "`url(...)` used without a field"),
   // Warnings
   shadowedRule: entry("PQG4001", "warning", "rule can never apply: `forbid tool {target}` at line {line} forbids {tools} unconditionally", "a permit or ask whose tools an unconditional forbid covers"),
   contradiction: entry("PQG4002", "warning", "condition can never hold: `{first}` and `{second}` contradict each other", "a condition whose conjuncts contradict each other on their face"),
   notInEnum: entry("PQG4003", "warning", "`{value}` is not one of the values of `{path}` ({values})", "a string literal compared with an enum that does not list it"),
   duplicateTarget: entry("PQG4004", "warning", "tool `{tool}` is listed twice in this target", "the same tool twice in one rule target"),
   regexNotProvenSafe: entry("PQG4005", "warning", "regular expression `{regex}` could not be proven free of catastrophic backtracking: {detail}", "a regex literal whose backtracking could not be analysed"),
+  prefixOnPathOrUrl: entry("PQG4006", "warning", "`{expr}` compares {what} by its text; `{suggestion}` compares it the way a server reads it", "a `startsWith` on a path or URL argument where `under` or `url()` is meant"),
+  annotationDefault: entry("PQG4007", "warning", "`{path}` is `{value}` for {tools} only because the MCP specification says so when a server does not state it", "a rule reading a tool annotation that a targeted tool leaves to the specification's default"),
+  identityOnPlainSession: entry("PQG4008", "warning", "`{path}` cannot be read on a plain (unauthenticated) session, so this `forbid` applies to every call on one", "a `forbid` that reads identity facts a plain session never has"),
 } as const;
 
 export type CheckDiagnosticKind = keyof typeof CHECK_DIAGNOSTICS;

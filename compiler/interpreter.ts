@@ -4,11 +4,14 @@
 // `matches` input bound, the validity of `time.now` and the wall clock are computed here on their own. What it does
 // share is the static analysis (./analysis.ts), the fact table's paths and types (./facts.ts, whose `read` column is
 // this interpreter's), the algorithm table, the explanation wording and the evaluation-failure type.
-import type { Expr, Path, PathSegment } from "../grammar/ast.js";
+import type { Binary, Call, Expr, Path, PathSegment, Quantifier, Variable } from "../grammar/ast.js";
+import { hostInRange, hostInSet, ipRange, ipSet, type HostAddress } from "../runtime/guard/addresses.js";
 import { algorithmFacts, type AlgorithmFacts } from "../runtime/guard/algorithms.js";
 import { EvaluationFailure, evaluationDetail, explainText, MATCH_INPUT_LIMIT } from "../runtime/guard/helpers.js";
+import { pathRoot, pathUnder } from "../runtime/guard/paths.js";
+import { domainName, hostAddressFrom, hostOf, hostWithin, urlHost, urlOf, urlPort } from "../runtime/guard/urls.js";
 import type { Decision, Explanation, GuardContext, GuardModule, GuardRequest } from "../runtime/guard/types.js";
-import { callableTools, exprText, longestWindowMs, outline, pathText, targets, typeOf, type RuleOutline } from "./analysis.js";
+import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, type RuleOutline } from "./analysis.js";
 import { ANNOTATION_DEFAULTS, factOf, type FactSource } from "./facts.js";
 import type { CheckedPolicy, CheckedRule, ToolInfo, Type } from "./ir.js";
 import { evaluateResult } from "./interpret-results.js";
@@ -88,9 +91,11 @@ function checkType(value: unknown, type: Type, text: string): unknown {
 
 export class Evaluator implements FactSource {
   private zoned: { hour: number; minute: number; weekday: string } | undefined;
+  /** The element each enclosing quantifier's variable stands for, by name; an inner variable hides an outer one. */
+  private readonly bound = new Map<string, unknown>();
 
   constructor(
-    private readonly policy: CheckedPolicy,
+    readonly policy: CheckedPolicy,
     private readonly format: Intl.DateTimeFormat,
     readonly request: GuardRequest,
     readonly context: GuardContext,
@@ -143,8 +148,95 @@ export class Evaluator implements FactSource {
         return this.binary(expr);
       case "Call":
         return this.call(expr);
+      case "Quantifier":
+        return expr.quantifier === "all" ? this.firstFailing(expr) === undefined : this.anyHolds(expr);
+      case "Variable":
+        return this.variable(expr);
       case "Missing":
         throw new EvaluationFailure("the policy has a syntax error here");
+    }
+  }
+
+  private list(expr: Expr): readonly unknown[] {
+    return expect(this.value(expr), "list", exprText(this.policy, expr)) as readonly unknown[];
+  }
+
+  /** Evaluates a quantifier's condition with its variable standing for `element`, restoring what it hid after. */
+  private holdsFor(q: Quantifier, element: unknown): boolean {
+    const name = q.variable.name;
+    const hidden = this.bound.has(name);
+    const outer = this.bound.get(name);
+    this.bound.set(name, element);
+    try {
+      return this.truth(q.body);
+    } finally {
+      if (hidden) this.bound.set(name, outer);
+      else this.bound.delete(name);
+    }
+  }
+
+  /** The first element for which an `all` quantifier's condition is false, with the list; undefined when none is. */
+  firstFailing(q: Quantifier): { index: number; list: readonly unknown[] } | undefined {
+    const list = this.list(q.list);
+    for (let index = 0; index < list.length; index++) {
+      if (!this.holdsFor(q, list[index])) return { index, list };
+    }
+    return undefined;
+  }
+
+  private anyHolds(q: Quantifier): boolean {
+    const list = this.list(q.list);
+    for (const element of list) if (this.holdsFor(q, element)) return true;
+    return false;
+  }
+
+  private variable(expr: Variable): unknown {
+    if (!this.bound.has(expr.name)) throw new EvaluationFailure(`\`${expr.name}\` is not bound`);
+    const value = this.descend(this.bound.get(expr.name), expr.name, expr.segments);
+    const type = this.type(expr);
+    const text = pathText(expr.name, expr.segments);
+    if (type.kind === "algorithm") return this.algorithm(value, type.family, text);
+    return checkType(value, type, text);
+  }
+
+  /** The left of `within`: a host as `host()` and `url().host` give it, canonical; any other string is read as one. */
+  private host(expr: Expr): string {
+    let inner = expr;
+    while (inner.kind === "Paren") inner = inner.inner;
+    const canonical = inner.kind === "Call" && (inner.callee === "host" || (inner.callee === "url" && inner.field?.name === "host"));
+    const value = this.string(expr);
+    return canonical ? value : hostOf(value, exprText(this.policy, expr));
+  }
+
+  /** `ip(x) in "CIDR"` and `ip(x) in SET`, the range or set built afresh from its literal. */
+  private addressIn(expr: Binary): boolean {
+    const address = this.value(expr.left) as HostAddress;
+    let right = expr.right;
+    while (right.kind === "Paren") right = right.inner;
+    if (right.kind === "Name") return hostInSet(address, ipSet(right.name));
+    if (right.kind === "StringLiteral") return hostInRange(address, ipRange(right.value));
+    throw new EvaluationFailure(`\`${exprText(this.policy, expr.right)}\` is not an address range or set`);
+  }
+
+  private url(expr: Call): unknown {
+    const arg = expr.args[0]!;
+    const text = exprText(this.policy, arg);
+    const parsed = urlOf(this.value(arg), text);
+    switch (expr.field?.name) {
+      case "scheme":
+        return parsed.scheme;
+      case "host":
+        return urlHost(parsed, text);
+      case "port":
+        return urlPort(parsed, text);
+      case "path":
+        return parsed.path;
+      case "query":
+        return parsed.query;
+      case "credentials":
+        return parsed.credentials;
+      default:
+        throw new EvaluationFailure(`\`${exprText(this.policy, expr)}\` is not a field of a URL`);
     }
   }
 
@@ -167,9 +259,14 @@ export class Evaluator implements FactSource {
         return op === "<" ? a < b : op === "<=" ? a <= b : op === ">" ? a > b : a >= b;
       }
       case "in":
-        return this.member(left, right);
+        return this.type(left).kind === "address" ? this.addressIn(expr) : this.member(left, right);
       case "not in":
-        return !this.member(left, right);
+        return this.type(left).kind === "address" ? !this.addressIn(expr) : !this.member(left, right);
+      case "under": {
+        return pathUnder(this.value(left), pathRoot(this.string(right), "posix"), exprText(this.policy, left));
+      }
+      case "within":
+        return hostWithin(this.host(left), domainName(this.string(right)));
       case "matches": {
         const subject = this.matchSubject(left);
         const re = this.value(right) as RegExp;
@@ -308,6 +405,12 @@ export class Evaluator implements FactSource {
         return this.string(first!).toLowerCase();
       case "upper":
         return this.string(first!).toUpperCase();
+      case "url":
+        return this.url(expr);
+      case "host":
+        return hostOf(this.value(first!), exprText(this.policy, first!));
+      case "ip":
+        return hostAddressFrom(this.value(first!), exprText(this.policy, first!));
       default:
         throw new EvaluationFailure(`\`${expr.callee}\` is not a function`);
     }
@@ -410,6 +513,18 @@ export function attempt(run: () => boolean): Outcome {
   }
 }
 
+/**
+ * The explanation of a `when` clause that was false. An `all` quantifier names the element that decided it, found
+ * again by the same walk (evaluation has no effects, so the walk gives the same answer).
+ */
+function falseClause(ev: Evaluator, policy: CheckedPolicy, expr: Expr, text: string): string {
+  const q = clauseQuantifier(expr);
+  const failing = q === undefined ? undefined : ev.firstFailing(q);
+  if (q === undefined || failing === undefined) return explainText.wasFalse(text);
+  const element = `${exprText(policy, q.list)}[${failing.index}]`;
+  return explainText.elementFailed(text, element, failing.list[failing.index], elementPhrase(policy, q));
+}
+
 /** Whether a rule applies, and the explanation sentence saying why. */
 function applyRule(ev: Evaluator, item: RuleOutline): { applies: boolean; detail: string } {
   const failClosed = item.rule.effect === "forbid";
@@ -417,7 +532,7 @@ function applyRule(ev: Evaluator, item: RuleOutline): { applies: boolean; detail
   for (const clause of item.when) {
     const outcome = attempt(() => ev.truth(clause.expr));
     if (!outcome.ok) return { applies: failClosed, detail: explainText.notEvaluated(clause.text, outcome.detail) };
-    if (!outcome.value) return { applies: false, detail: explainText.wasFalse(clause.text) };
+    if (!outcome.value) return { applies: false, detail: falseClause(ev, ev.policy, clause.expr, clause.text) };
   }
   if (item.unless !== undefined) {
     const unless = item.unless;

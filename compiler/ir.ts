@@ -15,6 +15,8 @@ export type Type =
   /** A tool reference, the first argument of `calls()` and `called()`. */
   | { readonly kind: "tool" }
   | { readonly kind: "list"; readonly element: Type }
+  /** What `ip(x)` gives: an IP address or a host name, for `in "CIDR"` and `in SET`. */
+  | { readonly kind: "address" }
   /** A JSON object or a value the schema leaves open: only `has`, `==`, `!=` and further paths apply. */
   | { readonly kind: "object" }
   | { readonly kind: "unknown" };

@@ -150,6 +150,8 @@ export type Expr =
   | Call
   | Has
   | Paren
+  | Quantifier
+  | Variable
   | Missing;
 
 export interface NumberLiteral extends NodeBase {
@@ -237,7 +239,9 @@ export type ComparisonOp =
   | "matches"
   | "contains"
   | "startsWith"
-  | "endsWith";
+  | "endsWith"
+  | "under"
+  | "within";
 export type ArithmeticOp = "+" | "-" | "*" | "/" | "%";
 export type BinaryOp = LogicalOp | ComparisonOp | ArithmeticOp;
 
@@ -250,7 +254,7 @@ export interface Binary extends NodeBase {
   readonly opSpan: Span;
 }
 
-export type FunctionName = "calls" | "called" | "len" | "lower" | "upper";
+export type FunctionName = "calls" | "called" | "len" | "lower" | "upper" | "url" | "host" | "ip";
 
 export interface Call extends NodeBase {
   readonly kind: "Call";
@@ -258,12 +262,36 @@ export interface Call extends NodeBase {
   readonly callee: string;
   readonly calleeSpan: Span;
   readonly args: readonly Expr[];
+  /** `.field` after the call, as in `url(args.u).host`; the checker says which calls have fields. */
+  readonly field?: { readonly name: string; readonly span: Span } | undefined;
 }
 
 /** `has args.x`: whether an optional argument is present. */
 export interface Has extends NodeBase {
   readonly kind: "Has";
   readonly path: Path;
+}
+
+export type QuantifierKind = "all" | "any";
+
+/**
+ * `all x in LIST: CONDITION` and `any x in LIST: CONDITION`: the condition for every (some) element of the list, the
+ * element named by the variable. The condition reaches as far right as it can, as a lambda's body does.
+ */
+export interface Quantifier extends NodeBase {
+  readonly kind: "Quantifier";
+  readonly quantifier: QuantifierKind;
+  readonly variable: Identifier;
+  readonly list: Expr;
+  readonly body: Expr;
+}
+
+/** A quantifier's variable, with optional steps into the element: `p`, `e.oldText`, `item["k"]`. */
+export interface Variable extends NodeBase {
+  readonly kind: "Variable";
+  readonly name: string;
+  readonly nameSpan: Span;
+  readonly segments: readonly PathSegment[];
 }
 
 /** Kept so that `fmt` and diagnostics can show what the user wrote; evaluation looks through it. */

@@ -73,7 +73,7 @@ function editDistance(a: string, b: string): number {
 }
 
 const COMPARISON_OPS: ReadonlySet<string> = new Set<ComparisonOp>([
-  "==", "!=", "<", "<=", ">", ">=", "in", "matches", "contains", "startsWith", "endsWith",
+  "==", "!=", "<", "<=", ">", ">=", "in", "matches", "contains", "startsWith", "endsWith", "under", "within",
 ]);
 
 const BaseVisitor = policyParser.getBaseCstVisitorConstructor<Span, unknown>();
@@ -82,6 +82,8 @@ const BaseVisitor = policyParser.getBaseCstVisitorConstructor<Span, unknown>();
 class AstBuilder extends BaseVisitor {
   private problems: SyntaxProblem[] = [];
   private fileEnd: Span = START_OF_SOURCE;
+  /** The variables of the quantifiers around the expression being built, innermost last. */
+  private bound: string[] = [];
 
   constructor() {
     super();
@@ -90,6 +92,7 @@ class AstBuilder extends BaseVisitor {
 
   build(cst: CstNode | undefined, source: string): { ast: PolicyFile; problems: SyntaxProblem[] } {
     this.problems = [];
+    this.bound = [];
     this.fileEnd = endOfSource(source);
     const ast = cst === undefined ? this.emptyFile() : (this.visit(cst, START_OF_SOURCE) as PolicyFile);
     return { ast, problems: this.problems };
@@ -382,6 +385,26 @@ class AstBuilder extends BaseVisitor {
     }
   }
 
+  quantifier(ctx: Children, at: Span): Expr {
+    const word = realToken(ctx, "quantifier");
+    const variableToken = realToken(ctx, "variable");
+    if (word === undefined || variableToken === undefined) return missing(at);
+    const variableSpan = tokenSpan(variableToken)!;
+    const list = this.expr(nodes(ctx, "list")[0], after(tokens(ctx, "In")[0], variableSpan));
+    const colon = tokens(ctx, "Colon")[0];
+    this.bound.push(variableToken.image);
+    const body = this.expr(nodes(ctx, "body")[0], after(colon, list.span));
+    this.bound.pop();
+    return {
+      kind: "Quantifier",
+      span: joinSpans(tokenSpan(word), list.span, tokenSpan(colon), body.span)!,
+      quantifier: word.image === "all" ? "all" : "any",
+      variable: { kind: "Identifier", span: variableSpan, name: variableToken.image },
+      list,
+      body,
+    };
+  }
+
   listLiteral(ctx: Children, at: Span): Expr {
     const open = tokenSpan(tokens(ctx, "LBracket")[0]) ?? at;
     const elements = nodes(ctx, "element").map((node) => this.expr(node, open));
@@ -449,15 +472,22 @@ class AstBuilder extends BaseVisitor {
     if (argumentsNode !== undefined) {
       const args = this.visit(argumentsNode, pointAfter(nameSpan)) as Expr[];
       const close = tokenSpan(tokens(argumentsNode.children, "RParen")[0]);
+      const fieldToken = realToken(ctx, "field");
+      const field = fieldToken === undefined ? undefined : { name: fieldToken.image, span: joinSpans(tokenSpan(tokens(ctx, "fieldDot")[0]), tokenSpan(fieldToken))! };
       return {
         kind: "Call",
-        span: joinSpans(nameSpan, tokenSpan(tokens(argumentsNode.children, "LParen")[0]), ...args.map((a) => a.span), close)!,
+        span: joinSpans(nameSpan, tokenSpan(tokens(argumentsNode.children, "LParen")[0]), ...args.map((a) => a.span), close, field?.span)!,
         callee: nameToken.image,
         calleeSpan: nameSpan,
         args,
+        ...(field === undefined ? {} : { field }),
       };
     }
     const segmentNodes = nodes(ctx, "pathSegment");
+    if (this.bound.includes(nameToken.image)) {
+      const segments = this.segments(segmentNodes);
+      return { kind: "Variable", span: joinSpans(nameSpan, ...segments.map((s) => s.span))!, name: nameToken.image, nameSpan, segments };
+    }
     if (segmentNodes.length > 0) {
       const segments = this.segments(segmentNodes);
       const suggestion = PATH_ROOTS.find((root) => editDistance(root, nameToken.image) <= 2);

@@ -348,10 +348,29 @@ export class PolicyParser extends CstParser {
       alt(() => this.CONSUME(T.False)),
       alt(() => this.SUBRULE(this.listLiteral)),
       alt(() => this.SUBRULE(this.path)),
+      { GATE: () => this.atQuantifier(), ALT: () => this.SUBRULE(this.quantifier) },
       alt(() => this.SUBRULE(this.nameOrCall)),
       alt(() => this.SUBRULE(this.hasExpression)),
       alt(() => this.SUBRULE(this.parenthesised)),
     ]);
+  });
+
+  /**
+   * `all` and `any` are not keywords (tools and fields may be called so); they start a quantifier only when a name and
+   * `in` follow: `all p in args.paths: ...`.
+   */
+  private atQuantifier(): boolean {
+    const first = this.LA(1);
+    return first.tokenType === T.Identifier && (first.image === "all" || first.image === "any") && this.LA(2).tokenType === T.Identifier && this.LA(3).tokenType === T.In;
+  }
+
+  quantifier = this.RULE("quantifier", () => {
+    this.CONSUME(T.Identifier, { LABEL: "quantifier" });
+    this.CONSUME2(T.Identifier, { LABEL: "variable" });
+    this.CONSUME(T.In);
+    this.SUBRULE(this.additiveExpression, { LABEL: "list" });
+    this.CONSUME(T.Colon);
+    this.SUBRULE(this.expression, { LABEL: "body" });
   });
 
   listLiteral = this.RULE("listLiteral", () => {
@@ -388,7 +407,13 @@ export class PolicyParser extends CstParser {
     this.CONSUME(T.Identifier, { LABEL: "name" });
     this.OPTION(() => {
       this.OR([
-        alt(() => this.SUBRULE(this.callArguments)),
+        alt(() => {
+          this.SUBRULE(this.callArguments);
+          this.OPTION2(() => {
+            this.CONSUME(T.Dot, { LABEL: "fieldDot" });
+            this.CONSUME(T.Word, { LABEL: "field" });
+          });
+        }),
         alt(() => this.AT_LEAST_ONE(() => this.SUBRULE(this.pathSegment))),
       ]);
     });

@@ -28,6 +28,8 @@ function binaryPrecedence(op: BinaryOp): number {
 }
 
 function precedence(expr: Expr): number {
+  // A quantifier binds as a primary on its left; its condition reaches as far right as it can, so the parser builds
+  // one as a left operand only from parentheses, which are kept as `Paren` nodes.
   if (expr.kind === "Binary") return binaryPrecedence(expr.op);
   if (expr.kind === "Unary") return expr.op === "not" ? PRECEDENCE.not : PRECEDENCE.negation;
   return PRECEDENCE.primary;
@@ -65,7 +67,11 @@ function printLeafOrCompound(expr: Expr, inner: (e: Expr) => string): string | u
     case "Path":
       return printPath(expr);
     case "Call":
-      return `${expr.callee}(${expr.args.map(inner).join(", ")})`;
+      return `${expr.callee}(${expr.args.map(inner).join(", ")})${expr.field === undefined ? "" : `.${expr.field.name}`}`;
+    case "Variable":
+      return expr.name + expr.segments.map(printSegment).join("");
+    case "Quantifier":
+      return `${expr.quantifier} ${expr.variable.name} in ${inner(expr.list)}: ${inner(expr.body)}`;
     case "Has":
       return `has ${printPath(expr.path)}`;
     case "Missing":
@@ -108,6 +114,9 @@ function wrapIf(expr: Expr, wrap: boolean): string {
 
 /** Every operator application in parentheses, the source's own parentheses dropped: shows how the parser grouped. */
 export function printExprParenthesised(expr: Expr): string {
+  if (expr.kind === "Quantifier") {
+    return `(${expr.quantifier} ${expr.variable.name} in ${printExprParenthesised(expr.list)}: ${printExprParenthesised(expr.body)})`;
+  }
   const leaf = printLeafOrCompound(expr, printExprParenthesised);
   if (leaf !== undefined) return leaf;
   switch (expr.kind) {

@@ -52,6 +52,17 @@ export const Identifier = createToken({
   label: "a name",
 });
 
+/**
+ * The one hyphenated name, the address set `link-local` (`ip(x) in link-local`): read as a single name, never as
+ * `link - local`, which as arithmetic on two bare names would mean nothing anyway.
+ */
+export const HyphenatedName = createToken({
+  name: "HyphenatedName",
+  pattern: /link-local(?![A-Za-z0-9_])/,
+  categories: [Identifier, Word],
+  label: "a name",
+});
+
 function keyword(word: string, categories: TokenType[] = []): TokenType {
   const name = word[0]!.toUpperCase() + word.slice(1);
   return createToken({
@@ -91,6 +102,8 @@ export const Matches = keyword("matches", [RelationalOperator]);
 export const Contains = keyword("contains", [RelationalOperator]);
 export const StartsWith = keyword("startsWith", [RelationalOperator]);
 export const EndsWith = keyword("endsWith", [RelationalOperator]);
+export const Under = keyword("under", [RelationalOperator]);
+export const Within = keyword("within", [RelationalOperator]);
 // Path roots are keywords too; `tool`, `client`, `session` and `transport` also serve as statement words.
 export const Args = keyword("args", [PathRoot]);
 export const Tool = keyword("tool", [PathRoot]);
@@ -109,7 +122,7 @@ export const As = keyword("as");
 
 export const KEYWORDS: readonly TokenType[] = [
   Policy, Version, Timezone, Manifest, Signed, By, Identity, Require, Permit, Forbid, Ask, When, Unless, Because,
-  Limit, To, Per, Or, And, Not, Has, True, False, In, Matches, Contains, StartsWith, EndsWith,
+  Limit, To, Per, Or, And, Not, Has, True, False, In, Matches, Contains, StartsWith, EndsWith, Under, Within,
   Args, Tool, Client, Peer, Transport, Session, Time, Result, Refuse, Redact, Mark, Of, As,
 ];
 
@@ -190,6 +203,8 @@ export const LBracket = createToken({ name: "LBracket", pattern: /\[/, label: "`
 export const RBracket = createToken({ name: "RBracket", pattern: /\]/, label: "`]`" });
 export const Comma = createToken({ name: "Comma", pattern: /,/, label: "`,`" });
 export const Dot = createToken({ name: "Dot", pattern: /\./, label: "`.`" });
+/** Separates a quantifier's list from its condition: `all p in args.paths: p under "/srv"`. */
+export const Colon = createToken({ name: "Colon", pattern: /:/, label: "`:`" });
 
 export const EqEq = createToken({ name: "EqEq", pattern: /==/, categories: [RelationalOperator], label: "`==`" });
 export const NotEq = createToken({ name: "NotEq", pattern: /!=/, categories: [RelationalOperator], label: "`!=`" });
@@ -218,8 +233,9 @@ export const ALL_TOKENS: readonly TokenType[] = [
   NumberLiteral,
   // Longest keyword first, so that `to` cannot shadow `tool` nor `per` shadow `permit`.
   ...[...KEYWORDS].sort((a, b) => (b.LABEL ?? "").length - (a.LABEL ?? "").length),
+  HyphenatedName,
   Identifier,
-  LBrace, RBrace, LParen, RParen, LBracket, RBracket, Comma, Dot,
+  LBrace, RBrace, LParen, RParen, LBracket, RBracket, Comma, Dot, Colon,
   EqEq, NotEq, LtEq, Lt, GtEq, Gt, Plus, Minus, Star, Slash, Percent,
   Word, PathRoot, RelationalOperator, AdditiveOperator, MultiplicativeOperator,
 ];

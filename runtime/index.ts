@@ -141,6 +141,7 @@ export {
   type UpstreamOptions,
   type UpstreamCall,
   type UpstreamRequest,
+  type DiscoverResult,
 } from "./proxy/index.js";
 export type { ToolStatus } from "./manifest/compare.js";
 

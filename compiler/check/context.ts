@@ -3,7 +3,7 @@
 import type { Expr, PolicyFile, Span } from "../../grammar/ast.js";
 import { diagnostic, didYouMean, type CheckDiagnosticKind, type Diagnostic, type DiagnosticParams } from "../diagnostics.js";
 import type { CheckedPolicy, Type } from "../ir.js";
-import type { ManifestTool } from "../manifests.js";
+import type { ArgShape, ManifestTool } from "../manifests.js";
 import { MAX_DURATION_MS, MIN_DURATION_MS } from "./literals.js";
 
 /** How the caller found a manifest named in the policy: its parsed JSON, or why there is none. */
@@ -42,6 +42,15 @@ export interface Scope {
   readonly incomplete?: boolean;
   /** Inside a result rule, where `result.*` reads what the tool sent back. */
   readonly result?: true;
+  /** The variables of the quantifiers around the expression. */
+  readonly bound?: ReadonlyMap<string, Binding>;
+}
+
+/** What a quantifier's variable stands for: an element of its list, typed by the list's item schema where there is one. */
+export interface Binding {
+  readonly type: Type;
+  /** The item schemas, one per targeted tool, when the list is an `args` path; steps into the variable follow them. */
+  readonly shapes: readonly ArgShape[] | undefined;
 }
 
 export interface ToolEntry {
@@ -94,6 +103,11 @@ export class CheckContext {
       this.report("unknownTool", at, { tool: name }, help);
     }
     return entry?.tool;
+  }
+
+  /** Reports a literal the guard could not build (PQG76xx), with the LiteralError's own code and sentence. */
+  literalError(code: string, message: string, at: { readonly span: Span }): void {
+    this.diagnostics.push({ code, severity: "error", message, file: this.input.file, span: at.span });
   }
 
   /** Reports a duration literal outside the range a policy may write. */

@@ -1,6 +1,10 @@
 // Typing of expressions: literals, operators, function calls and `has`, each checked against the types its operands
 // must have; the type of every expression is recorded for the back ends. Paths are typed in ./paths.ts.
-import type { Binary, Call, Expr, Has, RegexLiteral, StringLiteral } from "../../grammar/ast.js";
+import type { Binary, Call, Expr, Has, Quantifier, RegexLiteral, StringLiteral } from "../../grammar/ast.js";
+import { ipRange, ipSet } from "../../runtime/guard/addresses.js";
+import { LiteralError } from "../../runtime/guard/literal-errors.js";
+import { pathRoot } from "../../runtime/guard/paths.js";
+import { domainName } from "../../runtime/guard/urls.js";
 import { algorithmFacts, algorithmNames, type AlgorithmFamily } from "../../runtime/guard/algorithms.js";
 import { MATCH_INPUT_LIMIT } from "../../runtime/guard/helpers.js";
 import { didYouMean } from "../diagnostics.js";
@@ -8,13 +12,23 @@ import type { Type } from "../ir.js";
 import { backtrackingVerdict } from "../regex-backtracking.js";
 import { seenLabel } from "./results.js";
 import type { CheckContext, Scope } from "./context.js";
-import { contradictions } from "./lints.js";
+import { contradictions, prefixOnPathOrUrl } from "./lints.js";
 import { constantDuration, isIsoTimestamp, MAX_DURATION_MS, MIN_DURATION_MS } from "./literals.js";
-import { typePath } from "./paths.js";
-import { algorithm, BOOLEAN, DURATION, ERROR, NUMBER, REGEX, sameType, STRING, TIMESTAMP, TOOL, typeName, UNKNOWN, unwrap } from "./types.js";
+import { itemShapes, typePath, typeVariable } from "./paths.js";
+import { ADDRESS, algorithm, BOOLEAN, DURATION, ERROR, NUMBER, REGEX, sameType, STRING, TIMESTAMP, TOOL, typeName, UNKNOWN, unwrap } from "./types.js";
 
 /** The functions a policy may call. */
-const FUNCTIONS = ["calls", "called", "len", "lower", "upper", "seen"] as const;
+const FUNCTIONS = ["calls", "called", "len", "lower", "upper", "url", "host", "ip", "seen"] as const;
+
+/** The fields of `url(...)` and their types. */
+const URL_FIELDS: ReadonlyMap<string, Type> = new Map<string, Type>([
+  ["scheme", STRING],
+  ["host", STRING],
+  ["port", NUMBER],
+  ["path", STRING],
+  ["query", STRING],
+  ["credentials", BOOLEAN],
+]);
 
 export class ExpressionTyper {
   constructor(private readonly ctx: CheckContext) {}
@@ -69,8 +83,58 @@ export class ExpressionTyper {
         return this.has(e, scope);
       case "Paren":
         return this.expr(e.inner, scope);
+      case "Quantifier":
+        return this.quantifier(e, scope);
+      case "Variable":
+        return typeVariable(this.ctx, e, scope);
       case "Missing":
         return ERROR;
+    }
+  }
+
+  /** `all x in LIST: C`: LIST a list, C a boolean with x bound to an element, typed by the item schema if known. */
+  private quantifier(e: Quantifier, scope: Scope): Type {
+    const listType = this.expr(e.list, scope);
+    let element: Type = UNKNOWN;
+    let ok = listType !== ERROR;
+    if (listType.kind === "list") element = listType.element;
+    else if (ok && listType.kind !== "unknown") {
+      this.ctx.report("badOperand", e.list, { op: e.quantifier, type: typeName(listType), expr: this.ctx.quote(e.list), expected: "a list" });
+      ok = false;
+    }
+    const list = unwrap(e.list);
+    const shapes = list.kind === "Path" || list.kind === "Variable" ? itemShapes(list, scope) : undefined;
+    const bound = new Map(scope.bound);
+    bound.set(e.variable.name, { type: element, shapes });
+    const body = this.expr(e.body, { ...scope, bound });
+    if (body !== ERROR && body.kind !== "boolean") {
+      this.ctx.report("notBoolean", e.body, { expr: this.ctx.quote(e.body), type: typeName(body) });
+      ok = false;
+    }
+    return ok && body !== ERROR ? BOOLEAN : ERROR;
+  }
+
+  /** The literal right of `under`, `within` and `ip(...) in`: built once by the guard, so checked here, at the literal. */
+  private literalOperand(op: string, right: Expr, scope: Scope, build: (text: string) => unknown): boolean {
+    const literal = unwrap(right);
+    if (literal.kind !== "StringLiteral") {
+      const t = this.expr(right, scope);
+      if (t !== ERROR) this.ctx.report("badOperand", right, { op, type: typeName(t), expr: this.ctx.quote(right), expected: "a string literal on its right" });
+      return false;
+    }
+    this.expr(right, scope);
+    return this.literal(literal, () => build(literal.value));
+  }
+
+  /** Runs a literal's constructor; a LiteralError becomes a diagnostic with its own code, at the literal. */
+  private literal(at: Expr, build: () => unknown): boolean {
+    try {
+      build();
+      return true;
+    } catch (error) {
+      if (!(error instanceof LiteralError)) throw error;
+      this.ctx.literalError(error.code, error.message, at);
+      return false;
     }
   }
 
@@ -138,7 +202,18 @@ export class ExpressionTyper {
         const l = this.expr(e.left, scope);
         const r = this.expr(e.right, scope);
         const ok = this.expect(l, ["string"], e.op, e.left, "strings") && this.expect(r, ["string"], e.op, e.right, "strings");
+        if (ok && e.op === "startsWith") prefixOnPathOrUrl(this.ctx, e);
         return ok && l !== ERROR && r !== ERROR ? BOOLEAN : ERROR;
+      }
+      case "under": {
+        const l = this.expr(e.left, scope);
+        const ok = this.expect(l, ["string"], e.op, e.left, "a path") && this.literalOperand(e.op, e.right, scope, (text) => pathRoot(text, "posix"));
+        return ok && l !== ERROR ? BOOLEAN : ERROR;
+      }
+      case "within": {
+        const l = this.expr(e.left, scope);
+        const ok = this.expect(l, ["string"], e.op, e.left, "a host, as `host(...)` or `url(...).host` give") && this.literalOperand(e.op, e.right, scope, domainName);
+        return ok && l !== ERROR ? BOOLEAN : ERROR;
       }
       case "+":
       case "-":
@@ -237,6 +312,7 @@ export class ExpressionTyper {
   private membership(e: Binary, scope: Scope): Type {
     const l = this.expr(e.left, scope);
     const right = unwrap(e.right);
+    if (l.kind === "address") return this.addressIn(e, right, scope) ? BOOLEAN : ERROR;
     if (right.kind === "ListLiteral") {
       // Each element is checked as if compared with `==`: so `transport.kem in ["ML-KEM-768"]` validates the names.
       let ok = l !== ERROR;
@@ -267,6 +343,23 @@ export class ExpressionTyper {
       this.ctx.types.set(inner, t);
       inner = inner.inner;
     }
+  }
+
+  /** `ip(x) in "CIDR"` and `ip(x) in SET`: a range literal or the name of an address set. */
+  private addressIn(e: Binary, right: Expr, scope: Scope): boolean {
+    if (right.kind === "Name") {
+      this.ctx.types.set(right, STRING);
+      return this.literal(right, () => ipSet(right.name));
+    }
+    if (right.kind === "StringLiteral") {
+      this.expr(e.right, scope);
+      return this.literal(right, () => ipRange(right.value));
+    }
+    const t = this.expr(e.right, scope);
+    if (t !== ERROR) {
+      this.ctx.report("badOperand", e.right, { op: e.op, type: typeName(t), expr: this.ctx.quote(e.right), expected: "a CIDR range literal such as `\"10.0.0.0/8\"` or an address set such as `private`" });
+    }
+    return false;
   }
 
   /** `x in list` and `list contains x` where the list is not a literal: the element types must agree. */
@@ -355,6 +448,10 @@ export class ExpressionTyper {
       for (const a of e.args) if (a.kind !== "Name") this.expr(a, scope);
       return ERROR;
     }
+    if (e.field !== undefined && name !== "url") {
+      this.ctx.report("noFields", e.field.span, { path: this.ctx.text({ ...e.span, end: e.field.span.start }), type: `the result of \`${name}()\`` });
+      return ERROR;
+    }
     const arity = name === "calls" ? 2 : 1;
     if (e.args.length !== arity) {
       this.ctx.report("wrongArity", e, { name, expected: arity === 1 ? "1 argument" : `${arity} arguments`, actual: String(e.args.length) });
@@ -381,7 +478,33 @@ export class ExpressionTyper {
         const t = this.expr(first, scope);
         return this.argument(t, ["string"], 1, name, first, "a string") ? STRING : ERROR;
       }
+      case "url":
+        return this.urlCall(e, first, scope);
+      case "host": {
+        const t = this.expr(first, scope);
+        return this.argument(t, ["string", "unknown"], 1, name, first, "a string") ? STRING : ERROR;
+      }
+      case "ip": {
+        const t = this.expr(first, scope);
+        return this.argument(t, ["string", "unknown"], 1, name, first, "a string") ? ADDRESS : ERROR;
+      }
     }
+  }
+
+  /** `url(X).field`: a URL is read only through one of its fields. */
+  private urlCall(e: Call, first: Expr, scope: Scope): Type {
+    const t = this.expr(first, scope);
+    const ok = this.argument(t, ["string", "unknown"], 1, "url", first, "a string");
+    if (e.field === undefined) {
+      this.ctx.report("urlNeedsField", e, { expr: this.ctx.quote(e) });
+      return ERROR;
+    }
+    const fieldType = URL_FIELDS.get(e.field.name);
+    if (fieldType === undefined) {
+      this.ctx.report("unknownUrlField", e.field.span, { field: e.field.name }, didYouMean(e.field.name, URL_FIELDS.keys()));
+      return ERROR;
+    }
+    return ok ? fieldType : ERROR;
   }
 
   /**

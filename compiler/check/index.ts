@@ -3,12 +3,12 @@
 // split by concern: declarations.ts (header, manifests, time zone, statements), expressions.ts and paths.ts (typing),
 // lints.ts (warnings), with literals.ts and types.ts beneath them and context.ts holding what they share.
 import { createHash } from "node:crypto";
-import type { CallRule } from "../../grammar/ast.js";
+import type { CallRule, RequireBlock } from "../../grammar/ast.js";
 import type { CheckedLimit, CheckedPolicy, CheckedRequirement, CheckedResultRule, CheckedRule, ToolInfo } from "../ir.js";
 import { CheckContext, type CheckInput, type CheckResult } from "./context.js";
 import { Declarations } from "./declarations.js";
 import { ExpressionTyper } from "./expressions.js";
-import { shadowedRules } from "./lints.js";
+import { annotationDefaults, identityOnPlainSession, shadowedRules } from "./lints.js";
 import { checkResultRule } from "./results.js";
 
 export type { CheckInput, CheckResult, ManifestSource, ManifestVerifier } from "./context.js";
@@ -29,7 +29,11 @@ export function checkPolicy(input: CheckInput): CheckResult {
     else if (s.kind === "LimitRule") limits.push(declarations.limitRule(s));
     else if (s.kind === "ResultRule") resultRules.push(checkResultRule(ctx, declarations, typer, s));
   }
-  shadowedRules(ctx, ast.statements.filter((s): s is CallRule => s.kind === "CallRule"));
+  const callRules = ast.statements.filter((s): s is CallRule => s.kind === "CallRule");
+  shadowedRules(ctx, callRules);
+  const identity = ast.statements.filter((s): s is RequireBlock => s.kind === "RequireBlock").flatMap((b) => b.requirements);
+  identityOnPlainSession(ctx, identity, callRules);
+  annotationDefaults(ctx, callRules);
   const failed = ctx.diagnostics.some((d) => d.severity === "error") || ast.header === undefined;
   if (failed) return { policy: undefined, diagnostics: ctx.diagnostics };
   const tools: ToolInfo[] = [...ctx.tools.values()]

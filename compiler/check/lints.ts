@@ -1,7 +1,10 @@
-// Lints: warnings about rules that can never apply as written, either because an unconditional forbid covers them
-// or because two conjuncts of a condition contradict each other on their face.
-import type { CallRule, Expr, Path, ToolTarget } from "../../grammar/ast.js";
+// Lints: warnings about rules that can never apply as written (an unconditional forbid covers them, two conjuncts
+// contradict each other on their face) or that mean something their author may not see (a spec default, a plain
+// session, a prefix test on a path or URL).
+import type { CallRule, Expr, Path, Requirement, ToolTarget } from "../../grammar/ast.js";
 import { conjuncts } from "../analysis.js";
+import { readUrl } from "../../runtime/guard/urls.js";
+import { ANNOTATION_DEFAULTS } from "../facts.js";
 import type { CheckContext } from "./context.js";
 import { unwrap } from "./types.js";
 
@@ -105,4 +108,120 @@ function contradicts(a: Comparison, b: Comparison): boolean {
   const l = lo.value as number;
   const h = hi.value as number;
   return l > h || (l === h && (lo.op === ">" || hi.op === "<"));
+}
+
+/** Argument names that hold a path or a URL, by the conventions MCP servers follow (`path`, `source_dir`, `url`). */
+const PATH_NAME = /(^|_|[a-z])(path|paths|dir|directory|file|filename|folder|root|destination|source)$/i;
+const URL_NAME = /(^|_|[a-z])(url|uri|href|endpoint|link)$/i;
+
+/**
+ * Warns about `X startsWith "..."` where X is a path or a URL: `"/srv/docs"` is also a prefix of `/srv/docs-evil` and
+ * `/srv/docs/../etc`, and `"https://example.org"` of `https://example.org.evil.com/`. What the value is comes from the
+ * literal (a leading `/`, a `scheme://`) or, failing that, from the argument's name.
+ */
+export function prefixOnPathOrUrl(ctx: CheckContext, e: Expr & { kind: "Binary" }): void {
+  const prefix = unwrap(e.right);
+  if (prefix.kind !== "StringLiteral") return;
+  const subject = unwrap(e.left);
+  const last = subject.kind === "Path" || subject.kind === "Variable" ? subject.segments[subject.segments.length - 1] : undefined;
+  const name = last?.kind === "Field" ? last.name : subject.kind === "Variable" ? subject.name : "";
+  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(prefix.value) || (URL_NAME.test(name) && !prefix.value.startsWith("/"));
+  const isPath = !isUrl && (/^(\/|[A-Za-z]:[\\/]|\\\\)/.test(prefix.value) || PATH_NAME.test(name));
+  if (!isUrl && !isPath) return;
+  const left = ctx.quote(e.left);
+  const reading = isUrl ? readUrl(prefix.value) : undefined;
+  const domain = reading?.ok === true && reading.url.host !== "" ? reading.url.host : "…";
+  const suggestion = isUrl ? `host(${left}) within ${JSON.stringify(domain)}` : `${left} under ${JSON.stringify(prefix.value.replace(/(.)[\\/]+$/, "$1"))}`;
+  ctx.report("prefixOnPathOrUrl", e, { expr: ctx.quote(e), what: isUrl ? "a URL" : "a path", suggestion });
+}
+
+/** Every expression inside `e`, `e` included, in source order. */
+function* subexpressions(e: Expr): Generator<Expr> {
+  yield e;
+  switch (e.kind) {
+    case "ListLiteral":
+      for (const x of e.elements) yield* subexpressions(x);
+      return;
+    case "Unary":
+      yield* subexpressions(e.operand);
+      return;
+    case "Binary":
+      yield* subexpressions(e.left);
+      yield* subexpressions(e.right);
+      return;
+    case "Call":
+      for (const x of e.args) yield* subexpressions(x);
+      return;
+    case "Has":
+      yield e.path;
+      return;
+    case "Paren":
+      yield* subexpressions(e.inner);
+      return;
+    case "Quantifier":
+      yield* subexpressions(e.list);
+      yield* subexpressions(e.body);
+      return;
+    default:
+      return;
+  }
+}
+
+function rulePaths(rule: CallRule): Path[] {
+  const out: Path[] = [];
+  for (const condition of [rule.when, rule.unless]) {
+    if (condition === undefined) continue;
+    for (const x of subexpressions(condition)) if (x.kind === "Path") out.push(x);
+  }
+  return out;
+}
+
+/** The identity facts a plain (unauthenticated) session never has; `client.authenticated` it always has. */
+const IDENTITY_FIELDS: ReadonlySet<string> = new Set(["id", "role", "fingerprint", "claims"]);
+
+function readsClient(e: Expr, fields: ReadonlySet<string> | undefined): Path | undefined {
+  for (const x of subexpressions(e)) {
+    if (x.kind !== "Path" || x.root !== "client") continue;
+    const first = x.segments[0];
+    if (fields === undefined || (first?.kind === "Field" && fields.has(first.name))) return x;
+  }
+  return undefined;
+}
+
+/**
+ * Warns about a `forbid` that reads an identity fact (`client.role`, ...) when no requirement keeps plain sessions out:
+ * on a plain session the fact cannot be read, so the forbid applies to every call, with a message about roles.
+ */
+export function identityOnPlainSession(ctx: CheckContext, requirements: readonly Requirement[], rules: readonly CallRule[]): void {
+  if (requirements.some((r) => readsClient(r.condition, undefined) !== undefined)) return;
+  for (const rule of rules) {
+    if (rule.effect !== "forbid") continue;
+    const path = [rule.when, rule.unless].flatMap((c) => (c === undefined ? [] : [readsClient(c, IDENTITY_FIELDS)])).find((p) => p !== undefined);
+    if (path !== undefined) ctx.report("identityOnPlainSession", path, { path: ctx.quote(path) }, "require `client.authenticated` in an `identity` block, or test it in the rule");
+  }
+}
+
+/**
+ * Warns about a rule reading a tool annotation hint that a targeted tool does not state and that the MCP specification
+ * then makes true (`destructiveHint`, `openWorldHint`): a server that says nothing has its read tools counted as
+ * destructive. Hints whose default is false (`readOnlyHint`) read as "not stated", which is what an author expects.
+ */
+export function annotationDefaults(ctx: CheckContext, rules: readonly CallRule[]): void {
+  for (const rule of rules) {
+    const seen = new Set<string>();
+    for (const path of rulePaths(rule)) {
+      const [annotations, hint] = path.segments;
+      if (path.root !== "tool" || annotations?.kind !== "Field" || annotations.name !== "annotations" || hint?.kind !== "Field") continue;
+      if (ANNOTATION_DEFAULTS[hint.name] !== true || seen.has(hint.name)) continue;
+      seen.add(hint.name);
+      const names = rule.target.kind === "AnyTool" ? [...ctx.tools.keys()] : rule.target.tools.map((t) => t.name);
+      const silent = names.filter((name) => {
+        const tool = ctx.tools.get(name)?.tool;
+        return tool !== undefined && tool.annotations[hint.name] === undefined;
+      });
+      if (silent.length === 0) continue;
+      const tools = silent.slice(0, 3).map((t) => `\`${t}\``).join(", ") + (silent.length > 3 ? ` and ${silent.length - 3} more` : "");
+      ctx.report("annotationDefault", path, { path: ctx.quote(path), value: String(ANNOTATION_DEFAULTS[hint.name]), tools });
+    }
+  }
 }

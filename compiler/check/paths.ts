@@ -1,6 +1,6 @@
 // Typing of paths: facts (`client.role`, `transport.kem`) from the fact table in ../facts.ts, and `args.*` from the
 // input schemas of the tools a rule targets, where a step must exist, with one type, in every one of them.
-import type { Path } from "../../grammar/ast.js";
+import type { Path, Span, Variable } from "../../grammar/ast.js";
 import { didYouMean } from "../diagnostics.js";
 import { CALL_ROOTS, FACTS } from "../facts.js";
 import type { Type } from "../ir.js";
@@ -59,10 +59,18 @@ export function argsPath(ctx: CheckContext, p: Path, scope: Scope): Type {
     ctx.report("unknownField", first, { field: first.kind === "Field" ? first.name : String(first.index), path: ctx.text({ ...p.span, end: first.span.end }) });
     return ERROR;
   }
-  let shapes: (ArgShape | undefined)[] = scope.tools.map((t) => t.args);
-  const names = scope.tools.map((t) => t.name);
+  const shapes = walkShapes(ctx, p, p.rootSpan, scope.tools.map((t) => t.args), scope.tools.map((t) => t.name));
+  return shapes === undefined ? ERROR : commonType(ctx, p, shapes, scope.tools.map((t) => t.name));
+}
+
+/**
+ * Follows the steps of a path from one shape per targeted tool: a step must exist, with one type, in all of them.
+ * Undefined when a step does not (reported).
+ */
+function walkShapes(ctx: CheckContext, p: Path | Variable, rootSpan: Span, start: readonly ArgShape[], names: readonly string[]): ArgShape[] | undefined {
+  let shapes: (ArgShape | undefined)[] = [...start];
   for (const [i, seg] of p.segments.entries()) {
-    const upTo = ctx.text({ ...p.span, end: p.segments[i - 1]?.span.end ?? p.rootSpan.end });
+    const upTo = ctx.text({ ...p.span, end: p.segments[i - 1]?.span.end ?? rootSpan.end });
     const here = ctx.text({ ...p.span, end: seg.span.end });
     const next: (ArgShape | undefined)[] = [];
     for (const shape of shapes) {
@@ -75,13 +83,13 @@ export function argsPath(ctx: CheckContext, p: Path, scope: Scope): Type {
       else if (seg.kind === "Field") {
         if (t.kind !== "object") {
           ctx.report("noFields", seg, { path: upTo, type: typeName(t) });
-          return ERROR;
+          return undefined;
         }
         next.push(shape.fields === undefined ? { type: UNKNOWN } : shape.fields.get(seg.name)?.shape);
       } else {
         if (t.kind !== "list") {
           ctx.report("notIndexable", seg, { path: upTo, type: typeName(t) });
-          return ERROR;
+          return undefined;
         }
         next.push(shape.element ?? { type: UNKNOWN });
       }
@@ -96,14 +104,59 @@ export function argsPath(ctx: CheckContext, p: Path, scope: Scope): Type {
         const shown = missing.slice(0, 3).map((m) => `\`${m}\``).join(", ") + (missing.length > 3 ? ` and ${missing.length - 3} more` : "");
         ctx.report("fieldNotCommon", seg, { path: here, detail: `${shown} ${missing.length === 1 ? "has" : "have"} no such argument` });
       }
-      return ERROR;
+      return undefined;
     }
     shapes = next;
   }
-  return commonType(ctx, p, shapes as ArgShape[], names);
+  return shapes as ArgShape[];
 }
 
-function commonType(ctx: CheckContext, p: Path, shapes: readonly ArgShape[], names: readonly string[]): Type {
+/** The type of a quantifier's variable, with its steps: by the list's item schemas when known, else by its type. */
+export function typeVariable(ctx: CheckContext, v: Variable, scope: Scope): Type {
+  const binding = scope.bound?.get(v.name);
+  if (binding === undefined) return ERROR;
+  if (binding.shapes !== undefined) {
+    const names = scope.tools?.map((t) => t.name) ?? [];
+    const shapes = walkShapes(ctx, v, v.nameSpan, binding.shapes, names);
+    return shapes === undefined ? ERROR : commonType(ctx, v, shapes, names);
+  }
+  let t = binding.type;
+  for (const [i, seg] of v.segments.entries()) {
+    const upTo = ctx.text({ ...v.span, end: v.segments[i - 1]?.span.end ?? v.nameSpan.end });
+    if (t.kind === "unknown") return UNKNOWN;
+    if (seg.kind === "Index" && t.kind === "list") t = t.element;
+    else if (seg.kind === "Field" && t.kind === "object") t = UNKNOWN;
+    else {
+      ctx.report(seg.kind === "Index" ? "notIndexable" : "noFields", seg, { path: upTo, type: typeName(t) });
+      return ERROR;
+    }
+  }
+  return t;
+}
+
+/**
+ * The item schemas of a list expression, one per targeted tool, when it is an `args` path or a variable typed by
+ * schemas: a quantifier's variable then has fields as the schema gives them. Reports nothing; typing the list did.
+ */
+export function itemShapes(list: Path | Variable, scope: Scope): ArgShape[] | undefined {
+  let start: readonly ArgShape[] | undefined;
+  if (list.kind === "Path") start = list.root === "args" && scope.incomplete !== true ? scope.tools?.map((t) => t.args) : undefined;
+  else start = scope.bound?.get(list.name)?.shapes;
+  if (start === undefined) return undefined;
+  const items: ArgShape[] = [];
+  for (let shape of start) {
+    for (const seg of list.segments) {
+      const next: ArgShape | undefined =
+        shape.type.kind === "unknown" ? { type: UNKNOWN } : seg.kind === "Field" ? (shape.fields === undefined ? { type: UNKNOWN } : shape.fields.get(seg.name)?.shape) : shape.element;
+      if (next === undefined) return undefined;
+      shape = next;
+    }
+    items.push(shape.type.kind === "list" ? (shape.element ?? { type: UNKNOWN }) : { type: UNKNOWN });
+  }
+  return items;
+}
+
+function commonType(ctx: CheckContext, p: Path | Variable, shapes: readonly ArgShape[], names: readonly string[]): Type {
   if (shapes.length === 0) return UNKNOWN;
   const first = shapes[0]!.type;
   for (const [k, s] of shapes.entries()) {

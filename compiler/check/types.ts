@@ -12,6 +12,7 @@ export const REGEX: Type = { kind: "regex" };
 export const TOOL: Type = { kind: "tool" };
 export const OBJECT: Type = { kind: "object" };
 export const UNKNOWN: Type = { kind: "unknown" };
+export const ADDRESS: Type = { kind: "address" };
 /** The type of an expression that already produced a diagnostic: it silences every follow-on complaint. */
 export const ERROR: Type = Object.freeze({ kind: "unknown" });
 

@@ -16,7 +16,8 @@ const secretPaths = fc
 const outsidePaths = fc.oneof(
   folders.map((dir) => `/${dir}file.txt`),
   folders.map((dir) => `/workspace-old/${dir}file.txt`),
-  fc.tuple(folders, folders).map(([a, b]) => `/workspace/${a}../${b}file.txt`),
+  // One step up more than down, so the path really leaves: `/workspace/a/b/../../../x`.
+  fc.tuple(fc.array(segment, { maxLength: 3 }), folders).map(([down, b]) => `/workspace/${down.map((p) => `${p}/`).join("")}${"../".repeat(down.length + 1)}${b}file.txt`),
 );
 const withArgs = (call, extra) => fc.tuple(call, extra).map(([c, args]) => ({ ...c, args: { ...c.args, ...args } }));
 

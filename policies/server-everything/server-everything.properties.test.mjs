@@ -13,7 +13,9 @@ const label = fc.stringMatching(/^[a-z]{1,8}$/);
 const forbiddenDestinations = fc.oneof(
   fc.constantFrom("http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://127.0.0.1:8080/", "http://localhost/", "file:///etc/passwd", "gopher://127.0.0.1:6379/_"),
   label.map((l) => `https://raw.githubusercontent.com.${l}.example/x`),
-  label.map((l) => `https://raw.githubusercontent.com/@${l}.example/x`),
+  // The allowed host as userinfo in front of another host, and behind a backslash that http parsers read as `/`.
+  label.map((l) => `https://raw.githubusercontent.com@${l}.example/x`),
+  label.map((l) => `https://raw.githubusercontent.com\\@${l}.example/x`),
   label.map((l) => `https://${l}.example/raw.githubusercontent.com/`),
 );
 

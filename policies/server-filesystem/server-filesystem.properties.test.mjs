@@ -9,14 +9,17 @@ const ROLES = ["reader", "editor"];
 const PATH_TOOLS = ["read_file", "read_text_file", "read_media_file", "list_directory", "list_directory_with_sizes", "directory_tree", "search_files", "get_file_info"];
 const WRITERS = ["write_file", "edit_file", "create_directory"];
 const segment = fc.stringMatching(/^[A-Za-z0-9_-]{1,8}$/);
-const folders = fc.array(segment, { maxLength: 3 }).map((parts) => parts.map((p) => `${p}/`).join(""));
+const folderList = fc.array(segment, { maxLength: 3 });
+const folders = folderList.map((parts) => parts.map((p) => `${p}/`).join(""));
+/** Folders below /srv/docs and, after them, one more step up than down: `a/b/../../../`, in the given spelling. */
+const climbOut = (up) => folderList.map((parts) => parts.map((p) => `${p}/`).join("") + up.repeat(parts.length + 1));
 /** Paths that leave /srv/docs: elsewhere, beside it, back out through `..`, encoded, backslashed or relative. */
 const escapes = fc.oneof(
   folders.map((dir) => `/${dir}file.txt`),
   folders.map((dir) => `/srv/docs-evil/${dir}file.txt`),
-  fc.tuple(folders, folders).map(([a, b]) => `/srv/docs/${a}../${b}../file.txt`),
-  folders.map((dir) => `/srv/docs/${dir}%2e%2e/%2e%2e/etc/passwd`),
-  folders.map((dir) => `/srv/docs/${dir}..\\..\\etc\\passwd`),
+  fc.tuple(climbOut("../"), folders).map(([up, b]) => `/srv/docs/${up}${b}file.txt`),
+  climbOut("%2e%2e/").map((up) => `/srv/docs/${up}etc/passwd`),
+  climbOut("..\\").map((up) => `/srv/docs/${up}etc\\passwd`),
   folders.map((dir) => `docs/${dir}file.txt`),
 );
 const inside = fc.tuple(folders, segment).map(([dir, name]) => `/srv/docs/${dir}${name}.md`);

@@ -295,6 +295,9 @@ export const explainText = {
   requirementFailed: (dimension: string, text: string) => `${dimension} requirement \`${text}\` failed`,
   requirementNotEvaluated: (dimension: string, text: string, detail: string) =>
     `${dimension} requirement \`${text}\` could not be evaluated: ${detail}`,
+  /** An `all` quantifier that was false, naming the first element that decided it. */
+  elementFailed: (clause: string, element: string, value: unknown, phrase: string) =>
+    `\`${clause}\` was false: \`${element}\` = \`${shownValue(value)}\` ${phrase}`,
   forbidden: (id: string) => `forbidden by rule \`${id}\``,
   approval: (id: string) => `approval required by rule \`${id}\``,
   permitted: (id: string) => `permitted by rule \`${id}\``,
@@ -302,6 +305,21 @@ export const explainText = {
   rateLimit: (count: number, window: string, scope: string) =>
     `rate limit of ${count} calls per ${window}${scope === "global" ? "" : ` per ${scope}`} exceeded`,
 } as const;
+
+/** Whether an explanation detail says a clause was false: plainly, or naming the list element that decided it. */
+export function saysFalse(detail: string, clause: string): boolean {
+  const plain = explainText.wasFalse(clause);
+  return detail === plain || detail.startsWith(`${plain}: `);
+}
+
+/** The longest value an explanation shows, in characters; longer ones are cut with `…`. */
+export const SHOWN_VALUE_LIMIT = 80;
+
+/** A value as an explanation shows it: a string as it is, anything else as JSON; cut when long. */
+export function shownValue(value: unknown): string {
+  const text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
+  return text.length > SHOWN_VALUE_LIMIT ? `${text.slice(0, SHOWN_VALUE_LIMIT - 1)}…` : text;
+}
 
 export function explanation(rule: string, effect: Explanation["effect"], matched: boolean, detail: string): Explanation {
   return { rule, effect, matched, detail };

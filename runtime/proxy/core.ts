@@ -29,9 +29,10 @@ import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE } from "./er
 import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
 import type { UpstreamRequest } from "./upstream.js";
 import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-session.js";
-import { isClientRequestMethod, SUPPORTED_MCP_REVISIONS } from "./methods.js";
+import { isClientRequestMethod } from "./methods.js";
 import { ProxyResultGate } from "./results.js";
 import { ResultError, resultRefusal } from "../enforce/results.js";
+import { checkModernRevision, modernGate, modernRevisionOf, ownResult } from "./modern.js";
 
 /**
  * How long a human may take to approve an `ask` before the call is denied. The upstream then has its own call
@@ -72,26 +73,6 @@ function neededCapability(method: string, params: Params): { readonly name: stri
   }
 }
 
-/** The first request of a client speaking protocol revision 2026-07-28: it asks what the server supports. */
-const DISCOVER = "server/discover";
-/** Where a 2026-07-28 request names its protocol revision. */
-const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
-/** The JSON-RPC code of "unsupported protocol version" in revision 2026-07-28. */
-const JSONRPC_UNSUPPORTED_PROTOCOL_VERSION = -32022;
-
-/**
- * The answer to a client speaking revision 2026-07-28: `server/discover` is a method the proxy does not serve (-32601,
- * which a negotiating client takes as "initialize instead"); any other request naming that revision gets -32022 with
- * the revisions the proxy speaks. Both carry PQG8020 and say what to do.
- */
-function statelessRefused(method: string, params: Params): ProxyError {
-  const meta = params?._meta as Record<string, unknown> | undefined;
-  const requested = typeof meta?.[PROTOCOL_VERSION_META_KEY] === "string" ? (meta[PROTOCOL_VERSION_META_KEY] as string) : "2026-07-28";
-  const message = `the proxy serves MCP revisions ${SUPPORTED_MCP_REVISIONS.join(", ")} through \`initialize\`; revision ${requested.slice(0, 40)} (stateless, \`${DISCOVER}\`) is not passed through to the upstream: connect with version negotiation \`auto\` or \`legacy\``;
-  const data = { code: "PQG8020", supported: [...SUPPORTED_MCP_REVISIONS].reverse(), requested: requested.slice(0, 40) };
-  return new ProxyError("PQG8020", message, method === DISCOVER ? JSONRPC_METHOD_NOT_FOUND : JSONRPC_UNSUPPORTED_PROTOCOL_VERSION, data);
-}
-
 function notForwarded(message: string, rpcCode: number): ProxyError {
   return new ProxyError("PQG8008", message, rpcCode, { code: "PQG8008" });
 }
@@ -125,8 +106,11 @@ export interface UpstreamEvents {
 }
 
 export interface ProxyCoreOptions {
-  /** Makes the parts of a new upstream session: a supervisor wired to `events`, and a fresh pin. */
-  readonly openUpstream: (events: UpstreamEvents) => UpstreamParts;
+  /**
+   * Makes the parts of a new upstream session: a supervisor wired to `events`, and a fresh pin. `modern`: the
+   * stateless revision (2026-07-28) the session speaks instead of `initialize` (runtime/proxy/modern.ts).
+   */
+  readonly openUpstream: (events: UpstreamEvents, modern?: string) => UpstreamParts;
   /** `per-session` by default. */
   readonly upstreamMode?: UpstreamMode | undefined;
   /** MAX_UPSTREAM_SESSIONS by default. */
@@ -166,6 +150,8 @@ export class ProxyCore {
   readonly #initial: UpstreamSession;
   /** Per-session mode: the initial session once start() has checked it, until a client takes it. */
   #spare: UpstreamSession | undefined;
+  /** Shared mode: the one upstream session of the clients of the stateless revision, opened for the first of them. */
+  #modern: UpstreamSession | undefined;
   #nextConnection = 0;
   #nextUpstream = 0;
 
@@ -212,7 +198,7 @@ export class ProxyCore {
     return this.#initial;
   }
 
-  #open(): UpstreamSession {
+  #open(modern?: string): UpstreamSession {
     let session: UpstreamSession | undefined;
     const parts = this.#options.openUpstream({
       onReady: () => session?.ready(),
@@ -223,7 +209,7 @@ export class ProxyCore {
         session === undefined
           ? Promise.reject(notForwarded("the proxy is not serving clients yet", RPC_UPSTREAM_UNAVAILABLE))
           : this.#upstreamRequest(session, request.method, request.params, signal),
-    });
+    }, modern);
     session = new UpstreamSession(++this.#nextUpstream, parts, this.#log);
     this.#upstreams.add(session);
     return session;
@@ -438,6 +424,27 @@ export class ProxyCore {
       if (this.subscribersOf(uri).length > 0) continue;
       upstream.supervisor.request("resources/unsubscribe", { uri }).catch((error: unknown) => this.#log.debug({ uri, err: String(error) }, "unsubscribe on disconnect failed"));
     }
+  }
+
+  /**
+   * The upstream session for a client of the stateless revision `revision`, started here (its start discovers whether
+   * the upstream speaks it): in per-session mode one of its own, in shared mode the one such clients share; undefined
+   * when per-session mode is at its bound.
+   */
+  modernUpstreamFor(method: string, revision: string): UpstreamSession | undefined {
+    checkModernRevision(method, revision);
+    if (this.mode === "shared" && this.#modern !== undefined) return this.#modern;
+    if (this.mode === "per-session" && this.#upstreams.size >= (this.#options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS)) return undefined;
+    const session = this.#open(revision);
+    session.start().catch((error: unknown) => this.#log.info({ upstream: session.id, err: String(error) }, "stateless upstream session did not start"));
+    if (this.mode === "shared") this.#modern = session;
+    return session;
+  }
+
+  /** A connection gives up the stateless session it was refused on (it may `initialize` next): closed if its own. */
+  releaseUpstream(session: UpstreamSession): void {
+    if (this.mode === "shared") return;
+    this.#closeUpstream(session).catch((error: unknown) => this.#log.warn({ upstream: session.id, err: String(error) }, "upstream session did not close cleanly"));
   }
 
   /** The upstream session for a connection that is initializing; undefined when per-session mode is at its bound. */
@@ -667,18 +674,26 @@ export class ProxyConnection {
 
   async #handle(id: RequestId, method: string, params: Params, cancelled: AbortSignal): Promise<unknown> {
     if (method === "ping") return {};
-    // Bound at the first request that needs the server (the handshake, if sealed, is complete by then).
-    if (this.#upstream === undefined && this.#open) this.#upstream = this.#core.upstreamFor(this);
+    // Bound at the first request that needs the server (the handshake, if sealed, is complete by then); a request of
+    // the stateless revision 2026-07-28 (no `initialize`) binds a session that speaks it (runtime/proxy/modern.ts).
+    const revision = modernRevisionOf(method, params);
+    if (this.#upstream === undefined && this.#open) this.#upstream = revision === undefined ? this.#core.upstreamFor(this) : this.#core.modernUpstreamFor(method, revision);
     const upstream = this.#upstream;
     if (upstream === undefined) {
       const max = this.#core.options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
       throw new ProxyError("PQG8011", `the proxy already serves its most upstream sessions (${max}); try again when a client has disconnected`, RPC_UPSTREAM_UNAVAILABLE);
     }
-    // Protocol 2026-07-28 has no `initialize`: a client discovers the server and sends the revision on every request.
-    // The upstream session speaks the revision it was initialized with, so such a request is refused, clearly, before
-    // anything is decided or forwarded; a client negotiating (`auto`) falls back to `initialize` on this answer.
-    if (method === DISCOVER || isObject(params?._meta) && typeof params._meta[PROTOCOL_VERSION_META_KEY] === "string") {
-      throw statelessRefused(method, params);
+    if (revision !== undefined || upstream.supervisor.modern !== undefined) {
+      const gate = await modernGate(upstream, method, params, revision);
+      if (gate.refused !== undefined) {
+        // Refused before the session started: the client may `initialize` next on this connection (`auto`).
+        if (gate.release && this.#upstream === upstream) {
+          this.#upstream = undefined;
+          this.#core.releaseUpstream(upstream);
+        }
+        throw gate.refused;
+      }
+      if (gate.answer !== undefined) return gate.answer;
     }
     if (this.#core.mode === "shared" && (method.startsWith("tasks/") || (method === "tools/call" && params?.task !== undefined))) {
       // One server session for every client cannot tell whose task is whose: a task's results and requests would
@@ -694,7 +709,7 @@ export class ProxyConnection {
         // Every listing reads the upstream's list again, so a silent change is caught before a client sees the tool;
         // when that read fails the pin stands, and calls still wait for or refuse a list as usual.
         await upstream.recheckTools().catch((error: unknown) => this.#core.logger.warn({ upstream: upstream.id, err: String(error) }, "tool list could not be read again"));
-        return { tools: await this.#core.visibleTools(upstream, this.#session()) };
+        return ownResult(upstream, { tools: await this.#core.visibleTools(upstream, this.#session()) });
       case "tools/call":
         return this.#callTool(upstream, id, params, cancelled);
       default:

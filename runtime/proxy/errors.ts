@@ -25,7 +25,7 @@ export const PROXY_ERRORS = errorCatalogue("proxy", "ProxyError", [[8001, 8099]]
   ClientClosed: ["PQG8015", "The client's connection closed before its call could be decided."],
   BadClientMessage: ["PQG8016", "A client sent a request with invalid params, or a malformed answer to a request from the upstream."],
   ToolListUnstable: ["PQG8017", "The upstream's tool list kept changing while it was read, so it could not be pinned."],
-  ProtocolNotServed: ["PQG8020", "A client speaks protocol revision 2026-07-28 (no initialize), which the upstream session does not."],
+  ProtocolNotServed: ["PQG8020", "A client of the stateless protocol revision (2026-07-28, no initialize) cannot be passed through to the upstream."],
 });
 
 /** The codes by name. */

@@ -23,6 +23,7 @@ export * from "./pin.js";
 export * from "./stdio.js";
 export * from "./upstream.js";
 export * from "./upstream-session.js";
+export type { DiscoverResult } from "./modern.js";
 
 export interface ProxyOptions {
   /** The server to put behind the guard: a command run over stdio, or the URL of a Streamable HTTP server. */
@@ -109,7 +110,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   const maxUpstreams = options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
   if (!Number.isSafeInteger(maxUpstreams) || maxUpstreams < 1) throw new ProxyError("PQG8006", `the most upstream sessions must be a positive whole number, not ${maxUpstreams}`, JSONRPC_INVALID_PARAMS);
   const core = new ProxyCore({
-    openUpstream: (events) => ({
+    openUpstream: (events, modern) => ({
       supervisor: new UpstreamSupervisor(options.upstream, {
         logger: options.logger,
         callTimeoutMs: options.callTimeoutMs,
@@ -118,6 +119,7 @@ export function createProxy(options: ProxyOptions): Proxy {
         onNotification: (notification) => events.onNotification(notification),
         onRequest: (request, signal) => events.onRequest(request, signal),
         capabilities: options.upstreamCapabilities ?? FORWARDED_CLIENT_CAPABILITIES,
+        modern,
       }),
       pin: new ToolPin(options.guard, options.manifest),
     }),

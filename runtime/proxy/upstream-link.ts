@@ -95,8 +95,47 @@ export interface UpstreamLink {
   stop(): Promise<void>;
 }
 
-export function openLink(target: UpstreamTarget, log: Logger, events: LinkEvents): UpstreamLink {
-  return isUpstreamUrl(target) ? new HttpLink(target, log, events) : new StdioLink(target, log, events);
+/**
+ * Opens a link to the server. `modern`: the link carries requests of a stateless revision (2026-07-28), each with its
+ * envelope; over HTTP that needs the SDK v2 client transport (loaded by `loadModernHttp` first), which derives the
+ * revision's headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`) from each request's envelope.
+ */
+export function openLink(target: UpstreamTarget, log: Logger, events: LinkEvents, modern = false): UpstreamLink {
+  if (!isUpstreamUrl(target)) return new StdioLink(target, log, events);
+  if (!modern) return new HttpLink(target, log, events, StreamableHTTPClientTransport);
+  if (modernHttp === undefined) throw new ProxyError("PQG8020", "the SDK v2 client transport was not loaded", RPC_UPSTREAM_UNAVAILABLE);
+  return new HttpLink(target, log, events, modernHttp);
+}
+
+/** What the HTTP link uses of a Streamable HTTP client transport; SDK v1's and v2's both have it. */
+interface HttpClientTransport {
+  onmessage?: ((message: JSONRPCMessage) => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  onclose?: (() => void) | undefined;
+  start(): Promise<void>;
+  send(message: JSONRPCMessage): Promise<void>;
+  close(): Promise<void>;
+  terminateSession(): Promise<void>;
+  setProtocolVersion(version: string): void;
+}
+
+type HttpClientTransportClass = new (url: URL, options: { fetch: (url: string | URL, init?: RequestInit) => Promise<Response>; requestInit?: RequestInit }) => HttpClientTransport;
+
+/** SDK v2's Streamable HTTP client transport, once `loadModernHttp` found it. */
+let modernHttp: HttpClientTransportClass | undefined;
+
+/**
+ * Loads SDK v2's client transport (`@modelcontextprotocol/client`, an optional peer dependency) for modern HTTP
+ * links; PQG8020 when it is not installed, since SDK v1's transport cannot send the revision's headers.
+ */
+export async function loadModernHttp(): Promise<void> {
+  if (modernHttp !== undefined) return;
+  try {
+    const sdk = (await import("@modelcontextprotocol/client")) as unknown as { StreamableHTTPClientTransport: HttpClientTransportClass };
+    modernHttp = sdk.StreamableHTTPClientTransport;
+  } catch {
+    throw new ProxyError("PQG8020", "passing revision 2026-07-28 to an HTTP upstream needs the package `@modelcontextprotocol/client` (SDK v2), which is not installed", RPC_UPSTREAM_UNAVAILABLE);
+  }
 }
 
 /** A fetch failure's message with its cause (`fetch failed (connect ECONNREFUSED 127.0.0.1:8080)`). */
@@ -213,19 +252,19 @@ class HttpLink implements UpstreamLink {
   readonly kind = "http";
   readonly name: string;
   readonly pid = undefined;
-  readonly #transport: StreamableHTTPClientTransport;
+  readonly #transport: HttpClientTransport;
   readonly #events: LinkEvents;
   readonly #log: Logger;
   #ended = false;
   /** The last failure seen: what `gone` reports when the supervisor drops the link because of it. */
   #lastFailure: string | undefined;
 
-  constructor(target: UpstreamUrl, log: Logger, events: LinkEvents) {
+  constructor(target: UpstreamUrl, log: Logger, events: LinkEvents, Transport: HttpClientTransportClass) {
     const url = upstreamUrlOf(target.url);
     this.name = displayUrl(url);
     this.#events = events;
     this.#log = log;
-    this.#transport = new StreamableHTTPClientTransport(url, { fetch: tlsClientFetch(target.tls), ...(target.headers === undefined ? {} : { requestInit: { headers: { ...target.headers } } }) });
+    this.#transport = new Transport(url, { fetch: tlsClientFetch(target.tls), ...(target.headers === undefined ? {} : { requestInit: { headers: { ...target.headers } } }) });
     this.#transport.onmessage = (message) => {
       if (!this.#ended) events.message(message);
     };

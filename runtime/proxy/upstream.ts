@@ -12,7 +12,8 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_METHOD_NOT_FOUND, type JsonRpcErrorReply } from "./framing.js";
 import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, UpstreamRpcError } from "./errors.js";
-import { displayUrl, isUpstreamUrl, openLink, upstreamUrlOf, type UpstreamLink, type UpstreamTarget } from "./upstream-link.js";
+import { DISCOVER, modernRefused, proxyEnvelope, withEnvelope, type DiscoverResult } from "./modern.js";
+import { displayUrl, isUpstreamUrl, loadModernHttp, openLink, upstreamUrlOf, type UpstreamLink, type UpstreamTarget } from "./upstream-link.js";
 import { checkPins } from "../transport/tls.js";
 
 export { isUpstreamUrl, KILL_GRACE_MS, upstreamUrlOf, type UpstreamCommand, type UpstreamTarget, type UpstreamUrl } from "./upstream-link.js";
@@ -46,6 +47,12 @@ export interface UpstreamOptions {
   readonly onRequest?: ((request: UpstreamRequest, signal: AbortSignal) => Promise<unknown>) | undefined;
   /** The client capabilities the proxy declares in its `initialize`; none by default. */
   readonly capabilities?: ClientCapabilities | undefined;
+  /**
+   * A stateless revision (2026-07-28) to speak instead of `initialize`: the link opens with `server/discover`, every
+   * request carries an envelope (the client's own, or the proxy's), and health is probed with `server/discover`, as
+   * the revision has no `ping`. A server that does not offer the revision fails the start with PQG8020.
+   */
+  readonly modern?: string | undefined;
 }
 
 /** A request the upstream server sent to the proxy, as its client. */
@@ -92,6 +99,9 @@ export class UpstreamSupervisor {
   #checkingHealth = false;
   #restartTimer: NodeJS.Timeout | undefined;
   #initializeResult: InitializeResult | undefined;
+  #discoverResult: DiscoverResult | undefined;
+  /** The envelope of the proxy's own requests on a modern link. */
+  readonly #envelope: Record<string, unknown> | undefined;
   #firstStart: { resolve: () => void; reject: (error: ProxyError) => void } | undefined;
   readonly #started: Promise<void>;
   #startedSettle: { resolve: () => void; reject: (error: ProxyError) => void } | undefined;
@@ -105,6 +115,7 @@ export class UpstreamSupervisor {
     this.#target = target;
     this.#options = options;
     this.#log = options.logger.child({ component: "upstream" });
+    this.#envelope = options.modern === undefined ? undefined : proxyEnvelope(options.modern, options.capabilities ?? {});
     this.#started = new Promise((resolve, reject) => (this.#startedSettle = { resolve, reject }));
     this.#started.catch(() => undefined); // observed through `whenStarted`; unobserved otherwise
   }
@@ -117,6 +128,16 @@ export class UpstreamSupervisor {
   /** The server's `initialize` result from its latest start. */
   get initializeResult(): InitializeResult | undefined {
     return this.#initializeResult;
+  }
+
+  /** The server's `server/discover` result from its latest start, on a modern link. */
+  get discoverResult(): DiscoverResult | undefined {
+    return this.#discoverResult;
+  }
+
+  /** The stateless revision this link speaks; undefined for a link opened with `initialize`. */
+  get modern(): string | undefined {
+    return this.#options.modern;
   }
 
   get restarts(): number {
@@ -137,7 +158,12 @@ export class UpstreamSupervisor {
     if (this.#state !== "idle") return Promise.reject(new ProxyError("PQG8006", "the upstream was already started", RPC_UPSTREAM_UNAVAILABLE));
     return new Promise((resolve, reject) => {
       this.#firstStart = { resolve, reject };
-      this.#launch();
+      if (this.#options.modern === undefined || !isUpstreamUrl(this.#target)) return this.#launch();
+      this.#state = "starting";
+      loadModernHttp().then(
+        () => this.#launch(),
+        (error: unknown) => this.#failStart(error as ProxyError),
+      );
     });
   }
 
@@ -161,7 +187,17 @@ export class UpstreamSupervisor {
       this.#log.debug({ method }, "notification dropped: upstream not ready");
       return;
     }
-    this.#write(params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params });
+    const sent = this.#envelope === undefined ? params : withEnvelope(params, this.#envelope);
+    this.#write(sent === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params: sent });
+  }
+
+  /** The first start failed for good: whoever waits for it hears `error`, and the link is stopped. */
+  #failStart(error: ProxyError): void {
+    this.#firstStart?.reject(error);
+    this.#startedSettle?.reject(error);
+    this.#firstStart = undefined;
+    this.#state = "closed";
+    void this.#link?.stop();
   }
 
   /** Cancels a request made through `request` (by the id it was given upstream), as the downstream asked. */
@@ -210,10 +246,11 @@ export class UpstreamSupervisor {
 
   #send(call: PendingCall): void {
     call.sentTo = this.#generation;
+    const params = this.#envelope === undefined ? call.params : withEnvelope(call.params, this.#envelope);
     const message: JSONRPCMessage =
-      call.params === undefined
+      params === undefined
         ? { jsonrpc: "2.0", id: call.id, method: call.method }
-        : { jsonrpc: "2.0", id: call.id, method: call.method, params: call.params };
+        : { jsonrpc: "2.0", id: call.id, method: call.method, params };
     this.#write(message);
   }
 
@@ -235,7 +272,7 @@ export class UpstreamSupervisor {
       return;
     }
     this.#log.warn({ method: call.method, id }, "upstream call timed out");
-    if (call.sentTo === this.#generation && call.method !== "ping") {
+    if (call.sentTo === this.#generation && call.method !== this.#probe) {
       this.notify("notifications/cancelled", { requestId: id, reason: "timed out in the proxy" });
     }
     call.reject(new ProxyError("PQG8003", `the upstream server did not answer \`${call.method}\` in time`, RPC_UPSTREAM_TIMEOUT));
@@ -251,7 +288,7 @@ export class UpstreamSupervisor {
     this.#checkingHealth = true;
     const generation = this.#generation;
     try {
-      await this.#enqueue("ping", undefined, this.#options.healthPingTimeoutMs ?? HEALTH_PING_TIMEOUT_MS, true);
+      await this.#enqueue(this.#probe, undefined, this.#options.healthPingTimeoutMs ?? HEALTH_PING_TIMEOUT_MS, true);
     } catch (error) {
       // PQG8003: no answer in time; PQG8002: the ping could not be delivered. An error reply means it is alive.
       const unhealthy = error instanceof ProxyError && (error.code === "PQG8003" || error.code === "PQG8002");
@@ -266,6 +303,11 @@ export class UpstreamSupervisor {
       // Calls held back during the check go out now, unless the server was dropped (they then wait for the restart).
       this.#flushQueued();
     }
+  }
+
+  /** The request that asks only whether the server is alive: `ping`, or `server/discover` on a modern link. */
+  get #probe(): string {
+    return this.#options.modern === undefined ? "ping" : DISCOVER;
   }
 
   #flushQueued(): void {
@@ -292,22 +334,24 @@ export class UpstreamSupervisor {
         if (current()) void this.#checkHealth();
       },
       gone: (how) => this.#onGone(generation, how),
-    });
+    }, this.#options.modern !== undefined);
     this.#link = link;
     if (link.kind === "http") this.#log.info({ generation, url: link.name }, "connecting to the upstream server");
     else this.#log.info({ pid: link.pid, generation, command: link.name }, "upstream server started");
 
-    this.#enqueue(
-      "initialize",
-      { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: this.#options.capabilities ?? {}, clientInfo: { name: "pqguard-proxy", version: "0.1.0" } },
-      INITIALIZE_TIMEOUT_MS,
-      true,
-    ).then(
+    const modern = this.#options.modern;
+    const opening =
+      modern === undefined
+        ? this.#enqueue("initialize", { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: this.#options.capabilities ?? {}, clientInfo: { name: "pqguard-proxy", version: "0.1.0" } }, INITIALIZE_TIMEOUT_MS, true)
+        : this.#enqueue(DISCOVER, undefined, INITIALIZE_TIMEOUT_MS, true).then((result) => this.#discovered(result, modern));
+    opening.then(
       (result) => {
         if (generation !== this.#generation || this.#state !== "starting") return;
-        this.#initializeResult = result as InitializeResult;
-        link.initialized(this.#initializeResult);
-        this.#write({ jsonrpc: "2.0", method: "notifications/initialized" });
+        if (modern === undefined) {
+          this.#initializeResult = result as InitializeResult;
+          link.initialized(this.#initializeResult);
+          this.#write({ jsonrpc: "2.0", method: "notifications/initialized" });
+        } else this.#discoverResult = result as DiscoverResult;
         this.#state = "ready";
         this.#readySince = Date.now();
         this.#flushQueued();
@@ -318,10 +362,27 @@ export class UpstreamSupervisor {
       },
       (error: unknown) => {
         if (generation !== this.#generation) return;
+        // A server that answers, but not with the revision, does not speak it: no restart will change that.
+        if (modern !== undefined && this.#firstStart !== undefined && (error instanceof UpstreamRpcError || (error instanceof ProxyError && error.code === "PQG8020"))) {
+          this.#log.warn({ err: error.message }, "upstream server does not speak the stateless revision");
+          this.#failStart(error instanceof UpstreamRpcError ? modernRefused(DISCOVER, modern, `the upstream server does not speak it (it answered \`${DISCOVER}\` with ${error.rpcError.code}: ${error.message.slice(0, 200)})`) : error);
+          return;
+        }
         this.#log.error({ err: error instanceof Error ? error.message : String(error) }, "upstream server failed to initialize");
         link.kill();
       },
     );
+  }
+
+  /** A `server/discover` result that offers `revision`; PQG8020 when the server does not offer it. */
+  #discovered(result: unknown, revision: string): DiscoverResult {
+    const offered = (result as { supportedVersions?: unknown } | undefined)?.supportedVersions;
+    if (!Array.isArray(offered) || !offered.includes(revision)) {
+      const named = Array.isArray(offered) ? offered.filter((v) => typeof v === "string").slice(0, 8).join(", ") : "none";
+      throw modernRefused(DISCOVER, revision, `the upstream server does not offer it (it offers ${named === "" ? "none" : named})`);
+    }
+    const capabilities = (result as { capabilities?: unknown }).capabilities;
+    return { ...(result as object), supportedVersions: offered as string[], capabilities: typeof capabilities === "object" && capabilities !== null ? (capabilities as Record<string, unknown>) : {} };
   }
 
   /** A call the server answered with a malformed response fails now: no other answer to it will come. */

@@ -31,7 +31,18 @@ describe("pqguard compile", function () {
     const out = fresh("ts");
     const { code, err } = await pqguard("compile", "policies", "--out", out);
     assert.equal(code, 0, err);
-    assert.deepEqual(readdirSync(out).sort(), ["filesystem.guard.ts", "healthcare.guard.ts", "payments.guard.ts"]);
+    // One guard per policy in the folder tree, named by the policy's own name (`policy server_memory`), not its file.
+    assert.deepEqual(readdirSync(out).sort(), [
+      "database.guard.ts",
+      "fetch.guard.ts",
+      "filesystem.guard.ts",
+      "git.guard.ts",
+      "healthcare.guard.ts",
+      "payments.guard.ts",
+      "server_everything.guard.ts",
+      "server_filesystem.guard.ts",
+      "server_memory.guard.ts",
+    ]);
     const payments = readFileSync(join(out, "payments.guard.ts"), "utf8");
     assert.match(payments, /from "pqguard\/guard";/);
     assert.match(payments, /export function guard\(request: GuardRequest, context: GuardContext\): Decision \{/);

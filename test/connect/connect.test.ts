@@ -8,12 +8,15 @@ import { tmpdir } from "node:os";
 import process from "node:process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Client as ClientV2 } from "@modelcontextprotocol/client";
+import { StdioClientTransport as StdioClientTransportV2 } from "@modelcontextprotocol/client/stdio";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { ownScript } from "../../bin/commands/own-scripts.js";
 import { generateIdentity, writeIdentity, type Identity } from "../../runtime/identity/index.js";
 import { EVERYTHING_LINE, everythingTools } from "../support/everything.js";
+import { echoTools } from "../enforce/fixtures-v2.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = ownScript("bin/pqguard");
@@ -29,16 +32,30 @@ ask tool "get-sum" when args.a > 100 because "big sums need a human"
 permit tool "get-tiny-image" when client.authenticated and client.role == "billing-agent"
 `;
 
+/** For the SDK v2 echo server, whose clients may speak revision 2026-07-28. */
+const ECHO_POLICY = `policy echo version 1
+manifest "echo.tools.json"
+
+permit tool echo when len(args.text) < 10
+limit tool echo to 2 per 1h per session
+`;
+const V2_ECHO_LINE = ownScriptLineOf(fileURLToPath(new URL("../proxy/fixtures/v2-echo-server.ts", import.meta.url)));
+
+/** A command line that runs a TypeScript file of the tests through tsx, quoted as `--upstream` reads it. */
+function ownScriptLineOf(file: string): string {
+  return [process.execPath, "--import", "tsx", file].map((word) => `"${word}"`).join(" ");
+}
+
 interface RunningProxy {
   readonly child: ChildProcess;
   readonly url: URL;
 }
 
 /** Starts `pqguard proxy` sealed on `listen` (port 0 for any); resolves with the URL it reports. */
-function startProxy(dir: string, listen = "http://127.0.0.1:0/mcp", extra: string[] = []): Promise<RunningProxy> {
+function startProxy(dir: string, listen = "http://127.0.0.1:0/mcp", extra: string[] = [], policy = "bridge.policy", upstream = EVERYTHING_LINE): Promise<RunningProxy> {
   const child = spawn(
     CLI.command,
-    [...CLI.args, "proxy", "--policy", join(dir, "bridge.policy"), "--upstream", EVERYTHING_LINE, "--listen", listen, "--key", join(dir, "proxy.key"), "--log-level", "error", ...extra],
+    [...CLI.args, "proxy", "--policy", join(dir, policy), "--upstream", upstream, "--listen", listen, "--key", join(dir, "proxy.key"), "--log-level", "error", ...extra],
     { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
   );
   return new Promise((resolve, reject) => {
@@ -93,6 +110,8 @@ describe("pqguard connect (a host's stdio server, sealed to a remote proxy)", fu
     await writeIdentity(identity, join(dir, "proxy"));
     await writeFile(join(dir, "everything.tools.json"), JSON.stringify({ tools: await everythingTools() }, null, 2));
     await writeFile(join(dir, "bridge.policy"), POLICY);
+    await writeFile(join(dir, "echo.tools.json"), JSON.stringify({ tools: (await echoTools()).filter((tool) => tool.name === "echo") }, null, 2));
+    await writeFile(join(dir, "echo.policy"), ECHO_POLICY);
   });
 
   beforeEach(() => {
@@ -120,6 +139,28 @@ describe("pqguard connect (a host's stdio server, sealed to a remote proxy)", fu
     await assert.rejects(client.callTool({ name: "get-env", arguments: {} }), /the environment stays on the server/);
     assert.match(JSON.stringify((await client.callTool({ name: "get-sum", arguments: { a: 500, b: 1 } })).content), /501/);
     assert.equal(approvals, 1, "the host was asked once, for the big sum");
+  });
+
+  it("relays a host pinned to revision 2026-07-28 to an SDK v2 server that speaks it, every call decided by the proxy", async () => {
+    proxy = await startProxy(dir, undefined, [], "echo.policy", V2_ECHO_LINE);
+    const transport = new StdioClientTransportV2({
+      command: CLI.command,
+      args: [...CLI.args, "connect", "--url", proxy.url.href, "--trust", identity.keyId],
+      cwd: ROOT,
+      stderr: process.env.PQGUARD_TEST_DEBUG === undefined ? "pipe" : "inherit",
+    });
+    const client = new ClientV2({ name: "pinned-host", version: "1.0.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+    await client.connect(transport, { timeout: PROXY_START_MS });
+    try {
+      assert.deepEqual((await client.listTools()).tools.map((tool) => tool.name), ["echo"]);
+      assert.match(JSON.stringify((await client.callTool({ name: "echo", arguments: { text: "sealed" } })).content), /sealed/);
+      await assert.rejects(client.callTool({ name: "echo", arguments: { text: "much too long for it" } }), /refused/);
+      await client.callTool({ name: "echo", arguments: { text: "again" } });
+      // `per session` counts on the sealed session: the third allowed call is over the limit.
+      await assert.rejects(client.callTool({ name: "echo", arguments: { text: "third" } }), /rate limit/);
+    } finally {
+      await client.close();
+    }
   });
 
   it("authenticates the host's client with its certificate, so that client.* rules see its claims", async () => {

@@ -18,9 +18,12 @@ import { KEYWORD_WORDS } from "../../grammar/tokens.js";
 /** Spans are irrelevant to printing (no comments are attached), so one dummy span serves every node. */
 const Z: Span = { start: 0, end: 0, line: 1, column: 1, endLine: 1, endColumn: 1 };
 
+/** The names generated quantifiers bind; no other generated name takes them, or it would parse as the variable. */
+const VARIABLES = ["each", "item"] as const;
+
 export const identifierArb = fc
   .stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,7}$/)
-  .filter((s) => !KEYWORD_WORDS.has(s));
+  .filter((s) => !KEYWORD_WORDS.has(s) && !(VARIABLES as readonly string[]).includes(s));
 /** Any word, keywords included: what may follow `.` in a path or name a policy. */
 const wordArb = fc.oneof(identifierArb, fc.constantFrom(...KEYWORD_WORDS));
 const textArb = fc.oneof(fc.string({ maxLength: 12 }), fc.string({ unit: "binary", maxLength: 8 }));
@@ -75,13 +78,14 @@ const leafArb: fc.Arbitrary<Expr> = fc.oneof(
   fc.boolean().map((value) => ({ kind: "BooleanLiteral" as const, span: Z, value })),
   durationArb,
   identifierArb.map((name) => ({ kind: "Name" as const, span: Z, name })),
+  fc.constant({ kind: "Name" as const, span: Z, name: "link-local" }),
   pathArb,
   pathArb.map((path) => ({ kind: "Has" as const, span: Z, path })),
 );
 
 const BINARY_OPS: readonly BinaryOp[] = [
   "or", "and", "==", "!=", "<", "<=", ">", ">=", "in", "not in", "matches", "contains", "startsWith", "endsWith",
-  "+", "-", "*", "/", "%",
+  "under", "within", "+", "-", "*", "/", "%",
 ];
 
 export const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ expr: Expr }>((tie) => ({
@@ -113,6 +117,37 @@ export const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ expr: Expr }>((tie) => ({
         callee,
         calleeSpan: Z,
         args: star ? [{ kind: "Name" as const, span: Z, name: "*" }, ...args] : args,
+      })),
+    fc.tuple(fc.constantFrom("url", "host", "ip"), tie("expr"), fc.option(wordArb, { nil: undefined })).map(([callee, arg, field]) => ({
+      kind: "Call" as const,
+      span: Z,
+      callee,
+      calleeSpan: Z,
+      args: [arg],
+      ...(field === undefined ? {} : { field: { name: field, span: Z } }),
+    })),
+    // A quantifier's condition reaches as far right as it can, so a generated one stands in parentheses (as an
+    // operand must), its list is a path or parenthesised, and its condition tests the variable against anything.
+    fc
+      .tuple(
+        fc.constantFrom("all" as const, "any" as const),
+        fc.constantFrom(...VARIABLES),
+        fc.oneof(pathArb, tie("expr").map((inner): Expr => ({ kind: "Paren", span: Z, inner }))),
+        fc.array(segmentArb, { maxLength: 2 }),
+        fc.constantFrom(...BINARY_OPS.filter((op) => op !== "matches")),
+        tie("expr"),
+      )
+      .map(([quantifier, name, list, segments, op, right]): Expr => ({
+        kind: "Paren",
+        span: Z,
+        inner: {
+          kind: "Quantifier",
+          span: Z,
+          quantifier,
+          variable: { kind: "Identifier", span: Z, name },
+          list,
+          body: { kind: "Binary", span: Z, opSpan: Z, op, left: { kind: "Variable", span: Z, name, nameSpan: Z, segments }, right },
+        },
       })),
   ),
 })).expr;

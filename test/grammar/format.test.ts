@@ -14,7 +14,7 @@ import { formatPolicy } from "../../grammar/printer.js";
 import { commentedPolicyTextArb, policyTextArb, relaidPolicyTextArb } from "./arbitraries.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const SPAN_KEYS = new Set(["span", "opSpan", "rootSpan", "calleeSpan", "scopeSpan"]);
+const SPAN_KEYS = new Set(["span", "opSpan", "rootSpan", "calleeSpan", "scopeSpan", "nameSpan"]);
 
 /** The AST without positions, and comments reduced to their text: what formatting must preserve. */
 function shape(ast: PolicyFile): unknown {

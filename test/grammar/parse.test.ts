@@ -125,6 +125,11 @@ describe("grammar: precedence", () => {
     ["calls(*, 1h) + 1 >= 3", "((calls(*, 1h) + 1) >= 3)"],
     ["has args.x and args.x > 1", "(has args.x and (args.x > 1))"],
     ["-(a + b)", "(-(a + b))"],
+    ["all p in args.paths: p under \"/srv\" and len(p) < 9", "(all p in args.paths: ((p under \"/srv\") and (len(p) < 9)))"],
+    ["a and any e in args.edits: e.x == 1 or b", "(a and (any e in args.edits: ((e.x == 1) or b)))"],
+    ["not all g in args.g: any p in g: p within \"x.org\"", "(not (all g in args.g: (any p in g: (p within \"x.org\"))))"],
+    ["(all p in args.b: p) or all in [1]", "((all p in args.b: p) or (all in [1]))"],
+    ["url(args.u).host within \"x.org\" and ip(args.h) in link-local", "((url(args.u).host within \"x.org\") and (ip(args.h) in link-local))"],
   ];
   for (const [source, expected] of cases) {
     it(`groups \`${source}\` as ${expected}`, () => {

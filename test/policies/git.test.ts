@@ -81,7 +81,10 @@ describe("policy library: git example", function () {
     await developer.call("git_checkout", { repo_path: app, branch_name: "feature/notes" });
     writeFileSync(join(app, "notes.md"), "notes\n");
     writeFileSync(join(app, ".env"), "TOKEN=not-a-real-token\n");
-    assert.equal((await developer.refused("git_add", { repo_path: app, files: [".env"] })).reason, "only one file is staged at a time, and never a secret");
+    const staging = "no secret, and no option disguised as a file, is ever staged";
+    assert.equal((await developer.refused("git_add", { repo_path: app, files: [".env"] })).reason, staging);
+    assert.equal((await developer.refused("git_add", { repo_path: app, files: ["notes.md", ".env"] })).reason, staging);
+    assert.equal((await developer.refused("git_add", { repo_path: app, files: ["notes.md", "--all"] })).reason, staging);
     await developer.call("git_add", { repo_path: app, files: ["notes.md"] });
     await developer.call("git_commit", { repo_path: app, message: "notes" });
     await developer.call("git_push", { repo_path: app, branch: "feature/notes" });

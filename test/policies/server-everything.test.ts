@@ -38,9 +38,9 @@ describe("policy library: server-everything", function () {
   it("compresses a data: URI, and refuses internal addresses, look-alikes and other schemes", async () => {
     const result = await tester.call("gzip-file-as-resource", { data: "data:text/plain;base64,aGVsbG8=", name: "hello.txt.gz", outputType: "resource" });
     assert.equal(result.isError ?? false, false, JSON.stringify(result));
-    for (const data of ["http://169.254.169.254/latest/meta-data/", "http://[::ffff:a9fe:a9fe]/", "https://raw.githubusercontent.com.evil.example/x", "https://raw.githubusercontent.com/@evil.example/", "file:///etc/passwd"]) {
+    for (const data of ["http://169.254.169.254/latest/meta-data/", "http://[::ffff:a9fe:a9fe]/", "https://raw.githubusercontent.com.evil.example/x", "https://raw.githubusercontent.com@evil.example/", "file:///etc/passwd"]) {
       const refusal = await tester.refused("gzip-file-as-resource", { data });
-      assert.match(refusal.reason, /no rule permits `gzip-file-as-resource`/, data);
+      assert.match(refusal.reason, /no rule permits `gzip-file-as-resource`|never fetches from private, loopback, link-local or metadata addresses/, data);
     }
   });
 

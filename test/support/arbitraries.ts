@@ -10,7 +10,7 @@ import type { GuardContext, GuardRequest } from "../../runtime/guard/types.js";
 // ---------------------------------------------------------------------------------------------------------
 // Tools
 
-export type FieldKind = "number" | "integer" | "string" | "enum" | "boolean" | "tags" | "meta";
+export type FieldKind = "number" | "integer" | "string" | "enum" | "boolean" | "tags" | "meta" | "path" | "url" | "items";
 
 /** The argument fields tools draw from; a field has the same type in every tool, so rules on several tools can use it. */
 export const FIELDS: Readonly<Record<string, FieldKind>> = {
@@ -23,6 +23,9 @@ export const FIELDS: Readonly<Record<string, FieldKind>> = {
   tags: "tags",
   meta: "meta",
   "content-type": "string",
+  file: "path",
+  link: "url",
+  entries: "items",
 };
 
 const MODES = ["fast", "slow", "safe"] as const;
@@ -48,13 +51,20 @@ function schemaOf(kind: FieldKind): Record<string, unknown> {
     case "tags":
       return { type: "array", items: { type: "string" } };
     case "meta":
-      return {
-        type: "object",
-        properties: { owner: { type: "string" }, level: { type: "integer" } },
-        required: ["owner"],
-      };
+      return META_SCHEMA;
+    case "path":
+    case "url":
+      return { type: "string" };
+    case "items":
+      return { type: "array", items: META_SCHEMA };
   }
 }
+
+const META_SCHEMA = {
+  type: "object",
+  properties: { owner: { type: "string" }, level: { type: "integer" } },
+  required: ["owner"],
+};
 
 export function toolDefinition(tool: GeneratedTool): Record<string, unknown> {
   const entries = Object.entries(tool.fields);
@@ -131,9 +141,21 @@ function fieldAtoms(field: string, kind: FieldKind): fc.Arbitrary<string>[] {
     case "boolean":
       return [pick(a, `not ${a}`, `${a} == true`, `${a} != false`)];
     case "tags":
-      return [pick(`${a} contains "x"`, `len(${a}) >= 2`, `"x" in ${a}`, `${a}[0] == "x"`, `${a}[1] startsWith "y"`)];
+      return [
+        pick(`${a} contains "x"`, `len(${a}) >= 2`, `"x" in ${a}`, `${a}[0] == "x"`, `${a}[1] startsWith "y"`),
+        pick(`all t in ${a}: t startsWith "y"`, `any t in ${a}: t == "x"`, `all t in ${a}: any u in ${a}: u == t and len(t) <= 1`, `not (any t in ${a}: t in ["z"])`),
+      ];
     case "meta":
       return [pick(`${a}.owner == "me"`, `${a}.level >= 2`, `has ${a}.level`, `${a}.level % 2 == 0`)];
+    case "path":
+      return [pick(`${a} under "/srv/docs"`, `${a} under "/srv"`, `not (${a} under "/srv/docs/private")`)];
+    case "url":
+      return [
+        pick(`url(${a}).scheme == "https"`, `url(${a}).port == 443`, `url(${a}).credentials`, `url(${a}).path == "/a"`, `url(${a}).query != ""`),
+        pick(`host(${a}) within "example.org"`, `url(${a}).host within "api.example.org"`, `ip(host(${a})) in internal`, `ip(host(${a})) in "10.0.0.0/8"`, `ip(url(${a}).host) not in loopback`),
+      ];
+    case "items":
+      return [pick(`all i in ${a}: i.level >= 1`, `any i in ${a}: i.owner == "me" and i.level > 1`, `all i in ${a}: any t in [1, 2]: i.level == t`)];
   }
 }
 
@@ -296,6 +318,20 @@ function valueArb(kind: FieldKind): fc.Arbitrary<unknown> {
     boolean: fc.boolean(),
     tags: fc.array(pick("x", "y", "yz", "z"), { maxLength: 3 }),
     meta: fc.record({ owner: pick("me", "you"), level: pick(0, 1, 2, 3) }, { requiredKeys: ["owner"] }),
+    path: pick("/srv/docs/a", "/srv/docs", "/srv/docs-evil", "/srv/docs/../x", "/srv/docs/%2e%2e/x", "rel/a", "/srv/x", "/SRV/docs/a", "/srv/docs/private/k"),
+    url: pick(
+      "https://example.org/a",
+      "https://api.example.org:8443/x?q=1",
+      "http://127.1/",
+      "https://user@example.org/",
+      "http://10.1.2.3/a",
+      "https://example.org.evil.com/",
+      "mailto:a@example.org",
+      "not a url",
+      "http://[::1]:80/",
+      "ftp://x.example.org/",
+    ),
+    items: fc.array(fc.record({ owner: pick<unknown>("me", "you", 3), level: pick<unknown>(0, 1, 2, 3, "2") }, { requiredKeys: ["owner"] }), { maxLength: 4 }),
   };
   const wrong: fc.Arbitrary<unknown> = pick<unknown>("5", 7, true, null, ["x"], { owner: 1 });
   return fc.oneof({ arbitrary: right[kind], weight: 8 }, { arbitrary: wrong, weight: 1 });

@@ -59,6 +59,10 @@ function* walk(expr: Expr, parent: Expr | undefined = undefined): Generator<{ ex
     case "ListLiteral":
       for (const element of expr.elements) yield* walk(element, expr);
       return;
+    case "Quantifier":
+      yield* walk(expr.list, expr);
+      yield* walk(expr.body, expr);
+      return;
     default:
       return;
   }

@@ -3,7 +3,7 @@
 import { outline, type RuleOutline } from "../../compiler/analysis.js";
 import { interpret } from "../../compiler/interpreter.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
-import { explainText } from "../../runtime/guard/helpers.js";
+import { saysFalse } from "../../runtime/guard/helpers.js";
 import type { Decision, GuardModule } from "../../runtime/guard/types.js";
 import { changeOf, correspond, outcomeOf, type ChangeKind, type Correspondence, type Outcome } from "./outcome.js";
 import type { GeneratedRequest } from "../types.js";
@@ -44,7 +44,7 @@ function progress(detail: string, matched: boolean, clauses: ClauseTexts): numbe
   if (matched) return 1;
   const total = clauses.when.length + (clauses.unless === undefined ? 0 : 1);
   if (total === 0) return 0;
-  const failed = clauses.when.findIndex((text) => detail === explainText.wasFalse(text) || detail.startsWith(`\`${text}\` could not be evaluated`));
+  const failed = clauses.when.findIndex((text) => saysFalse(detail, text) || detail.startsWith(`\`${text}\` could not be evaluated`));
   if (failed >= 0) return failed / total;
   return clauses.unless !== undefined && detail.includes(`\`${clauses.unless}\``) ? clauses.when.length / total : 0;
 }

@@ -293,6 +293,13 @@ class ReadCollector {
           this.condition(e.right);
           return;
         }
+        if (e.op === "under" || e.op === "within") {
+          // The root or domain is where search finds values the rule tells apart: inside it, and beside it.
+          const literal = unparen(e.right);
+          const text = literal.kind === "StringLiteral" ? literal.value : "";
+          this.opaque(e.left, e.op === "under" ? [{ kind: "prefix", value: `${text.replace(/\/+$/, "")}/` }, { kind: "string", value: `${text}-x` }] : [{ kind: "suffix", value: `.${text}` }, { kind: "string", value: text }]);
+          return;
+        }
         if (COMPARISONS.has(e.op) || e.op === "in" || e.op === "not in" || e.op === "matches" || e.op === "startsWith" || e.op === "endsWith" || e.op === "contains") {
           this.condition(e);
           return;
@@ -302,6 +309,11 @@ class ReadCollector {
         return;
       case "ListLiteral":
         for (const element of e.elements) this.opaque(element, hints);
+        return;
+      case "Quantifier":
+        // The list is read element by element through the variable, which no class of values captures.
+        this.opaque(e.list, hints);
+        this.opaque(e.body, hints);
         return;
       default:
         return;
@@ -361,7 +373,11 @@ function canonicalText(expr: Expr): string {
     case "Has":
       return `has ${pathText(e.path.root, e.path.segments)}`;
     case "Call":
-      return `${e.callee}(${e.args.map(canonicalText).join(", ")})`;
+      return `${e.callee}(${e.args.map(canonicalText).join(", ")})${e.field === undefined ? "" : `.${e.field.name}`}`;
+    case "Quantifier":
+      return `(${e.quantifier} ${e.variable.name} in ${canonicalText(e.list)}: ${canonicalText(e.body)})`;
+    case "Variable":
+      return pathText(e.name, e.segments);
     case "Unary":
       return `(${e.op === "not" ? "not " : "-"}${canonicalText(e.operand)})`;
     case "Binary": {

@@ -5,7 +5,7 @@
 import { outline, type Clause } from "../../compiler/analysis.js";
 import { resultOutline } from "../../compiler/analysis-results.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
-import { explainText } from "../../runtime/guard/helpers.js";
+import { explainText, saysFalse } from "../../runtime/guard/helpers.js";
 import type { Decision, Explanation, GuardRequest, ResultDecision } from "../../runtime/guard/types.js";
 
 /** One condition: a requirement, or one clause of a rule's `when` (a top-level `and` conjunct) or its `unless`. */
@@ -121,7 +121,7 @@ export class CoverageTracker {
     }
     for (let i = 0; i < when.length; i++) {
       const clause = when[i]!;
-      if (detail === explainText.wasFalse(clause.text)) {
+      if (saysFalse(detail, clause.text)) {
         heldUpTo(i);
         clause.seenFalse = true;
         return;

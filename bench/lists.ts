@@ -1,0 +1,162 @@
+// Quantifier, path and URL benchmark: the median time per decision of the compiled guard and of the reference
+// interpreter on a policy with `all`/`any` over lists, `under`, `url()`, `host() within` and `ip() in`, over a workload
+// of 512 varied calls visited in turn (no call repeats within a batch, so no cache a real workload would miss helps).
+// Decisions without path or URL parsing are timed at 1, 5 and 10 list elements, and the per-element cost of each
+// kind of quantified condition is the slope between 1 and 10 elements.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { generateGuardModule } from "../compiler/codegen.js";
+import { interpret } from "../compiler/interpreter.js";
+import type { CheckedPolicy } from "../compiler/ir.js";
+import { checkPolicySource } from "../compiler/load.js";
+import { historyOf } from "../compiler/request.js";
+import type { GuardContext, GuardModule, GuardRequest } from "../runtime/guard/types.js";
+import { medianNsPerInput } from "./measure.js";
+
+/** Timed rounds; the median batch is reported. */
+const ROUNDS = 101;
+const CALLS = 512;
+const LENGTHS = [1, 5, 10] as const;
+
+const string = { type: "string" };
+const MANIFEST = {
+  tools: [
+    {
+      name: "tag_items",
+      inputSchema: {
+        type: "object",
+        properties: {
+          tags: { type: "array", items: string },
+          items: { type: "array", items: { type: "object", properties: { sku: string, qty: { type: "integer" } }, required: ["sku", "qty"] } },
+        },
+        required: ["tags", "items"],
+      },
+    },
+    { name: "read_many", inputSchema: { type: "object", properties: { paths: { type: "array", items: string } }, required: ["paths"] } },
+    { name: "fetch_many", inputSchema: { type: "object", properties: { urls: { type: "array", items: string } }, required: ["urls"] } },
+  ],
+};
+
+const POLICY = `policy lists version 1
+manifest "lists.tools.json"
+
+identity {
+  require client.authenticated
+}
+
+permit tool tag_items
+  when len(args.tags) <= 10 and all t in args.tags: t in ["alpha", "beta", "gamma", "delta", "eps"]
+    and all i in args.items: i.qty <= 100 and not (i.sku startsWith "x-")
+
+forbid tool tag_items
+  when any i in args.items: i.qty > 90 and i.sku == "restricted"
+  because "restricted items"
+
+permit tool read_many
+  when all p in args.paths: p under "/srv/docs"
+
+permit tool fetch_many
+  when all u in args.urls: url(u).scheme == "https" and host(u) within "example.org"
+
+forbid tool fetch_many
+  when any u in args.urls: ip(host(u)) in internal
+  because "no internal addresses"
+`;
+
+function check(): CheckedPolicy {
+  const outcome = checkPolicySource(POLICY, { fileName: "lists.policy", manifests: { "lists.tools.json": MANIFEST } });
+  if (outcome.policy === undefined) throw new Error(`benchmark policy did not check: ${outcome.diagnostics.map((d) => d.message).join("; ")}`);
+  return outcome.policy;
+}
+
+async function compiledModule(policy: CheckedPolicy): Promise<GuardModule> {
+  const dir = await mkdtemp(join(tmpdir(), "pqguard-bench-lists-"));
+  try {
+    const file = join(dir, "lists.guard.mts");
+    await writeFile(file, await generateGuardModule(policy, { runtimeImport: new URL("../runtime/guard/index.ts", import.meta.url).href }));
+    return ((await import(pathToFileURL(file).href)) as { default: GuardModule }).default;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const NOW = Date.parse("2026-11-23T10:15:00Z");
+const CONTEXT: GuardContext = {
+  client: { id: "agent-7", role: "agent", authenticated: true },
+  peer: {},
+  transport: { kem: "X25519MLKEM768", signature: "ML-DSA-65", aead: "AES-256-GCM", hybrid: true, level: 3 },
+  session: { id: "s-1", ageMs: 300_000, calls: 0 },
+  now: NOW,
+  history: historyOf([], { client: "agent-7", session: "s-1", now: NOW }),
+};
+
+type Kind = "tags" | "paths" | "urls";
+
+/** 512 varied calls of one kind, each list `length` long; most pass every element, some fail late, a few early. */
+function workload(kind: Kind, length: number): GuardRequest[] {
+  const tags = ["alpha", "beta", "gamma", "delta", "eps"];
+  const calls: GuardRequest[] = [];
+  for (let n = 0; n < CALLS; n++) {
+    const bad = n % 7 === 0 ? (n * 13) % length : -1;
+    const list = Array.from({ length }, (_, i) => ({ i, bad: i === bad }));
+    if (kind === "tags") {
+      calls.push({
+        tool: "tag_items",
+        args: {
+          tags: list.map(({ i, bad: b }) => (b ? `other${n}` : tags[(n + i) % tags.length]!)),
+          items: list.map(({ i, bad: b }) => ({ sku: b ? `x-${n}` : `sku-${n}-${i}`, qty: (n * 31 + i * 7) % 100 })),
+        },
+      });
+    } else if (kind === "paths") {
+      calls.push({ tool: "read_many", args: { paths: list.map(({ i, bad: b }) => (b ? `/srv/docs-evil/${n}/${i}` : `/srv/docs/team${n % 17}/file-${n}-${i}.md`)) } });
+    } else {
+      calls.push({ tool: "fetch_many", args: { urls: list.map(({ i, bad: b }) => (b ? `http://10.${n % 250}.0.${i}/` : `https://api${n % 13}.example.org/v1/items/${n}-${i}?q=${i}`)) } });
+    }
+  }
+  return calls;
+}
+
+/** Median nanoseconds per decision of each guard on `calls`. */
+function measure(calls: readonly GuardRequest[], guards: readonly GuardModule[]): number[] {
+  return medianNsPerInput(calls, guards.map((g, i) => ({ name: String(i), run: (call: GuardRequest) => g.guard(call, CONTEXT) })), ROUNDS);
+}
+
+export async function run({ json }: { json: boolean }): Promise<void> {
+  const policy = check();
+  const compiled = await compiledModule(policy);
+  const interpreter = interpret(policy);
+  const rows: { kind: Kind; length: number; compiledNs: number; interpreterNs: number }[] = [];
+  for (const kind of ["tags", "paths", "urls"] as const) {
+    for (const length of LENGTHS) {
+      const calls = workload(kind, length);
+      // Both back ends must agree before their speed means anything.
+      for (const call of calls) {
+        const a = compiled.guard(call, CONTEXT);
+        const b = interpreter.guard(call, CONTEXT);
+        if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`back ends disagree on ${JSON.stringify(call)}`);
+      }
+      const [compiledNs, interpreterNs] = measure(calls, [compiled, interpreter]);
+      rows.push({ kind, length, compiledNs: compiledNs!, interpreterNs: interpreterNs! });
+    }
+  }
+  const slope = (kind: Kind, key: "compiledNs" | "interpreterNs"): number => {
+    const one = rows.find((r) => r.kind === kind && r.length === 1)![key];
+    const ten = rows.find((r) => r.kind === kind && r.length === 10)![key];
+    return (ten - one) / 9;
+  };
+  const perElement = Object.fromEntries((["tags", "paths", "urls"] as const).map((k) => [k, { compiled: Math.round(slope(k, "compiledNs")), interpreter: Math.round(slope(k, "interpreterNs")) }]));
+  const machine = `${process.version}, ${cpus()[0]?.model ?? "unknown CPU"}`;
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ bench: "lists", machine, rows: rows.map((r) => ({ ...r, compiledNs: Math.round(r.compiledNs), interpreterNs: Math.round(r.interpreterNs) })), perElementNs: perElement })}\n`);
+    return;
+  }
+  process.stdout.write(`lists: median per decision, ${CALLS} varied calls per row (${machine})\n`);
+  process.stdout.write("  kind   elements  compiled  interpreter\n");
+  for (const r of rows) {
+    process.stdout.write(`  ${r.kind.padEnd(6)} ${String(r.length).padStart(8)}  ${`${Math.round(r.compiledNs)} ns`.padStart(8)}  ${`${Math.round(r.interpreterNs)} ns`.padStart(11)}\n`);
+  }
+  for (const [k, v] of Object.entries(perElement)) process.stdout.write(`  per element, ${k}: compiled ${v.compiled} ns, interpreter ${v.interpreter} ns\n`);
+}
