@@ -15,6 +15,7 @@ import type { CheckedPolicy } from "../compiler/ir.js";
 import { checkPolicySource } from "../compiler/load.js";
 import { historyOf } from "../compiler/request.js";
 import type { Decision, GuardContext, GuardModule, GuardRequest } from "../runtime/guard/types.js";
+import { measureResultRules } from "./result-rules.js";
 
 const TOOLS = 20;
 /** Rules per tool in the decision benchmark (5 × 20 = 100) and in the compile benchmark (50 × 20 = 1,000). */
@@ -348,6 +349,8 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     { cold: number; median: number } | undefined,
   ];
 
+  const results = await measureResultRules((p) => compiledModule(p));
+
   const result = {
     rules: TOOLS * RULES_PER_TOOL,
     tools: TOOLS,
@@ -367,6 +370,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
         }),
     compile_1000_rules_ms: Math.round(compile.median),
     compile_1000_rules_cold_ms: Math.round(compile.cold),
+    ...results,
     node: process.version,
     cpu: cpus()[0]?.model ?? "unknown",
   };
@@ -382,6 +386,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       row("reference interpreter", interpretedNs, `${result.interpreted_vs_compiled}× the compiled guard`),
       row("hand-written closure", closureNs, "baseline"),
       row("cedar-wasm (preparsed)", cedarNs, `${result.cedar_vs_compiled}× the compiled guard`),
+      `  ten result rules on a 10 KiB text result: +${results.result_rules_us.toFixed(3)} µs (call decision ${results.call_decision_us.toFixed(3)} µs, with inspection ${results.with_result_us.toFixed(3)} µs)\n`,
       `  pqguard compile, 1,000 rules: ${result.compile_1000_rules_ms} ms (check + codegen; first run ${result.compile_1000_rules_cold_ms} ms)\n`,
       ...(compiledVsBaseline === undefined || interpretedVsBaseline === undefined
         ? []

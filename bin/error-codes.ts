@@ -6,6 +6,7 @@ import { SYNTAX_CODES } from "../grammar/syntax-codes.js";
 import { AUDIT_ERRORS } from "../runtime/audit/log.js";
 import { CRYPTO_ERRORS } from "../runtime/crypto/errors.js";
 import { ENFORCE_ERRORS } from "../runtime/enforce/errors.js";
+import { RESULT_ERRORS } from "../runtime/enforce/results.js";
 import type { ErrorCatalogue, ErrorCodeEntry } from "../runtime/errors.js";
 import { LITERAL_ERRORS } from "../runtime/guard/literal-errors.js";
 import { CLIENT_CERTIFICATE_ERRORS } from "../runtime/identity/certificate-files.js";
@@ -57,6 +58,7 @@ export const ERROR_CATALOGUES: readonly ErrorCatalogue[] = [
   STATE_ERRORS.catalogue,
   ENFORCE_ERRORS.catalogue,
   LITERAL_ERRORS.catalogue,
+  RESULT_ERRORS.catalogue,
   PROXY_ERRORS.catalogue,
   REQUEST_ERRORS.catalogue,
   GUARD_ASSERTION_ERRORS.catalogue,

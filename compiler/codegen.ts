@@ -6,6 +6,8 @@ import { algorithmFacts } from "../runtime/guard/algorithms.js";
 import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, type CheckOutline, type RuleOutline } from "./analysis.js";
 import { ANNOTATION_DEFAULTS, factOf, type FactTarget, type ValueKind } from "./facts.js";
 import type { CheckedPolicy, Type } from "./ir.js";
+import { RESULT_FUNCTION, resultFunctions } from "./codegen-results.js";
+import { redactedOutputSchemas, seenLabels } from "./analysis-results.js";
 
 export interface CodegenOptions {
   /** The specifier generated modules import runtime/guard/ through: `pqguard/guard`, or a relative path in tests. */
@@ -61,6 +63,13 @@ const EXPORTED_CONSTANTS = [
     type: "number",
     doc: "/** The longest window, in ms, the policy counts calls over (0: none); the state store must keep calls this long. */",
   },
+  { name: "seenLabels", type: "readonly string[]", doc: "/** The `seen` labels the policy records or reads; the state store must keep them. */" },
+  { name: "resultRuleCount", type: "number", doc: "/** How many result rules the policy has; with none, results pass on uninspected. */" },
+  {
+    name: "outputSchemas",
+    type: "Readonly<Record<string, unknown>>",
+    doc: "/** Tool name → the outputSchema the policy was compiled against, for the tools result rules redact. */",
+  },
 ] as const;
 
 type ExportedConstant = (typeof EXPORTED_CONSTANTS)[number]["name"];
@@ -69,7 +78,7 @@ type ExportedConstant = (typeof EXPORTED_CONSTANTS)[number]["name"];
 const DEFAULT_EXPORT = { name: "guardModule", type: "GuardModule" } as const;
 
 /** The runtime types the exports are declared with. */
-const PUBLIC_TYPES = ["Decision", "GuardContext", "GuardModule", "GuardRequest"] as const;
+const PUBLIC_TYPES = ["Decision", "GuardContext", "GuardModule", "GuardRequest", "ResultDecision", "CallResult"] as const;
 
 /** The kind of JavaScript value a generated expression produces. */
 type Kind = ValueKind;
@@ -88,7 +97,7 @@ const commentText = (text: string): string => text.replace(/[\r\n\u2028\u2029]/g
 const INHERITED = new Set(Object.getOwnPropertyNames(Object.prototype));
 
 /** Collects hoisted constants and the runtime helpers a module uses, so nothing unused is emitted. */
-class ModuleWriter {
+export class ModuleWriter {
   readonly helpers = new Set<string>();
   readonly types = new Set<string>([...PUBLIC_TYPES, "Explanation"]);
   readonly constants: string[] = [];
@@ -153,7 +162,7 @@ const sentence = {
 };
 
 /** Compiles expressions of one policy to TypeScript expressions over `a` (arguments), `request` and `context`. */
-class ExprCompiler {
+export class ExprCompiler {
   /** The JavaScript parameter each enclosing quantifier's variable compiles to, by name. */
   private readonly variables = new Map<string, string>();
   /** How many quantifiers enclose the expression being compiled: parameter `qN` belongs to depth N. */
@@ -227,7 +236,7 @@ class ExprCompiler {
       case "DurationLiteral":
         return { code: numberCode(expr.ms), kind: "number" };
       case "RegexLiteral":
-        return { code: this.w.hoist("RE", "RegExp", `new RegExp(${q(expr.pattern)}, ${q(expr.flags)})`), kind: "regex" };
+        return { code: this.w.hoist("RE", "RegExp", `${this.w.use("prefiltered")}(new RegExp(${q(expr.pattern)}, ${q(expr.flags)}))`), kind: "regex" };
       case "ListLiteral":
         return { code: this.listLiteral(expr.elements), kind: "list" };
       case "Name":
@@ -459,6 +468,8 @@ class ExprCompiler {
       }
       case "called":
         return { code: `context.history.called(${q(this.toolRef(first))})`, kind: "boolean" };
+      case "seen":
+        return { code: `${this.w.use("seenMark")}(context.history, ${q(first?.kind === "StringLiteral" ? first.value : "")})`, kind: "boolean" };
       case "len": {
         const c = this.emit(first!);
         if (c.kind === "string" || c.kind === "list") return { code: `${c.code}.length`, kind: "number" };
@@ -521,6 +532,7 @@ class ExprCompiler {
   private path(expr: Path): Code {
     const type = this.type(expr);
     const full = pathText(expr.root, expr.segments);
+    if (expr.root === "result") return this.finish(this.descend("r", "result", expr.segments, true), type, full);
     if (expr.root === "args") {
       // `a` is always an object (the guard replaces non-object arguments by `{}`), so the first step needs no check.
       return this.finish(this.descend("a", "args", expr.segments, true), type, full);
@@ -824,6 +836,9 @@ function constantValues(policy: CheckedPolicy): Record<ExportedConstant, string>
     policyDigest: q(policy.digest),
     toolDigests: `Object.freeze(${JSON.stringify(digests, null, 2)})`,
     longestWindowMs: numberCode(longestWindowMs(policy)),
+    seenLabels: `Object.freeze(${JSON.stringify(seenLabels(policy))})`,
+    resultRuleCount: String(policy.resultRules.length),
+    outputSchemas: `Object.freeze(${JSON.stringify(redactedOutputSchemas(policy))})`,
   };
 }
 
@@ -835,7 +850,7 @@ function exportedConstants(policy: CheckedPolicy, w: ModuleWriter): string[] {
 
 /** The default export: an object of the named exports. */
 function defaultExport(w: ModuleWriter): string[] {
-  const members = [...EXPORTED_CONSTANTS.map((c) => c.name), GUARD_FUNCTION.signature.name, REACHABLE_FUNCTION.signature.name];
+  const members = [...EXPORTED_CONSTANTS.map((c) => c.name), GUARD_FUNCTION.signature.name, REACHABLE_FUNCTION.signature.name, RESULT_FUNCTION.signature.name];
   return [`const ${w.typed(DEFAULT_EXPORT.name, DEFAULT_EXPORT.type)} = { ${members.join(", ")} };`, `export default ${DEFAULT_EXPORT.name};`];
 }
 
@@ -879,6 +894,8 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
     "}",
   ].join("\n");
 
+  const results = resultFunctions(policy, w, ex, emptyArgs);
+
   const callable = w.hoist("CALLABLE", "readonly string[]", `Object.freeze(${JSON.stringify(callableTools(policy))})`);
   const reachable = [
     REACHABLE_FUNCTION.doc,
@@ -906,6 +923,8 @@ export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions
     "",
     reachable,
     "",
+    results,
+    "",
     ...defaultExport(w),
     "",
   ]
@@ -930,7 +949,7 @@ export async function generateGuardModule(policy: CheckedPolicy, options: Codege
 export async function generateGuardDeclarations(policy: CheckedPolicy, runtimeImport: string): Promise<string> {
   const w = new ModuleWriter("ts");
   const constants = EXPORTED_CONSTANTS.flatMap((c) => [c.doc, `export declare const ${w.typed(c.name, c.type)};`]);
-  const functions = [GUARD_FUNCTION, REACHABLE_FUNCTION].flatMap((f) => [f.doc, `export declare function ${w.signature(f.signature)};`]);
+  const functions = [GUARD_FUNCTION, REACHABLE_FUNCTION, RESULT_FUNCTION].flatMap((f) => [f.doc, `export declare function ${w.signature(f.signature)};`]);
   return [
     ...header(policy, "Declarations of the guard module"),
     `import type { ${PUBLIC_TYPES.join(", ")} } from ${q(runtimeImport)};`,

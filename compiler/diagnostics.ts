@@ -52,6 +52,8 @@ const CHECK_DIAGNOSTICS = {
   unusedManifestOverride: entry("PQG2018", "error", "manifest `{path}` given on the command line matches no `manifest` statement", "a `--manifest` file whose base name matches no `manifest` statement"),
   unknownUrlField: entry("PQG2020", "error", "a URL has no field `{field}`; its fields are `scheme`, `host`, `port`, `path`, `query` and `credentials`", "a `url(...)` field that does not exist"),
   unreadablePolicy: entry("PQG2019", "error", "policy file `{path}` cannot be read: {detail}", "a policy file that is missing or unreadable"),
+  resultOutsideResultRule: entry("PQG2030", "error", "`{path}` is available only in a result rule (`refuse`, `redact` or `mark result of`)", "a `result` path in a call rule or a requirement"),
+  noOutputSchema: entry("PQG2031", "error", "`{path}` cannot be typed: tool `{tool}` declares no outputSchema", "a `result.structured` path on a tool without an outputSchema"),
   // Types
   typeMismatch: entry("PQG3001", "error", "`{left}` is {leftType} but `{right}` is {rightType}", "the two sides of a comparison have different types"),
   badOperand: entry("PQG3002", "error", "operator `{op}` does not apply to {type} `{expr}`; it needs {expected}", "an operand of the wrong type for its operator"),
@@ -69,6 +71,8 @@ const CHECK_DIAGNOSTICS = {
   mixedList: entry("PQG3014", "error", "list elements must share one type, but `{expr}` is {type} and the first is {first}", "a list literal mixing types"),
   algorithmFamily: entry("PQG3015", "error", "`{name}` is a {actual} algorithm, but `{path}` is a {expected} algorithm", "an algorithm of another family than the one compared"),
   regexBacktracking: entry("PQG3016", "error", "regular expression `{regex}` can take {complexity} time on inputs like `{attack}`; rewrite it without nested or overlapping repetition", "a regex literal that can backtrack catastrophically (ReDoS)"),
+  badResultClause: entry("PQG3030", "error", "{detail}", "a result rule clause its action does not take, or one it needs and lacks"),
+  badSeenLabel: entry("PQG3031", "error", "`seen()` takes a label written as a string of letters, digits, `-`, `_` and `.`, not `{expr}`", "a `seen()` argument that is not a literal label"),
   urlNeedsField: entry("PQG3017", "error", "`{expr}` is a URL; name one of its fields, as in `{expr}.host`", "`url(...)` used without a field"),
   // Warnings
   shadowedRule: entry("PQG4001", "warning", "rule can never apply: `forbid tool {target}` at line {line} forbids {tools} unconditionally", "a permit or ask whose tools an unconditional forbid covers"),

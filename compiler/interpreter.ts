@@ -14,6 +14,8 @@ import type { Decision, Explanation, GuardContext, GuardModule, GuardRequest } f
 import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, type RuleOutline } from "./analysis.js";
 import { ANNOTATION_DEFAULTS, factOf, type FactSource } from "./facts.js";
 import type { CheckedPolicy, CheckedRule, ToolInfo, Type } from "./ir.js";
+import { evaluateResult } from "./interpret-results.js";
+import { redactedOutputSchemas, seenLabels } from "./analysis-results.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // Values
@@ -87,7 +89,7 @@ function checkType(value: unknown, type: Type, text: string): unknown {
   }
 }
 
-class Evaluator implements FactSource {
+export class Evaluator implements FactSource {
   private zoned: { hour: number; minute: number; weekday: string } | undefined;
   /** The element each enclosing quantifier's variable stands for, by name; an inner variable hides an outer one. */
   private readonly bound = new Map<string, unknown>();
@@ -98,6 +100,8 @@ class Evaluator implements FactSource {
     readonly request: GuardRequest,
     readonly context: GuardContext,
     private readonly tool: ToolInfo | undefined,
+    /** What `result.*` reads, inside a result rule: `{ text, isError, structured }`. */
+    private readonly result?: Readonly<Record<string, unknown>>,
   ) {}
 
   truth(expr: Expr): boolean {
@@ -385,6 +389,11 @@ class Evaluator implements FactSource {
       }
       case "called":
         return this.context.history.called(this.toolRef(first));
+      case "seen": {
+        const history = this.context.history;
+        if (history.seen === undefined) throw new EvaluationFailure("the call history keeps no `seen` marks");
+        return history.seen(this.string(first!));
+      }
       case "len": {
         const value = this.value(first!);
         const text = exprText(this.policy, first!);
@@ -443,6 +452,10 @@ class Evaluator implements FactSource {
   private walk(expr: Path): { value: unknown; text: string } {
     const { root, segments } = expr;
     if (root === "args") return { value: this.descend(this.request.args, "args", segments), text: pathText(root, segments) };
+    if (root === "result") {
+      if (this.result === undefined) throw new EvaluationFailure("`result` is read only by result rules");
+      return { value: this.descend(this.result, "result", segments), text: pathText(root, segments) };
+    }
     const fields = segments.map((s) => (s.kind === "Field" ? s.name : String(s.index)));
     const found = factOf(root, fields);
     if (found === undefined) throw new EvaluationFailure(`\`${root}.${fields.join(".")}\` is not a known fact`);
@@ -488,9 +501,9 @@ class Evaluator implements FactSource {
 // ---------------------------------------------------------------------------------------------------------
 // The decision procedure
 
-type Outcome = { readonly ok: true; readonly value: boolean } | { readonly ok: false; readonly detail: string };
+export type Outcome = { readonly ok: true; readonly value: boolean } | { readonly ok: false; readonly detail: string };
 
-function attempt(run: () => boolean): Outcome {
+export function attempt(run: () => boolean): Outcome {
   try {
     return { ok: true, value: run() };
   } catch (error) {
@@ -616,6 +629,10 @@ export function interpret(policy: CheckedPolicy): GuardModule {
     toolDigests: Object.fromEntries(policy.tools.map((t) => [t.name, t.digest])),
     longestWindowMs: longestWindowMs(policy),
     guard: (request, context) => evaluate(policy, request, context, format),
+    inspectResult: (request, result, context) => evaluateResult(policy, request, result, context, format),
+    resultRuleCount: policy.resultRules.length,
+    seenLabels: Object.freeze(seenLabels(policy)),
+    outputSchemas: Object.freeze(redactedOutputSchemas(policy)),
     reachableTools: (context) => (requirementsHold(policy, context, format) ? callable : []),
   };
 }

@@ -1,6 +1,6 @@
 // The checked policy: what the checker hands to the interpreter and the code generator once a policy has no errors.
 // It keeps the AST expressions (both back ends walk them) and adds what checking proved: ids, resolved tools, types.
-import type { Expr, LimitScope, PolicyFile, RequireDimension, RuleEffect } from "../grammar/ast.js";
+import type { Expr, LimitScope, PolicyFile, RequireDimension, ResultAction, RuleEffect } from "../grammar/ast.js";
 
 /** The static type of an expression, as the checker proved it. */
 export type Type =
@@ -55,6 +55,24 @@ export interface CheckedRule {
   readonly unlessText: string | undefined;
 }
 
+/** A rule on a tool's result: `refuse`, `redact /re/ in` or `mark result of TARGET`. */
+export interface CheckedResultRule {
+  readonly id: string;
+  readonly action: ResultAction;
+  readonly tools: readonly string[] | "*";
+  /** The pattern `redact` replaces (its source and flags, without `g`); undefined for the other actions. */
+  readonly pattern: { readonly source: string; readonly flags: string } | undefined;
+  readonly when: Expr | undefined;
+  readonly unless: Expr | undefined;
+  /** `redact`: the replacement (default `[redacted]`); `mark`: the label. */
+  readonly label: string | undefined;
+  /** `mark ... as seen "label"`: the label is recorded in the session's history for `seen()`. */
+  readonly seen: boolean;
+  readonly because: string | undefined;
+  readonly whenText: string | undefined;
+  readonly unlessText: string | undefined;
+}
+
 export interface CheckedLimit {
   readonly id: string;
   readonly tools: readonly string[] | "*";
@@ -85,6 +103,8 @@ export interface CheckedPolicy extends PolicyOutline {
   /** Call rules in source order. */
   readonly rules: readonly CheckedRule[];
   readonly limits: readonly CheckedLimit[];
+  /** Result rules in source order. */
+  readonly resultRules: readonly CheckedResultRule[];
   /** The type of every expression node in requirements and rules. */
   readonly types: ReadonlyMap<Expr, Type>;
 }

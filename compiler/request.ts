@@ -168,6 +168,8 @@ export function requestFromJson(value: unknown, now: number): EvalInput {
 
   const at = value["time"] === undefined ? now : instant(value["time"], "time");
   const history = historyEntries(value["history"]);
+  const seen = value["seen"] ?? [];
+  if (!Array.isArray(seen) || seen.some((l) => typeof l !== "string")) throw shape("request field `seen` must be a list of labels, as `mark ... as seen` records them");
   const clientId = optionalString(client, "id", "client");
   const sessionId = optionalString(session, "id", "session");
   const kem = optionalString(transport, "kem", "transport");
@@ -199,7 +201,7 @@ export function requestFromJson(value: unknown, now: number): EvalInput {
         calls: optionalNumber(session, "calls", "session") ?? ownCalls,
       },
       now: at,
-      history: historyOf(history, { client: clientId, session: sessionId, now: at }),
+      history: { ...historyOf(history, { client: clientId, session: sessionId, now: at }), seen: (label: string) => (seen as string[]).includes(label) },
     },
   };
 }

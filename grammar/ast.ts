@@ -46,7 +46,7 @@ export interface Identifier extends NodeBase {
   readonly name: string;
 }
 
-export type Statement = TimezoneDecl | ManifestDecl | RequireBlock | CallRule | LimitRule;
+export type Statement = TimezoneDecl | ManifestDecl | RequireBlock | CallRule | LimitRule | ResultRule;
 
 export interface TimezoneDecl extends NodeBase {
   readonly kind: "TimezoneDecl";
@@ -81,6 +81,24 @@ export interface CallRule extends NodeBase {
   readonly target: ToolTarget;
   readonly when: Expr | undefined;
   readonly unless: Expr | undefined;
+  readonly because: StringLiteral | undefined;
+}
+
+export type ResultAction = "refuse" | "redact" | "mark";
+
+/** A rule on what a tool sends back: `refuse result of`, `redact /re/ in result of`, `mark result of`. */
+export interface ResultRule extends NodeBase {
+  readonly kind: "ResultRule";
+  readonly action: ResultAction;
+  /** The pattern of `redact`; undefined for the other actions. */
+  readonly pattern: RegexLiteral | undefined;
+  readonly target: ToolTarget;
+  readonly when: Expr | undefined;
+  readonly unless: Expr | undefined;
+  /** After `as`: the replacement of `redact`, the label of `mark`. */
+  readonly label: StringLiteral | undefined;
+  /** The word between `as` and the label (`as seen "private-key"`), which must be `seen`. */
+  readonly seen: { readonly word: string; readonly span: Span } | undefined;
   readonly because: StringLiteral | undefined;
 }
 
@@ -183,9 +201,9 @@ export interface Name extends NodeBase {
   readonly name: string;
 }
 
-export type PathRoot = "args" | "tool" | "client" | "peer" | "transport" | "session" | "time";
+export type PathRoot = "args" | "tool" | "client" | "peer" | "transport" | "session" | "time" | "result";
 
-export const PATH_ROOTS: readonly PathRoot[] = ["args", "tool", "client", "peer", "transport", "session", "time"];
+export const PATH_ROOTS: readonly PathRoot[] = ["args", "tool", "client", "peer", "transport", "session", "time", "result"];
 
 /** One step of a path: `.field`, `["field"]` or `[0]`. */
 export type PathSegment =

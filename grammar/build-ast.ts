@@ -19,6 +19,8 @@ import {
   type PolicyHeader,
   type RequireBlock,
   type Requirement,
+  type ResultAction,
+  type ResultRule,
   type RuleEffect,
   type Span,
   type Statement,
@@ -212,6 +214,40 @@ class AstBuilder extends BaseVisitor {
       target,
       when,
       unless,
+      because,
+    };
+  }
+
+  resultRule(ctx: Children): ResultRule | undefined {
+    const actionToken = realToken(ctx, "action");
+    const targetNode = nodes(ctx, "toolTarget")[0];
+    if (actionToken === undefined || targetNode === undefined) return undefined;
+    const target = this.visit(targetNode, START_OF_SOURCE) as ToolTarget | undefined;
+    if (target === undefined) return undefined;
+    const patternToken = realToken(ctx, "pattern");
+    const pattern = patternToken === undefined ? undefined : { kind: "RegexLiteral" as const, span: tokenSpan(patternToken)!, ...decodeRegex(patternToken.image, patternToken.tokenType === T.RegexLiteral) };
+    if (actionToken.tokenType === T.Redact && pattern === undefined) return undefined;
+    const whenToken = tokens(ctx, "When")[0];
+    const when = whenToken === undefined ? undefined : this.expr(nodes(ctx, "when")[0], after(whenToken, target.span));
+    const unlessToken = tokens(ctx, "Unless")[0];
+    const unless =
+      unlessToken === undefined ? undefined : this.expr(nodes(ctx, "unless")[0], after(unlessToken, when?.span ?? target.span));
+    const labelToken = realToken(ctx, "label");
+    const label = labelToken === undefined ? undefined : this.stringLiteral(labelToken);
+    const seenToken = realToken(ctx, "seen");
+    const seen = seenToken === undefined ? undefined : { word: seenToken.image, span: tokenSpan(seenToken)! };
+    const becauseToken = realToken(ctx, "because");
+    const because = becauseToken === undefined ? undefined : this.stringLiteral(becauseToken);
+    return {
+      kind: "ResultRule",
+      span: joinSpans(tokenSpan(actionToken), target.span, when?.span, unless?.span, label?.span, because?.span)!,
+      action: actionToken.image as ResultAction,
+      pattern,
+      target,
+      when,
+      unless,
+      label,
+      seen,
       because,
     };
   }

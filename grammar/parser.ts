@@ -17,7 +17,8 @@ export class ParseErrorLimitReached extends Error {
 /** What a rule stands for, used when no single token was expected. */
 const RULE_DESCRIPTIONS: Readonly<Record<string, string>> = {
   policyFile: "a statement",
-  statement: "a statement (`timezone`, `manifest`, `identity`, `transport`, `permit`, `forbid`, `ask` or `limit`)",
+  statement: "a statement (`timezone`, `manifest`, `identity`, `transport`, `permit`, `forbid`, `ask`, `limit`, `refuse`, `redact` or `mark`)",
+  resultRule: "`refuse`, `redact` or `mark`",
   toolTarget: "`*` or a tool name",
   toolName: "a tool name",
   requireBlock: "`identity` or `transport`",
@@ -146,6 +147,7 @@ export class PolicyParser extends CstParser {
       alt(() => this.SUBRULE(this.requireBlock)),
       alt(() => this.SUBRULE(this.callRule)),
       alt(() => this.SUBRULE(this.limitRule)),
+      alt(() => this.SUBRULE(this.resultRule)),
     ]);
   });
 
@@ -209,6 +211,39 @@ export class PolicyParser extends CstParser {
     this.OPTION(() => {
       this.CONSUME2(T.Per, { LABEL: "scopePer" });
       this.SUBRULE(this.limitScope);
+    });
+  });
+
+  /** `refuse result of T`, `redact /re/ in result of T`, `mark result of T ... as [seen] "label"`. */
+  resultRule = this.RULE("resultRule", () => {
+    this.OR([
+      alt(() => this.CONSUME(T.Refuse, { LABEL: "action" })),
+      alt(() => this.CONSUME(T.Mark, { LABEL: "action" })),
+      alt(() => {
+          this.CONSUME(T.Redact, { LABEL: "action" });
+          this.CONSUME(T.RegexLiteral, { LABEL: "pattern" });
+          this.CONSUME(T.In);
+        }),
+    ]);
+    this.CONSUME(T.Result);
+    this.CONSUME(T.Of);
+    this.SUBRULE(this.toolTarget);
+    this.OPTION(() => {
+      this.CONSUME(T.When);
+      this.SUBRULE(this.expression, { LABEL: "when" });
+    });
+    this.OPTION2(() => {
+      this.CONSUME(T.Unless);
+      this.SUBRULE2(this.expression, { LABEL: "unless" });
+    });
+    this.OPTION3(() => {
+      this.CONSUME(T.As);
+      this.OPTION4(() => this.CONSUME(T.Identifier, { LABEL: "seen" }));
+      this.CONSUME(T.StringLiteral, { LABEL: "label" });
+    });
+    this.OPTION5(() => {
+      this.CONSUME(T.Because);
+      this.CONSUME2(T.StringLiteral, { LABEL: "because" });
     });
   });
 

@@ -200,6 +200,21 @@ function statementPieces(statement: Statement): Piece[] {
       if (statement.because !== undefined) clause("because", printString(statement.because.value), statement.because.span);
       return pieces;
     }
+    case "ResultRule": {
+      const t = statement.target.span;
+      const head = statement.pattern === undefined ? statement.action : `redact /${statement.pattern.pattern}/${statement.pattern.flags} in`;
+      const pieces = [piece(s.start, t.end, s.line, t.endLine, `${head} result of ${printToolTarget(statement.target)}`, "", statement)];
+      const clause = (keyword: string, text: string, span: { start: number; end: number; line: number; endLine: number }): void => {
+        pieces.push(piece(span.start, span.end, span.line, span.endLine, `${INDENT}${keyword} ${text}`, INDENT));
+      };
+      if (statement.when !== undefined) clause("when", printExpr(statement.when), statement.when.span);
+      if (statement.unless !== undefined) clause("unless", printExpr(statement.unless), statement.unless.span);
+      if (statement.label !== undefined) {
+        clause(statement.seen === undefined ? "as" : `as ${statement.seen.word}`, printString(statement.label.value), statement.label.span);
+      }
+      if (statement.because !== undefined) clause("because", printString(statement.because.value), statement.because.span);
+      return pieces;
+    }
     case "LimitRule": {
       const scope = statement.scope === "global" ? "" : ` per ${statement.scope}`;
       const text = `limit tool ${printToolTarget(statement.target)} to ${statement.count.text} per ${statement.window.text}${scope}`;

@@ -112,11 +112,18 @@ export const Peer = keyword("peer", [PathRoot]);
 export const Transport = keyword("transport", [PathRoot]);
 export const Session = keyword("session", [PathRoot]);
 export const Time = keyword("time", [PathRoot]);
+// Result rules: `refuse result of`, `redact /re/ in result of`, `mark result of ... as [seen] "label"`.
+export const Result = keyword("result", [PathRoot]);
+export const Refuse = keyword("refuse");
+export const Redact = keyword("redact");
+export const Mark = keyword("mark");
+export const Of = keyword("of");
+export const As = keyword("as");
 
 export const KEYWORDS: readonly TokenType[] = [
   Policy, Version, Timezone, Manifest, Signed, By, Identity, Require, Permit, Forbid, Ask, When, Unless, Because,
   Limit, To, Per, Or, And, Not, Has, True, False, In, Matches, Contains, StartsWith, EndsWith, Under, Within,
-  Args, Tool, Client, Peer, Transport, Session, Time,
+  Args, Tool, Client, Peer, Transport, Session, Time, Result, Refuse, Redact, Mark, Of, As,
 ];
 
 /** The spelling of every keyword, for printing tool names that must be quoted. */
@@ -157,12 +164,13 @@ function lastToken(tokens: IToken[]): IToken | undefined {
 }
 
 /**
- * A regex literal may only follow the `matches` operator; everywhere else `/` is division. After a `.`, `matches` is a
- * member's name (`peer.matches / 2`), not the operator.
+ * A regex literal may only follow the `matches` operator or the `redact` statement word; everywhere else `/` is
+ * division. After a `.`, `matches` is a member's name (`peer.matches / 2`), not the operator.
  */
 function afterMatches(sticky: RegExp): CustomPatternMatcherFunc {
   return (text, offset, tokens) => {
-    if (lastToken(tokens)?.tokenType !== Matches || tokens[tokens.length - 2]?.tokenType === Dot) return null;
+    const last = lastToken(tokens)?.tokenType;
+    if ((last !== Matches && last !== Redact) || tokens[tokens.length - 2]?.tokenType === Dot) return null;
     sticky.lastIndex = offset;
     return sticky.exec(text);
   };

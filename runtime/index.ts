@@ -47,6 +47,9 @@ export {
   type StageRefusal,
 } from "./enforce/index.js";
 
+// Result rules: what enforcement does with a tool's result (usable on its own, say in a custom gateway).
+export { inspectResult, ResultError, ResultErrorCode, MARKS_META_KEY, type InspectedResult } from "./enforce/results.js";
+
 // The sealed MCP transports (any SDK Transport inside), the HTTP endpoints, certificates and session facts.
 export {
   PqcClientTransport,

@@ -358,6 +358,11 @@ export class GeneratedHistory implements CallHistory {
     return this.calls.some((c) => c.scope === "session" && c.at <= this.now && (tool === "*" || c.tool === tool));
   }
 
+  /** A generated history carries no `seen` marks: no result of this session marked it. */
+  seen(_label: string): boolean {
+    return false;
+  }
+
   /** This session's calls: `session.calls` of a context with this history. */
   get sessionCalls(): number {
     return this.calls.filter((c) => c.scope === "session").length;

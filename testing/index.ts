@@ -32,6 +32,7 @@ export {
   type SessionConstraints,
   type SessionParts,
 } from "./context.js";
+export { toolResult, type GeneratedResult, type ToolResultOptions } from "./results.js";
 export type { CheckedPolicy, PolicyOutline, ToolInfo } from "../compiler/index.js";
 export { printRequest, requestJson, type PrintOptions } from "./print.js";
 export * from "./assertions.js";

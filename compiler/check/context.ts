@@ -40,6 +40,8 @@ export interface Scope {
   readonly tools: readonly ManifestTool[] | undefined;
   /** A targeted tool is unknown (already reported): `args` paths cannot be checked and stay silent. */
   readonly incomplete?: boolean;
+  /** Inside a result rule, where `result.*` reads what the tool sent back. */
+  readonly result?: true;
   /** The variables of the quantifiers around the expression. */
   readonly bound?: ReadonlyMap<string, Binding>;
 }

@@ -133,7 +133,7 @@ export class Declarations {
   }
 
   /** Resolves a rule target: its tool names as written (or `*`) and the manifest tools they name. */
-  private target(target: ToolTarget): { names: readonly string[] | "*"; tools: readonly ManifestTool[]; incomplete: boolean } {
+  target(target: ToolTarget): { names: readonly string[] | "*"; tools: readonly ManifestTool[]; incomplete: boolean } {
     if (target.kind === "AnyTool") return { names: "*", tools: [...this.ctx.tools.values()].map((e) => e.tool), incomplete: false };
     const names: string[] = [];
     const tools: ManifestTool[] = [];

@@ -10,6 +10,7 @@ import { MATCH_INPUT_LIMIT } from "../../runtime/guard/helpers.js";
 import { didYouMean } from "../diagnostics.js";
 import type { Type } from "../ir.js";
 import { backtrackingVerdict } from "../regex-backtracking.js";
+import { seenLabel } from "./results.js";
 import type { CheckContext, Scope } from "./context.js";
 import { contradictions, prefixOnPathOrUrl } from "./lints.js";
 import { constantDuration, isIsoTimestamp, MAX_DURATION_MS, MIN_DURATION_MS } from "./literals.js";
@@ -17,7 +18,7 @@ import { itemShapes, typePath, typeVariable } from "./paths.js";
 import { ADDRESS, algorithm, BOOLEAN, DURATION, ERROR, NUMBER, REGEX, sameType, STRING, TIMESTAMP, TOOL, typeName, UNKNOWN, unwrap } from "./types.js";
 
 /** The functions a policy may call. */
-const FUNCTIONS = ["calls", "called", "len", "lower", "upper", "url", "host", "ip"] as const;
+const FUNCTIONS = ["calls", "called", "len", "lower", "upper", "url", "host", "ip", "seen"] as const;
 
 /** The fields of `url(...)` and their types. */
 const URL_FIELDS: ReadonlyMap<string, Type> = new Map<string, Type>([
@@ -380,20 +381,25 @@ export class ExpressionTyper {
     if (right.kind === "RegexLiteral") {
       this.ctx.types.set(right, REGEX);
       this.recordParens(e.right, REGEX);
-      try {
-        new RegExp(right.pattern, right.flags);
-        ok = this.backtracking(right) && ok;
-      } catch (error) {
-        const detail = error instanceof SyntaxError ? error.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "") : "does not compile";
-        this.ctx.report("badRegex", right, { regex: `/${right.pattern}/${right.flags}`, detail: detail.toLowerCase() });
-        ok = false;
-      }
+      ok = this.regexLiteral(right) && ok;
     } else {
       const r = this.expr(e.right, scope);
       if (r !== ERROR) this.ctx.report("badOperand", e.right, { op: "matches", type: typeName(r), expr: this.ctx.quote(e.right), expected: "a regular expression literal such as `/^[a-z]+$/`" });
       ok = false;
     }
     return ok && l !== ERROR ? BOOLEAN : ERROR;
+  }
+
+  /** Whether a regex literal compiles and cannot backtrack catastrophically, reporting it when not. */
+  regexLiteral(regex: RegexLiteral): boolean {
+    try {
+      new RegExp(regex.pattern, regex.flags);
+      return this.backtracking(regex);
+    } catch (error) {
+      const detail = error instanceof SyntaxError ? error.message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "") : "does not compile";
+      this.ctx.report("badRegex", regex, { regex: `/${regex.pattern}/${regex.flags}`, detail: detail.toLowerCase() });
+      return false;
+    }
   }
 
   /**
@@ -461,6 +467,8 @@ export class ExpressionTyper {
       }
       case "called":
         return this.toolRef(first, name, scope) ? BOOLEAN : ERROR;
+      case "seen":
+        return seenLabel(this.ctx, first) ? BOOLEAN : ERROR;
       case "len": {
         const t = this.expr(first, scope);
         return this.argument(t, ["string", "list"], 1, name, first, "a string or a list") ? NUMBER : ERROR;

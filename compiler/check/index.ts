@@ -4,26 +4,30 @@
 // lints.ts (warnings), with literals.ts and types.ts beneath them and context.ts holding what they share.
 import { createHash } from "node:crypto";
 import type { CallRule, RequireBlock } from "../../grammar/ast.js";
-import type { CheckedLimit, CheckedPolicy, CheckedRequirement, CheckedRule, ToolInfo } from "../ir.js";
+import type { CheckedLimit, CheckedPolicy, CheckedRequirement, CheckedResultRule, CheckedRule, ToolInfo } from "../ir.js";
 import { CheckContext, type CheckInput, type CheckResult } from "./context.js";
 import { Declarations } from "./declarations.js";
 import { ExpressionTyper } from "./expressions.js";
 import { annotationDefaults, identityOnPlainSession, shadowedRules } from "./lints.js";
+import { checkResultRule } from "./results.js";
 
 export type { CheckInput, CheckResult, ManifestSource, ManifestVerifier } from "./context.js";
 
 export function checkPolicy(input: CheckInput): CheckResult {
   const ctx = new CheckContext(input);
-  const declarations = new Declarations(ctx, new ExpressionTyper(ctx));
+  const typer = new ExpressionTyper(ctx);
+  const declarations = new Declarations(ctx, typer);
   const { ast } = input;
   declarations.checkDeclarations(ast);
   const requirements: CheckedRequirement[] = [];
   const rules: CheckedRule[] = [];
   const limits: CheckedLimit[] = [];
+  const resultRules: CheckedResultRule[] = [];
   for (const s of ast.statements) {
     if (s.kind === "RequireBlock") requirements.push(...declarations.requireBlock(s));
     else if (s.kind === "CallRule") rules.push(declarations.callRule(s));
     else if (s.kind === "LimitRule") limits.push(declarations.limitRule(s));
+    else if (s.kind === "ResultRule") resultRules.push(checkResultRule(ctx, declarations, typer, s));
   }
   const callRules = ast.statements.filter((s): s is CallRule => s.kind === "CallRule");
   shadowedRules(ctx, callRules);
@@ -47,6 +51,7 @@ export function checkPolicy(input: CheckInput): CheckResult {
     requirements,
     rules,
     limits,
+    resultRules,
     types: ctx.types,
   };
   return { policy, diagnostics: ctx.diagnostics };

@@ -6,11 +6,13 @@ import { CALL_ROOTS, FACTS } from "../facts.js";
 import type { Type } from "../ir.js";
 import type { ArgShape } from "../manifests.js";
 import type { CheckContext, Scope } from "./context.js";
+import { resultPath } from "./results.js";
 import { ERROR, sameType, STRING, typeName, UNKNOWN } from "./types.js";
 
 /** The type of a path, from the fact table or, for `args`, from the schemas of the targeted tools. */
 export function typePath(ctx: CheckContext, p: Path, scope: Scope): Type {
   if (p.root === "args") return argsPath(ctx, p, scope);
+  if (p.root === "result") return resultPath(ctx, p, scope);
   if (CALL_ROOTS.has(p.root) && scope.tools === undefined) {
     ctx.report("noToolContext", p, { path: ctx.quote(p) });
     return ERROR;
@@ -42,7 +44,7 @@ function factPath(ctx: CheckContext, p: Path): Type {
 }
 
 /** Types `args...` against every targeted tool: a step must exist, with one type, in all of them. */
-function argsPath(ctx: CheckContext, p: Path, scope: Scope): Type {
+export function argsPath(ctx: CheckContext, p: Path, scope: Scope): Type {
   if (scope.tools === undefined) {
     ctx.report("noToolContext", p, { path: ctx.quote(p) });
     return ERROR;

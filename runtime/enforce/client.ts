@@ -7,6 +7,7 @@ import { compareToolList, type ToolStatus } from "../manifest/compare.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
 import { SessionResolver, transportSessionInfo, type SessionSource, type SessionView } from "./context.js";
 import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
+import { ResultError, resultRefusal } from "./results.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
@@ -153,7 +154,7 @@ class ClientConnection {
   /** The application's tools/list requests, by id, with the pin generation they were sent under. */
   readonly #listings = new Map<unknown, number>();
   /** Calls sent, by id: their results pass the result stages on the way back. */
-  readonly #running = new Map<unknown, { readonly tool: string; readonly session: SessionView | undefined }>();
+  readonly #running = new Map<unknown, { readonly tool: string; readonly args: Readonly<Record<string, unknown>>; readonly session: SessionView | undefined }>();
   /** The guard's own tools/list requests: answered only by the server. */
   readonly #asked = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolListUnavailable, message));
   /** Sessions calls were decided for on this connection: ended in the call history when it closes. */
@@ -220,7 +221,13 @@ class ClientConnection {
         return;
       }
       if (call.aborted) return;
-      if (decisions.inspectsResults) this.#running.set(id, { tool, session });
+      if (decisions.inspectsResults && params.task !== undefined) {
+        // A task's result comes back later through `tasks/result`, where no result rule would see it.
+        const error = resultRefusal(tool, new ResultError("PQG7703", `the result of a task-augmented call to \`${tool}\` cannot be inspected, so the call is refused`));
+        this.#tap.deliver({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } });
+        return;
+      }
+      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session });
       const sent = params.arguments === undefined ? message : { ...message, params: { ...params, arguments: verdict.args } };
       return await send(sent, options);
     } finally {
@@ -243,12 +250,13 @@ class ClientConnection {
         this.#running.delete(id);
         const result = message.result;
         if (typeof result === "object" && result !== null) {
-          const withheld = this.#shared.decisions.inspectResult({ tool: running.tool, session: running.session, result: result as Record<string, unknown> });
-          if (withheld !== undefined) {
-            const error = withheld.error;
-            deliver({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, extra);
-            return;
-          }
+          void this.#shared.decisions.inspectResult({ ...running, result: result as Record<string, unknown> }).then((inspected) => {
+            if ("withheld" in inspected) {
+              const error = inspected.withheld.error;
+              deliver({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, extra);
+            } else deliver(inspected.result === result ? message : { ...message, result: inspected.result }, extra);
+          });
+          return;
         }
       }
     } else if (message.method === LIST_CHANGED) {

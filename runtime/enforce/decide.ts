@@ -10,6 +10,7 @@ import { DEFAULT_RETENTION_MS, MemoryStateStore } from "../state/memory.js";
 import { StateError, type Judge, type StateStore, type SyncStateOperations } from "../state/store.js";
 import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
+import { hasResultRules, ResultRules } from "./results.js";
 import { CHECKED_AGAIN, decisionStages, RESULT_STAGES, type CallState, type DecisionSteps, type ResultStage, type Stage, type StageAllow, type StageOutcome, type StageRefusal, type ToolResult } from "./stages.js";
 import { argumentsText } from "./checks/arguments.js";
 import { staleFacts } from "./checks/facts.js";
@@ -199,7 +200,9 @@ export class DecisionPoint {
     this.manifestDigest = manifestDigest;
     this.storeTimeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
     this.stages = decisionStages();
-    this.resultStages = RESULT_STAGES;
+    this.resultStages = hasResultRules(guard)
+      ? [...RESULT_STAGES, new ResultRules(guard, side, { store: this.store, now: this.now, audit: options.audit, logger: options.logger, policyDigest: guard.policyDigest })]
+      : RESULT_STAGES;
     this.inspectsResults = this.resultStages.length > 0;
     this.metrics = options.metrics ?? currentMetrics();
   }
@@ -281,17 +284,23 @@ export class DecisionPoint {
   }
 
   /**
-   * Inspects what a tool sent back through the result stages; undefined lets it through, a verdict withholds it (its
-   * refusal is written to the audit log). None is configured yet, so this returns at once.
+   * Inspects what a tool sent back through the result stages, in order: each may let it through, change it (the policy's
+   * redactions and marks) or withhold it, the refusal then written to the audit log. Answers the result to send on.
    */
-  inspectResult(result: ToolResult): Extract<Verdict, { allowed: false }> | undefined {
+  async inspectResult(result: ToolResult): Promise<{ readonly withheld: Extract<Verdict, { allowed: false }> } | { readonly result: Readonly<Record<string, unknown>> }> {
+    let current = result;
     for (const stage of this.resultStages) {
-      const refused = stage.run(result);
-      if (refused === undefined) continue;
-      const call: CallToDecide = { tool: result.tool, args: undefined, session: result.session, pin: allowedPin, approve: undefined };
-      return this.refuse(call, this.now(), refused.code, refused.reason, undefined, refused.rules ?? [], refused.audit ?? {}) as Extract<Verdict, { allowed: false }>;
+      let outcome = stage.run(current);
+      if (outcome instanceof Promise) outcome = await outcome;
+      if (outcome === undefined) continue;
+      if ("replace" in outcome) {
+        current = { ...current, result: outcome.replace };
+        continue;
+      }
+      const call: CallToDecide = { tool: result.tool, args: result.args, session: result.session, pin: allowedPin, approve: undefined };
+      return { withheld: this.refuse(call, this.now(), outcome.code, outcome.reason, undefined, outcome.rules ?? [], outcome.audit ?? {}) as Extract<Verdict, { allowed: false }> };
     }
-    return undefined;
+    return { result: current.result };
   }
 
   /** The one place a decision ends: the audit line is written, and the verdict returned. */

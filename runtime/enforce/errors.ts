@@ -2,6 +2,7 @@
 // and the determining rule ids in its `data`, so that a client (or a model) can tell why and an operator can grep.
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { PqguardError, errorCatalogue } from "../errors.js";
+import type { ResultErrorCode } from "./results.js";
 
 /** The JSON-RPC error code of every refused `tools/call` (implementation-defined server error range). */
 export const GUARD_REFUSAL_ERROR = -32010;
@@ -32,7 +33,8 @@ export type EnforceErrorCode = (typeof EnforceErrorCode)[keyof typeof EnforceErr
 
 /** What a refused call's JSON-RPC error carries in `data`. */
 export interface RefusalData {
-  readonly code: EnforceErrorCode;
+  /** An enforcement code, or for a result a result rule withheld, a result code (PQG77xx). */
+  readonly code: EnforceErrorCode | ResultErrorCode;
   readonly decision: "deny";
   readonly tool: string;
   readonly reason: string;

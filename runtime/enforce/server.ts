@@ -8,6 +8,7 @@ import { guardContextOf, historyKeyOf, SessionResolver, transportSessionInfo, ty
 import { DecisionPoint, type ApprovalCallback, type CallToDecide, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
+import { ResultError, resultRefusal } from "./results.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
 import { CLIENT_CAPABILITIES_META_KEY, DecidingCall, isResponse, onEveryTransport, withEnvelope, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
 import { PinnedToolList, type ReadBudget } from "./tool-list.js";
@@ -106,7 +107,7 @@ class ServerConnection {
   /** The client's tools/list requests, by id, with the pin generation they were asked under: their answers are filtered. */
   readonly #listings = new Map<unknown, number>();
   /** Allowed calls whose results are on their way back, by id: they pass the result stages. */
-  readonly #running = new Map<unknown, { readonly tool: string; readonly session: SessionView | undefined }>();
+  readonly #running = new Map<unknown, { readonly tool: string; readonly args: Readonly<Record<string, unknown>>; readonly session: SessionView | undefined }>();
   /** The guard's own requests to the server (tools/list): answered only by the server. */
   readonly #askedServer = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolListUnavailable, message));
   /** The guard's own requests to the client (elicitation): answered only by the client. */
@@ -185,7 +186,13 @@ class ServerConnection {
         await this.#tap.send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, { relatedRequestId: id as string | number });
         return;
       }
-      if (decisions.inspectsResults) this.#running.set(id, { tool, session });
+      if (decisions.inspectsResults && params.task !== undefined) {
+        // A task's result comes back later through `tasks/result`, where no result rule would see it.
+        const error = resultRefusal(tool, new ResultError("PQG7703", `the result of a task-augmented call to \`${tool}\` cannot be inspected, so the call is refused`));
+        await this.#tap.send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, { relatedRequestId: id as string | number });
+        return;
+      }
+      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session });
       // The server gets the plain copy the guard decided on, not the object parsed from the wire (see argumentsText).
       deliver({ ...message, params: { ...params, arguments: verdict.args } }, extra);
     } finally {
@@ -215,11 +222,13 @@ class ServerConnection {
         this.#running.delete(id);
         const result = message.result;
         if (typeof result === "object" && result !== null) {
-          const withheld = this.#shared.decisions.inspectResult({ tool: running.tool, session: running.session, result: result as Record<string, unknown> });
-          if (withheld !== undefined) {
-            const error = withheld.error;
-            return send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, options);
-          }
+          return this.#shared.decisions.inspectResult({ ...running, result: result as Record<string, unknown> }).then((inspected) => {
+            if ("withheld" in inspected) {
+              const error = inspected.withheld.error;
+              return send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, options);
+            }
+            return send(inspected.result === result ? message : { ...message, result: inspected.result }, options);
+          });
         }
       }
     } else if (message.method === LIST_CHANGED) {

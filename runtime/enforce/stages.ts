@@ -218,17 +218,25 @@ export function decisionStages(checks: readonly Stage[] = CHECK_STAGES): readonl
 /** What a tool sent back, on its way to whoever called it. */
 export interface ToolResult {
   readonly tool: string;
+  /** The arguments the call was decided on: the plain copy that went to the tool. */
+  readonly args: Readonly<Record<string, unknown>>;
   readonly session: SessionView | undefined;
   readonly result: Readonly<Record<string, unknown>>;
 }
 
 /**
- * A stage on the return path: inspects what a tool sent back and lets it through (undefined) or withholds it with a
- * refusal. None is configured yet; rules on results will be the first.
+ * What a result stage made of a result: undefined lets it through as it is, `replace` lets a changed one through (the
+ * stages after it see the change), a refusal withholds it.
+ */
+export type ResultOutcome = StageRefusal | { readonly replace: Readonly<Record<string, unknown>> } | undefined;
+
+/**
+ * A stage on the return path: inspects what a tool sent back. The policy's result rules are the one configured
+ * (runtime/enforce/results.ts), when the guard has any.
  */
 export interface ResultStage {
   readonly name: string;
-  run(result: ToolResult): StageRefusal | undefined;
+  run(result: ToolResult): ResultOutcome | Promise<ResultOutcome>;
 }
 
 export const RESULT_STAGES: readonly ResultStage[] = [];

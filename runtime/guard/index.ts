@@ -3,6 +3,7 @@
 export type * from "./types.js";
 export * from "./algorithms.js";
 export * from "./helpers.js";
+export * from "./results.js";
 export { LiteralError, LiteralErrorCode } from "./literal-errors.js";
 // The base of LiteralError, so that guard-only code can tell pqguard's errors apart; the same class `pqguard` exports.
 export { PqguardError } from "../errors.js";

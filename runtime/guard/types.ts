@@ -7,7 +7,7 @@ export type DecisionKind = "allow" | "deny" | "ask";
 export interface Explanation {
   /** The rule or requirement id, `payments.policy:27`, or `default` for the default deny. */
   readonly rule: string;
-  readonly effect: "permit" | "forbid" | "ask" | "limit" | "require";
+  readonly effect: "permit" | "forbid" | "ask" | "limit" | "require" | "refuse" | "redact" | "mark";
   /** Whether the rule matched (its condition held, or the limit was exceeded, or the requirement failed). */
   readonly matched: boolean;
   /** One sentence: what held or which clause failed, e.g. "`args.amount <= 1000` was false". */
@@ -71,6 +71,11 @@ export interface CallHistory {
   count(tools: readonly string[] | "*", since: number, scope: LimitScope): number;
   /** Whether this session called `tool` (any tool when `"*"`) before. */
   called(tool: string): boolean;
+  /**
+   * Whether a result rule marked this session with `label` (`mark ... as seen "label"`). Absent on a history that
+   * keeps no marks: `seen()` then cannot be evaluated, so a `forbid` on it applies.
+   */
+  seen?(label: string): boolean;
 }
 
 export interface GuardContext {
@@ -81,6 +86,34 @@ export interface GuardContext {
   /** The decision time, epoch milliseconds; injected so that tests control the clock. */
   readonly now: number;
   readonly history: CallHistory;
+}
+
+/** A `tools/call` result as the server sent it: `content`, `structuredContent`, `isError`, `_meta`. */
+export type CallResult = Readonly<Record<string, unknown>>;
+
+/** One `redact` rule that applied: every match of the pattern, in every string of the result, becomes `replacement`. */
+export interface ResultRedaction {
+  readonly rule: string;
+  /** The pattern's source and flags as written (enforcement adds `g`). */
+  readonly source: string;
+  readonly flags: string;
+  readonly replacement: string;
+}
+
+/** What the result rules made of one result. */
+export interface ResultDecision {
+  /** `refuse`: the result must not reach the client; `pass`: it may, after the redactions. */
+  readonly decision: "pass" | "refuse";
+  /** Ids of the rules that applied (for `refuse`, the refusing ones), in source order. */
+  readonly determining: readonly string[];
+  readonly reason: string;
+  /** Redactions to apply, in source order; empty when refused. */
+  readonly redactions: readonly ResultRedaction[];
+  /** Labels of `mark ... as "label"` that applied: carried on the result for the client to see. */
+  readonly marks: readonly string[];
+  /** Labels of `mark ... as seen "label"` that applied: recorded in the session's history for `seen()`. */
+  readonly seen: readonly string[];
+  readonly explain: readonly Explanation[];
 }
 
 /** The shape every compiled guard module exports, and the interpreter mirrors. */
@@ -97,6 +130,17 @@ export interface GuardModule {
    */
   readonly longestWindowMs?: number;
   guard(request: GuardRequest, context: GuardContext): Decision;
+  /**
+   * Applies the policy's result rules to what tool `request.tool` sent back for `request`. Absent on modules compiled
+   * before result rules existed; such a module has none.
+   */
+  inspectResult?(request: GuardRequest, result: CallResult, context: GuardContext): ResultDecision;
+  /** The `seen` labels the policy records or reads; enforcement refuses at set-up a state store that keeps none. */
+  readonly seenLabels?: readonly string[];
+  /** How many result rules the policy has; 0 or absent: enforcement passes results on without inspecting them. */
+  readonly resultRuleCount?: number;
+  /** Tool name → the outputSchema the policy was compiled against, for tools with one; redactions are checked against it. */
+  readonly outputSchemas?: Readonly<Record<string, unknown>>;
   /**
    * The tools this session could ever be allowed to call: none when a session requirement fails, else every
    * manifest tool that some `permit` or `ask` targets and no unconditional `forbid` does. `tools/list` shows only these.

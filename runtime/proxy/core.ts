@@ -30,6 +30,8 @@ import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_MET
 import type { UpstreamRequest } from "./upstream.js";
 import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-session.js";
 import { isClientRequestMethod } from "./methods.js";
+import { ProxyResultGate } from "./results.js";
+import { ResultError, resultRefusal } from "../enforce/results.js";
 import { checkModernRevision, modernGate, modernRevisionOf, ownResult } from "./modern.js";
 
 /**
@@ -157,8 +159,12 @@ export class ProxyCore {
     this.#options = options;
     this.#log = options.logger.child({ component: "proxy" });
     this.#reachable = defaultReachability(options.decisions.guard);
+    this.results = new ProxyResultGate(options.decisions, (error, text) => new Refusal(error, text));
     this.#initial = this.#open();
   }
+
+  /** The result stage's part that is the proxy's own: the links a result hands out, and the reads of them. */
+  readonly results: ProxyResultGate;
 
   get mode(): UpstreamMode {
     return this.#options.upstreamMode ?? "per-session";
@@ -498,7 +504,10 @@ export class ProxyConnection {
     for (const controller of this.#serving.values()) controller.abort();
     // Without this every session stays in the store until idle past the retention period, and short sessions fill
     // its session bound. The decision point waits for decisions still in flight (an approval) before ending one.
-    for (const id of this.#sessions) this.#core.options.decisions.endSession(id);
+    for (const id of this.#sessions) {
+      this.#core.options.decisions.endSession(id);
+      this.#core.results.endSession(id);
+    }
     this.#sessions.clear();
   }
 
@@ -708,6 +717,9 @@ export class ProxyConnection {
           this.#core.logger.warn({ connection: this.id, method: method.slice(0, 200) }, "refused a request for a method that is not an MCP client request");
           throw new ProxyError("PQG8010", `method \`${method.slice(0, 200)}\` is not an MCP client request the proxy forwards`, JSONRPC_METHOD_NOT_FOUND);
         }
+        if (method === "resources/read" && this.#core.options.decisions.inspectsResults) {
+          return this.#core.results.afterRead(params, this.#session(), await this.#forward(id, method, params, upstream));
+        }
         return this.#forward(id, method, params, upstream);
     }
   }
@@ -756,12 +768,14 @@ export class ProxyConnection {
     const sent: Record<string, unknown> = { name: tool, arguments: verdict.args };
     if (params._meta !== undefined) sent._meta = params._meta;
     if (params.task !== undefined) sent.task = params.task;
+    // A task's result comes back later through `tasks/result`, where no result rule would see it.
+    if (params.task !== undefined && decisions.inspectsResults) {
+      const error = new ResultError("PQG7703", `the result of a task-augmented call to \`${tool}\` cannot be inspected, so the call is refused`);
+      throw new Refusal(resultRefusal(tool, error), error.message);
+    }
     const result = await this.#forward(id, "tools/call", sent, upstream);
     // The return path: what the tool sent back passes the result stages before the client sees it.
-    if (decisions.inspectsResults && isObject(result)) {
-      const withheld = decisions.inspectResult({ tool, session, result });
-      if (withheld !== undefined) throw new Refusal(withheld.error);
-    }
+    if (decisions.inspectsResults && isObject(result)) return this.#core.results.afterCall(tool, verdict.args, session, result);
     return result;
   }
 

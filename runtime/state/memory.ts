@@ -26,6 +26,8 @@ export const DEFAULT_MAX_ENTRIES = 1_000_000;
 export const DEFAULT_MAX_SESSIONS = 100_000;
 /** Distinct tools one session may have called; far above any manifest, so reaching it means abuse. */
 export const MAX_CALLED_TOOLS_PER_SESSION = 4096;
+/** Distinct `seen` labels one session may carry; a policy names a handful, so reaching it means abuse. */
+export const MAX_SEEN_LABELS_PER_SESSION = 256;
 
 export interface MemoryStateStoreOptions {
   readonly retentionMs?: number;
@@ -196,6 +198,11 @@ export class MemoryStateStore implements StateStore {
   private readonly global = new EntryLog();
   private readonly clients = new Map<string, EntryLog>();
   private readonly sessions = new Map<string, SessionState>();
+  /**
+   * Session id → its `seen` labels. Kept apart from the call log, which expires with the retention period: a mark
+   * says what the session holds, and lasts until the session ends.
+   */
+  private readonly seenMarks = new Map<string, Set<string>>();
   private seq = 0;
   private total = 0;
   private lastExpiry = -Infinity;
@@ -237,7 +244,21 @@ export class MemoryStateStore implements StateStore {
    * read as a new session's. It is not put in the store-wide `forgotten` record either: that one would make every new
    * session's counts incomplete for a window.
    */
+  async markSeen(sessionId: string, label: string): Promise<void> {
+    let marks = this.seenMarks.get(sessionId);
+    if (marks === undefined) {
+      if (this.seenMarks.size >= this.maxSessions) throw new StateError("PQG7201", `the store holds \`seen\` marks for ${this.maxSessions} sessions, the limit`);
+      marks = new Set();
+      this.seenMarks.set(sessionId, marks);
+    }
+    if (!marks.has(label) && marks.size >= MAX_SEEN_LABELS_PER_SESSION) {
+      throw new StateError("PQG7201", `session carries ${MAX_SEEN_LABELS_PER_SESSION} \`seen\` labels, the limit`);
+    }
+    marks.add(label);
+  }
+
   async endSession(sessionId: string): Promise<void> {
+    this.seenMarks.delete(sessionId);
     const session = this.sessions.get(sessionId);
     if (session === undefined) return;
     this.total -= session.log.size;
@@ -293,6 +314,7 @@ export class MemoryStateStore implements StateStore {
     const called = session?.called;
     const clientLog = this.clients.get(key.clientId) ?? this.forgotten;
     const global = this.global;
+    const marks = this.seenMarks.get(key.sessionId);
     const sessionCalls = sessionLog.appended;
     const store = this;
     const history: CallHistory = {
@@ -309,6 +331,9 @@ export class MemoryStateStore implements StateStore {
         }
         const first = called.get(tool);
         return first !== undefined && first < seqLimit;
+      },
+      seen(label: string): boolean {
+        return marks?.has(label) ?? store.seenMarks.get(key.sessionId)?.has(label) ?? false;
       },
     };
     return { history, sessionCalls };

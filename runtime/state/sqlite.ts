@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import type { CallHistory, LimitScope } from "../guard/types.js";
-import { DEFAULT_RETENTION_MS, EXPIRY_SLACK_MS, MAX_CALLED_TOOLS_PER_SESSION } from "./memory.js";
+import { DEFAULT_RETENTION_MS, EXPIRY_SLACK_MS, MAX_CALLED_TOOLS_PER_SESSION, MAX_SEEN_LABELS_PER_SESSION } from "./memory.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore, type SyncStateOperations } from "./store.js";
 
 /** About 1 GB of history at most before new calls are refused. */
@@ -55,6 +55,7 @@ CREATE INDEX IF NOT EXISTS calls_session_tool ON calls (session, tool, at);
 CREATE TABLE IF NOT EXISTS sessions (session TEXT PRIMARY KEY, calls INTEGER NOT NULL, last INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS called (session TEXT NOT NULL, tool TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (session, tool));
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (session TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY (session, label));
 `;
 
 /** Ids as stored: hashed, so the file holds no session id (a bearer value in some deployments) or raw client input. */
@@ -118,6 +119,18 @@ export class SqliteStateStore implements StateStore {
       const id = idOf(sessionId);
       this.statement("DELETE FROM sessions WHERE session = ?").run(id);
       this.statement("DELETE FROM called WHERE session = ?").run(id);
+      this.statement("DELETE FROM seen WHERE session = ?").run(id);
+    });
+  }
+
+  /** Marks last until the session ends, not the retention period: a mark says what the session holds. */
+  async markSeen(sessionId: string, label: string): Promise<void> {
+    this.guarded(() => {
+      const id = idOf(sessionId);
+      if (this.statement("SELECT 1 AS k FROM seen WHERE session = ? AND label = ?").get(id, label) !== undefined) return;
+      const n = Number((this.statement("SELECT count(*) AS n FROM seen WHERE session = ?").get(id) as { n: number }).n);
+      if (n >= MAX_SEEN_LABELS_PER_SESSION) throw new StateError("PQG7201", `session carries ${MAX_SEEN_LABELS_PER_SESSION} \`seen\` labels, the limit`);
+      this.statement("INSERT INTO seen (session, label) VALUES (?, ?)").run(id, label);
     });
   }
 
@@ -196,6 +209,9 @@ export class SqliteStateStore implements StateStore {
           const sql = tool === "*" ? "SELECT 1 AS k FROM called WHERE session = ? AND seq < ? LIMIT 1" : "SELECT 1 AS k FROM called WHERE session = ? AND seq < ? AND tool = ?";
           return store.statement(sql).get(session, seqLimit, ...(tool === "*" ? [] : [tool])) !== undefined;
         });
+      },
+      seen(label: string): boolean {
+        return store.guarded(() => store.statement("SELECT 1 AS k FROM seen WHERE session = ? AND label = ?").get(session, label) !== undefined);
       },
     };
     return { history, sessionCalls };

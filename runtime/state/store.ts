@@ -80,6 +80,12 @@ export interface StateStore {
    * session (its log, `session.calls`, `called()` facts); its calls still count for the client and globally.
    */
   endSession(sessionId: string): Promise<void>;
+  /**
+   * Records that a result rule marked the session with `label` (`mark ... as seen "label"`): only the label, never the
+   * content. Snapshots taken after it answer `seen(label)` true for the session. Absent on a store that keeps no marks:
+   * enforcement then refuses at set-up a policy that reads or records them (PQG7704).
+   */
+  markSeen?(sessionId: string, label: string): Promise<void>;
 }
 
 export const STATE_ERRORS = errorCatalogue("state stores", "StateError", [[7201, 7299]], {

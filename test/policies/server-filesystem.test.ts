@@ -12,6 +12,8 @@ import type { VerifiedManifest } from "../../runtime/manifest/signed.js";
 import { guardedServer, libraryGuard, libraryManifest, textOf, type GuardedServer, type ServerCommand } from "./library.js";
 
 const FOLDER = "server-filesystem";
+/** A private key in the shape ssh-keygen writes, pasted into an ordinary file; the body is not a real key. */
+const TEST_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----";
 const MANIFEST = "server-filesystem-2026.8.31.manifest.json";
 const SERVER_JS = join(dirname(createRequire(import.meta.url).resolve("@modelcontextprotocol/server-filesystem/package.json")), "dist", "index.js");
 
@@ -32,6 +34,7 @@ describe("policy library: server-filesystem", function () {
     writeFileSync(join(docs, "guides", "intro.md"), "# Introduction\n");
     writeFileSync(join(docs, "notes.md"), "notes\n");
     writeFileSync(join(docs, ".env"), "TOKEN=not-a-real-token\n");
+    writeFileSync(join(docs, "deploy-notes.md"), `# Deploy\nthe key:\n${TEST_KEY}\naws: AKIAIOSFODNN7EXAMPLE\ndone\n`);
     writeFileSync(join(base, "docs-evil", "loot.txt"), "outside\n");
     // The server is allowed the parent folder, so that only the policy stands between a caller and docs-evil.
     server = { command: process.execPath, args: [SERVER_JS, base] };
@@ -72,6 +75,21 @@ describe("policy library: server-filesystem", function () {
     assert.equal(refusal.reason, "secrets are never read by agents");
     const editor = await as("editor");
     assert.equal((await editor.refused("read_multiple_files", { paths: [join(docs, ".env")] })).reason, "secrets are never read by agents");
+  });
+
+  it("redacts a private key and an access key inside an ordinary file, and the session then writes nothing", async () => {
+    const editor = await as("editor");
+    await editor.call("write_file", { path: join(docs, "before.md"), content: "fine" });
+    const read = await editor.call("read_text_file", { path: join(docs, "deploy-notes.md") });
+    const text = textOf(read);
+    assert.match(text, /\[redacted private key\]/);
+    assert.match(text, /aws: \[redacted access key\]/);
+    assert.doesNotMatch(JSON.stringify(read), /b3BlbnNzaC1rZXkt|AKIAIOSFODNN7EXAMPLE/, "neither the text nor the structured content holds a secret");
+    const refusal = await editor.refused("write_file", { path: join(docs, "copy.md"), content: "x" });
+    assert.equal(refusal.reason, "a session that read a secret writes nothing");
+    assert.ok(!existsSync(join(docs, "copy.md")));
+    const bulk = await (await as("reader")).call("read_multiple_files", { paths: [join(docs, "deploy-notes.md")] });
+    assert.doesNotMatch(JSON.stringify(bulk), /b3BlbnNzaC1rZXkt|AKIAIOSFODNN7EXAMPLE/);
   });
 
   it("refuses every destructive tool to a reader", async () => {

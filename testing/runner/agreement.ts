@@ -1,7 +1,7 @@
 // The guard `pqguard test` hands to every test: each call is decided by the compiled guard and by the reference
 // interpreter, and the two decisions must be the same. A disagreement throws at the call that caused it, so
 // fast-check shrinks it like any other failure, and every test a user writes is a differential test for free.
-import type { Decision, GuardContext, GuardModule, GuardRequest } from "../../runtime/guard/types.js";
+import type { CallResult, Decision, GuardContext, GuardModule, GuardRequest, ResultDecision } from "../../runtime/guard/types.js";
 import { PqguardError } from "../../runtime/errors.js";
 import { decidedText } from "./decisions.js";
 
@@ -23,6 +23,8 @@ export class BackendDisagreement extends PqguardError {
 
 /** Receives every decision both back ends agreed on, with the call it was for. */
 export type DecisionObserver = (request: GuardRequest, decision: Decision) => void;
+/** Sees each agreed result decision once. */
+export type ResultObserver = (request: GuardRequest, decision: ResultDecision) => void;
 
 type Attempt = { readonly ok: true; readonly decision: Decision } | { readonly ok: false; readonly error: unknown };
 
@@ -57,7 +59,7 @@ function said(result: Attempt): string {
  * A guard deciding with both back ends. Module facts (name, digests, longest window) are the compiled guard's; the
  * observer sees each agreed decision once. When both throw, the compiled guard's error is rethrown as it is.
  */
-export function agreeingGuard(compiled: GuardModule, interpreted: GuardModule, observe: DecisionObserver): GuardModule {
+export function agreeingGuard(compiled: GuardModule, interpreted: GuardModule, observe: DecisionObserver, observeResult?: ResultObserver): GuardModule {
   const guard = (request: GuardRequest, context: GuardContext): Decision => {
     const fromCompiled = attempt(compiled, request, context);
     const fromInterpreter = attempt(interpreted, request, context);
@@ -84,7 +86,18 @@ export function agreeingGuard(compiled: GuardModule, interpreted: GuardModule, o
       undefined,
     );
   };
+  // Result decisions must agree in full as well; both back ends compute them without throwing.
+  const inspectResult = (request: GuardRequest, result: CallResult, context: GuardContext): ResultDecision => {
+    const a = compiled.inspectResult?.(request, result, context);
+    const b = interpreted.inspectResult?.(request, result, context);
+    if (a === undefined || b === undefined || JSON.stringify(a) !== JSON.stringify(b)) {
+      throw new BackendDisagreement(`the compiled guard and the interpreter disagree on a result of \`${request.tool}\`: the compiled guard ${a?.decision ?? "has no result rules"} (${a?.reason ?? ""}), the interpreter ${b?.decision ?? "has no result rules"} (${b?.reason ?? ""})`, undefined, undefined);
+    }
+    observeResult?.(request, a);
+    return a;
+  };
   return {
+    inspectResult,
     policyName: compiled.policyName,
     policyDigest: compiled.policyDigest,
     toolDigests: compiled.toolDigests,

@@ -1,28 +1,35 @@
-// Declarative tests: a `NAME.cases.json` file is a list of `{ "name"?, "request", "expect": { "decision", "rule"? } }`,
+// Declarative tests: a `NAME.cases.json` file is a list of `{ "name"?, "request", "result"?, "expect": { "decision",
+// "rule"?, "result"?, "seen"? } }` (`result`: a tools/call result for the result rules, expected to `pass` or `refuse`),
 // each request exactly what `pqguard eval --request` reads. Each case is decided once, by both back ends.
 import { readFile } from "node:fs/promises";
 import { requestFromJson, RequestError } from "../../compiler/request.js";
-import type { Decision, DecisionKind, GuardModule } from "../../runtime/guard/types.js";
+import type { Decision, DecisionKind, GuardContext, GuardModule, GuardRequest, ResultDecision } from "../../runtime/guard/types.js";
 import { DISAGREEMENT_CODE } from "./agreement.js";
 import { decidedBy, decidedText, explanationLines } from "./decisions.js";
 import { TestRunErrorCode, type TestOutcome } from "./results.js";
 
 interface Expectation {
   readonly decision: DecisionKind;
+  /** With a case's `result`: what the result rules make of it, `pass` or `refuse`. */
+  readonly result?: "pass" | "refuse" | undefined;
+  /** With `result: "pass"`: the `seen` labels the result records, in order. */
+  readonly seen?: readonly string[] | undefined;
   readonly rule?: string | undefined;
 }
 
 interface Case {
   readonly name: string;
   readonly request: unknown;
+  /** The tool's `tools/call` result, for the result rules to inspect once the call was decided as expected. */
+  readonly result?: Readonly<Record<string, unknown>> | undefined;
   readonly expect: Expectation;
 }
 
 type Parsed = { readonly ok: true; readonly value: Case } | { readonly ok: false; readonly name: string; readonly message: string };
 
 const KINDS: readonly string[] = ["allow", "deny", "ask"];
-const CASE_KEYS = new Set(["name", "request", "expect"]);
-const EXPECT_KEYS = new Set(["decision", "rule"]);
+const CASE_KEYS = new Set(["name", "request", "expect", "result"]);
+const EXPECT_KEYS = new Set(["decision", "rule", "result", "seen"]);
 
 function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -46,7 +53,17 @@ function parseCase(value: unknown, index: number): Parsed {
   if (typeof decision !== "string" || !KINDS.includes(decision)) return bad("needs `expect.decision` to be `allow`, `deny` or `ask`");
   const rule = expect["rule"];
   if (rule !== undefined && typeof rule !== "string") return bad("has an `expect.rule` that is not a rule id such as `payments.policy:25`");
-  return { ok: true, value: { name, request: value["request"], expect: { decision: decision as DecisionKind, rule } } };
+  const result = value["result"];
+  const expectResult = expect["result"];
+  const seen = expect["seen"];
+  if (result !== undefined && !isObject(result)) return bad("has a `result` that is not a `tools/call` result object");
+  if ((result === undefined) !== (expectResult === undefined)) return bad("needs `result` and `expect.result` together: the tool's result, and `pass` or `refuse`");
+  if (expectResult !== undefined && expectResult !== "pass" && expectResult !== "refuse") return bad("needs `expect.result` to be `pass` or `refuse`");
+  if (seen !== undefined && (!Array.isArray(seen) || seen.some((l) => typeof l !== "string"))) return bad("has an `expect.seen` that is not a list of labels");
+  return {
+    ok: true,
+    value: { name, request: value["request"], result: result as Readonly<Record<string, unknown>> | undefined, expect: { decision: decision as DecisionKind, rule, result: expectResult as Expectation["result"], seen: seen as string[] | undefined } },
+  };
 }
 
 function expectedText(expect: Expectation): string {
@@ -77,10 +94,27 @@ function runCase(file: string, guard: GuardModule, c: Case, now: number): TestOu
   }
   const { expect } = c;
   if (decision.decision === expect.decision && (expect.rule === undefined || decidedBy(decision, expect.rule))) {
-    return { file, name: c.name, status: "passed" };
+    return c.result === undefined ? { file, name: c.name, status: "passed" } : runResult(file, guard, c, input, failed);
   }
   const sentence = `the call to \`${input.request.tool}\` was ${decidedText(decision)}, but ${expectedText(expect)} was expected.`;
   return failed(TestRunErrorCode.CaseFailed, [sentence, ...explanationLines(decision).map((l) => `  ${l}`)].join("\n"));
+}
+
+/** The result part of a case: the result rules' decision on `c.result`, against `expect.result` and `expect.seen`. */
+function runResult(file: string, guard: GuardModule, c: Case, input: { request: GuardRequest; context: GuardContext }, failed: (code: string, message: string) => TestOutcome): TestOutcome {
+  let decision: ResultDecision;
+  try {
+    if (guard.inspectResult === undefined) return failed(TestRunErrorCode.CaseFailed, `the guard has no result rules, but case \`${c.name}\` gives a result`);
+    decision = guard.inspectResult(input.request, c.result!, input.context);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return failed(codeOf(error) === DISAGREEMENT_CODE ? DISAGREEMENT_CODE : TestRunErrorCode.CaseFailed, message);
+  }
+  const seenOk = c.expect.seen === undefined || JSON.stringify(c.expect.seen) === JSON.stringify(decision.seen);
+  if (decision.decision === c.expect.result && seenOk) return { file, name: c.name, status: "passed" };
+  const got = `${decision.decision} (${decision.reason}; seen ${JSON.stringify(decision.seen)})`;
+  const wanted = `${c.expect.result}${c.expect.seen === undefined ? "" : ` with seen ${JSON.stringify(c.expect.seen)}`}`;
+  return failed(TestRunErrorCode.CaseFailed, [`the result of \`${input.request.tool}\` was ${got}, but ${wanted} was expected.`, ...decision.explain.map((e) => `  ${e.rule} ${e.effect}: ${e.detail}`)].join("\n"));
 }
 
 /**

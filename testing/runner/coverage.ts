@@ -3,9 +3,10 @@
 // is left to right with short-circuit, so an entry's detail (the first clause that was false, or that all held) says
 // the outcome of every clause evaluated before it, and the clauses after it were not evaluated.
 import { outline, type Clause } from "../../compiler/analysis.js";
+import { resultOutline } from "../../compiler/analysis-results.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
 import { explainText, saysFalse } from "../../runtime/guard/helpers.js";
-import type { Decision, Explanation, GuardRequest } from "../../runtime/guard/types.js";
+import type { Decision, Explanation, GuardRequest, ResultDecision } from "../../runtime/guard/types.js";
 
 /** One condition: a requirement, or one clause of a rule's `when` (a top-level `and` conjunct) or its `unless`. */
 export interface ConditionCoverage {
@@ -73,7 +74,22 @@ export class CoverageTracker {
         unless: item.unless === undefined ? undefined : state(id, "unless", item.unless),
       });
     }
+    // Result rules count as rules do: covered once one applied, each clause once seen true and once false.
+    for (const item of resultOutline(policy)) {
+      const id = item.rule.id;
+      this.rules.set(id, false);
+      this.clauses.set(id, {
+        when: item.when.map((c) => state(id, "when", c)),
+        unless: item.unless === undefined ? undefined : state(id, "unless", item.unless),
+      });
+    }
     for (const tool of policy.tools) this.tools.set(tool.name, false);
+  }
+
+  /** Records what the result rules decided on one result of `request.tool`. */
+  recordResult(request: GuardRequest, decision: ResultDecision): void {
+    for (const id of decision.determining) if (this.rules.has(id)) this.rules.set(id, true);
+    for (const entry of decision.explain) this.recordEntry(entry);
   }
 
   record(request: GuardRequest, decision: Decision): void {

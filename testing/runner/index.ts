@@ -81,7 +81,7 @@ async function runPolicy(tests: PolicyTests, options: RunOptions, run: RunContex
     return { policy: display, tests: [{ file: display, name: display, status: "failed", problem: { code: TestRunErrorCode.PolicyInvalid, message: prepared } }] };
   }
   const tracker = new CoverageTracker(prepared.policy);
-  const guard = agreeingGuard(prepared.compiled, prepared.interpreted, (request, decision) => tracker.record(request, decision));
+  const guard = agreeingGuard(prepared.compiled, prepared.interpreted, (request, decision) => tracker.record(request, decision), (request, decision) => tracker.recordResult(request, decision));
   const subject = {
     guard,
     // The public, opaque handle of the same object: what `pqguard/compiler` hands out.
