@@ -7,7 +7,6 @@ import { compareToolList, type ToolStatus } from "../manifest/compare.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
 import { SessionResolver, transportSessionInfo, type SessionSource, type SessionView } from "./context.js";
 import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
-import { ResultError, resultRefusal } from "./results.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
@@ -211,6 +210,7 @@ class ClientConnection {
       call.args = params.arguments;
       call.session = session;
       call.approve = guardOptions.approve;
+      call.task = params.task !== undefined;
       const verdict = await decisions.decide(call);
       if (!verdict.allowed) {
         // The caller that cancelled has forgotten the id; after a close there is nobody to tell.
@@ -221,12 +221,6 @@ class ClientConnection {
         return;
       }
       if (call.aborted) return;
-      if (decisions.inspectsResults && params.task !== undefined) {
-        // A task's result comes back later through `tasks/result`, where no result rule would see it.
-        const error = resultRefusal(tool, new ResultError("PQG7703", `the result of a task-augmented call to \`${tool}\` cannot be inspected, so the call is refused`));
-        this.#tap.deliver({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } });
-        return;
-      }
       if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session });
       const sent = params.arguments === undefined ? message : { ...message, params: { ...params, arguments: verdict.args } };
       return await send(sent, options);

@@ -99,6 +99,11 @@ export interface CallToDecide {
    * decides on that view. A view that throws is a refusal: the handler would have refused the arguments too.
    */
   readonly handlerView?: ((args: Readonly<Record<string, unknown>>) => Promise<Readonly<Record<string, unknown>>>) | undefined;
+  /**
+   * Whether the call asks to run as an MCP task: its result then comes back later through `tasks/result`, where no
+   * result rule would see it, so under result rules it is refused before anything is recorded.
+   */
+  readonly task?: boolean | undefined;
 }
 
 /**
@@ -319,6 +324,7 @@ export class DecisionPoint {
     viewOf: (view, tool, args) => this.viewOf(view, tool, args),
     staleFacts: (session, now) => staleFacts(session, this.options.manifest, now),
     auditFailure: () => this.options.audit?.failure,
+    inspectsResults: () => this.inspectsResults,
     checkPin: (call) => this.checkPin(call),
     judge: (state) => this.judgeStep(state),
     verdict: (state) => this.verdictOf(state),

@@ -8,7 +8,6 @@ import { guardContextOf, historyKeyOf, SessionResolver, transportSessionInfo, ty
 import { DecisionPoint, type ApprovalCallback, type CallToDecide, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
-import { ResultError, resultRefusal } from "./results.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
 import { CLIENT_CAPABILITIES_META_KEY, DecidingCall, isResponse, onEveryTransport, withEnvelope, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
 import { PinnedToolList, type ReadBudget } from "./tool-list.js";
@@ -178,17 +177,12 @@ class ServerConnection {
       call.session = session;
       call.approve = options.approve ?? this.#elicitation(id, params);
       call.handlerView = this.#shared.handlerView(tool);
+      call.task = params.task !== undefined;
       const verdict = await decisions.decide(call);
       // Cancelled, or closed: nobody waits for an answer, and the call does not run.
       if (call.aborted) return;
       if (!verdict.allowed) {
         const error = verdict.error;
-        await this.#tap.send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, { relatedRequestId: id as string | number });
-        return;
-      }
-      if (decisions.inspectsResults && params.task !== undefined) {
-        // A task's result comes back later through `tasks/result`, where no result rule would see it.
-        const error = resultRefusal(tool, new ResultError("PQG7703", `the result of a task-augmented call to \`${tool}\` cannot be inspected, so the call is refused`));
         await this.#tap.send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, { relatedRequestId: id as string | number });
         return;
       }

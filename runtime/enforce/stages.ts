@@ -5,6 +5,7 @@ import type { Decision, GuardContext } from "../guard/types.js";
 import type { SessionView } from "./context.js";
 import type { ApprovalAnswer, CallToDecide } from "./decide.js";
 import { EnforceErrorCode, type RefusalData } from "./errors.js";
+import { ResultErrorCode } from "./results.js";
 
 /** What a stage refuses with: the refusal's code and reason, the rules behind it, and what the audit line adds. */
 export interface StageRefusal {
@@ -68,6 +69,8 @@ export interface DecisionSteps {
   staleFacts(session: SessionView, now: number): { readonly code: RefusalData["code"]; readonly reason: string } | undefined;
   /** The audit sink's failure, if it has one. */
   auditFailure(): Error | undefined;
+  /** Whether results pass result rules on their way back. */
+  inspectsResults(): boolean;
   checkPin(call: CallToDecide): StageRefusal | undefined | Promise<StageRefusal | undefined>;
   /** Snapshot → guard → record for this pass; sets `decision`, `latest` and `context`. */
   judge(state: CallState): StageRefusal | undefined | Promise<StageRefusal | undefined>;
@@ -127,6 +130,19 @@ const argumentsStage: Stage = {
       state.viewText = viewed === checked.args ? checked.text : JSON.stringify(viewed);
       return undefined;
     });
+  },
+};
+
+/**
+ * A task-augmented call under result rules: its result would come back later through `tasks/result`, where no result
+ * rule would see it. Refused here, before the guard's stage records the call in the history, so that a call that never
+ * runs uses up no limit.
+ */
+const taskResult: Stage = {
+  name: "task result",
+  run(state) {
+    if (state.call.task !== true || !state.steps.inspectsResults()) return undefined;
+    return { code: ResultErrorCode.InspectionFailed, reason: "the result of a task-augmented call cannot be inspected by the result rules" };
   },
 };
 
@@ -208,7 +224,7 @@ const approvalAnswer: Stage = {
  * approval, because time passed while the human decided: other calls may have used the quota, a window may have
  * closed, the tool may have changed. A new check (say, certificate validity after the session facts) goes here.
  */
-export const CHECK_STAGES: readonly Stage[] = [clock, argumentsStage, sessionFacts, auditHealth, toolPin, guardStage, verdictStage];
+export const CHECK_STAGES: readonly Stage[] = [clock, argumentsStage, taskResult, sessionFacts, auditHealth, toolPin, guardStage, verdictStage];
 
 /** The whole decision: the checks, the approval of an `ask`, and the checks again. The audit line is written after. */
 export function decisionStages(checks: readonly Stage[] = CHECK_STAGES): readonly Stage[] {

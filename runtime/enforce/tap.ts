@@ -263,6 +263,7 @@ export class DecidingCall extends Cancellation implements CallToDecide, ReadBudg
   session: SessionView | undefined = undefined;
   approve: ApprovalCallback | undefined = undefined;
   handlerView: CallToDecide["handlerView"] = undefined;
+  task = false;
   reads = MAX_STALE_READS;
 
   constructor(private readonly pinning: (tool: string, budget: ReadBudget) => PinVerdict | Promise<PinVerdict>) {

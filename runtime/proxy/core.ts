@@ -31,7 +31,6 @@ import type { UpstreamRequest } from "./upstream.js";
 import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-session.js";
 import { isClientRequestMethod } from "./methods.js";
 import { ProxyResultGate } from "./results.js";
-import { ResultError, resultRefusal } from "../enforce/results.js";
 import { checkModernRevision, modernGate, modernRevisionOf, ownResult } from "./modern.js";
 
 /**
@@ -758,6 +757,8 @@ export class ProxyConnection {
       pin: () => upstream.withPin((pin) => pin.verdict(tool), reads),
       approve: approver === undefined ? undefined : withdrawnOnCancel(approver, cancelled),
       signal: cancelled,
+      // A task's result would come back later through `tasks/result`: under result rules the decision refuses it.
+      task: params.task !== undefined,
     });
     this.#core.options.onDecision?.(tool, verdict);
     if (!verdict.allowed) throw new Refusal(verdict.error);
@@ -768,11 +769,6 @@ export class ProxyConnection {
     const sent: Record<string, unknown> = { name: tool, arguments: verdict.args };
     if (params._meta !== undefined) sent._meta = params._meta;
     if (params.task !== undefined) sent.task = params.task;
-    // A task's result comes back later through `tasks/result`, where no result rule would see it.
-    if (params.task !== undefined && decisions.inspectsResults) {
-      const error = new ResultError("PQG7703", `the result of a task-augmented call to \`${tool}\` cannot be inspected, so the call is refused`);
-      throw new Refusal(resultRefusal(tool, error), error.message);
-    }
     const result = await this.#forward(id, "tools/call", sent, upstream);
     // The return path: what the tool sent back passes the result stages before the client sees it.
     if (decisions.inspectsResults && isObject(result)) return this.#core.results.afterCall(tool, verdict.args, session, result);

@@ -145,6 +145,35 @@ describe("result rules under enforcement", () => {
     await client.close();
   });
 
+  it("a task-augmented call under result rules is refused before it is recorded, so it uses up no limit", async () => {
+    const limited = interpret(checked(`policy tasks\nmanifest "tools.json"\npermit tool *\nforbid tool fetch when calls(fetch, session.age) >= 2 because "two fetches per session"\nrefuse result of fetch when result.text contains "previous instructions"\n`, { "tools.json": await manifestOf() }));
+    const tools = ((await manifestOf()) as { tools: ToolDefinition[] }).tools;
+    const manifest: VerifiedManifest = { issuer: "test", algorithm: "ML-DSA-65", issuedAt: 0, expiresAt: Number.MAX_SAFE_INTEGER, tools, digests: Object.fromEntries(tools.map((t) => [t.name, toolDigest(t)])), digest: "0".repeat(64) };
+    const Anything = z.object({}).passthrough();
+    for (const side of ["client", "server"] as const) {
+      const memory = new MemoryStateStore();
+      let recorded = 0;
+      const store: StateStore = { record: (c) => (recorded++, memory.record(c)), snapshot: (k, n) => memory.snapshot(k, n), endSession: (s) => memory.endSession(s) };
+      const [a, b] = InMemoryTransport.createLinkedPair();
+      const server = toolServer();
+      if (side === "server") enforce(server, limited, { allowUnsealed: true, store });
+      const client = new Client({ name: "agent", version: "1" });
+      await server.connect(b);
+      await client.connect(a);
+      if (side === "client") guardClient(client, limited, { allowUnsealed: true, manifest, store });
+      for (let i = 0; i < 3; i++) {
+        const task = client.request({ method: "tools/call", params: { name: "fetch", arguments: { url: "https://ok.example" }, task: { ttl: 60_000 } } }, Anything);
+        await assert.rejects(task, (error: { data?: { code?: string } }) => error.data?.code === "PQG7703", `${side}: a task's result cannot be inspected`);
+      }
+      assert.equal(recorded, 0, `${side}: no refused task call is in the history`);
+      assert.equal(textOf(await client.callTool({ name: "fetch", arguments: { url: "https://ok.example" } })), "a harmless page");
+      assert.equal(textOf(await client.callTool({ name: "fetch", arguments: { url: "https://ok.example" } })), "a harmless page");
+      await assert.rejects(client.callTool({ name: "fetch", arguments: { url: "https://ok.example" } }), /two fetches per session/);
+      assert.equal(recorded, 2, `${side}: the two calls that ran are the ones recorded`);
+      await client.close();
+    }
+  });
+
   it("redaction touches strings only: numbers, keys and the shape stay as they were", () => {
     const context = { client: { authenticated: false }, peer: {}, transport: { hybrid: false, level: 0 }, session: { ageMs: 0, calls: 0 }, now: 0, history: { count: () => 0, called: () => false, seen: () => false } };
     const result = { content: [{ type: "text", text: "x" }], structuredContent: { "b3BlbnNzaC1rZXktdjE": 1, list: ["b3BlbnNzaC1rZXktdjEZZ", 2, true] } };
