@@ -435,7 +435,13 @@ export async function run(io: CommandIO): Promise<number> {
   if (keyring !== undefined) {
     keyring.watch();
     // SIGHUP reloads at once, for file systems where watching is unreliable (network mounts) and for scripts.
-    process.on("SIGHUP", () => void keyring!.reload().catch((error: unknown) => logger.error({ err: error instanceof Error ? error.message : String(error) }, "keyring reload failed; the keys loaded before stay in force")));
+    // Its own log line says the reload was the signal's, not the directory watch's.
+    process.on("SIGHUP", () =>
+      void keyring!.reload().then(
+        (reloaded) => logger.info({ active: reloaded.active ?? null, drained: reloaded.drained }, "keyring reloaded on SIGHUP"),
+        (error: unknown) => logger.error({ err: error instanceof Error ? error.message : String(error) }, "keyring reload failed; the keys loaded before stay in force"),
+      ),
+    );
   }
   if (identity === undefined && keyring === undefined) logger.warn("no `--key`: serving plain MCP; guards see an unauthenticated client on a classical transport");
   if (args.mode === "monitor") logger.warn("monitor mode (`--mode monitor`): calls the policy denies or would ask about are let through, marked in the audit log");
