@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv } from "ajv";
 import formatsModule from "ajv-formats";
+import { nativeCapabilities } from "../../runtime/crypto/native.js";
 import { initKeyring, type Keyring } from "../../runtime/identity/keyring.js";
 import { signManifest } from "../../runtime/manifest/signed.js";
 import { cli } from "../manifest/run-cli.js";
@@ -78,7 +79,9 @@ describe("pqguard inventory", function () {
     assert.deepEqual(mlkem.cryptoFunctions, ["keygen", "encapsulate", "decapsulate"]);
     const mldsa = algorithms.find((c) => c.name === "ML-DSA-65")!;
     assert.equal(mldsa.cryptoProperties!.oid, "2.16.840.1.101.3.4.3.18");
-    assert.match(mldsa.properties!.find((p) => p.name === "pqguard:implementation")!.value, /^@noble\/post-quantum@\d/);
+    // The implementation that serves it on this runtime: node:crypto where it has ML-DSA (Node >= 24.7), noble elsewhere.
+    const mldsaImplementation = nativeCapabilities().mlDsa ? /^node:crypto@\S+ \(OpenSSL \d/ : /^@noble\/post-quantum@\d/;
+    assert.match(mldsa.properties!.find((p) => p.name === "pqguard:implementation")!.value, mldsaImplementation);
     const aes = algorithms.find((c) => c.name === "AES-256-GCM")!;
     assert.match(aes.properties!.find((p) => p.name === "pqguard:implementation")!.value, /^node:crypto@.* \(OpenSSL \d/);
 
@@ -103,7 +106,10 @@ describe("pqguard inventory", function () {
     const manifestDeps = bom.dependencies.find((d) => d.ref === manifest["bom-ref"])!.dependsOn!;
     assert.ok(manifestDeps.includes(`crypto/key/${keyring.active!.keyId}`), "the manifest depends on the keyring key that signed it");
     const libraries = bom.components.filter((c) => c.type === "library").map((c) => c.name).sort();
-    assert.deepEqual(libraries, ["@noble/post-quantum", "libsodium-wrappers", "openssl", "pqguard"]);
+    // noble is listed only where it serves something: where node:crypto has both ML-KEM and ML-DSA, it serves nothing.
+    const native = nativeCapabilities();
+    const noble = native.mlKem && native.mlDsa ? [] : ["@noble/post-quantum"];
+    assert.deepEqual(libraries, [...noble, "libsodium-wrappers", "openssl", "pqguard"]);
   });
 
   it("prints a table by default and flags nothing for the example deployment", async () => {

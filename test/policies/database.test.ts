@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import Database from "better-sqlite3";
+import { createRequire } from "node:module";
 import type { GuardModule } from "../../runtime/guard/types.js";
 import type { VerifiedManifest } from "../../runtime/manifest/signed.js";
 import { guardedServer, libraryGuard, libraryManifest, POLICIES, textOf, type GuardedServer, type ServerCommand } from "./library.js";
@@ -40,7 +40,7 @@ describe("policy library: database example", function () {
   }
 
   const count = (table: string): number => {
-    const db = new Database(file, { readonly: true });
+    const db = readOnly(file);
     try {
       return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
     } finally {
@@ -69,3 +69,13 @@ describe("policy library: database example", function () {
     assert.equal(count("orders"), before, "no row was deleted");
   });
 });
+
+/** The example's database file, read-only, through node:sqlite where the runtime has it (a native better-sqlite3 built for another Node would not load). */
+function readOnly(file: string): { prepare(sql: string): { get(): unknown }; close(): void } {
+  const builtin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.("node:sqlite") as
+    | { DatabaseSync?: new (path: string, options: { readOnly: boolean }) => { prepare(sql: string): { get(): unknown }; close(): void } }
+    | undefined;
+  if (builtin?.DatabaseSync !== undefined) return new builtin.DatabaseSync(file, { readOnly: true });
+  const Better = createRequire(import.meta.url)("better-sqlite3") as new (path: string, options: { readonly: boolean }) => { prepare(sql: string): { get(): unknown }; close(): void };
+  return new Better(file, { readonly: true });
+}
