@@ -1,6 +1,6 @@
 // A StateStore shared by several proxies through Redis: each decision reads its counts and reserves its call in one
 // Lua script, so limits are exact across replicas (docs/state.md argues why); any doubt about Redis refuses the call.
-import { createHash } from "node:crypto";
+import { createHash, randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import type { CallHistory, LimitScope } from "../guard/types.js";
 import { DEFAULT_RETENTION_MS, EXPIRY_SLACK_MS } from "./memory.js";
@@ -263,7 +263,7 @@ export class RedisStateStore implements StateStore {
         settle("r");
         if (Date.now() + wait > deadline) throw new StateError("PQG7204", `calls decided at the same time on other replicas were not resolved within ${DECIDE_DEADLINE_MS} ms`);
         // Jittered, so that deciders which met at a limit's edge do not read again in step and meet again.
-        await new Promise((r) => setTimeout(r, wait / 2 + Math.random() * (wait / 2)));
+        await new Promise((r) => setTimeout(r, wait / 2 + randomInt(Math.max(1, Math.floor(wait / 2)) + 1)));
         wait = Math.min(wait * 2, WAIT_MAX_MS);
       }
     } finally {
