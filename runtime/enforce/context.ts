@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { AuditSuite } from "../audit/record.js";
 import type { GuardContext } from "../guard/types.js";
 import type { SessionInfo } from "../session/facts.js";
-import type { HistoryKey, HistorySnapshot } from "../state/store.js";
+import type { CallRecord, HistoryKey, HistorySnapshot } from "../state/store.js";
 
 /** The facts one call is decided on, whether they come from a sealed session or an allowed plain one. */
 export interface SessionView {
@@ -66,6 +66,11 @@ export function clientIdOf(session: SessionView): string {
 
 export function historyKeyOf(session: SessionView): HistoryKey {
   return { sessionId: session.sessionId, clientId: clientIdOf(session) };
+}
+
+/** The record of a call let through: what the state store keeps of it (no arguments). */
+export function callRecordOf(tool: string, at: number, session: SessionView): CallRecord {
+  return { tool, at, ...historyKeyOf(session) };
 }
 
 export function guardContextOf(session: SessionView, snapshot: HistorySnapshot, now: number): GuardContext {

@@ -8,7 +8,7 @@ import type { AuditDecision } from "../audit/record.js";
 import type { Decision, GuardContext, GuardModule } from "../guard/types.js";
 import { DEFAULT_RETENTION_MS, MemoryStateStore } from "../state/memory.js";
 import { StateError, type Judge, type StateStore, type SyncStateOperations } from "../state/store.js";
-import { auditSuiteOf, clientIdOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
+import { auditSuiteOf, callRecordOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
 import { hasResultRules, ResultRules } from "./results.js";
 import { CHECKED_AGAIN, decisionStages, RESULT_STAGES, type CallState, type DecisionSteps, type ResultStage, type Stage, type StageAllow, type StageOutcome, type StageRefusal, type ToolResult } from "./stages.js";
@@ -438,7 +438,7 @@ export class DecisionPoint {
     const context = guardContextOf(session, storeStep(() => sync.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);
     // A call cancelled meanwhile does not run, so it is not counted.
-    if (recordIf(decision) && !aborted(signal)) storeStep(() => sync.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }), this.storeTimeoutMs);
+    if (recordIf(decision) && !aborted(signal)) storeStep(() => sync.record(callRecordOf(tool, now, session)), this.storeTimeoutMs);
     return { decision, context };
   }
 
@@ -452,7 +452,7 @@ export class DecisionPoint {
   ) {
     const context = guardContextOf(session, await storeStep(() => this.store.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);
-    if (recordIf(decision) && !aborted(signal)) await storeStep(() => this.store.record({ tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) }), this.storeTimeoutMs);
+    if (recordIf(decision) && !aborted(signal)) await storeStep(() => this.store.record(callRecordOf(tool, now, session)), this.storeTimeoutMs);
     return { decision, context };
   }
 
@@ -468,7 +468,7 @@ export class DecisionPoint {
     recordIf: (decision: Decision) => boolean,
     signal: CancelSignal | undefined,
   ): Promise<Judged> {
-    const call = { tool, at: now, sessionId: session.sessionId, clientId: clientIdOf(session) };
+    const call = callRecordOf(tool, now, session);
     const judge: Judge<Judged | { failed: unknown }> = (snapshot) => {
       try {
         const context = guardContextOf(session, snapshot, now);
