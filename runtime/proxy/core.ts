@@ -97,6 +97,12 @@ export const MAX_UPSTREAM_SESSIONS = 32;
  */
 export const MAX_REQUESTS_IN_FLIGHT = 256;
 
+/**
+ * How long the refusal of a sessionless request stands once the upstream did not speak the revision: its server is not
+ * started again for every such request (each start of a command is a process), yet an upgraded server is found.
+ */
+export const SESSIONLESS_REFUSAL_KEPT_MS = 60_000;
+
 /** The events of one upstream supervisor, wired by the core to the session they belong to. */
 export interface UpstreamEvents {
   onReady(): void;
@@ -151,6 +157,10 @@ export class ProxyCore {
   #spare: UpstreamSession | undefined;
   /** Shared mode: the one upstream session of the clients of the stateless revision, opened for the first of them. */
   #modern: UpstreamSession | undefined;
+  /** Per-session mode: the one upstream session of sessionless requests (runtime/transport/http-sessionless.ts). */
+  #sessionless: UpstreamSession | undefined;
+  /** Until when (decision clock, ms) the sessionless upstream's refusal of the revision stands. */
+  #sessionlessRefusedUntil = 0;
   #nextConnection = 0;
   #nextUpstream = 0;
 
@@ -281,12 +291,14 @@ export class ProxyCore {
    * a resource update to the clients subscribed to it, and a list change of resources or prompts to every client.
    */
   #upstreamNotification(session: UpstreamSession, notification: JSONRPCNotification): void {
-    const connections = this.#connectionsOf(session);
+    const all = this.#connectionsOf(session);
+    // A sessionless request hears only what concerns it: the progress of its own call.
+    const connections = notification.method === "notifications/progress" ? all : all.filter((connection) => !connection.sessionless);
     if (notification.method === "notifications/tools/list_changed") {
       session.toolsChanged();
       void session.refreshTools().then(
         () => {
-          for (const connection of this.#connectionsOf(session)) connection.forwardNotification(notification);
+          for (const connection of this.#connectionsOf(session)) if (!connection.sessionless) connection.forwardNotification(notification);
         },
         (error: unknown) => this.#log.error({ upstream: session.id, err: String(error) }, "tool list could not be pinned"),
       );
@@ -328,7 +340,8 @@ export class ProxyCore {
     // A server may ask as soon as it starts (roots, say), before its client connected or said what it can do: in
     // per-session mode that client is the one the request is for, so the request waits for it, within the timeout.
     if (this.mode === "per-session") await this.#clientInitialized(session, signal);
-    const open = this.#connectionsOf(session);
+    // The sessionless revision has no requests from the server to its client (they ride in results instead).
+    const open = this.#connectionsOf(session).filter((connection) => !connection.sessionless);
     const busy = open.filter((connection) => connection.busy);
     const candidates = busy.length > 0 ? busy : open;
     if (candidates.length === 0) throw notForwarded(`no client is connected to the proxy to answer \`${method}\``, RPC_UPSTREAM_UNAVAILABLE);
@@ -397,17 +410,29 @@ export class ProxyCore {
   }
 
   /**
+   * Serves one request of the sessionless revision (2026-07-28) that came with no session (a POST to the plain HTTP
+   * listener), as a connection of its own that ends with its answer. Its upstream session is the one every such request
+   * shares; the guard sees an unauthenticated client whose session is this request alone (`per client` and global
+   * counts hold across requests; a policy reading session state refuses it, PQG7317).
+   */
+  attachSessionless(transport: Transport): Promise<ProxyConnection> {
+    const resolver = new SessionResolver(() => undefined, true, this.#options.decisions.now, true);
+    return this.attach(transport, () => resolver.current(), true);
+  }
+
+  /**
    * Serves one downstream connection until its transport closes. Its upstream session is bound at its first request
    * other than `ping` (in per-session mode one of its own), not here: a connection that never gets that far (a stalled handshake, a
    * stray POST) costs no server process.
    */
-  async attach(transport: Transport, session: SessionSourceOf): Promise<ProxyConnection> {
-    const connection = new ProxyConnection(this, transport, session, ++this.#nextConnection);
+  async attach(transport: Transport, session: SessionSourceOf, sessionless = false): Promise<ProxyConnection> {
+    const connection = new ProxyConnection(this, transport, session, ++this.#nextConnection, sessionless);
     this.#connections.add(connection);
     transport.onclose = () => {
       this.#connections.delete(connection);
       connection.closed();
       const upstream = connection.upstream;
+      if (sessionless) return;
       if (upstream !== undefined && this.mode === "shared") this.#releaseSubscriptions(connection, upstream);
       if (upstream !== undefined && this.mode === "per-session") {
         this.#closeUpstream(upstream).catch((error: unknown) => this.#log.warn({ upstream: upstream.id, err: String(error) }, "upstream session did not close cleanly"));
@@ -440,9 +465,36 @@ export class ProxyCore {
     return session;
   }
 
+  /**
+   * The upstream session every sessionless request shares (the revision keeps no state between requests, so one
+   * serves them all): in shared mode the one clients of the revision share, in per-session mode one of its own. An
+   * upstream that did not speak the revision is not asked again for SESSIONLESS_REFUSAL_KEPT_MS: its refusal stands.
+   */
+  sessionlessUpstreamFor(method: string, revision: string): UpstreamSession | undefined {
+    if (this.mode === "shared") return this.modernUpstreamFor(method, revision);
+    checkModernRevision(method, revision);
+    const held = this.#sessionless;
+    if (held !== undefined && (!held.closed || this.#options.decisions.now() < this.#sessionlessRefusedUntil)) return held;
+    if (this.#upstreams.size >= (this.#options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS)) return undefined;
+    const session = this.#open(revision);
+    session.start().catch((error: unknown) => this.#log.info({ upstream: session.id, err: String(error) }, "sessionless upstream session did not start"));
+    this.#sessionless = session;
+    return session;
+  }
+
+  /** The sessionless upstream session did not speak the revision: closed, and its refusal kept for a while. */
+  #refusedSessionless(session: UpstreamSession): void {
+    this.#sessionlessRefusedUntil = this.#options.decisions.now() + SESSIONLESS_REFUSAL_KEPT_MS;
+    this.#closeUpstream(session).catch((error: unknown) => this.#log.warn({ upstream: session.id, err: String(error) }, "upstream session did not close cleanly"));
+  }
+
   /** A connection gives up the stateless session it was refused on (it may `initialize` next): closed if its own. */
   releaseUpstream(session: UpstreamSession): void {
     if (this.mode === "shared") return;
+    if (session === this.#sessionless) {
+      if (!session.closed) this.#refusedSessionless(session);
+      return;
+    }
     this.#closeUpstream(session).catch((error: unknown) => this.#log.warn({ upstream: session.id, err: String(error) }, "upstream session did not close cleanly"));
   }
 
@@ -486,7 +538,14 @@ export class ProxyConnection {
   #nextOwnId = 0;
   #open = true;
 
-  constructor(core: ProxyCore, transport: Transport, session: SessionSourceOf, id: number) {
+  constructor(
+    core: ProxyCore,
+    transport: Transport,
+    session: SessionSourceOf,
+    id: number,
+    /** One request of the sessionless revision (2026-07-28), on an upstream session every such request shares. */
+    readonly sessionless = false,
+  ) {
     this.#core = core;
     this.transport = transport;
     this.#session = session;
@@ -497,6 +556,8 @@ export class ProxyConnection {
 
   closed(): void {
     this.#open = false;
+    // A sessionless request's upstream session serves others: its call, which nobody waits for now, is cancelled there.
+    if (this.sessionless) for (const upstreamId of this.#inFlight.values()) this.#upstream?.supervisor.cancel(upstreamId, "the client closed its request");
     for (const settle of [...this.#asked.values()]) settle(undefined);
     this.#asked.clear();
     // Nobody waits for these calls' results any more: one still being decided (an approval) is refused, not run.
@@ -676,7 +737,12 @@ export class ProxyConnection {
     // Bound at the first request that needs the server (the handshake, if sealed, is complete by then); a request of
     // the stateless revision 2026-07-28 (no `initialize`) binds a session that speaks it (runtime/proxy/modern.ts).
     const revision = modernRevisionOf(method, params);
-    if (this.#upstream === undefined && this.#open) this.#upstream = revision === undefined ? this.#core.upstreamFor(this) : this.#core.modernUpstreamFor(method, revision);
+    if (this.#upstream === undefined && this.#open) {
+      if (this.sessionless) {
+        if (revision === undefined) throw new ProxyError("PQG8016", `invalid params: a request without a session must carry the \`_meta\` envelope of its revision`, JSONRPC_INVALID_PARAMS);
+        this.#upstream = this.#core.sessionlessUpstreamFor(method, revision);
+      } else this.#upstream = revision === undefined ? this.#core.upstreamFor(this) : this.#core.modernUpstreamFor(method, revision);
+    }
     const upstream = this.#upstream;
     if (upstream === undefined) {
       const max = this.#core.options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
@@ -782,7 +848,7 @@ export class ProxyConnection {
     if (isObject(meta) && (typeof meta.progressToken === "string" || typeof meta.progressToken === "number")) {
       // An upstream session of its own sees the client's token as it is. A shared one is renamed: clients choose
       // tokens independently, and two must not collide upstream.
-      const shared = this.#core.mode === "shared";
+      const shared = this.#core.mode === "shared" || this.sessionless;
       token = shared ? `pqguard-${this.id}-${String(id)}` : String(meta.progressToken);
       this.#progress.set(token, { token: meta.progressToken, request: id });
       if (shared) sent = { ...params, _meta: { ...meta, progressToken: token } };

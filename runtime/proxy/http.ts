@@ -231,7 +231,7 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
           connect: (transport) => core.attachSealed(transport),
         })
       : options.identity === undefined
-      ? new PlainHttpEndpoint({ ...common, connect: (transport) => core.attachPlain(transport) })
+      ? new PlainHttpEndpoint({ ...common, connect: (transport) => core.attachPlain(transport), connectSessionless: (transport) => core.attachSessionless(transport) })
       : new SealedHttpEndpoint({
           ...common,
           identity: options.identity,

@@ -18,6 +18,13 @@ export const JSONRPC_UNSUPPORTED_PROTOCOL_VERSION = -32022;
 /** The stateless revisions the proxy passes through to an upstream that speaks them. */
 export const MODERN_MCP_REVISIONS: readonly string[] = ["2026-07-28"];
 
+/**
+ * Largest `_meta` of a request of the revision, as JSON text: the envelope (a client's identity and capabilities) is a
+ * few hundred bytes, and it goes upstream with every request, so a client cannot make each of its requests carry
+ * megabytes of it to the server (or into the proxy's memory once per request in flight).
+ */
+export const MAX_META_BYTES = 64 * 1024;
+
 /** Who the proxy says it is, as a client, on its own requests upstream. */
 const PROXY_CLIENT_INFO = { name: "pqguard-proxy", version: "0.1.0" };
 
@@ -108,6 +115,10 @@ export async function modernGate(upstream: UpstreamSession, method: string, para
     return { refused: new ProxyError("PQG8016", `invalid params: on a connection of revision ${speaks}, \`${method.slice(0, 200)}\` must carry the revision's \`_meta\` envelope`, JSONRPC_INVALID_PARAMS) };
   }
   if (revision !== speaks) return { refused: modernRefused(method, revision, `this connection speaks ${speaks}`) };
+  const metaBytes = JSON.stringify(params?._meta).length;
+  if (metaBytes > MAX_META_BYTES) {
+    return { refused: new ProxyError("PQG8016", `invalid params: the request's \`_meta\` is ${metaBytes} bytes of JSON, more than the ${MAX_META_BYTES} the proxy takes`, JSONRPC_INVALID_PARAMS) };
+  }
   try {
     await upstream.start();
   } catch (error) {
