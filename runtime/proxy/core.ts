@@ -31,7 +31,7 @@ import type { UpstreamRequest } from "./upstream.js";
 import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-session.js";
 import { isClientRequestMethod } from "./methods.js";
 import { ProxyResultGate } from "./results.js";
-import { checkModernRevision, modernGate, modernRevisionOf, ownResult } from "./modern.js";
+import { checkModernRevision, LISTEN, modernGate, modernRevisionOf, ownResult, SUBSCRIPTION_ID_META_KEY } from "./modern.js";
 
 /**
  * How long a human may take to approve an `ask` before the call is denied. The upstream then has its own call
@@ -103,6 +103,18 @@ export const MAX_REQUESTS_IN_FLIGHT = 256;
  */
 export const SESSIONLESS_REFUSAL_KEPT_MS = 60_000;
 
+/**
+ * How long the proxy's own `subscriptions/listen` request upstream may stay open: as long as a timer can wait (about 24
+ * days). It is no call anybody waits for; a restart or close of the server ends it first.
+ */
+const UPSTREAM_LISTEN_TIMEOUT_MS = 2_147_483_647;
+
+/**
+ * Change subscriptions (`subscriptions/listen` streams) open at once through the proxy, all clients together: each holds
+ * a request open for as long as its client wants, so a client cannot take every request slot with them.
+ */
+export const MAX_LISTEN_SUBSCRIPTIONS = 64;
+
 /** The events of one upstream supervisor, wired by the core to the session they belong to. */
 export interface UpstreamEvents {
   onReady(): void;
@@ -163,6 +175,8 @@ export class ProxyCore {
   #sessionlessRefusedUntil = 0;
   #nextConnection = 0;
   #nextUpstream = 0;
+  /** Change subscriptions open through the proxy (MAX_LISTEN_SUBSCRIPTIONS at most). */
+  #listening = 0;
 
   constructor(options: ProxyCoreOptions) {
     this.#options = options;
@@ -210,7 +224,10 @@ export class ProxyCore {
   #open(modern?: string): UpstreamSession {
     let session: UpstreamSession | undefined;
     const parts = this.#options.openUpstream({
-      onReady: () => session?.ready(),
+      onReady: () => {
+        session?.ready();
+        if (session !== undefined && modern !== undefined) this.#listenUpstream(session);
+      },
       onNotification: (notification) => {
         if (session !== undefined) this.#upstreamNotification(session, notification);
       },
@@ -222,6 +239,19 @@ export class ProxyCore {
     session = new UpstreamSession(++this.#nextUpstream, parts, this.#log);
     this.#upstreams.add(session);
     return session;
+  }
+
+  /**
+   * A modern upstream session announces tool list changes only on a `subscriptions/listen` stream: the proxy opens one
+   * after every (re)start, when the server offers `tools.listChanged`, so that it re-pins and tells its own listeners.
+   * The stream lasts until the server ends it, restarts or is closed; a restart opens a new one.
+   */
+  #listenUpstream(session: UpstreamSession): void {
+    const tools = session.supervisor.discoverResult?.capabilities.tools as { listChanged?: unknown } | undefined;
+    if (tools?.listChanged !== true) return;
+    session.supervisor
+      .request(LISTEN, { notifications: { toolsListChanged: true } }, UPSTREAM_LISTEN_TIMEOUT_MS)
+      .catch((error: unknown) => this.#log.debug({ upstream: session.id, err: String(error) }, "the upstream's change subscription ended"));
   }
 
   /** The upstream session a new connection is served by; undefined when per-session mode is at its bound. */
@@ -291,6 +321,10 @@ export class ProxyCore {
    * a resource update to the clients subscribed to it, and a list change of resources or prompts to every client.
    */
   #upstreamNotification(session: UpstreamSession, notification: JSONRPCNotification): void {
+    const meta = notification.params?._meta;
+    const subscribed = isObject(meta) && meta[SUBSCRIPTION_ID_META_KEY] !== undefined;
+    // The proxy's own change subscription: its acknowledgement and anything but a tool list change are its own.
+    if (subscribed && notification.method !== "notifications/tools/list_changed") return;
     const all = this.#connectionsOf(session);
     // A sessionless request hears only what concerns it: the progress of its own call.
     const connections = notification.method === "notifications/progress" ? all : all.filter((connection) => !connection.sessionless);
@@ -298,7 +332,11 @@ export class ProxyCore {
       session.toolsChanged();
       void session.refreshTools().then(
         () => {
-          for (const connection of this.#connectionsOf(session)) if (!connection.sessionless) connection.forwardNotification(notification);
+          for (const connection of this.#connectionsOf(session)) {
+            // A client of the stateless revision hears of it on its own `subscriptions/listen` streams, if it opened any.
+            if (session.supervisor.modern !== undefined) connection.toolsListChanged();
+            else connection.forwardNotification(notification);
+          }
         },
         (error: unknown) => this.#log.error({ upstream: session.id, err: String(error) }, "tool list could not be pinned"),
       );
@@ -498,6 +536,18 @@ export class ProxyCore {
     this.#closeUpstream(session).catch((error: unknown) => this.#log.warn({ upstream: session.id, err: String(error) }, "upstream session did not close cleanly"));
   }
 
+  /** Takes a change subscription's slot; false when all MAX_LISTEN_SUBSCRIPTIONS are taken. */
+  openListen(): boolean {
+    if (this.#listening >= MAX_LISTEN_SUBSCRIPTIONS) return false;
+    this.#listening += 1;
+    return true;
+  }
+
+  /** Gives a change subscription's slot back. */
+  closeListen(): void {
+    this.#listening -= 1;
+  }
+
   /** The upstream session for a connection that is initializing; undefined when per-session mode is at its bound. */
   upstreamFor(connection: ProxyConnection): UpstreamSession | undefined {
     return connection.upstream ?? this.#upstreamForNewConnection();
@@ -533,6 +583,8 @@ export class ProxyConnection {
   readonly #asked = new Map<string, (reply: Record<string, unknown> | undefined) => void>();
   /** The sessions this connection's calls were decided on: ended in the call history when its transport closes. */
   readonly #sessions = new Set<string>();
+  /** Its open change subscriptions (`subscriptions/listen`), by the id of the request that opened each. */
+  readonly #listens = new Set<RequestId>();
   #clientCapabilities: ClientCapabilities = {};
   #initialized = false;
   #nextOwnId = 0;
@@ -765,6 +817,8 @@ export class ProxyConnection {
       // reach whoever asks. Task-augmented calls need per-session mode.
       throw new ProxyError("PQG8010", `\`${method}\` with tasks is not served in shared upstream mode; use per-session mode`, JSONRPC_METHOD_NOT_FOUND);
     }
+    // A change subscription exists only in the stateless revision (a 2025 client gets its notifications unasked).
+    if (method === LISTEN && upstream.supervisor.modern !== undefined) return this.#listen(upstream, id, params, cancelled);
     switch (method) {
       case "initialize":
         // A client may connect while the upstream is still starting; its capabilities are what we answer with.
@@ -787,6 +841,40 @@ export class ProxyConnection {
         }
         return this.#forward(id, method, params, upstream);
     }
+  }
+
+  /**
+   * A change subscription of the stateless revision: acknowledged with what the proxy relays (tool list changes, when
+   * the upstream announces them), then open until the client cancels it or goes away; the changes go out on it as
+   * `notifications/tools/list_changed` carrying its id. Nothing else is relayed: resources and prompts are the
+   * upstream's, and the proxy holds no subscription to them for its clients.
+   */
+  async #listen(upstream: UpstreamSession, id: RequestId, params: Params, cancelled: AbortSignal): Promise<unknown> {
+    const wanted = params?.notifications;
+    if (!isObject(wanted)) throw new ProxyError("PQG8016", `invalid params: \`${LISTEN}\` needs a \`notifications\` filter object`, JSONRPC_INVALID_PARAMS);
+    const tools = upstream.supervisor.discoverResult?.capabilities.tools as { listChanged?: unknown } | undefined;
+    const honored = wanted.toolsListChanged === true && tools?.listChanged === true ? { toolsListChanged: true } : {};
+    const closing = { resultType: "complete", _meta: { [SUBSCRIPTION_ID_META_KEY]: id } };
+    if (Object.keys(honored).length === 0) {
+      this.#send(stampedNotification("notifications/subscriptions/acknowledged", { notifications: honored }, id), { relatedRequestId: id });
+      return closing;
+    }
+    if (!this.#core.openListen()) throw new ProxyError("PQG8012", `more than ${MAX_LISTEN_SUBSCRIPTIONS} change subscriptions are open through the proxy; close one first`, RPC_UPSTREAM_UNAVAILABLE);
+    this.#listens.add(id);
+    try {
+      this.#send(stampedNotification("notifications/subscriptions/acknowledged", { notifications: honored }, id), { relatedRequestId: id });
+      // Open until the client cancels it (or goes away, which cancels it too): then no answer is sent.
+      await new Promise<void>((resolve) => (cancelled.aborted ? resolve() : cancelled.addEventListener("abort", () => resolve(), { once: true })));
+      return closing;
+    } finally {
+      this.#listens.delete(id);
+      this.#core.closeListen();
+    }
+  }
+
+  /** The upstream's tool list changed and was pinned again: every change subscription of this client hears it. */
+  toolsListChanged(): void {
+    for (const id of this.#listens) this.#send(stampedNotification("notifications/tools/list_changed", {}, id), { relatedRequestId: id });
   }
 
   #initialize(session: UpstreamSession, params: Params): unknown {
@@ -922,6 +1010,11 @@ export class ProxyConnection {
       throw error;
     }
   };
+}
+
+/** A notification of a change subscription: it carries the subscription's id (the id of the request that opened it). */
+function stampedNotification(method: string, params: Record<string, unknown>, subscription: RequestId): JSONRPCNotification {
+  return { jsonrpc: "2.0", method, params: { ...params, _meta: { [SUBSCRIPTION_ID_META_KEY]: subscription } } };
 }
 
 /**

@@ -9,6 +9,10 @@ import type { UpstreamSession } from "./upstream-session.js";
 
 /** The first request of a client speaking revision 2026-07-28: it asks what the server supports. */
 export const DISCOVER = "server/discover";
+/** The request of revision 2026-07-28 that opens a stream of change notifications (list changes, resource updates). */
+export const LISTEN = "subscriptions/listen";
+/** Where the notifications of a change subscription carry its id (the id of the request that opened it). */
+export const SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId";
 /** Where a 2026-07-28 request names its protocol revision, its client's capabilities and its client's identity. */
 export const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
 export const CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities";
@@ -75,11 +79,13 @@ export interface DiscoverResult {
 }
 
 /**
- * The proxy's answer to a client's `server/discover`: the upstream's, with `tools` (the proxy lists and decides them)
- * and without change subscriptions, which the proxy does not relay (`subscriptions/listen` is not forwarded).
+ * The proxy's answer to a client's `server/discover`: the upstream's, with `tools` (the proxy lists and decides them,
+ * and relays their list changes on `subscriptions/listen` when the upstream announces them) and without the change
+ * subscriptions of resources and prompts, which the proxy does not relay.
  */
 export function discoverAnswer(upstream: DiscoverResult, revision: string): Record<string, unknown> {
-  const capabilities: Record<string, unknown> = { ...upstream.capabilities, tools: {} };
+  const announces = (upstream.capabilities.tools as { listChanged?: unknown } | undefined)?.listChanged === true;
+  const capabilities: Record<string, unknown> = { ...upstream.capabilities, tools: announces ? { listChanged: true } : {} };
   for (const key of ["resources", "prompts"]) if (typeof capabilities[key] === "object" && capabilities[key] !== null) capabilities[key] = {};
   return {
     ...upstream,
