@@ -13,11 +13,13 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as HttpTransportV1 } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
+import type { ApprovalRequest } from "../../runtime/enforce/index.js";
 import type { Decision, GuardModule } from "../../runtime/guard/types.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
 import { createProxy, listenHttp, listenUrlOf, type HttpListener, type Proxy } from "../../runtime/proxy/index.js";
 import { EVERYTHING_STDIO, everythingTools } from "../support/everything.js";
-import { echoDigests, echoGuard, echoServer } from "../enforce/fixtures-v2.js";
+import { checkPolicySource, importGuard, interpret } from "../../compiler/index.js";
+import { echoDigests, echoGuard, echoServer, echoTools } from "../enforce/fixtures-v2.js";
 import { newIdentity } from "../session/fixtures.js";
 import { serveMcpHandler } from "./fixtures/mcp-handler.js";
 import { failureOf, until } from "./harness.js";
@@ -72,6 +74,8 @@ describe("the proxy's HTTP listener and clients of revision 2026-07-28 without a
   describe("in front of an SDK v2 server that speaks the revision", () => {
     const lines: AuditDecision[] = [];
     let approve = false;
+    /** Replaces the approver for one test: by default it answers `approve` at once. */
+    let approver: ((request: ApprovalRequest) => Promise<boolean>) | undefined;
     let proxy: Proxy;
     let listener: HttpListener;
     const sessionIds: (string | null)[] = [];
@@ -82,7 +86,7 @@ describe("the proxy's HTTP listener and clients of revision 2026-07-28 without a
         guard: sessionAwareGuard(echoGuard(await echoDigests(), { limit: 4 })),
         logger: silentLogger(),
         audit: { failure: undefined, append: (line) => void lines.push(line) },
-        approver: () => Promise.resolve(approve),
+        approver: (request) => approver?.(request) ?? Promise.resolve(approve),
       });
       await proxy.start();
       listener = await listenHttp({ url: listenUrlOf("http://127.0.0.1:0", false), core: proxy.core, logger: silentLogger() });
@@ -130,6 +134,34 @@ describe("the proxy's HTTP listener and clients of revision 2026-07-28 without a
       assert.equal(textOf(await client.callTool({ name: "echo", arguments: { text: "ask" } })), "ask");
       assert.deepEqual(lines.slice(-2).map((line) => line.approval), ["refused", "approved"]);
       await client.close();
+    });
+
+    it("takes a client closing its response as the request's cancellation: the pending approval is withdrawn", async () => {
+      const before = lines.length;
+      let asked: AbortSignal | undefined;
+      approver = (request) => {
+        asked = request.signal;
+        return new Promise<boolean>((resolve) => request.signal.addEventListener("abort", () => resolve(false), { once: true }));
+      };
+      try {
+        const abandoned = new AbortController();
+        const body = { jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "echo", arguments: { text: "ask" }, _meta: ENVELOPE } };
+        const sent = fetch(listener.url, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": REVISION, "mcp-method": "tools/call", "mcp-name": "echo" },
+          body: JSON.stringify(body),
+          signal: abandoned.signal,
+        }).catch((error: unknown) => error);
+        await until(() => asked !== undefined, 5_000, "the approval to be asked");
+        abandoned.abort();
+        await sent;
+        await until(() => asked!.aborted, 5_000, "the approval to be withdrawn");
+        await until(() => lines.length > before, 5_000, "the decision to be recorded");
+        assert.equal(lines[before]!.outcome, "denied");
+        assert.equal(listener.inFlight, 0);
+      } finally {
+        approver = undefined;
+      }
     });
 
     it("refuses with PQG7317 a call the policy decides on session state, which a request without a session does not have", async () => {
@@ -375,4 +407,46 @@ describe("tool list changes for clients of revision 2026-07-28 (`subscriptions/l
     assert.equal(heard.length, quiet, "a closed subscription hears nothing more");
     await client.close();
   });
+});
+
+describe("a compiled policy with a `per session` limit, for clients of revision 2026-07-28", function () {
+  this.timeout(60_000);
+  const POLICY = ["policy echo version 1", 'manifest "echo.tools.json"', "", "permit tool echo when len(args.text) < 10", "limit tool echo to 2 per 1h per session", ""].join("\n");
+
+  for (const kind of ["compiled", "interpreted"] as const) {
+    it(`refuses a sessionless request (PQG7317) and counts a connection's calls as its session (${kind})`, async () => {
+      const checked = checkPolicySource(POLICY, { fileName: "echo.policy", manifests: { "echo.tools.json": { tools: (await echoTools()).filter((tool) => tool.name === "echo") } } });
+      assert.ok(checked.policy !== undefined, JSON.stringify(checked.diagnostics));
+      const guard = kind === "compiled" ? await importGuard(checked.policy) : interpret(checked.policy);
+      const lines: AuditDecision[] = [];
+      const proxy = createProxy({
+        upstream: { command: process.execPath, args: ["--import", "tsx", V2_STDIO_SERVER], stderr: "ignore" },
+        guard,
+        logger: silentLogger(),
+        audit: { failure: undefined, append: (line) => void lines.push(line) },
+      });
+      await proxy.start();
+      const listener = await listenHttp({ url: listenUrlOf("http://127.0.0.1:0", false), core: proxy.core, logger: silentLogger() });
+      try {
+        const sessionless = new Client({ name: "sessionless", version: "1" }, { versionNegotiation: PINNED });
+        await sessionless.connect(new StreamableHTTPClientTransport(listener.url));
+        const refused = await failureOf(sessionless.callTool({ name: "echo", arguments: { text: "hi" } }));
+        assert.equal(codeOf(refused), "PQG7317");
+        assert.match(String(refused.data?.reason), /a count of calls per session/);
+        await sessionless.close();
+        // The same client on a connection of its own has a session: two calls, then the limit.
+        const [clientEnd, proxyEnd] = InMemoryTransport.createLinkedPair();
+        await proxy.core.attachPlain(proxyEnd as unknown as Transport);
+        const connected = new Client({ name: "connected", version: "1" }, { versionNegotiation: PINNED });
+        await connected.connect(clientEnd);
+        for (const text of ["one", "two"]) assert.equal(textOf(await connected.callTool({ name: "echo", arguments: { text } })), text);
+        assert.match(String((await failureOf(connected.callTool({ name: "echo", arguments: { text: "three" } }))).data?.reason), /per session|limit/);
+        await connected.close();
+        assert.deepEqual(lines.map((line) => line.code ?? line.outcome), ["PQG7317", "allowed", "allowed", "PQG7301"]);
+      } finally {
+        await listener.close();
+        await proxy.close();
+      }
+    });
+  }
 });
