@@ -108,6 +108,8 @@ export const SESSIONLESS_REFUSAL_KEPT_MS = 60_000;
  * days). It is no call anybody waits for; a restart or close of the server ends it first.
  */
 const UPSTREAM_LISTEN_TIMEOUT_MS = 2_147_483_647;
+/** How long after its change subscription ended the proxy asks the server for a new one: never in a tight loop. */
+const UPSTREAM_RELISTEN_DELAY_MS = 5_000;
 
 /**
  * Change subscriptions (`subscriptions/listen` streams) open at once through the proxy, all clients together: each holds
@@ -177,6 +179,8 @@ export class ProxyCore {
   #nextUpstream = 0;
   /** Change subscriptions open through the proxy (MAX_LISTEN_SUBSCRIPTIONS at most). */
   #listening = 0;
+  /** The number of the latest `subscriptions/listen` stream each modern upstream session opened. */
+  readonly #upstreamListens = new WeakMap<UpstreamSession, number>();
 
   constructor(options: ProxyCoreOptions) {
     this.#options = options;
@@ -244,14 +248,25 @@ export class ProxyCore {
   /**
    * A modern upstream session announces tool list changes only on a `subscriptions/listen` stream: the proxy opens one
    * after every (re)start, when the server offers `tools.listChanged`, so that it re-pins and tells its own listeners.
-   * The stream lasts until the server ends it, restarts or is closed; a restart opens a new one.
+   * A stream the server ends (or refuses) while it stays up is opened again after UPSTREAM_RELISTEN_DELAY_MS; a
+   * change announced in between is caught by the recheck timer, as a silent one is.
    */
   #listenUpstream(session: UpstreamSession): void {
     const tools = session.supervisor.discoverResult?.capabilities.tools as { listChanged?: unknown } | undefined;
     if (tools?.listChanged !== true) return;
-    session.supervisor
-      .request(LISTEN, { notifications: { toolsListChanged: true } }, UPSTREAM_LISTEN_TIMEOUT_MS)
-      .catch((error: unknown) => this.#log.debug({ upstream: session.id, err: String(error) }, "the upstream's change subscription ended"));
+    // The latest stream of the session: one ended by a restart is not reopened, since the restart opened its successor.
+    const stream = (this.#upstreamListens.get(session) ?? 0) + 1;
+    this.#upstreamListens.set(session, stream);
+    const reopen = (): void => {
+      const timer = setTimeout(() => {
+        if (!session.closed && session.supervisor.ready && this.#upstreamListens.get(session) === stream) this.#listenUpstream(session);
+      }, UPSTREAM_RELISTEN_DELAY_MS);
+      timer.unref?.();
+    };
+    session.supervisor.request(LISTEN, { notifications: { toolsListChanged: true } }, UPSTREAM_LISTEN_TIMEOUT_MS).then(reopen, (error: unknown) => {
+      this.#log.debug({ upstream: session.id, err: String(error) }, "the upstream's change subscription ended");
+      reopen();
+    });
   }
 
   /** The upstream session a new connection is served by; undefined when per-session mode is at its bound. */

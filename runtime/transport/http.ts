@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { BlockList, isIP } from "node:net";
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type { JSONRPCMessage, MessageExtraInfo, RequestId } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
 import { MAX_FRAME_BYTES, MAX_HANDSHAKE_MESSAGE_BYTES } from "../session/constants.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
 import type { EstablishedSession } from "../session/handshake.js";
@@ -232,12 +232,12 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
    */
   private sessionlessRequest(body: unknown, revision: string, req: IncomingMessage, res: ServerResponse): void {
     const connect = this.options.connectSessionless;
+    if (connect === undefined) throw this.sessionlessRefusal(idOf(body));
     const request = sessionlessRequestOf(body, req.headers, revision);
     if (request === undefined) {
       res.writeHead(202).end();
       return;
     }
-    if (connect === undefined) throw this.sessionlessRefusal(request.id);
     if (this.sessionlessInFlight >= this.maxSessionlessInFlight) {
       throw new HttpRefusal(503, -32000, `more than ${this.maxSessionlessInFlight} sessionless requests are being answered: try again`, request.id);
     }
@@ -252,7 +252,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
 
   /** Why this endpoint does not serve sessionless requests (the sealed one needs its session first). */
   /** @internal */
-  protected abstract sessionlessRefusal(id: RequestId): HttpRefusal;
+  protected abstract sessionlessRefusal(id: unknown): HttpRefusal;
 
   /** Whether sessionless requests are served here: their bodies may then be as large as any call's. */
   private sessionlessServed(): boolean {
@@ -652,7 +652,7 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
   }
 
   /** @internal */
-  protected sessionlessRefusal(id: RequestId): HttpRefusal {
+  protected sessionlessRefusal(id: unknown): HttpRefusal {
     return new HttpRefusal(
       400,
       -32600,
@@ -710,7 +710,7 @@ export class PlainHttpEndpoint extends HttpEndpoint<ObservedTransport> {
   }
 
   /** @internal */
-  protected sessionlessRefusal(id: RequestId): HttpRefusal {
+  protected sessionlessRefusal(id: unknown): HttpRefusal {
     return new HttpRefusal(400, -32600, "this endpoint serves revision 2026-07-28 only when its server is given `connectSessionless`; connect with `initialize`", id);
   }
 
