@@ -874,7 +874,7 @@ export class ProxyConnection {
       this.#send(stampedNotification("notifications/subscriptions/acknowledged", { notifications: honored }, id), { relatedRequestId: id });
       return closing;
     }
-    if (!this.#core.openListen()) throw new ProxyError("PQG8021", `more than ${MAX_LISTEN_SUBSCRIPTIONS} change subscriptions are open through the proxy; close one first`, RPC_UPSTREAM_UNAVAILABLE);
+    if (!this.#core.openListen()) throw new ProxyError("PQG8021", `more than ${MAX_LISTEN_SUBSCRIPTIONS} change subscriptions are open through the proxy; close one first`, RPC_UPSTREAM_UNAVAILABLE, { code: "PQG8021" });
     this.#listens.add(id);
     try {
       this.#send(stampedNotification("notifications/subscriptions/acknowledged", { notifications: honored }, id), { relatedRequestId: id });

@@ -16,7 +16,7 @@ import { silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
 import type { ApprovalRequest } from "../../runtime/enforce/index.js";
 import type { Decision, GuardModule } from "../../runtime/guard/types.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
-import { createProxy, listenHttp, listenUrlOf, type HttpListener, type Proxy } from "../../runtime/proxy/index.js";
+import { createProxy, listenHttp, listenUrlOf, MAX_LISTEN_SUBSCRIPTIONS, type HttpListener, type Proxy } from "../../runtime/proxy/index.js";
 import { EVERYTHING_STDIO, everythingTools } from "../support/everything.js";
 import { checkPolicySource, importGuard, interpret } from "../../compiler/index.js";
 import { echoDigests, echoGuard, echoServer, echoTools } from "../enforce/fixtures-v2.js";
@@ -379,6 +379,27 @@ describe("tool list changes for clients of revision 2026-07-28 (`subscriptions/l
     await subscription.close();
     await client.close();
     await until(() => listener.inFlight === 0, 5_000, "the closed subscription to end its request");
+  });
+
+  it("keeps at most 64 change subscriptions open (PQG8021), and frees a slot when one is cancelled", async () => {
+    const [clientEnd, proxyEnd] = InMemoryTransport.createLinkedPair();
+    await proxy.core.attachPlain(proxyEnd as unknown as Transport);
+    const replies: Record<string, unknown>[] = [];
+    clientEnd.onmessage = (message) => void replies.push(message as Record<string, unknown>);
+    await clientEnd.start();
+    const acknowledged = (id: number) => replies.some((m) => m.method === "notifications/subscriptions/acknowledged" && (m.params as { _meta: Record<string, unknown> })._meta["io.modelcontextprotocol/subscriptionId"] === id);
+    const listen = (id: number) => clientEnd.send({ jsonrpc: "2.0", id, method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: ENVELOPE } });
+    for (let id = 1; id <= MAX_LISTEN_SUBSCRIPTIONS; id++) await listen(id);
+    await until(() => acknowledged(MAX_LISTEN_SUBSCRIPTIONS), 10_000, "every subscription to be acknowledged");
+    await listen(100);
+    await until(() => replies.some((m) => m.id === 100), 5_000, "the refusal");
+    const refused = replies.find((m) => m.id === 100)!.error as { data?: { code?: string }; message: string };
+    assert.equal(refused.data?.code, "PQG8021", refused.message);
+    await clientEnd.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1, reason: "done" } });
+    await listen(101);
+    await until(() => acknowledged(101), 5_000, "a subscription in the freed slot");
+    assert.ok(!replies.some((m) => m.id === 1), "a cancelled subscription gets no answer");
+    await clientEnd.close();
   });
 
   it("relays it to a client on a connection of its own (in memory), on its subscription's stream only", async () => {
