@@ -2,6 +2,7 @@
 // all with one shared), answering `initialize` and `tools/list` itself (from the pinned tool list), gating every
 // `tools/call`, forwarding the other MCP requests, and routing the upstream's notifications and requests (elicitation,
 // sampling, roots) to the client they are for.
+import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
@@ -117,6 +118,13 @@ const UPSTREAM_RELISTEN_DELAY_MS = 5_000;
  */
 export const MAX_LISTEN_SUBSCRIPTIONS = 64;
 
+/** The controller every open change subscription listens to (one listener each, up to MAX_LISTEN_SUBSCRIPTIONS). */
+function subscriptionsEnd(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(MAX_LISTEN_SUBSCRIPTIONS + 1, controller.signal);
+  return controller;
+}
+
 /** The events of one upstream supervisor, wired by the core to the session they belong to. */
 export interface UpstreamEvents {
   onReady(): void;
@@ -179,6 +187,8 @@ export class ProxyCore {
   #nextUpstream = 0;
   /** Change subscriptions open through the proxy (MAX_LISTEN_SUBSCRIPTIONS at most). */
   #listening = 0;
+  /** Aborted when the proxy stops serving change subscriptions (it drains): they end, each with its closing result. */
+  readonly #subscriptionsEnd = subscriptionsEnd();
   /** The number of the latest `subscriptions/listen` stream each modern upstream session opened. */
   readonly #upstreamListens = new WeakMap<UpstreamSession, number>();
 
@@ -551,6 +561,19 @@ export class ProxyCore {
     this.#closeUpstream(session).catch((error: unknown) => this.#log.warn({ upstream: session.id, err: String(error) }, "upstream session did not close cleanly"));
   }
 
+  /**
+   * Ends every change subscription with its closing result (the revision's graceful end, after which a client may
+   * listen again elsewhere), and answers new ones so at once: a draining proxy is not held open by them.
+   */
+  endSubscriptions(): void {
+    this.#subscriptionsEnd.abort();
+  }
+
+  /** Aborted once `endSubscriptions` was called. */
+  get subscriptionsEnd(): AbortSignal {
+    return this.#subscriptionsEnd.signal;
+  }
+
   /** Takes a change subscription's slot; false when all MAX_LISTEN_SUBSCRIPTIONS are taken. */
   openListen(): boolean {
     if (this.#listening >= MAX_LISTEN_SUBSCRIPTIONS) return false;
@@ -868,7 +891,8 @@ export class ProxyConnection {
     const wanted = params?.notifications;
     if (!isObject(wanted)) throw new ProxyError("PQG8016", `invalid params: \`${LISTEN}\` needs a \`notifications\` filter object`, JSONRPC_INVALID_PARAMS);
     const tools = upstream.supervisor.discoverResult?.capabilities.tools as { listChanged?: unknown } | undefined;
-    const honored = wanted.toolsListChanged === true && tools?.listChanged === true ? { toolsListChanged: true } : {};
+    const ending = this.#core.subscriptionsEnd;
+    const honored = wanted.toolsListChanged === true && tools?.listChanged === true && !ending.aborted ? { toolsListChanged: true } : {};
     const closing = { resultType: "complete", _meta: { [SUBSCRIPTION_ID_META_KEY]: id } };
     if (Object.keys(honored).length === 0) {
       this.#send(stampedNotification("notifications/subscriptions/acknowledged", { notifications: honored }, id), { relatedRequestId: id });
@@ -878,8 +902,19 @@ export class ProxyConnection {
     this.#listens.add(id);
     try {
       this.#send(stampedNotification("notifications/subscriptions/acknowledged", { notifications: honored }, id), { relatedRequestId: id });
-      // Open until the client cancels it (or goes away, which cancels it too): then no answer is sent.
-      await new Promise<void>((resolve) => (cancelled.aborted ? resolve() : cancelled.addEventListener("abort", () => resolve(), { once: true })));
+      // Open until the client cancels it (or goes away, which cancels it too: then no answer is sent), or the proxy
+      // ends its subscriptions (then the closing result is the answer).
+      let stop!: () => void;
+      const stopped = new Promise<void>((resolve) => (stop = resolve));
+      cancelled.addEventListener("abort", stop, { once: true });
+      ending.addEventListener("abort", stop, { once: true });
+      if (cancelled.aborted || ending.aborted) stop();
+      try {
+        await stopped;
+      } finally {
+        cancelled.removeEventListener("abort", stop);
+        ending.removeEventListener("abort", stop);
+      }
       return closing;
     } finally {
       this.#listens.delete(id);

@@ -428,6 +428,21 @@ describe("tool list changes for clients of revision 2026-07-28 (`subscriptions/l
     assert.equal(heard.length, quiet, "a closed subscription hears nothing more");
     await client.close();
   });
+
+  it("ends the change subscriptions gracefully when the listener drains, so they do not hold the drain open", async () => {
+    const client = new Client({ name: "draining", version: "1" }, { versionNegotiation: PINNED });
+    await client.connect(new StreamableHTTPClientTransport(listener.url));
+    const subscription = await client.listen({ toolsListChanged: true });
+    let ended: string | undefined;
+    void subscription.closed.then((how) => (ended = how));
+    const started = Date.now();
+    await listener.drain(20_000);
+    assert.ok(Date.now() - started < 10_000, "the drain did not wait for the subscription's client");
+    await until(() => ended !== undefined, 5_000, "the subscription to end");
+    assert.equal(ended, "graceful", "ended with its closing result");
+    assert.equal(listener.inFlight, 0);
+    await client.close();
+  });
 });
 
 describe("a compiled policy with a `per session` limit, for clients of revision 2026-07-28", function () {
