@@ -429,6 +429,25 @@ describe("tool list changes for clients of revision 2026-07-28 (`subscriptions/l
     await client.close();
   });
 
+  it("opens its subscription upstream again when the server's stream drops, and relays the next change", async () => {
+    const client = new Client({ name: "after-drop", version: "1" }, { versionNegotiation: PINNED });
+    await client.connect(new StreamableHTTPClientTransport(listener.url));
+    let heard = 0;
+    client.setNotificationHandler("notifications/tools/list_changed", () => void (heard += 1));
+    const subscription = await client.listen({ toolsListChanged: true });
+    // Every connection to the server is cut, the proxy's change subscriptions with them.
+    upstream.dropConnections();
+    // The server announces until a change is heard: before the proxy listens again (5 s after the drop), nobody hears.
+    const announcing = setInterval(() => handler.notify.toolsChanged(), 250);
+    try {
+      await until(() => heard > 0, 20_000, "a change announced after the drop to reach the client");
+    } finally {
+      clearInterval(announcing);
+    }
+    await subscription.close();
+    await client.close();
+  });
+
   it("ends the change subscriptions gracefully when the listener drains, so they do not hold the drain open", async () => {
     const client = new Client({ name: "draining", version: "1" }, { versionNegotiation: PINNED });
     await client.connect(new StreamableHTTPClientTransport(listener.url));
