@@ -570,8 +570,13 @@ export class ExprCompiler {
     );
   }
 
-  private has(path: Path): string {
+  private has(path: Path | Variable): string {
     const steps = (segments: Path["segments"]): string => JSON.stringify(segments.map((s) => (s.kind === "Index" ? s.index : s.name)));
+    if (path.kind === "Variable") {
+      const param = this.variables.get(path.name);
+      if (param === undefined) return `${this.w.use("fail")}(${q(`\`${path.name}\` is not bound`)})`;
+      return `${this.w.use("hasPath")}(${param}, ${steps(path.segments)})`;
+    }
     if (path.root === "args") return `${this.w.use("hasPath")}(a, ${steps(path.segments)})`;
     const found = factOf(path.root, path.segments.map((s) => (s.kind === "Field" ? s.name : String(s.index))));
     if (found !== undefined && found.below.length > 0) {

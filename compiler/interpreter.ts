@@ -421,8 +421,12 @@ export class Evaluator implements FactSource {
     throw new EvaluationFailure("a tool reference is missing");
   }
 
-  private has(path: Path): boolean {
+  private has(path: Path | Variable): boolean {
     try {
+      if (path.kind === "Variable") {
+        if (!this.bound.has(path.name)) throw new EvaluationFailure(`\`${path.name}\` is not bound`);
+        return this.descend(this.bound.get(path.name), path.name, path.segments) !== undefined;
+      }
       return this.walk(path).value !== undefined;
     } catch (error) {
       if (evaluationDetail(error) !== undefined) return false;

@@ -537,10 +537,16 @@ export class ExpressionTyper {
     return false;
   }
 
+  /**
+   * `has` tests a value whose presence is in question: an `args` path, a claim, or a step into a quantifier's variable
+   * (`has e.oldText`, typed by the list's item schema). The variable itself always stands for an element.
+   */
   private has(e: Has, scope: Scope): Type {
     const p = e.path;
-    const claims = p.root === "client" && p.segments.length === 2 && p.segments[0]!.kind === "Field" && p.segments[0]!.name === "claims";
-    if (!(p.root === "args" && p.segments.length > 0) && !claims) {
+    const claims = p.kind === "Path" && p.root === "client" && p.segments.length === 2 && p.segments[0]!.kind === "Field" && p.segments[0]!.name === "claims";
+    const args = p.kind === "Path" && p.root === "args" && p.segments.length > 0;
+    const element = p.kind === "Variable" && p.segments.length > 0;
+    if (!args && !claims && !element) {
       this.ctx.report("badHas", p, { path: this.ctx.quote(p) });
       return ERROR;
     }

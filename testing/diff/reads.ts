@@ -189,7 +189,8 @@ class ReadCollector {
     } else if (e.kind === "Unary" && e.op === "not") {
       this.condition(e.operand);
     } else if (e.kind === "Has") {
-      this.emitPath(e.path, { kind: "has" });
+      // A field of a quantifier's variable is read through the list, which the quantifier reads as a whole.
+      if (e.path.kind === "Path") this.emitPath(e.path, { kind: "has" });
     } else if (e.kind === "Path") {
       this.emitPath(e, { kind: "truth" });
     } else if (isHistoryCall(e) && e.callee === "called") {
@@ -273,7 +274,7 @@ class ReadCollector {
         this.emitPath(e, { kind: "opaque", hints });
         return;
       case "Has":
-        this.emitPath(e.path, { kind: "has" });
+        if (e.path.kind === "Path") this.emitPath(e.path, { kind: "has" });
         return;
       case "Call":
         if (isHistoryCall(e)) {
@@ -371,7 +372,7 @@ function canonicalText(expr: Expr): string {
     case "Path":
       return pathText(e.root, e.segments);
     case "Has":
-      return `has ${pathText(e.path.root, e.path.segments)}`;
+      return `has ${canonicalText(e.path)}`;
     case "Call":
       return `${e.callee}(${e.args.map(canonicalText).join(", ")})${e.field === undefined ? "" : `.${e.field.name}`}`;
     case "Quantifier":
