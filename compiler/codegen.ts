@@ -3,7 +3,7 @@
 // into the declarations (`.d.ts`) of its JavaScript form.
 import type { Call, Expr, Path, Quantifier, Variable } from "../grammar/ast.js";
 import { algorithmFacts } from "../runtime/guard/algorithms.js";
-import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, type CheckOutline, type RuleOutline } from "./analysis.js";
+import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, underStyle, type CheckOutline, type RuleOutline } from "./analysis.js";
 import { ANNOTATION_DEFAULTS, factOf, type FactTarget, type ValueKind } from "./facts.js";
 import type { CheckedPolicy, Type } from "./ir.js";
 import { RESULT_FUNCTION, resultFunctions } from "./codegen-results.js";
@@ -420,7 +420,8 @@ export class ExprCompiler {
         return bool(`!${this.type(left).kind === "address" ? this.addressIn(left, right) : this.member(left, right)}`);
       case "under": {
         this.w.types.add("PathRoot");
-        const root = this.w.hoist("ROOT", "PathRoot", `${this.w.use("pathRoot")}(${q(this.literalText(right))}, "posix")`);
+        const text = this.literalText(right);
+        const root = this.w.hoist("ROOT", "PathRoot", `${this.w.use("pathRoot")}(${q(text)}, ${q(underStyle(this.policy, left, text))})`);
         return bool(`${this.w.use("pathUnder")}(${this.emit(left).code}, ${root}, ${q(this.text(left))})`);
       }
       case "within": {

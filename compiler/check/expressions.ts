@@ -3,7 +3,7 @@
 import type { Binary, Call, Expr, Has, Quantifier, RegexLiteral, StringLiteral } from "../../grammar/ast.js";
 import { ipRange, ipSet } from "../../runtime/guard/addresses.js";
 import { LiteralError } from "../../runtime/guard/literal-errors.js";
-import { pathRoot } from "../../runtime/guard/paths.js";
+import { pathRoot, pathStyleFor } from "../../runtime/guard/paths.js";
 import { domainName } from "../../runtime/guard/urls.js";
 import { algorithmFacts, algorithmNames, type AlgorithmFamily } from "../../runtime/guard/algorithms.js";
 import { MATCH_INPUT_LIMIT } from "../../runtime/guard/helpers.js";
@@ -207,7 +207,8 @@ export class ExpressionTyper {
       }
       case "under": {
         const l = this.expr(e.left, scope);
-        const ok = this.expect(l, ["string"], e.op, e.left, "a path") && this.literalOperand(e.op, e.right, scope, (text) => pathRoot(text, "posix"));
+        const format = l.kind === "string" ? l.format : undefined;
+        const ok = this.expect(l, ["string"], e.op, e.left, "a path") && this.literalOperand(e.op, e.right, scope, (text) => pathRoot(text, pathStyleFor(format, text)));
         return ok && l !== ERROR ? BOOLEAN : ERROR;
       }
       case "within": {

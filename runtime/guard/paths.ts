@@ -7,6 +7,24 @@ import { parseWhatwgUrl, type WhatwgUrl } from "./whatwg-url.js";
 /** How a path argument is written: a POSIX path, a Windows path, or a `file:` URI holding either. */
 export type PathStyle = "posix" | "windows" | "file-uri";
 
+/** JSON Schema `format`s that say a string is a URI (or IRI): `under` reads such an argument as a `file:` URI. */
+const URI_FORMATS: ReadonlySet<string> = new Set(["uri", "uri-reference", "iri", "iri-reference"]);
+
+/** A root that only Windows reads as absolute: a drive (`C:\`, `c:/`) or a UNC share written with backslashes. */
+const WINDOWS_ROOT = /^[A-Za-z]:[\\/]|^\\\\/;
+
+/**
+ * The style `ARG under "ROOT"` reads ARG in. The tool's schema decides first: an argument whose `format` is a URI
+ * (`uri`, `uri-reference`, `iri`, `iri-reference`) is a `file:` URI, as is one compared with a `file:` root. JSON
+ * Schema has no word for a Windows path and real servers state none (nor may a manifest be edited to say so: its
+ * digest would no longer match the server's tools), so the root says it: a root with a drive letter or a UNC share
+ * (`C:\srv\docs`, `\\fs01\team`) is a path on Windows, and so is the argument it is compared with. Anything else is POSIX.
+ */
+export function pathStyleFor(format: string | undefined, root: string): PathStyle {
+  if ((format !== undefined && URI_FORMATS.has(format)) || /^file:/i.test(root)) return "file-uri";
+  return WINDOWS_ROOT.test(root) ? "windows" : "posix";
+}
+
 /**
  * The longest path `under` reads, in UTF-16 code units: the Windows extended-length limit (32 767), far above Linux's
  * PATH_MAX of 4096, so no path a server accepts is refused for its length alone.
@@ -64,7 +82,9 @@ function resolveSegments(rest: string, separators: RegExp | string, windows: boo
       continue;
     }
     if (windows && segment.includes(":")) return { reason: `\`${raw}\` names an alternate data stream` };
-    if (windows && /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i.test(segment)) return { reason: `\`${raw}\` names a Windows device, not a file` };
+    if (windows && /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$/i.test(segment)) return { reason: `\`${raw}\` names a Windows device, not a file` };
+    // `PROGRA~1` may be the 8.3 short name of any folder: which one, only the file system knows.
+    if (windows && /~[0-9]/.test(segment)) return { reason: `\`${raw}\` may be an 8.3 short name, an alias of another name` };
     segments.push(segment);
   }
   return { segments };
