@@ -102,6 +102,7 @@ function normaliseWindows(path: string): Parse {
   let prefix: string;
   let rest: string;
   if (unc !== null) {
+    if (/^\.{1,2}$/.test(unc[1]!) || /^\.{1,2}$/.test(unc[2]!)) return refuse("its UNC server or share is `.` or `..`");
     prefix = `//${unc[1]!.toLowerCase()}/${unc[2]!.toLowerCase()}`;
     rest = unc[3]!;
   } else if (/^[A-Za-z]:[\\/]/.test(path)) {
@@ -246,6 +247,10 @@ function place(path: string, root: PathRoot): Placement {
 function placeReading(reading: Reading, root: PathRoot, foldable: boolean): Placement {
   const parsed = normaliseReading(reading);
   if (!parsed.ok) return undecidable(parsed.reason);
+  // `\\127.0.0.1\c$\srv` is `C:\srv`, and `Z:\` may be a mapped share: a share and a drive are told apart only by the machine.
+  if (parsed.path.windows && root.normalised.windows && parsed.path.prefix.startsWith("//") !== root.normalised.prefix.startsWith("//")) {
+    return undecidable(parsed.path.prefix.startsWith("//") ? "a UNC share may be a folder of a local drive (`\\\\localhost\\c$`)" : "a drive letter may be a mapped network share");
+  }
   const exact = startsWith(parsed.path, root.normalised, reading.windows);
   if (foldable && exact !== startsWith(parsed.path, root.normalised, true)) {
     return { verdict: "undecidable", reason: () => `\`${textOf(parsed.path)}\` is under \`${root.text}\` only where letter case does not matter` };

@@ -168,11 +168,18 @@ export class UrlReadings {
     return parsedOrFail(this.readUrl(stringOf(value, text)), text);
   }
 
-  /** `host(x)`, as hostOf. */
+  /**
+   * `host(x)`, as hostOf. The host of a URL is also kept as a bare host that reads as itself (a canonical host is
+   * canonical: test/guard/urls.test.ts checks it), so that `ip(host(u))` does not parse the name again.
+   */
   host(value: unknown, text: string): string {
     const s = stringOf(value, text);
-    if (s.includes("://")) return hostOrFail(hostOfReading(this.readUrl(s)), text);
     this.bareHosts ??= new Map();
+    if (s.includes("://")) {
+      const reading = hostOfReading(this.readUrl(s));
+      if (reading.ok) this.bareHosts.set(reading.host, reading);
+      return hostOrFail(reading, text);
+    }
     let reading = this.bareHosts.get(s);
     if (reading === undefined) this.bareHosts.set(s, (reading = readBareHost(s)));
     return hostOrFail(reading, text);
@@ -183,7 +190,7 @@ export class UrlReadings {
     const s = stringOf(value, text);
     const known = this.addresses?.get(s);
     if (known !== undefined) return known;
-    const address = hostAddressFrom(s, text);
+    const address = addressFrom(s, text, (host, t) => this.host(host, t));
     (this.addresses ??= new Map()).set(s, address);
     return address;
   }
@@ -246,9 +253,13 @@ export function hostWithin(host: string, domain: DomainName): boolean {
  * x is neither an address nor a host name.
  */
 export function hostAddressFrom(value: unknown, text: string): HostAddress {
-  if (typeof value !== "string") fail(value === undefined ? `\`${text}\` is missing` : `\`${text}\` is not a string`);
+  return addressFrom(stringOf(value, text), text, hostOf);
+}
+
+/** hostAddressFrom, reading a name's canonical host with `host` (hostOf, or a decision's UrlReadings). */
+function addressFrom(value: string, text: string, host: (value: string, text: string) => string): HostAddress {
   const ip = parseIp(value);
   if (ip !== undefined) return { kind: "ip", ip };
   if (value.includes("://")) fail(`\`${text}\` is a URL, not a host: write \`host(${text})\``);
-  return hostAddressOf(hostOf(value, text));
+  return hostAddressOf(host(value, text));
 }

@@ -23,7 +23,11 @@ const POLICY = `policy styles
 manifest "tools.json"
 
 permit tool read_file
-  when args.path under "C:\\\\srv\\\\docs" or args.path under "\\\\\\\\fs01\\\\team"
+  when args.path under "C:\\\\srv\\\\docs"
+
+// A share and a drive cannot be compared (\\\\localhost\\\\c$ is C:), so each has its own rule.
+permit tool read_file
+  when args.path under "\\\\\\\\fs01\\\\team"
 
 permit tool open_uri
   when args.uri under "/srv/docs" or args.uri under "file:///C:/Data"
@@ -68,6 +72,14 @@ describe("under in the style of the schema and the root", function () {
     it("refuses climbing out, siblings, other drives and shares", () => {
       for (const path of ["C:\\srv\\docs\\..\\x", "C:\\srv\\docs\\..\\..\\Windows\\win.ini", "c:/srv/docs/../x", "C:\\srv\\docs-evil\\x", "D:\\srv\\docs\\x", "\\\\fs01\\team-old\\x", "\\\\fs02\\team\\x"]) {
         assert.equal(verdict("read_file", { path }), "deny", path);
+      }
+    });
+
+    it("cannot compare a share with a drive: `\\\\localhost\\c$\\srv\\docs` is `C:\\srv\\docs`, and a drive may be a mapped share", () => {
+      for (const [path, rule] of [["\\\\127.0.0.1\\c$\\srv\\docs\\x", "styles.policy:4"], ["\\\\localhost\\C$\\srv\\docs", "styles.policy:4"], ["Z:\\plan.docx", "styles.policy:8"], ["\\\\fs01\\..\\team\\x", "styles.policy:8"]] as const) {
+        const d = decide("read_file", { path });
+        assert.equal(d.decision, "deny", path);
+        assert.match(d.explain.find((e) => e.rule === rule)!.detail, /could not be evaluated: .*(UNC share may be a folder of a local drive|drive letter may be a mapped network share|`\.` or `\.\.`)/, path);
       }
     });
 
@@ -136,7 +148,7 @@ describe("under in the style of the schema and the root", function () {
       }
       const d = decide("open_many", { uris: ["file:///srv/docs/a", "file://attacker.example/srv/docs/x"] });
       assert.equal(d.decision, "deny");
-      assert.match(d.explain.find((e) => e.rule === "styles.policy:10")!.detail, /names the host `attacker\.example`, not this machine/);
+      assert.match(d.explain.find((e) => e.rule === "styles.policy:14")!.detail, /names the host `attacker\.example`, not this machine/);
     });
 
     it("reads a plain string argument as a file: URI when the root is one", () => {

@@ -186,6 +186,18 @@ describe("urls: UrlReadings (one decision's parses)", () => {
     assert.notEqual(new UrlReadings().url("https://API.example.org/x", "args.u"), first, "another decision parses again");
   });
 
+  it("keeps a URL's host as a bare host only because a canonical host reads as itself", () => {
+    const hosts = fc.oneof(fc.domain(), fc.ipV4(), fc.ipV4Extended(), fc.ipV6().map((h) => `[${h}]`), fc.constantFrom("bücher.example", "EXAMPLE.org.", "ｅｘａｍｐｌｅ.org", "[::ffff:127.0.0.1]", "0x7f.1", "_x.example"), fc.string({ maxLength: 12 }));
+    fc.assert(
+      fc.property(hosts, fc.constantFrom("http", "https", "git", "ftp", "ws", "file"), (host, scheme) => {
+        const reading = readUrl(`${scheme}://${host}/x`);
+        if (!reading.ok || reading.url.host === "") return;
+        assert.deepEqual(readHost(reading.url.host), { ok: true, host: reading.url.host }, `${scheme}://${host}`);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it("words each failure with its own expression's text, however often the text was read", async () => {
     const { UrlReadings } = await import("../../runtime/guard/urls.js");
     const readings = new UrlReadings();
@@ -202,11 +214,17 @@ describe("urls: UrlReadings (one decision's parses)", () => {
       "::1", "[::1]", "not a url", "https://a b/", "http://x/\\y", "", "metadata.google.internal", "0x7f.1", "https://u:p@example.org/",
     );
     const value = fc.oneof(texts, fc.constant(undefined), fc.constant(7));
-    const read = fc.tuple(fc.constantFrom("url", "host", "address"), value, fc.constantFrom("args.u", "x"));
+    const read = fc.tuple(fc.constantFrom("url", "host", "address", "addressOfHost"), value, fc.constantFrom("args.u", "x"));
     fc.assert(
       fc.property(fc.array(read, { maxLength: 12 }), (reads) => {
         const readings = new UrlReadings();
         for (const [method, v, text] of reads) {
+          if (method === "addressOfHost") {
+            // `ip(host(u))`: the host of a URL, read again as a host, comes from the decision's readings.
+            const kept = outcome(() => readings.address(readings.host(v, text), `host(${text})`));
+            assert.deepEqual(kept, outcome(() => hostAddressFrom(hostOf(v, text), `host(${text})`)), `ip(host(${JSON.stringify(v)}))`);
+            continue;
+          }
           const plain = { url: urlOf, host: hostOf, address: hostAddressFrom }[method];
           assert.deepEqual(outcome(() => readings[method](v, text)), outcome(() => plain(v, text)), `${method}(${JSON.stringify(v)})`);
         }
