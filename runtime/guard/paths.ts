@@ -281,6 +281,8 @@ function filePathOf(text: string): { text: string; windows: boolean } | { reason
   }
   if (url.hostname !== "" && url.hostname !== "localhost") return { reason: `it names the host \`${url.hostname}\`, not this machine` };
   if (/%2f|%5c/i.test(url.pathname)) return { reason: "it encodes a separator (`%2F` or `%5C`) inside a name" };
+  // `file:////server/share/x` is a UNC path to Windows readers (Python's url2pathname) and `/server/share/x` to POSIX ones.
+  if (url.pathname.startsWith("//")) return { reason: "its path starts with `//`, which Windows reads as a UNC share" };
   const decoded = percentDecoded(url.pathname);
   if ("reason" in decoded) return decoded;
   if (decoded.text.includes("\0")) return { reason: "it decodes to a NUL byte" };

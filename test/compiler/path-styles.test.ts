@@ -123,7 +123,7 @@ describe("under in the style of the schema and the root", function () {
 
   describe("a schema format of uri: the argument is a file: URI", () => {
     it("holds local file URIs under the root, POSIX or Windows", () => {
-      for (const uri of ["file:///srv/docs/a.txt", "file://localhost/srv/docs/a", "file:///srv/docs/report%20final.txt", "file:///C:/Data/x.txt", "file:///c:/data/x"]) {
+      for (const uri of ["file:///srv/docs/a.txt", "file://localhost/srv/docs/a", "file:///srv/docs/report%20final.txt", "file:///C:/Data/x.txt", "file:///c:/data/x", "file:///C|/Data/x", "file://localhost/C:/Data/x"]) {
         assert.equal(verdict("open_uri", { uri }), "allow", uri);
       }
       assert.equal(verdict("open_many", { uris: ["file:///srv/docs/a", "file:///srv/docs/b/c"] }), "allow");
@@ -141,6 +141,10 @@ describe("under in the style of the schema and the root", function () {
         "file:///C:/Data/..%5c..%5cWindows",
         "file:///srv/docs/%252e%252e/x",
         "file:///C:/Data/PROGRA~1/x",
+        "file:///C:/Data/x:stream",
+        "file:///C:/Data/x%00",
+        "file:////fs01/share/x",
+        "file:///C:/Data/%2e%2e/x",
         "/srv/docs/x",
         "https://example.org/srv/docs/x",
       ]) {
