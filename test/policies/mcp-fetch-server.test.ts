@@ -73,13 +73,18 @@ describe("policy library: mcp-fetch-server", function () {
     return connected;
   }
 
-  it("unguarded, the server's own check stops 127.0.0.1 but lets [::ffff:127.0.0.1] reach the internal service", async () => {
+  it("unguarded, the server's own check stops 127.0.0.1 but lets [::ffff:127.0.0.1] reach the internal service", async function () {
     const client = new Client({ name: "unguarded", version: "1.0.0" });
     await client.connect(new StdioClientTransport({ command: server.command, args: [...server.args], stderr: "ignore" }));
     try {
       const direct = await client.callTool({ name: "fetch_txt", arguments: { url: `http://127.0.0.1:${port}/admin` } });
       assert.match(JSON.stringify(direct), /blocked request to private address/);
       const mapped = await client.callTool({ name: "fetch_txt", arguments: { url: `http://[::ffff:127.0.0.1]:${port}/admin` } });
+      if (/Failed to fetch/.test(JSON.stringify(mapped)) && hits.length === 0) {
+        // The server's check let the address through; only a host without IPv6 sockets cannot connect to it.
+        console.warn("    skipped: this host cannot open IPv6 sockets, so the mapped address connects nowhere");
+        this.skip();
+      }
       assert.match(JSON.stringify(mapped), /internal admin token/);
       assert.deepEqual(hits, [`[::ffff:7f00:1]:${port} /admin`]);
     } finally {
