@@ -850,10 +850,12 @@ export class ProxyConnection {
       }
       if (gate.answer !== undefined) return gate.answer;
     }
-    if (this.#core.mode === "shared" && (method.startsWith("tasks/") || (method === "tools/call" && params?.task !== undefined))) {
+    const tasks = method.startsWith("tasks/") || (method === "tools/call" && params?.task !== undefined);
+    if (tasks && (this.#core.mode === "shared" || this.sessionless)) {
       // One server session for every client cannot tell whose task is whose: a task's results and requests would
-      // reach whoever asks. Task-augmented calls need per-session mode.
-      throw new ProxyError("PQG8010", `\`${method}\` with tasks is not served in shared upstream mode; use per-session mode`, JSONRPC_METHOD_NOT_FOUND);
+      // reach whoever asks. Task-augmented calls need per-session mode, and a connection of their own.
+      const where = this.sessionless ? "to a request without a session (its upstream session is every such request's)" : "in shared upstream mode; use per-session mode";
+      throw new ProxyError("PQG8010", `\`${method}\` with tasks is not served ${where}`, JSONRPC_METHOD_NOT_FOUND);
     }
     // A change subscription exists only in the stateless revision (a 2025 client gets its notifications unasked).
     if (method === LISTEN && upstream.supervisor.modern !== undefined) return this.#listen(upstream, id, params, cancelled);

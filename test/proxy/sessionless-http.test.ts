@@ -263,6 +263,20 @@ describe("the proxy's HTTP listener and clients of revision 2026-07-28 without a
       assert.equal(unknown.status, 404);
       assert.equal((unknown.json?.error as { code: number }).code, -32601);
     });
+
+    it("refuses tasks to requests without a session, whose upstream session every such request shares", async () => {
+      const before = lines.length;
+      for (const body of [
+        { jsonrpc: "2.0", id: 6, method: "tools/call", params: { name: "echo", arguments: { text: "task" }, task: { ttl: 60_000 }, _meta: ENVELOPE } },
+        { jsonrpc: "2.0", id: 7, method: "tasks/result", params: { taskId: "someone-elses", _meta: ENVELOPE } },
+      ]) {
+        const reply = await post(listener.url, body);
+        const error = reply.json?.error as { code: number; message: string };
+        assert.equal(error.code, -32601, JSON.stringify(reply.json));
+        assert.match(error.message, /with tasks is not served to a request without a session/);
+      }
+      assert.equal(lines.length, before, "nothing was decided");
+    });
   });
 
   describe("in front of server-everything (SDK v1, no revision 2026-07-28)", () => {
