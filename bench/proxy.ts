@@ -12,9 +12,14 @@ import { BenchSetting, directStdioParameters, ECHO, PQGUARD, startVariant, timeC
 
 const SCHEDULE = {
   clients: 8,
-  /** Warm-up before anything is measured: V8 optimises the proxies' hot paths only after some hundred calls. */
-  warmupOneClient: 500,
-  warmupPerClient: 100,
+  /**
+   * Warm-up before anything is measured. V8 optimises a proxy's call path over its first few thousand calls (its
+   * CPU per call falls by 3–5× over the first 2,000–4,000 and is flat after), so the measured rounds see the steady
+   * state; the first `firstCalls` of them are measured apart, as what a fresh process costs per call.
+   */
+  warmupOneClient: 4000,
+  warmupPerClient: 500,
+  firstCalls: 500,
   /** Rounds interleave the variants (alternating their order), so all see the same machine state. */
   rounds: 10,
   /** Per round and variant: sequential calls of one client, then this many calls by each of the concurrent clients. */
@@ -157,15 +162,19 @@ function pairedThroughputRatio(variant: readonly Batch[], baseline: readonly Bat
   return round(median(variant.map((b, i) => callsPerSecond(b) / callsPerSecond(baseline[i]!))), 3);
 }
 
-async function measureCalls(setting: BenchSetting): Promise<Map<VariantName, Record<Mode, Batch[]>>> {
+/** Per variant: the measured rounds with one client and with 8, and (`first`) the first calls of a fresh process. */
+type Batches = Map<VariantName, Record<Mode | "first", Batch[]>>;
+
+async function measureCalls(setting: BenchSetting): Promise<Batches> {
   const running: RunningVariant[] = [];
   try {
     for (const { name } of VARIANTS) running.push(await startVariant(setting, name, SCHEDULE.clients));
+    const batches: Batches = new Map(running.map((v) => [v.name, { one: [], eight: [], first: [] }]));
     for (const variant of running) {
-      await runBatch(variant.connections.slice(0, 1), SCHEDULE.warmupOneClient);
+      batches.get(variant.name)!.first.push(await runBatch(variant.connections.slice(0, 1), SCHEDULE.firstCalls));
+      await runBatch(variant.connections.slice(0, 1), SCHEDULE.warmupOneClient - SCHEDULE.firstCalls);
       await runBatch(variant.connections, SCHEDULE.warmupPerClient);
     }
-    const batches = new Map<VariantName, Record<Mode, Batch[]>>(running.map((v) => [v.name, { one: [], eight: [] }]));
     for (let round = 0; round < SCHEDULE.rounds; round++) {
       for (const variant of round % 2 === 0 ? running : [...running].reverse()) {
         const into = batches.get(variant.name)!;
@@ -272,9 +281,10 @@ type VariantEntry = ReturnType<typeof summarise> & {
   proxy_cpu_to_baseline_server: number | null;
   floor_cpu_us_per_call: number | null;
   proxy_cpu_above_floor_us: number | null;
+  first_calls_cpu_us_per_call: number | null;
 };
 
-function report(batches: Map<VariantName, Record<Mode, Batch[]>>, ready: Awaited<ReturnType<typeof measureReady>>, load: number, seconds: number) {
+function report(batches: Batches, ready: Awaited<ReturnType<typeof measureReady>>, load: number, seconds: number) {
   const of = (name: VariantName) => batches.get(name)!;
   const variants = Object.fromEntries(
     VARIANTS.map(({ name, baseline, floor }) => {
@@ -291,6 +301,8 @@ function report(batches: Map<VariantName, Record<Mode, Batch[]>>, ready: Awaited
           // The bare relay's CPU per call on the same path, measured in the same rounds: what relaying costs at all.
           floor_cpu_us_per_call: floorCpu,
           proxy_cpu_above_floor_us: own.proxy_cpu_us_per_call === null || floorCpu === null ? null : round(own.proxy_cpu_us_per_call - floorCpu),
+          // A fresh process, before V8 has optimised its call path: the first calls of the first connection.
+          first_calls_cpu_us_per_call: mode === "one" ? summarise(of(name).first, name).proxy_cpu_us_per_call : null,
         };
       };
       return [name, { one_client: entry("one"), clients_8: entry("eight") }];
@@ -323,6 +335,9 @@ function report(batches: Map<VariantName, Record<Mode, Batch[]>>, ready: Awaited
     // Their floors, measured in the same rounds: a bare relay over stdio, and a bare Streamable HTTP → stdio relay.
     cpu_floor_us_per_call: variants.stdio_proxy.one_client.floor_cpu_us_per_call,
     sealed_cpu_floor_us_per_call: variants.http_proxy_sealed.one_client.floor_cpu_us_per_call,
+    // The same over a fresh process's first calls, before the measured rounds.
+    first_calls_cpu_us_per_call: variants.stdio_proxy.one_client.first_calls_cpu_us_per_call,
+    first_calls_sealed_cpu_us_per_call: variants.http_proxy_sealed.one_client.first_calls_cpu_us_per_call,
     connect_cpu_us_per_call: variants.host_path.one_client.connect_cpu_us_per_call,
     // Sealed + guarded + audited pqguard proxy against mcp-proxy's plain forwarding, paired per round.
     http_sealed_to_mcp_proxy: vsMcpProxy,
@@ -360,13 +375,14 @@ function text(result: Result): string[] {
   const serverScale = (name: VariantName): string => {
     const entry = result.variants[name].one_client;
     const server = entry.proxy_cpu_to_baseline_server === null ? "" : `; ${entry.proxy_cpu_to_baseline_server}x the server's own CPU per call in the baseline`;
-    return entry.floor_cpu_us_per_call === null ? "" : `  (floor: a bare relay ${entry.floor_cpu_us_per_call} µs${server})`;
+    const first = entry.first_calls_cpu_us_per_call === null ? "" : `; ${entry.first_calls_cpu_us_per_call} µs over a fresh process's first ${result.schedule.firstCalls} calls`;
+    return entry.floor_cpu_us_per_call === null ? "" : `  (floor: a bare relay ${entry.floor_cpu_us_per_call} µs${server}${first})`;
   };
   return [
     `proxy: tools/call echo on server-everything, ${result.node}, ${result.cpu}, ${result.cores} cores, load ${result.load_1m}, ${result.seconds} s`,
-    `  ${s.rounds} interleaved rounds; one client: ${s.rounds * s.oneClientCalls} sequential calls; ${s.clients} clients: ${s.rounds * s.clients * s.callsPerClient} calls, ${s.clients} at a time`,
+    `  after ${s.warmupOneClient} warm-up calls on the first connection and ${s.warmupPerClient} on each, ${s.rounds} interleaved rounds; one client: ${s.rounds * s.oneClientCalls} sequential calls; ${s.clients} clients: ${s.rounds * s.clients * s.callsPerClient} calls, ${s.clients} at a time`,
     "  p50 × is the paired ratio to the baseline of its transport; CPU µs is the proxy process's CPU time per call",
-    "  (/proc/PID/stat utime + stime), for a baseline the server's own; floor is the bare relay's on the same path, in the",
+    "  (its threads' run time from /proc), for a baseline the server's own; floor is the bare relay's on the same path, in the",
     "  same rounds; client is the benchmark's own process (the SDK clients) per call",
     `  ${"".padEnd(56)}${"one client".padEnd(52)}  │${s.clients} clients`,
     `  ${"".padEnd(56)}${heading}  │${heading}`,

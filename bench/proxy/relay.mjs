@@ -3,7 +3,7 @@
 // JavaScript run by `node` itself (no loader), for that reason.
 //
 //   node relay.mjs stdio -- COMMAND ARGS...   newline-delimited JSON-RPC on stdin/stdout, relayed to the command's
-//   node relay.mjs http -- COMMAND ARGS...    Streamable HTTP on 127.0.0.1 (POST answered as application/json, one
+//   node relay.mjs http -- COMMAND ARGS...    Streamable HTTP on 127.0.0.1 (a POST answered as one event, one
 //                                             upstream process per session), relayed to the command's stdio; prints
 //                                             `listening on URL`
 //
@@ -61,8 +61,10 @@ if (mode === "stdio") {
       const response = message.method === undefined ? waiting.get(message.id) : undefined;
       if (response === undefined) return;
       waiting.delete(message.id);
-      const body = JSON.stringify(message);
-      response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body);
+      // As server-sent events, as the SDK's server transport and pqguard's listener answer by default, so that the
+      // benchmark's clients do the same work behind the floor as behind the proxies.
+      const body = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+      response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "content-length": Buffer.byteLength(body) }).end(body);
     });
     const session = { id, upstream, waiting };
     sessions.set(id, session);
