@@ -314,6 +314,11 @@ function report(batches: Batches, ready: Awaited<ReturnType<typeof measureReady>
     calls_per_s: pairedThroughputRatio(of("http_proxy_sealed")[mode], of("http_mcp_proxy")[mode]),
   });
   const vsMcpProxy = { one_client: sealedToMcpProxy("one"), clients_8: sealedToMcpProxy("eight") };
+  // The bare HTTP relay against mcp-proxy, paired the same way: how far any relay gets on this machine and clients.
+  const floorToMcpProxy = (mode: Mode) => ({
+    p50: pairedLatencyRatio(of("http_floor")[mode], of("http_mcp_proxy")[mode]),
+    calls_per_s: pairedThroughputRatio(of("http_floor")[mode], of("http_mcp_proxy")[mode]),
+  });
   const stdioAdded = pairedLatencyDifference(of("stdio_proxy").one, of("stdio_direct").one);
   const cpu = variants.stdio_proxy.one_client.proxy_cpu_us_per_call!;
   const sealedCpu = variants.http_proxy_sealed.one_client.proxy_cpu_us_per_call!;
@@ -341,6 +346,7 @@ function report(batches: Batches, ready: Awaited<ReturnType<typeof measureReady>
     connect_cpu_us_per_call: variants.host_path.one_client.connect_cpu_us_per_call,
     // Sealed + guarded + audited pqguard proxy against mcp-proxy's plain forwarding, paired per round.
     http_sealed_to_mcp_proxy: vsMcpProxy,
+    http_floor_to_mcp_proxy: { one_client: floorToMcpProxy("one"), clients_8: floorToMcpProxy("eight") },
     ready_ms: { proxy: ready.proxy_ms, connect: ready.connect_ms },
     ready,
     targets: {
@@ -388,6 +394,7 @@ function text(result: Result): string[] {
     `  ${"".padEnd(56)}${heading}  │${heading}`,
     ...VARIANTS.map(row),
     `  sealed pqguard proxy / mcp-proxy: p50 ${result.http_sealed_to_mcp_proxy.one_client.p50}x (one client), ${result.http_sealed_to_mcp_proxy.clients_8.p50}x (${s.clients}); calls/s ${result.http_sealed_to_mcp_proxy.one_client.calls_per_s}x, ${result.http_sealed_to_mcp_proxy.clients_8.calls_per_s}x`,
+    `  bare HTTP relay (floor) / mcp-proxy: p50 ${result.http_floor_to_mcp_proxy.one_client.p50}x (one client), ${result.http_floor_to_mcp_proxy.clients_8.p50}x (${s.clients}); calls/s ${result.http_floor_to_mcp_proxy.one_client.calls_per_s}x, ${result.http_floor_to_mcp_proxy.clients_8.calls_per_s}x`,
     `  start-up to the first answered call, median of ${result.ready.runs}: server-everything ${result.ready.direct_ms} ms, behind pqguard proxy ${result.ready.proxy_total_ms} ms; pqguard connect to a ready sealed proxy ${result.ready.connect_total_ms} ms`,
     "targets:",
     line("one client over stdio, the proxy adds (p50)", t.stdio_added_us, " µs"),
