@@ -12,8 +12,8 @@ import { median } from "../echo.js";
 import { LogFiles, ProcessGroup, totalCpuMicros, waitForLine } from "./children.js";
 
 const SCHEDULE = {
-  /** V8 optimises the hot paths only after some hundred calls. */
-  warmup: 400,
+  /** A proxy's CPU per call falls 3–5× over its first 2,000–4,000 calls as V8 optimises it (bench/proxy.ts). */
+  warmup: 4_000,
   rounds: 10,
   /** Sequential calls of one client, per round and variant. */
   calls: 200,
