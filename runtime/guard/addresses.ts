@@ -391,8 +391,9 @@ const SET_SOURCES: Readonly<Record<Exclude<IpSetName, "internal">, { ranges: rea
   multicast: { ranges: ["224.0.0.0/4", "ff00::/8"], names: [] },
   // "This network" (RFC 791; a connect to 0.0.0.0 reaches the local host on Linux) and the IPv6 unspecified address.
   unspecified: { ranges: ["0.0.0.0/8", "::/128"], names: [] },
-  // IETF protocol assignments, documentation, benchmarking, future use and broadcast, discard-only, IPv6 documentation
-  // and ORCHID, and the IETF protocol block (Teredo included).
+  // IETF protocol assignments, documentation, benchmarking, future use and broadcast, discard-only, local-use IPv4/IPv6
+  // translation (RFC 8215: a network's own NAT64 prefix, which reaches its IPv4 addresses, private ones included), IPv6
+  // documentation and ORCHID, and the IETF protocol block (Teredo included).
   reserved: {
     ranges: [
       "192.0.0.0/24",
@@ -402,6 +403,7 @@ const SET_SOURCES: Readonly<Record<Exclude<IpSetName, "internal">, { ranges: rea
       "203.0.113.0/24",
       "240.0.0.0/4",
       "100::/64",
+      "64:ff9b:1::/48",
       "2001::/23",
       "2001:db8::/32",
       "3fff::/20",

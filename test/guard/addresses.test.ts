@@ -93,6 +93,8 @@ describe("addresses: ranges and sets", () => {
     assert.deepEqual(setsOf("[ff02::1]"), ["multicast", "internal"]);
     assert.deepEqual(setsOf("255.255.255.255"), ["reserved", "internal"]);
     assert.deepEqual(setsOf("[2001:db8::1]"), ["reserved", "internal"]);
+    // A network's own NAT64 prefix (RFC 8215) translates to its IPv4 addresses, 10.0.0.5 here.
+    assert.deepEqual(setsOf("[64:ff9b:1::a00:5]"), ["reserved", "internal"]);
   });
 
   it("leaves public addresses and ordinary names out of every set", () => {

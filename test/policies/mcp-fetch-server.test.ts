@@ -118,6 +118,23 @@ describe("policy library: mcp-fetch-server", function () {
     assert.deepEqual(hits, []);
   });
 
+  it("refuses names that resolve only inside a network: dotless, .internal, .local, .home.arpa", async () => {
+    const researcher = await as("researcher");
+    const names = [
+      `http://ip6-localhost:${port}/admin`,
+      "http://redis:6379/",
+      "http://instance-data/latest/meta-data/",
+      "http://instance-data.ec2.internal/latest/meta-data/",
+      "http://host.docker.internal/",
+      "http://redis.default.svc.cluster.local./",
+      "http://ROUTER.HOME.ARPA/",
+    ];
+    for (const url of names) assert.equal((await researcher.refused("fetch_txt", { url })).reason, "the fetcher never reaches names that resolve only inside a network", url);
+    // The local-use NAT64 prefix reaches the network's own IPv4 addresses.
+    assert.equal((await researcher.refused("fetch_txt", { url: "http://[64:ff9b:1::a00:5]/" })).reason, "the fetcher never reaches internal addresses");
+    assert.deepEqual(hits, []);
+  });
+
   it("passes a public name through to the server, and keeps an assistant on the documentation site", async () => {
     const researcher = await as("researcher");
     // Reached the real server, which could not resolve the name: its own error, not a refusal.

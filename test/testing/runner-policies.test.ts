@@ -32,7 +32,7 @@ describe("pqguard test policies/", function () {
     const run = await pqguardTest(["policies", "--seed", "1", "--min-coverage", "95", "--format", "json"]);
     const report = JSON.parse(run.stdout) as Report;
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    assert.deepEqual(report.summary, { passed: 335, failed: 0, skipped: 0, policies: 10 });
+    assert.deepEqual(report.summary, { passed: 342, failed: 0, skipped: 0, policies: 10 });
     assert.deepEqual([report.coverage.percent, report.coverage.ok], [95.9, true]);
     const uncovered = Object.fromEntries(
       report.policies.map((p) => [
