@@ -2,18 +2,23 @@
 // read a call-sized body (the budget for bodies in flight is everyone's), a peer refused new sessions is refused
 // sessionless requests too, and a body with duplicate keys is delivered as the headers mirror it, or not at all.
 import assert from "node:assert/strict";
-import { createServer, request, type Server } from "node:http";
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { PlainHttpEndpoint, SealedHttpEndpoint, type SessionlessExchangeTransport } from "../../../runtime/transport/index.js";
-import type { HttpEndpoint, TrackedTransport } from "../../../runtime/transport/http.js";
 import { serverFixture } from "../../session/fixtures.js";
 
 const REVISION = "2026-07-28";
 const ENVELOPE = { "io.modelcontextprotocol/protocolVersion": REVISION, "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" } };
 const HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": REVISION };
 
-async function serve(endpoint: HttpEndpoint<TrackedTransport>): Promise<{ url: URL; close(): Promise<void> }> {
+/** What the tests need of an endpoint. */
+interface Served {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function serve(endpoint: Served): Promise<{ url: URL; close(): Promise<void> }> {
   const http: Server = createServer((req, res) => void endpoint.handle(req, res));
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
   const { port } = http.address() as AddressInfo;
@@ -71,7 +76,7 @@ describe("attacks: HTTP endpoints and requests without a session", function () {
 
   it("refuses a POST naming an unknown session before reading its body, sealed or plain without sessionless requests", async () => {
     const { credentials } = serverFixture();
-    const endpoints: HttpEndpoint<TrackedTransport>[] = [
+    const endpoints: (SealedHttpEndpoint | PlainHttpEndpoint)[] = [
       new SealedHttpEndpoint({ credentials, connect: () => Promise.resolve() }),
       new PlainHttpEndpoint({ connect: () => Promise.resolve() }),
     ];
