@@ -91,7 +91,8 @@ function resolveSegments(rest: string, separators: RegExp | string, windows: boo
       continue;
     }
     if (windows && segment.includes(":")) return { reason: `\`${raw}\` names an alternate data stream` };
-    if (windows && /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$/i.test(segment)) return { reason: `\`${raw}\` names a Windows device, not a file` };
+    // Win32 ignores spaces before the extension too: `NUL .txt` is `NUL`.
+    if (windows && /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$) *(\..*)?$/i.test(segment)) return { reason: `\`${raw}\` names a Windows device, not a file` };
     // A program that passes the name through an ANSI code page gets Windows' "best fit" for these: `/`, `\`, `.` or `:`.
     if (windows && BEST_FIT_SEPARATORS.test(segment)) return { reason: `\`${raw}\` holds a character that Windows' best-fit mapping turns into \`/\`, \`\\\`, \`.\`, \`:\` or a space` };
     // `PROGRA~1` may be the 8.3 short name of any folder: which one, only the file system knows.

@@ -115,7 +115,7 @@ describe("paths: Windows", () => {
   });
 
   it("cannot place device paths, drive-relative paths, streams and device names", () => {
-    for (const path of ["\\\\?\\C:\\Data\\Docs\\x", "\\\\.\\C:\\Data\\Docs\\x", "//?/C:/Data/Docs/x", "C:Data\\Docs\\x", "\\Data\\Docs\\x", "Data\\Docs", "C:\\Data\\Docs\\x::$DATA", "C:\\Data\\Docs\\NUL", "C:\\Data\\Docs\\com1.txt", "C:\\Data\\Docs\\%2e%2e\\x"]) {
+    for (const path of ["\\\\?\\C:\\Data\\Docs\\x", "\\\\.\\C:\\Data\\Docs\\x", "//?/C:/Data/Docs/x", "C:Data\\Docs\\x", "\\Data\\Docs\\x", "Data\\Docs", "C:\\Data\\Docs\\x::$DATA", "C:\\Data\\Docs\\NUL", "C:\\Data\\Docs\\com1.txt", "C:\\Data\\Docs\\NUL .txt", "C:\\Data\\Docs\\con  .log", "C:\\Data\\Docs\\%2e%2e\\x"]) {
       assert.equal(win(path), "undecidable", path);
     }
   });
