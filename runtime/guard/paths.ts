@@ -115,6 +115,7 @@ function normaliseWindows(path: string): Parse {
   let rest: string;
   if (unc !== null) {
     if (/^\.{1,2}$/.test(unc[1]!) || /^\.{1,2}$/.test(unc[2]!)) return refuse("its UNC server or share is `.` or `..`");
+    if (BEST_FIT_SEPARATORS.test(unc[1]!) || BEST_FIT_SEPARATORS.test(unc[2]!)) return refuse("its UNC server or share holds a character that Windows' best-fit mapping turns into `/`, `\\`, `.`, `:` or a space");
     prefix = `//${unc[1]!.toLowerCase()}/${unc[2]!.toLowerCase()}`;
     rest = unc[3]!;
   } else if (/^[A-Za-z]:[\\/]/.test(path)) {

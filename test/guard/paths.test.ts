@@ -126,6 +126,8 @@ describe("paths: Windows", () => {
       assert.equal(win(path), "undecidable", path);
     }
     assert.equal(verdict("file:///C:/Data/Docs/..%E2%88%95..%E2%88%95Secret", pathRoot("C:\\Data\\Docs", "file-uri")), "undecidable");
+    // In a share's name as well: `\\fs01\team∕..` is the share `team` to an ANSI reader, another share to the guard.
+    assert.equal(verdict("\\\\fs01\\team\u2215..\\x", pathRoot("\\\\fs01\\team", "windows")), "undecidable");
     // POSIX has no best-fit mapping: there `∕` is an ordinary character of a name.
     assert.equal(verdict("/srv/docs/..\u2215x"), "under");
   });
