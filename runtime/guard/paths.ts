@@ -83,6 +83,8 @@ const BEST_FIT_SEPARATORS = /[\u3000\u00a0\u2215\u2044\uff0f\ufe68\u29f8\u29f9\u
 function resolveSegments(rest: string, separators: RegExp | string, windows: boolean): { segments: string[] } | { reason: string } {
   const segments: string[] = [];
   for (const raw of rest.split(separators)) {
+    // A name of dots and spaces alone (`...`, `.. `) is `..`, `.` or nothing, depending on which Win32 routine reads it.
+    if (windows && raw !== "." && raw !== ".." && raw !== "" && /^[. ]+$/.test(raw)) return { reason: `\`${raw}\` is a name of dots and spaces, which Windows may read as \`..\`` };
     // Win32 drops trailing dots and spaces from every name: `secret.` and `secret ` open `secret`.
     const segment = windows && raw !== "." && raw !== ".." ? raw.replace(/[. ]+$/, "") : raw;
     if (segment === "" || segment === ".") continue;

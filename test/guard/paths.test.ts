@@ -102,6 +102,8 @@ describe("paths: Windows", () => {
     assert.equal(win("C:\\Data\\Docs.\\x"), "under");
     assert.equal(win("C:\\Data\\Docs \\x"), "under");
     assert.equal(win("C:\\Data\\Docs..\\x"), "under");
+    // A name of dots and spaces alone may be `..` to Win32: `C:\Data\Docs\a\.. \..\x` is `C:\Data\x` then.
+    for (const path of ["C:\\Data\\Docs\\a\\.. \\..\\x", "C:\\Data\\Docs\\...\\x", "C:\\Data\\Docs\\. .\\x"]) assert.equal(win(path), "undecidable", path);
   });
 
   it("refuses other drives, shares, climbing out and siblings", () => {
