@@ -1,0 +1,47 @@
+// The argument values a state store keeps of a call: only the numbers a policy aggregates (`sum(refund.amount, 1d)`),
+// picked out of the arguments by JSON Pointer before the call reaches the store, so no other argument ever does.
+import type { AggregateFunction } from "../guard/types.js";
+
+/** JSON Pointer → value: what a store keeps of one call's arguments. */
+export type RecordedValues = Readonly<Record<string, number>>;
+
+/** The JSON Pointer (RFC 6901) of a path of field names: `["payment", "amount"]` → `/payment/amount`. */
+export function pointerOf(fields: readonly string[]): string {
+  return fields.map((f) => `/${f.replace(/~/g, "~0").replace(/\//g, "~1")}`).join("");
+}
+
+function fieldsOf(pointer: string): string[] {
+  return pointer
+    .split("/")
+    .slice(1)
+    .map((f) => f.replace(/~1/g, "/").replace(/~0/g, "~"));
+}
+
+/**
+ * The values at `pointers` in a call's arguments that are finite numbers; undefined when there are none. Anything
+ * else at a pointer (absent, a string, an object) is not kept: the call then adds nothing to an aggregate.
+ */
+export function recordedValues(args: unknown, pointers: readonly string[] | undefined): RecordedValues | undefined {
+  if (!Array.isArray(pointers) || pointers.length === 0) return undefined;
+  let values: Record<string, number> | undefined;
+  for (const pointer of pointers) {
+    let at: unknown = args;
+    for (const field of fieldsOf(pointer)) {
+      at = typeof at === "object" && at !== null && !Array.isArray(at) && Object.hasOwn(at, field) ? (at as Record<string, unknown>)[field] : undefined;
+    }
+    if (typeof at === "number" && Number.isFinite(at)) (values ??= Object.create(null) as Record<string, number>)[pointer] = at;
+  }
+  return values;
+}
+
+/** Folds values in the order given (a store gives them oldest first): 0 over none, so that no history reads as 0. */
+export function aggregateValues(fn: AggregateFunction, values: Iterable<number>): number {
+  let result: number | undefined;
+  for (const v of values) {
+    if (result === undefined) result = v;
+    else if (fn === "sum") result += v;
+    else if (fn === "max") result = Math.max(result, v);
+    else result = Math.min(result, v);
+  }
+  return result ?? 0;
+}
