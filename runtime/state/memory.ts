@@ -1,6 +1,7 @@
 // The default StateStore: call history in process memory, bounded in entries, sessions and age, failing closed
 // (a `StateError`) wherever a bound would otherwise make a count silently too low.
-import type { CallHistory, LimitScope } from "../guard/types.js";
+import type { AggregateFunction, CallHistory, LimitScope } from "../guard/types.js";
+import { aggregateValues, keptValues, type RecordedValues } from "./values.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore, type SyncStateOperations } from "./store.js";
 
 /**
@@ -40,6 +41,8 @@ interface Entry {
   readonly tool: string;
   readonly at: number;
   readonly seq: number;
+  /** The numbers the policy aggregates, shared by the call's entries in every log; absent when it has none. */
+  readonly values?: RecordedValues | undefined;
 }
 
 /** Time-ordered entries; `start` skips expired ones so that expiring is not an O(n) shift each time. */
@@ -85,6 +88,20 @@ class Run {
 
   /** Entries at or after `since` with a sequence number below `seqLimit`: a binary search, then the unseen tail. */
   countSince(since: number, seqLimit: number): number {
+    const [lo, end] = this.rangeSince(since, seqLimit);
+    return end - lo;
+  }
+
+  /** The values at `pointer` of the entries `countSince` counts, oldest (lowest sequence number) first. */
+  *valuesSince(pointer: string, since: number, seqLimit: number): Generator<number> {
+    const [lo, end] = this.rangeSince(since, seqLimit);
+    for (let i = lo; i < end; i++) {
+      const value = this.entries[i]!.values?.[pointer];
+      if (value !== undefined) yield value;
+    }
+  }
+
+  private rangeSince(since: number, seqLimit: number): [number, number] {
     let lo = this.start;
     let hi = this.entries.length;
     while (lo < hi) {
@@ -94,7 +111,7 @@ class Run {
     }
     let end = this.entries.length;
     while (end > lo && this.entries[end - 1]!.seq >= seqLimit) end--;
-    return end - lo;
+    return [lo, end];
   }
 }
 
@@ -290,10 +307,12 @@ export class MemoryStateStore implements StateStore {
     }
     const seq = this.seq++;
     if (!session.called.has(call.tool)) session.called.set(call.tool, seq);
-    for (const log of [this.global, client, session.log]) this.append(log, call.tool, call.at, seq);
+    // Only the numbers the policy aggregates, copied: the caller's object is not kept, nor anything else it holds.
+    const values = keptValues(call.values);
+    for (const log of [this.global, client, session.log]) this.append(log, call.tool, call.at, seq, values);
   }
 
-  private append(log: EntryLog, tool: string, at: number, seq: number): void {
+  private append(log: EntryLog, tool: string, at: number, seq: number, values: RecordedValues | undefined): void {
     // A clock that steps back is clamped, so every log stays sorted and counts can stop at the window's start.
     const clamped = Math.max(at, log.lastAt);
     log.lastAt = clamped;
@@ -301,7 +320,7 @@ export class MemoryStateStore implements StateStore {
       log.dropOldest();
       this.total--;
     }
-    log.push({ tool, at: clamped, seq });
+    log.push(values === undefined ? { tool, at: clamped, seq } : { tool, at: clamped, seq, values });
     this.total++;
   }
 
@@ -322,6 +341,12 @@ export class MemoryStateStore implements StateStore {
         const log = scope === "session" ? sessionLog : scope === "client" ? clientLog : global;
         if (since <= log.incompleteThrough) store.refuseIncomplete(log, scope, key);
         return log.count(tools, since, seqLimit);
+      },
+      aggregate(fn: AggregateFunction, tool: string, pointer: string, since: number, scope: LimitScope): number {
+        const log = scope === "session" ? sessionLog : scope === "client" ? clientLog : global;
+        if (since <= log.incompleteThrough) store.refuseIncomplete(log, scope, key);
+        const run = log.byTool.get(tool);
+        return run === undefined ? 0 : aggregateValues(fn, run.valuesSince(pointer, since, seqLimit));
       },
       called(tool: string): boolean {
         if (called === undefined) return false;

@@ -45,3 +45,16 @@ export function aggregateValues(fn: AggregateFunction, values: Iterable<number>)
   }
   return result ?? 0;
 }
+
+/**
+ * What a store keeps of a record's values: a copy holding only finite numbers under JSON Pointers, so that a record
+ * built by other code than enforcement's `callRecordOf` cannot put anything else (or a live object) in the store.
+ */
+export function keptValues(values: RecordedValues | undefined): RecordedValues | undefined {
+  if (typeof values !== "object" || values === null) return undefined;
+  let kept: Record<string, number> | undefined;
+  for (const [pointer, value] of Object.entries(values)) {
+    if (pointer.startsWith("/") && typeof value === "number" && Number.isFinite(value)) (kept ??= Object.create(null) as Record<string, number>)[pointer] = value;
+  }
+  return kept === undefined ? undefined : Object.freeze(kept);
+}
