@@ -16,7 +16,7 @@ import type { CheckContext, Scope } from "./context.js";
 import { contradictions, prefixOnPathOrUrl } from "./lints.js";
 import { constantDuration, isIsoTimestamp, MAX_DURATION_MS, MIN_DURATION_MS } from "./literals.js";
 import { itemShapes, typePath, typeToolField, typeVariable } from "./paths.js";
-import { ADDRESS, algorithm, BOOLEAN, DURATION, ERROR, NUMBER, REGEX, sameType, STRING, TIMESTAMP, TOOL, typeName, UNKNOWN, unwrap } from "./types.js";
+import { ADDRESS, algorithm, BOOLEAN, DURATION, ERROR, NUMBER, REGEX, sameType, SCOPE, STRING, TIMESTAMP, TOOL, typeName, UNKNOWN, unwrap } from "./types.js";
 
 /** The functions a policy may call. */
 const FUNCTIONS = ["calls", "called", "sum", "max", "min", "len", "lower", "upper", "url", "host", "ip", "seen"] as const;
@@ -520,7 +520,11 @@ export class ExpressionTyper {
     const window = e.args[1]!;
     const ok = this.argument(this.expr(window, scope), ["duration"], 2, name, window, "a duration") && this.constantWindow(window);
     const who = e.args[2];
-    if (who === undefined || historyScope(who) !== undefined) return ok;
+    if (who === undefined) return ok;
+    if (historyScope(who) !== undefined) {
+      this.ctx.types.set(who, SCOPE);
+      return ok;
+    }
     this.ctx.report("badHistoryScope", who, { name, expr: this.ctx.quote(who) });
     return false;
   }
@@ -536,7 +540,10 @@ export class ExpressionTyper {
     if (tool === undefined) return false;
     const t = typeToolField(this.ctx, { ...arg, segments: arg.segments }, rootSpan, tool);
     if (t === ERROR) return false;
-    if (t.kind === "number") return true;
+    if (t.kind === "number") {
+      this.ctx.types.set(arg, NUMBER);
+      return true;
+    }
     this.ctx.report("aggregateNotNumber", arg, { name, expr: this.ctx.quote(arg), type: typeName(t), tool: tool.name });
     return false;
   }
