@@ -406,6 +406,11 @@ export interface HistoryConstraints {
   readonly within?: number;
   /** Whose calls they are. Default all three. */
   readonly scopes?: readonly CallScope[];
+  /**
+   * The arguments of earlier calls, by tool: amounts where a policy's `sum()` or `max()` draws its lines, say.
+   * Default: drawn from each tool's inputSchema, as `toolCall` draws them.
+   */
+  readonly args?: Readonly<Record<string, fc.Arbitrary<Readonly<Record<string, unknown>>>>>;
   /** The time the history is read at. Default `clock()`; `request` anchors it at the request's own time. */
   readonly now?: number | fc.Arbitrary<number>;
 }
@@ -432,7 +437,10 @@ export function history(manifest: ManifestInput, constraints: HistoryConstraints
   const now = constraints.now === undefined ? clock() : typeof constraints.now === "number" ? fc.constant(constraints.now) : constraints.now;
   const ago = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: Math.min(within, RECENT_MS) }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: within }) });
   // Arguments as the tool's schema allows, so that aggregates see amounts; none for a schema the generator cannot honour.
+  for (const tool of Object.keys(constraints.args ?? {})) if (!tools.includes(tool)) throw constraintError(`history arguments for \`${tool}\`, which is not among the history's tools`);
   const argsOf = (tool: string): fc.Arbitrary<Readonly<Record<string, unknown>> | undefined> => {
+    const given = constraints.args !== undefined && Object.hasOwn(constraints.args, tool) ? constraints.args[tool] : undefined;
+    if (given !== undefined) return given;
     try {
       return toolCall(manifest, tool).map((c) => c.args);
     } catch {

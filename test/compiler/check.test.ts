@@ -103,7 +103,7 @@ describe("checker", () => {
       assert.deepEqual(policy.requirements.map((r) => r.id), ["payments.policy:6", "payments.policy:7", "payments.policy:11", "payments.policy:12", "payments.policy:13"]);
       assert.equal(policy.requirements[1]!.text, 'client.role in ["billing-agent", "support-agent"]');
       assert.equal(policy.requirements[2]!.text, 'transport.kem >= "ML-KEM-768"');
-      assert.deepEqual(policy.rules.map((r) => r.id), ["payments.policy:16", "payments.policy:18", "payments.policy:21", "payments.policy:25", "payments.policy:29", "payments.policy:33", "payments.policy:40", "payments.policy:45"]);
+      assert.deepEqual(policy.rules.map((r) => r.id), ["payments.policy:16", "payments.policy:18", "payments.policy:21", "payments.policy:25", "payments.policy:29", "payments.policy:33"]);
       const business = policy.rules[5]!;
       assert.equal(business.tools, "*");
       assert.equal(business.effect, "forbid");
