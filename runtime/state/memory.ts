@@ -1,7 +1,7 @@
 // The default StateStore: call history in process memory, bounded in entries, sessions and age, failing closed
 // (a `StateError`) wherever a bound would otherwise make a count silently too low.
 import type { AggregateFunction, CallHistory, LimitScope } from "../guard/types.js";
-import { aggregateValues, keptValues, type RecordedValues } from "./values.js";
+import { keptValues, type RecordedValues } from "./values.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore, type SyncStateOperations } from "./store.js";
 
 /**
@@ -92,13 +92,22 @@ class Run {
     return end - lo;
   }
 
-  /** The values at `pointer` of the entries `countSince` counts, oldest (lowest sequence number) first. */
-  *valuesSince(pointer: string, since: number, seqLimit: number): Generator<number> {
+  /**
+   * Folds the values at `pointer` of the entries `countSince` counts, oldest (lowest sequence number) first, as
+   * `aggregateValues` folds them (0 over none); a plain loop, since it runs on every decision that reads an aggregate.
+   */
+  foldSince(fn: AggregateFunction, pointer: string, since: number, seqLimit: number): number {
     const [lo, end] = this.rangeSince(since, seqLimit);
+    let result: number | undefined;
     for (let i = lo; i < end; i++) {
-      const value = this.entries[i]!.values?.[pointer];
-      if (value !== undefined) yield value;
+      const v = this.entries[i]!.values?.[pointer];
+      if (v === undefined) continue;
+      if (result === undefined) result = v;
+      else if (fn === "sum") result += v;
+      else if (fn === "max") result = Math.max(result, v);
+      else result = Math.min(result, v);
     }
+    return result ?? 0;
   }
 
   private rangeSince(since: number, seqLimit: number): [number, number] {
@@ -346,7 +355,7 @@ export class MemoryStateStore implements StateStore {
         const log = scope === "session" ? sessionLog : scope === "client" ? clientLog : global;
         if (since <= log.incompleteThrough) store.refuseIncomplete(log, scope, key);
         const run = log.byTool.get(tool);
-        return run === undefined ? 0 : aggregateValues(fn, run.valuesSince(pointer, since, seqLimit));
+        return run === undefined ? 0 : run.foldSince(fn, pointer, since, seqLimit);
       },
       called(tool: string): boolean {
         if (called === undefined) return false;
