@@ -447,7 +447,8 @@ export function history(manifest: ManifestInput, constraints: HistoryConstraints
       return fc.constant(undefined);
     }
   };
-  const calledTool = fc.oneof(...tools.map((tool) => fc.record({ tool: fc.constant(tool), args: argsOf(tool) })));
+  // Cross-shrinking, so that a failing history shrinks to calls of the first tool, as `constantFrom` would.
+  const calledTool = fc.oneof({ withCrossShrink: true }, ...tools.map((tool) => fc.record({ tool: fc.constant(tool), args: argsOf(tool) })));
   const call = fc.record({ called: calledTool, ago, scope: fc.constantFrom(...scopes) });
   return fc
     .tuple(fc.array(call, { minLength: minCalls, maxLength: maxCalls }), now)

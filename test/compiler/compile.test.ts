@@ -39,6 +39,7 @@ describe("pqguard compile", function () {
       "git.guard.ts",
       "healthcare.guard.ts",
       "payments.guard.ts",
+      "payments_history.guard.ts",
       "server_everything.guard.ts",
       "server_filesystem.guard.ts",
       "server_memory.guard.ts",

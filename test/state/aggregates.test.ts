@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { Redis } from "ioredis";
 import { interpret } from "../../compiler/interpreter.js";
 import type { SessionView } from "../../runtime/enforce/context.js";
-import { DecisionPoint } from "../../runtime/enforce/decide.js";
+import { DecisionPoint, stateStoreFor } from "../../runtime/enforce/decide.js";
 import type { AggregateFunction, GuardModule, LimitScope } from "../../runtime/guard/types.js";
 import { aggregateValues, MemoryStateStore, RedisStateStore, SqliteStateStore, type CallRecord, type StateStore } from "../../runtime/state/index.js";
 import { sessionInfo } from "../enforce/fixtures.js";
@@ -76,7 +76,7 @@ interface Recorded {
 }
 
 /** The reference: the values of the calls in the window and scope, folded in the order they were recorded. */
-function reference(recorded: readonly Recorded[], fn: AggregateFunction, tool: string, pointer: string, since: number, scope: LimitScope, key: (typeof KEYS)[number]): number {
+function reference(recorded: readonly Recorded[], fn: AggregateFunction, tool: string, pointer: string, since: number, scope: LimitScope, key: Query["key"]): number {
   const values = recorded
     .filter(({ call }) => call.tool === tool && call.at >= since)
     .filter(({ call }) => scope === "global" || (scope === "client" ? call.clientId === key.clientId : call.sessionId === key.sessionId))
@@ -86,7 +86,7 @@ function reference(recorded: readonly Recorded[], fn: AggregateFunction, tool: s
 }
 
 type GeneratedCall = { readonly tool: string; readonly dt: number; readonly key: (typeof KEYS)[number]; readonly amount: number | undefined; readonly other: number | undefined };
-type Query = { readonly fn: AggregateFunction; readonly tool: string; readonly pointer: string; readonly scope: LimitScope; readonly key: (typeof KEYS)[number]; readonly back: number };
+type Query = { readonly fn: AggregateFunction; readonly tool: string; readonly pointer: string; readonly scope: LimitScope; readonly key: { readonly sessionId: string; readonly clientId: string }; readonly back: number };
 
 const callsArb: fc.Arbitrary<GeneratedCall[]> = fc.array(
   fc.record({
@@ -196,6 +196,13 @@ describe("aggregates over history in the state stores", function () {
       for (const leaked of [SECRET, NOTE, String(REFERENCE), "customer_id", "/note", "/reference"]) assert.ok(!held.includes(leaked), `\`${leaked}\` reached the store`);
     });
 
+    it("is refused at set-up by a store that keeps calls for less than the longest aggregate window", () => {
+      const monthly = checked(POLICY.replace("24h, client", "30d, client"), { "tools.json": TOOLS }, "monthly.policy");
+      assert.equal(interpret(monthly).longestWindowMs, 30 * DAY);
+      assert.throws(() => stateStoreFor(interpret(monthly), new MemoryStateStore({ retentionMs: DAY })), (e: { code?: string }) => e.code === "PQG7311");
+      assert.equal(stateStoreFor(interpret(monthly), undefined).retentionMs, 30 * DAY, "the default store keeps the window");
+    });
+
     it("records nothing for a tool named `__proto__` and keeps only finite numbers a record carries", async () => {
       const store = new MemoryStateStore({ retentionMs: DAY });
       await store.record({ tool: "t", at: NOW, sessionId: "s", clientId: "c", values: { "/amount": 5, "/nan": Number.NaN, note: 7, "/text": "x" as unknown as number } });
@@ -284,6 +291,16 @@ describe("aggregates over history in the state stores", function () {
         return { record: false, verdict: String(sum), outcome: sum };
       });
       assert.equal(read, admitted, "the values of refused calls' reservations were taken back");
+    });
+
+    it("forgets a session's own values when it ends, and keeps them for its client", async () => {
+      const store = await open();
+      const key = { sessionId: "s-ending", clientId: "client-9" };
+      await store.record({ tool: "t", at: NOW, ...key, values: { "/amount": 40 } });
+      const read = (scope: LimitScope) => aggregateThrough(store, { fn: "sum", tool: "t", pointer: "/amount", scope, key, back: 1000 }, NOW + 1);
+      assert.deepEqual([await read("session"), await read("client")], [40, 40]);
+      await store.endSession(key.sessionId);
+      assert.deepEqual([await read("session"), await read("client")], [0, 40]);
     });
 
     it("holds no argument of a call but the numbers the policy aggregates", async () => {
