@@ -394,7 +394,9 @@ export class Evaluator implements FactSource {
         const window = this.number(second!);
         const history = this.context.history;
         if (history.aggregate === undefined) throw new EvaluationFailure("the call history keeps no argument values");
-        return history.aggregate(expr.callee, field.tool, field.pointer, this.context.now - window, historyScope(expr.args[2])!);
+        const value = history.aggregate(expr.callee, field.tool, field.pointer, this.context.now - window, historyScope(expr.args[2])!);
+        if (!Number.isFinite(value)) throw new EvaluationFailure(`the ${expr.callee} of the recorded values is not a finite number`);
+        return value;
       }
       case "called":
         return this.context.history.called(this.toolRef(first));

@@ -19,7 +19,15 @@ export function fail(detail: string): never {
 /** `sum()`, `max()`, `min()` of a compiled guard: a history that keeps no argument values cannot answer, failing closed. */
 export function historyAggregate(history: CallHistory, fn: AggregateFunction, tool: string, pointer: string, since: number, scope: LimitScope): number {
   if (history.aggregate === undefined) fail("the call history keeps no argument values");
-  return history.aggregate(fn, tool, pointer, since, scope);
+  const value = history.aggregate(fn, tool, pointer, since, scope);
+  // Huge recorded values can overflow a sum (or meet an opposite infinity): such a fold must not read as a number.
+  if (!Number.isFinite(value)) fail(unfoldable(fn));
+  return value;
+}
+
+/** The detail of an aggregate that is not a finite number, worded alike in both back ends. */
+function unfoldable(fn: AggregateFunction): string {
+  return `the ${fn} of the recorded values is not a finite number`;
 }
 
 function describeBad(value: unknown, text: string, what: string): never {

@@ -122,11 +122,16 @@ local function pending(key, since, tools)
   return earlier, later
 end
 
--- Whether entry q of tool t is a reservation of another decider made before this one, still pending in set pkey.
-local function pendingEarlier(pkey, q, t)
-  if q >= seq or not redis.call('ZSCORE', pkey, q .. '|' .. t) then return false end
-  local at = tonumber(redis.call('HGET', reservedAt, q) or '0')
-  return at >= redisNow - lease
+-- The reservations of tool t in set pkey from 'since' on that other deciders made before this one and still hold
+-- (their lease not over), as a set of seqs: read once per aggregate, since the set holds only calls in flight.
+local function pendingEarlierSet(pkey, since, t)
+  local set = {}
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', pkey, since, '+inf')) do
+    local bar = string.find(m, '|', 1, true)
+    local q = tonumber(string.sub(m, 1, bar - 1))
+    if string.sub(m, bar + 1) == t and q < seq and tonumber(redis.call('HGET', reservedAt, q) or '0') >= redisNow - lease then set[q] = true end
+  end
+  return set
 end
 
 -- Folds values in seq order; nil over none, which the caller answers as 0.
@@ -168,10 +173,11 @@ for _ = 1, nq do
         table.insert(entries, { tonumber(string.sub(m, 1, bar - 1)), tonumber(string.sub(m, bar + 1)) })
       end
       table.sort(entries, function(x, y) return x[1] < y[1] end)
+      local held = pendingEarlierSet(pkey, since, t)
       local all, settled = nil, nil
       for _, entry in ipairs(entries) do
         all = fold(fn, all, entry[2])
-        if not pendingEarlier(pkey, entry[1], t) then settled = fold(fn, settled, entry[2]) end
+        if not held[entry[1]] then settled = fold(fn, settled, entry[2]) end
       end
       table.insert(out, string.format('%.17g', all or 0))
       table.insert(out, string.format('%.17g', settled or 0))

@@ -483,6 +483,8 @@ function parseAnswer(reply: unknown, queries: readonly Query[]): Answer {
   if (!Array.isArray(reply) || reply.length !== 5 + 3 * queries.length) throw garbage();
   const numbers = reply.map((v: unknown, i) => {
     const fold = i >= 5 && (i - 5) % 3 < 2 && queries[Math.floor((i - 5) / 3)]!.kind === "a";
+    // Lua prints an overflowed fold as `inf` and an undefined one as `nan`: read as the guard reads them (it refuses both).
+    if (fold && typeof v === "string" && /^-?(inf|nan)$/i.test(v)) return v.toLowerCase().endsWith("nan") ? Number.NaN : v.startsWith("-") ? -Infinity : Infinity;
     if (fold && typeof v === "string" && /^-?[0-9.eE+-]+$/.test(v) && Number.isFinite(Number(v))) return Number(v);
     if (!fold && typeof v === "number" && Number.isSafeInteger(v)) return v;
     throw garbage();

@@ -196,6 +196,16 @@ describe("aggregates over history in the state stores", function () {
       for (const leaked of [SECRET, NOTE, String(REFERENCE), "customer_id", "/note", "/reference"]) assert.ok(!held.includes(leaked), `\`${leaked}\` reached the store`);
     });
 
+    it("fails closed on a sum that overflows: the forbid applies, in both back ends", async () => {
+      for (const guard of [interpret(policy), await compiledGuard(policy, "aggregates", "refunds-overflow")]) {
+        const store = new MemoryStateStore({ retentionMs: DAY });
+        for (const i of [1, 2]) await store.record({ tool: "process_refund", at: NOW - i, sessionId: `s-${i}`, clientId: "mldsa65:client7", values: { "/amount": 1e308 } });
+        const point = new DecisionPoint(guard, "server", { store, now: () => NOW }, "m".repeat(64));
+        const verdict = await refund(point, 3, 1);
+        assert.ok(!verdict.allowed && verdict.refusal.reason.includes(`at most ${LIMIT} refunded`), JSON.stringify(verdict));
+      }
+    });
+
     it("is refused at set-up by a store that keeps calls for less than the longest aggregate window", () => {
       const monthly = checked(POLICY.replace("24h, client", "30d, client"), { "tools.json": TOOLS }, "monthly.policy");
       assert.equal(interpret(monthly).longestWindowMs, 30 * DAY);
