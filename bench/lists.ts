@@ -3,6 +3,8 @@
 // `sum()`/`max()` over the call history, over a workload of 512 varied calls visited in turn (no call repeats within a
 // batch, so no cache a real workload would miss helps). Decisions without path or URL parsing are timed at 1, 5 and 10
 // list elements, and the per-element cost of each kind of quantified condition is the slope between 1 and 10 elements.
+// The compiled guard is also built as guards were before they kept one decision's URL readings (each `url()`, `host()`
+// and `ip()` parsing again), so that the cost of a URL element before and after is measured in the same run.
 // Aggregates are read from a MemoryStateStore snapshot holding 1, 10 and 100 earlier refunds of the client, against
 // the same rules written with `calls()` on the same store as the baseline.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -93,11 +95,11 @@ function check(source = POLICY): CheckedPolicy {
   return outcome.policy;
 }
 
-async function compiledModule(policy: CheckedPolicy): Promise<GuardModule> {
+async function compiledModule(policy: CheckedPolicy, urlReadingsPerDecision: boolean): Promise<GuardModule> {
   const dir = await mkdtemp(join(tmpdir(), "pqguard-bench-lists-"));
   try {
     const file = join(dir, "lists.guard.mts");
-    await writeFile(file, await generateGuardModule(policy, { runtimeImport: new URL("../runtime/guard/index.ts", import.meta.url).href }));
+    await writeFile(file, await generateGuardModule(policy, { runtimeImport: new URL("../runtime/guard/index.ts", import.meta.url).href, urlReadingsPerDecision }));
     return ((await import(pathToFileURL(file).href)) as { default: GuardModule }).default;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -165,24 +167,24 @@ function refundWorkload(): GuardRequest[] {
 
 export async function run({ json }: { json: boolean }): Promise<void> {
   const policy = check();
-  const compiled = await compiledModule(policy);
+  const compiled = await compiledModule(policy, true);
+  const perUse = await compiledModule(policy, false);
   const interpreter = interpret(policy);
-  const rows: { kind: Kind; length: number; compiledNs: number; interpreterNs: number }[] = [];
+  const rows: { kind: Kind; length: number; compiledNs: number; perUseNs: number; interpreterNs: number }[] = [];
   for (const kind of ["tags", "paths", "urls"] as const) {
     for (const length of LENGTHS) {
       const calls = workload(kind, length);
       // Both back ends must agree before their speed means anything.
       for (const call of calls) {
-        const a = compiled.guard(call, CONTEXT);
-        const b = interpreter.guard(call, CONTEXT);
-        if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`back ends disagree on ${JSON.stringify(call)}`);
+        const b = JSON.stringify(interpreter.guard(call, CONTEXT));
+        if (JSON.stringify(compiled.guard(call, CONTEXT)) !== b || JSON.stringify(perUse.guard(call, CONTEXT)) !== b) throw new Error(`back ends disagree on ${JSON.stringify(call)}`);
       }
-      const [compiledNs, interpreterNs] = measure(calls, [compiled, interpreter]);
-      rows.push({ kind, length, compiledNs: compiledNs!, interpreterNs: interpreterNs! });
+      const [compiledNs, perUseNs, interpreterNs] = measure(calls, [compiled, perUse, interpreter]);
+      rows.push({ kind, length, compiledNs: compiledNs!, perUseNs: perUseNs!, interpreterNs: interpreterNs! });
     }
   }
   const baseline = check(BASELINE);
-  const baselineCompiled = await compiledModule(baseline);
+  const baselineCompiled = await compiledModule(baseline, true);
   const refunds = refundWorkload();
   const aggregateRows: { earlier: number; compiledNs: number; interpreterNs: number; baselineCompiledNs: number; baselineInterpreterNs: number }[] = [];
   for (const earlier of HISTORIES) {
@@ -193,24 +195,30 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     const [compiledNs, interpreterNs, baselineCompiledNs, baselineInterpreterNs] = measure(refunds, [compiled, interpreter, baselineCompiled, interpret(baseline)], context);
     aggregateRows.push({ earlier, compiledNs: compiledNs!, interpreterNs: interpreterNs!, baselineCompiledNs: baselineCompiledNs!, baselineInterpreterNs: baselineInterpreterNs! });
   }
-  const slope = (kind: Kind, key: "compiledNs" | "interpreterNs"): number => {
+  const slope = (kind: Kind, key: "compiledNs" | "perUseNs" | "interpreterNs"): number => {
     const one = rows.find((r) => r.kind === kind && r.length === 1)![key];
     const ten = rows.find((r) => r.kind === kind && r.length === 10)![key];
     return (ten - one) / 9;
   };
-  const perElement = Object.fromEntries((["tags", "paths", "urls"] as const).map((k) => [k, { compiled: Math.round(slope(k, "compiledNs")), interpreter: Math.round(slope(k, "interpreterNs")) }]));
+  const perElement = Object.fromEntries(
+    (["tags", "paths", "urls"] as const).map((k) => [k, { compiled: Math.round(slope(k, "compiledNs")), compiledParsingPerUse: Math.round(slope(k, "perUseNs")), interpreter: Math.round(slope(k, "interpreterNs")) }]),
+  );
   const machine = `${process.version}, ${cpus()[0]?.model ?? "unknown CPU"}`;
   if (json) {
-    const rounded = aggregateRows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v)])));
-    process.stdout.write(`${JSON.stringify({ bench: "lists", machine, rows: rows.map((r) => ({ ...r, compiledNs: Math.round(r.compiledNs), interpreterNs: Math.round(r.interpreterNs) })), perElementNs: perElement, aggregates: rounded })}\n`);
+    const rounded = rows.map((r) => ({ ...r, compiledNs: Math.round(r.compiledNs), perUseNs: Math.round(r.perUseNs), interpreterNs: Math.round(r.interpreterNs) }));
+    const aggregates = aggregateRows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v)])));
+    process.stdout.write(`${JSON.stringify({ bench: "lists", machine, rows: rounded, perElementNs: perElement, aggregates })}\n`);
     return;
   }
   process.stdout.write(`lists: median per decision, ${CALLS} varied calls per row (${machine})\n`);
-  process.stdout.write("  kind   elements  compiled  interpreter\n");
+  process.stdout.write("  kind   elements  compiled  compiled, parsing per use  interpreter\n");
   for (const r of rows) {
-    process.stdout.write(`  ${r.kind.padEnd(6)} ${String(r.length).padStart(8)}  ${`${Math.round(r.compiledNs)} ns`.padStart(8)}  ${`${Math.round(r.interpreterNs)} ns`.padStart(11)}\n`);
+    const cells = [`${Math.round(r.compiledNs)} ns`.padStart(8), `${Math.round(r.perUseNs)} ns`.padStart(25), `${Math.round(r.interpreterNs)} ns`.padStart(11)];
+    process.stdout.write(`  ${r.kind.padEnd(6)} ${String(r.length).padStart(8)}  ${cells.join("  ")}\n`);
   }
-  for (const [k, v] of Object.entries(perElement)) process.stdout.write(`  per element, ${k}: compiled ${v.compiled} ns, interpreter ${v.interpreter} ns\n`);
+  for (const [k, v] of Object.entries(perElement)) {
+    process.stdout.write(`  per element, ${k}: compiled ${v.compiled} ns (parsing per use: ${v.compiledParsingPerUse} ns), interpreter ${v.interpreter} ns\n`);
+  }
   process.stdout.write("  refunds: sum() and max() over the client's earlier refunds, baseline the same rules with calls()\n");
   process.stdout.write("  earlier  compiled  baseline  interpreter  baseline\n");
   for (const r of aggregateRows) {
