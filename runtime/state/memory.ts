@@ -1,7 +1,7 @@
 // The default StateStore: call history in process memory, bounded in entries, sessions and age, failing closed
 // (a `StateError`) wherever a bound would otherwise make a count silently too low.
 import type { AggregateFunction, CallHistory, LimitScope } from "../guard/types.js";
-import { keptValues, type RecordedValues } from "./values.js";
+import { DEFAULT_MAX_FOLDED_VALUES, keptValues, tooManyToFold, type RecordedValues } from "./values.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore, type SyncStateOperations } from "./store.js";
 
 /**
@@ -35,6 +35,8 @@ export interface MemoryStateStoreOptions {
   readonly maxEntriesPerKey?: number;
   readonly maxEntries?: number;
   readonly maxSessions?: number;
+  /** The most calls one `sum()`, `max()` or `min()` folds (DEFAULT_MAX_FOLDED_VALUES); more refuse the call. */
+  readonly maxFoldedValues?: number;
 }
 
 interface Entry {
@@ -96,12 +98,14 @@ class Run {
    * Folds the values at `pointer` of the entries `countSince` counts, oldest (lowest sequence number) first, as
    * `aggregateValues` folds them (0 over none); a plain loop, since it runs on every decision that reads an aggregate.
    */
-  foldSince(fn: AggregateFunction, pointer: string, since: number, seqLimit: number): number {
+  foldSince(fn: AggregateFunction, pointer: string, since: number, seqLimit: number, max: number): number {
     const [lo, end] = this.rangeSince(since, seqLimit);
     let result: number | undefined;
+    let folded = 0;
     for (let i = lo; i < end; i++) {
       const v = this.entries[i]!.values?.[pointer];
       if (v === undefined) continue;
+      if (++folded > max) throw tooManyToFold(max);
       if (result === undefined) result = v;
       else if (fn === "sum") result += v;
       else if (fn === "max") result = Math.max(result, v);
@@ -218,6 +222,7 @@ function finiteTime(at: number): void {
 
 export class MemoryStateStore implements StateStore {
   readonly retentionMs: number;
+  readonly maxFoldedValues: number;
   private readonly maxEntriesPerKey: number;
   private readonly maxEntries: number;
   private readonly maxSessions: number;
@@ -243,6 +248,7 @@ export class MemoryStateStore implements StateStore {
     this.maxEntriesPerKey = options.maxEntriesPerKey ?? DEFAULT_MAX_ENTRIES_PER_KEY;
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.maxFoldedValues = options.maxFoldedValues ?? DEFAULT_MAX_FOLDED_VALUES;
   }
 
   readonly sync: SyncStateOperations = {
@@ -355,7 +361,7 @@ export class MemoryStateStore implements StateStore {
         const log = scope === "session" ? sessionLog : scope === "client" ? clientLog : global;
         if (since <= log.incompleteThrough) store.refuseIncomplete(log, scope, key);
         const run = log.byTool.get(tool);
-        return run === undefined ? 0 : run.foldSince(fn, pointer, since, seqLimit);
+        return run === undefined ? 0 : run.foldSince(fn, pointer, since, seqLimit, store.maxFoldedValues);
       },
       called(tool: string): boolean {
         if (called === undefined) return false;

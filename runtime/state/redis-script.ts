@@ -6,14 +6,14 @@
  * pending longer than this by Redis's clock counts as recorded), mode (`n` read and reserve, `x` read only, `-` resolve only, `e` end a session), an unused
  * slot, tool, client key, session key, then the resolutions (a count, then op `c`/`r`, seq, tool, client, session,
  * a value count and that many pointer, value pairs each), then the queries (a count, then each: `n` scope since
- * tool-count tools…, `k` tool, or `a` function scope since tool pointer), then the reserved call's values (a count,
+ * tool-count tools…, `k` tool, or `a` function scope since tool pointer max-values), then the reserved call's values (a count,
  * then pointer, value pairs: the numbers the policy aggregates, as JavaScript prints them).
  *
  * Answer: { status, seq, session calls, its pending earlier, its pending later, then per query three values }:
  * status 0 ok, 1 full (a key holds the most entries it may); a count query answers total, earlier, later (total -1:
  * the window reaches past calls already expired); a `called` query answers the session's calls to the tool the same way;
  * an aggregate query answers, as strings, the fold over every entry and over the entries not pending earlier, then
- * 0 (-1 when the window reaches past calls already expired). Values are kept in one sorted set per scope, tool and
+ * 0 (-1 when the window reaches past calls already expired, -2 when it holds more values than max-values). Values are kept in one sorted set per scope, tool and
  * pointer, members `seq|value`, and folded in seq order, as the other stores fold them, to the same double.
  * Pending entries are `seq|tool` members of the scope's pending set; `earlier` are other deciders' reservations made
  * before this one (their outcome is uncertain). A reservation gets its seq in the script that reads, so nothing later
@@ -157,15 +157,20 @@ for _ = 1, nq do
     table.insert(out, e)
     table.insert(out, l)
   elseif kind == 'a' then
-    local fn, scope, since, t, ptr = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
-    at = at + 6
+    local fn, scope, since, t, ptr, maxFold = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], tonumber(ARGV[at + 6])
+    at = at + 7
+    local whose = scope == 'g' and '' or (scope == 'c' and cid or sid)
+    local key = scope == 'g' and P .. 'ag:' .. t .. '\\n' .. ptr or P .. 'a' .. scope .. ':' .. whose .. ':' .. t .. '\\n' .. ptr
     if tonumber(since) < expired then
       table.insert(out, '0')
       table.insert(out, '0')
       table.insert(out, -1)
+    elseif redis.call('ZCOUNT', key, since, '+inf') > maxFold then
+      -- More values than a fold may read: refused before reading them, so that no replica waits on it.
+      table.insert(out, '0')
+      table.insert(out, '0')
+      table.insert(out, -2)
     else
-      local whose = scope == 'g' and '' or (scope == 'c' and cid or sid)
-      local key = scope == 'g' and P .. 'ag:' .. t .. '\\n' .. ptr or P .. 'a' .. scope .. ':' .. whose .. ':' .. t .. '\\n' .. ptr
       local pkey = P .. 'p' .. scope .. (scope == 'g' and '' or ':' .. whose)
       local entries = {}
       for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, since, '+inf')) do

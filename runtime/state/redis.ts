@@ -3,7 +3,7 @@
 import { createHash, randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import type { AggregateFunction, CallHistory, LimitScope } from "../guard/types.js";
-import { keptValues } from "./values.js";
+import { DEFAULT_MAX_FOLDED_VALUES, keptValues, tooManyToFold } from "./values.js";
 import { DEFAULT_RETENTION_MS, EXPIRY_SLACK_MS } from "./memory.js";
 import { RESERVE_SCRIPT } from "./redis-script.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type Judge, type Judgement, type StateStore } from "./store.js";
@@ -49,6 +49,8 @@ export interface RedisStateStoreOptions {
   readonly password?: string;
   /** How long a reservation may stay pending, by Redis's clock, before it counts as recorded; PENDING_LEASE_MS by default. */
   readonly pendingLeaseMs?: number;
+  /** The most calls one `sum()`, `max()` or `min()` folds (DEFAULT_MAX_FOLDED_VALUES); more refuse the call. */
+  readonly maxFoldedValues?: number;
 }
 
 /** One count the guard reads, relative to the decision's time so that it is the same query from call to call. */
@@ -104,6 +106,7 @@ export function redactedUrl(url: string): string {
 
 export class RedisStateStore implements StateStore {
   readonly retentionMs: number;
+  private readonly maxFoldedValues: number;
   private readonly prefix: string;
   private readonly maxEntriesPerKey: number;
   private readonly commandTimeoutMs: number;
@@ -120,6 +123,7 @@ export class RedisStateStore implements StateStore {
     private readonly secrets: readonly string[],
   ) {
     this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.maxFoldedValues = options.maxFoldedValues ?? DEFAULT_MAX_FOLDED_VALUES;
     this.maxEntriesPerKey = options.maxEntriesPerKey ?? DEFAULT_REDIS_MAX_ENTRIES_PER_KEY;
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
     // One hash tag: every key of a deployment and policy is in one slot, so the script may touch them all in a cluster.
@@ -357,7 +361,7 @@ export class RedisStateStore implements StateStore {
     args.push(String(queries.length));
     for (const q of queries) {
       if (q.kind === "k") args.push("k", q.tool);
-      else if (q.kind === "a") args.push("a", q.fn, SCOPE_LETTER[q.scope], String(now - q.back), q.tool, q.pointer);
+      else if (q.kind === "a") args.push("a", q.fn, SCOPE_LETTER[q.scope], String(now - q.back), q.tool, q.pointer, String(this.maxFoldedValues));
       else {
         const tools = q.tools === "*" ? [] : q.tools;
         args.push("n", SCOPE_LETTER[q.scope], String(now - q.back), String(tools.length), ...tools);
@@ -406,11 +410,13 @@ export class RedisStateStore implements StateStore {
     const values = new Map<string, number>();
     const take = (total: number, earlier: number, later: number): number => total - later - (stance === "optimistic" ? earlier : 0);
     const expired = new Set<string>();
+    const overfull = new Set<string>();
     queries.forEach((q, i) => {
       const [total, earlier, later] = answer === undefined ? [0, 0, 0] : answer.values.slice(3 * i, 3 * i + 3);
       // An aggregate answers its fold with every entry, then without those pending earlier, then whether it expired.
       if (q.kind === "a") {
-        if (later! < 0) expired.add(queryKey(q));
+        if (later === -2) overfull.add(queryKey(q));
+        else if (later! < 0) expired.add(queryKey(q));
         values.set(queryKey(q), stance === "optimistic" ? earlier! : total!);
       } else if (total! < 0) expired.add(queryKey(q));
       else values.set(queryKey(q), take(total!, earlier!, later!));
@@ -418,6 +424,7 @@ export class RedisStateStore implements StateStore {
     const sessionCalls = answer === undefined ? 0 : Math.max(0, take(answer.sessionCalls, answer.sessionEarlier, answer.sessionLater));
     const lookup = (q: Query): number => {
       const value = values.get(queryKey(q));
+      if (overfull.has(queryKey(q))) throw tooManyToFold(this.maxFoldedValues);
       if (value === undefined && !expired.has(queryKey(q))) {
         missed.push(q);
         if (onMiss === "zero") return 0;

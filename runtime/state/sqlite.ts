@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import type { AggregateFunction, CallHistory, LimitScope } from "../guard/types.js";
-import { aggregateValues, keptValues } from "./values.js";
+import { aggregateValues, DEFAULT_MAX_FOLDED_VALUES, keptValues, tooManyToFold } from "./values.js";
 import { DEFAULT_RETENTION_MS, EXPIRY_SLACK_MS, MAX_CALLED_TOOLS_PER_SESSION, MAX_SEEN_LABELS_PER_SESSION } from "./memory.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore, type SyncStateOperations } from "./store.js";
 
@@ -19,6 +19,8 @@ export interface SqliteStateStoreOptions {
   readonly maxEntries?: number;
   /** `normal` (the default) survives a crash of the process; `full` also a loss of power, at a cost per call. */
   readonly durability?: "normal" | "full";
+  /** The most calls one `sum()`, `max()` or `min()` folds (DEFAULT_MAX_FOLDED_VALUES); more refuse the call. */
+  readonly maxFoldedValues?: number;
 }
 
 /** The few methods both bindings (node:sqlite and better-sqlite3) share. */
@@ -69,6 +71,7 @@ function idOf(id: string): string {
 export class SqliteStateStore implements StateStore {
   readonly retentionMs: number;
   readonly binding: string;
+  private readonly maxFoldedValues: number;
   private readonly maxEntries: number;
   private entries: number;
   private expiredBefore: number;
@@ -82,6 +85,7 @@ export class SqliteStateStore implements StateStore {
   ) {
     this.binding = binding;
     this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.maxFoldedValues = options.maxFoldedValues ?? DEFAULT_MAX_FOLDED_VALUES;
     this.maxEntries = options.maxEntries ?? DEFAULT_SQLITE_MAX_ENTRIES;
     this.entries = Number((this.statement("SELECT count(*) AS n FROM calls").get() as { n: number }).n);
     const expired = this.statement("SELECT value FROM meta WHERE name = 'expired_before'").get() as { value: number } | undefined;
@@ -220,8 +224,10 @@ export class SqliteStateStore implements StateStore {
           const who = scope === "global" ? "" : scope === "client" ? " AND c.client = ?" : " AND c.session = ?";
           const whoParams = scope === "global" ? [] : [scope === "client" ? client : session];
           // Folded here in sequence order, not by SQL's sum(), so that every store adds the same numbers in one order.
-          const sql = `SELECT v.value AS value FROM calls c JOIN call_values v ON v.seq = c.seq AND v.pointer = ? WHERE c.tool = ? AND c.at >= ?${who} AND c.seq < ? ORDER BY c.seq`;
-          const rows = store.all(sql, pointer, tool, Math.ceil(since), ...whoParams, seqLimit) as { value: number }[];
+          const sql = `SELECT v.value AS value FROM calls c JOIN call_values v ON v.seq = c.seq AND v.pointer = ? WHERE c.tool = ? AND c.at >= ?${who} AND c.seq < ? ORDER BY c.seq LIMIT ?`;
+          const max = store.maxFoldedValues;
+          const rows = store.all(sql, pointer, tool, Math.ceil(since), ...whoParams, seqLimit, max + 1) as { value: number }[];
+          if (rows.length > max) throw tooManyToFold(max);
           return aggregateValues(fn, rows.map((r) => Number(r.value)));
         });
       },

@@ -155,6 +155,21 @@ async function conformsToReference(open: () => Promise<StateStore & { close?(): 
   );
 }
 
+/** A store folds at most `maxFoldedValues` values: one more refuses the read (PQG7201), never folds part of the window. */
+async function refusesPastTheFoldBound(store: StateStore & { close?(): unknown }): Promise<void> {
+  try {
+    const key = { sessionId: "s-fold", clientId: "client-fold" };
+    const read = () => aggregateThrough(store, { fn: "sum", tool: "t", pointer: "/amount", scope: "client", key, back: 60_000 }, NOW + 100);
+    for (let i = 0; i < 5; i++) await store.record({ tool: "t", at: NOW + i, ...key, values: { "/amount": 1 } });
+    await store.record({ tool: "t", at: NOW + 5, ...key });
+    assert.equal(await read(), 5, "five values, and a call without one, fold");
+    await store.record({ tool: "t", at: NOW + 6, ...key, values: { "/amount": 1 } });
+    await assert.rejects(read(), (e: { code?: string }) => e.code === "PQG7201");
+  } finally {
+    await store.close?.();
+  }
+}
+
 /** Decides 60 refunds of 100 to 400 at once; every admitted call fits the limit, every refused one would not have. */
 async function raceTheLimit(points: readonly DecisionPoint[]): Promise<number> {
   const amounts = Array.from({ length: 60 }, (_, i) => 100 + ((i * 37) % 301));
@@ -206,6 +221,10 @@ describe("aggregates over history in the state stores", function () {
       }
     });
 
+    it("refuses a fold over more values than it may read", async () => {
+      await refusesPastTheFoldBound(new MemoryStateStore({ retentionMs: DAY, maxFoldedValues: 5 }));
+    });
+
     it("is refused at set-up by a store that keeps calls for less than the longest aggregate window", () => {
       const monthly = checked(POLICY.replace("24h, client", "30d, client"), { "tools.json": TOOLS }, "monthly.policy");
       assert.equal(interpret(monthly).longestWindowMs, 30 * DAY);
@@ -236,6 +255,10 @@ describe("aggregates over history in the state stores", function () {
 
     it("answers sum, max and min as a fold over the recorded calls, in every scope and window", async () => {
       await conformsToReference(async () => SqliteStateStore.open(join(dir, `conform-${++n}.db`), { retentionMs: DAY }), 60);
+    });
+
+    it("refuses a fold over more values than it may read", async () => {
+      await refusesPastTheFoldBound(await SqliteStateStore.open(join(dir, `fold-${++n}.db`), { retentionMs: DAY, maxFoldedValues: 5 }));
     });
 
     it("holds no argument of a call but the numbers the policy aggregates, in its tables or its file", async () => {
@@ -301,6 +324,11 @@ describe("aggregates over history in the state stores", function () {
         return { record: false, verdict: String(sum), outcome: sum };
       });
       assert.equal(read, admitted, "the values of refused calls' reservations were taken back");
+    });
+
+    it("refuses a fold over more values than it may read, before reading them", async () => {
+      const store = await RedisStateStore.open({ url: redis.url, deployment: `aggregates-fold-${deployment}`, policy: "refunds", retentionMs: DAY, maxFoldedValues: 5 });
+      await refusesPastTheFoldBound(store);
     });
 
     it("forgets a session's own values when it ends, and keeps them for its client", async () => {
