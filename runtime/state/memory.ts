@@ -222,6 +222,7 @@ function finiteTime(at: number): void {
 
 export class MemoryStateStore implements StateStore {
   readonly retentionMs: number;
+  /** The most values one aggregate folds; a window holding more refuses the call (`PQG7201`). */
   readonly maxFoldedValues: number;
   private readonly maxEntriesPerKey: number;
   private readonly maxEntries: number;
