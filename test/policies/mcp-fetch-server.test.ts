@@ -109,6 +109,20 @@ describe("policy library: mcp-fetch-server", function () {
       `http://0.0.0.0:${port}/admin`,
       "http://[::ffff:169.254.169.254]/latest/meta-data/",
       "http://169.254.169.254/latest/meta-data/",
+      // The user name, the fragment, an upper-case scheme, trailing dots, `*.localhost`, full-width digits, ideographic
+      // full stops and percent-encoded digits (all of which the WHATWG parser maps to 127.0.0.1), `0` and `[::]`.
+      `http://evil.example@127.0.0.1:${port}/admin`,
+      `http://127.0.0.1:${port}#@news.example.invalid`,
+      `HTTP://127.0.0.1:${port}/admin`,
+      `http://127.0.0.1.:${port}/admin`,
+      `http://localhost.:${port}/admin`,
+      `http://admin.localhost:${port}/admin`,
+      `http://\uff11\uff12\uff17.\uff10.\uff10.\uff11:${port}/admin`,
+      `http://127\u30020\u30020\u30021:${port}/admin`,
+      `http://%31%32%37.0.0.1:${port}/admin`,
+      `http://0:${port}/admin`,
+      `http://[::]:${port}/admin`,
+      "http://metadata.google.internal./computeMetadata/v1/",
     ];
     for (const url of spellings) {
       assert.equal((await researcher.refused("fetch_txt", { url })).reason, "the fetcher never reaches internal addresses", url);
