@@ -382,9 +382,10 @@ const SET_SOURCES: Readonly<Record<Exclude<IpSetName, "internal">, { ranges: rea
   // RFC 3927, RFC 4291 §2.5.6. The cloud metadata endpoints live here too.
   "link-local": { ranges: ["169.254.0.0/16", "fe80::/10"], names: [] },
   // AWS, Azure, GCP, OpenStack and Oracle 169.254.169.254; AWS ECS task metadata 169.254.170.2; AWS IPv6
-  // fd00:ec2::254; Alibaba 100.100.100.200; GCP's names for its metadata server.
+  // fd00:ec2::254; Alibaba 100.100.100.200; Azure's WireServer 168.63.129.16 (a public address every Azure VM reaches
+  // as its platform's: extension settings, certificates, health); GCP's names for its metadata server.
   metadata: {
-    ranges: ["169.254.169.254/32", "169.254.170.2/32", "fd00:ec2::254/128", "100.100.100.200/32"],
+    ranges: ["169.254.169.254/32", "169.254.170.2/32", "fd00:ec2::254/128", "100.100.100.200/32", "168.63.129.16/32"],
     names: ["metadata.google.internal", "metadata"],
   },
   // RFC 5771, RFC 4291 §2.7.

@@ -73,6 +73,9 @@ describe("addresses: ranges and sets", () => {
     assert.deepEqual(setsOf("[64:ff9b::a9fe:a9fe]"), ["link-local", "metadata", "internal"], "through a NAT64 gateway");
     assert.deepEqual(setsOf("[2002:a9fe:a9fe::1]"), ["link-local", "metadata", "internal"], "6to4 carries the address too");
     assert.deepEqual(setsOf("[fd00:ec2::254]"), ["private", "metadata", "internal"]);
+    // Azure's WireServer: a public address, and the platform's own endpoint on every Azure VM.
+    assert.deepEqual(setsOf("168.63.129.16"), ["metadata", "internal"]);
+    assert.deepEqual(setsOf(hostOf("http://2822734096/", "u")), ["metadata", "internal"], "168.63.129.16 as one number");
     assert.deepEqual(setsOf(hostOf("http://2852039166/", "u")), ["link-local", "metadata", "internal"], "169.254.169.254 as one number");
     assert.deepEqual(setsOf(hostOf("http://0251.0376.0251.0376/", "u")), ["link-local", "metadata", "internal"], "in octal");
     assert.deepEqual(setsOf("metadata.google.internal"), ["metadata", "internal"]);
