@@ -4,10 +4,7 @@
 import assert from "node:assert/strict";
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import * as z from "zod";
-import { silentLogger } from "../../../runtime/audit/index.js";
-import { createProxy, listenHttp, listenUrlOf, type HttpListener, type Proxy } from "../../../runtime/proxy/index.js";
-import { echoDigests, echoGuard } from "../../enforce/fixtures-v2.js";
-import { serveMcpHandler } from "../fixtures/mcp-handler.js";
+import { echoProxyOver, type EchoProxy } from "../fixtures/echo-proxy.js";
 
 const REVISION = "2026-07-28";
 const ENVELOPE = { "io.modelcontextprotocol/protocolVersion": REVISION, "io.modelcontextprotocol/clientCapabilities": {}, "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" } };
@@ -43,24 +40,17 @@ async function call(url: URL, id: number, text: string, progressToken: string): 
 
 describe("attacks: progress of requests without a session, on the upstream session they share", function () {
   this.timeout(60_000);
-  let upstream: Awaited<ReturnType<typeof serveMcpHandler>>;
-  let proxy: Proxy;
-  let listener: HttpListener;
+  let served: EchoProxy;
 
   before(async () => {
-    upstream = await serveMcpHandler(createMcpHandler(() => progressingEcho()));
-    proxy = createProxy({ upstream: { url: upstream.url }, guard: echoGuard(await echoDigests()), logger: silentLogger() });
-    await proxy.start();
-    listener = await listenHttp({ url: listenUrlOf("http://127.0.0.1:0", false), core: proxy.core, logger: silentLogger() });
+    served = await echoProxyOver(createMcpHandler(() => progressingEcho()));
   });
   after(async () => {
-    await listener?.close();
-    await proxy?.close();
-    await upstream?.close();
+    await served?.close();
   });
 
   it("gives each of two clients with the same token the progress of its own call only", async () => {
-    const [alice, bob] = await Promise.all([call(listener.url, 1, "alice", "shared"), call(listener.url, 1, "bob", "shared")]);
+    const [alice, bob] = await Promise.all([call(served.listener.url, 1, "alice", "shared"), call(served.listener.url, 1, "bob", "shared")]);
     for (const [who, messages] of [["alice", alice], ["bob", bob]] as const) {
       const progress = messages.filter((m) => m.method === "notifications/progress").map((m) => m.params as { progressToken: unknown; message: string });
       assert.ok(progress.length > 0, `${who} heard its progress`);
