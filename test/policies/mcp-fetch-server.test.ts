@@ -123,6 +123,8 @@ describe("policy library: mcp-fetch-server", function () {
       `http://0:${port}/admin`,
       `http://[::]:${port}/admin`,
       "http://metadata.google.internal./computeMetadata/v1/",
+      // A zone id is no part of a WHATWG URL: the URL cannot be read, so the forbid applies.
+      `http://[fe80::1%25lo]:${port}/admin`,
     ];
     for (const url of spellings) {
       assert.equal((await researcher.refused("fetch_txt", { url })).reason, "the fetcher never reaches internal addresses", url);
