@@ -145,7 +145,8 @@ export class HttpSessionTransport implements Transport {
       exchange.ids.push(message.id);
       this.exchanges.set(message.id, exchange);
     }
-    res.once("close", () => this.abandonExchange(exchange));
+    // `on`, not `once` (a wrapper and its state per POST): abandoning an exchange a second time does nothing.
+    res.on("close", () => this.abandonExchange(exchange));
     for (const message of messages) this.deliver(message, extra);
   }
 

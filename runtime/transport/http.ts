@@ -133,6 +133,8 @@ interface Session {
 export abstract class HttpEndpoint<T extends TrackedTransport> {
   /** Sessions reachable by id, least recently used first. */
   private readonly sessions = new Map<string, Session>();
+  /** The id inserted into `sessions` last (the most recently used end), while it is there. */
+  private newest: string | undefined;
   private readonly maxSessions: number;
   private readonly maxAnonymous: number;
   private readonly maxPerSource: number;
@@ -303,6 +305,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
       onsessioninitialized: (id) => {
         this.opening.delete(session);
         this.sessions.set(id, session);
+        this.newest = id;
         this.armIdleTimer(id, session);
         if (this.seatedWhenInitialized()) this.seat(session, false);
       },
@@ -439,15 +442,21 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
     session.idle = undefined;
     this.opening.delete(session);
     const id = session.inner.sessionId;
-    if (id !== undefined && this.sessions.get(id) === session) this.sessions.delete(id);
+    if (id !== undefined && this.sessions.get(id) === session) {
+      this.sessions.delete(id);
+      if (this.newest === id) this.newest = undefined;
+    }
   }
 
   /** A POST began or ended: the session moves to the most recently used end of the table. */
   private used(id: string, session: Session): void {
     session.lastUsed = this.now();
-    if (this.sessions.get(id) !== session) return;
+    // Already the most recently used (a client making call after call): its place in the order stays as it is, and
+    // the Map is not churned with a delete and an insert per POST and per answer.
+    if (this.newest === id || this.sessions.get(id) !== session) return;
     this.sessions.delete(id);
     this.sessions.set(id, session);
+    this.newest = id;
   }
 
   /**
@@ -563,7 +572,9 @@ const bodies = new WeakMap<IncomingMessage, BodyRead>();
 function readBody(req: IncomingMessage, limit: number, budget: BodyBudget): Promise<unknown> {
   return new Promise((resolve, reject) => {
     bodies.set(req, { limit, budget, chunks: [], size: 0, resolve, reject });
-    req.on("data", takeBodyChunk).once("end", endBody).once("error", bodyFailed).once("aborted", bodyFailed);
+    // `on`, not `once`: each `once` wraps its listener in a closure and a state object per POST, and these listeners
+    // do nothing once the read has ended (stopReading forgets it), so being called again is harmless.
+    req.on("data", takeBodyChunk).on("end", endBody).on("error", bodyFailed).on("aborted", bodyFailed);
   });
 }
 
