@@ -113,7 +113,46 @@ export function argumentsDigest(args: unknown, key?: KeyObject): string {
 
 /** The same digest for arguments given as their JSON text (what a decision keeps). */
 export function argumentsTextDigest(text: string, key?: KeyObject): string {
-  return argumentsDigest(JSON.parse(text), key);
+  const args: unknown = JSON.parse(text);
+  // Arguments whose keys are already in canonical order (most are: few tools have more than a handful, and clients
+  // often write them sorted) have JSON.stringify's text as their canonical text: no general canonicaliser, with its
+  // Set, key arrays and string parts, for each line. Anything else takes the canonicaliser as before.
+  let canonical: string | undefined;
+  try {
+    // Absent arguments (`null`) stand for `{}`: that is argumentsDigest's to say.
+    if (typeof args === "object" && args !== null && inCanonicalOrder(args)) canonical = JSON.stringify(args);
+  } catch {
+    canonical = undefined; // too deep to walk here: the canonicaliser decides
+  }
+  if (canonical === undefined) return argumentsDigest(args, key);
+  return key === undefined ? sha3Hex(canonical) : KEYED_DIGEST_PREFIX + createHmac("sha3-256", key).update(canonical, "utf8").digest("hex");
+}
+
+/**
+ * Whether JSON.stringify writes this parsed JSON value as RFC 8785 does: every object's keys, in the order it writes
+ * them, strictly ascending by UTF-16 code units (the order RFC 8785 sorts by), and every key and string well-formed
+ * Unicode (the canonicaliser refuses a lone surrogate, and the digest is then that of `null`). Numbers parsed from JSON
+ * are finite, and both write them as ECMAScript does.
+ */
+function inCanonicalOrder(value: unknown): boolean {
+  if (typeof value === "string") return isWellFormed(value);
+  if (typeof value !== "object" || value === null) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!inCanonicalOrder(item)) return false;
+    return true;
+  }
+  let previous: string | undefined;
+  for (const key of Object.keys(value)) {
+    if ((previous !== undefined && !(previous < key)) || !isWellFormed(key)) return false;
+    if (!inCanonicalOrder((value as Record<string, unknown>)[key])) return false;
+    previous = key;
+  }
+  return true;
+}
+
+/** `String.prototype.isWellFormed` (ES2024, Node ≥ 20), typed here because the project's lib is ES2023. */
+function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
 /** The hash a line must carry: over its canonical JSON with `hash` left out. */

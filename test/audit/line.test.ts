@@ -3,9 +3,11 @@
 // is the canonical body with its hash appended, and a failed write is cut back to whole lines and counted.
 import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createSecretKey } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditLog, argumentsDigest, argumentsTextDigest, buildLine, GENESIS, lineHash, verifyAuditLog, type AuditDecision } from "../../runtime/audit/index.js";
+import fc from "fast-check";
 import { canonicalJson } from "../../runtime/manifest/digest.js";
 
 /** A log written without an anchor has no checkpoint lines. */
@@ -30,6 +32,43 @@ describe("audit line", () => {
       assert.equal(argumentsTextDigest(JSON.stringify(args)), argumentsDigest(args));
     }
     assert.notEqual(argumentsTextDigest('{"a":1}'), argumentsTextDigest('{"a":2}'));
+  });
+
+  it("takes the short way (keys already in order) only where it gives the canonicaliser's digest", () => {
+    const hmacKey = createSecretKey(Buffer.alloc(32, 7));
+    // Shapes chosen to trip a shortcut: integer-like keys (written first, in numeric order: "9" before "10", which
+    // RFC 8785 sorts after it), a `toJSON` key, keys in order except deep down, lone surrogates (no canonical form: the
+    // digest of `null`), keys that differ only beyond the BMP, and text that is JSON but not JSON.stringify's.
+    const texts = [
+      '{"10":1,"9":2}',
+      '{"1":1,"2":2,"a":3}',
+      '{"a":{"toJSON":1,"b":2}}',
+      '{"a":1,"b":{"d":1,"c":2}}',
+      '{"a":"\\ud800"}',
+      '{"\\udc00":1}',
+      '{"\u{1F600}":1,"\uFFFF":2}',
+      '{ "b" : 1 , "a" : [ 1.0 , 2e1 ] }',
+      '[{"b":1,"a":2}]',
+    ];
+    for (const text of texts) {
+      const value = JSON.parse(text);
+      assert.equal(argumentsTextDigest(text), argumentsDigest(value), text);
+      assert.equal(argumentsTextDigest(text, hmacKey), argumentsDigest(value, hmacKey), text);
+    }
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const text = JSON.stringify(value);
+        assert.equal(argumentsTextDigest(text), argumentsDigest(JSON.parse(text)));
+      }),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ unit: "binary" }), fc.jsonValue()), (value) => {
+        const text = JSON.stringify(value);
+        assert.equal(argumentsTextDigest(text), argumentsDigest(JSON.parse(text)));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("records the arguments as decided, not as a handler changed them afterwards", async () => {
