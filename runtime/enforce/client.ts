@@ -5,11 +5,12 @@
 import type { GuardModule } from "../guard/types.js";
 import { compareToolList, type ToolStatus } from "../manifest/compare.js";
 import type { VerifiedManifest } from "../manifest/signed.js";
-import { SessionResolver, transportSessionInfo, type SessionSource, type SessionView } from "./context.js";
+import { SessionResolver, transportSessionInfo, type SessionSource } from "./context.js";
 import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVerdict } from "./decide.js";
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
+import { InOrder, LOG_MESSAGE, PROGRESS, ReturningCalls } from "./notifications.js";
 import { DecidingCall, isRequest, isResponse, onEveryTransport, withEnvelope, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
 import { PinnedToolList, type ReadBudget } from "./tool-list.js";
 
@@ -153,7 +154,9 @@ class ClientConnection {
   /** The application's tools/list requests, by id, with the pin generation they were sent under. */
   readonly #listings = new Map<unknown, number>();
   /** Calls sent, by id: their results pass the result stages on the way back. */
-  readonly #running = new Map<unknown, { readonly tool: string; readonly args: Readonly<Record<string, unknown>>; readonly session: SessionView | undefined }>();
+  readonly #running = new ReturningCalls();
+  /** Results and notifications under result rules reach the application in the order the server sent them. */
+  readonly #inOrder = new InOrder();
   /** The guard's own tools/list requests: answered only by the server. */
   readonly #asked = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolListUnavailable, message));
   /** Sessions calls were decided for on this connection: ended in the call history when it closes. */
@@ -221,7 +224,7 @@ class ClientConnection {
         return;
       }
       if (call.aborted) return;
-      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session });
+      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session }, params._meta);
       const sent = params.arguments === undefined ? message : { ...message, params: { ...params, arguments: verdict.args } };
       return await send(sent, options);
     } finally {
@@ -239,12 +242,11 @@ class ClientConnection {
         deliver(this.#filtered(message, generation), extra);
         return;
       }
-      const running = this.#running.get(id);
+      const running = this.#running.size === 0 ? undefined : this.#running.take(id);
       if (running !== undefined) {
-        this.#running.delete(id);
         const result = message.result;
         if (typeof result === "object" && result !== null) {
-          void this.#shared.decisions.inspectResult({ ...running, result: result as Record<string, unknown> }).then((inspected) => {
+          void this.#inOrder.queue(this.#shared.decisions.inspectResult({ ...running, result: result as Record<string, unknown> }), (inspected) => {
             if ("withheld" in inspected) {
               const error = inspected.withheld.error;
               deliver({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, extra);
@@ -257,6 +259,13 @@ class ClientConnection {
       // The pin is read again before the application hears of the change, so a changed tool is withheld by the time
       // it lists the tools again.
       void this.#shared.listChanged().then(() => deliver(message, extra));
+      return;
+    } else if ((message.method === PROGRESS || message.method === LOG_MESSAGE) && this.#shared.decisions.inspectsResults) {
+      // What a tool reports while it runs reaches the application as surely as its result: the result rules read it too.
+      const inspected = this.#shared.decisions.inspectNotification(message, this.#running.owners(message), this.#closed ? undefined : this.#shared.resolver.current());
+      void this.#inOrder.queue(inspected, (passed) => {
+        if (passed !== undefined) deliver(passed, extra);
+      });
       return;
     }
     deliver(message, extra);

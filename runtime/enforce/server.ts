@@ -9,6 +9,7 @@ import { DecisionPoint, type ApprovalCallback, type CallToDecide, type DecisionO
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
+import { InOrder, LOG_MESSAGE, PROGRESS, ReturningCalls } from "./notifications.js";
 import { CLIENT_CAPABILITIES_META_KEY, DecidingCall, isResponse, onEveryTransport, withEnvelope, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
 import { PinnedToolList, type ReadBudget } from "./tool-list.js";
 
@@ -106,7 +107,9 @@ class ServerConnection {
   /** The client's tools/list requests, by id, with the pin generation they were asked under: their answers are filtered. */
   readonly #listings = new Map<unknown, number>();
   /** Allowed calls whose results are on their way back, by id: they pass the result stages. */
-  readonly #running = new Map<unknown, { readonly tool: string; readonly args: Readonly<Record<string, unknown>>; readonly session: SessionView | undefined }>();
+  readonly #running = new ReturningCalls();
+  /** Results and notifications under result rules leave in the order the server sent them. */
+  readonly #inOrder = new InOrder();
   /** The guard's own requests to the server (tools/list): answered only by the server. */
   readonly #askedServer = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolListUnavailable, message));
   /** The guard's own requests to the client (elicitation): answered only by the client. */
@@ -186,7 +189,7 @@ class ServerConnection {
         await this.#tap.send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, { relatedRequestId: id as string | number });
         return;
       }
-      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session });
+      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session }, params._meta);
       // The server gets the plain copy the guard decided on, not the object parsed from the wire (see argumentsText).
       deliver({ ...message, params: { ...params, arguments: verdict.args } }, extra);
     } finally {
@@ -211,12 +214,11 @@ class ServerConnection {
         this.#listings.delete(id);
         return this.#filtered(message, listed).then((filtered) => send(filtered, options));
       }
-      const running = this.#running.size === 0 ? undefined : this.#running.get(id);
+      const running = this.#running.size === 0 ? undefined : this.#running.take(id);
       if (running !== undefined) {
-        this.#running.delete(id);
         const result = message.result;
         if (typeof result === "object" && result !== null) {
-          return this.#shared.decisions.inspectResult({ ...running, result: result as Record<string, unknown> }).then((inspected) => {
+          return this.#inOrder.queue(this.#shared.decisions.inspectResult({ ...running, result: result as Record<string, unknown> }), (inspected) => {
             if ("withheld" in inspected) {
               const error = inspected.withheld.error;
               return send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, options);
@@ -227,6 +229,10 @@ class ServerConnection {
       }
     } else if (message.method === LIST_CHANGED) {
       this.#shared.live.changed();
+    } else if ((message.method === PROGRESS || message.method === LOG_MESSAGE) && this.#shared.decisions.inspectsResults) {
+      // What a tool reports while it runs reaches the client as surely as its result: the result rules read it too.
+      const inspected = this.#shared.decisions.inspectNotification(message, this.#running.owners(message), this.#shared.resolver.current());
+      return this.#inOrder.queue(inspected, (passed) => (passed === undefined ? undefined : send(passed, options)));
     }
     return send(message, options);
   }
