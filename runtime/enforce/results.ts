@@ -198,7 +198,7 @@ export function hasResultRules(guard: GuardModule): boolean {
 export function requireSeenSupport(guard: GuardModule, store: StateStore): void {
   const labels = guard.seenLabels ?? [];
   if (labels.length > 0 && store.markSeen === undefined) {
-    throw new ResultError(ResultErrorCode.SeenUnsupported, `the policy records or reads \`seen\` marks (${labels.map((l) => `"${l}"`).join(", ")}), and this state store keeps none; use a MemoryStateStore or a SqliteStateStore`);
+    throw new ResultError(ResultErrorCode.SeenUnsupported, `the policy records or reads \`seen\` marks (${labels.map((l) => `"${l}"`).join(", ")}), and this state store keeps none; use a MemoryStateStore, a SqliteStateStore or a RedisStateStore`);
   }
 }
 
