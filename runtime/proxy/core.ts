@@ -30,7 +30,7 @@ import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_MET
 import type { UpstreamRequest } from "./upstream.js";
 import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-session.js";
 import { isClientRequestMethod } from "./methods.js";
-import { ProxyResultGate } from "./results.js";
+import { ResultGate } from "../enforce/links.js";
 import { InOrder, LOG_MESSAGE, PROGRESS, ReturningCalls, type ReturningCall } from "../enforce/notifications.js";
 import { checkModernRevision, modernGate, modernRevisionOf, ownResult } from "./modern.js";
 
@@ -159,12 +159,12 @@ export class ProxyCore {
     this.#options = options;
     this.#log = options.logger.child({ component: "proxy" });
     this.#reachable = defaultReachability(options.decisions.guard);
-    this.results = new ProxyResultGate(options.decisions, (error, text) => new Refusal(error, text));
+    this.results = new ResultGate(options.decisions, (error, text) => new Refusal(error, text));
     this.#initial = this.#open();
   }
 
   /** The result stage's part that is the proxy's own: the links a result hands out, and the reads of them. */
-  readonly results: ProxyResultGate;
+  readonly results: ResultGate;
 
   get mode(): UpstreamMode {
     return this.#options.upstreamMode ?? "per-session";

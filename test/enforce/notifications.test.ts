@@ -1,7 +1,8 @@
 // Result rules on what a server sends beside its results, tried as an attacker in all three enforcement points: a
 // server that reports a private key in its progress messages and logs it (as text, inside a JSON value, in a key)
 // while its results are clean, reports injected instructions as progress, and logs a secret after its call returned.
-// The real server-everything's logging and progress go through the proxy's rules too.
+// A resource a tool's result linked to is read as that tool's result. The real server-everything's logging and
+// progress go through the proxy's rules too.
 import assert from "node:assert/strict";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -149,6 +150,21 @@ describe("result rules on progress and log notifications", function () {
           assert.equal(dropped.code, "PQG7701");
           assert.equal(dropped.tool, "fetch");
           assert.match(dropped.reason, /^progress notification of `fetch` dropped: .*the page addresses the model/);
+        } finally {
+          await close();
+        }
+      });
+
+      it("a resource a tool's result linked to is read as that tool's result: redacted, or withheld (PQG7705)", async () => {
+        const { watched: w, close } = await connect(point, guard, new Lines());
+        try {
+          // The page first: once the session has seen the key, its fetches are refused.
+          await w.client.callTool({ name: "fetch", arguments: { url: "linked" } });
+          await assert.rejects(w.client.readResource({ uri: "https://evil.example/page" }), (error: { data?: { code?: string } }) => error.data?.code === "PQG7705");
+          const linked = await w.client.callTool({ name: "read_text_file", arguments: { path: "linked" } });
+          assert.equal((linked.content as { uri: string }[])[0]!.uri, "file:///notes.txt");
+          const read = await w.client.readResource({ uri: "file:///notes.txt" });
+          assert.equal((read.contents[0] as { text: string }).text, "notes\n[redacted private key]");
         } finally {
           await close();
         }
