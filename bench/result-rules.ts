@@ -6,6 +6,7 @@ import type { CheckedPolicy } from "../compiler/ir.js";
 import { checkPolicySource } from "../compiler/load.js";
 import { historyOf } from "../compiler/request.js";
 import { DecisionPoint } from "../runtime/enforce/decide.js";
+import { gatedResponse, ResultGate } from "../runtime/enforce/links.js";
 import { InOrder, ReturningCalls } from "../runtime/enforce/notifications.js";
 import { inspectResult } from "../runtime/enforce/results.js";
 import { MemoryStateStore } from "../runtime/state/memory.js";
@@ -97,9 +98,9 @@ export async function measureResultRules(compile: (policy: CheckedPolicy) => Pro
 
 /**
  * The enforcement point's return path under the same ten rules, through a DecisionPoint with a memory store: a 10 KiB
- * result inspected alone (`return_path_us`, the baseline), and with the bookkeeping that ties notifications to calls
- * (the call kept by request id and progress token, the result queued behind earlier notifications:
- * `return_bookkeeping_us` is the difference); and one 120-character progress message inspected as the call's result
+ * result inspected alone (`return_path_us`, the baseline), and as enforce() and guardClient() now pass it on: the call
+ * kept by request id and progress token, the result through the gate that remembers its resource links, queued behind
+ * earlier notifications, answered as a response (`return_bookkeeping_us` is the difference); and one 120-character progress message inspected as the call's result
  * (`progress_us`), the cost a notification pays. Sequential awaited operations, batches interleaved round by round.
  */
 export async function measureReturnPath(compile: (policy: CheckedPolicy) => Promise<GuardModule>): Promise<{ return_path_us: number; return_bookkeeping_us: number; progress_us: number }> {
@@ -111,6 +112,8 @@ export async function measureReturnPath(compile: (policy: CheckedPolicy) => Prom
   const result: CallResult = { content: [{ type: "text", text: tenKiB() }] };
   const progress = { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 7, progress: 1, total: 2, message: "read 4 of 8 files: /srv/app/main.ts, /srv/app/util.ts, /srv/app/db.ts, /srv/app/api.ts".padEnd(120, ".") } };
   const calls = new ReturningCalls();
+  const gate = new ResultGate(decisions, (error) => error);
+  const response = { jsonrpc: "2.0", id: 1, result };
   const order = new InOrder();
   const meta = { progressToken: 7 };
   let sink = 0;
@@ -121,8 +124,8 @@ export async function measureReturnPath(compile: (policy: CheckedPolicy) => Prom
     for (let i = 0; i < BATCH; i++) {
       calls.set(i, call, meta);
       const running = calls.take(i)!;
-      await order.queue(decisions.inspectResult({ ...running, result }), (inspected) => {
-        if ("result" in inspected) sink++;
+      await order.queue(gatedResponse(response, gate.afterCall(running.tool, running.args, running.session, result)), (answered) => {
+        if ("result" in answered) sink++;
       });
     }
   };
