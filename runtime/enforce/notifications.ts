@@ -119,12 +119,14 @@ function replaceStrings(value: unknown, texts: readonly string[], next: { at: nu
   if (typeof value === "string") return texts[next.at++];
   if (Array.isArray(value)) return value.map((item) => replaceStrings(item, texts, next));
   if (isJsonObject(value)) {
-    const out: Record<string, unknown> = {};
+    const entries: [string, unknown][] = [];
     for (const item of Object.values(value)) {
       const name = texts[next.at++]!;
-      out[name] = replaceStrings(item, texts, next);
+      entries.push([name, replaceStrings(item, texts, next)]);
     }
-    return out;
+    // Own properties, `__proto__` included: a key a server sent is data, never the object's prototype. Keys a
+    // redaction made equal merge, the last one kept.
+    return Object.fromEntries(entries);
   }
   return value;
 }

@@ -4,6 +4,7 @@
 // A resource a tool's result linked to is read as that tool's result. The real server-everything's logging and
 // progress go through the proxy's rules too.
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -196,6 +197,28 @@ describe("result rules on progress and log notifications", function () {
     const numbersOnly = { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1, total: 2 } };
     assert.equal(await decisions.inspectNotification(numbersOnly, [{ tool: "fetch", args: {}, session }], session), numbersOnly, "progress without a message has no text to inspect");
     assert.equal(notificationTexts("notifications/resources/updated", { uri: KEY }), undefined, "other notifications are not read");
+  });
+
+  it("a log message's texts go back where they came from: unchanged texts rebuild it as it was, numbers and shape stay", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.option(fc.string(), { nil: undefined }), (data, logger) => {
+        const params = { level: "info", data, ...(logger === undefined ? {} : { logger }) };
+        const found = notificationTexts("notifications/message", params);
+        if (found === undefined) return;
+        assert.deepEqual(found.rebuild(found.texts, []), params);
+        const shape = (v: unknown): unknown => (typeof v === "string" ? "" : Array.isArray(v) ? v.map(shape) : typeof v === "object" && v !== null ? Object.values(v).map(shape) : v);
+        // Changed one to one, as a redaction that leaves keys distinct does.
+        const blanked = found.rebuild(found.texts.map((t) => `${t}#`), ["m"]);
+        assert.deepEqual(shape(blanked["data"]), shape(data));
+        assert.deepEqual(blanked["_meta"], { "pqguard/marks": ["m"] });
+      }),
+      { numRuns: 300 },
+    );
+    const hostile = JSON.parse(`{"level":"info","data":{"__proto__":{"polluted":"${AWS}"}}}`) as Record<string, unknown>;
+    const found = notificationTexts("notifications/message", hostile)!;
+    const rebuilt = found.rebuild(found.texts, []) as { data: object };
+    assert.deepEqual(Object.keys(rebuilt.data), ["__proto__"], "a `__proto__` key stays a key");
+    assert.equal(Object.getPrototypeOf(rebuilt.data), Object.prototype);
   });
 
   it("the proxy applies the rules to server-everything's own logging and lets its progress numbers through", async () => {
