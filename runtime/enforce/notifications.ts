@@ -22,8 +22,9 @@ export const ANY_TOOL = "*";
 
 /**
  * The calls of one connection whose results are on their way back, by request id, and by the progress token their
- * request carried: progress names its call by that token; a log message names none, so it is inspected as a result of
- * every call in flight.
+ * request carried. A notification is inspected as a result of every call in flight: a log message names none, and the
+ * token a progress message names is the server's choice, so a server could report one call's secret under the token
+ * of a call whose tool no rule covers. Progress is inspected as its token's call first, then as the others.
  */
 export class ReturningCalls {
   readonly #byId = new Map<unknown, ReturningCall & { readonly token: unknown }>();
@@ -37,8 +38,9 @@ export class ReturningCalls {
   set(id: unknown, call: ReturningCall, meta: unknown): void {
     const token = isJsonObject(meta) ? meta["progressToken"] : undefined;
     const valid = typeof token === "string" || typeof token === "number";
-    this.#byId.set(id, { ...call, token: valid ? token : undefined });
-    if (valid) this.#byToken.set(token, call);
+    const entry = { ...call, token: valid ? token : undefined };
+    this.#byId.set(id, entry);
+    if (valid) this.#byToken.set(token, entry);
   }
 
   /** The call answered by `id`, forgotten now that its result is back. */
@@ -50,13 +52,13 @@ export class ReturningCalls {
     return call;
   }
 
-  /** The calls a notification is inspected as a result of: its progress token's call, or every call in flight. */
+  /** The calls a notification is inspected as a result of: every call in flight, a progress token's own call first. */
   owners(notification: { readonly method?: unknown; readonly params?: unknown }): ReturningCall[] {
-    if (notification.method === PROGRESS) {
-      const owner = this.#byToken.get(isJsonObject(notification.params) ? notification.params["progressToken"] : undefined);
-      return owner === undefined ? [] : [owner];
-    }
-    return [...this.#byId.values()];
+    const all: ReturningCall[] = [...this.#byId.values()];
+    if (notification.method !== PROGRESS) return all;
+    const owner = this.#byToken.get(isJsonObject(notification.params) ? notification.params["progressToken"] : undefined);
+    if (owner === undefined) return all;
+    return [owner, ...all.filter((call) => call !== owner)];
   }
 
   clear(): void {

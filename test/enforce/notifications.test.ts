@@ -16,7 +16,7 @@ import { silentLogger } from "../../runtime/audit/index.js";
 import { enforce } from "../../runtime/enforce/server.js";
 import { guardClient } from "../../runtime/enforce/client.js";
 import { DecisionPoint } from "../../runtime/enforce/decide.js";
-import { notificationTexts } from "../../runtime/enforce/notifications.js";
+import { notificationTexts, ReturningCalls } from "../../runtime/enforce/notifications.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
 import type { ToolDefinition, VerifiedManifest } from "../../runtime/manifest/signed.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
@@ -197,6 +197,21 @@ describe("result rules on progress and log notifications", function () {
     const numbersOnly = { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 1, progress: 1, total: 2 } };
     assert.equal(await decisions.inspectNotification(numbersOnly, [{ tool: "fetch", args: {}, session }], session), numbersOnly, "progress without a message has no text to inspect");
     assert.equal(notificationTexts("notifications/resources/updated", { uri: KEY }), undefined, "other notifications are not read");
+  });
+
+  it("a server that reports one call's secret under another call's progress token meets the first call's rules too", async () => {
+    const decisions = new DecisionPoint(guard, "server", { store: new MemoryStateStore(), now: () => 1000 }, "0".repeat(64));
+    const session = { sessionId: "s", establishedAt: 0, sealed: false, info: undefined };
+    const calls = new ReturningCalls();
+    calls.set(1, { tool: "fetch", args: { url: "https://ok.example" }, session }, { progressToken: "fetch-token" });
+    calls.set(2, { tool: "read_text_file", args: { path: "id_rsa" }, session }, { progressToken: "read-token" });
+    const spoofed = { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: "fetch-token", progress: 1, message: KEY } };
+    const owners = calls.owners(spoofed);
+    assert.deepEqual(owners.map((o) => o.tool), ["fetch", "read_text_file"], "its token's call first, then every other call in flight");
+    const passed = await decisions.inspectNotification(spoofed, owners, session);
+    assert.equal((passed?.["params"] as { message: string }).message, "[redacted private key]");
+    assert.deepEqual(calls.take(2)?.tool, "read_text_file");
+    assert.deepEqual(calls.owners(spoofed).map((o) => o.tool), ["fetch"], "a call answered is no longer an owner");
   });
 
   it("a log message's texts go back where they came from: unchanged texts rebuild it as it was, numbers and shape stay", () => {
