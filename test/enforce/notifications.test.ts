@@ -139,18 +139,19 @@ describe("result rules on progress and log notifications", function () {
         }
       });
 
-      it("drops progress that carries injected instructions, says so in the audit log, and the call still answers", async () => {
+      it("drops progress and log messages that carry injected instructions, says so in the audit log, and the call still answers", async () => {
         const audit = new Lines();
         const { watched: w, close } = await connect(point, guard, audit);
         try {
           const fetched = await callWithProgress(w.client, "fetch", { url: "https://ok.example" });
           assert.equal(fetched.text, "a harmless page");
           assert.deepEqual(fetched.progress.map((p) => p.message), ["fetched https://ok.example"]);
-          const dropped = audit.lines.find((l) => l.outcome === "denied");
-          assert.ok(dropped !== undefined, "the dropped progress has its audit line");
-          assert.equal(dropped.code, "PQG7701");
-          assert.equal(dropped.tool, "fetch");
-          assert.match(dropped.reason, /^progress notification of `fetch` dropped: .*the page addresses the model/);
+          await until(() => w.logs.length >= 1, 5_000, "the harmless log message");
+          assert.deepEqual(w.logs.map((l) => l["data"]), ["fetched https://ok.example"], "the log line with the injection was dropped");
+          const dropped = audit.lines.filter((l) => l.outcome === "denied");
+          assert.deepEqual(dropped.map((l) => [l.code, l.tool]), [["PQG7701", "fetch"], ["PQG7701", "fetch"]], "each dropped notification has its audit line");
+          assert.match(dropped[0]!.reason, /^progress notification of `fetch` dropped: .*the page addresses the model/);
+          assert.match(dropped[1]!.reason, /^log message of `fetch` dropped: .*the page addresses the model/);
         } finally {
           await close();
         }
