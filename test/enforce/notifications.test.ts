@@ -6,10 +6,12 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { LoggingMessageNotificationSchema, type Progress } from "@modelcontextprotocol/sdk/types.js";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { ListRootsRequestSchema, LoggingMessageNotificationSchema, type Progress } from "@modelcontextprotocol/sdk/types.js";
 import { interpret } from "../../compiler/interpreter.js";
 import type { AuditDecision } from "../../runtime/audit/record.js";
 import { silentLogger } from "../../runtime/audit/index.js";
@@ -20,14 +22,23 @@ import { notificationTexts, ReturningCalls } from "../../runtime/enforce/notific
 import type { GuardModule } from "../../runtime/guard/types.js";
 import type { ToolDefinition, VerifiedManifest } from "../../runtime/manifest/signed.js";
 import { toolDigest } from "../../runtime/manifest/digest.js";
-import { createProxy } from "../../runtime/proxy/index.js";
+import { createProxy, FORWARDED_CLIENT_CAPABILITIES } from "../../runtime/proxy/index.js";
 import { MemoryStateStore } from "../../runtime/state/memory.js";
 import { checked } from "../support/guards.js";
-import { EVERYTHING_STDIO, everythingTools } from "../support/everything.js";
+import { EVERYTHING, EVERYTHING_STDIO, everythingTools } from "../support/everything.js";
 import { connectClient, until } from "../proxy/harness.js";
 import { AWS, KEY, leakyServer } from "./fixtures/leaky-server.js";
 
 const LEAKY_SERVER = fileURLToPath(new URL("./fixtures/leaky-server.ts", import.meta.url));
+/** server-everything's own factory, for running it in process under enforce() or beside guardClient(). */
+const EVERYTHING_FACTORY = pathToFileURL(join(dirname(EVERYTHING), "server", "index.js")).href;
+/** For server-everything: its log lines all end in `-level message`, a rule for every tool takes that out. */
+const EVERYTHING_POLICY = `policy everything
+manifest "tools.json"
+permit tool *
+redact /-level message/ in result of * as "-level [redacted]"
+refuse result of "trigger-long-running-operation" when result.text contains "password"
+`;
 /** What the key's body looks like wherever it leaks; no message the client receives may hold it. */
 const KEY_BODY = "b3BlbnNzaC1rZXkt";
 
@@ -93,11 +104,24 @@ async function connect(point: Point, guard: GuardModule, audit: Lines): Promise<
   await server.connect(b);
   await w.client.connect(a);
   if (point === "guardClient()") {
-    const { tools } = await toolList();
-    const manifest: VerifiedManifest = { issuer: "test", algorithm: "ML-DSA-65", issuedAt: 0, expiresAt: Number.MAX_SAFE_INTEGER, tools, digests: Object.fromEntries(tools.map((t) => [t.name, toolDigest(t)])), digest: "0".repeat(64) };
-    guardClient(w.client, guard, { allowUnsealed: true, manifest, audit });
+    guardClient(w.client, guard, { allowUnsealed: true, manifest: manifestOf((await toolList()).tools), audit });
   }
   return { watched: w, close: () => w.client.close() };
+}
+
+/** server-everything's logging switched on, its log lines redacted by the `*` rule; its progress numbers pass. */
+async function everythingUnderRules(client: Client, logs: readonly string[]): Promise<void> {
+  await client.callTool({ name: "toggle-simulated-logging", arguments: {} });
+  await until(() => logs.length > 0, 10_000, "a log message from server-everything");
+  assert.ok(logs.every((l) => !l.includes("-level message")), `every log line passed the \`*\` redaction: ${logs.join(" | ")}`);
+  const long = await callWithProgress(client, "trigger-long-running-operation", { duration: 0.2, steps: 2 });
+  assert.deepEqual(long.progress.map((p) => p.progress), [1, 2]);
+  assert.match(long.text, /completed/);
+}
+
+/** A manifest that pins `tools` as listed, for guardClient(). */
+function manifestOf(tools: readonly ToolDefinition[]): VerifiedManifest {
+  return { issuer: "test", algorithm: "ML-DSA-65", issuedAt: 0, expiresAt: Number.MAX_SAFE_INTEGER, tools: [...tools], digests: Object.fromEntries(tools.map((t) => [t.name, toolDigest(t)])), digest: "0".repeat(64) };
 }
 
 /** Calls a tool asking for progress; answers the result and the progress messages that arrived. */
@@ -237,25 +261,45 @@ describe("result rules on progress and log notifications", function () {
     assert.equal(Object.getPrototypeOf(rebuilt.data), Object.prototype);
   });
 
+  for (const point of ["enforce()", "guardClient()"] as const) {
+    it(`${point} applies the rules to server-everything's own logging, in process, and lets its progress numbers through`, async () => {
+      const tools = await everythingTools();
+      const real = interpret(checked(EVERYTHING_POLICY, { "tools.json": { tools } }));
+      const { createServer } = (await import(EVERYTHING_FACTORY)) as { createServer: () => { server: McpServer; cleanup: (sessionId?: string) => void } };
+      const { server, cleanup } = createServer();
+      if (point === "enforce()") enforce(server, real, { allowUnsealed: true });
+      const [a, b] = InMemoryTransport.createLinkedPair();
+      const client = new Client({ name: "agent", version: "1" }, { capabilities: FORWARDED_CLIENT_CAPABILITIES });
+      const logs: string[] = [];
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data)));
+      client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [] }));
+      await server.connect(b);
+      await client.connect(a);
+      if (point === "guardClient()") {
+        guardClient(client, real, { allowUnsealed: true, manifest: manifestOf(tools as ToolDefinition[]) });
+      }
+      try {
+        await client.setLoggingLevel("debug");
+        await everythingUnderRules(client, logs);
+      } finally {
+        // Its logging switch is module state, shared by every instance in this process: switched off again, not left on.
+        await client.callTool({ name: "toggle-simulated-logging", arguments: {} });
+        cleanup();
+        await client.close();
+      }
+    });
+  }
+
   it("the proxy applies the rules to server-everything's own logging and lets its progress numbers through", async () => {
     const tools = await everythingTools();
-    const real = interpret(
-      checked(`policy everything\nmanifest "tools.json"\npermit tool *\nredact /-level message/ in result of * as "-level [redacted]"\nrefuse result of "trigger-long-running-operation" when result.text contains "password"\n`, {
-        "tools.json": { tools },
-      }),
-    );
+    const real = interpret(checked(EVERYTHING_POLICY, { "tools.json": { tools } }));
     const proxy = createProxy({ upstream: EVERYTHING_STDIO, guard: real, logger: silentLogger(), toolRecheckMs: 0 });
     await proxy.start();
     const client = await connectClient(proxy);
     const logs: string[] = [];
     client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data)));
     try {
-      await client.callTool({ name: "toggle-simulated-logging", arguments: {} });
-      await until(() => logs.length > 0, 10_000, "a log message from server-everything");
-      assert.ok(logs.every((l) => !l.includes("-level message")), `every log line passed the \`*\` redaction: ${logs.join(" | ")}`);
-      const long = await callWithProgress(client, "trigger-long-running-operation", { duration: 0.2, steps: 2 });
-      assert.deepEqual(long.progress.map((p) => p.progress), [1, 2]);
-      assert.match(long.text, /completed/);
+      await everythingUnderRules(client, logs);
     } finally {
       await client.close();
       await proxy.close();
