@@ -311,8 +311,9 @@ export class DecisionPoint {
 
   /**
    * Inspects a notification the server sent (a progress message, a log message) through the result stages, as a result
-   * of each call in `owners` in turn (the call its progress token names; every call in flight for a log message), or,
-   * when it has none, of a tool no rule names, which only `result of *` rules reach. Answers the notification to pass
+   * of each call in `owners` in turn (the calls in flight, a progress token's own call first: ReturningCalls.owners),
+   * or, when there is none, of a tool no rule names, which only `result of *` rules reach. Redactions of one owner's
+   * rules apply before the next owner's rules read the text. Answers the notification to pass
    * on, redacted and marked as a result would be, or undefined when a stage withheld it: it is then dropped, the call
    * goes on, and the audit line (and the log) says why. Any other notification, or one with no text, passes as it is.
    */
