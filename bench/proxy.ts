@@ -12,9 +12,14 @@ import { BenchSetting, directStdioParameters, ECHO, PQGUARD, startVariant, timeC
 
 const SCHEDULE = {
   clients: 8,
-  /** Warm-up before anything is measured: V8 optimises the proxies' hot paths only after some hundred calls. */
-  warmupOneClient: 500,
-  warmupPerClient: 100,
+  /**
+   * Warm-up before anything is measured. V8 optimises a proxy's call path over its first few thousand calls (its
+   * CPU per call falls by 3–5× over the first 2,000–4,000 and is flat after), so the measured rounds see the steady
+   * state; the first `firstCalls` of them are measured apart, as what a fresh process costs per call.
+   */
+  warmupOneClient: 4000,
+  warmupPerClient: 500,
+  firstCalls: 500,
   /** Rounds interleave the variants (alternating their order), so all see the same machine state. */
   rounds: 10,
   /** Per round and variant: sequential calls of one client, then this many calls by each of the concurrent clients. */
@@ -40,16 +45,20 @@ interface VariantInfo {
   readonly label: string;
   /** The variant whose latency this one's is compared with, paired per round. */
   readonly baseline?: VariantName;
+  /** The bare relay on the same path, whose CPU per call is the floor of this variant's. */
+  readonly floor?: VariantName;
 }
 
 const VARIANTS: readonly VariantInfo[] = [
   { name: "stdio_direct", label: "stdio: SDK client → server (baseline)" },
-  { name: "stdio_proxy", label: "stdio: → pqguard proxy, plain → server", baseline: "stdio_direct" },
-  { name: "host_path", label: "stdio: → pqguard connect → sealed HTTP → proxy → server", baseline: "stdio_direct" },
+  { name: "stdio_floor", label: "stdio: → bare relay (floor) → server", baseline: "stdio_direct" },
+  { name: "stdio_proxy", label: "stdio: → pqguard proxy, plain → server", baseline: "stdio_direct", floor: "stdio_floor" },
+  { name: "host_path", label: "stdio: → pqguard connect → sealed HTTP → proxy → server", baseline: "stdio_direct", floor: "http_floor" },
   { name: "http_direct", label: "HTTP: SDK client → server (baseline)" },
-  { name: "http_mcp_proxy", label: "HTTP: → mcp-proxy → stdio server", baseline: "http_direct" },
-  { name: "http_proxy_plain", label: "HTTP: → pqguard proxy, plain → stdio server", baseline: "http_direct" },
-  { name: "http_proxy_sealed", label: "HTTP: → pqguard proxy, sealed → stdio server", baseline: "http_direct" },
+  { name: "http_floor", label: "HTTP: → bare relay (floor) → stdio server", baseline: "http_direct" },
+  { name: "http_mcp_proxy", label: "HTTP: → mcp-proxy → stdio server", baseline: "http_direct", floor: "http_floor" },
+  { name: "http_proxy_plain", label: "HTTP: → pqguard proxy, plain → stdio server", baseline: "http_direct", floor: "http_floor" },
+  { name: "http_proxy_sealed", label: "HTTP: → pqguard proxy, sealed → stdio server", baseline: "http_direct", floor: "http_floor" },
 ];
 
 /** One timed batch of one variant. */
@@ -62,6 +71,8 @@ interface Batch {
   readonly proxyCpuUs: number;
   readonly connectCpuUs: number;
   readonly serverCpuUs: number;
+  /** CPU time of the benchmark's own process (the SDK clients) during the batch. */
+  readonly clientCpuUs: number;
 }
 
 type Mode = "one" | "eight";
@@ -76,6 +87,7 @@ async function runBatch(connections: readonly Connection[], callsEach: number): 
   const proxyBefore = totalCpuMicros(proxyPids);
   const connectBefore = totalCpuMicros(connectPids);
   const serverBefore = totalCpuMicros(serverPids);
+  const clientBefore = process.cpuUsage();
   const start = performance.now();
   await Promise.all(
     connections.map(async ({ client }) => {
@@ -87,6 +99,7 @@ async function runBatch(connections: readonly Connection[], callsEach: number): 
     }),
   );
   const wallMs = performance.now() - start;
+  const client = process.cpuUsage(clientBefore);
   return {
     latencies,
     wallMs,
@@ -94,6 +107,7 @@ async function runBatch(connections: readonly Connection[], callsEach: number): 
     proxyCpuUs: totalCpuMicros(proxyPids) - proxyBefore,
     connectCpuUs: totalCpuMicros(connectPids) - connectBefore,
     serverCpuUs: totalCpuMicros(serverPids) - serverBefore,
+    clientCpuUs: client.user + client.system,
   };
 }
 
@@ -114,7 +128,7 @@ function callsPerSecond(batch: Batch): number {
 function summarise(rounds: readonly Batch[], name: VariantName) {
   const calls = rounds.reduce((sum, r) => sum + r.calls, 0);
   const all = rounds.flatMap((r) => r.latencies);
-  const perCall = (key: "proxyCpuUs" | "connectCpuUs" | "serverCpuUs", applies: boolean): number | null =>
+  const perCall = (key: "proxyCpuUs" | "connectCpuUs" | "serverCpuUs" | "clientCpuUs", applies: boolean): number | null =>
     applies ? round(rounds.reduce((sum, r) => sum + r[key], 0) / calls) : null;
   const direct = name === "stdio_direct" || name === "http_direct";
   return {
@@ -126,6 +140,10 @@ function summarise(rounds: readonly Batch[], name: VariantName) {
     connect_cpu_us_per_call: perCall("connectCpuUs", name === "host_path"),
     // The baselines' server alone: what the SDK's stdio or HTTP server side costs without anything in front.
     server_cpu_us_per_call: perCall("serverCpuUs", direct),
+    // The benchmark's SDK clients, all in this one process: with 8 clients, near the batch's wall time means they
+    // are what bounds the calls/s.
+    client_cpu_us_per_call: perCall("clientCpuUs", true),
+    client_busy: round(rounds.reduce((sum, r) => sum + r.clientCpuUs / 1000, 0) / rounds.reduce((sum, r) => sum + r.wallMs, 0), 2),
   };
 }
 
@@ -144,15 +162,19 @@ function pairedThroughputRatio(variant: readonly Batch[], baseline: readonly Bat
   return round(median(variant.map((b, i) => callsPerSecond(b) / callsPerSecond(baseline[i]!))), 3);
 }
 
-async function measureCalls(setting: BenchSetting): Promise<Map<VariantName, Record<Mode, Batch[]>>> {
+/** Per variant: the measured rounds with one client and with 8, and (`first`) the first calls of a fresh process. */
+type Batches = Map<VariantName, Record<Mode | "first", Batch[]>>;
+
+async function measureCalls(setting: BenchSetting): Promise<Batches> {
   const running: RunningVariant[] = [];
   try {
     for (const { name } of VARIANTS) running.push(await startVariant(setting, name, SCHEDULE.clients));
+    const batches: Batches = new Map(running.map((v) => [v.name, { one: [], eight: [], first: [] }]));
     for (const variant of running) {
-      await runBatch(variant.connections.slice(0, 1), SCHEDULE.warmupOneClient);
+      batches.get(variant.name)!.first.push(await runBatch(variant.connections.slice(0, 1), SCHEDULE.firstCalls));
+      await runBatch(variant.connections.slice(0, 1), SCHEDULE.warmupOneClient - SCHEDULE.firstCalls);
       await runBatch(variant.connections, SCHEDULE.warmupPerClient);
     }
-    const batches = new Map<VariantName, Record<Mode, Batch[]>>(running.map((v) => [v.name, { one: [], eight: [] }]));
     for (let round = 0; round < SCHEDULE.rounds; round++) {
       for (const variant of round % 2 === 0 ? running : [...running].reverse()) {
         const into = batches.get(variant.name)!;
@@ -252,30 +274,51 @@ function failedLogs(dir: string): string {
   return parts.join("");
 }
 
-function report(batches: Map<VariantName, Record<Mode, Batch[]>>, ready: Awaited<ReturnType<typeof measureReady>>, load: number, seconds: number) {
+/** One variant's figures with one client or with 8, and how they compare with its baseline and its floor. */
+type VariantEntry = ReturnType<typeof summarise> & {
+  p50_to_baseline: number | null;
+  calls_per_s_to_baseline: number | null;
+  proxy_cpu_to_baseline_server: number | null;
+  floor_cpu_us_per_call: number | null;
+  proxy_cpu_above_floor_us: number | null;
+  first_calls_cpu_us_per_call: number | null;
+};
+
+function report(batches: Batches, ready: Awaited<ReturnType<typeof measureReady>>, load: number, seconds: number) {
   const of = (name: VariantName) => batches.get(name)!;
   const variants = Object.fromEntries(
-    VARIANTS.map(({ name, baseline }) => {
+    VARIANTS.map(({ name, baseline, floor }) => {
       const entry = (mode: Mode) => {
         const own = summarise(of(name)[mode], name);
         const serverCpu = baseline === undefined ? null : summarise(of(baseline)[mode], baseline).server_cpu_us_per_call;
+        const floorCpu = floor === undefined ? null : summarise(of(floor)[mode], floor).proxy_cpu_us_per_call;
         return {
           ...own,
           p50_to_baseline: baseline === undefined ? null : pairedLatencyRatio(of(name)[mode], of(baseline)[mode]),
           calls_per_s_to_baseline: baseline === undefined ? null : pairedThroughputRatio(of(name)[mode], of(baseline)[mode]),
           // The proxy's CPU per call against the server's own in the baseline of its transport: a machine-independent scale.
           proxy_cpu_to_baseline_server: own.proxy_cpu_us_per_call === null || serverCpu === null ? null : round(own.proxy_cpu_us_per_call / serverCpu, 2),
+          // The bare relay's CPU per call on the same path, measured in the same rounds: what relaying costs at all.
+          floor_cpu_us_per_call: floorCpu,
+          proxy_cpu_above_floor_us: own.proxy_cpu_us_per_call === null || floorCpu === null ? null : round(own.proxy_cpu_us_per_call - floorCpu),
+          // A fresh process, before V8 has optimised its call path: the first calls of the first connection.
+          first_calls_cpu_us_per_call: mode === "one" ? summarise(of(name).first, name).proxy_cpu_us_per_call : null,
         };
       };
       return [name, { one_client: entry("one"), clients_8: entry("eight") }];
     }),
-  ) as Record<VariantName, Record<"one_client" | "clients_8", ReturnType<typeof summarise> & { p50_to_baseline: number | null; calls_per_s_to_baseline: number | null; proxy_cpu_to_baseline_server: number | null }>>;
+  ) as Record<VariantName, Record<"one_client" | "clients_8", VariantEntry>>;
 
   const sealedToMcpProxy = (mode: Mode) => ({
     p50: pairedLatencyRatio(of("http_proxy_sealed")[mode], of("http_mcp_proxy")[mode]),
     calls_per_s: pairedThroughputRatio(of("http_proxy_sealed")[mode], of("http_mcp_proxy")[mode]),
   });
   const vsMcpProxy = { one_client: sealedToMcpProxy("one"), clients_8: sealedToMcpProxy("eight") };
+  // The bare HTTP relay against mcp-proxy, paired the same way: how far any relay gets on this machine and clients.
+  const floorToMcpProxy = (mode: Mode) => ({
+    p50: pairedLatencyRatio(of("http_floor")[mode], of("http_mcp_proxy")[mode]),
+    calls_per_s: pairedThroughputRatio(of("http_floor")[mode], of("http_mcp_proxy")[mode]),
+  });
   const stdioAdded = pairedLatencyDifference(of("stdio_proxy").one, of("stdio_direct").one);
   const cpu = variants.stdio_proxy.one_client.proxy_cpu_us_per_call!;
   const sealedCpu = variants.http_proxy_sealed.one_client.proxy_cpu_us_per_call!;
@@ -294,9 +337,16 @@ function report(batches: Map<VariantName, Record<Mode, Batch[]>>, ready: Awaited
     // The proxy process's CPU time per forwarded call, one client: plain over stdio, and sealed over HTTP.
     cpu_us_per_call: cpu,
     sealed_cpu_us_per_call: sealedCpu,
+    // Their floors, measured in the same rounds: a bare relay over stdio, and a bare Streamable HTTP → stdio relay.
+    cpu_floor_us_per_call: variants.stdio_proxy.one_client.floor_cpu_us_per_call,
+    sealed_cpu_floor_us_per_call: variants.http_proxy_sealed.one_client.floor_cpu_us_per_call,
+    // The same over a fresh process's first calls, before the measured rounds.
+    first_calls_cpu_us_per_call: variants.stdio_proxy.one_client.first_calls_cpu_us_per_call,
+    first_calls_sealed_cpu_us_per_call: variants.http_proxy_sealed.one_client.first_calls_cpu_us_per_call,
     connect_cpu_us_per_call: variants.host_path.one_client.connect_cpu_us_per_call,
     // Sealed + guarded + audited pqguard proxy against mcp-proxy's plain forwarding, paired per round.
     http_sealed_to_mcp_proxy: vsMcpProxy,
+    http_floor_to_mcp_proxy: { one_client: floorToMcpProxy("one"), clients_8: floorToMcpProxy("eight") },
     ready_ms: { proxy: ready.proxy_ms, connect: ready.connect_ms },
     ready,
     targets: {
@@ -317,30 +367,34 @@ function text(result: Result): string[] {
   const num = (value: number | null, width: number, digits = 0): string => (value === null ? "—" : value.toFixed(digits)).padStart(width);
   const ratio = (value: number | null): string => (value === null ? "" : `${value.toFixed(2)}x`).padStart(7);
   const cells = (entry: Result["variants"][VariantName]["one_client"]): string =>
-    `${num(entry.p50_us, 8)}${num(entry.p99_us, 8)}${ratio(entry.p50_to_baseline)}${num(entry.calls_per_s, 8)}${num(entry.proxy_cpu_us_per_call ?? entry.server_cpu_us_per_call, 7)}`;
+    `${num(entry.p50_us, 8)}${num(entry.p99_us, 8)}${ratio(entry.p50_to_baseline)}${num(entry.calls_per_s, 8)}${num(entry.proxy_cpu_us_per_call ?? entry.server_cpu_us_per_call, 7)}${num(entry.floor_cpu_us_per_call, 7)}${num(entry.client_cpu_us_per_call, 7)}`;
   const row = ({ name, label }: VariantInfo): string => {
     const v = result.variants[name];
     const connect = name === "host_path" ? `   connect's own CPU: ${v.one_client.connect_cpu_us_per_call} / ${v.clients_8.connect_cpu_us_per_call} µs per call` : "";
     return `  ${label.padEnd(56)}${cells(v.one_client)}  │${cells(v.clients_8)}${connect}`;
   };
-  const heading = `${"p50 µs".padStart(8)}${"p99 µs".padStart(8)}${"p50 ×".padStart(7)}${"calls/s".padStart(8)}${"CPU µs".padStart(7)}`;
+  const heading = `${"p50 µs".padStart(8)}${"p99 µs".padStart(8)}${"p50 ×".padStart(7)}${"calls/s".padStart(8)}${"CPU µs".padStart(7)}${"floor".padStart(7)}${"client".padStart(7)}`;
   const s = result.schedule;
   const t = result.targets;
   const line = (label: string, entry: { value: number; limit: number; met: boolean }, unit: string, atMost = true, note = ""): string =>
     `  ${label.padEnd(62)}${entry.value}${unit}, target ${atMost ? "<=" : ">="} ${entry.limit}${unit}: ${entry.met ? "met" : "NOT met"}${note}`;
   const serverScale = (name: VariantName): string => {
     const entry = result.variants[name].one_client;
-    return entry.proxy_cpu_to_baseline_server === null ? "" : `  (${entry.proxy_cpu_to_baseline_server}x the server's own CPU per call in the baseline)`;
+    const server = entry.proxy_cpu_to_baseline_server === null ? "" : `; ${entry.proxy_cpu_to_baseline_server}x the server's own CPU per call in the baseline`;
+    const first = entry.first_calls_cpu_us_per_call === null ? "" : `; ${entry.first_calls_cpu_us_per_call} µs over a fresh process's first ${result.schedule.firstCalls} calls`;
+    return entry.floor_cpu_us_per_call === null ? "" : `  (floor: a bare relay ${entry.floor_cpu_us_per_call} µs${server}${first})`;
   };
   return [
     `proxy: tools/call echo on server-everything, ${result.node}, ${result.cpu}, ${result.cores} cores, load ${result.load_1m}, ${result.seconds} s`,
-    `  ${s.rounds} interleaved rounds; one client: ${s.rounds * s.oneClientCalls} sequential calls; ${s.clients} clients: ${s.rounds * s.clients * s.callsPerClient} calls, ${s.clients} at a time`,
+    `  after ${s.warmupOneClient} warm-up calls on the first connection and ${s.warmupPerClient} on each, ${s.rounds} interleaved rounds; one client: ${s.rounds * s.oneClientCalls} sequential calls; ${s.clients} clients: ${s.rounds * s.clients * s.callsPerClient} calls, ${s.clients} at a time`,
     "  p50 × is the paired ratio to the baseline of its transport; CPU µs is the proxy process's CPU time per call",
-    "  (/proc/PID/stat utime + stime), for a baseline the server's own",
-    `  ${"".padEnd(56)}${"one client".padEnd(38)}  │${s.clients} clients`,
+    "  (its threads' run time from /proc), for a baseline the server's own; floor is the bare relay's on the same path, in the",
+    "  same rounds; client is the benchmark's own process (the SDK clients) per call",
+    `  ${"".padEnd(56)}${"one client".padEnd(52)}  │${s.clients} clients`,
     `  ${"".padEnd(56)}${heading}  │${heading}`,
     ...VARIANTS.map(row),
     `  sealed pqguard proxy / mcp-proxy: p50 ${result.http_sealed_to_mcp_proxy.one_client.p50}x (one client), ${result.http_sealed_to_mcp_proxy.clients_8.p50}x (${s.clients}); calls/s ${result.http_sealed_to_mcp_proxy.one_client.calls_per_s}x, ${result.http_sealed_to_mcp_proxy.clients_8.calls_per_s}x`,
+    `  bare HTTP relay (floor) / mcp-proxy: p50 ${result.http_floor_to_mcp_proxy.one_client.p50}x (one client), ${result.http_floor_to_mcp_proxy.clients_8.p50}x (${s.clients}); calls/s ${result.http_floor_to_mcp_proxy.one_client.calls_per_s}x, ${result.http_floor_to_mcp_proxy.clients_8.calls_per_s}x`,
     `  start-up to the first answered call, median of ${result.ready.runs}: server-everything ${result.ready.direct_ms} ms, behind pqguard proxy ${result.ready.proxy_total_ms} ms; pqguard connect to a ready sealed proxy ${result.ready.connect_total_ms} ms`,
     "targets:",
     line("one client over stdio, the proxy adds (p50)", t.stdio_added_us, " µs"),

@@ -4,6 +4,7 @@
 // the differential tests check these functions on their own, since both back ends read them (see
 // test/compiler/analysis.test.ts and windows.test.ts).
 import type { Expr, PathSegment, Quantifier } from "../grammar/ast.js";
+import { pathStyleFor, type PathStyle } from "../runtime/guard/paths.js";
 import type { CheckedLimit, CheckedPolicy, CheckedRule, Type } from "./ir.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -257,6 +258,15 @@ export function elementPhrase(policy: CheckedPolicy, q: Quantifier): string {
     }
   }
   return `did not satisfy \`${exprText(policy, q.body)}\``;
+}
+
+/**
+ * The style `LEFT under "ROOT"` reads LEFT in (pathStyleFor): from the schema's format of LEFT, as the checker typed
+ * it, and the root literal. Shared by both back ends and the checker's reading of the root.
+ */
+export function underStyle(policy: CheckedPolicy, left: Expr, root: string): PathStyle {
+  const t = typeOf(policy, left);
+  return pathStyleFor(t.kind === "string" ? t.format : undefined, root);
 }
 
 /** The quantifier a clause is, looking through parentheses: an `all` names its deciding element when false. */

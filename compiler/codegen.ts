@@ -3,7 +3,7 @@
 // into the declarations (`.d.ts`) of its JavaScript form.
 import type { Call, Expr, Path, Quantifier, Variable } from "../grammar/ast.js";
 import { algorithmFacts } from "../runtime/guard/algorithms.js";
-import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, type CheckOutline, type RuleOutline } from "./analysis.js";
+import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, underStyle, type CheckOutline, type RuleOutline } from "./analysis.js";
 import { ANNOTATION_DEFAULTS, factOf, type FactTarget, type ValueKind } from "./facts.js";
 import type { CheckedPolicy, Type } from "./ir.js";
 import { RESULT_FUNCTION, resultFunctions } from "./codegen-results.js";
@@ -15,6 +15,18 @@ export interface CodegenOptions {
   /** `ts` (the default): TypeScript with argument interfaces; `js`: plain ES2022 JavaScript, declarations apart. */
   readonly language?: "ts" | "js" | undefined;
 }
+
+/** Options of the generator that no user sets: what benchmarks compare a guard against. */
+export interface GeneratorOptions extends CodegenOptions {
+  /**
+   * `false`: call rules parse a URL at every `url()`, `host()` and `ip()` they hold, as guards did before they kept a
+   * decision's readings (UrlReadings); the baseline bench/lists.ts measures the per-decision readings against.
+   */
+  readonly urlReadingsPerDecision?: boolean | undefined;
+}
+
+/** The variable a tool's decision function keeps its UrlReadings in, created at the first URL read. */
+const URL_READINGS = "urls";
 
 /** A function of the generated module: the TypeScript and JavaScript forms and the declarations all write it from this. */
 interface Signature {
@@ -167,11 +179,42 @@ export class ExprCompiler {
   private readonly variables = new Map<string, string>();
   /** How many quantifiers enclose the expression being compiled: parameter `qN` belongs to depth N. */
   private depth = 0;
+  /** Whether the code being compiled runs where the decision's UrlReadings (`urls`) is declared; see withUrlReadings. */
+  private readingsInScope = false;
+  private readingsUsed = false;
 
   constructor(
     readonly policy: CheckedPolicy,
     private readonly w: ModuleWriter,
+    /** Whether call rules read URLs through the decision's UrlReadings (GeneratorOptions.urlReadingsPerDecision). */
+    private readonly urlReadingsPerDecision = true,
   ) {}
+
+  /**
+   * Compiles code that a decision function declaring `urls` inlines: its `url()`, `host()` and `ip()` read through
+   * the decision's UrlReadings, so a text is parsed once per decision whatever the number of rules and elements that
+   * read it. Says whether any did, for the function to declare `urls`.
+   */
+  withUrlReadings<T>(compile: () => T): { readonly result: T; readonly usesUrlReadings: boolean } {
+    this.readingsInScope = this.urlReadingsPerDecision;
+    this.readingsUsed = false;
+    try {
+      return { result: compile(), usesUrlReadings: this.readingsUsed };
+    } finally {
+      this.readingsInScope = false;
+      this.readingsUsed = false;
+    }
+  }
+
+  /** The call of a URL function: through the decision's UrlReadings where it is in scope, else the plain helper. */
+  private urlFunction(method: "url" | "host" | "address", value: string, text: string): string {
+    if (this.readingsInScope) {
+      this.readingsUsed = true;
+      return `(${URL_READINGS} ??= new ${this.w.use("UrlReadings")}()).${method}(${value}, ${q(text)})`;
+    }
+    const helper = { url: "urlOf", host: "hostOf", address: "hostAddressFrom" }[method];
+    return `${this.w.use(helper)}(${value}, ${q(text)})`;
+  }
 
   private type(expr: Expr): Type {
     return typeOf(this.policy, expr);
@@ -298,7 +341,7 @@ export class ExprCompiler {
     const inner = this.literal(expr);
     const canonical = inner.kind === "Call" && (inner.callee === "host" || (inner.callee === "url" && inner.field?.name === "host"));
     const value = this.as(expr, "string");
-    return canonical ? value : `${this.w.use("hostOf")}(${value}, ${q(this.text(expr))})`;
+    return canonical ? value : this.urlFunction("host", value, this.text(expr));
   }
 
   /** The text of a string literal operand; the checker allows no other on the right of `under`, `within` and `ip() in`. */
@@ -321,7 +364,7 @@ export class ExprCompiler {
   private url(expr: Call): Code {
     const arg = expr.args[0]!;
     const text = q(this.text(arg));
-    const parsed = `${this.w.use("urlOf")}(${this.emit(arg).code}, ${text})`;
+    const parsed = this.urlFunction("url", this.emit(arg).code, this.text(arg));
     switch (expr.field?.name) {
       case "scheme":
       case "path":
@@ -377,7 +420,8 @@ export class ExprCompiler {
         return bool(`!${this.type(left).kind === "address" ? this.addressIn(left, right) : this.member(left, right)}`);
       case "under": {
         this.w.types.add("PathRoot");
-        const root = this.w.hoist("ROOT", "PathRoot", `${this.w.use("pathRoot")}(${q(this.literalText(right))}, "posix")`);
+        const text = this.literalText(right);
+        const root = this.w.hoist("ROOT", "PathRoot", `${this.w.use("pathRoot")}(${q(text)}, ${q(underStyle(this.policy, left, text))})`);
         return bool(`${this.w.use("pathUnder")}(${this.emit(left).code}, ${root}, ${q(this.text(left))})`);
       }
       case "within": {
@@ -482,9 +526,9 @@ export class ExprCompiler {
       case "url":
         return this.url(expr);
       case "host":
-        return { code: `${this.w.use("hostOf")}(${this.emit(first!).code}, ${q(this.text(first!))})`, kind: "string" };
+        return { code: this.urlFunction("host", this.emit(first!).code, this.text(first!)), kind: "string" };
       case "ip":
-        return { code: `${this.w.use("hostAddressFrom")}(${this.emit(first!).code}, ${q(this.text(first!))})`, kind: "unknown" };
+        return { code: this.urlFunction("address", this.emit(first!).code, this.text(first!)), kind: "unknown" };
       default:
         return { code: `${this.w.use("fail")}(${q(`\`${expr.callee}\` is not a function`)})`, kind: "unknown" };
     }
@@ -570,8 +614,13 @@ export class ExprCompiler {
     );
   }
 
-  private has(path: Path): string {
+  private has(path: Path | Variable): string {
     const steps = (segments: Path["segments"]): string => JSON.stringify(segments.map((s) => (s.kind === "Index" ? s.index : s.name)));
+    if (path.kind === "Variable") {
+      const param = this.variables.get(path.name);
+      if (param === undefined) return `${this.w.use("fail")}(${q(`\`${path.name}\` is not bound`)})`;
+      return `${this.w.use("hasPath")}(${param}, ${steps(path.segments)})`;
+    }
     if (path.root === "args") return `${this.w.use("hasPath")}(a, ${steps(path.segments)})`;
     const found = factOf(path.root, path.segments.map((s) => (s.kind === "Field" ? s.name : String(s.index))));
     if (found !== undefined && found.below.length > 0) {
@@ -596,6 +645,8 @@ interface RuleCode {
   /** How many outcome codes the rule has (0 applies, one per clause that can fail). */
   readonly radix: number;
   readonly failClosed: boolean;
+  /** Whether the statements read URLs through the decision's UrlReadings, which the function inlining them declares. */
+  readonly usesUrlReadings: boolean;
   /**
    * Statements that leave the rule's outcome code in `c` (which starts at 0), and on an evaluation failure its
    * explanation in `dynamic[index]`. Inlined into each tool's function: one function per tool rather than per rule
@@ -622,36 +673,43 @@ function ruleCode(item: RuleOutline, w: ModuleWriter, ex: ExprCompiler): RuleCod
     );
   if (item.when.length === 0 && item.unless === undefined) {
     const step = stepConst([w.explanation(rule.id, rule.effect, true, "no conditions")]);
-    return { step, radix: 1, failClosed, inline: (_c, _i, comment) => [`    // ${comment}: no conditions`] };
+    return { step, radix: 1, failClosed, usesUrlReadings: false, inline: (_c, _i, comment) => [`    // ${comment}: no conditions`] };
   }
   const texts = [...item.when.map((c) => c.text), ...(item.unless === undefined ? [] : [item.unless.text])];
   const textsConst = w.hoist("CLAUSES", "readonly string[]", `Object.freeze(${JSON.stringify(texts)})`);
   const outcomes = [w.explanation(rule.id, rule.effect, true, "all conditions held")];
-  // [condition code, whether the clause fails when the condition is true (unless), outcome code, quantifier to name]
-  const clauses: [string, boolean, number, Quantifier | undefined][] = [];
-  for (const clause of item.when) {
-    outcomes.push(w.explanation(rule.id, rule.effect, false, sentence.wasFalse(clause.text)));
-    clauses.push([ex.as(clause.expr, "boolean"), false, outcomes.length - 1, clauseQuantifier(clause.expr)]);
-  }
-  if (item.unless !== undefined) {
-    outcomes.push(w.explanation(rule.id, rule.effect, false, sentence.unlessHeld(item.unless.text)));
-    clauses.push([ex.as(item.unless.expr, "boolean"), true, outcomes.length - 1, undefined]);
-  }
+  // [condition code, whether the clause fails when the condition is true (unless), outcome code, `all` to name the
+  // failing element of: its list and its negated condition]
+  type Clause = [string, boolean, number, { quantifier: Quantifier; list: string; failing: string } | undefined];
+  const { result: clauses, usesUrlReadings } = ex.withUrlReadings(() => {
+    const compiled: Clause[] = [];
+    for (const clause of item.when) {
+      outcomes.push(w.explanation(rule.id, rule.effect, false, sentence.wasFalse(clause.text)));
+      const quantifier = clauseQuantifier(clause.expr);
+      const all = quantifier === undefined ? undefined : { quantifier, list: ex.as(quantifier.list, "list"), failing: ex.predicate(quantifier, true) };
+      compiled.push([all === undefined ? ex.as(clause.expr, "boolean") : "", false, outcomes.length - 1, all]);
+    }
+    if (item.unless !== undefined) {
+      outcomes.push(w.explanation(rule.id, rule.effect, false, sentence.unlessHeld(item.unless.text)));
+      compiled.push([ex.as(item.unless.expr, "boolean"), true, outcomes.length - 1, undefined]);
+    }
+    return compiled;
+  });
   w.use("failureDetail");
   w.use("explainText");
   const inline = (c: string, index: number, comment: string): string[] => {
     const label = `rule_${c}`;
     const lines = [`    // ${comment}`, "    {", "      let clause = 0;", `      ${label}: try {`];
-    clauses.forEach(([code, unless, outcome, quantifier], i) => {
+    clauses.forEach(([code, unless, outcome, all], i) => {
       if (i > 0) lines.push(`        clause = ${i};`);
-      if (quantifier !== undefined) {
+      if (all !== undefined) {
         // An `all` that is false names its first failing element, so the explanation is built here, not hoisted.
-        const element = `${q(`${ex.text(quantifier.list)}[`)} + failing + "]"`;
-        const detail = `explainText.elementFailed(${textsConst}[${i}]${w.ts("!")}, ${element}, items[failing], ${q(elementPhrase(ex.policy, quantifier))})`;
+        const element = `${q(`${ex.text(all.quantifier.list)}[`)} + failing + "]"`;
+        const detail = `explainText.elementFailed(${textsConst}[${i}]${w.ts("!")}, ${element}, items[failing], ${q(elementPhrase(ex.policy, all.quantifier))})`;
         lines.push(
           "        {",
-          `          const items = ${ex.as(quantifier.list, "list")};`,
-          `          const failing = items.findIndex(${ex.predicate(quantifier, true)});`,
+          `          const items = ${all.list};`,
+          `          const failing = items.findIndex(${all.failing});`,
           "          if (failing >= 0) {",
           `            ${c} = ${outcome};`,
           `            (dynamic ??= [])[${index}] = { rule: ${q(rule.id)}, effect: ${q(rule.effect)}, matched: false, detail: ${detail} };`,
@@ -670,7 +728,7 @@ function ruleCode(item: RuleOutline, w: ModuleWriter, ex: ExprCompiler): RuleCod
     lines.push("      }", "    }");
     return lines;
   };
-  return { step: stepConst(outcomes), radix: outcomes.length, failClosed, inline };
+  return { step: stepConst(outcomes), radix: outcomes.length, failClosed, usesUrlReadings, inline };
 }
 
 /** Requirements fail with constant decisions, hoisted; only a requirement that cannot be evaluated builds one. */
@@ -734,6 +792,7 @@ function toolFunction(
   const radixes: number[] = [];
   const body: string[] = [];
   let hasLimit = false;
+  let usesUrlReadings = false;
   for (const phase of used) {
     for (const item of phase.members) {
       const c = `c${steps.length}`;
@@ -764,6 +823,7 @@ function toolFunction(
         );
       } else {
         const rule = rules.get(item)!;
+        usesUrlReadings ||= rule.usesUrlReadings;
         steps.push(rule.step);
         radixes.push(rule.radix);
         const target = item.rule.tools === "*" ? "*" : item.rule.tools.join(", ");
@@ -788,7 +848,10 @@ function toolFunction(
   const lines = [`function ${w.signature(toolSignature(name))} {`];
   if (steps.length > 0) {
     lines.push(`  let ${steps.map((_, i) => `c${i} = 0`).join(", ")};`);
-    lines.push(`  let ${w.typed("dynamic", "(Explanation | undefined)[] | undefined")};`, "  let hit = false;", "  phases: {", ...body, "  }");
+    lines.push(`  let ${w.typed("dynamic", "(Explanation | undefined)[] | undefined")};`, "  let hit = false;");
+    // One decision's URL readings: each text its rules read as a URL or host is parsed once (UrlReadings).
+    if (usesUrlReadings) lines.push(`  let ${w.typed(URL_READINGS, "UrlReadings | undefined")};`);
+    lines.push("  phases: {", ...body, "  }");
   }
   // Only named tools are cached: the default deny of other tools names the tool. The key must stay an exact integer.
   const space = radixes.reduce((p, r) => p * r, 1);
@@ -855,9 +918,9 @@ function defaultExport(w: ModuleWriter): string[] {
 }
 
 /** The guard module around `argumentTypes`, the interfaces of the tools' arguments (none for JavaScript). */
-export function generateGuardCode(policy: CheckedPolicy, options: CodegenOptions, argumentTypes: string): string {
+export function generateGuardCode(policy: CheckedPolicy, options: GeneratorOptions, argumentTypes: string): string {
   const w = new ModuleWriter(options.language ?? "ts");
-  const ex = new ExprCompiler(policy, w);
+  const ex = new ExprCompiler(policy, w, options.urlReadingsPerDecision ?? true);
   const items = outline(policy);
 
   const rules = new Map<CheckOutline, RuleCode>();
@@ -940,7 +1003,7 @@ async function argumentTypes(policy: CheckedPolicy): Promise<string> {
 }
 
 /** `<name>.guard.ts` (argument interfaces, digests, `guard(request, context)`), or `<name>.guard.js` without types. */
-export async function generateGuardModule(policy: CheckedPolicy, options: CodegenOptions): Promise<string> {
+export async function generateGuardModule(policy: CheckedPolicy, options: GeneratorOptions): Promise<string> {
   const types = options.language === "js" ? "" : await argumentTypes(policy);
   return generateGuardCode(policy, options, types);
 }

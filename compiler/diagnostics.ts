@@ -67,7 +67,7 @@ const CHECK_DIAGNOSTICS = {
   badVersion: entry("PQG3010", "error", "policy version `{version}` must be a non-negative integer", "a `version` that is not a non-negative integer"),
   noFields: entry("PQG3011", "error", "`{path}` is {type} and has no fields", "a `.field` or `[\"field\"]` step on a value that is not an object"),
   notIndexable: entry("PQG3012", "error", "`{path}` is {type} and cannot be indexed", "an `[N]` step on a value that is not a list"),
-  badHas: entry("PQG3013", "error", "`has` applies to `args` paths and `client.claims[...]`, not to `{path}`", "`has` on a path whose presence is not in question"),
+  badHas: entry("PQG3013", "error", "`has` applies to `args` paths, `client.claims[...]` and fields of a quantifier's variable, not to `{path}`", "`has` on a path whose presence is not in question"),
   mixedList: entry("PQG3014", "error", "list elements must share one type, but `{expr}` is {type} and the first is {first}", "a list literal mixing types"),
   algorithmFamily: entry("PQG3015", "error", "`{name}` is a {actual} algorithm, but `{path}` is a {expected} algorithm", "an algorithm of another family than the one compared"),
   regexBacktracking: entry("PQG3016", "error", "regular expression `{regex}` can take {complexity} time on inputs like `{attack}`; rewrite it without nested or overlapping repetition", "a regex literal that can backtrack catastrophically (ReDoS)"),

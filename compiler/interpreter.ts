@@ -11,7 +11,7 @@ import { EvaluationFailure, evaluationDetail, explainText, MATCH_INPUT_LIMIT } f
 import { pathRoot, pathUnder } from "../runtime/guard/paths.js";
 import { domainName, hostAddressFrom, hostOf, hostWithin, urlHost, urlOf, urlPort } from "../runtime/guard/urls.js";
 import type { Decision, Explanation, GuardContext, GuardModule, GuardRequest } from "../runtime/guard/types.js";
-import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, type RuleOutline } from "./analysis.js";
+import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, underStyle, type RuleOutline } from "./analysis.js";
 import { ANNOTATION_DEFAULTS, factOf, type FactSource } from "./facts.js";
 import type { CheckedPolicy, CheckedRule, ToolInfo, Type } from "./ir.js";
 import { evaluateResult } from "./interpret-results.js";
@@ -263,7 +263,8 @@ export class Evaluator implements FactSource {
       case "not in":
         return this.type(left).kind === "address" ? !this.addressIn(expr) : !this.member(left, right);
       case "under": {
-        return pathUnder(this.value(left), pathRoot(this.string(right), "posix"), exprText(this.policy, left));
+        const root = this.string(right);
+        return pathUnder(this.value(left), pathRoot(root, underStyle(this.policy, left, root)), exprText(this.policy, left));
       }
       case "within":
         return hostWithin(this.host(left), domainName(this.string(right)));
@@ -421,8 +422,12 @@ export class Evaluator implements FactSource {
     throw new EvaluationFailure("a tool reference is missing");
   }
 
-  private has(path: Path): boolean {
+  private has(path: Path | Variable): boolean {
     try {
+      if (path.kind === "Variable") {
+        if (!this.bound.has(path.name)) throw new EvaluationFailure(`\`${path.name}\` is not bound`);
+        return this.descend(this.bound.get(path.name), path.name, path.segments) !== undefined;
+      }
       return this.walk(path).value !== undefined;
     } catch (error) {
       if (evaluationDetail(error) !== undefined) return false;

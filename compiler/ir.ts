@@ -5,7 +5,8 @@ import type { Expr, LimitScope, PolicyFile, RequireDimension, ResultAction, Rule
 /** The static type of an expression, as the checker proved it. */
 export type Type =
   | { readonly kind: "number" }
-  | { readonly kind: "string"; readonly enum?: readonly string[] }
+  /** `format`: the schema's JSON Schema format of a string argument (`uri` makes `under` read a `file:` URI). */
+  | { readonly kind: "string"; readonly enum?: readonly string[]; readonly format?: string }
   | { readonly kind: "boolean" }
   | { readonly kind: "duration" }
   | { readonly kind: "timestamp" }

@@ -126,7 +126,7 @@ export function schemaShape(schema: unknown, root: Record<string, unknown>, dept
         if (!literals.every((v): v is string => typeof v === "string")) return UNKNOWN;
         return { type: { kind: "string", enum: [...new Set(literals)] } };
       }
-      return { type: { kind: "string" } };
+      return { type: typeof schema["format"] === "string" ? { kind: "string", format: schema["format"] } : { kind: "string" } };
     case "number":
     case "integer":
       return { type: { kind: "number" } };

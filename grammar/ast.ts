@@ -267,9 +267,10 @@ export interface Call extends NodeBase {
 }
 
 /** `has args.x`: whether an optional argument is present. */
+/** `has PATH`: an `args` path, `client.claims[...]`, or steps into a quantifier's variable (`has e.oldText`). */
 export interface Has extends NodeBase {
   readonly kind: "Has";
-  readonly path: Path;
+  readonly path: Path | Variable;
 }
 
 export type QuantifierKind = "all" | "any";

@@ -26,6 +26,7 @@ import {
   type Statement,
   type StringLiteral,
   type TimezoneDecl,
+  type Variable,
   type ToolName,
   type ToolTarget,
 } from "./ast.js";
@@ -484,24 +485,22 @@ class AstBuilder extends BaseVisitor {
       };
     }
     const segmentNodes = nodes(ctx, "pathSegment");
+    if (this.bound.includes(nameToken.image) || segmentNodes.length > 0) return this.variableOrStray(nameToken, segmentNodes);
+    return { kind: "Name", span: nameSpan, name: nameToken.image };
+  }
+
+  /** A name with path steps: a quantifier's variable when one is bound by that name, else a path with an unknown root (reported). */
+  private variableOrStray(nameToken: IToken, segmentNodes: readonly CstNode[]): Variable | Expr {
+    const nameSpan = tokenSpan(nameToken)!;
+    const segments = this.segments(segmentNodes);
     if (this.bound.includes(nameToken.image)) {
-      const segments = this.segments(segmentNodes);
       return { kind: "Variable", span: joinSpans(nameSpan, ...segments.map((s) => s.span))!, name: nameToken.image, nameSpan, segments };
     }
-    if (segmentNodes.length > 0) {
-      const segments = this.segments(segmentNodes);
-      const suggestion = PATH_ROOTS.find((root) => editDistance(root, nameToken.image) <= 2);
-      this.problems.push(
-        syntaxProblem(
-          "unknownPathRoot",
-          nameSpan,
-          { name: quoteUserText(nameToken.image) },
-          suggestion === undefined ? undefined : `did you mean \`${suggestion}\`?`,
-        ),
-      );
-      return missing(joinSpans(nameSpan, ...segments.map((s) => s.span))!);
-    }
-    return { kind: "Name", span: nameSpan, name: nameToken.image };
+    const suggestion = PATH_ROOTS.find((root) => editDistance(root, nameToken.image) <= 2);
+    this.problems.push(
+      syntaxProblem("unknownPathRoot", nameSpan, { name: quoteUserText(nameToken.image) }, suggestion === undefined ? undefined : `did you mean \`${suggestion}\`?`),
+    );
+    return missing(joinSpans(nameSpan, ...segments.map((s) => s.span))!);
   }
 
   callArguments(ctx: Children, at: Span): Expr[] {
@@ -516,6 +515,11 @@ class AstBuilder extends BaseVisitor {
 
   hasExpression(ctx: Children, at: Span): Expr {
     const keyword = tokenSpan(tokens(ctx, "Has")[0]) ?? at;
+    const variableToken = realToken(ctx, "variable");
+    if (variableToken !== undefined) {
+      const variable = this.variableOrStray(variableToken, nodes(ctx, "pathSegment"));
+      return variable.kind === "Variable" ? { kind: "Has", span: joinSpans(keyword, variable.span)!, path: variable } : variable;
+    }
     const pathNode = nodes(ctx, "path")[0];
     const path = pathNode === undefined ? undefined : (this.visit(pathNode, pointAfter(keyword)) as Path | undefined);
     if (path === undefined) return missing(keyword);

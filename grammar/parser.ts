@@ -429,9 +429,16 @@ export class PolicyParser extends CstParser {
     this.OR([alt(() => this.CONSUME(T.Star)), alt(() => this.SUBRULE(this.expression))]);
   });
 
+  /** `has args.note`, or `has e.oldText` on a quantifier's variable (the AST builder tells a variable from a stray name). */
   hasExpression = this.RULE("hasExpression", () => {
     this.CONSUME(T.Has);
-    this.SUBRULE(this.path);
+    this.OR([
+      alt(() => this.SUBRULE(this.path)),
+      alt(() => {
+        this.CONSUME(T.Identifier, { LABEL: "variable" });
+        this.MANY(() => this.SUBRULE2(this.pathSegment));
+      }),
+    ]);
   });
 
   parenthesised = this.RULE("parenthesised", () => {

@@ -73,7 +73,7 @@ function printLeafOrCompound(expr: Expr, inner: (e: Expr) => string): string | u
     case "Quantifier":
       return `${expr.quantifier} ${expr.variable.name} in ${inner(expr.list)}: ${inner(expr.body)}`;
     case "Has":
-      return `has ${printPath(expr.path)}`;
+      return `has ${inner(expr.path)}`;
     case "Missing":
       return "<missing>";
     default:

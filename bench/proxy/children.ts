@@ -25,10 +25,35 @@ function clockTicks(): number {
 }
 
 /**
- * CPU time (user + system, all threads) a process has used, in microseconds, from /proc/PID/stat. The kernel reports
- * the precise total rounded down to a clock tick (10 ms), so a delta over a batch is exact to within one tick.
+ * CPU time a process has used, in microseconds: the sum of its threads' run time in nanoseconds from
+ * /proc/PID/task/TID/schedstat where the kernel keeps scheduler statistics, else `cpuMicrosFromStat`. A thread that
+ * ends between two readings takes its time with it; a Node process's threads (V8's workers, libuv's pool) live as
+ * long as it does.
  */
 function cpuMicros(pid: number): number {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return cpuMicrosFromStat(pid);
+  }
+  let total = 0;
+  for (const task of tasks) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ", 1)[0]) / 1000;
+    } catch {
+      // The thread ended meanwhile; or the kernel keeps no schedstat at all, which the first thread tells.
+      if (task === tasks[0]) return cpuMicrosFromStat(pid);
+    }
+  }
+  return total;
+}
+
+/**
+ * CPU time (user + system, all threads) from /proc/PID/stat. The kernel reports the precise total rounded down to a
+ * clock tick (10 ms), so a delta over a batch is exact to within one tick.
+ */
+function cpuMicrosFromStat(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name, which is in parentheses and may itself hold spaces: state is field 3.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -18,6 +18,8 @@ import { requestScopedFetch } from "../../runtime/transport/fetch.js";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const PQGUARD = join(ROOT, "dist", "bin", "pqguard.js");
 const MCP_PROXY = join(ROOT, "node_modules", "mcp-proxy");
+/** The floor: a bare JSON-RPC relay (stdio, or Streamable HTTP → stdio) in front of the same upstream. */
+const RELAY = join(ROOT, "bench", "proxy", "relay.mjs");
 
 /** What every call sends: server-everything's `echo` returns it. */
 export const ECHO = { name: "echo", arguments: { message: "hello from the benchmark" } } as const;
@@ -45,7 +47,16 @@ export interface RunningVariant {
   readonly connections: readonly Connection[];
 }
 
-export type VariantName = "stdio_direct" | "stdio_proxy" | "host_path" | "http_direct" | "http_mcp_proxy" | "http_proxy_plain" | "http_proxy_sealed";
+export type VariantName =
+  | "stdio_direct"
+  | "stdio_floor"
+  | "stdio_proxy"
+  | "host_path"
+  | "http_direct"
+  | "http_floor"
+  | "http_mcp_proxy"
+  | "http_proxy_plain"
+  | "http_proxy_sealed";
 
 /** The shared set-up: a temporary folder with the policy, its manifest and the proxy's key; the processes; their logs. */
 export class BenchSetting {
@@ -166,6 +177,17 @@ async function connectionsOf(setting: BenchSetting, name: VariantName, clients: 
         const { client, pid } = await connectStdio(setting, setting.stdioProxyParameters(`stdio-proxy-${i}`));
         return { client, proxyPid: pid };
       });
+    case "stdio_floor":
+      return times(clients, async () => {
+        const { client, pid } = await connectStdio(setting, { command: process.execPath, args: [RELAY, "stdio", "--", process.execPath, EVERYTHING, "stdio"], stderr: "ignore" });
+        return { client, proxyPid: pid };
+      });
+    case "http_floor": {
+      const { fd } = setting.logs.open("http-floor");
+      const child = setting.group.spawnNode([RELAY, "http", "--", process.execPath, EVERYTHING, "stdio"], { cwd: setting.dir, stdout: "pipe", logFd: fd });
+      const [, url] = await waitForLine(child, /listening on (\S+)/, "the HTTP relay");
+      return times(clients, async () => ({ client: await connectHttp(httpClientTransport(new URL(url!))), proxyPid: child.pid! }));
+    }
     case "host_path": {
       const proxy = await setting.httpProxy("host-path-proxy", true);
       return times(clients, async (i) => {

@@ -3,7 +3,7 @@
 import type { Binary, Call, Expr, Has, Quantifier, RegexLiteral, StringLiteral } from "../../grammar/ast.js";
 import { ipRange, ipSet } from "../../runtime/guard/addresses.js";
 import { LiteralError } from "../../runtime/guard/literal-errors.js";
-import { pathRoot } from "../../runtime/guard/paths.js";
+import { pathRoot, pathStyleFor } from "../../runtime/guard/paths.js";
 import { domainName } from "../../runtime/guard/urls.js";
 import { algorithmFacts, algorithmNames, type AlgorithmFamily } from "../../runtime/guard/algorithms.js";
 import { MATCH_INPUT_LIMIT } from "../../runtime/guard/helpers.js";
@@ -207,7 +207,8 @@ export class ExpressionTyper {
       }
       case "under": {
         const l = this.expr(e.left, scope);
-        const ok = this.expect(l, ["string"], e.op, e.left, "a path") && this.literalOperand(e.op, e.right, scope, (text) => pathRoot(text, "posix"));
+        const format = l.kind === "string" ? l.format : undefined;
+        const ok = this.expect(l, ["string"], e.op, e.left, "a path") && this.literalOperand(e.op, e.right, scope, (text) => pathRoot(text, pathStyleFor(format, text)));
         return ok && l !== ERROR ? BOOLEAN : ERROR;
       }
       case "within": {
@@ -537,10 +538,16 @@ export class ExpressionTyper {
     return false;
   }
 
+  /**
+   * `has` tests a value whose presence is in question: an `args` path, a claim, or a step into a quantifier's variable
+   * (`has e.oldText`, typed by the list's item schema). The variable itself always stands for an element.
+   */
   private has(e: Has, scope: Scope): Type {
     const p = e.path;
-    const claims = p.root === "client" && p.segments.length === 2 && p.segments[0]!.kind === "Field" && p.segments[0]!.name === "claims";
-    if (!(p.root === "args" && p.segments.length > 0) && !claims) {
+    const claims = p.kind === "Path" && p.root === "client" && p.segments.length === 2 && p.segments[0]!.kind === "Field" && p.segments[0]!.name === "claims";
+    const args = p.kind === "Path" && p.root === "args" && p.segments.length > 0;
+    const element = p.kind === "Variable" && p.segments.length > 0;
+    if (!args && !claims && !element) {
       this.ctx.report("badHas", p, { path: this.ctx.quote(p) });
       return ERROR;
     }

@@ -153,7 +153,7 @@ function* subexpressions(e: Expr): Generator<Expr> {
       for (const x of e.args) yield* subexpressions(x);
       return;
     case "Has":
-      yield e.path;
+      yield* subexpressions(e.path);
       return;
     case "Paren":
       yield* subexpressions(e.inner);

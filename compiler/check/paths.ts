@@ -169,8 +169,11 @@ function commonType(ctx: CheckContext, p: Path | Variable, shapes: readonly ArgS
     }
   }
   if (first.kind !== "string") return first;
-  // Enums of several tools merge; a plain string anywhere makes the whole a plain string.
+  // Enums of several tools merge; a plain string anywhere makes the whole a plain string. A format holds only when
+  // every tool states the same one (else `under` reads the argument as a plain path, and a URI fails closed).
+  const formats = new Set(shapes.map((s) => (s.type.kind === "string" ? s.type.format : undefined)));
+  const format = formats.size === 1 ? [...formats][0] : undefined;
   const enums = shapes.map((s) => (s.type.kind === "string" ? s.type.enum : undefined));
-  if (enums.some((e) => e === undefined)) return STRING;
+  if (enums.some((e) => e === undefined)) return format === undefined ? STRING : { kind: "string", format };
   return { kind: "string", enum: [...new Set(enums.flatMap((e) => e!))] };
 }

@@ -7,6 +7,24 @@ import { parseWhatwgUrl, type WhatwgUrl } from "./whatwg-url.js";
 /** How a path argument is written: a POSIX path, a Windows path, or a `file:` URI holding either. */
 export type PathStyle = "posix" | "windows" | "file-uri";
 
+/** JSON Schema `format`s that say a string is a URI (or IRI): `under` reads such an argument as a `file:` URI. */
+const URI_FORMATS: ReadonlySet<string> = new Set(["uri", "uri-reference", "iri", "iri-reference"]);
+
+/** A root that only Windows reads as absolute: a drive (`C:\`, `c:/`) or a UNC share written with backslashes. */
+const WINDOWS_ROOT = /^[A-Za-z]:[\\/]|^\\\\/;
+
+/**
+ * The style `ARG under "ROOT"` reads ARG in. The tool's schema decides first: an argument whose `format` is a URI
+ * (`uri`, `uri-reference`, `iri`, `iri-reference`) is a `file:` URI, as is one compared with a `file:` root. JSON
+ * Schema has no word for a Windows path and real servers state none (nor may a manifest be edited to say so: its
+ * digest would no longer match the server's tools), so the root says it: a root with a drive letter or a UNC share
+ * (`C:\srv\docs`, `\\fs01\team`) is a path on Windows, and so is the argument it is compared with. Anything else is POSIX.
+ */
+export function pathStyleFor(format: string | undefined, root: string): PathStyle {
+  if ((format !== undefined && URI_FORMATS.has(format)) || /^file:/i.test(root)) return "file-uri";
+  return WINDOWS_ROOT.test(root) ? "windows" : "posix";
+}
+
 /**
  * The longest path `under` reads, in UTF-16 code units: the Windows extended-length limit (32 767), far above Linux's
  * PATH_MAX of 4096, so no path a server accepts is refused for its length alone.
@@ -64,7 +82,9 @@ function resolveSegments(rest: string, separators: RegExp | string, windows: boo
       continue;
     }
     if (windows && segment.includes(":")) return { reason: `\`${raw}\` names an alternate data stream` };
-    if (windows && /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$/i.test(segment)) return { reason: `\`${raw}\` names a Windows device, not a file` };
+    if (windows && /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$/i.test(segment)) return { reason: `\`${raw}\` names a Windows device, not a file` };
+    // `PROGRA~1` may be the 8.3 short name of any folder: which one, only the file system knows.
+    if (windows && /~[0-9]/.test(segment)) return { reason: `\`${raw}\` may be an 8.3 short name, an alias of another name` };
     segments.push(segment);
   }
   return { segments };
@@ -82,6 +102,7 @@ function normaliseWindows(path: string): Parse {
   let prefix: string;
   let rest: string;
   if (unc !== null) {
+    if (/^\.{1,2}$/.test(unc[1]!) || /^\.{1,2}$/.test(unc[2]!)) return refuse("its UNC server or share is `.` or `..`");
     prefix = `//${unc[1]!.toLowerCase()}/${unc[2]!.toLowerCase()}`;
     rest = unc[3]!;
   } else if (/^[A-Za-z]:[\\/]/.test(path)) {
@@ -226,6 +247,10 @@ function place(path: string, root: PathRoot): Placement {
 function placeReading(reading: Reading, root: PathRoot, foldable: boolean): Placement {
   const parsed = normaliseReading(reading);
   if (!parsed.ok) return undecidable(parsed.reason);
+  // `\\127.0.0.1\c$\srv` is `C:\srv`, and `Z:\` may be a mapped share: a share and a drive are told apart only by the machine.
+  if (parsed.path.windows && root.normalised.windows && parsed.path.prefix.startsWith("//") !== root.normalised.prefix.startsWith("//")) {
+    return undecidable(parsed.path.prefix.startsWith("//") ? "a UNC share may be a folder of a local drive (`\\\\localhost\\c$`)" : "a drive letter may be a mapped network share");
+  }
   const exact = startsWith(parsed.path, root.normalised, reading.windows);
   if (foldable && exact !== startsWith(parsed.path, root.normalised, true)) {
     return { verdict: "undecidable", reason: () => `\`${textOf(parsed.path)}\` is under \`${root.text}\` only where letter case does not matter` };
@@ -256,6 +281,8 @@ function filePathOf(text: string): { text: string; windows: boolean } | { reason
   }
   if (url.hostname !== "" && url.hostname !== "localhost") return { reason: `it names the host \`${url.hostname}\`, not this machine` };
   if (/%2f|%5c/i.test(url.pathname)) return { reason: "it encodes a separator (`%2F` or `%5C`) inside a name" };
+  // `file:////server/share/x` is a UNC path to Windows readers (Python's url2pathname) and `/server/share/x` to POSIX ones.
+  if (url.pathname.startsWith("//")) return { reason: "its path starts with `//`, which Windows reads as a UNC share" };
   const decoded = percentDecoded(url.pathname);
   if ("reason" in decoded) return decoded;
   if (decoded.text.includes("\0")) return { reason: "it decodes to a NUL byte" };

@@ -80,11 +80,17 @@ export function readUrl(text: string): UrlReading {
   };
 }
 
+function stringOf(value: unknown, text: string): string {
+  return typeof value === "string" ? value : fail(value === undefined ? `\`${text}\` is missing` : `\`${text}\` is not a string`);
+}
+
+function parsedOrFail(reading: UrlReading, text: string): ParsedUrl {
+  return reading.ok ? reading.url : fail(`\`${text}\` is not a URL a policy can read: ${reading.reason}`);
+}
+
 /** `url(x)` in a guard: the parsed URL, or an evaluation failure saying why x is not one. */
 export function urlOf(value: unknown, text: string): ParsedUrl {
-  if (typeof value !== "string") fail(value === undefined ? `\`${text}\` is missing` : `\`${text}\` is not a string`);
-  const reading = readUrl(value);
-  return reading.ok ? reading.url : fail(`\`${text}\` is not a URL a policy can read: ${reading.reason}`);
+  return parsedOrFail(readUrl(stringOf(value, text)), text);
 }
 
 /** `url(x).host`: a URL without a host (`mailto:`, `data:`) cannot be evaluated, rather than compare as `""`. */
@@ -104,12 +110,20 @@ const BARE_HOST_FORBIDDEN = /[\u0000-\u0020\u007f\\/?#@]/;
  * A host from a text that is either a URL (it holds `://`) or a bare host (`example.org`, `127.1`, `[::1]`), in the
  * canonical form of ParsedUrl.host. A bare host with a port, a path or a user is refused: it is not a host.
  */
-export function readHost(text: string): { readonly ok: true; readonly host: string } | { readonly ok: false; readonly reason: string } {
-  if (text.includes("://")) {
-    const reading = readUrl(text);
-    if (!reading.ok) return reading;
-    return reading.url.host === "" ? { ok: false, reason: "the URL has no host" } : { ok: true, host: reading.url.host };
-  }
+export function readHost(text: string): HostReading {
+  return text.includes("://") ? hostOfReading(readUrl(text)) : readBareHost(text);
+}
+
+/** Why a text is not a host a policy can read, or its canonical host. */
+export type HostReading = { readonly ok: true; readonly host: string } | { readonly ok: false; readonly reason: string };
+
+/** The host of a URL reading: a URL without one (`mailto:`) is no host. */
+function hostOfReading(reading: UrlReading): HostReading {
+  if (!reading.ok) return reading;
+  return reading.url.host === "" ? { ok: false, reason: "the URL has no host" } : { ok: true, host: reading.url.host };
+}
+
+function readBareHost(text: string): HostReading {
   if (text.length === 0) return { ok: false, reason: "it is empty" };
   if (text.length > URL_INPUT_LIMIT || BARE_HOST_FORBIDDEN.test(text)) return { ok: false, reason: "it is not a host name or an IP address" };
   if (text.includes(":") && !(text.startsWith("[") && text.endsWith("]"))) {
@@ -128,11 +142,65 @@ export function readHost(text: string): { readonly ok: true; readonly host: stri
   return { ok: true, host };
 }
 
+function hostOrFail(reading: HostReading, text: string): string {
+  return reading.ok ? reading.host : fail(`\`${text}\` is not a host: ${reading.reason}`);
+}
+
 /** `host(x)` in a guard: the canonical host of a URL or bare host, or an evaluation failure. */
 export function hostOf(value: unknown, text: string): string {
-  if (typeof value !== "string") fail(value === undefined ? `\`${text}\` is missing` : `\`${text}\` is not a string`);
-  const reading = readHost(value);
-  return reading.ok ? reading.host : fail(`\`${text}\` is not a host: ${reading.reason}`);
+  return hostOrFail(readHost(stringOf(value, text)), text);
+}
+
+/**
+ * The URL and host readings of the texts one decision reads, each text parsed at most once: a compiled guard keeps one
+ * per decision, so `url(args.u).scheme`, `url(args.u).host` and `host(args.u) within …` in several rules parse
+ * `args.u` once, and `host(u)` reuses the parse of `url(u)`. A reading depends on the text alone, so this changes no
+ * answer and no explanation (each failure is worded with its own expression's text). Nothing outlives the decision:
+ * a workload of distinct URLs would not hit a longer-lived cache, and it would grow with texts an attacker chooses.
+ */
+export class UrlReadings {
+  private urls: Map<string, UrlReading> | undefined;
+  private bareHosts: Map<string, HostReading> | undefined;
+  private addresses: Map<string, HostAddress> | undefined;
+
+  /** `url(x)`, as urlOf. */
+  url(value: unknown, text: string): ParsedUrl {
+    return parsedOrFail(this.readUrl(stringOf(value, text)), text);
+  }
+
+  /**
+   * `host(x)`, as hostOf. The host of a URL is also kept as a bare host that reads as itself (a canonical host is
+   * canonical: test/guard/urls.test.ts checks it), so that `ip(host(u))` does not parse the name again.
+   */
+  host(value: unknown, text: string): string {
+    const s = stringOf(value, text);
+    this.bareHosts ??= new Map();
+    if (s.includes("://")) {
+      const reading = hostOfReading(this.readUrl(s));
+      if (reading.ok) this.bareHosts.set(reading.host, reading);
+      return hostOrFail(reading, text);
+    }
+    let reading = this.bareHosts.get(s);
+    if (reading === undefined) this.bareHosts.set(s, (reading = readBareHost(s)));
+    return hostOrFail(reading, text);
+  }
+
+  /** `ip(x)`, as hostAddressFrom; only answers are kept, so each failure is worded with its own text. */
+  address(value: unknown, text: string): HostAddress {
+    const s = stringOf(value, text);
+    const known = this.addresses?.get(s);
+    if (known !== undefined) return known;
+    const address = addressFrom(s, text, (host, t) => this.host(host, t));
+    (this.addresses ??= new Map()).set(s, address);
+    return address;
+  }
+
+  private readUrl(text: string): UrlReading {
+    this.urls ??= new Map();
+    let reading = this.urls.get(text);
+    if (reading === undefined) this.urls.set(text, (reading = readUrl(text)));
+    return reading;
+  }
 }
 
 /** A canonical host as an address or a name, for `ip(...) in SET`: brackets dropped from IPv6. */
@@ -185,9 +253,13 @@ export function hostWithin(host: string, domain: DomainName): boolean {
  * x is neither an address nor a host name.
  */
 export function hostAddressFrom(value: unknown, text: string): HostAddress {
-  if (typeof value !== "string") fail(value === undefined ? `\`${text}\` is missing` : `\`${text}\` is not a string`);
+  return addressFrom(stringOf(value, text), text, hostOf);
+}
+
+/** hostAddressFrom, reading a name's canonical host with `host` (hostOf, or a decision's UrlReadings). */
+function addressFrom(value: string, text: string, host: (value: string, text: string) => string): HostAddress {
   const ip = parseIp(value);
   if (ip !== undefined) return { kind: "ip", ip };
   if (value.includes("://")) fail(`\`${text}\` is a URL, not a host: write \`host(${text})\``);
-  return hostAddressOf(hostOf(value, text));
+  return hostAddressOf(host(value, text));
 }

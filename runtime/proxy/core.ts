@@ -25,6 +25,8 @@ import {
   type SessionView,
   type Verdict,
 } from "../enforce/index.js";
+import type { CancelSignal } from "../enforce/decide.js";
+import { Cancellation } from "../enforce/tap.js";
 import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
 import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
 import type { UpstreamRequest } from "./upstream.js";
@@ -471,7 +473,7 @@ export class ProxyConnection {
   /** Downstream request id → upstream id, for cancellations. */
   readonly #inFlight = new Map<RequestId, number>();
   /** Requests being served, by downstream id: aborted when the client cancels, which also stops their reply. */
-  readonly #serving = new Map<RequestId, AbortController>();
+  readonly #serving = new Map<RequestId, Cancellation>();
   /** Progress token sent upstream (the client's own, or renamed in shared mode) → the client's token and its request. */
   readonly #progress = new Map<string, { readonly token: string | number; readonly request: RequestId }>();
   /** Tool calls forwarded and not yet answered, under result rules: their progress and the log lines sent meanwhile are inspected as their results. */
@@ -505,7 +507,7 @@ export class ProxyConnection {
     for (const settle of [...this.#asked.values()]) settle(undefined);
     this.#asked.clear();
     // Nobody waits for these calls' results any more: one still being decided (an approval) is refused, not run.
-    for (const controller of this.#serving.values()) controller.abort();
+    for (const cancellation of this.#serving.values()) cancellation.abort();
     // Without this every session stays in the store until idle past the retention period, and short sessions fill
     // its session bound. The decision point waits for decisions still in flight (an approval) before ending one.
     for (const id of this.#sessions) {
@@ -676,11 +678,12 @@ export class ProxyConnection {
       this.#send(errorReply(id, RPC_UPSTREAM_UNAVAILABLE, `more than ${MAX_REQUESTS_IN_FLIGHT} requests of this client are in flight; wait for some to be answered`, { code: "PQG8012" }));
       return;
     }
-    const cancelled = new AbortController();
+    // A plain listener list rather than an AbortController (an EventTarget) per request: most are never cancelled.
+    const cancelled = new Cancellation();
     this.#serving.set(id, cancelled);
     let reply: JSONRPCMessage | ReturnType<typeof errorReply>;
     try {
-      reply = { jsonrpc: "2.0", id, result: (await this.#handle(id, method, params, cancelled.signal)) as Record<string, unknown> };
+      reply = { jsonrpc: "2.0", id, result: (await this.#handle(id, method, params, cancelled)) as Record<string, unknown> };
     } catch (error) {
       if (error instanceof ProxyError) reply = errorReply(id, error.rpcCode, error.message, error.data);
       else if (error instanceof Refusal) reply = errorReply(id, error.rpcCode, error.text, error.data);
@@ -692,10 +695,10 @@ export class ProxyConnection {
       if (this.#serving.get(id) === cancelled) this.#serving.delete(id);
     }
     // MCP: a cancelled request gets no response; the client has forgotten its id and would take one for another's.
-    if (!cancelled.signal.aborted) this.#send(reply);
+    if (!cancelled.aborted) this.#send(reply);
   }
 
-  async #handle(id: RequestId, method: string, params: Params, cancelled: AbortSignal): Promise<unknown> {
+  async #handle(id: RequestId, method: string, params: Params, cancelled: CancelSignal): Promise<unknown> {
     if (method === "ping") return {};
     // Bound at the first request that needs the server (the handshake, if sealed, is complete by then); a request of
     // the stateless revision 2026-07-28 (no `initialize`) binds a session that speaks it (runtime/proxy/modern.ts).
@@ -759,7 +762,7 @@ export class ProxyConnection {
     };
   }
 
-  async #callTool(upstream: UpstreamSession, id: RequestId, params: Params, cancelled: AbortSignal): Promise<unknown> {
+  async #callTool(upstream: UpstreamSession, id: RequestId, params: Params, cancelled: CancelSignal): Promise<unknown> {
     if (typeof params?.name !== "string" || (params.arguments !== undefined && !isObject(params.arguments))) {
       throw new ProxyError("PQG8016", "invalid params: `tools/call` needs a tool `name` and an `arguments` object", JSONRPC_INVALID_PARAMS);
     }
@@ -894,10 +897,13 @@ export class ProxyConnection {
  * An approver that stops asking, and answers "not approved", once the client cancels the call: an approval that
  * comes after the client gave up must not send the call upstream.
  */
-function withdrawnOnCancel(approver: ApprovalCallback, cancelled: AbortSignal): ApprovalCallback {
+function withdrawnOnCancel(approver: ApprovalCallback, cancelled: CancelSignal): ApprovalCallback {
   return (request) => {
     if (cancelled.aborted) return Promise.resolve(false);
-    const signal = AbortSignal.any([request.signal, cancelled]);
+    // The approver gets an AbortSignal that aborts with either; made here, on the approval's path only.
+    const onCancel = new AbortController();
+    cancelled.addEventListener("abort", () => onCancel.abort(), { once: true });
+    const signal = AbortSignal.any([request.signal, onCancel.signal]);
     const withdrawn = new Promise<boolean>((resolve) => cancelled.addEventListener("abort", () => resolve(false), { once: true }));
     return Promise.race([approver({ ...request, signal }), withdrawn]);
   };

@@ -38,6 +38,7 @@ describe("pqguard compile", function () {
       "filesystem.guard.ts",
       "git.guard.ts",
       "healthcare.guard.ts",
+      "mcp_fetch_server.guard.ts",
       "payments.guard.ts",
       "server_everything.guard.ts",
       "server_filesystem.guard.ts",

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { posix } from "node:path";
 import fc from "fast-check";
 import { checkPolicySource } from "../../compiler/index.js";
+import { generateGuardModule } from "../../compiler/codegen.js";
 import { interpret } from "../../compiler/interpreter.js";
 import type { CheckedPolicy } from "../../compiler/ir.js";
 import { requestFromJson } from "../../compiler/request.js";
@@ -257,6 +258,18 @@ describe("quantifiers, paths, URLs and addresses", function () {
         assert.equal(d.decision, "deny", url);
         assert.equal(d.reason, "no internal addresses", url);
       }
+    });
+
+    it("reads each URL once per decision, in the decision's own function, and keeps nothing across decisions", async () => {
+      const source = await generateGuardModule(policy(), { runtimeImport: "pqguard/guard" });
+      const fetchFunction = /\/\/ fetch\nfunction (tool\d+)\([^]*?\n}\n/.exec(source)![0];
+      assert.match(fetchFunction, /\n {2}let urls: UrlReadings \| undefined;\n/);
+      // url(args.url).scheme, .credentials, host(args.url) twice and ip(host(...)) twice: all through the one `urls`.
+      assert.equal(fetchFunction.match(/\(urls \?\?= new UrlReadings\(\)\)\.(url|host|address)\(/g)?.length, 7);
+      assert.doesNotMatch(fetchFunction, /\b(urlOf|hostOf|hostAddressFrom)\(/);
+      assert.doesNotMatch(source.replace(/\nfunction [^]*?\n}\n/g, ""), /UrlReadings\(/, "no readings at module level");
+      // Read as the interpreter reads it, call after call with other URLs: nothing of one decision is reused.
+      for (const url of ["https://docs.example.org/a", "http://127.0.0.1/", "https://docs.example.org/b", "not a url", "https://docs.example.org/a"]) decide("fetch", { url });
     });
 
     it("fails closed when the URL cannot be read: the forbid applies", () => {

@@ -136,8 +136,9 @@ export const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ expr: Expr }>((tie) => ({
         fc.array(segmentArb, { maxLength: 2 }),
         fc.constantFrom(...BINARY_OPS.filter((op) => op !== "matches")),
         tie("expr"),
+        fc.boolean(),
       )
-      .map(([quantifier, name, list, segments, op, right]): Expr => ({
+      .map(([quantifier, name, list, segments, op, right, has]): Expr => ({
         kind: "Paren",
         span: Z,
         inner: {
@@ -146,7 +147,11 @@ export const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ expr: Expr }>((tie) => ({
           quantifier,
           variable: { kind: "Identifier", span: Z, name },
           list,
-          body: { kind: "Binary", span: Z, opSpan: Z, op, left: { kind: "Variable", span: Z, name, nameSpan: Z, segments }, right },
+          // `has` needs a step into the element: `has e.oldText`.
+          body:
+            has && segments.length > 0
+              ? { kind: "Has", span: Z, path: { kind: "Variable", span: Z, name, nameSpan: Z, segments } }
+              : { kind: "Binary", span: Z, opSpan: Z, op, left: { kind: "Variable", span: Z, name, nameSpan: Z, segments }, right },
         },
       })),
   ),

@@ -105,7 +105,13 @@ describe("paths: Windows", () => {
   });
 
   it("refuses other drives, shares, climbing out and siblings", () => {
-    for (const path of ["D:\\Data\\Docs\\x", "\\\\server\\share\\Data\\Docs", "C:\\Data\\Docs\\..\\Secret", "C:\\Data\\Docs-old\\x", "C:/Data/Docs/../../Windows"]) assert.equal(win(path), "outside", path);
+    for (const path of ["D:\\Data\\Docs\\x", "C:\\Data\\Docs\\..\\Secret", "C:\\Data\\Docs-old\\x", "C:/Data/Docs/../../Windows"]) assert.equal(win(path), "outside", path);
+  });
+
+  it("cannot compare a share with a drive: `\\\\localhost\\c$` is `C:`, and a drive letter may be a mapped share", () => {
+    for (const path of ["\\\\server\\share\\Data\\Docs", "\\\\127.0.0.1\\c$\\Data\\Docs\\x", "//localhost/C$/Data/Docs"]) assert.equal(win(path), "undecidable", path);
+    assert.equal(verdict("Z:\\team\\x", pathRoot("\\\\fs01\\team", "windows")), "undecidable");
+    assert.equal(verdict("\\\\fs01\\..\\team\\x", pathRoot("\\\\fs01\\team", "windows")), "undecidable", "a share named `..`");
   });
 
   it("cannot place device paths, drive-relative paths, streams and device names", () => {

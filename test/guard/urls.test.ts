@@ -165,3 +165,71 @@ describe("urls: hostAddressFrom (ip() of a host)", () => {
     assert.throws(() => hostAddressFrom("exa mple", "x"), EvaluationFailure);
   });
 });
+
+describe("urls: UrlReadings (one decision's parses)", () => {
+  /** What a plain helper gives for a call: its answer, or the failure's sentence. */
+  function outcome(run: () => unknown): unknown {
+    try {
+      return { value: run() };
+    } catch (error) {
+      if (error instanceof EvaluationFailure) return { failed: error.detail };
+      throw error;
+    }
+  }
+
+  it("parses a text once: the same URL object for url() at every use, and host() reads it", async () => {
+    const { UrlReadings } = await import("../../runtime/guard/urls.js");
+    const readings = new UrlReadings();
+    const first = readings.url("https://API.example.org/x", "args.u");
+    assert.equal(readings.url("https://API.example.org/x", "url(args.u)"), first, "the second read is the first parse");
+    assert.equal(readings.host("https://API.example.org/x", "args.u"), "api.example.org");
+    assert.notEqual(new UrlReadings().url("https://API.example.org/x", "args.u"), first, "another decision parses again");
+  });
+
+  it("keeps a URL's host as a bare host only because a canonical host reads as itself", () => {
+    const hosts = fc.oneof(fc.domain(), fc.ipV4(), fc.ipV4Extended(), fc.ipV6().map((h) => `[${h}]`), fc.constantFrom("bücher.example", "EXAMPLE.org.", "ｅｘａｍｐｌｅ.org", "[::ffff:127.0.0.1]", "0x7f.1", "_x.example"), fc.string({ maxLength: 12 }));
+    fc.assert(
+      fc.property(hosts, fc.constantFrom("http", "https", "git", "ftp", "ws", "file"), (host, scheme) => {
+        const reading = readUrl(`${scheme}://${host}/x`);
+        if (!reading.ok || reading.url.host === "") return;
+        assert.deepEqual(readHost(reading.url.host), { ok: true, host: reading.url.host }, `${scheme}://${host}`);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("words each failure with its own expression's text, however often the text was read", async () => {
+    const { UrlReadings } = await import("../../runtime/guard/urls.js");
+    const readings = new UrlReadings();
+    assert.throws(() => readings.url("not a url", "args.a"), (e: unknown) => e instanceof EvaluationFailure && e.detail.startsWith("`args.a` is not a URL"));
+    assert.throws(() => readings.url("not a url", "args.b"), (e: unknown) => e instanceof EvaluationFailure && e.detail.startsWith("`args.b` is not a URL"));
+    assert.throws(() => readings.address("http://10.0.0.1/", "args.u"), (e: unknown) => e instanceof EvaluationFailure && /write `host\(args.u\)`/.test(e.detail));
+    assert.throws(() => readings.host(undefined, "args.u"), (e: unknown) => e instanceof EvaluationFailure && e.detail === "`args.u` is missing");
+  });
+
+  it("answers every sequence of reads exactly as urlOf, hostOf and hostAddressFrom do", async () => {
+    const { UrlReadings, hostAddressFrom } = await import("../../runtime/guard/urls.js");
+    const texts = fc.constantFrom(
+      "https://example.org/a", "HTTPS://Example.ORG.", "http://127.1/", "http://[::ffff:127.0.0.1]/", "mailto:a@example.org", "example.org", "10.0.0.1",
+      "::1", "[::1]", "not a url", "https://a b/", "http://x/\\y", "", "metadata.google.internal", "0x7f.1", "https://u:p@example.org/",
+    );
+    const value = fc.oneof(texts, fc.constant(undefined), fc.constant(7));
+    const read = fc.tuple(fc.constantFrom("url", "host", "address", "addressOfHost"), value, fc.constantFrom("args.u", "x"));
+    fc.assert(
+      fc.property(fc.array(read, { maxLength: 12 }), (reads) => {
+        const readings = new UrlReadings();
+        for (const [method, v, text] of reads) {
+          if (method === "addressOfHost") {
+            // `ip(host(u))`: the host of a URL, read again as a host, comes from the decision's readings.
+            const kept = outcome(() => readings.address(readings.host(v, text), `host(${text})`));
+            assert.deepEqual(kept, outcome(() => hostAddressFrom(hostOf(v, text), `host(${text})`)), `ip(host(${JSON.stringify(v)}))`);
+            continue;
+          }
+          const plain = { url: urlOf, host: hostOf, address: hostAddressFrom }[method];
+          assert.deepEqual(outcome(() => readings[method](v, text)), outcome(() => plain(v, text)), `${method}(${JSON.stringify(v)})`);
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});

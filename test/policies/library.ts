@@ -25,9 +25,9 @@ export const POLICIES = join(REPO_ROOT, "policies");
  * the test proves, and a manifest that expires next year must not fail the suite then (`pqguard manifest verify`
  * checks expiry for a deployment).
  */
-export function libraryManifest(folder: string, file: string): VerifiedManifest {
+export function libraryManifest(folder: string, file: string, signer = LIBRARY_SIGNER): VerifiedManifest {
   const doc = JSON.parse(readFileSync(join(POLICIES, folder, file), "utf8")) as { issuedAt: string };
-  return verifySignedManifest(doc, { signer: LIBRARY_SIGNER, now: Date.parse(doc.issuedAt) });
+  return verifySignedManifest(doc, { signer, now: Date.parse(doc.issuedAt) });
 }
 
 /**

@@ -148,14 +148,16 @@ function fieldAtoms(field: string, kind: FieldKind): fc.Arbitrary<string>[] {
     case "meta":
       return [pick(`${a}.owner == "me"`, `${a}.level >= 2`, `has ${a}.level`, `${a}.level % 2 == 0`)];
     case "path":
-      return [pick(`${a} under "/srv/docs"`, `${a} under "/srv"`, `not (${a} under "/srv/docs/private")`)];
+      return [pick(`${a} under "/srv/docs"`, `${a} under "/srv"`, `not (${a} under "/srv/docs/private")`, `${a} under "C:\\\\srv\\\\docs"`, `${a} under "file:///srv/docs"`)];
     case "url":
       return [
         pick(`url(${a}).scheme == "https"`, `url(${a}).port == 443`, `url(${a}).credentials`, `url(${a}).path == "/a"`, `url(${a}).query != ""`),
         pick(`host(${a}) within "example.org"`, `url(${a}).host within "api.example.org"`, `ip(host(${a})) in internal`, `ip(host(${a})) in "10.0.0.0/8"`, `ip(url(${a}).host) not in loopback`),
       ];
     case "items":
-      return [pick(`all i in ${a}: i.level >= 1`, `any i in ${a}: i.owner == "me" and i.level > 1`, `all i in ${a}: any t in [1, 2]: i.level == t`)];
+      return [
+        pick(`all i in ${a}: i.level >= 1`, `any i in ${a}: i.owner == "me" and i.level > 1`, `all i in ${a}: any t in [1, 2]: i.level == t`, `all i in ${a}: has i.level and i.level >= 1`, `any i in ${a}: not has i.level`),
+      ];
   }
 }
 
@@ -318,7 +320,25 @@ function valueArb(kind: FieldKind): fc.Arbitrary<unknown> {
     boolean: fc.boolean(),
     tags: fc.array(pick("x", "y", "yz", "z"), { maxLength: 3 }),
     meta: fc.record({ owner: pick("me", "you"), level: pick(0, 1, 2, 3) }, { requiredKeys: ["owner"] }),
-    path: pick("/srv/docs/a", "/srv/docs", "/srv/docs-evil", "/srv/docs/../x", "/srv/docs/%2e%2e/x", "rel/a", "/srv/x", "/SRV/docs/a", "/srv/docs/private/k"),
+    path: pick(
+      "/srv/docs/a",
+      "/srv/docs",
+      "/srv/docs-evil",
+      "/srv/docs/../x",
+      "/srv/docs/%2e%2e/x",
+      "rel/a",
+      "/srv/x",
+      "/SRV/docs/a",
+      "/srv/docs/private/k",
+      "C:\\srv\\docs\\a",
+      "c:/SRV/docs/x",
+      "C:\\srv\\docs\\..\\x",
+      "\\\\?\\C:\\srv\\docs\\a",
+      "C:\\srv\\DOCS~1\\a",
+      "file:///srv/docs/a",
+      "file://host/srv/docs/a",
+      "file:///srv/docs/a%5c..%5c..%5cx",
+    ),
     url: pick(
       "https://example.org/a",
       "https://api.example.org:8443/x?q=1",

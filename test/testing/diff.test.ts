@@ -170,6 +170,18 @@ describe("pqguard diff", function () {
     assert.deepEqual(decide(before, after, change.request), ["deny", "allow"]);
   });
 
+  it("searches a URI argument's root as file: URIs, and finds a narrowed root", () => {
+    const manifests = { "tools.json": { tools: [{ name: "open", inputSchema: { type: "object", properties: { uri: { type: "string", format: "uri" } }, required: ["uri"] } }] } };
+    const policyText = (root: string): string => `policy uris\nmanifest "tools.json"\npermit tool open when args.uri under "${root}"\n`;
+    const before = checked(policyText("/srv/docs"), manifests, "uris.policy");
+    const after = checked(policyText("/srv/docs/public"), manifests, "uris.policy");
+    const diff = diffPolicies(before, after, { seed: 10 });
+    const change = diff.changes.find((c) => c.tool === "open");
+    assert.ok(change !== undefined, "a file: URI below /srv/docs but not below /srv/docs/public is found");
+    assert.match(String((change.request["args"] as { uri: string }).uri), /^file:\/\/\/srv\/docs(\/|$)/);
+    assert.deepEqual(decide(before, after, change.request), ["allow", "deny"]);
+  });
+
   it("sets a wall time that a daylight-saving change skips in one week on the same weekday of the next", () => {
     const reads: Read[] = [
       { key: "time.weekday@Europe/Berlin", type: { kind: "string" }, use: { kind: "compare", op: "==", value: "sun" } },

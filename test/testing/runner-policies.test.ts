@@ -32,8 +32,8 @@ describe("pqguard test policies/", function () {
     const run = await pqguardTest(["policies", "--seed", "1", "--min-coverage", "95", "--format", "json"]);
     const report = JSON.parse(run.stdout) as Report;
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    assert.deepEqual(report.summary, { passed: 300, failed: 0, skipped: 0, policies: 9 });
-    assert.deepEqual([report.coverage.percent, report.coverage.ok], [95.6, true]);
+    assert.deepEqual(report.summary, { passed: 335, failed: 0, skipped: 0, policies: 10 });
+    assert.deepEqual([report.coverage.percent, report.coverage.ok], [95.9, true]);
     const uncovered = Object.fromEntries(
       report.policies.map((p) => [
         p.policy,
@@ -74,6 +74,12 @@ describe("pqguard test policies/", function () {
         percent: 98.6,
         rules: [],
         conditions: ["healthcare.policy:44 `len(args.patient_ids) <= 10` never false"],
+        tools: [],
+      },
+      "policies/mcp-fetch-server/mcp-fetch-server.policy": {
+        percent: 100,
+        rules: [],
+        conditions: [],
         tools: [],
       },
       "policies/payments/payments.policy": {

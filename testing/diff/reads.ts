@@ -3,7 +3,7 @@
 // few classes that decide alike; any other use is opaque, and only searching can explore it. Each requirement, rule
 // and limit also gets an identity from its content, so rules match across versions whatever their line.
 import type { Expr, Path, RuleEffect } from "../../grammar/ast.js";
-import { pathText, typeOf } from "../../compiler/analysis.js";
+import { pathText, typeOf, underStyle } from "../../compiler/analysis.js";
 import type { CheckedPolicy, Type } from "../../compiler/ir.js";
 import type { LimitScope } from "../../runtime/guard/types.js";
 
@@ -189,7 +189,8 @@ class ReadCollector {
     } else if (e.kind === "Unary" && e.op === "not") {
       this.condition(e.operand);
     } else if (e.kind === "Has") {
-      this.emitPath(e.path, { kind: "has" });
+      // A field of a quantifier's variable is read through the list, which the quantifier reads as a whole.
+      if (e.path.kind === "Path") this.emitPath(e.path, { kind: "has" });
     } else if (e.kind === "Path") {
       this.emitPath(e, { kind: "truth" });
     } else if (isHistoryCall(e) && e.callee === "called") {
@@ -273,7 +274,7 @@ class ReadCollector {
         this.emitPath(e, { kind: "opaque", hints });
         return;
       case "Has":
-        this.emitPath(e.path, { kind: "has" });
+        if (e.path.kind === "Path") this.emitPath(e.path, { kind: "has" });
         return;
       case "Call":
         if (isHistoryCall(e)) {
@@ -297,7 +298,8 @@ class ReadCollector {
           // The root or domain is where search finds values the rule tells apart: inside it, and beside it.
           const literal = unparen(e.right);
           const text = literal.kind === "StringLiteral" ? literal.value : "";
-          this.opaque(e.left, e.op === "under" ? [{ kind: "prefix", value: `${text.replace(/\/+$/, "")}/` }, { kind: "string", value: `${text}-x` }] : [{ kind: "suffix", value: `.${text}` }, { kind: "string", value: text }]);
+          const root = e.op === "under" ? searchRoot(this.policy, e.left, text) : text;
+          this.opaque(e.left, e.op === "under" ? [{ kind: "prefix", value: `${root.replace(/[\\/]+$/, "")}/` }, { kind: "string", value: `${root}-x` }] : [{ kind: "suffix", value: `.${text}` }, { kind: "string", value: text }]);
           return;
         }
         if (COMPARISONS.has(e.op) || e.op === "in" || e.op === "not in" || e.op === "matches" || e.op === "startsWith" || e.op === "endsWith" || e.op === "contains") {
@@ -319,6 +321,12 @@ class ReadCollector {
         return;
     }
   }
+}
+
+/** The root of `LEFT under "ROOT"` as search writes values below it: an argument read as a `file:` URI, as a URI. */
+function searchRoot(policy: CheckedPolicy, left: Expr, root: string): string {
+  if (underStyle(policy, left, root) !== "file-uri" || /^file:/i.test(root)) return root;
+  return `file://${/^[A-Za-z]:/.test(root) ? "/" : ""}${root.replace(/\\/g, "/")}`;
 }
 
 function asLength(hint: Hint): Hint {
@@ -371,7 +379,7 @@ function canonicalText(expr: Expr): string {
     case "Path":
       return pathText(e.root, e.segments);
     case "Has":
-      return `has ${pathText(e.path.root, e.path.segments)}`;
+      return `has ${canonicalText(e.path)}`;
     case "Call":
       return `${e.callee}(${e.args.map(canonicalText).join(", ")})${e.field === undefined ? "" : `.${e.field.name}`}`;
     case "Quantifier":
