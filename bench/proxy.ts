@@ -2,12 +2,15 @@
 // host path behind `pqguard connect`, plain and sealed over Streamable HTTP) and through mcp-proxy, with one client
 // and with 8 concurrent ones, all in one run with rounds interleaved; latency, calls/s, the proxy's CPU time per call
 // from /proc, and the start-up time to the first answered call, each against a baseline measured in the same run.
+// With `--sessionless`, only a request of revision 2026-07-28 without a session against a 2025 session's (the same
+// SDK v2 client, one proxy, one SDK v2 server).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { median } from "./echo.js";
 import { totalCpuMicros } from "./proxy/children.js";
+import { runSessionless } from "./proxy/sessionless.js";
 import { BenchSetting, directStdioParameters, ECHO, PQGUARD, startVariant, timeConnectFirstCall, timeFirstCall, type Connection, type RunningVariant, type VariantName } from "./proxy/variants.js";
 
 const SCHEDULE = {
@@ -233,6 +236,8 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     process.stderr.write("error PQG0001: bench proxy runs the built CLI (dist/bin/pqguard.js): run `npm run build` first\n");
     process.exit(2);
   }
+  // `--sessionless`: only the comparison of revision 2026-07-28 without a session with a 2025 session (bench/proxy/sessionless.ts).
+  if (process.argv.includes("--sessionless")) return runSessionless({ json });
   const load = loadavg()[0]!;
   const dir = mkdtempSync(join(tmpdir(), "pqguard-bench-proxy-"));
   let setting: BenchSetting | undefined;

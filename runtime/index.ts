@@ -57,6 +57,7 @@ export {
   PqcServerTransport,
   SealedHttpEndpoint,
   PlainHttpEndpoint,
+  SessionlessExchangeTransport,
   MAX_HTTP_SESSIONS,
   HTTP_SESSION_IDLE_MS,
   pinOf,

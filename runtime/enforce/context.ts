@@ -12,6 +12,12 @@ export interface SessionView {
   readonly establishedAt: number;
   readonly sealed: boolean;
   readonly info: SessionInfo | undefined;
+  /**
+   * A request of a sessionless protocol revision (2026-07-28) that reached enforcement with nothing to key a session
+   * on (no sealed session, no handle): its `sessionId` is its own, so a guard that reads session state (`session.calls`,
+   * `session.age`, a `per session` count, `calls()`, `seen()`) cannot decide it (PQG7317) rather than see a session of one call.
+   */
+  readonly sessionless?: boolean | undefined;
 }
 
 /** Where an enforcement point reads the session from, at each call. */
@@ -44,13 +50,21 @@ export class SessionResolver {
     private readonly source: SessionSource,
     private readonly allowUnsealed: boolean,
     private readonly now: () => number,
+    /** The unsealed session is one sessionless request (see SessionView.sessionless), not a connection. */
+    private readonly sessionless = false,
   ) {}
 
   current(): SessionView | undefined {
     const info = this.source();
     if (info !== undefined) return { sessionId: info.sessionId, establishedAt: info.establishedAt, sealed: true, info };
     if (!this.allowUnsealed) return undefined;
-    this.unsealed ??= { sessionId: `unsealed-${randomUUID()}`, establishedAt: this.now(), sealed: false, info: undefined };
+    this.unsealed ??= {
+      sessionId: `${this.sessionless ? "sessionless" : "unsealed"}-${randomUUID()}`,
+      establishedAt: this.now(),
+      sealed: false,
+      info: undefined,
+      ...(this.sessionless ? { sessionless: true } : {}),
+    };
     return this.unsealed;
   }
 
@@ -73,7 +87,49 @@ export function callRecordOf(tool: string, at: number, session: SessionView): Ca
   return { tool, at, ...historyKeyOf(session) };
 }
 
+/**
+ * Thrown when a guard reads session state on a sessionless request: the decision point refuses the call with PQG7317.
+ * A count of one request's session would be 0 (or its age 0), which makes every per-session bound pass: fail closed.
+ */
+export class SessionlessStateError extends Error {
+  constructor(fact: string) {
+    super(`the policy reads ${fact}, and a request of a sessionless protocol revision (2026-07-28) without a sealed session carries no session to read it from`);
+    this.name = "SessionlessStateError";
+  }
+}
+
+function sessionlessFact(fact: string): never {
+  throw new SessionlessStateError(fact);
+}
+
+/** The session facts and history of a sessionless request: its id and the client's counts, and no session's state. */
+function sessionlessView(context: GuardContext): GuardContext {
+  const history = context.history;
+  return {
+    ...context,
+    session: {
+      id: context.session.id,
+      get ageMs(): number {
+        return sessionlessFact("`session.age`");
+      },
+      get calls(): number {
+        return sessionlessFact("`session.calls`");
+      },
+    },
+    history: {
+      count: (tools, since, scope) => (scope === "session" ? sessionlessFact("a count of calls per session") : history.count(tools, since, scope)),
+      called: () => sessionlessFact("`calls()` of the session"),
+      ...(history.seen === undefined ? {} : { seen: () => sessionlessFact("`seen()` of the session") }),
+    },
+  };
+}
+
 export function guardContextOf(session: SessionView, snapshot: HistorySnapshot, now: number): GuardContext {
+  const context = sessionContextOf(session, snapshot, now);
+  return session.sessionless === true ? sessionlessView(context) : context;
+}
+
+function sessionContextOf(session: SessionView, snapshot: HistorySnapshot, now: number): GuardContext {
   const info = session.info;
   const claims = info?.client?.claims;
   const id = claims?.id;

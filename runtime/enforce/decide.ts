@@ -8,7 +8,7 @@ import type { AuditDecision } from "../audit/record.js";
 import type { Decision, GuardContext, GuardModule } from "../guard/types.js";
 import { DEFAULT_RETENTION_MS, MemoryStateStore } from "../state/memory.js";
 import { StateError, type Judge, type StateStore, type SyncStateOperations } from "../state/store.js";
-import { auditSuiteOf, callRecordOf, guardContextOf, historyKeyOf, type SessionView } from "./context.js";
+import { auditSuiteOf, callRecordOf, guardContextOf, historyKeyOf, SessionlessStateError, type SessionView } from "./context.js";
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
 import { hasResultRules, ResultRules } from "./results.js";
 import { ANY_TOOL, asResult, fromResult, notificationTexts, type NotificationTexts, type ReturningCall } from "./notifications.js";
@@ -756,6 +756,7 @@ function asStateError(error: unknown): StateError {
 /** Why judging failed: the call history (a StateError) or the guard itself. */
 function judgeFailure(error: unknown, state: CallState): StageRefusal {
   const rules = state.again ? state.decision!.determining : undefined;
+  if (error instanceof SessionlessStateError) return { code: EnforceErrorCode.SessionlessState, reason: `${error.message}, so the call is refused`, rules };
   if (error instanceof StateError) {
     return { code: EnforceErrorCode.StateFailed, reason: `the call history is unavailable, so the call is refused: ${error.message} (${error.code})`, rules };
   }

@@ -24,6 +24,7 @@ export const ENFORCE_ERRORS = errorCatalogue("enforcement", "EnforceError", [[73
   CertificateExpired: ["PQG7314", "A certificate the session rests on (the client's or the server's) reached its not-after without being renewed."],
   ManifestWrongServer: ["PQG7315", "The signed manifest is bound to other server identities than the session's server."],
   ManifestExpired: ["PQG7316", "The signed manifest calls are pinned to expired while the server, proxy or client kept running."],
+  SessionlessState: ["PQG7317", "The policy reads session state (a per-session limit, `calls()`, `seen()`, `session.*`) and the request, of a sessionless protocol revision without a sealed session, has none."],
 });
 
 /** The codes by name, to throw with. */

@@ -2,6 +2,7 @@
 // all with one shared), answering `initialize` and `tools/list` itself (from the pinned tool list), gating every
 // `tools/call`, forwarding the other MCP requests, and routing the upstream's notifications and requests (elicitation,
 // sampling, roots) to the client they are for.
+import { setMaxListeners } from "node:events";
 import type { Logger } from "pino";
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
@@ -34,7 +35,7 @@ import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-sess
 import { isClientRequestMethod } from "./methods.js";
 import { ResultGate } from "../enforce/links.js";
 import { InOrder, LOG_MESSAGE, PROGRESS, ReturningCalls, type ReturningCall } from "../enforce/notifications.js";
-import { checkModernRevision, modernGate, modernRevisionOf, ownResult } from "./modern.js";
+import { checkModernRevision, LISTEN, modernGate, modernRevisionOf, ownResult, SUBSCRIPTION_ID_META_KEY } from "./modern.js";
 
 /**
  * How long a human may take to approve an `ask` before the call is denied. The upstream then has its own call
@@ -100,6 +101,33 @@ export const MAX_UPSTREAM_SESSIONS = 32;
  */
 export const MAX_REQUESTS_IN_FLIGHT = 256;
 
+/**
+ * How long the refusal of a sessionless request stands once the upstream did not speak the revision: its server is not
+ * started again for every such request (each start of a command is a process), yet an upgraded server is found.
+ */
+export const SESSIONLESS_REFUSAL_KEPT_MS = 60_000;
+
+/**
+ * How long the proxy's own `subscriptions/listen` request upstream may stay open: as long as a timer can wait (about 24
+ * days). It is no call anybody waits for; a restart or close of the server ends it first.
+ */
+const UPSTREAM_LISTEN_TIMEOUT_MS = 2_147_483_647;
+/** How long after its change subscription ended the proxy asks the server for a new one: never in a tight loop. */
+const UPSTREAM_RELISTEN_DELAY_MS = 5_000;
+
+/**
+ * Change subscriptions (`subscriptions/listen` streams) open at once through the proxy, all clients together: each holds
+ * a request open for as long as its client wants, so a client cannot take every request slot with them.
+ */
+export const MAX_LISTEN_SUBSCRIPTIONS = 64;
+
+/** The controller every open change subscription listens to (one listener each, up to MAX_LISTEN_SUBSCRIPTIONS). */
+function subscriptionsEnd(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(MAX_LISTEN_SUBSCRIPTIONS + 1, controller.signal);
+  return controller;
+}
+
 /** The events of one upstream supervisor, wired by the core to the session they belong to. */
 export interface UpstreamEvents {
   onReady(): void;
@@ -154,8 +182,18 @@ export class ProxyCore {
   #spare: UpstreamSession | undefined;
   /** Shared mode: the one upstream session of the clients of the stateless revision, opened for the first of them. */
   #modern: UpstreamSession | undefined;
+  /** Per-session mode: the one upstream session of sessionless requests (runtime/transport/http-sessionless.ts). */
+  #sessionless: UpstreamSession | undefined;
+  /** Until when (decision clock, ms) the sessionless upstream's refusal of the revision stands. */
+  #sessionlessRefusedUntil = 0;
   #nextConnection = 0;
   #nextUpstream = 0;
+  /** Change subscriptions open through the proxy (MAX_LISTEN_SUBSCRIPTIONS at most). */
+  #listening = 0;
+  /** Aborted when the proxy stops serving change subscriptions (it drains): they end, each with its closing result. */
+  readonly #subscriptionsEnd = subscriptionsEnd();
+  /** The number of the latest `subscriptions/listen` stream each modern upstream session opened. */
+  readonly #upstreamListens = new WeakMap<UpstreamSession, number>();
 
   constructor(options: ProxyCoreOptions) {
     this.#options = options;
@@ -203,7 +241,10 @@ export class ProxyCore {
   #open(modern?: string): UpstreamSession {
     let session: UpstreamSession | undefined;
     const parts = this.#options.openUpstream({
-      onReady: () => session?.ready(),
+      onReady: () => {
+        session?.ready();
+        if (session !== undefined && modern !== undefined) this.#listenUpstream(session);
+      },
       onNotification: (notification) => {
         if (session !== undefined) this.#upstreamNotification(session, notification);
       },
@@ -215,6 +256,30 @@ export class ProxyCore {
     session = new UpstreamSession(++this.#nextUpstream, parts, this.#log);
     this.#upstreams.add(session);
     return session;
+  }
+
+  /**
+   * A modern upstream session announces tool list changes only on a `subscriptions/listen` stream: the proxy opens one
+   * after every (re)start, when the server offers `tools.listChanged`, so that it re-pins and tells its own listeners.
+   * A stream the server ends (or refuses) while it stays up is opened again after UPSTREAM_RELISTEN_DELAY_MS; a
+   * change announced in between is caught by the recheck timer, as a silent one is.
+   */
+  #listenUpstream(session: UpstreamSession): void {
+    const tools = session.supervisor.discoverResult?.capabilities.tools as { listChanged?: unknown } | undefined;
+    if (tools?.listChanged !== true) return;
+    // The latest stream of the session: one ended by a restart is not reopened, since the restart opened its successor.
+    const stream = (this.#upstreamListens.get(session) ?? 0) + 1;
+    this.#upstreamListens.set(session, stream);
+    const reopen = (): void => {
+      const timer = setTimeout(() => {
+        if (!session.closed && session.supervisor.ready && this.#upstreamListens.get(session) === stream) this.#listenUpstream(session);
+      }, UPSTREAM_RELISTEN_DELAY_MS);
+      timer.unref?.();
+    };
+    session.supervisor.request(LISTEN, { notifications: { toolsListChanged: true } }, UPSTREAM_LISTEN_TIMEOUT_MS).then(reopen, (error: unknown) => {
+      this.#log.debug({ upstream: session.id, err: String(error) }, "the upstream's change subscription ended");
+      reopen();
+    });
   }
 
   /** The upstream session a new connection is served by; undefined when per-session mode is at its bound. */
@@ -284,12 +349,22 @@ export class ProxyCore {
    * a resource update to the clients subscribed to it, and a list change of resources or prompts to every client.
    */
   #upstreamNotification(session: UpstreamSession, notification: JSONRPCNotification): void {
-    const connections = this.#connectionsOf(session);
+    const meta = notification.params?._meta;
+    const subscribed = isObject(meta) && meta[SUBSCRIPTION_ID_META_KEY] !== undefined;
+    // The proxy's own change subscription: its acknowledgement and anything but a tool list change are its own.
+    if (subscribed && notification.method !== "notifications/tools/list_changed") return;
+    const all = this.#connectionsOf(session);
+    // A sessionless request hears only what concerns it: the progress of its own call.
+    const connections = notification.method === "notifications/progress" ? all : all.filter((connection) => !connection.sessionless);
     if (notification.method === "notifications/tools/list_changed") {
       session.toolsChanged();
       void session.refreshTools().then(
         () => {
-          for (const connection of this.#connectionsOf(session)) connection.forwardNotification(notification);
+          for (const connection of this.#connectionsOf(session)) {
+            // A client of the stateless revision hears of it on its own `subscriptions/listen` streams, if it opened any.
+            if (session.supervisor.modern !== undefined) connection.toolsListChanged();
+            else connection.forwardNotification(notification);
+          }
         },
         (error: unknown) => this.#log.error({ upstream: session.id, err: String(error) }, "tool list could not be pinned"),
       );
@@ -331,7 +406,8 @@ export class ProxyCore {
     // A server may ask as soon as it starts (roots, say), before its client connected or said what it can do: in
     // per-session mode that client is the one the request is for, so the request waits for it, within the timeout.
     if (this.mode === "per-session") await this.#clientInitialized(session, signal);
-    const open = this.#connectionsOf(session);
+    // The sessionless revision has no requests from the server to its client (they ride in results instead).
+    const open = this.#connectionsOf(session).filter((connection) => !connection.sessionless);
     const busy = open.filter((connection) => connection.busy);
     const candidates = busy.length > 0 ? busy : open;
     if (candidates.length === 0) throw notForwarded(`no client is connected to the proxy to answer \`${method}\``, RPC_UPSTREAM_UNAVAILABLE);
@@ -400,17 +476,29 @@ export class ProxyCore {
   }
 
   /**
+   * Serves one request of the sessionless revision (2026-07-28) that came with no session (a POST to the plain HTTP
+   * listener), as a connection of its own that ends with its answer. Its upstream session is the one every such request
+   * shares; the guard sees an unauthenticated client whose session is this request alone (`per client` and global
+   * counts hold across requests; a policy reading session state refuses it, PQG7317).
+   */
+  attachSessionless(transport: Transport): Promise<ProxyConnection> {
+    const resolver = new SessionResolver(() => undefined, true, this.#options.decisions.now, true);
+    return this.attach(transport, () => resolver.current(), true);
+  }
+
+  /**
    * Serves one downstream connection until its transport closes. Its upstream session is bound at its first request
    * other than `ping` (in per-session mode one of its own), not here: a connection that never gets that far (a stalled handshake, a
    * stray POST) costs no server process.
    */
-  async attach(transport: Transport, session: SessionSourceOf): Promise<ProxyConnection> {
-    const connection = new ProxyConnection(this, transport, session, ++this.#nextConnection);
+  async attach(transport: Transport, session: SessionSourceOf, sessionless = false): Promise<ProxyConnection> {
+    const connection = new ProxyConnection(this, transport, session, ++this.#nextConnection, sessionless);
     this.#connections.add(connection);
     transport.onclose = () => {
       this.#connections.delete(connection);
       connection.closed();
       const upstream = connection.upstream;
+      if (sessionless) return;
       if (upstream !== undefined && this.mode === "shared") this.#releaseSubscriptions(connection, upstream);
       if (upstream !== undefined && this.mode === "per-session") {
         this.#closeUpstream(upstream).catch((error: unknown) => this.#log.warn({ upstream: upstream.id, err: String(error) }, "upstream session did not close cleanly"));
@@ -443,10 +531,62 @@ export class ProxyCore {
     return session;
   }
 
+  /**
+   * The upstream session every sessionless request shares (the revision keeps no state between requests, so one
+   * serves them all): in shared mode the one clients of the revision share, in per-session mode one of its own. An
+   * upstream that did not speak the revision is not asked again for SESSIONLESS_REFUSAL_KEPT_MS: its refusal stands.
+   */
+  sessionlessUpstreamFor(method: string, revision: string): UpstreamSession | undefined {
+    if (this.mode === "shared") return this.modernUpstreamFor(method, revision);
+    checkModernRevision(method, revision);
+    const held = this.#sessionless;
+    if (held !== undefined && (!held.closed || this.#options.decisions.now() < this.#sessionlessRefusedUntil)) return held;
+    if (this.#upstreams.size >= (this.#options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS)) return undefined;
+    const session = this.#open(revision);
+    session.start().catch((error: unknown) => this.#log.info({ upstream: session.id, err: String(error) }, "sessionless upstream session did not start"));
+    this.#sessionless = session;
+    return session;
+  }
+
+  /** The sessionless upstream session did not speak the revision: closed, and its refusal kept for a while. */
+  #refusedSessionless(session: UpstreamSession): void {
+    this.#sessionlessRefusedUntil = this.#options.decisions.now() + SESSIONLESS_REFUSAL_KEPT_MS;
+    this.#closeUpstream(session).catch((error: unknown) => this.#log.warn({ upstream: session.id, err: String(error) }, "upstream session did not close cleanly"));
+  }
+
   /** A connection gives up the stateless session it was refused on (it may `initialize` next): closed if its own. */
   releaseUpstream(session: UpstreamSession): void {
     if (this.mode === "shared") return;
+    if (session === this.#sessionless) {
+      if (!session.closed) this.#refusedSessionless(session);
+      return;
+    }
     this.#closeUpstream(session).catch((error: unknown) => this.#log.warn({ upstream: session.id, err: String(error) }, "upstream session did not close cleanly"));
+  }
+
+  /**
+   * Ends every change subscription with its closing result (the revision's graceful end, after which a client may
+   * listen again elsewhere), and answers new ones so at once: a draining proxy is not held open by them.
+   */
+  endSubscriptions(): void {
+    this.#subscriptionsEnd.abort();
+  }
+
+  /** Aborted once `endSubscriptions` was called. */
+  get subscriptionsEnd(): AbortSignal {
+    return this.#subscriptionsEnd.signal;
+  }
+
+  /** Takes a change subscription's slot; false when all MAX_LISTEN_SUBSCRIPTIONS are taken. */
+  openListen(): boolean {
+    if (this.#listening >= MAX_LISTEN_SUBSCRIPTIONS) return false;
+    this.#listening += 1;
+    return true;
+  }
+
+  /** Gives a change subscription's slot back. */
+  closeListen(): void {
+    this.#listening -= 1;
   }
 
   /** The upstream session for a connection that is initializing; undefined when per-session mode is at its bound. */
@@ -488,12 +628,21 @@ export class ProxyConnection {
   readonly #asked = new Map<string, (reply: Record<string, unknown> | undefined) => void>();
   /** The sessions this connection's calls were decided on: ended in the call history when its transport closes. */
   readonly #sessions = new Set<string>();
+  /** Its open change subscriptions (`subscriptions/listen`), by the id of the request that opened each. */
+  readonly #listens = new Set<RequestId>();
   #clientCapabilities: ClientCapabilities = {};
   #initialized = false;
   #nextOwnId = 0;
   #open = true;
 
-  constructor(core: ProxyCore, transport: Transport, session: SessionSourceOf, id: number) {
+  constructor(
+    core: ProxyCore,
+    transport: Transport,
+    session: SessionSourceOf,
+    id: number,
+    /** One request of the sessionless revision (2026-07-28), on an upstream session every such request shares. */
+    readonly sessionless = false,
+  ) {
     this.#core = core;
     this.transport = transport;
     this.#session = session;
@@ -504,6 +653,8 @@ export class ProxyConnection {
 
   closed(): void {
     this.#open = false;
+    // A sessionless request's upstream session serves others: its call, which nobody waits for now, is cancelled there.
+    if (this.sessionless) for (const upstreamId of this.#inFlight.values()) this.#upstream?.supervisor.cancel(upstreamId, "the client closed its request");
     for (const settle of [...this.#asked.values()]) settle(undefined);
     this.#asked.clear();
     // Nobody waits for these calls' results any more: one still being decided (an approval) is refused, not run.
@@ -703,7 +854,12 @@ export class ProxyConnection {
     // Bound at the first request that needs the server (the handshake, if sealed, is complete by then); a request of
     // the stateless revision 2026-07-28 (no `initialize`) binds a session that speaks it (runtime/proxy/modern.ts).
     const revision = modernRevisionOf(method, params);
-    if (this.#upstream === undefined && this.#open) this.#upstream = revision === undefined ? this.#core.upstreamFor(this) : this.#core.modernUpstreamFor(method, revision);
+    if (this.#upstream === undefined && this.#open) {
+      if (this.sessionless) {
+        if (revision === undefined) throw new ProxyError("PQG8016", `invalid params: a request without a session must carry the \`_meta\` envelope of its revision`, JSONRPC_INVALID_PARAMS);
+        this.#upstream = this.#core.sessionlessUpstreamFor(method, revision);
+      } else this.#upstream = revision === undefined ? this.#core.upstreamFor(this) : this.#core.modernUpstreamFor(method, revision);
+    }
     const upstream = this.#upstream;
     if (upstream === undefined) {
       const max = this.#core.options.maxUpstreams ?? MAX_UPSTREAM_SESSIONS;
@@ -721,11 +877,15 @@ export class ProxyConnection {
       }
       if (gate.answer !== undefined) return gate.answer;
     }
-    if (this.#core.mode === "shared" && (method.startsWith("tasks/") || (method === "tools/call" && params?.task !== undefined))) {
+    const tasks = method.startsWith("tasks/") || (method === "tools/call" && params?.task !== undefined);
+    if (tasks && (this.#core.mode === "shared" || this.sessionless)) {
       // One server session for every client cannot tell whose task is whose: a task's results and requests would
-      // reach whoever asks. Task-augmented calls need per-session mode.
-      throw new ProxyError("PQG8010", `\`${method}\` with tasks is not served in shared upstream mode; use per-session mode`, JSONRPC_METHOD_NOT_FOUND);
+      // reach whoever asks. Task-augmented calls need per-session mode, and a connection of their own.
+      const where = this.sessionless ? "to a request without a session (its upstream session is every such request's)" : "in shared upstream mode; use per-session mode";
+      throw new ProxyError("PQG8010", `\`${method}\` with tasks is not served ${where}`, JSONRPC_METHOD_NOT_FOUND);
     }
+    // A change subscription exists only in the stateless revision (a 2025 client gets its notifications unasked).
+    if (method === LISTEN && upstream.supervisor.modern !== undefined) return this.#listen(upstream, id, params, cancelled);
     switch (method) {
       case "initialize":
         // A client may connect while the upstream is still starting; its capabilities are what we answer with.
@@ -748,6 +908,52 @@ export class ProxyConnection {
         }
         return this.#forward(id, method, params, upstream);
     }
+  }
+
+  /**
+   * A change subscription of the stateless revision: acknowledged with what the proxy relays (tool list changes, when
+   * the upstream announces them), then open until the client cancels it or goes away; the changes go out on it as
+   * `notifications/tools/list_changed` carrying its id. Nothing else is relayed: resources and prompts are the
+   * upstream's, and the proxy holds no subscription to them for its clients.
+   */
+  async #listen(upstream: UpstreamSession, id: RequestId, params: Params, cancelled: CancelSignal): Promise<unknown> {
+    const wanted = params?.notifications;
+    if (!isObject(wanted)) throw new ProxyError("PQG8016", `invalid params: \`${LISTEN}\` needs a \`notifications\` filter object`, JSONRPC_INVALID_PARAMS);
+    const tools = upstream.supervisor.discoverResult?.capabilities.tools as { listChanged?: unknown } | undefined;
+    const ending = this.#core.subscriptionsEnd;
+    const honored = wanted.toolsListChanged === true && tools?.listChanged === true && !ending.aborted ? { toolsListChanged: true } : {};
+    const closing = { resultType: "complete", _meta: { [SUBSCRIPTION_ID_META_KEY]: id } };
+    if (Object.keys(honored).length === 0) {
+      this.#send(stampedNotification("notifications/subscriptions/acknowledged", { notifications: honored }, id), { relatedRequestId: id });
+      return closing;
+    }
+    if (!this.#core.openListen()) throw new ProxyError("PQG8021", `more than ${MAX_LISTEN_SUBSCRIPTIONS} change subscriptions are open through the proxy; close one first`, RPC_UPSTREAM_UNAVAILABLE, { code: "PQG8021" });
+    this.#listens.add(id);
+    try {
+      this.#send(stampedNotification("notifications/subscriptions/acknowledged", { notifications: honored }, id), { relatedRequestId: id });
+      // Open until the client cancels it (or goes away, which cancels it too: then no answer is sent), or the proxy
+      // ends its subscriptions (then the closing result is the answer).
+      let stop!: () => void;
+      const stopped = new Promise<void>((resolve) => (stop = resolve));
+      cancelled.addEventListener("abort", stop, { once: true });
+      ending.addEventListener("abort", stop, { once: true });
+      if (cancelled.aborted || ending.aborted) stop();
+      try {
+        await stopped;
+      } finally {
+        cancelled.removeEventListener("abort", stop);
+        ending.removeEventListener("abort", stop);
+      }
+      return closing;
+    } finally {
+      this.#listens.delete(id);
+      this.#core.closeListen();
+    }
+  }
+
+  /** The upstream's tool list changed and was pinned again: every change subscription of this client hears it. */
+  toolsListChanged(): void {
+    for (const id of this.#listens) this.#send(stampedNotification("notifications/tools/list_changed", {}, id), { relatedRequestId: id });
   }
 
   #initialize(session: UpstreamSession, params: Params): unknown {
@@ -815,7 +1021,7 @@ export class ProxyConnection {
     if (isObject(meta) && (typeof meta.progressToken === "string" || typeof meta.progressToken === "number")) {
       // An upstream session of its own sees the client's token as it is. A shared one is renamed: clients choose
       // tokens independently, and two must not collide upstream.
-      const shared = this.#core.mode === "shared";
+      const shared = this.#core.mode === "shared" || this.sessionless;
       token = shared ? `pqguard-${this.id}-${String(id)}` : String(meta.progressToken);
       this.#progress.set(token, { token: meta.progressToken, request: id });
       if (shared) sent = { ...params, _meta: { ...meta, progressToken: token } };
@@ -891,6 +1097,11 @@ export class ProxyConnection {
       throw error;
     }
   };
+}
+
+/** A notification of a change subscription: it carries the subscription's id (the id of the request that opened it). */
+function stampedNotification(method: string, params: Record<string, unknown>, subscription: RequestId): JSONRPCNotification {
+  return { jsonrpc: "2.0", method, params: { ...params, _meta: { [SUBSCRIPTION_ID_META_KEY]: subscription } } };
 }
 
 /**

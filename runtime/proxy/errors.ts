@@ -26,6 +26,7 @@ export const PROXY_ERRORS = errorCatalogue("proxy", "ProxyError", [[8001, 8099]]
   BadClientMessage: ["PQG8016", "A client sent a request with invalid params, or a malformed answer to a request from the upstream."],
   ToolListUnstable: ["PQG8017", "The upstream's tool list kept changing while it was read, so it could not be pinned."],
   ProtocolNotServed: ["PQG8020", "A client of the stateless protocol revision (2026-07-28, no initialize) cannot be passed through to the upstream."],
+  TooManySubscriptions: ["PQG8021", "MAX_LISTEN_SUBSCRIPTIONS change subscriptions (`subscriptions/listen`) are open through the proxy already."],
 });
 
 /** The codes by name. */

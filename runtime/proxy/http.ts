@@ -78,8 +78,9 @@ export interface HttpListener {
   /** Requests (calls) being answered now. */
   readonly inFlight: number;
   /**
-   * Stops taking new sessions (`/readyz` answers 503, a request opening a session is refused) and resolves once no
-   * request is in flight or `timeoutMs` passed, whichever is first; sessions already open keep being served meanwhile.
+   * Stops taking new sessions (`/readyz` answers 503, a request opening a session is refused), ends the change
+   * subscriptions (`subscriptions/listen`, with their closing result) and resolves once no request is in flight or
+   * `timeoutMs` passed, whichever is first; sessions already open keep being served meanwhile.
    */
   drain(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
@@ -231,7 +232,7 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
           connect: (transport) => core.attachSealed(transport),
         })
       : options.identity === undefined
-      ? new PlainHttpEndpoint({ ...common, connect: (transport) => core.attachPlain(transport) })
+      ? new PlainHttpEndpoint({ ...common, connect: (transport) => core.attachPlain(transport), connectSessionless: (transport) => core.attachSessionless(transport) })
       : new SealedHttpEndpoint({
           ...common,
           identity: options.identity,
@@ -252,6 +253,8 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
     },
     async drain(timeoutMs: number) {
       draining = true;
+      // A change subscription is a request that stays open as long as its client wants: it ends now, gracefully.
+      core.endSubscriptions();
       log.info({ inFlight }, "draining: no new sessions; waiting for calls in flight");
       if (inFlight === 0) return;
       let timer: NodeJS.Timeout | undefined;

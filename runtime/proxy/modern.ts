@@ -9,6 +9,10 @@ import type { UpstreamSession } from "./upstream-session.js";
 
 /** The first request of a client speaking revision 2026-07-28: it asks what the server supports. */
 export const DISCOVER = "server/discover";
+/** The request of revision 2026-07-28 that opens a stream of change notifications (list changes, resource updates). */
+export const LISTEN = "subscriptions/listen";
+/** Where the notifications of a change subscription carry its id (the id of the request that opened it). */
+export const SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId";
 /** Where a 2026-07-28 request names its protocol revision, its client's capabilities and its client's identity. */
 export const PROTOCOL_VERSION_META_KEY = "io.modelcontextprotocol/protocolVersion";
 export const CLIENT_CAPABILITIES_META_KEY = "io.modelcontextprotocol/clientCapabilities";
@@ -17,6 +21,13 @@ export const CLIENT_INFO_META_KEY = "io.modelcontextprotocol/clientInfo";
 export const JSONRPC_UNSUPPORTED_PROTOCOL_VERSION = -32022;
 /** The stateless revisions the proxy passes through to an upstream that speaks them. */
 export const MODERN_MCP_REVISIONS: readonly string[] = ["2026-07-28"];
+
+/**
+ * Largest `_meta` of a request of the revision, as JSON text: the envelope (a client's identity and capabilities) is a
+ * few hundred bytes, and it goes upstream with every request, so a client cannot make each of its requests carry
+ * megabytes of it to the server (or into the proxy's memory once per request in flight).
+ */
+export const MAX_META_BYTES = 64 * 1024;
 
 /** Who the proxy says it is, as a client, on its own requests upstream. */
 const PROXY_CLIENT_INFO = { name: "pqguard-proxy", version: "0.1.0" };
@@ -68,11 +79,13 @@ export interface DiscoverResult {
 }
 
 /**
- * The proxy's answer to a client's `server/discover`: the upstream's, with `tools` (the proxy lists and decides them)
- * and without change subscriptions, which the proxy does not relay (`subscriptions/listen` is not forwarded).
+ * The proxy's answer to a client's `server/discover`: the upstream's, with `tools` (the proxy lists and decides them,
+ * and relays their list changes on `subscriptions/listen` when the upstream announces them) and without the change
+ * subscriptions of resources and prompts, which the proxy does not relay.
  */
 export function discoverAnswer(upstream: DiscoverResult, revision: string): Record<string, unknown> {
-  const capabilities: Record<string, unknown> = { ...upstream.capabilities, tools: {} };
+  const announces = (upstream.capabilities.tools as { listChanged?: unknown } | undefined)?.listChanged === true;
+  const capabilities: Record<string, unknown> = { ...upstream.capabilities, tools: announces ? { listChanged: true } : {} };
   for (const key of ["resources", "prompts"]) if (typeof capabilities[key] === "object" && capabilities[key] !== null) capabilities[key] = {};
   return {
     ...upstream,
@@ -108,6 +121,10 @@ export async function modernGate(upstream: UpstreamSession, method: string, para
     return { refused: new ProxyError("PQG8016", `invalid params: on a connection of revision ${speaks}, \`${method.slice(0, 200)}\` must carry the revision's \`_meta\` envelope`, JSONRPC_INVALID_PARAMS) };
   }
   if (revision !== speaks) return { refused: modernRefused(method, revision, `this connection speaks ${speaks}`) };
+  const metaBytes = JSON.stringify(params?._meta).length;
+  if (metaBytes > MAX_META_BYTES) {
+    return { refused: new ProxyError("PQG8016", `invalid params: the request's \`_meta\` is ${metaBytes} bytes of JSON, more than the ${MAX_META_BYTES} the proxy takes`, JSONRPC_INVALID_PARAMS) };
+  }
   try {
     await upstream.start();
   } catch (error) {

@@ -113,7 +113,8 @@ interface HttpClientTransport {
   onerror?: ((error: Error) => void) | undefined;
   onclose?: (() => void) | undefined;
   start(): Promise<void>;
-  send(message: JSONRPCMessage): Promise<void>;
+  /** Options as each SDK's transport reads them: SDK v2's calls `onRequestStreamEnd` when a request's event stream ends. */
+  send(message: JSONRPCMessage, options?: object): Promise<void>;
   close(): Promise<void>;
   terminateSession(): Promise<void>;
   setProtocolVersion(version: string): void;
@@ -287,13 +288,18 @@ class HttpLink implements UpstreamLink {
 
   write(message: JSONRPCMessage | JsonRpcErrorReply): void {
     if (this.#ended) return;
+    const raw = message as { method?: unknown; id?: unknown };
+    const id = typeof raw.method === "string" && (typeof raw.id === "number" || typeof raw.id === "string") ? raw.id : undefined;
+    // A request's event stream that ends before its answer came (the connection dropped) would leave the request
+    // waiting for its timeout, which for a change subscription is no timeout at all: it fails now. After an answer,
+    // the request is settled and this finds nothing.
+    const ended = id === undefined ? undefined : { onRequestStreamEnd: () => void (this.#ended || this.#events.undelivered(id, "its event stream ended before the answer came")) };
     // The transport's message type has no `id: null`; only the stdio side answers unreadable input that way.
-    this.#transport.send(message as JSONRPCMessage).catch((error: unknown) => {
+    this.#transport.send(message as JSONRPCMessage, ended).catch((error: unknown) => {
       if (this.#ended) return;
       const detail = describeError(error);
       this.#lastFailure = detail;
-      const raw = message as { method?: unknown; id?: unknown };
-      if (typeof raw.method === "string" && (typeof raw.id === "number" || typeof raw.id === "string")) this.#events.undelivered(raw.id, detail);
+      if (id !== undefined) this.#events.undelivered(id, detail);
       // The transport reported the failure through `onerror` too, which asked for a health check.
     });
   }

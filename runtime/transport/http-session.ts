@@ -26,7 +26,8 @@ export const SSE_KEEP_ALIVE_MS = 15_000;
 /** Most messages in one POSTed batch (the SDK's limit). */
 const MAX_BATCH = 100;
 
-const SSE_HEADERS = {
+/** The headers of an event stream (`x-accel-buffering: no` keeps reverse proxies from holding events back). */
+export const SSE_HEADERS = {
   "content-type": "text/event-stream",
   "cache-control": "no-cache, no-transform",
   connection: "keep-alive",
@@ -318,7 +319,8 @@ function checkProtocolVersion(req: IncomingMessage): void {
   throw new HttpRefusal(400, -32000, `Bad Request: Unsupported protocol version: ${text} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")})`);
 }
 
-function isJsonContentType(header: string | undefined): boolean {
+/** Whether a Content-Type header names JSON (parameters, such as a charset, aside). */
+export function isJsonContentType(header: string | undefined): boolean {
   if (header === "application/json") return true;
   return header !== undefined && header.split(";", 1)[0]!.trim().toLowerCase() === "application/json";
 }

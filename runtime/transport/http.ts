@@ -11,6 +11,7 @@ import { SessionError, SessionErrorCode } from "../session/errors.js";
 import type { EstablishedSession } from "../session/handshake.js";
 import { HandshakeStep, openEnvelope } from "./envelope.js";
 import { HttpRefusal, HttpSessionTransport, refuse } from "./http-session.js";
+import { SessionlessExchangeTransport, sessionlessClaimOf, sessionlessRequestOf } from "./http-sessionless.js";
 import { PqcServerTransport, type PqcServerTransportOptions } from "./server.js";
 
 /** At most this many sessions at once, established (default); what happens at the limit: see HttpEndpointOptions. */
@@ -39,10 +40,24 @@ export const MAX_BODY_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 /** Largest body of a request that opens a session: a session hello, or an `initialize`. */
 const MAX_OPENING_BODY_BYTES = Math.ceil((MAX_HANDSHAKE_MESSAGE_BYTES * 4) / 3) + 8 * 1024;
 
+/**
+ * Sessionless requests (revision 2026-07-28) answered at once, all clients together: they take no seat in the session
+ * table, and every unauthenticated one is the same client, so this is that client's bound on work in flight (as
+ * MAX_REQUESTS_IN_FLIGHT is a connection's in the proxy); more are refused with 503 until some are answered.
+ */
+export const MAX_SESSIONLESS_IN_FLIGHT = 256;
+
 /** What both endpoints take. */
 export interface HttpEndpointOptions<T extends Transport> {
   /** Connects a server to each new session, e.g. `(t) => newMcpServer().connect(t)`; resolves once connected. */
   readonly connect: (transport: T) => Promise<unknown>;
+  /**
+   * Serves one request of the sessionless revision (2026-07-28: no `initialize`, no session id) on a transport of its
+   * own, closed once it is answered. Without it such requests are refused (the sealed endpoint: they need its session).
+   */
+  readonly connectSessionless?: (transport: SessionlessExchangeTransport) => Promise<unknown>;
+  /** Sessionless requests answered at once (MAX_SESSIONLESS_IN_FLIGHT by default); 503 beyond. */
+  readonly maxSessionlessInFlight?: number;
   /**
    * Established sessions at once. At the limit a new session evicts the least recently used idle one (no POST for
    * `evictableAfterIdleMs`, none in progress), unauthenticated first; with none to evict it is refused.
@@ -130,6 +145,9 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   private readonly now: () => number;
   /** Sessions whose hello is being answered: not yet reachable by id. */
   private readonly opening = new Set<Session>();
+  private readonly maxSessionlessInFlight: number;
+  /** Sessionless requests being answered now. */
+  private sessionlessInFlight = 0;
   private closed = false;
 
   constructor(private readonly options: HttpEndpointOptions<T>) {
@@ -144,6 +162,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
     this.bodyBudget = { inFlight: 0, max: Math.max(options.maxBodyBytesInFlight ?? MAX_BODY_BYTES_IN_FLIGHT, this.maxBodyBytes) };
     this.trustedProxies = options.trustProxy === undefined || options.trustProxy.length === 0 ? undefined : blockListOf(options.trustProxy);
     this.now = options.idleClock ?? Date.now;
+    this.maxSessionlessInFlight = positive(options.maxSessionlessInFlight ?? MAX_SESSIONLESS_IN_FLIGHT, "maxSessionlessInFlight");
   }
 
   /** Sessions currently open (handshake done or in progress). */
@@ -157,9 +176,18 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
       if (this.closed) throw new HttpRefusal(503, -32000, "the endpoint is shutting down");
       this.checkHost(req);
       const sessionId = req.headers["mcp-session-id"];
-      if (typeof sessionId === "string") return await this.existing(sessionId, req, res);
-      if (req.method !== "POST") throw new HttpRefusal(400, -32000, "Bad Request: Mcp-Session-Id header is required");
-      await this.open(await readBody(req, Math.min(this.maxBodyBytes, MAX_OPENING_BODY_BYTES), this.bodyBudget), req, res);
+      if (req.method !== "POST") {
+        if (typeof sessionId === "string") return this.existing(sessionId, req, res, undefined);
+        throw new HttpRefusal(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+      }
+      const limit = typeof sessionId === "string" ? this.maxBodyBytes : this.sessionlessServed() ? this.maxBodyBytes : Math.min(this.maxBodyBytes, MAX_OPENING_BODY_BYTES);
+      const body = await readBody(req, limit, this.bodyBudget);
+      // A request of the sessionless revision belongs to no session, whatever Mcp-Session-Id it carries (the
+      // revision's servers ignore the header): it is never delivered into the session that id names.
+      const revision = sessionlessClaimOf(body, req.headers);
+      if (revision !== undefined) return this.sessionlessRequest(body, revision, req, res);
+      if (typeof sessionId === "string") return this.existing(sessionId, req, res, body);
+      await this.open(body, req, res);
     } catch (error) {
       refuse(res, error instanceof HttpRefusal ? error : new HttpRefusal(500, -32603, "the request could not be handled"));
     }
@@ -171,7 +199,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
     await Promise.all([...this.sessions.values(), ...this.opening].map((session) => session.transport.close()));
   }
 
-  private async existing(sessionId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private existing(sessionId: string, req: IncomingMessage, res: ServerResponse, body: unknown): void {
     const session = this.sessions.get(sessionId);
     if (session === undefined) throw new HttpRefusal(404, -32001, "Session not found");
     switch (req.method) {
@@ -182,7 +210,7 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
           session.calls -= 1;
           this.used(sessionId, session);
         });
-        session.inner.handlePost(req, res, await readBody(req, this.maxBodyBytes, this.bodyBudget));
+        session.inner.handlePost(req, res, body);
         return;
       }
       case "GET":
@@ -190,10 +218,45 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
         session.inner.handleGet(req, res);
         return;
       case "DELETE":
-        return this.terminate(session, res);
+        void this.terminate(session, res).catch((error: unknown) => refuse(res, error instanceof HttpRefusal ? error : new HttpRefusal(500, -32603, "the request could not be handled")));
+        return;
       default:
         throw new HttpRefusal(405, -32000, "Method not allowed.", null, { allow: "GET, POST, DELETE" });
     }
+  }
+
+  /**
+   * A POST of the sessionless revision (2026-07-28): checked (its headers must mirror its body), then served by a
+   * transport of its own when the endpoint serves such requests, answered 202 when it is a notification, refused
+   * clearly otherwise. It takes no seat in the session table; at most `maxSessionlessInFlight` are answered at once.
+   */
+  private sessionlessRequest(body: unknown, revision: string, req: IncomingMessage, res: ServerResponse): void {
+    const connect = this.options.connectSessionless;
+    if (connect === undefined) throw this.sessionlessRefusal(idOf(body));
+    const request = sessionlessRequestOf(body, req.headers, revision);
+    if (request === undefined) {
+      res.writeHead(202).end();
+      return;
+    }
+    if (this.sessionlessInFlight >= this.maxSessionlessInFlight) {
+      throw new HttpRefusal(503, -32000, `more than ${this.maxSessionlessInFlight} sessionless requests are being answered: try again`, request.id);
+    }
+    this.sessionlessInFlight += 1;
+    res.once("close", () => (this.sessionlessInFlight -= 1));
+    const transport = new SessionlessExchangeTransport(res, request, { requestInfo: { headers: req.headers } });
+    connect(transport).catch((error: unknown) => {
+      this.options.onSessionError?.(error instanceof Error ? error : new Error(String(error)));
+      void transport.close();
+    });
+  }
+
+  /** Why this endpoint does not serve sessionless requests (the sealed one needs its session first). */
+  /** @internal */
+  protected abstract sessionlessRefusal(id: unknown): HttpRefusal;
+
+  /** Whether sessionless requests are served here: their bodies may then be as large as any call's. */
+  private sessionlessServed(): boolean {
+    return this.options.connectSessionless !== undefined;
   }
 
   /**
@@ -553,6 +616,8 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
     super(options);
     const {
       connect: _connect,
+      connectSessionless: _sessionless,
+      maxSessionlessInFlight: _sessionlessInFlight,
       maxSessions: _max,
       maxAnonymousSessions: _anonymous,
       maxSessionsPerSource: _perSource,
@@ -584,6 +649,16 @@ export class SealedHttpEndpoint extends HttpEndpoint<PqcServerTransport> {
     if (hello) return;
     if (isInitialize(body)) throw new HttpRefusal(400, -32600, "this endpoint requires the pqguard post-quantum session: connect with PqcClientTransport", idOf(body));
     throw new HttpRefusal(400, -32000, "Bad Request: no session; a session starts with the pqguard session hello", idOf(body));
+  }
+
+  /** @internal */
+  protected sessionlessRefusal(id: unknown): HttpRefusal {
+    return new HttpRefusal(
+      400,
+      -32600,
+      "this endpoint requires the pqguard post-quantum session, which a request of revision 2026-07-28 sent in the clear does not have: connect through `pqguard connect` (or PqcClientTransport), inside whose session the revision is served",
+      id,
+    );
   }
 
   /** @internal */
@@ -632,6 +707,11 @@ export class PlainHttpEndpoint extends HttpEndpoint<ObservedTransport> {
   /** @internal */
   protected admit(body: unknown): void {
     if (!isInitialize(body)) throw new HttpRefusal(400, -32000, "Bad Request: no session; a session starts with `initialize`", idOf(body));
+  }
+
+  /** @internal */
+  protected sessionlessRefusal(id: unknown): HttpRefusal {
+    return new HttpRefusal(400, -32600, "this endpoint serves revision 2026-07-28 only when its server is given `connectSessionless`; connect with `initialize`", id);
   }
 
   /** @internal */

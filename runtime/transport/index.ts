@@ -6,6 +6,7 @@ export type { PqcServerTransportOptions } from "./server.js";
 export type { SessionTransportOptions } from "./session-transport.js";
 export { ObservedTransport, PlainHttpEndpoint, SealedHttpEndpoint, MAX_HTTP_SESSIONS, HTTP_SESSION_IDLE_MS } from "./http.js";
 export type { HttpEndpointOptions, SealedHttpEndpointOptions } from "./http.js";
+export { SessionlessExchangeTransport } from "./http-sessionless.js";
 export { pinOf, tlsClientFetch, tlsServerOptions } from "./tls.js";
 export type { TlsClientOptions, TlsServerCredentials } from "./tls.js";
 export { HANDSHAKE_METHOD, HandshakeStep, SEALED_METHOD, envelopePayload, openEnvelope, withEnvelopePayload } from "./envelope.js";

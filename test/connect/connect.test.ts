@@ -158,6 +158,11 @@ describe("pqguard connect (a host's stdio server, sealed to a remote proxy)", fu
       await client.callTool({ name: "echo", arguments: { text: "again" } });
       // `per session` counts on the sealed session: the third allowed call is over the limit.
       await assert.rejects(client.callTool({ name: "echo", arguments: { text: "third" } }), /rate limit/);
+      // A change subscription inside the sealed session: acknowledged with what the proxy relays, and cancelled.
+      const subscription = await client.listen({ toolsListChanged: true, resourcesListChanged: true });
+      assert.deepEqual(subscription.honoredFilter, { toolsListChanged: true });
+      await subscription.close();
+      assert.equal(await subscription.closed, "local");
     } finally {
       await client.close();
     }
