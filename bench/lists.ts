@@ -1,10 +1,12 @@
-// Quantifier, path and URL benchmark: the median time per decision of the compiled guard and of the reference
-// interpreter on a policy with `all`/`any` over lists, `under`, `url()`, `host() within` and `ip() in`, over a workload
-// of 512 varied calls visited in turn (no call repeats within a batch, so no cache a real workload would miss helps).
-// Decisions without path or URL parsing are timed at 1, 5 and 10 list elements, and the per-element cost of each
-// kind of quantified condition is the slope between 1 and 10 elements. The compiled guard is also built as guards were
-// before they kept one decision's URL readings (each `url()`, `host()` and `ip()` parsing again), so that the cost of a
-// URL element before and after is measured in the same run.
+// Quantifier, path, URL and aggregate benchmark: the median time per decision of the compiled guard and of the
+// reference interpreter on a policy with `all`/`any` over lists, `under`, `url()`, `host() within`, `ip() in` and
+// `sum()`/`max()` over the call history, over a workload of 512 varied calls visited in turn (no call repeats within a
+// batch, so no cache a real workload would miss helps). Decisions without path or URL parsing are timed at 1, 5 and 10
+// list elements, and the per-element cost of each kind of quantified condition is the slope between 1 and 10 elements.
+// The compiled guard is also built as guards were before they kept one decision's URL readings (each `url()`, `host()`
+// and `ip()` parsing again), so that the cost of a URL element before and after is measured in the same run.
+// Aggregates are read from a MemoryStateStore snapshot holding 1, 10 and 100 earlier refunds of the client, against
+// the same rules written with `calls()` on the same store as the baseline.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +18,7 @@ import type { CheckedPolicy } from "../compiler/ir.js";
 import { checkPolicySource } from "../compiler/load.js";
 import { historyOf } from "../compiler/request.js";
 import type { GuardContext, GuardModule, GuardRequest } from "../runtime/guard/types.js";
+import { MemoryStateStore } from "../runtime/state/memory.js";
 import { medianNsPerInput } from "./measure.js";
 
 /** Timed rounds; the median batch is reported. */
@@ -39,8 +42,23 @@ const MANIFEST = {
     },
     { name: "read_many", inputSchema: { type: "object", properties: { paths: { type: "array", items: string } }, required: ["paths"] } },
     { name: "fetch_many", inputSchema: { type: "object", properties: { urls: { type: "array", items: string } }, required: ["urls"] } },
+    { name: "process_refund", inputSchema: { type: "object", properties: { customer_id: string, amount: { type: "number" } }, required: ["customer_id", "amount"] } },
   ],
 };
+
+/** The refund rules: aggregates over the client's refunds, or (the baseline) counts of them in the same windows. */
+const refundRules = (aggregates: boolean): string => `
+permit tool process_refund
+  when args.amount <= 1000
+
+forbid tool process_refund
+  when ${aggregates ? "sum(process_refund.amount, 24h, client) + args.amount" : "calls(process_refund, 24h, client) * 100 + args.amount"} > 5000
+  because "at most 5000 refunded per client per day"
+
+ask tool process_refund
+  when calls(process_refund, 30d, client) > 0 and args.amount > 3 * ${aggregates ? "max(process_refund.amount, 30d, client)" : "calls(process_refund, 30d, client)"}
+  because "more than three times the largest refund"
+`;
 
 const POLICY = `policy lists version 1
 manifest "lists.tools.json"
@@ -66,10 +84,13 @@ permit tool fetch_many
 forbid tool fetch_many
   when any u in args.urls: ip(host(u)) in internal
   because "no internal addresses"
-`;
+${refundRules(true)}`;
 
-function check(): CheckedPolicy {
-  const outcome = checkPolicySource(POLICY, { fileName: "lists.policy", manifests: { "lists.tools.json": MANIFEST } });
+/** The same policy with the refund rules reading counts instead of aggregates: the baseline of the aggregate rows. */
+const BASELINE = POLICY.replace(refundRules(true), refundRules(false));
+
+function check(source = POLICY): CheckedPolicy {
+  const outcome = checkPolicySource(source, { fileName: "lists.policy", manifests: { "lists.tools.json": MANIFEST } });
   if (outcome.policy === undefined) throw new Error(`benchmark policy did not check: ${outcome.diagnostics.map((d) => d.message).join("; ")}`);
   return outcome.policy;
 }
@@ -122,8 +143,26 @@ function workload(kind: Kind, length: number): GuardRequest[] {
 }
 
 /** Median nanoseconds per decision of each guard on `calls`. */
-function measure(calls: readonly GuardRequest[], guards: readonly GuardModule[]): number[] {
-  return medianNsPerInput(calls, guards.map((g, i) => ({ name: String(i), run: (call: GuardRequest) => g.guard(call, CONTEXT) })), ROUNDS);
+function measure(calls: readonly GuardRequest[], guards: readonly GuardModule[], context: GuardContext = CONTEXT): number[] {
+  return medianNsPerInput(calls, guards.map((g, i) => ({ name: String(i), run: (call: GuardRequest) => g.guard(call, context) })), ROUNDS);
+}
+
+const HISTORIES = [1, 10, 100] as const;
+const DAY = 86_400_000;
+
+/** A context whose history is a MemoryStateStore snapshot holding `n` earlier refunds of the client within a day. */
+function refundContext(n: number): GuardContext {
+  const store = new MemoryStateStore({ retentionMs: 30 * DAY });
+  for (let i = 0; i < n; i++) {
+    store.sync.record({ tool: "process_refund", at: NOW - DAY + 1 + Math.floor((i * (DAY - 2)) / n), sessionId: `s-${i % 3}`, clientId: "agent-7", values: { "/amount": 10 + ((i * 37) % 90) } });
+  }
+  const { history } = store.sync.snapshot({ sessionId: "s-1", clientId: "agent-7" }, NOW);
+  return { ...CONTEXT, history };
+}
+
+/** 512 refunds of varied amounts: most within the automated band, some asking, a few over the daily sum. */
+function refundWorkload(): GuardRequest[] {
+  return Array.from({ length: CALLS }, (_, n) => ({ tool: "process_refund", args: { customer_id: `c-${n}`, amount: n % 11 === 0 ? 4990 + (n % 17) : n % 5 === 0 ? 150 + n : 5 + (n % 97) } }));
 }
 
 export async function run({ json }: { json: boolean }): Promise<void> {
@@ -144,6 +183,18 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       rows.push({ kind, length, compiledNs: compiledNs!, perUseNs: perUseNs!, interpreterNs: interpreterNs! });
     }
   }
+  const baseline = check(BASELINE);
+  const baselineCompiled = await compiledModule(baseline, true);
+  const refunds = refundWorkload();
+  const aggregateRows: { earlier: number; compiledNs: number; interpreterNs: number; baselineCompiledNs: number; baselineInterpreterNs: number }[] = [];
+  for (const earlier of HISTORIES) {
+    const context = refundContext(earlier);
+    for (const call of refunds) {
+      if (JSON.stringify(compiled.guard(call, context)) !== JSON.stringify(interpreter.guard(call, context))) throw new Error(`back ends disagree on ${JSON.stringify(call)}`);
+    }
+    const [compiledNs, interpreterNs, baselineCompiledNs, baselineInterpreterNs] = measure(refunds, [compiled, interpreter, baselineCompiled, interpret(baseline)], context);
+    aggregateRows.push({ earlier, compiledNs: compiledNs!, interpreterNs: interpreterNs!, baselineCompiledNs: baselineCompiledNs!, baselineInterpreterNs: baselineInterpreterNs! });
+  }
   const slope = (kind: Kind, key: "compiledNs" | "perUseNs" | "interpreterNs"): number => {
     const one = rows.find((r) => r.kind === kind && r.length === 1)![key];
     const ten = rows.find((r) => r.kind === kind && r.length === 10)![key];
@@ -155,7 +206,8 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   const machine = `${process.version}, ${cpus()[0]?.model ?? "unknown CPU"}`;
   if (json) {
     const rounded = rows.map((r) => ({ ...r, compiledNs: Math.round(r.compiledNs), perUseNs: Math.round(r.perUseNs), interpreterNs: Math.round(r.interpreterNs) }));
-    process.stdout.write(`${JSON.stringify({ bench: "lists", machine, rows: rounded, perElementNs: perElement })}\n`);
+    const aggregates = aggregateRows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v)])));
+    process.stdout.write(`${JSON.stringify({ bench: "lists", machine, rows: rounded, perElementNs: perElement, aggregates })}\n`);
     return;
   }
   process.stdout.write(`lists: median per decision, ${CALLS} varied calls per row (${machine})\n`);
@@ -166,5 +218,11 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   }
   for (const [k, v] of Object.entries(perElement)) {
     process.stdout.write(`  per element, ${k}: compiled ${v.compiled} ns (parsing per use: ${v.compiledParsingPerUse} ns), interpreter ${v.interpreter} ns\n`);
+  }
+  process.stdout.write("  refunds: sum() and max() over the client's earlier refunds, baseline the same rules with calls()\n");
+  process.stdout.write("  earlier  compiled  baseline  interpreter  baseline\n");
+  for (const r of aggregateRows) {
+    const ns = (v: number): string => `${Math.round(v)} ns`;
+    process.stdout.write(`  ${String(r.earlier).padStart(7)}  ${ns(r.compiledNs).padStart(8)}  ${ns(r.baselineCompiledNs).padStart(8)}  ${ns(r.interpreterNs).padStart(11)}  ${ns(r.baselineInterpreterNs).padStart(8)}\n`);
   }
 }

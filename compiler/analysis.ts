@@ -3,8 +3,9 @@
 // tools a session could call and the longest window the policy counts calls over. Nothing here evaluates a call;
 // the differential tests check these functions on their own, since both back ends read them (see
 // test/compiler/analysis.test.ts and windows.test.ts).
-import type { Expr, PathSegment, Quantifier } from "../grammar/ast.js";
+import { AGGREGATES, type Expr, type LimitScope, type PathSegment, type Quantifier } from "../grammar/ast.js";
 import { pathStyleFor, type PathStyle } from "../runtime/guard/paths.js";
+import { pointerOf } from "../runtime/state/values.js";
 import type { CheckedLimit, CheckedPolicy, CheckedRule, Type } from "./ir.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -169,11 +170,14 @@ export function longestWindowMs(policy: CheckedPolicy): number {
   return longest;
 }
 
-/** The longest window of the `calls()` in an expression; a window of zero or less counts nothing. */
+/** The functions that read the call history over a window, their second argument. */
+const WINDOWED: ReadonlySet<string> = new Set(["calls", ...AGGREGATES]);
+
+/** The longest window of the `calls()`, `sum()`, `max()` and `min()` in an expression; one of zero or less reads nothing. */
 function callsWindow(expr: Expr, maxAge: number): number {
   switch (expr.kind) {
     case "Call": {
-      const window = expr.callee === "calls" && expr.args[1] !== undefined ? durationRange(expr.args[1], maxAge)[1] : 0;
+      const window = WINDOWED.has(expr.callee) && expr.args[1] !== undefined ? durationRange(expr.args[1], maxAge)[1] : 0;
       return expr.args.reduce((longest, arg) => Math.max(longest, callsWindow(arg, maxAge)), Math.max(0, window));
     }
     case "Paren":
@@ -274,4 +278,76 @@ export function clauseQuantifier(expr: Expr): Quantifier | undefined {
   let inner = expr;
   while (inner.kind === "Paren") inner = inner.inner;
   return inner.kind === "Quantifier" && inner.quantifier === "all" ? inner : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// History reads: scopes and aggregated arguments
+
+/**
+ * The scope a history read names in its last argument: `session` (also when absent), `client`, or `all` (every
+ * caller, the scope of a `limit` without `per`). Undefined for anything else, which the checker reports.
+ */
+export function historyScope(arg: Expr | undefined): LimitScope | undefined {
+  if (arg === undefined) return "session";
+  if (arg.kind === "Path" && arg.segments.length === 0 && (arg.root === "client" || arg.root === "session")) return arg.root;
+  if (arg.kind === "Name" && arg.name === "all" && arg.segments === undefined) return "global";
+  return undefined;
+}
+
+/** The tool and JSON Pointer an aggregate's first argument names (`refund.amount` → `refund`, `/amount`). */
+export function aggregatedField(arg: Expr | undefined): { readonly tool: string; readonly pointer: string } | undefined {
+  if (arg?.kind !== "Name" || arg.segments === undefined || arg.segments.length === 0) return undefined;
+  const fields: string[] = [];
+  for (const s of arg.segments) {
+    if (s.kind !== "Field") return undefined;
+    fields.push(s.name);
+  }
+  return { tool: arg.name, pointer: pointerOf(fields) };
+}
+
+/** Tool → the JSON Pointers of its arguments the policy aggregates, sorted: all a state store may keep of arguments. */
+export function aggregatedValues(policy: CheckedPolicy): Record<string, string[]> {
+  const found = new Map<string, Set<string>>();
+  const walk = (e: Expr | undefined): void => {
+    if (e === undefined) return;
+    switch (e.kind) {
+      case "Call": {
+        const field = (AGGREGATES as readonly string[]).includes(e.callee) ? aggregatedField(e.args[0]) : undefined;
+        if (field !== undefined) {
+          const pointers = found.get(field.tool) ?? new Set<string>();
+          pointers.add(field.pointer);
+          found.set(field.tool, pointers);
+        }
+        e.args.forEach(walk);
+        return;
+      }
+      case "Binary":
+        walk(e.left);
+        walk(e.right);
+        return;
+      case "Unary":
+        walk(e.operand);
+        return;
+      case "Paren":
+        walk(e.inner);
+        return;
+      case "ListLiteral":
+        e.elements.forEach(walk);
+        return;
+      case "Quantifier":
+        walk(e.list);
+        walk(e.body);
+        return;
+      default:
+        return;
+    }
+  };
+  for (const r of policy.requirements) walk(r.condition);
+  for (const r of [...policy.rules, ...policy.resultRules]) {
+    walk(r.when);
+    walk(r.unless);
+  }
+  const out: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
+  for (const tool of [...found.keys()].sort()) out[tool] = [...found.get(tool)!].sort();
+  return out;
 }

@@ -3,7 +3,7 @@
 // into the declarations (`.d.ts`) of its JavaScript form.
 import type { Call, Expr, Path, Quantifier, Variable } from "../grammar/ast.js";
 import { algorithmFacts } from "../runtime/guard/algorithms.js";
-import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, underStyle, type CheckOutline, type RuleOutline } from "./analysis.js";
+import { aggregatedField, aggregatedValues, historyScope, callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, underStyle, type CheckOutline, type RuleOutline } from "./analysis.js";
 import { ANNOTATION_DEFAULTS, factOf, type FactTarget, type ValueKind } from "./facts.js";
 import type { CheckedPolicy, Type } from "./ir.js";
 import { RESULT_FUNCTION, resultFunctions } from "./codegen-results.js";
@@ -76,6 +76,11 @@ const EXPORTED_CONSTANTS = [
     doc: "/** The longest window, in ms, the policy counts calls over (0: none); the state store must keep calls this long. */",
   },
   { name: "seenLabels", type: "readonly string[]", doc: "/** The `seen` labels the policy records or reads; the state store must keep them. */" },
+  {
+    name: "aggregatedValues",
+    type: "Readonly<Record<string, readonly string[]>>",
+    doc: "/** Tool name → JSON Pointers of the numeric arguments the policy aggregates; the state store keeps these and no others. */",
+  },
   { name: "resultRuleCount", type: "number", doc: "/** How many result rules the policy has; with none, results pass on uninspected. */" },
   {
     name: "outputSchemas",
@@ -508,7 +513,14 @@ export class ExprCompiler {
       case "calls": {
         const tool = this.toolRef(first);
         const tools = tool === "*" ? q("*") : this.w.hoist("T", "readonly string[]", `Object.freeze([${q(tool)}])`);
-        return { code: `context.history.count(${tools}, context.now - ${this.as(second!, "number")}, "session")`, kind: "number" };
+        return { code: `context.history.count(${tools}, context.now - ${this.as(second!, "number")}, ${q(historyScope(expr.args[2])!)})`, kind: "number" };
+      }
+      case "sum":
+      case "max":
+      case "min": {
+        const field = aggregatedField(first)!;
+        const args = [q(expr.callee), q(field.tool), q(field.pointer), `context.now - ${this.as(second!, "number")}`, q(historyScope(expr.args[2])!)];
+        return { code: `${this.w.use("historyAggregate")}(context.history, ${args.join(", ")})`, kind: "number" };
       }
       case "called":
         return { code: `context.history.called(${q(this.toolRef(first))})`, kind: "boolean" };
@@ -885,6 +897,12 @@ function header(policy: CheckedPolicy, what: string): string[] {
   ];
 }
 
+/** Tool → pointers as frozen literals; built by `fromEntries`, so that a tool named `__proto__` is an own key. */
+function frozenPointers(values: Record<string, string[]>): string {
+  const entries = Object.entries(values).map(([tool, pointers]) => `[${q(tool)}, Object.freeze(${JSON.stringify(pointers)})]`);
+  return `Object.freeze(Object.fromEntries([${entries.join(", ")}]))`;
+}
+
 /** The import of the runtime's helpers, after the import of its types in TypeScript. */
 function imports(w: ModuleWriter, runtimeImport: string): string[] {
   const types = w.ts(`import type { ${[...w.types].sort().join(", ")} } from ${q(runtimeImport)};`);
@@ -900,6 +918,7 @@ function constantValues(policy: CheckedPolicy): Record<ExportedConstant, string>
     toolDigests: `Object.freeze(${JSON.stringify(digests, null, 2)})`,
     longestWindowMs: numberCode(longestWindowMs(policy)),
     seenLabels: `Object.freeze(${JSON.stringify(seenLabels(policy))})`,
+    aggregatedValues: frozenPointers(aggregatedValues(policy)),
     resultRuleCount: String(policy.resultRules.length),
     outputSchemas: `Object.freeze(${JSON.stringify(redactedOutputSchemas(policy))})`,
   };

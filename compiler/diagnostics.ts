@@ -73,6 +73,9 @@ const CHECK_DIAGNOSTICS = {
   regexBacktracking: entry("PQG3016", "error", "regular expression `{regex}` can take {complexity} time on inputs like `{attack}`; rewrite it without nested or overlapping repetition", "a regex literal that can backtrack catastrophically (ReDoS)"),
   badResultClause: entry("PQG3030", "error", "{detail}", "a result rule clause its action does not take, or one it needs and lacks"),
   badSeenLabel: entry("PQG3031", "error", "`seen()` takes a label written as a string of letters, digits, `-`, `_` and `.`, not `{expr}`", "a `seen()` argument that is not a literal label"),
+  badAggregateField: entry("PQG3040", "error", "the first argument of `{name}()` must be a tool's argument written `TOOL.FIELD`, as in `process_refund.amount`, not `{expr}`", "an aggregate whose first argument does not name one tool's argument"),
+  aggregateNotNumber: entry("PQG3041", "error", "`{name}()` reads numbers, but `{expr}` is {type} in the input schema of `{tool}`", "an aggregate over an argument the tool's schema does not type as a number or integer"),
+  badHistoryScope: entry("PQG3042", "error", "the scope of `{name}()` must be `session`, `client` or `all`, not `{expr}`", "a history read whose last argument is not a scope"),
   urlNeedsField: entry("PQG3017", "error", "`{expr}` is a URL; name one of its fields, as in `{expr}.host`", "`url(...)` used without a field"),
   // Warnings
   shadowedRule: entry("PQG4001", "warning", "rule can never apply: `forbid tool {target}` at line {line} forbids {tools} unconditionally", "a permit or ask whose tools an unconditional forbid covers"),

@@ -22,6 +22,7 @@ export type { Span } from "../grammar/ast.js";
 export type { ManifestVerifier } from "./check/index.js";
 export type {
   CallHistory,
+  AggregateFunction,
   ClientFacts,
   Decision,
   DecisionKind,

@@ -11,7 +11,7 @@ import { EvaluationFailure, evaluationDetail, explainText, MATCH_INPUT_LIMIT } f
 import { pathRoot, pathUnder } from "../runtime/guard/paths.js";
 import { domainName, hostAddressFrom, hostOf, hostWithin, urlHost, urlOf, urlPort } from "../runtime/guard/urls.js";
 import type { Decision, Explanation, GuardContext, GuardModule, GuardRequest } from "../runtime/guard/types.js";
-import { callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, underStyle, type RuleOutline } from "./analysis.js";
+import { aggregatedField, aggregatedValues, historyScope, callableTools, clauseQuantifier, elementPhrase, exprText, longestWindowMs, outline, pathText, targets, typeOf, underStyle, type RuleOutline } from "./analysis.js";
 import { ANNOTATION_DEFAULTS, factOf, type FactSource } from "./facts.js";
 import type { CheckedPolicy, CheckedRule, ToolInfo, Type } from "./ir.js";
 import { evaluateResult } from "./interpret-results.js";
@@ -386,7 +386,18 @@ export class Evaluator implements FactSource {
       case "calls": {
         const tool = this.toolRef(first);
         const window = this.number(second!);
-        return this.context.history.count(tool === "*" ? "*" : [tool], this.context.now - window, "session");
+        return this.context.history.count(tool === "*" ? "*" : [tool], this.context.now - window, historyScope(expr.args[2])!);
+      }
+      case "sum":
+      case "max":
+      case "min": {
+        const field = aggregatedField(first)!;
+        const window = this.number(second!);
+        const history = this.context.history;
+        if (history.aggregate === undefined) throw new EvaluationFailure("the call history keeps no argument values");
+        const value = history.aggregate(expr.callee, field.tool, field.pointer, this.context.now - window, historyScope(expr.args[2])!);
+        if (!Number.isFinite(value)) throw new EvaluationFailure(`the ${expr.callee} of the recorded values is not a finite number`);
+        return value;
       }
       case "called":
         return this.context.history.called(this.toolRef(first));
@@ -637,6 +648,7 @@ export function interpret(policy: CheckedPolicy): GuardModule {
     inspectResult: (request, result, context) => evaluateResult(policy, request, result, context, format),
     resultRuleCount: policy.resultRules.length,
     seenLabels: Object.freeze(seenLabels(policy)),
+    aggregatedValues: Object.freeze(aggregatedValues(policy)),
     outputSchemas: Object.freeze(redactedOutputSchemas(policy)),
     reachableTools: (context) => (requirementsHold(policy, context, format) ? callable : []),
   };

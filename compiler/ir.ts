@@ -15,6 +15,8 @@ export type Type =
   | { readonly kind: "algorithm"; readonly family: "kem" | "signature" | "aead" }
   /** A tool reference, the first argument of `calls()` and `called()`. */
   | { readonly kind: "tool" }
+  /** Whose calls a history read folds: `session`, `client` or `all`, the last argument of `calls()` and `sum()`. */
+  | { readonly kind: "scope" }
   | { readonly kind: "list"; readonly element: Type }
   /** What `ip(x)` gives: an IP address or a host name, for `in "CIDR"` and `in SET`. */
   | { readonly kind: "address" }

@@ -2,7 +2,8 @@
 // GuardContext a guard decides on. Every fact is validated here, so a malformed file is one clear error, not a guess.
 import { PqguardError, errorCatalogue } from "../runtime/errors.js";
 import { algorithmFacts } from "../runtime/guard/algorithms.js";
-import type { CallHistory, GuardContext, GuardRequest, LimitScope } from "../runtime/guard/types.js";
+import type { AggregateFunction, CallHistory, GuardContext, GuardRequest, LimitScope } from "../runtime/guard/types.js";
+import { aggregateValues, recordedValues } from "../runtime/state/values.js";
 
 export const REQUEST_ERRORS = errorCatalogue("request files", "RequestError", [[9001, 9002]], {
   NotJson: ["PQG9001", "A request file that is not JSON."],
@@ -27,6 +28,8 @@ export interface HistoryEntry {
   readonly at: number;
   readonly client?: string | undefined;
   readonly session?: string | undefined;
+  /** The call's arguments, for `sum()`, `max()` and `min()`; only their numbers are read. */
+  readonly args?: Readonly<Record<string, unknown>> | undefined;
 }
 
 export interface EvalInput {
@@ -52,17 +55,19 @@ export function historyOf(
 ): CallHistory {
   const inSession = (e: HistoryEntry): boolean => e.session === undefined || e.session === self.session;
   const ofClient = (e: HistoryEntry): boolean => e.client === undefined || e.client === self.client;
+  const inWindow = (e: HistoryEntry, since: number, scope: LimitScope): boolean =>
+    e.at >= since && e.at <= self.now && (scope !== "session" || inSession(e)) && (scope !== "client" || ofClient(e));
+  // Oldest first, as a store folds them, so that a sum adds in the same order.
+  const byTime = [...entries].sort((a, b) => a.at - b.at);
   return {
     count(tools: readonly string[] | "*", since: number, scope: LimitScope): number {
       let n = 0;
-      for (const e of entries) {
-        if (e.at < since || e.at > self.now) continue;
-        if (tools !== "*" && !tools.includes(e.tool)) continue;
-        if (scope === "session" && !inSession(e)) continue;
-        if (scope === "client" && !ofClient(e)) continue;
-        n++;
-      }
+      for (const e of entries) if ((tools === "*" || tools.includes(e.tool)) && inWindow(e, since, scope)) n++;
       return n;
+    },
+    aggregate(fn: AggregateFunction, tool: string, pointer: string, since: number, scope: LimitScope): number {
+      const values = byTime.flatMap((e) => (e.tool === tool && inWindow(e, since, scope) ? [recordedValues(e.args, [pointer])?.[pointer]] : []));
+      return aggregateValues(fn, values.filter((v): v is number => v !== undefined));
     },
     called(tool: string): boolean {
       return entries.some((e) => inSession(e) && e.at <= self.now && (tool === "*" || e.tool === tool));
@@ -142,11 +147,14 @@ function historyEntries(value: unknown): HistoryEntry[] {
     if (!isObject(entry)) throw shape(`request field \`${where}\` must be an object`);
     const tool = entry["tool"];
     if (typeof tool !== "string") throw shape(`request field \`${where}.tool\` must be a string`);
+    const args = entry["args"];
+    if (args !== undefined && !isObject(args)) throw shape(`request field \`${where}.args\` must be an object`);
     return {
       tool,
       at: instant(entry["at"], `${where}.at`),
       client: optionalString(entry, "client", where),
       session: optionalString(entry, "session", where),
+      args,
     };
   });
 }

@@ -195,10 +195,15 @@ export interface ListLiteral extends NodeBase {
   readonly elements: readonly Expr[];
 }
 
-/** A bare identifier in expression position; meaningful only as a tool reference, as in `calls(refund, 1h)`. */
+/**
+ * A bare identifier in expression position; meaningful only as a tool reference, as in `calls(refund, 1h)`, or, with
+ * steps, as a tool's argument aggregated over history, the first argument of `sum(refund.amount, 1d)`.
+ */
 export interface Name extends NodeBase {
   readonly kind: "Name";
   readonly name: string;
+  /** The steps after the tool's name (`.amount`), only ever present in the first argument of an aggregate. */
+  readonly segments?: readonly PathSegment[];
 }
 
 export type PathRoot = "args" | "tool" | "client" | "peer" | "transport" | "session" | "time" | "result";
@@ -254,7 +259,11 @@ export interface Binary extends NodeBase {
   readonly opSpan: Span;
 }
 
-export type FunctionName = "calls" | "called" | "len" | "lower" | "upper" | "url" | "host" | "ip";
+export type FunctionName = "calls" | "called" | "sum" | "max" | "min" | "len" | "lower" | "upper" | "url" | "host" | "ip";
+
+/** The aggregates over a numeric argument in the call history: `sum(refund.amount, 1d, client)`. */
+export type AggregateName = "sum" | "max" | "min";
+export const AGGREGATES: readonly AggregateName[] = ["sum", "max", "min"];
 
 export interface Call extends NodeBase {
   readonly kind: "Call";

@@ -2,6 +2,7 @@
 // leaves behind: a missing expression becomes a `Missing` node, a statement without its required parts is dropped.
 import type { CstElement, CstNode, IToken } from "chevrotain";
 import {
+  AGGREGATES,
   PATH_ROOTS,
   type AnyTool,
   type BinaryOp,
@@ -85,6 +86,8 @@ class AstBuilder extends BaseVisitor {
   private fileEnd: Span = START_OF_SOURCE;
   /** The variables of the quantifiers around the expression being built, innermost last. */
   private bound: string[] = [];
+  /** The one name that may carry steps: the first argument of an aggregate, `sum(refund.amount, 1d)`. */
+  private toolField: Children | undefined;
 
   constructor() {
     super();
@@ -471,7 +474,10 @@ class AstBuilder extends BaseVisitor {
     const nameSpan = tokenSpan(nameToken)!;
     const argumentsNode = nodes(ctx, "callArguments")[0];
     if (argumentsNode !== undefined) {
+      const outer = this.toolField;
+      if ((AGGREGATES as readonly string[]).includes(nameToken.image)) this.toolField = soleNameOrCall(nodes(argumentsNode.children, "callArgument")[0]);
       const args = this.visit(argumentsNode, pointAfter(nameSpan)) as Expr[];
+      this.toolField = outer;
       const close = tokenSpan(tokens(argumentsNode.children, "RParen")[0]);
       const fieldToken = realToken(ctx, "field");
       const field = fieldToken === undefined ? undefined : { name: fieldToken.image, span: joinSpans(tokenSpan(tokens(ctx, "fieldDot")[0]), tokenSpan(fieldToken))! };
@@ -485,6 +491,10 @@ class AstBuilder extends BaseVisitor {
       };
     }
     const segmentNodes = nodes(ctx, "pathSegment");
+    if (segmentNodes.length > 0 && ctx === this.toolField && !this.bound.includes(nameToken.image)) {
+      const segments = this.segments(segmentNodes);
+      return { kind: "Name", span: joinSpans(nameSpan, ...segments.map((s) => s.span))!, name: nameToken.image, segments };
+    }
     if (this.bound.includes(nameToken.image) || segmentNodes.length > 0) return this.variableOrStray(nameToken, segmentNodes);
     return { kind: "Name", span: nameSpan, name: nameToken.image };
   }
@@ -548,6 +558,21 @@ class AstBuilder extends BaseVisitor {
     const { amount, unit, ms } = decodeDuration(token.image);
     return { kind: "DurationLiteral", span: tokenSpan(token)!, ms, amount, unit, text: token.image };
   }
+}
+
+/**
+ * The children of the `nameOrCall` node an argument consists of, when it is nothing but a name (with steps): the CST
+ * nests one node per precedence level, each with a single child when no operator was written.
+ */
+function soleNameOrCall(argument: CstNode | undefined): Children | undefined {
+  let node = argument;
+  while (node !== undefined) {
+    if (node.name === "nameOrCall") return node.children;
+    const children = Object.values(node.children).flat();
+    const only = children.length === 1 ? children[0] : undefined;
+    node = only !== undefined && "children" in only ? only : undefined;
+  }
+  return undefined;
 }
 
 const builder = new AstBuilder();

@@ -63,7 +63,7 @@ function printLeafOrCompound(expr: Expr, inner: (e: Expr) => string): string | u
     case "ListLiteral":
       return `[${expr.elements.map(inner).join(", ")}]`;
     case "Name":
-      return expr.name;
+      return expr.name + (expr.segments ?? []).map(printSegment).join("");
     case "Path":
       return printPath(expr);
     case "Call":

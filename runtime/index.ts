@@ -170,6 +170,7 @@ export {
   type HistorySnapshot,
   type Judge,
   type Judgement,
+  type RecordedValues,
 } from "./state/index.js";
 
 // The hash-chained audit log, its keys and its verifier, and the operational logger.
@@ -261,7 +262,7 @@ export { toolDigest, canonicalJson } from "./manifest/digest.js";
 export { ManifestError, ManifestErrorCode } from "./manifest/errors.js";
 
 // The decision types compiled guards produce, for code that handles decisions.
-export type { Decision, DecisionKind, LimitScope, Explanation, GuardContext, GuardModule, GuardRequest, ClientFacts, PeerFacts, TransportFacts, SessionFacts, CallHistory } from "./guard/types.js";
+export type { AggregateFunction, Decision, DecisionKind, LimitScope, Explanation, GuardContext, GuardModule, GuardRequest, ClientFacts, PeerFacts, TransportFacts, SessionFacts, CallHistory } from "./guard/types.js";
 
 // Metrics and alerts: prom-client counters and histograms of handshakes, failures, decisions, keys; the alarm.
 export {

@@ -6,9 +6,10 @@ import fc from "fast-check";
 import { algorithmNames } from "../runtime/crypto/registry.js";
 import { guardContextOf, type SessionView } from "../runtime/enforce/context.js";
 import { algorithmFacts } from "../runtime/guard/algorithms.js";
-import type { CallHistory, GuardContext, LimitScope } from "../runtime/guard/types.js";
+import type { AggregateFunction, CallHistory, GuardContext, LimitScope } from "../runtime/guard/types.js";
 import { fingerprint } from "../runtime/identity/fingerprint.js";
 import type { NegotiatedSuite, SessionInfo } from "../runtime/session/facts.js";
+import { aggregateValues, recordedValues } from "../runtime/state/values.js";
 import { ArbitraryError, ArbitraryErrorCode } from "./errors.js";
 import { printRequest } from "./print.js";
 import { manifestTools, toolCall, type ToolCall } from "./schema.js";
@@ -156,7 +157,7 @@ function claimsArbitrary(c: SessionConstraints): fc.Arbitrary<Record<string, unk
 
 const KEY_BYTES = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const SESSION_ID = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString("hex"));
-const EMPTY_HISTORY: CallHistory = { count: () => 0, called: () => false };
+const EMPTY_HISTORY: CallHistory = { count: () => 0, called: () => false, aggregate: () => 0 };
 
 /** The session facts of a view, through enforcement's own guardContextOf, at `age` after the handshake. */
 function partsOf(view: SessionView, age: number): SessionParts {
@@ -329,6 +330,8 @@ export interface EarlierCall {
   /** Epoch ms, at or before the history's `now`. */
   readonly at: number;
   readonly scope: CallScope;
+  /** The call's arguments, drawn from its tool's inputSchema: what `sum()`, `max()` and `min()` read. */
+  readonly args?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /**
@@ -356,6 +359,19 @@ export class GeneratedHistory implements CallHistory {
 
   called(tool: string): boolean {
     return this.calls.some((c) => c.scope === "session" && c.at <= this.now && (tool === "*" || c.tool === tool));
+  }
+
+  /** Folds the numbers at `pointer` of the calls in the window and scope, oldest first, as a state store does. */
+  aggregate(fn: AggregateFunction, tool: string, pointer: string, since: number, scope: LimitScope): number {
+    const values: number[] = [];
+    for (const call of this.calls) {
+      if (call.tool !== tool || call.at < since || call.at > this.now) continue;
+      if (scope === "session" && call.scope !== "session") continue;
+      if (scope === "client" && call.scope === "other") continue;
+      const value = recordedValues(call.args, [pointer])?.[pointer];
+      if (value !== undefined) values.push(value);
+    }
+    return aggregateValues(fn, values);
   }
 
   /** A generated history carries no `seen` marks: no result of this session marked it. */
@@ -390,6 +406,11 @@ export interface HistoryConstraints {
   readonly within?: number;
   /** Whose calls they are. Default all three. */
   readonly scopes?: readonly CallScope[];
+  /**
+   * The arguments of earlier calls, by tool: amounts where a policy's `sum()` or `max()` draws its lines, say.
+   * Default: drawn from each tool's inputSchema, as `toolCall` draws them.
+   */
+  readonly args?: Readonly<Record<string, fc.Arbitrary<Readonly<Record<string, unknown>>>>>;
   /** The time the history is read at. Default `clock()`; `request` anchors it at the request's own time. */
   readonly now?: number | fc.Arbitrary<number>;
 }
@@ -415,10 +436,26 @@ export function history(manifest: ManifestInput, constraints: HistoryConstraints
   if (!(Number.isFinite(within) && within >= 0)) throw constraintError(`history window ${within} must be a non-negative number of milliseconds`);
   const now = constraints.now === undefined ? clock() : typeof constraints.now === "number" ? fc.constant(constraints.now) : constraints.now;
   const ago = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: Math.min(within, RECENT_MS) }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: within }) });
-  const call = fc.record({ tool: fc.constantFrom(...tools), ago, scope: fc.constantFrom(...scopes) });
+  // Arguments as the tool's schema allows, so that aggregates see amounts; none for a schema the generator cannot honour.
+  for (const tool of Object.keys(constraints.args ?? {})) if (!tools.includes(tool)) throw constraintError(`history arguments for \`${tool}\`, which is not among the history's tools`);
+  const argsOf = (tool: string): fc.Arbitrary<Readonly<Record<string, unknown>> | undefined> => {
+    const given = constraints.args !== undefined && Object.hasOwn(constraints.args, tool) ? constraints.args[tool] : undefined;
+    if (given !== undefined) return given;
+    try {
+      return toolCall(manifest, tool).map((c) => c.args);
+    } catch {
+      return fc.constant(undefined);
+    }
+  };
+  // Cross-shrinking, so that a failing history shrinks to calls of the first tool, as `constantFrom` would.
+  const calledTool = fc.oneof({ withCrossShrink: true }, ...tools.map((tool) => fc.record({ tool: fc.constant(tool), args: argsOf(tool) })));
+  const call = fc.record({ called: calledTool, ago, scope: fc.constantFrom(...scopes) });
   return fc
     .tuple(fc.array(call, { minLength: minCalls, maxLength: maxCalls }), now)
-    .map(([calls, at]) => new GeneratedHistory(calls.map((c) => ({ tool: c.tool, at: at - c.ago, scope: c.scope })).sort((a, b) => a.at - b.at), at));
+    .map(
+      ([calls, at]) =>
+        new GeneratedHistory(calls.map((c) => ({ tool: c.called.tool, at: at - c.ago, scope: c.scope, args: c.called.args })).sort((a, b) => a.at - b.at), at),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // clocks, histories and whole requests, printed as `pqguard eval --request` reads them) and assertions over guards.
 export type { GeneratedRequest, ManifestInput } from "./types.js";
 // The guard's own types that generated values are made of, so that users of this entry can name them.
-export type { CallHistory, ClientFacts, Decision, DecisionKind, Explanation, GuardContext, GuardModule, GuardRequest, LimitScope, PeerFacts, SessionFacts, TransportFacts } from "../runtime/guard/types.js";
+export type { AggregateFunction, CallHistory, ClientFacts, Decision, DecisionKind, Explanation, GuardContext, GuardModule, GuardRequest, LimitScope, PeerFacts, SessionFacts, TransportFacts } from "../runtime/guard/types.js";
 export { ArbitraryError, ArbitraryErrorCode, type SchemaLocation } from "./errors.js";
 export { PqguardError } from "../runtime/errors.js";
 export {

@@ -9,6 +9,7 @@ interface PrintableCall {
   readonly tool: string;
   readonly at: number;
   readonly scope: "session" | "client" | "other";
+  readonly args?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** A history that can list its calls, as `history()` and `request()` generate; any other prints as no history. */
@@ -49,6 +50,7 @@ export function requestJson(request: GeneratedRequest): Record<string, unknown> 
       at: new Date(c.at).toISOString(),
       client: c.scope === "other" ? otherClient : undefined,
       session: c.scope === "session" ? undefined : otherSession,
+      args: c.args,
     }),
   );
   const peerFacts = defined({ fingerprint: peer.fingerprint, label: peer.label });

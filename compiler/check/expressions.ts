@@ -1,6 +1,7 @@
 // Typing of expressions: literals, operators, function calls and `has`, each checked against the types its operands
 // must have; the type of every expression is recorded for the back ends. Paths are typed in ./paths.ts.
-import type { Binary, Call, Expr, Has, Quantifier, RegexLiteral, StringLiteral } from "../../grammar/ast.js";
+import type { AggregateName, Binary, Call, Expr, Has, Quantifier, RegexLiteral, StringLiteral } from "../../grammar/ast.js";
+import { historyScope } from "../analysis.js";
 import { ipRange, ipSet } from "../../runtime/guard/addresses.js";
 import { LiteralError } from "../../runtime/guard/literal-errors.js";
 import { pathRoot, pathStyleFor } from "../../runtime/guard/paths.js";
@@ -14,11 +15,27 @@ import { seenLabel } from "./results.js";
 import type { CheckContext, Scope } from "./context.js";
 import { contradictions, prefixOnPathOrUrl } from "./lints.js";
 import { constantDuration, isIsoTimestamp, MAX_DURATION_MS, MIN_DURATION_MS } from "./literals.js";
-import { itemShapes, typePath, typeVariable } from "./paths.js";
-import { ADDRESS, algorithm, BOOLEAN, DURATION, ERROR, NUMBER, REGEX, sameType, STRING, TIMESTAMP, TOOL, typeName, UNKNOWN, unwrap } from "./types.js";
+import { itemShapes, typePath, typeToolField, typeVariable } from "./paths.js";
+import { ADDRESS, algorithm, BOOLEAN, DURATION, ERROR, NUMBER, REGEX, sameType, SCOPE, STRING, TIMESTAMP, TOOL, typeName, UNKNOWN, unwrap } from "./types.js";
 
 /** The functions a policy may call. */
-const FUNCTIONS = ["calls", "called", "len", "lower", "upper", "url", "host", "ip", "seen"] as const;
+const FUNCTIONS = ["calls", "called", "sum", "max", "min", "len", "lower", "upper", "url", "host", "ip", "seen"] as const;
+
+/** Argument counts: the history reads take an optional scope last. */
+const ARITY: Readonly<Record<(typeof FUNCTIONS)[number], readonly [number, number]>> = {
+  calls: [2, 3],
+  sum: [2, 3],
+  max: [2, 3],
+  min: [2, 3],
+  called: [1, 1],
+  len: [1, 1],
+  lower: [1, 1],
+  upper: [1, 1],
+  url: [1, 1],
+  host: [1, 1],
+  ip: [1, 1],
+  seen: [1, 1],
+};
 
 /** The fields of `url(...)` and their types. */
 const URL_FIELDS: ReadonlyMap<string, Type> = new Map<string, Type>([
@@ -453,18 +470,25 @@ export class ExpressionTyper {
       this.ctx.report("noFields", e.field.span, { path: this.ctx.text({ ...e.span, end: e.field.span.start }), type: `the result of \`${name}()\`` });
       return ERROR;
     }
-    const arity = name === "calls" ? 2 : 1;
-    if (e.args.length !== arity) {
-      this.ctx.report("wrongArity", e, { name, expected: arity === 1 ? "1 argument" : `${arity} arguments`, actual: String(e.args.length) });
+    const [least, most] = ARITY[name];
+    if (e.args.length < least || e.args.length > most) {
+      const expected = least === most ? (least === 1 ? "1 argument" : `${least} arguments`) : `${least} or ${most} arguments`;
+      this.ctx.report("wrongArity", e, { name, expected, actual: String(e.args.length) });
       return ERROR;
     }
-    const [first, second] = e.args as [Expr, Expr | undefined];
+    const first = e.args[0]!;
     switch (name) {
       case "calls": {
         const tool = this.toolRef(first, name, scope);
-        const window = this.expr(second!, scope);
-        const ok = this.argument(window, ["duration"], 2, name, second!, "a duration") && this.constantWindow(second!);
+        const ok = this.window(e, name, scope);
         return tool && ok ? NUMBER : ERROR;
+      }
+      case "sum":
+      case "max":
+      case "min": {
+        const field = this.aggregatedField(first, name);
+        const ok = this.window(e, name, scope);
+        return field && ok ? NUMBER : ERROR;
       }
       case "called":
         return this.toolRef(first, name, scope) ? BOOLEAN : ERROR;
@@ -490,6 +514,39 @@ export class ExpressionTyper {
         return this.argument(t, ["string", "unknown"], 1, name, first, "a string") ? ADDRESS : ERROR;
       }
     }
+  }
+
+  /** The window and optional scope of a history read: `calls(T, 10m)`, `sum(T.amount, 1d, client)`. */
+  private window(e: Call, name: string, scope: Scope): boolean {
+    const window = e.args[1]!;
+    const ok = this.argument(this.expr(window, scope), ["duration"], 2, name, window, "a duration") && this.constantWindow(window);
+    const who = e.args[2];
+    if (who === undefined) return ok;
+    if (historyScope(who) !== undefined) {
+      this.ctx.types.set(who, SCOPE);
+      return ok;
+    }
+    this.ctx.report("badHistoryScope", who, { name, expr: this.ctx.quote(who) });
+    return false;
+  }
+
+  /** The first argument of an aggregate: `TOOL.FIELD`, a number or integer in that tool's input schema. */
+  private aggregatedField(arg: Expr, name: AggregateName): boolean {
+    if (arg.kind !== "Name" || arg.segments === undefined || arg.segments.length === 0 || arg.segments.some((s) => s.kind === "Index")) {
+      this.ctx.report("badAggregateField", arg, { name, expr: this.ctx.quote(arg) });
+      return false;
+    }
+    const rootSpan = { ...arg.span, end: arg.segments[0]!.span.start, endLine: arg.span.line, endColumn: arg.span.column + arg.name.length };
+    const tool = this.ctx.resolveTool(arg.name, { span: rootSpan });
+    if (tool === undefined) return false;
+    const t = typeToolField(this.ctx, { ...arg, segments: arg.segments }, rootSpan, tool);
+    if (t === ERROR) return false;
+    if (t.kind === "number") {
+      this.ctx.types.set(arg, NUMBER);
+      return true;
+    }
+    this.ctx.report("aggregateNotNumber", arg, { name, expr: this.ctx.quote(arg), type: typeName(t), tool: tool.name });
+    return false;
   }
 
   /** `url(X).field`: a URL is read only through one of its fields. */

@@ -1,10 +1,10 @@
 // Typing of paths: facts (`client.role`, `transport.kem`) from the fact table in ../facts.ts, and `args.*` from the
 // input schemas of the tools a rule targets, where a step must exist, with one type, in every one of them.
-import type { Path, Span, Variable } from "../../grammar/ast.js";
+import type { Name, Path, PathSegment, Span, Variable } from "../../grammar/ast.js";
 import { didYouMean } from "../diagnostics.js";
 import { CALL_ROOTS, FACTS } from "../facts.js";
 import type { Type } from "../ir.js";
-import type { ArgShape } from "../manifests.js";
+import type { ArgShape, ManifestTool } from "../manifests.js";
 import type { CheckContext, Scope } from "./context.js";
 import { resultPath } from "./results.js";
 import { ERROR, sameType, STRING, typeName, UNKNOWN } from "./types.js";
@@ -67,7 +67,7 @@ export function argsPath(ctx: CheckContext, p: Path, scope: Scope): Type {
  * Follows the steps of a path from one shape per targeted tool: a step must exist, with one type, in all of them.
  * Undefined when a step does not (reported).
  */
-function walkShapes(ctx: CheckContext, p: Path | Variable, rootSpan: Span, start: readonly ArgShape[], names: readonly string[]): ArgShape[] | undefined {
+function walkShapes(ctx: CheckContext, p: { readonly span: Span; readonly segments: readonly PathSegment[] }, rootSpan: Span, start: readonly ArgShape[], names: readonly string[]): ArgShape[] | undefined {
   let shapes: (ArgShape | undefined)[] = [...start];
   for (const [i, seg] of p.segments.entries()) {
     const upTo = ctx.text({ ...p.span, end: p.segments[i - 1]?.span.end ?? rootSpan.end });
@@ -109,6 +109,12 @@ function walkShapes(ctx: CheckContext, p: Path | Variable, rootSpan: Span, start
     shapes = next;
   }
   return shapes as ArgShape[];
+}
+
+/** The type of a tool's argument named after the tool, `process_refund.amount`, from that tool's input schema. */
+export function typeToolField(ctx: CheckContext, field: Name & { readonly segments: readonly PathSegment[] }, rootSpan: Span, tool: ManifestTool): Type {
+  const shapes = walkShapes(ctx, field, rootSpan, [tool.args], [tool.name]);
+  return shapes === undefined ? ERROR : shapes[0]!.type;
 }
 
 /** The type of a quantifier's variable, with its steps: by the list's item schemas when known, else by its type. */

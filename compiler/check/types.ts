@@ -10,6 +10,7 @@ export const DURATION: Type = { kind: "duration" };
 export const TIMESTAMP: Type = { kind: "timestamp" };
 export const REGEX: Type = { kind: "regex" };
 export const TOOL: Type = { kind: "tool" };
+export const SCOPE: Type = { kind: "scope" };
 export const OBJECT: Type = { kind: "object" };
 export const UNKNOWN: Type = { kind: "unknown" };
 export const ADDRESS: Type = { kind: "address" };
@@ -39,6 +40,8 @@ export function typeName(t: Type): string {
       return "a regular expression";
     case "tool":
       return "a tool reference";
+    case "scope":
+      return "a history scope";
     case "unknown":
       return "a value of unknown type";
     case "list":

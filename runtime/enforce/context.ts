@@ -5,6 +5,7 @@ import type { AuditSuite } from "../audit/record.js";
 import type { GuardContext } from "../guard/types.js";
 import type { SessionInfo } from "../session/facts.js";
 import type { CallRecord, HistoryKey, HistorySnapshot } from "../state/store.js";
+import { recordedValues } from "../state/values.js";
 
 /** The facts one call is decided on, whether they come from a sealed session or an allowed plain one. */
 export interface SessionView {
@@ -82,9 +83,14 @@ export function historyKeyOf(session: SessionView): HistoryKey {
   return { sessionId: session.sessionId, clientId: clientIdOf(session) };
 }
 
-/** The record of a call let through: what the state store keeps of it (no arguments). */
-export function callRecordOf(tool: string, at: number, session: SessionView): CallRecord {
-  return { tool, at, ...historyKeyOf(session) };
+/**
+ * The record of a call let through: what the state store keeps of it. Of its arguments only the numbers at `aggregated`
+ * (`GuardModule.aggregatedValues`: tool → the JSON Pointers the policy aggregates), never the rest.
+ */
+export function callRecordOf(tool: string, at: number, session: SessionView, args?: unknown, aggregated?: Readonly<Record<string, readonly string[]>>): CallRecord {
+  // The tool name comes from the client: `__proto__` must not find a pointer list on Object.prototype.
+  const values = aggregated !== undefined && Object.hasOwn(aggregated, tool) ? recordedValues(args, aggregated[tool]) : undefined;
+  return values === undefined ? { tool, at, ...historyKeyOf(session) } : { tool, at, ...historyKeyOf(session), values };
 }
 
 /**

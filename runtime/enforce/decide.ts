@@ -490,7 +490,7 @@ export class DecisionPoint {
     const context = guardContextOf(session, storeStep(() => sync.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);
     // A call cancelled meanwhile does not run, so it is not counted.
-    if (recordIf(decision) && !aborted(signal)) storeStep(() => sync.record(callRecordOf(tool, now, session)), this.storeTimeoutMs);
+    if (recordIf(decision) && !aborted(signal)) storeStep(() => sync.record(callRecordOf(tool, now, session, args, this.guard.aggregatedValues)), this.storeTimeoutMs);
     return { decision, context };
   }
 
@@ -504,7 +504,7 @@ export class DecisionPoint {
   ) {
     const context = guardContextOf(session, await storeStep(() => this.store.snapshot(historyKeyOf(session), now), this.storeTimeoutMs), now);
     const decision = this.runGuard(tool, args, context);
-    if (recordIf(decision) && !aborted(signal)) await storeStep(() => this.store.record(callRecordOf(tool, now, session)), this.storeTimeoutMs);
+    if (recordIf(decision) && !aborted(signal)) await storeStep(() => this.store.record(callRecordOf(tool, now, session, args, this.guard.aggregatedValues)), this.storeTimeoutMs);
     return { decision, context };
   }
 
@@ -520,7 +520,7 @@ export class DecisionPoint {
     recordIf: (decision: Decision) => boolean,
     signal: CancelSignal | undefined,
   ): Promise<Judged> {
-    const call = callRecordOf(tool, now, session);
+    const call = callRecordOf(tool, now, session, args, this.guard.aggregatedValues);
     const judge: Judge<Judged | { failed: unknown }> = (snapshot) => {
       try {
         const context = guardContextOf(session, snapshot, now);

@@ -382,17 +382,19 @@ const SET_SOURCES: Readonly<Record<Exclude<IpSetName, "internal">, { ranges: rea
   // RFC 3927, RFC 4291 §2.5.6. The cloud metadata endpoints live here too.
   "link-local": { ranges: ["169.254.0.0/16", "fe80::/10"], names: [] },
   // AWS, Azure, GCP, OpenStack and Oracle 169.254.169.254; AWS ECS task metadata 169.254.170.2; AWS IPv6
-  // fd00:ec2::254; Alibaba 100.100.100.200; GCP's names for its metadata server.
+  // fd00:ec2::254; Alibaba 100.100.100.200; Azure's WireServer 168.63.129.16 (a public address every Azure VM reaches
+  // as its platform's: extension settings, certificates, health); GCP's names for its metadata server.
   metadata: {
-    ranges: ["169.254.169.254/32", "169.254.170.2/32", "fd00:ec2::254/128", "100.100.100.200/32"],
+    ranges: ["169.254.169.254/32", "169.254.170.2/32", "fd00:ec2::254/128", "100.100.100.200/32", "168.63.129.16/32"],
     names: ["metadata.google.internal", "metadata"],
   },
   // RFC 5771, RFC 4291 §2.7.
   multicast: { ranges: ["224.0.0.0/4", "ff00::/8"], names: [] },
   // "This network" (RFC 791; a connect to 0.0.0.0 reaches the local host on Linux) and the IPv6 unspecified address.
   unspecified: { ranges: ["0.0.0.0/8", "::/128"], names: [] },
-  // IETF protocol assignments, documentation, benchmarking, future use and broadcast, discard-only, IPv6 documentation
-  // and ORCHID, and the IETF protocol block (Teredo included).
+  // IETF protocol assignments, documentation, benchmarking, future use and broadcast, discard-only, local-use IPv4/IPv6
+  // translation (RFC 8215: a network's own NAT64 prefix, which reaches its IPv4 addresses, private ones included), IPv6
+  // documentation and ORCHID, and the IETF protocol block (Teredo included).
   reserved: {
     ranges: [
       "192.0.0.0/24",
@@ -402,6 +404,7 @@ const SET_SOURCES: Readonly<Record<Exclude<IpSetName, "internal">, { ranges: rea
       "203.0.113.0/24",
       "240.0.0.0/4",
       "100::/64",
+      "64:ff9b:1::/48",
       "2001::/23",
       "2001:db8::/32",
       "3fff::/20",

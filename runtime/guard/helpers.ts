@@ -1,7 +1,7 @@
 // The small run-time pieces compiled guards and the reference interpreter share: evaluation failures that fail
 // closed, typed reads of JSON values, JSON equality, zoned wall-clock time, and the explanation sentences.
 import { algorithmFacts, type AlgorithmFacts, type AlgorithmFamily } from "./algorithms.js";
-import type { Decision, DecisionKind, Explanation } from "./types.js";
+import type { AggregateFunction, CallHistory, Decision, DecisionKind, Explanation, LimitScope } from "./types.js";
 
 /**
  * Thrown when an expression cannot be evaluated (missing argument, wrong JSON type, division by zero, ...).
@@ -14,6 +14,20 @@ export class EvaluationFailure {
 
 export function fail(detail: string): never {
   throw new EvaluationFailure(detail);
+}
+
+/** `sum()`, `max()`, `min()` of a compiled guard: a history that keeps no argument values cannot answer, failing closed. */
+export function historyAggregate(history: CallHistory, fn: AggregateFunction, tool: string, pointer: string, since: number, scope: LimitScope): number {
+  if (history.aggregate === undefined) fail("the call history keeps no argument values");
+  const value = history.aggregate(fn, tool, pointer, since, scope);
+  // Huge recorded values can overflow a sum (or meet an opposite infinity): such a fold must not read as a number.
+  if (!Number.isFinite(value)) fail(unfoldable(fn));
+  return value;
+}
+
+/** The detail of an aggregate that is not a finite number, worded alike in both back ends. */
+function unfoldable(fn: AggregateFunction): string {
+  return `the ${fn} of the recorded values is not a finite number`;
 }
 
 function describeBad(value: unknown, text: string, what: string): never {

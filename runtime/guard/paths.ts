@@ -70,10 +70,21 @@ const refuse = (reason: string): Parse => ({ ok: false, reason });
 // ---------------------------------------------------------------------------------------------------------
 // Normalising one reading
 
+/**
+ * Look-alikes of `/`, `\`, `.`, `:` and space that Windows' best-fit conversion to an ANSI code page turns into them: the
+ * fullwidth forms (`／ ＼ ． ：`), the division and fraction slashes (`∕ ⁄`), small and big solidi, the one-dot leader,
+ * `¥` and `₩`, which are `\` in the Japanese and Korean code pages, and the ideographic and no-break spaces, which
+ * become a space that Win32 then drops (`..　` is `..`). `..∕..∕secret` is one name to the guard and `../../secret` to
+ * a server that opens it with an ANSI API.
+ */
+const BEST_FIT_SEPARATORS = /[\u3000\u00a0\u2215\u2044\uff0f\ufe68\u29f8\u29f9\uff3c\uff0e\u2024\ufe52\uff1a\ufe55\u2236\u00a5\u20a9]/;
+
 /** Splits on separators and resolves `.`, `..` and empty segments lexically; `..` at the top stays at the top. */
 function resolveSegments(rest: string, separators: RegExp | string, windows: boolean): { segments: string[] } | { reason: string } {
   const segments: string[] = [];
   for (const raw of rest.split(separators)) {
+    // A name of dots and spaces alone (`...`, `.. `) is `..`, `.` or nothing, depending on which Win32 routine reads it.
+    if (windows && raw !== "." && raw !== ".." && raw !== "" && /^[. ]+$/.test(raw)) return { reason: `\`${raw}\` is a name of dots and spaces, which Windows may read as \`..\`` };
     // Win32 drops trailing dots and spaces from every name: `secret.` and `secret ` open `secret`.
     const segment = windows && raw !== "." && raw !== ".." ? raw.replace(/[. ]+$/, "") : raw;
     if (segment === "" || segment === ".") continue;
@@ -82,7 +93,10 @@ function resolveSegments(rest: string, separators: RegExp | string, windows: boo
       continue;
     }
     if (windows && segment.includes(":")) return { reason: `\`${raw}\` names an alternate data stream` };
-    if (windows && /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$/i.test(segment)) return { reason: `\`${raw}\` names a Windows device, not a file` };
+    // Win32 ignores spaces before the extension too: `NUL .txt` is `NUL`.
+    if (windows && /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$) *(\..*)?$/i.test(segment)) return { reason: `\`${raw}\` names a Windows device, not a file` };
+    // A program that passes the name through an ANSI code page gets Windows' "best fit" for these: `/`, `\`, `.` or `:`.
+    if (windows && BEST_FIT_SEPARATORS.test(segment)) return { reason: `\`${raw}\` holds a character that Windows' best-fit mapping turns into \`/\`, \`\\\`, \`.\`, \`:\` or a space` };
     // `PROGRA~1` may be the 8.3 short name of any folder: which one, only the file system knows.
     if (windows && /~[0-9]/.test(segment)) return { reason: `\`${raw}\` may be an 8.3 short name, an alias of another name` };
     segments.push(segment);
@@ -103,6 +117,7 @@ function normaliseWindows(path: string): Parse {
   let rest: string;
   if (unc !== null) {
     if (/^\.{1,2}$/.test(unc[1]!) || /^\.{1,2}$/.test(unc[2]!)) return refuse("its UNC server or share is `.` or `..`");
+    if (BEST_FIT_SEPARATORS.test(unc[1]!) || BEST_FIT_SEPARATORS.test(unc[2]!)) return refuse("its UNC server or share holds a character that Windows' best-fit mapping turns into `/`, `\\`, `.`, `:` or a space");
     prefix = `//${unc[1]!.toLowerCase()}/${unc[2]!.toLowerCase()}`;
     rest = unc[3]!;
   } else if (/^[A-Za-z]:[\\/]/.test(path)) {
@@ -172,19 +187,51 @@ function readingsOf(text: string, windows: boolean, firstIsDecoded: boolean): { 
 // ---------------------------------------------------------------------------------------------------------
 // Containment
 
-/** Case folding as case-insensitive file systems (Windows, macOS by default) compare names, NFC first. */
-function fold(segment: string): string {
-  return /[^\x00-\x7f]/.test(segment) ? segment.normalize("NFC").toLowerCase() : segment.toLowerCase();
+/** One way a file system that ignores letter case may compare names. */
+type Folding = (segment: string) => string;
+
+/** NTFS's upcase table: each UTF-16 unit to its simple upper case (none that expands, `ß` stays `ß`), no normalisation. */
+function simpleUpperCase(segment: string): string {
+  let out = "";
+  for (const unit of segment) {
+    const upper = unit.toUpperCase();
+    out += upper.length === unit.length ? upper : unit;
+  }
+  return out;
 }
 
-function startsWith(path: Normalised, root: Normalised, folded: boolean): boolean {
+/**
+ * The ways case-insensitive file systems compare names, which differ outside ASCII: lower case as given; NFC first
+ * (macOS ignores normalisation, NTFS does not: `cafe\u0301` and `café` are one name there, two here); close to
+ * Unicode's full case folding (APFS: `ſ` is `s`, `µ` is `μ`, `ß` is `ss`); NTFS's simple upper case (`ı` is `i`, the
+ * Kelvin sign `K` is not `k`). A path whose place depends on which of them the server's file system uses is undecidable.
+ */
+const FOLDINGS: readonly Folding[] = [
+  (segment) => segment.toLowerCase(),
+  (segment) => segment.normalize("NFC").toLowerCase(),
+  (segment) => segment.normalize("NFC").toUpperCase().toLowerCase(),
+  simpleUpperCase,
+];
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+function startsWith(path: Normalised, root: Normalised, fold?: Folding): boolean {
   if (path.windows !== root.windows || path.prefix !== root.prefix || path.segments.length < root.segments.length) return false;
   for (let i = 0; i < root.segments.length; i++) {
     const a = path.segments[i]!;
     const b = root.segments[i]!;
-    if (a !== b && !(folded && fold(a) === fold(b))) return false;
+    if (a !== b && !(fold !== undefined && fold(a) === fold(b))) return false;
   }
   return true;
+}
+
+/** Whether the path is under the root by every folding (true), by none (false), or by some only (undefined). */
+function underEveryFolding(path: Normalised, root: Normalised): boolean | undefined {
+  const first = startsWith(path, root, FOLDINGS[0]);
+  // ASCII names fold alike in every way.
+  if (!path.segments.some((s) => NON_ASCII.test(s)) && !root.segments.some((s) => NON_ASCII.test(s))) return first;
+  for (let i = 1; i < FOLDINGS.length; i++) if (startsWith(path, root, FOLDINGS[i]) !== first) return undefined;
+  return first;
 }
 
 function normaliseReading(reading: Reading): Parse {
@@ -251,8 +298,15 @@ function placeReading(reading: Reading, root: PathRoot, foldable: boolean): Plac
   if (parsed.path.windows && root.normalised.windows && parsed.path.prefix.startsWith("//") !== root.normalised.prefix.startsWith("//")) {
     return undecidable(parsed.path.prefix.startsWith("//") ? "a UNC share may be a folder of a local drive (`\\\\localhost\\c$`)" : "a drive letter may be a mapped network share");
   }
-  const exact = startsWith(parsed.path, root.normalised, reading.windows);
-  if (foldable && exact !== startsWith(parsed.path, root.normalised, true)) {
+  if (reading.windows) {
+    const folded = underEveryFolding(parsed.path, root.normalised);
+    if (folded === undefined) {
+      return { verdict: "undecidable", reason: () => `whether \`${textOf(parsed.path)}\` is under \`${root.text}\` depends on how the file system folds letter case outside ASCII` };
+    }
+    return { verdict: folded ? "under" : "outside", path: parsed.path };
+  }
+  const exact = startsWith(parsed.path, root.normalised);
+  if (foldable && exact !== underEveryFolding(parsed.path, root.normalised)) {
     return { verdict: "undecidable", reason: () => `\`${textOf(parsed.path)}\` is under \`${root.text}\` only where letter case does not matter` };
   }
   return { verdict: exact ? "under" : "outside", path: parsed.path };

@@ -62,6 +62,9 @@ export interface SessionFacts {
 
 export type LimitScope = "global" | "client" | "session";
 
+/** What `sum()`, `max()` and `min()` compute over the values a call history kept. */
+export type AggregateFunction = "sum" | "max" | "min";
+
 /**
  * The call history a guard may read. Implementations answer from a snapshot taken before the guard runs,
  * so the guard stays synchronous; the current call is never counted.
@@ -71,6 +74,13 @@ export interface CallHistory {
   count(tools: readonly string[] | "*", since: number, scope: LimitScope): number;
   /** Whether this session called `tool` (any tool when `"*"`) before. */
   called(tool: string): boolean;
+  /**
+   * The sum, maximum or minimum of the numeric argument at `pointer` (a JSON Pointer, `/amount`) over the calls to
+   * `tool` at or after `since` (epoch ms) in the given scope, the current call not counted; 0 over no values. Calls
+   * without a number there are not counted. Absent on a history that keeps no argument values: an aggregate then
+   * cannot be evaluated, so a `forbid` on it applies.
+   */
+  aggregate?(fn: AggregateFunction, tool: string, pointer: string, since: number, scope: LimitScope): number;
   /**
    * Whether a result rule marked this session with `label` (`mark ... as seen "label"`). Absent on a history that
    * keeps no marks: `seen()` then cannot be evaluated, so a `forbid` on it applies.
@@ -137,6 +147,11 @@ export interface GuardModule {
   inspectResult?(request: GuardRequest, result: CallResult, context: GuardContext): ResultDecision;
   /** The `seen` labels the policy records or reads; enforcement refuses at set-up a state store that keeps none. */
   readonly seenLabels?: readonly string[];
+  /**
+   * Tool name → JSON Pointers of the numeric arguments the policy aggregates (`sum(refund.amount, 1d)` gives
+   * `{ refund: ["/amount"] }`). A state store records these values of an allowed call and no other argument.
+   */
+  readonly aggregatedValues?: Readonly<Record<string, readonly string[]>>;
   /** How many result rules the policy has; 0 or absent: enforcement passes results on without inspecting them. */
   readonly resultRuleCount?: number;
   /** Tool name → the outputSchema the policy was compiled against, for tools with one; redactions are checked against it. */

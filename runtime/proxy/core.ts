@@ -29,7 +29,7 @@ import {
 import type { CancelSignal } from "../enforce/decide.js";
 import { Cancellation } from "../enforce/tap.js";
 import { ProxyError, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
-import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
+import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_INVALID_REQUEST, JSONRPC_METHOD_NOT_FOUND } from "./framing.js";
 import type { UpstreamRequest } from "./upstream.js";
 import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-session.js";
 import { isClientRequestMethod } from "./methods.js";
@@ -827,6 +827,12 @@ export class ProxyConnection {
   async #onRequest(id: RequestId, method: string, params: Params): Promise<void> {
     if (this.#serving.size >= MAX_REQUESTS_IN_FLIGHT) {
       this.#send(errorReply(id, RPC_UPSTREAM_UNAVAILABLE, `more than ${MAX_REQUESTS_IN_FLIGHT} requests of this client are in flight; wait for some to be answered`, { code: "PQG8012" }));
+      return;
+    }
+    // An id names one request in flight (MCP: never reused in a session). Taken over, the one in flight would lose its
+    // cancellation: left running after the client is gone (an approval, a change subscription's slot) and uncounted.
+    if (this.#serving.has(id)) {
+      this.#send(errorReply(id, JSONRPC_INVALID_REQUEST, `invalid request: request id ${JSON.stringify(id)} is already in flight on this connection`, { code: "PQG8022" }));
       return;
     }
     // A plain listener list rather than an AbortController (an EventTarget) per request: most are never cancelled.

@@ -27,6 +27,7 @@ export const PROXY_ERRORS = errorCatalogue("proxy", "ProxyError", [[8001, 8099]]
   ToolListUnstable: ["PQG8017", "The upstream's tool list kept changing while it was read, so it could not be pinned."],
   ProtocolNotServed: ["PQG8020", "A client of the stateless protocol revision (2026-07-28, no initialize) cannot be passed through to the upstream."],
   TooManySubscriptions: ["PQG8021", "MAX_LISTEN_SUBSCRIPTIONS change subscriptions (`subscriptions/listen`) are open through the proxy already."],
+  DuplicateRequestId: ["PQG8022", "A client sent a request with the id of one of its requests still in flight; refused with -32600, the one in flight kept."],
 });
 
 /** The codes by name. */

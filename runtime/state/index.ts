@@ -5,3 +5,4 @@ export * from "./memory.js";
 export * from "./redis.js";
 export * from "./sqlite.js";
 export * from "./open.js";
+export * from "./values.js";

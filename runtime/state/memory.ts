@@ -1,6 +1,7 @@
 // The default StateStore: call history in process memory, bounded in entries, sessions and age, failing closed
 // (a `StateError`) wherever a bound would otherwise make a count silently too low.
-import type { CallHistory, LimitScope } from "../guard/types.js";
+import type { AggregateFunction, CallHistory, LimitScope } from "../guard/types.js";
+import { DEFAULT_MAX_FOLDED_VALUES, keptValues, tooManyToFold, type RecordedValues } from "./values.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore, type SyncStateOperations } from "./store.js";
 
 /**
@@ -34,12 +35,16 @@ export interface MemoryStateStoreOptions {
   readonly maxEntriesPerKey?: number;
   readonly maxEntries?: number;
   readonly maxSessions?: number;
+  /** The most calls one `sum()`, `max()` or `min()` folds (DEFAULT_MAX_FOLDED_VALUES); more refuse the call. */
+  readonly maxFoldedValues?: number;
 }
 
 interface Entry {
   readonly tool: string;
   readonly at: number;
   readonly seq: number;
+  /** The numbers the policy aggregates, shared by the call's entries in every log; absent when it has none. */
+  readonly values?: RecordedValues | undefined;
 }
 
 /** Time-ordered entries; `start` skips expired ones so that expiring is not an O(n) shift each time. */
@@ -85,6 +90,31 @@ class Run {
 
   /** Entries at or after `since` with a sequence number below `seqLimit`: a binary search, then the unseen tail. */
   countSince(since: number, seqLimit: number): number {
+    const [lo, end] = this.rangeSince(since, seqLimit);
+    return end - lo;
+  }
+
+  /**
+   * Folds the values at `pointer` of the entries `countSince` counts, oldest (lowest sequence number) first, as
+   * `aggregateValues` folds them (0 over none); a plain loop, since it runs on every decision that reads an aggregate.
+   */
+  foldSince(fn: AggregateFunction, pointer: string, since: number, seqLimit: number, max: number): number {
+    const [lo, end] = this.rangeSince(since, seqLimit);
+    let result: number | undefined;
+    let folded = 0;
+    for (let i = lo; i < end; i++) {
+      const v = this.entries[i]!.values?.[pointer];
+      if (v === undefined) continue;
+      if (++folded > max) throw tooManyToFold(max);
+      if (result === undefined) result = v;
+      else if (fn === "sum") result += v;
+      else if (fn === "max") result = Math.max(result, v);
+      else result = Math.min(result, v);
+    }
+    return result ?? 0;
+  }
+
+  private rangeSince(since: number, seqLimit: number): [number, number] {
     let lo = this.start;
     let hi = this.entries.length;
     while (lo < hi) {
@@ -94,7 +124,7 @@ class Run {
     }
     let end = this.entries.length;
     while (end > lo && this.entries[end - 1]!.seq >= seqLimit) end--;
-    return end - lo;
+    return [lo, end];
   }
 }
 
@@ -192,6 +222,8 @@ function finiteTime(at: number): void {
 
 export class MemoryStateStore implements StateStore {
   readonly retentionMs: number;
+  /** The most values one aggregate folds; a window holding more refuses the call (`PQG7201`). */
+  readonly maxFoldedValues: number;
   private readonly maxEntriesPerKey: number;
   private readonly maxEntries: number;
   private readonly maxSessions: number;
@@ -217,6 +249,7 @@ export class MemoryStateStore implements StateStore {
     this.maxEntriesPerKey = options.maxEntriesPerKey ?? DEFAULT_MAX_ENTRIES_PER_KEY;
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.maxFoldedValues = options.maxFoldedValues ?? DEFAULT_MAX_FOLDED_VALUES;
   }
 
   readonly sync: SyncStateOperations = {
@@ -290,10 +323,12 @@ export class MemoryStateStore implements StateStore {
     }
     const seq = this.seq++;
     if (!session.called.has(call.tool)) session.called.set(call.tool, seq);
-    for (const log of [this.global, client, session.log]) this.append(log, call.tool, call.at, seq);
+    // Only the numbers the policy aggregates, copied: the caller's object is not kept, nor anything else it holds.
+    const values = keptValues(call.values);
+    for (const log of [this.global, client, session.log]) this.append(log, call.tool, call.at, seq, values);
   }
 
-  private append(log: EntryLog, tool: string, at: number, seq: number): void {
+  private append(log: EntryLog, tool: string, at: number, seq: number, values: RecordedValues | undefined): void {
     // A clock that steps back is clamped, so every log stays sorted and counts can stop at the window's start.
     const clamped = Math.max(at, log.lastAt);
     log.lastAt = clamped;
@@ -301,7 +336,7 @@ export class MemoryStateStore implements StateStore {
       log.dropOldest();
       this.total--;
     }
-    log.push({ tool, at: clamped, seq });
+    log.push(values === undefined ? { tool, at: clamped, seq } : { tool, at: clamped, seq, values });
     this.total++;
   }
 
@@ -322,6 +357,12 @@ export class MemoryStateStore implements StateStore {
         const log = scope === "session" ? sessionLog : scope === "client" ? clientLog : global;
         if (since <= log.incompleteThrough) store.refuseIncomplete(log, scope, key);
         return log.count(tools, since, seqLimit);
+      },
+      aggregate(fn: AggregateFunction, tool: string, pointer: string, since: number, scope: LimitScope): number {
+        const log = scope === "session" ? sessionLog : scope === "client" ? clientLog : global;
+        if (since <= log.incompleteThrough) store.refuseIncomplete(log, scope, key);
+        const run = log.byTool.get(tool);
+        return run === undefined ? 0 : run.foldSince(fn, pointer, since, seqLimit, store.maxFoldedValues);
       },
       called(tool: string): boolean {
         if (called === undefined) return false;

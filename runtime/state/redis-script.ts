@@ -4,14 +4,20 @@
 /**
  * ARGV: prefix, now, cutoff (entries before it expire), ttl (ms), max entries per key, lease (ms: a reservation
  * pending longer than this by Redis's clock counts as recorded), mode (`n` read and reserve, `x` read only, `-` resolve only, `e` end a session), an unused
- * slot, tool, client key, session key, then the resolutions (a count, then op `c`/`r`, seq, tool, client, session
- * each), then the session's `seen` marks to add (their ttl in ms, the most a session may carry, a count, then the
- * labels), then the queries (a count, then each: `n` scope since tool-count tools… or `k` tool).
+ * slot, tool, client key, session key, then the resolutions (a count, then op `c`/`r`, seq, tool, client, session,
+ * a value count and that many pointer, value pairs each), then the session's `seen` marks to add (their ttl in ms,
+ * the most a session may carry, a count, then the labels), then the queries (a count, then each: `n` scope since
+ * tool-count tools…, `k` tool, or `a` function scope since tool pointer max-values), then the reserved call's values
+ * (a count, then pointer, value pairs: the numbers the policy aggregates, as JavaScript prints them).
  *
- * Answer: { status, seq, session calls, its pending earlier, its pending later, then per query three integers, then
+ * Answer: { status, seq, session calls, its pending earlier, its pending later, then per query three values, then
  * (modes `n` and `x`) the number of the session's `seen` labels and the labels }:
- * status 0 ok, 1 full (a key holds the most entries it may), 2 the session carries the most `seen` labels it may; a count query answers total, earlier, later (total -1:
- * the window reaches past calls already expired); a `called` query answers the session's calls to the tool the same way.
+ * status 0 ok, 1 full (a key holds the most entries it may), 2 the session carries the most `seen` labels it may; a
+ * count query answers total, earlier, later (total -1:
+ * the window reaches past calls already expired); a `called` query answers the session's calls to the tool the same way;
+ * an aggregate query answers, as strings, the fold over every entry and over the entries not pending earlier, then
+ * 0 (-1 when the window reaches past calls already expired, -2 when it holds more values than max-values). Values are kept in one sorted set per scope, tool and
+ * pointer, members `seq|value`, and folded in seq order, as the other stores fold them, to the same double.
  * Pending entries are `seq|tool` members of the scope's pending set; `earlier` are other deciders' reservations made
  * before this one (their outcome is uncertain). A reservation gets its seq in the script that reads, so nothing later
  * exists at the read: `later` is always 0 for `n`, and for `x` (which reserves nothing) every pending entry is earlier.
@@ -39,12 +45,20 @@ end
 local function pendingKeys(c, s)
   return { P .. 'pg', P .. 'pc:' .. c, P .. 'ps:' .. s }
 end
+-- The sets of one aggregated value: global, the client's and the session's.
+local function valueKeys(t, c, s, ptr)
+  local k = ':' .. t .. '\\n' .. ptr
+  return { P .. 'ag' .. k, P .. 'ac:' .. c .. k, P .. 'as:' .. s .. k }
+end
 
 -- Takes a reservation back ('r') or lets it count as recorded ('c'): either way it is no longer pending.
-local function resolve(op, q, t, c, s)
+local function resolve(op, q, t, c, s, vals)
   for _, k in ipairs(pendingKeys(c, s)) do redis.call('ZREM', k, q .. '|' .. t) end
   redis.call('HDEL', reservedAt, q)
   if op ~= 'r' then return end
+  for i = 1, #vals, 2 do
+    for _, k in ipairs(valueKeys(t, c, s, vals[i])) do redis.call('ZREM', k, q .. '|' .. vals[i + 1]) end
+  end
   local held = redis.call('ZREM', P .. 's:' .. s, q)
   for _, k in ipairs(mainKeys(t, c, s)) do redis.call('ZREM', k, q) end
   if held == 1 then
@@ -56,8 +70,11 @@ end
 local at = 12
 local nres = tonumber(ARGV[at]); at = at + 1
 for _ = 1, nres do
-  resolve(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4])
-  at = at + 5
+  local nv = tonumber(ARGV[at + 5])
+  local vals = {}
+  for j = 1, 2 * nv do vals[j] = ARGV[at + 5 + j] end
+  resolve(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], vals)
+  at = at + 6 + 2 * nv
 end
 
 -- The session's seen marks (labels only): added here, read below with the counts, so that a mark another replica set
@@ -81,7 +98,8 @@ if nmarks > 0 then redis.call('PEXPIRE', marksKey, marksTtl) end
 if mode == '-' then return { 0, 0, 0, 0, 0 } end
 if mode == 'e' then
   for _, t in ipairs(redis.call('HKEYS', P .. 'sc:' .. sid)) do redis.call('DEL', P .. 'st:' .. sid .. ':' .. t) end
-  redis.call('DEL', P .. 's:' .. sid, P .. 'sn:' .. sid, P .. 'sc:' .. sid, P .. 'ps:' .. sid, marksKey)
+  for _, k in ipairs(redis.call('SMEMBERS', P .. 'sa:' .. sid)) do redis.call('DEL', k) end
+  redis.call('DEL', P .. 's:' .. sid, P .. 'sn:' .. sid, P .. 'sc:' .. sid, P .. 'ps:' .. sid, P .. 'sa:' .. sid, marksKey)
   return { 0, 0, 0, 0, 0 }
 end
 
@@ -126,6 +144,26 @@ local function pending(key, since, tools)
   return earlier, later
 end
 
+-- The reservations of tool t in set pkey from 'since' on that other deciders made before this one and still hold
+-- (their lease not over), as a set of seqs: read once per aggregate, since the set holds only calls in flight.
+local function pendingEarlierSet(pkey, since, t)
+  local set = {}
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', pkey, since, '+inf')) do
+    local bar = string.find(m, '|', 1, true)
+    local q = tonumber(string.sub(m, 1, bar - 1))
+    if string.sub(m, bar + 1) == t and q < seq and tonumber(redis.call('HGET', reservedAt, q) or '0') >= redisNow - lease then set[q] = true end
+  end
+  return set
+end
+
+-- Folds values in seq order; nil over none, which the caller answers as 0.
+local function fold(fn, acc, v)
+  if acc == nil then return v end
+  if fn == 'sum' then return acc + v end
+  if fn == 'max' then return math.max(acc, v) end
+  return math.min(acc, v)
+end
+
 local sessionCalls = tonumber(redis.call('GET', P .. 'sn:' .. sid) or '0')
 local se, sl = pending(P .. 'ps:' .. sid, '-inf', nil)
 -- A read without a reservation answers seq 0: math.huge is no integer Redis can return.
@@ -141,6 +179,38 @@ for _ = 1, nq do
     table.insert(out, tonumber(redis.call('HGET', P .. 'sc:' .. sid, t) or '0'))
     table.insert(out, e)
     table.insert(out, l)
+  elseif kind == 'a' then
+    local fn, scope, since, t, ptr, maxFold = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], tonumber(ARGV[at + 6])
+    at = at + 7
+    local whose = scope == 'g' and '' or (scope == 'c' and cid or sid)
+    local key = scope == 'g' and P .. 'ag:' .. t .. '\\n' .. ptr or P .. 'a' .. scope .. ':' .. whose .. ':' .. t .. '\\n' .. ptr
+    if tonumber(since) < expired then
+      table.insert(out, '0')
+      table.insert(out, '0')
+      table.insert(out, -1)
+    elseif redis.call('ZCOUNT', key, since, '+inf') > maxFold then
+      -- More values than a fold may read: refused before reading them, so that no replica waits on it.
+      table.insert(out, '0')
+      table.insert(out, '0')
+      table.insert(out, -2)
+    else
+      local pkey = P .. 'p' .. scope .. (scope == 'g' and '' or ':' .. whose)
+      local entries = {}
+      for _, m in ipairs(redis.call('ZRANGEBYSCORE', key, since, '+inf')) do
+        local bar = string.find(m, '|', 1, true)
+        table.insert(entries, { tonumber(string.sub(m, 1, bar - 1)), tonumber(string.sub(m, bar + 1)) })
+      end
+      table.sort(entries, function(x, y) return x[1] < y[1] end)
+      local held = pendingEarlierSet(pkey, since, t)
+      local all, settled = nil, nil
+      for _, entry in ipairs(entries) do
+        all = fold(fn, all, entry[2])
+        if not held[entry[1]] then settled = fold(fn, settled, entry[2]) end
+      end
+      table.insert(out, string.format('%.17g', all or 0))
+      table.insert(out, string.format('%.17g', settled or 0))
+      table.insert(out, 0)
+    end
   else
     local scope, since, n = ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3])
     at = at + 4
@@ -173,10 +243,21 @@ for _ = 1, nq do
   end
 end
 
+local nvals = tonumber(ARGV[at]); at = at + 1
 if mode == 'n' then
   for _, k in ipairs(main) do
     redis.call('ZADD', k, now, seq)
     redis.call('PEXPIRE', k, ttl)
+  end
+  for j = 0, nvals - 1 do
+    local ptr, v = ARGV[at + 2 * j], ARGV[at + 2 * j + 1]
+    for _, k in ipairs(valueKeys(tool, cid, sid, ptr)) do
+      redis.call('ZREMRANGEBYSCORE', k, '-inf', ecut)
+      redis.call('ZADD', k, now, seq .. '|' .. v)
+      redis.call('PEXPIRE', k, ttl)
+    end
+    redis.call('SADD', P .. 'sa:' .. sid, valueKeys(tool, cid, sid, ptr)[3])
+    redis.call('PEXPIRE', P .. 'sa:' .. sid, ttl)
   end
   for _, k in ipairs(pend) do
     redis.call('ZADD', k, now, seq .. '|' .. tool)

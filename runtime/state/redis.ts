@@ -2,7 +2,8 @@
 // Lua script, so limits are exact across replicas (docs/state.md argues why); any doubt about Redis refuses the call.
 import { createHash, randomInt } from "node:crypto";
 import type { Logger } from "pino";
-import type { CallHistory, LimitScope } from "../guard/types.js";
+import type { AggregateFunction, CallHistory, LimitScope } from "../guard/types.js";
+import { DEFAULT_MAX_FOLDED_VALUES, keptValues, tooManyToFold } from "./values.js";
 import { DEFAULT_RETENTION_MS, EXPIRY_SLACK_MS, MAX_SEEN_LABELS_PER_SESSION } from "./memory.js";
 import { RESERVE_SCRIPT } from "./redis-script.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type Judge, type Judgement, type StateStore } from "./store.js";
@@ -59,10 +60,15 @@ export interface RedisStateStoreOptions {
    * (DEFAULT_SEEN_RETENTION_MS); never shorter than the retention period.
    */
   readonly seenRetentionMs?: number;
+  /** The most calls one `sum()`, `max()` or `min()` folds (DEFAULT_MAX_FOLDED_VALUES); more refuse the call. */
+  readonly maxFoldedValues?: number;
 }
 
 /** One count the guard reads, relative to the decision's time so that it is the same query from call to call. */
-type Query = { readonly kind: "n"; readonly scope: LimitScope; readonly tools: readonly string[] | "*"; readonly back: number } | { readonly kind: "k"; readonly tool: string };
+type Query =
+  | { readonly kind: "n"; readonly scope: LimitScope; readonly tools: readonly string[] | "*"; readonly back: number }
+  | { readonly kind: "k"; readonly tool: string }
+  | { readonly kind: "a"; readonly fn: AggregateFunction; readonly scope: LimitScope; readonly tool: string; readonly pointer: string; readonly back: number };
 
 interface Resolution {
   readonly op: "c" | "r";
@@ -70,6 +76,13 @@ interface Resolution {
   readonly tool: string;
   readonly cid: string;
   readonly sid: string;
+  /** The reservation's values as the script stored them (pointer, text), so that taking it back removes them. */
+  readonly values: readonly (readonly [string, string])[];
+}
+
+/** A call's values as the script stores them: JavaScript's shortest text of each number, which Lua reads back exactly. */
+function valueArgs(call: CallRecord): [string, string][] {
+  return Object.entries(keptValues(call.values) ?? {}).map(([pointer, value]) => [pointer, String(value)]);
 }
 
 /** The part of ioredis this store uses, so that the module is loaded only when a Redis store is opened. */
@@ -104,6 +117,7 @@ export function redactedUrl(url: string): string {
 
 export class RedisStateStore implements StateStore {
   readonly retentionMs: number;
+  private readonly maxFoldedValues: number;
   private readonly prefix: string;
   private readonly maxEntriesPerKey: number;
   private readonly commandTimeoutMs: number;
@@ -120,6 +134,7 @@ export class RedisStateStore implements StateStore {
     private readonly secrets: readonly string[],
   ) {
     this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.maxFoldedValues = options.maxFoldedValues ?? DEFAULT_MAX_FOLDED_VALUES;
     this.maxEntriesPerKey = options.maxEntriesPerKey ?? DEFAULT_REDIS_MAX_ENTRIES_PER_KEY;
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
     // One hash tag: every key of a deployment and policy is in one slot, so the script may touch them all in a cluster.
@@ -249,8 +264,9 @@ export class RedisStateStore implements StateStore {
     let seq = 0;
     let wait = WAIT_MIN_MS;
     const deadline = Date.now() + DECIDE_DEADLINE_MS;
+    const values = valueArgs(call);
     const settle = (op: "c" | "r"): void => {
-      this.resolve({ op, seq, tool: call.tool, cid: keyId(call.clientId), sid: keyId(call.sessionId) });
+      this.resolve({ op, seq, tool: call.tool, cid: keyId(call.clientId), sid: keyId(call.sessionId), values });
       seq = 0;
     };
     try {
@@ -357,17 +373,20 @@ export class RedisStateStore implements StateStore {
       keyId(call.sessionId),
       String(resolutions.length),
     ];
-    for (const r of resolutions) args.push(r.op, String(r.seq), r.tool, r.cid, r.sid);
+    for (const r of resolutions) args.push(r.op, String(r.seq), r.tool, r.cid, r.sid, String(r.values.length), ...r.values.flat());
     const seenTtl = Math.max(this.options.seenRetentionMs ?? DEFAULT_SEEN_RETENTION_MS, this.retentionMs);
     args.push(String(seenTtl), String(MAX_SEEN_LABELS_PER_SESSION), String(marks.length), ...marks);
     args.push(String(queries.length));
     for (const q of queries) {
       if (q.kind === "k") args.push("k", q.tool);
+      else if (q.kind === "a") args.push("a", q.fn, SCOPE_LETTER[q.scope], String(now - q.back), q.tool, q.pointer, String(this.maxFoldedValues));
       else {
         const tools = q.tools === "*" ? [] : q.tools;
         args.push("n", SCOPE_LETTER[q.scope], String(now - q.back), String(tools.length), ...tools);
       }
     }
+    const values = mode === "n" ? valueArgs(call) : [];
+    args.push(String(values.length), ...values.flat());
     let reply: unknown;
     try {
       reply = await this.evalScript(args);
@@ -379,7 +398,7 @@ export class RedisStateStore implements StateStore {
       this.options.logger?.warn(`the Redis call-history script failed: ${message}`);
       throw new StateError("PQG7203", "Redis failed to run the call-history script, so the call history cannot be read");
     }
-    return parseAnswer(reply, 5 + 3 * queries.length, mode === "n" || mode === "-read");
+    return parseAnswer(reply, queries, mode === "n" || mode === "-read");
   }
 
   private async evalScript(args: string[]): Promise<unknown> {
@@ -408,19 +427,28 @@ export class RedisStateStore implements StateStore {
     const missed: Query[] = [];
     const values = new Map<string, number>();
     const take = (total: number, earlier: number, later: number): number => total - later - (stance === "optimistic" ? earlier : 0);
+    const expired = new Set<string>();
+    const overfull = new Set<string>();
     queries.forEach((q, i) => {
       const [total, earlier, later] = answer === undefined ? [0, 0, 0] : answer.values.slice(3 * i, 3 * i + 3);
-      values.set(queryKey(q), total! < 0 ? -1 : take(total!, earlier!, later!));
+      // An aggregate answers its fold with every entry, then without those pending earlier, then whether it expired.
+      if (q.kind === "a") {
+        if (later === -2) overfull.add(queryKey(q));
+        else if (later! < 0) expired.add(queryKey(q));
+        values.set(queryKey(q), stance === "optimistic" ? earlier! : total!);
+      } else if (total! < 0) expired.add(queryKey(q));
+      else values.set(queryKey(q), take(total!, earlier!, later!));
     });
     const sessionCalls = answer === undefined ? 0 : Math.max(0, take(answer.sessionCalls, answer.sessionEarlier, answer.sessionLater));
     const lookup = (q: Query): number => {
       const value = values.get(queryKey(q));
-      if (value === undefined) {
+      if (overfull.has(queryKey(q))) throw tooManyToFold(this.maxFoldedValues);
+      if (value === undefined && !expired.has(queryKey(q))) {
         missed.push(q);
         if (onMiss === "zero") return 0;
         throw new StateError("PQG7203", "a count was asked for that was not read from Redis yet; it is read from the next call on");
       }
-      if (value < 0) throw new StateError("PQG7202", `the call history in Redis is incomplete for the requested window: calls before it expired after the retention period of ${this.retentionMs} ms, so a limit cannot be checked`);
+      if (value === undefined) throw new StateError("PQG7202", `the call history in Redis is incomplete for the requested window: calls before it expired after the retention period of ${this.retentionMs} ms, so a limit cannot be checked`);
       return value;
     };
     const marks = answer?.marks;
@@ -431,6 +459,7 @@ export class RedisStateStore implements StateStore {
       // Read in the same script as the counts: a mark is in the snapshot or was set after it. The probe before the
       // first read has none, and its judgement is never used.
       seen: (label) => marks?.has(label) ?? false,
+      aggregate: (fn, tool, pointer, since, scope) => lookup({ kind: "a", fn, scope, tool, pointer, back: call.at - since }),
     };
     return { history, sessionCalls, missed };
   }
@@ -455,6 +484,14 @@ export class RedisStateStore implements StateStore {
           throw error;
         }
       },
+      aggregate: (fn, name, pointer, since, scope) => {
+        try {
+          return history.aggregate!(fn, name, pointer, since, scope);
+        } catch (error) {
+          if (error instanceof StateError && error.code === "PQG7203") this.learn(tool, [{ kind: "a", fn, scope, tool: name, pointer, back: now - since }], []);
+          throw error;
+        }
+      },
     };
   }
 }
@@ -472,26 +509,38 @@ interface Answer {
 const isInteger = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);
 
 /**
- * The script's reply, checked whole: `length` integers, then, with `marks`, a count and that many labels. Anything
- * else is a store answering garbage, and the call is refused.
+ * The script's reply, checked whole: integers, but for an aggregate's two folds, decimal texts of finite numbers;
+ * then, with `marks`, a count and that many labels. Anything else is a store answering garbage, and the call is
+ * refused.
  */
-function parseAnswer(reply: unknown, length: number, marks: boolean): Answer {
+function parseAnswer(reply: unknown, queries: readonly Query[], marks: boolean): Answer {
   const garbage = (): StateError => new StateError("PQG7203", "Redis answered the call-history script with something that is not its reply, so the call history cannot be trusted");
   if (!Array.isArray(reply) || !isInteger(reply[0])) throw garbage();
   const status = reply[0];
   if (status === 1) throw new StateError("PQG7201", "a key of the Redis state store holds as many calls as it may in the retention period; the call is refused");
   if (status === 2) throw new StateError("PQG7201", `the session carries ${MAX_SEEN_LABELS_PER_SESSION} \`seen\` labels, the limit`);
   if (status !== 0) throw new StateError("PQG7203", `Redis answered the call-history script with status ${status}, which it never gives`);
+  const length = 5 + 3 * queries.length;
   const counted = marks ? reply[length] : 0;
-  if (!isInteger(counted) || counted < 0 || reply.length !== length + (marks ? 1 + counted : 0) || !reply.slice(0, length).every(isInteger)) throw garbage();
+  if (!isInteger(counted) || counted < 0 || reply.length !== length + (marks ? 1 + counted : 0)) throw garbage();
   const labels = reply.slice(length + 1);
   if (!labels.every((l) => typeof l === "string")) throw garbage();
-  const [, seq, sessionCalls, sessionEarlier, sessionLater, ...values] = reply.slice(0, length) as number[];
+  const numbers = reply.slice(0, length).map((v: unknown, i) => {
+    const fold = i >= 5 && (i - 5) % 3 < 2 && queries[Math.floor((i - 5) / 3)]!.kind === "a";
+    // Lua prints an overflowed fold as `inf` and an undefined one as `nan`: read as the guard reads them (it refuses both).
+    if (fold && typeof v === "string" && /^-?(inf|nan)$/i.test(v)) return v.toLowerCase().endsWith("nan") ? Number.NaN : v.startsWith("-") ? -Infinity : Infinity;
+    if (fold && typeof v === "string" && /^-?[0-9.eE+-]+$/.test(v) && Number.isFinite(Number(v))) return Number(v);
+    if (!fold && isInteger(v)) return v;
+    throw garbage();
+  });
+  const [, seq, sessionCalls, sessionEarlier, sessionLater, ...values] = numbers;
   return { seq: seq!, sessionCalls: sessionCalls!, sessionEarlier: sessionEarlier!, sessionLater: sessionLater!, values, marks: marks ? new Set(labels as string[]) : undefined };
 }
 
 function queryKey(q: Query): string {
-  return q.kind === "k" ? `k ${q.tool}` : `n ${q.scope} ${q.back} ${JSON.stringify(q.tools)}`;
+  if (q.kind === "k") return `k ${q.tool}`;
+  if (q.kind === "a") return `a ${q.fn} ${q.scope} ${q.back} ${JSON.stringify([q.tool, q.pointer])}`;
+  return `n ${q.scope} ${q.back} ${JSON.stringify(q.tools)}`;
 }
 
 /** Two judgements agree when the call is treated alike: recorded or not, the same decision and rules. */

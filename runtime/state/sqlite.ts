@@ -2,7 +2,8 @@
 // synchronously (snapshot → guard → record without yielding) and holds the file exclusively, one process at a time.
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
-import type { CallHistory, LimitScope } from "../guard/types.js";
+import type { AggregateFunction, CallHistory, LimitScope } from "../guard/types.js";
+import { aggregateValues, DEFAULT_MAX_FOLDED_VALUES, keptValues, tooManyToFold } from "./values.js";
 import { DEFAULT_RETENTION_MS, EXPIRY_SLACK_MS, MAX_CALLED_TOOLS_PER_SESSION, MAX_SEEN_LABELS_PER_SESSION } from "./memory.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore, type SyncStateOperations } from "./store.js";
 
@@ -18,12 +19,15 @@ export interface SqliteStateStoreOptions {
   readonly maxEntries?: number;
   /** `normal` (the default) survives a crash of the process; `full` also a loss of power, at a cost per call. */
   readonly durability?: "normal" | "full";
+  /** The most calls one `sum()`, `max()` or `min()` folds (DEFAULT_MAX_FOLDED_VALUES); more refuse the call. */
+  readonly maxFoldedValues?: number;
 }
 
 /** The few methods both bindings (node:sqlite and better-sqlite3) share. */
 interface Statement {
   run(...params: unknown[]): unknown;
   get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
 }
 interface Database {
   exec(sql: string): unknown;
@@ -56,6 +60,7 @@ CREATE TABLE IF NOT EXISTS sessions (session TEXT PRIMARY KEY, calls INTEGER NOT
 CREATE TABLE IF NOT EXISTS called (session TEXT NOT NULL, tool TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (session, tool));
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS seen (session TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY (session, label));
+CREATE TABLE IF NOT EXISTS call_values (seq INTEGER NOT NULL, pointer TEXT NOT NULL, value REAL NOT NULL, PRIMARY KEY (seq, pointer));
 `;
 
 /** Ids as stored: hashed, so the file holds no session id (a bearer value in some deployments) or raw client input. */
@@ -66,6 +71,7 @@ function idOf(id: string): string {
 export class SqliteStateStore implements StateStore {
   readonly retentionMs: number;
   readonly binding: string;
+  private readonly maxFoldedValues: number;
   private readonly maxEntries: number;
   private entries: number;
   private expiredBefore: number;
@@ -79,6 +85,7 @@ export class SqliteStateStore implements StateStore {
   ) {
     this.binding = binding;
     this.retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.maxFoldedValues = options.maxFoldedValues ?? DEFAULT_MAX_FOLDED_VALUES;
     this.maxEntries = options.maxEntries ?? DEFAULT_SQLITE_MAX_ENTRIES;
     this.entries = Number((this.statement("SELECT count(*) AS n FROM calls").get() as { n: number }).n);
     const expired = this.statement("SELECT value FROM meta WHERE name = 'expired_before'").get() as { value: number } | undefined;
@@ -148,6 +155,10 @@ export class SqliteStateStore implements StateStore {
     }
   }
 
+  private all(sql: string, ...params: unknown[]): unknown[] {
+    return this.statement(sql).all(...params);
+  }
+
   private statement(sql: string): Statement {
     let statement = this.statements[sql];
     if (statement === undefined) {
@@ -173,6 +184,9 @@ export class SqliteStateStore implements StateStore {
       const inserted = this.statement("INSERT INTO calls (at, tool, session, client) VALUES (?, ?, ?, ?) RETURNING seq").get(at, call.tool, session, idOf(call.clientId)) as { seq: number };
       this.statement("INSERT INTO sessions (session, calls, last) VALUES (?, 1, ?) ON CONFLICT (session) DO UPDATE SET calls = calls + 1, last = max(last, excluded.last)").run(session, at);
       if (!known) this.statement("INSERT INTO called (session, tool, seq) VALUES (?, ?, ?)").run(session, call.tool, inserted.seq);
+      for (const [pointer, value] of Object.entries(keptValues(call.values) ?? {})) {
+        this.statement("INSERT INTO call_values (seq, pointer, value) VALUES (?, ?, ?)").run(inserted.seq, pointer, value);
+      }
       this.db.exec("COMMIT");
     } catch (error) {
       this.db.exec("ROLLBACK");
@@ -204,6 +218,19 @@ export class SqliteStateStore implements StateStore {
           return Number((store.statement(sql).get(Math.ceil(since), ...whoParams, ...list, seqLimit) as { n: number }).n);
         });
       },
+      aggregate(fn: AggregateFunction, tool: string, pointer: string, since: number, scope: LimitScope): number {
+        return store.guarded(() => {
+          if (since < store.expiredBefore) store.refuseIncomplete();
+          const who = scope === "global" ? "" : scope === "client" ? " AND c.client = ?" : " AND c.session = ?";
+          const whoParams = scope === "global" ? [] : [scope === "client" ? client : session];
+          // Folded here in sequence order, not by SQL's sum(), so that every store adds the same numbers in one order.
+          const sql = `SELECT v.value AS value FROM calls c JOIN call_values v ON v.seq = c.seq AND v.pointer = ? WHERE c.tool = ? AND c.at >= ?${who} AND c.seq < ? ORDER BY c.seq LIMIT ?`;
+          const max = store.maxFoldedValues;
+          const rows = store.all(sql, pointer, tool, Math.ceil(since), ...whoParams, seqLimit, max + 1) as { value: number }[];
+          if (rows.length > max) throw tooManyToFold(max);
+          return aggregateValues(fn, rows.map((r) => Number(r.value)));
+        });
+      },
       called(tool: string): boolean {
         return store.guarded(() => {
           const sql = tool === "*" ? "SELECT 1 AS k FROM called WHERE session = ? AND seq < ? LIMIT 1" : "SELECT 1 AS k FROM called WHERE session = ? AND seq < ? AND tool = ?";
@@ -229,6 +256,7 @@ export class SqliteStateStore implements StateStore {
     if (before <= this.expiredBefore) return;
     this.db.exec("BEGIN");
     try {
+      this.statement("DELETE FROM call_values WHERE seq IN (SELECT seq FROM calls WHERE at < ?)").run(before);
       const removed = this.statement("DELETE FROM calls WHERE at < ?").run(before) as { changes: number | bigint };
       // A session idle past the retention period is let go, with its `called()` facts.
       this.statement("DELETE FROM called WHERE session IN (SELECT session FROM sessions WHERE last < ?)").run(before);

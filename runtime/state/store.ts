@@ -1,6 +1,7 @@
 // The call-history store behind rate limits, `calls()` and `called()`: an async interface, so that a shared store
 // (a database, a cache) can stand behind it, answered as a synchronous `CallHistory` snapshot for the guard.
 import type { CallHistory } from "../guard/types.js";
+import type { RecordedValues } from "./values.js";
 import { PqguardError, errorCatalogue } from "../errors.js";
 
 /** One call that was let through: recorded after the decision allowed it, before its handler runs. */
@@ -11,6 +12,11 @@ export interface CallRecord {
   readonly sessionId: string;
   /** The client the `per client` scope counts by: its fingerprint when authenticated. */
   readonly clientId: string;
+  /**
+   * The numeric arguments the policy aggregates (`GuardModule.aggregatedValues`), by JSON Pointer; no other argument
+   * of the call is ever part of its record.
+   */
+  readonly values?: RecordedValues | undefined;
 }
 
 /** Whose history a guard reads: the session and the client of the call being decided. */

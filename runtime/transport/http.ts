@@ -99,7 +99,7 @@ export interface HttpEndpointOptions<T extends Transport> {
   readonly onSessionError?: (error: Error) => void;
   /**
    * Whether new sessions from a source address are refused (429), e.g. `HandshakeAlarm.blocked`; asked for each request
-   * that would open a session. Requests of established sessions are not affected.
+   * that would open a session, and for each sessionless request. Requests of established sessions are not affected.
    */
   readonly refusePeer?: (address: string) => boolean;
   /** Clock for idleness and eviction, ms (not the session's clock, `now`, which certificates are checked against). */
@@ -180,7 +180,11 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
         if (typeof sessionId === "string") return this.existing(sessionId, req, res, undefined);
         throw new HttpRefusal(400, -32000, "Bad Request: Mcp-Session-Id header is required");
       }
-      const limit = typeof sessionId === "string" ? this.maxBodyBytes : this.sessionlessServed() ? this.maxBodyBytes : Math.min(this.maxBodyBytes, MAX_OPENING_BODY_BYTES);
+      // A body as large as any call's only for a session that exists, or where a request needs none: an unknown id is
+      // refused before its body is read, so a client without a session cannot hold the body budget by naming one.
+      const known = typeof sessionId === "string" && this.sessions.has(sessionId);
+      if (typeof sessionId === "string" && !known && !this.sessionlessServed()) throw new HttpRefusal(404, -32001, "Session not found");
+      const limit = known || this.sessionlessServed() ? this.maxBodyBytes : Math.min(this.maxBodyBytes, MAX_OPENING_BODY_BYTES);
       const body = await readBody(req, limit, this.bodyBudget);
       // A request of the sessionless revision belongs to no session, whatever Mcp-Session-Id it carries (the
       // revision's servers ignore the header): it is never delivered into the session that id names.
@@ -233,6 +237,10 @@ export abstract class HttpEndpoint<T extends TrackedTransport> {
   private sessionlessRequest(body: unknown, revision: string, req: IncomingMessage, res: ServerResponse): void {
     const connect = this.options.connectSessionless;
     if (connect === undefined) throw this.sessionlessRefusal(idOf(body));
+    // A sessionless request is served as a session of one request: a peer refused new sessions is refused it too.
+    if (this.options.refusePeer?.(sourceOf(req, this.trustedProxies)) === true) {
+      throw new HttpRefusal(429, -32000, "too many failed handshakes from this address: try again later", idOf(body));
+    }
     const request = sessionlessRequestOf(body, req.headers, revision);
     if (request === undefined) {
       res.writeHead(202).end();

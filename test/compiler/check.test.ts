@@ -1,6 +1,7 @@
 // Checker behaviour on policy text: typing of every expression, multi-tool arguments, names and suggestions,
 // warnings, the CheckedPolicy it builds, and robustness on arbitrary input.
 import assert from "node:assert/strict";
+import { interpret } from "../../compiler/interpreter.js";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
@@ -124,6 +125,43 @@ describe("checker", () => {
         }
       }
       assert.ok(count > 40);
+    });
+  });
+
+  describe("aggregates over history", () => {
+    it("types TOOL.FIELD against that tool's schema, whichever tools the rule targets", () => {
+      const o = clean(`forbid tool close_account
+        when sum(process_refund.amount, 24h, client) + args.amount > 5000 or max(close_account.amount, 30d) > 9
+          or min(process_refund.amount, 1h, all) < 0 or calls(*, 1h, session) > 3`);
+      assert.deepEqual(typeOf(o, "process_refund.amount"), { kind: "number" });
+      assert.deepEqual(typeOf(o, "sum(process_refund.amount, 24h, client)"), { kind: "number" });
+      assert.deepEqual(typeOf(o, "client"), { kind: "scope" });
+      assert.deepEqual({ ...interpret(o.policy!).aggregatedValues }, { close_account: ["/amount"], process_refund: ["/amount"] });
+    });
+
+    it("refuses what is not one tool's numeric argument, a bad scope or a bad arity, each with its code", () => {
+      const cases: [string, string[]][] = [
+        ["sum(args.amount, 1h) > 1", ["PQG3040"]],
+        ["sum(*, 1h) > 1", ["PQG3040"]],
+        ['sum("process_refund", 1h) > 1', ["PQG3040"]],
+        ["sum(process_refund, 1h) > 1", ["PQG3040"]],
+        ["sum(process_refund.tags[0], 1h) > 1", ["PQG3040"]],
+        ["max(get_balance.amount, 1h) > 1", ["PQG3041"]],
+        ["max(process_refund.tags, 1h) > 1", ["PQG3041"]],
+        ["max(process_refund.amont, 1h) > 1", ["PQG2002"]],
+        ["max(refund.amount, 1h) > 1", ["PQG2001"]],
+        ["min(process_refund.amount, 1h, clients) > 1", ["PQG3042"]],
+        ["min(process_refund.amount, 1h, session.id) > 1", ["PQG3042"]],
+        ["calls(process_refund, 1h, tool) > 1", ["PQG3042"]],
+        ["min(process_refund.amount, 10) > 1", ["PQG3007"]],
+        ["min(process_refund.amount, -1h) > 1", ["PQG3004"]],
+        ["sum(process_refund.amount) > 1", ["PQG3006"]],
+        ["sum(process_refund.amount, 1h, client, all) > 1", ["PQG3006"]],
+        ["calls(process_refund.amount, 1h) > 1", ["PQG1014"]],
+        ["process_refund.amount > 1", ["PQG1014"]],
+        ['sum(process_refund.amount, 1h) == "x"', ["PQG3001"]],
+      ];
+      for (const [condition, expected] of cases) assert.deepEqual(codes(check(`forbid tool process_refund when ${condition}`)), expected, condition);
     });
   });
 

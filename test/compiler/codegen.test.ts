@@ -69,6 +69,6 @@ describe("generated guard modules", function () {
     const file = await writeGuard(policy, "hostile", "comment");
     assert.deepEqual(typeCheck([file]), []);
     const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(module).sort(), ["default", "guard", "inspectResult", "longestWindowMs", "outputSchemas", "policyDigest", "policyName", "reachableTools", "resultRuleCount", "seenLabels", "toolDigests"]);
+    assert.deepEqual(Object.keys(module).sort(), ["aggregatedValues", "default", "guard", "inspectResult", "longestWindowMs", "outputSchemas", "policyDigest", "policyName", "reachableTools", "resultRuleCount", "seenLabels", "toolDigests"]);
   });
 });

@@ -40,6 +40,7 @@ describe("pqguard compile", function () {
       "healthcare.guard.ts",
       "mcp_fetch_server.guard.ts",
       "payments.guard.ts",
+      "payments_history.guard.ts",
       "server_everything.guard.ts",
       "server_filesystem.guard.ts",
       "server_memory.guard.ts",

@@ -95,7 +95,7 @@ function explainedInOrder(policy: CheckedPolicy, tool: string, decision: Decisio
 function windowOfText(source: string): number {
   const ms: Readonly<Record<string, number>> = { "90s": 90_000, "10m": 600_000, "1h": 3_600_000 };
   const limits = [...source.matchAll(/ to \d+ per (90s|10m|1h)/g)].map((m) => ms[m[1]!]!);
-  const calls = /calls\([^()]*, 10m\)/.test(source) ? [ms["10m"]!] : [];
+  const calls = [...source.matchAll(/(?:calls|sum|max|min)\([^()]*, (10m|1h)(?:, \w+)?\)/g)].map((m) => ms[m[1]!]!);
   return Math.max(0, ...limits, ...calls);
 }
 

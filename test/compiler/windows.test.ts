@@ -34,6 +34,11 @@ const cases: readonly { readonly name: string; readonly body: string; readonly e
     expected: 8.5 * HOUR,
   },
   { name: "age-reversed", body: "identity {\n  require 2h >= session.age\n}\nforbid tool process_refund when calls(*, session.age) > 9", expected: 2 * HOUR },
+  {
+    name: "aggregates",
+    body: "forbid tool process_refund when sum(process_refund.amount, 24h, client) > 5000 or calls(*, 1h, all) > 9\nask tool process_refund when args.amount > 3 * max(process_refund.amount, 30d) or min(process_refund.amount, 2d, session) < 0",
+    expected: 30 * 24 * HOUR,
+  },
   { name: "age-unbounded", body: "forbid tool process_refund when calls(*, session.age) > 9", expected: Number.POSITIVE_INFINITY },
   {
     // A requirement is evaluated before the ones after it hold, so only earlier ones bound its windows.

@@ -118,6 +118,16 @@ export const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ expr: Expr }>((tie) => ({
         calleeSpan: Z,
         args: star ? [{ kind: "Name" as const, span: Z, name: "*" }, ...args] : args,
       })),
+    // An aggregate: a tool's name with steps, only ever its first argument, then anything (a window, a scope).
+    fc
+      .tuple(fc.constantFrom("sum", "max", "min"), identifierArb, fc.array(segmentArb, { minLength: 1, maxLength: 3 }), fc.array(tie("expr"), { maxLength: 2 }))
+      .map(([callee, name, segments, rest]) => ({
+        kind: "Call" as const,
+        span: Z,
+        callee,
+        calleeSpan: Z,
+        args: [{ kind: "Name" as const, span: Z, name, segments }, ...rest],
+      })),
     fc.tuple(fc.constantFrom("url", "host", "ip"), tie("expr"), fc.option(wordArb, { nil: undefined })).map(([callee, arg, field]) => ({
       kind: "Call" as const,
       span: Z,

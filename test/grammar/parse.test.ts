@@ -123,6 +123,8 @@ describe("grammar: precedence", () => {
     ["x matches /a/ and y contains \"b\"", "((x matches /a/) and (y contains \"b\"))"],
     ["a startsWith b or a endsWith c", "((a startsWith b) or (a endsWith c))"],
     ["calls(*, 1h) + 1 >= 3", "((calls(*, 1h) + 1) >= 3)"],
+    ["sum(refund.amount, 1d, client) + args.amount > 5000", "((sum(refund.amount, 1d, client) + args.amount) > 5000)"],
+    ["args.a > 3 * max(pay.x[\"y\"].z, 30d)", "(args.a > (3 * max(pay.x[\"y\"].z, 30d)))"],
     ["has args.x and args.x > 1", "(has args.x and (args.x > 1))"],
     ["-(a + b)", "(-(a + b))"],
     ["all p in args.paths: p under \"/srv\" and len(p) < 9", "(all p in args.paths: ((p under \"/srv\") and (len(p) < 9)))"],

@@ -73,6 +73,9 @@ describe("addresses: ranges and sets", () => {
     assert.deepEqual(setsOf("[64:ff9b::a9fe:a9fe]"), ["link-local", "metadata", "internal"], "through a NAT64 gateway");
     assert.deepEqual(setsOf("[2002:a9fe:a9fe::1]"), ["link-local", "metadata", "internal"], "6to4 carries the address too");
     assert.deepEqual(setsOf("[fd00:ec2::254]"), ["private", "metadata", "internal"]);
+    // Azure's WireServer: a public address, and the platform's own endpoint on every Azure VM.
+    assert.deepEqual(setsOf("168.63.129.16"), ["metadata", "internal"]);
+    assert.deepEqual(setsOf(hostOf("http://2822734096/", "u")), ["metadata", "internal"], "168.63.129.16 as one number");
     assert.deepEqual(setsOf(hostOf("http://2852039166/", "u")), ["link-local", "metadata", "internal"], "169.254.169.254 as one number");
     assert.deepEqual(setsOf(hostOf("http://0251.0376.0251.0376/", "u")), ["link-local", "metadata", "internal"], "in octal");
     assert.deepEqual(setsOf("metadata.google.internal"), ["metadata", "internal"]);
@@ -93,6 +96,8 @@ describe("addresses: ranges and sets", () => {
     assert.deepEqual(setsOf("[ff02::1]"), ["multicast", "internal"]);
     assert.deepEqual(setsOf("255.255.255.255"), ["reserved", "internal"]);
     assert.deepEqual(setsOf("[2001:db8::1]"), ["reserved", "internal"]);
+    // A network's own NAT64 prefix (RFC 8215) translates to its IPv4 addresses, 10.0.0.5 here.
+    assert.deepEqual(setsOf("[64:ff9b:1::a00:5]"), ["reserved", "internal"]);
   });
 
   it("leaves public addresses and ordinary names out of every set", () => {

@@ -102,6 +102,8 @@ describe("paths: Windows", () => {
     assert.equal(win("C:\\Data\\Docs.\\x"), "under");
     assert.equal(win("C:\\Data\\Docs \\x"), "under");
     assert.equal(win("C:\\Data\\Docs..\\x"), "under");
+    // A name of dots and spaces alone may be `..` to Win32: `C:\Data\Docs\a\.. \..\x` is `C:\Data\x` then.
+    for (const path of ["C:\\Data\\Docs\\a\\.. \\..\\x", "C:\\Data\\Docs\\...\\x", "C:\\Data\\Docs\\. .\\x"]) assert.equal(win(path), "undecidable", path);
   });
 
   it("refuses other drives, shares, climbing out and siblings", () => {
@@ -115,9 +117,39 @@ describe("paths: Windows", () => {
   });
 
   it("cannot place device paths, drive-relative paths, streams and device names", () => {
-    for (const path of ["\\\\?\\C:\\Data\\Docs\\x", "\\\\.\\C:\\Data\\Docs\\x", "//?/C:/Data/Docs/x", "C:Data\\Docs\\x", "\\Data\\Docs\\x", "Data\\Docs", "C:\\Data\\Docs\\x::$DATA", "C:\\Data\\Docs\\NUL", "C:\\Data\\Docs\\com1.txt", "C:\\Data\\Docs\\%2e%2e\\x"]) {
+    for (const path of ["\\\\?\\C:\\Data\\Docs\\x", "\\\\.\\C:\\Data\\Docs\\x", "//?/C:/Data/Docs/x", "C:Data\\Docs\\x", "\\Data\\Docs\\x", "Data\\Docs", "C:\\Data\\Docs\\x::$DATA", "C:\\Data\\Docs\\NUL", "C:\\Data\\Docs\\com1.txt", "C:\\Data\\Docs\\NUL .txt", "C:\\Data\\Docs\\con  .log", "C:\\Data\\Docs\\%2e%2e\\x"]) {
       assert.equal(win(path), "undecidable", path);
     }
+  });
+
+  it("cannot place names holding look-alikes that Windows' best-fit mapping turns into separators, dots or spaces", () => {
+    // A server that opens the path through an ANSI API reads `..∕..∕Secret` as `../../Secret`.
+    for (const path of ["C:\\Data\\Docs\\..\u2215..\u2215Secret", "C:\\Data\\Docs\\..\uff0f..\uff0fSecret", "C:\\Data\\Docs\\..\uff3c..\uff3cSecret", "C:\\Data\\Docs\\\uff0e\uff0e\\Secret", "C:\\Data\\Docs\\..\u00a5..\u00a5Secret", "C:\\Data\\Docs\\..\u20a9Secret", "C:\\Data\\Docs\\..\u3000\\..\\Secret", "C:\\Data\\Docs\\x\uff1a\uff1a$DATA"]) {
+      assert.equal(win(path), "undecidable", path);
+    }
+    assert.equal(verdict("file:///C:/Data/Docs/..%E2%88%95..%E2%88%95Secret", pathRoot("C:\\Data\\Docs", "file-uri")), "undecidable");
+    // In a share's name as well: `\\fs01\team∕..` is the share `team` to an ANSI reader, another share to the guard.
+    assert.equal(verdict("\\\\fs01\\team\u2215..\\x", pathRoot("\\\\fs01\\team", "windows")), "undecidable");
+    // POSIX has no best-fit mapping: there `∕` is an ordinary character of a name.
+    assert.equal(verdict("/srv/docs/..\u2215x"), "under");
+  });
+
+  it("cannot place a name whose case folding outside ASCII differs between file systems", () => {
+    // NTFS upper-cases `ſ` to `S` and `ı` to `I`, and `µ` and `μ` to `Μ`: a forbid under `C:\Data\Secrets` must not miss them.
+    const secrets = pathRoot("C:\\Data\\Secrets", "windows");
+    for (const path of ["C:\\Data\\\u017fecrets\\key", "C:\\Data\\SECRET\u017f\\key"]) assert.equal(verdict(path, secrets), "undecidable", path);
+    assert.equal(verdict("C:\\Data\\Idocs\\x", pathRoot("C:\\Data\\\u0131docs", "windows")), "undecidable");
+    assert.equal(verdict("C:\\Data\\\u03bc\\x", pathRoot("C:\\Data\\\u00b5", "windows")), "undecidable");
+    // NTFS does not normalise: `cafe\u0301` is another folder than `café`, which macOS would open.
+    assert.equal(verdict("C:\\Data\\cafe\u0301\\x", pathRoot("C:\\Data\\caf\u00e9", "windows")), "undecidable");
+    // The Kelvin sign lower-cases to `k` but NTFS keeps it apart; `İ` is no `i` to anyone.
+    assert.equal(verdict("C:\\Data\\\u212aeys\\x", pathRoot("C:\\Data\\Keys", "windows")), "undecidable");
+    assert.equal(verdict("C:\\Data\\\u0130docs\\x", pathRoot("C:\\Data\\idocs", "windows")), "outside");
+    // The same name in the same letters is under, whatever its script.
+    assert.equal(verdict("C:\\Data\\Caf\u00c9\\x", pathRoot("C:\\Data\\caf\u00e9", "windows")), "under");
+    // APFS folds `ſ` to `s` as well: on POSIX the letter case already decides nothing alone.
+    assert.equal(verdict("/srv/doc\u017f/x"), "undecidable");
+    assert.equal(verdict("/srv/\u03bc/x", pathRoot("/srv/\u00b5")), "undecidable");
   });
 
   it("holds UNC paths under a UNC root, and not across shares", () => {

@@ -109,12 +109,45 @@ describe("policy library: mcp-fetch-server", function () {
       `http://0.0.0.0:${port}/admin`,
       "http://[::ffff:169.254.169.254]/latest/meta-data/",
       "http://169.254.169.254/latest/meta-data/",
+      // The user name, the fragment, an upper-case scheme, trailing dots, `*.localhost`, full-width digits, ideographic
+      // full stops and percent-encoded digits (all of which the WHATWG parser maps to 127.0.0.1), `0` and `[::]`.
+      `http://evil.example@127.0.0.1:${port}/admin`,
+      `http://127.0.0.1:${port}#@news.example.invalid`,
+      `HTTP://127.0.0.1:${port}/admin`,
+      `http://127.0.0.1.:${port}/admin`,
+      `http://localhost.:${port}/admin`,
+      `http://admin.localhost:${port}/admin`,
+      `http://\uff11\uff12\uff17.\uff10.\uff10.\uff11:${port}/admin`,
+      `http://127\u30020\u30020\u30021:${port}/admin`,
+      `http://%31%32%37.0.0.1:${port}/admin`,
+      `http://0:${port}/admin`,
+      `http://[::]:${port}/admin`,
+      "http://metadata.google.internal./computeMetadata/v1/",
+      // A zone id is no part of a WHATWG URL: the URL cannot be read, so the forbid applies.
+      `http://[fe80::1%25lo]:${port}/admin`,
     ];
     for (const url of spellings) {
       assert.equal((await researcher.refused("fetch_txt", { url })).reason, "the fetcher never reaches internal addresses", url);
       // For an assistant the site rule, earlier in the policy, gives the reason; both deny.
       assert.match((await assistant.refused("fetch_txt", { url })).reason, /^(assistants fetch only the documentation site|the fetcher never reaches internal addresses)$/, url);
     }
+    assert.deepEqual(hits, []);
+  });
+
+  it("refuses names that resolve only inside a network: dotless, .internal, .local, .home.arpa", async () => {
+    const researcher = await as("researcher");
+    const names = [
+      `http://ip6-localhost:${port}/admin`,
+      "http://redis:6379/",
+      "http://instance-data/latest/meta-data/",
+      "http://instance-data.ec2.internal/latest/meta-data/",
+      "http://host.docker.internal/",
+      "http://redis.default.svc.cluster.local./",
+      "http://ROUTER.HOME.ARPA/",
+    ];
+    for (const url of names) assert.equal((await researcher.refused("fetch_txt", { url })).reason, "the fetcher never reaches names that resolve only inside a network", url);
+    // The local-use NAT64 prefix reaches the network's own IPv4 addresses.
+    assert.equal((await researcher.refused("fetch_txt", { url: "http://[64:ff9b:1::a00:5]/" })).reason, "the fetcher never reaches internal addresses");
     assert.deepEqual(hits, []);
   });
 

@@ -21,7 +21,7 @@ import { EVERYTHING_STDIO, everythingTools } from "../support/everything.js";
 import { checkPolicySource, importGuard, interpret } from "../../compiler/index.js";
 import { echoDigests, echoGuard, echoServer, echoTools } from "../enforce/fixtures-v2.js";
 import { newIdentity } from "../session/fixtures.js";
-import { serveMcpHandler } from "./fixtures/mcp-handler.js";
+import { echoProxyOver, type EchoProxy } from "./fixtures/echo-proxy.js";
 import { failureOf, until } from "./harness.js";
 
 const V2_STDIO_SERVER = fileURLToPath(new URL("./fixtures/v2-echo-server.ts", import.meta.url));
@@ -348,10 +348,11 @@ describe("the proxy's HTTP listener and clients of revision 2026-07-28 without a
 
 describe("tool list changes for clients of revision 2026-07-28 (`subscriptions/listen`)", function () {
   this.timeout(60_000);
-  let upstream: Awaited<ReturnType<typeof serveMcpHandler>>;
+  let upstream: EchoProxy["upstream"];
   let handler: ReturnType<typeof createMcpHandler>;
   let proxy: Proxy;
   let listener: HttpListener;
+  let served: EchoProxy | undefined;
   /** What the upstream's `echo` says of itself: changing it is a rug pull the pin must catch. */
   let description = "Echoes a short text.";
 
@@ -361,15 +362,11 @@ describe("tool list changes for clients of revision 2026-07-28 (`subscriptions/l
       echo.update({ description });
       return server;
     });
-    upstream = await serveMcpHandler(handler);
-    proxy = createProxy({ upstream: { url: upstream.url }, guard: echoGuard(await echoDigests()), logger: silentLogger() });
-    await proxy.start();
-    listener = await listenHttp({ url: listenUrlOf("http://127.0.0.1:0", false), core: proxy.core, logger: silentLogger() });
+    served = await echoProxyOver(handler);
+    ({ upstream, proxy, listener } = served);
   });
   after(async () => {
-    await listener?.close();
-    await proxy?.close();
-    await upstream?.close();
+    await served?.close();
   });
 
   it("relays the upstream's change to listening clients once the pin has read the new list, over HTTP without a session", async () => {

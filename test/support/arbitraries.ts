@@ -227,10 +227,24 @@ function ruleArb(tools: readonly GeneratedTool[]): fc.Arbitrary<string> {
     const callAtoms = [
       ...tools.map((t) => toolRef(t.name)),
       "*",
-    ].flatMap((ref) => [`calls(${ref}, 10m) >= 2`, `called(${ref})`]);
+    ].flatMap((ref) => [`calls(${ref}, 10m) >= 2`, `called(${ref})`, `calls(${ref}, 10m, client) >= 3`]);
+    // Aggregates over every number argument of a tool named by an identifier, in each scope and two windows.
+    const aggregateAtoms = tools.flatMap((t) =>
+      /^[A-Za-z_][A-Za-z0-9_]*$/.test(t.name)
+        ? Object.entries(t.fields)
+            .filter(([field, f]) => (f.kind === "number" || f.kind === "integer") && /^[A-Za-z_][A-Za-z0-9_]*$/.test(field))
+            .flatMap(([field]) => [
+              `sum(${t.name}.${field}, 10m, client) > 100`,
+              `sum(${t.name}.${field}, 1h) + 5 >= 10`,
+              `max(${t.name}.${field}, 10m, all) > 50`,
+              `min(${t.name}.${field}, 1h, session) < 2`,
+            ])
+        : [],
+    );
     const atoms: fc.Arbitrary<string>[] = [
       fc.constantFrom(...FACT_ATOMS),
       fc.constantFrom(...callAtoms),
+      ...(aggregateAtoms.length === 0 ? [] : [fc.constantFrom(...aggregateAtoms)]),
       fc.constantFrom('tool.annotations.readOnlyHint', "tool.annotations.destructiveHint", 'tool.annotations.title == "Alpha"', `tool.name == ${JSON.stringify(targeted[0]!.name)}`),
       ...commonFields(targeted).flatMap(([name, kind]) => fieldAtoms(name, kind)),
     ];
@@ -402,13 +416,15 @@ export function callArb(tools: readonly GeneratedTool[]): fc.Arbitrary<Generated
             ago: pick(0, 30_000, 300_000, 599_999, 600_000, 1_800_000, 3_600_000, 7_200_000),
             client: optional(pick("a1", "b2")),
             session: optional(pick("s-1", "s-2")),
+            // Numbers for aggregates under every field name a generated tool may give one, and junk they must skip.
+            args: optional(fc.dictionary(pick("amount", "count", "divisor", "note"), fc.oneof(valueArb("number"), fc.constantFrom<unknown>("12", null, 1e300)), { maxKeys: 3 })),
           }),
           { maxLength: 8 },
         ),
       })
       .map((r): GeneratedCall => {
         const args = Object.fromEntries(r.args.filter((e) => e !== undefined));
-        const entries: HistoryEntry[] = r.history.map((h) => ({ tool: h.tool, at: r.now - h.ago, client: h.client, session: h.session }));
+        const entries: HistoryEntry[] = r.history.map((h) => ({ tool: h.tool, at: r.now - h.ago, client: h.client, session: h.session, args: h.args }));
         const context: GuardContext = {
           client: { id: r.id, role: r.role, authenticated: r.authenticated, fingerprint: r.fingerprint },
           peer: { label: r.peerLabel, fingerprint: r.peerFingerprint },

@@ -105,6 +105,24 @@ describe("pqguard diff", function () {
     assert.deepEqual(decide(original, after, change.request), ["deny", "allow"]);
   });
 
+  it("finds a moved daily sum and a changed multiple of the largest refund, with earlier amounts in the region", async () => {
+    const history = { source: await readFile(join(PAYMENTS, "payments-history.policy"), "utf8"), manifests: payments.manifests };
+    const before = checked(history.source, history.manifests, "payments-history.policy");
+    const moved = (from: string, to: string): CheckedPolicy => checked(edited(history.source, [from, to]), history.manifests, "payments-history-v2.policy");
+    for (const [after, fn] of [
+      [moved("+ args.amount > 5000", "+ args.amount > 6000"), "sum"],
+      [moved("args.amount > 3 * max(", "args.amount > 4 * max("), "max"],
+    ] as const) {
+      const diff = diffPolicies(before, after, { seed: 7 });
+      const change = diff.changes.find((c) => c.tool === "process_refund");
+      assert.ok(change !== undefined, `${fn}: ${titles(diff.changes).join("\n")}`);
+      assert.ok(change.region.some((r) => r.includes(`${fn}(process_refund.amount, `)), change.region.join(", "));
+      assert.deepEqual(decide(before, after, change.request), [change.before.decision, change.after.decision], changeTitle(change));
+      const earlier = change.request["history"] as { args?: { amount?: number } }[];
+      assert.ok(earlier.some((h) => typeof h.args?.amount === "number"), "the counterexample carries the earlier amounts");
+    }
+  });
+
   it("reads business hours in the policy's time zone", () => {
     const after = variant(["time.hour >= 8", "time.hour >= 9"]);
     const diff = diffPolicies(original, after, { seed: 4 });

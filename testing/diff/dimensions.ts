@@ -38,6 +38,6 @@ export function dimensionsOf(reads: readonly Read[], ctx: DimensionContext): Dim
   const argKeys = keys.filter((k) => k.startsWith(ARGS_PREFIX));
   for (const key of argKeys) dims.push(argsDimension(byKey.get(key)!, ctx));
   const history = keys.filter((k) => k.startsWith(HISTORY_PREFIX));
-  if (history.length > 0) dims.push(historyDimension(history.flatMap((k) => byKey.get(k)!), ctx.tool));
+  if (history.length > 0) dims.push(historyDimension(history.flatMap((k) => byKey.get(k)!), ctx.tool, reads));
   return dims;
 }

@@ -3,8 +3,9 @@
 // window; an exhaustive check tries every class of every count at once, as counts alone, then finds a list of calls
 // that gives the counts of any change it meets.
 import type { Type } from "../../compiler/ir.js";
+import { aggregateValues, recordedValues } from "../../runtime/state/values.js";
 import { callsFor, coherent, countOf, type EarlierCallAgo, type HistoryValue, type Probe } from "./probe.js";
-import { OPAQUE_HISTORY, queryKey, type Query, type Read, type Use } from "./reads.js";
+import { aggregateKey, OPAQUE_HISTORY, queryKey, type AggregateQuery, type Query, type Read, type Use } from "./reads.js";
 import { constantsOf, oneOfEachClass, signature } from "./values.js";
 import { durationText, unique, type Dimension } from "./dimension.js";
 
@@ -20,6 +21,74 @@ export function queryText(query: Query): string {
   return `calls to ${tools} in ${durationText(query.windowMs)}${query.scope === "global" ? "" : ` per ${query.scope}`}`;
 }
 
+/** An aggregate as the region names it: `sum(process_refund.amount, 1d, client)`. */
+export function aggregateText(a: AggregateQuery): string {
+  const field = a.pointer.split("/").slice(1).join(".");
+  return `${a.fn}(${a.tool}.${field}, ${durationText(a.windowMs)}${a.scope === "session" ? "" : `, ${a.scope === "global" ? "all" : a.scope}`})`;
+}
+
+/** What `a` folds of a list of earlier calls, as the state store folds them (GeneratedHistory.aggregate). */
+export function aggregateOf(calls: readonly EarlierCallAgo[], a: AggregateQuery): number {
+  const values: number[] = [];
+  for (const call of [...calls].sort((x, y) => y.ago - x.ago)) {
+    if (call.tool !== a.tool || call.ago > a.windowMs) continue;
+    if (a.scope === "session" && call.scope !== "session") continue;
+    if (a.scope === "client" && call.scope === "other") continue;
+    const value = recordedValues(call.args, [a.pointer])?.[a.pointer];
+    if (value !== undefined) values.push(value);
+  }
+  return aggregateValues(a.fn, values);
+}
+
+/** Arguments holding `value` at a JSON Pointer: `/payment/amount` → `{ payment: { amount: value } }`. */
+function argsAt(pointer: string, value: number): Record<string, unknown> {
+  const fields = pointer.split("/").slice(1).map((f) => f.replace(/~1/g, "/").replace(/~0/g, "~"));
+  let out: unknown = value;
+  for (const field of fields.reverse()) out = { [field]: out };
+  return out as Record<string, unknown>;
+}
+
+/** The most values tried per aggregate: every value class of a threshold, not every combination of them. */
+const MAX_AGGREGATE_VALUES = 16;
+
+/**
+ * Earlier calls carrying values around the numbers an aggregate is compared with (and those numbers less the other
+ * constants the rules compare arguments with, for `sum(...) + args.amount > N`): one call, and two that split it.
+ */
+function aggregateCandidates(reads: readonly Read[], aggregates: readonly AggregateQuery[], all: readonly Read[]): HistoryValue[] {
+  const numbers = (read: Read): number[] =>
+    read.use.kind === "compare" && typeof read.use.value === "number"
+      ? [read.use.value]
+      : read.use.kind === "opaque"
+        ? read.use.hints.flatMap((h) => (h.kind === "number" ? [h.value] : []))
+        : [];
+  const others = unique(all.filter((r) => r.aggregate === undefined).flatMap(numbers)) as number[];
+  const out: HistoryValue[] = [];
+  for (const a of aggregates) {
+    const own = unique(reads.filter((r) => r.aggregate !== undefined && aggregateKey(r.aggregate) === aggregateKey(a)).flatMap(numbers)) as number[];
+    const targets = unique([...own, ...own.flatMap((c) => others.map((d) => c - d)), ...others.flatMap((d) => [d / 3, d / 2]), 1, 100]) as number[];
+    const values = (unique(targets.flatMap((t) => [t - 1, t, t + 1, t + 0.01])) as number[]).filter((v) => Number.isFinite(v)).slice(0, MAX_AGGREGATE_VALUES);
+    const scope: EarlierCallAgo["scope"] = a.scope === "session" ? "session" : a.scope === "client" ? "client" : "other";
+    const ago = Math.min(1000, a.windowMs);
+    const call = (v: number, at = ago): EarlierCallAgo => ({ tool: a.tool, ago: at, scope, args: argsAt(a.pointer, v) });
+    for (const v of values) {
+      out.push({ kind: "calls", calls: [call(v)] });
+      out.push({ kind: "calls", calls: [call(v / 2), call(v / 2)] });
+      // At the window's edge (still counted) and just past it (not), beside a small value inside: a moved window shows.
+      out.push({ kind: "calls", calls: [call(1), call(v, a.windowMs)] });
+      out.push({ kind: "calls", calls: [call(1), call(v, a.windowMs + 1)] });
+    }
+  }
+  return out;
+}
+
+/** Each aggregate the reads name, by key in key order. */
+function aggregatesOf(reads: readonly Read[]): AggregateQuery[] {
+  const byKey = new Map<string, AggregateQuery>();
+  for (const read of reads) if (read.aggregate !== undefined) byKey.set(aggregateKey(read.aggregate), read.aggregate);
+  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, a]) => a);
+}
+
 /** Each count the reads name, by query key in key order, with every use made of it. */
 function queriesOf(reads: readonly Read[]): [string, { query: Query; uses: Use[] }][] {
   const byKey = new Map<string, { query: Query; uses: Use[] }>();
@@ -32,10 +101,15 @@ function queriesOf(reads: readonly Read[]): [string, { query: Query; uses: Use[]
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
 }
 
-/** The dimension of earlier calls, from every count the two policies read for a tool. */
-export function historyDimension(reads: readonly Read[], tool: string): Dimension {
+/**
+ * The dimension of earlier calls, from every count and aggregate the two policies read for a tool (`reads`); `all` is
+ * every read of the tool, whose constants suggest values for aggregates.
+ */
+export function historyDimension(reads: readonly Read[], tool: string, all: readonly Read[] = reads): Dimension {
   const queries = queriesOf(reads);
-  const opaque = reads.some((r) => r.key === OPAQUE_HISTORY || r.use.kind === "opaque");
+  const aggregates = aggregatesOf(reads);
+  // Values of earlier calls have no finite classes here: an aggregate is explored by search.
+  const opaque = aggregates.length > 0 || reads.some((r) => (r.key === OPAQUE_HISTORY || r.use.kind === "opaque") && r.aggregate === undefined);
 
   let classes: HistoryValue[] | undefined;
   if (!opaque) {
@@ -51,7 +125,7 @@ export function historyDimension(reads: readonly Read[], tool: string): Dimensio
     }
   }
 
-  const candidates: HistoryValue[] = [{ kind: "calls", calls: [] }];
+  const candidates: HistoryValue[] = [{ kind: "calls", calls: [] }, ...aggregateCandidates(reads, aggregates, all)];
   const made = new Set<string>();
   for (const [, { query, uses }] of queries) {
     const constants = query.called ? [1] : constantsOf(uses).filter((c): c is number => typeof c === "number");
@@ -84,10 +158,12 @@ export function historyDimension(reads: readonly Read[], tool: string): Dimensio
   return {
     key: "history",
     label: "earlier calls",
-    inputs: queries.map(([key]) => key),
+    inputs: [...queries.map(([key]) => key), ...aggregates.map(aggregateKey)],
     candidates,
     classes,
-    ...(classes === undefined ? { opaqueBecause: "earlier calls are counted over a window that is not a constant" } : {}),
+    ...(classes === undefined
+      ? { opaqueBecause: aggregates.length > 0 ? "earlier calls are aggregated by the values of their arguments" : "earlier calls are counted over a window that is not a constant" }
+      : {}),
     get: (p) => p.history,
     set,
     simpler: (p) => {
@@ -107,8 +183,9 @@ export function historyDimension(reads: readonly Read[], tool: string): Dimensio
       const all = countsOf(probeLike).filter((c) => c.count > 0);
       const changed = all.filter((c) => sample.changed.has(queryKey(c.query)));
       const counts = changed.length > 0 ? changed : all;
-      if (counts.length === 0) return "no earlier calls";
-      return counts.map(({ query, count }) => (query.called ? queryText(query) : `${queryText(query)} = ${count}`)).join(", ");
+      const folds = history.kind === "calls" ? aggregates.map((a) => `${aggregateText(a)} = ${aggregateOf(history.calls, a)}`) : [];
+      if (counts.length === 0 && folds.length === 0) return "no earlier calls";
+      return [...counts.map(({ query, count }) => (query.called ? queryText(query) : `${queryText(query)} = ${count}`)), ...folds].join(", ");
     },
   };
 }

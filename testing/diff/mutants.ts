@@ -1,16 +1,16 @@
 // Policies one edit away from a checked policy, to measure `pqguard diff` with: mutants that change what the policy
 // means (an operator flipped, a constant moved, a list member swapped or removed, a window or limit changed, a regex
-// altered, a rule dropped, an effect changed), and rewrites that must not (rules reordered, conditions commuted, a
+// altered, a rule dropped, an effect changed, an aggregate's fold or scope changed), and rewrites that must not (rules reordered, conditions commuted, a
 // rule split per tool, comments and layout). Each is the policy's text edited at the spans of its syntax tree;
 // callers check it and keep the ones that still check.
-import type { Binary, CallRule, DurationLiteral, Expr, ListLiteral, NumberLiteral, RegexLiteral, Span, StringLiteral } from "../../grammar/ast.js";
+import type { Binary, Call, CallRule, DurationLiteral, Expr, ListLiteral, NumberLiteral, RegexLiteral, Span, StringLiteral } from "../../grammar/ast.js";
 import { conjuncts, pathText } from "../../compiler/analysis.js";
 import type { CheckedPolicy, Type } from "../../compiler/ir.js";
 import { ALGORITHMS } from "../../runtime/guard/algorithms.js";
 import { regexSites, widenClass } from "./regex.js";
 import { WEEKDAYS } from "./wallclock.js";
 
-export type MutationKind = "operator" | "constant" | "member" | "window" | "regex" | "drop" | "effect";
+export type MutationKind = "operator" | "constant" | "member" | "window" | "regex" | "drop" | "effect" | "aggregate";
 export type RewriteKind = "reorder" | "commute" | "split" | "layout";
 
 export interface Mutant {
@@ -128,6 +128,20 @@ class MutantWriter {
       if (e.kind === "ListLiteral" && parent?.kind === "Binary") this.members(e, parent);
       if (e.kind === "StringLiteral" && parent?.kind === "Binary" && (parent.op === "==" || parent.op === "!=")) this.swapString(e, parent);
       if (e.kind === "RegexLiteral") this.regex(e);
+      if (e.kind === "Call" && (e.callee === "sum" || e.callee === "max" || e.callee === "min")) this.aggregate(e);
+    }
+  }
+
+  /** Another fold of the same values (`sum` ↔ `max`, `min` → `max`), and another scope: client ↔ session. */
+  private aggregate(e: Call): void {
+    const other = e.callee === "sum" ? "max" : e.callee === "max" ? "sum" : "max";
+    this.add("aggregate", e.calleeSpan, other, `\`${e.callee}()\` → \`${other}()\``);
+    const scope = e.args[2];
+    const window = e.args[1];
+    if (scope === undefined && window !== undefined) this.add("aggregate", { ...window.span, start: window.span.end }, ", client", `scope \`session\` → \`client\``);
+    else if (scope !== undefined) {
+      const next = scope.kind === "Path" && scope.root === "client" ? "session" : "client";
+      this.add("aggregate", scope.span, next, `scope \`${this.policy.source.slice(scope.span.start, scope.span.end)}\` → \`${next}\``);
     }
   }
 
@@ -146,7 +160,7 @@ class MutantWriter {
 
   private duration(e: DurationLiteral, parent: Expr | undefined): void {
     const text = (amount: number): string => `${amount}${e.unit}`;
-    if (parent?.kind === "Call" && parent.callee === "calls") {
+    if (parent?.kind === "Call" && ["calls", "sum", "max", "min"].includes(parent.callee)) {
       this.add("window", e.span, text(e.amount * 2), `window \`${e.text}\` ×2 → \`${text(e.amount * 2)}\``);
       return;
     }

@@ -11,6 +11,8 @@ export interface EarlierCallAgo {
   /** Milliseconds before the decision; 0 is the same instant, which a count still includes. */
   readonly ago: number;
   readonly scope: CallScope;
+  /** The call's arguments, where an aggregate (`sum(T.amount, 1d)`) reads them. */
+  readonly args?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /**
@@ -48,7 +50,7 @@ export function probeOf(request: GeneratedRequest): Probe {
     sessionId: context.session.id ?? "session",
     ageMs: context.session.ageMs,
     now: context.now,
-    history: { kind: "calls", calls: calls.map((c) => ({ tool: c.tool, ago: context.now - c.at, scope: c.scope })) },
+    history: { kind: "calls", calls: calls.map((c) => ({ tool: c.tool, ago: context.now - c.at, scope: c.scope, ...(c.args === undefined ? {} : { args: c.args }) })) },
   };
 }
 
@@ -115,7 +117,7 @@ export function requestOf(p: Probe): GeneratedRequest {
     p.history.kind === "counts"
       ? new CountsHistory(p.history.counts, p.now)
       : new GeneratedHistory(
-          [...p.history.calls].sort((a, b) => b.ago - a.ago).map((c) => ({ tool: c.tool, at: p.now - c.ago, scope: c.scope })),
+          [...p.history.calls].sort((a, b) => b.ago - a.ago).map((c) => ({ tool: c.tool, at: p.now - c.ago, scope: c.scope, args: c.args })),
           p.now,
         );
   const context: GuardContext = {

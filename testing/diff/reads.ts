@@ -3,9 +3,9 @@
 // few classes that decide alike; any other use is opaque, and only searching can explore it. Each requirement, rule
 // and limit also gets an identity from its content, so rules match across versions whatever their line.
 import type { Expr, Path, RuleEffect } from "../../grammar/ast.js";
-import { pathText, typeOf, underStyle } from "../../compiler/analysis.js";
+import { aggregatedField, historyScope, pathText, typeOf, underStyle } from "../../compiler/analysis.js";
 import type { CheckedPolicy, Type } from "../../compiler/ir.js";
-import type { LimitScope } from "../../runtime/guard/types.js";
+import type { AggregateFunction, LimitScope } from "../../runtime/guard/types.js";
 
 export type CompareOp = "==" | "!=" | "<" | "<=" | ">" | ">=";
 
@@ -36,6 +36,16 @@ export interface Query {
   readonly called: boolean;
 }
 
+/** One aggregate of earlier calls' values a decision reads: `sum(process_refund.amount, 24h, client)`. */
+export interface AggregateQuery {
+  readonly fn: AggregateFunction;
+  readonly tool: string;
+  /** JSON Pointer of the argument, `/amount`. */
+  readonly pointer: string;
+  readonly windowMs: number;
+  readonly scope: LimitScope;
+}
+
 export interface Read {
   readonly key: string;
   /** The static type the checker gave the input (args paths); `unknown` where the input has a fixed kind. */
@@ -43,6 +53,7 @@ export interface Read {
   readonly use: Use;
   readonly path?: Path;
   readonly query?: Query;
+  readonly aggregate?: AggregateQuery;
 }
 
 export type ItemKind = "requirement" | "rule" | "limit";
@@ -85,6 +96,11 @@ export const OPAQUE_HISTORY = "history:opaque";
 export function queryKey(query: Query): string {
   const tools = query.tools === "*" ? "*" : [...query.tools].sort().join(",");
   return `${HISTORY_PREFIX}${query.called ? "called" : "count"}|${tools}|${query.windowMs}|${query.scope}`;
+}
+
+/** The input key of an aggregate; two policies reading the same aggregate read the same key. */
+export function aggregateKey(a: AggregateQuery): string {
+  return `${HISTORY_PREFIX}${a.fn}|${a.tool}|${a.pointer}|${a.windowMs}|${a.scope}`;
 }
 
 /** `session.calls` is the count of every earlier call of this session. */
@@ -163,11 +179,27 @@ function historyQuery(call: Expr & { kind: "Call" }): Query | undefined {
   const tools = tool === "*" ? "*" : [tool];
   if (call.callee === "called") return { tools, windowMs: Number.POSITIVE_INFINITY, scope: "session", called: true };
   const window = call.args[1] === undefined ? undefined : constantOf(call.args[1]);
-  return typeof window === "number" && window > 0 ? { tools, windowMs: window, scope: "session", called: false } : undefined;
+  const scope = historyScope(call.args[2]);
+  return typeof window === "number" && window > 0 && scope !== undefined ? { tools, windowMs: window, scope, called: false } : undefined;
 }
 
 function isHistoryCall(expr: Expr): expr is Expr & { kind: "Call" } {
   return expr.kind === "Call" && (expr.callee === "calls" || expr.callee === "called");
+}
+
+const AGGREGATE_FUNCTIONS: ReadonlySet<string> = new Set(["sum", "max", "min"]);
+
+/** `sum(T.F, W[, S])` with a constant window; undefined when the window is not one. */
+function aggregateQuery(call: Expr & { kind: "Call" }): AggregateQuery | undefined {
+  const field = aggregatedField(call.args[0]);
+  const window = call.args[1] === undefined ? undefined : constantOf(call.args[1]);
+  const scope = historyScope(call.args[2]);
+  if (field === undefined || typeof window !== "number" || !(window > 0) || scope === undefined) return undefined;
+  return { fn: call.callee as AggregateFunction, tool: field.tool, pointer: field.pointer, windowMs: window, scope };
+}
+
+function isAggregateCall(expr: Expr): expr is Expr & { kind: "Call" } {
+  return expr.kind === "Call" && AGGREGATE_FUNCTIONS.has(expr.callee);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -237,13 +269,26 @@ class ReadCollector {
   private simple(expr: Expr): boolean {
     const e = unparen(expr);
     if (e.kind === "Path") return pathKey(e, this.zone) !== undefined;
+    if (isAggregateCall(e)) return aggregateQuery(e) !== undefined;
     return isHistoryCall(e) && e.callee === "calls" && historyQuery(e) !== undefined;
   }
 
   private emitSimple(expr: Expr, use: Use): void {
     const e = unparen(expr);
     if (e.kind === "Path") this.emitPath(e, use);
+    else if (isAggregateCall(e)) this.emitAggregate(e, use);
     else if (isHistoryCall(e)) this.emitHistory(e, use);
+  }
+
+  /** An aggregate of earlier calls' values: part of the history, read by value, so search explores it. */
+  private emitAggregate(call: Expr & { kind: "Call" }, use: Use): void {
+    const aggregate = aggregateQuery(call);
+    if (aggregate === undefined) {
+      this.reads.push({ key: OPAQUE_HISTORY, type: UNKNOWN, use: { kind: "opaque", hints: [] } });
+      for (const arg of call.args.slice(1)) this.opaque(arg, []);
+      return;
+    }
+    this.reads.push({ key: aggregateKey(aggregate), type: { kind: "number" }, use, aggregate });
   }
 
   private emitPath(path: Path, use: Use): void {
@@ -277,6 +322,10 @@ class ReadCollector {
         if (e.path.kind === "Path") this.emitPath(e.path, { kind: "has" });
         return;
       case "Call":
+        if (isAggregateCall(e)) {
+          this.emitAggregate(e, { kind: "opaque", hints });
+          return;
+        }
         if (isHistoryCall(e)) {
           const query = historyQuery(e);
           if (query === undefined) this.emitHistory(e, { kind: "opaque", hints });
@@ -375,13 +424,16 @@ function canonicalText(expr: Expr): string {
     case "ListLiteral":
       return `[${e.elements.map(canonicalText).join(", ")}]`;
     case "Name":
-      return e.name;
+      return e.segments === undefined ? e.name : pathText(e.name, e.segments);
     case "Path":
       return pathText(e.root, e.segments);
     case "Has":
       return `has ${canonicalText(e.path)}`;
-    case "Call":
-      return `${e.callee}(${e.args.map(canonicalText).join(", ")})${e.field === undefined ? "" : `.${e.field.name}`}`;
+    case "Call": {
+      // `session` is the scope a history read has when none is written.
+      const args = (e.callee === "calls" || AGGREGATE_FUNCTIONS.has(e.callee)) && historyScope(e.args[2]) === "session" ? e.args.slice(0, 2) : e.args;
+      return `${e.callee}(${args.map(canonicalText).join(", ")})${e.field === undefined ? "" : `.${e.field.name}`}`;
+    }
     case "Quantifier":
       return `(${e.quantifier} ${e.variable.name} in ${canonicalText(e.list)}: ${canonicalText(e.body)})`;
     case "Variable":
