@@ -529,7 +529,7 @@ function parseAnswer(reply: unknown, queries: readonly Query[], marks: boolean):
     const fold = i >= 5 && (i - 5) % 3 < 2 && queries[Math.floor((i - 5) / 3)]!.kind === "a";
     // Lua prints an overflowed fold as `inf` and an undefined one as `nan`: read as the guard reads them (it refuses both).
     if (fold && typeof v === "string" && /^-?(inf|nan)$/i.test(v)) return v.toLowerCase().endsWith("nan") ? Number.NaN : v.startsWith("-") ? -Infinity : Infinity;
-    if (fold && typeof v === "string" && /^-?[0-9.eE+-]+$/.test(v) && Number.isFinite(Number(v))) return Number(v);
+    if (fold && typeof v === "string" && /^-?[0-9.eE+-]+$/.test(v) && Number.isFinite(Number(v))) return Number(v) + 0; // never -0, as in the other stores
     if (!fold && isInteger(v)) return v;
     throw garbage();
   });
