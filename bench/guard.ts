@@ -15,7 +15,7 @@ import type { CheckedPolicy } from "../compiler/ir.js";
 import { checkPolicySource } from "../compiler/load.js";
 import { historyOf } from "../compiler/request.js";
 import type { Decision, GuardContext, GuardModule, GuardRequest } from "../runtime/guard/types.js";
-import { measureResultRules } from "./result-rules.js";
+import { measureResultRules, measureReturnPath } from "./result-rules.js";
 
 const TOOLS = 20;
 /** Rules per tool in the decision benchmark (5 × 20 = 100) and in the compile benchmark (50 × 20 = 1,000). */
@@ -350,6 +350,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   ];
 
   const results = await measureResultRules((p) => compiledModule(p));
+  const returning = await measureReturnPath((p) => compiledModule(p));
 
   const result = {
     rules: TOOLS * RULES_PER_TOOL,
@@ -371,6 +372,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     compile_1000_rules_ms: Math.round(compile.median),
     compile_1000_rules_cold_ms: Math.round(compile.cold),
     ...results,
+    ...returning,
     node: process.version,
     cpu: cpus()[0]?.model ?? "unknown",
   };
@@ -387,6 +389,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
       row("hand-written closure", closureNs, "baseline"),
       row("cedar-wasm (preparsed)", cedarNs, `${result.cedar_vs_compiled}× the compiled guard`),
       `  ten result rules on a 10 KiB text result: +${results.result_rules_us.toFixed(3)} µs (call decision ${results.call_decision_us.toFixed(3)} µs, with inspection ${results.with_result_us.toFixed(3)} µs)\n`,
+      `  return path with the ten rules (DecisionPoint, memory store): ${returning.return_path_us.toFixed(3)} µs per 10 KiB result; notification bookkeeping +${returning.return_bookkeeping_us.toFixed(3)} µs; a progress message ${returning.progress_us.toFixed(3)} µs\n`,
       `  pqguard compile, 1,000 rules: ${result.compile_1000_rules_ms} ms (check + codegen; first run ${result.compile_1000_rules_cold_ms} ms)\n`,
       ...(compiledVsBaseline === undefined || interpretedVsBaseline === undefined
         ? []

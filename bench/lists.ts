@@ -6,7 +6,10 @@
 // The compiled guard is also built as guards were before they kept one decision's URL readings (each `url()`, `host()`
 // and `ip()` parsing again), so that the cost of a URL element before and after is measured in the same run.
 // Aggregates are read from a MemoryStateStore snapshot holding 1, 10 and 100 earlier refunds of the client, against
-// the same rules written with `calls()` on the same store as the baseline.
+// the same rules written with `calls()` on the same store as the baseline. Where Cedar can express a rule (a set of
+// tags each in an allowed set: `containsAll`), cedar-wasm decides the same calls on the equivalent policy beside the
+// compiled guard; Cedar has no quantifier over a list of records, no path, URL or host functions and no history.
+import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -147,6 +150,62 @@ function measure(calls: readonly GuardRequest[], guards: readonly GuardModule[],
   return medianNsPerInput(calls, guards.map((g, i) => ({ name: String(i), run: (call: GuardRequest) => g.guard(call, context) })), ROUNDS);
 }
 
+/** The rule Cedar can express, in both languages: every tag in the allowed set. */
+const ALLOWED_TAGS = ["alpha", "beta", "gamma", "delta", "eps"];
+const TAGS_POLICY = `policy tags version 1
+manifest "lists.tools.json"
+
+permit tool tag_items
+  when all t in args.tags: t in ${JSON.stringify(ALLOWED_TAGS).replaceAll(",", ", ")}
+`;
+const CEDAR_TAGS = `permit(principal, action == Action::"tag_items", resource) when { ${JSON.stringify(ALLOWED_TAGS)}.containsAll(context.tags) };`;
+
+interface TagsCall {
+  readonly request: GuardRequest;
+  readonly cedar: cedar.StatefulAuthorizationCall;
+}
+
+function cedarDecision(call: cedar.StatefulAuthorizationCall): string {
+  const answer = cedar.statefulIsAuthorized(call);
+  if (answer.type !== "success") throw new Error(`cedar failed: ${answer.errors.map((e) => e.message).join("; ")}`);
+  return answer.response.decision;
+}
+
+/** Median ns per decision of the compiled guard and of cedar-wasm (preparsed) on the tags rule, by list length. */
+async function againstCedar(): Promise<{ length: number; compiledNs: number; cedarNs: number }[]> {
+  const guard = await compiledModule(check(TAGS_POLICY), true);
+  const preparsed = cedar.preparsePolicySet("lists-tags", { staticPolicies: { tags: CEDAR_TAGS } });
+  if (preparsed.type !== "success") throw new Error(`cedar policy did not parse: ${preparsed.errors.map((e) => e.message).join("; ")}`);
+  const rows: { length: number; compiledNs: number; cedarNs: number }[] = [];
+  for (const length of LENGTHS) {
+    const calls: TagsCall[] = workload("tags", length).map((request) => ({
+      request,
+      cedar: {
+        principal: { type: "Agent", id: "agent-7" },
+        action: { type: "Action", id: "tag_items" },
+        resource: { type: "Server", id: "lists" },
+        context: { tags: request.args.tags as string[] },
+        preparsedPolicySetId: "lists-tags",
+        entities: [],
+      },
+    }));
+    for (const call of calls) {
+      const ours = guard.guard(call.request, CONTEXT).decision;
+      if (ours !== cedarDecision(call.cedar)) throw new Error(`pqguard and Cedar disagree on ${JSON.stringify(call.request)}`);
+    }
+    const [compiledNs, cedarNs] = medianNsPerInput(
+      calls,
+      [
+        { name: "compiled", run: (c: TagsCall) => guard.guard(c.request, CONTEXT) },
+        { name: "cedar", run: (c: TagsCall) => cedarDecision(c.cedar) },
+      ],
+      ROUNDS,
+    );
+    rows.push({ length, compiledNs: compiledNs!, cedarNs: cedarNs! });
+  }
+  return rows;
+}
+
 const HISTORIES = [1, 10, 100] as const;
 const DAY = 86_400_000;
 
@@ -195,6 +254,7 @@ export async function run({ json }: { json: boolean }): Promise<void> {
     const [compiledNs, interpreterNs, baselineCompiledNs, baselineInterpreterNs] = measure(refunds, [compiled, interpreter, baselineCompiled, interpret(baseline)], context);
     aggregateRows.push({ earlier, compiledNs: compiledNs!, interpreterNs: interpreterNs!, baselineCompiledNs: baselineCompiledNs!, baselineInterpreterNs: baselineInterpreterNs! });
   }
+  const cedarRows = await againstCedar();
   const slope = (kind: Kind, key: "compiledNs" | "perUseNs" | "interpreterNs"): number => {
     const one = rows.find((r) => r.kind === kind && r.length === 1)![key];
     const ten = rows.find((r) => r.kind === kind && r.length === 10)![key];
@@ -207,7 +267,8 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   if (json) {
     const rounded = rows.map((r) => ({ ...r, compiledNs: Math.round(r.compiledNs), perUseNs: Math.round(r.perUseNs), interpreterNs: Math.round(r.interpreterNs) }));
     const aggregates = aggregateRows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Math.round(v)])));
-    process.stdout.write(`${JSON.stringify({ bench: "lists", machine, rows: rounded, perElementNs: perElement, aggregates })}\n`);
+    const cedarRounded = cedarRows.map((r) => ({ length: r.length, compiledNs: Math.round(r.compiledNs), cedarNs: Math.round(r.cedarNs), ratio: Math.round(r.cedarNs / r.compiledNs) }));
+    process.stdout.write(`${JSON.stringify({ bench: "lists", machine, rows: rounded, perElementNs: perElement, aggregates, cedar: cedarRounded })}\n`);
     return;
   }
   process.stdout.write(`lists: median per decision, ${CALLS} varied calls per row (${machine})\n`);
@@ -224,5 +285,9 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   for (const r of aggregateRows) {
     const ns = (v: number): string => `${Math.round(v)} ns`;
     process.stdout.write(`  ${String(r.earlier).padStart(7)}  ${ns(r.compiledNs).padStart(8)}  ${ns(r.baselineCompiledNs).padStart(8)}  ${ns(r.interpreterNs).padStart(11)}  ${ns(r.baselineInterpreterNs).padStart(8)}\n`);
+  }
+  process.stdout.write("  tags rule against cedar-wasm (preparsed), the same calls\n  elements  compiled  cedar-wasm  ratio\n");
+  for (const r of cedarRows) {
+    process.stdout.write(`  ${String(r.length).padStart(8)}  ${`${Math.round(r.compiledNs)} ns`.padStart(8)}  ${`${Math.round(r.cedarNs)} ns`.padStart(10)}  ${Math.round(r.cedarNs / r.compiledNs)}x\n`);
   }
 }

@@ -5,7 +5,11 @@ import process from "node:process";
 import type { CheckedPolicy } from "../compiler/ir.js";
 import { checkPolicySource } from "../compiler/load.js";
 import { historyOf } from "../compiler/request.js";
+import { DecisionPoint } from "../runtime/enforce/decide.js";
+import { gatedResponse, ResultGate } from "../runtime/enforce/links.js";
+import { InOrder, ReturningCalls } from "../runtime/enforce/notifications.js";
 import { inspectResult } from "../runtime/enforce/results.js";
+import { MemoryStateStore } from "../runtime/state/memory.js";
 import type { GuardContext, GuardModule, CallResult } from "../runtime/guard/types.js";
 
 const ROUNDS = 301;
@@ -90,4 +94,55 @@ export async function measureResultRules(compile: (policy: CheckedPolicy) => Pro
   const call = median(alone);
   const withResult = median(both);
   return { call_decision_us: +call.toFixed(3), with_result_us: +withResult.toFixed(3), result_rules_us: +(withResult - call).toFixed(3) };
+}
+
+/**
+ * The enforcement point's return path under the same ten rules, through a DecisionPoint with a memory store: a 10 KiB
+ * result inspected alone (`return_path_us`, the baseline), and as enforce() and guardClient() now pass it on: the call
+ * kept by request id and progress token, the result through the gate that remembers its resource links, queued behind
+ * earlier notifications, answered as a response (`return_bookkeeping_us` is the difference); and one 120-character progress message inspected as the call's result
+ * (`progress_us`), the cost a notification pays. Sequential awaited operations, batches interleaved round by round.
+ */
+export async function measureReturnPath(compile: (policy: CheckedPolicy) => Promise<GuardModule>): Promise<{ return_path_us: number; return_bookkeeping_us: number; progress_us: number }> {
+  const guard = await compile(resultRulesPolicy());
+  let clock = Date.parse("2026-11-23T10:15:00Z");
+  const decisions = new DecisionPoint(guard, "server", { store: new MemoryStateStore(), now: () => clock++ }, "0".repeat(64));
+  const session = { sessionId: "s-1", establishedAt: 0, sealed: false, info: undefined };
+  const call = { tool: "read_text_file", args: { path: "/srv/app/main.ts" }, session };
+  const result: CallResult = { content: [{ type: "text", text: tenKiB() }] };
+  const progress = { jsonrpc: "2.0", method: "notifications/progress", params: { progressToken: 7, progress: 1, total: 2, message: "read 4 of 8 files: /srv/app/main.ts, /srv/app/util.ts, /srv/app/db.ts, /srv/app/api.ts".padEnd(120, ".") } };
+  const calls = new ReturningCalls();
+  const gate = new ResultGate(decisions, (error) => error);
+  const response = { jsonrpc: "2.0", id: 1, result };
+  const order = new InOrder();
+  const meta = { progressToken: 7 };
+  let sink = 0;
+  const alone = async (): Promise<void> => {
+    for (let i = 0; i < BATCH; i++) if ("result" in (await decisions.inspectResult({ ...call, result }))) sink++;
+  };
+  const kept = async (): Promise<void> => {
+    for (let i = 0; i < BATCH; i++) {
+      calls.set(i, call, meta);
+      const running = calls.take(i)!;
+      await order.queue(gatedResponse(response, gate.afterCall(running.tool, running.args, running.session, result)), (answered) => {
+        if ("result" in answered) sink++;
+      });
+    }
+  };
+  const notified = async (): Promise<void> => {
+    for (let i = 0; i < BATCH; i++) if ((await decisions.inspectNotification(progress, [call], session)) !== undefined) sink++;
+  };
+  const contenders = [alone, kept, notified];
+  const samples: number[][] = contenders.map(() => []);
+  for (let i = 0; i < 10; i++) for (const run of contenders) await run();
+  for (let round = 0; round < ROUNDS / 3; round++) {
+    for (const [i, run] of contenders.entries()) {
+      const start = process.hrtime.bigint();
+      await run();
+      samples[i]!.push(Number(process.hrtime.bigint() - start) / BATCH / 1000);
+    }
+  }
+  if (sink === 0) throw new Error("nothing was inspected");
+  const [base, withBookkeeping, perProgress] = samples.map(median) as [number, number, number];
+  return { return_path_us: +base.toFixed(3), return_bookkeeping_us: +(withBookkeeping - base).toFixed(3), progress_us: +perProgress.toFixed(3) };
 }

@@ -1,6 +1,6 @@
 // Static analysis of result rules that both back ends read: each rule's clauses (`when` split at top-level `and`, as
 // for call rules) with their texts, and the rules that target a tool.
-import { conjuncts, exprText, targets, type Clause } from "./analysis.js";
+import { conjuncts, exprText, forEachCall, targets, type Clause } from "./analysis.js";
 import type { Expr } from "../grammar/ast.js";
 import type { CheckedPolicy, CheckedResultRule } from "./ir.js";
 
@@ -53,30 +53,10 @@ export function redactedOutputSchemas(policy: CheckedPolicy): Record<string, unk
 /** Every `seen` label the policy records (`mark ... as seen`) or reads (`seen("...")`), sorted. */
 export function seenLabels(policy: CheckedPolicy): string[] {
   const labels = new Set<string>();
-  const walk = (e: Expr | undefined): void => {
-    if (e === undefined) return;
-    switch (e.kind) {
-      case "Call":
-        if (e.callee === "seen" && e.args[0]?.kind === "StringLiteral") labels.add(e.args[0].value);
-        e.args.forEach(walk);
-        return;
-      case "Binary":
-        walk(e.left);
-        walk(e.right);
-        return;
-      case "Unary":
-        walk(e.operand);
-        return;
-      case "Paren":
-        walk(e.inner);
-        return;
-      case "ListLiteral":
-        e.elements.forEach(walk);
-        return;
-      default:
-        return;
-    }
-  };
+  const walk = (e: Expr | undefined): void =>
+    forEachCall(e, (call) => {
+      if (call.callee === "seen" && call.args[0]?.kind === "StringLiteral") labels.add(call.args[0].value);
+    });
   for (const r of policy.requirements) walk(r.condition);
   for (const r of policy.rules) {
     walk(r.when);

@@ -175,24 +175,8 @@ const WINDOWED: ReadonlySet<string> = new Set(["calls", ...AGGREGATES]);
 
 /** The longest window of the `calls()`, `sum()`, `max()` and `min()` in an expression; one of zero or less reads nothing. */
 function callsWindow(expr: Expr, maxAge: number): number {
-  switch (expr.kind) {
-    case "Call": {
-      const window = WINDOWED.has(expr.callee) && expr.args[1] !== undefined ? durationRange(expr.args[1], maxAge)[1] : 0;
-      return expr.args.reduce((longest, arg) => Math.max(longest, callsWindow(arg, maxAge)), Math.max(0, window));
-    }
-    case "Paren":
-      return callsWindow(expr.inner, maxAge);
-    case "Unary":
-      return callsWindow(expr.operand, maxAge);
-    case "Binary":
-      return Math.max(callsWindow(expr.left, maxAge), callsWindow(expr.right, maxAge));
-    case "ListLiteral":
-      return expr.elements.reduce((longest, e) => Math.max(longest, callsWindow(e, maxAge)), 0);
-    case "Quantifier":
-      return Math.max(callsWindow(expr.list, maxAge), callsWindow(expr.body, maxAge));
-    default:
-      return 0;
-  }
+  const own = expr.kind === "Call" && WINDOWED.has(expr.callee) && expr.args[1] !== undefined ? Math.max(0, durationRange(expr.args[1], maxAge)[1]) : 0;
+  return childrenOf(expr).reduce((longest, child) => Math.max(longest, callsWindow(child, maxAge)), own);
 }
 
 const UNBOUNDED: readonly [number, number] = [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
@@ -305,43 +289,44 @@ export function aggregatedField(arg: Expr | undefined): { readonly tool: string;
   return { tool: arg.name, pointer: pointerOf(fields) };
 }
 
+/** The expressions directly inside `e`, in source order: the one place that knows where sub-expressions sit. */
+export function childrenOf(e: Expr): readonly Expr[] {
+  switch (e.kind) {
+    case "Call":
+      return e.args;
+    case "Binary":
+      return [e.left, e.right];
+    case "Unary":
+      return [e.operand];
+    case "Paren":
+      return [e.inner];
+    case "ListLiteral":
+      return e.elements;
+    case "Quantifier":
+      return [e.list, e.body];
+    default:
+      return [];
+  }
+}
+
+/** Calls `visit` on every function call in `e`, at any depth (inside quantifiers, lists and other calls too). */
+export function forEachCall(e: Expr | undefined, visit: (call: Extract<Expr, { kind: "Call" }>) => void): void {
+  if (e === undefined) return;
+  if (e.kind === "Call") visit(e);
+  for (const child of childrenOf(e)) forEachCall(child, visit);
+}
+
 /** Tool → the JSON Pointers of its arguments the policy aggregates, sorted: all a state store may keep of arguments. */
 export function aggregatedValues(policy: CheckedPolicy): Record<string, string[]> {
   const found = new Map<string, Set<string>>();
-  const walk = (e: Expr | undefined): void => {
-    if (e === undefined) return;
-    switch (e.kind) {
-      case "Call": {
-        const field = (AGGREGATES as readonly string[]).includes(e.callee) ? aggregatedField(e.args[0]) : undefined;
-        if (field !== undefined) {
-          const pointers = found.get(field.tool) ?? new Set<string>();
-          pointers.add(field.pointer);
-          found.set(field.tool, pointers);
-        }
-        e.args.forEach(walk);
-        return;
-      }
-      case "Binary":
-        walk(e.left);
-        walk(e.right);
-        return;
-      case "Unary":
-        walk(e.operand);
-        return;
-      case "Paren":
-        walk(e.inner);
-        return;
-      case "ListLiteral":
-        e.elements.forEach(walk);
-        return;
-      case "Quantifier":
-        walk(e.list);
-        walk(e.body);
-        return;
-      default:
-        return;
-    }
-  };
+  const walk = (e: Expr | undefined): void =>
+    forEachCall(e, (call) => {
+      const field = (AGGREGATES as readonly string[]).includes(call.callee) ? aggregatedField(call.args[0]) : undefined;
+      if (field === undefined) return;
+      const pointers = found.get(field.tool) ?? new Set<string>();
+      pointers.add(field.pointer);
+      found.set(field.tool, pointers);
+    });
   for (const r of policy.requirements) walk(r.condition);
   for (const r of [...policy.rules, ...policy.resultRules]) {
     walk(r.when);

@@ -45,6 +45,7 @@ export {
   type ToolResult,
   type ResultStage,
   type StageRefusal,
+  type ReturningCall,
 } from "./enforce/index.js";
 
 // Result rules: what enforcement does with a tool's result (usable on its own, say in a custom gateway).

@@ -10,6 +10,8 @@ import { DecisionPoint, type ApprovalCallback, type DecisionOptions, type PinVer
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
+import { InOrder, LOG_MESSAGE, PROGRESS, ReturningCalls } from "./notifications.js";
+import { gatedResponse, ResultGate } from "./links.js";
 import { DecidingCall, isRequest, isResponse, onEveryTransport, withEnvelope, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
 import { PinnedToolList, type ReadBudget } from "./tool-list.js";
 
@@ -39,6 +41,7 @@ export type GuardableClient = Connectable;
 
 const CALL = "tools/call";
 const LIST = "tools/list";
+const READ = "resources/read";
 const LIST_CHANGED = "notifications/tools/list_changed";
 /**
  * How long the server may take to list its tools when a call needs the pin (the MCP SDK's default request timeout);
@@ -100,6 +103,7 @@ export function guardClient(client: GuardableClient, guard: GuardModule, options
     options,
     resolver,
     decisions,
+    results: new ResultGate(decisions, (error) => error),
     list,
     pin: (tool, budget) => list.use((state) => verdictFor(tool, state), budget),
     visible: (tools) => {
@@ -136,6 +140,8 @@ interface ClientGuard {
   readonly options: GuardClientOptions;
   readonly resolver: SessionResolver;
   readonly decisions: DecisionPoint;
+  /** The result rules' gate: tools/call results, and reads of the resources they linked to. */
+  readonly results: ResultGate;
   readonly list: PinnedToolList<Map<string, ToolStatus>>;
   readonly pin: (tool: string, budget: ReadBudget) => PinVerdict | Promise<PinVerdict>;
   /** The tools of a listing the application may see. */
@@ -153,7 +159,11 @@ class ClientConnection {
   /** The application's tools/list requests, by id, with the pin generation they were sent under. */
   readonly #listings = new Map<unknown, number>();
   /** Calls sent, by id: their results pass the result stages on the way back. */
-  readonly #running = new Map<unknown, { readonly tool: string; readonly args: Readonly<Record<string, unknown>>; readonly session: SessionView | undefined }>();
+  readonly #running = new ReturningCalls();
+  /** The application's resources/read requests under result rules, by id: their answers pass the result gate. */
+  readonly #reads = new Map<unknown, { readonly params: Record<string, unknown>; readonly session: SessionView | undefined }>();
+  /** Results and notifications under result rules reach the application in the order the server sent them. */
+  readonly #inOrder = new InOrder();
   /** The guard's own tools/list requests: answered only by the server. */
   readonly #asked = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolListUnavailable, message));
   /** Sessions calls were decided for on this connection: ended in the call history when it closes. */
@@ -177,6 +187,8 @@ class ClientConnection {
       if (meta !== undefined) this.#lastMeta = meta;
       if (message.method === CALL) return this.#call(message, options, send);
       if (message.method === LIST) this.#listings.set(message.id, this.#shared.list.generation);
+      // A resource a tool's result linked to is read as that tool's result would be (links.ts).
+      else if (message.method === READ && this.#shared.decisions.inspectsResults && !this.#closed) this.#reads.set(message.id, { params: paramsOf(message), session: this.#shared.resolver.current() });
     } else if (message.method === "notifications/cancelled") {
       const controller = this.#deciding.get(paramsOf(message).requestId);
       // A call still being decided never reached the server: its cancellation concerns nobody there.
@@ -221,7 +233,7 @@ class ClientConnection {
         return;
       }
       if (call.aborted) return;
-      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session });
+      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session }, params._meta);
       const sent = params.arguments === undefined ? message : { ...message, params: { ...params, arguments: verdict.args } };
       return await send(sent, options);
     } finally {
@@ -239,17 +251,20 @@ class ClientConnection {
         deliver(this.#filtered(message, generation), extra);
         return;
       }
-      const running = this.#running.get(id);
+      const running = this.#running.size === 0 ? undefined : this.#running.take(id);
       if (running !== undefined) {
-        this.#running.delete(id);
         const result = message.result;
         if (typeof result === "object" && result !== null) {
-          void this.#shared.decisions.inspectResult({ ...running, result: result as Record<string, unknown> }).then((inspected) => {
-            if ("withheld" in inspected) {
-              const error = inspected.withheld.error;
-              deliver({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, extra);
-            } else deliver(inspected.result === result ? message : { ...message, result: inspected.result }, extra);
-          });
+          const gated = this.#shared.results.afterCall(running.tool, running.args, running.session, result as Record<string, unknown>);
+          void this.#inOrder.queue(gatedResponse(message, gated), (response) => deliver(response, extra));
+          return;
+        }
+      }
+      const read = this.#reads.size === 0 ? undefined : this.#reads.get(id);
+      if (read !== undefined) {
+        this.#reads.delete(id);
+        if ("result" in message) {
+          void this.#inOrder.queue(gatedResponse(message, this.#shared.results.afterRead(read.params, read.session, message.result)), (response) => deliver(response, extra));
           return;
         }
       }
@@ -257,6 +272,13 @@ class ClientConnection {
       // The pin is read again before the application hears of the change, so a changed tool is withheld by the time
       // it lists the tools again.
       void this.#shared.listChanged().then(() => deliver(message, extra));
+      return;
+    } else if ((message.method === PROGRESS || message.method === LOG_MESSAGE) && this.#shared.decisions.inspectsResults) {
+      // What a tool reports while it runs reaches the application as surely as its result: the result rules read it too.
+      const inspected = this.#shared.decisions.inspectNotification(message, this.#running.owners(message), this.#closed ? undefined : this.#shared.resolver.current());
+      void this.#inOrder.queue(inspected, (passed) => {
+        if (passed !== undefined) deliver(passed, extra);
+      });
       return;
     }
     deliver(message, extra);
@@ -286,7 +308,10 @@ class ClientConnection {
     for (const controller of this.#deciding.values()) controller.abort();
     this.#asked.failAll("the connection closed before the server listed its tools");
     const { decisions, resolver, list } = this.#shared;
-    for (const id of this.#sessions) decisions.endSession(id);
+    for (const id of this.#sessions) {
+      decisions.endSession(id);
+      this.#shared.results.endSession(id);
+    }
     this.#sessions.clear();
     resolver.reset();
     list.changed();

@@ -11,6 +11,7 @@ import { StateError, type Judge, type StateStore, type SyncStateOperations } fro
 import { auditSuiteOf, callRecordOf, guardContextOf, historyKeyOf, SessionlessStateError, type SessionView } from "./context.js";
 import { EnforceError, EnforceErrorCode, refusalError, type RefusalData } from "./errors.js";
 import { hasResultRules, ResultRules } from "./results.js";
+import { ANY_TOOL, asResult, fromResult, notificationTexts, type NotificationTexts, type ReturningCall } from "./notifications.js";
 import { CHECKED_AGAIN, decisionStages, RESULT_STAGES, type CallState, type DecisionSteps, type ResultStage, type Stage, type StageAllow, type StageOutcome, type StageRefusal, type ToolResult } from "./stages.js";
 import { argumentsText } from "./checks/arguments.js";
 import { staleFacts } from "./checks/facts.js";
@@ -306,6 +307,57 @@ export class DecisionPoint {
       return { withheld: this.refuse(call, this.now(), outcome.code, outcome.reason, undefined, outcome.rules ?? [], outcome.audit ?? {}) as Extract<Verdict, { allowed: false }> };
     }
     return { result: current.result };
+  }
+
+  /**
+   * Inspects a notification the server sent (a progress message, a log message) through the result stages, as a result
+   * of each call in `owners` in turn (the calls in flight, a progress token's own call first: ReturningCalls.owners),
+   * or, when there is none, of a tool no rule names, which only `result of *` rules reach. Redactions of one owner's
+   * rules apply before the next owner's rules read the text. Answers the notification to pass
+   * on, redacted and marked as a result would be, or undefined when a stage withheld it: it is then dropped, the call
+   * goes on, and the audit line (and the log) says why. Any other notification, or one with no text, passes as it is.
+   */
+  async inspectNotification(notification: Readonly<Record<string, unknown>>, owners: readonly ReturningCall[], session: SessionView | undefined): Promise<Readonly<Record<string, unknown>> | undefined> {
+    try {
+      const found = this.resultStages.length === 0 ? undefined : notificationTexts(notification["method"], notification["params"]);
+      return found === undefined ? notification : await this.inspectTexts(notification, found, owners, session);
+    } catch (error) {
+      // A value too deep to walk, say: what cannot be read is not passed on.
+      this.options.logger?.warn({ code: EnforceErrorCode.GuardFailed }, `a notification could not be inspected, so it is dropped: ${describe(error)}`);
+      return undefined;
+    }
+  }
+
+  private async inspectTexts(notification: Readonly<Record<string, unknown>>, found: NotificationTexts, owners: readonly ReturningCall[], session: SessionView | undefined): Promise<Readonly<Record<string, unknown>> | undefined> {
+    const calls: readonly ReturningCall[] = owners.length > 0 ? owners : [{ tool: ANY_TOOL, args: NO_ARGUMENTS, session }];
+    let texts = found.texts;
+    const marks: string[] = [];
+    for (const owner of calls) {
+      let current: ToolResult = { tool: owner.tool, args: owner.args, session: owner.session ?? session, result: asResult(texts), notification: found.what };
+      for (const stage of this.resultStages) {
+        let outcome;
+        try {
+          outcome = stage.run(current);
+          if (outcome instanceof Promise) outcome = await outcome;
+        } catch (error) {
+          outcome = { code: EnforceErrorCode.GuardFailed, reason: `the ${found.what} could not be inspected: ${describe(error)}` } satisfies StageRefusal;
+        }
+        if (outcome === undefined) continue;
+        if ("replace" in outcome) {
+          current = { ...current, result: outcome.replace };
+          continue;
+        }
+        const reason = `${found.what} of \`${owner.tool}\` dropped: ${outcome.reason}`;
+        this.options.logger?.warn({ tool: owner.tool, code: outcome.code, rules: outcome.rules }, reason);
+        const call: CallToDecide = { tool: owner.tool, args: owner.args, session: current.session, pin: allowedPin, approve: undefined };
+        this.refuse(call, this.now(), outcome.code, reason, undefined, outcome.rules ?? [], outcome.audit ?? {});
+        return undefined;
+      }
+      const back = fromResult(current.result, texts.length);
+      texts = back.texts;
+      for (const mark of back.marks) if (!marks.includes(mark)) marks.push(mark);
+    }
+    return { ...notification, params: found.rebuild(texts, marks) };
   }
 
   /** The one place a decision ends: the audit line is written, and the verdict returned. */

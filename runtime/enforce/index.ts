@@ -7,4 +7,5 @@ export * from "./server.js";
 export * from "./client.js";
 export type { Connectable } from "./tap.js";
 export type { ToolResult, ResultStage, StageRefusal } from "./stages.js";
+export type { ReturningCall } from "./notifications.js";
 export * from "./operator-approval.js";

@@ -198,7 +198,7 @@ export function hasResultRules(guard: GuardModule): boolean {
 export function requireSeenSupport(guard: GuardModule, store: StateStore): void {
   const labels = guard.seenLabels ?? [];
   if (labels.length > 0 && store.markSeen === undefined) {
-    throw new ResultError(ResultErrorCode.SeenUnsupported, `the policy records or reads \`seen\` marks (${labels.map((l) => `"${l}"`).join(", ")}), and this state store keeps none; use a MemoryStateStore or a SqliteStateStore`);
+    throw new ResultError(ResultErrorCode.SeenUnsupported, `the policy records or reads \`seen\` marks (${labels.map((l) => `"${l}"`).join(", ")}), and this state store keeps none; use a MemoryStateStore, a SqliteStateStore or a RedisStateStore`);
   }
 }
 
@@ -219,7 +219,7 @@ export class ResultRules implements ResultStage {
     requireSeenSupport(guard, options.store);
   }
 
-  async run({ tool, args, session, result }: ReturningResult): Promise<ResultOutcome> {
+  async run({ tool, args, session, result, notification }: ReturningResult): Promise<ResultOutcome> {
     const now = this.options.now();
     try {
       if (session === undefined) throw new ResultError(ResultErrorCode.InspectionFailed, `no session to inspect the result of \`${tool}\` in, so it is refused`);
@@ -228,7 +228,10 @@ export class ResultRules implements ResultStage {
       });
       const inspected = inspectResult(this.guard, { tool, args }, result, guardContextOf(session, snapshot, now), this.guard.outputSchemas?.[tool]);
       for (const label of inspected.decision.seen) await this.markSeen(session.sessionId, label, tool);
-      this.audit(tool, args, session, now, resultSummary(inspected.decision, inspected.replacements), inspected.decision.determining);
+      // A notification no rule touched is not audited: a long operation may report progress hundreds of times.
+      if (notification === undefined || inspected.decision.determining.length > 0) {
+        this.audit(tool, args, session, now, resultSummary(inspected.decision, inspected.replacements, notification), inspected.decision.determining);
+      }
       return inspected.result === result ? undefined : { replace: inspected.result };
     } catch (error) {
       const failure = error instanceof ResultError ? error : new ResultError(ResultErrorCode.InspectionFailed, `the result of \`${tool}\` could not be inspected, so it is refused: ${describe(error)}`);
@@ -277,8 +280,8 @@ function describe(error: unknown): string {
 }
 
 /** The audit reason of a result that passed: what was done to it, by count and label. */
-export function resultSummary(decision: ResultDecision, replacements: number): string {
-  const parts = [`result passed`];
+export function resultSummary(decision: ResultDecision, replacements: number, what = "result"): string {
+  const parts = [`${what} passed`];
   if (decision.redactions.length > 0) parts.push(`${replacements} redaction${replacements === 1 ? "" : "s"}`);
   if (decision.marks.length > 0) parts.push(`marked ${decision.marks.map((m) => `"${m}"`).join(", ")}`);
   if (decision.seen.length > 0) parts.push(`seen ${decision.seen.map((m) => `"${m}"`).join(", ")}`);

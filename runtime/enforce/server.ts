@@ -9,6 +9,8 @@ import { DecisionPoint, type ApprovalCallback, type CallToDecide, type DecisionO
 import { EnforceError, EnforceErrorCode } from "./errors.js";
 import { guardTableDigest, pinAgainstPolicy } from "./pin.js";
 import { MAX_STALE_READS } from "../manifest/listing.js";
+import { InOrder, LOG_MESSAGE, PROGRESS, ReturningCalls } from "./notifications.js";
+import { gatedResponse, ResultGate } from "./links.js";
 import { CLIENT_CAPABILITIES_META_KEY, DecidingCall, isResponse, onEveryTransport, withEnvelope, OwnRequests, paramsOf, tapTransport, type Connectable, type Deliver, type Send, type SendOptions, type TransportTap, type WireMessage } from "./tap.js";
 import { PinnedToolList, type ReadBudget } from "./tool-list.js";
 
@@ -46,6 +48,7 @@ export type EnforceableServer = Connectable | { readonly server: Connectable };
 
 const CALL = "tools/call";
 const LIST = "tools/list";
+const READ = "resources/read";
 const LIST_CHANGED = "notifications/tools/list_changed";
 /** The JSON-RPC code of a request whose params are unusable. */
 const INVALID_PARAMS = -32602;
@@ -74,7 +77,8 @@ export function enforce(server: EnforceableServer, guard: GuardModule, options: 
   // An McpServer validates a tool's arguments against its schema before the handler runs: the guard decides on that view.
   const mcpServer = endpoint === server ? undefined : server;
   const handlerView = (tool: string): CallToDecide["handlerView"] => (mcpServer === undefined ? undefined : schemaView(mcpServer, tool));
-  const shared: ServerGuard = { guard, options, resolver, decisions, reachable, live, now, handlerView };
+  const results = new ResultGate(decisions, (error) => error);
+  const shared: ServerGuard = { guard, options, resolver, decisions, results, reachable, live, now, handlerView };
   onEveryTransport(endpoint, (transport) => {
     connection = new ServerConnection(shared, transport, () => {
       if (connection !== undefined && connection.transport === transport) connection = undefined;
@@ -89,6 +93,8 @@ interface ServerGuard {
   readonly options: EnforceOptions;
   readonly resolver: SessionResolver;
   readonly decisions: DecisionPoint;
+  /** The result rules' gate: tools/call results, and reads of the resources they linked to. */
+  readonly results: ResultGate;
   readonly reachable: (tool: string, context: GuardContext) => boolean;
   readonly live: PinnedToolList<LiveDigests>;
   readonly now: () => number;
@@ -106,7 +112,11 @@ class ServerConnection {
   /** The client's tools/list requests, by id, with the pin generation they were asked under: their answers are filtered. */
   readonly #listings = new Map<unknown, number>();
   /** Allowed calls whose results are on their way back, by id: they pass the result stages. */
-  readonly #running = new Map<unknown, { readonly tool: string; readonly args: Readonly<Record<string, unknown>>; readonly session: SessionView | undefined }>();
+  readonly #running = new ReturningCalls();
+  /** The client's resources/read requests under result rules, by id: their answers pass the result gate. */
+  readonly #reads = new Map<unknown, { readonly params: Record<string, unknown>; readonly session: SessionView | undefined }>();
+  /** Results and notifications under result rules leave in the order the server sent them. */
+  readonly #inOrder = new InOrder();
   /** The guard's own requests to the server (tools/list): answered only by the server. */
   readonly #askedServer = new OwnRequests((message) => new EnforceError(EnforceErrorCode.ToolListUnavailable, message));
   /** The guard's own requests to the client (elicitation): answered only by the client. */
@@ -151,6 +161,8 @@ class ServerConnection {
         return;
       }
       if (method === LIST) this.#listings.set(message.id, this.#shared.live.generation);
+      // A resource a tool's result linked to is read as that tool's result would be (links.ts).
+      else if (method === READ && this.#shared.decisions.inspectsResults) this.#reads.set(message.id, { params: paramsOf(message), session: this.#shared.resolver.current() });
       else if (method === "initialize") this.#capabilities = capabilitiesOf(paramsOf(message).capabilities);
     } else if (method === "notifications/cancelled") {
       this.#deciding.get(paramsOf(message).requestId)?.abort();
@@ -186,7 +198,7 @@ class ServerConnection {
         await this.#tap.send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, { relatedRequestId: id as string | number });
         return;
       }
-      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session });
+      if (decisions.inspectsResults) this.#running.set(id, { tool, args: verdict.args, session }, params._meta);
       // The server gets the plain copy the guard decided on, not the object parsed from the wire (see argumentsText).
       deliver({ ...message, params: { ...params, arguments: verdict.args } }, extra);
     } finally {
@@ -211,22 +223,28 @@ class ServerConnection {
         this.#listings.delete(id);
         return this.#filtered(message, listed).then((filtered) => send(filtered, options));
       }
-      const running = this.#running.size === 0 ? undefined : this.#running.get(id);
+      const running = this.#running.size === 0 ? undefined : this.#running.take(id);
       if (running !== undefined) {
-        this.#running.delete(id);
         const result = message.result;
         if (typeof result === "object" && result !== null) {
-          return this.#shared.decisions.inspectResult({ ...running, result: result as Record<string, unknown> }).then((inspected) => {
-            if ("withheld" in inspected) {
-              const error = inspected.withheld.error;
-              return send({ jsonrpc: "2.0", id, error: { code: error.code, message: error.message, data: error.data } }, options);
-            }
-            return send(inspected.result === result ? message : { ...message, result: inspected.result }, options);
-          });
+          const gated = this.#shared.results.afterCall(running.tool, running.args, running.session, result as Record<string, unknown>);
+          return this.#inOrder.queue(gatedResponse(message, gated), (response) => send(response, options));
+        }
+      }
+      const read = this.#reads.size === 0 ? undefined : this.#reads.get(id);
+      if (read !== undefined) {
+        this.#reads.delete(id);
+        if ("result" in message) {
+          const gated = this.#shared.results.afterRead(read.params, read.session, message.result);
+          return this.#inOrder.queue(gatedResponse(message, gated), (response) => send(response, options));
         }
       }
     } else if (message.method === LIST_CHANGED) {
       this.#shared.live.changed();
+    } else if ((message.method === PROGRESS || message.method === LOG_MESSAGE) && this.#shared.decisions.inspectsResults) {
+      // What a tool reports while it runs reaches the client as surely as its result: the result rules read it too.
+      const inspected = this.#shared.decisions.inspectNotification(message, this.#running.owners(message), this.#shared.resolver.current());
+      return this.#inOrder.queue(inspected, (passed) => (passed === undefined ? undefined : send(passed, options)));
     }
     return send(message, options);
   }
@@ -319,7 +337,10 @@ class ServerConnection {
     this.#askedClient.failAll("the connection closed before the client answered");
     const { decisions, resolver, live } = this.#shared;
     // Each session this connection decided for ends once its decisions in flight (an approval pending) have finished.
-    for (const id of this.#sessions) decisions.endSession(id);
+    for (const id of this.#sessions) {
+      decisions.endSession(id);
+      this.#shared.results.endSession(id);
+    }
     this.#sessions.clear();
     // The next connection is a new session: it must not continue the ended one's id (and history); and the server's
     // tools may change while nobody is connected to hear it, so they are read again.

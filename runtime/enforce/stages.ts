@@ -238,6 +238,11 @@ export interface ToolResult {
   readonly args: Readonly<Record<string, unknown>>;
   readonly session: SessionView | undefined;
   readonly result: Readonly<Record<string, unknown>>;
+  /**
+   * Set when the result is the text of a notification the tool's server sent (runtime/enforce/notifications.ts): a
+   * refusal then drops the notification, not the call's result.
+   */
+  readonly notification?: "progress notification" | "log message" | undefined;
 }
 
 /**

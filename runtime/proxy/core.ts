@@ -33,7 +33,8 @@ import { errorReply, JSONRPC_INTERNAL_ERROR, JSONRPC_INVALID_PARAMS, JSONRPC_INV
 import type { UpstreamRequest } from "./upstream.js";
 import { readBudget, UpstreamSession, type UpstreamParts } from "./upstream-session.js";
 import { isClientRequestMethod } from "./methods.js";
-import { ProxyResultGate } from "./results.js";
+import { ResultGate } from "../enforce/links.js";
+import { InOrder, LOG_MESSAGE, PROGRESS, ReturningCalls, type ReturningCall } from "../enforce/notifications.js";
 import { checkModernRevision, LISTEN, modernGate, modernRevisionOf, ownResult, SUBSCRIPTION_ID_META_KEY } from "./modern.js";
 
 /**
@@ -198,12 +199,12 @@ export class ProxyCore {
     this.#options = options;
     this.#log = options.logger.child({ component: "proxy" });
     this.#reachable = defaultReachability(options.decisions.guard);
-    this.results = new ProxyResultGate(options.decisions, (error, text) => new Refusal(error, text));
+    this.results = new ResultGate(options.decisions, (error, text) => new Refusal(error, text));
     this.#initial = this.#open();
   }
 
   /** The result stage's part that is the proxy's own: the links a result hands out, and the reads of them. */
-  readonly results: ProxyResultGate;
+  readonly results: ResultGate;
 
   get mode(): UpstreamMode {
     return this.#options.upstreamMode ?? "per-session";
@@ -615,6 +616,10 @@ export class ProxyConnection {
   readonly #serving = new Map<RequestId, Cancellation>();
   /** Progress token sent upstream (the client's own, or renamed in shared mode) → the client's token and its request. */
   readonly #progress = new Map<string, { readonly token: string | number; readonly request: RequestId }>();
+  /** Tool calls forwarded and not yet answered, under result rules: their progress and the log lines sent meanwhile are inspected as their results. */
+  readonly #returning = new ReturningCalls();
+  /** Progress and log messages under result rules reach the client in the order the upstream sent them, and before the result they preceded. */
+  readonly #inOrder = new InOrder();
   /** Resources this client subscribed to through the proxy: shared mode sends it their updates only. */
   readonly #subscriptions = new Set<string>();
   /** The upstream session serving this client, bound at its first request; undefined before (or when none was free). */
@@ -737,15 +742,34 @@ export class ProxyConnection {
    */
   forwardNotification(notification: JSONRPCNotification): void {
     const serving = this.#core.mode === "per-session" && this.#inFlight.size === 1 ? [...this.#inFlight.keys()][0] : undefined;
-    this.#send(notification, serving === undefined ? undefined : { relatedRequestId: serving });
+    const options = serving === undefined ? undefined : { relatedRequestId: serving };
+    if (notification.method !== LOG_MESSAGE || !this.#core.options.decisions.inspectsResults) {
+      this.#send(notification, options);
+      return;
+    }
+    void this.#inOrder.queue(this.#inspected(notification), (inspected) => {
+      if (inspected !== undefined) this.#send(inspected, options);
+    });
   }
 
   /** Delivers a progress notification if one of this connection's requests asked for it: its own token, its stream. */
   deliverProgress(notification: JSONRPCNotification): boolean {
     const owner = this.#progress.get(String(notification.params?.progressToken));
     if (owner === undefined) return false;
-    this.#send({ ...notification, params: { ...notification.params, progressToken: owner.token } }, { relatedRequestId: owner.request });
+    void this.#inOrder.queue(this.#inspected(notification), (inspected) => {
+      if (inspected !== undefined) this.#send({ ...inspected, params: { ...inspected.params, progressToken: owner.token } }, { relatedRequestId: owner.request });
+    });
     return true;
+  }
+
+  /**
+   * A progress or log notification as the result rules leave it (undefined: dropped), inspected as a result of the call
+   * it reports on (by its upstream progress token) or of every tool call in flight; anything else as it is.
+   */
+  #inspected(notification: JSONRPCNotification): Promise<JSONRPCNotification | undefined> {
+    const decisions = this.#core.options.decisions;
+    if (!decisions.inspectsResults || (notification.method !== PROGRESS && notification.method !== LOG_MESSAGE)) return Promise.resolve(notification);
+    return decisions.inspectNotification(notification, this.#returning.owners(notification), this.#session()) as Promise<JSONRPCNotification | undefined>;
   }
 
   /** Whether this client subscribed to updates of the resource `uri`. */
@@ -984,13 +1008,19 @@ export class ProxyConnection {
     const sent: Record<string, unknown> = { name: tool, arguments: verdict.args };
     if (params._meta !== undefined) sent._meta = params._meta;
     if (params.task !== undefined) sent.task = params.task;
-    const result = await this.#forward(id, "tools/call", sent, upstream);
+    const result = await this.#forward(id, "tools/call", sent, upstream, decisions.inspectsResults ? { tool, args: verdict.args, session } : undefined);
     // The return path: what the tool sent back passes the result stages before the client sees it.
-    if (decisions.inspectsResults && isObject(result)) return this.#core.results.afterCall(tool, verdict.args, session, result);
+    if (decisions.inspectsResults && isObject(result)) {
+      let passed: unknown;
+      // After the progress and log messages the upstream sent before it: the client forgets a call's token once answered.
+      await this.#inOrder.queue(this.#core.results.afterCall(tool, verdict.args, session, result), (inspected) => (passed = inspected));
+      return passed;
+    }
     return result;
   }
 
-  async #forward(id: RequestId, method: string, params: Params, upstream: UpstreamSession): Promise<unknown> {
+  /** `returning`: the tool call whose progress and concurrent log lines meet the result rules while it runs. */
+  async #forward(id: RequestId, method: string, params: Params, upstream: UpstreamSession, returning?: ReturningCall): Promise<unknown> {
     let sent = params;
     let token: string | undefined;
     const meta = params?._meta;
@@ -1002,6 +1032,7 @@ export class ProxyConnection {
       this.#progress.set(token, { token: meta.progressToken, request: id });
       if (shared) sent = { ...params, _meta: { ...meta, progressToken: token } };
     }
+    if (returning !== undefined) this.#returning.set(id, returning, sent?._meta);
     if (this.#core.mode === "shared" && (method === "resources/subscribe" || method === "resources/unsubscribe")) {
       return this.#sharedSubscription(method, params, upstream);
     }
@@ -1013,6 +1044,7 @@ export class ProxyConnection {
       return result;
     } finally {
       this.#inFlight.delete(id);
+      if (returning !== undefined) this.#returning.take(id);
       if (token !== undefined) this.#progress.delete(token);
     }
   }

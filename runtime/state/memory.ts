@@ -111,7 +111,7 @@ class Run {
       else if (fn === "max") result = Math.max(result, v);
       else result = Math.min(result, v);
     }
-    return result ?? 0;
+    return (result ?? 0) + 0; // never -0, as aggregateValues
   }
 
   private rangeSince(since: number, seqLimit: number): [number, number] {

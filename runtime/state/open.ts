@@ -17,6 +17,8 @@ export interface OpenStateStoreOptions {
   /** Shared stores: the policy's name, so that two policies on one Redis count apart. */
   readonly policy?: string | undefined;
   readonly logger?: Logger | undefined;
+  /** Redis: how long a session's `seen` marks outlive its last mark or decision when it never ends (7 days by default). */
+  readonly seenRetentionMs?: number | undefined;
   /** The environment to read `PQGUARD_REDIS_PASSWORD` from; process.env by default. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -46,6 +48,7 @@ export async function openStateStore(spec: string, options: OpenStateStoreOption
       ...(options.deployment === undefined ? {} : { deployment: options.deployment }),
       ...(options.policy === undefined ? {} : { policy: options.policy }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
+      ...(options.seenRetentionMs === undefined ? {} : { seenRetentionMs: options.seenRetentionMs }),
     });
   }
   const shown = spec.includes("://") ? redactedUrl(spec) : `\`${spec}\``;

@@ -5,12 +5,15 @@
  * ARGV: prefix, now, cutoff (entries before it expire), ttl (ms), max entries per key, lease (ms: a reservation
  * pending longer than this by Redis's clock counts as recorded), mode (`n` read and reserve, `x` read only, `-` resolve only, `e` end a session), an unused
  * slot, tool, client key, session key, then the resolutions (a count, then op `c`/`r`, seq, tool, client, session,
- * a value count and that many pointer, value pairs each), then the queries (a count, then each: `n` scope since
- * tool-count tools…, `k` tool, or `a` function scope since tool pointer max-values), then the reserved call's values (a count,
- * then pointer, value pairs: the numbers the policy aggregates, as JavaScript prints them).
+ * a value count and that many pointer, value pairs each), then the session's `seen` marks to add (their ttl in ms,
+ * the most a session may carry, a count, then the labels), then the queries (a count, then each: `n` scope since
+ * tool-count tools…, `k` tool, or `a` function scope since tool pointer max-values), then the reserved call's values
+ * (a count, then pointer, value pairs: the numbers the policy aggregates, as JavaScript prints them).
  *
- * Answer: { status, seq, session calls, its pending earlier, its pending later, then per query three values }:
- * status 0 ok, 1 full (a key holds the most entries it may); a count query answers total, earlier, later (total -1:
+ * Answer: { status, seq, session calls, its pending earlier, its pending later, then per query three values, then
+ * (modes `n` and `x`) the number of the session's `seen` labels and the labels }:
+ * status 0 ok, 1 full (a key holds the most entries it may), 2 the session carries the most `seen` labels it may; a
+ * count query answers total, earlier, later (total -1:
  * the window reaches past calls already expired); a `called` query answers the session's calls to the tool the same way;
  * an aggregate query answers, as strings, the fold over every entry and over the entries not pending earlier, then
  * 0 (-1 when the window reaches past calls already expired, -2 when it holds more values than max-values). Values are kept in one sorted set per scope, tool and
@@ -73,11 +76,30 @@ for _ = 1, nres do
   resolve(ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], vals)
   at = at + 6 + 2 * nv
 end
+
+-- The session's seen marks (labels only): added here, read below with the counts, so that a mark another replica set
+-- is in the very snapshot a decision reads. They last until the session ends, or their own ttl after the session's
+-- last mark or read: longer than the call log, because a mark says what the session holds, not what it did lately.
+local marksKey = P .. 'sm:' .. sid
+local marksTtl = tonumber(ARGV[at])
+local maxMarks = tonumber(ARGV[at + 1])
+local nmarks = tonumber(ARGV[at + 2])
+at = at + 3
+for i = 0, nmarks - 1 do
+  local label = ARGV[at + i]
+  if redis.call('SISMEMBER', marksKey, label) == 0 then
+    if redis.call('SCARD', marksKey) >= maxMarks then return { 2, 0, 0, 0, 0 } end
+    redis.call('SADD', marksKey, label)
+  end
+end
+at = at + nmarks
+if nmarks > 0 then redis.call('PEXPIRE', marksKey, marksTtl) end
+
 if mode == '-' then return { 0, 0, 0, 0, 0 } end
 if mode == 'e' then
   for _, t in ipairs(redis.call('HKEYS', P .. 'sc:' .. sid)) do redis.call('DEL', P .. 'st:' .. sid .. ':' .. t) end
   for _, k in ipairs(redis.call('SMEMBERS', P .. 'sa:' .. sid)) do redis.call('DEL', k) end
-  redis.call('DEL', P .. 's:' .. sid, P .. 'sn:' .. sid, P .. 'sc:' .. sid, P .. 'ps:' .. sid, P .. 'sa:' .. sid)
+  redis.call('DEL', P .. 's:' .. sid, P .. 'sn:' .. sid, P .. 'sc:' .. sid, P .. 'ps:' .. sid, P .. 'sa:' .. sid, marksKey)
   return { 0, 0, 0, 0, 0 }
 end
 
@@ -144,7 +166,8 @@ end
 
 local sessionCalls = tonumber(redis.call('GET', P .. 'sn:' .. sid) or '0')
 local se, sl = pending(P .. 'ps:' .. sid, '-inf', nil)
-local out = { 0, seq, sessionCalls, se, sl }
+-- A read without a reservation answers seq 0: math.huge is no integer Redis can return.
+local out = { 0, mode == 'x' and 0 or seq, sessionCalls, se, sl }
 
 local nq = tonumber(ARGV[at]); at = at + 1
 for _ = 1, nq do
@@ -247,5 +270,9 @@ if mode == 'n' then
   redis.call('HINCRBY', P .. 'sc:' .. sid, tool, 1)
   redis.call('PEXPIRE', P .. 'sc:' .. sid, ttl)
 end
+local labels = redis.call('SMEMBERS', marksKey)
+if #labels > 0 then redis.call('PEXPIRE', marksKey, marksTtl) end
+table.insert(out, #labels)
+for _, label in ipairs(labels) do table.insert(out, label) end
 return out
 `;

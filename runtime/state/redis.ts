@@ -4,7 +4,7 @@ import { createHash, randomInt } from "node:crypto";
 import type { Logger } from "pino";
 import type { AggregateFunction, CallHistory, LimitScope } from "../guard/types.js";
 import { DEFAULT_MAX_FOLDED_VALUES, keptValues, tooManyToFold } from "./values.js";
-import { DEFAULT_RETENTION_MS, EXPIRY_SLACK_MS } from "./memory.js";
+import { DEFAULT_RETENTION_MS, EXPIRY_SLACK_MS, MAX_SEEN_LABELS_PER_SESSION } from "./memory.js";
 import { RESERVE_SCRIPT } from "./redis-script.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type Judge, type Judgement, type StateStore } from "./store.js";
 
@@ -31,6 +31,12 @@ const MAX_LEARNING_READS = 8;
 /** Counts one tool's decisions asked for, remembered so that one read fetches them; bounded against made-up tools. */
 const MAX_LEARNED_TOOLS = 4096;
 const MAX_QUERIES_PER_TOOL = 256;
+/**
+ * A session's `seen` marks last this long after its last mark or decision, unless it ends first: a session that ends
+ * without telling the store (its replica died) must not hold them forever, and a live one must not lose them, since a
+ * lost mark lets through what a `forbid ... when seen(...)` refused. A week outlasts any session a client keeps open.
+ */
+export const DEFAULT_SEEN_RETENTION_MS = 7 * 86_400_000;
 /** Per key (global, one client, one session): a key holding this many calls in the retention period refuses more. */
 export const DEFAULT_REDIS_MAX_ENTRIES_PER_KEY = 1_000_000;
 
@@ -49,6 +55,11 @@ export interface RedisStateStoreOptions {
   readonly password?: string;
   /** How long a reservation may stay pending, by Redis's clock, before it counts as recorded; PENDING_LEASE_MS by default. */
   readonly pendingLeaseMs?: number;
+  /**
+   * How long, by Redis's clock, a session's `seen` marks outlive its last mark or decision when it never ends
+   * (DEFAULT_SEEN_RETENTION_MS); never shorter than the retention period.
+   */
+  readonly seenRetentionMs?: number;
   /** The most calls one `sum()`, `max()` or `min()` folds (DEFAULT_MAX_FOLDED_VALUES); more refuse the call. */
   readonly maxFoldedValues?: number;
 }
@@ -242,6 +253,11 @@ export class RedisStateStore implements StateStore {
     await this.run("e", { tool: "", at: Date.now(), sessionId, clientId: "" }, 0, []);
   }
 
+  /** Records the label in the session's marks in Redis: every replica's next snapshot of the session reads it. */
+  async markSeen(sessionId: string, label: string): Promise<void> {
+    await this.run("-", { tool: "", at: Date.now(), sessionId, clientId: "" }, 0, [], [label]);
+  }
+
   async transact<T>(call: CallRecord, judge: Judge<T>): Promise<T> {
     if (!Number.isFinite(call.at)) throw new StateError("PQG7203", `the clock reads \`${call.at}\`, which is not a time, so the call history cannot be used`);
     let queries = this.queriesFor(call, judge);
@@ -337,7 +353,7 @@ export class RedisStateStore implements StateStore {
   }
 
   /** Runs the script once: the queued resolutions, then the read (and reservation) `mode` asks for. */
-  private async run(mode: "n" | "-" | "-read" | "e", call: CallRecord, seq: number, queries: readonly Query[]): Promise<Answer> {
+  private async run(mode: "n" | "-" | "-read" | "e", call: CallRecord, seq: number, queries: readonly Query[], marks: readonly string[] = []): Promise<Answer> {
     // Refusals reach clients: they say what failed, not where Redis is or what its client said (the log has that).
     if (!this.ready) throw new StateError("PQG7203", "Redis is unreachable, so the call history cannot be read");
     const resolutions = this.queue;
@@ -358,6 +374,8 @@ export class RedisStateStore implements StateStore {
       String(resolutions.length),
     ];
     for (const r of resolutions) args.push(r.op, String(r.seq), r.tool, r.cid, r.sid, String(r.values.length), ...r.values.flat());
+    const seenTtl = Math.max(this.options.seenRetentionMs ?? DEFAULT_SEEN_RETENTION_MS, this.retentionMs);
+    args.push(String(seenTtl), String(MAX_SEEN_LABELS_PER_SESSION), String(marks.length), ...marks);
     args.push(String(queries.length));
     for (const q of queries) {
       if (q.kind === "k") args.push("k", q.tool);
@@ -380,7 +398,7 @@ export class RedisStateStore implements StateStore {
       this.options.logger?.warn(`the Redis call-history script failed: ${message}`);
       throw new StateError("PQG7203", "Redis failed to run the call-history script, so the call history cannot be read");
     }
-    return parseAnswer(reply, queries);
+    return parseAnswer(reply, queries, mode === "n" || mode === "-read");
   }
 
   private async evalScript(args: string[]): Promise<unknown> {
@@ -433,10 +451,14 @@ export class RedisStateStore implements StateStore {
       if (value === undefined) throw new StateError("PQG7202", `the call history in Redis is incomplete for the requested window: calls before it expired after the retention period of ${this.retentionMs} ms, so a limit cannot be checked`);
       return value;
     };
+    const marks = answer?.marks;
     const history: CallHistory = {
       // No tools is no calls; it must not reach the script, which reads an empty list as every tool.
       count: (tools, since, scope) => (tools !== "*" && tools.length === 0 ? 0 : lookup({ kind: "n", scope, tools: tools === "*" ? "*" : [...tools], back: call.at - since })),
       called: (tool) => (tool === "*" ? sessionCalls > 0 : lookup({ kind: "k", tool }) > 0),
+      // Read in the same script as the counts: a mark is in the snapshot or was set after it. The probe before the
+      // first read has none, and its judgement is never used.
+      seen: (label) => marks?.has(label) ?? false,
       aggregate: (fn, tool, pointer, since, scope) => lookup({ kind: "a", fn, scope, tool, pointer, back: call.at - since }),
     };
     return { history, sessionCalls, missed };
@@ -445,6 +467,7 @@ export class RedisStateStore implements StateStore {
   /** A read-only history that remembers what it was asked and could not answer, for the next read. */
   private learning(history: CallHistory, tool: string, now: number): CallHistory {
     return {
+      ...(history.seen === undefined ? {} : { seen: history.seen }),
       count: (tools, since, scope) => {
         try {
           return history.count(tools, since, scope);
@@ -479,27 +502,39 @@ interface Answer {
   readonly sessionEarlier: number;
   readonly sessionLater: number;
   readonly values: readonly number[];
+  /** The session's `seen` labels, read with the counts (modes `n` and `x`). */
+  readonly marks: ReadonlySet<string> | undefined;
 }
 
+const isInteger = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);
+
 /**
- * The script's reply, checked whole: integers, but for an aggregate's two folds, decimal texts of finite numbers.
- * Anything else is a store answering garbage, and the call is refused.
+ * The script's reply, checked whole: integers, but for an aggregate's two folds, decimal texts of finite numbers;
+ * then, with `marks`, a count and that many labels. Anything else is a store answering garbage, and the call is
+ * refused.
  */
-function parseAnswer(reply: unknown, queries: readonly Query[]): Answer {
+function parseAnswer(reply: unknown, queries: readonly Query[], marks: boolean): Answer {
   const garbage = (): StateError => new StateError("PQG7203", "Redis answered the call-history script with something that is not its reply, so the call history cannot be trusted");
-  if (!Array.isArray(reply) || reply.length !== 5 + 3 * queries.length) throw garbage();
-  const numbers = reply.map((v: unknown, i) => {
+  if (!Array.isArray(reply) || !isInteger(reply[0])) throw garbage();
+  const status = reply[0];
+  if (status === 1) throw new StateError("PQG7201", "a key of the Redis state store holds as many calls as it may in the retention period; the call is refused");
+  if (status === 2) throw new StateError("PQG7201", `the session carries ${MAX_SEEN_LABELS_PER_SESSION} \`seen\` labels, the limit`);
+  if (status !== 0) throw new StateError("PQG7203", `Redis answered the call-history script with status ${status}, which it never gives`);
+  const length = 5 + 3 * queries.length;
+  const counted = marks ? reply[length] : 0;
+  if (!isInteger(counted) || counted < 0 || reply.length !== length + (marks ? 1 + counted : 0)) throw garbage();
+  const labels = reply.slice(length + 1);
+  if (!labels.every((l) => typeof l === "string")) throw garbage();
+  const numbers = reply.slice(0, length).map((v: unknown, i) => {
     const fold = i >= 5 && (i - 5) % 3 < 2 && queries[Math.floor((i - 5) / 3)]!.kind === "a";
     // Lua prints an overflowed fold as `inf` and an undefined one as `nan`: read as the guard reads them (it refuses both).
     if (fold && typeof v === "string" && /^-?(inf|nan)$/i.test(v)) return v.toLowerCase().endsWith("nan") ? Number.NaN : v.startsWith("-") ? -Infinity : Infinity;
-    if (fold && typeof v === "string" && /^-?[0-9.eE+-]+$/.test(v) && Number.isFinite(Number(v))) return Number(v);
-    if (!fold && typeof v === "number" && Number.isSafeInteger(v)) return v;
+    if (fold && typeof v === "string" && /^-?[0-9.eE+-]+$/.test(v) && Number.isFinite(Number(v))) return Number(v) + 0; // never -0, as in the other stores
+    if (!fold && isInteger(v)) return v;
     throw garbage();
   });
-  const [status, seq, sessionCalls, sessionEarlier, sessionLater, ...values] = numbers;
-  if (status === 1) throw new StateError("PQG7201", "a key of the Redis state store holds as many calls as it may in the retention period; the call is refused");
-  if (status !== 0) throw new StateError("PQG7203", `Redis answered the call-history script with status ${status}, which it never gives`);
-  return { seq: seq!, sessionCalls: sessionCalls!, sessionEarlier: sessionEarlier!, sessionLater: sessionLater!, values };
+  const [, seq, sessionCalls, sessionEarlier, sessionLater, ...values] = numbers;
+  return { seq: seq!, sessionCalls: sessionCalls!, sessionEarlier: sessionEarlier!, sessionLater: sessionLater!, values, marks: marks ? new Set(labels as string[]) : undefined };
 }
 
 function queryKey(q: Query): string {

@@ -35,8 +35,11 @@ interface Database {
   close(): unknown;
 }
 
-/** node:sqlite where the runtime has it (Node 22.13 and later), else better-sqlite3, an optional peer dependency. */
-async function openDatabase(path: string): Promise<{ db: Database; binding: string }> {
+/**
+ * node:sqlite where the runtime has it (Node 22.13 and later), else better-sqlite3, an optional peer dependency.
+ * Exported for tests that read a store's file as it is; not part of the package's API.
+ */
+export async function openDatabase(path: string): Promise<{ db: Database; binding: string }> {
   const builtin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.("node:sqlite") as { DatabaseSync?: new (path: string) => Database } | undefined;
   if (builtin?.DatabaseSync !== undefined) return { db: new builtin.DatabaseSync(path), binding: "node:sqlite" };
   let Better: new (path: string) => Database;

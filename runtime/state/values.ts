@@ -47,7 +47,10 @@ export function recordedValues(args: unknown, pointers: readonly string[] | unde
   return values;
 }
 
-/** Folds values in the order given (a store gives them oldest first): 0 over none, so that no history reads as 0. */
+/**
+ * Folds values in the order given (a store gives them oldest first): 0 over none, so that no history reads as 0.
+ * Never -0 (`+ 0` turns it into 0): SQLite keeps no sign on a zero, so every store answers 0 alike.
+ */
 export function aggregateValues(fn: AggregateFunction, values: Iterable<number>): number {
   let result: number | undefined;
   for (const v of values) {
@@ -56,7 +59,7 @@ export function aggregateValues(fn: AggregateFunction, values: Iterable<number>)
     else if (fn === "max") result = Math.max(result, v);
     else result = Math.min(result, v);
   }
-  return result ?? 0;
+  return (result ?? 0) + 0;
 }
 
 /**

@@ -1,7 +1,8 @@
 // The static analysis both back ends read (compiler/analysis.ts), checked against results worked out by hand: the
 // differential tests cannot catch a mistake here, since the interpreter and the compiled guard would share it.
 import assert from "node:assert/strict";
-import { callableTools, conjuncts, exprText, outline } from "../../compiler/analysis.js";
+import { aggregatedValues, callableTools, conjuncts, exprText, outline } from "../../compiler/analysis.js";
+import { seenLabels } from "../../compiler/analysis-results.js";
 import { checked } from "../support/guards.js";
 
 const tools = {
@@ -54,6 +55,34 @@ describe("static analysis", () => {
       const when = policy.rules[0]!.when!;
       assert.equal(exprText(policy, when), "args.n > 1");
       assert.equal(conjuncts(when).length, 1);
+    });
+  });
+
+  describe("what the state store must keep", () => {
+    const listTools = {
+      tools: [
+        { name: "pay", inputSchema: { type: "object", properties: { amount: { type: "number" }, ids: { type: "array", items: { type: "string" } } } } },
+        { name: "send", inputSchema: { type: "object", properties: { to: { type: "array", items: { type: "string" } } } } },
+      ],
+    };
+    const listPolicy = (body: string) => checked(`policy p\nmanifest "t.json"\n${body}\n`, { "t.json": listTools }, "p.policy");
+
+    it("finds a seen() label and an aggregate read only inside a quantifier's body", () => {
+      const policy = listPolicy(
+        [
+          "permit tool send",
+          'forbid tool send when any t in args.to: seen("private-key") and t endsWith ".example"',
+          "forbid tool pay when all i in args.ids: (max(pay.amount, 1d) > 10 and i == \"x\")",
+        ].join("\n"),
+      );
+      assert.deepEqual(seenLabels(policy), ["private-key"]);
+      assert.deepEqual({ ...aggregatedValues(policy) }, { pay: ["/amount"] });
+    });
+
+    it("finds them inside list literals and the arguments of other calls", () => {
+      const policy = listPolicy(['permit tool pay when len([seen("a"), seen("b")]) > 1', "permit tool send when len(args.to) < sum(pay.amount, 1h, client)"].join("\n"));
+      assert.deepEqual(seenLabels(policy), ["a", "b"]);
+      assert.deepEqual({ ...aggregatedValues(policy) }, { pay: ["/amount"] });
     });
   });
 });

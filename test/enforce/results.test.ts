@@ -14,7 +14,7 @@ import { guardClient } from "../../runtime/enforce/client.js";
 import { inspectResult, requireSeenSupport, ResultError } from "../../runtime/enforce/results.js";
 import type { SessionView } from "../../runtime/enforce/context.js";
 import type { GuardModule } from "../../runtime/guard/types.js";
-import { ProxyResultGate } from "../../runtime/proxy/results.js";
+import { ResultGate } from "../../runtime/enforce/links.js";
 import { DecisionPoint } from "../../runtime/enforce/decide.js";
 import { MemoryStateStore } from "../../runtime/state/memory.js";
 import type { ToolDefinition, VerifiedManifest } from "../../runtime/manifest/signed.js";
@@ -220,7 +220,7 @@ describe("result rules under enforcement", () => {
   it("the proxy's gate inspects a read of a resource a tool linked to, as a result of that tool", async () => {
     const linking = interpret(checked(`policy p\nmanifest "tools.json"\npermit tool *\nredact /b3BlbnNzaC1rZXktdjE[A-Za-z0-9]*/ in result of read_text_file\nrefuse result of fetch when result.text contains "previous instructions"\n`, { "tools.json": await manifestOf() }));
     const decisions = new DecisionPoint(linking, "server", { store: new MemoryStateStore(), now: () => 1000 }, "0".repeat(64));
-    const gate = new ProxyResultGate(decisions, (error) => error);
+    const gate = new ResultGate(decisions, (error) => error);
     const session: SessionView = { sessionId: "s1", establishedAt: 0, sealed: false, info: undefined };
     await gate.afterCall("read_text_file", { path: "x" }, session, { content: [{ type: "resource_link", uri: "file:///key", name: "key" }] });
     await gate.afterCall("fetch", { url: "u" }, session, { content: [{ type: "resource_link", uri: "https://evil/page", name: "page" }] });

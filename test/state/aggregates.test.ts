@@ -3,7 +3,6 @@
 // numbers ever reaching a store.
 import { strict as assert } from "node:assert";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inspect } from "node:util";
@@ -14,6 +13,7 @@ import type { SessionView } from "../../runtime/enforce/context.js";
 import { DecisionPoint, stateStoreFor } from "../../runtime/enforce/decide.js";
 import type { AggregateFunction, GuardModule, LimitScope } from "../../runtime/guard/types.js";
 import { aggregateValues, MemoryStateStore, RedisStateStore, SqliteStateStore, type CallRecord, type StateStore } from "../../runtime/state/index.js";
+import { openDatabase } from "../../runtime/state/sqlite.js";
 import { sessionInfo } from "../enforce/fixtures.js";
 import { checked, compiledGuard } from "../support/guards.js";
 import { REDIS_SERVER, skipLoudly, startRedis, type RedisServer } from "../support/redis.js";
@@ -257,6 +257,22 @@ describe("aggregates over history in the state stores", function () {
       await conformsToReference(async () => SqliteStateStore.open(join(dir, `conform-${++n}.db`), { retentionMs: DAY }), 60);
     });
 
+    it("answers a fold of -0 as 0, as every store does (SQLite keeps no sign on a zero)", async () => {
+      const store = await SqliteStateStore.open(join(dir, `zero-${++n}.db`), { retentionMs: DAY });
+      try {
+        const key = { sessionId: "s-z", clientId: "client-z" };
+        await store.record({ tool: "a", at: NOW - 10, ...key, values: { "/amount": -0 } });
+        const memory = new MemoryStateStore({ retentionMs: DAY });
+        await memory.record({ tool: "a", at: NOW - 10, ...key, values: { "/amount": -0 } });
+        for (const s of [store, memory] as StateStore[]) {
+          const { history } = await s.snapshot(key, NOW);
+          for (const fn of ["sum", "max", "min"] as const) assert.ok(Object.is(history.aggregate!(fn, "a", "/amount", NOW - 100, "session"), 0), `${fn} of -0`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+
     it("refuses a fold over more values than it may read", async () => {
       await refusesPastTheFoldBound(await SqliteStateStore.open(join(dir, `fold-${++n}.db`), { retentionMs: DAY, maxFoldedValues: 5 }));
     });
@@ -268,12 +284,12 @@ describe("aggregates over history in the state stores", function () {
       assert.equal((await refund(point, 1, 1234.5)).allowed, true);
       assert.equal((await refund(point, 2, 4000)).allowed, false, "over the daily sum");
       store.close();
-      const Database = createRequire(import.meta.url)("better-sqlite3") as new (path: string) => { prepare(sql: string): { all(): unknown[] }; close(): void };
-      const db = new Database(path);
+      // The binding the store itself uses on this runtime (node:sqlite, or better-sqlite3 where Node has none).
+      const { db } = await openDatabase(path);
       try {
         const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
         const rows = JSON.stringify(tables.map((t) => db.prepare(`SELECT * FROM "${t.name}"`).all()));
-        assert.deepEqual(db.prepare("SELECT pointer, value FROM call_values").all(), [{ pointer: "/amount", value: 1234.5 }], "the refused call left no value");
+        assert.deepEqual(db.prepare("SELECT pointer, value FROM call_values").all().map((r) => ({ ...(r as object) })), [{ pointer: "/amount", value: 1234.5 }], "the refused call left no value");
         for (const leaked of [SECRET, NOTE, String(REFERENCE), "/note", "/reference"]) assert.ok(!rows.includes(leaked), `\`${leaked}\` reached a table`);
       } finally {
         db.close();

@@ -1,10 +1,11 @@
-// The proxy's result stage: every `tools/call` result meets the policy's result rules before it is forwarded, and so
-// does a `resources/read` of a resource a tool's result linked to (a `resource_link` item): reading the link would
-// otherwise hand the client what the rules withheld. Linked contents are inspected as a result of the linking tool.
-import type { McpError } from "@modelcontextprotocol/sdk/types.js";
-import type { SessionView } from "../enforce/context.js";
-import type { DecisionPoint } from "../enforce/decide.js";
-import { ResultError, ResultErrorCode, resultRefusal } from "../enforce/results.js";
+// The result gate of every enforcement point (`enforce()`, `guardClient()`, the proxy): each `tools/call` result meets
+// the policy's result rules before it travels on, and so does a `resources/read` of a resource a tool's result linked
+// to (a `resource_link` item): reading the link would otherwise hand the client what the rules withheld. Linked
+// contents are inspected as a result of the linking tool.
+import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import type { SessionView } from "./context.js";
+import type { DecisionPoint } from "./decide.js";
+import { ResultError, ResultErrorCode, resultRefusal } from "./results.js";
 
 /** Linked resources remembered per session; beyond it the session's reads of unknown resources are refused. */
 export const MAX_LINKS_PER_SESSION = 1024;
@@ -29,10 +30,10 @@ function blobText(blob: string): string | undefined {
   }
 }
 
-/** Turns a refusal into what the proxy sends downstream (its Refusal), the message being the reason. */
+/** Turns a refusal into what the enforcement point throws (the proxy's Refusal; the McpError itself elsewhere), the message being the reason. */
 export type RefusalOf = (error: McpError, text: string) => Error;
 
-export class ProxyResultGate {
+export class ResultGate {
   private readonly links = new Map<string, Map<string, Link>>();
   /** Sessions that linked more resources than are remembered: every read of theirs is refused, not let through. */
   private readonly overflowed = new Set<string>();
@@ -116,4 +117,18 @@ export class ProxyResultGate {
       this.overflowed.add(sessionId);
     }
   }
+}
+
+/**
+ * The response to send on once the gate has seen its result: the result it let through (the same message when
+ * unchanged), or the refusal as a JSON-RPC error. For `enforce()` and `guardClient()`, whose gate throws McpErrors.
+ */
+export function gatedResponse(message: Readonly<Record<string, unknown>>, gated: Promise<unknown>): Promise<Record<string, unknown>> {
+  return gated.then(
+    (result) => (result === message["result"] ? { ...message } : { ...message, result }),
+    (error: unknown) => {
+      const refusal = error instanceof McpError ? error : new McpError(-32603, `the result could not be inspected: ${String(error)}`);
+      return { jsonrpc: "2.0", id: message["id"], error: { code: refusal.code, message: refusal.message, data: refusal.data } };
+    },
+  );
 }
