@@ -94,7 +94,9 @@ export async function main(argv: readonly string[], io: Omit<CommandIO, "argv">)
     io.err(`error PQG0001: unknown command \`${name}\`\n${usage()}`);
     return EXIT_USAGE;
   }
-  if (rest[0] === "--help" || rest[0] === "-h") {
+  // --help anywhere among the command's own arguments (not after `--`, where an upstream command's arguments start).
+  const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (own.includes("--help") || own.includes("-h")) {
     io.out(`usage: pqguard ${entry.summary}\n`);
     return EXIT_OK;
   }

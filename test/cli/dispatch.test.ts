@@ -24,6 +24,14 @@ describe("pqguard command dispatcher", () => {
     });
   }
 
+  it("prints a command's usage for --help after its other arguments, but not for a --help after `--`", async () => {
+    const late = await cli("compile", "some.policy", "--out", "dir", "--help");
+    assert.equal(late.code, 0);
+    assert.match(late.out, /^usage: pqguard compile\b/);
+    const upstream = await cli("compile", "--", "--help");
+    assert.doesNotMatch(upstream.out, /^usage:/);
+  });
+
   it("names every option of the proxy in its usage", async () => {
     const { out } = await cli("proxy", "--help");
     for (const option of ["--policy", "--upstream", "--upstream-url", "--listen", "--key", "--trust-issuer", "--manifest", "--signer", "--audit", "--audit-key", "--audit-args", "--audit-anchor", "--approval-webhook", "--approval-key", "--mode", "--upstream-mode", "--max-upstreams", "--call-timeout", "--tool-recheck", "--now", "--log-level"]) {
