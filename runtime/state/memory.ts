@@ -1,7 +1,7 @@
 // The default StateStore: call history in process memory, bounded in entries, sessions and age, failing closed
 // (a `StateError`) wherever a bound would otherwise make a count silently too low.
 import type { AggregateFunction, CallHistory, LimitScope } from "../guard/types.js";
-import { DEFAULT_MAX_FOLDED_VALUES, keptValues, tooManyToFold, type RecordedValues } from "./values.js";
+import { DEFAULT_MAX_FOLDED_VALUES, foldResult, foldStep, keptValues, tooManyToFold, type RecordedValues } from "./values.js";
 import { StateError, type CallRecord, type HistoryKey, type HistorySnapshot, type StateStore, type SyncStateOperations } from "./store.js";
 
 /**
@@ -106,12 +106,9 @@ class Run {
       const v = this.entries[i]!.values?.[pointer];
       if (v === undefined) continue;
       if (++folded > max) throw tooManyToFold(max);
-      if (result === undefined) result = v;
-      else if (fn === "sum") result += v;
-      else if (fn === "max") result = Math.max(result, v);
-      else result = Math.min(result, v);
+      result = foldStep(fn, result, v);
     }
-    return (result ?? 0) + 0; // never -0, as aggregateValues
+    return foldResult(result);
   }
 
   private rangeSince(since: number, seqLimit: number): [number, number] {

@@ -53,13 +53,20 @@ export function recordedValues(args: unknown, pointers: readonly string[] | unde
  */
 export function aggregateValues(fn: AggregateFunction, values: Iterable<number>): number {
   let result: number | undefined;
-  for (const v of values) {
-    if (result === undefined) result = v;
-    else if (fn === "sum") result += v;
-    else if (fn === "max") result = Math.max(result, v);
-    else result = Math.min(result, v);
-  }
-  return (result ?? 0) + 0;
+  for (const v of values) result = foldStep(fn, result, v);
+  return foldResult(result);
+}
+
+/** One step of a fold: `v` into what was folded so far (undefined before the first value). Every store's loop uses it. */
+export function foldStep(fn: AggregateFunction, folded: number | undefined, v: number): number {
+  if (folded === undefined) return v;
+  if (fn === "sum") return folded + v;
+  return fn === "max" ? Math.max(folded, v) : Math.min(folded, v);
+}
+
+/** What a fold answers: 0 over no values, and never -0 (`+ 0` turns it into 0, as SQLite keeps no sign on a zero). */
+export function foldResult(folded: number | undefined): number {
+  return (folded ?? 0) + 0;
 }
 
 /**
