@@ -10,6 +10,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { median } from "./echo.js";
 import { totalCpuMicros } from "./proxy/children.js";
+import { runFocused } from "./proxy/focus.js";
 import { runSessionless } from "./proxy/sessionless.js";
 import { BenchSetting, directStdioParameters, ECHO, PQGUARD, startVariant, timeConnectFirstCall, timeFirstCall, type Connection, type RunningVariant, type VariantName } from "./proxy/variants.js";
 
@@ -62,6 +63,9 @@ const VARIANTS: readonly VariantInfo[] = [
   { name: "http_mcp_proxy", label: "HTTP: → mcp-proxy → stdio server", baseline: "http_direct", floor: "http_floor" },
   { name: "http_proxy_plain", label: "HTTP: → pqguard proxy, plain → stdio server", baseline: "http_direct", floor: "http_floor" },
   { name: "http_proxy_sealed", label: "HTTP: → pqguard proxy, sealed → stdio server", baseline: "http_direct", floor: "http_floor" },
+  // mcp-proxy serves every session from one upstream process; pqguard's default gives each client its own. This is
+  // pqguard with mcp-proxy's arrangement (`--upstream-mode shared`): with 8 clients, one upstream process, not 8.
+  { name: "http_proxy_sealed_shared", label: "HTTP: → pqguard proxy, sealed, one upstream → stdio server", baseline: "http_direct", floor: "http_floor" },
 ];
 
 /** One timed batch of one variant. */
@@ -223,10 +227,17 @@ async function measureReady(setting: BenchSetting) {
   };
 }
 
+/** The value after FLAG on the command line. */
+function option(flag: string): string | undefined {
+  const at = process.argv.indexOf(flag);
+  return at === -1 ? undefined : process.argv[at + 1];
+}
+
 /** `node` flags for the pqguard processes: a CPU profile of each into DIR when PQGUARD_BENCH_CPU_PROF=DIR is set. */
 function profileFlags(): string[] {
   const dir = process.env["PQGUARD_BENCH_CPU_PROF"];
-  return dir === undefined || dir === "" ? [] : ["--cpu-prof", "--cpu-prof-dir", dir];
+  const extra = (process.env["PQGUARD_BENCH_NODE_FLAGS"] ?? "").split(" ").filter((flag) => flag !== "");
+  return dir === undefined || dir === "" ? extra : [...extra, "--cpu-prof", "--cpu-prof-dir", dir];
 }
 
 export async function run({ json }: { json: boolean }): Promise<void> {
@@ -238,6 +249,12 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   }
   // `--sessionless`: only the comparison of revision 2026-07-28 without a session with a 2025 session (bench/proxy/sessionless.ts).
   if (process.argv.includes("--sessionless")) return runSessionless({ json });
+  // `--only NAME,NAME [--calls N] [--batch N] [--gap MS]`: a quick look at a few paths, one client each (bench/proxy/focus.ts).
+  const only = option("--only");
+  if (only !== undefined) {
+    const calls = Number(option("--calls") ?? 5000);
+    return runFocused(only.split(","), { calls, batch: Number(option("--batch") ?? calls), gapMs: Number(option("--gap") ?? 0) }, profileFlags(), json);
+  }
   const load = loadavg()[0]!;
   const dir = mkdtempSync(join(tmpdir(), "pqguard-bench-proxy-"));
   let setting: BenchSetting | undefined;
@@ -319,6 +336,11 @@ function report(batches: Batches, ready: Awaited<ReturnType<typeof measureReady>
     calls_per_s: pairedThroughputRatio(of("http_proxy_sealed")[mode], of("http_mcp_proxy")[mode]),
   });
   const vsMcpProxy = { one_client: sealedToMcpProxy("one"), clients_8: sealedToMcpProxy("eight") };
+  // The same with one upstream process for every client, as mcp-proxy has.
+  const sharedToMcpProxy = (mode: Mode) => ({
+    p50: pairedLatencyRatio(of("http_proxy_sealed_shared")[mode], of("http_mcp_proxy")[mode]),
+    calls_per_s: pairedThroughputRatio(of("http_proxy_sealed_shared")[mode], of("http_mcp_proxy")[mode]),
+  });
   // The bare HTTP relay against mcp-proxy, paired the same way: how far any relay gets on this machine and clients.
   const floorToMcpProxy = (mode: Mode) => ({
     p50: pairedLatencyRatio(of("http_floor")[mode], of("http_mcp_proxy")[mode]),
@@ -351,6 +373,7 @@ function report(batches: Batches, ready: Awaited<ReturnType<typeof measureReady>
     connect_cpu_us_per_call: variants.host_path.one_client.connect_cpu_us_per_call,
     // Sealed + guarded + audited pqguard proxy against mcp-proxy's plain forwarding, paired per round.
     http_sealed_to_mcp_proxy: vsMcpProxy,
+    http_sealed_shared_to_mcp_proxy: { one_client: sharedToMcpProxy("one"), clients_8: sharedToMcpProxy("eight") },
     http_floor_to_mcp_proxy: { one_client: floorToMcpProxy("one"), clients_8: floorToMcpProxy("eight") },
     ready_ms: { proxy: ready.proxy_ms, connect: ready.connect_ms },
     ready,
@@ -399,6 +422,7 @@ function text(result: Result): string[] {
     `  ${"".padEnd(56)}${heading}  │${heading}`,
     ...VARIANTS.map(row),
     `  sealed pqguard proxy / mcp-proxy: p50 ${result.http_sealed_to_mcp_proxy.one_client.p50}x (one client), ${result.http_sealed_to_mcp_proxy.clients_8.p50}x (${s.clients}); calls/s ${result.http_sealed_to_mcp_proxy.one_client.calls_per_s}x, ${result.http_sealed_to_mcp_proxy.clients_8.calls_per_s}x`,
+    `  sealed pqguard proxy with one upstream (as mcp-proxy) / mcp-proxy: p50 ${result.http_sealed_shared_to_mcp_proxy.one_client.p50}x (one client), ${result.http_sealed_shared_to_mcp_proxy.clients_8.p50}x (${s.clients}); calls/s ${result.http_sealed_shared_to_mcp_proxy.one_client.calls_per_s}x, ${result.http_sealed_shared_to_mcp_proxy.clients_8.calls_per_s}x`,
     `  bare HTTP relay (floor) / mcp-proxy: p50 ${result.http_floor_to_mcp_proxy.one_client.p50}x (one client), ${result.http_floor_to_mcp_proxy.clients_8.p50}x (${s.clients}); calls/s ${result.http_floor_to_mcp_proxy.one_client.calls_per_s}x, ${result.http_floor_to_mcp_proxy.clients_8.calls_per_s}x`,
     `  start-up to the first answered call, median of ${result.ready.runs}: server-everything ${result.ready.direct_ms} ms, behind pqguard proxy ${result.ready.proxy_total_ms} ms; pqguard connect to a ready sealed proxy ${result.ready.connect_total_ms} ms`,
     "targets:",

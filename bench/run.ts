@@ -5,7 +5,9 @@ const BENCHES = ["guard", "lists", "helpers", "handshake", "transport", "enforce
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
-const names = args.filter((a) => !a.startsWith("--"));
+// The names come first; what follows the first flag belongs to the benchmarks (`proxy --only stdio_proxy`).
+const firstFlag = args.findIndex((a) => a.startsWith("--"));
+const names = firstFlag === -1 ? args : args.slice(0, firstFlag);
 const chosen = names.length === 0 ? [...BENCHES] : names;
 
 for (const name of chosen) {

@@ -63,6 +63,8 @@ export {
   pinOf,
   tlsClientFetch,
   tlsServerOptions,
+  nodeFetch,
+  type NodeFetchAgents,
   SessionError,
   SessionErrorCode,
   ServerCredentials,

@@ -61,10 +61,10 @@ if (mode === "stdio") {
       const response = message.method === undefined ? waiting.get(message.id) : undefined;
       if (response === undefined) return;
       waiting.delete(message.id);
-      // As server-sent events, as the SDK's server transport and pqguard's listener answer by default, so that the
-      // benchmark's clients do the same work behind the floor as behind the proxies.
-      const body = `event: message\ndata: ${JSON.stringify(message)}\n\n`;
-      response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "content-length": Buffer.byteLength(body) }).end(body);
+      // As one JSON body, as pqguard's listener answers a call when nothing comes before the answer, so that the
+      // benchmark's clients do the same work behind the floor as behind pqguard's proxy.
+      const body = JSON.stringify(message);
+      response.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) }).end(body);
     });
     const session = { id, upstream, waiting };
     sessions.set(id, session);

@@ -13,7 +13,7 @@ import { generateIdentity, writeIdentity } from "../../runtime/identity/index.js
 import { PqcClientTransport } from "../../runtime/transport/index.js";
 import { EVERYTHING, EVERYTHING_LINE, everythingTools } from "../../test/support/everything.js";
 import { freePort, LogFiles, ProcessGroup, waitForLine, waitForPort, waitForText } from "./children.js";
-import { requestScopedFetch } from "../../runtime/transport/fetch.js";
+import { nodeFetch } from "../../runtime/transport/fetch.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const PQGUARD = join(ROOT, "dist", "bin", "pqguard.js");
@@ -56,7 +56,8 @@ export type VariantName =
   | "http_floor"
   | "http_mcp_proxy"
   | "http_proxy_plain"
-  | "http_proxy_sealed";
+  | "http_proxy_sealed"
+  | "http_proxy_sealed_shared";
 
 /** The shared set-up: a temporary folder with the policy, its manifest and the proxy's key; the processes; their logs. */
 export class BenchSetting {
@@ -107,9 +108,9 @@ export class BenchSetting {
    * Starts `pqguard proxy --listen http://127.0.0.1:0/mcp` (sealed with the key, or plain), guarding and auditing;
    * resolves with the URL it prints. Its log is at `log`; `upstream tool list pinned` there means its upstream is ready.
    */
-  async httpProxy(name: string, sealed: boolean): Promise<{ pid: number; url: URL; log: string }> {
+  async httpProxy(name: string, sealed: boolean, extra: readonly string[] = []): Promise<{ pid: number; url: URL; log: string }> {
     const { path, fd } = this.logs.open(name);
-    const args = [...this.nodeFlags, PQGUARD, "proxy", "--policy", this.policy, "--upstream", EVERYTHING_LINE, "--listen", "http://127.0.0.1:0/mcp", "--audit", join(this.dir, `${name}.audit.log`)];
+    const args = [...this.nodeFlags, PQGUARD, "proxy", "--policy", this.policy, "--upstream", EVERYTHING_LINE, "--listen", "http://127.0.0.1:0/mcp", "--audit", join(this.dir, `${name}.audit.log`), ...extra];
     const child = this.group.spawnNode(sealed ? [...args, "--key", this.key] : args, { cwd: this.dir, stdout: "pipe", logFd: fd });
     const [, url] = await waitForLine(child, /listening on (\S+) \((?:post-quantum session|plain MCP)\)/, `pqguard proxy (${name})`);
     return { pid: child.pid!, url: new URL(url!), log: path };
@@ -133,8 +134,13 @@ async function connectStdio(setting: BenchSetting, parameters: StdioServerParame
   return { client, pid: transport.pid! };
 }
 
+/**
+ * Every HTTP variant's client: the SDK's Streamable HTTP client over pqguard's node:http fetch (what `pqguard connect`
+ * and the proxy's HTTP upstreams use), one keep-alive agent per client. The same for every server measured, and a
+ * third of the CPU of the SDK over undici's fetch, which would otherwise be most of what the two cores spend.
+ */
 function httpClientTransport(url: URL): StreamableHTTPClientTransport {
-  return new StreamableHTTPClientTransport(url, { fetch: requestScopedFetch });
+  return new StreamableHTTPClientTransport(url, { fetch: nodeFetch() });
 }
 
 async function connectHttp(transport: Transport): Promise<Client> {
@@ -221,8 +227,10 @@ async function connectionsOf(setting: BenchSetting, name: VariantName, clients: 
       const proxy = await setting.httpProxy("http-proxy-plain", false);
       return times(clients, async () => ({ client: await connectHttp(httpClientTransport(proxy.url)), proxyPid: proxy.pid }));
     }
-    case "http_proxy_sealed": {
-      const proxy = await setting.httpProxy("http-proxy-sealed", true);
+    case "http_proxy_sealed":
+    case "http_proxy_sealed_shared": {
+      const shared = name === "http_proxy_sealed_shared";
+      const proxy = await setting.httpProxy(shared ? "http-proxy-sealed-shared" : "http-proxy-sealed", true, shared ? ["--upstream-mode", "shared"] : []);
       const trust = { serverFingerprints: [setting.fingerprint] };
       return times(clients, async () => ({ client: await connectHttp(new PqcClientTransport(httpClientTransport(proxy.url), { trust })), proxyPid: proxy.pid }));
     }

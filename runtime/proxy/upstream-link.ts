@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Logger } from "pino";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { InitializeResult, JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
 import { classifyLine, LineSplitter, oversizedReply, serializeLine, type JsonRpcErrorReply } from "./framing.js";
@@ -11,6 +12,8 @@ import { tlsClientFetch, type TlsClientOptions } from "../transport/tls.js";
 
 /** Between SIGTERM and SIGKILL (stdio), or for the session's DELETE (HTTP), when shutting down: time to flush, not to linger. */
 export const KILL_GRACE_MS = 1_000;
+/** The longest an HTTP upstream's session waits for its server's event stream before it serves calls anyway. */
+export const SERVER_STREAM_WAIT_MS = 2_000;
 
 /**
  * Bytes written to a stdio server's input and not yet read by it, past which further messages are refused (a request's
@@ -89,6 +92,11 @@ export interface UpstreamLink {
   write(message: JSONRPCMessage | JsonRpcErrorReply): void;
   /** Called once `initialize` was answered. */
   initialized(result: InitializeResult): void;
+  /**
+   * Resolves once the server can send requests and notifications of its own (over HTTP: once the event stream the
+   * client opens after `notifications/initialized` is answered, or refused), at the latest after a short wait.
+   */
+  serverStreamOpen?(): Promise<void>;
   /** Drops the server at once (SIGKILL, or every HTTP request aborted); `gone` follows. */
   kill(): void;
   /** Stops politely (SIGTERM then SIGKILL, or the session's DELETE then close); resolves once gone. */
@@ -259,13 +267,26 @@ class HttpLink implements UpstreamLink {
   #ended = false;
   /** The last failure seen: what `gone` reports when the supervisor drops the link because of it. */
   #lastFailure: string | undefined;
+  /** Resolves once the server's event stream (GET) was answered, however. */
+  readonly #streamOpen: Promise<void>;
 
   constructor(target: UpstreamUrl, log: Logger, events: LinkEvents, Transport: HttpClientTransportClass) {
     const url = upstreamUrlOf(target.url);
     this.name = displayUrl(url);
     this.#events = events;
     this.#log = log;
-    this.#transport = new Transport(url, { fetch: tlsClientFetch(target.tls), ...(target.headers === undefined ? {} : { requestInit: { headers: { ...target.headers } } }) });
+    // The server's own event stream (GET) is opened by the transport once `notifications/initialized` is sent; a
+    // server drops what it sends of its own before that stream is there (the SDK's server does, silently: a sampling
+    // request of the first tool call would be lost), so the session is ready once the GET is answered.
+    const fetch = tlsClientFetch(target.tls);
+    let opened!: () => void;
+    this.#streamOpen = new Promise<void>((resolve) => (opened = resolve));
+    const watched: FetchLike = (input, init) => {
+      const answer = fetch(input, init);
+      if (init?.method === "GET") answer.then(opened, opened);
+      return answer;
+    };
+    this.#transport = new Transport(url, { fetch: watched, ...(target.headers === undefined ? {} : { requestInit: { headers: { ...target.headers } } }) });
     this.#transport.onmessage = (message) => {
       if (!this.#ended) events.message(message);
     };
@@ -307,6 +328,12 @@ class HttpLink implements UpstreamLink {
   initialized(result: InitializeResult): void {
     // Later requests carry the negotiated version, as the Streamable HTTP transport requires.
     this.#transport.setProtocolVersion(result.protocolVersion);
+  }
+
+  serverStreamOpen(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, SERVER_STREAM_WAIT_MS)));
+    return Promise.race([this.#streamOpen, waited]).finally(() => clearTimeout(timer));
   }
 
   kill(): void {

@@ -344,6 +344,16 @@ export class UpstreamSupervisor {
       modern === undefined
         ? this.#enqueue("initialize", { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities: this.#options.capabilities ?? {}, clientInfo: { name: "pqguard-proxy", version: "0.1.0" } }, INITIALIZE_TIMEOUT_MS, true)
         : this.#enqueue(DISCOVER, undefined, INITIALIZE_TIMEOUT_MS, true).then((result) => this.#discovered(result, modern));
+    const ready = (): void => {
+      if (generation !== this.#generation || this.#state !== "starting") return;
+      this.#state = "ready";
+      this.#readySince = Date.now();
+      this.#flushQueued();
+      this.#firstStart?.resolve();
+      this.#firstStart = undefined;
+      this.#startedSettle?.resolve();
+      this.#options.onReady?.(generation);
+    };
     opening.then(
       (result) => {
         if (generation !== this.#generation || this.#state !== "starting") return;
@@ -351,14 +361,10 @@ export class UpstreamSupervisor {
           this.#initializeResult = result as InitializeResult;
           link.initialized(this.#initializeResult);
           this.#write({ jsonrpc: "2.0", method: "notifications/initialized" });
+          // Calls wait for the server's own channel, so that what it sends during the first of them reaches the proxy.
+          if (link.serverStreamOpen !== undefined) return void link.serverStreamOpen().then(ready);
         } else this.#discoverResult = result as DiscoverResult;
-        this.#state = "ready";
-        this.#readySince = Date.now();
-        this.#flushQueued();
-        this.#firstStart?.resolve();
-        this.#firstStart = undefined;
-        this.#startedSettle?.resolve();
-        this.#options.onReady?.(generation);
+        ready();
       },
       (error: unknown) => {
         if (generation !== this.#generation) return;

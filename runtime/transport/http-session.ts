@@ -76,8 +76,9 @@ export interface HttpSessionTransportOptions {
   /** A buffer limit was passed (held messages, a stream's backlog): the session must fail, since a message cannot be dropped. */
   readonly overflow: (error: SessionError) => void;
   /**
-   * How a POST's answers go back when nothing else was sent before them: as server-sent events (default, as the SDK's
-   * transport does), or as one JSON body. Either is the protocol's; other messages always turn the answer into events.
+   * How a POST's answers go back when nothing else was sent before them: as one JSON body (default: cheaper for the
+   * client), or as server-sent events (as the SDK's transport does). Either is the protocol's; other messages always
+   * turn the answer into events.
    */
   readonly answers?: "events" | "json";
 }
@@ -276,7 +277,7 @@ export class HttpSessionTransport implements Transport {
       return;
     }
     const answers = exchange.answers;
-    if (this.options.answers !== "json") {
+    if (this.options.answers === "events") {
       // As server-sent events, as the SDK's transport answers, but with their length: headers and events then go in one
       // write, not as a chunked body (a write of three buffers, and its terminating chunk).
       let events = "";

@@ -91,8 +91,10 @@ export interface HttpEndpointOptions<T extends Transport> {
   /** Host header values to accept (DNS rebinding protection for a local listener); any host when unset. */
   readonly allowedHosts?: readonly string[];
   /**
-   * How a call's answer goes back when the server sent nothing else before it: `events` (server-sent events, as the
-   * SDK's transport; default) or `json` (one JSON body: cheaper for clients, and just as valid for the protocol).
+   * How a call's answer goes back when the server sent nothing else before it: `json` (one JSON body; default: the
+   * SDK's client reads it for a third less CPU than an event stream, docs/performance.md) or `events` (server-sent
+   * events, as the SDK's server transport answers). Either way a notification sent before the answer turns the
+   * response into an event stream, so nothing related to a request is lost; both are what the protocol allows.
    */
   readonly answers?: "events" | "json";
   /** Failures of a session's setup or handshake, sessions refused or evicted (already closed and forgotten when reported). */

@@ -8,6 +8,7 @@ export { ObservedTransport, PlainHttpEndpoint, SealedHttpEndpoint, MAX_HTTP_SESS
 export type { HttpEndpointOptions, SealedHttpEndpointOptions } from "./http.js";
 export { SessionlessExchangeTransport } from "./http-sessionless.js";
 export { pinOf, tlsClientFetch, tlsServerOptions } from "./tls.js";
+export { nodeFetch, type NodeFetchAgents } from "./fetch.js";
 export type { TlsClientOptions, TlsServerCredentials } from "./tls.js";
 export { HANDSHAKE_METHOD, HandshakeStep, SEALED_METHOD, envelopePayload, openEnvelope, withEnvelopePayload } from "./envelope.js";
 export { SessionError, SessionErrorCode } from "../session/errors.js";

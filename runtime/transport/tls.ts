@@ -2,13 +2,12 @@
 // OpenSSL has it (Node 24; Node 20's OpenSSL 3.0 does not, and classical groups are used), and a client that always
 // verifies the server: against the system store, a given CA, or a pinned public key, never not at all.
 import { createHash, X509Certificate } from "node:crypto";
-import { Agent, request, type AgentOptions, type RequestOptions, type ServerOptions } from "node:https";
-import type { IncomingHttpHeaders } from "node:http";
-import { Readable, type Duplex } from "node:stream";
+import { Agent, type AgentOptions, type RequestOptions, type ServerOptions } from "node:https";
+import type { Duplex } from "node:stream";
 import { connect, createSecureContext, type ConnectionOptions, type TLSSocket } from "node:tls";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { SessionError, SessionErrorCode } from "../session/errors.js";
-import { requestScopedFetch } from "./fetch.js";
+import { nodeFetch } from "./fetch.js";
 
 /** The hybrid post-quantum key exchange group of TLS 1.3 (ML-KEM-768 with X25519), as OpenSSL 3.5 names it. */
 export const HYBRID_TLS_GROUP = "X25519MLKEM768";
@@ -111,50 +110,13 @@ class VerifyingAgent extends Agent {
 }
 
 /**
- * The fetch a client of the sealed session (or of an upstream) uses: `https:` through node:https with TLS 1.3 only and
- * the server verified as `options` say; `http:` as before (the sealed session is then the only protection).
+ * The fetch a client of the sealed session (or of an upstream) uses (`nodeFetch`, runtime/transport/fetch.ts):
+ * `https:` through node:https with TLS 1.3 only and the server verified as `options` say; `http:` through node:http
+ * (the sealed session is then the only protection). Each returned fetch keeps its own keep-alive connections.
  */
 export function tlsClientFetch(options: TlsClientOptions = {}): FetchLike {
   const pins = checkPins(options.pins ?? []);
   const ca = options.ca === undefined ? undefined : Array.isArray(options.ca) ? [...(options.ca as (string | Buffer)[])] : [options.ca as string | Buffer];
-  const agent = new VerifyingAgent({ keepAlive: true, minVersion: TLS_MIN_VERSION, ecdhCurve: tlsGroups(), ...(ca === undefined ? {} : { ca }) }, pins);
-  return (url, init) => {
-    const target = url instanceof URL ? url : new URL(url);
-    if (target.protocol !== "https:") return requestScopedFetch(url, init);
-    return httpsFetch(target, init, agent);
-  };
-}
-
-/** What the SDK's clients send: a method, headers, a text body, and an abort signal. */
-function httpsFetch(url: URL, init: RequestInit | undefined, agent: Agent): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const body = init?.body;
-    if (body !== undefined && body !== null && typeof body !== "string" && !(body instanceof Uint8Array)) {
-      reject(new TypeError("this fetch sends text or byte bodies only"));
-      return;
-    }
-    const req = request(url, { method: init?.method ?? "GET", headers: Object.fromEntries(new Headers(init?.headers).entries()), agent, ...(init?.signal ? { signal: init.signal } : {}) }, (res) => {
-      const status = res.statusCode ?? 502;
-      const empty = status === 204 || status === 304 || init?.method === "HEAD";
-      if (empty) res.resume();
-      resolve(
-        new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
-          status,
-          statusText: res.statusMessage ?? "",
-          headers: headersOf(res.headers),
-        }),
-      );
-    });
-    req.once("error", reject);
-    req.end(body ?? undefined);
-  });
-}
-
-function headersOf(incoming: IncomingHttpHeaders): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(incoming)) {
-    if (value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
-  }
-  return headers;
+  const https = new VerifyingAgent({ keepAlive: true, minVersion: TLS_MIN_VERSION, ecdhCurve: tlsGroups(), ...(ca === undefined ? {} : { ca }) }, pins);
+  return nodeFetch({ https });
 }

@@ -2,7 +2,7 @@
 // and what happens when that server stops, hangs and comes back.
 import assert from "node:assert/strict";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { ListRootsRequestSchema, ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { silentLogger } from "../../runtime/audit/index.js";
 import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
 import { createProxy, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, type Proxy, type ProxyOptions } from "../../runtime/proxy/index.js";
@@ -46,6 +46,19 @@ describe("proxy with a Streamable HTTP upstream", function () {
     assert.deepEqual(upstream.calls, [{ tool: "echo", args: { text: "hi" } }]);
     const { tools } = await client.listTools();
     assert.deepEqual(tools.map((t) => t.name).sort(), ["ask_name", "echo", "hang", "list_roots", "slow"]);
+  });
+
+  it("serves calls once the server's own event stream is open, so a request it sends there during the first call arrives", async () => {
+    // A server whose GET stream is slow to open, and which asks for roots on that stream (no related request): the SDK's
+    // server drops such a request while the stream is not open, so a first call forwarded before it would hang.
+    await upstream.stop();
+    upstream = await startHttpUpstream({ streamDelayMs: 300, asksUnrelated: true });
+    proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), callTimeoutMs: 1_500, healthPingTimeoutMs: 300 });
+    await proxy.start();
+    client = await connectClient(proxy, { roots: {} });
+    client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: "file:///workspace", name: "workspace" }] }));
+    assert.deepEqual(structured(await client.callTool({ name: "list_roots", arguments: {} })), { roots: [{ uri: "file:///workspace", name: "workspace" }] });
+    assert.equal(upstream.streams >= 1, true);
   });
 
   it("refuses to start when nothing answers at the URL", async () => {

@@ -339,8 +339,8 @@ describe("sealed transport over Streamable HTTP", function () {
     }
   });
 
-  it("answers a call as one JSON body when so configured, and as events when the server sends more first", async () => {
-    const served = await serve({ answers: "json" });
+  it("answers a call as one JSON body by default, and as events when so configured", async () => {
+    const served = await serve();
     const types: string[] = [];
     /** Each answer's `content-length` and the bytes of its body: a complete answer says its length, and it holds. */
     const lengths: [string | null, number][] = [];
@@ -360,16 +360,16 @@ describe("sealed transport over Streamable HTTP", function () {
     } finally {
       await served.close();
     }
-    const byDefault = await serve();
+    const asEvents = await serve({ answers: "events" });
     types.length = 0;
     try {
-      const { client } = await sealedClient(byDefault.url, {}, { fetch: noting });
+      const { client } = await sealedClient(asEvents.url, {}, { fetch: noting });
       assert.equal(text(await client.callTool({ name: "echo", arguments: { text: "as events" } })), "as events");
       assert.ok(types.length > 0 && types.every((type) => type === "text/event-stream"), types.join(", "));
       assert.ok(lengths.length > 0 && lengths.every(([header, bytes]) => header === String(bytes)), JSON.stringify(lengths));
       await client.close();
     } finally {
-      await byDefault.close();
+      await asEvents.close();
     }
   });
 
