@@ -10,6 +10,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { median } from "./echo.js";
 import { totalCpuMicros } from "./proxy/children.js";
+import { runClientCost } from "./proxy/client-cost.js";
 import { runFocused } from "./proxy/focus.js";
 import { runSessionless } from "./proxy/sessionless.js";
 import { BenchSetting, directStdioParameters, ECHO, PQGUARD, startVariant, timeConnectFirstCall, timeFirstCall, type Connection, type RunningVariant, type VariantName } from "./proxy/variants.js";
@@ -249,6 +250,8 @@ export async function run({ json }: { json: boolean }): Promise<void> {
   }
   // `--sessionless`: only the comparison of revision 2026-07-28 without a session with a 2025 session (bench/proxy/sessionless.ts).
   if (process.argv.includes("--sessionless")) return runSessionless({ json });
+  // `--client-cost`: the SDK's HTTP client alone, by fetch and by answer format (bench/proxy/client-cost.ts).
+  if (process.argv.includes("--client-cost")) return runClientCost({ json });
   // `--only NAME,NAME [--calls N] [--batch N] [--gap MS]`: a quick look at a few paths, one client each (bench/proxy/focus.ts).
   const only = option("--only");
   if (only !== undefined) {
