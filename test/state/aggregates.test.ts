@@ -16,7 +16,7 @@ import { aggregateValues, MemoryStateStore, RedisStateStore, SqliteStateStore, t
 import { openDatabase } from "../../runtime/state/sqlite.js";
 import { sessionInfo } from "../enforce/fixtures.js";
 import { checked, compiledGuard } from "../support/guards.js";
-import { REDIS_SERVER, skipLoudly, startRedis, type RedisServer } from "../support/redis.js";
+import { redisStoreSuite } from "../support/redis.js";
 
 const NOW = 5_000_000_000;
 const DAY = 86_400_000;
@@ -300,32 +300,12 @@ describe("aggregates over history in the state stores", function () {
   });
 
   describe("in Redis", () => {
-    let redis: RedisServer;
-    let deployment = 0;
-    const stores: RedisStateStore[] = [];
-    const open = async (): Promise<RedisStateStore> => {
-      const store = await RedisStateStore.open({ url: redis.url, deployment: `aggregates-${deployment}`, policy: "refunds", retentionMs: DAY });
-      stores.push(store);
-      return store;
-    };
-
-    before(async function () {
-      if (REDIS_SERVER === undefined) skipLoudly(this, "redis-server is not installed (apt-get install redis-server): aggregates in the Redis state store are not tested");
-      redis = await startRedis();
-    });
-    beforeEach(() => {
-      deployment++;
-    });
-    afterEach(async () => {
-      await Promise.all(stores.splice(0).map((s) => s.close()));
-    });
-    after(async () => {
-      await redis?.dispose();
-    });
+    const suite = redisStoreSuite("aggregates in the Redis state store are", "aggregates", { policy: "refunds", retentionMs: DAY });
+    const open = (): Promise<RedisStateStore> => suite.open();
 
     it("answers sum, max and min as a fold over the recorded calls, in every scope and window", async () => {
       await conformsToReference(async () => {
-        deployment++;
+        suite.nextDeployment();
         return open();
       }, 25);
     });
@@ -343,7 +323,7 @@ describe("aggregates over history in the state stores", function () {
     });
 
     it("refuses a fold over more values than it may read, before reading them", async () => {
-      const store = await RedisStateStore.open({ url: redis.url, deployment: `aggregates-fold-${deployment}`, policy: "refunds", retentionMs: DAY, maxFoldedValues: 5 });
+      const store = await suite.open({ maxFoldedValues: 5 });
       await refusesPastTheFoldBound(store);
     });
 
@@ -362,7 +342,7 @@ describe("aggregates over history in the state stores", function () {
       assert.equal((await refund(point, 1, 1234.5)).allowed, true);
       assert.equal((await refund(point, 2, 4000)).allowed, false, "over the daily sum");
       await new Promise((r) => setTimeout(r, 20));
-      const raw = new Redis({ port: redis.port, lazyConnect: true });
+      const raw = new Redis({ port: suite.redis.port, lazyConnect: true });
       try {
         await raw.connect();
         const dump: string[] = [];

@@ -10,7 +10,7 @@ import { DecisionPoint } from "../../runtime/enforce/decide.js";
 import type { SessionView } from "../../runtime/enforce/context.js";
 import { RedisStateStore, StateError, type CallRecord, type Judge } from "../../runtime/state/index.js";
 import { paymentsGuard, REFUND_LIMIT, REFUND_WINDOW_MS, sessionInfo } from "../enforce/fixtures.js";
-import { REDIS_SERVER, skipLoudly, startRedis, type RedisServer } from "../support/redis.js";
+import { redisStoreSuite, skipLoudly, startRedis, type RedisServer } from "../support/redis.js";
 
 const NOW = 5_000_000_000;
 const HOUR = 3_600_000;
@@ -45,29 +45,10 @@ async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Sta
 
 describe("RedisStateStore", function () {
   this.timeout(60_000);
-  let redis: RedisServer;
-  const stores: RedisStateStore[] = [];
-  let deployment = 0;
-
-  async function open(extra: Partial<Parameters<typeof RedisStateStore.open>[0]> = {}): Promise<RedisStateStore> {
-    const store = await RedisStateStore.open({ url: redis.url, deployment: `test-${deployment}`, policy: "payments", ...extra });
-    stores.push(store);
-    return store;
-  }
-
-  before(async function () {
-    if (REDIS_SERVER === undefined) skipLoudly(this, "redis-server is not installed (apt-get install redis-server): the Redis state store is not tested");
-    redis = await startRedis();
-  });
-  beforeEach(() => {
-    deployment++;
-  });
-  afterEach(async () => {
-    await Promise.all(stores.splice(0).map((s) => s.close()));
-  });
-  after(async () => {
-    await redis?.dispose();
-  });
+  const suite = redisStoreSuite("the Redis state store is", "test", { policy: "payments" });
+  const open = suite.open;
+  /** Numbers the property's runs, so each decides for a client of its own. */
+  let propertyRun = 0;
 
   it("admits exactly the limit when three stores decide 20 calls at once", async () => {
     const replicas = [await open(), await open(), await open()];
@@ -88,7 +69,7 @@ describe("RedisStateStore", function () {
     const replicas = [await open(), await open(), await open()];
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(fc.record({ replica: fc.nat(2), refuse: fc.boolean() }), { minLength: 1, maxLength: 24 }), async (limit, calls) => {
-        const client = `prop-${++deployment}`;
+        const client = `prop-${++propertyRun}`;
         const outcomes = await Promise.all(calls.map((c, i) => replicas[c.replica]!.transact(callOf(i, client), limitJudge(limit, c.refuse))));
         const admissible = calls.filter((c) => !c.refuse).length;
         assert.equal(outcomes.filter(Boolean).length, Math.min(limit, admissible));
@@ -164,7 +145,6 @@ describe("RedisStateStore", function () {
     const first = await open();
     for (let i = 0; i < 3; i++) assert.equal(await first.transact(callOf(i), limitJudge(3)), true);
     await first.close();
-    stores.splice(stores.indexOf(first), 1);
     const second = await open();
     assert.equal(await second.transact(callOf(10), limitJudge(3)), false, "the other replica sees the three calls");
     assert.equal(await second.transact(callOf(11, "c2"), limitJudge(3)), true, "another client has its own count");
@@ -237,7 +217,7 @@ describe("RedisStateStore", function () {
   it("keeps no raw session or client id, tool arguments or password in its keys, and every key expires", async () => {
     const store = await open();
     await store.transact({ tool: "t", at: NOW, sessionId: "session-secret-123", clientId: "mldsa65:fingerprint-xyz" }, limitJudge(5));
-    const raw = new Redis({ port: redis.port, lazyConnect: true });
+    const raw = new Redis({ port: suite.redis.port, lazyConnect: true });
     try {
       await raw.connect();
       const keys = await raw.keys("*");
@@ -256,18 +236,18 @@ describe("RedisStateStore", function () {
   it("refuses calls while Redis is down, says so in its health, and recovers when it returns", async () => {
     const store = await open({ commandTimeoutMs: 300 });
     assert.equal(await store.transact(callOf(1), limitJudge(5)), true);
-    await redis.stop();
+    await suite.redis.stop();
     try {
       const error = await rejectsWith(store.transact(callOf(2), limitJudge(5)), "PQG7203");
       assert.match(error.message, /Redis/);
-      assert.ok(!error.message.includes(String(redis.port)), `a refusal reaches clients: it does not say where Redis is (${error.message})`);
+      assert.ok(!error.message.includes(String(suite.redis.port)), `a refusal reaches clients: it does not say where Redis is (${error.message})`);
       const down = Date.now() + 5000;
       while (store.health().ok && Date.now() < down) await new Promise((r) => setTimeout(r, 20));
       assert.equal(store.health().ok, false);
       assert.match(store.health().reason ?? "", /./);
       await rejectsWith(store.transact(callOf(2), limitJudge(5)), "PQG7203");
     } finally {
-      await redis.start();
+      await suite.redis.start();
     }
     const until = Date.now() + 10_000;
     while (!store.health().ok && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
@@ -277,7 +257,7 @@ describe("RedisStateStore", function () {
 
   it("refuses when Redis is slower than the deadline", async () => {
     const store = await open({ commandTimeoutMs: 200 });
-    const raw = new Redis({ port: redis.port });
+    const raw = new Redis({ port: suite.redis.port });
     try {
       await raw.call("CLIENT", "PAUSE", "3000", "ALL");
       const started = Date.now();
@@ -292,7 +272,7 @@ describe("RedisStateStore", function () {
   it("refuses an answer that is not the script's reply", async () => {
     const store = await open();
     // Redis answering the store's script hash with another script's reply stands for a store answering garbage.
-    const raw = new Redis({ port: redis.port });
+    const raw = new Redis({ port: suite.redis.port });
     try {
       const sha = (store as unknown as { sha: string }).sha;
       (store as unknown as { sha: string }).sha = String(await raw.script("LOAD", "return 'hello'"));
@@ -317,12 +297,10 @@ describe("RedisStateStore", function () {
     const logger = pino({ level: "debug" }, new Writable({ write: (chunk, _enc, done) => ((logged += String(chunk)), done()) }));
     try {
       const wrong = guarded.url.replace(encodeURIComponent(password), "wrong-" + password);
-      const bad = await RedisStateStore.open({ url: wrong, logger, commandTimeoutMs: 300 });
-      stores.push(bad);
+      const bad = suite.adopt(await RedisStateStore.open({ url: wrong, logger, commandTimeoutMs: 300 }));
       const error = await rejectsWith(bad.transact(callOf(1), limitJudge(5)), "PQG7203");
       assert.ok(!error.message.includes(password), error.message);
-      const good = await RedisStateStore.open({ url: guarded.url, logger });
-      stores.push(good);
+      const good = suite.adopt(await RedisStateStore.open({ url: guarded.url, logger }));
       assert.equal(await good.transact(callOf(1), limitJudge(5)), true);
       await guarded.stop();
       await rejectsWith(good.transact(callOf(2), limitJudge(5)), "PQG7203");

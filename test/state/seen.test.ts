@@ -8,11 +8,10 @@ import { join } from "node:path";
 import { MAX_SEEN_LABELS_PER_SESSION, MemoryStateStore } from "../../runtime/state/memory.js";
 import { SqliteStateStore } from "../../runtime/state/sqlite.js";
 import type { StateStore } from "../../runtime/state/store.js";
-import { RedisStateStore } from "../../runtime/state/redis.js";
 import { DecisionPoint } from "../../runtime/enforce/decide.js";
 import { interpret } from "../../compiler/interpreter.js";
 import { checked } from "../support/guards.js";
-import { REDIS_SERVER, skipLoudly, startRedis, type RedisServer } from "../support/redis.js";
+import { redisStoreSuite } from "../support/redis.js";
 
 const A = { sessionId: "s-a", clientId: "c" };
 const B = { sessionId: "s-b", clientId: "c" };
@@ -53,26 +52,8 @@ describe("seen marks in the state stores", () => {
 
   describe("RedisStateStore", function () {
     this.timeout(60_000);
-    let redis: RedisServer;
-    const stores: RedisStateStore[] = [];
-    let deployment = 0;
-    const open = async (extra: Partial<Parameters<typeof RedisStateStore.open>[0]> = {}): Promise<RedisStateStore> => {
-      const store = await RedisStateStore.open({ url: redis.url, deployment: `seen-${deployment}`, policy: "files", ...extra });
-      stores.push(store);
-      return store;
-    };
-
-    before(async function () {
-      if (REDIS_SERVER === undefined) skipLoudly(this, "redis-server is not installed (apt-get install redis-server): `seen` marks in Redis are not tested");
-      redis = await startRedis();
-    });
-    beforeEach(() => void deployment++);
-    afterEach(async () => {
-      await Promise.all(stores.splice(0).map((s) => s.close()));
-    });
-    after(async () => {
-      await redis?.dispose();
-    });
+    const suite = redisStoreSuite("`seen` marks in Redis are", "seen", { policy: "files" });
+    const open = suite.open;
 
     it("keeps marks per session, bounded, until the session ends", async () => {
       await marks(await open());

@@ -1,5 +1,6 @@
 // Test support: a redis-server of the tests' own on a free loopback port in a temporary directory, stoppable and
-// restartable on the same port; tests skip loudly when the binary is absent.
+// restartable on the same port, and the set-up of a suite of Redis state store tests; tests skip loudly when the
+// binary is absent.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -7,6 +8,7 @@ import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../bench/proxy/children.js";
+import { RedisStateStore, type RedisStateStoreOptions } from "../../runtime/state/redis.js";
 
 export { freePort };
 
@@ -81,6 +83,57 @@ export async function startRedis(options: { password?: string; persistent?: bool
     dispose: async () => {
       await stop();
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** What `redisStoreSuite` gives a suite: its server, and stores of a fresh deployment closed after each test. */
+export interface RedisStoreSuite {
+  /** The suite's redis-server (started in `before`). */
+  readonly redis: RedisServer;
+  /** A store under this test's deployment prefix (`PREFIX-N`), with the suite's options and `extra` over them. */
+  open(extra?: Partial<RedisStateStoreOptions>): Promise<RedisStateStore>;
+  /** Moves to a new deployment prefix within a test: stores opened next share nothing with earlier ones. */
+  nextDeployment(): void;
+  /** Closes `store` after the test too (one opened otherwise, on another server). */
+  adopt<T extends RedisStateStore>(store: T): T;
+}
+
+/**
+ * The mocha set-up of a suite of RedisStateStore tests, registered in the calling `describe`: one redis-server for the
+ * suite (the suite skips loudly, naming `what`, where redis-server is not installed), a new deployment prefix for each
+ * test, and every store opened through `open` closed after each test.
+ */
+export function redisStoreSuite(what: string, prefix: string, options: Omit<RedisStateStoreOptions, "url" | "deployment">): RedisStoreSuite {
+  let redis: RedisServer | undefined;
+  let deployment = 0;
+  const stores: RedisStateStore[] = [];
+  before(async function () {
+    if (REDIS_SERVER === undefined) skipLoudly(this, `redis-server is not installed (apt-get install redis-server): ${what} not tested`);
+    redis = await startRedis();
+  });
+  beforeEach(() => void deployment++);
+  afterEach(async () => {
+    await Promise.all(stores.splice(0).map((store) => store.close()));
+  });
+  after(async () => {
+    await redis?.dispose();
+  });
+  return {
+    get redis() {
+      return redis!;
+    },
+    async open(extra = {}) {
+      const store = await RedisStateStore.open({ url: redis!.url, deployment: `${prefix}-${deployment}`, ...options, ...extra });
+      stores.push(store);
+      return store;
+    },
+    nextDeployment() {
+      deployment++;
+    },
+    adopt(store) {
+      stores.push(store);
+      return store;
     },
   };
 }
