@@ -113,6 +113,8 @@ function targetOf(url: string | undefined, command: string | undefined): Connect
       throw new UsageError(`\`--url\`: \`${url}\` is not a URL`);
     }
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError("`--url` must be an http(s) URL");
+    // They would travel as an HTTP header beside the sealed session, in the clear over http:.
+    if (parsed.username !== "" || parsed.password !== "") throw new UsageError("`--url` must not carry credentials (user:password@)");
     return { url: parsed };
   }
   const words = splitCommandLine(command!);

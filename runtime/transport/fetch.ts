@@ -48,6 +48,8 @@ export function nodeFetch(agents: NodeFetchAgents = {}): FetchLike {
   return (url, init) => {
     const target = url instanceof URL ? url : new URL(url);
     if (target.protocol !== "http:" && target.protocol !== "https:") return Promise.reject(new TypeError(`fetch: unsupported protocol \`${target.protocol}\``));
+    // As the web's fetch: credentials in a URL would go out as a Basic authorization header, in the clear over http:.
+    if (target.username !== "" || target.password !== "") return Promise.reject(new TypeError("fetch: a URL with credentials (user:password@) is refused"));
     return send(target, init, target.protocol === "https:" ? https : http);
   };
 }
@@ -87,23 +89,34 @@ function send(url: URL, init: RequestInit | undefined, agent: HttpAgent | HttpsA
       res.once("close", release);
       const status = res.statusCode ?? 502;
       const init = { status, statusText: res.statusMessage ?? "", headers: headersOf(res.headers) };
+      // What a server answers is not to be trusted: a status or reason phrase a Response cannot carry (205 with a body,
+      // 600, control characters) is a rejected fetch, never an exception thrown in an event handler.
+      const answer = (body: ConstructorParameters<typeof Response>[0]): void => {
+        try {
+          resolve(new Response(body, init));
+        } catch (error) {
+          res.destroy();
+          reject(new TypeError(`fetch: the server's answer cannot be read (status ${status}): ${error instanceof Error ? error.message : String(error)}`));
+        }
+      };
       if (status === 204 || status === 304 || method === "HEAD") {
         res.resume();
-        resolve(new Response(null, init));
+        answer(null);
         return;
       }
       const length = Number(res.headers["content-length"] ?? Number.NaN);
       if (!(length >= 0 && length <= BUFFERED_BODY_BYTES)) {
-        resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, init));
+        answer(Readable.toWeb(res) as ReadableStream<Uint8Array>);
         return;
       }
       // A body of known length (an answer as one JSON body, or as events with their length): read whole, then one
       // Response over the bytes, without a web stream to pull them through.
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.once("end", () => resolve(new Response(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), init)));
+      res.once("end", () => answer(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
       res.once("error", reject);
-      res.once("aborted", () => reject(new Error("fetch: the server closed the connection before the body was complete")));
+      // Also emitted when the body is cut short by an abort here: then the abort's reason is the answer.
+      res.once("aborted", () => reject(signal?.aborted === true ? abortReason(signal) : new Error("fetch: the server closed the connection before the body was complete")));
     });
     req.end(body ?? undefined);
   });

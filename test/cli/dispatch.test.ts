@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { main } from "../../bin/cli.js";
+import { generateIdentity } from "../../runtime/identity/index.js";
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -55,6 +56,16 @@ describe("pqguard command dispatcher", () => {
       const { code, err } = await cli(...base, ...args);
       assert.equal(code, 2, args.join(" "));
       assert.match(err, new RegExp(`\`${args[0]}\``));
+    }
+  });
+
+  it("refuses a `connect --url` that is not http(s) or carries credentials, which would travel beside the sealed session (exit 2)", async () => {
+    const trusted = generateIdentity().keyId;
+    for (const [url, expected] of [["ftp://127.0.0.1/mcp", /http\(s\) URL/], ["http://user:secret@127.0.0.1:8808/mcp", /must not carry credentials/]] as const) {
+      const { code, err } = await cli("connect", "--url", url, "--trust", trusted);
+      assert.equal(code, 2, url);
+      assert.match(err, expected);
+      assert.doesNotMatch(err, /secret/, "the password is not repeated");
     }
   });
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { nodeFetch, requestScopedFetch } from "../../runtime/transport/fetch.js";
 
 describe("requestScopedFetch", () => {
@@ -136,6 +136,62 @@ describe("nodeFetch", () => {
     await assert.rejects(reading);
     endEvents!();
     await assert.rejects(fetch(`${url}/post`, { method: "POST", body: "{}", signal: shared.signal }), /transport closed/);
+  });
+
+  it("rejects, and does not crash on, an answer no Response can carry: 205 with a body, a status out of range, a control character", async () => {
+    // A raw server: each connection is answered with the status line of the request's path, whatever it is.
+    const lines: Record<string, string> = {
+      "/205": "HTTP/1.1 205 Reset Content\r\ncontent-length: 2\r\n\r\n{}",
+      "/205-chunked": "HTTP/1.1 205 Reset Content\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+      "/600": "HTTP/1.1 600 Beyond\r\ncontent-length: 2\r\n\r\n{}",
+      "/099": "HTTP/1.1 099 Below\r\ncontent-length: 0\r\n\r\n",
+      "/reason": "HTTP/1.1 200 O\x01K\r\ncontent-length: 2\r\n\r\n{}",
+    };
+    const raw = createTcpServer((socket) => {
+      socket.once("data", (data) => {
+        const path = /^[A-Z]+ (\S+)/.exec(data.toString("latin1"))?.[1] ?? "";
+        socket.end(lines[path] ?? "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
+      });
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
+    try {
+      const fetch = nodeFetch();
+      for (const path of Object.keys(lines)) {
+        await assert.rejects(
+          async () => (await fetch(`${base}${path}`, { method: "POST", body: "{}" })).text(),
+          (error: unknown) => error instanceof Error,
+          `${path} must be a rejected fetch`,
+        );
+      }
+      // And the fetch still works for what comes next.
+      const ok = await fetch(`${url}/echo`, { method: "POST", body: "{}" });
+      assert.equal(ok.status, 200);
+    } finally {
+      await new Promise((resolve) => raw.close(resolve));
+    }
+  });
+
+  it("rejects with the abort's reason when the signal aborts while a body of known length is being read", async () => {
+    const slow = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+      res.write('{"partial":');
+    });
+    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
+    try {
+      const shared = new AbortController();
+      const pending = nodeFetch()(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/`, { method: "POST", body: "{}", signal: shared.signal });
+      setTimeout(() => shared.abort(new Error("transport closed")), 50);
+      await assert.rejects(pending, /transport closed/);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((resolve) => slow.close(resolve));
+    }
+  });
+
+  it("refuses a URL with credentials, which would go out as a header in the clear", async () => {
+    await assert.rejects(nodeFetch()(`http://user:secret@127.0.0.1:1/mcp`, { method: "POST", body: "{}" }), /credentials/);
   });
 
   it("rejects a body cut short by the server, a body it cannot send and a URL that is not http(s)", async () => {
