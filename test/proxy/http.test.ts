@@ -6,6 +6,7 @@ import { ListRootsRequestSchema, ToolListChangedNotificationSchema } from "@mode
 import { silentLogger } from "../../runtime/audit/index.js";
 import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
 import { createProxy, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, type Proxy, type ProxyOptions } from "../../runtime/proxy/index.js";
+import { SERVER_STREAM_WAIT_MS } from "../../runtime/proxy/upstream-link.js";
 import { startHttpUpstream, type HttpUpstream } from "./fixtures/http-server.js";
 import { connectClient, failureOf, httpGuard, rpcError, until } from "./harness.js";
 
@@ -59,6 +60,18 @@ describe("proxy with a Streamable HTTP upstream", function () {
     client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: "file:///workspace", name: "workspace" }] }));
     assert.deepEqual(structured(await client.callTool({ name: "list_roots", arguments: {} })), { roots: [{ uri: "file:///workspace", name: "workspace" }] });
     assert.equal(upstream.streams >= 1, true);
+  });
+
+  it("serves calls after a bounded wait when the server's own event stream is not answered at all", async () => {
+    await upstream.stop();
+    upstream = await startHttpUpstream({ streamDelayMs: 60_000 });
+    proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), callTimeoutMs: 1_500, healthPingTimeoutMs: 300 });
+    const started = Date.now();
+    await proxy.start();
+    client = await connectClient(proxy);
+    assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "hi" } })), { text: "hi", via: "http" });
+    const waited = Date.now() - started;
+    assert.ok(waited >= SERVER_STREAM_WAIT_MS - 100 && waited < SERVER_STREAM_WAIT_MS + 5_000, `served after ${waited} ms`);
   });
 
   it("refuses to start when nothing answers at the URL", async () => {

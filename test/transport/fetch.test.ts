@@ -4,27 +4,37 @@
 // its connections, reads bodies of known length whole and streams the others as they come.
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { nodeFetch, requestScopedFetch } from "../../runtime/transport/fetch.js";
 
+/** A loopback server for one suite: its URL, and a close that also ends the connections it still holds. */
+async function serve(handler: RequestListener): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    server,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 describe("requestScopedFetch", () => {
-  let server: Server;
+  let served: Awaited<ReturnType<typeof serve>>;
   let url: string;
 
   before(async () => {
-    server = createServer((req, res) => {
+    served = await serve((req, res) => {
       if (req.url === "/hang") return; // never answers
       res.end("ok");
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = served.url;
   });
 
-  after(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  after(() => served.close());
 
   it("leaves no listener on the transport's signal once a POST's response arrived", async () => {
     const shared = new AbortController();
@@ -44,14 +54,14 @@ describe("requestScopedFetch", () => {
 });
 
 describe("nodeFetch", () => {
-  let server: Server;
+  let served: Awaited<ReturnType<typeof serve>>;
   let url: string;
   let connections = 0;
   /** Ends the event stream of `/events` when called. */
   let endEvents: (() => void) | undefined;
 
   before(async () => {
-    server = createServer((req, res) => {
+    served = await serve((req, res) => {
       const chunks: Buffer[] = [];
       req.on("data", (chunk: Buffer) => chunks.push(chunk));
       req.on("end", () => {
@@ -73,15 +83,11 @@ describe("nodeFetch", () => {
         res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body), "set-cookie": ["a=1", "b=2"] }).end(body);
       });
     });
-    server.on("connection", () => connections++);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    served.server.on("connection", () => connections++);
+    url = served.url;
   });
 
-  after(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
+  after(() => served.close());
 
   it("sends the method, headers and body, answers status, headers and body, and keeps one connection for many requests", async () => {
     const fetch = nodeFetch();
@@ -174,19 +180,17 @@ describe("nodeFetch", () => {
   });
 
   it("rejects with the abort's reason when the signal aborts while a body of known length is being read", async () => {
-    const slow = createServer((_req, res) => {
+    const slow = await serve((_req, res) => {
       res.writeHead(200, { "content-type": "application/json", "content-length": "100" });
       res.write('{"partial":');
     });
-    await new Promise<void>((resolve) => slow.listen(0, "127.0.0.1", resolve));
     try {
       const shared = new AbortController();
-      const pending = nodeFetch()(`http://127.0.0.1:${(slow.address() as AddressInfo).port}/`, { method: "POST", body: "{}", signal: shared.signal });
+      const pending = nodeFetch()(`${slow.url}/`, { method: "POST", body: "{}", signal: shared.signal });
       setTimeout(() => shared.abort(new Error("transport closed")), 50);
       await assert.rejects(pending, /transport closed/);
     } finally {
-      slow.closeAllConnections();
-      await new Promise((resolve) => slow.close(resolve));
+      await slow.close();
     }
   });
 
