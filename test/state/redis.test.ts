@@ -217,6 +217,8 @@ describe("RedisStateStore", function () {
   it("keeps no raw session or client id, tool arguments or password in its keys, and every key expires", async () => {
     const store = await open();
     await store.transact({ tool: "t", at: NOW, sessionId: "session-secret-123", clientId: "mldsa65:fingerprint-xyz" }, limitJudge(5));
+    // The reservation's resolution is sent shortly after the decision; closing sends it now, so no key vanishes while listed.
+    await store.close();
     const raw = new Redis({ port: suite.redis.port, lazyConnect: true });
     try {
       await raw.connect();
