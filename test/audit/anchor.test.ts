@@ -29,6 +29,15 @@ async function lines(path: string): Promise<Record<string, unknown>[]> {
   return (await readFile(path, "utf8")).split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** Waits (at most 10 s: each anchor write syncs three times, slow on a busy disk) until the anchor names line `seq`. */
+async function anchoredAt(anchor: string, key: Parameters<typeof readAnchor>[1], seq: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await readAnchor(anchor, key))?.seq !== seq) {
+    assert.ok(Date.now() < deadline, `the anchor did not reach line ${seq} within 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe("audit log anchors", () => {
   let dir: string;
   let n = 0;
@@ -120,10 +129,7 @@ describe("audit log anchors", () => {
     for (let i = 0; i < 4; i++) log.append(decision(i));
     await log.flush();
     // The anchor follows each write at once with a zero interval: wait until it names the fourth decision.
-    for (let tries = 0; (await readAnchor(paths.anchor, key))?.seq !== 4; tries++) {
-      assert.ok(tries < 200, "the anchor never caught up");
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await anchoredAt(paths.anchor, key, 4);
     // The machine dies here: what is on disk is the log and the anchor as they are now, with no close checkpoint.
     const crashed = { log: join(dir, `crashed-${n}.jsonl`), anchor: join(dir, `crashed-anchor-${n}.json`) };
     await copyFile(paths.log, crashed.log);
@@ -146,10 +152,7 @@ describe("audit log anchors", () => {
     const log = await AuditLog.open(paths.log, { anchor: paths.anchor, argumentsKey: key, anchorIntervalMs: 0 });
     for (let i = 0; i < 4; i++) log.append(decision(i));
     await log.flush();
-    for (let tries = 0; (await readAnchor(paths.anchor, key))?.seq !== 4; tries++) {
-      assert.ok(tries < 200, "the anchor never caught up");
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await anchoredAt(paths.anchor, key, 4);
     const crashed = { log: join(dir, `crashcut-${n}.jsonl`), anchor: join(dir, `crashcut-anchor-${n}.json`) };
     await copyFile(paths.log, crashed.log);
     await copyFile(paths.anchor, crashed.anchor);

@@ -197,12 +197,15 @@ describe("pqguard connect (a host's stdio server, sealed to a remote proxy)", fu
     const client = await host(url, identity.keyId, () => true, ["--log-level", process.env.PQGUARD_TEST_DEBUG ?? "warn"]);
     clients.push(client);
     assert.match(JSON.stringify((await client.callTool({ name: "echo", arguments: { message: "before" } })).content), /before/);
-    // Settled into a value at once, so that its rejection is never unhandled while the proxy restarts.
-    const inFlight = client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 20, steps: 2 } }, undefined, { timeout: 60_000 }).then(
+    // Settled into a value at once, so that its rejection is never unhandled while the proxy restarts. Its first
+    // progress notification says the server has it: killed before that, the bridge could still resend it.
+    let progressed: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (progressed = resolve));
+    const inFlight = client.callTool({ name: "trigger-long-running-operation", arguments: { duration: 20, steps: 20 } }, undefined, { timeout: 60_000, onprogress: () => progressed() }).then(
       () => "answered",
       (error: unknown) => String(error),
     );
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await Promise.race([started, new Promise((_, reject) => setTimeout(() => reject(new Error("no progress from the long call within 15 s")), 15_000))]);
     await stopProxy(proxy, "SIGKILL");
     proxy = await startProxy(dir, url.href);
     assert.match(await inFlight, /connection to the pqguard proxy was lost/);

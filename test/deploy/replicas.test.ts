@@ -117,15 +117,16 @@ describe("pqguard proxy over HTTP: health, readiness and the drain on SIGTERM", 
     const dir = await mkdtemp(join(tmpdir(), "pqguard-drain-"));
     const identity = generateIdentity();
     await writeIdentity(identity, join(dir, "proxy"));
-    const replica = await startReplica({ key: join(dir, "proxy.key"), state: `sqlite:${join(dir, "state.db")}` });
+    const replica = await startReplica({ key: join(dir, "proxy.key"), state: `sqlite:${join(dir, "state.db")}`, env: { FLAKY_ANNOUNCE_SLOW: "1" } });
     try {
       assert.equal(await probe(replica, "/healthz"), 200);
       assert.equal(await probe(replica, "/readyz"), 200);
       const { client } = await sealedClient(replica.url, identity.keyId);
-      const inFlight = call(client, "slow", { ms: 1500 });
-      await new Promise((r) => setTimeout(r, 400));
+      const inFlight = call(client, "slow", { ms: 4000 });
+      // SIGTERM once the server has the call: a drain with nothing in flight would end at once.
+      assert.ok(await eventually(async () => replica.log().includes("flaky: slow call started"), 15_000), `the call reached the server: ${replica.log()}`);
       replica.child.kill("SIGTERM");
-      assert.ok(await eventually(async () => (await probe(replica, "/readyz")) === 503, 1000), "not ready while draining");
+      assert.ok(await eventually(async () => (await probe(replica, "/readyz")) === 503, 3000), "not ready while draining");
       await assert.rejects(sealedClient(replica.url, identity.keyId), "no new session while draining");
       assert.deepEqual(await inFlight, { allowed: true }, "the call in flight finished");
       assert.equal(await replica.exited(15_000), 0, replica.log());

@@ -28,7 +28,7 @@ export interface Replica {
 }
 
 /** Starts `pqguard proxy` on a free loopback port; resolves once it listens (at most 60 s). */
-export async function startReplica(options: { key: string; state: string; policy?: string; extra?: readonly string[] }): Promise<Replica> {
+export async function startReplica(options: { key: string; state: string; policy?: string; extra?: readonly string[]; env?: NodeJS.ProcessEnv }): Promise<Replica> {
   const child = spawn(
     process.execPath,
     [
@@ -50,7 +50,7 @@ export async function startReplica(options: { key: string; state: string; policy
       "info",
       ...(options.extra ?? []),
     ],
-    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } },
   );
   let log = "";
   child.stderr!.on("data", (chunk: Buffer) => (log += chunk.toString("utf8")));

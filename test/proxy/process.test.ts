@@ -56,12 +56,19 @@ function proxyProcess(args: readonly string[]) {
 
 /** Resolves with the exit code and signal, or with `"still running"` after `ms`. */
 function exitWithin(child: ReturnType<typeof spawn>, ms: number): Promise<{ code: number | null; signal: string | null } | "still running"> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  // `exit` can come before the last of the child's output is read: its pipes' ends are awaited too (at most 2 s more,
+  // in case a grandchild holds one open).
+  const drained = (): Promise<unknown> =>
+    Promise.race([
+      Promise.all([child.stdout, child.stderr].map((stream) => (stream === null || stream.readableEnded || stream.destroyed ? undefined : new Promise((end) => stream.once("close", end))))),
+      new Promise((end) => setTimeout(end, 2_000)),
+    ]);
+  if (child.exitCode !== null || child.signalCode !== null) return drained().then(() => ({ code: child.exitCode, signal: child.signalCode }));
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve("still running"), ms);
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal });
+      void drained().then(() => resolve({ code, signal }));
     });
   });
 }
@@ -324,8 +331,7 @@ describe("pqguard proxy as a process", function () {
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
     child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
-    const code = await new Promise((resolve) => child.once("exit", resolve));
-    assert.equal(code, 0, out);
+    assert.deepEqual(await exitWithin(child, 120_000), { code: 0, signal: null }, out);
     assert.match(out, /ALLOWED after approval/);
     assert.match(out, /DENIED PQG7301 \[payments\.policy:25\]: refunds over 5000 are never automated/);
     assert.match(out, /DENIED PQG7303: the definition of tool `process_refund` changed/);

@@ -13,7 +13,7 @@ import { silentLogger, type AuditDecision } from "../../runtime/audit/index.js";
 import { createProxy, type Proxy, type UpstreamTarget } from "../../runtime/proxy/index.js";
 import { echoDigests, echoGuard, echoServer } from "../enforce/fixtures-v2.js";
 import { serveMcpHandler } from "./fixtures/mcp-handler.js";
-import { failureOf, flakyProxy } from "./harness.js";
+import { failureOf, flakyProxy, until } from "./harness.js";
 
 const V2_STDIO_SERVER = fileURLToPath(new URL("./fixtures/v2-echo-server.ts", import.meta.url));
 const PINNED = { mode: { pin: "2026-07-28" } } as const;
@@ -80,7 +80,7 @@ describe("SDK v2 clients through the proxy", function () {
       params: { name: "echo", arguments: { text: "hi" }, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } },
     });
     // The refusal comes once the upstream's answer to `server/discover` does: a server process to start, under load too.
-    for (let i = 0; i < 500 && replies.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => replies.length > 0, 20_000, "the refusal");
     const error = replies[0]?.error as { code: number; data: { code: string; supported: string[]; requested: string } } | undefined;
     assert.equal(error?.code, -32022);
     assert.equal(error?.data.code, "PQG8020");
@@ -170,7 +170,7 @@ for (const kind of ["stdio", "Streamable HTTP (createMcpHandler)"] as const) {
       await clientEnd.send({ jsonrpc: "2.0", id: 1, method: "server/discover", params: { _meta: envelope } });
       await clientEnd.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: { text: "bare" } } });
       await clientEnd.send({ jsonrpc: "2.0", id: 3, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } } });
-      for (let i = 0; i < 300 && replies.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      await until(() => replies.length >= 3, 20_000, "three answers");
       const byId = new Map(replies.map((reply) => [reply.id, reply]));
       assert.deepEqual((byId.get(1)?.result as { supportedVersions?: string[] } | undefined)?.supportedVersions, ["2026-07-28"]);
       for (const id of [2, 3]) {

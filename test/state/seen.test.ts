@@ -94,13 +94,15 @@ describe("seen marks in the state stores", () => {
     });
 
     it("marks expire their own time after the session's last mark or decision, not with the call log", async () => {
-      const store = await open({ retentionMs: 1, seenRetentionMs: 400 });
+      // Reads 250 ms apart, six of them (longer in all than the marks' 1.5 s), each renewing the marks; a timer firing
+      // late on a loaded machine still reads well within 1.5 s of the last read.
+      const store = await open({ retentionMs: 1, seenRetentionMs: 1500 });
       await store.markSeen("s-t", "secret");
-      for (let i = 0; i < 4; i++) {
-        await new Promise((r) => setTimeout(r, 200));
+      for (let i = 0; i < 7; i++) {
+        await new Promise((r) => setTimeout(r, 250));
         assert.equal((await store.snapshot({ sessionId: "s-t", clientId: "c" }, Date.now())).history.seen?.("secret"), true, "each read keeps a live session's marks");
       }
-      await new Promise((r) => setTimeout(r, 700));
+      await new Promise((r) => setTimeout(r, 2000));
       assert.equal((await store.snapshot({ sessionId: "s-t", clientId: "c" }, Date.now())).history.seen?.("secret"), false, "an idle session's marks expire");
     });
   });
