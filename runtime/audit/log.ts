@@ -130,7 +130,7 @@ export class AuditLog implements AuditSink {
     const { hash, text } = buildCheckpoint(kind, this.seq, this.prev, this.clock(), this.options.argumentsKey, after);
     this.seq++;
     this.prev = hash;
-    this.buffered.push({ text: `${text}\n`, seq: this.seq - 1, hash });
+    this.buffered.push({ text: `${text}\n`, lines: 1, seq: this.seq - 1, hash });
   }
 
   private clock(): number {
@@ -189,13 +189,14 @@ export class AuditLog implements AuditSink {
     return this.prev;
   }
 
-  /** Chained lines not yet written, each chunk with the seq and hash of its last line. */
-  private buffered: { text: string; seq: number; hash: string }[] = [];
+  /** Chained lines not yet written, each chunk with its count of lines and the seq and hash of its last one. */
+  private buffered: { text: string; lines: number; seq: number; hash: string }[] = [];
 
   private bufferPending(): void {
     if (this.pending.length === 0) return;
+    const from = this.seq;
     const text = this.chain();
-    if (text !== "") this.buffered.push({ text, seq: this.seq - 1, hash: this.prev });
+    if (text !== "") this.buffered.push({ text, lines: this.seq - from, seq: this.seq - 1, hash: this.prev });
   }
 
   /**
@@ -246,10 +247,13 @@ export class AuditLog implements AuditSink {
   flush(): Promise<void> {
     this.bufferPending();
     if (this.buffered.length > 0) {
+      // Counted as built: counting newlines in the joined text would copy it once more.
+      let lines = 0;
+      for (const b of this.buffered) lines += b.lines;
       const chunk = this.buffered.map((b) => b.text).join("");
       const last = this.buffered[this.buffered.length - 1]!;
       this.buffered = [];
-      this.writing = this.writing.then(() => this.write(chunk, last));
+      this.writing = this.writing.then(() => this.write(chunk, lines, last));
     }
     return this.writing.then(() => {
       if (this.failed !== undefined) throw this.failureSummary();
@@ -282,8 +286,7 @@ export class AuditLog implements AuditSink {
     }
   }
 
-  private async write(chunk: string, last: { seq: number; hash: string }): Promise<void> {
-    const lines = countLines(chunk);
+  private async write(chunk: string, lines: number, last: { seq: number; hash: string }): Promise<void> {
     if (this.failed !== undefined) {
       this.lost += lines;
       return;
@@ -306,12 +309,6 @@ export class AuditLog implements AuditSink {
       this.options.logger?.error({ path: this.path, code: this.failed.code, lines }, this.failed.message);
     }
   }
-}
-
-function countLines(chunk: string): number {
-  let lines = 0;
-  for (let at = chunk.indexOf("\n"); at !== -1; at = chunk.indexOf("\n", at + 1)) lines++;
-  return lines;
 }
 
 interface LastLine {
