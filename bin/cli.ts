@@ -42,7 +42,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   audit: { summary: "audit verify LOG [--head HASH] [--anchor FILE] [--anchor-at SEQ:HASH]... [--key FILE] [--previous-head HASH] | audit anchor LOG --anchor FILE [--key FILE] | audit keygen --out FILE | audit digest [--key FILE] ARGS_JSON", load: () => import("./commands/audit.js") },
   proxy: {
     summary:
-      "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL [--upstream-tls-ca FILE] [--upstream-tls-pin PIN]...) [--listen stdio|http://127.0.0.1:PORT|https://HOST:PORT --tls-cert FILE --tls-key FILE] [--trust-proxy ADDRESS[/PREFIX]]... " +
+      "proxy --policy P.policy (--upstream \"CMD ARGS\" | --upstream-url URL [--upstream-tls-ca FILE] [--upstream-tls-pin PIN]...) [--listen stdio|http://127.0.0.1:PORT|https://HOST:PORT --tls-cert FILE --tls-key FILE] [--trust-proxy ADDRESS[/PREFIX]]... [--request-timeout MS] " +
       "[--key NAME.key] [--trust-issuer FP]... [--trust-client FP]... [--require-client-auth] " +
       "[--manifest M.json [--signer FP]] [--audit LOG [--audit-key FILE] [--audit-args] [--audit-anchor FILE]] [--approval-webhook URL --approval-key FILE] [--mode enforce|monitor] [--upstream-mode per-session|shared] [--max-upstreams N] [--call-timeout MS] [--tool-recheck MS] [--state memory|sqlite:PATH|redis://HOST:PORT/DB [--deployment NAME]] [--now ISO_TIME] [--log-level LEVEL] " +
       "[--keyring DIR [--revoked-clients FILE] [--crypto-config FILE] [--reauth-on-rotation]] [--metrics-listen http://127.0.0.1:PORT] [--alert-window MS] [--alert-failures N] [--alert-downgrades N] [--block-for MS]",

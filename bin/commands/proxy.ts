@@ -51,6 +51,8 @@ interface ProxyArgs {
   readonly tls: { readonly cert: string; readonly key: string } | undefined;
   /** `--trust-proxy ADDRESS[/PREFIX]`: load balancers whose X-Forwarded-For is believed. */
   readonly trustProxy: readonly string[];
+  /** `--request-timeout MS`: how long a client may take to send a whole request to the HTTP listener. */
+  readonly requestTimeoutMs: number | undefined;
   /** `--upstream-tls-ca FILE` and `--upstream-tls-pin PIN`: how an https upstream is verified. */
   readonly upstreamTls: { readonly ca: string | undefined; readonly pins: readonly string[] };
   readonly key: string | undefined;
@@ -100,6 +102,7 @@ function parse(io: CommandIO): ProxyArgs {
       "tls-cert": { type: "string" },
       "tls-key": { type: "string" },
       "trust-proxy": { type: "string", multiple: true },
+      "request-timeout": { type: "string" },
       "upstream-tls-ca": { type: "string" },
       "upstream-tls-pin": { type: "string", multiple: true },
       keyring: { type: "string" },
@@ -169,9 +172,10 @@ function parse(io: CommandIO): ProxyArgs {
     } catch (error) {
       throw new UsageError(`\`--listen\`: ${error instanceof ProxyError ? error.message : String(error)}`);
     }
-  } else if (tls !== undefined || v["trust-proxy"] !== undefined) {
-    throw new UsageError("`--tls-cert`, `--tls-key` and `--trust-proxy` apply to an HTTP listener: give `--listen https://HOST:PORT`");
+  } else if (tls !== undefined || v["trust-proxy"] !== undefined || v["request-timeout"] !== undefined) {
+    throw new UsageError("`--tls-cert`, `--tls-key`, `--trust-proxy` and `--request-timeout` apply to an HTTP listener: give `--listen https://HOST:PORT`");
   }
+  const requestTimeoutMs = milliseconds(v["request-timeout"], "--request-timeout", 1);
   const trustProxy = v["trust-proxy"] ?? [];
   try {
     blockListOf(trustProxy);
@@ -216,6 +220,7 @@ function parse(io: CommandIO): ProxyArgs {
     listen,
     tls,
     trustProxy,
+    requestTimeoutMs,
     upstreamTls: { ca: v["upstream-tls-ca"], pins: v["upstream-tls-pin"] ?? [] },
     key: v.key,
     keyring: v.keyring,
@@ -484,6 +489,7 @@ export async function run(io: CommandIO): Promise<number> {
         url: args.listen,
         tls,
         trustProxy: args.trustProxy,
+        requestTimeoutMs: args.requestTimeoutMs,
         core: proxy.core,
         identity,
         keyring,

@@ -57,6 +57,12 @@ export interface HttpListenOptions {
   readonly maxConnectionsPerSource?: number | undefined;
   /** Applies the per-source connection limit to loopback clients too (tests; a host whose clients are all remote). */
   readonly limitLoopback?: boolean | undefined;
+  /**
+   * Milliseconds a client may take to send a whole request, headers and body (DEFAULT_REQUEST_TIMEOUT_MS); past it the
+   * listener answers 408 and closes the connection. Bounds how long a body trickled in holds its share of the bytes
+   * the endpoint reads at once. An answer's event stream is not bounded by it.
+   */
+  readonly requestTimeoutMs?: number | undefined;
 }
 
 /** Connections one listener keeps open at once: past it, node:http closes new sockets as they arrive. */
@@ -65,6 +71,11 @@ export const DEFAULT_MAX_CONNECTIONS = 4096;
 export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 128;
 /** How long a client may take to send a request's headers (slow-header attacks hold a connection otherwise). */
 const HEADERS_TIMEOUT_MS = 15_000;
+/**
+ * How long a client may take to send a whole request (node:http's own default is 300 s): an 11 MiB body needs about
+ * 1.5 Mbit/s to arrive within it, and one trickled in holds its bytes of the endpoint's body budget no longer.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 /** Paths a load balancer or an orchestrator probes: alive (the process answers), and ready for new sessions. */
 export const HEALTH_PATH = "/healthz";
@@ -204,7 +215,10 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
     }
     void endpoint.handle(req, res);
   };
-  const server: Server = options.tls === undefined ? createServer(serve) : createTlsServer(tlsServerOptions(options.tls), serve);
+  const requestTimeout = wholeAtLeastOne(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, "requestTimeoutMs");
+  // node:http looks for requests past their time on this interval (30 s by default, as long as the bound itself).
+  const timing = { requestTimeout, headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout), connectionsCheckingInterval: Math.min(1_000, requestTimeout) };
+  const server: Server = options.tls === undefined ? createServer(timing, serve) : createTlsServer({ ...tlsServerOptions(options.tls), ...timing }, serve);
   boundConnections(server, options, log);
   const host = options.url.hostname.replace(/^\[(.*)\]$/, "$1");
   await new Promise<void>((resolve, reject) => {
@@ -279,7 +293,6 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
  */
 function boundConnections(server: Server, options: HttpListenOptions, log: Logger): void {
   server.maxConnections = wholeAtLeastOne(options.maxConnections ?? DEFAULT_MAX_CONNECTIONS, "maxConnections");
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
   const perSource = wholeAtLeastOne(options.maxConnectionsPerSource ?? DEFAULT_MAX_CONNECTIONS_PER_SOURCE, "maxConnectionsPerSource");
   const exempt = options.trustProxy === undefined || options.trustProxy.length === 0 ? undefined : blockListOf(options.trustProxy);
   const open = new Map<string, number>();

@@ -1,6 +1,7 @@
 // The HTTP listener's bounds on TCP connections, tried as an attacker holding sockets without opening sessions: one
 // source past its share is cut off while another still gets in, connections it closes are given back, and a source
-// named as a trusted proxy (a load balancer carrying everyone) is never cut off.
+// named as a trusted proxy (a load balancer carrying everyone) is never cut off; a request body trickled in is cut off
+// at the request time.
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -101,5 +102,46 @@ describe("proxy HTTP listener: connection bounds", function () {
       listenHttp({ url: new URL("http://127.0.0.1:0/mcp"), core: proxy.core, logger: silentLogger(), maxConnectionsPerSource: 0 }),
       (error: Error & { code?: string }) => error.code === "PQG8006" && /maxConnectionsPerSource/.test(error.message),
     );
+    await assert.rejects(
+      listenHttp({ url: new URL("http://127.0.0.1:0/mcp"), core: proxy.core, logger: silentLogger(), requestTimeoutMs: 0.5 }),
+      (error: Error & { code?: string }) => error.code === "PQG8006" && /requestTimeoutMs/.test(error.message),
+    );
+  });
+
+  it("answers 408 and closes a connection whose request body trickles in past the request time, and serves others meanwhile", async () => {
+    const listener = await listenHttp({ url: new URL("http://127.0.0.1:0/mcp"), core: proxy.core, logger: silentLogger(), requestTimeoutMs: 1_000 });
+    listeners.push(listener);
+    const { socket, closed } = await openSocket(listener.url);
+    let answer = "";
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")));
+    const started = Date.now();
+    // An opening request whose body claims 60,000 bytes and arrives a byte every 100 ms: it would take 100 minutes.
+    socket.write(`POST /mcp HTTP/1.1\r\nHost: ${listener.url.host}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 60000\r\n\r\n{`);
+    const trickle = setInterval(() => socket.write(" "), 100);
+    try {
+      const client = new Client({ name: "beside-the-trickle", version: "1" });
+      await client.connect(new StreamableHTTPClientTransport(listener.url));
+      assert.match(JSON.stringify((await client.callTool({ name: "echo", arguments: { text: "served" } })).content), /served/);
+      await client.close();
+      assert.equal(await closedWithin(closed, 10_000), true, "the trickling connection is closed");
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
+    assert.match(answer, /^HTTP\/1\.1 408 /, answer);
+    // The bound plus node:http's check interval (at most 1 s here), with room for a loaded machine.
+    assert.ok(Date.now() - started < 6_000, `closed after ${Date.now() - started} ms`);
+  });
+
+  it("does not bound an answer that takes longer than the request time: only receiving the request is timed", async () => {
+    const listener = await listenHttp({ url: new URL("http://127.0.0.1:0/mcp"), core: proxy.core, logger: silentLogger(), requestTimeoutMs: 300 });
+    listeners.push(listener);
+    const client = new Client({ name: "patient", version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(listener.url));
+    try {
+      assert.match(JSON.stringify((await client.callTool({ name: "slow", arguments: { ms: 900 } })).content), /900/);
+    } finally {
+      await client.close();
+    }
   });
 });

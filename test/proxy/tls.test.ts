@@ -203,13 +203,16 @@ describe("TLS and balancer options on the command line", () => {
     return { code, err };
   }
 
-  it("refuses TLS, balancer and pin options that could not work, before starting anything (exit 2)", async () => {
+  it("refuses TLS, balancer, request-time and pin options that could not work, before starting anything (exit 2)", async () => {
     const proxy = ["proxy", "--policy", "p.policy", "--upstream", "node server.js"];
     const cases: [string[], RegExp][] = [
       [[...proxy, "--key", "k.key", "--listen", "https://127.0.0.1:8443"], /needs its certificate and key/],
       [[...proxy, "--key", "k.key", "--listen", "http://127.0.0.1:8080", "--tls-cert", "c.pem", "--tls-key", "k.pem"], /listen on `https:\/\//],
       [[...proxy, "--key", "k.key", "--listen", "https://127.0.0.1:8443", "--tls-cert", "c.pem"], /`--tls-cert FILE` and `--tls-key FILE` go together/],
       [[...proxy, "--tls-cert", "c.pem", "--tls-key", "k.pem"], /apply to an HTTP listener/],
+      [[...proxy, "--request-timeout", "5000"], /apply to an HTTP listener/],
+      [[...proxy, "--key", "k.key", "--listen", "http://127.0.0.1:8080", "--request-timeout", "0"], /`--request-timeout` must be a positive number of milliseconds/],
+      [[...proxy, "--key", "k.key", "--listen", "http://127.0.0.1:8080", "--request-timeout", "1m"], /`--request-timeout` must be a positive number of milliseconds/],
       [[...proxy, "--key", "k.key", "--listen", "http://127.0.0.1:8080", "--trust-proxy", "10.0.0.0/99"], /not an address or an ADDRESS\/PREFIX/],
       [[...proxy, "--upstream-tls-pin", "sha256/AAAA"], /verify an `https:\/\/` upstream|not a public key pin/],
       [["proxy", "--policy", "p.policy", "--upstream-url", "https://example.org/mcp", "--upstream-tls-pin", "sha256/short"], /not a public key pin/],
