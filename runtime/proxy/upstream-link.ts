@@ -14,6 +14,8 @@ import { tlsClientFetch, type TlsClientOptions } from "../transport/tls.js";
 export const KILL_GRACE_MS = 1_000;
 /** The longest an HTTP upstream's session waits for its server's event stream before it serves calls anyway. */
 export const SERVER_STREAM_WAIT_MS = 2_000;
+/** The notification after which the SDK's client opens a server's own event stream, as it appears in a POST's body. */
+const INITIALIZED_METHOD = '"method":"notifications/initialized"';
 
 /**
  * Bytes written to a stdio server's input and not yet read by it, past which further messages are refused (a request's
@@ -278,12 +280,18 @@ class HttpLink implements UpstreamLink {
     // The server's own event stream (GET) is opened by the transport once `notifications/initialized` is sent; a
     // server drops what it sends of its own before that stream is there (the SDK's server does, silently: a sampling
     // request of the first tool call would be lost), so the session is ready once the GET is answered.
+    // The transport opens it only after a 202 to `initialized`: any other answer means no stream is coming.
     const fetch = tlsClientFetch(target.tls);
+    let settled = false;
     let opened!: () => void;
-    this.#streamOpen = new Promise<void>((resolve) => (opened = resolve));
+    this.#streamOpen = new Promise<void>((resolve) => (opened = resolve)).then(() => void (settled = true));
     const watched: FetchLike = (input, init) => {
       const answer = fetch(input, init);
+      if (settled) return answer;
       if (init?.method === "GET") answer.then(opened, opened);
+      else if (typeof init?.body === "string" && init.body.includes(INITIALIZED_METHOD)) {
+        answer.then((response) => void (response.status === 202 || opened()), opened);
+      }
       return answer;
     };
     this.#transport = new Transport(url, { fetch: watched, ...(target.headers === undefined ? {} : { requestInit: { headers: { ...target.headers } } }) });

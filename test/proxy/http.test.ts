@@ -74,6 +74,19 @@ describe("proxy with a Streamable HTTP upstream", function () {
     assert.ok(waited >= SERVER_STREAM_WAIT_MS - 100 && waited < SERVER_STREAM_WAIT_MS + 5_000, `served after ${waited} ms`);
   });
 
+  it("serves at once a server that answers `initialized` with something other than 202, for which no event stream comes", async () => {
+    await upstream.stop();
+    upstream = await startHttpUpstream({ initializedAnswer200: true });
+    proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), callTimeoutMs: 1_500, healthPingTimeoutMs: 300 });
+    const started = Date.now();
+    await proxy.start();
+    client = await connectClient(proxy);
+    assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "hi" } })), { text: "hi", via: "http" });
+    const waited = Date.now() - started;
+    assert.ok(waited < SERVER_STREAM_WAIT_MS - 500, `served after ${waited} ms: it waited for a stream the client never opens`);
+    assert.equal(upstream.streams, 0, "no event stream was opened");
+  });
+
   it("refuses to start when nothing answers at the URL", async () => {
     await upstream.stop();
     proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger() });
