@@ -7,7 +7,7 @@ import { silentLogger } from "../../runtime/audit/index.js";
 import { GUARD_REFUSAL_ERROR } from "../../runtime/enforce/index.js";
 import { createProxy, RPC_UPSTREAM_TIMEOUT, RPC_UPSTREAM_UNAVAILABLE, type Proxy, type ProxyOptions } from "../../runtime/proxy/index.js";
 import { SERVER_STREAM_WAIT_MS } from "../../runtime/proxy/upstream-link.js";
-import { startHttpUpstream, type HttpUpstream } from "./fixtures/http-server.js";
+import { startHttpUpstream, type HttpUpstream, type HttpUpstreamOptions } from "./fixtures/http-server.js";
 import { connectClient, failureOf, httpGuard, rpcError, until } from "./harness.js";
 
 function structured(result: unknown): Record<string, unknown> {
@@ -62,27 +62,25 @@ describe("proxy with a Streamable HTTP upstream", function () {
     assert.equal(upstream.streams >= 1, true);
   });
 
-  it("serves calls after a bounded wait when the server's own event stream is not answered at all", async () => {
+  /** Milliseconds from starting a proxy in front of a server so configured to its first answered echo. */
+  async function firstEchoAgainst(options: HttpUpstreamOptions): Promise<number> {
     await upstream.stop();
-    upstream = await startHttpUpstream({ streamDelayMs: 60_000 });
+    upstream = await startHttpUpstream(options);
     proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), callTimeoutMs: 1_500, healthPingTimeoutMs: 300 });
     const started = Date.now();
     await proxy.start();
     client = await connectClient(proxy);
     assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "hi" } })), { text: "hi", via: "http" });
-    const waited = Date.now() - started;
+    return Date.now() - started;
+  }
+
+  it("serves calls after a bounded wait when the server's own event stream is not answered at all", async () => {
+    const waited = await firstEchoAgainst({ streamDelayMs: 60_000 });
     assert.ok(waited >= SERVER_STREAM_WAIT_MS - 100 && waited < SERVER_STREAM_WAIT_MS + 5_000, `served after ${waited} ms`);
   });
 
   it("serves at once a server that answers `initialized` with something other than 202, for which no event stream comes", async () => {
-    await upstream.stop();
-    upstream = await startHttpUpstream({ initializedAnswer200: true });
-    proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), callTimeoutMs: 1_500, healthPingTimeoutMs: 300 });
-    const started = Date.now();
-    await proxy.start();
-    client = await connectClient(proxy);
-    assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "hi" } })), { text: "hi", via: "http" });
-    const waited = Date.now() - started;
+    const waited = await firstEchoAgainst({ initializedAnswer200: true });
     assert.ok(waited < SERVER_STREAM_WAIT_MS - 500, `served after ${waited} ms: it waited for a stream the client never opens`);
     assert.equal(upstream.streams, 0, "no event stream was opened");
   });
