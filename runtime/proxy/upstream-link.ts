@@ -8,7 +8,8 @@ import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { InitializeResult, JSONRPCMessage, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { ProxyError, RPC_UPSTREAM_UNAVAILABLE } from "./errors.js";
 import { classifyLine, LineSplitter, oversizedReply, serializeLine, type JsonRpcErrorReply } from "./framing.js";
-import { tlsClientFetch, type TlsClientOptions } from "../transport/tls.js";
+import { nodeFetch } from "../transport/fetch.js";
+import { tlsClientAgents, type TlsClientOptions } from "../transport/tls.js";
 
 /** Between SIGTERM and SIGKILL (stdio), or for the session's DELETE (HTTP), when shutting down: time to flush, not to linger. */
 export const KILL_GRACE_MS = 1_000;
@@ -271,6 +272,8 @@ class HttpLink implements UpstreamLink {
   #lastFailure: string | undefined;
   /** Resolves once the server's event stream (GET) was answered, however. */
   readonly #streamOpen: Promise<void>;
+  /** This link's keep-alive connections: ended with it, not left to the server's idle timeout. */
+  readonly #agents: { readonly http: { destroy(): void }; readonly https: { destroy(): void } };
 
   constructor(target: UpstreamUrl, log: Logger, events: LinkEvents, Transport: HttpClientTransportClass) {
     const url = upstreamUrlOf(target.url);
@@ -281,7 +284,9 @@ class HttpLink implements UpstreamLink {
     // server drops what it sends of its own before that stream is there (the SDK's server does, silently: a sampling
     // request of the first tool call would be lost), so the session is ready once the GET is answered.
     // The transport opens it only after a 202 to `initialized`: any other answer means no stream is coming.
-    const fetch = tlsClientFetch(target.tls);
+    const agents = tlsClientAgents(target.tls);
+    this.#agents = agents;
+    const fetch = nodeFetch(agents);
     let settled = false;
     let opened!: () => void;
     this.#streamOpen = new Promise<void>((resolve) => (opened = resolve)).then(() => void (settled = true));
@@ -312,7 +317,15 @@ class HttpLink implements UpstreamLink {
   #end(how: string): void {
     if (this.#ended) return;
     this.#ended = true;
-    setImmediate(() => this.#events.gone(how));
+    setImmediate(() => {
+      this.#dropConnections();
+      this.#events.gone(how);
+    });
+  }
+
+  #dropConnections(): void {
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
   }
 
   write(message: JSONRPCMessage | JsonRpcErrorReply): void {
@@ -357,5 +370,6 @@ class HttpLink implements UpstreamLink {
     await Promise.race([this.#transport.terminateSession().catch(() => undefined), grace]);
     clearTimeout(timer);
     await this.#transport.close();
+    this.#dropConnections();
   }
 }

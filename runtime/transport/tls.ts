@@ -2,6 +2,7 @@
 // OpenSSL has it (Node 24; Node 20's OpenSSL 3.0 does not, and classical groups are used), and a client that always
 // verifies the server: against the system store, a given CA, or a pinned public key, never not at all.
 import { createHash, X509Certificate } from "node:crypto";
+import { Agent as HttpAgent } from "node:http";
 import { Agent, type AgentOptions, type RequestOptions, type ServerOptions } from "node:https";
 import type { Duplex } from "node:stream";
 import { connect, createSecureContext, type ConnectionOptions, type TLSSocket } from "node:tls";
@@ -115,8 +116,16 @@ class VerifyingAgent extends Agent {
  * (the sealed session is then the only protection). Each returned fetch keeps its own keep-alive connections.
  */
 export function tlsClientFetch(options: TlsClientOptions = {}): FetchLike {
+  return nodeFetch(tlsClientAgents(options));
+}
+
+/**
+ * The keep-alive agents behind `tlsClientFetch`, for a caller that ends their connections itself (`destroy()`) when
+ * it is done with them rather than leaving them to the server's idle timeout.
+ */
+export function tlsClientAgents(options: TlsClientOptions = {}): { readonly http: HttpAgent; readonly https: Agent } {
   const pins = checkPins(options.pins ?? []);
   const ca = options.ca === undefined ? undefined : Array.isArray(options.ca) ? [...(options.ca as (string | Buffer)[])] : [options.ca as string | Buffer];
   const https = new VerifyingAgent({ keepAlive: true, minVersion: TLS_MIN_VERSION, ecdhCurve: tlsGroups(), ...(ca === undefined ? {} : { ca }) }, pins);
-  return nodeFetch({ https });
+  return { http: new HttpAgent({ keepAlive: true }), https };
 }

@@ -110,6 +110,20 @@ describe("proxy with a Streamable HTTP upstream", function () {
     assert.ok(!upstream.calls.some((c) => c.args.text === "while down"));
   });
 
+  it("ends the connections of a session it replaced instead of leaving them open until the server's idle timeout", async () => {
+    await open();
+    assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "first" } })), { text: "first", via: "http" });
+    const before = proxy.upstream.restarts;
+    const old = upstream.forgetSessions();
+    assert.ok(old.length > 0);
+    // The next call meets a 404 for the forgotten session: the proxy starts a new one, and the call may fail meanwhile.
+    await client.callTool({ name: "echo", arguments: { text: "meets the 404" } }).catch(() => undefined);
+    await until(() => proxy.upstream.restarts > before && proxy.upstream.ready, 10_000, "the proxy to start a new session");
+    assert.deepEqual(structured(await client.callTool({ name: "echo", arguments: { text: "second" } })), { text: "second", via: "http" });
+    // The server would keep an idle one for 60 s: these are closed by the proxy's side.
+    await until(() => old.every((socket) => socket.destroyed), 3_000, "the old session's connections to close");
+  });
+
   it("starts a new session when the server restarted and forgot the old one", async () => {
     await open();
     const before = proxy.upstream.restarts;
