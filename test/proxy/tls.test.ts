@@ -143,6 +143,31 @@ describe("TLS under the sealed session", function () {
     assert.match(old, /version|alert/i);
   });
 
+  it("bounds the time a request may take to arrive over TLS too: a trickled body gets 408 and a closed connection", async () => {
+    const bounded = await listenHttp({ url: listenUrlOf("https://127.0.0.1:0", false, true), tls: { cert: pki.cert, key: pki.key }, core: proxy.core, logger: silentLogger(), requestTimeoutMs: 1_000 });
+    const socket = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ host: "127.0.0.1", port: Number(bounded.url.port), ca: pki.ca, servername: "localhost" }, () => resolve(s));
+      s.once("error", reject);
+    });
+    let answer = "";
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")));
+    socket.on("error", () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.write(`POST /mcp HTTP/1.1\r\nHost: ${bounded.url.host}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 60000\r\n\r\n{`);
+    const trickle = setInterval(() => socket.write(" "), 100);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const ended = await Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 10_000)))]);
+      assert.equal(ended, true, "the connection was closed within 10 s");
+    } finally {
+      clearTimeout(timer);
+      clearInterval(trickle);
+      socket.destroy();
+      await bounded.close();
+    }
+    assert.match(answer, /^HTTP\/1\.1 408 /, answer);
+  });
+
   it("refuses a server whose certificate no trusted CA signed: the system store by default, or another CA", async () => {
     assert.match(await refusal(callThrough(listener.url, {})), /SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY|unable to get local issuer|self-signed/i);
     assert.match(await refusal(callThrough(listener.url, { ca: pki.otherCa })), /SELF_SIGNED|UNABLE_TO_GET_ISSUER|unable to get local issuer|self-signed|UNABLE_TO_VERIFY/i);
