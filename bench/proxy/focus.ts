@@ -78,7 +78,10 @@ export async function runFocused(names: readonly string[], options: FocusOptions
         const perCall = (us: number): number => Math.round((us / latencies.length) * 10) / 10;
         const proxied = connections[0]!.proxyPid !== undefined;
         const places = Object.fromEntries(
-          byPlace.filter((p) => p.calls > 0).map((p, i) => [`${PLACES[i]}-${PLACES[i + 1] === undefined ? "end" : PLACES[i + 1]! - 1}`, Math.round(p.us / p.calls)]),
+          byPlace
+            .map((p, i) => [`${PLACES[i]}-${PLACES[i + 1] === undefined ? "end" : PLACES[i + 1]! - 1}`, p] as const)
+            .filter(([, p]) => p.calls > 0)
+            .map(([label, p]) => [label, Math.round(p.us / p.calls)]),
         );
         return [
           name,

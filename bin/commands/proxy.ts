@@ -176,6 +176,8 @@ function parse(io: CommandIO): ProxyArgs {
     throw new UsageError("`--tls-cert`, `--tls-key`, `--trust-proxy` and `--request-timeout` apply to an HTTP listener: give `--listen https://HOST:PORT`");
   }
   const requestTimeoutMs = milliseconds(v["request-timeout"], "--request-timeout", 1);
+  // A bound shorter than a second would refuse most requests before they arrive, a client's headers included.
+  if (requestTimeoutMs !== undefined && requestTimeoutMs < 1_000) throw new UsageError("`--request-timeout` must be at least 1000 milliseconds");
   const trustProxy = v["trust-proxy"] ?? [];
   try {
     blockListOf(trustProxy);

@@ -216,8 +216,9 @@ export async function listenHttp(options: HttpListenOptions): Promise<HttpListen
     void endpoint.handle(req, res);
   };
   const requestTimeout = wholeAtLeastOne(options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, "requestTimeoutMs");
-  // node:http looks for requests past their time on this interval (30 s by default, as long as the bound itself).
-  const timing = { requestTimeout, headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout), connectionsCheckingInterval: Math.min(1_000, requestTimeout) };
+  // node:http looks for requests past their time on this interval (30 s by default, as long as the bound itself): once
+  // a second here, never more often than every 100 ms however short the bound.
+  const timing = { requestTimeout, headersTimeout: Math.min(HEADERS_TIMEOUT_MS, requestTimeout), connectionsCheckingInterval: Math.min(1_000, Math.max(100, requestTimeout)) };
   const server: Server = options.tls === undefined ? createServer(timing, serve) : createTlsServer({ ...tlsServerOptions(options.tls), ...timing }, serve);
   boundConnections(server, options, log);
   const host = options.url.hostname.replace(/^\[(.*)\]$/, "$1");

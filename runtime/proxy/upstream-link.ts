@@ -17,6 +17,7 @@ export const KILL_GRACE_MS = 1_000;
 export const SERVER_STREAM_WAIT_MS = 2_000;
 /** The notification after which the SDK's client opens a server's own event stream, as it appears in a POST's body. */
 const INITIALIZED_METHOD = '"method":"notifications/initialized"';
+const isRedirect = (status: number): boolean => status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
 
 /**
  * Bytes written to a stdio server's input and not yet read by it, past which further messages are refused (a request's
@@ -293,9 +294,10 @@ class HttpLink implements UpstreamLink {
     const watched: FetchLike = (input, init) => {
       const answer = fetch(input, init);
       if (settled) return answer;
-      if (init?.method === "GET") answer.then(opened, opened);
+      // A redirect is not the answer: the transport follows it within the origin, through this fetch again.
+      if (init?.method === "GET") answer.then((response) => void (isRedirect(response.status) || opened()), opened);
       else if (typeof init?.body === "string" && init.body.includes(INITIALIZED_METHOD)) {
-        answer.then((response) => void (response.status === 202 || opened()), opened);
+        answer.then((response) => void (response.status === 202 || isRedirect(response.status) || opened()), opened);
       }
       return answer;
     };

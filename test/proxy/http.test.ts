@@ -74,6 +74,18 @@ describe("proxy with a Streamable HTTP upstream", function () {
     return Date.now() - started;
   }
 
+  it("does not take a redirect of `initialized` for its answer: it waits for the stream the followed request opens", async () => {
+    // A server that redirects every POST (a slash added) and opens its stream late: the 307 is not the non-202 answer
+    // after which no stream comes, so a request the server sends on that stream during the first call still arrives.
+    await upstream.stop();
+    upstream = await startHttpUpstream({ redirectPosts: true, streamDelayMs: 300, asksUnrelated: true });
+    proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), callTimeoutMs: 1_500, healthPingTimeoutMs: 300 });
+    await proxy.start();
+    client = await connectClient(proxy, { roots: {} });
+    client.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: "file:///workspace", name: "workspace" }] }));
+    assert.deepEqual(structured(await client.callTool({ name: "list_roots", arguments: {} })), { roots: [{ uri: "file:///workspace", name: "workspace" }] });
+  });
+
   it("serves calls after a bounded wait when the server's own event stream is not answered at all", async () => {
     const waited = await firstEchoAgainst({ streamDelayMs: 60_000 });
     assert.ok(waited >= SERVER_STREAM_WAIT_MS - 100 && waited < SERVER_STREAM_WAIT_MS + 5_000, `served after ${waited} ms`);

@@ -238,6 +238,7 @@ describe("TLS and balancer options on the command line", () => {
       [[...proxy, "--request-timeout", "5000"], /apply to an HTTP listener/],
       [[...proxy, "--key", "k.key", "--listen", "http://127.0.0.1:8080", "--request-timeout", "0"], /`--request-timeout` must be a positive number of milliseconds/],
       [[...proxy, "--key", "k.key", "--listen", "http://127.0.0.1:8080", "--request-timeout", "1m"], /`--request-timeout` must be a positive number of milliseconds/],
+      [[...proxy, "--key", "k.key", "--listen", "http://127.0.0.1:8080", "--request-timeout", "999"], /`--request-timeout` must be at least 1000 milliseconds/],
       [[...proxy, "--key", "k.key", "--listen", "http://127.0.0.1:8080", "--trust-proxy", "10.0.0.0/99"], /not an address or an ADDRESS\/PREFIX/],
       [[...proxy, "--upstream-tls-pin", "sha256/AAAA"], /verify an `https:\/\/` upstream|not a public key pin/],
       [["proxy", "--policy", "p.policy", "--upstream-url", "https://example.org/mcp", "--upstream-tls-pin", "sha256/short"], /not a public key pin/],
