@@ -17,6 +17,10 @@ export const KILL_GRACE_MS = 1_000;
 export const SERVER_STREAM_WAIT_MS = 2_000;
 /** The notification after which the SDK's client opens a server's own event stream, as it appears in a POST's body. */
 const INITIALIZED_METHOD = '"method":"notifications/initialized"';
+/**
+ * The statuses the SDK's transport follows within the origin (its own list is internal); one it does not follow fails
+ * the request, and the wait then ends at its bound.
+ */
 const isRedirect = (status: number): boolean => status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
 
 /**
@@ -274,7 +278,7 @@ class HttpLink implements UpstreamLink {
   /** Resolves once the server's event stream (GET) was answered, however. */
   readonly #streamOpen: Promise<void>;
   /** This link's keep-alive connections: ended with it, not left to the server's idle timeout. */
-  readonly #agents: { readonly http: { destroy(): void }; readonly https: { destroy(): void } };
+  readonly #agents: ReturnType<typeof tlsClientAgents>;
 
   constructor(target: UpstreamUrl, log: Logger, events: LinkEvents, Transport: HttpClientTransportClass) {
     const url = upstreamUrlOf(target.url);
@@ -284,17 +288,16 @@ class HttpLink implements UpstreamLink {
     // The server's own event stream (GET) is opened by the transport once `notifications/initialized` is sent; a
     // server drops what it sends of its own before that stream is there (the SDK's server does, silently: a sampling
     // request of the first tool call would be lost), so the session is ready once the GET is answered.
-    // The transport opens it only after a 202 to `initialized`: any other answer means no stream is coming.
-    const agents = tlsClientAgents(target.tls);
-    this.#agents = agents;
-    const fetch = nodeFetch(agents);
+    this.#agents = tlsClientAgents(target.tls);
+    const fetch = nodeFetch(this.#agents);
     let settled = false;
     let opened!: () => void;
     this.#streamOpen = new Promise<void>((resolve) => (opened = resolve)).then(() => void (settled = true));
     const watched: FetchLike = (input, init) => {
       const answer = fetch(input, init);
       if (settled) return answer;
-      // A redirect is not the answer: the transport follows it within the origin, through this fetch again.
+      // The transport opens the stream only after a 202 to `initialized`: any other answer means none is coming. A
+      // redirect is not the answer: the transport follows it within the origin, through this fetch again.
       if (init?.method === "GET") answer.then((response) => void (isRedirect(response.status) || opened()), opened);
       else if (typeof init?.body === "string" && init.body.includes(INITIALIZED_METHOD)) {
         answer.then((response) => void (response.status === 202 || isRedirect(response.status) || opened()), opened);

@@ -74,11 +74,12 @@ describe("proxy with a Streamable HTTP upstream", function () {
     return Date.now() - started;
   }
 
-  it("does not take a redirect of `initialized` for its answer: it waits for the stream the followed request opens", async () => {
-    // A server that redirects every POST (a slash added) and opens its stream late: the 307 is not the non-202 answer
-    // after which no stream comes, so a request the server sends on that stream during the first call still arrives.
+  it("does not take a redirect of `initialized` or of the stream for their answers: it waits for the followed requests", async () => {
+    // A server that redirects every request (a slash added) and opens its stream late: a 307 is neither the non-202
+    // answer after which no stream comes nor the stream's answer, so a request the server sends on that stream during
+    // the first call still arrives.
     await upstream.stop();
-    upstream = await startHttpUpstream({ redirectPosts: true, streamDelayMs: 300, asksUnrelated: true });
+    upstream = await startHttpUpstream({ redirects: true, streamDelayMs: 300, asksUnrelated: true });
     proxy = createProxy({ upstream: { url: upstream.url }, guard: httpGuard, logger: silentLogger(), callTimeoutMs: 1_500, healthPingTimeoutMs: 300 });
     await proxy.start();
     client = await connectClient(proxy, { roots: {} });
